@@ -1,0 +1,39 @@
+# tacit: `make run` sets up and runs locally; `make test` runs every test.
+# Set CLICKHOUSE_URL=http://host:8123 to use a real ClickHouse server instead
+# of the local engine (scripts/clickhouse-dev).
+
+SHELL := /bin/bash
+CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:8123)
+export TACIT_TEST_CLICKHOUSE_URL := $(CH_URL)
+
+.PHONY: run test setup clickhouse build release bench fmt lint clean stop-clickhouse
+
+setup:
+	scripts/setup
+
+clickhouse: setup
+	scripts/clickhouse-ensure
+
+build:
+	cargo build --release
+
+run: clickhouse build
+	TACIT_CLICKHOUSE_URL=$(CH_URL) target/release/tacit --config tacit.toml serve --migrate
+
+test: clickhouse
+	cargo test --all-targets -- --test-threads=4
+
+bench:
+	cargo bench
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --all-targets -- -D warnings
+
+stop-clickhouse:
+	-kill $$(cat .tacit/clickhouse-dev.pid) 2>/dev/null; rm -f .tacit/clickhouse-dev.pid
+
+clean: stop-clickhouse
+	cargo clean; rm -rf .tacit

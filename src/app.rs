@@ -1,0 +1,204 @@
+//! Wiring and lifecycle. `start` checks the schema, loads the salts, opens
+//! the spool, spawns the writer, binds both listeners; `Running::shutdown`
+//! stops in order: stop accepting and finish in-flight requests, then drain
+//! and flush the writer, then stop background jobs.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::beacon::{self, admin::AdminState, BeaconState};
+use crate::clock::{day_of, SharedClock};
+use crate::config::Config;
+use crate::ingest::Pipeline;
+use crate::metrics::Metrics;
+use crate::privacy::Salts;
+use crate::sink::{self, spool::Spool, SinkTask};
+use crate::store::{self, migrate};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Migrate(#[from] migrate::MigrateError),
+    #[error("the database has {} pending migration(s) ({}); run `tacit migrate` or start with `tacit serve --migrate`", .0.len(), .0.join(", "))]
+    Pending(Vec<String>),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Salt(#[from] crate::privacy::SaltError),
+    #[error("{0}")]
+    Spool(#[from] sink::spool::SpoolError),
+}
+
+pub struct Options {
+    /// Apply pending migrations instead of refusing to start.
+    pub migrate: bool,
+    /// How often salts are re-read (and tomorrow's made).
+    pub salt_refresh: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            migrate: false,
+            salt_refresh: Duration::from_secs(60),
+        }
+    }
+}
+
+pub struct Running {
+    pub beacon_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub metrics: Arc<Metrics>,
+    pub salts: Arc<Salts>,
+    shutdown: watch::Sender<bool>,
+    beacon_task: JoinHandle<()>,
+    admin_task: JoinHandle<()>,
+    admin_state: Arc<AdminState>,
+    sink_task: SinkTask,
+    salt_task: JoinHandle<()>,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind { addr, source })
+}
+
+pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Running, AppError> {
+    let pending = migrate::pending(&cfg.clickhouse).await?;
+    if !pending.is_empty() {
+        if opts.migrate {
+            let applied = migrate::migrate(&cfg.clickhouse, clock.now_ms()).await?;
+            tracing::info!(count = applied.len(), "applied migrations");
+        } else {
+            return Err(AppError::Pending(
+                pending.iter().map(|m| m.name.to_string()).collect(),
+            ));
+        }
+    }
+    let client = store::client(&cfg.clickhouse);
+    let metrics = Arc::new(Metrics::default());
+    let salts = Arc::new(Salts::new());
+    let now = clock.now_ms();
+    salts.sync(&client, day_of(now), now).await?;
+
+    let spool = Spool::open(cfg.data_dir.join("spool"), cfg.sink.spool_max_bytes)?;
+    let (sink, sink_task) = sink::spawn(
+        client.clone(),
+        cfg.sink.clone(),
+        spool,
+        metrics.clone(),
+        clock.clone(),
+    );
+
+    let beacon_listener = bind(cfg.listen).await?;
+    let admin_listener = bind(cfg.admin_listen).await?;
+    let beacon_addr = beacon_listener.local_addr().expect("bound");
+    let admin_addr = admin_listener.local_addr().expect("bound");
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let state = Arc::new(BeaconState {
+        pipeline: Pipeline::new(cfg, salts.clone(), clock.clone()),
+        sink,
+        metrics: metrics.clone(),
+        max_body: cfg.max_body_bytes,
+    });
+    let beacon_task = tokio::spawn(beacon::server::serve(
+        "beacon",
+        beacon_listener,
+        move |peer, req| beacon::handle(state.clone(), peer, req),
+        shutdown_rx.clone(),
+        cfg.shutdown_grace,
+    ));
+
+    let admin_state = Arc::new(AdminState {
+        clickhouse: cfg.clickhouse.clone(),
+        metrics: metrics.clone(),
+        shutting_down: false.into(),
+    });
+    let (admin_stop, admin_rx) = watch::channel(false);
+    let st = admin_state.clone();
+    let admin_inner = tokio::spawn(beacon::server::serve(
+        "admin",
+        admin_listener,
+        move |_peer, req| beacon::admin::handle(st.clone(), req),
+        admin_rx,
+        Duration::from_secs(2),
+    ));
+    // The admin listener outlives the beacon one: it reports "shutting down"
+    // until the beacon has drained, then stops.
+    let mut beacon_done = shutdown_rx.clone();
+    let admin_task = tokio::spawn(async move {
+        let _ = beacon_done.changed().await;
+        let _ = admin_stop.send(true);
+        let _ = admin_inner.await;
+    });
+
+    let salt_task = {
+        let salts = salts.clone();
+        let clock = clock.clone();
+        let every = opts.salt_refresh;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let now = clock.now_ms();
+                if let Err(e) = salts.sync(&client, day_of(now), now).await {
+                    tracing::warn!(error = %e, "salt refresh failed; keeping current salts");
+                }
+            }
+        })
+    };
+
+    tracing::info!(%beacon_addr, %admin_addr, "tacit listening");
+    Ok(Running {
+        beacon_addr,
+        admin_addr,
+        metrics,
+        salts,
+        shutdown,
+        beacon_task,
+        admin_task,
+        admin_state,
+        sink_task,
+        salt_task,
+    })
+}
+
+impl Running {
+    /// Stop in order; returns when every accepted hit is written or spooled.
+    pub async fn shutdown(self) {
+        tracing::info!("shutting down: no new connections");
+        self.admin_state
+            .shutting_down
+            .store(true, Ordering::Relaxed);
+        let _ = self.shutdown.send(true);
+        let _ = self.beacon_task.await;
+        tracing::info!("listeners closed; flushing");
+        self.sink_task.shutdown().await;
+        self.salt_task.abort();
+        let _ = self.admin_task.await;
+        tracing::info!("shutdown complete");
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}

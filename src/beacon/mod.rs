@@ -1,0 +1,211 @@
+//! HTTP in: the pixel (`GET /p.gif`), the beacon (`POST /api/event`, with
+//! CORS preflight) and their answers. Decodes requests into hits, runs the
+//! ingest pipeline, hands events to the sink, and maps every refusal to a
+//! status with a one-line reason. Nothing here logs request contents.
+
+pub mod admin;
+pub mod decode;
+pub mod server;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::ingest::{Hit, Outcome, Pipeline, Rejection, RequestMeta};
+use crate::metrics::Metrics;
+use crate::privacy::RawIdentity;
+use crate::sink::{SinkError, SinkHandle};
+use server::Resp;
+
+/// A 1×1 transparent GIF (43 bytes).
+pub const GIF: [u8; 43] = [
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x21, 0xF9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2C, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3B,
+];
+
+pub struct BeaconState {
+    pub pipeline: Pipeline,
+    pub sink: SinkHandle,
+    pub metrics: Arc<Metrics>,
+    pub max_body: usize,
+}
+
+fn text(status: StatusCode, msg: &str) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(format!("{msg}\n"))));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn reject(state: &BeaconState, r: Rejection) -> Resp {
+    Metrics::inc(&state.metrics.hits_rejected[r as usize]);
+    let mut resp = text(
+        StatusCode::from_u16(r.status()).expect("valid status"),
+        r.message(),
+    );
+    if r == Rejection::MethodNotAllowed {
+        resp.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+    }
+    resp
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn meta(h: &HeaderMap) -> RequestMeta {
+    let is_prefetch =
+        |n: &str| header_str(h, n).is_some_and(|v| v.to_ascii_lowercase().contains("prefetch"));
+    RequestMeta {
+        accept_language: header_str(h, "accept-language").map(str::to_string),
+        prefetch: is_prefetch("purpose") || is_prefetch("sec-purpose") || is_prefetch("x-moz"),
+    }
+}
+
+fn cors(state: &BeaconState, h: &HeaderMap, resp: &mut Resp) {
+    if let Some(origin) = header_str(h, "origin") {
+        if state.pipeline.sites.allows_origin(origin) {
+            let hs = resp.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(origin) {
+                hs.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+                hs.insert(header::VARY, HeaderValue::from_static("Origin"));
+            }
+        }
+    }
+}
+
+/// Route one request.
+pub async fn handle(state: Arc<BeaconState>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let path = req.uri().path();
+    match (req.method(), path) {
+        (&Method::GET | &Method::HEAD, "/p.gif") => pixel(&state, peer, req),
+        (&Method::POST, "/api/event") => beacon(&state, peer, req).await,
+        (&Method::OPTIONS, "/api/event") => preflight(&state, req.headers()),
+        (_, "/p.gif" | "/api/event") => reject(&state, Rejection::MethodNotAllowed),
+        _ => text(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+fn preflight(state: &BeaconState, h: &HeaderMap) -> Resp {
+    let allowed = header_str(h, "origin").is_some_and(|o| state.pipeline.sites.allows_origin(o));
+    if !allowed {
+        return text(StatusCode::FORBIDDEN, "origin is not a configured site");
+    }
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    cors(state, h, &mut r);
+    let hs = r.headers_mut();
+    hs.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, GET, OPTIONS"),
+    );
+    hs.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type"),
+    );
+    hs.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    r
+}
+
+fn pixel(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let hit = match decode::query(req.uri().query().unwrap_or("")) {
+        Ok(h) => h,
+        Err(r) => return reject(state, r),
+    };
+    match accept(state, peer, req.headers(), hit) {
+        Ok(()) => {
+            let mut r = Response::new(Full::new(Bytes::from_static(&GIF)));
+            let hs = r.headers_mut();
+            hs.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+            hs.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(resp) => resp,
+    }
+}
+
+async fn beacon(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let (parts, body) = req.into_parts();
+    let ctype = header_str(&parts.headers, "content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mime = ctype.split(';').next().unwrap_or("").trim();
+    if !matches!(mime, "" | "application/json" | "text/plain") {
+        return reject(state, Rejection::BadContentType);
+    }
+    let declared = header_str(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_body as u64) {
+        return reject(state, Rejection::BodyTooLarge);
+    }
+    let bytes = match Limited::new(body, state.max_body).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return reject(state, Rejection::BodyTooLarge)
+        }
+        Err(_) => return text(StatusCode::BAD_REQUEST, "could not read body"),
+    };
+    let hit = match decode::json(&bytes) {
+        Ok(h) => h,
+        Err(r) => return reject(state, r),
+    };
+    let mut resp = match accept(state, peer, &parts.headers, hit) {
+        Ok(()) => {
+            let mut r = text(StatusCode::ACCEPTED, "ok");
+            *r.body_mut() = Full::new(Bytes::from_static(b"ok\n"));
+            r
+        }
+        Err(resp) => resp,
+    };
+    cors(state, &parts.headers, &mut resp);
+    resp
+}
+
+/// Run the pipeline and queue the event. `Err` carries the response to send.
+fn accept(state: &BeaconState, peer: SocketAddr, h: &HeaderMap, hit: Hit) -> Result<(), Resp> {
+    let identity = RawIdentity::new(
+        peer.ip(),
+        header_str(h, "x-forwarded-for"),
+        &state.pipeline.trusted_proxies,
+        header_str(h, "user-agent").unwrap_or(""),
+    );
+    match state.pipeline.process(hit, &meta(h), identity) {
+        Err(r) => Err(reject(state, r)),
+        Ok(Outcome::Drop(reason)) => {
+            Metrics::inc(&state.metrics.hits_dropped[reason as usize]);
+            Ok(())
+        }
+        Ok(Outcome::Store(ev)) => match state.sink.submit(ev) {
+            Ok(()) => {
+                Metrics::inc(&state.metrics.hits_accepted);
+                Ok(())
+            }
+            Err(SinkError::Full) => {
+                let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "queue full, retry later");
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                Err(r)
+            }
+            Err(SinkError::Closed) => Err(text(StatusCode::SERVICE_UNAVAILABLE, "shutting down")),
+        },
+    }
+}

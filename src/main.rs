@@ -1,0 +1,160 @@
+//! The `tacit` binary: parses the command line, loads config, and maps
+//! library errors to exit codes (2: usage or config, 3: pending migrations,
+//! 1: anything else).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tacit::clock::{Clock, SystemClock};
+use tacit::config::{Config, RawConfig};
+
+const USAGE: &str = "\
+tacit: privacy-aware web analytics collector
+
+Usage: tacit [--config FILE] <command> [options]
+
+Commands:
+  serve [--migrate]   run the collector (refuses pending migrations unless --migrate)
+  migrate             apply pending schema migrations (idempotent)
+  check-config        validate the configuration and exit
+  version             print the version
+
+Config: FILE, else $TACIT_CONFIG, else ./tacit.toml if present, else defaults;
+every key can be overridden with TACIT_<SECTION>_<KEY>.";
+
+struct Args {
+    config: Option<PathBuf>,
+    command: String,
+    migrate: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let mut args = Args {
+        config: None,
+        command: String::new(),
+        migrate: false,
+    };
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--config" | "-c" => {
+                args.config = Some(it.next().ok_or("--config needs a file")?.into())
+            }
+            "--migrate" => args.migrate = true,
+            "-h" | "--help" | "help" => args.command = "help".into(),
+            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
+            s if args.command.is_empty() => args.command = s.into(),
+            s => return Err(format!("unexpected argument {s}")),
+        }
+    }
+    if args.command.is_empty() {
+        args.command = "help".into();
+    }
+    Ok(args)
+}
+
+fn load_config(args: &Args) -> anyhow::Result<Config> {
+    let (path, required) = match (&args.config, std::env::var_os("TACIT_CONFIG")) {
+        (Some(p), _) => (p.clone(), true),
+        (None, Some(p)) => (PathBuf::from(p), true),
+        (None, None) => (PathBuf::from("tacit.toml"), false),
+    };
+    let raw = RawConfig::load(&path, required, std::env::vars())?;
+    Ok(raw.validate()?)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("tacit: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match args.command.as_str() {
+        "help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        "version" => {
+            println!("tacit {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        "serve" | "migrate" | "check-config" => {}
+        other => {
+            eprintln!("tacit: unknown command {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    let cfg = match load_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tacit: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.command == "check-config" {
+        println!("config ok");
+        return ExitCode::SUCCESS;
+    }
+    tacit::logging::init(cfg.log_format, &cfg.log_level, std::io::stderr);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tacit: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match args.command.as_str() {
+            "migrate" => migrate(&cfg).await,
+            _ => serve(&cfg, args.migrate).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = match e.downcast_ref::<tacit::app::AppError>() {
+                Some(tacit::app::AppError::Pending(_)) => 3,
+                _ => 1,
+            };
+            eprintln!("tacit: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn migrate(cfg: &Config) -> anyhow::Result<()> {
+    let applied = tacit::store::migrate::migrate(&cfg.clickhouse, SystemClock.now_ms())
+        .await
+        .with_context(|| {
+            format!(
+                "migrating database {:?} at {}",
+                cfg.clickhouse.database, cfg.clickhouse.url
+            )
+        })?;
+    if applied.is_empty() {
+        println!("schema is current; nothing to apply");
+    } else {
+        for name in &applied {
+            println!("applied {name}");
+        }
+    }
+    Ok(())
+}
+
+async fn serve(cfg: &Config, migrate: bool) -> anyhow::Result<()> {
+    let opts = tacit::app::Options {
+        migrate,
+        ..Default::default()
+    };
+    let running = tacit::app::start(cfg, Arc::new(SystemClock), opts).await?;
+    tacit::app::signal().await;
+    running.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! Client IP handling: which address a hit came from (socket peer, or the
+//! right-most untrusted `X-Forwarded-For` hop behind trusted proxies), and
+//! its truncation to a network prefix (IPv4 /24, IPv6 /48).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+/// An address block, e.g. `10.0.0.0/8` or `2001:db8::/32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    len: u8,
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (ip, len) = match s.split_once('/') {
+            Some((ip, len)) => (ip, Some(len)),
+            None => (s, None),
+        };
+        let ip: IpAddr = ip
+            .trim()
+            .parse()
+            .map_err(|_| format!("not an IP address: {s:?}"))?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            Some(l) => l
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| format!("prefix length must be 0..={max}: {s:?}"))?,
+            None => max,
+        };
+        Ok(Cidr {
+            net: mask(ip, len),
+            len,
+        })
+    }
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        ip.is_ipv4() == self.net.is_ipv4() && mask(ip, self.len) == self.net
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are treated as IPv4.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => ip,
+        },
+        v4 => v4,
+    }
+}
+
+fn mask(ip: IpAddr, len: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let bits = u32::from(v4);
+            let m = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - len as u32)
+            };
+            IpAddr::V4(Ipv4Addr::from(bits & m))
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let m = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len as u32)
+            };
+            IpAddr::V6(Ipv6Addr::from(bits & m))
+        }
+    }
+}
+
+/// The network a visitor is in, coarse enough not to single anyone out:
+/// IPv4 /24 (`203.0.113.0/24`), IPv6 /48 (`2001:db8:1::/48`).
+pub fn truncate(ip: IpAddr) -> String {
+    let ip = canonical(ip);
+    match ip {
+        IpAddr::V4(_) => format!("{}/24", mask(ip, 24)),
+        IpAddr::V6(_) => format!("{}/48", mask(ip, 48)),
+    }
+}
+
+/// The client address: the peer, unless the peer is a trusted proxy; then
+/// walk `X-Forwarded-For` from the right and take the first untrusted hop.
+/// Unparseable hops stop the walk at the last trusted address.
+pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[Cidr]) -> IpAddr {
+    let peer = canonical(peer);
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let Some(xff) = forwarded_for else {
+        return peer;
+    };
+    let mut current = peer;
+    for hop in xff.rsplit(',') {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            return current;
+        };
+        let ip = canonical(ip);
+        current = ip;
+        if !is_trusted(ip) {
+            return ip;
+        }
+    }
+    current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn truncation_keeps_only_the_network() {
+        assert_eq!(truncate(ip("203.0.113.77")), "203.0.113.0/24");
+        assert_eq!(truncate(ip("2001:db8:abcd:12::1")), "2001:db8:abcd::/48");
+        assert_eq!(truncate(ip("::ffff:198.51.100.9")), "198.51.100.0/24");
+    }
+
+    #[test]
+    fn cidr_parsing_and_matching() {
+        let c: Cidr = "10.1.0.0/16".parse().unwrap();
+        assert!(c.contains(ip("10.1.200.3")));
+        assert!(!c.contains(ip("10.2.0.1")));
+        assert!(!c.contains(ip("::1")));
+        let one: Cidr = "127.0.0.1".parse().unwrap();
+        assert!(one.contains(ip("::ffff:127.0.0.1")));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("nope/8".parse::<Cidr>().is_err());
+        let v6: Cidr = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains(ip("2001:db8:ffff::1")));
+    }
+
+    #[test]
+    fn forwarded_for_is_used_only_behind_trusted_proxies() {
+        let trusted: Vec<Cidr> = vec![
+            "127.0.0.1/32".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
+        // Untrusted peer: header ignored (it could be forged).
+        assert_eq!(
+            client_ip(ip("198.51.100.1"), Some("1.2.3.4"), &trusted),
+            ip("198.51.100.1")
+        );
+        // Trusted peer: right-most untrusted hop wins; spoofed left entries ignored.
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.1"),
+                Some("6.6.6.6, 203.0.113.5, 10.0.0.2"),
+                &trusted
+            ),
+            ip("203.0.113.5")
+        );
+        // Garbage hop: stop at the last good address.
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), Some("junk, 10.0.0.3"), &trusted),
+            ip("10.0.0.3")
+        );
+        assert_eq!(client_ip(ip("127.0.0.1"), None, &trusted), ip("127.0.0.1"));
+    }
+}

@@ -1,0 +1,200 @@
+//! Daily salts for the visitor id. One random 32-byte salt per UTC day, kept
+//! in ClickHouse (`salts`) so every replica hashes alike. Replicas that race
+//! to create a day's salt converge on the same winner: the smallest salt
+//! stored for that day. Only yesterday's, today's and tomorrow's (made ahead
+//! so midnight needs no round trip) exist; older ones are deleted from the
+//! table and from memory. A salt is never logged.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaltError {
+    #[error("salt store: {0}")]
+    ClickHouse(#[from] clickhouse::error::Error),
+    #[error("salt store: stored salt for day {0} is malformed")]
+    Malformed(i32),
+}
+
+/// A day's salt, ready as HMAC key state (the key schedule is done once).
+pub struct SaltKey {
+    day: i32,
+    mac: HmacSha256,
+}
+
+impl SaltKey {
+    pub fn from_bytes(day: i32, salt: [u8; 32]) -> Self {
+        Self {
+            day,
+            mac: HmacSha256::new_from_slice(&salt).expect("HMAC takes any key length"),
+        }
+    }
+    pub fn day(&self) -> i32 {
+        self.day
+    }
+    pub(crate) fn mac(&self) -> HmacSha256 {
+        self.mac.clone()
+    }
+}
+
+impl std::fmt::Debug for SaltKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SaltKey(day={}, <secret>)", self.day)
+    }
+}
+
+#[derive(clickhouse::Row, Serialize, Deserialize)]
+struct SaltRow {
+    day: u16,
+    salt: String,
+    created_at: i64,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct WinnerRow {
+    day: u16,
+    salt: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The salts in force, shared by every request.
+#[derive(Default)]
+pub struct Salts {
+    keys: RwLock<BTreeMap<i32, Arc<SaltKey>>>,
+}
+
+impl Salts {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The key for `day`. If the store never gave one (ClickHouse down across
+    /// midnight), a process-local random salt is made so hits still count;
+    /// the next successful sync replaces it for later hits.
+    pub fn key_for(&self, day: i32) -> Arc<SaltKey> {
+        if let Some(k) = self.keys.read().expect("salt lock").get(&day) {
+            return k.clone();
+        }
+        let mut keys = self.keys.write().expect("salt lock");
+        keys.entry(day)
+            .or_insert_with(|| {
+                tracing::warn!(
+                    day,
+                    "no shared salt for this day yet; using a process-local salt"
+                );
+                Arc::new(SaltKey::from_bytes(day, random_salt()))
+            })
+            .clone()
+    }
+
+    /// Days currently held in memory (for tests and `/metrics`).
+    pub fn days(&self) -> Vec<i32> {
+        self.keys
+            .read()
+            .expect("salt lock")
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// Make sure today's and tomorrow's salts exist, adopt the winners for
+    /// yesterday..=tomorrow, and destroy everything older.
+    pub async fn sync(
+        &self,
+        client: &clickhouse::Client,
+        today: i32,
+        now_ms: i64,
+    ) -> Result<(), SaltError> {
+        let have: Vec<u16> = client
+            .query("SELECT DISTINCT day FROM salts WHERE day >= toDate(?) ")
+            .bind(crate::clock::format_day(today))
+            .fetch_all()
+            .await?;
+        let missing: Vec<i32> = [today, today + 1]
+            .into_iter()
+            .filter(|d| !have.contains(&(*d as u16)))
+            .collect();
+        if !missing.is_empty() {
+            let mut insert = client.insert::<SaltRow>("salts").await?;
+            for day in &missing {
+                insert
+                    .write(&SaltRow {
+                        day: *day as u16,
+                        salt: hex(&random_salt()),
+                        created_at: now_ms,
+                    })
+                    .await?;
+            }
+            insert.end().await?;
+        }
+        // Destroy old salts: a synchronous mutation rewrites the parts.
+        client
+            .query("ALTER TABLE salts DELETE WHERE day < toDate(?) SETTINGS mutations_sync = 2")
+            .bind(crate::clock::format_day(today - 1))
+            .execute()
+            .await?;
+        let winners: Vec<WinnerRow> = client
+            .query("SELECT day, min(salt) AS salt FROM salts WHERE day >= toDate(?) GROUP BY day")
+            .bind(crate::clock::format_day(today - 1))
+            .fetch_all()
+            .await?;
+        let mut fresh = BTreeMap::new();
+        for w in winners {
+            let day = w.day as i32;
+            let bytes = unhex(&w.salt).ok_or(SaltError::Malformed(day))?;
+            fresh.insert(day, Arc::new(SaltKey::from_bytes(day, bytes)));
+        }
+        let mut keys = self.keys.write().expect("salt lock");
+        *keys = fresh;
+        Ok(())
+    }
+}
+
+fn random_salt() -> [u8; 32] {
+    let mut s = [0u8; 32];
+    rand::rng().fill_bytes(&mut s);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        let s = random_salt();
+        assert_eq!(unhex(&hex(&s)), Some(s));
+        assert_eq!(unhex("zz"), None);
+    }
+
+    #[test]
+    fn missing_day_gets_a_local_salt_that_stays_stable() {
+        let salts = Salts::new();
+        let a = salts.key_for(100);
+        let b = salts.key_for(100);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(salts.days(), vec![100]);
+        assert_eq!(format!("{a:?}"), "SaltKey(day=100, <secret>)");
+    }
+}
