@@ -4,7 +4,7 @@
 
 SHELL := /bin/bash
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:8123)
-export TACIT_TEST_CLICKHOUSE_URL := $(CH_URL)
+export TEST_CLICKHOUSE_URL := $(CH_URL)
 
 .PHONY: run test setup clickhouse build release bench fmt lint clean stop-clickhouse
 

@@ -1,0 +1,377 @@
+//! The integration harness: a real ClickHouse (the local engine or
+//! `TEST_CLICKHOUSE_URL`), a fresh database per test, tacit started
+//! in-process on port 0, an HTTP client, captured logs, and a TCP proxy that
+//! can take ClickHouse "down" and bring it back.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tacit::clock::{SharedClock, SystemClock};
+use tacit::config::{Config, RawConfig, RawSite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+pub fn clickhouse_url() -> String {
+    std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
+}
+
+// ------------------------------------------------------------------ logs
+
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line tacit wrote in this test process (all tests share it).
+pub fn logs() -> String {
+    String::from_utf8_lossy(&log_buffer().0.lock().unwrap()).into_owned()
+}
+
+fn log_buffer() -> &'static LogBuffer {
+    static BUF: OnceLock<LogBuffer> = OnceLock::new();
+    BUF.get_or_init(|| {
+        let buf = LogBuffer::default();
+        let w = buf.clone();
+        // Debug level: the strictest test of what reaches logs.
+        tacit::logging::init(
+            tacit::config::LogFormat::Json,
+            "debug,hyper=info,hyper_util=info",
+            move || w.clone(),
+        );
+        buf
+    })
+}
+
+// -------------------------------------------------------------- database
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub dir: std::path::PathBuf,
+}
+
+impl TestDb {
+    pub fn new(tag: &str) -> Self {
+        log_buffer();
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("t_{tag}_{}_{n}_{nanos}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("tacit-it-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self {
+            name,
+            url: clickhouse_url(),
+            dir,
+        }
+    }
+
+    pub fn client(&self) -> clickhouse::Client {
+        clickhouse::Client::default()
+            .with_url(&self.url)
+            .with_database(&self.name)
+    }
+
+    /// A config for this database: port 0 listeners, one site, fast flush.
+    pub fn config(&self) -> RawConfig {
+        let mut raw = RawConfig::default();
+        raw.server.listen = "127.0.0.1:0".into();
+        raw.server.admin_listen = "127.0.0.1:0".into();
+        raw.server.data_dir = self.dir.to_string_lossy().into_owned();
+        raw.server.trusted_proxies = vec!["127.0.0.1/32".into()];
+        raw.clickhouse.url = self.url.clone();
+        raw.clickhouse.database = self.name.clone();
+        raw.sink.flush_interval_ms = 100;
+        raw.sink.retry_interval_ms = 200;
+        raw.sites = vec![RawSite {
+            domain: "example.com".into(),
+            origins: vec![],
+        }];
+        raw
+    }
+
+    pub async fn count(&self, table: &str) -> u64 {
+        self.client()
+            .query(&format!("SELECT count() FROM {table}"))
+            .fetch_one()
+            .await
+            .unwrap()
+    }
+
+    /// Wait until `table` has `n` rows (or fail after `secs`).
+    pub async fn wait_rows(&self, table: &str, n: u64, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let c = self.count(table).await;
+            if c == n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{table}: {c} rows, expected {n}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every row of every table in the database, as JSON text.
+    pub async fn dump(&self) -> String {
+        let tables: Vec<String> = self
+            .client()
+            .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
+            .bind(&self.name)
+            .fetch_all()
+            .await
+            .unwrap();
+        let mut out = String::new();
+        for t in tables {
+            let body = raw_query(
+                &self.url,
+                &format!("SELECT * FROM `{}`.`{t}` FORMAT TSVWithNames", self.name),
+            )
+            .await;
+            out.push_str(&format!("== {t}\n{body}\n"));
+        }
+        out
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        // Blocking and connection-less: the test's runtime may be the one
+        // dropping us, so no async client (its pooled connections) here.
+        let sql = format!("DROP DATABASE IF EXISTS `{}` SYNC", self.name);
+        let _ = blocking_post(&self.url, &sql);
+    }
+}
+
+fn blocking_post(url: &str, sql: &str) -> std::io::Result<()> {
+    use std::io::Read;
+    let u = url::Url::parse(url).map_err(std::io::Error::other)?;
+    let host = u.host_str().unwrap_or("127.0.0.1");
+    let port = u.port_or_known_default().unwrap_or(8123);
+    let mut s = std::net::TcpStream::connect((host, port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sql}",
+        sql.len()
+    )?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    Ok(())
+}
+
+/// A plain HTTP query to ClickHouse, returning the body text.
+pub async fn raw_query(url: &str, sql: &str) -> String {
+    let (status, _, body) = http(
+        Method::POST,
+        &format!("{url}/"),
+        &[],
+        sql.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200, "{sql}: {}", String::from_utf8_lossy(&body));
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+// ------------------------------------------------------------------ tacit
+
+pub async fn start(raw: RawConfig) -> tacit::app::Running {
+    start_with_clock(raw, Arc::new(SystemClock)).await
+}
+
+pub async fn start_with_clock(raw: RawConfig, clock: SharedClock) -> tacit::app::Running {
+    let cfg: Config = raw.validate().expect("test config is valid");
+    let opts = tacit::app::Options {
+        migrate: true,
+        ..Default::default()
+    };
+    tacit::app::start(&cfg, clock, opts)
+        .await
+        .expect("tacit starts")
+}
+
+// ------------------------------------------------------------------- http
+
+pub type Headers<'a> = &'a [(&'a str, &'a str)];
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+/// One pooled client per runtime: a pooled connection lives on the runtime
+/// that opened it, and each test has its own runtime.
+fn client() -> HttpClient {
+    static C: OnceLock<Mutex<std::collections::HashMap<tokio::runtime::Id, HttpClient>>> =
+        OnceLock::new();
+    let id = tokio::runtime::Handle::current().id();
+    C.get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(id)
+        .or_insert_with(|| {
+            Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(64)
+                .build_http()
+        })
+        .clone()
+}
+
+pub async fn http(
+    method: Method,
+    url: &str,
+    headers: Headers<'_>,
+    body: Vec<u8>,
+) -> (u16, hyper::HeaderMap, Vec<u8>) {
+    let mut req = Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client()
+        .request(req.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("request to {url} failed: {e:?}"));
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, headers, body)
+}
+
+pub const BROWSER_UA: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
+pub async fn get(
+    addr: SocketAddr,
+    path_and_query: &str,
+    headers: Headers<'_>,
+) -> (u16, hyper::HeaderMap, Vec<u8>) {
+    http(
+        Method::GET,
+        &format!("http://{addr}{path_and_query}"),
+        headers,
+        vec![],
+    )
+    .await
+}
+
+pub async fn post(
+    addr: SocketAddr,
+    path: &str,
+    headers: Headers<'_>,
+    body: &str,
+) -> (u16, hyper::HeaderMap, Vec<u8>) {
+    http(
+        Method::POST,
+        &format!("http://{addr}{path}"),
+        headers,
+        body.as_bytes().to_vec(),
+    )
+    .await
+}
+
+/// A beacon hit for `example.com` at `path`, answered 202.
+pub async fn beacon(addr: SocketAddr, path: &str) {
+    let body = format!(r#"{{"n":"pageview","u":"https://example.com{path}","d":"example.com"}}"#);
+    let (s, _, b) = post(
+        addr,
+        "/api/event",
+        &[("user-agent", BROWSER_UA), ("content-type", "text/plain")],
+        &body,
+    )
+    .await;
+    assert_eq!(s, 202, "{}", String::from_utf8_lossy(&b));
+}
+
+// ------------------------------------------------------------------ proxy
+
+/// A TCP proxy in front of ClickHouse that can refuse service on demand.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    generation: watch::Sender<u64>,
+}
+
+impl Proxy {
+    pub async fn start(target: &str) -> Self {
+        let target: SocketAddr = {
+            let u = url::Url::parse(target).unwrap();
+            let host = u.host_str().unwrap().to_string();
+            let port = u.port_or_known_default().unwrap();
+            let found = tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .unwrap()
+                .next()
+                .unwrap();
+            found
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let (generation, gen_rx) = watch::channel(0u64);
+        let up2 = up.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let mut gen = gen_rx.clone();
+                gen.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = gen.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            up,
+            generation,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Cut every open connection and refuse new ones.
+    pub fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    pub fn up(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}

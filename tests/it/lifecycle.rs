@@ -1,0 +1,140 @@
+//! Migrations, readiness, and the binary's SIGTERM shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tacit::app::{AppError, Options};
+use tacit::clock::SystemClock;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn migrate_is_idempotent_and_serve_refuses_pending() {
+    let db = TestDb::new("migrate");
+    let cfg = db.config().validate().unwrap();
+    // A fresh database: serve refuses, naming the pending files.
+    let err = match tacit::app::start(&cfg, Arc::new(SystemClock), Options::default()).await {
+        Err(e) => e,
+        Ok(_) => panic!("serve started with pending migrations"),
+    };
+    assert!(matches!(err, AppError::Pending(_)));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("0001_events.sql") && msg.contains("--migrate"),
+        "{msg}"
+    );
+    assert_eq!(msg.lines().count(), 1);
+
+    let first = tacit::store::migrate::migrate(&cfg.clickhouse, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.len(),
+        tacit::store::migrate::embedded().unwrap().len()
+    );
+    let second = tacit::store::migrate::migrate(&cfg.clickhouse, 0)
+        .await
+        .unwrap();
+    assert!(second.is_empty());
+    assert_eq!(db.count("schema_migrations").await, first.len() as u64);
+    assert!(tacit::store::migrate::pending(&cfg.clickhouse)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let app = tacit::app::start(&cfg, Arc::new(SystemClock), Options::default())
+        .await
+        .unwrap();
+    let (s, _, _) = get(app.admin_addr, "/healthz", &[]).await;
+    assert_eq!(s, 200);
+    let (s, _, b) = get(app.admin_addr, "/readyz", &[]).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    let (s, _, b) = get(app.admin_addr, "/metrics", &[]).await;
+    assert_eq!(s, 200);
+    assert!(String::from_utf8_lossy(&b).contains("tacit_queue_depth"));
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn readyz_fails_when_clickhouse_is_unreachable() {
+    let db = TestDb::new("ready");
+    let proxy = Proxy::start(&db.url).await;
+    let mut raw = db.config();
+    raw.clickhouse.url = proxy.url();
+    let app = start(raw).await;
+    let (s, _, _) = get(app.admin_addr, "/readyz", &[]).await;
+    assert_eq!(s, 200);
+    proxy.down();
+    let (s, _, b) = get(app.admin_addr, "/readyz", &[]).await;
+    assert_eq!(s, 503);
+    assert!(String::from_utf8_lossy(&b).contains("unreachable"));
+    let (s, _, _) = get(app.admin_addr, "/healthz", &[]).await;
+    assert_eq!(s, 200, "alive even when ClickHouse is not");
+    proxy.up();
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_flushes_every_accepted_hit_and_exits_zero() {
+    let db = TestDb::new("sigterm");
+    let cfg_path = db.dir.join("tacit.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n\
+             [clickhouse]\nurl = {:?}\ndatabase = {:?}\n[sink]\nflush_interval_ms = 60000\n\
+             [log]\nformat = \"json\"\n[[sites]]\ndomain = \"example.com\"\n",
+            db.dir.to_string_lossy(),
+            db.url,
+            db.name
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tacit"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("TACIT_")) {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd
+        .args(["--config", cfg_path.to_str().unwrap(), "serve", "--migrate"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let addr: std::net::SocketAddr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("tacit logs its address");
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+            if let Some(a) = v["beacon_addr"].as_str() {
+                break a.parse().unwrap();
+            }
+        }
+    };
+    for i in 0..500 {
+        beacon(addr, &format!("/sig/{i}")).await;
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+    assert_eq!(db.count("events").await, 500);
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(
+        rest.iter().any(|l| l.contains("shutdown complete")),
+        "{rest:?}"
+    );
+}

@@ -1,0 +1,9 @@
+//! Integration tests: tacit against a real ClickHouse engine.
+
+mod common;
+
+mod bad_input;
+mod durability;
+mod hits;
+mod lifecycle;
+mod privacy;

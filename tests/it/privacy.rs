@@ -1,0 +1,183 @@
+//! Raw identifiers never reach storage, logs or the spool; salts are shared
+//! by replicas and old ones are destroyed.
+
+use std::sync::Arc;
+
+use tacit::clock::{day_of, ManualClock};
+use tacit::privacy::Salts;
+
+use crate::common::*;
+
+const CANARY_IP: &str = "203.0.113.197";
+const CANARY_UA: &str = "Mozilla/5.0 TacitCanaryAgent/7.3 (canary-ua-5e1f)";
+const CANARY_EMAIL: &str = "canary.person@example.org";
+const CANARY_TOKEN: &str = "tok_CANARY9f8e7d6c";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_identifiers_appear_nowhere() {
+    let db = TestDb::new("canary");
+    let proxy = Proxy::start(&db.url).await;
+    let mut raw = db.config();
+    raw.clickhouse.url = proxy.url();
+    let app = start(raw).await;
+    let headers = [
+        ("user-agent", CANARY_UA),
+        ("x-forwarded-for", CANARY_IP),
+        ("content-type", "text/plain"),
+    ];
+    let page = format!(
+        "https://example.com/account?email={CANARY_EMAIL}&token={CANARY_TOKEN}#{CANARY_TOKEN}"
+    );
+    let referrer = format!("https://mail.example.net/read?to={CANARY_EMAIL}");
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("n", "pageview")
+        .append_pair("u", &page)
+        .append_pair("r", &referrer)
+        .finish();
+    let (s, _, _) = get(app.beacon_addr, &format!("/p.gif?{q}"), &headers).await;
+    assert_eq!(s, 200);
+    let body = serde_json::json!({"n": "pageview", "u": page, "r": referrer, "d": "example.com"})
+        .to_string();
+    let (s, _, _) = post(app.beacon_addr, "/api/event", &headers, &body).await;
+    assert_eq!(s, 202);
+    db.wait_rows("events", 2, 10).await;
+
+    // Also through the spool: ClickHouse down, hit spooled, then replayed.
+    proxy.down();
+    let (s, _, _) = post(app.beacon_addr, "/api/event", &headers, &body).await;
+    assert_eq!(s, 202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app
+        .metrics
+        .rows_spooled
+        .load(std::sync::atomic::Ordering::SeqCst)
+        < 1
+    {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut spool_text = String::new();
+    for e in std::fs::read_dir(db.dir.join("spool")).unwrap() {
+        spool_text.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+    }
+    assert!(spool_text.contains("example.com"), "spool holds the event");
+    proxy.up();
+    db.wait_rows("events", 3, 20).await;
+    app.shutdown().await;
+
+    let dump = db.dump().await;
+    assert!(
+        dump.contains("203.0.113.0/24"),
+        "the truncated network is what is kept:\n{dump}"
+    );
+    let logs = logs();
+    for canary in [
+        CANARY_IP,
+        CANARY_UA,
+        "TacitCanaryAgent",
+        CANARY_EMAIL,
+        CANARY_TOKEN,
+        "canary.person",
+    ] {
+        assert!(
+            !dump.contains(canary),
+            "{canary} found in the database:\n{dump}"
+        );
+        assert!(!logs.contains(canary), "{canary} found in the logs");
+        assert!(!spool_text.contains(canary), "{canary} found in the spool");
+    }
+}
+
+#[tokio::test]
+async fn replicas_share_salts_and_old_salts_are_destroyed() {
+    let db = TestDb::new("salts");
+    let raw = db.config();
+    let cfg = raw.validate().unwrap();
+    tacit::store::migrate::migrate(&cfg.clickhouse, 0)
+        .await
+        .unwrap();
+    let client = db.client();
+    let now = 1_795_737_600_000i64 + 3_600_000; // 2026-11-27 01:00 UTC
+    let today = day_of(now);
+
+    // A salt from long ago, as if left by a crashed process.
+    tacit_insert_old_salt(&db, today - 5).await;
+
+    // Two replicas race to create today's salt.
+    let a = Arc::new(Salts::new());
+    let b = Arc::new(Salts::new());
+    let (ra, rb) = tokio::join!(a.sync(&client, today, now), b.sync(&client, today, now));
+    ra.unwrap();
+    rb.unwrap();
+    // After each has seen the other's insert, both hold the same winner.
+    a.sync(&client, today, now).await.unwrap();
+    b.sync(&client, today, now).await.unwrap();
+    let ip: std::net::IpAddr = "192.0.2.10".parse().unwrap();
+    let va = tacit::privacy::visitor_id(&a.key_for(today), "example.com", ip, BROWSER_UA);
+    let vb = tacit::privacy::visitor_id(&b.key_for(today), "example.com", ip, BROWSER_UA);
+    assert_eq!(va, vb);
+
+    let days: Vec<u16> = client
+        .query("SELECT DISTINCT day FROM salts ORDER BY day")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        days,
+        vec![today as u16, today as u16 + 1],
+        "old salt destroyed, tomorrow's prepared"
+    );
+
+    // Two days later: yesterday's salt is kept (visits across midnight), older ones go.
+    let later = now + 2 * 86_400_000;
+    a.sync(&client, today + 2, later).await.unwrap();
+    let days: Vec<u16> = client
+        .query("SELECT DISTINCT day FROM salts ORDER BY day")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        days,
+        vec![today as u16 + 1, today as u16 + 2, today as u16 + 3]
+    );
+    assert_eq!(a.days(), vec![today + 1, today + 2, today + 3]);
+    // A new day gives a new, unlinkable visitor id.
+    let v_later = tacit::privacy::visitor_id(&a.key_for(today + 2), "example.com", ip, BROWSER_UA);
+    assert_ne!(va, v_later);
+}
+
+async fn tacit_insert_old_salt(db: &TestDb, day: i32) {
+    raw_query(
+        &db.url,
+        &format!(
+            "INSERT INTO `{}`.salts VALUES ('{}', '{}', now64(3))",
+            db.name,
+            tacit::clock::format_day(day),
+            "ab".repeat(32)
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn visitor_id_rotates_at_midnight_with_an_injected_clock() {
+    let db = TestDb::new("rotate");
+    let clock = ManualClock::new(1_795_737_600_000 + 86_400_000 - 1_000); // 23:59:59
+    let app = start_with_clock(db.config(), Arc::new(clock.clone())).await;
+    beacon(app.beacon_addr, "/before").await;
+    clock.advance(2_000); // past midnight
+    beacon(app.beacon_addr, "/after").await;
+    db.wait_rows("events", 2, 10).await;
+    let ids: Vec<(String, u64)> = db
+        .client()
+        .query("SELECT pathname, visitor_id FROM events ORDER BY pathname")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(ids[0].0, "/after");
+    assert_ne!(
+        ids[0].1, ids[1].1,
+        "a new day's salt gives a new visitor id"
+    );
+    app.shutdown().await;
+}
