@@ -32,6 +32,8 @@ pub enum AppError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("clickhouse: {0}")]
+    ClickHouse(clickhouse::error::Error),
     #[error("{0}")]
     Salt(#[from] crate::privacy::SaltError),
     #[error("{0}")]
@@ -86,6 +88,12 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         }
     }
     let client = store::client(&cfg.clickhouse);
+    if store::apply_event_ttl(&client, &cfg.clickhouse.database, cfg.event_ttl_days)
+        .await
+        .map_err(AppError::ClickHouse)?
+    {
+        tracing::info!(days = cfg.event_ttl_days, "event retention changed to policy.event_ttl_days");
+    }
     let metrics = Arc::new(Metrics::default());
     let salts = Arc::new(Salts::new());
     let now = clock.now_ms();

@@ -32,3 +32,32 @@ pub fn base_client(cfg: &ClickHouseConfig) -> clickhouse::Client {
 pub async fn ping(client: &clickhouse::Client) -> bool {
     client.query("SELECT 1").fetch_one::<u8>().await.is_ok()
 }
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct EngineRow {
+    engine_full: String,
+}
+
+/// Make the `events` TTL match `policy.event_ttl_days`. Returns whether it
+/// had to change.
+pub async fn apply_event_ttl(
+    client: &clickhouse::Client,
+    database: &str,
+    days: u32,
+) -> Result<bool, clickhouse::error::Error> {
+    let row: EngineRow = client
+        .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = 'events'")
+        .bind(database)
+        .fetch_one()
+        .await?;
+    if row.engine_full.contains(&format!("TTL toDateTime(ts) + toIntervalDay({days})")) {
+        return Ok(false);
+    }
+    client
+        .query(&format!(
+            "ALTER TABLE events MODIFY TTL toDateTime(ts) + INTERVAL {days} DAY"
+        ))
+        .execute()
+        .await?;
+    Ok(true)
+}

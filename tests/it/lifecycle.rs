@@ -138,3 +138,20 @@ async fn sigterm_flushes_every_accepted_hit_and_exits_zero() {
         "{rest:?}"
     );
 }
+
+#[tokio::test]
+async fn event_retention_follows_the_policy() {
+    let db = TestDb::new("ttl");
+    let mut raw = db.config();
+    raw.policy.event_ttl_days = 7;
+    let app = start(raw).await;
+    app.shutdown().await;
+    let engine: String = db
+        .client()
+        .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = 'events'")
+        .bind(&db.name)
+        .fetch_one()
+        .await
+        .unwrap();
+    assert!(engine.contains("toIntervalDay(7)"), "{engine}");
+}
