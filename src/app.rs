@@ -92,7 +92,10 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         .await
         .map_err(AppError::ClickHouse)?
     {
-        tracing::info!(days = cfg.event_ttl_days, "event retention changed to policy.event_ttl_days");
+        tracing::info!(
+            days = cfg.event_ttl_days,
+            "event retention changed to policy.event_ttl_days"
+        );
     }
     let metrics = Arc::new(Metrics::default());
     let salts = Arc::new(Salts::new());

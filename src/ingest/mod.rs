@@ -3,7 +3,9 @@
 //! [`Event`], is dropped for one [`DropReason`] (answered 2xx, counted), or is
 //! rejected for one [`Rejection`] (answered 4xx with a one-line reason).
 
+pub mod bots;
 pub mod steps;
+pub mod ua;
 
 use std::sync::Arc;
 

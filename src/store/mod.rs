@@ -50,7 +50,10 @@ pub async fn apply_event_ttl(
         .bind(database)
         .fetch_one()
         .await?;
-    if row.engine_full.contains(&format!("TTL toDateTime(ts) + toIntervalDay({days})")) {
+    if row
+        .engine_full
+        .contains(&format!("TTL toDateTime(ts) + toIntervalDay({days})"))
+    {
         return Ok(false);
     }
     client

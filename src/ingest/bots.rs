@@ -1,0 +1,237 @@
+//! Bot detection from the user agent, with patterns from two registry data
+//! sets: isbot (Unlicense) and crawler-user-agents (MIT). Patterns the
+//! `regex` crate compiles go into one combined matcher; the few that need
+//! look-around are prefiltered with a look-around-free form and confirmed
+//! with `fancy-regex` only when the prefilter hits.
+
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error("{path}: {reason}")]
+    Load { path: String, reason: String },
+}
+
+pub struct BotDetector {
+    plain: regex::Regex,
+    prefilter: Option<regex::Regex>,
+    confirm: Vec<fancy_regex::Regex>,
+    /// Patterns with no usable prefilter: checked on every hit (none today).
+    always: Vec<fancy_regex::Regex>,
+    patterns: usize,
+}
+
+/// Remove look-around groups `(?=…)`, `(?!…)`, `(?<=…)`, `(?<!…)`, leaving
+/// a pattern that matches a superset of the original's matches.
+pub fn strip_lookaround(p: &str) -> String {
+    let b = p.as_bytes();
+    let mut out = String::with_capacity(p.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            out.push_str(&p[i..i + 2]);
+            i += 2;
+            continue;
+        }
+        let look = p[i..].starts_with("(?=")
+            || p[i..].starts_with("(?!")
+            || p[i..].starts_with("(?<=")
+            || p[i..].starts_with("(?<!");
+        if look {
+            let mut depth = 0;
+            while i < b.len() {
+                match b[i] {
+                    b'\\' => i += 1,
+                    b'(' => depth += 1,
+                    b')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            i += 1;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            continue;
+        }
+        let c = p[i..].chars().next().expect("in bounds");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// JavaScript accepts `-` right after a class escape inside `[...]` (as in
+/// `[\w\d-.]`) as a literal; Rust's regex wants it escaped.
+pub fn js_compat(p: &str) -> String {
+    let b = p.as_bytes();
+    let mut out = String::with_capacity(p.len() + 4);
+    let mut in_class = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\\' && i + 1 < b.len() {
+            out.push_str(&p[i..i + 2]);
+            let shorthand = matches!(b[i + 1], b'w' | b'W' | b'd' | b'D' | b's' | b'S');
+            i += 2;
+            if in_class && shorthand && i < b.len() && b[i] == b'-' && b.get(i + 1) != Some(&b']') {
+                out.push_str("\\-");
+                i += 1;
+            }
+            continue;
+        }
+        if c == b'[' && !in_class {
+            in_class = true;
+        } else if c == b']' && in_class {
+            in_class = false;
+        }
+        let ch = p[i..].chars().next().expect("in bounds");
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+fn has_lookaround(p: &str) -> bool {
+    strip_lookaround(p) != p
+}
+
+impl BotDetector {
+    /// `isbot` patterns are matched case-insensitively (as isbot does);
+    /// crawler-user-agents patterns case-sensitively (as that list intends).
+    pub fn new(isbot: &[String], crawlers: &[String]) -> Result<Self, String> {
+        let mut plain = Vec::new();
+        let mut stripped = Vec::new();
+        let mut confirm = Vec::new();
+        let mut always = Vec::new();
+        let all = isbot
+            .iter()
+            .map(|p| (p, true))
+            .chain(crawlers.iter().map(|p| (p, false)));
+        for (p, icase) in all {
+            let p = &js_compat(p);
+            let wrap = |x: &str| {
+                if icase {
+                    format!("(?i:{x})")
+                } else {
+                    format!("(?:{x})")
+                }
+            };
+            if !has_lookaround(p) && regex::Regex::new(&wrap(p)).is_ok() {
+                plain.push(wrap(p));
+                continue;
+            }
+            // Needs fancy-regex (look-around, or syntax the regex crate lacks).
+            let full = if icase {
+                format!("(?i){p}")
+            } else {
+                p.to_string()
+            };
+            let fancy = fancy_regex::Regex::new(&full).map_err(|e| format!("{p}: {e}"))?;
+            let pre = wrap(&strip_lookaround(p));
+            if regex::Regex::new(&pre).is_ok() {
+                stripped.push(pre);
+                confirm.push(fancy);
+            } else {
+                always.push(fancy);
+            }
+        }
+        let build = |parts: &[String]| {
+            regex::RegexBuilder::new(&parts.join("|"))
+                .size_limit(256 << 20)
+                .dfa_size_limit(64 << 20)
+                .build()
+                .map_err(|e| e.to_string())
+        };
+        Ok(Self {
+            plain: build(&plain)?,
+            prefilter: if stripped.is_empty() {
+                None
+            } else {
+                Some(build(&stripped)?)
+            },
+            confirm,
+            always,
+            patterns: isbot.len() + crawlers.len(),
+        })
+    }
+
+    /// Load `isbot.json` (a JSON list of patterns) and `crawlers.json`
+    /// (crawler-user-agents: objects with a `pattern`).
+    pub fn load(isbot: &Path, crawlers: &Path) -> Result<Self, BotError> {
+        let err = |p: &Path, reason: String| BotError::Load {
+            path: p.display().to_string(),
+            reason,
+        };
+        let a: Vec<String> = std::fs::read(isbot)
+            .map_err(|e| err(isbot, e.to_string()))
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| err(isbot, e.to_string())))?;
+        let c: Vec<serde_json::Value> = std::fs::read(crawlers)
+            .map_err(|e| err(crawlers, e.to_string()))
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| err(crawlers, e.to_string())))?;
+        let c: Vec<String> = c
+            .iter()
+            .filter_map(|v| v["pattern"].as_str().map(str::to_string))
+            .collect();
+        Self::new(&a, &c).map_err(|e| err(crawlers, e))
+    }
+
+    pub fn patterns(&self) -> usize {
+        self.patterns
+    }
+
+    pub fn is_bot(&self, ua: &str) -> bool {
+        if self.plain.is_match(ua) {
+            return true;
+        }
+        let confirmed = match &self.prefilter {
+            Some(pre) if pre.is_match(ua) => {
+                self.confirm.iter().any(|r| r.is_match(ua).unwrap_or(false))
+            }
+            _ => false,
+        };
+        confirmed || self.always.iter().any(|r| r.is_match(ua).unwrap_or(false))
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn vendor(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".tacit/vendor")
+        .join(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookaround_is_stripped_to_a_superset() {
+        assert_eq!(strip_lookaround("(?<!cam)scan"), "scan");
+        assert_eq!(strip_lookaround("java(?!;)"), "java");
+        assert_eq!(
+            strip_lookaround("(?<! channel/|google/)google(?!(?:wv|app|/google| pixel))"),
+            "google"
+        );
+        assert_eq!(strip_lookaround(r"a\(?!b"), r"a\(?!b");
+        assert_eq!(js_compat(r"[\w\d-.]+"), r"[\w\d\-.]+");
+        assert_eq!(js_compat(r"[\w-]"), r"[\w-]");
+    }
+
+    #[test]
+    fn registry_patterns_catch_crawlers_and_spare_browsers() {
+        let d = BotDetector::load(&vendor("isbot.json"), &vendor("crawlers.json"))
+            .expect("run scripts/fetch-data first");
+        assert!(
+            d.is_bot("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+        );
+        assert!(d.is_bot("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36"));
+        assert!(d.is_bot("curl/8.5.0"));
+        assert!(!d.is_bot("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"));
+        assert!(!d.is_bot("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"));
+        // A look-around pattern: "scan" is a bot, "camscanner" is not.
+        assert!(d.is_bot("Mozilla/5.0 scanner/1.0"));
+    }
+}

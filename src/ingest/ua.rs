@@ -1,0 +1,278 @@
+//! User agent → browser, OS (families as uap-core names them, major
+//! versions) and device class, using uap-core's `regexes.yaml` through the
+//! `ua-parser` crate, behind a bounded cache of parsed results.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UaError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a uap-core regexes file: {reason}")]
+    Parse { path: String, reason: String },
+}
+
+/// What a user agent says about the client, coarsened to what is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UaInfo {
+    pub browser: String,
+    pub browser_version: String,
+    pub os: String,
+    pub os_version: String,
+    /// `desktop`, `mobile`, `tablet` or `other`.
+    pub device: &'static str,
+    /// uap-core classifies the device as a spider.
+    pub spider: bool,
+}
+
+pub struct UaParser {
+    extractor: ua_parser::Extractor<'static>,
+    cache: ShardedCache,
+}
+
+const SHARDS: usize = 16;
+
+struct ShardedCache {
+    shards: Vec<Mutex<HashMap<Box<str>, Arc<UaInfo>>>>,
+    per_shard: usize,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl ShardedCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            per_shard: capacity.div_ceil(SHARDS).max(1),
+            hasher: Default::default(),
+        }
+    }
+    fn shard(&self, key: &str) -> &Mutex<HashMap<Box<str>, Arc<UaInfo>>> {
+        let mut h = self.hasher.build_hasher();
+        key.hash(&mut h);
+        &self.shards[h.finish() as usize % SHARDS]
+    }
+    fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().expect("ua cache").len())
+            .sum()
+    }
+}
+
+fn major(v: Option<&str>) -> String {
+    v.map(|s| s.split(['.', '_']).next().unwrap_or("").to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_default()
+}
+
+const TABLET_HINTS: &[&str] = &[
+    "iPad", "Tablet", "Kindle", "Nexus 7", "Nexus 9", "Nexus 10", "SM-T", "Tab",
+];
+const DESKTOP_OS: &[&str] = &[
+    "Windows",
+    "Mac OS X",
+    "macOS",
+    "Linux",
+    "Ubuntu",
+    "Chrome OS",
+    "ChromeOS",
+    "Fedora",
+    "Debian",
+    "FreeBSD",
+    "OpenBSD",
+    "NetBSD",
+    "Solaris",
+    "Arch Linux",
+    "Mint",
+    "Gentoo",
+    "Red Hat",
+    "SUSE",
+    "Kubuntu",
+    "Mandriva",
+    "CentOS",
+];
+
+fn device_class(ua: &str, os: &str, device_family: &str) -> &'static str {
+    if device_family == "Spider" {
+        return "other";
+    }
+    let tablet = TABLET_HINTS.iter().any(|h| device_family.contains(h))
+        || ua.contains("Tablet")
+        || ua.contains("iPad")
+        || (os == "Android" && !ua.contains("Mobile"));
+    if tablet {
+        return "tablet";
+    }
+    if ua.contains("Mobi")
+        || ua.contains("iPhone")
+        || ua.contains("iPod")
+        || matches!(
+            os,
+            "iOS" | "Android" | "Windows Phone" | "BlackBerry OS" | "KaiOS"
+        )
+    {
+        return "mobile";
+    }
+    if DESKTOP_OS.iter().any(|d| os.starts_with(d)) {
+        return "desktop";
+    }
+    "other"
+}
+
+impl UaParser {
+    pub fn load(path: &Path, cache_capacity: usize) -> Result<Self, UaError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| UaError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        Self::from_yaml(text, cache_capacity).map_err(|reason| UaError::Parse { path: p, reason })
+    }
+
+    pub fn from_yaml(text: String, cache_capacity: usize) -> Result<Self, String> {
+        // The rules live as long as the process; leaking them once gives
+        // the extractor the 'static lifetime it borrows with.
+        let text: &'static str = Box::leak(text.into_boxed_str());
+        let regexes: ua_parser::Regexes<'static> =
+            serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        let extractor = ua_parser::Extractor::try_from(regexes).map_err(|e| e.to_string())?;
+        Ok(Self {
+            extractor,
+            cache: ShardedCache::new(cache_capacity),
+        })
+    }
+
+    /// Full parse, no cache.
+    pub fn parse_uncached(&self, ua: &str) -> UaInfo {
+        let (browser, os, dev) = self.extractor.extract(ua);
+        let (browser, browser_version) = match browser {
+            Some(b) => (b.family.into_owned(), major(b.major)),
+            None => ("Other".to_string(), String::new()),
+        };
+        let (os, os_version) = match os {
+            Some(o) => (o.os.into_owned(), major(o.major.as_deref())),
+            None => ("Other".to_string(), String::new()),
+        };
+        let device_family = dev
+            .map(|d| d.device.into_owned())
+            .unwrap_or_else(|| "Other".into());
+        UaInfo {
+            device: device_class(ua, &os, &device_family),
+            spider: device_family == "Spider",
+            browser,
+            browser_version,
+            os,
+            os_version,
+        }
+    }
+
+    /// Parse through the cache. When a shard is full it is cleared: the
+    /// hot set refills it within a few hits, and memory stays bounded.
+    pub fn parse(&self, ua: &str) -> Arc<UaInfo> {
+        let shard = self.cache.shard(ua);
+        if let Some(hit) = shard.lock().expect("ua cache").get(ua) {
+            return hit.clone();
+        }
+        let info = Arc::new(self.parse_uncached(ua));
+        if ua.len() <= 512 {
+            let mut m = shard.lock().expect("ua cache");
+            if m.len() >= self.cache.per_shard {
+                m.clear();
+            }
+            m.insert(ua.into(), info.clone());
+        }
+        info
+    }
+
+    pub fn cached(&self) -> usize {
+        self.cache.len()
+    }
+}
+
+/// `mobile` <576, `tablet` <992, `laptop` <1440, `desktop`; empty if unknown.
+pub fn screen_class(width: u16) -> &'static str {
+    match width {
+        0 => "",
+        1..=575 => "mobile",
+        576..=991 => "tablet",
+        992..=1439 => "laptop",
+        _ => "desktop",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn parser() -> Option<UaParser> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tacit/vendor/regexes.yaml");
+        UaParser::load(&p, 100).ok()
+    }
+
+    #[test]
+    fn common_agents_parse_to_uap_families() {
+        let Some(p) = parser() else {
+            panic!("run scripts/fetch-data first (make test does)");
+        };
+        let chrome = p.parse("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.91 Safari/537.36");
+        assert_eq!(
+            (chrome.browser.as_str(), chrome.browser_version.as_str()),
+            ("Chrome", "124")
+        );
+        assert_eq!(
+            (
+                chrome.os.as_str(),
+                chrome.os_version.as_str(),
+                chrome.device
+            ),
+            ("Windows", "10", "desktop")
+        );
+        let iphone = p.parse("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1");
+        assert_eq!(
+            (
+                iphone.browser.as_str(),
+                iphone.os.as_str(),
+                iphone.os_version.as_str(),
+                iphone.device
+            ),
+            ("Mobile Safari", "iOS", "17", "mobile")
+        );
+        let ipad = p.parse("Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1");
+        assert_eq!(ipad.device, "tablet");
+        let mac = p.parse("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15");
+        assert_eq!(
+            (mac.browser.as_str(), mac.os.as_str(), mac.device),
+            ("Safari", "Mac OS X", "desktop")
+        );
+        let bot =
+            p.parse("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
+        assert!(bot.spider);
+    }
+
+    #[test]
+    fn cache_is_bounded_and_returns_same_results() {
+        let Some(p) = parser() else {
+            panic!("run scripts/fetch-data first")
+        };
+        for i in 0..1000 {
+            let ua = format!("Mozilla/5.0 (X11; Linux x86_64) Firefox/{i}.0");
+            assert_eq!(*p.parse(&ua), p.parse_uncached(&ua));
+        }
+        assert!(p.cached() <= 100 + SHARDS, "cache holds {}", p.cached());
+    }
+
+    #[test]
+    fn screen_classes() {
+        assert_eq!(screen_class(0), "");
+        assert_eq!(screen_class(390), "mobile");
+        assert_eq!(screen_class(800), "tablet");
+        assert_eq!(screen_class(1280), "laptop");
+        assert_eq!(screen_class(1920), "desktop");
+    }
+}
