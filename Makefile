@@ -6,10 +6,13 @@ SHELL := /bin/bash
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:8123)
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
-.PHONY: run test setup clickhouse build release bench fmt lint clean stop-clickhouse
+.PHONY: run test setup data clickhouse build release bench fmt lint clean stop-clickhouse
 
 setup:
 	scripts/setup
+
+data: setup
+	scripts/fetch-data
 
 clickhouse: setup
 	scripts/clickhouse-ensure
@@ -17,10 +20,10 @@ clickhouse: setup
 build:
 	cargo build --release
 
-run: clickhouse build
+run: clickhouse data build
 	TACIT_CLICKHOUSE_URL=$(CH_URL) target/release/tacit --config tacit.toml serve --migrate
 
-test: clickhouse
+test: clickhouse data
 	cargo test --all-targets -- --test-threads=4
 
 bench:

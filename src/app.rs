@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use crate::beacon::{self, admin::AdminState, BeaconState};
 use crate::clock::{day_of, SharedClock};
 use crate::config::Config;
-use crate::ingest::Pipeline;
+use crate::ingest::{EnrichError, Enrichers, Pipeline};
 use crate::metrics::Metrics;
 use crate::privacy::Salts;
 use crate::sink::{self, spool::Spool, SinkTask};
@@ -36,6 +36,8 @@ pub enum AppError {
     ClickHouse(clickhouse::error::Error),
     #[error("{0}")]
     Salt(#[from] crate::privacy::SaltError),
+    #[error("{0}")]
+    Enrich(#[from] EnrichError),
     #[error("{0}")]
     Spool(#[from] sink::spool::SpoolError),
 }
@@ -88,12 +90,12 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         }
     }
     let client = store::client(&cfg.clickhouse);
-    if store::apply_event_ttl(&client, &cfg.clickhouse.database, cfg.event_ttl_days)
+    if store::apply_event_ttl(&client, &cfg.clickhouse.database, cfg.policy.event_ttl_days)
         .await
         .map_err(AppError::ClickHouse)?
     {
         tracing::info!(
-            days = cfg.event_ttl_days,
+            days = cfg.policy.event_ttl_days,
             "event retention changed to policy.event_ttl_days"
         );
     }
@@ -102,6 +104,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let now = clock.now_ms();
     salts.sync(&client, day_of(now), now).await?;
 
+    let enrichers = Arc::new(Enrichers::load(&cfg.enrich)?);
     let spool = Spool::open(cfg.data_dir.join("spool"), cfg.sink.spool_max_bytes)?;
     let (sink, sink_task) = sink::spawn(
         client.clone(),
@@ -118,7 +121,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let state = Arc::new(BeaconState {
-        pipeline: Pipeline::new(cfg, salts.clone(), clock.clone()),
+        pipeline: Pipeline::new(cfg, enrichers, salts.clone(), clock.clone()),
         sink,
         metrics: metrics.clone(),
         max_body: cfg.max_body_bytes,

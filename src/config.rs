@@ -42,6 +42,7 @@ pub struct RawConfig {
     pub sink: RawSink,
     pub log: RawLog,
     pub policy: RawPolicy,
+    pub enrich: RawEnrich,
     pub sites: Vec<RawSite>,
 }
 
@@ -87,7 +88,29 @@ pub struct RawLog {
 #[serde(deny_unknown_fields, default)]
 pub struct RawPolicy {
     pub ip: String,
+    pub location: String,
+    pub browser_version: String,
+    pub os_version: String,
+    pub referrer: String,
+    pub query_params: Vec<String>,
+    pub redact_paths: bool,
+    pub dnt: String,
+    pub gpc: String,
+    pub opt_out: bool,
+    pub exclude_countries: Vec<String>,
     pub event_ttl_days: u64,
+    pub aggregate_ttl_months: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEnrich {
+    pub uap_regexes: String,
+    pub isbot_patterns: String,
+    pub crawler_patterns: String,
+    pub referrers: String,
+    pub geoip: Vec<String>,
+    pub ua_cache_size: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -95,6 +118,7 @@ pub struct RawPolicy {
 pub struct RawSite {
     pub domain: String,
     pub origins: Vec<String>,
+    pub hash_routing: bool,
 }
 
 impl Default for RawConfig {
@@ -105,6 +129,7 @@ impl Default for RawConfig {
             sink: RawSink::default(),
             log: RawLog::default(),
             policy: RawPolicy::default(),
+            enrich: RawEnrich::default(),
             sites: vec![],
         }
     }
@@ -159,8 +184,32 @@ impl Default for RawLog {
 impl Default for RawPolicy {
     fn default() -> Self {
         Self {
-            ip: "truncate".into(),
+            ip: "drop".into(),
+            location: "region".into(),
+            browser_version: "major".into(),
+            os_version: "major".into(),
+            referrer: "host".into(),
+            query_params: vec![],
+            redact_paths: true,
+            dnt: "drop".into(),
+            gpc: "drop".into(),
+            opt_out: true,
+            exclude_countries: vec![],
             event_ttl_days: 30,
+            aggregate_ttl_months: 25,
+        }
+    }
+}
+
+impl Default for RawEnrich {
+    fn default() -> Self {
+        Self {
+            uap_regexes: ".tacit/vendor/regexes.yaml".into(),
+            isbot_patterns: ".tacit/vendor/isbot.json".into(),
+            crawler_patterns: ".tacit/vendor/crawlers.json".into(),
+            referrers: ".tacit/vendor/referrers.json".into(),
+            geoip: vec![".tacit/vendor/dbip-country.mmdb".into()],
+            ua_cache_size: 20_000,
         }
     }
 }
@@ -276,6 +325,120 @@ fn parse_env_value(raw: &str) -> toml::Value {
 
 // ---------------------------------------------------------- validated form
 
+fn choice<T: Copy>(key: &str, value: &str, options: &[(&str, T)]) -> Result<T, ConfigError> {
+    options
+        .iter()
+        .find(|(name, _)| *name == value)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
+            invalid(
+                key,
+                format!("expected one of {}, got {value:?}", names.join(", ")),
+            )
+        })
+}
+
+fn validate_policy(p: &RawPolicy) -> Result<Policy, ConfigError> {
+    let ip = choice(
+        "policy.ip",
+        &p.ip,
+        &[("drop", IpRule::Drop), ("truncate", IpRule::Truncate)],
+    )?;
+    let location = choice(
+        "policy.location",
+        &p.location,
+        &[
+            ("none", LocationRule::None),
+            ("country", LocationRule::Country),
+            ("region", LocationRule::Region),
+            ("city", LocationRule::City),
+        ],
+    )?;
+    let version = |key: &str, v: &str| {
+        choice(
+            key,
+            v,
+            &[("major", VersionRule::Major), ("none", VersionRule::None)],
+        )
+    };
+    let consent = |key: &str, v: &str| {
+        choice(
+            key,
+            v,
+            &[
+                ("drop", ConsentRule::Drop),
+                ("anonymous", ConsentRule::Anonymous),
+                ("ignore", ConsentRule::Ignore),
+            ],
+        )
+    };
+    let referrer = choice(
+        "policy.referrer",
+        &p.referrer,
+        &[("host", ReferrerRule::Host), ("drop", ReferrerRule::Drop)],
+    )?;
+    for (i, q) in p.query_params.iter().enumerate() {
+        if q.is_empty()
+            || !q
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        {
+            return Err(invalid(
+                format!("policy.query_params[{i}]"),
+                format!("not a parameter name: {q:?}"),
+            ));
+        }
+        if q.starts_with("utm_") || crate::ingest::referrer::CLICK_IDS.contains(&q.as_str()) {
+            return Err(invalid(
+                format!("policy.query_params[{i}]"),
+                format!("{q:?} is read into its own column; it need not be kept in the query"),
+            ));
+        }
+    }
+    for (i, c) in p.exclude_countries.iter().enumerate() {
+        let up = c.to_ascii_uppercase();
+        if !(up == "EU"
+            || up == "EEA"
+            || (up.len() == 2 && up.bytes().all(|b| b.is_ascii_uppercase())))
+        {
+            return Err(invalid(
+                format!("policy.exclude_countries[{i}]"),
+                format!("expected an ISO 3166-1 alpha-2 code, EU or EEA, got {c:?}"),
+            ));
+        }
+    }
+    let ttl = p.event_ttl_days;
+    if !(1..=3650).contains(&ttl) {
+        return Err(invalid(
+            "policy.event_ttl_days",
+            "must be between 1 and 3650",
+        ));
+    }
+    let agg = p.aggregate_ttl_months;
+    if !(1..=240).contains(&agg) {
+        return Err(invalid(
+            "policy.aggregate_ttl_months",
+            "must be between 1 and 240",
+        ));
+    }
+    Ok(Policy {
+        ip,
+        location,
+        browser_version: version("policy.browser_version", &p.browser_version)?,
+        os_version: version("policy.os_version", &p.os_version)?,
+        referrer,
+        query_params: p.query_params.clone(),
+        redact_paths: p.redact_paths,
+        dnt: consent("policy.dnt", &p.dnt)?,
+        gpc: consent("policy.gpc", &p.gpc)?,
+        opt_out: p.opt_out,
+        exclude_countries: crate::ingest::geo::expand_country_list(&p.exclude_countries),
+        event_ttl_days: ttl as u32,
+        aggregate_ttl_months: agg as u32,
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -292,11 +455,79 @@ pub enum IpRule {
     Drop,
 }
 
+/// How much of the location is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationRule {
+    None,
+    Country,
+    Region,
+    City,
+}
+
+/// Versions: the major number, or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionRule {
+    Major,
+    None,
+}
+
+/// Referrers: the host, or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferrerRule {
+    Host,
+    Drop,
+}
+
+/// What a consent signal (DNT, GPC) does to a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentRule {
+    /// Not stored at all (counted as dropped).
+    Drop,
+    /// Stored without a visitor id: counts, never a visitor.
+    Anonymous,
+    /// The signal is not acted on.
+    Ignore,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    pub ip: IpRule,
+    pub location: LocationRule,
+    pub browser_version: VersionRule,
+    pub os_version: VersionRule,
+    pub referrer: ReferrerRule,
+    pub query_params: Vec<String>,
+    pub redact_paths: bool,
+    pub dnt: ConsentRule,
+    pub gpc: ConsentRule,
+    pub opt_out: bool,
+    /// ISO codes, `EU`/`EEA` expanded.
+    pub exclude_countries: Vec<String>,
+    pub event_ttl_days: u32,
+    pub aggregate_ttl_months: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnrichConfig {
+    pub uap_regexes: Option<PathBuf>,
+    pub isbot_patterns: Option<PathBuf>,
+    pub crawler_patterns: Option<PathBuf>,
+    pub referrers: Option<PathBuf>,
+    pub geoip: Vec<PathBuf>,
+    pub ua_cache_size: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct Site {
     pub domain: String,
     /// Extra allowed CORS origins beyond the domain and its subdomains.
     pub origins: Vec<String>,
+    /// Keep `#/route` fragments as part of the path (single-page apps).
+    pub hash_routing: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -311,8 +542,8 @@ pub struct Config {
     pub sink: SinkConfig,
     pub log_format: LogFormat,
     pub log_level: String,
-    pub ip_rule: IpRule,
-    pub event_ttl_days: u32,
+    pub policy: Policy,
+    pub enrich: EnrichConfig,
     pub sites: Vec<Site>,
 }
 
@@ -452,23 +683,22 @@ impl RawConfig {
             ));
         }
 
-        let ip_rule = match self.policy.ip.as_str() {
-            "truncate" => IpRule::Truncate,
-            "drop" => IpRule::Drop,
-            other => {
-                return Err(invalid(
-                    "policy.ip",
-                    format!("expected \"truncate\" or \"drop\", got {other:?}"),
-                ))
-            }
+        let policy = validate_policy(&self.policy)?;
+        let e = &self.enrich;
+        let opt_path = |s: &String| (!s.trim().is_empty()).then(|| PathBuf::from(s));
+        let enrich = EnrichConfig {
+            uap_regexes: opt_path(&e.uap_regexes),
+            isbot_patterns: opt_path(&e.isbot_patterns),
+            crawler_patterns: opt_path(&e.crawler_patterns),
+            referrers: opt_path(&e.referrers),
+            geoip: e
+                .geoip
+                .iter()
+                .filter(|g| !g.trim().is_empty())
+                .map(PathBuf::from)
+                .collect(),
+            ua_cache_size: positive("enrich.ua_cache_size", e.ua_cache_size)? as usize,
         };
-        let ttl = self.policy.event_ttl_days;
-        if !(1..=3650).contains(&ttl) {
-            return Err(invalid(
-                "policy.event_ttl_days",
-                "must be between 1 and 3650",
-            ));
-        }
 
         let mut sites: Vec<Site> = Vec::new();
         for (i, site) in self.sites.iter().enumerate() {
@@ -492,7 +722,11 @@ impl RawConfig {
                 })?;
                 origins.push(u.origin().ascii_serialization());
             }
-            sites.push(Site { domain: d, origins });
+            sites.push(Site {
+                domain: d,
+                origins,
+                hash_routing: site.hash_routing,
+            });
         }
 
         Ok(Config {
@@ -512,8 +746,8 @@ impl RawConfig {
             sink,
             log_format,
             log_level: self.log.level.clone(),
-            ip_rule,
-            event_ttl_days: ttl as u32,
+            policy,
+            enrich,
             sites,
         })
     }
@@ -536,7 +770,8 @@ mod tests {
         assert_eq!(c.listen.port(), 8080);
         assert_eq!(c.admin_listen.port(), 8081);
         assert_eq!(c.max_body_bytes, 65536);
-        assert_eq!(c.ip_rule, IpRule::Truncate);
+        assert_eq!(c.policy.ip, IpRule::Drop);
+        assert_eq!(c.policy.dnt, ConsentRule::Drop);
     }
 
     #[test]
@@ -558,6 +793,17 @@ mod tests {
             ("[sink]\nbatch_rows = 0", "sink.batch_rows"),
             ("[log]\nformat = \"xml\"", "log.format"),
             ("[policy]\nip = \"keep\"", "policy.ip"),
+            ("[policy]\nlocation = \"street\"", "policy.location"),
+            ("[policy]\ndnt = \"maybe\"", "policy.dnt"),
+            (
+                "[policy]\nquery_params = [\"a b\"]",
+                "policy.query_params[0]",
+            ),
+            (
+                "[policy]\nexclude_countries = [\"Germany\"]",
+                "policy.exclude_countries[0]",
+            ),
+            ("[policy]\nevent_ttl_days = 0", "policy.event_ttl_days"),
             ("[[sites]]\ndomain = \"bad domain\"", "sites[0].domain"),
         ];
         for (text, key) in cases {

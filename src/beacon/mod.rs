@@ -67,12 +67,33 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn meta(h: &HeaderMap) -> RequestMeta {
+/// The only cookie tacit sets: the visitor's opt-out.
+pub const OPT_OUT_COOKIE: &str = "tacit_optout";
+
+fn has_opt_out_cookie(h: &HeaderMap) -> bool {
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(';').any(|c| {
+                c.trim()
+                    .split_once('=')
+                    .is_some_and(|(k, v)| k.trim() == OPT_OUT_COOKIE && v.trim() == "1")
+            })
+        })
+}
+
+/// Request facts the pipeline reads from headers.
+pub fn meta(h: &HeaderMap) -> RequestMeta {
     let is_prefetch =
         |n: &str| header_str(h, n).is_some_and(|v| v.to_ascii_lowercase().contains("prefetch"));
+    let is_one = |n: &str| header_str(h, n).is_some_and(|v| v.trim() == "1");
     RequestMeta {
         accept_language: header_str(h, "accept-language").map(str::to_string),
         prefetch: is_prefetch("purpose") || is_prefetch("sec-purpose") || is_prefetch("x-moz"),
+        dnt: is_one("dnt"),
+        gpc: is_one("sec-gpc"),
+        opted_out: has_opt_out_cookie(h),
     }
 }
 
@@ -95,9 +116,39 @@ pub async fn handle(state: Arc<BeaconState>, peer: SocketAddr, req: Request<Inco
         (&Method::GET | &Method::HEAD, "/p.gif") => pixel(&state, peer, req),
         (&Method::POST, "/api/event") => beacon(&state, peer, req).await,
         (&Method::OPTIONS, "/api/event") => preflight(&state, req.headers()),
+        (&Method::GET, "/opt-out") if state.pipeline.policy.opt_out => opt_out(req.headers(), true),
+        (&Method::GET, "/opt-in") if state.pipeline.policy.opt_out => opt_out(req.headers(), false),
         (_, "/p.gif" | "/api/event") => reject(&state, Rejection::MethodNotAllowed),
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
+}
+
+/// `GET /opt-out` sets the opt-out cookie (for five years); `GET /opt-in`
+/// removes it. `SameSite=None; Secure` when served over https (behind a
+/// proxy that says so), so the cookie travels with cross-site beacons.
+fn opt_out(h: &HeaderMap, out: bool) -> Resp {
+    let https = header_str(h, "x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let attrs = if https {
+        "Path=/; HttpOnly; SameSite=None; Secure"
+    } else {
+        "Path=/; HttpOnly; SameSite=Lax"
+    };
+    let (cookie, msg) = if out {
+        (
+            format!("{OPT_OUT_COOKIE}=1; Max-Age=157680000; {attrs}"),
+            "You are opted out: hits from this browser are no longer recorded.",
+        )
+    } else {
+        (
+            format!("{OPT_OUT_COOKIE}=; Max-Age=0; {attrs}"),
+            "The opt-out is removed.",
+        )
+    };
+    let mut r = text(StatusCode::OK, msg);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
 }
 
 fn preflight(state: &BeaconState, h: &HeaderMap) -> Resp {
@@ -190,8 +241,10 @@ fn accept(state: &BeaconState, peer: SocketAddr, h: &HeaderMap, hit: Hit) -> Res
     );
     match state.pipeline.process(hit, &meta(h), identity) {
         Err(r) => Err(reject(state, r)),
-        Ok(Outcome::Drop(reason)) => {
+        Ok(Outcome::Drop { site, reason }) => {
             Metrics::inc(&state.metrics.hits_dropped[reason as usize]);
+            let day = crate::clock::day_of(state.pipeline.clock.now_ms());
+            state.sink.count_drop(day, site, reason);
             Ok(())
         }
         Ok(Outcome::Store(ev)) => match state.sink.submit(ev) {

@@ -4,13 +4,15 @@
 //! rejected for one [`Rejection`] (answered 4xx with a one-line reason).
 
 pub mod bots;
+pub mod geo;
+pub mod referrer;
 pub mod steps;
 pub mod ua;
 
 use std::sync::Arc;
 
 use crate::clock::{day_of, SharedClock};
-use crate::config::{Config, IpRule};
+use crate::config::{Config, EnrichConfig, Policy};
 use crate::privacy::{self, ip::Cidr, Event, HitFacts, RawIdentity, Salts};
 
 /// A hit as the client sent it, before any validation.
@@ -30,6 +32,12 @@ pub struct RequestMeta {
     pub accept_language: Option<String>,
     /// `Purpose: prefetch` or `Sec-Purpose: prefetch` (link previews).
     pub prefetch: bool,
+    /// `DNT: 1`.
+    pub dnt: bool,
+    /// `Sec-GPC: 1`.
+    pub gpc: bool,
+    /// The opt-out cookie is present.
+    pub opted_out: bool,
 }
 
 macro_rules! closed_enum {
@@ -55,6 +63,10 @@ closed_enum!(
         Bot => "bot",
         Prefetch => "prefetch",
         EmptyUserAgent => "empty_user_agent",
+        OptOut => "opt_out",
+        DoNotTrack => "do_not_track",
+        GlobalPrivacyControl => "global_privacy_control",
+        ExcludedCountry => "excluded_country",
     }
 );
 
@@ -115,30 +127,48 @@ impl std::fmt::Display for Rejection {
 #[derive(Debug)]
 pub enum Outcome {
     Store(Event),
-    Drop(DropReason),
+    /// Not stored; `site` is the configured site it was sent for.
+    Drop {
+        site: &'static str,
+        reason: DropReason,
+    },
+}
+
+/// One configured site (strings live for the process: sites are few).
+#[derive(Debug, Clone, Copy)]
+pub struct SiteRef {
+    pub domain: &'static str,
+    pub hash_routing: bool,
 }
 
 /// The configured sites, matched by exact domain.
 #[derive(Debug, Clone)]
 pub struct Sites {
-    domains: Vec<String>,
+    sites: Vec<SiteRef>,
     origins: Vec<String>,
 }
 
 impl Sites {
     pub fn new(cfg: &Config) -> Self {
         Self {
-            domains: cfg.sites.iter().map(|s| s.domain.clone()).collect(),
+            sites: cfg
+                .sites
+                .iter()
+                .map(|s| SiteRef {
+                    domain: Box::leak(s.domain.clone().into_boxed_str()),
+                    hash_routing: s.hash_routing,
+                })
+                .collect(),
             origins: cfg.sites.iter().flat_map(|s| s.origins.clone()).collect(),
         }
     }
 
-    pub fn find(&self, domain: &str) -> Option<&str> {
+    pub fn find(&self, domain: &str) -> Option<SiteRef> {
         let d = domain.trim().trim_end_matches('.');
-        self.domains
+        self.sites
             .iter()
-            .find(|s| s.eq_ignore_ascii_case(d))
-            .map(String::as_str)
+            .find(|s| s.domain.eq_ignore_ascii_case(d))
+            .copied()
     }
 
     /// CORS: an origin is allowed if its host is a site or a subdomain of
@@ -156,7 +186,7 @@ impl Sites {
         let Some(host) = u.host_str() else {
             return false;
         };
-        self.domains.iter().any(|d| {
+        self.sites.iter().map(|s| s.domain).any(|d| {
             host.eq_ignore_ascii_case(d)
                 || (host.len() > d.len()
                     && host[host.len() - d.len()..].eq_ignore_ascii_case(d)
@@ -165,27 +195,94 @@ impl Sites {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    #[error("enrich.uap_regexes: {0}")]
+    Ua(#[from] ua::UaError),
+    #[error("enrich.isbot_patterns / enrich.crawler_patterns: {0}")]
+    Bots(#[from] bots::BotError),
+    #[error("enrich.referrers: {0}")]
+    Referrers(#[from] referrer::ReferrerError),
+    #[error("enrich.geoip: {0}")]
+    Geo(#[from] geo::GeoError),
+}
+
+/// The data-driven parsers, loaded once. Those that read the raw IP or
+/// user agent are only ever called from `privacy/`.
+pub struct Enrichers {
+    pub ua: Option<ua::UaParser>,
+    pub bots: Option<bots::BotDetector>,
+    pub referrers: referrer::Referrers,
+    pub geo: Option<geo::Geo>,
+}
+
+impl Enrichers {
+    pub fn load(cfg: &EnrichConfig) -> Result<Self, EnrichError> {
+        let ua = match &cfg.uap_regexes {
+            Some(p) => Some(ua::UaParser::load(p, cfg.ua_cache_size)?),
+            None => None,
+        };
+        let bots = match (&cfg.isbot_patterns, &cfg.crawler_patterns) {
+            (Some(a), Some(b)) => Some(bots::BotDetector::load(a, b)?),
+            _ => None,
+        };
+        let referrers = match &cfg.referrers {
+            Some(p) => referrer::Referrers::load(p)?,
+            None => referrer::Referrers::empty(),
+        };
+        let geo = if cfg.geoip.is_empty() {
+            None
+        } else {
+            Some(geo::Geo::open(&cfg.geoip)?)
+        };
+        Ok(Self {
+            ua,
+            bots,
+            referrers,
+            geo,
+        })
+    }
+
+    /// No data files: every field that needs them stays empty.
+    pub fn none() -> Self {
+        Self {
+            ua: None,
+            bots: None,
+            referrers: referrer::Referrers::empty(),
+            geo: None,
+        }
+    }
+}
+
 /// Everything a hit needs on its way to storage.
 pub struct Pipeline {
     pub sites: Sites,
     pub salts: Arc<Salts>,
     pub clock: SharedClock,
-    pub ip_rule: IpRule,
+    pub policy: Policy,
+    pub enrichers: Arc<Enrichers>,
     pub trusted_proxies: Vec<Cidr>,
 }
 
 impl Pipeline {
-    pub fn new(cfg: &Config, salts: Arc<Salts>, clock: SharedClock) -> Self {
+    pub fn new(
+        cfg: &Config,
+        enrichers: Arc<Enrichers>,
+        salts: Arc<Salts>,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             sites: Sites::new(cfg),
             salts,
             clock,
-            ip_rule: cfg.ip_rule,
+            policy: cfg.policy.clone(),
+            enrichers,
             trusted_proxies: cfg.trusted_proxies.clone(),
         }
     }
 
-    /// Run every step in order.
+    /// Run every step in order: validate, then drops, then enrich, then
+    /// the privacy step that builds the stored event.
     pub fn process(
         &self,
         hit: Hit,
@@ -193,31 +290,65 @@ impl Pipeline {
         identity: RawIdentity,
     ) -> Result<Outcome, Rejection> {
         let name = steps::event_name(hit.name.as_deref())?;
-        let page = steps::page_url(hit.url.as_deref())?;
-        let site = steps::site(&self.sites, hit.domain.as_deref(), &page)?;
-        let referrer_host = steps::referrer_host(hit.referrer.as_deref(), &page)?;
+        let url = steps::parse_url(hit.url.as_deref())?;
+        let site = steps::site(&self.sites, hit.domain.as_deref(), &url)?;
+        let page = steps::page(&url, site.hash_routing, &self.policy);
+        drop(url);
+        let referrer_host = steps::referrer_host(hit.referrer.as_deref(), &page.hostname)?;
         let (prop_keys, prop_values) = steps::props(hit.props)?;
-        if let Some(reason) = steps::drop_check(meta, &identity) {
-            return Ok(Outcome::Drop(reason));
+        let drop = |reason| {
+            Ok(Outcome::Drop {
+                site: site.domain,
+                reason,
+            })
+        };
+        if let Some(reason) = steps::request_drop(meta, &self.policy) {
+            return drop(reason);
         }
+        let derived = match identity.derive(&self.enrichers) {
+            Ok(d) => d,
+            Err(reason) => return drop(reason),
+        };
+        if steps::excluded_country(&derived.geo.country, &self.policy) {
+            return drop(DropReason::ExcludedCountry);
+        }
+        let anonymous = match steps::consent(meta, &self.policy) {
+            Err(reason) => return drop(reason),
+            Ok(anonymous) => anonymous,
+        };
+        let attribution = self
+            .enrichers
+            .referrers
+            .attribute(&referrer_host, &page.utm);
+        let referrer_host = match self.policy.referrer {
+            crate::config::ReferrerRule::Host => referrer_host,
+            crate::config::ReferrerRule::Drop => String::new(),
+        };
+        let screen_width = steps::screen_width(hit.screen_width);
         let facts = HitFacts {
-            site: site.to_string(),
+            site: site.domain.to_string(),
             name,
             hostname: page.hostname,
             pathname: page.pathname,
+            query: page.query,
             referrer_host,
+            referrer_source: attribution.source,
+            channel: attribution.channel.as_str(),
+            utm: page.utm,
             language: steps::language(meta.accept_language.as_deref()),
-            screen_width: steps::screen_width(hit.screen_width),
+            screen_width,
+            screen: ua::screen_class(screen_width),
             prop_keys,
             prop_values,
         };
         let now = self.clock.now_ms();
-        let key = self.salts.key_for(day_of(now));
+        let key = (!anonymous).then(|| self.salts.key_for(day_of(now)));
         Ok(Outcome::Store(privacy::anonymize(
             facts,
             identity,
-            &key,
-            self.ip_rule,
+            &derived,
+            key.as_deref(),
+            &self.policy,
             now,
         )))
     }

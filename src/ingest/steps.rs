@@ -2,8 +2,10 @@
 //! over the decoded hit with its own tests; `Pipeline::process` runs them in
 //! order.
 
-use super::{DropReason, Rejection, RequestMeta, Sites};
-use crate::privacy::RawIdentity;
+use super::referrer::{self, Utm};
+use super::{DropReason, Rejection, RequestMeta, SiteRef, Sites};
+use crate::config::{ConsentRule, Policy};
+use crate::privacy;
 
 pub const MAX_NAME: usize = 120;
 pub const MAX_URL: usize = 2048;
@@ -23,15 +25,8 @@ pub fn event_name(name: Option<&str>) -> Result<String, Rejection> {
     Ok(n.to_string())
 }
 
-/// The parts of the page URL that are kept: host and path. The query
-/// string and fragment never leave this function.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageUrl {
-    pub hostname: String,
-    pub pathname: String,
-}
-
-pub fn page_url(url: Option<&str>) -> Result<PageUrl, Rejection> {
+/// The page URL, parsed and checked: absolute http(s) with a host.
+pub fn parse_url(url: Option<&str>) -> Result<url::Url, Rejection> {
     let raw = url
         .map(str::trim)
         .filter(|u| !u.is_empty())
@@ -40,45 +35,67 @@ pub fn page_url(url: Option<&str>) -> Result<PageUrl, Rejection> {
         return Err(Rejection::BadUrl);
     }
     let u = url::Url::parse(raw).map_err(|_| Rejection::BadUrl)?;
-    if !matches!(u.scheme(), "http" | "https") {
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
         return Err(Rejection::BadUrl);
     }
-    let host = u
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or(Rejection::BadUrl)?;
-    let host = host
-        .strip_prefix("www.")
+    Ok(u)
+}
+
+fn bare_host(u: &url::Url) -> String {
+    let host = u.host_str().unwrap_or("").to_ascii_lowercase();
+    host.strip_prefix("www.")
+        .map(str::to_string)
         .unwrap_or(host)
-        .to_ascii_lowercase();
+}
+
+/// The parts of the page URL that are kept, per policy: host, path
+/// (personal-looking segments redacted), allow-listed query parameters, and
+/// the UTM parameters, read here before the query string is dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageUrl {
+    pub hostname: String,
+    pub pathname: String,
+    pub query: String,
+    pub utm: Utm,
+}
+
+pub fn page(u: &url::Url, hash_routing: bool, policy: &Policy) -> PageUrl {
     let path = u.path();
-    let pathname = if path.len() > 1 {
+    let mut pathname = if path.len() > 1 {
         path.trim_end_matches('/').to_string()
     } else {
         "/".to_string()
     };
-    Ok(PageUrl {
-        hostname: host,
+    if hash_routing {
+        if let Some(route) = u.fragment().filter(|f| f.starts_with('/')) {
+            let route = route.split('?').next().unwrap_or("");
+            pathname = format!("{pathname}#{route}");
+        }
+    }
+    if policy.redact_paths {
+        pathname = privacy::url::redact_path(&pathname);
+    }
+    PageUrl {
+        hostname: bare_host(u),
         pathname,
-    })
+        query: privacy::url::kept_query(u.query(), &policy.query_params),
+        utm: referrer::utm(u.query()),
+    }
 }
 
 /// The configured site: `d` if given, else the page's host.
-pub fn site<'a>(
-    sites: &'a Sites,
-    domain: Option<&str>,
-    page: &PageUrl,
-) -> Result<&'a str, Rejection> {
+pub fn site(sites: &Sites, domain: Option<&str>, page: &url::Url) -> Result<SiteRef, Rejection> {
+    let host = bare_host(page);
     let d = domain
         .map(str::trim)
         .filter(|d| !d.is_empty())
-        .unwrap_or(&page.hostname);
+        .unwrap_or(&host);
     sites.find(d).ok_or(Rejection::UnknownSite)
 }
 
 /// Referrer host, or empty for none, unparseable, non-web, or internal
 /// navigation (same host as the page).
-pub fn referrer_host(referrer: Option<&str>, page: &PageUrl) -> Result<String, Rejection> {
+pub fn referrer_host(referrer: Option<&str>, page_host: &str) -> Result<String, Rejection> {
     let Some(r) = referrer.map(str::trim).filter(|r| !r.is_empty()) else {
         return Ok(String::new());
     };
@@ -91,9 +108,8 @@ pub fn referrer_host(referrer: Option<&str>, page: &PageUrl) -> Result<String, R
     if !matches!(u.scheme(), "http" | "https" | "android-app") {
         return Ok(String::new());
     }
-    let host = u.host_str().unwrap_or("").to_ascii_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
-    if host == page.hostname {
+    let host = bare_host(&u);
+    if host == page_host {
         return Ok(String::new());
     }
     Ok(host)
@@ -116,15 +132,43 @@ pub fn props(props: Vec<(String, String)>) -> Result<(Vec<String>, Vec<String>),
     Ok((keys, values))
 }
 
-/// Hits that are accepted but not stored.
-pub fn drop_check(meta: &RequestMeta, identity: &RawIdentity) -> Option<DropReason> {
+/// Drops decided by the request alone: link prefetches, the opt-out cookie.
+pub fn request_drop(meta: &RequestMeta, policy: &Policy) -> Option<DropReason> {
     if meta.prefetch {
         return Some(DropReason::Prefetch);
     }
-    if !identity.has_user_agent() {
-        return Some(DropReason::EmptyUserAgent);
+    if meta.opted_out && policy.opt_out {
+        return Some(DropReason::OptOut);
     }
     None
+}
+
+/// Consent signals: `Err(reason)` to drop, `Ok(true)` to store without a
+/// visitor id, `Ok(false)` to store normally.
+pub fn consent(meta: &RequestMeta, policy: &Policy) -> Result<bool, DropReason> {
+    let mut anonymous = false;
+    for (signal, rule, reason) in [
+        (meta.dnt, policy.dnt, DropReason::DoNotTrack),
+        (meta.gpc, policy.gpc, DropReason::GlobalPrivacyControl),
+    ] {
+        if signal {
+            match rule {
+                ConsentRule::Drop => return Err(reason),
+                ConsentRule::Anonymous => anonymous = true,
+                ConsentRule::Ignore => {}
+            }
+        }
+    }
+    Ok(anonymous)
+}
+
+/// Whether the looked-up country is one the policy excludes.
+pub fn excluded_country(country: &str, policy: &Policy) -> bool {
+    !country.is_empty()
+        && policy
+            .exclude_countries
+            .binary_search_by(|c| c.as_str().cmp(country))
+            .is_ok()
 }
 
 /// Primary language subtag of the first `Accept-Language` entry, lowercase.
@@ -154,11 +198,12 @@ mod tests {
     use super::*;
     use crate::config::RawConfig;
 
-    fn page(h: &str) -> PageUrl {
-        PageUrl {
-            hostname: h.into(),
-            pathname: "/".into(),
-        }
+    fn policy() -> Policy {
+        RawConfig::default().validate().unwrap().policy
+    }
+
+    fn page_of(u: &str) -> PageUrl {
+        page(&parse_url(Some(u)).unwrap(), false, &policy())
     }
 
     #[test]
@@ -172,47 +217,69 @@ mod tests {
 
     #[test]
     fn page_url_keeps_host_and_path_only() {
-        let p = page_url(Some(
-            "https://www.Example.com/a/b/?email=x@y.z&token=1#frag",
-        ))
-        .unwrap();
+        let p = page_of("https://www.Example.com/a/b/?email=x@y.z&token=1&utm_source=news#frag");
         assert_eq!(
-            p,
-            PageUrl {
-                hostname: "example.com".into(),
-                pathname: "/a/b".into()
-            }
+            (p.hostname.as_str(), p.pathname.as_str(), p.query.as_str()),
+            ("example.com", "/a/b", "")
         );
-        assert_eq!(page_url(Some("http://example.com")).unwrap().pathname, "/");
-        assert_eq!(page_url(None), Err(Rejection::MissingUrl));
+        assert_eq!(p.utm.source, "news");
+        assert_eq!(page_of("http://example.com").pathname, "/");
         assert_eq!(
-            page_url(Some("javascript:alert(1)")),
-            Err(Rejection::BadUrl)
+            page_of("https://e.com/u/jane@example.com").pathname,
+            "/u/:redacted"
         );
-        assert_eq!(page_url(Some("ftp://example.com/")), Err(Rejection::BadUrl));
-        assert_eq!(page_url(Some("/relative")), Err(Rejection::BadUrl));
+        assert_eq!(parse_url(None).unwrap_err(), Rejection::MissingUrl);
         assert_eq!(
-            page_url(Some(&format!("https://e.com/{}", "a".repeat(3000)))),
-            Err(Rejection::BadUrl)
+            parse_url(Some("javascript:alert(1)")).unwrap_err(),
+            Rejection::BadUrl
         );
+        assert_eq!(
+            parse_url(Some("ftp://example.com/")).unwrap_err(),
+            Rejection::BadUrl
+        );
+        assert_eq!(parse_url(Some("/relative")).unwrap_err(), Rejection::BadUrl);
+        assert_eq!(
+            parse_url(Some(&format!("https://e.com/{}", "a".repeat(3000)))).unwrap_err(),
+            Rejection::BadUrl
+        );
+    }
+
+    #[test]
+    fn hash_routes_and_allowed_params_follow_policy() {
+        let mut pol = policy();
+        pol.query_params = vec!["page".into()];
+        let u = parse_url(Some("https://app.example.com/#/settings/profile?x=1")).unwrap();
+        assert_eq!(page(&u, true, &pol).pathname, "/#/settings/profile");
+        assert_eq!(page(&u, false, &pol).pathname, "/");
+        let u = parse_url(Some("https://example.com/list?page=3&session=abc")).unwrap();
+        assert_eq!(page(&u, false, &pol).query, "page=3");
     }
 
     #[test]
     fn site_must_be_configured() {
         let mut raw = RawConfig::default();
         raw.sites.push(crate::config::RawSite {
+            hash_routing: false,
             domain: "example.com".into(),
             origins: vec![],
         });
         let sites = Sites::new(&raw.validate().unwrap());
-        assert_eq!(site(&sites, None, &page("example.com")), Ok("example.com"));
+        let url = |u: &str| parse_url(Some(u)).unwrap();
         assert_eq!(
-            site(&sites, Some("EXAMPLE.com"), &page("other.org")),
-            Ok("example.com")
+            site(&sites, None, &url("https://example.com/"))
+                .unwrap()
+                .domain,
+            "example.com"
         );
         assert_eq!(
-            site(&sites, Some("evil.org"), &page("example.com")),
-            Err(Rejection::UnknownSite)
+            site(&sites, Some("EXAMPLE.com"), &url("https://other.org/"))
+                .unwrap()
+                .domain,
+            "example.com"
+        );
+        assert_eq!(
+            site(&sites, Some("evil.org"), &url("https://example.com/")).unwrap_err(),
+            Rejection::UnknownSite
         );
         assert!(sites.allows_origin("https://example.com"));
         assert!(sites.allows_origin("https://shop.example.com"));
@@ -222,17 +289,16 @@ mod tests {
 
     #[test]
     fn referrer_is_reduced_to_an_external_host() {
-        let p = page("example.com");
         assert_eq!(
-            referrer_host(Some("https://www.google.com/search?q=me"), &p).unwrap(),
+            referrer_host(Some("https://www.google.com/search?q=me"), "example.com").unwrap(),
             "google.com"
         );
         assert_eq!(
-            referrer_host(Some("https://example.com/other"), &p).unwrap(),
+            referrer_host(Some("https://example.com/other"), "example.com").unwrap(),
             ""
         );
-        assert_eq!(referrer_host(Some("not a url"), &p).unwrap(), "");
-        assert_eq!(referrer_host(None, &p).unwrap(), "");
+        assert_eq!(referrer_host(Some("not a url"), "example.com").unwrap(), "");
+        assert_eq!(referrer_host(None, "example.com").unwrap(), "");
     }
 
     #[test]
@@ -256,23 +322,37 @@ mod tests {
     }
 
     #[test]
-    fn prefetch_and_empty_agents_are_dropped() {
-        let id = |ua: &str| RawIdentity::new("192.0.2.1".parse().unwrap(), None, &[], ua);
+    fn request_drops_and_consent_follow_policy() {
+        let mut pol = policy();
         let pre = RequestMeta {
             prefetch: true,
             ..Default::default()
         };
-        assert_eq!(
-            drop_check(&pre, &id("Mozilla/5.0")),
-            Some(DropReason::Prefetch)
-        );
-        assert_eq!(
-            drop_check(&RequestMeta::default(), &id(" ")),
-            Some(DropReason::EmptyUserAgent)
-        );
-        assert_eq!(
-            drop_check(&RequestMeta::default(), &id("Mozilla/5.0")),
-            None
-        );
+        assert_eq!(request_drop(&pre, &pol), Some(DropReason::Prefetch));
+        let out = RequestMeta {
+            opted_out: true,
+            ..Default::default()
+        };
+        assert_eq!(request_drop(&out, &pol), Some(DropReason::OptOut));
+        assert_eq!(request_drop(&RequestMeta::default(), &pol), None);
+        let dnt = RequestMeta {
+            dnt: true,
+            ..Default::default()
+        };
+        let gpc = RequestMeta {
+            gpc: true,
+            ..Default::default()
+        };
+        assert_eq!(consent(&dnt, &pol), Err(DropReason::DoNotTrack));
+        assert_eq!(consent(&gpc, &pol), Err(DropReason::GlobalPrivacyControl));
+        pol.dnt = ConsentRule::Anonymous;
+        pol.gpc = ConsentRule::Ignore;
+        assert_eq!(consent(&dnt, &pol), Ok(true));
+        assert_eq!(consent(&gpc, &pol), Ok(false));
+        assert_eq!(consent(&RequestMeta::default(), &pol), Ok(false));
+        pol.exclude_countries = crate::ingest::geo::expand_country_list(&["EU".into()]);
+        assert!(excluded_country("DE", &pol));
+        assert!(!excluded_country("US", &pol));
+        assert!(!excluded_country("", &pol));
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod ip;
 pub mod salt;
+pub mod url;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -13,7 +14,13 @@ use std::net::IpAddr;
 use hmac::Mac;
 use serde::{Deserialize, Serialize};
 
-use crate::config::IpRule;
+use std::sync::Arc;
+
+use crate::config::{IpRule, LocationRule, Policy, VersionRule};
+use crate::ingest::geo::GeoInfo;
+use crate::ingest::referrer::Utm;
+use crate::ingest::ua::UaInfo;
+use crate::ingest::{DropReason, Enrichers};
 pub use salt::{SaltError, Salts};
 
 /// Identifying facts about the client, held in memory only for the duration
@@ -43,6 +50,37 @@ impl RawIdentity {
     pub fn has_user_agent(&self) -> bool {
         !self.user_agent.trim().is_empty()
     }
+
+    /// What may be learned from the IP and user agent, through the
+    /// enrichment parsers; or the reason the hit is not a person's visit.
+    pub fn derive(&self, e: &Enrichers) -> Result<Derived, DropReason> {
+        if !self.has_user_agent() {
+            return Err(DropReason::EmptyUserAgent);
+        }
+        if e.bots.as_ref().is_some_and(|b| b.is_bot(&self.user_agent)) {
+            return Err(DropReason::Bot);
+        }
+        let ua = match &e.ua {
+            Some(p) => p.parse(&self.user_agent),
+            None => Arc::new(UaInfo::default()),
+        };
+        if ua.spider {
+            return Err(DropReason::Bot);
+        }
+        let geo = e
+            .geo
+            .as_ref()
+            .map(|g| g.lookup(self.ip))
+            .unwrap_or_default();
+        Ok(Derived { ua, geo })
+    }
+}
+
+/// Facts derived from the identity; nothing here identifies anyone.
+#[derive(Debug, Clone)]
+pub struct Derived {
+    pub ua: Arc<UaInfo>,
+    pub geo: GeoInfo,
 }
 
 impl fmt::Debug for RawIdentity {
@@ -58,9 +96,14 @@ pub struct HitFacts {
     pub name: String,
     pub hostname: String,
     pub pathname: String,
+    pub query: String,
     pub referrer_host: String,
+    pub referrer_source: String,
+    pub channel: &'static str,
+    pub utm: Utm,
     pub language: String,
     pub screen_width: u16,
+    pub screen: &'static str,
     pub prop_keys: Vec<String>,
     pub prop_values: Vec<String>,
 }
@@ -74,11 +117,29 @@ pub struct Event {
     name: String,
     hostname: String,
     pathname: String,
+    query: String,
     referrer_host: String,
+    referrer_source: String,
+    channel: String,
+    utm_source: String,
+    utm_medium: String,
+    utm_campaign: String,
+    utm_content: String,
+    utm_term: String,
     visitor_id: u64,
+    consent: String,
     ip_prefix: String,
+    country: String,
+    region: String,
+    city: String,
+    browser: String,
+    browser_version: String,
+    os: String,
+    os_version: String,
+    device: String,
     language: String,
     screen_width: u16,
+    screen: String,
     prop_keys: Vec<String>,
     prop_values: Vec<String>,
 }
@@ -95,8 +156,13 @@ impl Event {
     }
     /// Rough in-memory size, for batching by bytes.
     pub fn approx_bytes(&self) -> usize {
-        64 + self.site.len()
+        160 + self.site.len()
             + self.name.len()
+            + self.query.len()
+            + self.referrer_source.len()
+            + self.utm_campaign.len()
+            + self.browser.len()
+            + self.os.len()
             + self.hostname.len()
             + self.pathname.len()
             + self.referrer_host.len()
@@ -125,33 +191,73 @@ pub fn visitor_id(key: &salt::SaltKey, site: &str, ip: IpAddr, user_agent: &str)
 }
 
 /// Turn a hit into the row that is stored, consuming the raw identity.
+/// `key` is the day's salt, or `None` to store without a visitor id.
 pub fn anonymize(
     facts: HitFacts,
     identity: RawIdentity,
-    key: &salt::SaltKey,
-    ip_rule: IpRule,
+    derived: &Derived,
+    key: Option<&salt::SaltKey>,
+    policy: &Policy,
     ts_ms: i64,
 ) -> Event {
-    let visitor_id = visitor_id(key, &facts.site, identity.ip, &identity.user_agent);
-    let ip_prefix = match ip_rule {
+    let visitor_id = key.map_or(0, |k| {
+        visitor_id(k, &facts.site, identity.ip, &identity.user_agent)
+    });
+    let ip_prefix = match policy.ip {
         IpRule::Truncate => ip::truncate(identity.ip),
         IpRule::Drop => String::new(),
     };
     drop(identity);
+    let geo = &derived.geo;
+    let keep = |rule: LocationRule, v: &str| {
+        if policy.location >= rule {
+            v.to_string()
+        } else {
+            String::new()
+        }
+    };
+    let version = |rule: VersionRule, v: &str| match rule {
+        VersionRule::Major => v.to_string(),
+        VersionRule::None => String::new(),
+    };
+    let ua = &derived.ua;
     Event {
         site: facts.site,
         ts: ts_ms,
         name: facts.name,
         hostname: facts.hostname,
         pathname: facts.pathname,
+        query: facts.query,
         referrer_host: facts.referrer_host,
+        referrer_source: facts.referrer_source,
+        channel: facts.channel.to_string(),
+        utm_source: facts.utm.source,
+        utm_medium: facts.utm.medium,
+        utm_campaign: facts.utm.campaign,
+        utm_content: facts.utm.content,
+        utm_term: facts.utm.term,
         visitor_id,
+        consent: if key.is_some() { "full" } else { "anonymous" }.to_string(),
         ip_prefix,
+        country: keep(LocationRule::Country, &geo.country),
+        region: keep(LocationRule::Region, &geo.region),
+        city: keep(LocationRule::City, &geo.city),
+        browser: ua.browser.clone(),
+        browser_version: version(policy.browser_version, &ua.browser_version),
+        os: ua.os.clone(),
+        os_version: version(policy.os_version, &ua.os_version),
+        device: ua.device.to_string(),
         language: facts.language,
         screen_width: facts.screen_width,
+        screen: facts.screen.to_string(),
         prop_keys: facts.prop_keys,
         prop_values: facts.prop_values,
     }
+}
+
+/// The stored row by column name, as JSON (for `tacit explain`).
+pub fn event_json(ev: &Event) -> serde_json::Value {
+    serde_json::to_value(ev).expect("event serializes")
 }
 
 #[cfg(test)]
@@ -162,9 +268,25 @@ mod tests {
         RawIdentity::new(ip.parse().unwrap(), None, &[], ua)
     }
 
+    fn derived() -> Derived {
+        Derived {
+            ua: Arc::new(UaInfo::default()),
+            geo: GeoInfo {
+                country: "GB".into(),
+                region: "GB-ENG".into(),
+                city: "London".into(),
+            },
+        }
+    }
+
     #[test]
     fn event_holds_no_raw_identifiers() {
         let key = salt::SaltKey::from_bytes(19_000, [7u8; 32]);
+        let mut policy = crate::config::RawConfig::default()
+            .validate()
+            .unwrap()
+            .policy;
+        policy.ip = IpRule::Truncate;
         let facts = HitFacts {
             site: "example.com".into(),
             name: "pageview".into(),
@@ -173,26 +295,57 @@ mod tests {
         let ev = anonymize(
             facts,
             id("203.0.113.77", "CanaryAgent/9.9"),
-            &key,
-            IpRule::Truncate,
+            &derived(),
+            Some(&key),
+            &policy,
             1,
         );
         let text = serde_json::to_string(&ev).unwrap();
         assert!(!text.contains("203.0.113.77"), "{text}");
         assert!(!text.contains("CanaryAgent"), "{text}");
         assert!(text.contains("203.0.113.0/24"));
-        let dropped = anonymize(
+        assert_ne!(ev.visitor_id, 0);
+        policy.ip = IpRule::Drop;
+        let anon = anonymize(
             HitFacts::default(),
             id("203.0.113.77", "x"),
-            &key,
-            IpRule::Drop,
+            &derived(),
+            None,
+            &policy,
             1,
         );
-        assert_eq!(dropped.ip_prefix, "");
+        assert_eq!(anon.ip_prefix, "");
+        assert_eq!((anon.visitor_id, anon.consent.as_str()), (0, "anonymous"));
         assert_eq!(
             format!("{:?}", id("203.0.113.77", "ua")),
             "RawIdentity(<redacted>)"
         );
+    }
+
+    #[test]
+    fn location_is_coarsened_by_policy() {
+        let mut policy = crate::config::RawConfig::default()
+            .validate()
+            .unwrap()
+            .policy;
+        let at = |p: &Policy| {
+            let e = anonymize(
+                HitFacts::default(),
+                id("192.0.2.1", "x"),
+                &derived(),
+                None,
+                p,
+                1,
+            );
+            (e.country, e.region, e.city)
+        };
+        assert_eq!(at(&policy), ("GB".into(), "GB-ENG".into(), "".into()));
+        policy.location = LocationRule::City;
+        assert_eq!(at(&policy), ("GB".into(), "GB-ENG".into(), "London".into()));
+        policy.location = LocationRule::Country;
+        assert_eq!(at(&policy), ("GB".into(), "".into(), "".into()));
+        policy.location = LocationRule::None;
+        assert_eq!(at(&policy), ("".into(), "".into(), "".into()));
     }
 
     #[test]

@@ -8,8 +8,9 @@
 
 pub mod spool;
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
@@ -17,9 +18,18 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::SharedClock;
 use crate::config::SinkConfig;
+use crate::ingest::DropReason;
 use crate::metrics::Metrics;
 use crate::privacy::Event;
 use spool::Spool;
+
+#[derive(clickhouse::Row, serde::Serialize)]
+struct DropRow<'a> {
+    day: u16,
+    site: &'a str,
+    reason: &'a str,
+    hits: u64,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -29,14 +39,32 @@ pub enum SinkError {
     Closed,
 }
 
+type DropKey = (i32, &'static str, DropReason);
+
+/// Dropped-hit counts waiting to be written to `dropped_hits`.
+#[derive(Default)]
+struct DropCounts(Mutex<HashMap<DropKey, u64>>);
+
 /// The request side: cheap to clone.
 #[derive(Clone)]
 pub struct SinkHandle {
     tx: mpsc::Sender<Event>,
     metrics: Arc<Metrics>,
+    drops: Arc<DropCounts>,
 }
 
 impl SinkHandle {
+    /// Count a dropped hit for the data-quality aggregate.
+    pub fn count_drop(&self, day: i32, site: &'static str, reason: DropReason) {
+        *self
+            .drops
+            .0
+            .lock()
+            .expect("drop counts")
+            .entry((day, site, reason))
+            .or_insert(0) += 1;
+    }
+
     pub fn submit(&self, ev: Event) -> Result<(), SinkError> {
         match self.tx.try_send(ev) {
             Ok(()) => {
@@ -75,7 +103,9 @@ pub fn spawn(
 ) -> (SinkHandle, SinkTask) {
     let (tx, rx) = mpsc::channel(cfg.queue_capacity);
     let (stop_tx, stop_rx) = oneshot::channel();
+    let drops = Arc::new(DropCounts::default());
     let writer = Writer {
+        drops: drops.clone(),
         client,
         batch: Vec::with_capacity(cfg.batch_rows.min(100_000)),
         cfg,
@@ -86,7 +116,7 @@ pub fn spawn(
     };
     let join = tokio::spawn(writer.run(rx, stop_rx));
     (
-        SinkHandle { tx, metrics },
+        SinkHandle { tx, metrics, drops },
         SinkTask {
             stop: stop_tx,
             join,
@@ -95,6 +125,7 @@ pub fn spawn(
 }
 
 struct Writer {
+    drops: Arc<DropCounts>,
     client: clickhouse::Client,
     cfg: SinkConfig,
     batch: Vec<Event>,
@@ -117,6 +148,7 @@ impl Writer {
             tokio::time::interval(self.cfg.flush_interval.min(Duration::from_millis(250)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batch_started: Option<Instant> = None;
+        let mut drops_due = Instant::now();
         loop {
             tokio::select! {
                 biased;
@@ -139,6 +171,10 @@ impl Writer {
                         batch_started = None;
                     }
                     self.replay_due().await;
+                    if drops_due.elapsed() >= self.cfg.flush_interval {
+                        self.write_drops().await;
+                        drops_due = Instant::now();
+                    }
                 }
             }
         }
@@ -154,11 +190,42 @@ impl Writer {
         self.flush().await;
         self.next_replay = Instant::now();
         self.replay_due().await;
+        self.write_drops().await;
         tracing::info!(
             rows_written = self.metrics.rows_written.load(Ordering::Relaxed),
             spool_segments = self.metrics.spool_segments.load(Ordering::Relaxed),
             "sink stopped"
         );
+    }
+
+    /// Write dropped-hit counts; on failure they are kept for the next try.
+    async fn write_drops(&self) {
+        let counts: Vec<(DropKey, u64)> =
+            self.drops.0.lock().expect("drop counts").drain().collect();
+        if counts.is_empty() {
+            return;
+        }
+        let result = async {
+            let mut ins = self.client.insert::<DropRow>("dropped_hits").await?;
+            for ((day, site, reason), hits) in &counts {
+                ins.write(&DropRow {
+                    day: *day as u16,
+                    site,
+                    reason: reason.as_str(),
+                    hits: *hits,
+                })
+                .await?;
+            }
+            ins.end().await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cannot write dropped-hit counts; will retry");
+            let mut m = self.drops.0.lock().expect("drop counts");
+            for (k, n) in counts {
+                *m.entry(k).or_insert(0) += n;
+            }
+        }
     }
 
     async fn insert(&self, rows: &[Event], token: &str) -> Result<(), clickhouse::error::Error> {

@@ -102,8 +102,11 @@ impl TestDb {
         raw.clickhouse.url = self.url.clone();
         raw.clickhouse.database = self.name.clone();
         raw.sink.flush_interval_ms = 100;
+        // Keep the truncated network, so tests see what truncation stores.
+        raw.policy.ip = "truncate".into();
         raw.sink.retry_interval_ms = 200;
         raw.sites = vec![RawSite {
+            hash_routing: false,
             domain: "example.com".into(),
             origins: vec![],
         }];

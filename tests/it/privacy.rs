@@ -9,7 +9,7 @@ use tacit::privacy::Salts;
 use crate::common::*;
 
 const CANARY_IP: &str = "203.0.113.197";
-const CANARY_UA: &str = "Mozilla/5.0 TacitCanaryAgent/7.3 (canary-ua-5e1f)";
+const CANARY_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Qz5e1fCanaryUa";
 const CANARY_EMAIL: &str = "canary.person@example.org";
 const CANARY_TOKEN: &str = "tok_CANARY9f8e7d6c";
 
