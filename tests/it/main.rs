@@ -4,6 +4,7 @@ mod common;
 
 mod bad_input;
 mod durability;
+mod enrich;
 mod hits;
 mod lifecycle;
 mod privacy;
