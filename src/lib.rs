@@ -9,6 +9,7 @@ pub mod app;
 pub mod beacon;
 pub mod clock;
 pub mod config;
+pub mod explain;
 pub mod ingest;
 pub mod logging;
 pub mod metrics;

@@ -18,6 +18,8 @@ Usage: tacit [--config FILE] <command> [options]
 Commands:
   serve [--migrate]   run the collector (refuses pending migrations unless --migrate)
   migrate             apply pending schema migrations (idempotent)
+  explain             read hits as JSON lines on stdin, print what each becomes
+  policy [--json]     print what is collected, kept and shared, from the config
   check-config        validate the configuration and exit
   version             print the version
 
@@ -28,6 +30,7 @@ struct Args {
     config: Option<PathBuf>,
     command: String,
     migrate: bool,
+    json: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -36,6 +39,7 @@ fn parse_args() -> Result<Args, String> {
         config: None,
         command: String::new(),
         migrate: false,
+        json: false,
     };
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -43,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
                 args.config = Some(it.next().ok_or("--config needs a file")?.into())
             }
             "--migrate" => args.migrate = true,
+            "--json" => args.json = true,
             "-h" | "--help" | "help" => args.command = "help".into(),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             s if args.command.is_empty() => args.command = s.into(),
@@ -82,7 +87,7 @@ fn main() -> ExitCode {
             println!("tacit {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        "serve" | "migrate" | "check-config" => {}
+        "serve" | "migrate" | "check-config" | "explain" | "policy" => {}
         other => {
             eprintln!("tacit: unknown command {other:?}\n\n{USAGE}");
             return ExitCode::from(2);
@@ -95,9 +100,31 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if args.command == "check-config" {
-        println!("config ok");
-        return ExitCode::SUCCESS;
+    match args.command.as_str() {
+        "check-config" => {
+            println!("config ok");
+            return ExitCode::SUCCESS;
+        }
+        "policy" => {
+            if args.json {
+                println!("{:#}", tacit::privacy::notice::json(&cfg));
+            } else {
+                print!("{}", tacit::privacy::notice::markdown(&cfg));
+            }
+            return ExitCode::SUCCESS;
+        }
+        "explain" => {
+            let stdin = std::io::stdin().lock();
+            let stdout = std::io::stdout().lock();
+            return match tacit::explain::run(&cfg, Arc::new(SystemClock), stdin, stdout) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tacit: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
     }
     tacit::logging::init(cfg.log_format, &cfg.log_level, std::io::stderr);
     let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -5,6 +5,7 @@
 //! daily-rotating visitor id.
 
 pub mod ip;
+pub mod notice;
 pub mod salt;
 pub mod url;
 

@@ -26,7 +26,7 @@ async fn canary_identifiers_appear_nowhere() {
         ("content-type", "text/plain"),
     ];
     let page = format!(
-        "https://example.com/account?email={CANARY_EMAIL}&token={CANARY_TOKEN}#{CANARY_TOKEN}"
+        "https://example.com/account/{CANARY_EMAIL}/reset/{CANARY_TOKEN}?email={CANARY_EMAIL}&token={CANARY_TOKEN}#{CANARY_TOKEN}"
     );
     let referrer = format!("https://mail.example.net/read?to={CANARY_EMAIL}");
     let q = url::form_urlencoded::Serializer::new(String::new())
@@ -65,6 +65,24 @@ async fn canary_identifiers_appear_nowhere() {
     db.wait_rows("events", 3, 20).await;
     app.shutdown().await;
 
+    // And through `tacit explain`, with the same policy.
+    let explain_input = serde_json::json!({
+        "url": page, "referrer": referrer, "user_agent": CANARY_UA, "ip": CANARY_IP, "domain": "example.com"
+    })
+    .to_string();
+    let mut explained = Vec::new();
+    let mut cfg_raw = db.config();
+    cfg_raw.policy.ip = "truncate".into();
+    tacit::explain::run(
+        &cfg_raw.validate().unwrap(),
+        Arc::new(tacit::clock::SystemClock),
+        std::io::Cursor::new(explain_input),
+        &mut explained,
+    )
+    .unwrap();
+    let explained = String::from_utf8(explained).unwrap();
+    assert!(explained.contains("\"stored\"") && explained.contains(":redacted"), "{explained}");
+
     let dump = db.dump().await;
     assert!(
         dump.contains("203.0.113.0/24"),
@@ -85,6 +103,7 @@ async fn canary_identifiers_appear_nowhere() {
         );
         assert!(!logs.contains(canary), "{canary} found in the logs");
         assert!(!spool_text.contains(canary), "{canary} found in the spool");
+        assert!(!explained.contains(canary), "{canary} found in explain output");
     }
 }
 

@@ -1,0 +1,180 @@
+//! `tacit policy`: a plain-language account, generated from the validated
+//! configuration, of what tacit collects, how each item is transformed, how
+//! long each table keeps it, and what may leave the company. Written so a
+//! company can adapt it for the "automatically collected information" part
+//! of its privacy notice. Markdown, or JSON for tooling.
+
+use serde::Serialize;
+
+use crate::config::{ConsentRule, Config, IpRule, LocationRule, ReferrerRule, VersionRule};
+
+#[derive(Debug, Serialize)]
+pub struct Item {
+    pub item: &'static str,
+    pub received: &'static str,
+    pub stored: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Retention {
+    pub table: &'static str,
+    pub holds: &'static str,
+    pub kept_for: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Notice {
+    pub sites: Vec<String>,
+    pub collected: Vec<Item>,
+    pub not_collected: Vec<&'static str>,
+    pub visitor_counting: String,
+    pub choices: Vec<String>,
+    pub retention: Vec<Retention>,
+    pub disclosures: String,
+}
+
+fn consent_text(signal: &str, rule: ConsentRule) -> String {
+    match rule {
+        ConsentRule::Drop => format!("Browsers that send {signal} are not recorded at all; only the number of such requests is counted."),
+        ConsentRule::Anonymous => format!("Browsers that send {signal} are counted without a visitor identifier, so they add to page views but cannot be recognised as the same visitor."),
+        ConsentRule::Ignore => format!("The {signal} signal is not acted on."),
+    }
+}
+
+pub fn notice(cfg: &Config) -> Notice {
+    let p = &cfg.policy;
+    let ip = match p.ip {
+        IpRule::Drop => "Not stored. The address is used in memory to find the country and to compute the daily visitor identifier, then discarded.".to_string(),
+        IpRule::Truncate => "Only the network part is stored (the first three parts of an IPv4 address, the first 48 bits of an IPv6 address); the full address is discarded.".to_string(),
+    };
+    let location = match p.location {
+        LocationRule::None => "Not stored.".to_string(),
+        LocationRule::Country => "The country, looked up from the IP address.".to_string(),
+        LocationRule::Region => "The country and region (state or province), looked up from the IP address. Never the city or anything finer.".to_string(),
+        LocationRule::City => "The country, region and city, looked up from the IP address.".to_string(),
+    };
+    let version = |what: &str, r: VersionRule| match r {
+        VersionRule::Major => format!("The {what} name and major version number."),
+        VersionRule::None => format!("The {what} name only, no version."),
+    };
+    let referrer = match p.referrer {
+        ReferrerRule::Host => "Only the site name (host) of the referring page, and a category such as search, social, email or paid. The referring page's path and query are discarded; visits from the site's own pages are not recorded as referrals.",
+        ReferrerRule::Drop => "Only a category (direct, search, social, email, paid, referral); the referring site itself is not stored.",
+    };
+    let mut page = "The site name and page path. Query strings and #fragments are discarded".to_string();
+    if !p.query_params.is_empty() {
+        page.push_str(&format!(" except the parameters {}", p.query_params.join(", ")));
+    }
+    page.push('.');
+    if p.redact_paths {
+        page.push_str(" Path parts that look like e-mail addresses, long numbers, unique identifiers or tokens are replaced by `:redacted`.");
+    }
+    page.push_str(" Marketing campaign tags (utm_source, utm_medium, utm_campaign, utm_content, utm_term) are kept; ad click identifiers only mark the visit as paid and are not stored.");
+    let collected = vec![
+        Item { item: "Page address", received: "the full URL of the page viewed", stored: page },
+        Item { item: "Referring page", received: "the full URL of the page that linked to it", stored: referrer.to_string() },
+        Item { item: "IP address", received: "the address the request came from", stored: ip },
+        Item { item: "Location", received: "derived from the IP address", stored: location },
+        Item { item: "Browser", received: "the browser's user-agent string", stored: version("browser", p.browser_version) + " The user-agent string itself is discarded. Requests from known bots and automated browsers are not recorded." },
+        Item { item: "Operating system", received: "the browser's user-agent string", stored: version("operating system", p.os_version) },
+        Item { item: "Device type", received: "the browser's user-agent string", stored: "Desktop, mobile, tablet or other.".into() },
+        Item { item: "Screen size", received: "the width of the browser window", stored: "The width in pixels and a size class (mobile, tablet, laptop, desktop).".into() },
+        Item { item: "Language", received: "the browser's language preferences", stored: "The primary language only (for example \"de\" for Swiss German).".into() },
+        Item { item: "Events", received: "the name of an action (page view, sign-up) and properties the site chooses to send", stored: "As sent by the site, limited to 30 properties.".into() },
+        Item { item: "Time", received: "the time of the request", stored: "The time the request was received.".into() },
+    ];
+    let not_collected = vec![
+        "No cookies or similar identifiers are used to recognise visitors (the only cookie is the one that records an opt-out).",
+        "No full IP address, user-agent string, query string or page fragment is written to disk, logs or exports.",
+        "No data from other sources is combined with these records.",
+    ];
+    let visitor_counting = "To count unique visitors without cookies, tacit combines the site name, IP address and user-agent string with a random secret that changes every day (UTC) and computes a one-way hash. Only the hash is stored. The secret for a day is deleted two days later, after which no one, including the site operator, can recompute or link the identifiers, and the same person gets an unrelated identifier each day.".to_string();
+    let mut choices = vec![consent_text("Do Not Track (DNT)", p.dnt), consent_text("Global Privacy Control (Sec-GPC)", p.gpc)];
+    if p.opt_out {
+        choices.push("Any visitor can opt out by opening the `/opt-out` address of the collector; this stores a single cookie in their browser, and requests carrying it are not recorded. `/opt-in` removes it.".into());
+    }
+    if !p.exclude_countries.is_empty() {
+        choices.push(format!("Requests from these countries are not recorded: {}.", p.exclude_countries.join(", ")));
+    }
+    let retention = vec![
+        Retention { table: "events", holds: "one record per page view or event, as described above", kept_for: format!("{} days, then deleted", p.event_ttl_days) },
+        Retention { table: "aggregates", holds: "counts per site and hour or day (visitors, visits, page views), with no visitor identifiers", kept_for: format!("{} months", p.aggregate_ttl_months) },
+        Retention { table: "dropped_hits", holds: "how many requests were not recorded, per site, day and reason", kept_for: "25 months".into() },
+        Retention { table: "salts", holds: "the daily secrets used for visitor identifiers", kept_for: "2 days, then destroyed".into() },
+        Retention { table: "spool", holds: "records waiting on the collector's disk while the database is unreachable", kept_for: "until delivered to the database".into() },
+    ];
+    let disclosures = "No data is shared with third parties. Partner exports, when configured, contain only aggregate statistics in which every reported group counts a minimum number of distinct visitors, and each disclosure is recorded.".to_string();
+    Notice {
+        sites: cfg.sites.iter().map(|s| s.domain.clone()).collect(),
+        collected,
+        not_collected,
+        visitor_counting,
+        choices,
+        retention,
+        disclosures,
+    }
+}
+
+pub fn markdown(cfg: &Config) -> String {
+    let n = notice(cfg);
+    let mut s = String::new();
+    s.push_str("# Automatically collected information\n\n");
+    if !n.sites.is_empty() {
+        s.push_str(&format!("This describes the web analytics of: {}.\n\n", n.sites.join(", ")));
+    }
+    s.push_str("When you visit these pages, your browser sends some information with each request. This is what is received, and what is kept of it.\n\n");
+    s.push_str("| Information | What is received | What is kept |\n|---|---|---|\n");
+    for i in &n.collected {
+        s.push_str(&format!("| {} | {} | {} |\n", i.item, i.received, i.stored));
+    }
+    s.push_str("\n## What is not collected\n\n");
+    for x in &n.not_collected {
+        s.push_str(&format!("- {x}\n"));
+    }
+    s.push_str(&format!("\n## Counting visitors\n\n{}\n", n.visitor_counting));
+    s.push_str("\n## Your choices\n\n");
+    for c in &n.choices {
+        s.push_str(&format!("- {c}\n"));
+    }
+    s.push_str("\n## How long it is kept\n\n| Where | What | Kept for |\n|---|---|---|\n");
+    for r in &n.retention {
+        s.push_str(&format!("| {} | {} | {} |\n", r.table, r.holds, r.kept_for));
+    }
+    s.push_str(&format!("\n## Sharing\n\n{}\n", n.disclosures));
+    s
+}
+
+pub fn json(cfg: &Config) -> serde_json::Value {
+    serde_json::to_value(notice(cfg)).expect("notice serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RawConfig;
+
+    #[test]
+    fn notice_follows_the_configuration() {
+        let mut raw = RawConfig::default();
+        let text = markdown(&raw.clone().validate().unwrap());
+        assert!(text.contains("Not stored. The address is used in memory"));
+        assert!(text.contains("| events |") && text.contains("30 days"));
+        assert!(text.contains("Do Not Track (DNT) are not recorded at all"));
+        raw.policy.ip = "truncate".into();
+        raw.policy.event_ttl_days = 7;
+        raw.policy.location = "country".into();
+        raw.policy.dnt = "anonymous".into();
+        raw.policy.query_params = vec!["page".into()];
+        raw.policy.exclude_countries = vec!["EEA".into()];
+        let cfg = raw.validate().unwrap();
+        let text = markdown(&cfg);
+        assert!(text.contains("Only the network part is stored"));
+        assert!(text.contains("7 days"));
+        assert!(text.contains("The country, looked up"));
+        assert!(text.contains("without a visitor identifier"));
+        assert!(text.contains("except the parameters page"));
+        assert!(text.contains("NO"), "EEA expanded");
+        let j = json(&cfg);
+        assert_eq!(j["retention"][0]["kept_for"], "7 days, then deleted");
+    }
+}
