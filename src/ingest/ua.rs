@@ -148,6 +148,20 @@ impl UaParser {
         })
     }
 
+    /// The parser's raw answer (all version parts), for conformance tests
+    /// against uap-core's own suites.
+    pub fn extract_raw(
+        &self,
+        ua: &str,
+    ) -> (
+        Option<ua_parser::user_agent::Value>,
+        Option<ua_parser::os::Value>,
+        Option<ua_parser::device::Value>,
+    ) {
+        let (b, o, d) = self.extractor.extract(ua);
+        (b.map(|v| v.into_owned()), o.map(|v| v.into_owned()), d.map(|v| v.into_owned()))
+    }
+
     /// Full parse, no cache.
     pub fn parse_uncached(&self, ua: &str) -> UaInfo {
         let (browser, os, dev) = self.extractor.extract(ua);

@@ -3,8 +3,10 @@
 mod common;
 
 mod bad_input;
+mod bots;
 mod durability;
 mod enrich;
 mod hits;
 mod lifecycle;
 mod privacy;
+mod uap;
