@@ -26,8 +26,8 @@ run: clickhouse data build
 test: clickhouse data
 	cargo test --all-targets -- --test-threads=4
 
-bench:
-	cargo bench
+bench: data
+	cargo bench --bench hot_path
 
 fmt:
 	cargo fmt --all

@@ -48,11 +48,18 @@ pub fn explain_line(pipeline: &Pipeline, line: &str) -> serde_json::Value {
     };
     let mut headers = HeaderMap::new();
     for (k, v) in &input.headers {
-        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
             headers.insert(k, v);
         }
     }
-    if let Some(al) = input.accept_language.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+    if let Some(al) = input
+        .accept_language
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
         headers.insert(hyper::header::ACCEPT_LANGUAGE, al);
     }
     let ip: IpAddr = match input.ip.as_deref().map(str::parse) {
@@ -68,7 +75,14 @@ pub fn explain_line(pipeline: &Pipeline, line: &str) -> serde_json::Value {
     let props = input
         .props
         .into_iter()
-        .map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+        .map(|(k, v)| {
+            (
+                k,
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
         .collect();
     let hit = Hit {
         name: Some(input.name.unwrap_or_else(|| "pageview".into())),
@@ -81,12 +95,19 @@ pub fn explain_line(pipeline: &Pipeline, line: &str) -> serde_json::Value {
     match pipeline.process(hit, &crate::beacon::meta(&headers), identity) {
         Ok(Outcome::Store(ev)) => serde_json::json!({ "stored": event_json(&ev) }),
         Ok(Outcome::Drop { reason, .. }) => serde_json::json!({ "dropped": reason.as_str() }),
-        Err(r) => serde_json::json!({ "rejected": r.as_str(), "status": r.status(), "reason": r.message() }),
+        Err(r) => {
+            serde_json::json!({ "rejected": r.as_str(), "status": r.status(), "reason": r.message() })
+        }
     }
 }
 
 /// Explain every line of `input` to `output`.
-pub fn run(cfg: &Config, clock: SharedClock, input: impl BufRead, mut output: impl Write) -> Result<(), ExplainError> {
+pub fn run(
+    cfg: &Config,
+    clock: SharedClock,
+    input: impl BufRead,
+    mut output: impl Write,
+) -> Result<(), ExplainError> {
     let enrichers = Arc::new(Enrichers::load(&cfg.enrich)?);
     let pipeline = Pipeline::new(cfg, enrichers, Arc::new(Salts::new()), clock);
     for line in input.lines() {

@@ -159,7 +159,11 @@ impl UaParser {
         Option<ua_parser::device::Value>,
     ) {
         let (b, o, d) = self.extractor.extract(ua);
-        (b.map(|v| v.into_owned()), o.map(|v| v.into_owned()), d.map(|v| v.into_owned()))
+        (
+            b.map(|v| v.into_owned()),
+            o.map(|v| v.into_owned()),
+            d.map(|v| v.into_owned()),
+        )
     }
 
     /// Full parse, no cache.

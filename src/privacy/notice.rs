@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::config::{ConsentRule, Config, IpRule, LocationRule, ReferrerRule, VersionRule};
+use crate::config::{Config, ConsentRule, IpRule, LocationRule, ReferrerRule, VersionRule};
 
 #[derive(Debug, Serialize)]
 pub struct Item {
@@ -61,9 +61,13 @@ pub fn notice(cfg: &Config) -> Notice {
         ReferrerRule::Host => "Only the site name (host) of the referring page, and a category such as search, social, email or paid. The referring page's path and query are discarded; visits from the site's own pages are not recorded as referrals.",
         ReferrerRule::Drop => "Only a category (direct, search, social, email, paid, referral); the referring site itself is not stored.",
     };
-    let mut page = "The site name and page path. Query strings and #fragments are discarded".to_string();
+    let mut page =
+        "The site name and page path. Query strings and #fragments are discarded".to_string();
     if !p.query_params.is_empty() {
-        page.push_str(&format!(" except the parameters {}", p.query_params.join(", ")));
+        page.push_str(&format!(
+            " except the parameters {}",
+            p.query_params.join(", ")
+        ));
     }
     page.push('.');
     if p.redact_paths {
@@ -89,12 +93,18 @@ pub fn notice(cfg: &Config) -> Notice {
         "No data from other sources is combined with these records.",
     ];
     let visitor_counting = "To count unique visitors without cookies, tacit combines the site name, IP address and user-agent string with a random secret that changes every day (UTC) and computes a one-way hash. Only the hash is stored. The secret for a day is deleted two days later, after which no one, including the site operator, can recompute or link the identifiers, and the same person gets an unrelated identifier each day.".to_string();
-    let mut choices = vec![consent_text("Do Not Track (DNT)", p.dnt), consent_text("Global Privacy Control (Sec-GPC)", p.gpc)];
+    let mut choices = vec![
+        consent_text("Do Not Track (DNT)", p.dnt),
+        consent_text("Global Privacy Control (Sec-GPC)", p.gpc),
+    ];
     if p.opt_out {
         choices.push("Any visitor can opt out by opening the `/opt-out` address of the collector; this stores a single cookie in their browser, and requests carrying it are not recorded. `/opt-in` removes it.".into());
     }
     if !p.exclude_countries.is_empty() {
-        choices.push(format!("Requests from these countries are not recorded: {}.", p.exclude_countries.join(", ")));
+        choices.push(format!(
+            "Requests from these countries are not recorded: {}.",
+            p.exclude_countries.join(", ")
+        ));
     }
     let retention = vec![
         Retention { table: "events", holds: "one record per page view or event, as described above", kept_for: format!("{} days, then deleted", p.event_ttl_days) },
@@ -120,7 +130,10 @@ pub fn markdown(cfg: &Config) -> String {
     let mut s = String::new();
     s.push_str("# Automatically collected information\n\n");
     if !n.sites.is_empty() {
-        s.push_str(&format!("This describes the web analytics of: {}.\n\n", n.sites.join(", ")));
+        s.push_str(&format!(
+            "This describes the web analytics of: {}.\n\n",
+            n.sites.join(", ")
+        ));
     }
     s.push_str("When you visit these pages, your browser sends some information with each request. This is what is received, and what is kept of it.\n\n");
     s.push_str("| Information | What is received | What is kept |\n|---|---|---|\n");
@@ -131,7 +144,10 @@ pub fn markdown(cfg: &Config) -> String {
     for x in &n.not_collected {
         s.push_str(&format!("- {x}\n"));
     }
-    s.push_str(&format!("\n## Counting visitors\n\n{}\n", n.visitor_counting));
+    s.push_str(&format!(
+        "\n## Counting visitors\n\n{}\n",
+        n.visitor_counting
+    ));
     s.push_str("\n## Your choices\n\n");
     for c in &n.choices {
         s.push_str(&format!("- {c}\n"));

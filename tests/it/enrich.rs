@@ -26,7 +26,8 @@ struct Row {
     visitor_id: u64,
 }
 
-const COLS: &str = "SELECT pathname, browser, browser_version, os, device, screen, referrer_source, channel, \
+const COLS: &str =
+    "SELECT pathname, browser, browser_version, os, device, screen, referrer_source, channel, \
     utm_source, utm_medium, utm_campaign, country, region, city, consent, visitor_id FROM events";
 
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
@@ -34,11 +35,19 @@ const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) App
 fn config(db: &TestDb) -> tacit::config::RawConfig {
     let mut raw = db.config();
     let vendor = |f: &str| format!("{}/.tacit/vendor/{f}", env!("CARGO_MANIFEST_DIR"));
-    raw.enrich.geoip = vec![vendor("test/GeoIP2-City-Test.mmdb"), vendor("dbip-country.mmdb")];
+    raw.enrich.geoip = vec![
+        vendor("test/GeoIP2-City-Test.mmdb"),
+        vendor("dbip-country.mmdb"),
+    ];
     raw
 }
 
-async fn send(addr: std::net::SocketAddr, path: &str, referrer: &str, headers: &[(&str, &str)]) -> u16 {
+async fn send(
+    addr: std::net::SocketAddr,
+    path: &str,
+    referrer: &str,
+    headers: &[(&str, &str)],
+) -> u16 {
     let body = serde_json::json!({"n": "pageview", "u": format!("https://example.com{path}"), "r": referrer, "w": 390}).to_string();
     post(addr, "/api/event", headers, &body).await.0
 }
@@ -50,23 +59,96 @@ async fn hits_are_enriched_and_coarsened_per_policy() {
     raw.policy.location = "city".into();
     let app = start(raw).await;
     let h = [("user-agent", IPHONE), ("x-forwarded-for", "81.2.69.142")];
-    assert_eq!(send(app.beacon_addr, "/a?utm_source=newsletter&utm_medium=email&utm_campaign=launch", "", &h).await, 202);
-    assert_eq!(send(app.beacon_addr, "/b", "https://www.google.com/", &h).await, 202);
-    assert_eq!(send(app.beacon_addr, "/c?gclid=xyz", "https://www.google.com/", &h).await, 202);
-    assert_eq!(send(app.beacon_addr, "/d", "https://chatgpt.com/", &[("user-agent", BROWSER_UA), ("x-forwarded-for", "8.8.8.8")]).await, 202);
+    assert_eq!(
+        send(
+            app.beacon_addr,
+            "/a?utm_source=newsletter&utm_medium=email&utm_campaign=launch",
+            "",
+            &h
+        )
+        .await,
+        202
+    );
+    assert_eq!(
+        send(app.beacon_addr, "/b", "https://www.google.com/", &h).await,
+        202
+    );
+    assert_eq!(
+        send(
+            app.beacon_addr,
+            "/c?gclid=xyz",
+            "https://www.google.com/",
+            &h
+        )
+        .await,
+        202
+    );
+    assert_eq!(
+        send(
+            app.beacon_addr,
+            "/d",
+            "https://chatgpt.com/",
+            &[("user-agent", BROWSER_UA), ("x-forwarded-for", "8.8.8.8")]
+        )
+        .await,
+        202
+    );
     db.wait_rows("events", 4, 10).await;
-    let rows: Vec<Row> = db.client().query(&format!("{COLS} ORDER BY pathname")).fetch_all().await.unwrap();
+    let rows: Vec<Row> = db
+        .client()
+        .query(&format!("{COLS} ORDER BY pathname"))
+        .fetch_all()
+        .await
+        .unwrap();
     let a = &rows[0];
-    assert_eq!((a.browser.as_str(), a.browser_version.as_str(), a.os.as_str(), a.device.as_str(), a.screen.as_str()), ("Mobile Safari", "17", "iOS", "mobile", "mobile"));
-    assert_eq!((a.referrer_source.as_str(), a.channel.as_str()), ("Newsletter", "email"));
-    assert_eq!((a.utm_source.as_str(), a.utm_medium.as_str(), a.utm_campaign.as_str()), ("newsletter", "email", "launch"));
-    assert_eq!((a.country.as_str(), a.region.as_str(), a.city.as_str()), ("GB", "GB-ENG", "London"));
+    assert_eq!(
+        (
+            a.browser.as_str(),
+            a.browser_version.as_str(),
+            a.os.as_str(),
+            a.device.as_str(),
+            a.screen.as_str()
+        ),
+        ("Mobile Safari", "17", "iOS", "mobile", "mobile")
+    );
+    assert_eq!(
+        (a.referrer_source.as_str(), a.channel.as_str()),
+        ("Newsletter", "email")
+    );
+    assert_eq!(
+        (
+            a.utm_source.as_str(),
+            a.utm_medium.as_str(),
+            a.utm_campaign.as_str()
+        ),
+        ("newsletter", "email", "launch")
+    );
+    assert_eq!(
+        (a.country.as_str(), a.region.as_str(), a.city.as_str()),
+        ("GB", "GB-ENG", "London")
+    );
     assert_eq!(a.consent, "full");
-    assert_eq!((rows[1].referrer_source.as_str(), rows[1].channel.as_str()), ("Google", "search"));
+    assert_eq!(
+        (rows[1].referrer_source.as_str(), rows[1].channel.as_str()),
+        ("Google", "search")
+    );
     assert_eq!(rows[2].channel, "paid");
-    assert_eq!((rows[3].referrer_source.as_str(), rows[3].channel.as_str(), rows[3].country.as_str()), ("ChatGPT", "ai", "US"));
-    assert_eq!((rows[3].browser.as_str(), rows[3].device.as_str()), ("Chrome", "desktop"));
-    assert_eq!(rows[0].visitor_id, rows[1].visitor_id, "same visitor on one day");
+    assert_eq!(
+        (
+            rows[3].referrer_source.as_str(),
+            rows[3].channel.as_str(),
+            rows[3].country.as_str()
+        ),
+        ("ChatGPT", "ai", "US")
+    );
+    assert_eq!(
+        (rows[3].browser.as_str(), rows[3].device.as_str()),
+        ("Chrome", "desktop")
+    );
+    assert_eq!(
+        rows[0].visitor_id, rows[1].visitor_id,
+        "same visitor on one day"
+    );
     app.shutdown().await;
 }
 
@@ -83,14 +165,53 @@ async fn drops_are_counted_per_site_day_and_reason() {
     for ua in [bot, headless, "curl/8.5.0"] {
         assert_eq!(send(a, "/", "", &[("user-agent", ua)]).await, 202);
     }
-    assert_eq!(send(a, "/", "", &[("user-agent", BROWSER_UA), ("dnt", "1")]).await, 202);
-    assert_eq!(send(a, "/", "", &[("user-agent", BROWSER_UA), ("x-forwarded-for", "89.160.20.128")]).await, 202);
-    assert_eq!(send(a, "/", "", &[("user-agent", BROWSER_UA), ("cookie", "a=b; tacit_optout=1")]).await, 202);
+    assert_eq!(
+        send(a, "/", "", &[("user-agent", BROWSER_UA), ("dnt", "1")]).await,
+        202
+    );
+    assert_eq!(
+        send(
+            a,
+            "/",
+            "",
+            &[
+                ("user-agent", BROWSER_UA),
+                ("x-forwarded-for", "89.160.20.128")
+            ]
+        )
+        .await,
+        202
+    );
+    assert_eq!(
+        send(
+            a,
+            "/",
+            "",
+            &[
+                ("user-agent", BROWSER_UA),
+                ("cookie", "a=b; tacit_optout=1")
+            ]
+        )
+        .await,
+        202
+    );
     // GPC is "anonymous" here: stored, without a visitor id.
-    assert_eq!(send(a, "/gpc", "", &[("user-agent", BROWSER_UA), ("sec-gpc", "1")]).await, 202);
+    assert_eq!(
+        send(
+            a,
+            "/gpc",
+            "",
+            &[("user-agent", BROWSER_UA), ("sec-gpc", "1")]
+        )
+        .await,
+        202
+    );
     db.wait_rows("events", 1, 10).await;
     let row: Row = db.client().query(COLS).fetch_one().await.unwrap();
-    assert_eq!((row.pathname.as_str(), row.consent.as_str(), row.visitor_id), ("/gpc", "anonymous", 0));
+    assert_eq!(
+        (row.pathname.as_str(), row.consent.as_str(), row.visitor_id),
+        ("/gpc", "anonymous", 0)
+    );
     app.shutdown().await; // writes the counts
     let counts: Vec<(String, String, u64)> = db
         .client()
@@ -114,14 +235,30 @@ async fn opt_out_endpoint_sets_the_only_cookie() {
     let (s, h, _) = get(app.beacon_addr, "/opt-out", &[]).await;
     assert_eq!(s, 200);
     let cookie = h["set-cookie"].to_str().unwrap();
-    assert!(cookie.starts_with("tacit_optout=1;") && cookie.contains("Max-Age="), "{cookie}");
-    let (_, h, _) = get(app.beacon_addr, "/opt-out", &[("x-forwarded-proto", "https")]).await;
-    assert!(h["set-cookie"].to_str().unwrap().contains("SameSite=None; Secure"));
+    assert!(
+        cookie.starts_with("tacit_optout=1;") && cookie.contains("Max-Age="),
+        "{cookie}"
+    );
+    let (_, h, _) = get(
+        app.beacon_addr,
+        "/opt-out",
+        &[("x-forwarded-proto", "https")],
+    )
+    .await;
+    assert!(h["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("SameSite=None; Secure"));
     let (s, h, _) = get(app.beacon_addr, "/opt-in", &[]).await;
     assert_eq!(s, 200);
     assert!(h["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
     // No other endpoint sets a cookie.
-    let (_, h, _) = get(app.beacon_addr, "/p.gif?n=pageview&u=https%3A%2F%2Fexample.com%2F", &[("user-agent", BROWSER_UA)]).await;
+    let (_, h, _) = get(
+        app.beacon_addr,
+        "/p.gif?n=pageview&u=https%3A%2F%2Fexample.com%2F",
+        &[("user-agent", BROWSER_UA)],
+    )
+    .await;
     assert!(h.get("set-cookie").is_none());
     app.shutdown().await;
 }

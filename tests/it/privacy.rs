@@ -81,7 +81,10 @@ async fn canary_identifiers_appear_nowhere() {
     )
     .unwrap();
     let explained = String::from_utf8(explained).unwrap();
-    assert!(explained.contains("\"stored\"") && explained.contains(":redacted"), "{explained}");
+    assert!(
+        explained.contains("\"stored\"") && explained.contains(":redacted"),
+        "{explained}"
+    );
 
     let dump = db.dump().await;
     assert!(
@@ -103,7 +106,10 @@ async fn canary_identifiers_appear_nowhere() {
         );
         assert!(!logs.contains(canary), "{canary} found in the logs");
         assert!(!spool_text.contains(canary), "{canary} found in the spool");
-        assert!(!explained.contains(canary), "{canary} found in explain output");
+        assert!(
+            !explained.contains(canary),
+            "{canary} found in explain output"
+        );
     }
 }
 

@@ -1,0 +1,214 @@
+//! The per-hit cost of tacit's hot path, warm caches, realistic inputs:
+//! decode (JSON beacon body) → ingest steps → privacy (bot check, user-agent
+//! parse through the cache, GeoIP lookup, visitor id) → the stored event.
+//! User agents are drawn from npm `user-agents` by traffic weight; IPs,
+//! paths, referrers and UTM tags vary. Run with `make bench`.
+
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tacit::clock::ManualClock;
+use tacit::config::{RawConfig, RawSite};
+use tacit::ingest::{Enrichers, Pipeline, RequestMeta};
+use tacit::privacy::{RawIdentity, Salts};
+
+struct Input {
+    body: Vec<u8>,
+    ip: IpAddr,
+    ua: String,
+}
+
+fn vendor(f: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".tacit/vendor")
+        .join(f)
+}
+
+/// A small deterministic generator (xorshift), so runs are comparable.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[(self.next() % v.len() as u64) as usize]
+    }
+}
+
+fn inputs(n: usize) -> Vec<Input> {
+    let agents: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(vendor("user-agents.json")).expect("run scripts/fetch-data"),
+    )
+    .unwrap();
+    let agents: Vec<(String, f64)> = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["userAgent"].as_str().unwrap().to_string(),
+                a["weight"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let total: f64 = agents.iter().map(|a| a.1).sum();
+    let paths = [
+        "/",
+        "/pricing",
+        "/blog/rust-analytics",
+        "/docs/getting-started",
+        "/signup",
+        "/about",
+        "/blog/2024/05/privacy",
+    ];
+    let referrers = [
+        "",
+        "",
+        "https://www.google.com/",
+        "https://t.co/x",
+        "https://news.ycombinator.com/item?id=1",
+        "https://chatgpt.com/",
+        "https://example.com/",
+    ];
+    let utm = [
+        "",
+        "",
+        "",
+        "?utm_source=newsletter&utm_medium=email&utm_campaign=launch",
+        "?gclid=abc123",
+    ];
+    let mut rng = Rng(0x9e3779b97f4a7c15);
+    (0..n)
+        .map(|_| {
+            let mut x = rng.unit() * total;
+            let ua = agents.iter().find(|a| {
+                x -= a.1;
+                x <= 0.0
+            });
+            let ua = ua.unwrap_or(&agents[0]).0.clone();
+            let ip = IpAddr::from([
+                (rng.next() % 223 + 1) as u8,
+                rng.next() as u8,
+                rng.next() as u8,
+                rng.next() as u8,
+            ]);
+            let body = serde_json::json!({
+                "n": "pageview",
+                "u": format!("https://example.com{}{}", rng.pick(&paths), rng.pick(&utm)),
+                "r": rng.pick(&referrers),
+                "w": 360 + rng.next() % 1600,
+            })
+            .to_string()
+            .into_bytes();
+            Input { body, ip, ua }
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let mut raw = RawConfig::default();
+    raw.sites = vec![RawSite {
+        domain: "example.com".into(),
+        origins: vec![],
+        hash_routing: false,
+    }];
+    raw.enrich.uap_regexes = vendor("regexes.yaml").display().to_string();
+    raw.enrich.isbot_patterns = vendor("isbot.json").display().to_string();
+    raw.enrich.crawler_patterns = vendor("crawlers.json").display().to_string();
+    raw.enrich.referrers = vendor("referrers.json").display().to_string();
+    raw.enrich.geoip = vec![vendor("dbip-country.mmdb").display().to_string()];
+    let cfg = raw.validate().unwrap();
+    let enrichers = Arc::new(Enrichers::load(&cfg.enrich).unwrap());
+    let pipeline = Pipeline::new(
+        &cfg,
+        enrichers.clone(),
+        Arc::new(Salts::new()),
+        Arc::new(ManualClock::new(1_795_737_600_000)),
+    );
+    let hits = inputs(4096);
+    let meta = RequestMeta {
+        accept_language: Some("en-US,en;q=0.9".into()),
+        ..Default::default()
+    };
+    let run = |h: &Input| {
+        let hit = tacit::beacon::decode::json(&h.body).unwrap();
+        let id = RawIdentity::new(h.ip, None, &[], &h.ua);
+        pipeline.process(hit, &meta, id).unwrap()
+    };
+    for h in &hits {
+        run(h); // warm the user-agent cache
+    }
+    let mut g = c.benchmark_group("hot_path");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    g.bench_function("decode+ingest+privacy (warm)", |b| {
+        b.iter(|| {
+            i = (i + 1) % hits.len();
+            black_box(run(&hits[i]))
+        })
+    });
+    let mut i = 0;
+    g.bench_function("decode (json)", |b| {
+        b.iter(|| {
+            i = (i + 1) % hits.len();
+            black_box(tacit::beacon::decode::json(&hits[i].body).unwrap())
+        })
+    });
+    let bots = enrichers.bots.as_ref().unwrap();
+    let mut i = 0;
+    g.bench_function("bot check (browser agent)", |b| {
+        b.iter(|| {
+            i = (i + 1) % hits.len();
+            black_box(bots.is_bot(&hits[i].ua))
+        })
+    });
+    let ua = enrichers.ua.as_ref().unwrap();
+    let mut i = 0;
+    g.bench_function("user agent (cache hit)", |b| {
+        b.iter(|| {
+            i = (i + 1) % hits.len();
+            black_box(ua.parse(&hits[i].ua))
+        })
+    });
+    let mut i = 0;
+    g.bench_function("user agent (full parse, cold)", |b| {
+        b.iter(|| {
+            i = (i + 1) % hits.len();
+            black_box(ua.parse_uncached(&hits[i].ua))
+        })
+    });
+    let geo = enrichers.geo.as_ref().unwrap();
+    let mut i = 0;
+    g.bench_function("geoip lookup", |b| {
+        b.iter(|| {
+            i = (i + 1) % hits.len();
+            black_box(geo.lookup(hits[i].ip))
+        })
+    });
+    let key = tacit::privacy::salt::SaltKey::from_bytes(1, [7; 32]);
+    let mut i = 0;
+    g.bench_function("visitor id (hmac-sha256)", |b| {
+        b.iter(|| {
+            i = (i + 1) % hits.len();
+            black_box(tacit::privacy::visitor_id(
+                &key,
+                "example.com",
+                hits[i].ip,
+                &hits[i].ua,
+            ))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
