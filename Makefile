@@ -3,7 +3,9 @@
 # of the local engine (scripts/clickhouse-dev).
 
 SHELL := /bin/bash
-CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:8123)
+CLICKHOUSE_DEV_PORT ?= 8123
+export CLICKHOUSE_DEV_PORT
+CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:$(CLICKHOUSE_DEV_PORT))
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
 .PHONY: run test setup data clickhouse build release bench fmt lint clean stop-clickhouse
@@ -24,7 +26,7 @@ run: clickhouse data build
 	TACIT_CLICKHOUSE_URL=$(CH_URL) target/release/tacit --config tacit.toml serve --migrate
 
 test: clickhouse data
-	cargo test --all-targets -- --test-threads=4
+	cargo test --all-targets
 
 bench: data
 	cargo bench --bench hot_path
