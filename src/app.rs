@@ -47,6 +47,8 @@ pub struct Options {
     pub migrate: bool,
     /// How often salts are re-read (and tomorrow's made).
     pub salt_refresh: Duration,
+    /// How often visits are recomputed (None: not in this process).
+    pub sessionize_every: Option<Duration>,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
         Self {
             migrate: false,
             salt_refresh: Duration::from_secs(60),
+            sessionize_every: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -69,6 +72,7 @@ pub struct Running {
     admin_state: Arc<AdminState>,
     sink_task: SinkTask,
     salt_task: JoinHandle<()>,
+    session_task: Option<JoinHandle<()>>,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
@@ -157,6 +161,14 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         let _ = admin_inner.await;
     });
 
+    let session_task = opts.sessionize_every.map(|every| {
+        tokio::spawn(crate::sessions::run(
+            store::client(&cfg.clickhouse),
+            clock.clone(),
+            every,
+        ))
+    });
+
     let salt_task = {
         let salts = salts.clone();
         let clock = clock.clone();
@@ -186,6 +198,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         admin_state,
         sink_task,
         salt_task,
+        session_task,
     })
 }
 
@@ -201,6 +214,9 @@ impl Running {
         tracing::info!("listeners closed; flushing");
         self.sink_task.shutdown().await;
         self.salt_task.abort();
+        if let Some(t) = self.session_task {
+            t.abort();
+        }
         let _ = self.admin_task.await;
         tracing::info!("shutdown complete");
     }

@@ -14,5 +14,6 @@ pub mod ingest;
 pub mod logging;
 pub mod metrics;
 pub mod privacy;
+pub mod sessions;
 pub mod sink;
 pub mod store;

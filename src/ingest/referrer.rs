@@ -203,11 +203,10 @@ impl Referrers {
 
     fn lookup(&self, host: &str) -> Option<&Known> {
         // Exact host, then `www.`-prefixed, then parent domains.
-        if let Some(k) = self
-            .hosts
-            .get(host)
-            .or_else(|| self.hosts.get(&format!("www.{host}")))
-        {
+        if let Some(k) = self.hosts.get(host) {
+            return Some(k);
+        }
+        if let Some(k) = self.hosts.get(&format!("www.{host}")) {
             return Some(k);
         }
         let mut rest = host;

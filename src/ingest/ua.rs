@@ -29,6 +29,8 @@ pub struct UaInfo {
     pub device: &'static str,
     /// uap-core classifies the device as a spider.
     pub spider: bool,
+    /// A bot by the bot patterns (decided once per distinct agent, cached).
+    pub bot: bool,
 }
 
 pub struct UaParser {
@@ -183,6 +185,7 @@ impl UaParser {
         UaInfo {
             device: device_class(ua, &os, &device_family),
             spider: device_family == "Spider",
+            bot: false,
             browser,
             browser_version,
             os,
@@ -193,11 +196,19 @@ impl UaParser {
     /// Parse through the cache. When a shard is full it is cleared: the
     /// hot set refills it within a few hits, and memory stays bounded.
     pub fn parse(&self, ua: &str) -> Arc<UaInfo> {
+        self.parse_with(ua, |_| false)
+    }
+
+    /// Parse through the cache; on a miss, `is_bot` decides the `bot` flag,
+    /// so the bot patterns run once per distinct agent, not once per hit.
+    pub fn parse_with(&self, ua: &str, is_bot: impl FnOnce(&str) -> bool) -> Arc<UaInfo> {
         let shard = self.cache.shard(ua);
         if let Some(hit) = shard.lock().expect("ua cache").get(ua) {
             return hit.clone();
         }
-        let info = Arc::new(self.parse_uncached(ua));
+        let mut parsed = self.parse_uncached(ua);
+        parsed.bot = is_bot(ua);
+        let info = Arc::new(parsed);
         if ua.len() <= 512 {
             let mut m = shard.lock().expect("ua cache");
             if m.len() >= self.cache.per_shard {

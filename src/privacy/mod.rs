@@ -58,14 +58,15 @@ impl RawIdentity {
         if !self.has_user_agent() {
             return Err(DropReason::EmptyUserAgent);
         }
-        if e.bots.as_ref().is_some_and(|b| b.is_bot(&self.user_agent)) {
-            return Err(DropReason::Bot);
-        }
+        let bot = |ua: &str| e.bots.as_ref().is_some_and(|b| b.is_bot(ua));
         let ua = match &e.ua {
-            Some(p) => p.parse(&self.user_agent),
-            None => Arc::new(UaInfo::default()),
+            Some(p) => p.parse_with(&self.user_agent, bot),
+            None => Arc::new(UaInfo {
+                bot: bot(&self.user_agent),
+                ..Default::default()
+            }),
         };
-        if ua.spider {
+        if ua.bot || ua.spider {
             return Err(DropReason::Bot);
         }
         let geo = e

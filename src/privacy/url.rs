@@ -6,11 +6,15 @@
 
 pub const REDACTED: &str = ":redacted";
 
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('%') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let decoded = url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    std::borrow::Cow::Owned(decoded)
 }
 
 fn is_hex(b: u8) -> bool {

@@ -1,0 +1,87 @@
+//! The sessionizer: turns a day's events into visits in `sessions`. A visit
+//! is a run of one visitor's hits on one site with no gap over 30 minutes.
+//! Visitor ids are per UTC day (the salt rotates), so a day is a closed
+//! unit: each run recomputes whole days from `events` in ClickHouse and
+//! writes them under a new version; analyst views read only the newest
+//! version of each day, and older versions are deleted. Any number of tacit
+//! replicas may run it at once: they compute the same visits, whichever
+//! version is newest is complete, so the result does not depend on which
+//! replica saw which hit.
+
+use std::time::Duration;
+
+use crate::clock::{day_of, format_day, SharedClock};
+
+/// Inactivity that ends a visit.
+pub const VISIT_GAP_SECONDS: u32 = 30 * 60;
+
+const SESSIONIZE: &str = "
+INSERT INTO sessions
+SELECT site, day, visitor_id,
+       min(ts) AS start, max(ts) AS end,
+       toUInt32(countIf(name = 'pageview')) AS pageviews,
+       toUInt32(count()) AS events,
+       argMinIf(pathname, ts, name = 'pageview') AS entry_page,
+       argMaxIf(pathname, ts, name = 'pageview') AS exit_page,
+       argMin(referrer_source, ts) AS referrer_source,
+       argMin(channel, ts) AS channel,
+       argMin(utm_campaign, ts) AS utm_campaign,
+       argMin(country, ts) AS country,
+       argMin(device, ts) AS device,
+       arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((ts, name)))) AS event_names,
+       arrayMap(x -> x.2, arraySort(x -> x.1, groupArrayIf((ts, pathname), name = 'pageview'))) AS pages,
+       toUInt64(?) AS version
+FROM
+(
+    SELECT *, sum(new_visit) OVER (PARTITION BY site, visitor_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS visit_no
+    FROM
+    (
+        SELECT site, toDate(ts) AS day, visitor_id, ts, name, pathname, referrer_source, channel,
+               utm_campaign, country, device,
+               if(dateDiff('second',
+                           lagInFrame(ts, 1, toDateTime64(0, 3, 'UTC')) OVER (PARTITION BY site, visitor_id ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW),
+                           ts) > ?, 1, 0) AS new_visit
+        FROM events
+        WHERE toDate(ts) = toDate(?) AND visitor_id != 0
+    )
+)
+GROUP BY site, day, visitor_id, visit_no";
+
+/// Recompute the visits of one UTC day under `version`, then delete older
+/// versions of that day.
+pub async fn sessionize_day(
+    client: &clickhouse::Client,
+    day: i32,
+    version: u64,
+) -> Result<(), clickhouse::error::Error> {
+    let date = format_day(day);
+    client
+        .query(SESSIONIZE)
+        .bind(version)
+        .bind(VISIT_GAP_SECONDS)
+        .bind(&date)
+        .execute()
+        .await?;
+    client
+        .query("ALTER TABLE sessions DELETE WHERE day = toDate(?) AND version < ? SETTINGS mutations_sync = 1")
+        .bind(&date)
+        .bind(version)
+        .execute()
+        .await
+}
+
+/// Runs in `tacit serve`: every `every`, recompute yesterday and today.
+pub async fn run(client: clickhouse::Client, clock: SharedClock, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = clock.now_ms();
+        let today = day_of(now);
+        for day in [today - 1, today] {
+            if let Err(e) = sessionize_day(&client, day, now as u64).await {
+                tracing::warn!(error = %e, day = %format_day(day), "sessionizing failed; will retry");
+            }
+        }
+    }
+}

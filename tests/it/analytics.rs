@@ -1,0 +1,461 @@
+//! The analyst cookbook (docs/queries.md), run against generated data:
+//! every query's answer (from the aggregates and the sessionizer) must agree
+//! with an independent computation over the raw events, either SQL on
+//! `events` with exact counts or, for visits, the visit structure the
+//! generator itself laid down. Also: analyst views never expose visitor ids.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use tacit::clock::{day_of, format_day, Clock, SystemClock};
+
+use crate::common::*;
+
+const SITE: &str = "example.com";
+
+#[derive(clickhouse::Row, Serialize, Clone)]
+struct Ev {
+    site: String,
+    ts: i64,
+    name: String,
+    hostname: String,
+    pathname: String,
+    referrer_host: String,
+    referrer_source: String,
+    channel: String,
+    utm_campaign: String,
+    visitor_id: u64,
+    consent: String,
+    ip_prefix: String,
+    country: String,
+    device: String,
+    browser: String,
+    os: String,
+    language: String,
+    screen_width: u16,
+    prop_keys: Vec<String>,
+    prop_values: Vec<String>,
+}
+
+struct Visit {
+    day: i32,
+    start: i64,
+    end: i64,
+    pageviews: u32,
+    events: u32,
+    pages: Vec<String>,
+    names: Vec<String>,
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+        v[self.below(v.len() as u64) as usize]
+    }
+}
+
+/// Visitors with 1-3 visits a day; visits at least 2 hours apart, hits in a
+/// visit at most 20 minutes apart: the 30-minute rule recovers exactly these.
+fn generate(days: &[i32]) -> (Vec<Ev>, Vec<Visit>) {
+    let mut rng = Rng(0x2545f4914f6cdd1d);
+    let sources = [
+        ("", "direct"),
+        ("Google", "search"),
+        ("Facebook", "social"),
+        ("Newsletter", "email"),
+        ("ChatGPT", "ai"),
+        ("news.ycombinator.com", "referral"),
+    ];
+    let pages = [
+        "/", "/pricing", "/blog/a", "/blog/b", "/docs", "/about", "/signup",
+    ];
+    let countries = ["DE", "US", "FR", "GB", "SE", ""];
+    let devices = [
+        ("desktop", "Chrome", "Windows"),
+        ("mobile", "Mobile Safari", "iOS"),
+        ("tablet", "Chrome Mobile", "Android"),
+        ("desktop", "Firefox", "Linux"),
+    ];
+    let languages = ["en", "de", "fr"];
+    let campaigns = ["", "", "launch", "black-friday"];
+    let mut events = Vec::new();
+    let mut visits = Vec::new();
+    for &day in days {
+        let day_ms = day as i64 * 86_400_000;
+        for _ in 0..250 {
+            let visitor = rng.next() | 1;
+            let (device, browser, os) = devices[rng.below(devices.len() as u64) as usize];
+            let language = rng.pick(&languages);
+            let n_visits = 1 + rng.below(3);
+            for v in 0..n_visits {
+                let mut t =
+                    day_ms + (v as i64) * 7 * 3_600_000 + rng.below(3 * 3_600_000) as i64 + 60_000;
+                let (source, channel) = sources[rng.below(sources.len() as u64) as usize];
+                let country = rng.pick(&countries);
+                let campaign = rng.pick(&campaigns);
+                let funnel = rng.below(4) == 0;
+                let n_hits = if funnel { 3 } else { 1 + rng.below(5) };
+                let mut visit = Visit {
+                    day,
+                    start: t,
+                    end: t,
+                    pageviews: 0,
+                    events: 0,
+                    pages: vec![],
+                    names: vec![],
+                };
+                for h in 0..n_hits {
+                    if h > 0 {
+                        t += 10_000 + rng.below(20 * 60_000) as i64;
+                    }
+                    let path = if funnel {
+                        ["/", "/pricing", "/signup"][h as usize]
+                    } else {
+                        rng.pick(&pages)
+                    };
+                    let mut push = |name: &str, keys: Vec<String>, values: Vec<String>, at: i64| {
+                        events.push(Ev {
+                            site: SITE.into(),
+                            ts: at,
+                            name: name.into(),
+                            hostname: SITE.into(),
+                            pathname: path.into(),
+                            referrer_host: String::new(),
+                            referrer_source: if h == 0 { source.into() } else { String::new() },
+                            channel: if h == 0 {
+                                channel.into()
+                            } else {
+                                "direct".into()
+                            },
+                            utm_campaign: if h == 0 {
+                                campaign.into()
+                            } else {
+                                String::new()
+                            },
+                            visitor_id: visitor,
+                            consent: "full".into(),
+                            ip_prefix: String::new(),
+                            country: country.into(),
+                            device: device.into(),
+                            browser: browser.into(),
+                            os: os.into(),
+                            language: language.into(),
+                            screen_width: 1280,
+                            prop_keys: keys,
+                            prop_values: values,
+                        });
+                        visit.events += 1;
+                        visit.names.push(name.into());
+                        visit.end = at;
+                    };
+                    push("pageview", vec![], vec![], t);
+                    visit.pageviews += 1;
+                    visit.pages.push(path.into());
+                    if path == "/signup" && rng.below(2) == 0 {
+                        t += 5_000;
+                        let plan = if rng.below(3) == 0 { "team" } else { "pro" };
+                        push("signup", vec!["plan".into()], vec![plan.into()], t);
+                    }
+                }
+                visits.push(visit);
+            }
+        }
+        // Anonymous hits (consent signal): counted as page views, never as visitors or visits.
+        for i in 0..10 {
+            let mut e = events.last().cloned().unwrap();
+            e.ts = day_ms + 3_600_000 * 20 + i;
+            e.visitor_id = 0;
+            e.consent = "anonymous".into();
+            e.name = "pageview".into();
+            e.prop_keys.clear();
+            e.prop_values.clear();
+            events.push(e);
+        }
+    }
+    (events, visits)
+}
+
+/// Parse "### N. question" headings and the ```sql block after each.
+pub fn cookbook() -> Vec<(u32, String, String)> {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/queries.md")).unwrap();
+    let mut out = Vec::new();
+    let mut heading: Option<(u32, String)> = None;
+    let mut sql: Option<String> = None;
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix("### ") {
+            let (n, q) = h.split_once(". ").unwrap();
+            heading = Some((n.parse().unwrap(), q.to_string()));
+        } else if line.trim() == "```sql" {
+            sql = Some(String::new());
+        } else if line.trim() == "```" {
+            if let (Some((n, q)), Some(s)) = (heading.take(), sql.take()) {
+                out.push((n, q, s));
+            }
+        } else if let Some(s) = sql.as_mut() {
+            s.push_str(line);
+            s.push('\n');
+        }
+    }
+    out
+}
+
+async fn run(db: &TestDb, sql: &str, params: &[(&str, &str)]) -> Vec<Vec<Value>> {
+    let mut url = format!(
+        "{}/?database={}&default_format=JSONCompact&output_format_json_quote_64bit_integers=0",
+        db.url, db.name
+    );
+    for (k, v) in params {
+        url.push_str(&format!(
+            "&param_{k}={}",
+            url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+        ));
+    }
+    let (status, _, body) = http(hyper::Method::POST, &url, &[], sql.as_bytes().to_vec()).await;
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{sql}\n{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_array().unwrap().clone())
+        .collect()
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => (x - y).abs() <= 0.06 + 0.005 * y.abs(),
+        _ => a == b,
+    }
+}
+
+fn assert_rows(n: u32, got: &[Vec<Value>], want: &[Vec<Value>]) {
+    let ok = got.len() == want.len()
+        && got
+            .iter()
+            .zip(want)
+            .all(|(g, w)| g.len() == w.len() && g.iter().zip(w).all(|(a, b)| same(a, b)));
+    assert!(ok, "query {n}:\n got  {got:?}\n want {want:?}");
+}
+
+fn r4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+fn visit_rows(n: u32, visits: &[&Visit]) -> Vec<Vec<Value>> {
+    let count = visits.len() as f64;
+    match n {
+        3 => {
+            let bounce = visits.iter().filter(|v| v.events <= 1).count() as f64 / count;
+            let dur = visits
+                .iter()
+                .map(|v| (v.end - v.start) as f64 / 1000.0)
+                .sum::<f64>()
+                / count;
+            let ppv = visits.iter().map(|v| v.pageviews as f64).sum::<f64>() / count;
+            vec![vec![
+                json!(visits.len()),
+                json!(r4(bounce)),
+                json!((dur * 10.0).round() / 10.0),
+                json!(ppv),
+            ]]
+        }
+        5 | 6 => {
+            let mut by: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+            for v in visits {
+                let page = if n == 5 {
+                    v.pages.first()
+                } else {
+                    v.pages.last()
+                };
+                let e = by.entry(page.cloned().unwrap_or_default()).or_default();
+                e.0 += 1;
+                e.1 += (v.events <= 1) as u64;
+            }
+            let mut rows: Vec<(String, u64, u64)> =
+                by.into_iter().map(|(p, (c, b))| (p, c, b)).collect();
+            rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            rows.truncate(10);
+            rows.into_iter()
+                .map(|(p, c, b)| {
+                    if n == 5 {
+                        vec![json!(p), json!(c), json!(r4(b as f64 / c as f64))]
+                    } else {
+                        vec![json!(p), json!(c)]
+                    }
+                })
+                .collect()
+        }
+        17 => {
+            let conv = visits
+                .iter()
+                .filter(|v| v.names.iter().any(|x| x == "signup"))
+                .count();
+            vec![vec![
+                json!(conv),
+                json!(visits.len()),
+                json!(r4(conv as f64 / count)),
+            ]]
+        }
+        18 => {
+            let (mut s1, mut s2, mut s3) = (0, 0, 0);
+            for v in visits {
+                let Some(i1) = v.pages.iter().position(|p| p == "/") else {
+                    continue;
+                };
+                s1 += 1;
+                let Some(i2) = v
+                    .pages
+                    .iter()
+                    .enumerate()
+                    .position(|(i, p)| i > i1 && p == "/pricing")
+                else {
+                    continue;
+                };
+                s2 += 1;
+                if v.pages
+                    .iter()
+                    .enumerate()
+                    .any(|(i, p)| i > i2 && p == "/signup")
+                {
+                    s3 += 1;
+                }
+            }
+            vec![vec![json!(s1), json!(s2), json!(s3)]]
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// The raw-events computation for each breakdown query: same question,
+/// asked of `events` directly with exact distinct counts.
+fn raw_sql(n: u32) -> Option<&'static str> {
+    const W: &str = "";
+    let _ = W;
+    Some(match n {
+        1 => "SELECT uniqExactIf(visitor_id, visitor_id != 0), countIf(name = 'pageview'), count() FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date}",
+        2 => "SELECT toDate(ts) AS day, uniqExactIf(visitor_id, visitor_id != 0), countIf(name = 'pageview') FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY day ORDER BY day",
+        4 => "SELECT pathname, uniqExactIf(visitor_id, visitor_id != 0) AS v, countIf(name = 'pageview') FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY pathname ORDER BY v DESC, pathname LIMIT 10",
+        7 => "SELECT referrer_source, uniqExactIf(visitor_id, visitor_id != 0) AS v FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY referrer_source ORDER BY v DESC, referrer_source LIMIT 10",
+        8 => "SELECT toString(channel) AS c, uniqExactIf(visitor_id, visitor_id != 0) AS v, countIf(name = 'pageview') FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY c ORDER BY v DESC, c",
+        9 => "SELECT utm_campaign, uniqExactIf(visitor_id, visitor_id != 0) AS v, count() FROM events WHERE site = {site:String} AND utm_campaign != '' AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY utm_campaign ORDER BY v DESC, utm_campaign",
+        10 => "SELECT toString(country) AS c, uniqExactIf(visitor_id, visitor_id != 0) AS v FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY c ORDER BY v DESC, c",
+        11 => "SELECT toString(device) AS c, uniqExactIf(visitor_id, visitor_id != 0) AS v FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY c ORDER BY v DESC, c",
+        12 => "SELECT toString(browser) AS c, uniqExactIf(visitor_id, visitor_id != 0) AS v FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY c ORDER BY v DESC, c",
+        13 => "SELECT toString(os) AS c, uniqExactIf(visitor_id, visitor_id != 0) AS v FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY c ORDER BY v DESC, c",
+        14 => "SELECT toString(language) AS c, uniqExactIf(visitor_id, visitor_id != 0) AS v FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY c ORDER BY v DESC, c",
+        15 => "SELECT toString(name) AS e, count() AS c, uniqExactIf(visitor_id, visitor_id != 0) FROM events WHERE site = {site:String} AND name != 'pageview' AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY e ORDER BY c DESC, e",
+        16 => "SELECT prop_values[indexOf(prop_keys, 'plan')] AS plan, count() AS c FROM events WHERE site = {site:String} AND has(prop_keys, 'plan') AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY plan ORDER BY c DESC, plan",
+        _ => return None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookbook_queries_agree_with_raw_events() {
+    let db = TestDb::new("cookbook");
+    let cfg = db.config().validate().unwrap();
+    tacit::store::migrate::migrate(&cfg.clickhouse, 0)
+        .await
+        .unwrap();
+    let today = day_of(SystemClock.now_ms());
+    let days = [today - 2, today - 1];
+    let (events, visits) = generate(&days);
+    let client = db.client();
+    let mut ins = client.insert::<Ev>("events").await.unwrap();
+    for e in &events {
+        ins.write(e).await.unwrap();
+    }
+    ins.end().await.unwrap();
+    raw_query(
+        &db.url,
+        &format!(
+            "INSERT INTO `{}`.dropped_hits VALUES ('{}', '{SITE}', 'bot', 5), ('{}', '{SITE}', 'bot', 7), ('{}', '{SITE}', 'do_not_track', 2)",
+            db.name,
+            format_day(days[0]),
+            format_day(days[1]),
+            format_day(days[1])
+        ),
+    )
+    .await;
+    for d in days {
+        // Twice: a rerun replaces the day's visits rather than adding to them.
+        tacit::sessions::sessionize_day(&client, d, 1)
+            .await
+            .unwrap();
+        tacit::sessions::sessionize_day(&client, d, 2)
+            .await
+            .unwrap();
+    }
+
+    let (from, to) = (format_day(days[0]), format_day(days[1]));
+    let params = [("site", SITE), ("from", from.as_str()), ("to", to.as_str())];
+    let queries = cookbook();
+    assert!(
+        queries.len() >= 15,
+        "cookbook has {} queries",
+        queries.len()
+    );
+    let all_visits: Vec<&Visit> = visits.iter().collect();
+    for (n, question, sql) in &queries {
+        let got = run(&db, sql, &params).await;
+        let want = match n {
+            3 | 5 | 6 | 17 | 18 => visit_rows(*n, &all_visits),
+            19 => vec![
+                vec![json!("bot"), json!(12)],
+                vec![json!("do_not_track"), json!(2)],
+            ],
+            _ => {
+                run(
+                    &db,
+                    raw_sql(*n).unwrap_or_else(|| panic!("no raw check for query {n}")),
+                    &params,
+                )
+                .await
+            }
+        };
+        assert!(!want.is_empty(), "query {n} ({question}) checks nothing");
+        assert_rows(*n, &got, &want);
+    }
+    // The overview's visit metrics agree with the visit-level view per day.
+    for d in days {
+        let day_visits: Vec<&Visit> = visits.iter().filter(|v| v.day == d).collect();
+        let got = run(&db, "SELECT visits FROM analytics_overview_daily WHERE site = {site:String} AND day = {d:Date}", &[("site", SITE), ("d", &format_day(d))]).await;
+        assert_eq!(got, vec![vec![json!(day_visits.len())]]);
+    }
+}
+
+#[tokio::test]
+async fn analyst_views_never_expose_visitor_ids() {
+    let db = TestDb::new("views");
+    let cfg = db.config().validate().unwrap();
+    tacit::store::migrate::migrate(&cfg.clickhouse, 0)
+        .await
+        .unwrap();
+    let cols: Vec<(String, String, String)> = db
+        .client()
+        .query("SELECT table, name, comment FROM system.columns WHERE database = ? AND table LIKE 'analytics\\_%' ORDER BY table, position")
+        .bind(&db.name)
+        .fetch_all()
+        .await
+        .unwrap();
+    let views: BTreeSet<&str> = cols.iter().map(|c| c.0.as_str()).collect();
+    assert!(views.len() >= 7, "{views:?}");
+    for (table, name, comment) in &cols {
+        assert!(
+            !name.contains("visitor_id") && !name.contains("session_id"),
+            "{table}.{name}"
+        );
+        assert!(!comment.trim().is_empty(), "{table}.{name} has no comment");
+    }
+}
