@@ -94,14 +94,11 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         }
     }
     let client = store::client(&cfg.clickhouse);
-    if store::apply_event_ttl(&client, &cfg.clickhouse.database, cfg.policy.event_ttl_days)
+    let changed = store::apply_retention(&client, &cfg.clickhouse.database, &cfg.policy)
         .await
-        .map_err(AppError::ClickHouse)?
-    {
-        tracing::info!(
-            days = cfg.policy.event_ttl_days,
-            "event retention changed to policy.event_ttl_days"
-        );
+        .map_err(AppError::ClickHouse)?;
+    if !changed.is_empty() {
+        tracing::info!(tables = ?changed, "retention changed to follow the policy");
     }
     let metrics = Arc::new(Metrics::default());
     let salts = Arc::new(Salts::new());

@@ -38,29 +38,52 @@ struct EngineRow {
     engine_full: String,
 }
 
-/// Make the `events` TTL match `policy.event_ttl_days`. Returns whether it
-/// had to change.
-pub async fn apply_event_ttl(
+/// The retention each table should have, from the policy: (table, TTL
+/// expression as ClickHouse prints it, TTL clause to set).
+pub fn retention(policy: &crate::config::Policy) -> Vec<(&'static str, String, String)> {
+    let d = policy.event_ttl_days;
+    let m = policy.aggregate_ttl_months;
+    let mut v = vec![(
+        "events",
+        format!("TTL toDateTime(ts) + toIntervalDay({d})"),
+        format!("toDateTime(ts) + INTERVAL {d} DAY"),
+    )];
+    for (table, col) in [
+        ("agg_hourly", "hour"),
+        ("agg_daily", "day"),
+        ("sessions", "day"),
+    ] {
+        v.push((
+            table,
+            format!("TTL {col} + toIntervalMonth({m})"),
+            format!("{col} + INTERVAL {m} MONTH"),
+        ));
+    }
+    v
+}
+
+/// Make table TTLs match the policy. Returns the tables changed.
+pub async fn apply_retention(
     client: &clickhouse::Client,
     database: &str,
-    days: u32,
-) -> Result<bool, clickhouse::error::Error> {
-    let row: EngineRow = client
-        .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = 'events'")
-        .bind(database)
-        .fetch_one()
-        .await?;
-    if row
-        .engine_full
-        .contains(&format!("TTL toDateTime(ts) + toIntervalDay({days})"))
-    {
-        return Ok(false);
+    policy: &crate::config::Policy,
+) -> Result<Vec<&'static str>, clickhouse::error::Error> {
+    let mut changed = Vec::new();
+    for (table, printed, clause) in retention(policy) {
+        let row: EngineRow = client
+            .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = ?")
+            .bind(database)
+            .bind(table)
+            .fetch_one()
+            .await?;
+        if row.engine_full.contains(&printed) {
+            continue;
+        }
+        client
+            .query(&format!("ALTER TABLE {table} MODIFY TTL {clause}"))
+            .execute()
+            .await?;
+        changed.push(table);
     }
-    client
-        .query(&format!(
-            "ALTER TABLE events MODIFY TTL toDateTime(ts) + INTERVAL {days} DAY"
-        ))
-        .execute()
-        .await?;
-    Ok(true)
+    Ok(changed)
 }

@@ -144,14 +144,24 @@ async fn event_retention_follows_the_policy() {
     let db = TestDb::new("ttl");
     let mut raw = db.config();
     raw.policy.event_ttl_days = 7;
+    raw.policy.aggregate_ttl_months = 13;
     let app = start(raw).await;
     app.shutdown().await;
-    let engine: String = db
-        .client()
-        .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = 'events'")
-        .bind(&db.name)
-        .fetch_one()
-        .await
-        .unwrap();
-    assert!(engine.contains("toIntervalDay(7)"), "{engine}");
+    let engine = |t: &'static str| {
+        let db = &db;
+        async move {
+            db.client()
+                .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = ?")
+                .bind(&db.name)
+                .bind(t)
+                .fetch_one::<String>()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(engine("events").await.contains("toIntervalDay(7)"));
+    for t in ["agg_hourly", "agg_daily", "sessions"] {
+        let e = engine(t).await;
+        assert!(e.contains("toIntervalMonth(13)"), "{t}: {e}");
+    }
 }
