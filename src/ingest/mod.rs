@@ -326,7 +326,7 @@ impl Pipeline {
         };
         let screen_width = steps::screen_width(hit.screen_width);
         let facts = HitFacts {
-            site: site.domain.to_string(),
+            site: std::borrow::Cow::Borrowed(site.domain),
             name,
             hostname: page.hostname,
             pathname: page.pathname,

@@ -102,13 +102,35 @@ pub fn referrer_host(referrer: Option<&str>, page_host: &str) -> Result<String, 
     if r.len() > MAX_URL {
         return Err(Rejection::BadReferrer);
     }
-    let Ok(u) = url::Url::parse(r) else {
+    // Only the host is kept, so only the host is read: no full URL parse.
+    let Some((scheme, rest)) = r.split_once("://") else {
         return Ok(String::new());
     };
-    if !matches!(u.scheme(), "http" | "https" | "android-app") {
+    if !["http", "https", "android-app"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s))
+    {
         return Ok(String::new());
     }
-    let host = bare_host(&u);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        host_port.split_inclusive(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b))
+    {
+        return Ok(String::new());
+    }
+    let host = host.to_ascii_lowercase();
+    let host = host
+        .strip_prefix("www.")
+        .map(str::to_string)
+        .unwrap_or(host);
     if host == page_host {
         return Ok(String::new());
     }
@@ -299,6 +321,19 @@ mod tests {
         );
         assert_eq!(referrer_host(Some("not a url"), "example.com").unwrap(), "");
         assert_eq!(referrer_host(None, "example.com").unwrap(), "");
+        assert_eq!(
+            referrer_host(Some("HTTPS://User:pw@News.Example.org:8443/x?y#z"), "e.com").unwrap(),
+            "news.example.org"
+        );
+        assert_eq!(
+            referrer_host(Some("android-app://com.google.android.gm/"), "e.com").unwrap(),
+            "com.google.android.gm"
+        );
+        assert_eq!(referrer_host(Some("javascript://x"), "e.com").unwrap(), "");
+        assert_eq!(
+            referrer_host(Some("https://exa mple.com/"), "e.com").unwrap(),
+            ""
+        );
     }
 
     #[test]

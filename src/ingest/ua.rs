@@ -21,10 +21,10 @@ pub enum UaError {
 /// What a user agent says about the client, coarsened to what is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UaInfo {
-    pub browser: String,
-    pub browser_version: String,
-    pub os: String,
-    pub os_version: String,
+    pub browser: Arc<str>,
+    pub browser_version: Arc<str>,
+    pub os: Arc<str>,
+    pub os_version: Arc<str>,
     /// `desktop`, `mobile`, `tablet` or `other`.
     pub device: &'static str,
     /// uap-core classifies the device as a spider.
@@ -171,13 +171,13 @@ impl UaParser {
     /// Full parse, no cache.
     pub fn parse_uncached(&self, ua: &str) -> UaInfo {
         let (browser, os, dev) = self.extractor.extract(ua);
-        let (browser, browser_version) = match browser {
-            Some(b) => (b.family.into_owned(), major(b.major)),
-            None => ("Other".to_string(), String::new()),
+        let (browser, browser_version): (Arc<str>, Arc<str>) = match browser {
+            Some(b) => (b.family.as_ref().into(), major(b.major).into()),
+            None => ("Other".into(), "".into()),
         };
-        let (os, os_version) = match os {
-            Some(o) => (o.os.into_owned(), major(o.major.as_deref())),
-            None => ("Other".to_string(), String::new()),
+        let (os, os_version): (Arc<str>, Arc<str>) = match os {
+            Some(o) => (o.os.as_ref().into(), major(o.major.as_deref()).into()),
+            None => ("Other".into(), "".into()),
         };
         let device_family = dev
             .map(|d| d.device.into_owned())
@@ -251,23 +251,19 @@ mod tests {
         };
         let chrome = p.parse("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.91 Safari/537.36");
         assert_eq!(
-            (chrome.browser.as_str(), chrome.browser_version.as_str()),
+            (&*chrome.browser, &*chrome.browser_version),
             ("Chrome", "124")
         );
         assert_eq!(
-            (
-                chrome.os.as_str(),
-                chrome.os_version.as_str(),
-                chrome.device
-            ),
+            (&*chrome.os, &*chrome.os_version, chrome.device),
             ("Windows", "10", "desktop")
         );
         let iphone = p.parse("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1");
         assert_eq!(
             (
-                iphone.browser.as_str(),
-                iphone.os.as_str(),
-                iphone.os_version.as_str(),
+                &*iphone.browser,
+                &*iphone.os,
+                &*iphone.os_version,
                 iphone.device
             ),
             ("Mobile Safari", "iOS", "17", "mobile")
@@ -276,7 +272,7 @@ mod tests {
         assert_eq!(ipad.device, "tablet");
         let mac = p.parse("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15");
         assert_eq!(
-            (mac.browser.as_str(), mac.os.as_str(), mac.device),
+            (&*mac.browser, &*mac.os, mac.device),
             ("Safari", "Mac OS X", "desktop")
         );
         let bot =

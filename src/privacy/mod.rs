@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use hmac::Mac;
 use serde::{Deserialize, Serialize};
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::{IpRule, LocationRule, Policy, VersionRule};
@@ -94,7 +95,7 @@ impl fmt::Debug for RawIdentity {
 /// The non-identifying part of a hit, as produced by `ingest/`.
 #[derive(Debug, Clone, Default)]
 pub struct HitFacts {
-    pub site: String,
+    pub site: Cow<'static, str>,
     pub name: String,
     pub hostname: String,
     pub pathname: String,
@@ -114,7 +115,7 @@ pub struct HitFacts {
 /// agent, query string or fragment. Constructed only by [`anonymize`].
 #[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize, Deserialize)]
 pub struct Event {
-    site: String,
+    site: Cow<'static, str>,
     ts: i64,
     name: String,
     hostname: String,
@@ -122,26 +123,26 @@ pub struct Event {
     query: String,
     referrer_host: String,
     referrer_source: String,
-    channel: String,
+    channel: Cow<'static, str>,
     utm_source: String,
     utm_medium: String,
     utm_campaign: String,
     utm_content: String,
     utm_term: String,
     visitor_id: u64,
-    consent: String,
+    consent: Cow<'static, str>,
     ip_prefix: String,
     country: String,
     region: String,
     city: String,
-    browser: String,
-    browser_version: String,
-    os: String,
-    os_version: String,
-    device: String,
+    browser: Arc<str>,
+    browser_version: Arc<str>,
+    os: Arc<str>,
+    os_version: Arc<str>,
+    device: Cow<'static, str>,
     language: String,
     screen_width: u16,
-    screen: String,
+    screen: Cow<'static, str>,
     prop_keys: Vec<String>,
     prop_values: Vec<String>,
 }
@@ -218,9 +219,9 @@ pub fn anonymize(
             String::new()
         }
     };
-    let version = |rule: VersionRule, v: &str| match rule {
-        VersionRule::Major => v.to_string(),
-        VersionRule::None => String::new(),
+    let version = |rule: VersionRule, v: &Arc<str>| match rule {
+        VersionRule::Major => v.clone(),
+        VersionRule::None => Arc::from(""),
     };
     let ua = &derived.ua;
     Event {
@@ -232,14 +233,14 @@ pub fn anonymize(
         query: facts.query,
         referrer_host: facts.referrer_host,
         referrer_source: facts.referrer_source,
-        channel: facts.channel.to_string(),
+        channel: Cow::Borrowed(facts.channel),
         utm_source: facts.utm.source,
         utm_medium: facts.utm.medium,
         utm_campaign: facts.utm.campaign,
         utm_content: facts.utm.content,
         utm_term: facts.utm.term,
         visitor_id,
-        consent: if key.is_some() { "full" } else { "anonymous" }.to_string(),
+        consent: Cow::Borrowed(if key.is_some() { "full" } else { "anonymous" }),
         ip_prefix,
         country: keep(LocationRule::Country, &geo.country),
         region: keep(LocationRule::Region, &geo.region),
@@ -248,10 +249,10 @@ pub fn anonymize(
         browser_version: version(policy.browser_version, &ua.browser_version),
         os: ua.os.clone(),
         os_version: version(policy.os_version, &ua.os_version),
-        device: ua.device.to_string(),
+        device: Cow::Borrowed(ua.device),
         language: facts.language,
         screen_width: facts.screen_width,
-        screen: facts.screen.to_string(),
+        screen: Cow::Borrowed(facts.screen),
         prop_keys: facts.prop_keys,
         prop_values: facts.prop_values,
     }
@@ -290,7 +291,7 @@ mod tests {
             .policy;
         policy.ip = IpRule::Truncate;
         let facts = HitFacts {
-            site: "example.com".into(),
+            site: Cow::Borrowed("example.com"),
             name: "pageview".into(),
             ..Default::default()
         };
@@ -317,7 +318,7 @@ mod tests {
             1,
         );
         assert_eq!(anon.ip_prefix, "");
-        assert_eq!((anon.visitor_id, anon.consent.as_str()), (0, "anonymous"));
+        assert_eq!((anon.visitor_id, &*anon.consent), (0, "anonymous"));
         assert_eq!(
             format!("{:?}", id("203.0.113.77", "ua")),
             "RawIdentity(<redacted>)"
