@@ -459,3 +459,81 @@ async fn analyst_views_never_expose_visitor_ids() {
         assert!(!comment.trim().is_empty(), "{table}.{name} has no comment");
     }
 }
+
+/// Fill the Grafana macros the dashboard uses, as the plugin would.
+fn fill_grafana_macros(sql: &str, site: &str, from: &str, to: &str) -> String {
+    let from_t = format!("toDateTime('{from} 00:00:00', 'UTC')");
+    let to_t = format!("toDateTime('{to} 23:59:59', 'UTC')");
+    let mut out = sql
+        .replace("${site}", site)
+        .replace("$__fromTime", &from_t)
+        .replace("$__toTime", &to_t);
+    while let Some(i) = out.find("$__timeFilter(") {
+        let rest = &out[i + "$__timeFilter(".len()..];
+        let end = rest.find(')').expect("closing parenthesis");
+        let col = rest[..end].trim().to_string();
+        let cond = format!("{col} >= {from_t} AND {col} <= {to_t}");
+        out.replace_range(i..i + "$__timeFilter(".len() + end + 1, &cond);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grafana_dashboard_panels_run() {
+    let db = TestDb::new("grafana");
+    let cfg = db.config().validate().unwrap();
+    tacit::store::migrate::migrate(&cfg.clickhouse, 0)
+        .await
+        .unwrap();
+    let today = day_of(SystemClock.now_ms());
+    let days = [today - 2, today - 1];
+    let (events, _) = generate(&days);
+    let mut ins = db.client().insert::<Ev>("events").await.unwrap();
+    for e in &events {
+        ins.write(e).await.unwrap();
+    }
+    ins.end().await.unwrap();
+    for d in days {
+        tacit::sessions::sessionize_day(&db.client(), d, 1)
+            .await
+            .unwrap();
+    }
+    let dash: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/dashboards/tacit-grafana.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let panels = dash["panels"].as_array().unwrap();
+    assert!(panels.len() >= 10);
+    let (from, to) = (format_day(days[0]), format_day(days[1]));
+    for p in panels {
+        for t in p["targets"].as_array().unwrap() {
+            let raw = t["rawSql"].as_str().unwrap();
+            assert!(
+                !raw.contains("visitor_id") && !raw.contains(" events"),
+                "{raw}"
+            );
+            let sql = fill_grafana_macros(raw, SITE, &from, &to);
+            let rows = run(&db, &sql, &[]).await;
+            let title = p["title"].as_str().unwrap();
+            if title != "Filtered traffic" {
+                assert!(!rows.is_empty(), "panel {title} returned nothing:\n{sql}");
+            }
+        }
+    }
+    // The overview panel matches cookbook query 1 over the same range.
+    let q1 = cookbook().into_iter().find(|(n, _, _)| *n == 1).unwrap().2;
+    let panel = fill_grafana_macros(
+        panels[1]["targets"][0]["rawSql"].as_str().unwrap(),
+        SITE,
+        &from,
+        &to,
+    );
+    let a = run(&db, &panel, &[]).await;
+    let b = run(&db, &q1, &[("site", SITE), ("from", &from), ("to", &to)]).await;
+    assert_eq!(a[0][0], b[0][0]);
+    assert_eq!(a[0][1], b[0][1]);
+}
