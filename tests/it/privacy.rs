@@ -206,3 +206,38 @@ async fn visitor_id_rotates_at_midnight_with_an_injected_clock() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tacit_processes_agree_on_the_visitor_id() {
+    let db = TestDb::new("replicas");
+    let a = start(db.config()).await;
+    let b = start(db.config()).await;
+    // Each replica made or adopted today's salt at start; a refresh makes
+    // both see the same winner (as the periodic refresh does in serve).
+    let now = tacit::clock::Clock::now_ms(&tacit::clock::SystemClock);
+    a.salts.sync(&db.client(), day_of(now), now).await.unwrap();
+    b.salts.sync(&db.client(), day_of(now), now).await.unwrap();
+    let h = [
+        ("user-agent", BROWSER_UA),
+        ("x-forwarded-for", "198.51.100.77"),
+        ("content-type", "text/plain"),
+    ];
+    for (app, path) in [(&a, "/via-a"), (&b, "/via-b")] {
+        let body = format!(r#"{{"n":"pageview","u":"https://example.com{path}"}}"#);
+        assert_eq!(post(app.beacon_addr, "/api/event", &h, &body).await.0, 202);
+    }
+    db.wait_rows("events", 2, 10).await;
+    let ids: Vec<u64> = db
+        .client()
+        .query("SELECT visitor_id FROM events ORDER BY pathname")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(
+        ids[0], ids[1],
+        "the same hit through two replicas is the same visitor"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
