@@ -137,6 +137,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
 
     let admin_state = Arc::new(AdminState {
         clickhouse: cfg.clickhouse.clone(),
+        sites: cfg.sites.iter().map(|s| s.domain.clone()).collect(),
         metrics: metrics.clone(),
         shutting_down: false.into(),
     });

@@ -1,5 +1,6 @@
 //! The admin listener: liveness (`/healthz`), readiness (`/readyz`:
-//! ClickHouse reachable and the schema current) and `/metrics`.
+//! ClickHouse reachable and the schema current), `/metrics`, and the
+//! read-only dashboard (`/dashboard`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,6 +18,8 @@ use crate::store;
 
 pub struct AdminState {
     pub clickhouse: ClickHouseConfig,
+    /// Configured site domains (for the dashboard's site picker).
+    pub sites: Vec<String>,
     pub metrics: Arc<Metrics>,
     pub shutting_down: AtomicBool,
 }
@@ -42,6 +45,10 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),
         "/readyz" => readyz(&state).await,
+        "/dashboard" => super::dashboard::page(),
+        "/dashboard/data" => {
+            super::dashboard::data(&state.clickhouse, &state.sites, req.uri().query()).await
+        }
         "/metrics" => text(
             StatusCode::OK,
             "text/plain; version=0.0.4",

@@ -4,6 +4,7 @@
 //! status with a one-line reason. Nothing here logs request contents.
 
 pub mod admin;
+pub mod dashboard;
 pub mod decode;
 pub mod server;
 

@@ -12,10 +12,10 @@ use tacit::clock::{day_of, format_day, Clock, SystemClock};
 
 use crate::common::*;
 
-const SITE: &str = "example.com";
+pub(crate) const SITE: &str = "example.com";
 
 #[derive(clickhouse::Row, Serialize, Clone)]
-struct Ev {
+pub(crate) struct Ev {
     site: String,
     ts: i64,
     name: String,
@@ -38,7 +38,7 @@ struct Ev {
     prop_values: Vec<String>,
 }
 
-struct Visit {
+pub(crate) struct Visit {
     day: i32,
     start: i64,
     end: i64,
@@ -66,7 +66,7 @@ impl Rng {
 
 /// Visitors with 1-3 visits a day; visits at least 2 hours apart, hits in a
 /// visit at most 20 minutes apart: the 30-minute rule recovers exactly these.
-fn generate(days: &[i32]) -> (Vec<Ev>, Vec<Visit>) {
+pub(crate) fn generate(days: &[i32]) -> (Vec<Ev>, Vec<Visit>) {
     let mut rng = Rng(0x2545f4914f6cdd1d);
     let sources = [
         ("", "direct"),
@@ -210,7 +210,7 @@ pub fn cookbook() -> Vec<(u32, String, String)> {
     out
 }
 
-async fn run(db: &TestDb, sql: &str, params: &[(&str, &str)]) -> Vec<Vec<Value>> {
+pub(crate) async fn run(db: &TestDb, sql: &str, params: &[(&str, &str)]) -> Vec<Vec<Value>> {
     let mut url = format!(
         "{}/?database={}&default_format=JSONCompact&output_format_json_quote_64bit_integers=0",
         db.url, db.name

@@ -5,6 +5,7 @@ mod common;
 mod analytics;
 mod bad_input;
 mod bots;
+mod dashboard;
 mod durability;
 mod enrich;
 mod hits;
