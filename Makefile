@@ -8,7 +8,7 @@ export CLICKHOUSE_DEV_PORT
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:$(CLICKHOUSE_DEV_PORT))
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
-.PHONY: run test setup data clickhouse build release bench fmt lint clean stop-clickhouse
+.PHONY: run test setup data clickhouse build release bench bench-analytics fmt lint clean stop-clickhouse
 
 setup:
 	scripts/setup
@@ -30,6 +30,11 @@ test: clickhouse data
 
 bench: data
 	cargo bench --bench hot_path
+
+# 10 million events through the pipeline into ClickHouse, then the cookbook
+# timed over 30 days (TACIT_BENCH_EVENTS to change the volume).
+bench-analytics: clickhouse data
+	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench analytics
 
 fmt:
 	cargo fmt --all
