@@ -43,24 +43,7 @@ fn vendor(f: &str) -> std::path::PathBuf {
 }
 
 fn cookbook() -> Vec<(u32, String)> {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/queries.md")).unwrap();
-    let (mut out, mut n, mut sql) = (Vec::new(), None::<u32>, None::<String>);
-    for line in text.lines() {
-        if let Some(h) = line.strip_prefix("### ") {
-            n = h.split_once(". ").and_then(|(a, _)| a.parse().ok());
-        } else if line.trim() == "```sql" {
-            sql = Some(String::new());
-        } else if line.trim() == "```" {
-            if let (Some(a), Some(s)) = (n.take(), sql.take()) {
-                out.push((a, s));
-            }
-        } else if let Some(s) = sql.as_mut() {
-            s.push_str(line);
-            s.push('\n');
-        }
-    }
-    out
+    tacit::beacon::dashboard::cookbook().into_iter().collect()
 }
 
 #[tokio::main(flavor = "multi_thread")]

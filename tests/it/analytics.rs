@@ -185,29 +185,25 @@ pub(crate) fn generate(days: &[i32]) -> (Vec<Ev>, Vec<Visit>) {
     (events, visits)
 }
 
-/// Parse "### N. question" headings and the ```sql block after each.
-pub fn cookbook() -> Vec<(u32, String, String)> {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/queries.md")).unwrap();
-    let mut out = Vec::new();
-    let mut heading: Option<(u32, String)> = None;
-    let mut sql: Option<String> = None;
-    for line in text.lines() {
-        if let Some(h) = line.strip_prefix("### ") {
-            let (n, q) = h.split_once(". ").unwrap();
-            heading = Some((n.parse().unwrap(), q.to_string()));
-        } else if line.trim() == "```sql" {
-            sql = Some(String::new());
-        } else if line.trim() == "```" {
-            if let (Some((n, q)), Some(s)) = (heading.take(), sql.take()) {
-                out.push((n, q, s));
-            }
-        } else if let Some(s) = sql.as_mut() {
-            s.push_str(line);
-            s.push('\n');
-        }
+/// The cookbook's queries by number: the same parse the dashboard uses.
+pub fn cookbook() -> Vec<(u32, String)> {
+    tacit::beacon::dashboard::cookbook().into_iter().collect()
+}
+
+/// Generated events for `days`, inserted and sessionized; returns the visits.
+pub(crate) async fn load_generated(db: &TestDb, days: &[i32]) -> Vec<Visit> {
+    let (events, visits) = generate(days);
+    let mut ins = db.client().insert::<Ev>("events").await.unwrap();
+    for e in &events {
+        ins.write(e).await.unwrap();
     }
-    out
+    ins.end().await.unwrap();
+    for &d in days {
+        tacit::sessions::sessionize_day(&db.client(), d, 1)
+            .await
+            .unwrap();
+    }
+    visits
 }
 
 pub(crate) async fn run(db: &TestDb, sql: &str, params: &[(&str, &str)]) -> Vec<Vec<Value>> {
@@ -370,13 +366,8 @@ async fn cookbook_queries_agree_with_raw_events() {
         .unwrap();
     let today = day_of(SystemClock.now_ms());
     let days = [today - 2, today - 1];
-    let (events, visits) = generate(&days);
+    let visits = load_generated(&db, &days).await;
     let client = db.client();
-    let mut ins = client.insert::<Ev>("events").await.unwrap();
-    for e in &events {
-        ins.write(e).await.unwrap();
-    }
-    ins.end().await.unwrap();
     raw_query(
         &db.url,
         &format!(
@@ -407,7 +398,7 @@ async fn cookbook_queries_agree_with_raw_events() {
         queries.len()
     );
     let all_visits: Vec<&Visit> = visits.iter().collect();
-    for (n, question, sql) in &queries {
+    for (n, sql) in &queries {
         let got = run(&db, sql, &params).await;
         let want = match n {
             3 | 5 | 6 | 17 | 18 => visit_rows(*n, &all_visits),
@@ -424,7 +415,7 @@ async fn cookbook_queries_agree_with_raw_events() {
                 .await
             }
         };
-        assert!(!want.is_empty(), "query {n} ({question}) checks nothing");
+        assert!(!want.is_empty(), "query {n} checks nothing");
         assert_rows(*n, &got, &want);
     }
     // The overview's visit metrics agree with the visit-level view per day.
@@ -525,7 +516,7 @@ async fn grafana_dashboard_panels_run() {
         }
     }
     // The overview panel matches cookbook query 1 over the same range.
-    let q1 = cookbook().into_iter().find(|(n, _, _)| *n == 1).unwrap().2;
+    let q1 = cookbook().into_iter().find(|(n, _)| *n == 1).unwrap().1;
     let panel = fill_grafana_macros(
         panels[1]["targets"][0]["rawSql"].as_str().unwrap(),
         SITE,

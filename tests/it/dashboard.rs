@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::json;
 use tacit::clock::{day_of, format_day, Clock, SystemClock};
 
-use crate::analytics::{generate, run, Ev, SITE};
+use crate::analytics::{run, SITE};
 use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,21 +17,11 @@ async fn dashboard_shows_the_sql_numbers_in_chromium() {
     let app = start(db.config()).await;
     let today = day_of(SystemClock.now_ms());
     let days = [today - 2, today - 1];
-    let (events, _) = generate(&days);
-    let mut ins = db.client().insert::<Ev>("events").await.unwrap();
-    for e in &events {
-        ins.write(e).await.unwrap();
-    }
-    ins.end().await.unwrap();
-    for d in days {
-        tacit::sessions::sessionize_day(&db.client(), d, 1)
-            .await
-            .unwrap();
-    }
+    crate::analytics::load_generated(&db, &days).await;
     let (from, to) = (format_day(days[0]), format_day(days[1]));
     let p = [("site", SITE), ("from", from.as_str()), ("to", to.as_str())];
     let q = crate::analytics::cookbook();
-    let sql = |n: u32| q.iter().find(|(i, _, _)| *i == n).unwrap().2.clone();
+    let sql = |n: u32| q.iter().find(|(i, _)| *i == n).unwrap().1.clone();
     let overview = run(&db, &sql(1), &p).await;
     let visits = run(&db, &sql(3), &p).await;
     let pages = run(&db, &sql(4), &p).await;
