@@ -303,9 +303,9 @@ async fn main() {
 
     let (from, to) = (format_day(today - 30), format_day(today - 1));
     let site = sites[0];
-    let run = |sql: String| {
+    let run = |sql: String, from: String| {
         let client = client.clone();
-        let (site, from, to) = (site.to_string(), from.clone(), to.clone());
+        let (site, to) = (site.to_string(), to.clone());
         async move {
             let t = Instant::now();
             let bytes = client
@@ -318,10 +318,8 @@ async fn main() {
                 .collect()
                 .await
                 .unwrap();
-            (
-                t.elapsed(),
-                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["data"].clone(),
-            )
+            let data = serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["data"].clone();
+            (t.elapsed(), data)
         }
     };
     let mut table = String::new();
@@ -329,7 +327,7 @@ async fn main() {
     for (n, sql) in cookbook() {
         let mut times = Vec::new();
         for _ in 0..5 {
-            times.push(run(sql.clone()).await.0);
+            times.push(run(sql.clone(), from.clone()).await.0);
         }
         times.sort();
         let p50 = times[2].as_secs_f64() * 1000.0;
@@ -340,28 +338,13 @@ async fn main() {
     }
     // The aggregate path agrees with the raw path, over the days whose raw
     // events the 30-day TTL has not begun to remove.
-    let run = |sql: String| {
-        let client = client.clone();
-        let (site, from, to) = (site.to_string(), format_day(today - 29), to.clone());
-        async move {
-            let bytes = client
-                .query(&sql)
-                .param("site", &site)
-                .param("from", &from)
-                .param("to", &to)
-                .fetch_bytes("JSONCompact")
-                .unwrap()
-                .collect()
-                .await
-                .unwrap();
-            (
-                (),
-                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["data"].clone(),
-            )
-        }
-    };
-    let (_, agg) = run(cookbook().into_iter().find(|q| q.0 == 1).unwrap().1).await;
-    let (_, rawv) = run("SELECT uniqExactIf(visitor_id, visitor_id != 0), countIf(name = 'pageview'), count() FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date}".into()).await;
+    let intact = format_day(today - 29);
+    let (_, agg) = run(
+        cookbook().into_iter().find(|q| q.0 == 1).unwrap().1,
+        intact.clone(),
+    )
+    .await;
+    let (_, rawv) = run("SELECT uniqExactIf(visitor_id, visitor_id != 0), countIf(name = 'pageview'), count() FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date}".into(), intact).await;
     let a = agg[0][0]
         .as_f64()
         .unwrap_or_else(|| agg[0][0].as_str().unwrap().parse().unwrap());

@@ -43,86 +43,57 @@ fn rate(ok: usize, n: usize) -> f64 {
     100.0 * ok as f64 / n as f64
 }
 
+/// Run one suite: `parse` gives (family, the other fields compared) for a
+/// user agent; `rest` names those fields in the suite's cases. Returns the
+/// family and full-match rates in percent.
+fn suite(
+    p: &UaParser,
+    file: &str,
+    rest: &[&str],
+    parse: impl Fn(&UaParser, &str) -> (String, Vec<Option<String>>),
+) -> (f64, f64) {
+    let (mut n, mut fam, mut full) = (0, 0, 0);
+    for c in load(file) {
+        let ua = field(&c, "user_agent_string").unwrap_or_default();
+        let (family, others) = parse(p, &ua);
+        let family = if family.is_empty() {
+            "Other".to_string()
+        } else {
+            family
+        };
+        n += 1;
+        if Some(family) == field(&c, "family") {
+            fam += 1;
+            if rest.iter().zip(&others).all(|(k, v)| field(&c, k) == *v) {
+                full += 1;
+            }
+        }
+    }
+    println!(
+        "uap-core {file}: {n} cases, family {:.2}%, family+{} {:.2}%",
+        rate(fam, n),
+        rest.join("+"),
+        rate(full, n)
+    );
+    (rate(fam, n), rate(full, n))
+}
+
 #[test]
 fn uap_core_suites_pass() {
     let p = parser();
-    let (mut n, mut fam, mut full) = (0, 0, 0);
-    for c in load("test_ua.yaml") {
-        let ua = field(&c, "user_agent_string").unwrap_or_default();
-        let got = p.extract_raw(&ua).0.unwrap_or_default();
-        let got_family = if got.family.is_empty() {
-            "Other".to_string()
-        } else {
-            got.family.clone()
-        };
-        n += 1;
-        if Some(got_family.clone()) == field(&c, "family") {
-            fam += 1;
-            if got.major == field(&c, "major")
-                && got.minor == field(&c, "minor")
-                && got.patch == field(&c, "patch")
-            {
-                full += 1;
-            }
-        }
-    }
-    println!(
-        "uap-core test_ua: {n} cases, family {:.2}%, family+version {:.2}%",
-        rate(fam, n),
-        rate(full, n)
-    );
-    let ua_family = rate(fam, n);
-
-    let (mut n, mut fam, mut full) = (0, 0, 0);
-    for c in load("test_os.yaml") {
-        let ua = field(&c, "user_agent_string").unwrap_or_default();
-        let got = p.extract_raw(&ua).1.unwrap_or_default();
-        let got_family = if got.os.is_empty() {
-            "Other".to_string()
-        } else {
-            got.os.clone()
-        };
-        n += 1;
-        if Some(got_family) == field(&c, "family") {
-            fam += 1;
-            if got.major == field(&c, "major")
-                && got.minor == field(&c, "minor")
-                && got.patch == field(&c, "patch")
-            {
-                full += 1;
-            }
-        }
-    }
-    println!(
-        "uap-core test_os: {n} cases, family {:.2}%, family+version {:.2}%",
-        rate(fam, n),
-        rate(full, n)
-    );
-    let os_family = rate(fam, n);
-
-    let (mut n, mut fam, mut full) = (0, 0, 0);
-    for c in load("test_device.yaml") {
-        let ua = field(&c, "user_agent_string").unwrap_or_default();
-        let got = p.extract_raw(&ua).2.unwrap_or_default();
-        let got_family = if got.device.is_empty() {
-            "Other".to_string()
-        } else {
-            got.device.clone()
-        };
-        n += 1;
-        if Some(got_family) == field(&c, "family") {
-            fam += 1;
-            if got.brand == field(&c, "brand") && got.model == field(&c, "model") {
-                full += 1;
-            }
-        }
-    }
-    println!(
-        "uap-core test_device: {n} cases, family {:.2}%, family+brand+model {:.2}%",
-        rate(fam, n),
-        rate(full, n)
-    );
-    assert!(ua_family >= 99.0, "browser family {ua_family:.2}%");
-    assert!(os_family >= 99.0, "OS family {os_family:.2}%");
-    assert!(rate(fam, n) >= 99.0, "device family {:.2}%", rate(fam, n));
+    let (ua, _) = suite(&p, "test_ua.yaml", &["major", "minor", "patch"], |p, s| {
+        let v = p.extract_raw(s).0.unwrap_or_default();
+        (v.family, vec![v.major, v.minor, v.patch])
+    });
+    let (os, _) = suite(&p, "test_os.yaml", &["major", "minor", "patch"], |p, s| {
+        let v = p.extract_raw(s).1.unwrap_or_default();
+        (v.os, vec![v.major, v.minor, v.patch])
+    });
+    let (dev, _) = suite(&p, "test_device.yaml", &["brand", "model"], |p, s| {
+        let v = p.extract_raw(s).2.unwrap_or_default();
+        (v.device, vec![v.brand, v.model])
+    });
+    assert!(ua >= 99.0, "browser family {ua:.2}%");
+    assert!(os >= 99.0, "OS family {os:.2}%");
+    assert!(dev >= 99.0, "device family {dev:.2}%");
 }
