@@ -178,7 +178,11 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
                 tick.tick().await;
                 let now = clock.now_ms();
                 if let Err(e) = salts.sync(&client, day_of(now), now).await {
-                    tracing::warn!(error = %e, "salt refresh failed; keeping current salts");
+                    let error = match &e {
+                        crate::privacy::SaltError::ClickHouse(ch) => crate::store::log_safe(ch),
+                        other => other.to_string(),
+                    };
+                    tracing::warn!(%error, "salt refresh failed; keeping current salts");
                 }
             }
         })

@@ -80,7 +80,7 @@ pub async fn run(client: clickhouse::Client, clock: SharedClock, every: Duration
         let today = day_of(now);
         for day in [today - 1, today] {
             if let Err(e) = sessionize_day(&client, day, now as u64).await {
-                tracing::warn!(error = %e, day = %format_day(day), "sessionizing failed; will retry");
+                tracing::warn!(error = %crate::store::log_safe(&e), day = %format_day(day), "sessionizing failed; will retry");
             }
         }
     }

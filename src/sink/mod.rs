@@ -220,7 +220,7 @@ impl Writer {
         }
         .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e, "cannot write dropped-hit counts; will retry");
+            tracing::warn!(error = %crate::store::log_safe(&e), "cannot write dropped-hit counts; will retry");
             let mut m = self.drops.0.lock().expect("drop counts");
             for (k, n) in counts {
                 *m.entry(k).or_insert(0) += n;
@@ -258,7 +258,11 @@ impl Writer {
                 Err(e) => {
                     Metrics::inc(&self.metrics.flush_errors);
                     self.metrics.clickhouse_up.store(0, Ordering::Relaxed);
-                    tracing::warn!(rows = rows.len(), error = %e, "write to ClickHouse failed; spooling batch");
+                    tracing::warn!(
+                        rows = rows.len(),
+                        error = %crate::store::log_safe(&e),
+                        "write to ClickHouse failed; spooling batch"
+                    );
                     self.next_replay = Instant::now() + self.cfg.retry_interval;
                 }
             }
@@ -338,7 +342,7 @@ impl Writer {
                 Err(e) => {
                     Metrics::inc(&self.metrics.flush_errors);
                     self.metrics.clickhouse_up.store(0, Ordering::Relaxed);
-                    tracing::warn!(error = %e, "replay failed; will retry");
+                    tracing::warn!(error = %crate::store::log_safe(&e), "replay failed; will retry");
                     self.next_replay = Instant::now() + self.cfg.retry_interval;
                     break;
                 }

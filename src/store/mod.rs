@@ -87,3 +87,52 @@ pub async fn apply_retention(
     }
     Ok(changed)
 }
+
+/// A ClickHouse error for the logs: the error code and name only. Server
+/// messages can quote the data being written (a constraint's column values,
+/// a parse error's row), and stored rows carry visitor ids, so the message
+/// body is never logged.
+pub fn log_safe(e: &clickhouse::error::Error) -> String {
+    use clickhouse::error::Error;
+    match e {
+        Error::BadResponse(msg) => {
+            let code = msg
+                .split_once("Code: ")
+                .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .filter(|c| !c.is_empty());
+            let name = msg
+                .trim_end()
+                .rsplit_once('(')
+                .map(|(_, n)| n.trim_end_matches(')'))
+                .filter(|n| {
+                    !n.is_empty() && n.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+                });
+            match (code, name) {
+                (Some(c), Some(n)) => format!("ClickHouse error {c} ({n})"),
+                (Some(c), None) => format!("ClickHouse error {c}"),
+                _ => "ClickHouse error response".to_string(),
+            }
+        }
+        Error::Network(_) => "network error".to_string(),
+        Error::TimedOut => "timed out".to_string(),
+        other => {
+            let s = other.to_string();
+            s.chars().take(120).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_errors_keep_code_and_name_only() {
+        let e = clickhouse::error::Error::BadResponse(
+            "Code: 469. DB::Exception: Constraint `c` is violated at row 1. Column values: visitor_id = 1234567. (VIOLATED_CONSTRAINT)".into(),
+        );
+        let s = log_safe(&e);
+        assert_eq!(s, "ClickHouse error 469 (VIOLATED_CONSTRAINT)");
+        assert!(!s.contains("1234567"));
+    }
+}
