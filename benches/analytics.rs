@@ -355,7 +355,7 @@ async fn main() {
     assert_eq!(agg[0][1], rawv[0][1], "page views: aggregates vs raw");
     assert!(err < 0.02, "visitors: aggregates {a} vs raw {r}");
     let report = format!(
-        "# Analytics at scale ({})\n\n{summary}\nQueries over 30 days ({from} to {to}) for `{site}`, p50 of 5 runs, on {url} (clickhouse-dev: chDB behind a Python HTTP server, about 55 ms per request of its own).\n\nAggregates vs raw events over the last 29 days: visitors {a} vs exact {r} ({:.3}% apart); page views equal.\n\n| cookbook query | p50 ms |\n|---|---|\n{table}",
+        "# Analytics at scale ({})\n\n{summary}\nQueries over 30 days ({from} to {to}) for `{site}`, p50 of 5 runs, on {url} (clickhouse-dev: chDB behind a Python HTTP server).\n\nAggregates vs raw events over the last 29 days: visitors {a} vs exact {r} ({:.3}% apart); page views equal.\n\n| cookbook query | p50 ms |\n|---|---|\n{table}",
         format_day(today), err * 100.0
     );
     println!("{report}");
