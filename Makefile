@@ -26,6 +26,7 @@ run: clickhouse data build
 	TACIT_CLICKHOUSE_URL=$(CH_URL) target/release/tacit --config tacit.toml serve --migrate
 
 test: clickhouse data
+	scripts/setup --test
 	cargo test --all-targets
 
 bench: data
