@@ -171,8 +171,10 @@ pub async fn migrate(cfg: &ClickHouseConfig, now_ms: i64) -> Result<Vec<String>,
         if !(m.server_only && embedded_engine) {
             for stmt in statements(m.sql) {
                 let stmt = stmt.replace("{database}", &cfg.database);
+                // Raw: migrations are literal SQL; a `?` in a comment is not a
+                // bind placeholder.
                 client
-                    .query(&stmt)
+                    .query_raw(&stmt)
                     .execute()
                     .await
                     .map_err(|source| MigrateError::Apply {

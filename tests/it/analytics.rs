@@ -434,6 +434,50 @@ async fn cookbook_queries_agree_with_raw_events() {
         let got = run(&db, "SELECT visits FROM analytics_overview_daily WHERE site = {site:String} AND day = {d:Date}", &[("site", SITE), ("d", &format_day(d))]).await;
         assert_eq!(got, vec![vec![json!(day_visits.len())]]);
     }
+    // A funnel mixing pages and a custom event, against the generator's own
+    // hit sequence of each visit.
+    let steps = ["/", "/pricing", "signup"];
+    let mut want = [0u64; 3];
+    for v in &visits {
+        let mut pages = v.pages.iter();
+        let mut depth = 0;
+        for name in &v.names {
+            let hit = if name == "pageview" {
+                pages.next().unwrap().as_str()
+            } else {
+                name.as_str()
+            };
+            if depth < steps.len() && hit == steps[depth] {
+                depth += 1;
+            }
+        }
+        for w in want.iter_mut().take(depth) {
+            *w += 1;
+        }
+    }
+    assert!(want[2] > 0, "the generated data reaches the last step");
+    let got = run(
+        &db,
+        "SELECT step, name, visits FROM analytics_funnel(site = {site:String}, from = {from:Date}, to = {to:Date}, steps = ['/', '/pricing', 'signup']) ORDER BY step",
+        &params,
+    )
+    .await;
+    let want_rows: Vec<Vec<Value>> = (0..3)
+        .map(|i| vec![json!(i + 1), json!(steps[i]), json!(want[i])])
+        .collect();
+    assert_eq!(got, want_rows);
+    // A page goal: visits that saw /pricing.
+    let conv = visits
+        .iter()
+        .filter(|v| v.pages.iter().any(|p| p == "/pricing"))
+        .count();
+    let got = run(
+        &db,
+        "SELECT converted_visits, visits FROM analytics_goal_conversions(site = {site:String}, from = {from:Date}, to = {to:Date}) WHERE goal_kind = 'page' AND goal = '/pricing'",
+        &params,
+    )
+    .await;
+    assert_eq!(got, vec![vec![json!(conv), json!(visits.len())]]);
 }
 
 #[tokio::test]
@@ -451,7 +495,37 @@ async fn analyst_views_never_expose_visitor_ids() {
         .await
         .unwrap();
     let views: BTreeSet<&str> = cols.iter().map(|c| c.0.as_str()).collect();
-    assert!(views.len() >= 7, "{views:?}");
+    assert!(views.len() >= 17, "{views:?}");
+    // Parameterized views list no columns; their own comment documents
+    // parameters and columns.
+    let tables: Vec<(String, String)> = db
+        .client()
+        .query("SELECT name, comment FROM system.tables WHERE database = ? AND name LIKE 'analytics\\_%' ORDER BY name")
+        .bind(&db.name)
+        .fetch_all()
+        .await
+        .unwrap();
+    for question in [
+        "analytics_pages_daily",
+        "analytics_sources_daily",
+        "analytics_channels_daily",
+        "analytics_campaigns_daily",
+        "analytics_locations_daily",
+        "analytics_technology_daily",
+        "analytics_languages_daily",
+        "analytics_custom_events_daily",
+        "analytics_properties_daily",
+        "analytics_goal_conversions",
+        "analytics_funnel",
+    ] {
+        assert!(tables.iter().any(|t| t.0 == question), "no view {question}");
+    }
+    for (name, comment) in &tables {
+        if !views.contains(name.as_str()) {
+            assert!(comment.contains("Parameters:"), "{name}: {comment:?}");
+            assert!(!comment.contains("visitor_id"), "{name}");
+        }
+    }
     for (table, name, comment) in &cols {
         assert!(
             !name.contains("visitor_id") && !name.contains("session_id"),
