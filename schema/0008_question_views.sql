@@ -160,28 +160,23 @@ WHERE startsWith(toString(dimension), 'prop:')
 COMMENT 'Which values do custom properties take?';
 
 -- Goal conversions over a date range: every custom event and every page is a
--- goal; a visit converts on a goal if it contains it. Call as
+-- goal (a goal starting with / is a page, like funnel steps); a visit
+-- converts on a goal if it contains it. Call as
 --   SELECT * FROM analytics_goal_conversions(site = 'example.com', from = '2026-11-01', to = '2026-11-30')
 -- Columns: goal_kind (event or page), goal, converted_visits, visits (all
 -- visits in the range), conversion_rate (0..1).
 CREATE VIEW IF NOT EXISTS analytics_goal_conversions AS
-SELECT g.1 AS goal_kind, g.2 AS goal, count() AS converted_visits, any(t.total) AS visits,
-       round(converted_visits / visits, 4) AS conversion_rate
+SELECT if(startsWith(g, '/'), 'page', 'event') AS goal_kind, g AS goal, count() AS converted_visits,
+       any(total) AS visits, round(converted_visits / visits, 4) AS conversion_rate
 FROM
 (
-    SELECT arrayConcat(
-               arrayMap(e -> ('event', e), arrayDistinct(arrayFilter(e -> e != 'pageview', event_names))),
-               arrayMap(p -> ('page', p), arrayDistinct(pages))) AS goals
+    SELECT arrayDistinct(arrayConcat(arrayFilter(e -> e != 'pageview', event_names), pages)) AS goals,
+           count() OVER () AS total
     FROM analytics_visits
     WHERE site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}
-) AS v
+)
 ARRAY JOIN goals AS g
-CROSS JOIN
-(
-    SELECT count() AS total FROM analytics_visits
-    WHERE site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}
-) AS t
-GROUP BY goal_kind, goal
+GROUP BY g
 COMMENT 'What share of visits reaches each goal (custom event or page)? Parameters: site, from, to. Columns: goal_kind, goal, converted_visits, visits, conversion_rate';
 
 -- A funnel over a list of steps within a visit, in order (other hits may come

@@ -140,6 +140,12 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         sites: cfg.sites.iter().map(|s| s.domain.clone()).collect(),
         metrics: metrics.clone(),
         shutting_down: false.into(),
+        exports: crate::export::api::ExportApi::new(
+            cfg.exports.clone(),
+            cfg.clickhouse.clone(),
+            clock.clone(),
+            cfg.policy.event_ttl_days as u64,
+        ),
     });
     let (admin_stop, admin_rx) = watch::channel(false);
     let st = admin_state.clone();

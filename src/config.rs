@@ -44,6 +44,7 @@ pub struct RawConfig {
     pub policy: RawPolicy,
     pub enrich: RawEnrich,
     pub sites: Vec<RawSite>,
+    pub exports: Vec<crate::export::spec::RawExport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,6 +132,7 @@ impl Default for RawConfig {
             policy: RawPolicy::default(),
             enrich: RawEnrich::default(),
             sites: vec![],
+            exports: vec![],
         }
     }
 }
@@ -545,6 +547,8 @@ pub struct Config {
     pub policy: Policy,
     pub enrich: EnrichConfig,
     pub sites: Vec<Site>,
+    /// Partner exports (`[[exports]]`).
+    pub exports: Vec<crate::export::spec::ExportSpec>,
 }
 
 #[derive(Debug, Clone)]
@@ -729,6 +733,9 @@ impl RawConfig {
             });
         }
 
+        let domains: Vec<String> = sites.iter().map(|s| s.domain.clone()).collect();
+        let exports = crate::export::spec::validate_all(&self.exports, &domains)?;
+
         Ok(Config {
             listen,
             admin_listen,
@@ -749,6 +756,7 @@ impl RawConfig {
             policy,
             enrich,
             sites,
+            exports,
         })
     }
 }

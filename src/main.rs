@@ -21,6 +21,10 @@ Commands:
   explain             read hits as JSON lines on stdin, print what each becomes
   policy [--json]     print what is collected, kept and shared, from the config
   check-config        validate the configuration and exit
+  export --partner ID --period P [--export NAME] [--out FILE]
+                      release a partner export (recorded in the disclosure ledger)
+  disclosures --year N [--json]
+                      what went to which third party in year N, from the ledger
   version             print the version
 
 Config: FILE, else $TACIT_CONFIG, else ./tacit.toml if present, else defaults;
@@ -31,6 +35,11 @@ struct Args {
     command: String,
     migrate: bool,
     json: bool,
+    partner: Option<String>,
+    period: Option<String>,
+    export: Option<String>,
+    out: Option<PathBuf>,
+    year: Option<i32>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -40,6 +49,11 @@ fn parse_args() -> Result<Args, String> {
         command: String::new(),
         migrate: false,
         json: false,
+        partner: None,
+        period: None,
+        export: None,
+        out: None,
+        year: None,
     };
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -47,6 +61,19 @@ fn parse_args() -> Result<Args, String> {
                 args.config = Some(it.next().ok_or("--config needs a file")?.into())
             }
             "--migrate" => args.migrate = true,
+            "--partner" => args.partner = Some(it.next().ok_or("--partner needs an id")?),
+            "--period" => args.period = Some(it.next().ok_or("--period needs a period")?),
+            "--export" => args.export = Some(it.next().ok_or("--export needs a name")?),
+            "--out" | "-o" => args.out = Some(it.next().ok_or("--out needs a file")?.into()),
+            "--year" => {
+                let y = it.next().ok_or("--year needs a year")?;
+                args.year = Some(
+                    y.parse()
+                        .ok()
+                        .filter(|y| (1970..=9999).contains(y))
+                        .ok_or(format!("--year: not a year: {y:?}"))?,
+                )
+            }
             "--json" => args.json = true,
             "-h" | "--help" | "help" => args.command = "help".into(),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
@@ -88,6 +115,15 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         "serve" | "migrate" | "check-config" | "explain" | "policy" => {}
+        "export" if args.partner.is_none() || args.period.is_none() => {
+            eprintln!("tacit: export needs --partner ID and --period P\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        "disclosures" if args.year.is_none() => {
+            eprintln!("tacit: disclosures needs --year N\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        "export" | "disclosures" => {}
         other => {
             eprintln!("tacit: unknown command {other:?}\n\n{USAGE}");
             return ExitCode::from(2);
@@ -140,6 +176,8 @@ fn main() -> ExitCode {
     let result = rt.block_on(async {
         match args.command.as_str() {
             "migrate" => migrate(&cfg).await,
+            "export" => export(&cfg, &args).await,
+            "disclosures" => disclosures(&cfg, args.year.unwrap_or(0), args.json).await,
             _ => serve(&cfg, args.migrate).await,
         }
     });
@@ -171,6 +209,45 @@ async fn migrate(cfg: &Config) -> anyhow::Result<()> {
         for name in &applied {
             println!("applied {name}");
         }
+    }
+    Ok(())
+}
+
+async fn export(cfg: &Config, args: &Args) -> anyhow::Result<()> {
+    use rand::SeedableRng;
+    let partner = args.partner.as_deref().unwrap_or_default();
+    let spec = tacit::export::find(&cfg.exports, partner, args.export.as_deref())?;
+    let client = tacit::store::client(&cfg.clickhouse);
+    let mut rng = rand::rngs::StdRng::from_os_rng();
+    let released = tacit::export::release(
+        &client,
+        spec,
+        args.period.as_deref().unwrap_or_default(),
+        SystemClock.now_ms(),
+        cfg.policy.event_ttl_days as u64,
+        tacit::export::Channel::Cli,
+        &mut rng,
+    )
+    .await?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(tacit::export::file_name(spec, &released.summary.period))
+    });
+    std::fs::write(&out, &released.bytes)
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!("{} -> {}", released.summary, out.display());
+    Ok(())
+}
+
+async fn disclosures(cfg: &Config, year: i32, json: bool) -> anyhow::Result<()> {
+    let client = tacit::store::client(&cfg.clickhouse);
+    let rows = tacit::export::ledger::for_year(&client, year)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the disclosure ledger: {}", tacit::store::log_safe(&e)))?;
+    let report = tacit::export::ledger::report(year, &rows);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", tacit::export::ledger::markdown(&report));
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The admin listener: liveness (`/healthz`), readiness (`/readyz`:
 //! ClickHouse reachable and the schema current), `/metrics`, and the
-//! read-only dashboard (`/dashboard`).
+//! read-only dashboard (`/dashboard`), and the partner export API
+//! (`/v1/exports/…`, see `export::api`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub struct AdminState {
     pub sites: Vec<String>,
     pub metrics: Arc<Metrics>,
     pub shutting_down: AtomicBool,
+    pub exports: crate::export::api::ExportApi,
 }
 
 fn text(status: StatusCode, ctype: &'static str, body: String) -> Resp {
@@ -54,6 +56,13 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
             "text/plain; version=0.0.4",
             state.metrics.render(),
         ),
+        p if p.starts_with("/v1/exports/") => {
+            let auth = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            state.exports.handle(p, req.uri().query(), auth).await
+        }
         _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
     }
 }

@@ -1,0 +1,262 @@
+//! The disclosure ledger (`disclosures`): every release appends one row,
+//! before the file is handed over; nothing here updates or deletes. Also the
+//! monthly epsilon spent per partner, the cache of noisy releases, and the
+//! annual report of what went to which third party (what a business needs
+//! to answer a California Civil Code § 1798.83 request).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::civil_from_days;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clickhouse::Row)]
+pub struct Disclosure {
+    /// Milliseconds since the epoch, UTC.
+    pub time: i64,
+    pub partner: String,
+    pub export: String,
+    pub period: String,
+    pub channel: String,
+    pub config_hash: String,
+    pub sites: Vec<String>,
+    pub dimensions: Vec<String>,
+    pub metrics: Vec<String>,
+    pub min_visitors: u32,
+    pub epsilon_spent: f64,
+    pub rows: u64,
+    pub suppressed: u64,
+    pub format: String,
+    pub file_sha256: String,
+}
+
+pub async fn append(client: &clickhouse::Client, d: &Disclosure) -> Result<(), clickhouse::error::Error> {
+    let mut ins = client.insert::<Disclosure>("disclosures").await?;
+    ins.write(d).await?;
+    ins.end().await
+}
+
+/// Epsilon charged to a partner in the calendar month containing `now_ms`.
+pub async fn spent_this_month(
+    client: &clickhouse::Client,
+    partner: &str,
+    now_ms: i64,
+) -> Result<f64, clickhouse::error::Error> {
+    client
+        .query("SELECT sum(epsilon_spent) FROM disclosures WHERE partner = ? AND toStartOfMonth(time) = toStartOfMonth(fromUnixTimestamp64Milli(?, 'UTC'))")
+        .bind(partner)
+        .bind(now_ms)
+        .fetch_one::<f64>()
+        .await
+}
+
+#[derive(Debug, Clone, clickhouse::Row, Serialize, Deserialize)]
+pub struct CachedRelease {
+    pub partner: String,
+    pub export: String,
+    pub period: String,
+    pub config_hash: String,
+    pub created_at: i64,
+    pub epsilon: f64,
+    pub rows: u64,
+    pub suppressed: u64,
+    /// The file as released (binary for Parquet).
+    #[serde(with = "serde_bytes")]
+    pub file: Vec<u8>,
+}
+
+/// An earlier noisy release of the same export, period and definition.
+pub async fn cached(
+    client: &clickhouse::Client,
+    partner: &str,
+    export: &str,
+    period: &str,
+    config_hash: &str,
+) -> Result<Option<CachedRelease>, clickhouse::error::Error> {
+    client
+        .query("SELECT ?fields FROM export_releases WHERE partner = ? AND export = ? AND period = ? AND config_hash = ? ORDER BY created_at LIMIT 1")
+        .bind(partner)
+        .bind(export)
+        .bind(period)
+        .bind(config_hash)
+        .fetch_optional()
+        .await
+}
+
+pub async fn store(client: &clickhouse::Client, r: &CachedRelease) -> Result<(), clickhouse::error::Error> {
+    let mut ins = client.insert::<CachedRelease>("export_releases").await?;
+    ins.write(r).await?;
+    ins.end().await
+}
+
+pub async fn for_year(client: &clickhouse::Client, year: i32) -> Result<Vec<Disclosure>, clickhouse::error::Error> {
+    client
+        .query("SELECT ?fields FROM disclosures WHERE toYear(time) = ? ORDER BY partner, time")
+        .bind(year)
+        .fetch_all()
+        .await
+}
+
+/// Plain-language category of a dimension.
+pub fn category(dimension: &str) -> &'static str {
+    match dimension {
+        "date" | "week" | "month" => "When visits happened (day, week or month)",
+        "site" | "hostname" | "pathname" => "Which pages and sites were visited (paths only, no query strings)",
+        "channel" | "referrer_source" | "utm_source" | "utm_medium" | "utm_campaign" | "utm_content" | "utm_term" => {
+            "How visitors arrived (source, channel, campaign tags)"
+        }
+        "country" | "region" | "city" => "Approximate location derived from the IP address (the address itself is not kept)",
+        "device" | "browser" | "os" | "screen" => "Type of device, browser and operating system",
+        "language" => "Browser language",
+        "event" => "Actions taken on the site (custom event names)",
+        d if d.starts_with("prop:") => "Allow-listed properties of actions on the site",
+        _ => "Other aggregate attribute",
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PartnerReport {
+    pub partner: String,
+    pub releases: usize,
+    pub exports: Vec<String>,
+    pub periods: Vec<String>,
+    pub sites: Vec<String>,
+    pub categories: Vec<String>,
+    pub metrics: Vec<String>,
+    /// The smallest k among the releases.
+    pub min_visitors: u32,
+    pub epsilon_spent: f64,
+    pub first_release: String,
+    pub last_release: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AnnualReport {
+    pub year: i32,
+    pub statement: String,
+    pub third_parties: Vec<PartnerReport>,
+}
+
+fn day_string(ms: i64) -> String {
+    let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Build the report from the year's ledger rows (pure).
+pub fn report(year: i32, rows: &[Disclosure]) -> AnnualReport {
+    let mut by: BTreeMap<&str, Vec<&Disclosure>> = BTreeMap::new();
+    for r in rows {
+        by.entry(r.partner.as_str()).or_default().push(r);
+    }
+    let third_parties = by
+        .into_iter()
+        .map(|(partner, rs)| {
+            let set = |f: &dyn Fn(&Disclosure) -> Vec<String>| -> Vec<String> {
+                rs.iter().flat_map(|r| f(r)).collect::<BTreeSet<_>>().into_iter().collect()
+            };
+            PartnerReport {
+                partner: partner.to_string(),
+                releases: rs.len(),
+                exports: set(&|r| vec![r.export.clone()]),
+                periods: set(&|r| vec![r.period.clone()]),
+                sites: set(&|r| r.sites.clone()),
+                categories: set(&|r| r.dimensions.iter().map(|d| category(d).to_string()).collect()),
+                metrics: set(&|r| r.metrics.clone()),
+                min_visitors: rs.iter().map(|r| r.min_visitors).min().unwrap_or(0),
+                epsilon_spent: rs.iter().map(|r| r.epsilon_spent).sum(),
+                first_release: day_string(rs.iter().map(|r| r.time).min().unwrap_or(0)),
+                last_release: day_string(rs.iter().map(|r| r.time).max().unwrap_or(0)),
+            }
+        })
+        .collect::<Vec<_>>();
+    let statement = if third_parties.is_empty() {
+        format!("No information from this analytics system was disclosed to third parties in {year}.")
+    } else {
+        format!(
+            "In {year}, only aggregate statistics left this analytics system. Each released figure \
+             counts a group of at least the stated number of distinct visitors; groups smaller than \
+             that were withheld, together with any figure from which they could be worked out. No \
+             visitor identifier, IP address, user agent, full URL or query string was disclosed, and \
+             none of the figures identifies a person."
+        )
+    };
+    AnnualReport {
+        year,
+        statement,
+        third_parties,
+    }
+}
+
+pub fn markdown(r: &AnnualReport) -> String {
+    let mut s = format!(
+        "# Disclosures to third parties, {}\n\nFrom tacit's disclosure ledger (table `disclosures`), for the calendar year {}.\n\n{}\n",
+        r.year, r.year, r.statement
+    );
+    for p in &r.third_parties {
+        s.push_str(&format!("\n## {}\n\n", p.partner));
+        s.push_str(&format!(
+            "- Releases: {} ({} to {}), exports: {}\n",
+            p.releases,
+            p.first_release,
+            p.last_release,
+            p.exports.join(", ")
+        ));
+        s.push_str(&format!("- Periods covered: {}\n", p.periods.join(", ")));
+        s.push_str(&format!("- Sites: {}\n", p.sites.join(", ")));
+        s.push_str("- Categories of information disclosed, all as aggregate counts:\n");
+        for c in &p.categories {
+            s.push_str(&format!("  - {c}\n"));
+        }
+        s.push_str(&format!("- Figures: {}\n", p.metrics.join(", ")));
+        s.push_str(&format!(
+            "- Smallest group released: {} distinct visitors\n",
+            p.min_visitors
+        ));
+        if p.epsilon_spent > 0.0 {
+            s.push_str(&format!(
+                "- Differential privacy: noise added, epsilon {:.3} spent in total\n",
+                p.epsilon_spent
+            ));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_groups_by_partner_and_names_categories() {
+        let d = |partner: &str, dims: &[&str], eps: f64, time: i64| Disclosure {
+            time,
+            partner: partner.into(),
+            export: "monthly".into(),
+            period: "2025-03".into(),
+            channel: "cli".into(),
+            config_hash: "h".into(),
+            sites: vec!["example.com".into()],
+            dimensions: dims.iter().map(|s| s.to_string()).collect(),
+            metrics: vec!["visitors".into()],
+            min_visitors: 10,
+            epsilon_spent: eps,
+            rows: 3,
+            suppressed: 1,
+            format: "csv".into(),
+            file_sha256: "x".into(),
+        };
+        let r = report(
+            2025,
+            &[d("acme", &["country"], 0.5, 1_740_000_000_000), d("acme", &["month", "device"], 0.0, 1_750_000_000_000), d("zeta", &["pathname"], 0.0, 1_741_000_000_000)],
+        );
+        assert_eq!(r.third_parties.len(), 2);
+        let a = &r.third_parties[0];
+        assert_eq!(a.releases, 2);
+        assert_eq!(a.categories.len(), 3);
+        assert!((a.epsilon_spent - 0.5).abs() < 1e-12);
+        let md = markdown(&r);
+        assert!(md.contains("## acme") && md.contains("## zeta"), "{md}");
+        assert!(md.contains("Approximate location"), "{md}");
+        assert!(report(2024, &[]).statement.contains("No information"));
+    }
+}

@@ -1,0 +1,559 @@
+//! Export definitions: the `[[exports]]` tables of `tacit.toml`, and their
+//! pure validation into an [`ExportSpec`]. Validation refuses anything that
+//! could identify a person (identifiers, IPs, full URLs, query strings,
+//! free-form property values), weak thresholds, and differential privacy
+//! without a budget; every error names the export and the field.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::ConfigError;
+
+/// Dimensions an export may break down by.
+pub const DIMENSIONS: &[&str] = &[
+    "date",
+    "week",
+    "month",
+    "site",
+    "hostname",
+    "pathname",
+    "channel",
+    "referrer_source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "country",
+    "region",
+    "device",
+    "browser",
+    "os",
+    "language",
+    "screen",
+    "event",
+];
+
+/// Names that identify a person or a request, refused with their own reason.
+const IDENTIFIERS: &[(&str, &str)] = &[
+    ("visitor_id", "a visitor identifier"),
+    ("visitor", "a visitor identifier"),
+    ("session_id", "a session identifier"),
+    ("session", "a session identifier"),
+    ("user_id", "a user identifier"),
+    ("ip", "an IP address"),
+    ("ip_address", "an IP address"),
+    ("ip_prefix", "an IP network (a truncated IP is still an IP)"),
+    ("client_ip", "an IP address"),
+    ("user_agent", "the raw user agent"),
+    ("url", "a full URL"),
+    ("page_url", "a full URL"),
+    ("full_url", "a full URL"),
+    ("referrer", "a full referrer URL"),
+    ("referrer_url", "a full referrer URL"),
+    ("referrer_host", "a referrer host (use referrer_source)"),
+    ("query", "a query string"),
+    ("query_string", "a query string"),
+    ("ts", "an exact timestamp (use date, week or month)"),
+    ("timestamp", "an exact timestamp (use date, week or month)"),
+];
+
+pub const METRICS: &[&str] = &[
+    "visitors",
+    "visits",
+    "pageviews",
+    "events",
+    "bounce_rate",
+    "visit_duration",
+];
+
+/// Counts (noised under differential privacy); the others are ratios.
+pub fn is_count(metric: &str) -> bool {
+    matches!(metric, "visitors" | "visits" | "pageviews" | "events")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExport {
+    /// Export name, unique per partner.
+    pub name: String,
+    pub partner: String,
+    pub sites: Vec<String>,
+    pub dimensions: Vec<String>,
+    pub metrics: Vec<String>,
+    /// Release period: "month" (default), "week" or "day".
+    #[serde(default = "default_period")]
+    pub period: String,
+    #[serde(default = "default_k")]
+    pub min_visitors: u64,
+    #[serde(default)]
+    pub round_to: Option<u64>,
+    #[serde(default)]
+    pub epsilon: Option<f64>,
+    /// Epsilon per partner per calendar month.
+    #[serde(default)]
+    pub budget: Option<f64>,
+    /// How much one visitor can change one count (L1 sensitivity per cell).
+    #[serde(default = "default_sensitivity")]
+    pub sensitivity: u64,
+    #[serde(default = "default_format")]
+    pub format: String,
+    /// Add a total row computed over the released cells only.
+    #[serde(default)]
+    pub totals: bool,
+    /// `city` may be a dimension only with this set and k >= 50.
+    #[serde(default)]
+    pub allow_city: bool,
+    /// Custom property keys whose values may be exported (`prop:<key>`).
+    #[serde(default)]
+    pub allowed_properties: Vec<String>,
+    /// SHA-256 (hex) of the bearer tokens that may fetch this export.
+    #[serde(default)]
+    pub token_sha256: Vec<String>,
+    #[serde(default = "default_rate")]
+    pub rate_limit_per_minute: u32,
+}
+
+fn default_period() -> String {
+    "month".into()
+}
+fn default_k() -> u64 {
+    10
+}
+fn default_sensitivity() -> u64 {
+    1
+}
+fn default_format() -> String {
+    "csv".into()
+}
+fn default_rate() -> u32 {
+    10
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
+        }
+    }
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Jsonl => "application/x-ndjson",
+            Format::Parquet => "application/vnd.apache.parquet",
+        }
+    }
+}
+
+/// Differential privacy settings of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Dp {
+    pub epsilon: f64,
+    pub budget: f64,
+    pub sensitivity: u64,
+}
+
+/// A validated export definition.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSpec {
+    pub name: String,
+    pub partner: String,
+    pub sites: Vec<String>,
+    pub dimensions: Vec<String>,
+    pub metrics: Vec<String>,
+    pub period: Granularity,
+    pub min_visitors: u64,
+    pub round_to: Option<u64>,
+    pub dp: Option<Dp>,
+    pub format: Format,
+    pub totals: bool,
+    /// Lowercase hex SHA-256 of accepted bearer tokens.
+    #[serde(skip)]
+    pub token_sha256: Vec<[u8; 32]>,
+    #[serde(skip)]
+    pub rate_limit_per_minute: u32,
+    /// SHA-256 of what the export releases (not of who may fetch it).
+    pub config_hash: String,
+}
+
+fn err(i: usize, name: &str, field: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: format!("exports[{i}] ({name}).{field}"),
+        reason: reason.into(),
+    }
+}
+
+fn slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Validate every export against the configured sites.
+pub fn validate_all(raw: &[RawExport], sites: &[String]) -> Result<Vec<ExportSpec>, ConfigError> {
+    let mut out: Vec<ExportSpec> = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let spec = validate(i, r, sites)?;
+        if out
+            .iter()
+            .any(|o| o.partner == spec.partner && o.name == spec.name)
+        {
+            return Err(err(
+                i,
+                &r.name,
+                "name",
+                format!("duplicate export name for partner {:?}", r.partner),
+            ));
+        }
+        if let Some(dp) = spec.dp {
+            if let Some(other) = out
+                .iter()
+                .find(|o| o.partner == spec.partner && o.dp.is_some_and(|d| d.budget != dp.budget))
+            {
+                return Err(err(
+                    i,
+                    &r.name,
+                    "budget",
+                    format!(
+                        "partner {:?} already has a monthly budget of {} (export {:?}); the budget is per partner",
+                        spec.partner,
+                        other.dp.unwrap().budget,
+                        other.name
+                    ),
+                ));
+            }
+        }
+        out.push(spec);
+    }
+    Ok(out)
+}
+
+fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, ConfigError> {
+    let n = r.name.as_str();
+    if !slug(n) {
+        return Err(err(i, n, "name", "must be 1-64 of a-z, 0-9, - and _"));
+    }
+    if !slug(&r.partner) {
+        return Err(err(i, n, "partner", "must be 1-64 of a-z, 0-9, - and _"));
+    }
+    if r.sites.is_empty() {
+        return Err(err(i, n, "sites", "must list at least one configured site"));
+    }
+    for s in &r.sites {
+        if !sites.iter().any(|x| x == s) {
+            return Err(err(i, n, "sites", format!("{s:?} is not a configured site")));
+        }
+    }
+    if r.min_visitors < 2 {
+        return Err(err(
+            i,
+            n,
+            "min_visitors",
+            format!(
+                "must be at least 2 (got {}): a cell of one visitor describes that person",
+                r.min_visitors
+            ),
+        ));
+    }
+    let mut dims: Vec<String> = Vec::new();
+    for d in &r.dimensions {
+        let d = d.trim();
+        if let Some((_, why)) = IDENTIFIERS.iter().find(|(id, _)| *id == d) {
+            return Err(err(
+                i,
+                n,
+                "dimensions",
+                format!("{d:?} is {why} and can never be exported"),
+            ));
+        }
+        if d == "city" {
+            if !r.allow_city || r.min_visitors < 50 {
+                return Err(err(
+                    i,
+                    n,
+                    "dimensions",
+                    "\"city\" needs allow_city = true and min_visitors >= 50",
+                ));
+            }
+        } else if let Some(key) = d.strip_prefix("prop:") {
+            if !r.allowed_properties.iter().any(|p| p == key) {
+                return Err(err(
+                    i,
+                    n,
+                    "dimensions",
+                    format!("custom property {key:?} is not in allowed_properties; property values can carry personal data"),
+                ));
+            }
+        } else if !DIMENSIONS.contains(&d) {
+            return Err(err(
+                i,
+                n,
+                "dimensions",
+                format!("unknown dimension {d:?}; expected one of {}", DIMENSIONS.join(", ")),
+            ));
+        }
+        if dims.iter().any(|x| x == d) {
+            return Err(err(i, n, "dimensions", format!("{d:?} listed twice")));
+        }
+        dims.push(d.to_string());
+    }
+    if r.metrics.is_empty() {
+        return Err(err(i, n, "metrics", "must list at least one metric"));
+    }
+    let mut metrics: Vec<String> = Vec::new();
+    for m in &r.metrics {
+        if !METRICS.contains(&m.as_str()) {
+            return Err(err(
+                i,
+                n,
+                "metrics",
+                format!("unknown metric {m:?}; expected one of {}", METRICS.join(", ")),
+            ));
+        }
+        if metrics.contains(m) {
+            return Err(err(i, n, "metrics", format!("{m:?} listed twice")));
+        }
+        metrics.push(m.clone());
+    }
+    let period = match r.period.as_str() {
+        "day" => Granularity::Day,
+        "week" => Granularity::Week,
+        "month" => Granularity::Month,
+        o => {
+            return Err(err(
+                i,
+                n,
+                "period",
+                format!("expected \"day\", \"week\" or \"month\", got {o:?}"),
+            ))
+        }
+    };
+    if period == Granularity::Day && dims.iter().any(|d| d == "week" || d == "month") {
+        return Err(err(i, n, "dimensions", "a daily release cannot break down by week or month"));
+    }
+    if period == Granularity::Week && dims.iter().any(|d| d == "month") {
+        return Err(err(i, n, "dimensions", "a weekly release cannot break down by month"));
+    }
+    if r.round_to == Some(0) {
+        return Err(err(i, n, "round_to", "must be at least 1"));
+    }
+    let dp = match (r.epsilon, r.budget) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(err(
+                i,
+                n,
+                "budget",
+                "epsilon is set without a budget; set the partner's monthly epsilon budget",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(err(i, n, "epsilon", "budget is set without an epsilon"))
+        }
+        (Some(e), Some(b)) => {
+            if !(e.is_finite() && e > 0.0 && e <= 10.0) {
+                return Err(err(i, n, "epsilon", format!("must be in (0, 10], got {e}")));
+            }
+            if !(b.is_finite() && b >= e) {
+                return Err(err(
+                    i,
+                    n,
+                    "budget",
+                    format!("must be at least epsilon ({e}), got {b}"),
+                ));
+            }
+            if let Some(m) = metrics.iter().find(|m| !is_count(m)) {
+                return Err(err(
+                    i,
+                    n,
+                    "metrics",
+                    format!("{m:?} is a ratio; with epsilon set only counts (visitors, visits, pageviews, events) can be released"),
+                ));
+            }
+            if r.sensitivity == 0 {
+                return Err(err(i, n, "sensitivity", "must be at least 1"));
+            }
+            Some(Dp {
+                epsilon: e,
+                budget: b,
+                sensitivity: r.sensitivity,
+            })
+        }
+    };
+    let format = match r.format.as_str() {
+        "csv" => Format::Csv,
+        "jsonl" => Format::Jsonl,
+        "parquet" => Format::Parquet,
+        o => {
+            return Err(err(
+                i,
+                n,
+                "format",
+                format!("expected \"csv\", \"jsonl\" or \"parquet\", got {o:?}"),
+            ))
+        }
+    };
+    let mut tokens = Vec::new();
+    for (j, t) in r.token_sha256.iter().enumerate() {
+        let h = hex32(&t.to_ascii_lowercase()).ok_or_else(|| {
+            err(
+                i,
+                n,
+                &format!("token_sha256[{j}]"),
+                "must be 64 hex digits: the SHA-256 of the token, never the token itself",
+            )
+        })?;
+        tokens.push(h);
+    }
+    if r.rate_limit_per_minute == 0 {
+        return Err(err(i, n, "rate_limit_per_minute", "must be at least 1"));
+    }
+    let mut spec = ExportSpec {
+        name: n.to_string(),
+        partner: r.partner.clone(),
+        sites: r.sites.clone(),
+        dimensions: dims,
+        metrics,
+        period,
+        min_visitors: r.min_visitors,
+        round_to: r.round_to,
+        dp,
+        format,
+        totals: r.totals,
+        token_sha256: tokens,
+        rate_limit_per_minute: r.rate_limit_per_minute,
+        config_hash: String::new(),
+    };
+    let canonical = serde_json::to_string(&spec).expect("spec serializes");
+    spec.config_hash = Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> RawExport {
+        toml::from_str(
+            r#"
+name = "monthly"
+partner = "acme"
+sites = ["example.com"]
+dimensions = ["month", "country"]
+metrics = ["visitors", "pageviews"]
+"#,
+        )
+        .unwrap()
+    }
+
+    fn check(f: impl FnOnce(&mut RawExport), field: &str, words: &str) {
+        let mut r = base();
+        f(&mut r);
+        let e = validate_all(&[r], &["example.com".into()]).unwrap_err().to_string();
+        assert!(e.contains(&format!("exports[0] (monthly).{field}")), "{e}");
+        assert!(e.contains(words), "{e}");
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let s = &validate_all(&[base()], &["example.com".into()]).unwrap()[0];
+        assert_eq!(s.min_visitors, 10);
+        assert_eq!(s.period, Granularity::Month);
+        assert_eq!(s.format, Format::Csv);
+        assert!(s.dp.is_none());
+        assert_eq!(s.config_hash.len(), 64);
+    }
+
+    #[test]
+    fn identifiers_are_refused_by_name() {
+        for id in ["visitor_id", "session_id", "ip", "ip_prefix", "url", "query", "user_agent", "referrer"] {
+            check(|r| r.dimensions.push(id.into()), "dimensions", id);
+        }
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        check(|r| r.min_visitors = 1, "min_visitors", "at least 2");
+        check(|r| r.epsilon = Some(1.0), "budget", "without a budget");
+        check(|r| r.budget = Some(1.0), "epsilon", "without an epsilon");
+        check(|r| r.dimensions.push("shoe_size".into()), "dimensions", "unknown dimension");
+        check(|r| r.dimensions.push("city".into()), "dimensions", "allow_city");
+        check(
+            |r| {
+                r.dimensions.push("city".into());
+                r.allow_city = true;
+            },
+            "dimensions",
+            "min_visitors >= 50",
+        );
+        check(|r| r.dimensions.push("prop:email".into()), "dimensions", "allowed_properties");
+        check(|r| r.metrics.push("revenue".into()), "metrics", "unknown metric");
+        check(|r| r.sites = vec!["other.org".into()], "sites", "not a configured site");
+        check(|r| r.format = "xlsx".into(), "format", "expected");
+        check(|r| r.token_sha256 = vec!["secret".into()], "token_sha256[0]", "64 hex");
+        check(
+            |r| {
+                r.epsilon = Some(1.0);
+                r.budget = Some(2.0);
+                r.metrics.push("bounce_rate".into());
+            },
+            "metrics",
+            "ratio",
+        );
+    }
+
+    #[test]
+    fn allowed_city_and_properties_pass() {
+        let mut r = base();
+        r.dimensions = vec!["city".into(), "prop:plan".into()];
+        r.allow_city = true;
+        r.min_visitors = 50;
+        r.allowed_properties = vec!["plan".into()];
+        assert!(validate_all(&[r], &["example.com".into()]).is_ok());
+    }
+
+    #[test]
+    fn one_budget_per_partner() {
+        let mut a = base();
+        a.epsilon = Some(0.5);
+        a.budget = Some(2.0);
+        let mut b = a.clone();
+        b.name = "other".into();
+        b.budget = Some(3.0);
+        let e = validate_all(&[a, b], &["example.com".into()]).unwrap_err().to_string();
+        assert!(e.contains("exports[1] (other).budget"), "{e}");
+    }
+}
