@@ -229,11 +229,11 @@ async fn export(cfg: &Config, args: &Args) -> anyhow::Result<()> {
         &mut rng,
     )
     .await?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from(tacit::export::file_name(spec, &released.summary.period))
-    });
-    std::fs::write(&out, &released.bytes)
-        .with_context(|| format!("writing {}", out.display()))?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(tacit::export::file_name(spec, &released.summary.period)));
+    std::fs::write(&out, &released.bytes).with_context(|| format!("writing {}", out.display()))?;
     println!("{} -> {}", released.summary, out.display());
     Ok(())
 }
@@ -242,7 +242,12 @@ async fn disclosures(cfg: &Config, year: i32, json: bool) -> anyhow::Result<()> 
     let client = tacit::store::client(&cfg.clickhouse);
     let rows = tacit::export::ledger::for_year(&client, year)
         .await
-        .map_err(|e| anyhow::anyhow!("reading the disclosure ledger: {}", tacit::store::log_safe(&e)))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "reading the disclosure ledger: {}",
+                tacit::store::log_safe(&e)
+            )
+        })?;
     let report = tacit::export::ledger::report(year, &rows);
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

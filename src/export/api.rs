@@ -106,7 +106,10 @@ impl ExportApi {
         let cap = per_minute as f64;
         let rate = cap / 60_000.0;
         let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let e = b.entry(h).or_insert(Bucket { tokens: cap, at_ms: now });
+        let e = b.entry(h).or_insert(Bucket {
+            tokens: cap,
+            at_ms: now,
+        });
         e.tokens = (e.tokens + (now - e.at_ms).max(0) as f64 * rate).min(cap);
         e.at_ms = now;
         if e.tokens >= 1.0 {
@@ -118,10 +121,17 @@ impl ExportApi {
     }
 
     pub async fn handle(&self, path: &str, query: Option<&str>, auth: Option<&str>) -> Resp {
-        let Some(partner) = path.strip_prefix("/v1/exports/").filter(|p| !p.is_empty() && !p.contains('/')) else {
+        let Some(partner) = path
+            .strip_prefix("/v1/exports/")
+            .filter(|p| !p.is_empty() && !p.contains('/'))
+        else {
             return reply(StatusCode::NOT_FOUND, "not found");
         };
-        let Some(token) = auth.and_then(|a| a.strip_prefix("Bearer ")).map(str::trim).filter(|t| !t.is_empty()) else {
+        let Some(token) = auth
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
             return reply(StatusCode::UNAUTHORIZED, "missing bearer token");
         };
         let Some((owner, per_minute)) = self.partner_of(token) else {
@@ -138,29 +148,50 @@ impl ExportApi {
             return r;
         }
         let Some(period) = query_param(query, "period") else {
-            return reply(StatusCode::BAD_REQUEST, "missing period (e.g. ?period=2026-11)");
+            return reply(
+                StatusCode::BAD_REQUEST,
+                "missing period (e.g. ?period=2026-11)",
+            );
         };
         let spec = match super::find(&self.exports, partner, query_param(query, "export")) {
             Ok(s) => s,
-            Err(e @ ExportError::Ambiguous(..)) => return reply(StatusCode::BAD_REQUEST, &e.to_string()),
+            Err(e @ ExportError::Ambiguous(..)) => {
+                return reply(StatusCode::BAD_REQUEST, &e.to_string())
+            }
             Err(_) => return reply(StatusCode::NOT_FOUND, "no such export"),
         };
         let client = crate::store::client(&self.clickhouse);
         let now = self.clock.now_ms();
-        match release(&client, spec, period, now, self.event_ttl_days, Channel::Api, &mut rand::rngs::StdRng::from_os_rng()).await {
+        match release(
+            &client,
+            spec,
+            period,
+            now,
+            self.event_ttl_days,
+            Channel::Api,
+            &mut rand::rngs::StdRng::from_os_rng(),
+        )
+        .await
+        {
             Ok(r) => {
                 tracing::info!(partner = %r.summary.partner, export = %r.summary.export, period = %r.summary.period, rows = r.summary.rows, suppressed = r.summary.suppressed, epsilon = r.summary.epsilon_spent, "export released");
                 let name = super::file_name(spec, &r.summary.period);
                 let mut resp = Response::new(Full::new(Bytes::from(r.bytes)));
                 let h = resp.headers_mut();
-                h.insert(header::CONTENT_TYPE, HeaderValue::from_static(spec.format.content_type()));
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(spec.format.content_type()),
+                );
                 h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 let mut set = |k: &'static str, v: String| {
                     if let Ok(v) = HeaderValue::from_str(&v) {
                         h.insert(k, v);
                     }
                 };
-                set("content-disposition", format!("attachment; filename=\"{name}\""));
+                set(
+                    "content-disposition",
+                    format!("attachment; filename=\"{name}\""),
+                );
                 set("x-tacit-rows", r.summary.rows.to_string());
                 set("x-tacit-suppressed", r.summary.suppressed.to_string());
                 set("x-tacit-epsilon-spent", r.summary.epsilon_spent.to_string());
@@ -169,9 +200,9 @@ impl ExportApi {
             }
             Err(e) => {
                 let status = match &e {
-                    ExportError::Period(_) | ExportError::NotOver { .. } | ExportError::Expired { .. } => {
-                        StatusCode::BAD_REQUEST
-                    }
+                    ExportError::Period(_)
+                    | ExportError::NotOver { .. }
+                    | ExportError::Expired { .. } => StatusCode::BAD_REQUEST,
                     ExportError::Budget { .. } => StatusCode::FORBIDDEN,
                     ExportError::TooManySmallCells(_) => StatusCode::UNPROCESSABLE_ENTITY,
                     ExportError::ClickHouse(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -199,7 +230,10 @@ mod tests {
 
     #[test]
     fn query_params() {
-        assert_eq!(query_param(Some("period=2026-11&export=m"), "export"), Some("m"));
+        assert_eq!(
+            query_param(Some("period=2026-11&export=m"), "export"),
+            Some("m")
+        );
         assert_eq!(query_param(Some("x=1"), "period"), None);
         assert_eq!(query_param(None, "period"), None);
     }

@@ -38,7 +38,13 @@ fn ratio(x: f64) -> String {
 
 pub fn csv(t: &Table) -> Vec<u8> {
     let mut out = String::new();
-    out.push_str(&t.columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+    out.push_str(
+        &t.columns
+            .iter()
+            .map(|c| csv_field(c))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     out.push_str("\r\n");
     for r in &t.rows {
         let line: Vec<String> = r
@@ -101,7 +107,11 @@ pub async fn parquet(
          SETTINGS max_query_size = {}, output_format_parquet_compression_method = 'zstd'",
         data.len() + 65_536
     );
-    let bytes = client.query_raw(&sql).fetch_bytes("Parquet")?.collect().await?;
+    let bytes = client
+        .query_raw(&sql)
+        .fetch_bytes("Parquet")?
+        .collect()
+        .await?;
     Ok(bytes.to_vec())
 }
 
@@ -126,7 +136,11 @@ mod tests {
         let t = Table {
             columns: vec!["page".into(), "visitors".into(), "bounce_rate".into()],
             types: vec!["String", "Nullable(UInt64)", "Nullable(Float64)"],
-            rows: vec![vec![Value::Text("/a,\"b\"".into()), Value::Count(12), Value::Ratio(0.5)]],
+            rows: vec![vec![
+                Value::Text("/a,\"b\"".into()),
+                Value::Count(12),
+                Value::Ratio(0.5),
+            ]],
         };
         assert_eq!(
             String::from_utf8(csv(&t)).unwrap(),

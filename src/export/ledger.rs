@@ -30,7 +30,10 @@ pub struct Disclosure {
     pub file_sha256: String,
 }
 
-pub async fn append(client: &clickhouse::Client, d: &Disclosure) -> Result<(), clickhouse::error::Error> {
+pub async fn append(
+    client: &clickhouse::Client,
+    d: &Disclosure,
+) -> Result<(), clickhouse::error::Error> {
     let mut ins = client.insert::<Disclosure>("disclosures").await?;
     ins.write(d).await?;
     ins.end().await
@@ -83,13 +86,19 @@ pub async fn cached(
         .await
 }
 
-pub async fn store(client: &clickhouse::Client, r: &CachedRelease) -> Result<(), clickhouse::error::Error> {
+pub async fn store(
+    client: &clickhouse::Client,
+    r: &CachedRelease,
+) -> Result<(), clickhouse::error::Error> {
     let mut ins = client.insert::<CachedRelease>("export_releases").await?;
     ins.write(r).await?;
     ins.end().await
 }
 
-pub async fn for_year(client: &clickhouse::Client, year: i32) -> Result<Vec<Disclosure>, clickhouse::error::Error> {
+pub async fn for_year(
+    client: &clickhouse::Client,
+    year: i32,
+) -> Result<Vec<Disclosure>, clickhouse::error::Error> {
     client
         .query("SELECT ?fields FROM disclosures WHERE toYear(time) = ? ORDER BY partner, time")
         .bind(year)
@@ -101,11 +110,14 @@ pub async fn for_year(client: &clickhouse::Client, year: i32) -> Result<Vec<Disc
 pub fn category(dimension: &str) -> &'static str {
     match dimension {
         "date" | "week" | "month" => "When visits happened (day, week or month)",
-        "site" | "hostname" | "pathname" => "Which pages and sites were visited (paths only, no query strings)",
-        "channel" | "referrer_source" | "utm_source" | "utm_medium" | "utm_campaign" | "utm_content" | "utm_term" => {
-            "How visitors arrived (source, channel, campaign tags)"
+        "site" | "hostname" | "pathname" => {
+            "Which pages and sites were visited (paths only, no query strings)"
         }
-        "country" | "region" | "city" => "Approximate location derived from the IP address (the address itself is not kept)",
+        "channel" | "referrer_source" | "utm_source" | "utm_medium" | "utm_campaign"
+        | "utm_content" | "utm_term" => "How visitors arrived (source, channel, campaign tags)",
+        "country" | "region" | "city" => {
+            "Approximate location derived from the IP address (the address itself is not kept)"
+        }
         "device" | "browser" | "os" | "screen" => "Type of device, browser and operating system",
         "language" => "Browser language",
         "event" => "Actions taken on the site (custom event names)",
@@ -152,7 +164,11 @@ pub fn report(year: i32, rows: &[Disclosure]) -> AnnualReport {
         .into_iter()
         .map(|(partner, rs)| {
             let set = |f: &dyn Fn(&Disclosure) -> Vec<String>| -> Vec<String> {
-                rs.iter().flat_map(|r| f(r)).collect::<BTreeSet<_>>().into_iter().collect()
+                rs.iter()
+                    .flat_map(|r| f(r))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect()
             };
             PartnerReport {
                 partner: partner.to_string(),
@@ -160,7 +176,12 @@ pub fn report(year: i32, rows: &[Disclosure]) -> AnnualReport {
                 exports: set(&|r| vec![r.export.clone()]),
                 periods: set(&|r| vec![r.period.clone()]),
                 sites: set(&|r| r.sites.clone()),
-                categories: set(&|r| r.dimensions.iter().map(|d| category(d).to_string()).collect()),
+                categories: set(&|r| {
+                    r.dimensions
+                        .iter()
+                        .map(|d| category(d).to_string())
+                        .collect()
+                }),
                 metrics: set(&|r| r.metrics.clone()),
                 min_visitors: rs.iter().map(|r| r.min_visitors).min().unwrap_or(0),
                 epsilon_spent: rs.iter().map(|r| r.epsilon_spent).sum(),
@@ -170,7 +191,9 @@ pub fn report(year: i32, rows: &[Disclosure]) -> AnnualReport {
         })
         .collect::<Vec<_>>();
     let statement = if third_parties.is_empty() {
-        format!("No information from this analytics system was disclosed to third parties in {year}.")
+        format!(
+            "No information from this analytics system was disclosed to third parties in {year}."
+        )
     } else {
         format!(
             "In {year}, only aggregate statistics left this analytics system. Each released figure \
@@ -247,7 +270,11 @@ mod tests {
         };
         let r = report(
             2025,
-            &[d("acme", &["country"], 0.5, 1_740_000_000_000), d("acme", &["month", "device"], 0.0, 1_750_000_000_000), d("zeta", &["pathname"], 0.0, 1_741_000_000_000)],
+            &[
+                d("acme", &["country"], 0.5, 1_740_000_000_000),
+                d("acme", &["month", "device"], 0.0, 1_750_000_000_000),
+                d("zeta", &["pathname"], 0.0, 1_741_000_000_000),
+            ],
         );
         assert_eq!(r.third_parties.len(), 2);
         let a = &r.third_parties[0];

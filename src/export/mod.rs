@@ -98,7 +98,11 @@ impl std::fmt::Display for Summary {
             self.rows,
             self.suppressed,
             self.epsilon_spent,
-            if self.repeat { " (repeat of an earlier noisy release)" } else { "" },
+            if self.repeat {
+                " (repeat of an earlier noisy release)"
+            } else {
+                ""
+            },
             self.sha256
         )
     }
@@ -121,7 +125,10 @@ pub fn find<'a>(
         None if mine.len() > 1 => {
             return Err(ExportError::Ambiguous(
                 partner.into(),
-                mine.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
+                mine.iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             ))
         }
         None => mine.into_iter().next(),
@@ -168,7 +175,12 @@ pub fn build_table<R: Rng + CryptoRng + ?Sized>(
     hidden: &[bool],
     rng: &mut R,
 ) -> Table {
-    let n_counts = spec.metrics.iter().filter(|m| spec::is_count(m)).count().max(1);
+    let n_counts = spec
+        .metrics
+        .iter()
+        .filter(|m| spec::is_count(m))
+        .count()
+        .max(1);
     let mech = spec
         .dp
         .map(|dp| noise::DiscreteLaplace::new(dp.epsilon / n_counts as f64, dp.sensitivity));
@@ -195,7 +207,8 @@ pub fn build_table<R: Rng + CryptoRng + ?Sized>(
     }));
     let mut rows = Vec::new();
     // Sums over released cells, for the optional total row.
-    let (mut t_visits, mut t_pv, mut t_ev, mut t_bounces, mut t_dur) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut t_visits, mut t_pv, mut t_ev, mut t_bounces, mut t_dur) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
     for (c, _) in cells.iter().zip(hidden).filter(|(_, h)| !**h) {
         let mut row: Vec<Value> = c.keys.iter().cloned().map(Value::Text).collect();
         for m in &spec.metrics {
@@ -216,9 +229,7 @@ pub fn build_table<R: Rng + CryptoRng + ?Sized>(
                     t_ev += v;
                     Value::Count(v)
                 }
-                "bounce_rate" if c.visits > 0 => {
-                    Value::Ratio(c.bounces as f64 / c.visits as f64)
-                }
+                "bounce_rate" if c.visits > 0 => Value::Ratio(c.bounces as f64 / c.visits as f64),
                 "visit_duration" if c.visits > 0 => {
                     Value::Ratio(c.duration_ms as f64 / 1000.0 / c.visits as f64)
                 }
@@ -279,7 +290,14 @@ pub async fn release<R: Rng + CryptoRng + ?Sized>(
     let p = check_period(spec, period, now_ms, event_ttl_days)?;
     let mut repeat = None;
     if let Some(dp) = spec.dp {
-        repeat = ledger::cached(client, &spec.partner, &spec.name, &p.label, &spec.config_hash).await?;
+        repeat = ledger::cached(
+            client,
+            &spec.partner,
+            &spec.name,
+            &p.label,
+            &spec.config_hash,
+        )
+        .await?;
         if repeat.is_none() {
             let spent = ledger::spent_this_month(client, &spec.partner, now_ms).await?;
             if spent + dp.epsilon > dp.budget + 1e-9 {

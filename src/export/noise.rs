@@ -88,12 +88,26 @@ mod tests {
             // Critical values at p = 0.001 for df <= 20 are below 45.3; we
             // assert the looser bound only when there are that many bins.
             let df = bins - 1;
-            let crit = if df <= 20 { crit } else { df as f64 + 4.0 * (2.0 * df as f64).sqrt() };
-            assert!(chi2 < crit, "epsilon {epsilon}: chi2 {chi2:.1} over {bins} bins");
+            let crit = if df <= 20 {
+                crit
+            } else {
+                df as f64 + 4.0 * (2.0 * df as f64).sqrt()
+            };
+            assert!(
+                chi2 < crit,
+                "epsilon {epsilon}: chi2 {chi2:.1} over {bins} bins"
+            );
             let mean = sum / n as f64;
             let var = sq / n as f64 - mean * mean;
-            assert!(mean.abs() < 4.0 * (m.variance() / n as f64).sqrt(), "mean {mean}");
-            assert!((var / m.variance() - 1.0).abs() < 0.05, "variance {var} vs {}", m.variance());
+            assert!(
+                mean.abs() < 4.0 * (m.variance() / n as f64).sqrt(),
+                "mean {mean}"
+            );
+            assert!(
+                (var / m.variance() - 1.0).abs() < 0.05,
+                "variance {var} vs {}",
+                m.variance()
+            );
         }
     }
 

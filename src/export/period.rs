@@ -117,7 +117,10 @@ mod tests {
     #[test]
     fn months_weeks_days() {
         let p = parse("2026-11", Granularity::Month).unwrap();
-        assert_eq!((format_day(p.start), format_day(p.end)), ("2026-11-01".into(), "2026-12-01".into()));
+        assert_eq!(
+            (format_day(p.start), format_day(p.end)),
+            ("2026-11-01".into(), "2026-12-01".into())
+        );
         let p = parse("2026-12", Granularity::Month).unwrap();
         assert_eq!(format_day(p.end), "2027-01-01");
         // ISO 8601: 2026-W01 starts Monday 2025-12-29; 2026-W53 exists.
@@ -128,9 +131,14 @@ mod tests {
         let p = parse("2024-02-29", Granularity::Day).unwrap();
         assert_eq!(p.end - p.start, 1);
         for bad in ["2026-13", "26-11", "2026-11-31", "2026-1"] {
-            assert!(parse(bad, Granularity::Month).is_err() || bad.len() == 10, "{bad}");
+            assert!(
+                parse(bad, Granularity::Month).is_err() || bad.len() == 10,
+                "{bad}"
+            );
         }
         assert!(parse("2026-11-31", Granularity::Day).is_err());
-        assert!(parse("2026-11", Granularity::Day).unwrap_err().contains("YYYY-MM-DD"));
+        assert!(parse("2026-11", Granularity::Day)
+            .unwrap_err()
+            .contains("YYYY-MM-DD"));
     }
 }

@@ -271,7 +271,12 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
     }
     for s in &r.sites {
         if !sites.iter().any(|x| x == s) {
-            return Err(err(i, n, "sites", format!("{s:?} is not a configured site")));
+            return Err(err(
+                i,
+                n,
+                "sites",
+                format!("{s:?} is not a configured site"),
+            ));
         }
     }
     if r.min_visitors < 2 {
@@ -319,7 +324,10 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
                 i,
                 n,
                 "dimensions",
-                format!("unknown dimension {d:?}; expected one of {}", DIMENSIONS.join(", ")),
+                format!(
+                    "unknown dimension {d:?}; expected one of {}",
+                    DIMENSIONS.join(", ")
+                ),
             ));
         }
         if dims.iter().any(|x| x == d) {
@@ -337,7 +345,10 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
                 i,
                 n,
                 "metrics",
-                format!("unknown metric {m:?}; expected one of {}", METRICS.join(", ")),
+                format!(
+                    "unknown metric {m:?}; expected one of {}",
+                    METRICS.join(", ")
+                ),
             ));
         }
         if metrics.contains(m) {
@@ -359,10 +370,20 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
         }
     };
     if period == Granularity::Day && dims.iter().any(|d| d == "week" || d == "month") {
-        return Err(err(i, n, "dimensions", "a daily release cannot break down by week or month"));
+        return Err(err(
+            i,
+            n,
+            "dimensions",
+            "a daily release cannot break down by week or month",
+        ));
     }
     if period == Granularity::Week && dims.iter().any(|d| d == "month") {
-        return Err(err(i, n, "dimensions", "a weekly release cannot break down by month"));
+        return Err(err(
+            i,
+            n,
+            "dimensions",
+            "a weekly release cannot break down by month",
+        ));
     }
     if r.round_to == Some(0) {
         return Err(err(i, n, "round_to", "must be at least 1"));
@@ -377,9 +398,7 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
                 "epsilon is set without a budget; set the partner's monthly epsilon budget",
             ))
         }
-        (None, Some(_)) => {
-            return Err(err(i, n, "epsilon", "budget is set without an epsilon"))
-        }
+        (None, Some(_)) => return Err(err(i, n, "epsilon", "budget is set without an epsilon")),
         (Some(e), Some(b)) => {
             if !(e.is_finite() && e > 0.0 && e <= 10.0) {
                 return Err(err(i, n, "epsilon", format!("must be in (0, 10], got {e}")));
@@ -482,7 +501,9 @@ metrics = ["visitors", "pageviews"]
     fn check(f: impl FnOnce(&mut RawExport), field: &str, words: &str) {
         let mut r = base();
         f(&mut r);
-        let e = validate_all(&[r], &["example.com".into()]).unwrap_err().to_string();
+        let e = validate_all(&[r], &["example.com".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(&format!("exports[0] (monthly).{field}")), "{e}");
         assert!(e.contains(words), "{e}");
     }
@@ -499,7 +520,16 @@ metrics = ["visitors", "pageviews"]
 
     #[test]
     fn identifiers_are_refused_by_name() {
-        for id in ["visitor_id", "session_id", "ip", "ip_prefix", "url", "query", "user_agent", "referrer"] {
+        for id in [
+            "visitor_id",
+            "session_id",
+            "ip",
+            "ip_prefix",
+            "url",
+            "query",
+            "user_agent",
+            "referrer",
+        ] {
             check(|r| r.dimensions.push(id.into()), "dimensions", id);
         }
     }
@@ -509,8 +539,16 @@ metrics = ["visitors", "pageviews"]
         check(|r| r.min_visitors = 1, "min_visitors", "at least 2");
         check(|r| r.epsilon = Some(1.0), "budget", "without a budget");
         check(|r| r.budget = Some(1.0), "epsilon", "without an epsilon");
-        check(|r| r.dimensions.push("shoe_size".into()), "dimensions", "unknown dimension");
-        check(|r| r.dimensions.push("city".into()), "dimensions", "allow_city");
+        check(
+            |r| r.dimensions.push("shoe_size".into()),
+            "dimensions",
+            "unknown dimension",
+        );
+        check(
+            |r| r.dimensions.push("city".into()),
+            "dimensions",
+            "allow_city",
+        );
         check(
             |r| {
                 r.dimensions.push("city".into());
@@ -519,11 +557,27 @@ metrics = ["visitors", "pageviews"]
             "dimensions",
             "min_visitors >= 50",
         );
-        check(|r| r.dimensions.push("prop:email".into()), "dimensions", "allowed_properties");
-        check(|r| r.metrics.push("revenue".into()), "metrics", "unknown metric");
-        check(|r| r.sites = vec!["other.org".into()], "sites", "not a configured site");
+        check(
+            |r| r.dimensions.push("prop:email".into()),
+            "dimensions",
+            "allowed_properties",
+        );
+        check(
+            |r| r.metrics.push("revenue".into()),
+            "metrics",
+            "unknown metric",
+        );
+        check(
+            |r| r.sites = vec!["other.org".into()],
+            "sites",
+            "not a configured site",
+        );
         check(|r| r.format = "xlsx".into(), "format", "expected");
-        check(|r| r.token_sha256 = vec!["secret".into()], "token_sha256[0]", "64 hex");
+        check(
+            |r| r.token_sha256 = vec!["secret".into()],
+            "token_sha256[0]",
+            "64 hex",
+        );
         check(
             |r| {
                 r.epsilon = Some(1.0);
@@ -553,7 +607,9 @@ metrics = ["visitors", "pageviews"]
         let mut b = a.clone();
         b.name = "other".into();
         b.budget = Some(3.0);
-        let e = validate_all(&[a, b], &["example.com".into()]).unwrap_err().to_string();
+        let e = validate_all(&[a, b], &["example.com".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("exports[1] (other).budget"), "{e}");
     }
 }

@@ -1,13 +1,14 @@
 //! Cell suppression. Primary: a cell with fewer than k distinct visitors
-//! (exact counts) is not released. Complementary: a partner may know a
-//! marginal total (from another export, a coarser period, or public
-//! figures): any sum over one dimension of cells that agree on all the
-//! others, and so any coarser total. Released cells plus such totals must
+//! (exact counts) is not released. Complementary: a partner may know the
+//! margins of the table (from another export, a coarser period, or public
+//! figures): each sum over one dimension of the cells that agree on all
+//! the others, and the grand total. Released cells plus such totals must
 //! not pin down a suppressed cell. A suppressed cell is pinned exactly when
 //! its unit vector lies in the row space of the known marginals restricted
 //! to the suppressed cells; we test that per connected component by
-//! Gaussian elimination, and suppress more cells until no suppressed cell
-//! is pinned. Marginals whose visitor sum is below k are treated as
+//! Gaussian elimination, and suppress more cells until no small (primary)
+//! cell is pinned; a complementary cell has k visitors or more, so working
+//! it out harms no one. Marginals whose visitor sum is below k are treated as
 //! unknown: tacit would suppress them too.
 
 use std::collections::HashMap;
@@ -26,8 +27,10 @@ pub const MAX_COMPONENT: usize = 1500;
 #[error("{0} small cells are linked through shared totals; too many to check. Coarsen the export's dimensions or raise min_visitors' period")]
 pub struct TooManySmallCells(pub usize);
 
-/// Groups of cell indices whose sum is a one-dimension marginal, each with
-/// its visitor sum.
+/// Groups of cell indices whose sum is a marginal a partner may know: the
+/// sum over any one dimension of the cells agreeing on all the others (the
+/// margins of a published table), and the grand total; each with its
+/// visitor sum. Coarser sums are sums of these.
 fn groups<C: CellKeys>(cells: &[C]) -> Vec<(Vec<usize>, u64)> {
     let dims = cells.first().map_or(0, |c| c.keys().len());
     let mut out = Vec::new();
@@ -52,16 +55,20 @@ fn groups<C: CellKeys>(cells: &[C]) -> Vec<(Vec<usize>, u64)> {
         v.sort();
         out.extend(v);
     }
+    if dims > 1 {
+        out.push((
+            (0..cells.len()).collect(),
+            cells.iter().map(|c| c.visitors()).sum(),
+        ));
+    }
     out
 }
 
 /// Which cells to suppress: `true` for suppressed. Deterministic.
 pub fn suppress<C: CellKeys>(cells: &[C], k: u64) -> Result<Vec<bool>, TooManySmallCells> {
     let mut hidden: Vec<bool> = cells.iter().map(|c| c.visitors() < k).collect();
-    let groups: Vec<(Vec<usize>, u64)> = groups(cells)
-        .into_iter()
-        .filter(|(_, v)| *v >= k)
-        .collect();
+    let groups: Vec<(Vec<usize>, u64)> =
+        groups(cells).into_iter().filter(|(_, v)| *v >= k).collect();
     let mut of_cell: Vec<Vec<usize>> = vec![Vec::new(); cells.len()];
     for (g, (members, _)) in groups.iter().enumerate() {
         for &i in members {
@@ -77,13 +84,23 @@ pub fn suppress<C: CellKeys>(cells: &[C], k: u64) -> Result<Vec<bool>, TooManySm
             .filter(|&i| !hidden[i])
             .min_by_key(|&i| (cells[i].visitors(), i))
     };
+    // Small cells that the margins alone determine (even with every cell
+    // withheld): no suppression inside this table can protect them; only
+    // withholding those margins elsewhere can. They do not drive the loop.
+    let inherent: Vec<bool> = {
+        let mut v = vec![false; cells.len()];
+        for i in pinned_cells(&vec![true; cells.len()], &groups, &of_cell)? {
+            v[i] = true;
+        }
+        v
+    };
     loop {
         // Cheap rule first: no known marginal may have exactly one hidden cell.
         let mut changed = true;
         while changed {
             changed = false;
-            for g in 0..groups.len() {
-                let n = groups[g].0.iter().filter(|&&i| hidden[i]).count();
+            for (g, (members, _)) in groups.iter().enumerate() {
+                let n = members.iter().filter(|&&i| hidden[i]).count();
                 if n == 1 {
                     if let Some(j) = smallest_released(&hidden, g) {
                         hidden[j] = true;
@@ -93,7 +110,12 @@ pub fn suppress<C: CellKeys>(cells: &[C], k: u64) -> Result<Vec<bool>, TooManySm
             }
         }
         // Exact rule: no hidden cell is determined by the known marginals.
-        let pinned = pinned_cells(&hidden, &groups, &of_cell)?;
+        // A complementary cell (k visitors or more) that can be worked out
+        // harms no one; a small one must not be.
+        let pinned: Vec<usize> = pinned_cells(&hidden, &groups, &of_cell)?
+            .into_iter()
+            .filter(|&i| cells[i].visitors() < k && !inherent[i])
+            .collect();
         let Some(&p) = pinned.first() else {
             return Ok(hidden);
         };
@@ -161,7 +183,10 @@ pub fn pinned_cells(
             return Err(TooManySmallCells(comp.len()));
         }
         let col: HashMap<usize, usize> = comp.iter().enumerate().map(|(c, &i)| (i, c)).collect();
-        let mut gs: Vec<usize> = comp.iter().flat_map(|&i| of_cell[i].iter().copied()).collect();
+        let mut gs: Vec<usize> = comp
+            .iter()
+            .flat_map(|&i| of_cell[i].iter().copied())
+            .collect();
         gs.sort_unstable();
         gs.dedup();
         let mut rows: Vec<Vec<f64>> = gs
@@ -193,9 +218,9 @@ fn determined_columns(rows: &mut [Vec<f64>], ncols: usize) -> Vec<usize> {
         if r == rows.len() {
             break;
         }
-        let Some(p) = (r..rows.len()).max_by(|&a, &b| {
-            rows[a][c].abs().partial_cmp(&rows[b][c].abs()).unwrap()
-        }) else {
+        let Some(p) = (r..rows.len())
+            .max_by(|&a, &b| rows[a][c].abs().partial_cmp(&rows[b][c].abs()).unwrap())
+        else {
             break;
         };
         if rows[p][c].abs() < EPS {
@@ -256,10 +281,19 @@ mod tests {
 
     #[test]
     fn a_lone_small_cell_gets_a_complement() {
-        let cells = vec![c("DE", "desktop", 40), c("DE", "mobile", 3), c("FR", "desktop", 30), c("FR", "mobile", 25)];
+        let cells = vec![
+            c("DE", "desktop", 40),
+            c("DE", "mobile", 3),
+            c("FR", "desktop", 30),
+            c("FR", "mobile", 25),
+        ];
         let h = suppress(&cells, 10).unwrap();
         assert!(h[1], "primary");
-        assert_eq!(h.iter().filter(|&&x| x).count(), 4, "{h:?}: a 2x2 table needs all four");
+        assert_eq!(
+            h.iter().filter(|&&x| x).count(),
+            4,
+            "{h:?}: a 2x2 table needs all four"
+        );
     }
 
     #[test]
@@ -267,7 +301,15 @@ mod tests {
         let mut cells = Vec::new();
         for (i, co) in ["DE", "FR", "IT"].iter().enumerate() {
             for (j, dev) in ["desktop", "mobile", "tablet"].iter().enumerate() {
-                cells.push(c(co, dev, if i == 0 && j == 0 { 2 } else { 20 + (i * 3 + j) as u64 }));
+                cells.push(c(
+                    co,
+                    dev,
+                    if i == 0 && j == 0 {
+                        2
+                    } else {
+                        20 + (i * 3 + j) as u64
+                    },
+                ));
             }
         }
         let h = suppress(&cells, 10).unwrap();

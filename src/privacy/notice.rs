@@ -111,9 +111,37 @@ pub fn notice(cfg: &Config) -> Notice {
         Retention { table: "aggregates", holds: "counts per site and hour or day (visitors, visits, page views), with no visitor identifiers", kept_for: format!("{} months", p.aggregate_ttl_months) },
         Retention { table: "dropped_hits", holds: "how many requests were not recorded, per site, day and reason", kept_for: "25 months".into() },
         Retention { table: "salts", holds: "the daily secrets used for visitor identifiers", kept_for: "2 days, then destroyed".into() },
+        Retention { table: "disclosures", holds: "a record of each release of statistics to a partner (who, when, which categories, how many groups)", kept_for: "permanently, so that disclosures can be reported".into() },
         Retention { table: "spool", holds: "records waiting on the collector's disk while the database is unreachable", kept_for: "until delivered to the database".into() },
     ];
-    let disclosures = "No data is shared with third parties. Partner exports, when configured, contain only aggregate statistics in which every reported group counts a minimum number of distinct visitors, and each disclosure is recorded.".to_string();
+    let disclosures = if cfg.exports.is_empty() {
+        "No data is shared with third parties.".to_string()
+    } else {
+        let mut partners: Vec<String> = Vec::new();
+        for e in &cfg.exports {
+            let cats: std::collections::BTreeSet<&str> = e
+                .dimensions
+                .iter()
+                .map(|d| crate::export::ledger::category(d))
+                .collect();
+            partners.push(format!(
+                "{} receives {} statistics ({}) in which every reported group counts at least {} distinct visitors{}",
+                e.partner,
+                match e.period {
+                    crate::export::spec::Granularity::Day => "daily",
+                    crate::export::spec::Granularity::Week => "weekly",
+                    crate::export::spec::Granularity::Month => "monthly",
+                },
+                cats.into_iter().collect::<Vec<_>>().join("; ").to_lowercase(),
+                e.min_visitors,
+                if e.dp.is_some() { ", with random noise added (differential privacy)" } else { "" }
+            ));
+        }
+        format!(
+            "Only aggregate statistics that identify no one are shared. {}. Smaller groups are withheld, together with any figure from which they could be worked out, and every disclosure is recorded.",
+            partners.join(". ")
+        )
+    };
     Notice {
         sites: cfg.sites.iter().map(|s| s.domain.clone()).collect(),
         collected,

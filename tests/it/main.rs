@@ -8,6 +8,7 @@ mod bots;
 mod dashboard;
 mod durability;
 mod enrich;
+mod exports;
 mod hits;
 mod lifecycle;
 mod privacy;

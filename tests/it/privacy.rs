@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tacit::clock::{day_of, ManualClock};
+use tacit::clock::{day_of, Clock, ManualClock};
 use tacit::privacy::Salts;
 
 use crate::common::*;
@@ -86,6 +86,38 @@ async fn canary_identifiers_appear_nowhere() {
         "{explained}"
     );
 
+    // And through a partner export: the cells it counts, the file, the
+    // ledger (dumped below). Released the day after, so the period is over.
+    let mut ex_raw = db.config();
+    ex_raw.exports = vec![toml::from_str(
+        "name = \"all\"\npartner = \"p\"\nsites = [\"example.com\"]\nperiod = \"day\"\nmin_visitors = 2\n\
+         dimensions = [\"date\", \"hostname\", \"pathname\", \"referrer_source\", \"channel\", \"country\", \"browser\", \"os\", \"device\", \"language\", \"event\"]\n\
+         metrics = [\"visitors\", \"visits\", \"pageviews\", \"events\"]",
+    )
+    .unwrap()];
+    let ex_cfg = ex_raw.validate().unwrap();
+    let spec = &ex_cfg.exports[0];
+    let now = tacit::clock::SystemClock.now_ms();
+    let today = tacit::clock::format_day(day_of(now));
+    let period = tacit::export::period::parse(&today, spec.period).unwrap();
+    let cells = tacit::export::cells::fetch(&db.client(), spec, &period)
+        .await
+        .unwrap();
+    assert!(!cells.is_empty(), "the export sees the canary's hits");
+    let cells_text = format!("{cells:?}");
+    let released = tacit::export::release(
+        &db.client(),
+        spec,
+        &today,
+        now + 86_400_000,
+        30,
+        tacit::export::Channel::Cli,
+        &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(9),
+    )
+    .await
+    .unwrap();
+    let export_text = format!("{cells_text}\n{}", String::from_utf8_lossy(&released.bytes));
+
     let dump = db.dump().await;
     assert!(
         dump.contains("203.0.113.0/24"),
@@ -110,7 +142,12 @@ async fn canary_identifiers_appear_nowhere() {
             !explained.contains(canary),
             "{canary} found in explain output"
         );
+        assert!(!export_text.contains(canary), "{canary} found in an export");
     }
+    assert!(
+        dump.contains("== disclosures"),
+        "the ledger is part of the dump"
+    );
 }
 
 #[tokio::test]
