@@ -8,7 +8,7 @@ export CLICKHOUSE_DEV_PORT
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:$(CLICKHOUSE_DEV_PORT))
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
-.PHONY: run test setup data clickhouse build release bench bench-analytics fmt lint clean stop-clickhouse
+.PHONY: run test setup data clickhouse build release bench bench-analytics bench-load fmt lint clean stop-clickhouse
 
 setup:
 	scripts/setup
@@ -36,6 +36,13 @@ bench: data
 # timed over 30 days (TACIT_BENCH_EVENTS to change the volume).
 bench-analytics: clickhouse data
 	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench analytics
+
+# tacit vs nginx empty_gif under the same wrk load, then an overload run
+# (benches/load.py; LOAD_SECONDS, LOAD_ROUNDS, LOAD_CONNS to change).
+bench-load: clickhouse data
+	scripts/setup --load
+	cargo build --release
+	python3 benches/load.py
 
 fmt:
 	cargo fmt --all

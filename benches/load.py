@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""tacit vs nginx, side by side, on this machine (`make bench-load`).
+
+One run: starts the local ClickHouse, tacit (release build, trusted proxy
+127.0.0.1 so X-Forwarded-For varies the client IP) and nginx (empty_gif at
+/p.gif with a combined + X-Forwarded-For access log); drives both with the
+same wrk Lua script of varied pixel and beacon hits, alternating A/B for
+LOAD_ROUNDS rounds of LOAD_SECONDS each; prints per-round numbers and
+medians; waits for tacit to flush and checks that ClickHouse holds every hit
+tacit accepted minus those its policy dropped (which it counts); then an
+overload run (LOAD_OVERLOAD_CONNS connections for LOAD_OVERLOAD_SECONDS)
+checking that tacit stays up, answers health checks, keeps memory bounded
+and accounts for every hit. All traffic goes to 127.0.0.1 and is bounded in
+time. Results: benches/results/<date>-load.md. Exit 1 if a hit is missing.
+"""
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from datetime import date
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CH_PORT = os.environ.get("CLICKHOUSE_DEV_PORT", "8123")
+CH_URL = os.environ.get("CLICKHOUSE_URL") or f"http://127.0.0.1:{CH_PORT}"
+ROUNDS = int(os.environ.get("LOAD_ROUNDS", "3"))
+SECONDS = int(os.environ.get("LOAD_SECONDS", "15"))
+CONNS = int(os.environ.get("LOAD_CONNS", "64"))
+THREADS = int(os.environ.get("LOAD_THREADS", "2"))
+OVER_CONNS = int(os.environ.get("LOAD_OVERLOAD_CONNS", "2000"))
+OVER_SECONDS = int(os.environ.get("LOAD_OVERLOAD_SECONDS", "30"))
+TACIT_PORT, ADMIN_PORT, NGINX_PORT = 18080, 18081, 18090
+DB = "tacit_load"
+try:
+    CH_PID = int(open(os.path.join(ROOT, ".tacit/clickhouse-dev.pid")).read().strip())
+    os.stat(f"/proc/{CH_PID}")
+except (OSError, ValueError):
+    CH_PID = 0
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def ch(sql):
+    req = urllib.request.Request(CH_URL + "/", data=sql.encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=120) as r:
+        return r.read().decode()
+
+
+def get(url, timeout=2.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.read().decode()
+
+
+def metrics():
+    _, text = get(f"http://127.0.0.1:{ADMIN_PORT}/metrics", timeout=10)
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name, value = line.rsplit(" ", 1)
+        out[name] = float(value)
+    return out
+
+
+def msum(m, prefix):
+    return sum(v for k, v in m.items() if k == prefix or k.startswith(prefix + "{"))
+
+
+def proc_cpu(pid):
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_mem(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
+                out[k] = int(v.split()[0]) / 1024.0  # MiB
+    return out
+
+
+class MemWatch(threading.Thread):
+    """Peak anonymous RSS (the heap; the memory-mapped GeoIP file is RssFile)."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak_anon, self.peak_rss, self.stop = pid, 0.0, 0.0, False
+
+    def run(self):
+        while not self.stop:
+            try:
+                m = proc_mem(self.pid)
+                self.peak_anon = max(self.peak_anon, m.get("RssAnon", 0))
+                self.peak_rss = max(self.peak_rss, m.get("VmRSS", 0))
+            except OSError:
+                return
+            time.sleep(0.2)
+
+
+def nginx_pids(master):
+    pids = [master]
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == master:
+                        pids.append(int(p))
+            except OSError:
+                pass
+    return pids
+
+
+def lua_script(path):
+    """The same varied hits for both servers: pixel GETs and JSON beacons,
+    user agents weighted as in npm `user-agents`, random public client IPs,
+    Zipf paths, referrers and UTM tags; a few bots and DNT requests."""
+    rnd = random.Random(7)
+    agents = json.load(open(os.path.join(ROOT, ".tacit/vendor/user-agents.json")))
+    uas = [a["userAgent"] for a in agents]
+    weights = [a.get("weight", 1.0) for a in agents]
+    bots = [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "curl/8.5.0",
+    ]
+    paths = ["/", "/pricing", "/docs", "/docs/install", "/blog", "/blog/launch", "/about", "/signup",
+             "/docs/api", "/careers"] + [f"/blog/post-{i}" for i in range(200)]
+    refs = ["", "", "", "https://www.google.com/", "https://www.bing.com/search?q=x", "https://t.co/abc",
+            "https://news.ycombinator.com/", "https://www.facebook.com/", "https://duckduckgo.com/"]
+    utms = ["", "", "", "", "utm_source=newsletter&utm_medium=email&utm_campaign=nov",
+            "utm_source=twitter&utm_medium=social", "gclid=abc123", "utm_campaign=launch"]
+    langs = ["en-US,en;q=0.9", "de-DE,de;q=0.9", "fr-FR", "es-ES,es;q=0.8", "ja-JP"]
+    reqs = []
+    for i in range(4000):
+        page = paths[min(int(rnd.paretovariate(1.2)) - 1, len(paths) - 1)]
+        utm = rnd.choice(utms)
+        url = f"https://example.com{page}" + (f"?{utm}" if utm else "")
+        ip = f"{rnd.randint(11, 223)}.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
+        ua = rnd.choice(bots) if rnd.random() < 0.02 else rnd.choices(uas, weights)[0]
+        headers = {"User-Agent": ua, "X-Forwarded-For": ip, "Accept-Language": rnd.choice(langs)}
+        if rnd.random() < 0.03:
+            headers["DNT"] = "1"
+        ref = rnd.choice(refs)
+        if rnd.random() < 0.7:
+            q = urllib.parse.urlencode({"n": "pageview", "d": "example.com", "u": url, "r": ref, "w": rnd.choice([390, 414, 768, 1280, 1440, 1920])})
+            reqs.append(("GET", "/p.gif?" + q, headers, ""))
+        else:
+            body = {"n": rnd.choice(["pageview", "pageview", "signup", "download"]), "u": url, "r": ref,
+                    "d": "example.com", "w": 1280}
+            if body["n"] == "signup":
+                body["p"] = {"plan": rnd.choice(["pro", "team"])}
+            headers["Content-Type"] = "text/plain"
+            reqs.append(("POST", "/api/event", headers, json.dumps(body)))
+
+    def lua_str(s):
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    with open(path, "w") as f:
+        f.write("local raw = {\n")
+        for m, p, h, b in reqs:
+            hs = ", ".join(f"[{lua_str(k)}] = {lua_str(v)}" for k, v in h.items())
+            f.write(f"  {{{lua_str(m)}, {lua_str(p)}, {{{hs}}}, {lua_str(b)}}},\n")
+        f.write("}\n")
+        f.write("""
+local pool = {}
+local n = 0
+init = function(args)
+  for i, r in ipairs(raw) do
+    pool[i] = wrk.format(r[1], r[2], r[3], r[4] ~= "" and r[4] or nil)
+  end
+  n = #pool
+  math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+end
+request = function()
+  return pool[math.random(n)]
+end
+done = function(summary, latency, requests)
+  local non2xx = summary.errors.status
+  io.write(string.format('{"requests": %d, "duration_us": %d, "non2xx": %d, "connect_err": %d, "read_err": %d, "write_err": %d, "timeout": %d, "p50_us": %d, "p99_us": %d, "p999_us": %d, "mean_us": %.1f}\\n',
+    summary.requests, summary.duration, non2xx, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.timeout, latency:percentile(50), latency:percentile(99),
+    latency:percentile(99.9), latency.mean))
+end
+""")
+
+
+def wrk(port, script, seconds, conns, threads=THREADS):
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "-s", script,
+           f"http://127.0.0.1:{port}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    line = [l for l in out.stdout.splitlines() if l.startswith("{")]
+    if not line:
+        raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
+    r = json.loads(line[-1])
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["ok"] = r["requests"] - r["non2xx"]
+    return r
+
+
+def wait_http(url, secs=60):
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        try:
+            if get(url)[0] == 200:
+                return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def main():
+    os.chdir(ROOT)
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    except Exception as e:  # noqa: BLE001
+        log("cannot raise the open-file limit:", e)
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            sys.exit(f"bench-load: {tool} missing; run scripts/setup --load")
+    work = tempfile.mkdtemp(prefix="tacit-load-")
+    script = os.path.join(work, "hits.lua")
+    lua_script(script)
+
+    ch(f"DROP DATABASE IF EXISTS {DB} SYNC")
+    cfg = os.path.join(work, "tacit.toml")
+    with open(cfg, "w") as f:
+        f.write(f"""[server]
+listen = "127.0.0.1:{TACIT_PORT}"
+admin_listen = "127.0.0.1:{ADMIN_PORT}"
+trusted_proxies = ["127.0.0.1/32"]
+data_dir = "{work}/data"
+[clickhouse]
+url = "{CH_URL}"
+database = "{DB}"
+[log]
+level = "warn"
+[[sites]]
+domain = "example.com"
+""")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TACIT_")}
+    tacit_log = open(os.path.join(work, "tacit.log"), "w")
+    tacit = subprocess.Popen([os.path.join(ROOT, "target/release/tacit"), "--config", cfg, "serve", "--migrate"],
+                             stdout=tacit_log, stderr=tacit_log, env=env)
+    ngx_conf = os.path.join(work, "nginx.conf")
+    with open(ngx_conf, "w") as f:
+        f.write(f"""worker_processes auto;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+  log_format combined_xff '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+                          '"$http_referer" "$http_user_agent" "$http_x_forwarded_for"';
+  access_log {work}/access.log combined_xff;
+  keepalive_requests 1000000;
+  client_body_temp_path {work}/body;
+  proxy_temp_path {work}/proxy;
+  fastcgi_temp_path {work}/fastcgi;
+  uwsgi_temp_path {work}/uwsgi;
+  scgi_temp_path {work}/scgi;
+  server {{
+    listen 127.0.0.1:{NGINX_PORT} reuseport;
+    location = /p.gif {{ empty_gif; }}
+    location = /api/event {{ return 202; }}
+  }}
+}}
+""")
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+    ngx = subprocess.Popen([nginx_bin, "-c", ngx_conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    results = {"tacit": [], "nginx": []}
+    ok = True
+    try:
+        wait_http(f"http://127.0.0.1:{ADMIN_PORT}/readyz")
+        time.sleep(0.5)
+        # Warm-up: caches, connections, JIT of the Lua script.
+        wrk(TACIT_PORT, script, 3, CONNS)
+        wrk(NGINX_PORT, script, 3, CONNS)
+        mem = MemWatch(tacit.pid)
+        mem.start()
+        m0 = metrics()
+        for rnd in range(ROUNDS):
+            for name, port in (("tacit", TACIT_PORT), ("nginx", NGINX_PORT)):
+                pids = [tacit.pid] if name == "tacit" else nginx_pids(ngx.pid)
+                cpu0 = sum(proc_cpu(p) for p in pids)
+                ch0 = proc_cpu(CH_PID) if CH_PID else 0.0
+                r = wrk(port, script, SECONDS, CONNS)
+                cpu1 = sum(proc_cpu(p) for p in pids)
+                r["cpu_s_per_1k"] = (cpu1 - cpu0) / max(r["requests"], 1) * 1000
+                r["ch_cpu_s"] = (proc_cpu(CH_PID) - ch0) if CH_PID else 0.0
+                results[name].append(r)
+                log(f"round {rnd + 1} {name:5}: {r['rps']:9.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms  "
+                    f"p99 {r['p99_us'] / 1000:6.2f} ms  p99.9 {r['p999_us'] / 1000:6.2f} ms  non-2xx {r['non2xx']}  "
+                    f"errors {r['connect_err'] + r['read_err'] + r['write_err'] + r['timeout']}  "
+                    f"cpu {r['cpu_s_per_1k'] * 1000:.1f} ms/1k hits, ClickHouse {r['ch_cpu_s']:.1f} s")
+        mem.stop = True
+        peak_steady = proc_mem(tacit.pid)
+
+        # Every accepted hit is in ClickHouse, or was dropped by the policy and counted.
+        answered_2xx = sum(r["ok"] for r in results["tacit"]) + 0
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            m = metrics()
+            if m.get("tacit_queue_depth", 1) == 0 and msum(m, "tacit_rows_written_total") >= msum(m, "tacit_hits_accepted_total"):
+                break
+            time.sleep(0.5)
+        m = metrics()
+        r_acc = int(msum(m, "tacit_hits_accepted_total") - msum(m0, "tacit_hits_accepted_total"))
+        r_drop = int(msum(m, "tacit_hits_dropped_total") - msum(m0, "tacit_hits_dropped_total"))
+        # wrk stops counting with requests still in flight (at most one per
+        # connection): tacit may have answered up to that many more.
+        inflight = r_acc + r_drop - answered_2xx
+        if not 0 <= inflight <= CONNS * ROUNDS:
+            log(f"FAIL: wrk saw {answered_2xx} 2xx answers, tacit counted {r_acc} accepted + {r_drop} dropped")
+            ok = False
+        rows = int(ch(f"SELECT count() FROM {DB}.events").strip())
+        accepted = int(msum(m, "tacit_hits_accepted_total"))
+        dropped = int(msum(m, "tacit_hits_dropped_total"))
+        spooled = int(msum(m, "tacit_rows_spooled_total")) - int(msum(m, "tacit_rows_replayed_total"))
+        # Warm-up hits count too (they are in the table): compare tacit's own
+        # tally to the table, and the measured rounds' 2xx to the tally.
+        log(f"accounting: {accepted} accepted (stored rows expected), {dropped} dropped by policy, "
+            f"{rows} rows in ClickHouse, {spooled} still spooled; measured rounds answered {answered_2xx} 2xx")
+        missing = accepted - rows - spooled
+        if missing != 0:
+            log(f"FAIL: {missing} accepted hits are not in ClickHouse")
+            ok = False
+
+        # Overload: many connections; tacit must stay up and account for every hit.
+        before = metrics()
+        health = {"ok": 0, "fail": 0}
+
+        def poll():
+            end = time.time() + OVER_SECONDS
+            while time.time() < end:
+                try:
+                    s, _ = get(f"http://127.0.0.1:{ADMIN_PORT}/healthz", timeout=2)
+                    health["ok" if s == 200 else "fail"] += 1
+                except Exception:
+                    health["fail"] += 1
+                time.sleep(1)
+
+        hp = threading.Thread(target=poll, daemon=True)
+        mem2 = MemWatch(tacit.pid)
+        mem2.start()
+        hp.start()
+        over = wrk(TACIT_PORT, script, OVER_SECONDS, OVER_CONNS)
+        hp.join()
+        mem2.stop = True
+        alive = tacit.poll() is None
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            m = metrics()
+            if m.get("tacit_queue_depth", 1) == 0 and msum(m, "tacit_rows_written_total") >= msum(m, "tacit_hits_accepted_total"):
+                break
+            time.sleep(0.5)
+        after = metrics()
+        d = lambda k: int(msum(after, k) - msum(before, k))  # noqa: E731
+        o_acc, o_drop, o_full = d("tacit_hits_accepted_total"), d("tacit_hits_dropped_total"), d("tacit_queue_full_total")
+        o_rej = d("tacit_hits_rejected_total")
+        answered = over["requests"]
+        rows2 = int(ch(f"SELECT count() FROM {DB}.events").strip())
+        stored_delta = rows2 - rows
+        log(f"overload {OVER_CONNS} conns {OVER_SECONDS}s: {over['rps']:.0f} req/s, {answered} answered, "
+            f"non-2xx {over['non2xx']}, socket errors {over['connect_err'] + over['read_err'] + over['write_err'] + over['timeout']}, "
+            f"p99 {over['p99_us'] / 1000:.1f} ms; tacit alive {alive}; healthz {health['ok']} ok / {health['fail']} failed; "
+            f"peak RSS {mem2.peak_rss:.0f} MiB (anon {mem2.peak_anon:.0f} MiB)")
+        log(f"overload accounting: {o_acc} accepted, {o_drop} dropped by policy, {o_full} refused (queue full, 503), "
+            f"{o_rej} rejected 4xx; {stored_delta} new rows")
+        over_ok = alive and health["fail"] == 0 and stored_delta == o_acc and o_rej == 0
+        if not over_ok:
+            ok = False
+            log("FAIL: overload run lost hits, health checks, or the process")
+    finally:
+        for p in (tacit, ngx):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in (tacit, ngx):
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    def med(name, key):
+        return statistics.median(r[key] for r in results[name])
+
+    t_rps, n_rps = med("tacit", "rps"), med("nginx", "rps")
+    t_p99, n_p99 = med("tacit", "p99_us"), med("nginx", "p99_us")
+    lines = [
+        f"# Load: tacit vs nginx empty_gif with access log ({date.today().isoformat()})",
+        "",
+        f"`make bench-load` on this machine ({os.cpu_count()} cores shared by wrk, tacit, nginx and ClickHouse). "
+        f"wrk {THREADS} threads, {CONNS} connections, {ROUNDS} rounds × {SECONDS} s each, alternating; "
+        "the same Lua script of 4,000 varied pixel (70%) and beacon (30%) hits, weighted real user agents, "
+        "random client IPs via X-Forwarded-For, 2% bots, 3% DNT.",
+        "",
+        "| round | server | req/s | p50 ms | p99 ms | p99.9 ms | non-2xx | CPU ms / 1k hits | ClickHouse CPU s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i in range(ROUNDS):
+        for name in ("tacit", "nginx"):
+            r = results[name][i]
+            lines.append(f"| {i + 1} | {name} | {r['rps']:.0f} | {r['p50_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} | "
+                         f"{r['p999_us'] / 1000:.2f} | {r['non2xx']} | {r['cpu_s_per_1k'] * 1000:.1f} | {r['ch_cpu_s']:.1f} |")
+    for name in ("tacit", "nginx"):
+        lines.append(f"| median | {name} | {med(name, 'rps'):.0f} | {med(name, 'p50_us') / 1000:.2f} | "
+                     f"{med(name, 'p99_us') / 1000:.2f} | {med(name, 'p999_us') / 1000:.2f} | "
+                     f"{int(med(name, 'non2xx'))} | {med(name, 'cpu_s_per_1k') * 1000:.1f} | {med(name, 'ch_cpu_s'):.1f} |")
+    lines += [
+        "",
+        f"- Ratio tacit/nginx: throughput **{t_rps / n_rps:.2f}** (target ≥ 0.8), p99 latency **{t_p99 / n_p99:.2f}** (target ≤ 1.5).",
+        f"- tacit peak RSS during the rounds: {mem.peak_rss:.0f} MiB (anonymous {mem.peak_anon:.0f} MiB; the rest is the memory-mapped GeoIP file and binary). VmHWM {peak_steady.get('VmHWM', 0):.0f} MiB.",
+        f"- The rounds' {answered_2xx} 2xx answers seen by wrk vs tacit's tally of {r_acc} queued for storage + {r_drop} dropped by policy ({inflight} answered after wrk stopped counting).",
+        f"- Accounting after the rounds: {accepted} hits accepted for storage, {rows} rows in ClickHouse, {spooled} spooled, {dropped} dropped by policy (bots, DNT), counted. Missing: {accepted - rows - spooled}.",
+        f"- Overload, {OVER_CONNS} connections for {OVER_SECONDS} s: {over['rps']:.0f} req/s, p99 {over['p99_us'] / 1000:.1f} ms, "
+        f"non-2xx {over['non2xx']}; tacit alive: {alive}; /healthz {health['ok']} ok, {health['fail']} failed; "
+        f"peak RSS {mem2.peak_rss:.0f} MiB (anonymous {mem2.peak_anon:.0f} MiB; target ≤ 256 MiB). "
+        f"Accounting: {o_acc} accepted = {stored_delta} new rows; {o_drop} dropped by policy; {o_full} refused with 503 (queue full); {o_rej} rejected.",
+        "",
+    ]
+    text = "\n".join(lines)
+    log("\n" + text)
+    os.makedirs(os.path.join(ROOT, "benches/results"), exist_ok=True)
+    with open(os.path.join(ROOT, f"benches/results/{date.today().isoformat()}-load.md"), "w") as f:
+        f.write(text)
+    shutil.rmtree(work, ignore_errors=True)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
