@@ -39,6 +39,7 @@ CONNS = int(os.environ.get("LOAD_CONNS", "64"))
 THREADS = int(os.environ.get("LOAD_THREADS", "2"))
 OVER_CONNS = int(os.environ.get("LOAD_OVERLOAD_CONNS", "2000"))
 OVER_SECONDS = int(os.environ.get("LOAD_OVERLOAD_SECONDS", "30"))
+IO_THREADS = int(os.environ.get("LOAD_IO_THREADS", str(os.cpu_count() or 2)))
 TACIT_PORT, ADMIN_PORT, NGINX_PORT = 18080, 18081, 18090
 DB = "tacit_load"
 try:
@@ -248,9 +249,11 @@ listen = "127.0.0.1:{TACIT_PORT}"
 admin_listen = "127.0.0.1:{ADMIN_PORT}"
 trusted_proxies = ["127.0.0.1/32"]
 data_dir = "{work}/data"
+io_threads = {IO_THREADS}
 [clickhouse]
 url = "{CH_URL}"
 database = "{DB}"
+{os.environ.get("LOAD_TACIT_SINK", "")}
 [log]
 level = "warn"
 [[sites]]
@@ -354,6 +357,7 @@ http {{
                 try:
                     s, _ = get(f"http://127.0.0.1:{ADMIN_PORT}/healthz", timeout=2)
                     health["ok" if s == 200 else "fail"] += 1
+                    health["max_queue"] = max(health.get("max_queue", 0), metrics().get("tacit_queue_depth", 0))
                 except Exception:
                     health["fail"] += 1
                 time.sleep(1)
@@ -382,7 +386,7 @@ http {{
         log(f"overload {OVER_CONNS} conns {OVER_SECONDS}s: {over['rps']:.0f} req/s, {answered} answered, "
             f"non-2xx {over['non2xx']}, socket errors {over['connect_err'] + over['read_err'] + over['write_err'] + over['timeout']}, "
             f"p99 {over['p99_us'] / 1000:.1f} ms; tacit alive {alive}; healthz {health['ok']} ok / {health['fail']} failed; "
-            f"peak RSS {mem2.peak_rss:.0f} MiB (anon {mem2.peak_anon:.0f} MiB)")
+            f"peak RSS {mem2.peak_rss:.0f} MiB (anon {mem2.peak_anon:.0f} MiB); max queue depth {health.get('max_queue', 0):.0f}")
         log(f"overload accounting: {o_acc} accepted, {o_drop} dropped by policy, {o_full} refused (queue full, 503), "
             f"{o_rej} rejected 4xx; {stored_delta} new rows")
         over_ok = alive and health["fail"] == 0 and stored_delta == o_acc and o_rej == 0
@@ -408,7 +412,7 @@ http {{
         f"# Load: tacit vs nginx empty_gif with access log ({date.today().isoformat()})",
         "",
         f"`make bench-load` on this machine ({os.cpu_count()} cores shared by wrk, tacit, nginx and ClickHouse). "
-        f"wrk {THREADS} threads, {CONNS} connections, {ROUNDS} rounds × {SECONDS} s each, alternating; "
+        f"tacit `io_threads = {IO_THREADS}`; wrk {THREADS} threads, {CONNS} connections, {ROUNDS} rounds × {SECONDS} s each, alternating; "
         "the same Lua script of 4,000 varied pixel (70%) and beacon (30%) hits, weighted real user agents, "
         "random client IPs via X-Forwarded-For, 2% bots, 3% DNT.",
         "",

@@ -81,6 +81,91 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
         .map_err(|source| AppError::Bind { addr, source })
 }
 
+/// A listening socket on `addr` with SO_REUSEPORT, so several can share it.
+fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    sock.set_reuseport(true)?;
+    sock.bind(addr)?;
+    let l = sock.listen(4096)?;
+    l.into_std()
+}
+
+/// Hits served by `n` threads, each with its own single-threaded runtime
+/// and its own SO_REUSEPORT listener: the kernel spreads connections, and
+/// a connection never moves between threads (the model nginx uses). The
+/// returned task ends when every thread has drained.
+fn spawn_io_threads(
+    n: usize,
+    first: TcpListener,
+    state: Arc<BeaconState>,
+    shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) -> Result<JoinHandle<()>, AppError> {
+    let addr = first.local_addr().map_err(|source| AppError::Bind {
+        addr: "0.0.0.0:0".parse().expect("addr"),
+        source,
+    })?;
+    // The others join the first on the port it got (port 0 resolves once).
+    let mut listeners = Vec::with_capacity(n);
+    listeners.push(
+        first
+            .into_std()
+            .map_err(|source| AppError::Bind { addr, source })?,
+    );
+    for _ in 1..n {
+        listeners.push(bind_reuseport(addr).map_err(|source| AppError::Bind { addr, source })?);
+    }
+    let mut done = Vec::with_capacity(n);
+    for (i, l) in listeners.into_iter().enumerate() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        done.push(rx);
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        std::thread::Builder::new()
+            .name(format!("tacit-io-{i}"))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start an I/O thread");
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let _ = l.set_nonblocking(true);
+                    match TcpListener::from_std(l) {
+                        Ok(listener) => {
+                            beacon::server::serve(
+                                "beacon",
+                                listener,
+                                move |peer, req| beacon::handle(state.clone(), peer, req),
+                                shutdown,
+                                grace,
+                            )
+                            .await
+                        }
+                        Err(e) => tracing::error!(error = %e, "cannot register a listener"),
+                    }
+                });
+                let _ = tx.send(());
+            })
+            .map_err(|source| AppError::Bind { addr, source })?;
+    }
+    Ok(tokio::spawn(async move {
+        for rx in done {
+            let _ = rx.await;
+        }
+    }))
+}
+
 pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Running, AppError> {
     let pending = migrate::pending(&cfg.clickhouse).await?;
     if !pending.is_empty() {
@@ -115,7 +200,15 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         clock.clone(),
     );
 
-    let beacon_listener = bind(cfg.listen).await?;
+    let beacon_listener = bind_reuseport(cfg.listen)
+        .and_then(|l| {
+            l.set_nonblocking(true)?;
+            TcpListener::from_std(l)
+        })
+        .map_err(|source| AppError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
     let admin_listener = bind(cfg.admin_listen).await?;
     let beacon_addr = beacon_listener.local_addr().expect("bound");
     let admin_addr = admin_listener.local_addr().expect("bound");
@@ -127,13 +220,17 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         metrics: metrics.clone(),
         max_body: cfg.max_body_bytes,
     });
-    let beacon_task = tokio::spawn(beacon::server::serve(
-        "beacon",
+    let io_threads = match cfg.io_threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let beacon_task = spawn_io_threads(
+        io_threads,
         beacon_listener,
-        move |peer, req| beacon::handle(state.clone(), peer, req),
+        state,
         shutdown_rx.clone(),
         cfg.shutdown_grace,
-    ));
+    )?;
 
     let admin_state = Arc::new(AdminState {
         clickhouse: cfg.clickhouse.clone(),

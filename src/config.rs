@@ -56,6 +56,9 @@ pub struct RawServer {
     pub trusted_proxies: Vec<String>,
     pub data_dir: String,
     pub shutdown_grace_ms: u64,
+    /// Threads serving hits, each with its own runtime and SO_REUSEPORT
+    /// listener; 0 means one per CPU.
+    pub io_threads: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -146,6 +149,7 @@ impl Default for RawServer {
             trusted_proxies: vec![],
             data_dir: ".tacit/data".into(),
             shutdown_grace_ms: 10_000,
+            io_threads: 0,
         }
     }
 }
@@ -165,8 +169,8 @@ impl Default for RawClickHouse {
 impl Default for RawSink {
     fn default() -> Self {
         Self {
-            queue_capacity: 200_000,
-            batch_rows: 100_000,
+            queue_capacity: 100_000,
+            batch_rows: 50_000,
             flush_interval_ms: 1_000,
             retry_interval_ms: 1_000,
             spool_max_bytes: 1 << 30,
@@ -540,6 +544,7 @@ pub struct Config {
     pub trusted_proxies: Vec<Cidr>,
     pub data_dir: PathBuf,
     pub shutdown_grace: Duration,
+    pub io_threads: usize,
     pub clickhouse: ClickHouseConfig,
     pub sink: SinkConfig,
     pub log_format: LogFormat,
@@ -621,6 +626,9 @@ impl RawConfig {
                 p.parse::<Cidr>()
                     .map_err(|e| invalid(format!("server.trusted_proxies[{i}]"), e))?,
             );
+        }
+        if s.io_threads > 256 {
+            return Err(invalid("server.io_threads", "must be at most 256"));
         }
         if s.data_dir.trim().is_empty() {
             return Err(invalid("server.data_dir", "must not be empty"));
@@ -743,6 +751,7 @@ impl RawConfig {
             trusted_proxies: trusted,
             data_dir: PathBuf::from(&s.data_dir),
             shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
+            io_threads: s.io_threads as usize,
             clickhouse: ClickHouseConfig {
                 url: ch.url.trim_end_matches('/').to_string(),
                 database: ch.database.clone(),
