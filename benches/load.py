@@ -328,6 +328,8 @@ http {{
         m = metrics()
         r_acc = int(msum(m, "tacit_hits_accepted_total") - msum(m0, "tacit_hits_accepted_total"))
         r_drop = int(msum(m, "tacit_hits_dropped_total") - msum(m0, "tacit_hits_dropped_total"))
+        r_full = int(msum(m, "tacit_queue_full_total") - msum(m0, "tacit_queue_full_total"))
+        r_non2xx = sum(r["non2xx"] for r in results["tacit"])
         # wrk stops counting with requests still in flight (at most one per
         # connection): tacit may have answered up to that many more.
         inflight = r_acc + r_drop - answered_2xx
@@ -412,7 +414,7 @@ http {{
         f"# Load: tacit vs nginx empty_gif with access log ({date.today().isoformat()})",
         "",
         f"`make bench-load` on this machine ({os.cpu_count()} cores shared by wrk, tacit, nginx and ClickHouse). "
-        f"tacit `io_threads = {IO_THREADS}`; wrk {THREADS} threads, {CONNS} connections, {ROUNDS} rounds × {SECONDS} s each, alternating; "
+        f"tacit `io_threads = {IO_THREADS}` (0: one per CPU); wrk {THREADS} threads, {CONNS} connections, {ROUNDS} rounds × {SECONDS} s each, alternating; "
         "the same Lua script of 4,000 varied pixel (70%) and beacon (30%) hits, weighted real user agents, "
         "random client IPs via X-Forwarded-For, 2% bots, 3% DNT.",
         "",
@@ -432,7 +434,7 @@ http {{
         "",
         f"- Ratio tacit/nginx: throughput **{t_rps / n_rps:.2f}** (target ≥ 0.8), p99 latency **{t_p99 / n_p99:.2f}** (target ≤ 1.5).",
         f"- tacit peak RSS during the rounds: {mem.peak_rss:.0f} MiB (anonymous {mem.peak_anon:.0f} MiB; the rest is the memory-mapped GeoIP file and binary). VmHWM {peak_steady.get('VmHWM', 0):.0f} MiB.",
-        f"- The rounds' {answered_2xx} 2xx answers seen by wrk vs tacit's tally of {r_acc} queued for storage + {r_drop} dropped by policy ({inflight} answered after wrk stopped counting).",
+        f"- The rounds' {answered_2xx} 2xx answers seen by wrk vs tacit's tally of {r_acc} queued for storage + {r_drop} dropped by policy ({inflight} answered after wrk stopped counting). Non-2xx: {r_non2xx}, of which {r_full} were 503 \"queue full\" (ClickHouse not keeping up), counted in `tacit_queue_full_total`.",
         f"- Accounting after the rounds: {accepted} hits accepted for storage, {rows} rows in ClickHouse, {spooled} spooled, {dropped} dropped by policy (bots, DNT), counted. Missing: {accepted - rows - spooled}.",
         f"- Overload, {OVER_CONNS} connections for {OVER_SECONDS} s: {over['rps']:.0f} req/s, p99 {over['p99_us'] / 1000:.1f} ms, "
         f"non-2xx {over['non2xx']}; tacit alive: {alive}; /healthz {health['ok']} ok, {health['fail']} failed; "
