@@ -126,7 +126,7 @@ fn bench(c: &mut Criterion) {
     raw.enrich.crawler_patterns = vendor("crawlers.json").display().to_string();
     raw.enrich.referrers = vendor("referrers.json").display().to_string();
     raw.enrich.geoip = vec![vendor("dbip-country.mmdb").display().to_string()];
-    let cfg = raw.validate().unwrap();
+    let cfg = raw.clone().validate().unwrap();
     let enrichers = Arc::new(Enrichers::load(&cfg.enrich).unwrap());
     let pipeline = Pipeline::new(
         &cfg,
@@ -154,6 +154,28 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % hits.len();
             black_box(run(&hits[i]))
+        })
+    });
+    // Cold: a pipeline whose user-agent cache holds one entry, fed
+    // rotating real agents, so every hit pays the full uap-core parse and
+    // bot check.
+    let mut cold_raw = raw.clone();
+    cold_raw.enrich.ua_cache_size = 1;
+    let cold_cfg = cold_raw.validate().unwrap();
+    let cold = Pipeline::new(
+        &cold_cfg,
+        Arc::new(Enrichers::load(&cold_cfg.enrich).unwrap()),
+        Arc::new(Salts::new()),
+        Arc::new(ManualClock::new(1_795_737_600_000)),
+    );
+    let mut i = 0;
+    g.bench_function("decode+ingest+privacy (cold user-agent cache)", |b| {
+        b.iter(|| {
+            i = (i + 1) % hits.len();
+            let h = &hits[i];
+            let hit = tacit::beacon::decode::json(&h.body).unwrap();
+            let id = RawIdentity::new(h.ip, None, &[], &h.ua);
+            black_box(cold.process(hit, &meta, id).unwrap())
         })
     });
     let mut i = 0;
