@@ -365,7 +365,11 @@ async fn main() {
         .fetch_all()
         .await
         .unwrap();
-    let event_rows = parts.iter().find(|p| p.0 == "events").map_or(0, |p| p.2).max(1);
+    let event_rows = parts
+        .iter()
+        .find(|p| p.0 == "events")
+        .map_or(0, |p| p.2)
+        .max(1);
     // Every event ever loaded is counted in the hourly aggregate.
     let loaded: u64 = client
         .query("SELECT toUInt64(sum(events)) FROM agg_hourly")
