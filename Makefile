@@ -29,8 +29,9 @@ test: clickhouse data
 	scripts/setup --test
 	cargo test --all-targets
 
-bench: data
+bench: clickhouse data
 	cargo bench --bench hot_path
+	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench sink
 
 # 10 million events through the pipeline into ClickHouse, then the cookbook
 # timed over 30 days (TACIT_BENCH_EVENTS to change the volume).

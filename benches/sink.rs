@@ -1,0 +1,216 @@
+//! Sink throughput into the local engine: events made once by the real
+//! pipeline, then pushed through `SinkHandle::submit` and the writer task
+//! until ClickHouse has acknowledged every row. Two databases: the full
+//! schema (the engine also runs the aggregate views on every insert), and
+//! the same schema with the views dropped (what the sink itself sustains).
+//!
+//! `make bench` runs it with 1,000,000 rows (TACIT_SINK_ROWS to change);
+//! under `cargo test` it runs a small smoke version.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tacit::clock::{ManualClock, SystemClock};
+use tacit::config::{RawConfig, RawSite};
+use tacit::ingest::{Enrichers, Hit, Outcome, Pipeline, RequestMeta};
+use tacit::metrics::Metrics;
+use tacit::privacy::{Event, RawIdentity, Salts};
+
+fn vendor(f: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".tacit/vendor")
+        .join(f)
+}
+
+fn events(n: usize, cfg: &tacit::config::Config) -> Vec<Event> {
+    let pipeline = Pipeline::new(
+        cfg,
+        Arc::new(Enrichers::load(&cfg.enrich).unwrap()),
+        Arc::new(Salts::new()),
+        Arc::new(ManualClock::new(1_795_737_600_000)),
+    );
+    let agents: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(vendor("user-agents.json")).unwrap()).unwrap();
+    let agents: Vec<String> = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["userAgent"].as_str().unwrap().to_string())
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    while out.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let hit = Hit {
+            name: Some("pageview".into()),
+            url: Some(format!(
+                "https://example.com/p/{}?utm_source=s{}",
+                x % 500,
+                x % 7
+            )),
+            domain: Some("example.com".into()),
+            referrer: Some(
+                ["", "https://www.google.com/", "https://t.co/x"][(x % 3) as usize].into(),
+            ),
+            screen_width: Some(360 + x % 1600),
+            props: vec![],
+        };
+        let ip = IpAddr::from([
+            (x % 200 + 11) as u8,
+            (x >> 8) as u8,
+            (x >> 16) as u8,
+            (x >> 24) as u8,
+        ]);
+        let ua = &agents[(x >> 32) as usize % agents.len()];
+        if let Ok(Outcome::Store(ev)) = pipeline.process(
+            hit,
+            &RequestMeta::default(),
+            RawIdentity::new(ip, None, &[], ua),
+        ) {
+            out.push(ev);
+        }
+    }
+    out
+}
+
+/// CPU seconds used by this process so far (user + system).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields
+        .get(11)
+        .and_then(|u| u.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// Rows per second of wall time, and this process's CPU microseconds per row.
+async fn run(
+    url: &str,
+    database: &str,
+    with_views: bool,
+    evs: &[Event],
+    copies: usize,
+) -> (f64, f64) {
+    let mut raw = RawConfig::default();
+    raw.clickhouse.url = url.into();
+    raw.clickhouse.database = database.into();
+    if let Ok(c) = std::env::var("TACIT_SINK_BENCH_COMPRESSION") {
+        raw.clickhouse.compression = c;
+    }
+    raw.server.data_dir = std::env::temp_dir()
+        .join(format!("tacit-sink-bench-{database}"))
+        .display()
+        .to_string();
+    let cfg = raw.validate().unwrap();
+    let base = tacit::store::base_client(&cfg.clickhouse);
+    base.query(&format!("DROP DATABASE IF EXISTS `{database}` SYNC"))
+        .execute()
+        .await
+        .unwrap();
+    tacit::store::migrate::migrate(&cfg.clickhouse, 0)
+        .await
+        .unwrap();
+    let client = tacit::store::client(&cfg.clickhouse);
+    if !with_views {
+        for v in ["agg_hourly_mv", "agg_daily_mv"] {
+            client
+                .query(&format!("DROP VIEW {v} SYNC"))
+                .execute()
+                .await
+                .unwrap();
+        }
+    }
+    let metrics = Arc::new(Metrics::default());
+    let spool =
+        tacit::sink::spool::Spool::open(cfg.data_dir.join("spool"), cfg.sink.spool_max_bytes)
+            .unwrap();
+    let (sink, task) = tacit::sink::spawn(
+        client.clone(),
+        cfg.sink.clone(),
+        spool,
+        metrics.clone(),
+        Arc::new(SystemClock),
+    );
+    let total = evs.len() * copies;
+    let cpu0 = cpu_seconds();
+    let t = Instant::now();
+    for _ in 0..copies {
+        for ev in evs {
+            while sink.submit(ev.clone()).is_err() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+    task.shutdown().await;
+    let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    assert_eq!(
+        metrics.rows_written.load(Ordering::Relaxed) as usize,
+        total,
+        "every row written"
+    );
+    let rows: u64 = client
+        .query("SELECT count() FROM events")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(rows as usize, total, "every row in ClickHouse");
+    base.query(&format!("DROP DATABASE IF EXISTS `{database}` SYNC"))
+        .execute()
+        .await
+        .unwrap();
+    (total as f64 / secs, cpu * 1e6 / total as f64)
+}
+
+#[tokio::main]
+async fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let url =
+        std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+    let rows: usize = if full {
+        std::env::var("TACIT_SINK_ROWS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000)
+    } else {
+        20_000
+    };
+    let mut raw = RawConfig::default();
+    raw.sites = vec![RawSite {
+        domain: "example.com".into(),
+        origins: vec![],
+        hash_routing: false,
+    }];
+    raw.enrich.uap_regexes = vendor("regexes.yaml").display().to_string();
+    raw.enrich.isbot_patterns = vendor("isbot.json").display().to_string();
+    raw.enrich.crawler_patterns = vendor("crawlers.json").display().to_string();
+    raw.enrich.referrers = vendor("referrers.json").display().to_string();
+    raw.enrich.geoip = vec![vendor("dbip-country.mmdb").display().to_string()];
+    let cfg = raw.validate().unwrap();
+    let unique = rows.min(100_000);
+    let evs = events(unique, &cfg);
+    let copies = rows.div_ceil(unique);
+    let (bare, bare_cpu) = run(&url, "tacit_sink_bench_bare", false, &evs, copies).await;
+    let (views, views_cpu) = run(&url, "tacit_sink_bench_views", true, &evs, copies).await;
+    println!(
+        "sink: {} rows into {url}: {bare:.0} rows/s into `events` alone (views dropped), {views:.0} rows/s with the aggregate views (target 300000 rows/s). \
+         tacit's own CPU per row (submit, batch, RowBinary, LZ4, HTTP): {bare_cpu:.2} us and {views_cpu:.2} us, i.e. {:.0} rows/s per core; the rest of the time is the engine's.",
+        unique * copies,
+        1e6 / bare_cpu.max(1e-9)
+    );
+}
