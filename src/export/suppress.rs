@@ -1,8 +1,8 @@
 //! Cell suppression. Primary: a cell with fewer than k distinct visitors
-//! (exact counts) is not released. Complementary: a partner may know the
-//! margins of the table (from another export, a coarser period, or public
-//! figures): each sum over one dimension of the cells that agree on all
-//! the others, and the grand total. Released cells plus such totals must
+//! (exact counts) is not released. Complementary: a partner may know any
+//! coarser breakdown of the same data (another export with fewer
+//! dimensions, a coarser period, public figures): the sums over the cells
+//! that agree on any subset of the dimensions, down to the grand total. Released cells plus such totals must
 //! not pin down a suppressed cell. A suppressed cell is pinned exactly when
 //! its unit vector lies in the row space of the known marginals restricted
 //! to the suppressed cells; we test that per connected component by
@@ -23,28 +23,41 @@ pub trait CellKeys {
 /// would be slow; the release is refused instead (coarsen the dimensions).
 pub const MAX_COMPONENT: usize = 1500;
 
+/// Exports with more dimensions are checked against their one-dimension
+/// margins only (2^d coarser breakdowns would be too many).
+pub const MAX_DIMENSIONS: usize = 8;
+
 #[derive(Debug, thiserror::Error)]
 #[error("{0} small cells are linked through shared totals; too many to check. Coarsen the export's dimensions or raise min_visitors' period")]
 pub struct TooManySmallCells(pub usize);
 
-/// Groups of cell indices whose sum is a marginal a partner may know: the
-/// sum over any one dimension of the cells agreeing on all the others (the
-/// margins of a published table), and the grand total; each with its
-/// visitor sum. Coarser sums are sums of these.
+/// Groups of cell indices whose sum is a marginal a partner may know: for
+/// every proper subset of the dimensions (down to none, the grand total),
+/// the cells that agree on that subset, each with its visitor sum. These are
+/// the cells of every coarser breakdown of the same data, e.g. another
+/// export of the same partner with fewer dimensions.
 fn groups<C: CellKeys>(cells: &[C]) -> Vec<(Vec<usize>, u64)> {
     let dims = cells.first().map_or(0, |c| c.keys().len());
     let mut out = Vec::new();
-    if dims == 0 {
+    if dims == 0 || dims > 31 {
         return out;
     }
-    for d in 0..dims {
+    let full: u32 = (1 << dims) - 1;
+    let masks: Vec<u32> = if dims <= MAX_DIMENSIONS {
+        (0..full).collect()
+    } else {
+        std::iter::once(0)
+            .chain((0..dims).map(|d| full ^ (1 << d)))
+            .collect()
+    };
+    for keep in masks {
         let mut by: HashMap<Vec<&str>, (Vec<usize>, u64)> = HashMap::new();
         for (i, c) in cells.iter().enumerate() {
             let k: Vec<&str> = c
                 .keys()
                 .iter()
                 .enumerate()
-                .filter(|(j, _)| *j != d)
+                .filter(|(j, _)| keep & (1 << j) != 0)
                 .map(|(_, s)| s.as_str())
                 .collect();
             let e = by.entry(k).or_default();
@@ -54,12 +67,6 @@ fn groups<C: CellKeys>(cells: &[C]) -> Vec<(Vec<usize>, u64)> {
         let mut v: Vec<_> = by.into_values().collect();
         v.sort();
         out.extend(v);
-    }
-    if dims > 1 {
-        out.push((
-            (0..cells.len()).collect(),
-            cells.iter().map(|c| c.visitors()).sum(),
-        ));
     }
     out
 }
