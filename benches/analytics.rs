@@ -8,6 +8,8 @@
 //! `make bench-analytics` runs it against the local ClickHouse (or
 //! $CLICKHOUSE_URL). Under `cargo test` it runs a small smoke version.
 
+mod common;
+
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -34,12 +36,6 @@ impl Rng {
     fn zipf(&mut self, n: usize) -> usize {
         ((n as f64).powf(self.unit()) - 1.0).floor() as usize % n
     }
-}
-
-fn vendor(f: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".tacit/vendor")
-        .join(f)
 }
 
 fn cookbook() -> Vec<(u32, String)> {
@@ -77,11 +73,7 @@ async fn main() {
         .collect();
     raw.sink.batch_rows = 200_000;
     raw.sink.queue_capacity = 1_000_000;
-    raw.enrich.uap_regexes = vendor("regexes.yaml").display().to_string();
-    raw.enrich.isbot_patterns = vendor("isbot.json").display().to_string();
-    raw.enrich.crawler_patterns = vendor("crawlers.json").display().to_string();
-    raw.enrich.referrers = vendor("referrers.json").display().to_string();
-    raw.enrich.geoip = vec![vendor("dbip-country.mmdb").display().to_string()];
+    common::with_vendored_data(&mut raw);
     raw.server.data_dir = std::env::temp_dir()
         .join(format!("tacit-bench-{}", std::process::id()))
         .display()
@@ -104,19 +96,7 @@ async fn main() {
 
         // Inputs: real browser agents by traffic weight, random public IPs,
         // Zipf-distributed paths, a realistic mix of sources and campaigns.
-        let agents: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(vendor("user-agents.json")).unwrap()).unwrap();
-        let agents: Vec<(String, f64)> = agents
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| {
-                (
-                    a["userAgent"].as_str().unwrap().to_string(),
-                    a["weight"].as_f64().unwrap(),
-                )
-            })
-            .collect();
+        let agents = common::weighted_agents();
         let total_w: f64 = agents.iter().map(|a| a.1).sum();
         let paths: Vec<String> = (0..400)
             .map(|i| match i {

@@ -4,9 +4,10 @@
 //! User agents are drawn from npm `user-agents` by traffic weight; IPs,
 //! paths, referrers and UTM tags vary. Run with `make bench`.
 
+mod common;
+
 use std::hint::black_box;
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -19,12 +20,6 @@ struct Input {
     body: Vec<u8>,
     ip: IpAddr,
     ua: String,
-}
-
-fn vendor(f: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".tacit/vendor")
-        .join(f)
 }
 
 /// A small deterministic generator (xorshift), so runs are comparable.
@@ -45,21 +40,7 @@ impl Rng {
 }
 
 fn inputs(n: usize) -> Vec<Input> {
-    let agents: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(vendor("user-agents.json")).expect("run scripts/fetch-data"),
-    )
-    .unwrap();
-    let agents: Vec<(String, f64)> = agents
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                a["userAgent"].as_str().unwrap().to_string(),
-                a["weight"].as_f64().unwrap(),
-            )
-        })
-        .collect();
+    let agents = common::weighted_agents();
     let total: f64 = agents.iter().map(|a| a.1).sum();
     let paths = [
         "/",
@@ -121,11 +102,7 @@ fn bench(c: &mut Criterion) {
         origins: vec![],
         hash_routing: false,
     }];
-    raw.enrich.uap_regexes = vendor("regexes.yaml").display().to_string();
-    raw.enrich.isbot_patterns = vendor("isbot.json").display().to_string();
-    raw.enrich.crawler_patterns = vendor("crawlers.json").display().to_string();
-    raw.enrich.referrers = vendor("referrers.json").display().to_string();
-    raw.enrich.geoip = vec![vendor("dbip-country.mmdb").display().to_string()];
+    common::with_vendored_data(&mut raw);
     let cfg = raw.clone().validate().unwrap();
     let enrichers = Arc::new(Enrichers::load(&cfg.enrich).unwrap());
     let pipeline = Pipeline::new(

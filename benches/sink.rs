@@ -7,8 +7,9 @@
 //! `make bench` runs it with 1,000,000 rows (TACIT_SINK_ROWS to change);
 //! under `cargo test` it runs a small smoke version.
 
+mod common;
+
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,12 +20,6 @@ use tacit::ingest::{Enrichers, Hit, Outcome, Pipeline, RequestMeta};
 use tacit::metrics::Metrics;
 use tacit::privacy::{Event, RawIdentity, Salts};
 
-fn vendor(f: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".tacit/vendor")
-        .join(f)
-}
-
 fn events(n: usize, cfg: &tacit::config::Config) -> Vec<Event> {
     let pipeline = Pipeline::new(
         cfg,
@@ -32,14 +27,7 @@ fn events(n: usize, cfg: &tacit::config::Config) -> Vec<Event> {
         Arc::new(Salts::new()),
         Arc::new(ManualClock::new(1_795_737_600_000)),
     );
-    let agents: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(vendor("user-agents.json")).unwrap()).unwrap();
-    let agents: Vec<String> = agents
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["userAgent"].as_str().unwrap().to_string())
-        .collect();
+    let agents: Vec<String> = common::weighted_agents().into_iter().map(|a| a.0).collect();
     let mut out = Vec::with_capacity(n);
     let mut x: u64 = 0x9e3779b97f4a7c15;
     while out.len() < n {
@@ -196,11 +184,7 @@ async fn main() {
         origins: vec![],
         hash_routing: false,
     }];
-    raw.enrich.uap_regexes = vendor("regexes.yaml").display().to_string();
-    raw.enrich.isbot_patterns = vendor("isbot.json").display().to_string();
-    raw.enrich.crawler_patterns = vendor("crawlers.json").display().to_string();
-    raw.enrich.referrers = vendor("referrers.json").display().to_string();
-    raw.enrich.geoip = vec![vendor("dbip-country.mmdb").display().to_string()];
+    common::with_vendored_data(&mut raw);
     let cfg = raw.validate().unwrap();
     let unique = rows.min(100_000);
     let evs = events(unique, &cfg);

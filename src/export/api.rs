@@ -85,12 +85,11 @@ impl ExportApi {
 
     /// The partner a token belongs to. Every configured hash is compared,
     /// so timing does not depend on which one matched.
-    fn partner_of(&self, token: &str) -> Option<(&str, u32)> {
-        let h: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    fn partner_of(&self, h: &[u8; 32]) -> Option<(&str, u32)> {
         let mut found = None;
         for e in &self.exports {
             for t in &e.token_sha256 {
-                if ct_eq(t, &h) && found.is_none() {
+                if ct_eq(t, h) && found.is_none() {
                     found = Some((e.partner.as_str(), e.rate_limit_per_minute));
                 }
             }
@@ -100,8 +99,7 @@ impl ExportApi {
 
     /// Token bucket per token hash: `per_minute` requests, refilled evenly.
     /// Returns the seconds to wait when empty.
-    fn take(&self, token: &str, per_minute: u32) -> Result<(), u64> {
-        let h: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    fn take(&self, h: [u8; 32], per_minute: u32) -> Result<(), u64> {
         let now = self.clock.now_ms();
         let cap = per_minute as f64;
         let rate = cap / 60_000.0;
@@ -134,13 +132,14 @@ impl ExportApi {
         else {
             return reply(StatusCode::UNAUTHORIZED, "missing bearer token");
         };
-        let Some((owner, per_minute)) = self.partner_of(token) else {
+        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let Some((owner, per_minute)) = self.partner_of(&hash) else {
             return reply(StatusCode::UNAUTHORIZED, "invalid token");
         };
         if owner != partner {
             return reply(StatusCode::NOT_FOUND, "no such export");
         }
-        if let Err(wait) = self.take(token, per_minute) {
+        if let Err(wait) = self.take(hash, per_minute) {
             let mut r = reply(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
             if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
