@@ -147,16 +147,7 @@ async fn main() {
             Arc::new(clock.clone()),
         );
         let metrics = Arc::new(Metrics::default());
-        let spool =
-            tacit::sink::spool::Spool::open(cfg.data_dir.join("spool"), cfg.sink.spool_max_bytes)
-                .unwrap();
-        let (sink, task) = tacit::sink::spawn(
-            client.clone(),
-            cfg.sink.clone(),
-            spool,
-            metrics.clone(),
-            Arc::new(SystemClock),
-        );
+        let (sink, task) = common::spawn_sink(&client, &cfg, &metrics);
 
         let first_day = today - days_back;
         let mut rng = Rng(0x853c49e6748fea9b);

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tacit::clock::{ManualClock, SystemClock};
+use tacit::clock::ManualClock;
 use tacit::config::{RawConfig, RawSite};
 use tacit::ingest::{Enrichers, Hit, Outcome, Pipeline, RequestMeta};
 use tacit::metrics::Metrics;
@@ -124,16 +124,7 @@ async fn run(
         }
     }
     let metrics = Arc::new(Metrics::default());
-    let spool =
-        tacit::sink::spool::Spool::open(cfg.data_dir.join("spool"), cfg.sink.spool_max_bytes)
-            .unwrap();
-    let (sink, task) = tacit::sink::spawn(
-        client.clone(),
-        cfg.sink.clone(),
-        spool,
-        metrics.clone(),
-        Arc::new(SystemClock),
-    );
+    let (sink, task) = common::spawn_sink(&client, &cfg, &metrics);
     let total = evs.len() * copies;
     let cpu0 = cpu_seconds();
     let t = Instant::now();

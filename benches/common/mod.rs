@@ -5,7 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use tacit::config::RawConfig;
+use std::sync::Arc;
+
+use tacit::clock::SystemClock;
+use tacit::config::{Config, RawConfig};
+use tacit::metrics::Metrics;
+use tacit::sink::{SinkHandle, SinkTask};
 
 pub fn vendor(f: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,4 +44,23 @@ pub fn weighted_agents() -> Vec<(String, f64)> {
             )
         })
         .collect()
+}
+
+/// The real sink (spool under the config's data dir, wall clock), as `serve`
+/// wires it.
+pub fn spawn_sink(
+    client: &clickhouse::Client,
+    cfg: &Config,
+    metrics: &Arc<Metrics>,
+) -> (SinkHandle, SinkTask) {
+    let spool =
+        tacit::sink::spool::Spool::open(cfg.data_dir.join("spool"), cfg.sink.spool_max_bytes)
+            .expect("spool directory");
+    tacit::sink::spawn(
+        client.clone(),
+        cfg.sink.clone(),
+        spool,
+        metrics.clone(),
+        Arc::new(SystemClock),
+    )
 }

@@ -138,6 +138,17 @@ async fn load(db: &TestDb, monday: i32) -> usize {
     hits.len()
 }
 
+/// A CLI release at `now_ms`, with the default 30-day event retention.
+async fn release_cli(
+    db: &TestDb,
+    spec: &tacit::export::spec::ExportSpec,
+    period: &str,
+    now_ms: i64,
+    rng: &mut StdRng,
+) -> Result<export::Released, ExportError> {
+    export::release(&db.client(), spec, period, now_ms, 30, Channel::Cli, rng).await
+}
+
 fn spec_toml(extra: &str) -> RawExport {
     toml::from_str(&format!(
         "name = \"weekly\"\npartner = \"acme\"\nsites = [\"{SITE}\"]\nperiod = \"week\"\n{extra}"
@@ -349,17 +360,9 @@ async fn released_cells_are_exact_and_no_suppressed_cell_can_be_reconstructed() 
         raw.name = format!("shape{n}");
         let cfg = config(&db, vec![raw]);
         let spec = &cfg.exports[0];
-        let r = export::release(
-            &db.client(),
-            spec,
-            &week,
-            now(today),
-            30,
-            Channel::Cli,
-            &mut StdRng::seed_from_u64(1),
-        )
-        .await
-        .unwrap();
+        let r = release_cli(&db, spec, &week, now(today), &mut StdRng::seed_from_u64(1))
+            .await
+            .unwrap();
         let (header, rows) = parse_csv(&r.bytes);
         assert_eq!(
             header[..dims.len()],
@@ -470,13 +473,11 @@ async fn releases_without_noise_are_byte_identical() {
         raw.name = format!("det-{format}");
         let cfg = config(&db, vec![raw]);
         let release = || async {
-            export::release(
-                &db.client(),
+            release_cli(
+                &db,
                 &cfg.exports[0],
                 &week,
                 now(today),
-                30,
-                Channel::Cli,
                 &mut rand::rngs::StdRng::from_os_rng(),
             )
             .await
@@ -513,21 +514,15 @@ async fn noise_spends_the_monthly_budget_and_repeats_spend_nothing() {
     let mut rng = StdRng::from_os_rng();
     let at = now(today);
     let d = |i: i32| format_day(monday + i);
-    let first = export::release(&db.client(), spec, &d(0), at, 30, Channel::Cli, &mut rng)
-        .await
-        .unwrap();
+    let first = release_cli(&db, spec, &d(0), at, &mut rng).await.unwrap();
     assert_eq!(first.summary.epsilon_spent, 1.0);
     // A repeat gets the same noisy file and costs nothing.
-    let again = export::release(&db.client(), spec, &d(0), at, 30, Channel::Cli, &mut rng)
-        .await
-        .unwrap();
+    let again = release_cli(&db, spec, &d(0), at, &mut rng).await.unwrap();
     assert!(
         again.bytes == first.bytes && again.summary.repeat && again.summary.epsilon_spent == 0.0
     );
-    export::release(&db.client(), spec, &d(1), at, 30, Channel::Cli, &mut rng)
-        .await
-        .unwrap();
-    let refused = export::release(&db.client(), spec, &d(2), at, 30, Channel::Cli, &mut rng).await;
+    release_cli(&db, spec, &d(1), at, &mut rng).await.unwrap();
+    let refused = release_cli(&db, spec, &d(2), at, &mut rng).await;
     match refused {
         Err(e @ ExportError::Budget { .. }) => {
             let msg = e.to_string();
@@ -576,45 +571,21 @@ async fn periods_must_be_over_and_within_retention() {
     let (y, m, _) = tacit::clock::civil_from_days(today as i64);
     let _ = (y, m);
     let this_week = last_week(today + 7).1;
-    let e = export::release(
-        &db.client(),
-        spec,
-        &this_week,
-        now(today),
-        30,
-        Channel::Cli,
-        &mut rng,
-    )
-    .await
-    .err()
-    .unwrap();
+    let e = release_cli(&db, spec, &this_week, now(today), &mut rng)
+        .await
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("not over yet"), "{e}");
     let old = last_week(today - 60).1;
-    let e = export::release(
-        &db.client(),
-        spec,
-        &old,
-        now(today),
-        30,
-        Channel::Cli,
-        &mut rng,
-    )
-    .await
-    .err()
-    .unwrap();
+    let e = release_cli(&db, spec, &old, now(today), &mut rng)
+        .await
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("event retention"), "{e}");
-    let e = export::release(
-        &db.client(),
-        spec,
-        "2026-11",
-        now(today),
-        30,
-        Channel::Cli,
-        &mut rng,
-    )
-    .await
-    .err()
-    .unwrap();
+    let e = release_cli(&db, spec, "2026-11", now(today), &mut rng)
+        .await
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("YYYY-Www"), "{e}");
     assert_eq!(
         db.count("disclosures").await,
@@ -708,17 +679,9 @@ async fn the_annual_report_lists_each_third_party_and_its_categories() {
     b.partner = "zeta".into();
     let cfg = config(&db, vec![a, b]);
     for spec in &cfg.exports {
-        export::release(
-            &db.client(),
-            spec,
-            &week,
-            now(today),
-            30,
-            Channel::Cli,
-            &mut StdRng::seed_from_u64(2),
-        )
-        .await
-        .unwrap();
+        release_cli(&db, spec, &week, now(today), &mut StdRng::seed_from_u64(2))
+            .await
+            .unwrap();
     }
     let year = tacit::clock::civil_from_days(today as i64).0 as i32;
     let rows = export::ledger::for_year(&db.client(), year).await.unwrap();
