@@ -15,9 +15,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tacit::clock::{day_of, format_day, Clock, ManualClock, SystemClock};
+use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SystemClock};
 use tacit::config::{RawConfig, RawSite};
-use tacit::ingest::{Enrichers, Hit, Outcome, Pipeline, RequestMeta};
+use tacit::enrich::Enrichers;
+use tacit::ingest::{Hit, Outcome, Pipeline, RequestMeta};
 use tacit::metrics::Metrics;
 use tacit::privacy::{RawIdentity, Salts};
 
@@ -39,7 +40,7 @@ impl Rng {
 }
 
 fn cookbook() -> Vec<(u32, String)> {
-    tacit::beacon::dashboard::cookbook().into_iter().collect()
+    tacit::admin::dashboard::cookbook().into_iter().collect()
 }
 
 #[tokio::main(flavor = "multi_thread")]

@@ -11,9 +11,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tacit::clock::ManualClock;
+use tacit::model::clock::ManualClock;
 use tacit::config::{RawConfig, RawSite};
-use tacit::ingest::{Enrichers, Pipeline, RequestMeta};
+use tacit::enrich::Enrichers;
+use tacit::ingest::{Pipeline, RequestMeta};
 use tacit::privacy::{RawIdentity, Salts};
 
 struct Input {

@@ -14,9 +14,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tacit::clock::ManualClock;
+use tacit::model::clock::ManualClock;
 use tacit::config::{RawConfig, RawSite};
-use tacit::ingest::{Enrichers, Hit, Outcome, Pipeline, RequestMeta};
+use tacit::enrich::Enrichers;
+use tacit::ingest::{Hit, Outcome, Pipeline, RequestMeta};
 use tacit::metrics::Metrics;
 use tacit::privacy::{Event, RawIdentity, Salts};
 

@@ -12,10 +12,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::beacon::{self, admin::AdminState, BeaconState};
-use crate::clock::{day_of, SharedClock};
+use crate::admin::{self, AdminState};
+use crate::beacon::{self, BeaconState};
+use crate::http::server;
+use crate::model::clock::{day_of, SharedClock};
 use crate::config::Config;
-use crate::ingest::{EnrichError, Enrichers, Pipeline};
+use crate::enrich::{EnrichError, Enrichers};
+use crate::ingest::Pipeline;
 use crate::metrics::Metrics;
 use crate::privacy::Salts;
 use crate::sink::{self, spool::Spool, SinkTask};
@@ -143,7 +146,7 @@ fn spawn_io_threads(
                     let _ = l.set_nonblocking(true);
                     match TcpListener::from_std(l) {
                         Ok(listener) => {
-                            beacon::server::serve(
+                            server::serve(
                                 "beacon",
                                 listener,
                                 move |peer, req| beacon::handle(state.clone(), peer, req),
@@ -246,10 +249,10 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     });
     let (admin_stop, admin_rx) = watch::channel(false);
     let st = admin_state.clone();
-    let admin_inner = tokio::spawn(beacon::server::serve(
+    let admin_inner = tokio::spawn(server::serve(
         "admin",
         admin_listener,
-        move |_peer, req| beacon::admin::handle(st.clone(), req),
+        move |_peer, req| admin::handle(st.clone(), req),
         admin_rx,
         Duration::from_secs(2),
     ));

@@ -1,20 +1,27 @@
 //! tacit: a privacy-aware web analytics collector.
 //!
-//! A hit flows `beacon` (HTTP in) → `ingest` (decode, validate, enrich) →
-//! `privacy` (the only reader of raw IP and user agent; builds the anonymous
-//! event) → `sink` (batching writer, spool, retries) → ClickHouse (`store`) → `export` (partner
-//! releases that identify no one, and their ledger).
-//! `config` parses and validates; `app` wires and shuts down in order.
+//! A hit flows `beacon` (HTTP in) → `ingest` (decode, validate, named steps)
+//! → `privacy` (the only reader of raw IP and user agent; builds the
+//! anonymous event, with the parsers of `enrich`) → `sink` (batching writer,
+//! spool, retries) → ClickHouse (`store`) → `export` (partner releases that
+//! identify no one, and their ledger). `model` is the bottom layer every
+//! other module speaks; `config` parses and validates; `http` is the shared
+//! HTTP plumbing; `admin` the private listener; `app` wires and shuts down in
+//! order. The layering is checked by `tests/layers.rs`.
 
+pub mod admin;
 pub mod app;
 pub mod beacon;
-pub mod clock;
 pub mod config;
+pub mod enrich;
 pub mod explain;
 pub mod export;
+pub mod http;
 pub mod ingest;
 pub mod logging;
 pub mod metrics;
+pub mod model;
+pub mod notice;
 pub mod privacy;
 pub mod sessions;
 pub mod sink;

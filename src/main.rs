@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tacit::clock::{Clock, SystemClock};
+use tacit::model::clock::{Clock, SystemClock};
 use tacit::config::{Config, RawConfig};
 
 const USAGE: &str = "\
@@ -143,9 +143,9 @@ fn main() -> ExitCode {
         }
         "policy" => {
             if args.json {
-                println!("{:#}", tacit::privacy::notice::json(&cfg));
+                println!("{:#}", tacit::notice::json(&cfg));
             } else {
-                print!("{}", tacit::privacy::notice::markdown(&cfg));
+                print!("{}", tacit::notice::markdown(&cfg));
             }
             return ExitCode::SUCCESS;
         }

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::clock::{day_of, format_day, SharedClock};
+use crate::model::clock::{day_of, format_day, SharedClock};
 
 /// Inactivity that ends a visit.
 pub const VISIT_GAP_SECONDS: u32 = 30 * 60;

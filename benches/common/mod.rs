@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use tacit::clock::SystemClock;
+use tacit::model::clock::SystemClock;
 use tacit::config::{Config, RawConfig};
 use tacit::metrics::Metrics;
 use tacit::sink::{SinkHandle, SinkTask};

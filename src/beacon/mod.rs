@@ -3,25 +3,22 @@
 //! ingest pipeline, hands events to the sink, and maps every refusal to a
 //! status with a one-line reason. Nothing here logs request contents.
 
-pub mod admin;
-pub mod dashboard;
 pub mod decode;
-pub mod server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, StatusCode};
 
 use crate::ingest::{Hit, Outcome, Pipeline, Rejection, RequestMeta};
 use crate::metrics::Metrics;
 use crate::privacy::RawIdentity;
 use crate::sink::{SinkError, SinkHandle};
-use server::Resp;
+use crate::http::resp::{self, text, Resp};
 
 /// A 1×1 transparent GIF (43 bytes).
 pub const GIF: [u8; 43] = [
@@ -35,18 +32,6 @@ pub struct BeaconState {
     pub sink: SinkHandle,
     pub metrics: Arc<Metrics>,
     pub max_body: usize,
-}
-
-fn text(status: StatusCode, msg: &str) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(format!("{msg}\n"))));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
 }
 
 fn reject(state: &BeaconState, r: Rejection) -> Resp {
@@ -157,8 +142,7 @@ fn preflight(state: &BeaconState, h: &HeaderMap) -> Resp {
     if !allowed {
         return text(StatusCode::FORBIDDEN, "origin is not a configured site");
     }
-    let mut r = Response::new(Full::new(Bytes::new()));
-    *r.status_mut() = StatusCode::NO_CONTENT;
+    let mut r = resp::empty(StatusCode::NO_CONTENT);
     cors(state, h, &mut r);
     let hs = r.headers_mut();
     hs.insert(
@@ -182,13 +166,7 @@ fn pixel(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -> Resp 
         Err(r) => return reject(state, r),
     };
     match accept(state, peer, req.headers(), hit) {
-        Ok(()) => {
-            let mut r = Response::new(Full::new(Bytes::from_static(&GIF)));
-            let hs = r.headers_mut();
-            hs.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
-            hs.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
+        Ok(()) => resp::body(StatusCode::OK, "image/gif", Bytes::from_static(&GIF)),
         Err(resp) => resp,
     }
 }
@@ -221,11 +199,7 @@ async fn beacon(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -
         Err(r) => return reject(state, r),
     };
     let mut resp = match accept(state, peer, &parts.headers, hit) {
-        Ok(()) => {
-            let mut r = text(StatusCode::ACCEPTED, "ok");
-            *r.body_mut() = Full::new(Bytes::from_static(b"ok\n"));
-            r
-        }
+        Ok(()) => text(StatusCode::ACCEPTED, "ok"),
         Err(resp) => resp,
     };
     cors(state, &parts.headers, &mut resp);
@@ -244,7 +218,7 @@ fn accept(state: &BeaconState, peer: SocketAddr, h: &HeaderMap, hit: Hit) -> Res
         Err(r) => Err(reject(state, r)),
         Ok(Outcome::Drop { site, reason }) => {
             Metrics::inc(&state.metrics.hits_dropped[reason as usize]);
-            let day = crate::clock::day_of(state.pipeline.clock.now_ms());
+            let day = crate::model::clock::day_of(state.pipeline.clock.now_ms());
             state.sink.count_drop(day, site, reason);
             Ok(())
         }
@@ -254,10 +228,11 @@ fn accept(state: &BeaconState, peer: SocketAddr, h: &HeaderMap, hit: Hit) -> Res
                 Ok(())
             }
             Err(SinkError::Full) => {
-                let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "queue full, retry later");
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                Err(r)
+                Err(resp::with(
+                    text(StatusCode::SERVICE_UNAVAILABLE, "queue full, retry later"),
+                    header::RETRY_AFTER,
+                    "1",
+                ))
             }
             Err(SinkError::Closed) => Err(text(StatusCode::SERVICE_UNAVAILABLE, "shutting down")),
         },

@@ -16,10 +16,10 @@ use hyper::{Response, StatusCode};
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
-use super::spec::ExportSpec;
+use crate::config::exports::ExportSpec;
 use super::{release, Channel, ExportError};
-use crate::beacon::server::Resp;
-use crate::clock::SharedClock;
+use crate::http::resp::{self, Resp};
+use crate::model::clock::SharedClock;
 use crate::config::ClickHouseConfig;
 
 pub struct ExportApi {
@@ -45,17 +45,9 @@ fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
 }
 
 fn reply(status: StatusCode, msg: &str) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(format!("{msg}\n"))));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let r = resp::text(status, msg);
     if status == StatusCode::UNAUTHORIZED {
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return resp::with(r, header::WWW_AUTHENTICATE, "Bearer");
     }
     r
 }

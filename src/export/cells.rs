@@ -6,9 +6,9 @@
 use serde::Deserialize;
 
 use super::period::Period;
-use super::spec::ExportSpec;
+use crate::config::exports::{Dimension, ExportSpec, Field};
 use super::suppress::CellKeys;
-use crate::clock::format_day;
+use crate::model::clock::format_day;
 use crate::sessions::VISIT_GAP_SECONDS;
 
 #[derive(Debug, Clone, PartialEq, clickhouse::Row, Deserialize)]
@@ -37,23 +37,19 @@ fn quote(s: &str) -> String {
 }
 
 /// SQL for one dimension over `events` columns.
-pub fn dimension_sql(d: &str) -> String {
+pub fn dimension_sql(d: &Dimension) -> String {
     match d {
-        "date" => "toString(toDate(ts))".into(),
-        "week" => "toString(toMonday(ts))".into(),
-        "month" => "formatDateTime(ts, '%Y-%m')".into(),
-        "event" => "toString(name)".into(),
-        d => match d.strip_prefix("prop:") {
-            Some(k) => format!("prop_values[indexOf(prop_keys, {})]", quote(k)),
-            None => format!("toString({d})"),
-        },
+        Dimension::Field(Field::Date) => "toString(toDate(ts))".into(),
+        Dimension::Field(Field::Week) => "toString(toMonday(ts))".into(),
+        Dimension::Field(Field::Month) => "formatDateTime(ts, '%Y-%m')".into(),
+        Dimension::Field(Field::Event) => "toString(name)".into(),
+        Dimension::Field(f) => format!("toString({})", f.as_str()),
+        Dimension::Prop(k) => format!("prop_values[indexOf(prop_keys, {})]", quote(k)),
     }
 }
 
 fn visit_metrics(spec: &ExportSpec) -> bool {
-    spec.metrics
-        .iter()
-        .any(|m| matches!(m.as_str(), "visits" | "bounce_rate" | "visit_duration"))
+    spec.metrics.iter().any(|m| m.needs_visits())
 }
 
 /// The query for an export over a period.

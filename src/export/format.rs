@@ -3,7 +3,7 @@
 //! formatting), so a release without noise is byte-identical on every run.
 //! Parquet is written by ClickHouse's own encoder from the JSON lines.
 
-use super::spec::Format;
+use crate::config::exports::Format;
 
 /// A released value.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::civil_from_days;
+use crate::model::clock::{day_of, format_day};
+use crate::model::export::Dimension;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clickhouse::Row)]
 pub struct Disclosure {
@@ -106,24 +107,9 @@ pub async fn for_year(
         .await
 }
 
-/// Plain-language category of a dimension.
+/// Plain-language category of a dimension as the ledger stores it.
 pub fn category(dimension: &str) -> &'static str {
-    match dimension {
-        "date" | "week" | "month" => "When visits happened (day, week or month)",
-        "site" | "hostname" | "pathname" => {
-            "Which pages and sites were visited (paths only, no query strings)"
-        }
-        "channel" | "referrer_source" | "utm_source" | "utm_medium" | "utm_campaign"
-        | "utm_content" | "utm_term" => "How visitors arrived (source, channel, campaign tags)",
-        "country" | "region" | "city" => {
-            "Approximate location derived from the IP address (the address itself is not kept)"
-        }
-        "device" | "browser" | "os" | "screen" => "Type of device, browser and operating system",
-        "language" => "Browser language",
-        "event" => "Actions taken on the site (custom event names)",
-        d if d.starts_with("prop:") => "Allow-listed properties of actions on the site",
-        _ => "Other aggregate attribute",
-    }
+    Dimension::parse(dimension).map_or("Other aggregate attribute", |d| d.category().describe())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -150,8 +136,7 @@ pub struct AnnualReport {
 }
 
 fn day_string(ms: i64) -> String {
-    let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
-    format!("{y:04}-{m:02}-{d:02}")
+    format_day(day_of(ms))
 }
 
 /// Build the report from the year's ledger rows (pure).

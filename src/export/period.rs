@@ -1,8 +1,11 @@
-//! Release periods: `2026-11` (a month), `2026-W47` (an ISO week) or
-//! `2026-11-27` (a day), as half-open ranges of UTC days.
+//! Release periods: `2026-11` (a month), `2026-W47` (an ISO 8601 week) or
+//! `2026-11-27` (a day), as half-open ranges of UTC days. Calendar rules
+//! (month lengths, leap years, ISO weeks) come from `jiff`.
 
-use super::spec::Granularity;
-use crate::clock::civil_from_days;
+use jiff::civil::{Date, ISOWeekDate, Weekday};
+
+use crate::config::exports::Granularity;
+use crate::model::clock::day_of_date;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Period {
@@ -14,105 +17,90 @@ pub struct Period {
     pub end: i32,
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i32 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) as i32
+/// A period label that does not name a period of the export's granularity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("period {text:?} is not a {granularity}: expected {}", example(*.granularity))]
+pub struct PeriodError {
+    pub text: String,
+    pub granularity: Granularity,
 }
 
-fn num(s: &str, digits: usize) -> Option<u32> {
+fn example(g: Granularity) -> &'static str {
+    match g {
+        Granularity::Month => "YYYY-MM, e.g. 2026-11",
+        Granularity::Week => "YYYY-Www, e.g. 2026-W47",
+        Granularity::Day => "YYYY-MM-DD, e.g. 2026-11-27",
+    }
+}
+
+/// Exactly `digits` ASCII digits.
+fn num(s: &str, digits: usize) -> Option<i16> {
     (s.len() == digits && s.bytes().all(|b| b.is_ascii_digit()))
         .then(|| s.parse().ok())
         .flatten()
 }
 
-/// Monday of ISO week 1 of `year`.
-fn iso_week1(year: i64) -> i32 {
-    let jan4 = days_from_civil(year, 1, 4);
-    // 1970-01-01 was a Thursday: weekday 0 = Monday.
-    let weekday = (jan4 + 3).rem_euclid(7);
-    jan4 - weekday
+fn month(s: &str) -> Option<(Date, Date)> {
+    let (y, m) = s.split_once('-')?;
+    let start = Date::new(num(y, 4)?, num(m, 2)? as i8, 1).ok()?;
+    Some((start, start.last_of_month().tomorrow().ok()?))
+}
+
+fn week(s: &str) -> Option<(Date, Date)> {
+    let (y, w) = s.split_once("-W")?;
+    let start = ISOWeekDate::new(num(y, 4)?, num(w, 2)? as i8, Weekday::Monday)
+        .ok()?
+        .date();
+    Some((start, start.checked_add(jiff::Span::new().days(7)).ok()?))
+}
+
+fn day(s: &str) -> Option<(Date, Date)> {
+    let mut it = s.splitn(3, '-');
+    let (y, m, d) = (
+        num(it.next()?, 4)?,
+        num(it.next()?, 2)?,
+        num(it.next()?, 2)?,
+    );
+    let start = Date::new(y, m as i8, d as i8).ok()?;
+    Some((start, start.tomorrow().ok()?))
 }
 
 /// Parse a period of the export's granularity.
-pub fn parse(s: &str, g: Granularity) -> Result<Period, String> {
-    let bad = || {
-        format!(
-            "period {s:?} is not a {}: expected {}",
-            match g {
-                Granularity::Month => "month",
-                Granularity::Week => "week",
-                Granularity::Day => "day",
-            },
-            match g {
-                Granularity::Month => "YYYY-MM, e.g. 2026-11",
-                Granularity::Week => "YYYY-Www, e.g. 2026-W47",
-                Granularity::Day => "YYYY-MM-DD, e.g. 2026-11-27",
-            }
-        )
+pub fn parse(s: &str, g: Granularity) -> Result<Period, PeriodError> {
+    let range = match g {
+        Granularity::Month => month(s),
+        Granularity::Week => week(s),
+        Granularity::Day => day(s),
     };
-    match g {
-        Granularity::Month => {
-            let (y, m) = s.split_once('-').ok_or_else(bad)?;
-            let (y, m) = (num(y, 4).ok_or_else(bad)?, num(m, 2).ok_or_else(bad)?);
-            if !(1..=12).contains(&m) {
-                return Err(bad());
-            }
-            let start = days_from_civil(y as i64, m, 1);
-            let end = if m == 12 {
-                days_from_civil(y as i64 + 1, 1, 1)
-            } else {
-                days_from_civil(y as i64, m + 1, 1)
-            };
-            Ok(Period {
-                label: format!("{y:04}-{m:02}"),
-                start,
-                end,
-            })
-        }
+    let (start, end) = range.ok_or_else(|| PeriodError {
+        text: s.to_string(),
+        granularity: g,
+    })?;
+    let label = match g {
+        Granularity::Month => format!("{:04}-{:02}", start.year(), start.month()),
         Granularity::Week => {
-            let (y, w) = s.split_once("-W").ok_or_else(bad)?;
-            let (y, w) = (num(y, 4).ok_or_else(bad)?, num(w, 2).ok_or_else(bad)?);
-            let weeks = (iso_week1(y as i64 + 1) - iso_week1(y as i64)) / 7;
-            if w == 0 || w as i32 > weeks {
-                return Err(bad());
-            }
-            let start = iso_week1(y as i64) + (w as i32 - 1) * 7;
-            Ok(Period {
-                label: format!("{y:04}-W{w:02}"),
-                start,
-                end: start + 7,
-            })
+            let w = start.iso_week_date();
+            format!("{:04}-W{:02}", w.year(), w.week())
         }
-        Granularity::Day => {
-            let mut it = s.splitn(3, '-');
-            let (y, m, d) = (
-                num(it.next().unwrap_or(""), 4).ok_or_else(bad)?,
-                num(it.next().unwrap_or(""), 2).ok_or_else(bad)?,
-                num(it.next().unwrap_or(""), 2).ok_or_else(bad)?,
-            );
-            let start = days_from_civil(y as i64, m, d);
-            if civil_from_days(start as i64) != (y as i64, m, d) {
-                return Err(bad());
-            }
-            Ok(Period {
-                label: format!("{y:04}-{m:02}-{d:02}"),
-                start,
-                end: start + 1,
-            })
-        }
-    }
+        Granularity::Day => start.to_string(),
+    };
+    Ok(Period {
+        label,
+        start: day_of_date(start),
+        end: day_of_date(end),
+    })
+}
+
+/// The ISO week label (`2026-W47`) of the week holding `day`.
+pub fn week_label(day: i32) -> String {
+    let w = crate::model::clock::date_of_day(day).iso_week_date();
+    format!("{:04}-W{:02}", w.year(), w.week())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::format_day;
+    use crate::model::clock::format_day;
 
     #[test]
     fn months_weeks_days() {
@@ -123,22 +111,34 @@ mod tests {
         );
         let p = parse("2026-12", Granularity::Month).unwrap();
         assert_eq!(format_day(p.end), "2027-01-01");
+        let p = parse("2024-02", Granularity::Month).unwrap();
+        assert_eq!(p.end - p.start, 29);
         // ISO 8601: 2026-W01 starts Monday 2025-12-29; 2026-W53 exists.
         let p = parse("2026-W01", Granularity::Week).unwrap();
         assert_eq!(format_day(p.start), "2025-12-29");
+        assert_eq!(p.end - p.start, 7);
         assert!(parse("2026-W53", Granularity::Week).is_ok());
         assert!(parse("2025-W53", Granularity::Week).is_err());
+        assert_eq!(week_label(p.start + 6), "2026-W01");
         let p = parse("2024-02-29", Granularity::Day).unwrap();
         assert_eq!(p.end - p.start, 1);
-        for bad in ["2026-13", "26-11", "2026-11-31", "2026-1"] {
-            assert!(
-                parse(bad, Granularity::Month).is_err() || bad.len() == 10,
-                "{bad}"
-            );
+        assert_eq!(p.label, "2024-02-29");
+    }
+
+    #[test]
+    fn malformed_periods_are_refused_with_the_expected_form() {
+        for bad in ["2026-13", "26-11", "2026-1", "2026-00", "2026-11-01", "x"] {
+            assert!(parse(bad, Granularity::Month).is_err(), "{bad}");
         }
-        assert!(parse("2026-11-31", Granularity::Day).is_err());
+        for bad in ["2026-W00", "2026-W5", "2026-47", "2026-11"] {
+            assert!(parse(bad, Granularity::Week).is_err(), "{bad}");
+        }
+        for bad in ["2026-11-31", "2023-02-29", "2026-11", "2026-11-1"] {
+            assert!(parse(bad, Granularity::Day).is_err(), "{bad}");
+        }
         assert!(parse("2026-11", Granularity::Day)
             .unwrap_err()
+            .to_string()
             .contains("YYYY-MM-DD"));
     }
 }

@@ -3,125 +3,18 @@
 //! [`Event`], is dropped for one [`DropReason`] (answered 2xx, counted), or is
 //! rejected for one [`Rejection`] (answered 4xx with a one-line reason).
 
-pub mod bots;
-pub mod geo;
-pub mod referrer;
 pub mod steps;
-pub mod ua;
 
 use std::sync::Arc;
 
-use crate::clock::{day_of, SharedClock};
-use crate::config::{Config, EnrichConfig, Policy};
-use crate::privacy::{self, ip::Cidr, Event, HitFacts, RawIdentity, Salts};
-
-/// A hit as the client sent it, before any validation.
-#[derive(Debug, Clone, Default)]
-pub struct Hit {
-    pub name: Option<String>,
-    pub url: Option<String>,
-    pub domain: Option<String>,
-    pub referrer: Option<String>,
-    pub screen_width: Option<u64>,
-    pub props: Vec<(String, String)>,
-}
-
-/// Request facts other than identity that steps may read.
-#[derive(Debug, Clone, Default)]
-pub struct RequestMeta {
-    pub accept_language: Option<String>,
-    /// `Purpose: prefetch` or `Sec-Purpose: prefetch` (link previews).
-    pub prefetch: bool,
-    /// `DNT: 1`.
-    pub dnt: bool,
-    /// `Sec-GPC: 1`.
-    pub gpc: bool,
-    /// The opt-out cookie is present.
-    pub opted_out: bool,
-}
-
-macro_rules! closed_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $label:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub const COUNT: usize = $name::ALL.len();
-            /// Stable snake_case label (metrics, storage, `explain`).
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $label),+ }
-            }
-        }
-    };
-}
-
-closed_enum!(
-    /// Why an accepted hit was not stored. The client still gets 2xx: a drop
-    /// is tacit's decision, not the client's error.
-    DropReason {
-        Bot => "bot",
-        Prefetch => "prefetch",
-        EmptyUserAgent => "empty_user_agent",
-        OptOut => "opt_out",
-        DoNotTrack => "do_not_track",
-        GlobalPrivacyControl => "global_privacy_control",
-        ExcludedCountry => "excluded_country",
-    }
-);
-
-closed_enum!(
-    /// Why a hit was refused with a 4xx status.
-    Rejection {
-        BodyTooLarge => "body_too_large",
-        BadContentType => "bad_content_type",
-        BadJson => "bad_json",
-        BadQuery => "bad_query",
-        MissingName => "missing_name",
-        BadName => "bad_name",
-        MissingUrl => "missing_url",
-        BadUrl => "bad_url",
-        UnknownSite => "unknown_site",
-        BadProps => "bad_props",
-        BadReferrer => "bad_referrer",
-        MethodNotAllowed => "method_not_allowed",
-    }
-);
-
-impl Rejection {
-    pub fn status(self) -> u16 {
-        match self {
-            Rejection::BodyTooLarge => 413,
-            Rejection::BadContentType => 415,
-            Rejection::MethodNotAllowed => 405,
-            _ => 400,
-        }
-    }
-
-    /// One line for the client.
-    pub fn message(self) -> &'static str {
-        match self {
-            Rejection::BodyTooLarge => "body too large",
-            Rejection::BadContentType => "content type must be application/json or text/plain",
-            Rejection::BadJson => "body is not a JSON object of the expected shape",
-            Rejection::BadQuery => "query string is not valid",
-            Rejection::MissingName => "missing event name (n)",
-            Rejection::BadName => "event name must be 1-120 printable characters",
-            Rejection::MissingUrl => "missing page URL (u)",
-            Rejection::BadUrl => "page URL must be an absolute http(s) URL",
-            Rejection::UnknownSite => "unknown site (d): not configured in tacit",
-            Rejection::BadProps => "props must be at most 30 string, number or boolean values",
-            Rejection::BadReferrer => "referrer is too long",
-            Rejection::MethodNotAllowed => "method not allowed",
-        }
-    }
-}
-
-impl std::fmt::Display for Rejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.message())
-    }
-}
+use crate::config::Config;
+use crate::enrich::Enrichers;
+use crate::model::clock::{day_of, SharedClock};
+use crate::model::facts::screen_class;
+use crate::model::net::Cidr;
+use crate::model::policy::{Policy, ReferrerRule};
+use crate::privacy::{self, Event, HitFacts, RawIdentity, Salts};
+pub use crate::model::{DropReason, Hit, Rejection, RequestMeta};
 
 /// What became of a hit that was not rejected.
 #[derive(Debug)]
@@ -195,65 +88,6 @@ impl Sites {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum EnrichError {
-    #[error("enrich.uap_regexes: {0}")]
-    Ua(#[from] ua::UaError),
-    #[error("enrich.isbot_patterns / enrich.crawler_patterns: {0}")]
-    Bots(#[from] bots::BotError),
-    #[error("enrich.referrers: {0}")]
-    Referrers(#[from] referrer::ReferrerError),
-    #[error("enrich.geoip: {0}")]
-    Geo(#[from] geo::GeoError),
-}
-
-/// The data-driven parsers, loaded once. Those that read the raw IP or
-/// user agent are only ever called from `privacy/`.
-pub struct Enrichers {
-    pub ua: Option<ua::UaParser>,
-    pub bots: Option<bots::BotDetector>,
-    pub referrers: referrer::Referrers,
-    pub geo: Option<geo::Geo>,
-}
-
-impl Enrichers {
-    pub fn load(cfg: &EnrichConfig) -> Result<Self, EnrichError> {
-        let ua = match &cfg.uap_regexes {
-            Some(p) => Some(ua::UaParser::load(p, cfg.ua_cache_size)?),
-            None => None,
-        };
-        let bots = match (&cfg.isbot_patterns, &cfg.crawler_patterns) {
-            (Some(a), Some(b)) => Some(bots::BotDetector::load(a, b)?),
-            _ => None,
-        };
-        let referrers = match &cfg.referrers {
-            Some(p) => referrer::Referrers::load(p)?,
-            None => referrer::Referrers::empty(),
-        };
-        let geo = if cfg.geoip.is_empty() {
-            None
-        } else {
-            Some(geo::Geo::open(&cfg.geoip)?)
-        };
-        Ok(Self {
-            ua,
-            bots,
-            referrers,
-            geo,
-        })
-    }
-
-    /// No data files: every field that needs them stays empty.
-    pub fn none() -> Self {
-        Self {
-            ua: None,
-            bots: None,
-            referrers: referrer::Referrers::empty(),
-            geo: None,
-        }
-    }
-}
-
 /// Everything a hit needs on its way to storage.
 pub struct Pipeline {
     pub sites: Sites,
@@ -321,8 +155,8 @@ impl Pipeline {
             .referrers
             .attribute(&referrer_host, &page.utm);
         let referrer_host = match self.policy.referrer {
-            crate::config::ReferrerRule::Host => referrer_host,
-            crate::config::ReferrerRule::Drop => String::new(),
+            ReferrerRule::Host => referrer_host,
+            ReferrerRule::Drop => String::new(),
         };
         let screen_width = steps::screen_width(hit.screen_width);
         let facts = HitFacts {
@@ -337,7 +171,7 @@ impl Pipeline {
             utm: page.utm,
             language: steps::language(meta.accept_language.as_deref()),
             screen_width,
-            screen: ua::screen_class(screen_width),
+            screen: screen_class(screen_width),
             prop_keys,
             prop_values,
         };

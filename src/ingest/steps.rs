@@ -2,7 +2,8 @@
 //! over the decoded hit with its own tests; `Pipeline::process` runs them in
 //! order.
 
-use super::referrer::{self, Utm};
+use crate::enrich::referrer;
+use crate::model::facts::Utm;
 use super::{DropReason, Rejection, RequestMeta, SiteRef, Sites};
 use crate::config::{ConsentRule, Policy};
 use crate::privacy;
@@ -385,7 +386,7 @@ mod tests {
         assert_eq!(consent(&dnt, &pol), Ok(true));
         assert_eq!(consent(&gpc, &pol), Ok(false));
         assert_eq!(consent(&RequestMeta::default(), &pol), Ok(false));
-        pol.exclude_countries = crate::ingest::geo::expand_country_list(&["EU".into()]);
+        pol.exclude_countries = crate::model::facts::expand_country_list(&["EU".into()]);
         assert!(excluded_country("DE", &pol));
         assert!(!excluded_country("US", &pol));
         assert!(!excluded_country("", &pol));

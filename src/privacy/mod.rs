@@ -5,7 +5,7 @@
 //! daily-rotating visitor id.
 
 pub mod ip;
-pub mod notice;
+
 pub mod salt;
 pub mod url;
 
@@ -19,10 +19,11 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::{IpRule, LocationRule, Policy, VersionRule};
-use crate::ingest::geo::GeoInfo;
-use crate::ingest::referrer::Utm;
-use crate::ingest::ua::UaInfo;
-use crate::ingest::{DropReason, Enrichers};
+use crate::model::facts::GeoInfo;
+use crate::model::facts::Utm;
+use crate::model::facts::UaInfo;
+use crate::enrich::Enrichers;
+use crate::model::DropReason;
 pub use salt::{SaltError, Salts};
 
 /// Identifying facts about the client, held in memory only for the duration

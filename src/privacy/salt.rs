@@ -128,7 +128,7 @@ impl Salts {
     ) -> Result<(), SaltError> {
         let have: Vec<u16> = client
             .query("SELECT DISTINCT day FROM salts WHERE day >= toDate(?) ")
-            .bind(crate::clock::format_day(today))
+            .bind(crate::model::clock::format_day(today))
             .fetch_all()
             .await?;
         let missing: Vec<i32> = [today, today + 1]
@@ -151,12 +151,12 @@ impl Salts {
         // Destroy old salts: a synchronous mutation rewrites the parts.
         client
             .query("ALTER TABLE salts DELETE WHERE day < toDate(?) SETTINGS mutations_sync = 2")
-            .bind(crate::clock::format_day(today - 1))
+            .bind(crate::model::clock::format_day(today - 1))
             .execute()
             .await?;
         let winners: Vec<WinnerRow> = client
             .query("SELECT day, min(salt) AS salt FROM salts WHERE day >= toDate(?) GROUP BY day")
-            .bind(crate::clock::format_day(today - 1))
+            .bind(crate::model::clock::format_day(today - 1))
             .fetch_all()
             .await?;
         let mut fresh = BTreeMap::new();

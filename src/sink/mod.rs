@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rand::RngCore;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::clock::SharedClock;
+use crate::model::clock::SharedClock;
 use crate::config::SinkConfig;
 use crate::ingest::DropReason;
 use crate::metrics::Metrics;

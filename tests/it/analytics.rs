@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use tacit::clock::{day_of, format_day, Clock, SystemClock};
+use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
 
 use crate::common::*;
 
@@ -187,7 +187,7 @@ pub(crate) fn generate(days: &[i32]) -> (Vec<Ev>, Vec<Visit>) {
 
 /// The cookbook's queries by number: the same parse the dashboard uses.
 pub fn cookbook() -> Vec<(u32, String)> {
-    tacit::beacon::dashboard::cookbook().into_iter().collect()
+    tacit::admin::dashboard::cookbook().into_iter().collect()
 }
 
 /// Generated events for `days`, inserted and sessionized; returns the visits.

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use tacit::ingest::bots::BotDetector;
+use tacit::enrich::bots::BotDetector;
 
 fn vendor(f: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

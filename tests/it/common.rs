@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tacit::clock::{SharedClock, SystemClock};
+use tacit::model::clock::{SharedClock, SystemClock};
 use tacit::config::{Config, RawConfig, RawSite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;

@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use serde_json::json;
-use tacit::clock::{day_of, format_day, Clock, SystemClock};
+use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
 
 use crate::analytics::{run, SITE};
 use crate::common::*;

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::Serialize;
-use tacit::clock::{day_of, format_day, Clock, ManualClock, SystemClock};
+use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SystemClock};
 use tacit::config::RawConfig;
-use tacit::export::spec::RawExport;
+use tacit::config::exports::RawExport;
 use tacit::export::{self, Channel, ExportError};
 
 use crate::common::*;
@@ -65,11 +65,7 @@ impl Lcg {
 /// The last complete ISO week before today: (monday, label).
 fn last_week(today: i32) -> (i32, String) {
     let monday = today - (today + 3).rem_euclid(7) - 7;
-    let (y, m, d) = tacit::clock::civil_from_days(monday as i64 + 3);
-    let jan4 = export::period::days_from_civil(y, 1, 4);
-    let week1 = jan4 - (jan4 + 3).rem_euclid(7);
-    let _ = (m, d);
-    (monday, format!("{y:04}-W{:02}", (monday - week1) / 7 + 1))
+    (monday, export::period::week_label(monday))
 }
 
 /// A week of traffic with a long tail: many cells of few visitors.
@@ -141,7 +137,7 @@ async fn load(db: &TestDb, monday: i32) -> usize {
 /// A CLI release at `now_ms`, with the default 30-day event retention.
 async fn release_cli(
     db: &TestDb,
-    spec: &tacit::export::spec::ExportSpec,
+    spec: &tacit::config::exports::ExportSpec,
     period: &str,
     now_ms: i64,
     rng: &mut StdRng,
@@ -568,7 +564,7 @@ async fn periods_must_be_over_and_within_retention() {
     let cfg = config(&db, vec![raw]);
     let spec = &cfg.exports[0];
     let mut rng = StdRng::seed_from_u64(3);
-    let (y, m, _) = tacit::clock::civil_from_days(today as i64);
+    let (y, m, _) = tacit::model::clock::civil_from_days(today as i64);
     let _ = (y, m);
     let this_week = last_week(today + 7).1;
     let e = release_cli(&db, spec, &this_week, now(today), &mut rng)
@@ -683,7 +679,7 @@ async fn the_annual_report_lists_each_third_party_and_its_categories() {
             .await
             .unwrap();
     }
-    let year = tacit::clock::civil_from_days(today as i64).0 as i32;
+    let year = tacit::model::clock::civil_from_days(today as i64).0 as i32;
     let rows = export::ledger::for_year(&db.client(), year).await.unwrap();
     let report = export::ledger::report(year, &rows);
     assert_eq!(report.third_parties.len(), 2);
@@ -847,7 +843,7 @@ async fn cli_export_and_disclosures() {
         file.lines().all(|l| l.starts_with("{\"country\":")),
         "{file}"
     );
-    let year = tacit::clock::civil_from_days(day_of(SystemClock.now_ms()) as i64)
+    let year = tacit::model::clock::civil_from_days(day_of(SystemClock.now_ms()) as i64)
         .0
         .to_string();
     let o = run(&["disclosures", "--year", &year, "--json"], &base);

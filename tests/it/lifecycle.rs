@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tacit::app::{AppError, Options};
-use tacit::clock::SystemClock;
+use tacit::model::clock::SystemClock;
 
 use crate::common::*;
 

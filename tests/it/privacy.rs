@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tacit::clock::{day_of, Clock, ManualClock};
+use tacit::model::clock::{day_of, Clock, ManualClock};
 use tacit::privacy::Salts;
 
 use crate::common::*;
@@ -75,7 +75,7 @@ async fn canary_identifiers_appear_nowhere() {
     cfg_raw.policy.ip = "truncate".into();
     tacit::explain::run(
         &cfg_raw.validate().unwrap(),
-        Arc::new(tacit::clock::SystemClock),
+        Arc::new(tacit::model::clock::SystemClock),
         std::io::Cursor::new(explain_input),
         &mut explained,
     )
@@ -97,8 +97,8 @@ async fn canary_identifiers_appear_nowhere() {
     .unwrap()];
     let ex_cfg = ex_raw.validate().unwrap();
     let spec = &ex_cfg.exports[0];
-    let now = tacit::clock::SystemClock.now_ms();
-    let today = tacit::clock::format_day(day_of(now));
+    let now = tacit::model::clock::SystemClock.now_ms();
+    let today = tacit::model::clock::format_day(day_of(now));
     let period = tacit::export::period::parse(&today, spec.period).unwrap();
     let cells = tacit::export::cells::fetch(&db.client(), spec, &period)
         .await
@@ -214,7 +214,7 @@ async fn tacit_insert_old_salt(db: &TestDb, day: i32) {
         &format!(
             "INSERT INTO `{}`.salts VALUES ('{}', '{}', now64(3))",
             db.name,
-            tacit::clock::format_day(day),
+            tacit::model::clock::format_day(day),
             "ab".repeat(32)
         ),
     )
@@ -251,7 +251,7 @@ async fn two_tacit_processes_agree_on_the_visitor_id() {
     let b = start(db.config()).await;
     // Each replica made or adopted today's salt at start; a refresh makes
     // both see the same winner (as the periodic refresh does in serve).
-    let now = tacit::clock::Clock::now_ms(&tacit::clock::SystemClock);
+    let now = tacit::model::clock::Clock::now_ms(&tacit::model::clock::SystemClock);
     a.salts.sync(&db.client(), day_of(now), now).await.unwrap();
     b.salts.sync(&db.client(), day_of(now), now).await.unwrap();
     let h = [

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use tacit::ingest::ua::UaParser;
+use tacit::enrich::ua::UaParser;
 
 #[derive(Deserialize)]
 struct Suite {

@@ -7,11 +7,10 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{self, HeaderValue};
-use hyper::{Response, StatusCode};
+use hyper::header;
+use hyper::StatusCode;
 
-use super::server::Resp;
+use crate::http::resp::{self, Resp};
 use crate::config::ClickHouseConfig;
 
 const COOKBOOK: &str = include_str!("../../docs/queries.md");
@@ -54,16 +53,11 @@ pub fn cookbook() -> BTreeMap<u32, String> {
 }
 
 fn respond(status: StatusCode, ctype: &'static str, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
-    *r.status_mut() = status;
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
+    resp::with(
+        resp::body(status, ctype, body),
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:"),
-    );
-    r
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+    )
 }
 
 fn error(status: StatusCode, msg: &str) -> Resp {

@@ -122,16 +122,12 @@ pub fn notice(cfg: &Config) -> Notice {
             let cats: std::collections::BTreeSet<&str> = e
                 .dimensions
                 .iter()
-                .map(|d| crate::export::ledger::category(d))
+                .map(|d| d.category().describe())
                 .collect();
             partners.push(format!(
                 "{} receives {} statistics ({}) in which every reported group counts at least {} distinct visitors{}",
                 e.partner,
-                match e.period {
-                    crate::export::spec::Granularity::Day => "daily",
-                    crate::export::spec::Granularity::Week => "weekly",
-                    crate::export::spec::Granularity::Month => "monthly",
-                },
+                e.period.adjective(),
                 cats.into_iter().collect::<Vec<_>>().join("; ").to_lowercase(),
                 e.min_visitors,
                 if e.dp.is_some() { ", with random noise added (differential privacy)" } else { "" }

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+pub use crate::model::facts::{Channel, Utm, CLICK_IDS};
+
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {reason}")]
 pub struct ReferrerError {
@@ -28,24 +30,6 @@ const AI_ASSISTANTS: &[(&str, &str)] = &[
     ("phind.com", "Phind"),
     ("meta.ai", "Meta AI"),
     ("grok.com", "Grok"),
-];
-
-/// Query parameters that mark a click on a paid ad.
-pub const CLICK_IDS: &[&str] = &[
-    "gclid",
-    "gbraid",
-    "wbraid",
-    "dclid",
-    "msclkid",
-    "fbclid",
-    "ttclid",
-    "twclid",
-    "li_fat_id",
-    "yclid",
-    "epik",
-    "rdt_cid",
-    "sccid",
-    "irclid",
 ];
 
 const PAID_MEDIUMS: &[&str] = &[
@@ -76,41 +60,6 @@ const SOCIAL_MEDIUMS: &[&str] = &[
     "social network",
     "social media",
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Direct,
-    Search,
-    Social,
-    Email,
-    Paid,
-    Referral,
-    Ai,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Direct => "direct",
-            Channel::Search => "search",
-            Channel::Social => "social",
-            Channel::Email => "email",
-            Channel::Paid => "paid",
-            Channel::Referral => "referral",
-            Channel::Ai => "ai",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Utm {
-    pub source: String,
-    pub medium: String,
-    pub campaign: String,
-    pub content: String,
-    pub term: String,
-    pub click_id: bool,
-}
 
 /// Read UTM parameters and click ids from a page URL's query string.
 pub fn utm(query: Option<&str>) -> Utm {
@@ -260,7 +209,7 @@ mod tests {
     use super::*;
 
     fn r() -> Referrers {
-        Referrers::load(&crate::ingest::bots::vendor("referrers.json"))
+        Referrers::load(&crate::enrich::bots::vendor("referrers.json"))
             .expect("run scripts/fetch-data first")
     }
 

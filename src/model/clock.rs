@@ -52,24 +52,29 @@ pub fn day_of(ms: i64) -> i32 {
     ms.div_euclid(86_400_000) as i32
 }
 
-/// `YYYY-MM-DD` for a day number since the epoch (proleptic Gregorian).
-pub fn format_day(day: i32) -> String {
-    let (y, m, d) = civil_from_days(day as i64);
-    format!("{y:04}-{m:02}-{d:02}")
+/// The calendar date of a day number since the epoch (UTC).
+pub fn date_of_day(day: i32) -> jiff::civil::Date {
+    EPOCH
+        .checked_add(jiff::Span::new().days(day as i64))
+        .unwrap_or(if day < 0 { jiff::civil::Date::MIN } else { jiff::civil::Date::MAX })
 }
 
-/// Howard Hinnant's days-to-civil algorithm.
+/// The day number since the epoch of a calendar date.
+pub fn day_of_date(d: jiff::civil::Date) -> i32 {
+    (d - EPOCH).get_days()
+}
+
+const EPOCH: jiff::civil::Date = jiff::civil::date(1970, 1, 1);
+
+/// `YYYY-MM-DD` for a day number since the epoch (proleptic Gregorian).
+pub fn format_day(day: i32) -> String {
+    date_of_day(day).to_string()
+}
+
+/// (year, month, day) of a day number since the epoch.
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let d = date_of_day(z as i32);
+    (d.year() as i64, d.month() as u32, d.day() as u32)
 }
 
 #[cfg(test)]
@@ -82,6 +87,9 @@ mod tests {
         assert_eq!(format_day(day_of(1_795_737_600_000)), "2026-11-27");
         assert_eq!(format_day(day_of(951_782_400_000)), "2000-02-29");
         assert_eq!(day_of(-1), -1);
+        for day in [-800_000, -1, 0, 11_016, 20_419, 2_000_000] {
+            assert_eq!(day_of_date(date_of_day(day)), day);
+        }
     }
 
     #[test]

@@ -7,32 +7,17 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::ConfigError;
+pub use crate::model::export::{Dimension, Field, Format, Granularity, Metric, MAX_DIMENSIONS};
 
-/// Dimensions an export may break down by.
-pub const DIMENSIONS: &[&str] = &[
-    "date",
-    "week",
-    "month",
-    "site",
-    "hostname",
-    "pathname",
-    "channel",
-    "referrer_source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_content",
-    "utm_term",
-    "country",
-    "region",
-    "device",
-    "browser",
-    "os",
-    "language",
-    "screen",
-    "event",
-];
+/// A refused `[[exports]]` entry: which export, which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("exports[{index}] ({name}).{field}: {reason}")]
+pub struct SpecError {
+    pub index: usize,
+    pub name: String,
+    pub field: String,
+    pub reason: String,
+}
 
 /// Names that identify a person or a request, refused with their own reason.
 const IDENTIFIERS: &[(&str, &str)] = &[
@@ -57,20 +42,6 @@ const IDENTIFIERS: &[(&str, &str)] = &[
     ("ts", "an exact timestamp (use date, week or month)"),
     ("timestamp", "an exact timestamp (use date, week or month)"),
 ];
-
-pub const METRICS: &[&str] = &[
-    "visitors",
-    "visits",
-    "pageviews",
-    "events",
-    "bounce_rate",
-    "visit_duration",
-];
-
-/// Counts (noised under differential privacy); the others are ratios.
-pub fn is_count(metric: &str) -> bool {
-    matches!(metric, "visitors" | "visits" | "pageviews" | "events")
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,39 +101,6 @@ fn default_rate() -> u32 {
     10
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Granularity {
-    Day,
-    Week,
-    Month,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Csv,
-    Jsonl,
-    Parquet,
-}
-
-impl Format {
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Jsonl => "jsonl",
-            Format::Parquet => "parquet",
-        }
-    }
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Csv => "text/csv; charset=utf-8",
-            Format::Jsonl => "application/x-ndjson",
-            Format::Parquet => "application/vnd.apache.parquet",
-        }
-    }
-}
-
 /// Differential privacy settings of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Dp {
@@ -177,8 +115,8 @@ pub struct ExportSpec {
     pub name: String,
     pub partner: String,
     pub sites: Vec<String>,
-    pub dimensions: Vec<String>,
-    pub metrics: Vec<String>,
+    pub dimensions: Vec<Dimension>,
+    pub metrics: Vec<Metric>,
     pub period: Granularity,
     pub min_visitors: u64,
     pub round_to: Option<u64>,
@@ -194,9 +132,11 @@ pub struct ExportSpec {
     pub config_hash: String,
 }
 
-fn err(i: usize, name: &str, field: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: format!("exports[{i}] ({name}).{field}"),
+fn err(i: usize, name: &str, field: &str, reason: impl Into<String>) -> SpecError {
+    SpecError {
+        index: i,
+        name: name.to_string(),
+        field: field.to_string(),
         reason: reason.into(),
     }
 }
@@ -209,18 +149,13 @@ fn slug(s: &str) -> bool {
 }
 
 fn hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }
 
 /// Validate every export against the configured sites.
-pub fn validate_all(raw: &[RawExport], sites: &[String]) -> Result<Vec<ExportSpec>, ConfigError> {
+pub fn validate_all(raw: &[RawExport], sites: &[String]) -> Result<Vec<ExportSpec>, SpecError> {
     let mut out: Vec<ExportSpec> = Vec::new();
     for (i, r) in raw.iter().enumerate() {
         let spec = validate(i, r, sites)?;
@@ -258,7 +193,7 @@ pub fn validate_all(raw: &[RawExport], sites: &[String]) -> Result<Vec<ExportSpe
     Ok(out)
 }
 
-fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, ConfigError> {
+fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, SpecError> {
     let n = r.name.as_str();
     if !slug(n) {
         return Err(err(i, n, "name", "must be 1-64 of a-z, 0-9, - and _"));
@@ -290,7 +225,7 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
             ),
         ));
     }
-    let mut dims: Vec<String> = Vec::new();
+    let mut dims: Vec<Dimension> = Vec::new();
     for d in &r.dimensions {
         let d = d.trim();
         if let Some((_, why)) = IDENTIFIERS.iter().find(|(id, _)| *id == d) {
@@ -301,8 +236,19 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
                 format!("{d:?} is {why} and can never be exported"),
             ));
         }
-        if d == "city" {
-            if !r.allow_city || r.min_visitors < 50 {
+        let Some(dim) = Dimension::parse(d) else {
+            return Err(err(
+                i,
+                n,
+                "dimensions",
+                format!(
+                    "unknown dimension {d:?}; expected one of {}, or prop:<key>",
+                    Field::names()
+                ),
+            ));
+        };
+        match &dim {
+            Dimension::Field(Field::City) if !r.allow_city || r.min_visitors < 50 => {
                 return Err(err(
                     i,
                     n,
@@ -310,8 +256,7 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
                     "\"city\" needs allow_city = true and min_visitors >= 50",
                 ));
             }
-        } else if let Some(key) = d.strip_prefix("prop:") {
-            if !r.allowed_properties.iter().any(|p| p == key) {
+            Dimension::Prop(key) if !r.allowed_properties.iter().any(|p| p == key) => {
                 return Err(err(
                     i,
                     n,
@@ -319,57 +264,53 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
                     format!("custom property {key:?} is not in allowed_properties; property values can carry personal data"),
                 ));
             }
-        } else if !DIMENSIONS.contains(&d) {
-            return Err(err(
-                i,
-                n,
-                "dimensions",
-                format!(
-                    "unknown dimension {d:?}; expected one of {}",
-                    DIMENSIONS.join(", ")
-                ),
-            ));
+            _ => {}
         }
-        if dims.iter().any(|x| x == d) {
+        if dims.contains(&dim) {
             return Err(err(i, n, "dimensions", format!("{d:?} listed twice")));
         }
-        dims.push(d.to_string());
+        dims.push(dim);
+    }
+    if dims.len() > MAX_DIMENSIONS {
+        return Err(err(
+            i,
+            n,
+            "dimensions",
+            format!(
+                "at most {MAX_DIMENSIONS} dimensions (got {}): suppression is checked against every coarser breakdown",
+                dims.len()
+            ),
+        ));
     }
     if r.metrics.is_empty() {
         return Err(err(i, n, "metrics", "must list at least one metric"));
     }
-    let mut metrics: Vec<String> = Vec::new();
+    let mut metrics: Vec<Metric> = Vec::new();
     for m in &r.metrics {
-        if !METRICS.contains(&m.as_str()) {
+        let Some(metric) = Metric::parse(m) else {
             return Err(err(
                 i,
                 n,
                 "metrics",
-                format!(
-                    "unknown metric {m:?}; expected one of {}",
-                    METRICS.join(", ")
-                ),
+                format!("unknown metric {m:?}; expected one of {}", Metric::names()),
             ));
-        }
-        if metrics.contains(m) {
+        };
+        if metrics.contains(&metric) {
             return Err(err(i, n, "metrics", format!("{m:?} listed twice")));
         }
-        metrics.push(m.clone());
+        metrics.push(metric);
     }
-    let period = match r.period.as_str() {
-        "day" => Granularity::Day,
-        "week" => Granularity::Week,
-        "month" => Granularity::Month,
-        o => {
-            return Err(err(
-                i,
-                n,
-                "period",
-                format!("expected \"day\", \"week\" or \"month\", got {o:?}"),
-            ))
-        }
+    let Some(period) = Granularity::parse(&r.period) else {
+        return Err(err(
+            i,
+            n,
+            "period",
+            format!("expected one of {}, got {:?}", Granularity::names(), r.period),
+        ));
     };
-    if period == Granularity::Day && dims.iter().any(|d| d == "week" || d == "month") {
+    if period == Granularity::Day && dims.iter().any(|d| {
+            matches!(d, Dimension::Field(Field::Week | Field::Month))
+        }) {
         return Err(err(
             i,
             n,
@@ -377,7 +318,7 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
             "a daily release cannot break down by week or month",
         ));
     }
-    if period == Granularity::Week && dims.iter().any(|d| d == "month") {
+    if period == Granularity::Week && dims.contains(&Dimension::Field(Field::Month)) {
         return Err(err(
             i,
             n,
@@ -411,7 +352,7 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
                     format!("must be at least epsilon ({e}), got {b}"),
                 ));
             }
-            if let Some(m) = metrics.iter().find(|m| !is_count(m)) {
+            if let Some(m) = metrics.iter().find(|m| !m.is_count()) {
                 return Err(err(
                     i,
                     n,
@@ -429,18 +370,13 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
             })
         }
     };
-    let format = match r.format.as_str() {
-        "csv" => Format::Csv,
-        "jsonl" => Format::Jsonl,
-        "parquet" => Format::Parquet,
-        o => {
-            return Err(err(
-                i,
-                n,
-                "format",
-                format!("expected \"csv\", \"jsonl\" or \"parquet\", got {o:?}"),
-            ))
-        }
+    let Some(format) = Format::parse(&r.format) else {
+        return Err(err(
+            i,
+            n,
+            "format",
+            format!("expected one of {}, got {:?}", Format::names(), r.format),
+        ));
     };
     let mut tokens = Vec::new();
     for (j, t) in r.token_sha256.iter().enumerate() {
@@ -474,10 +410,7 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Con
         config_hash: String::new(),
     };
     let canonical = serde_json::to_string(&spec).expect("spec serializes");
-    spec.config_hash = Sha256::digest(canonical.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    spec.config_hash = hex::encode(Sha256::digest(canonical.as_bytes()));
     Ok(spec)
 }
 

@@ -12,18 +12,13 @@ use std::path::Path;
 use maxminddb::{Mmap, Reader};
 use serde::Deserialize;
 
+pub use crate::model::facts::GeoInfo;
+
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {reason}")]
 pub struct GeoError {
     pub path: String,
     pub reason: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GeoInfo {
-    pub country: String,
-    pub region: String,
-    pub city: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,30 +137,10 @@ impl Geo {
     }
 }
 
-/// Expand `EU`/`EEA` shorthands in an `exclude_countries` list.
-pub fn expand_country_list(list: &[String]) -> Vec<String> {
-    const EU: &[&str] = &[
-        "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT",
-        "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
-    ];
-    const EEA_EXTRA: &[&str] = &["IS", "LI", "NO"];
-    let mut out = Vec::new();
-    for c in list {
-        match c.to_ascii_uppercase().as_str() {
-            "EU" => out.extend(EU.iter().map(|s| s.to_string())),
-            "EEA" => out.extend(EU.iter().chain(EEA_EXTRA).map(|s| s.to_string())),
-            other => out.push(other.to_string()),
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::bots::vendor;
+    use crate::enrich::bots::vendor;
 
     #[test]
     fn geoip2_schema_gives_country_region_city() {
@@ -203,16 +178,5 @@ mod tests {
         // Not in MaxMind's small test file; answered by the second.
         assert_eq!(g.lookup("8.8.8.8".parse().unwrap()).country, "US");
         assert!(Geo::open(&["/nonexistent.mmdb"]).is_err());
-    }
-
-    #[test]
-    fn eu_and_eea_expand() {
-        let l = expand_country_list(&["EEA".into(), "ch".into()]);
-        assert!(
-            l.contains(&"DE".to_string())
-                && l.contains(&"NO".to_string())
-                && l.contains(&"CH".to_string())
-        );
-        assert_eq!(expand_country_list(&["EU".into()]).len(), 27);
     }
 }

@@ -7,6 +7,8 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+pub use crate::model::facts::{screen_class, UaInfo};
+
 #[derive(Debug, thiserror::Error)]
 pub enum UaError {
     #[error("{path}: {source}")]
@@ -16,21 +18,6 @@ pub enum UaError {
     },
     #[error("{path}: not a uap-core regexes file: {reason}")]
     Parse { path: String, reason: String },
-}
-
-/// What a user agent says about the client, coarsened to what is stored.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct UaInfo {
-    pub browser: Arc<str>,
-    pub browser_version: Arc<str>,
-    pub os: Arc<str>,
-    pub os_version: Arc<str>,
-    /// `desktop`, `mobile`, `tablet` or `other`.
-    pub device: &'static str,
-    /// uap-core classifies the device as a spider.
-    pub spider: bool,
-    /// A bot by the bot patterns (decided once per distinct agent, cached).
-    pub bot: bool,
 }
 
 pub struct UaParser {
@@ -221,17 +208,6 @@ impl UaParser {
 
     pub fn cached(&self) -> usize {
         self.cache.len()
-    }
-}
-
-/// `mobile` <576, `tablet` <992, `laptop` <1440, `desktop`; empty if unknown.
-pub fn screen_class(width: u16) -> &'static str {
-    match width {
-        0 => "",
-        1..=575 => "mobile",
-        576..=991 => "tablet",
-        992..=1439 => "laptop",
-        _ => "desktop",
     }
 }
 

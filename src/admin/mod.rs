@@ -1,0 +1,75 @@
+//! The admin listener: liveness (`/healthz`), readiness (`/readyz`:
+//! ClickHouse reachable and the schema current), `/metrics`, and the
+//! read-only dashboard (`/dashboard`), and the partner export API
+//! (`/v1/exports/…`, see `export::api`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header;
+use hyper::{Method, Request, StatusCode};
+
+use crate::config::ClickHouseConfig;
+use crate::http::resp::{self, text, Resp};
+use crate::metrics::Metrics;
+use crate::store;
+
+pub mod dashboard;
+
+pub struct AdminState {
+    pub clickhouse: ClickHouseConfig,
+    /// Configured site domains (for the dashboard's site picker).
+    pub sites: Vec<String>,
+    pub metrics: Arc<Metrics>,
+    pub shutting_down: AtomicBool,
+    pub exports: crate::export::api::ExportApi,
+}
+
+pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    }
+    match req.uri().path() {
+        "/healthz" => text(StatusCode::OK, "ok"),
+        "/readyz" => readyz(&state).await,
+        "/dashboard" => dashboard::page(),
+        "/dashboard/data" => {
+            dashboard::data(&state.clickhouse, &state.sites, req.uri().query()).await
+        }
+        "/metrics" => resp::body(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            state.metrics.render(),
+        ),
+        p if p.starts_with("/v1/exports/") => {
+            let auth = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            state.exports.handle(p, req.uri().query(), auth).await
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// Ready: not shutting down, ClickHouse answers, no pending migration. The
+/// reason is one fixed line; the engine's error text goes to the log only.
+async fn readyz(state: &AdminState) -> Resp {
+    let unavailable = |msg: &str| text(StatusCode::SERVICE_UNAVAILABLE, msg);
+    if state.shutting_down.load(Ordering::Relaxed) {
+        return unavailable("shutting down");
+    }
+    let client = store::client(&state.clickhouse);
+    if !store::ping(&client).await {
+        return unavailable("clickhouse unreachable");
+    }
+    match store::migrate::pending(&state.clickhouse).await {
+        Ok(p) if p.is_empty() => text(StatusCode::OK, "ready"),
+        Ok(p) => unavailable(&format!("{} pending migration(s)", p.len())),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: cannot read the migration state");
+            unavailable("cannot read the migration state")
+        }
+    }
+}

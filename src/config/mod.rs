@@ -1,0 +1,185 @@
+//! Configuration: `tacit.toml` parsed into a raw form ([`raw`], unknown keys
+//! rejected), overlaid with `TACIT_<SECTION>_<KEY>` environment variables
+//! ([`env`]), then validated purely ([`validate`]) into a [`Config`] that the
+//! rest of tacit trusts. Every error names the key it is about. Partner
+//! export definitions have their own module ([`exports`]) and error type.
+
+mod env;
+pub mod exports;
+mod raw;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use crate::model::net::Cidr;
+pub use crate::model::policy::*;
+pub use exports::{ExportSpec, RawExport, SpecError};
+pub use raw::*;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("config: cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config: {0}")]
+    Parse(String),
+    #[error("config: {key}: {reason}")]
+    Invalid { key: String, reason: String },
+    #[error("config: {0}")]
+    Export(#[from] SpecError),
+}
+
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnrichConfig {
+    pub uap_regexes: Option<PathBuf>,
+    pub isbot_patterns: Option<PathBuf>,
+    pub crawler_patterns: Option<PathBuf>,
+    pub referrers: Option<PathBuf>,
+    pub geoip: Vec<PathBuf>,
+    pub ua_cache_size: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub domain: String,
+    /// Extra allowed CORS origins beyond the domain and its subdomains.
+    pub origins: Vec<String>,
+    /// Keep `#/route` fragments as part of the path (single-page apps).
+    pub hash_routing: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub max_body_bytes: usize,
+    pub trusted_proxies: Vec<Cidr>,
+    pub data_dir: PathBuf,
+    pub shutdown_grace: Duration,
+    pub io_threads: usize,
+    pub clickhouse: ClickHouseConfig,
+    pub sink: SinkConfig,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub policy: Policy,
+    pub enrich: EnrichConfig,
+    pub sites: Vec<Site>,
+    /// Partner exports (`[[exports]]`).
+    pub exports: Vec<ExportSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClickHouseConfig {
+    pub url: String,
+    pub database: String,
+    pub user: String,
+    pub password: String,
+    pub lz4: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    pub queue_capacity: usize,
+    pub batch_rows: usize,
+    pub flush_interval: Duration,
+    pub retry_interval: Duration,
+    pub spool_max_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_validate() {
+        let c = RawConfig::default().validate().unwrap();
+        assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.admin_listen.port(), 8081);
+        assert_eq!(c.max_body_bytes, 65536);
+        assert_eq!(c.policy.ip, IpRule::Drop);
+        assert_eq!(c.policy.dnt, ConsentRule::Drop);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = RawConfig::from_toml("[server]\nlisten_addr = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("listen_addr"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            ("[server]\nlisten = \"nope\"", "server.listen"),
+            (
+                "[server]\ntrusted_proxies = [\"10.0.0.0/99\"]",
+                "server.trusted_proxies[0]",
+            ),
+            ("[clickhouse]\nurl = \"ftp://x\"", "clickhouse.url"),
+            ("[clickhouse]\ndatabase = \"a-b\"", "clickhouse.database"),
+            ("[sink]\nbatch_rows = 0", "sink.batch_rows"),
+            ("[log]\nformat = \"xml\"", "log.format"),
+            ("[policy]\nip = \"keep\"", "policy.ip"),
+            ("[policy]\nlocation = \"street\"", "policy.location"),
+            ("[policy]\ndnt = \"maybe\"", "policy.dnt"),
+            (
+                "[policy]\nquery_params = [\"a b\"]",
+                "policy.query_params[0]",
+            ),
+            (
+                "[policy]\nexclude_countries = [\"Germany\"]",
+                "policy.exclude_countries[0]",
+            ),
+            ("[policy]\nevent_ttl_days = 0", "policy.event_ttl_days"),
+            ("[[sites]]\ndomain = \"bad domain\"", "sites[0].domain"),
+        ];
+        for (text, key) in cases {
+            let err = RawConfig::from_toml(text).unwrap().validate().unwrap_err();
+            assert!(err.to_string().contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn env_overrides_keys_and_rejects_unknown() {
+        let dir = std::env::temp_dir().join(format!("tacit-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tacit.toml");
+        std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:1\"\n").unwrap();
+        let raw = RawConfig::load(
+            &path,
+            true,
+            env(&[
+                ("TACIT_SERVER_LISTEN", "127.0.0.1:9999"),
+                ("TACIT_SINK_BATCH_ROWS", "7"),
+                ("TACIT_CLICKHOUSE_PASSWORD", "123"),
+                ("TACIT_SITES", "[{domain = \"example.com\"}]"),
+                ("TACIT_CONFIG", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(raw.server.listen, "127.0.0.1:9999");
+        assert_eq!(raw.sink.batch_rows, 7);
+        assert_eq!(raw.clickhouse.password, "123");
+        assert_eq!(raw.sites[0].domain, "example.com");
+        let err = RawConfig::load(&path, true, env(&[("TACIT_SERVER_LISTN", "x")])).unwrap_err();
+        assert!(err.to_string().contains("TACIT_SERVER_LISTN"), "{err}");
+    }
+}

@@ -1,0 +1,230 @@
+//! The raw form of `tacit.toml`: every section as written, with defaults;
+//! unknown keys are refused with their name. Nothing here is trusted until
+//! [`RawConfig::validate`](super::RawConfig::validate) has run.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::env::apply_env;
+use super::exports::RawExport;
+use super::ConfigError;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub clickhouse: RawClickHouse,
+    pub sink: RawSink,
+    pub log: RawLog,
+    pub policy: RawPolicy,
+    pub enrich: RawEnrich,
+    pub sites: Vec<RawSite>,
+    pub exports: Vec<RawExport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub listen: String,
+    pub admin_listen: String,
+    pub max_body_bytes: u64,
+    pub trusted_proxies: Vec<String>,
+    pub data_dir: String,
+    pub shutdown_grace_ms: u64,
+    /// Threads serving hits, each with its own runtime and SO_REUSEPORT
+    /// listener; 0 means one per CPU.
+    pub io_threads: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawClickHouse {
+    pub url: String,
+    pub database: String,
+    pub user: String,
+    pub password: String,
+    pub compression: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSink {
+    pub queue_capacity: u64,
+    pub batch_rows: u64,
+    pub flush_interval_ms: u64,
+    pub retry_interval_ms: u64,
+    pub spool_max_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    pub format: String,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPolicy {
+    pub ip: String,
+    pub location: String,
+    pub browser_version: String,
+    pub os_version: String,
+    pub referrer: String,
+    pub query_params: Vec<String>,
+    pub redact_paths: bool,
+    pub dnt: String,
+    pub gpc: String,
+    pub opt_out: bool,
+    pub exclude_countries: Vec<String>,
+    pub event_ttl_days: u64,
+    pub aggregate_ttl_months: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEnrich {
+    pub uap_regexes: String,
+    pub isbot_patterns: String,
+    pub crawler_patterns: String,
+    pub referrers: String,
+    pub geoip: Vec<String>,
+    pub ua_cache_size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSite {
+    pub domain: String,
+    pub origins: Vec<String>,
+    pub hash_routing: bool,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            server: RawServer::default(),
+            clickhouse: RawClickHouse::default(),
+            sink: RawSink::default(),
+            log: RawLog::default(),
+            policy: RawPolicy::default(),
+            enrich: RawEnrich::default(),
+            sites: vec![],
+            exports: vec![],
+        }
+    }
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            admin_listen: "127.0.0.1:8081".into(),
+            max_body_bytes: 64 * 1024,
+            trusted_proxies: vec![],
+            data_dir: ".tacit/data".into(),
+            shutdown_grace_ms: 10_000,
+            io_threads: 0,
+        }
+    }
+}
+
+impl Default for RawClickHouse {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8123".into(),
+            database: "tacit".into(),
+            user: "default".into(),
+            password: String::new(),
+            compression: "lz4".into(),
+        }
+    }
+}
+
+impl Default for RawSink {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 100_000,
+            batch_rows: 50_000,
+            flush_interval_ms: 1_000,
+            retry_interval_ms: 1_000,
+            spool_max_bytes: 1 << 30,
+        }
+    }
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for RawPolicy {
+    fn default() -> Self {
+        Self {
+            ip: "drop".into(),
+            location: "region".into(),
+            browser_version: "major".into(),
+            os_version: "major".into(),
+            referrer: "host".into(),
+            query_params: vec![],
+            redact_paths: true,
+            dnt: "drop".into(),
+            gpc: "drop".into(),
+            opt_out: true,
+            exclude_countries: vec![],
+            event_ttl_days: 30,
+            aggregate_ttl_months: 25,
+        }
+    }
+}
+
+impl Default for RawEnrich {
+    fn default() -> Self {
+        Self {
+            uap_regexes: ".tacit/vendor/regexes.yaml".into(),
+            isbot_patterns: ".tacit/vendor/isbot.json".into(),
+            crawler_patterns: ".tacit/vendor/crawlers.json".into(),
+            referrers: ".tacit/vendor/referrers.json".into(),
+            geoip: vec![".tacit/vendor/dbip-country.mmdb".into()],
+            ua_cache_size: 20_000,
+        }
+    }
+}
+
+impl RawConfig {
+    /// Parse TOML text; unknown keys are rejected with their name.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string().trim().to_string()))
+    }
+
+    /// Read a file (absent file = all defaults when `required` is false),
+    /// then apply `TACIT_*` overrides from `env`.
+    pub fn load(
+        path: &Path,
+        required: bool,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse(e.to_string().trim().into()))?;
+        apply_env(&mut table, env)?;
+        let raw: RawConfig = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string().trim().into()))?;
+        Ok(raw)
+    }
+}

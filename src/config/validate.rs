@@ -1,0 +1,327 @@
+//! Pure validation of a [`RawConfig`] into a [`Config`]: no I/O, and every
+//! failure names the key it is about.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::raw::*;
+use super::*;
+use crate::model::facts::{expand_country_list, CLICK_IDS};
+use crate::model::net::Cidr;
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+fn choice<T: Copy>(key: &str, value: &str, options: &[(&str, T)]) -> Result<T, ConfigError> {
+    options
+        .iter()
+        .find(|(name, _)| *name == value)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
+            invalid(
+                key,
+                format!("expected one of {}, got {value:?}", names.join(", ")),
+            )
+        })
+}
+
+fn validate_policy(p: &RawPolicy) -> Result<Policy, ConfigError> {
+    let ip = choice(
+        "policy.ip",
+        &p.ip,
+        &[("drop", IpRule::Drop), ("truncate", IpRule::Truncate)],
+    )?;
+    let location = choice(
+        "policy.location",
+        &p.location,
+        &[
+            ("none", LocationRule::None),
+            ("country", LocationRule::Country),
+            ("region", LocationRule::Region),
+            ("city", LocationRule::City),
+        ],
+    )?;
+    let version = |key: &str, v: &str| {
+        choice(
+            key,
+            v,
+            &[("major", VersionRule::Major), ("none", VersionRule::None)],
+        )
+    };
+    let consent = |key: &str, v: &str| {
+        choice(
+            key,
+            v,
+            &[
+                ("drop", ConsentRule::Drop),
+                ("anonymous", ConsentRule::Anonymous),
+                ("ignore", ConsentRule::Ignore),
+            ],
+        )
+    };
+    let referrer = choice(
+        "policy.referrer",
+        &p.referrer,
+        &[("host", ReferrerRule::Host), ("drop", ReferrerRule::Drop)],
+    )?;
+    for (i, q) in p.query_params.iter().enumerate() {
+        if q.is_empty()
+            || !q
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        {
+            return Err(invalid(
+                format!("policy.query_params[{i}]"),
+                format!("not a parameter name: {q:?}"),
+            ));
+        }
+        if q.starts_with("utm_") || CLICK_IDS.contains(&q.as_str()) {
+            return Err(invalid(
+                format!("policy.query_params[{i}]"),
+                format!("{q:?} is read into its own column; it need not be kept in the query"),
+            ));
+        }
+    }
+    for (i, c) in p.exclude_countries.iter().enumerate() {
+        let up = c.to_ascii_uppercase();
+        if !(up == "EU"
+            || up == "EEA"
+            || (up.len() == 2 && up.bytes().all(|b| b.is_ascii_uppercase())))
+        {
+            return Err(invalid(
+                format!("policy.exclude_countries[{i}]"),
+                format!("expected an ISO 3166-1 alpha-2 code, EU or EEA, got {c:?}"),
+            ));
+        }
+    }
+    let ttl = p.event_ttl_days;
+    if !(1..=3650).contains(&ttl) {
+        return Err(invalid(
+            "policy.event_ttl_days",
+            "must be between 1 and 3650",
+        ));
+    }
+    let agg = p.aggregate_ttl_months;
+    if !(1..=240).contains(&agg) {
+        return Err(invalid(
+            "policy.aggregate_ttl_months",
+            "must be between 1 and 240",
+        ));
+    }
+    Ok(Policy {
+        ip,
+        location,
+        browser_version: version("policy.browser_version", &p.browser_version)?,
+        os_version: version("policy.os_version", &p.os_version)?,
+        referrer,
+        query_params: p.query_params.clone(),
+        redact_paths: p.redact_paths,
+        dnt: consent("policy.dnt", &p.dnt)?,
+        gpc: consent("policy.gpc", &p.gpc)?,
+        opt_out: p.opt_out,
+        exclude_countries: expand_country_list(&p.exclude_countries),
+        event_ttl_days: ttl as u32,
+        aggregate_ttl_months: agg as u32,
+    })
+}
+
+fn addr(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.parse()
+        .map_err(|_| invalid(key, format!("not a socket address (host:port): {v:?}")))
+}
+
+fn positive(key: &str, v: u64) -> Result<u64, ConfigError> {
+    if v == 0 {
+        Err(invalid(key, "must be greater than 0"))
+    } else {
+        Ok(v)
+    }
+}
+
+fn valid_domain(d: &str) -> bool {
+    !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+        })
+}
+
+fn valid_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
+}
+
+impl RawConfig {
+    /// Pure validation: no I/O, every failure names its key.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let s = &self.server;
+        let listen = addr("server.listen", &s.listen)?;
+        let admin_listen = addr("server.admin_listen", &s.admin_listen)?;
+        if listen == admin_listen && listen.port() != 0 {
+            return Err(invalid(
+                "server.admin_listen",
+                "must differ from server.listen",
+            ));
+        }
+        let max_body = positive("server.max_body_bytes", s.max_body_bytes)?;
+        if max_body > 16 << 20 {
+            return Err(invalid("server.max_body_bytes", "must be at most 16 MiB"));
+        }
+        let mut trusted = Vec::new();
+        for (i, p) in s.trusted_proxies.iter().enumerate() {
+            trusted.push(
+                p.parse::<Cidr>()
+                    .map_err(|e| invalid(format!("server.trusted_proxies[{i}]"), e.to_string()))?,
+            );
+        }
+        if s.io_threads > 256 {
+            return Err(invalid("server.io_threads", "must be at most 256"));
+        }
+        if s.data_dir.trim().is_empty() {
+            return Err(invalid("server.data_dir", "must not be empty"));
+        }
+
+        let ch = &self.clickhouse;
+        let url = url::Url::parse(&ch.url)
+            .map_err(|e| invalid("clickhouse.url", format!("{e}: {:?}", ch.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid("clickhouse.url", "scheme must be http or https"));
+        }
+        if url.scheme() == "https" {
+            return Err(invalid(
+                "clickhouse.url",
+                "https needs a TLS-terminating proxy in this build; use http on a private network",
+            ));
+        }
+        if !valid_identifier(&ch.database) {
+            return Err(invalid(
+                "clickhouse.database",
+                "must be letters, digits and underscores, not starting with a digit",
+            ));
+        }
+        let lz4 = match ch.compression.as_str() {
+            "lz4" => true,
+            "none" => false,
+            other => {
+                return Err(invalid(
+                    "clickhouse.compression",
+                    format!("expected \"lz4\" or \"none\", got {other:?}"),
+                ))
+            }
+        };
+
+        let k = &self.sink;
+        let sink = SinkConfig {
+            queue_capacity: positive("sink.queue_capacity", k.queue_capacity)? as usize,
+            batch_rows: positive("sink.batch_rows", k.batch_rows)? as usize,
+            flush_interval: Duration::from_millis(positive(
+                "sink.flush_interval_ms",
+                k.flush_interval_ms,
+            )?),
+            retry_interval: Duration::from_millis(positive(
+                "sink.retry_interval_ms",
+                k.retry_interval_ms,
+            )?),
+            spool_max_bytes: positive("sink.spool_max_bytes", k.spool_max_bytes)?,
+        };
+
+        let log_format = match self.log.format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(invalid(
+                    "log.format",
+                    format!("expected \"text\" or \"json\", got {other:?}"),
+                ))
+            }
+        };
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid(
+                "log.level",
+                format!("not a log filter: {:?}", self.log.level),
+            ));
+        }
+
+        let policy = validate_policy(&self.policy)?;
+        let e = &self.enrich;
+        let opt_path = |s: &String| (!s.trim().is_empty()).then(|| PathBuf::from(s));
+        let enrich = EnrichConfig {
+            uap_regexes: opt_path(&e.uap_regexes),
+            isbot_patterns: opt_path(&e.isbot_patterns),
+            crawler_patterns: opt_path(&e.crawler_patterns),
+            referrers: opt_path(&e.referrers),
+            geoip: e
+                .geoip
+                .iter()
+                .filter(|g| !g.trim().is_empty())
+                .map(PathBuf::from)
+                .collect(),
+            ua_cache_size: positive("enrich.ua_cache_size", e.ua_cache_size)? as usize,
+        };
+
+        let mut sites: Vec<Site> = Vec::new();
+        for (i, site) in self.sites.iter().enumerate() {
+            let d = site.domain.trim().to_ascii_lowercase();
+            if !valid_domain(&d) {
+                return Err(invalid(
+                    format!("sites[{i}].domain"),
+                    format!("not a hostname: {:?}", site.domain),
+                ));
+            }
+            if sites.iter().any(|s| s.domain == d) {
+                return Err(invalid(
+                    format!("sites[{i}].domain"),
+                    format!("duplicate site {d:?}"),
+                ));
+            }
+            let mut origins = Vec::new();
+            for (j, o) in site.origins.iter().enumerate() {
+                let u = url::Url::parse(o).map_err(|e| {
+                    invalid(format!("sites[{i}].origins[{j}]"), format!("{e}: {o:?}"))
+                })?;
+                origins.push(u.origin().ascii_serialization());
+            }
+            sites.push(Site {
+                domain: d,
+                origins,
+                hash_routing: site.hash_routing,
+            });
+        }
+
+        let domains: Vec<String> = sites.iter().map(|s| s.domain.clone()).collect();
+        let exports = super::exports::validate_all(&self.exports, &domains)?;
+
+        Ok(Config {
+            listen,
+            admin_listen,
+            max_body_bytes: max_body as usize,
+            trusted_proxies: trusted,
+            data_dir: PathBuf::from(&s.data_dir),
+            shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
+            io_threads: s.io_threads as usize,
+            clickhouse: ClickHouseConfig {
+                url: ch.url.trim_end_matches('/').to_string(),
+                database: ch.database.clone(),
+                user: ch.user.clone(),
+                password: ch.password.clone(),
+                lz4,
+            },
+            sink,
+            log_format,
+            log_level: self.log.level.clone(),
+            policy,
+            enrich,
+            sites,
+            exports,
+        })
+    }
+}

@@ -1,0 +1,264 @@
+//! The typed export domain: what an export may break down by
+//! ([`Dimension`]), the figures it may release ([`Metric`]), its release
+//! period ([`Granularity`]) and file [`Format`]. Parsed once, in config
+//! validation; everything after matches on the enums, never on strings.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// At most this many dimensions per export: complementary suppression checks
+/// every subset of the dimensions, so the count is capped where the
+/// configuration is validated, not silently skipped later.
+pub const MAX_DIMENSIONS: usize = 8;
+
+macro_rules! named_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $label:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The name used in `tacit.toml`, file headers and the ledger.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+            /// The value whose name is `s`.
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+            /// Every name, comma-separated (for error messages).
+            pub fn names() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// A dimension with a fixed name (everything but custom properties).
+    Field {
+        Date => "date",
+        Week => "week",
+        Month => "month",
+        Site => "site",
+        Hostname => "hostname",
+        Pathname => "pathname",
+        Channel => "channel",
+        ReferrerSource => "referrer_source",
+        UtmSource => "utm_source",
+        UtmMedium => "utm_medium",
+        UtmCampaign => "utm_campaign",
+        UtmContent => "utm_content",
+        UtmTerm => "utm_term",
+        Country => "country",
+        Region => "region",
+        City => "city",
+        Device => "device",
+        Browser => "browser",
+        Os => "os",
+        Language => "language",
+        Screen => "screen",
+        Event => "event",
+    }
+);
+
+/// What an export breaks its figures down by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    Field(Field),
+    /// An allow-listed custom property (`prop:<key>`).
+    Prop(String),
+}
+
+/// Plain-language categories of what a dimension reveals (the notice and
+/// the annual disclosure report use them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Category {
+    When,
+    Pages,
+    Acquisition,
+    Location,
+    Technology,
+    Language,
+    Actions,
+    Properties,
+}
+
+impl Category {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Category::When => "When visits happened (day, week or month)",
+            Category::Pages => "Which pages and sites were visited (paths only, no query strings)",
+            Category::Acquisition => "How visitors arrived (source, channel, campaign tags)",
+            Category::Location => {
+                "Approximate location derived from the IP address (the address itself is not kept)"
+            }
+            Category::Technology => "Type of device, browser and operating system",
+            Category::Language => "Browser language",
+            Category::Actions => "Actions taken on the site (custom event names)",
+            Category::Properties => "Allow-listed properties of actions on the site",
+        }
+    }
+}
+
+impl Dimension {
+    /// `date`, `country`, `prop:plan`, ….
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.strip_prefix("prop:") {
+            Some(k) if !k.is_empty() => Some(Dimension::Prop(k.to_string())),
+            Some(_) => None,
+            None => Field::parse(s).map(Dimension::Field),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Dimension::Field(f) => f.as_str().to_string(),
+            Dimension::Prop(k) => format!("prop:{k}"),
+        }
+    }
+
+    pub fn category(&self) -> Category {
+        use Field::*;
+        match self {
+            Dimension::Prop(_) => Category::Properties,
+            Dimension::Field(f) => match f {
+                Date | Week | Month => Category::When,
+                Site | Hostname | Pathname => Category::Pages,
+                Channel | ReferrerSource | UtmSource | UtmMedium | UtmCampaign | UtmContent
+                | UtmTerm => Category::Acquisition,
+                Country | Region | City => Category::Location,
+                Device | Browser | Os | Screen => Category::Technology,
+                Language => Category::Language,
+                Event => Category::Actions,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Dimension {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl Serialize for Dimension {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+named_enum!(
+    /// A figure an export may release.
+    Metric {
+        Visitors => "visitors",
+        Visits => "visits",
+        Pageviews => "pageviews",
+        Events => "events",
+        BounceRate => "bounce_rate",
+        VisitDuration => "visit_duration",
+    }
+);
+
+impl Metric {
+    /// Counts (noised under differential privacy); the others are ratios.
+    pub fn is_count(self) -> bool {
+        matches!(
+            self,
+            Metric::Visitors | Metric::Visits | Metric::Pageviews | Metric::Events
+        )
+    }
+    /// Needs visits to be reconstructed from events.
+    pub fn needs_visits(self) -> bool {
+        matches!(
+            self,
+            Metric::Visits | Metric::BounceRate | Metric::VisitDuration
+        )
+    }
+}
+
+named_enum!(
+    /// How often an export is released.
+    Granularity {
+        Day => "day",
+        Week => "week",
+        Month => "month",
+    }
+);
+
+impl Granularity {
+    /// `daily`, `weekly`, `monthly`.
+    pub fn adjective(self) -> &'static str {
+        match self {
+            Granularity::Day => "daily",
+            Granularity::Week => "weekly",
+            Granularity::Month => "monthly",
+        }
+    }
+}
+
+named_enum!(
+    /// The file format of a release.
+    Format {
+        Csv => "csv",
+        Jsonl => "jsonl",
+        Parquet => "parquet",
+    }
+);
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        self.as_str()
+    }
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Jsonl => "application/x-ndjson",
+            Format::Parquet => "application/vnd.apache.parquet",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for f in Field::ALL {
+            let d = Dimension::Field(*f);
+            assert_eq!(Dimension::parse(&d.name()), Some(d));
+        }
+        assert_eq!(
+            Dimension::parse("prop:plan"),
+            Some(Dimension::Prop("plan".into()))
+        );
+        assert_eq!(Dimension::parse("prop:"), None);
+        assert_eq!(Dimension::parse("visitor_id"), None);
+        for m in Metric::ALL {
+            assert_eq!(Metric::parse(m.as_str()), Some(*m));
+        }
+        assert_eq!(
+            serde_json::to_string(&Dimension::Prop("a".into())).unwrap(),
+            "\"prop:a\""
+        );
+        assert_eq!(serde_json::to_string(&Granularity::Week).unwrap(), "\"week\"");
+    }
+
+    #[test]
+    fn counts_and_visit_metrics() {
+        assert!(Metric::Visitors.is_count() && !Metric::BounceRate.is_count());
+        assert!(Metric::VisitDuration.needs_visits() && !Metric::Pageviews.needs_visits());
+    }
+}

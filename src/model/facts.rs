@@ -1,0 +1,136 @@
+//! What enrichment learns about a hit: the client's browser, OS and device
+//! ([`UaInfo`]), its location ([`GeoInfo`]), campaign tags ([`Utm`]) and the
+//! acquisition [`Channel`]. Plain data: the parsers that produce them live in
+//! `enrich/`.
+
+use std::sync::Arc;
+
+/// What a user agent says about the client, coarsened to what is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UaInfo {
+    pub browser: Arc<str>,
+    pub browser_version: Arc<str>,
+    pub os: Arc<str>,
+    pub os_version: Arc<str>,
+    /// `desktop`, `mobile`, `tablet` or `other`.
+    pub device: &'static str,
+    /// uap-core classifies the device as a spider.
+    pub spider: bool,
+    /// A bot by the bot patterns (decided once per distinct agent, cached).
+    pub bot: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoInfo {
+    pub country: String,
+    pub region: String,
+    pub city: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Direct,
+    Search,
+    Social,
+    Email,
+    Paid,
+    Referral,
+    Ai,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Direct => "direct",
+            Channel::Search => "search",
+            Channel::Social => "social",
+            Channel::Email => "email",
+            Channel::Paid => "paid",
+            Channel::Referral => "referral",
+            Channel::Ai => "ai",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Utm {
+    pub source: String,
+    pub medium: String,
+    pub campaign: String,
+    pub content: String,
+    pub term: String,
+    pub click_id: bool,
+}
+
+/// Query parameters that mark a click on a paid ad.
+pub const CLICK_IDS: &[&str] = &[
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "dclid",
+    "msclkid",
+    "fbclid",
+    "ttclid",
+    "twclid",
+    "li_fat_id",
+    "yclid",
+    "epik",
+    "rdt_cid",
+    "sccid",
+    "irclid",
+];
+
+/// `mobile` <576, `tablet` <992, `laptop` <1440, `desktop`; empty if unknown.
+pub fn screen_class(width: u16) -> &'static str {
+    match width {
+        0 => "",
+        1..=575 => "mobile",
+        576..=991 => "tablet",
+        992..=1439 => "laptop",
+        _ => "desktop",
+    }
+}
+
+/// Expand `EU`/`EEA` shorthands in an `exclude_countries` list.
+pub fn expand_country_list(list: &[String]) -> Vec<String> {
+    const EU: &[&str] = &[
+        "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT",
+        "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+    ];
+    const EEA_EXTRA: &[&str] = &["IS", "LI", "NO"];
+    let mut out = Vec::new();
+    for c in list {
+        match c.to_ascii_uppercase().as_str() {
+            "EU" => out.extend(EU.iter().map(|s| s.to_string())),
+            "EEA" => out.extend(EU.iter().chain(EEA_EXTRA).map(|s| s.to_string())),
+            other => out.push(other.to_string()),
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eu_and_eea_expand() {
+        let l = expand_country_list(&["EEA".into(), "ch".into()]);
+        assert!(
+            l.contains(&"DE".to_string())
+                && l.contains(&"NO".to_string())
+                && l.contains(&"CH".to_string())
+        );
+        assert_eq!(expand_country_list(&["EU".into()]).len(), 27);
+    }
+
+    #[test]
+    fn screen_classes() {
+        assert_eq!(screen_class(0), "");
+        assert_eq!(screen_class(390), "mobile");
+        assert_eq!(screen_class(1280), "laptop");
+        assert_eq!(screen_class(1920), "desktop");
+    }
+}

@@ -1,0 +1,21 @@
+//! The bottom layer: the plain types every other module speaks, and nothing
+//! that does I/O. It imports no other tacit module.
+//!
+//! - [`hit`]: a hit as sent and the request facts;
+//! - [`outcome`]: why a hit is dropped ([`DropReason`]) or refused ([`Rejection`]);
+//! - [`facts`]: what enrichment learns (user agent, location, UTM, channel);
+//! - [`policy`]: the privacy rules the code applies;
+//! - [`net`]: address blocks;
+//! - [`export`]: the typed export domain (dimensions, metrics, periods, formats);
+//! - [`clock`]: the injected clock and UTC day helpers.
+
+pub mod clock;
+pub mod export;
+pub mod facts;
+pub mod hit;
+pub mod net;
+pub mod outcome;
+pub mod policy;
+
+pub use hit::{Hit, RequestMeta};
+pub use outcome::{DropReason, Rejection};

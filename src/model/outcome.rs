@@ -1,0 +1,86 @@
+//! The closed outcomes of a hit that is not stored: [`DropReason`] (answered
+//! 2xx, counted) and [`Rejection`] (answered 4xx with a one-line reason).
+//! Their labels are the metric and storage labels.
+
+macro_rules! closed_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $label:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub const COUNT: usize = $name::ALL.len();
+            /// Stable snake_case label (metrics, storage, `explain`).
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+        }
+    };
+}
+
+closed_enum!(
+    /// Why an accepted hit was not stored. The client still gets 2xx: a drop
+    /// is tacit's decision, not the client's error.
+    DropReason {
+        Bot => "bot",
+        Prefetch => "prefetch",
+        EmptyUserAgent => "empty_user_agent",
+        OptOut => "opt_out",
+        DoNotTrack => "do_not_track",
+        GlobalPrivacyControl => "global_privacy_control",
+        ExcludedCountry => "excluded_country",
+    }
+);
+
+closed_enum!(
+    /// Why a hit was refused with a 4xx status.
+    Rejection {
+        BodyTooLarge => "body_too_large",
+        BadContentType => "bad_content_type",
+        BadJson => "bad_json",
+        BadQuery => "bad_query",
+        MissingName => "missing_name",
+        BadName => "bad_name",
+        MissingUrl => "missing_url",
+        BadUrl => "bad_url",
+        UnknownSite => "unknown_site",
+        BadProps => "bad_props",
+        BadReferrer => "bad_referrer",
+        MethodNotAllowed => "method_not_allowed",
+    }
+);
+
+impl Rejection {
+    pub fn status(self) -> u16 {
+        match self {
+            Rejection::BodyTooLarge => 413,
+            Rejection::BadContentType => 415,
+            Rejection::MethodNotAllowed => 405,
+            _ => 400,
+        }
+    }
+
+    /// One line for the client.
+    pub fn message(self) -> &'static str {
+        match self {
+            Rejection::BodyTooLarge => "body too large",
+            Rejection::BadContentType => "content type must be application/json or text/plain",
+            Rejection::BadJson => "body is not a JSON object of the expected shape",
+            Rejection::BadQuery => "query string is not valid",
+            Rejection::MissingName => "missing event name (n)",
+            Rejection::BadName => "event name must be 1-120 printable characters",
+            Rejection::MissingUrl => "missing page URL (u)",
+            Rejection::BadUrl => "page URL must be an absolute http(s) URL",
+            Rejection::UnknownSite => "unknown site (d): not configured in tacit",
+            Rejection::BadProps => "props must be at most 30 string, number or boolean values",
+            Rejection::BadReferrer => "referrer is too long",
+            Rejection::MethodNotAllowed => "method not allowed",
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}

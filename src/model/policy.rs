@@ -1,0 +1,71 @@
+//! The privacy policy as the code applies it: what is kept of the IP, the
+//! location, versions and referrers, what consent signals do, and how long
+//! each tier lives. Built only by `config` validation.
+
+use serde::Serialize;
+
+/// What happens to the client IP after it has been used in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpRule {
+    /// Store the network prefix only: IPv4 /24, IPv6 /48.
+    Truncate,
+    /// Store nothing of the IP.
+    Drop,
+}
+
+/// How much of the location is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationRule {
+    None,
+    Country,
+    Region,
+    City,
+}
+
+/// Versions: the major number, or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionRule {
+    Major,
+    None,
+}
+
+/// Referrers: the host, or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferrerRule {
+    Host,
+    Drop,
+}
+
+/// What a consent signal (DNT, GPC) does to a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentRule {
+    /// Not stored at all (counted as dropped).
+    Drop,
+    /// Stored without a visitor id: counts, never a visitor.
+    Anonymous,
+    /// The signal is not acted on.
+    Ignore,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    pub ip: IpRule,
+    pub location: LocationRule,
+    pub browser_version: VersionRule,
+    pub os_version: VersionRule,
+    pub referrer: ReferrerRule,
+    pub query_params: Vec<String>,
+    pub redact_paths: bool,
+    pub dnt: ConsentRule,
+    pub gpc: ConsentRule,
+    pub opt_out: bool,
+    /// ISO codes, `EU`/`EEA` expanded.
+    pub exclude_countries: Vec<String>,
+    pub event_ttl_days: u32,
+    pub aggregate_ttl_months: u32,
+}
