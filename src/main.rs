@@ -7,88 +7,69 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use clap::{Parser, Subcommand};
 use tacit::model::clock::{Clock, SystemClock};
 use tacit::config::{Config, RawConfig};
 
-const USAGE: &str = "\
-tacit: privacy-aware web analytics collector
-
-Usage: tacit [--config FILE] <command> [options]
-
-Commands:
-  serve [--migrate]   run the collector (refuses pending migrations unless --migrate)
-  migrate             apply pending schema migrations (idempotent)
-  explain             read hits as JSON lines on stdin, print what each becomes
-  policy [--json]     print what is collected, kept and shared, from the config
-  check-config        validate the configuration and exit
-  export --partner ID --period P [--export NAME] [--out FILE]
-                      release a partner export (recorded in the disclosure ledger)
-  disclosures --year N [--json]
-                      what went to which third party in year N, from the ledger
-  version             print the version
-
-Config: FILE, else $TACIT_CONFIG, else ./tacit.toml if present, else defaults;
-every key can be overridden with TACIT_<SECTION>_<KEY>.";
-
-struct Args {
+/// tacit: privacy-aware web analytics collector.
+///
+/// Config: --config FILE, else $TACIT_CONFIG, else ./tacit.toml if present,
+/// else defaults; every key can be overridden with TACIT_<SECTION>_<KEY>.
+#[derive(Debug, Parser)]
+#[command(name = "tacit", version, disable_help_subcommand = true)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(short, long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
-    command: String,
-    migrate: bool,
-    json: bool,
-    partner: Option<String>,
-    period: Option<String>,
-    export: Option<String>,
-    out: Option<PathBuf>,
-    year: Option<i32>,
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
-    let mut args = Args {
-        config: None,
-        command: String::new(),
-        migrate: false,
-        json: false,
-        partner: None,
-        period: None,
-        export: None,
-        out: None,
-        year: None,
-    };
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--config" | "-c" => {
-                args.config = Some(it.next().ok_or("--config needs a file")?.into())
-            }
-            "--migrate" => args.migrate = true,
-            "--partner" => args.partner = Some(it.next().ok_or("--partner needs an id")?),
-            "--period" => args.period = Some(it.next().ok_or("--period needs a period")?),
-            "--export" => args.export = Some(it.next().ok_or("--export needs a name")?),
-            "--out" | "-o" => args.out = Some(it.next().ok_or("--out needs a file")?.into()),
-            "--year" => {
-                let y = it.next().ok_or("--year needs a year")?;
-                args.year = Some(
-                    y.parse()
-                        .ok()
-                        .filter(|y| (1970..=9999).contains(y))
-                        .ok_or(format!("--year: not a year: {y:?}"))?,
-                )
-            }
-            "--json" => args.json = true,
-            "-h" | "--help" | "help" => args.command = "help".into(),
-            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
-            s if args.command.is_empty() => args.command = s.into(),
-            s => return Err(format!("unexpected argument {s}")),
-        }
-    }
-    if args.command.is_empty() {
-        args.command = "help".into();
-    }
-    Ok(args)
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the collector (refuses pending migrations unless --migrate).
+    Serve {
+        /// Apply pending schema migrations first.
+        #[arg(long)]
+        migrate: bool,
+    },
+    /// Apply pending schema migrations (idempotent).
+    Migrate,
+    /// Read hits as JSON lines on stdin, print what each becomes.
+    Explain,
+    /// Print what is collected, kept and shared, from the config.
+    Policy {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the configuration and exit.
+    CheckConfig,
+    /// Release a partner export (recorded in the disclosure ledger).
+    Export {
+        #[arg(long, value_name = "ID")]
+        partner: String,
+        /// 2026-11, 2026-W47 or 2026-11-27, per the export's period.
+        #[arg(long, value_name = "P")]
+        period: String,
+        /// The export's name, when the partner has several.
+        #[arg(long, value_name = "NAME")]
+        export: Option<String>,
+        #[arg(short, long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// What went to which third party in year N, from the ledger.
+    Disclosures {
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1970..=9999))]
+        year: i32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the version.
+    Version,
 }
 
-fn load_config(args: &Args) -> anyhow::Result<Config> {
-    let (path, required) = match (&args.config, std::env::var_os("TACIT_CONFIG")) {
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    let (path, required) = match (path, std::env::var_os("TACIT_CONFIG")) {
         (Some(p), _) => (p.clone(), true),
         (None, Some(p)) => (PathBuf::from(p), true),
         (None, None) => (PathBuf::from("tacit.toml"), false),
@@ -98,58 +79,39 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
         Err(e) => {
-            eprintln!("tacit: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
         }
     };
-    match args.command.as_str() {
-        "help" => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        "version" => {
-            println!("tacit {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        "serve" | "migrate" | "check-config" | "explain" | "policy" => {}
-        "export" if args.partner.is_none() || args.period.is_none() => {
-            eprintln!("tacit: export needs --partner ID and --period P\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-        "disclosures" if args.year.is_none() => {
-            eprintln!("tacit: disclosures needs --year N\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-        "export" | "disclosures" => {}
-        other => {
-            eprintln!("tacit: unknown command {other:?}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    if let Command::Version = cli.command {
+        println!("tacit {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
     }
-    let cfg = match load_config(&args) {
+    let cfg = match load_config(cli.config.as_ref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("tacit: {e:#}");
             return ExitCode::from(2);
         }
     };
-    match args.command.as_str() {
-        "check-config" => {
+    match &cli.command {
+        Command::CheckConfig => {
             println!("config ok");
             return ExitCode::SUCCESS;
         }
-        "policy" => {
-            if args.json {
+        Command::Policy { json } => {
+            if *json {
                 println!("{:#}", tacit::notice::json(&cfg));
             } else {
                 print!("{}", tacit::notice::markdown(&cfg));
             }
             return ExitCode::SUCCESS;
         }
-        "explain" => {
+        Command::Explain => {
             let stdin = std::io::stdin().lock();
             let stdout = std::io::stdout().lock();
             return match tacit::explain::run(&cfg, Arc::new(SystemClock), stdin, stdout) {
@@ -174,11 +136,17 @@ fn main() -> ExitCode {
         }
     };
     let result = rt.block_on(async {
-        match args.command.as_str() {
-            "migrate" => migrate(&cfg).await,
-            "export" => export(&cfg, &args).await,
-            "disclosures" => disclosures(&cfg, args.year.unwrap_or(0), args.json).await,
-            _ => serve(&cfg, args.migrate).await,
+        match cli.command {
+            Command::Migrate => migrate(&cfg).await,
+            Command::Export {
+                partner,
+                period,
+                export: name,
+                out,
+            } => export(&cfg, &partner, &period, name.as_deref(), out).await,
+            Command::Disclosures { year, json } => disclosures(&cfg, year, json).await,
+            Command::Serve { migrate } => serve(&cfg, migrate).await,
+            _ => Ok(()),
         }
     });
     match result {
@@ -213,26 +181,28 @@ async fn migrate(cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn export(cfg: &Config, args: &Args) -> anyhow::Result<()> {
+async fn export(
+    cfg: &Config,
+    partner: &str,
+    period: &str,
+    name: Option<&str>,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
     use rand::SeedableRng;
-    let partner = args.partner.as_deref().unwrap_or_default();
-    let spec = tacit::export::find(&cfg.exports, partner, args.export.as_deref())?;
+    let spec = tacit::export::find(&cfg.exports, partner, name)?;
     let client = tacit::store::client(&cfg.clickhouse);
     let mut rng = rand::rngs::StdRng::from_os_rng();
     let released = tacit::export::release(
         &client,
         spec,
-        args.period.as_deref().unwrap_or_default(),
+        period,
         SystemClock.now_ms(),
         cfg.policy.event_ttl_days as u64,
         tacit::export::Channel::Cli,
         &mut rng,
     )
     .await?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(tacit::export::file_name(spec, &released.summary.period)));
+    let out = out.unwrap_or_else(|| PathBuf::from(tacit::export::file_name(spec, &released.summary.period)));
     std::fs::write(&out, &released.bytes).with_context(|| format!("writing {}", out.display()))?;
     println!("{} -> {}", released.summary, out.display());
     Ok(())

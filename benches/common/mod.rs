@@ -3,8 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
 use tacit::model::clock::SystemClock;
@@ -12,11 +10,10 @@ use tacit::config::{Config, RawConfig};
 use tacit::metrics::Metrics;
 use tacit::sink::{SinkHandle, SinkTask};
 
-pub fn vendor(f: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".tacit/vendor")
-        .join(f)
-}
+#[path = "../../tests/support/mod.rs"]
+mod support;
+pub use support::{vendor, weighted_agents};
+
 
 /// Point the enrichment at the vendored data files.
 pub fn with_vendored_data(raw: &mut RawConfig) {
@@ -27,24 +24,6 @@ pub fn with_vendored_data(raw: &mut RawConfig) {
     raw.enrich.geoip = vec![vendor("dbip-country.mmdb").display().to_string()];
 }
 
-/// npm `user-agents`: (user agent, share of traffic).
-pub fn weighted_agents() -> Vec<(String, f64)> {
-    let agents: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(vendor("user-agents.json")).expect("run scripts/fetch-data"),
-    )
-    .expect("user-agents.json is JSON");
-    agents
-        .as_array()
-        .expect("a list of agents")
-        .iter()
-        .map(|a| {
-            (
-                a["userAgent"].as_str().unwrap_or_default().to_string(),
-                a["weight"].as_f64().unwrap_or(0.0),
-            )
-        })
-        .collect()
-}
 
 /// The real sink (spool under the config's data dir, wall clock), as `serve`
 /// wires it.

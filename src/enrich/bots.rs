@@ -7,9 +7,28 @@
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BotError {
-    #[error("{path}: {reason}")]
-    Load { path: String, reason: String },
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a JSON pattern list: {source}")]
+    Json {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("pattern {pattern:?}: {source}")]
+    Pattern {
+        pattern: String,
+        #[source]
+        source: Box<fancy_regex::Error>,
+    },
+    #[error("combined patterns: {0}")]
+    Combined(#[from] regex::Error),
 }
 
 pub struct BotDetector {
@@ -18,7 +37,6 @@ pub struct BotDetector {
     confirm: Vec<fancy_regex::Regex>,
     /// Patterns with no usable prefilter: checked on every hit (none today).
     always: Vec<fancy_regex::Regex>,
-    patterns: usize,
 }
 
 /// Remove look-around groups `(?=…)`, `(?!…)`, `(?<=…)`, `(?<!…)`, leaving
@@ -101,7 +119,7 @@ fn has_lookaround(p: &str) -> bool {
 impl BotDetector {
     /// `isbot` patterns are matched case-insensitively (as isbot does);
     /// crawler-user-agents patterns case-sensitively (as that list intends).
-    pub fn new(isbot: &[String], crawlers: &[String]) -> Result<Self, String> {
+    pub fn new(isbot: &[String], crawlers: &[String]) -> Result<Self, BotError> {
         let mut plain = Vec::new();
         let mut stripped = Vec::new();
         let mut confirm = Vec::new();
@@ -129,7 +147,10 @@ impl BotDetector {
             } else {
                 p.to_string()
             };
-            let fancy = fancy_regex::Regex::new(&full).map_err(|e| format!("{p}: {e}"))?;
+            let fancy = fancy_regex::Regex::new(&full).map_err(|e| BotError::Pattern {
+                pattern: p.to_string(),
+                source: Box::new(e),
+            })?;
             let pre = wrap(&strip_lookaround(p));
             if regex::Regex::new(&pre).is_ok() {
                 stripped.push(pre);
@@ -143,7 +164,6 @@ impl BotDetector {
                 .size_limit(256 << 20)
                 .dfa_size_limit(64 << 20)
                 .build()
-                .map_err(|e| e.to_string())
         };
         Ok(Self {
             plain: build(&plain)?,
@@ -154,32 +174,27 @@ impl BotDetector {
             },
             confirm,
             always,
-            patterns: isbot.len() + crawlers.len(),
         })
     }
 
     /// Load `isbot.json` (a JSON list of patterns) and `crawlers.json`
     /// (crawler-user-agents: objects with a `pattern`).
     pub fn load(isbot: &Path, crawlers: &Path) -> Result<Self, BotError> {
-        let err = |p: &Path, reason: String| BotError::Load {
-            path: p.display().to_string(),
-            reason,
-        };
-        let a: Vec<String> = std::fs::read(isbot)
-            .map_err(|e| err(isbot, e.to_string()))
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| err(isbot, e.to_string())))?;
-        let c: Vec<serde_json::Value> = std::fs::read(crawlers)
-            .map_err(|e| err(crawlers, e.to_string()))
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| err(crawlers, e.to_string())))?;
+        fn json<T: serde::de::DeserializeOwned>(p: &Path) -> Result<T, BotError> {
+            let path = p.display().to_string();
+            let bytes = std::fs::read(p).map_err(|source| BotError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            serde_json::from_slice(&bytes).map_err(|source| BotError::Json { path, source })
+        }
+        let a: Vec<String> = json(isbot)?;
+        let c: Vec<serde_json::Value> = json(crawlers)?;
         let c: Vec<String> = c
             .iter()
             .filter_map(|v| v["pattern"].as_str().map(str::to_string))
             .collect();
-        Self::new(&a, &c).map_err(|e| err(crawlers, e))
-    }
-
-    pub fn patterns(&self) -> usize {
-        self.patterns
+        Self::new(&a, &c)
     }
 
     pub fn is_bot(&self, ua: &str) -> bool {
@@ -196,6 +211,7 @@ impl BotDetector {
     }
 }
 
+/// A vendored data file, for the unit tests of `enrich/`.
 #[cfg(test)]
 pub(crate) fn vendor(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -15,10 +15,11 @@ use serde::Deserialize;
 pub use crate::model::facts::GeoInfo;
 
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {reason}")]
+#[error("{path}: {source}")]
 pub struct GeoError {
     pub path: String,
-    pub reason: String,
+    #[source]
+    pub source: maxminddb::MaxMindDbError,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,9 +73,9 @@ impl Geo {
         let mut dbs = Vec::new();
         for p in paths {
             let p = p.as_ref();
-            let reader = Reader::open_mmap(p).map_err(|e| GeoError {
+            let reader = Reader::open_mmap(p).map_err(|source| GeoError {
                 path: p.display().to_string(),
-                reason: e.to_string(),
+                source,
             })?;
             let t = reader.metadata.database_type.to_ascii_lowercase();
             let schema =

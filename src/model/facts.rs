@@ -130,6 +130,7 @@ mod tests {
     fn screen_classes() {
         assert_eq!(screen_class(0), "");
         assert_eq!(screen_class(390), "mobile");
+        assert_eq!(screen_class(800), "tablet");
         assert_eq!(screen_class(1280), "laptop");
         assert_eq!(screen_class(1920), "desktop");
     }

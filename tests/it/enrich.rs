@@ -34,7 +34,7 @@ const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) App
 
 fn config(db: &TestDb) -> tacit::config::RawConfig {
     let mut raw = db.config();
-    let vendor = |f: &str| format!("{}/.tacit/vendor/{f}", env!("CARGO_MANIFEST_DIR"));
+    let vendor = |f: &str| crate::support::vendor(f).display().to_string();
     raw.enrich.geoip = vec![
         vendor("test/GeoIP2-City-Test.mmdb"),
         vendor("dbip-country.mmdb"),

@@ -801,11 +801,8 @@ async fn cli_export_and_disclosures() {
     let cfg_path = db.dir.join("tacit.toml");
     let run = |args: &[&str], toml: &str| {
         std::fs::write(&cfg_path, toml).unwrap();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tacit"));
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("TACIT_")) {
-            cmd.env_remove(k);
-        }
-        cmd.arg("--config")
+        crate::support::tacit_command()
+            .arg("--config")
             .arg(&cfg_path)
             .args(args)
             .output()

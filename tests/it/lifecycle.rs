@@ -92,10 +92,7 @@ async fn sigterm_flushes_every_accepted_hit_and_exits_zero() {
         ),
     )
     .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tacit"));
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("TACIT_")) {
-        cmd.env_remove(k);
-    }
+    let mut cmd = crate::support::tacit_command();
     let mut child = cmd
         .args(["--config", cfg_path.to_str().unwrap(), "serve", "--migrate"])
         .stderr(Stdio::piped())

@@ -1,10 +1,12 @@
 //! Integration tests: tacit against a real ClickHouse engine.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod common;
 
 mod analytics;
 mod bad_input;
-mod bots;
 mod dashboard;
 mod durability;
 mod enrich;
@@ -12,4 +14,3 @@ mod exports;
 mod hits;
 mod lifecycle;
 mod privacy;
-mod uap;

@@ -2,19 +2,10 @@
 //! sample instances, false positives on npm `user-agents` (real browser
 //! strings weighted by traffic share).
 
-use std::path::Path;
-
 use tacit::enrich::bots::BotDetector;
 
-fn vendor(f: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".tacit/vendor")
-        .join(f)
-}
+use crate::support::{vendor, vendor_json as json};
 
-fn json(f: &str) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(vendor(f)).unwrap()).unwrap()
-}
 
 #[test]
 fn bot_detection_recall_and_false_positives() {

@@ -9,18 +9,18 @@ use tacit::enrich::ua::UaParser;
 
 #[derive(Deserialize)]
 struct Suite {
-    test_cases: Vec<serde_yaml::Value>,
+    test_cases: Vec<serde_yaml_ng::Value>,
 }
 
-fn field(v: &serde_yaml::Value, k: &str) -> Option<String> {
+fn field(v: &serde_yaml_ng::Value, k: &str) -> Option<String> {
     v.get(k).and_then(|x| match x {
-        serde_yaml::Value::String(s) => Some(s.clone()),
-        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_yaml_ng::Value::String(s) => Some(s.clone()),
+        serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
         _ => None,
     })
 }
 
-fn load(name: &str) -> Vec<serde_yaml::Value> {
+fn load(name: &str) -> Vec<serde_yaml_ng::Value> {
     let path = Path::new("/usr/share/uap-core/tests").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
@@ -28,12 +28,12 @@ fn load(name: &str) -> Vec<serde_yaml::Value> {
             path.display()
         )
     });
-    serde_yaml::from_str::<Suite>(&text).unwrap().test_cases
+    serde_yaml_ng::from_str::<Suite>(&text).unwrap().test_cases
 }
 
 fn parser() -> UaParser {
     UaParser::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join(".tacit/vendor/regexes.yaml"),
+        &crate::support::vendor("regexes.yaml"),
         16,
     )
     .unwrap()

@@ -1,0 +1,9 @@
+//! Tests that need the vendored data files but no database: uap-core's own
+//! suites against the user-agent rules, and bot detection on real strings.
+//! Kept apart from the ClickHouse integration binary (`tests/it`).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod bots;
+mod uap;
