@@ -27,6 +27,7 @@ run: clickhouse data build
 
 test: clickhouse data
 	scripts/setup --test
+	cargo clippy --all-targets -- -D warnings
 	cargo test --all-targets
 
 bench: clickhouse data

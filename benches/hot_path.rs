@@ -97,12 +97,14 @@ fn inputs(n: usize) -> Vec<Input> {
 }
 
 fn bench(c: &mut Criterion) {
-    let mut raw = RawConfig::default();
-    raw.sites = vec![RawSite {
-        domain: "example.com".into(),
-        origins: vec![],
-        hash_routing: false,
-    }];
+    let mut raw = RawConfig {
+        sites: vec![RawSite {
+            domain: "example.com".into(),
+            origins: vec![],
+            hash_routing: false,
+        }],
+        ..Default::default()
+    };
     common::with_vendored_data(&mut raw);
     let cfg = raw.clone().validate().unwrap();
     let enrichers = Arc::new(Enrichers::load(&cfg.enrich).unwrap());
@@ -194,7 +196,7 @@ fn bench(c: &mut Criterion) {
             black_box(geo.lookup(hits[i].ip))
         })
     });
-    let key = tacit::privacy::salt::SaltKey::from_bytes(1, [7; 32]);
+    let key = tacit::privacy::salt::SaltKey::from_bytes([7; 32]);
     let mut i = 0;
     g.bench_function("visitor id (hmac-sha256)", |b| {
         b.iter(|| {

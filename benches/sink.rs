@@ -170,12 +170,14 @@ async fn main() {
     } else {
         20_000
     };
-    let mut raw = RawConfig::default();
-    raw.sites = vec![RawSite {
-        domain: "example.com".into(),
-        origins: vec![],
-        hash_routing: false,
-    }];
+    let mut raw = RawConfig {
+        sites: vec![RawSite {
+            domain: "example.com".into(),
+            origins: vec![],
+            hash_routing: false,
+        }],
+        ..Default::default()
+    };
     common::with_vendored_data(&mut raw);
     let cfg = raw.validate().unwrap();
     let unique = rows.min(100_000);

@@ -72,6 +72,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     beacon_task: JoinHandle<()>,
     admin_task: JoinHandle<()>,
+    admin_stop: watch::Sender<bool>,
     admin_state: Arc<AdminState>,
     sink_task: SinkTask,
     salt_task: JoinHandle<()>,
@@ -256,12 +257,9 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         admin_rx,
         Duration::from_secs(2),
     ));
-    // The admin listener outlives the beacon one: it reports "shutting down"
-    // until the beacon has drained, then stops.
-    let mut beacon_done = shutdown_rx.clone();
+    // The admin listener outlives the beacon one: `Running::shutdown` stops
+    // it last, so `/readyz` answers "shutting down" while hits drain.
     let admin_task = tokio::spawn(async move {
-        let _ = beacon_done.changed().await;
-        let _ = admin_stop.send(true);
         let _ = admin_inner.await;
     });
 
@@ -303,6 +301,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         shutdown,
         beacon_task,
         admin_task,
+        admin_stop,
         admin_state,
         sink_task,
         salt_task,
@@ -325,6 +324,7 @@ impl Running {
         if let Some(t) = self.session_task {
             t.abort();
         }
+        let _ = self.admin_stop.send(true);
         let _ = self.admin_task.await;
         tracing::info!("shutdown complete");
     }

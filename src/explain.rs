@@ -93,7 +93,7 @@ pub fn explain_line(pipeline: &Pipeline, line: &str) -> serde_json::Value {
         screen_width: input.screen_width,
         props,
     };
-    match pipeline.process(hit, &crate::beacon::meta(&headers), identity) {
+    match pipeline.process(hit, &crate::http::request::meta(&headers), identity) {
         Ok(Outcome::Store(ev)) => serde_json::json!({ "stored": event_json(&ev) }),
         Ok(Outcome::Drop { reason, .. }) => serde_json::json!({ "dropped": reason.as_str() }),
         Err(r) => {

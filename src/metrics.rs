@@ -5,7 +5,7 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use crate::ingest::{DropReason, Rejection};
+use crate::model::{DropReason, Rejection};
 
 #[derive(Default)]
 pub struct Metrics {
@@ -40,10 +40,6 @@ impl Metrics {
 
     pub fn rejected(&self, r: Rejection) -> u64 {
         get(&self.hits_rejected[r as usize])
-    }
-
-    pub fn total_dropped(&self) -> u64 {
-        self.hits_dropped.iter().map(get).sum()
     }
 
     /// Prometheus text exposition.

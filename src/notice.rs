@@ -134,7 +134,7 @@ pub fn notice(cfg: &Config) -> Notice {
             ));
         }
         format!(
-            "Only aggregate statistics that identify no one are shared. {}. Smaller groups are withheld, together with any figure from which they could be worked out, and every disclosure is recorded.",
+            "Only aggregate statistics that identify no one are shared. {}. Smaller groups are withheld, together with any other figure of the same release from which they could be worked out using that release's own totals, and every disclosure is recorded.",
             partners.join(". ")
         )
     };

@@ -20,7 +20,8 @@ struct JsonHit {
     w: Option<u64>,
     #[serde(alias = "props")]
     p: Option<serde_json::Map<String, serde_json::Value>>,
-    /// Hash-routing flag sent by the script; accepted, used by a later step.
+    /// Hash-routing flag some scripts send; accepted and ignored: hash routing
+    /// is a per-site setting (`[[sites]] hash_routing`).
     #[serde(default, alias = "hash")]
     #[allow(dead_code)]
     h: Option<serde_json::Value>,

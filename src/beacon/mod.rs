@@ -5,6 +5,7 @@
 
 pub mod decode;
 
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -14,7 +15,8 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
-use crate::ingest::{Hit, Outcome, Pipeline, Rejection, RequestMeta};
+use crate::http::request::{header_str, meta, OPT_OUT_COOKIE};
+use crate::ingest::{Hit, Outcome, Pipeline, Rejection};
 use crate::metrics::Metrics;
 use crate::privacy::RawIdentity;
 use crate::sink::{SinkError, SinkHandle};
@@ -47,40 +49,6 @@ fn reject(state: &BeaconState, r: Rejection) -> Resp {
         );
     }
     resp
-}
-
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The only cookie tacit sets: the visitor's opt-out.
-pub const OPT_OUT_COOKIE: &str = "tacit_optout";
-
-fn has_opt_out_cookie(h: &HeaderMap) -> bool {
-    h.get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(';').any(|c| {
-                c.trim()
-                    .split_once('=')
-                    .is_some_and(|(k, v)| k.trim() == OPT_OUT_COOKIE && v.trim() == "1")
-            })
-        })
-}
-
-/// Request facts the pipeline reads from headers.
-pub fn meta(h: &HeaderMap) -> RequestMeta {
-    let is_prefetch =
-        |n: &str| header_str(h, n).is_some_and(|v| v.to_ascii_lowercase().contains("prefetch"));
-    let is_one = |n: &str| header_str(h, n).is_some_and(|v| v.trim() == "1");
-    RequestMeta {
-        accept_language: header_str(h, "accept-language").map(str::to_string),
-        prefetch: is_prefetch("purpose") || is_prefetch("sec-purpose") || is_prefetch("x-moz"),
-        dnt: is_one("dnt"),
-        gpc: is_one("sec-gpc"),
-        opted_out: has_opt_out_cookie(h),
-    }
 }
 
 fn cors(state: &BeaconState, h: &HeaderMap, resp: &mut Resp) {
@@ -207,6 +175,10 @@ async fn beacon(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -
 }
 
 /// Run the pipeline and queue the event. `Err` carries the response to send.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the response itself, built once and returned as is"
+)]
 fn accept(state: &BeaconState, peer: SocketAddr, h: &HeaderMap, hit: Hit) -> Result<(), Resp> {
     let identity = RawIdentity::new(
         peer.ip(),

@@ -123,7 +123,7 @@ pub struct ExportSpec {
     pub dp: Option<Dp>,
     pub format: Format,
     pub totals: bool,
-    /// Lowercase hex SHA-256 of accepted bearer tokens.
+    /// SHA-256 digests of the accepted bearer tokens (configured as hex).
     #[serde(skip)]
     pub token_sha256: Vec<[u8; 32]>,
     #[serde(skip)]

@@ -10,7 +10,7 @@ use super::env::apply_env;
 use super::exports::RawExport;
 use super::ConfigError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
     pub server: RawServer,
@@ -99,21 +99,6 @@ pub struct RawSite {
     pub domain: String,
     pub origins: Vec<String>,
     pub hash_routing: bool,
-}
-
-impl Default for RawConfig {
-    fn default() -> Self {
-        Self {
-            server: RawServer::default(),
-            clickhouse: RawClickHouse::default(),
-            sink: RawSink::default(),
-            log: RawLog::default(),
-            policy: RawPolicy::default(),
-            enrich: RawEnrich::default(),
-            sites: vec![],
-            exports: vec![],
-        }
-    }
 }
 
 impl Default for RawServer {

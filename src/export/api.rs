@@ -20,6 +20,7 @@ use crate::config::exports::ExportSpec;
 use super::{release, Channel, ExportError};
 use crate::http::resp::{self, Resp};
 use crate::model::clock::SharedClock;
+use crate::model::sync::lock;
 use crate::config::ClickHouseConfig;
 
 pub struct ExportApi {
@@ -95,7 +96,7 @@ impl ExportApi {
         let now = self.clock.now_ms();
         let cap = per_minute as f64;
         let rate = cap / 60_000.0;
-        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut b = lock(&self.buckets);
         let e = b.entry(h).or_insert(Bucket {
             tokens: cap,
             at_ms: now,

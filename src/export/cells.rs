@@ -58,7 +58,7 @@ pub fn sql(spec: &ExportSpec, period: &Period) -> String {
         "[{}]",
         spec.dimensions
             .iter()
-            .map(|d| dimension_sql(d))
+            .map(dimension_sql)
             .collect::<Vec<_>>()
             .join(", ")
     );

@@ -183,7 +183,8 @@ pub fn report(year: i32, rows: &[Disclosure]) -> AnnualReport {
         format!(
             "In {year}, only aggregate statistics left this analytics system. Each released figure \
              counts a group of at least the stated number of distinct visitors; groups smaller than \
-             that were withheld, together with any figure from which they could be worked out. No \
+             that were withheld, together with any other figure of the same release from which they \
+             could be worked out using that release's own totals. No \
              visitor identifier, IP address, user agent, full URL or query string was disclosed, and \
              none of the figures identifies a person."
         )

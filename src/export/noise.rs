@@ -117,7 +117,17 @@ mod tests {
         assert!((m.pmf(3) - m.pmf(-3)).abs() < 1e-15);
         let total: f64 = (-200..=200).map(|x| m.pmf(x)).sum();
         assert!((total - 1.0).abs() < 1e-9);
-        let mut rng = StdRng::seed_from_u64(1);
-        assert!((0..1000).all(|_| m.apply(0, &mut rng) < u64::MAX / 2));
+        // `apply` is the count plus the very draw `sample` makes, floored
+        // at zero: same seed, same draws.
+        let (mut a, mut b) = (StdRng::seed_from_u64(1), StdRng::seed_from_u64(1));
+        let (mut floored, mut raised) = (0, 0);
+        for _ in 0..1000 {
+            let x = m.sample(&mut a);
+            let got = m.apply(2, &mut b);
+            assert_eq!(got, (2 + x).max(0) as u64, "draw {x}");
+            floored += usize::from(2 + x < 0);
+            raised += usize::from(got > 2);
+        }
+        assert!(floored > 0 && raised > 0, "{floored} floored, {raised} raised");
     }
 }

@@ -23,13 +23,19 @@ pub trait CellKeys {
 /// would be slow; the release is refused instead (coarsen the dimensions).
 pub const MAX_COMPONENT: usize = 1500;
 
-/// Exports with more dimensions are checked against their one-dimension
-/// margins only (2^d coarser breakdowns would be too many).
-pub const MAX_DIMENSIONS: usize = 8;
+/// At most this many dimensions per export (2^d coarser breakdowns are
+/// checked); config validation refuses more.
+pub use crate::model::export::MAX_DIMENSIONS;
 
+/// Why suppression could not be decided (the release is refused).
 #[derive(Debug, thiserror::Error)]
-#[error("{0} small cells are linked through shared totals; too many to check. Coarsen the export's dimensions or raise min_visitors' period")]
-pub struct TooManySmallCells(pub usize);
+#[non_exhaustive]
+pub enum TooManySmallCells {
+    #[error("{0} small cells are linked through shared totals; too many to check. Coarsen the export's dimensions or lengthen its period")]
+    Linked(usize),
+    #[error("{0} dimensions: at most {MAX_DIMENSIONS} can be checked")]
+    Dimensions(usize),
+}
 
 /// Groups of cell indices whose sum is a marginal a partner may know: for
 /// every proper subset of the dimensions (down to none, the grand total),
@@ -39,18 +45,12 @@ pub struct TooManySmallCells(pub usize);
 fn groups<C: CellKeys>(cells: &[C]) -> Vec<(Vec<usize>, u64)> {
     let dims = cells.first().map_or(0, |c| c.keys().len());
     let mut out = Vec::new();
-    if dims == 0 || dims > 31 {
+    if dims == 0 {
         return out;
     }
+    debug_assert!(dims <= MAX_DIMENSIONS, "checked by `suppress`");
     let full: u32 = (1 << dims) - 1;
-    let masks: Vec<u32> = if dims <= MAX_DIMENSIONS {
-        (0..full).collect()
-    } else {
-        std::iter::once(0)
-            .chain((0..dims).map(|d| full ^ (1 << d)))
-            .collect()
-    };
-    for keep in masks {
+    for keep in 0..full {
         let mut by: HashMap<Vec<&str>, (Vec<usize>, u64)> = HashMap::new();
         for (i, c) in cells.iter().enumerate() {
             let k: Vec<&str> = c
@@ -73,6 +73,10 @@ fn groups<C: CellKeys>(cells: &[C]) -> Vec<(Vec<usize>, u64)> {
 
 /// Which cells to suppress: `true` for suppressed. Deterministic.
 pub fn suppress<C: CellKeys>(cells: &[C], k: u64) -> Result<Vec<bool>, TooManySmallCells> {
+    let dims = cells.first().map_or(0, |c| c.keys().len());
+    if dims > MAX_DIMENSIONS {
+        return Err(TooManySmallCells::Dimensions(dims));
+    }
     let mut hidden: Vec<bool> = cells.iter().map(|c| c.visitors() < k).collect();
     let groups: Vec<(Vec<usize>, u64)> =
         groups(cells).into_iter().filter(|(_, v)| *v >= k).collect();
@@ -187,7 +191,7 @@ pub fn pinned_cells(
     let mut pinned = Vec::new();
     for comp in comps {
         if comp.len() > MAX_COMPONENT {
-            return Err(TooManySmallCells(comp.len()));
+            return Err(TooManySmallCells::Linked(comp.len()));
         }
         let col: HashMap<usize, usize> = comp.iter().enumerate().map(|(c, &i)| (i, c)).collect();
         let mut gs: Vec<usize> = comp

@@ -18,6 +18,10 @@ pub use crate::model::{DropReason, Hit, Rejection, RequestMeta};
 
 /// What became of a hit that was not rejected.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "moved once per hit; boxing the event would add an allocation per stored hit"
+)]
 pub enum Outcome {
     Store(Event),
     /// Not stored; `site` is the configured site it was sent for.

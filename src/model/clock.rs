@@ -1,5 +1,8 @@
-//! The injected clock: every piece of logic that needs "now" asks a [`Clock`]
-//! handed to it, so tests can move time (salt rotation, flush periods) by hand.
+//! The injected clock: every piece of logic that needs the date or a
+//! timestamp (salt rotation, event times, export periods, retention) asks a
+//! [`Clock`] handed to it, so tests can move time by hand. Elapsed-time
+//! measurements (batch age, timeouts, rate limits) use the monotonic
+//! `Instant` and are not injected. Also the UTC day helpers.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -23,7 +26,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to (tests, `tacit explain --at`).
+/// A clock that only moves when told to (tests).
 #[derive(Debug, Clone, Default)]
 pub struct ManualClock(Arc<AtomicI64>);
 

@@ -16,6 +16,7 @@ pub mod hit;
 pub mod net;
 pub mod outcome;
 pub mod policy;
+pub mod sync;
 
 pub use hit::{Hit, RequestMeta};
 pub use outcome::{DropReason, Rejection};

@@ -148,35 +148,6 @@ pub struct Event {
     prop_values: Vec<String>,
 }
 
-impl Event {
-    pub fn site(&self) -> &str {
-        &self.site
-    }
-    pub fn ts_ms(&self) -> i64 {
-        self.ts
-    }
-    pub fn visitor_id(&self) -> u64 {
-        self.visitor_id
-    }
-    /// Rough in-memory size, for batching by bytes.
-    pub fn approx_bytes(&self) -> usize {
-        160 + self.site.len()
-            + self.name.len()
-            + self.query.len()
-            + self.referrer_source.len()
-            + self.utm_campaign.len()
-            + self.browser.len()
-            + self.os.len()
-            + self.hostname.len()
-            + self.pathname.len()
-            + self.referrer_host.len()
-            + self.ip_prefix.len()
-            + self.language.len()
-            + self.prop_keys.iter().map(String::len).sum::<usize>()
-            + self.prop_values.iter().map(String::len).sum::<usize>()
-    }
-}
-
 /// The visitor id: the first 8 bytes of HMAC-SHA256 keyed by the day's salt
 /// over the length-prefixed site, IP and user agent. Without the salt (which
 /// is destroyed after two days) it cannot be linked back to anyone.
@@ -285,7 +256,7 @@ mod tests {
 
     #[test]
     fn event_holds_no_raw_identifiers() {
-        let key = salt::SaltKey::from_bytes(19_000, [7u8; 32]);
+        let key = salt::SaltKey::from_bytes([7u8; 32]);
         let mut policy = crate::config::RawConfig::default()
             .validate()
             .unwrap()
@@ -354,8 +325,8 @@ mod tests {
 
     #[test]
     fn visitor_id_depends_on_salt_site_ip_and_agent() {
-        let a = salt::SaltKey::from_bytes(1, [1u8; 32]);
-        let b = salt::SaltKey::from_bytes(1, [2u8; 32]);
+        let a = salt::SaltKey::from_bytes([1u8; 32]);
+        let b = salt::SaltKey::from_bytes([2u8; 32]);
         let ip: IpAddr = "198.51.100.4".parse().unwrap();
         let base = visitor_id(&a, "s", ip, "ua");
         assert_eq!(base, visitor_id(&a, "s", ip, "ua"));

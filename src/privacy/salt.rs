@@ -13,6 +13,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::model::sync::{read, write};
+
 type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,19 +27,14 @@ pub enum SaltError {
 
 /// A day's salt, ready as HMAC key state (the key schedule is done once).
 pub struct SaltKey {
-    day: i32,
     mac: HmacSha256,
 }
 
 impl SaltKey {
-    pub fn from_bytes(day: i32, salt: [u8; 32]) -> Self {
+    pub fn from_bytes(salt: [u8; 32]) -> Self {
         Self {
-            day,
             mac: HmacSha256::new_from_slice(&salt).expect("HMAC takes any key length"),
         }
-    }
-    pub fn day(&self) -> i32 {
-        self.day
     }
     pub(crate) fn mac(&self) -> HmacSha256 {
         self.mac.clone()
@@ -46,7 +43,7 @@ impl SaltKey {
 
 impl std::fmt::Debug for SaltKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SaltKey(day={}, <secret>)", self.day)
+        f.write_str("SaltKey(<secret>)")
     }
 }
 
@@ -93,26 +90,24 @@ impl Salts {
     /// midnight), a process-local random salt is made so hits still count;
     /// the next successful sync replaces it for later hits.
     pub fn key_for(&self, day: i32) -> Arc<SaltKey> {
-        if let Some(k) = self.keys.read().expect("salt lock").get(&day) {
+        if let Some(k) = read(&self.keys).get(&day) {
             return k.clone();
         }
-        let mut keys = self.keys.write().expect("salt lock");
+        let mut keys = write(&self.keys);
         keys.entry(day)
             .or_insert_with(|| {
                 tracing::warn!(
                     day,
                     "no shared salt for this day yet; using a process-local salt"
                 );
-                Arc::new(SaltKey::from_bytes(day, random_salt()))
+                Arc::new(SaltKey::from_bytes(random_salt()))
             })
             .clone()
     }
 
-    /// Days currently held in memory (for tests and `/metrics`).
+    /// Days currently held in memory (for tests).
     pub fn days(&self) -> Vec<i32> {
-        self.keys
-            .read()
-            .expect("salt lock")
+        read(&self.keys)
             .keys()
             .copied()
             .collect()
@@ -163,9 +158,9 @@ impl Salts {
         for w in winners {
             let day = w.day as i32;
             let bytes = unhex(&w.salt).ok_or(SaltError::Malformed(day))?;
-            fresh.insert(day, Arc::new(SaltKey::from_bytes(day, bytes)));
+            fresh.insert(day, Arc::new(SaltKey::from_bytes(bytes)));
         }
-        let mut keys = self.keys.write().expect("salt lock");
+        let mut keys = write(&self.keys);
         *keys = fresh;
         Ok(())
     }

@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::clock::SharedClock;
 use crate::config::SinkConfig;
-use crate::ingest::DropReason;
+use crate::model::sync::lock;
+use crate::model::DropReason;
 use crate::metrics::Metrics;
 use crate::privacy::Event;
 use spool::Spool;
@@ -56,11 +57,7 @@ pub struct SinkHandle {
 impl SinkHandle {
     /// Count a dropped hit for the data-quality aggregate.
     pub fn count_drop(&self, day: i32, site: &'static str, reason: DropReason) {
-        *self
-            .drops
-            .0
-            .lock()
-            .expect("drop counts")
+        *lock(&self.drops.0)
             .entry((day, site, reason))
             .or_insert(0) += 1;
     }
@@ -210,7 +207,7 @@ impl Writer {
     /// Write dropped-hit counts; on failure they are kept for the next try.
     async fn write_drops(&self) {
         let counts: Vec<(DropKey, u64)> =
-            self.drops.0.lock().expect("drop counts").drain().collect();
+            lock(&self.drops.0).drain().collect();
         if counts.is_empty() {
             return;
         }
@@ -230,7 +227,7 @@ impl Writer {
         .await;
         if let Err(e) = result {
             tracing::warn!(error = %crate::store::log_safe(&e), "cannot write dropped-hit counts; will retry");
-            let mut m = self.drops.0.lock().expect("drop counts");
+            let mut m = lock(&self.drops.0);
             for (k, n) in counts {
                 *m.entry(k).or_insert(0) += n;
             }

@@ -6,4 +6,5 @@
 mod support;
 
 mod bots;
+mod layers;
 mod uap;

@@ -212,10 +212,15 @@ async fn drops_are_counted_per_site_day_and_reason() {
         (row.pathname.as_str(), row.consent.as_str(), row.visitor_id),
         ("/gpc", "anonymous", 0)
     );
+    // tacit's UTC day (the engine's `today()` is in the server's zone).
+    let day = tacit::model::clock::format_day(tacit::model::clock::day_of(
+        tacit::model::clock::Clock::now_ms(&tacit::model::clock::SystemClock),
+    ));
     app.shutdown().await; // writes the counts
     let counts: Vec<(String, String, u64)> = db
         .client()
-        .query("SELECT site, reason, sum(hits) FROM dropped_hits WHERE day = today() GROUP BY site, reason ORDER BY reason")
+        .query("SELECT site, reason, sum(hits) FROM dropped_hits WHERE day = toDate(?) GROUP BY site, reason ORDER BY reason")
+        .bind(day)
         .fetch_all()
         .await
         .unwrap();
