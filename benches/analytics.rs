@@ -16,28 +16,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SystemClock};
-use tacit::config::{RawConfig, RawSite};
 use tacit::enrich::Enrichers;
 use tacit::ingest::{Hit, Outcome, Pipeline, RequestMeta};
 use tacit::metrics::Metrics;
 use tacit::privacy::{RawIdentity, Salts};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Zipf-like index in 0..n (popular items first).
-    fn zipf(&mut self, n: usize) -> usize {
-        ((n as f64).powf(self.unit()) - 1.0).floor() as usize % n
-    }
-}
+use common::Rng;
 
 fn cookbook() -> Vec<(u32, String)> {
     tacit::admin::dashboard::cookbook().into_iter().collect()
@@ -61,39 +45,23 @@ async fn main() {
     };
 
     let sites = ["shop.example", "blog.example", "docs.example"];
-    let mut raw = RawConfig::default();
+    let mut raw = common::config_for(&sites);
     raw.clickhouse.url = url.clone();
     raw.clickhouse.database = database.clone();
-    raw.sites = sites
-        .iter()
-        .map(|d| RawSite {
-            domain: d.to_string(),
-            origins: vec![],
-            hash_routing: false,
-        })
-        .collect();
     raw.sink.batch_rows = 200_000;
     raw.sink.queue_capacity = 1_000_000;
-    common::with_vendored_data(&mut raw);
     raw.server.data_dir = std::env::temp_dir()
         .join(format!("tacit-bench-{}", std::process::id()))
         .display()
         .to_string();
     let cfg = raw.validate().unwrap();
-    let base = tacit::store::base_client(&cfg.clickhouse);
     let client = tacit::store::client(&cfg.clickhouse);
     // TACIT_BENCH_REUSE=1: time the queries on data loaded by an earlier run.
     let reuse = full && std::env::var("TACIT_BENCH_REUSE").is_ok_and(|v| v == "1");
     let today = day_of(SystemClock.now_ms());
     let mut summary = String::new();
     if !reuse {
-        base.query(&format!("DROP DATABASE IF EXISTS `{database}` SYNC"))
-            .execute()
-            .await
-            .unwrap();
-        tacit::store::migrate::migrate(&cfg.clickhouse, 0)
-            .await
-            .unwrap();
+        common::fresh_database(&cfg).await;
 
         // Inputs: real browser agents by traffic weight, random public IPs,
         // Zipf-distributed paths, a realistic mix of sources and campaigns.
@@ -376,9 +344,6 @@ async fn main() {
             eprintln!("over 100 ms p50: queries {slow:?}");
         }
     } else {
-        base.query(&format!("DROP DATABASE IF EXISTS `{database}` SYNC"))
-            .execute()
-            .await
-            .unwrap();
+        common::drop_database(&cfg).await;
     }
 }

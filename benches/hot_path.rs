@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tacit::model::clock::ManualClock;
-use tacit::config::{RawConfig, RawSite};
 use tacit::enrich::Enrichers;
 use tacit::ingest::{Pipeline, RequestMeta};
 use tacit::privacy::{RawIdentity, Salts};
@@ -23,22 +22,7 @@ struct Input {
     ua: String,
 }
 
-/// A small deterministic generator (xorshift), so runs are comparable.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[(self.next() % v.len() as u64) as usize]
-    }
-}
+use common::Rng;
 
 fn inputs(n: usize) -> Vec<Input> {
     let agents = common::weighted_agents();
@@ -97,15 +81,7 @@ fn inputs(n: usize) -> Vec<Input> {
 }
 
 fn bench(c: &mut Criterion) {
-    let mut raw = RawConfig {
-        sites: vec![RawSite {
-            domain: "example.com".into(),
-            origins: vec![],
-            hash_routing: false,
-        }],
-        ..Default::default()
-    };
-    common::with_vendored_data(&mut raw);
+    let raw = common::config_for(&["example.com"]);
     let cfg = raw.clone().validate().unwrap();
     let enrichers = Arc::new(Enrichers::load(&cfg.enrich).unwrap());
     let pipeline = Pipeline::new(

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tacit::model::clock::ManualClock;
-use tacit::config::{RawConfig, RawSite};
+use tacit::config::RawConfig;
 use tacit::enrich::Enrichers;
 use tacit::ingest::{Hit, Outcome, Pipeline, RequestMeta};
 use tacit::metrics::Metrics;
@@ -106,14 +106,7 @@ async fn run(
         .display()
         .to_string();
     let cfg = raw.validate().unwrap();
-    let base = tacit::store::base_client(&cfg.clickhouse);
-    base.query(&format!("DROP DATABASE IF EXISTS `{database}` SYNC"))
-        .execute()
-        .await
-        .unwrap();
-    tacit::store::migrate::migrate(&cfg.clickhouse, 0)
-        .await
-        .unwrap();
+    common::fresh_database(&cfg).await;
     let client = tacit::store::client(&cfg.clickhouse);
     if !with_views {
         for v in ["agg_hourly_mv", "agg_daily_mv"] {
@@ -150,10 +143,7 @@ async fn run(
         .await
         .unwrap();
     assert_eq!(rows as usize, total, "every row in ClickHouse");
-    base.query(&format!("DROP DATABASE IF EXISTS `{database}` SYNC"))
-        .execute()
-        .await
-        .unwrap();
+    common::drop_database(&cfg).await;
     (total as f64 / secs, cpu * 1e6 / total as f64)
 }
 
@@ -170,15 +160,7 @@ async fn main() {
     } else {
         20_000
     };
-    let mut raw = RawConfig {
-        sites: vec![RawSite {
-            domain: "example.com".into(),
-            origins: vec![],
-            hash_routing: false,
-        }],
-        ..Default::default()
-    };
-    common::with_vendored_data(&mut raw);
+    let raw = common::config_for(&["example.com"]);
     let cfg = raw.validate().unwrap();
     let unique = rows.min(100_000);
     let evs = events(unique, &cfg);

@@ -1,18 +1,18 @@
 //! Shared by the benches: the vendored data files (`scripts/fetch-data`)
 //! and real browser user agents with their traffic weights.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::sync::Arc;
 
 use tacit::model::clock::SystemClock;
-use tacit::config::{Config, RawConfig};
+use tacit::config::{Config, RawConfig, RawSite};
 use tacit::metrics::Metrics;
 use tacit::sink::{SinkHandle, SinkTask};
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
-pub use support::{vendor, weighted_agents};
+pub use support::{vendor, weighted_agents, Rng};
 
 
 /// Point the enrichment at the vendored data files.
@@ -42,4 +42,41 @@ pub fn spawn_sink(
         metrics.clone(),
         Arc::new(SystemClock),
     )
+}
+
+/// A default configuration serving the given sites, with the vendored data.
+pub fn config_for(sites: &[&str]) -> RawConfig {
+    let mut raw = RawConfig {
+        sites: sites
+            .iter()
+            .map(|d| RawSite {
+                domain: d.to_string(),
+                origins: vec![],
+                hash_routing: false,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    with_vendored_data(&mut raw);
+    raw
+}
+
+/// Drop the bench's database.
+pub async fn drop_database(cfg: &Config) {
+    tacit::store::base_client(&cfg.clickhouse)
+        .query(&format!(
+            "DROP DATABASE IF EXISTS `{}` SYNC",
+            cfg.clickhouse.database
+        ))
+        .execute()
+        .await
+        .expect("drop the bench database");
+}
+
+/// A new, empty, migrated database for the bench.
+pub async fn fresh_database(cfg: &Config) {
+    drop_database(cfg).await;
+    tacit::store::migrate::migrate(&cfg.clickhouse, 0)
+        .await
+        .expect("migrate the bench database");
 }

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
 
 use crate::common::*;
+use crate::support::Rng;
 
 pub(crate) const SITE: &str = "example.com";
 
@@ -48,22 +49,6 @@ pub(crate) struct Visit {
     names: Vec<String>,
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.below(v.len() as u64) as usize]
-    }
-}
-
 /// Visitors with 1-3 visits a day; visits at least 2 hours apart, hits in a
 /// visit at most 20 minutes apart: the 30-minute rule recovers exactly these.
 pub(crate) fn generate(days: &[i32]) -> (Vec<Ev>, Vec<Visit>) {
@@ -95,14 +80,14 @@ pub(crate) fn generate(days: &[i32]) -> (Vec<Ev>, Vec<Visit>) {
         for _ in 0..250 {
             let visitor = rng.next() | 1;
             let (device, browser, os) = devices[rng.below(devices.len() as u64) as usize];
-            let language = rng.pick(&languages);
+            let language = *rng.pick(&languages);
             let n_visits = 1 + rng.below(3);
             for v in 0..n_visits {
                 let mut t =
                     day_ms + (v as i64) * 7 * 3_600_000 + rng.below(3 * 3_600_000) as i64 + 60_000;
                 let (source, channel) = sources[rng.below(sources.len() as u64) as usize];
-                let country = rng.pick(&countries);
-                let campaign = rng.pick(&campaigns);
+                let country = *rng.pick(&countries);
+                let campaign = *rng.pick(&campaigns);
                 let funnel = rng.below(4) == 0;
                 let n_hits = if funnel { 3 } else { 1 + rng.below(5) };
                 let mut visit = Visit {
@@ -121,7 +106,7 @@ pub(crate) fn generate(days: &[i32]) -> (Vec<Ev>, Vec<Visit>) {
                     let path = if funnel {
                         ["/", "/pricing", "/signup"][h as usize]
                     } else {
-                        rng.pick(&pages)
+                        *rng.pick(&pages)
                     };
                     let mut push = |name: &str, keys: Vec<String>, values: Vec<String>, at: i64| {
                         events.push(Ev {

@@ -13,6 +13,7 @@ use tacit::config::exports::RawExport;
 use tacit::export::{self, Channel, ExportError};
 
 use crate::common::*;
+use crate::support::Rng;
 
 const SITE: &str = "example.com";
 
@@ -34,32 +35,6 @@ struct Hit {
     screen_width: u16,
     prop_keys: Vec<String>,
     prop_values: Vec<String>,
-}
-
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 11
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    /// Zipf-like pick: early entries far more likely.
-    fn zipf<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        let w: Vec<u64> = (1..=v.len() as u64).map(|i| 1000 / i).collect();
-        let mut x = self.below(w.iter().sum());
-        for (i, wi) in w.iter().enumerate() {
-            if x < *wi {
-                return v[i];
-            }
-            x -= wi;
-        }
-        v[0]
-    }
 }
 
 /// The last complete ISO week before today: (monday, label).
@@ -84,12 +59,12 @@ async fn load(db: &TestDb, monday: i32) -> usize {
     let pages = [
         "/", "/pricing", "/docs", "/blog/a", "/blog/b", "/signup", "/about",
     ];
-    let mut rng = Lcg(0x5eed);
+    let mut rng = Rng(0x5eed);
     let mut hits = Vec::new();
     for v in 0..700u64 {
         let visitor = rng.next() | 1;
-        let country = rng.zipf(&countries);
-        let device = rng.zipf(&devices);
+        let country = *rng.zipf_pick(&countries);
+        let device = *rng.zipf_pick(&devices);
         let day = monday + rng.below(7) as i32;
         let mut t = day as i64 * 86_400_000 + rng.below(20 * 3_600_000) as i64;
         for visit in 0..1 + rng.below(2) {
@@ -110,7 +85,7 @@ async fn load(db: &TestDb, monday: i32) -> usize {
                         "pageview".into()
                     },
                     hostname: SITE.into(),
-                    pathname: rng.zipf(&pages).into(),
+                    pathname: (*rng.zipf_pick(&pages)).into(),
                     visitor_id: visitor,
                     country: country.into(),
                     device: device.into(),
@@ -714,7 +689,7 @@ impl tacit::export::suppress::CellKeys for SynthCell {
 /// never pins a cell that tacit's suppression withheld.
 #[test]
 fn suppression_survives_the_attack_on_random_tables() {
-    let mut rng = Lcg(42);
+    let mut rng = Rng(42);
     let mut withheld = 0;
     let mut nothing_released = 0;
     let mut inherent_total = 0;

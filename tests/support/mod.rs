@@ -47,3 +47,44 @@ pub fn tacit_command() -> std::process::Command {
     }
     cmd
 }
+
+/// A small deterministic generator (xorshift64), so generated data and
+/// bench inputs are the same on every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Uniform in 0..n.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    /// Uniform pick.
+    pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len() as u64) as usize]
+    }
+    /// Zipf-like index in 0..n (popular items first).
+    pub fn zipf(&mut self, n: usize) -> usize {
+        ((n as f64).powf(self.unit()) - 1.0).floor() as usize % n
+    }
+    /// Pick with weight 1/rank: early entries far more likely.
+    pub fn zipf_pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        let w: Vec<u64> = (1..=v.len() as u64).map(|i| 1000 / i).collect();
+        let mut x = self.below(w.iter().sum());
+        for (i, wi) in w.iter().enumerate() {
+            if x < *wi {
+                return &v[i];
+            }
+            x -= wi;
+        }
+        &v[v.len() - 1]
+    }
+}
