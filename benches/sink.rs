@@ -96,6 +96,7 @@ async fn run(
     copies: usize,
 ) -> (f64, f64) {
     let mut raw = RawConfig::default();
+    raw.sink.durability = "memory".into();
     raw.clickhouse.url = url.into();
     raw.clickhouse.database = database.into();
     if let Ok(c) = std::env::var("TACIT_SINK_BENCH_COMPRESSION") {
@@ -124,7 +125,7 @@ async fn run(
     let t = Instant::now();
     for _ in 0..copies {
         for ev in evs {
-            while sink.submit(ev.clone()).is_err() {
+            while sink.submit(ev).await.is_err() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }

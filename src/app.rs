@@ -1,7 +1,9 @@
 //! Wiring and lifecycle. `start` checks the schema, loads the salts, opens
-//! the spool, spawns the writer, binds both listeners; `Running::shutdown`
-//! stops in order: stop accepting and finish in-flight requests, then drain
-//! and flush the writer, then stop background jobs.
+//! the write-ahead log (recovering what an earlier run left), spawns the
+//! writer, binds both listeners; `Running::shutdown` stops in order: stop
+//! accepting and finish in-flight requests (each waits for its row to be
+//! durable), then sync and close the log and let the writer deliver what
+//! ClickHouse takes, then stop background jobs and the admin listener.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -21,10 +23,11 @@ use crate::enrich::{EnrichError, Enrichers};
 use crate::ingest::Pipeline;
 use crate::metrics::Metrics;
 use crate::privacy::Salts;
-use crate::sink::{self, spool::Spool, SinkTask};
+use crate::sink::{self, SinkTask};
 use crate::store::{self, migrate};
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AppError {
     #[error("{0}")]
     Migrate(#[from] migrate::MigrateError),
@@ -35,14 +38,14 @@ pub enum AppError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("clickhouse: {0}")]
-    ClickHouse(clickhouse::error::Error),
+    #[error("clickhouse: {}", crate::store::log_safe(.0))]
+    ClickHouse(#[source] clickhouse::error::Error),
     #[error("{0}")]
     Salt(#[from] crate::privacy::SaltError),
     #[error("{0}")]
     Enrich(#[from] EnrichError),
     #[error("{0}")]
-    Spool(#[from] sink::spool::SpoolError),
+    Log(#[from] sink::OpenError),
 }
 
 pub struct Options {
@@ -195,14 +198,13 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     salts.sync(&client, day_of(now), now).await?;
 
     let enrichers = Arc::new(Enrichers::load(&cfg.enrich)?);
-    let spool = Spool::open(cfg.data_dir.join("spool"), cfg.sink.spool_max_bytes)?;
     let (sink, sink_task) = sink::spawn(
         client.clone(),
         cfg.sink.clone(),
-        spool,
+        &cfg.data_dir.join("wal"),
         metrics.clone(),
         clock.clone(),
-    );
+    )?;
 
     let beacon_listener = bind_reuseport(cfg.listen)
         .and_then(|l| {
@@ -241,6 +243,9 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         sites: cfg.sites.iter().map(|s| s.domain.clone()).collect(),
         metrics: metrics.clone(),
         shutting_down: false.into(),
+        writer: sink_task.health.clone(),
+        clock: clock.clone(),
+        stall_timeout: cfg.sink.stall_timeout,
         exports: crate::export::api::ExportApi::new(
             cfg.exports.clone(),
             cfg.clickhouse.clone(),

@@ -4,24 +4,75 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::model::{DropReason, Rejection};
+
+/// Upper bounds of the fsync latency buckets, in microseconds.
+const FSYNC_BUCKETS_US: [u64; 12] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 1_000_000,
+];
+
+/// A cumulative latency histogram with fixed buckets (Prometheus
+/// `histogram`): lock-free, one atomic add per bucket crossed.
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; FSYNC_BUCKETS_US.len()],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let us = d.as_micros().min(u64::MAX as u128) as u64;
+        for (b, le) in self.buckets.iter().zip(FSYNC_BUCKETS_US) {
+            if us <= le {
+                b.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        get(&self.count)
+    }
+
+    fn render(&self, s: &mut String, name: &str, help: &str) {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (b, le) in self.buckets.iter().zip(FSYNC_BUCKETS_US) {
+            let _ = writeln!(s, "{name}_bucket{{le=\"{}\"}} {}", le as f64 / 1e6, get(b));
+        }
+        let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {}", self.count());
+        let _ = writeln!(s, "{name}_sum {}", get(&self.sum_us) as f64 / 1e6);
+        let _ = writeln!(s, "{name}_count {}", self.count());
+    }
+}
 
 #[derive(Default)]
 pub struct Metrics {
     pub hits_accepted: AtomicU64,
     pub hits_rejected: [AtomicU64; Rejection::COUNT],
     pub hits_dropped: [AtomicU64; DropReason::COUNT],
-    pub queue_full: AtomicU64,
-    pub queue_depth: AtomicI64,
+    /// Hits answered 503 because the log (or its buffer) was full.
+    pub log_full: AtomicU64,
+    /// Hits answered 503 because their log write failed (disk full).
+    pub wal_write_failed_rows: AtomicU64,
     pub rows_written: AtomicU64,
     pub batches_written: AtomicU64,
     pub flush_errors: AtomicU64,
-    pub rows_spooled: AtomicU64,
+    /// Rows found in the log at startup and later written.
     pub rows_replayed: AtomicU64,
-    pub rows_lost_spool_full: AtomicU64,
-    pub spool_bytes: AtomicI64,
-    pub spool_segments: AtomicI64,
+    pub rows_quarantined: AtomicU64,
+    pub wal_bytes: AtomicI64,
+    pub wal_discarded_bytes: AtomicU64,
+    pub wal_syncs: AtomicU64,
+    pub wal_rows: AtomicU64,
+    pub wal_fsync: Histogram,
+    /// Age in milliseconds of the oldest row not yet acknowledged by ClickHouse.
+    pub wal_oldest_unacked_ms: AtomicI64,
+    /// Rows in the log not yet acknowledged by ClickHouse.
+    pub wal_unacked_rows: AtomicI64,
     pub clickhouse_up: AtomicI64,
 }
 
@@ -54,9 +105,14 @@ impl Metrics {
             get(&self.hits_accepted),
         );
         counter(
-            "tacit_queue_full_total",
-            "Hits refused with 503 because the queue was full.",
-            get(&self.queue_full),
+            "tacit_log_full_total",
+            "Hits refused with 503 because the write-ahead log or its buffer was full.",
+            get(&self.log_full),
+        );
+        counter(
+            "tacit_wal_write_failed_total",
+            "Hits refused with 503 because their log write or sync failed (disk full).",
+            get(&self.wal_write_failed_rows),
         );
         counter(
             "tacit_rows_written_total",
@@ -70,23 +126,38 @@ impl Metrics {
         );
         counter(
             "tacit_flush_errors_total",
-            "Failed batch writes (rows kept in the spool).",
+            "Failed batch writes (the rows stay in the log and are retried).",
             get(&self.flush_errors),
         );
         counter(
-            "tacit_rows_spooled_total",
-            "Rows written to the on-disk spool.",
-            get(&self.rows_spooled),
-        );
-        counter(
             "tacit_rows_replayed_total",
-            "Spooled rows later written to ClickHouse.",
+            "Rows found in the write-ahead log at startup and written since.",
             get(&self.rows_replayed),
         );
         counter(
-            "tacit_rows_lost_spool_full_total",
-            "Rows discarded because the spool hit its size limit.",
-            get(&self.rows_lost_spool_full),
+            "tacit_rows_quarantined_total",
+            "Rows ClickHouse refused as invalid, moved to the quarantine file.",
+            get(&self.rows_quarantined),
+        );
+        counter(
+            "tacit_wal_discarded_bytes_total",
+            "Bytes of torn or damaged log tails cut off on recovery.",
+            get(&self.wal_discarded_bytes),
+        );
+        counter(
+            "tacit_wal_syncs_total",
+            "Log group commits (one fdatasync each).",
+            get(&self.wal_syncs),
+        );
+        counter(
+            "tacit_wal_rows_total",
+            "Rows made durable in the log.",
+            get(&self.wal_rows),
+        );
+        self.wal_fsync.render(
+            &mut s,
+            "tacit_wal_fsync_seconds",
+            "Time to write and fdatasync one log group.",
         );
         let _ = writeln!(s, "# HELP tacit_hits_rejected_total Hits answered 4xx, by reason.\n# TYPE tacit_hits_rejected_total counter");
         for &r in Rejection::ALL {
@@ -110,19 +181,19 @@ impl Metrics {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         };
         gauge(
-            "tacit_queue_depth",
-            "Events waiting in memory for the writer.",
-            self.queue_depth.load(Ordering::Relaxed),
+            "tacit_wal_bytes",
+            "Bytes of the write-ahead log on disk.",
+            self.wal_bytes.load(Ordering::Relaxed),
         );
         gauge(
-            "tacit_spool_bytes",
-            "Bytes in the on-disk spool.",
-            self.spool_bytes.load(Ordering::Relaxed),
+            "tacit_wal_unacked_rows",
+            "Rows in the log not yet acknowledged by ClickHouse.",
+            self.wal_unacked_rows.load(Ordering::Relaxed),
         );
         gauge(
-            "tacit_spool_segments",
-            "Segments in the on-disk spool.",
-            self.spool_segments.load(Ordering::Relaxed),
+            "tacit_wal_oldest_unacked_seconds",
+            "Age of the oldest row not yet acknowledged by ClickHouse (0 when caught up).",
+            self.wal_oldest_unacked_ms.load(Ordering::Relaxed) / 1000,
         );
         gauge(
             "tacit_clickhouse_up",

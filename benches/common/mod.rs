@@ -25,23 +25,23 @@ pub fn with_vendored_data(raw: &mut RawConfig) {
 }
 
 
-/// The real sink (spool under the config's data dir, wall clock), as `serve`
-/// wires it.
+/// The real sink (write-ahead log under the config's data dir, wall clock),
+/// as `serve` wires it.
 pub fn spawn_sink(
     client: &clickhouse::Client,
     cfg: &Config,
     metrics: &Arc<Metrics>,
 ) -> (SinkHandle, SinkTask) {
-    let spool =
-        tacit::sink::spool::Spool::open(cfg.data_dir.join("spool"), cfg.sink.spool_max_bytes)
-            .expect("spool directory");
+    let dir = cfg.data_dir.join("wal");
+    let _ = std::fs::remove_dir_all(&dir);
     tacit::sink::spawn(
         client.clone(),
         cfg.sink.clone(),
-        spool,
+        &dir,
         metrics.clone(),
         Arc::new(SystemClock),
     )
+    .expect("open the write-ahead log")
 }
 
 /// A default configuration serving the given sites, with the vendored data.

@@ -17,12 +17,19 @@ use crate::store;
 
 pub mod dashboard;
 
+/// How long a readiness check waits for ClickHouse.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct AdminState {
     pub clickhouse: ClickHouseConfig,
     /// Configured site domains (for the dashboard's site picker).
     pub sites: Vec<String>,
     pub metrics: Arc<Metrics>,
     pub shutting_down: AtomicBool,
+    /// The ClickHouse writer's progress.
+    pub writer: Arc<crate::sink::Health>,
+    pub clock: crate::model::clock::SharedClock,
+    pub stall_timeout: std::time::Duration,
     pub exports: crate::export::api::ExportApi,
 }
 
@@ -53,21 +60,29 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
     }
 }
 
-/// Ready: not shutting down, ClickHouse answers, no pending migration. The
-/// reason is one fixed line; the engine's error text goes to the log only.
+/// Ready: not shutting down, the writer alive and making progress,
+/// ClickHouse answers, no pending migration. The reason is one fixed line;
+/// the engine's error text goes to the log only.
 async fn readyz(state: &AdminState) -> Resp {
     let unavailable = |msg: &str| text(StatusCode::SERVICE_UNAVAILABLE, msg);
     if state.shutting_down.load(Ordering::Relaxed) {
         return unavailable("shutting down");
     }
+    if let Err(why) = state
+        .writer
+        .check(state.clock.now_ms(), state.stall_timeout)
+    {
+        return unavailable(why);
+    }
     let client = store::client(&state.clickhouse);
     if !store::ping(&client).await {
         return unavailable("clickhouse unreachable");
     }
-    match store::migrate::pending(&state.clickhouse).await {
-        Ok(p) if p.is_empty() => text(StatusCode::OK, "ready"),
-        Ok(p) => unavailable(&format!("{} pending migration(s)", p.len())),
-        Err(e) => {
+    match tokio::time::timeout(READY_TIMEOUT, store::migrate::pending(&state.clickhouse)).await {
+        Err(_) => unavailable("clickhouse did not answer in time"),
+        Ok(Ok(p)) if p.is_empty() => text(StatusCode::OK, "ready"),
+        Ok(Ok(p)) => unavailable(&format!("{} pending migration(s)", p.len())),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: cannot read the migration state");
             unavailable("cannot read the migration state")
         }

@@ -67,7 +67,7 @@ fn cors(state: &BeaconState, h: &HeaderMap, resp: &mut Resp) {
 pub async fn handle(state: Arc<BeaconState>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
     let path = req.uri().path();
     match (req.method(), path) {
-        (&Method::GET | &Method::HEAD, "/p.gif") => pixel(&state, peer, req),
+        (&Method::GET | &Method::HEAD, "/p.gif") => pixel(&state, peer, req).await,
         (&Method::POST, "/api/event") => beacon(&state, peer, req).await,
         (&Method::OPTIONS, "/api/event") => preflight(&state, req.headers()),
         (&Method::GET, "/opt-out") if state.pipeline.policy.opt_out => opt_out(req.headers(), true),
@@ -128,12 +128,12 @@ fn preflight(state: &BeaconState, h: &HeaderMap) -> Resp {
     r
 }
 
-fn pixel(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+async fn pixel(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -> Resp {
     let hit = match decode::query(req.uri().query().unwrap_or("")) {
         Ok(h) => h,
         Err(r) => return reject(state, r),
     };
-    match accept(state, peer, req.headers(), hit) {
+    match accept(state, peer, req.headers(), hit).await {
         Ok(()) => resp::body(StatusCode::OK, "image/gif", Bytes::from_static(&GIF)),
         Err(resp) => resp,
     }
@@ -166,7 +166,7 @@ async fn beacon(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -
         Ok(h) => h,
         Err(r) => return reject(state, r),
     };
-    let mut resp = match accept(state, peer, &parts.headers, hit) {
+    let mut resp = match accept(state, peer, &parts.headers, hit).await {
         Ok(()) => text(StatusCode::ACCEPTED, "ok"),
         Err(resp) => resp,
     };
@@ -174,39 +174,38 @@ async fn beacon(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -
     resp
 }
 
-/// Run the pipeline and queue the event. `Err` carries the response to send.
-#[expect(
-    clippy::result_large_err,
-    reason = "the error is the response itself, built once and returned as is"
-)]
-fn accept(state: &BeaconState, peer: SocketAddr, h: &HeaderMap, hit: Hit) -> Result<(), Resp> {
+/// Run the pipeline and log the event. `Err` carries the response to send.
+async fn accept(state: &BeaconState, peer: SocketAddr, h: &HeaderMap, hit: Hit) -> Result<(), Resp> {
     let identity = RawIdentity::new(
         peer.ip(),
         header_str(h, "x-forwarded-for"),
         &state.pipeline.trusted_proxies,
         header_str(h, "user-agent").unwrap_or(""),
     );
-    match state.pipeline.process(hit, &meta(h), identity) {
-        Err(r) => Err(reject(state, r)),
+    let ev = match state.pipeline.process(hit, &meta(h), identity) {
+        Err(r) => return Err(reject(state, r)),
         Ok(Outcome::Drop { site, reason }) => {
             Metrics::inc(&state.metrics.hits_dropped[reason as usize]);
             let day = crate::model::clock::day_of(state.pipeline.clock.now_ms());
             state.sink.count_drop(day, site, reason);
+            return Ok(());
+        }
+        Ok(Outcome::Store(ev)) => ev,
+    };
+    let unavailable = |msg| {
+        resp::with(
+            text(StatusCode::SERVICE_UNAVAILABLE, msg),
+            header::RETRY_AFTER,
+            "1",
+        )
+    };
+    match state.sink.submit(&ev).await {
+        Ok(()) => {
+            Metrics::inc(&state.metrics.hits_accepted);
             Ok(())
         }
-        Ok(Outcome::Store(ev)) => match state.sink.submit(ev) {
-            Ok(()) => {
-                Metrics::inc(&state.metrics.hits_accepted);
-                Ok(())
-            }
-            Err(SinkError::Full) => {
-                Err(resp::with(
-                    text(StatusCode::SERVICE_UNAVAILABLE, "queue full, retry later"),
-                    header::RETRY_AFTER,
-                    "1",
-                ))
-            }
-            Err(SinkError::Closed) => Err(text(StatusCode::SERVICE_UNAVAILABLE, "shutting down")),
-        },
+        Err(SinkError::Full) => Err(unavailable("log full, retry later")),
+        Err(SinkError::WriteFailed) => Err(unavailable("cannot store the hit now (disk)")),
+        Err(_) => Err(text(StatusCode::SERVICE_UNAVAILABLE, "shutting down")),
     }
 }

@@ -91,11 +91,30 @@ pub struct ClickHouseConfig {
 
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
-    pub queue_capacity: usize,
+    pub durability: Durability,
     pub batch_rows: usize,
+    pub batch_bytes: usize,
     pub flush_interval: Duration,
     pub retry_interval: Duration,
-    pub spool_max_bytes: u64,
+    /// Every ClickHouse call of the writer gives up after this.
+    pub insert_timeout: Duration,
+    /// `/readyz` fails when rows wait and nothing was written for this long.
+    pub stall_timeout: Duration,
+    pub wal_max_bytes: u64,
+    pub wal_segment_bytes: u64,
+    pub wal_buffer_max_bytes: usize,
+    pub wal_commit_max_rows: usize,
+    pub wal_commit_max_delay: Duration,
+}
+
+/// When a hit is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// After its row is synced to the write-ahead log: survives a crash.
+    Wal,
+    /// As soon as its row is buffered: a crash loses what was not yet synced
+    /// (at most one group commit, bounded by `wal_buffer_max_bytes`).
+    Memory,
 }
 
 #[cfg(test)]

@@ -50,11 +50,19 @@ pub struct RawClickHouse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawSink {
-    pub queue_capacity: u64,
+    /// "wal" (answer after the row is synced to disk) or "memory".
+    pub durability: String,
     pub batch_rows: u64,
+    pub batch_bytes: u64,
     pub flush_interval_ms: u64,
     pub retry_interval_ms: u64,
-    pub spool_max_bytes: u64,
+    pub insert_timeout_ms: u64,
+    pub stall_timeout_ms: u64,
+    pub wal_max_bytes: u64,
+    pub wal_segment_bytes: u64,
+    pub wal_buffer_max_bytes: u64,
+    pub wal_commit_max_rows: u64,
+    pub wal_commit_max_delay_us: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,11 +138,18 @@ impl Default for RawClickHouse {
 impl Default for RawSink {
     fn default() -> Self {
         Self {
-            queue_capacity: 100_000,
+            durability: "wal".into(),
             batch_rows: 50_000,
+            batch_bytes: 32 << 20,
             flush_interval_ms: 1_000,
             retry_interval_ms: 1_000,
-            spool_max_bytes: 1 << 30,
+            insert_timeout_ms: 30_000,
+            stall_timeout_ms: 60_000,
+            wal_max_bytes: 4 << 30,
+            wal_segment_bytes: 64 << 20,
+            wal_buffer_max_bytes: 64 << 20,
+            wal_commit_max_rows: 20_000,
+            wal_commit_max_delay_us: 0,
         }
     }
 }

@@ -220,19 +220,36 @@ impl RawConfig {
         };
 
         let k = &self.sink;
+        let ms = |key: &str, v: u64| positive(key, v).map(Duration::from_millis);
         let sink = SinkConfig {
-            queue_capacity: positive("sink.queue_capacity", k.queue_capacity)? as usize,
+            durability: choice(
+                "sink.durability",
+                &k.durability,
+                &[("wal", Durability::Wal), ("memory", Durability::Memory)],
+            )?,
             batch_rows: positive("sink.batch_rows", k.batch_rows)? as usize,
-            flush_interval: Duration::from_millis(positive(
-                "sink.flush_interval_ms",
-                k.flush_interval_ms,
-            )?),
-            retry_interval: Duration::from_millis(positive(
-                "sink.retry_interval_ms",
-                k.retry_interval_ms,
-            )?),
-            spool_max_bytes: positive("sink.spool_max_bytes", k.spool_max_bytes)?,
+            batch_bytes: positive("sink.batch_bytes", k.batch_bytes)? as usize,
+            flush_interval: ms("sink.flush_interval_ms", k.flush_interval_ms)?,
+            retry_interval: ms("sink.retry_interval_ms", k.retry_interval_ms)?,
+            insert_timeout: ms("sink.insert_timeout_ms", k.insert_timeout_ms)?,
+            stall_timeout: ms("sink.stall_timeout_ms", k.stall_timeout_ms)?,
+            wal_max_bytes: positive("sink.wal_max_bytes", k.wal_max_bytes)?,
+            wal_segment_bytes: positive("sink.wal_segment_bytes", k.wal_segment_bytes)?,
+            wal_buffer_max_bytes: positive("sink.wal_buffer_max_bytes", k.wal_buffer_max_bytes)?
+                as usize,
+            wal_commit_max_rows: positive("sink.wal_commit_max_rows", k.wal_commit_max_rows)?
+                as usize,
+            wal_commit_max_delay: Duration::from_micros(k.wal_commit_max_delay_us),
         };
+        if sink.wal_segment_bytes > sink.wal_max_bytes {
+            return Err(invalid(
+                "sink.wal_segment_bytes",
+                "must not exceed sink.wal_max_bytes",
+            ));
+        }
+        if sink.batch_bytes < 2 << 20 {
+            return Err(invalid("sink.batch_bytes", "must be at least 2 MiB (a row may be up to 1 MiB)"));
+        }
 
         let log_format = match self.log.format.as_str() {
             "text" => LogFormat::Text,

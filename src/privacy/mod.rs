@@ -5,6 +5,7 @@
 //! daily-rotating visitor id.
 
 pub mod ip;
+pub mod row;
 
 pub mod salt;
 pub mod url;
@@ -233,6 +234,30 @@ pub fn anonymize(
 /// The stored row by column name, as JSON (for `tacit explain`).
 pub fn event_json(ev: &Event) -> serde_json::Value {
     serde_json::to_value(ev).expect("event serializes")
+}
+
+#[cfg(test)]
+impl Event {
+    /// A stored row with every kind of field filled (unit tests).
+    pub(crate) fn sample() -> Self {
+        let facts = HitFacts {
+            site: Cow::Borrowed("example.com"),
+            name: "pageview".into(),
+            hostname: "example.com".into(),
+            pathname: "/a".into(),
+            channel: "search",
+            prop_keys: vec!["plan".into()],
+            prop_values: vec!["pro".into()],
+            ..Default::default()
+        };
+        let identity = RawIdentity::new("192.0.2.1".parse().unwrap(), None, &[], "Mozilla/5.0");
+        let derived = Derived {
+            ua: Arc::new(UaInfo::default()),
+            geo: GeoInfo::default(),
+        };
+        let policy = crate::config::RawConfig::default().validate().unwrap().policy;
+        anonymize(facts, identity, &derived, None, &policy, 1_700_000_000_000)
+    }
 }
 
 #[cfg(test)]

@@ -28,9 +28,14 @@ pub fn base_client(cfg: &ClickHouseConfig) -> clickhouse::Client {
     c
 }
 
-/// Whether ClickHouse answers a trivial query.
+/// Whether ClickHouse answers a trivial query within two seconds.
 pub async fn ping(client: &clickhouse::Client) -> bool {
-    client.query("SELECT 1").fetch_one::<u8>().await.is_ok()
+    timed(
+        std::time::Duration::from_secs(2),
+        client.query("SELECT 1").fetch_one::<u8>(),
+    )
+    .await
+    .is_ok()
 }
 
 #[derive(clickhouse::Row, serde::Deserialize)]
@@ -120,6 +125,17 @@ pub fn log_safe(e: &clickhouse::error::Error) -> String {
             s.chars().take(120).collect()
         }
     }
+}
+
+/// Run a ClickHouse call with a deadline: a server that accepts connections
+/// and never answers is a timeout, not a hang.
+pub async fn timed<T>(
+    limit: std::time::Duration,
+    call: impl std::future::Future<Output = Result<T, clickhouse::error::Error>>,
+) -> Result<T, clickhouse::error::Error> {
+    tokio::time::timeout(limit, call)
+        .await
+        .unwrap_or(Err(clickhouse::error::Error::TimedOut))
 }
 
 #[cfg(test)]

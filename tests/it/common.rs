@@ -246,6 +246,18 @@ pub async fn http(
     headers: Headers<'_>,
     body: Vec<u8>,
 ) -> (u16, hyper::HeaderMap, Vec<u8>) {
+    try_http(method, url, headers, body)
+        .await
+        .unwrap_or_else(|e| panic!("request to {url} failed: {e}"))
+}
+
+/// A request whose failure (a refused or reset connection) is an answer.
+pub async fn try_http(
+    method: Method,
+    url: &str,
+    headers: Headers<'_>,
+    body: Vec<u8>,
+) -> Result<(u16, hyper::HeaderMap, Vec<u8>), String> {
     let mut req = Request::builder().method(method).uri(url);
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -253,17 +265,17 @@ pub async fn http(
     let resp = client()
         .request(req.body(Full::new(Bytes::from(body))).unwrap())
         .await
-        .unwrap_or_else(|e| panic!("request to {url} failed: {e:?}"));
+        .map_err(|e| format!("{e:?}"))?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp
         .into_body()
         .collect()
         .await
-        .unwrap()
+        .map_err(|e| format!("{e:?}"))?
         .to_bytes()
         .to_vec();
-    (status, headers, body)
+    Ok((status, headers, body))
 }
 
 pub const BROWSER_UA: &str =
@@ -313,11 +325,23 @@ pub async fn beacon(addr: SocketAddr, path: &str) {
 
 // ------------------------------------------------------------------ proxy
 
-/// A TCP proxy in front of ClickHouse that can refuse service on demand.
+/// A TCP proxy in front of ClickHouse that can fail on demand: refuse
+/// service, hang (accept and never answer), or let an `events` insert
+/// through and then lose the reply.
 pub struct Proxy {
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
+    hang: Arc<AtomicBool>,
+    lose_replies: Arc<AtomicU64>,
+    /// Replies lost so far (inserts that committed unknown to the writer).
+    pub lost: Arc<AtomicU64>,
     generation: watch::Sender<u64>,
+}
+
+/// The writer's insert into `events` (the query is in the URL).
+fn is_events_insert(chunk: &[u8]) -> bool {
+    let has = |pat: &[u8]| chunk.windows(pat.len()).any(|w| w == pat);
+    has(b"INSERT%20INTO%20events%20") || has(b"INSERT+INTO+events+") || has(b"INSERT INTO events ")
 }
 
 impl Proxy {
@@ -336,11 +360,14 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
+        let hang = Arc::new(AtomicBool::new(false));
+        let lose_replies = Arc::new(AtomicU64::new(0));
+        let lost = Arc::new(AtomicU64::new(0));
         let (generation, gen_rx) = watch::channel(0u64);
-        let up2 = up.clone();
+        let (up2, hang2, lose2, lost2) = (up.clone(), hang.clone(), lose_replies.clone(), lost.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
+                let Ok((inbound, _)) = listener.accept().await else {
                     continue;
                 };
                 if !up2.load(Ordering::SeqCst) {
@@ -349,12 +376,21 @@ impl Proxy {
                 }
                 let mut gen = gen_rx.clone();
                 gen.borrow_and_update();
+                if hang2.load(Ordering::SeqCst) {
+                    // Hold the connection open and say nothing.
+                    tokio::spawn(async move {
+                        let _held = inbound;
+                        let _ = gen.changed().await;
+                    });
+                    continue;
+                }
+                let (lose, lost) = (lose2.clone(), lost2.clone());
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                    let Ok(outbound) = TcpStream::connect(target).await else {
                         return;
                     };
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = pump(inbound, outbound, lose, lost) => {}
                         _ = gen.changed() => {}
                     }
                 });
@@ -363,6 +399,9 @@ impl Proxy {
         Self {
             addr,
             up,
+            hang,
+            lose_replies,
+            lost,
             generation,
         }
     }
@@ -379,5 +418,87 @@ impl Proxy {
 
     pub fn up(&self) {
         self.up.store(true, Ordering::SeqCst);
+        self.hang.store(false, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
     }
+
+    /// Cut open connections; accept new ones and never answer them.
+    pub fn hang(&self) {
+        self.hang.store(true, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Forward the next `n` inserts into `events`, then drop each
+    /// connection when ClickHouse answers, before the reply reaches tacit.
+    pub fn lose_replies(&self, n: u64) {
+        self.lose_replies.store(n, Ordering::SeqCst);
+    }
+}
+
+/// Copy both ways; when armed by an `events` insert, swallow the reply.
+async fn pump(mut a: TcpStream, mut b: TcpStream, lose: Arc<AtomicU64>, lost: Arc<AtomicU64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut ba, mut bb) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
+    let mut armed = false;
+    loop {
+        tokio::select! {
+            r = a.read(&mut ba) => {
+                let Ok(n) = r else { return };
+                if n == 0 { return }
+                if !armed && is_events_insert(&ba[..n]) {
+                    armed = lose
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1))
+                        .is_ok();
+                }
+                if b.write_all(&ba[..n]).await.is_err() { return }
+            }
+            r = b.read(&mut bb) => {
+                let Ok(n) = r else { return };
+                if n == 0 { return }
+                if armed {
+                    // ClickHouse answered: the insert is done. Lose it.
+                    lost.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                if a.write_all(&bb[..n]).await.is_err() { return }
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------ the binary
+
+/// The `tacit` binary serving with the config file at `cfg`, JSON logs on
+/// stderr: the child, its beacon address, and its log lines.
+pub fn spawn_tacit(
+    cfg: &std::path::Path,
+) -> (
+    std::process::Child,
+    SocketAddr,
+    std::sync::mpsc::Receiver<String>,
+) {
+    use std::io::BufRead;
+    let mut child = crate::support::tacit_command()
+        .args(["--config", cfg.to_str().unwrap(), "serve", "--migrate"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let addr: SocketAddr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("tacit logs its address");
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+            if let Some(a) = v["beacon_addr"].as_str() {
+                break a.parse().unwrap();
+            }
+        }
+    };
+    (child, addr, rx)
 }

@@ -1,9 +1,7 @@
 //! Migrations, readiness, and the binary's SIGTERM shutdown.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tacit::app::{AppError, Options};
 use tacit::model::clock::SystemClock;
@@ -53,7 +51,7 @@ async fn migrate_is_idempotent_and_serve_refuses_pending() {
     assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
     let (s, _, b) = get(app.admin_addr, "/metrics", &[]).await;
     assert_eq!(s, 200);
-    assert!(String::from_utf8_lossy(&b).contains("tacit_queue_depth"));
+    assert!(String::from_utf8_lossy(&b).contains("tacit_wal_bytes"));
     app.shutdown().await;
 }
 
@@ -92,29 +90,7 @@ async fn sigterm_flushes_every_accepted_hit_and_exits_zero() {
         ),
     )
     .unwrap();
-    let mut cmd = crate::support::tacit_command();
-    let mut child = cmd
-        .args(["--config", cfg_path.to_str().unwrap(), "serve", "--migrate"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let addr: std::net::SocketAddr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("tacit logs its address");
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-            if let Some(a) = v["beacon_addr"].as_str() {
-                break a.parse().unwrap();
-            }
-        }
-    };
+    let (mut child, addr, rx) = spawn_tacit(&cfg_path);
     for i in 0..500 {
         beacon(addr, &format!("/sig/{i}")).await;
     }

@@ -7,6 +7,7 @@ mod common;
 
 mod analytics;
 mod bad_input;
+mod crash;
 mod dashboard;
 mod durability;
 mod enrich;

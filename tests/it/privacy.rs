@@ -1,4 +1,4 @@
-//! Raw identifiers never reach storage, logs or the spool; salts are shared
+//! Raw identifiers never reach storage, logs or the write-ahead log; salts are shared
 //! by replicas and old ones are destroyed.
 
 use std::sync::Arc;
@@ -42,14 +42,15 @@ async fn canary_identifiers_appear_nowhere() {
     assert_eq!(s, 202);
     db.wait_rows("events", 2, 10).await;
 
-    // Also through the spool: ClickHouse down, hit spooled, then replayed.
+    // Also through the write-ahead log: ClickHouse down, the hit waits in
+    // the log (the writer failed at least once), then is delivered.
     proxy.down();
     let (s, _, _) = post(app.beacon_addr, "/api/event", &headers, &body).await;
     assert_eq!(s, 202);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while app
         .metrics
-        .rows_spooled
+        .flush_errors
         .load(std::sync::atomic::Ordering::SeqCst)
         < 1
     {
@@ -57,10 +58,10 @@ async fn canary_identifiers_appear_nowhere() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let mut spool_text = String::new();
-    for e in std::fs::read_dir(db.dir.join("spool")).unwrap() {
-        spool_text.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+    for e in std::fs::read_dir(db.dir.join("wal")).unwrap() {
+        spool_text.push_str(&String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()));
     }
-    assert!(spool_text.contains("example.com"), "spool holds the event");
+    assert!(spool_text.contains("example.com"), "the log holds the event");
     proxy.up();
     db.wait_rows("events", 3, 20).await;
     app.shutdown().await;
@@ -150,7 +151,7 @@ async fn canary_identifiers_appear_nowhere() {
             "{canary} found in the database:\n{dump}"
         );
         assert!(!logs.contains(canary), "{canary} found in the logs");
-        assert!(!spool_text.contains(canary), "{canary} found in the spool");
+        assert!(!spool_text.contains(canary), "{canary} found in the write-ahead log");
         assert!(
             !explained.contains(canary),
             "{canary} found in explain output"

@@ -1,0 +1,521 @@
+//! The write-ahead log: every stored row is appended here before its hit is
+//! answered, and the writer (`writer.rs`) reads it back to ClickHouse.
+//!
+//! One appender thread owns the active segment. Request handlers frame
+//! their row and copy it into a shared buffer ([`Log::append`]); the
+//! appender swaps the buffer out, writes it with one `pwrite`, and makes it
+//! durable with one `fdatasync` (group commit: one sync covers every row
+//! appended since the last, bounded by `commit_max_rows` and
+//! `commit_max_delay`). It then publishes the new durable end
+//! ([`Durable`]); handlers waiting on it ([`Log::wait_durable`]) answer.
+//! A write or sync that fails (a full disk) is cut back to the last whole
+//! record, and the rows of that group are answered 503: nothing is
+//! acknowledged that is not on disk.
+//!
+//! Segments are named by a 16-hex-digit id and roll at `segment_bytes`. On
+//! open, every segment is scanned; a torn tail (a crash mid-write) is cut
+//! off, its bytes counted, and a fresh segment is started. The log is
+//! bounded by bytes on disk (`max_bytes`), and its in-memory buffer too.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::record::{self, HEADER};
+use crate::metrics::Metrics;
+use crate::model::sync::lock;
+
+/// A place in the log: a segment and a byte offset in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct Pos {
+    pub seg: u64,
+    pub off: u64,
+}
+
+/// What is durable: every record numbered below `seq` is resolved (on disk,
+/// or failed), and every byte before `end` is on disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Durable {
+    pub seq: u64,
+    pub end: Pos,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub dir: PathBuf,
+    pub segment_bytes: u64,
+    pub max_bytes: u64,
+    pub buffer_max_bytes: usize,
+    pub commit_max_rows: usize,
+    pub commit_max_delay: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    #[error("write-ahead log {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+    move |source| LogError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Why a row was not taken or not made durable; each is a 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    #[error("the write-ahead log is full")]
+    LogFull,
+    #[error("the write-ahead log buffer is full")]
+    BufferFull,
+    #[error("the write-ahead log could not be written (disk full?)")]
+    WriteFailed,
+    #[error("the write-ahead log is closed")]
+    Closed,
+}
+
+/// The file name of a segment.
+pub fn segment_path(dir: &Path, seg: u64) -> PathBuf {
+    dir.join(format!("{seg:016x}.wal"))
+}
+
+/// Segment ids present in `dir`, ascending.
+pub fn segment_ids(dir: &Path) -> Result<Vec<u64>, LogError> {
+    let mut ids: Vec<u64> = fs::read_dir(dir)
+        .map_err(io(dir))?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let name = name.to_str()?;
+            let hex = name.strip_suffix(".wal")?;
+            (hex.len() == 16).then(|| u64::from_str_radix(hex, 16).ok())?
+        })
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Whole records at or after `from` in the segments of `dir` (the rows a
+/// restarted writer still has to deliver).
+pub fn count_from(dir: &Path, from: Pos) -> Result<u64, LogError> {
+    let mut n = 0;
+    for id in segment_ids(dir)?.into_iter().filter(|&id| id >= from.seg) {
+        let p = segment_path(dir, id);
+        let bytes = fs::read(&p).map_err(io(&p))?;
+        let start = if id == from.seg { from.off } else { HEADER } as usize;
+        if let Some(tail) = bytes.get(start.max(HEADER as usize)..) {
+            n += record::valid_prefix(tail).1;
+        }
+    }
+    Ok(n)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
+
+/// What opening the log found.
+#[derive(Debug, Default, Clone)]
+pub struct Recovered {
+    /// Whole records found in the existing segments.
+    pub records: u64,
+    /// Bytes cut off torn or damaged tails.
+    pub discarded_bytes: u64,
+    /// The first segment still holding records (the writer starts there).
+    pub first: Option<u64>,
+}
+
+/// Scan one segment: keep its whole records, cut the rest off.
+fn recover_segment(path: &Path) -> Result<(u64, u64), LogError> {
+    let bytes = fs::read(path).map_err(io(path))?;
+    if !record::valid_header(&bytes) {
+        // Created but never given its header: holds nothing.
+        fs::remove_file(path).map_err(io(path))?;
+        return Ok((0, bytes.len() as u64));
+    }
+    let (valid, n) = record::valid_prefix(&bytes[HEADER as usize..]);
+    let end = HEADER + valid as u64;
+    let discarded = bytes.len() as u64 - end;
+    if discarded > 0 {
+        let f = OpenOptions::new().write(true).open(path).map_err(io(path))?;
+        f.set_len(end).map_err(io(path))?;
+        f.sync_all().map_err(io(path))?;
+    }
+    Ok((n, discarded))
+}
+
+struct Pending {
+    buf: Vec<u8>,
+    /// Sequence number of the first record in `buf`.
+    first_seq: u64,
+    count: u64,
+    oldest: Option<Instant>,
+    closed: bool,
+}
+
+struct Shared {
+    cfg: LogConfig,
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    durable: watch::Sender<Durable>,
+    /// Sequence ranges whose write failed (most recent last).
+    failed: Mutex<VecDeque<(u64, u64)>>,
+    /// Bytes of every segment on disk.
+    disk_bytes: AtomicU64,
+    metrics: Arc<Metrics>,
+}
+
+/// The write-ahead log (append side). Cheap to share behind an `Arc`.
+pub struct Log {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// Failed ranges remembered for late waiters.
+const FAILED_KEPT: usize = 4096;
+
+impl Log {
+    /// Open (recovering what a previous process left) and start the
+    /// appender on a new segment.
+    pub fn open(cfg: LogConfig, metrics: Arc<Metrics>) -> Result<(Log, Recovered), LogError> {
+        fs::create_dir_all(&cfg.dir).map_err(io(&cfg.dir))?;
+        let mut rec = Recovered::default();
+        let mut disk = 0;
+        let ids = segment_ids(&cfg.dir)?;
+        for &id in &ids {
+            let p = segment_path(&cfg.dir, id);
+            let (n, discarded) = recover_segment(&p)?;
+            rec.records += n;
+            rec.discarded_bytes += discarded;
+            if let Ok(m) = fs::metadata(&p) {
+                disk += m.len();
+                if rec.first.is_none() {
+                    rec.first = Some(id);
+                }
+            }
+        }
+        if rec.discarded_bytes > 0 {
+            tracing::warn!(
+                bytes = rec.discarded_bytes,
+                "write-ahead log: cut a torn or damaged tail on recovery"
+            );
+        }
+        metrics
+            .wal_discarded_bytes
+            .fetch_add(rec.discarded_bytes, Ordering::Relaxed);
+        let active = ids.last().map_or(1, |l| l + 1);
+        let path = segment_path(&cfg.dir, active);
+        let file = new_segment(&path)?;
+        sync_dir(&cfg.dir)?;
+        disk += HEADER;
+        rec.first.get_or_insert(active);
+        let (durable, _) = watch::channel(Durable {
+            seq: 0,
+            end: Pos {
+                seg: active,
+                off: HEADER,
+            },
+        });
+        metrics.wal_bytes.store(disk as i64, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending {
+                buf: Vec::with_capacity(1 << 20),
+                first_seq: 0,
+                count: 0,
+                oldest: None,
+                closed: false,
+            }),
+            wake: Condvar::new(),
+            durable,
+            failed: Mutex::new(VecDeque::new()),
+            disk_bytes: AtomicU64::new(disk),
+            metrics,
+            cfg,
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("tacit-wal".into())
+            .spawn(move || appender(s, active, file))
+            .map_err(io(&path))?;
+        Ok((
+            Log {
+                shared,
+                thread: Mutex::new(Some(thread)),
+            },
+            rec,
+        ))
+    }
+
+    /// Frame and queue one row; returns its sequence number. Refuses when
+    /// the log or its buffer is full.
+    pub fn append(&self, payload: &[u8]) -> Result<u64, AppendError> {
+        if payload.len() > record::MAX_PAYLOAD {
+            return Err(AppendError::BufferFull);
+        }
+        let framed = record::FRAME + payload.len();
+        let s = &self.shared;
+        let mut p = lock(&s.pending);
+        if p.closed {
+            return Err(AppendError::Closed);
+        }
+        if p.buf.len() + framed > s.cfg.buffer_max_bytes {
+            return Err(AppendError::BufferFull);
+        }
+        if s.disk_bytes.load(Ordering::Relaxed) + (p.buf.len() + framed) as u64 > s.cfg.max_bytes
+        {
+            return Err(AppendError::LogFull);
+        }
+        record::frame(&mut p.buf, payload);
+        let seq = p.first_seq + p.count;
+        p.count += 1;
+        if p.count == 1 {
+            p.oldest = Some(Instant::now());
+            s.wake.notify_one();
+        } else if p.count as usize >= s.cfg.commit_max_rows {
+            s.wake.notify_one();
+        }
+        Ok(seq)
+    }
+
+    /// Resolves when row `seq` is on disk, or its write failed.
+    pub async fn wait_durable(&self, seq: u64) -> Result<(), AppendError> {
+        let mut rx = self.shared.durable.subscribe();
+        if rx.wait_for(|d| d.seq > seq).await.is_err() {
+            return Err(AppendError::Closed);
+        }
+        let failed = lock(&self.shared.failed);
+        if failed.iter().any(|&(a, b)| (a..b).contains(&seq)) {
+            return Err(AppendError::WriteFailed);
+        }
+        Ok(())
+    }
+
+    /// Follow the durable end (the writer reads up to it).
+    pub fn durable(&self) -> watch::Receiver<Durable> {
+        self.shared.durable.subscribe()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.shared.cfg.dir
+    }
+
+    /// The writer deleted a segment of this many bytes.
+    pub fn released(&self, bytes: u64) {
+        let left = self
+            .shared
+            .disk_bytes
+            .fetch_sub(bytes, Ordering::Relaxed)
+            .saturating_sub(bytes);
+        self.shared
+            .metrics
+            .wal_bytes
+            .store(left as i64, Ordering::Relaxed);
+    }
+
+    /// Rows buffered or being written, not yet durable.
+    pub fn pending_rows(&self) -> u64 {
+        lock(&self.shared.pending).count
+    }
+
+    /// Stop taking rows, write and sync what is buffered, stop the appender.
+    pub fn close(&self) {
+        lock(&self.shared.pending).closed = true;
+        self.shared.wake.notify_one();
+        if let Some(t) = lock(&self.thread).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn new_segment(path: &Path) -> Result<File, LogError> {
+    let mut f = OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(&record::header()).map_err(io(path))?;
+    f.sync_all().map_err(io(path))?;
+    Ok(f)
+}
+
+/// Take the next group of rows, waiting for the first one and then (up to
+/// the commit delay) for more. `None` when closed and empty.
+fn next_group(s: &Shared, spare: Vec<u8>) -> Option<(Vec<u8>, u64, u64)> {
+    let mut p = lock(&s.pending);
+    while p.count == 0 && !p.closed {
+        p = s.wake.wait(p).unwrap_or_else(|e| e.into_inner());
+    }
+    if p.count == 0 {
+        return None;
+    }
+    if !s.cfg.commit_max_delay.is_zero() {
+        let deadline = p.oldest.unwrap_or_else(Instant::now) + s.cfg.commit_max_delay;
+        while (p.count as usize) < s.cfg.commit_max_rows && !p.closed {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            p = s
+                .wake
+                .wait_timeout(p, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+    let buf = std::mem::replace(&mut p.buf, spare);
+    let (first, n) = (p.first_seq, p.count);
+    p.first_seq += n;
+    p.count = 0;
+    p.oldest = None;
+    Some((buf, first, n))
+}
+
+fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
+    let mut len = HEADER;
+    let mut spare = Vec::with_capacity(1 << 20);
+    while let Some((mut buf, first, n)) = next_group(&s, spare) {
+        if len > HEADER && len + buf.len() as u64 > s.cfg.segment_bytes {
+            match roll(&s, seg + 1) {
+                Ok(f) => {
+                    seg += 1;
+                    file = f;
+                    len = HEADER;
+                    s.disk_bytes.fetch_add(HEADER, Ordering::Relaxed);
+                }
+                Err(e) => tracing::error!(error = %e, "cannot start a new log segment"),
+            }
+        }
+        let started = Instant::now();
+        let result = file
+            .write_all_at(&buf, len)
+            .and_then(|()| file.sync_data());
+        s.metrics.wal_fsync.observe(started.elapsed());
+        match result {
+            Ok(()) => {
+                len += buf.len() as u64;
+                let disk = s.disk_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed)
+                    + buf.len() as u64;
+                s.metrics.wal_bytes.store(disk as i64, Ordering::Relaxed);
+                s.metrics.wal_syncs.fetch_add(1, Ordering::Relaxed);
+                s.metrics.wal_rows.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => {
+                // Cut back to the last whole record; these rows are refused.
+                let _ = file.set_len(len);
+                let mut failed = lock(&s.failed);
+                failed.push_back((first, first + n));
+                while failed.len() > FAILED_KEPT {
+                    failed.pop_front();
+                }
+                s.metrics
+                    .wal_write_failed_rows
+                    .fetch_add(n, Ordering::Relaxed);
+                tracing::error!(rows = n, error = %e, "write-ahead log write failed; rows refused with 503");
+            }
+        }
+        s.durable.send_replace(Durable {
+            seq: first + n,
+            end: Pos { seg, off: len },
+        });
+        buf.clear();
+        spare = buf;
+    }
+}
+
+fn roll(s: &Shared, seg: u64) -> Result<File, LogError> {
+    let f = new_segment(&segment_path(&s.cfg.dir, seg))?;
+    sync_dir(&s.cfg.dir)?;
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(dir: &Path) -> LogConfig {
+        LogConfig {
+            dir: dir.to_path_buf(),
+            segment_bytes: 200,
+            max_bytes: 1 << 20,
+            buffer_max_bytes: 1 << 20,
+            commit_max_rows: 1000,
+            commit_max_delay: Duration::ZERO,
+        }
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("tacit-log-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[tokio::test]
+    async fn appended_rows_are_durable_and_recovered_after_a_tear() {
+        let dir = tmp("tear");
+        let m = Arc::new(Metrics::default());
+        let (log, rec) = Log::open(cfg(&dir), m.clone()).unwrap();
+        assert_eq!(rec.records, 0);
+        for i in 0..20u8 {
+            let seq = log.append(&[i; 30]).unwrap();
+            log.wait_durable(seq).await.unwrap();
+        }
+        log.close();
+        let ids = segment_ids(&dir).unwrap();
+        assert!(ids.len() > 2, "segments rolled at 200 bytes: {ids:?}");
+        // Tear the last segment with records mid-record.
+        let last = segment_path(&dir, *ids.last().unwrap());
+        let n = fs::metadata(&last).unwrap().len();
+        let f = OpenOptions::new().write(true).open(&last).unwrap();
+        f.set_len(n - 5).unwrap();
+        drop(f);
+        let (log, rec) = Log::open(cfg(&dir), m.clone()).unwrap();
+        assert_eq!(rec.records, 19, "every whole record before the tear");
+        assert_eq!(rec.discarded_bytes, 30 + record::FRAME as u64 - 5);
+        assert_eq!(
+            m.wal_discarded_bytes.load(Ordering::Relaxed),
+            rec.discarded_bytes
+        );
+        log.close();
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_full_log_refuses_rows() {
+        let dir = tmp("full");
+        let mut c = cfg(&dir);
+        c.max_bytes = HEADER + 3 * (record::FRAME as u64 + 10);
+        let (log, _) = Log::open(c, Arc::new(Metrics::default())).unwrap();
+        for _ in 0..3 {
+            let s = log.append(&[1; 10]).unwrap();
+            log.wait_durable(s).await.unwrap();
+        }
+        assert_eq!(log.append(&[1; 10]), Err(AppendError::LogFull));
+        log.close();
+        assert_eq!(log.append(&[1; 10]), Err(AppendError::Closed));
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

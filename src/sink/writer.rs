@@ -1,0 +1,522 @@
+//! The writer: reads the write-ahead log from the acknowledged position and
+//! inserts it into `events`, batch by batch, in log order.
+//!
+//! A batch is a range of one segment. Its range goes into the cursor
+//! (synced) before it is sent, with an `insert_deduplication_token` made of
+//! the log's id and that range: a retry, or a resend after a crash, carries
+//! the same token, so an insert that committed but whose reply was lost is
+//! not stored twice. A connectivity failure or timeout retries the same
+//! batch; ClickHouse refusing the data itself (a parse or type error) splits
+//! the batch in halves until the refused rows are found, which go to the
+//! quarantine file: the rows around them still land. A segment is deleted
+//! once every row in it is acknowledged.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{oneshot, watch};
+
+use super::cursor::{Cursor, State};
+use super::drops::DropCounts;
+use super::log::{segment_ids, segment_path, Durable, Log, Pos};
+use super::record::{self, HEADER};
+use crate::config::SinkConfig;
+use crate::metrics::Metrics;
+use crate::model::clock::SharedClock;
+use crate::privacy::row::COLUMNS;
+
+/// What `/readyz` needs to know of the writer.
+#[derive(Debug, Default)]
+pub struct Health {
+    alive: AtomicBool,
+    /// Clock time of the last insert acknowledged, or of being caught up.
+    last_progress_ms: AtomicI64,
+    /// Rows durable in the log and not yet acknowledged.
+    waiting: AtomicI64,
+}
+
+impl Health {
+    /// `Err` with a one-line reason when the writer is dead, or has made no
+    /// progress for `stall` while rows wait.
+    pub fn check(&self, now_ms: i64, stall: Duration) -> Result<(), &'static str> {
+        if !self.alive.load(Ordering::Relaxed) {
+            return Err("the ClickHouse writer is not running");
+        }
+        let idle = now_ms - self.last_progress_ms.load(Ordering::Relaxed);
+        if self.waiting.load(Ordering::Relaxed) > 0 && idle > stall.as_millis() as i64 {
+            return Err("the ClickHouse writer is stalled; rows are waiting in the log");
+        }
+        Ok(())
+    }
+}
+
+/// Records of one segment range, ready to send.
+struct Batch {
+    seg: u64,
+    /// Log offset where each record starts, and where the last one ends.
+    offsets: Vec<u64>,
+    /// Byte offset of each record's payload in `body`, and the body length.
+    at: Vec<usize>,
+    body: Bytes,
+    first_ts_ms: Option<i64>,
+}
+
+impl Batch {
+    fn rows(&self) -> usize {
+        self.offsets.len() - 1
+    }
+    fn range(&self, i: usize, j: usize) -> (u64, u64, Bytes) {
+        (
+            self.offsets[i],
+            self.offsets[j],
+            self.body.slice(self.at[i]..self.at[j]),
+        )
+    }
+}
+
+/// How an insert failed.
+enum Failure {
+    /// ClickHouse refused the data itself: retrying will not help.
+    Data(clickhouse::error::Error),
+    /// Anything else: retry the same rows with the same token.
+    Retry(clickhouse::error::Error),
+}
+
+/// ClickHouse error codes that mean the rows themselves are bad.
+const DATA_ERRORS: &[u32] = &[
+    6, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 130, 131, 190,
+];
+
+fn classify(e: clickhouse::error::Error) -> Failure {
+    if let clickhouse::error::Error::BadResponse(msg) = &e {
+        let code = msg
+            .split("Code: ")
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|c| c.parse::<u32>().ok());
+        if code.is_some_and(|c| DATA_ERRORS.contains(&c)) {
+            return Failure::Data(e);
+        }
+    }
+    Failure::Retry(e)
+}
+
+/// `ts` of a `RowBinary` events row: after the site string.
+fn row_ts(payload: &[u8]) -> Option<i64> {
+    let (mut len, mut shift, mut i) = (0usize, 0, 0);
+    loop {
+        let b = *payload.get(i)?;
+        len |= ((b & 0x7f) as usize) << shift;
+        i += 1;
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    let at = i + len;
+    Some(i64::from_le_bytes(payload.get(at..at + 8)?.try_into().ok()?))
+}
+
+pub struct Writer {
+    pub client: clickhouse::Client,
+    pub cfg: SinkConfig,
+    pub log: Arc<Log>,
+    pub log_id: String,
+    pub cursor: Cursor,
+    pub metrics: Arc<Metrics>,
+    pub clock: SharedClock,
+    pub health: Arc<Health>,
+    pub drops: Arc<DropCounts>,
+    /// Rows before this position were in the log when the process started.
+    pub replay_until: Pos,
+    /// Rows found in the log at startup (for the unacknowledged count).
+    pub recovered: u64,
+    pub quarantine: PathBuf,
+}
+
+impl Writer {
+    pub async fn run(mut self, mut stop: oneshot::Receiver<()>) {
+        self.health.alive.store(true, Ordering::Relaxed);
+        self.health
+            .last_progress_ms
+            .store(self.clock.now_ms(), Ordering::Relaxed);
+        let mut durable = self.log.durable();
+        let mut delivered: u64 = 0;
+        let mut read = self.cursor.state().acked;
+        let mut forced = self.cursor.state().inflight;
+        let mut pending_since: Option<Instant> = None;
+        let mut drops_due = Instant::now() + self.cfg.flush_interval;
+        let mut stopping = false;
+        loop {
+            if Instant::now() >= drops_due {
+                self.drops.write(&self.client, self.cfg.insert_timeout).await;
+                drops_due = Instant::now() + self.cfg.flush_interval;
+            }
+            let end = durable.borrow_and_update().end;
+            // A range that was in flight is resent exactly as it was, at
+            // once: a different range would carry a different token.
+            let resend = forced.take();
+            let batch = match self.read_batch(&mut read, end, resend) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the write-ahead log");
+                    forced = resend;
+                    tokio::select! {
+                        biased;
+                        _ = &mut stop => stopping = true,
+                        _ = tokio::time::sleep(self.cfg.retry_interval) => {}
+                    }
+                    if stopping {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let unacked = self.unacked(delivered);
+            self.metrics
+                .wal_unacked_rows
+                .store(unacked.max(0), Ordering::Relaxed);
+            self.health.waiting.store(unacked.max(0), Ordering::Relaxed);
+            let Some(batch) = batch else {
+                // Caught up with the durable end.
+                self.metrics.wal_oldest_unacked_ms.store(0, Ordering::Relaxed);
+                self.health
+                    .last_progress_ms
+                    .store(self.clock.now_ms(), Ordering::Relaxed);
+                pending_since = None;
+                if stopping {
+                    break;
+                }
+                tokio::select! {
+                    biased;
+                    _ = &mut stop, if !stopping => stopping = true,
+                    r = durable.changed() => if r.is_err() { stopping = true },
+                    _ = tokio::time::sleep_until(drops_due.into()) => {}
+                }
+                continue;
+            };
+            if let Some(ts) = batch.first_ts_ms {
+                self.metrics
+                    .wal_oldest_unacked_ms
+                    .store((self.clock.now_ms() - ts).max(0), Ordering::Relaxed);
+            }
+            // Let a small batch grow until it is old enough.
+            let since = *pending_since.get_or_insert_with(Instant::now);
+            if !stopping
+                && resend.is_none()
+                && batch.rows() < self.cfg.batch_rows
+                && since.elapsed() < self.cfg.flush_interval
+            {
+                read = Pos {
+                    seg: batch.seg,
+                    off: batch.offsets[0],
+                };
+                // Wake for the deadline, or once enough rows are durable for
+                // a full batch (not on every group commit: each wake rereads).
+                let deadline = since + self.cfg.flush_interval;
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = &mut stop => { stopping = true; break }
+                        _ = tokio::time::sleep_until(deadline.into()) => break,
+                        r = durable.changed() => {
+                            if r.is_err() {
+                                stopping = true;
+                                break;
+                            }
+                            if self.unacked(delivered) >= self.cfg.batch_rows as i64 {
+                                break;
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            pending_since = None;
+            match self.deliver(&batch).await {
+                Ok(n) => {
+                    delivered += n as u64;
+                    read = self.acknowledge(&batch);
+                    self.health
+                        .last_progress_ms
+                        .store(self.clock.now_ms(), Ordering::Relaxed);
+                }
+                Err(e) => {
+                    Metrics::inc(&self.metrics.flush_errors);
+                    self.metrics.clickhouse_up.store(0, Ordering::Relaxed);
+                    tracing::warn!(
+                        rows = batch.rows(),
+                        error = %crate::store::log_safe(&e),
+                        "write to ClickHouse failed; the rows stay in the log and are retried"
+                    );
+                    // Send the same range again, with the same token.
+                    read = Pos {
+                        seg: batch.seg,
+                        off: batch.offsets[0],
+                    };
+                    forced = Some((batch.seg, batch.offsets[0], batch.offsets[batch.rows()]));
+                    if stopping {
+                        break; // the rows are safe in the log for the next start
+                    }
+                    tokio::select! {
+                        biased;
+                        _ = &mut stop => stopping = true,
+                        _ = tokio::time::sleep(self.cfg.retry_interval) => {}
+                    }
+                }
+            }
+        }
+        self.drops.write(&self.client, self.cfg.insert_timeout).await;
+        self.health.alive.store(false, Ordering::Relaxed);
+        tracing::info!(
+            rows_written = self.metrics.rows_written.load(Ordering::Relaxed),
+            unacked = self.metrics.wal_unacked_rows.load(Ordering::Relaxed),
+            "sink stopped"
+        );
+    }
+
+    /// Read the next batch at or after `read`, up to the durable `end`:
+    /// exactly `forced` if given (a batch that was in flight).
+    fn read_batch(
+        &mut self,
+        read: &mut Pos,
+        end: Pos,
+        forced: Option<(u64, u64, u64)>,
+    ) -> std::io::Result<Option<Batch>> {
+        if let Some((seg, a, z)) = forced {
+            *read = Pos { seg, off: a };
+            return self.read_range(seg, a, z, usize::MAX).map(Some);
+        }
+        loop {
+            if *read >= end {
+                return Ok(None);
+            }
+            let path = segment_path(self.log.dir(), read.seg);
+            let seg_end = if read.seg == end.seg {
+                end.off
+            } else {
+                fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+            };
+            let off = read.off.max(HEADER);
+            if off >= seg_end {
+                // This sealed segment is done: go to the next one there is.
+                let next = segment_ids(self.log.dir())
+                    .map_err(std::io::Error::other)?
+                    .into_iter()
+                    .find(|&id| id > read.seg)
+                    .unwrap_or(end.seg);
+                *read = Pos {
+                    seg: next,
+                    off: HEADER,
+                };
+                continue;
+            }
+            let b = self.read_range(read.seg, off, seg_end, self.cfg.batch_rows)?;
+            if b.rows() == 0 {
+                // Damage in a sealed segment: what follows cannot be trusted.
+                tracing::error!(segment = read.seg, offset = off, "damaged log record; skipping the rest of the segment");
+                self.metrics
+                    .wal_discarded_bytes
+                    .fetch_add(seg_end - off, Ordering::Relaxed);
+                *read = Pos {
+                    seg: read.seg,
+                    off: seg_end,
+                };
+                continue;
+            }
+            *read = Pos {
+                seg: read.seg,
+                off: b.offsets[b.rows()],
+            };
+            return Ok(Some(b));
+        }
+    }
+
+    fn read_range(&self, seg: u64, a: u64, z: u64, max_rows: usize) -> std::io::Result<Batch> {
+        let cap = (z - a).min(self.cfg.batch_bytes as u64) as usize;
+        let mut buf = vec![0u8; cap];
+        let f = File::open(segment_path(self.log.dir(), seg))?;
+        f.read_exact_at(&mut buf, a)?;
+        let mut body = BytesMut::with_capacity(cap);
+        let (mut offsets, mut at) = (vec![a], vec![0]);
+        let mut first_ts_ms = None;
+        let mut i = 0;
+        while offsets.len() <= max_rows {
+            let record::Next::Record(payload, used) = record::next(&buf[i..]) else {
+                break;
+            };
+            if first_ts_ms.is_none() {
+                first_ts_ms = row_ts(payload);
+            }
+            body.extend_from_slice(payload);
+            i += used;
+            offsets.push(a + i as u64);
+            at.push(body.len());
+        }
+        Ok(Batch {
+            seg,
+            offsets,
+            at,
+            body: body.freeze(),
+            first_ts_ms,
+        })
+    }
+
+    /// Rows durable in the log and not yet delivered.
+    fn unacked(&self, delivered: u64) -> i64 {
+        (self.recovered + self.metrics.wal_rows.load(Ordering::Relaxed)) as i64 - delivered as i64
+    }
+
+    fn token(&self, seg: u64, a: u64, z: u64) -> String {
+        format!("{}-{seg:x}-{a}-{z}", self.log_id)
+    }
+
+    async fn insert(&self, token: String, body: Bytes) -> Result<(), clickhouse::error::Error> {
+        let t = self.cfg.insert_timeout;
+        let mut ins = self
+            .client
+            .insert_formatted_with(format!("INSERT INTO events ({COLUMNS}) FORMAT RowBinary"))
+            .with_setting("insert_deduplication_token", token)
+            .with_timeouts(Some(t), Some(t));
+        crate::store::timed(t, ins.send(body)).await?;
+        crate::store::timed(t, ins.end()).await
+    }
+
+    /// Send a batch, splitting out rows ClickHouse refuses. Returns the
+    /// rows delivered (written or quarantined).
+    async fn deliver(&mut self, b: &Batch) -> Result<usize, clickhouse::error::Error> {
+        let n = b.rows();
+        let (a, z) = (b.offsets[0], b.offsets[n]);
+        let mut st = self.cursor.state();
+        st.inflight = Some((b.seg, a, z));
+        if let Err(e) = self.cursor.set(st, true) {
+            // Unrecorded, a crash could resend these rows as another range.
+            tracing::error!(error = %e, "cannot write the log cursor; not sending");
+            return Err(clickhouse::error::Error::Custom(format!(
+                "cannot write the log cursor: {e}"
+            )));
+        }
+        let mut stack = vec![(0, n)];
+        while let Some((i, j)) = stack.pop() {
+            let (x, y, body) = b.range(i, j);
+            match self.insert(self.token(b.seg, x, y), body).await.map_err(classify) {
+                Ok(()) => {
+                    self.wrote(b.seg, x, j - i);
+                }
+                Err(Failure::Data(e)) if j - i == 1 => {
+                    self.quarantine(b, i, &e);
+                }
+                Err(Failure::Data(_)) => {
+                    let m = (i + j) / 2;
+                    stack.push((m, j));
+                    stack.push((i, m));
+                }
+                Err(Failure::Retry(e)) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+
+    fn wrote(&self, seg: u64, start: u64, rows: usize) {
+        self.metrics
+            .rows_written
+            .fetch_add(rows as u64, Ordering::Relaxed);
+        if (Pos { seg, off: start }) < self.replay_until {
+            self.metrics
+                .rows_replayed
+                .fetch_add(rows as u64, Ordering::Relaxed);
+        }
+        Metrics::inc(&self.metrics.batches_written);
+        self.metrics.clickhouse_up.store(1, Ordering::Relaxed);
+    }
+
+    fn quarantine(&self, b: &Batch, i: usize, e: &clickhouse::error::Error) {
+        let (_, _, payload) = b.range(i, i + 1);
+        let mut framed = Vec::with_capacity(payload.len() + record::FRAME);
+        record::frame(&mut framed, &payload);
+        let result = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.quarantine)
+            .and_then(|mut f| {
+                f.write_all(&framed)?;
+                f.sync_data()
+            });
+        if let Err(io) = result {
+            tracing::error!(error = %io, "cannot write the quarantine file");
+        }
+        self.metrics.rows_quarantined.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            segment = b.seg,
+            offset = b.offsets[i],
+            error = %crate::store::log_safe(e),
+            "ClickHouse refused a row as invalid; moved to the quarantine file"
+        );
+    }
+
+    /// The batch is in: advance the cursor, delete finished segments.
+    fn acknowledge(&mut self, b: &Batch) -> Pos {
+        let acked = Pos {
+            seg: b.seg,
+            off: b.offsets[b.rows()],
+        };
+        if let Err(e) = self.cursor.set(
+            State {
+                acked,
+                inflight: None,
+            },
+            false,
+        ) {
+            tracing::error!(error = %e, "cannot write the log cursor");
+        }
+        let active = self.log.durable().borrow().end.seg;
+        if let Ok(ids) = segment_ids(self.log.dir()) {
+            for id in ids.into_iter().filter(|&id| id < acked.seg.min(active)) {
+                let p = segment_path(self.log.dir(), id);
+                let len = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                if fs::remove_file(&p).is_ok() {
+                    self.log.released(len);
+                }
+            }
+        }
+        acked
+    }
+}
+
+/// A durable end to wait on, for tests of the writer.
+pub type DurableRx = watch::Receiver<Durable>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_errors_are_told_from_outages() {
+        let bad = clickhouse::error::Error::BadResponse(
+            "Code: 33. DB::Exception: Cannot read all data. (CANNOT_READ_ALL_DATA)".into(),
+        );
+        assert!(matches!(classify(bad), Failure::Data(_)));
+        let busy = clickhouse::error::Error::BadResponse(
+            "Code: 252. DB::Exception: Too many parts. (TOO_MANY_PARTS)".into(),
+        );
+        assert!(matches!(classify(busy), Failure::Retry(_)));
+        assert!(matches!(
+            classify(clickhouse::error::Error::TimedOut),
+            Failure::Retry(_)
+        ));
+    }
+
+    #[test]
+    fn the_time_of_a_row_is_read_back() {
+        let mut buf = Vec::new();
+        crate::privacy::Event::sample().write_row_binary(&mut buf);
+        assert_eq!(row_ts(&buf), Some(1_700_000_000_000));
+    }
+}
