@@ -246,6 +246,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         writer: sink_task.health.clone(),
         clock: clock.clone(),
         stall_timeout: cfg.sink.stall_timeout,
+        wal_max_bytes: cfg.sink.wal_max_bytes,
         exports: crate::export::api::ExportApi::new(
             cfg.exports.clone(),
             cfg.clickhouse.clone(),
@@ -315,7 +316,8 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
 }
 
 impl Running {
-    /// Stop in order; returns when every accepted hit is written or spooled.
+    /// Stop in order; returns when every accepted hit is in ClickHouse or
+    /// synced in the log for the next start.
     pub async fn shutdown(self) {
         tracing::info!("shutting down: no new connections");
         self.admin_state

@@ -2,8 +2,8 @@
 //!
 //! A hit flows `beacon` (HTTP in) → `ingest` (decode, validate, named steps)
 //! → `privacy` (the only reader of raw IP and user agent; builds the
-//! anonymous event, with the parsers of `enrich`) → `sink` (batching writer,
-//! spool, retries) → ClickHouse (`store`) → `export` (partner releases that
+//! anonymous event, with the parsers of `enrich`) → `sink` (write-ahead log,
+//! writer, retries) → ClickHouse (`store`) → `export` (partner releases that
 //! identify no one, and their ledger). `model` is the bottom layer every
 //! other module speaks; `config` parses and validates; `http` is the shared
 //! HTTP plumbing; `admin` the private listener; `app` wires and shuts down in

@@ -112,7 +112,7 @@ pub fn notice(cfg: &Config) -> Notice {
         Retention { table: "dropped_hits", holds: "how many requests were not recorded, per site, day and reason", kept_for: "25 months".into() },
         Retention { table: "salts", holds: "the daily secrets used for visitor identifiers", kept_for: "2 days, then destroyed".into() },
         Retention { table: "disclosures", holds: "a record of each release of statistics to a partner (who, when, which categories, how many groups)", kept_for: "permanently, so that disclosures can be reported".into() },
-        Retention { table: "spool", holds: "records waiting on the collector's disk while the database is unreachable", kept_for: "until delivered to the database".into() },
+        Retention { table: "write-ahead log", holds: "the same records as above, on the collector's disk until the database has them", kept_for: "until delivered to the database (seconds normally; longer while it is unreachable)".into() },
     ];
     let disclosures = if cfg.exports.is_empty() {
         "No data is shared with third parties.".to_string()

@@ -30,6 +30,8 @@ pub struct AdminState {
     pub writer: Arc<crate::sink::Health>,
     pub clock: crate::model::clock::SharedClock,
     pub stall_timeout: std::time::Duration,
+    /// The log's bound (`sink.wal_max_bytes`), for `/readyz/ingest`.
+    pub wal_max_bytes: u64,
     pub exports: crate::export::api::ExportApi,
 }
 
@@ -40,6 +42,7 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "ok"),
         "/readyz" => readyz(&state).await,
+        "/readyz/ingest" => ready_for_hits(&state),
         "/dashboard" => dashboard::page(),
         "/dashboard/data" => {
             dashboard::data(&state.clickhouse, &state.sites, req.uri().query()).await
@@ -58,6 +61,19 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
         }
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
+}
+
+/// Ready for hits: not shutting down, and the write-ahead log has room
+/// (at most 90% full). ClickHouse may be down: the log absorbs that.
+fn ready_for_hits(state: &AdminState) -> Resp {
+    if state.shutting_down.load(Ordering::Relaxed) {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    let used = state.metrics.wal_bytes.load(Ordering::Relaxed).max(0) as u64;
+    if used > state.wal_max_bytes / 10 * 9 {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "the write-ahead log is nearly full");
+    }
+    text(StatusCode::OK, "ready for hits")
 }
 
 /// Ready: not shutting down, the writer alive and making progress,

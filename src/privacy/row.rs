@@ -2,7 +2,8 @@
 //! an [`Event`]: this is what the write-ahead log keeps and what the sink
 //! sends, byte for byte, so a row is encoded once per hit and never decoded
 //! again on its way to the engine. The column list and the encoding are
-//! checked against the engine itself in `tests/it/hits.rs`.
+//! checked against the engine by the integration tests that read every
+//! column back (`tests/it/hits.rs`, `tests/it/enrich.rs`).
 
 use super::Event;
 

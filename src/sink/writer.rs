@@ -65,6 +65,10 @@ struct Batch {
     at: Vec<usize>,
     body: Bytes,
     first_ts_ms: Option<i64>,
+    /// The end of the range as it was sent before, when that range can no
+    /// longer be read whole (recovery cut a damaged tail off): the rows
+    /// left are sent under the old range's token.
+    sent_end: Option<u64>,
 }
 
 impl Batch {
@@ -292,7 +296,17 @@ impl Writer {
     ) -> std::io::Result<Option<Batch>> {
         if let Some((seg, a, z)) = forced {
             *read = Pos { seg, off: a };
-            return self.read_range(seg, a, z, usize::MAX).map(Some);
+            let len = fs::metadata(segment_path(self.log.dir(), seg))?.len();
+            let mut b = self.read_range(seg, a, z.min(len), usize::MAX)?;
+            if b.offsets[b.rows()] < z {
+                tracing::warn!(segment = seg, "a batch in flight before a restart is shorter now; resending what is left");
+                b.sent_end = Some(z);
+            }
+            if b.rows() == 0 {
+                *read = Pos { seg, off: z.min(len) };
+                return Ok(None);
+            }
+            return Ok(Some(b));
         }
         loop {
             if *read >= end {
@@ -366,6 +380,7 @@ impl Writer {
             at,
             body: body.freeze(),
             first_ts_ms,
+            sent_end: None,
         })
     }
 
@@ -395,7 +410,7 @@ impl Writer {
         let n = b.rows();
         let (a, z) = (b.offsets[0], b.offsets[n]);
         let mut st = self.cursor.state();
-        st.inflight = Some((b.seg, a, z));
+        st.inflight = Some((b.seg, a, b.sent_end.unwrap_or(z)));
         if let Err(e) = self.cursor.set(st, true) {
             // Unrecorded, a crash could resend these rows as another range.
             tracing::error!(error = %e, "cannot write the log cursor; not sending");
@@ -405,7 +420,10 @@ impl Writer {
         }
         let mut stack = vec![(0, n)];
         while let Some((i, j)) = stack.pop() {
-            let (x, y, body) = b.range(i, j);
+            let (x, mut y, body) = b.range(i, j);
+            if (i, j) == (0, n) {
+                y = b.sent_end.unwrap_or(y);
+            }
             match self.insert(self.token(b.seg, x, y), body).await.map_err(classify) {
                 Ok(()) => {
                     self.wrote(b.seg, x, j - i);

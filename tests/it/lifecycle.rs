@@ -70,6 +70,8 @@ async fn readyz_fails_when_clickhouse_is_unreachable() {
     assert!(String::from_utf8_lossy(&b).contains("unreachable"));
     let (s, _, _) = get(app.admin_addr, "/healthz", &[]).await;
     assert_eq!(s, 200, "alive even when ClickHouse is not");
+    let (s, _, _) = get(app.admin_addr, "/readyz/ingest", &[]).await;
+    assert_eq!(s, 200, "still taking hits: the log absorbs the outage");
     proxy.up();
     app.shutdown().await;
 }
