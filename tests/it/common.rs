@@ -468,21 +468,45 @@ async fn pump(mut a: TcpStream, mut b: TcpStream, lose: Arc<AtomicU64>, lost: Ar
 
 // ------------------------------------------------------------ the binary
 
+/// A child process killed when dropped (a failing test leaves none behind).
+pub struct Child(pub std::process::Child);
+
+impl std::ops::Deref for Child {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Child {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// The `tacit` binary serving with the config file at `cfg`, JSON logs on
 /// stderr: the child, its beacon address, and its log lines.
 pub fn spawn_tacit(
     cfg: &std::path::Path,
-) -> (
-    std::process::Child,
-    SocketAddr,
-    std::sync::mpsc::Receiver<String>,
-) {
+) -> (Child, SocketAddr, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
-    let mut child = crate::support::tacit_command()
-        .args(["--config", cfg.to_str().unwrap(), "serve", "--migrate"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Child(
+        crate::support::tacit_command()
+            .args(["--config", cfg.to_str().unwrap(), "serve", "--migrate"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
