@@ -180,6 +180,7 @@ async fn main() {
                             } else {
                                 vec![]
                             },
+                            ..Hit::default()
                         };
                         let meta = RequestMeta {
                             accept_language: Some(lang.into()),

@@ -48,6 +48,7 @@ fn events(n: usize, cfg: &tacit::config::Config) -> Vec<Event> {
             ),
             screen_width: Some(360 + x % 1600),
             props: vec![],
+            ..Hit::default()
         };
         let ip = IpAddr::from([
             (x % 200 + 11) as u8,

@@ -92,6 +92,7 @@ pub fn explain_line(pipeline: &Pipeline, line: &str) -> serde_json::Value {
         referrer: input.referrer,
         screen_width: input.screen_width,
         props,
+        ..Hit::default()
     };
     match pipeline.process(hit, &crate::http::request::meta(&headers), identity) {
         Ok(Outcome::Store(ev)) => serde_json::json!({ "stored": event_json(&ev) }),

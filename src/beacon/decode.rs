@@ -1,46 +1,47 @@
 //! Request decoding: the pixel's query string and the beacon's JSON body
-//! (short names `n u d r w p` or long names) into an [`ingest::Hit`].
+//! into a [`Hit`], nothing more. The JSON body is Plausible's Events API
+//! contract, complete, so sites running Plausible's tracker switch by
+//! changing one URL: `n`/`name` (a string, or an integer such as `404`),
+//! `u`/`url`, `d`/`domain` (one site or several separated by commas),
+//! `r`/`referrer` (a string or null), `w`/`screen_width`, props as
+//! `p`/`props`/`m`/`meta` (an object, or a JSON string of one), `h`/
+//! `hashMode`, `i`/`interactive`, `$`/`revenue` (`{amount, currency}`), the
+//! engagement fields `sd` (scroll depth) and `e` (engaged milliseconds), and
+//! `v` (the tracker's version, read and not kept). Unknown fields are
+//! ignored (their names logged at debug level): a newer tracker must not
+//! lose data. A field of the wrong type is refused with a [`Rejection`]
+//! that names it and its rule.
 
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
-use crate::ingest::{Hit, Rejection};
+use crate::ingest::steps::MAX_PROPS;
+use crate::model::hit::{Engagement, Revenue};
+use crate::model::{Hit, Rejection};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonHit {
-    #[serde(alias = "name")]
-    n: Option<String>,
-    #[serde(alias = "url")]
-    u: Option<String>,
-    #[serde(alias = "domain")]
-    d: Option<String>,
-    #[serde(alias = "referrer")]
-    r: Option<String>,
-    #[serde(alias = "screen_width")]
-    w: Option<u64>,
-    #[serde(alias = "props")]
-    p: Option<serde_json::Map<String, serde_json::Value>>,
-    /// Hash-routing flag some scripts send; accepted and ignored: hash routing
-    /// is a per-site setting (`[[sites]] hash_routing`).
-    #[serde(default, alias = "hash")]
-    #[allow(dead_code)]
-    h: Option<serde_json::Value>,
-}
+/// Most sites one hit may name.
+pub const MAX_DOMAINS: usize = 10;
 
-fn prop_value(v: serde_json::Value) -> Result<String, Rejection> {
+fn prop_value(v: Value) -> Result<String, Rejection> {
     match v {
-        serde_json::Value::String(s) => Ok(s),
-        serde_json::Value::Number(n) => Ok(n.to_string()),
-        serde_json::Value::Bool(b) => Ok(b.to_string()),
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
         _ => Err(Rejection::BadProps),
     }
 }
 
-fn props(
-    p: Option<serde_json::Map<String, serde_json::Value>>,
-) -> Result<Vec<(String, String)>, Rejection> {
-    let Some(map) = p else { return Ok(vec![]) };
-    if map.len() > crate::ingest::steps::MAX_PROPS {
+fn props(v: Value) -> Result<Vec<(String, String)>, Rejection> {
+    let map = match v {
+        Value::Null => return Ok(vec![]),
+        Value::Object(m) => m,
+        // Plausible's script tag sends props as a JSON string.
+        Value::String(s) => match serde_json::from_str::<Value>(&s) {
+            Ok(Value::Object(m)) => m,
+            _ => return Err(Rejection::BadProps),
+        },
+        _ => return Err(Rejection::BadProps),
+    };
+    if map.len() > MAX_PROPS {
         return Err(Rejection::BadProps);
     }
     map.into_iter()
@@ -49,20 +50,166 @@ fn props(
         .collect()
 }
 
-/// A beacon body: a JSON object.
-pub fn json(body: &[u8]) -> Result<Hit, Rejection> {
-    let j: JsonHit = serde_json::from_slice(body).map_err(|_| Rejection::BadJson)?;
-    Ok(Hit {
-        name: j.n,
-        url: j.u,
-        domain: j.d,
-        referrer: j.r,
-        screen_width: j.w,
-        props: props(j.p)?,
-    })
+fn name(v: Value) -> Result<Option<String>, Rejection> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
+        _ => Err(Rejection::BadName),
+    }
 }
 
-/// A pixel query string: `n, u, d, r, w` and `p` (props as a JSON object).
+fn string(v: Value, bad: Rejection) -> Result<Option<String>, Rejection> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        _ => Err(bad),
+    }
+}
+
+fn flag(v: &Value, bad: Rejection) -> Result<bool, Rejection> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::Number(n) if n.as_u64() == Some(1) => Ok(true),
+        Value::Number(n) if n.as_u64() == Some(0) => Ok(false),
+        _ => Err(bad),
+    }
+}
+
+/// An exact decimal with at most six decimals, in millionths.
+pub fn decimal_micros(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || int.len() > 12 || frac.len() > 6 || !all_digits(int) || !all_digits(frac) {
+        return None;
+    }
+    let mut v: i64 = int.parse().ok()?;
+    for i in 0..6 {
+        let d = frac.as_bytes().get(i).map_or(0, |b| (b - b'0') as i64);
+        v = v * 10 + d;
+    }
+    Some(if neg { -v } else { v })
+}
+
+fn revenue(v: Value) -> Result<Option<Revenue>, Rejection> {
+    let m = match v {
+        Value::Null => return Ok(None),
+        Value::Object(m) => m,
+        _ => return Err(Rejection::BadRevenue),
+    };
+    let micros = match m.get("amount") {
+        Some(Value::Number(n)) => decimal_micros(&n.to_string()),
+        Some(Value::String(s)) => decimal_micros(s),
+        _ => None,
+    }
+    .ok_or(Rejection::BadRevenue)?;
+    let currency = match m.get("currency") {
+        Some(Value::String(c)) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            c.to_ascii_uppercase()
+        }
+        _ => return Err(Rejection::BadRevenue),
+    };
+    Ok(Some(Revenue { micros, currency }))
+}
+
+fn engagement(sd: Option<Value>, e: Option<Value>) -> Result<Option<Engagement>, Rejection> {
+    if sd.is_none() && e.is_none() {
+        return Ok(None);
+    }
+    let scroll_depth = match sd {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .filter(|v| *v <= 100)
+            .ok_or(Rejection::BadEngagement)? as u8,
+        Some(_) => return Err(Rejection::BadEngagement),
+    };
+    let engaged_ms = match e {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) => n.as_u64().ok_or(Rejection::BadEngagement)?.min(u32::MAX as u64) as u32,
+        Some(_) => return Err(Rejection::BadEngagement),
+    };
+    Ok(Some(Engagement {
+        scroll_depth,
+        engaged_ms,
+    }))
+}
+
+/// The first of several aliases present in the object.
+fn take(m: &mut Map<String, Value>, names: &[&str]) -> Value {
+    let mut found = Value::Null;
+    for n in names {
+        if let Some(v) = m.remove(*n) {
+            if found.is_null() {
+                found = v;
+            }
+        }
+    }
+    found
+}
+
+/// A beacon body: a JSON object of the Events API.
+pub fn json(body: &[u8]) -> Result<Hit, Rejection> {
+    let mut m = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => m,
+        _ => return Err(Rejection::BadJson),
+    };
+    let mut hit = Hit {
+        name: name(take(&mut m, &["n", "name"]))?,
+        url: string(take(&mut m, &["u", "url"]), Rejection::BadUrl)?,
+        domain: string(take(&mut m, &["d", "domain"]), Rejection::BadDomain)?,
+        referrer: string(take(&mut m, &["r", "referrer"]), Rejection::BadReferrer)?,
+        ..Hit::default()
+    };
+    hit.screen_width = match take(&mut m, &["w", "screen_width"]) {
+        Value::Null => None,
+        Value::Number(n) => Some(n.as_u64().ok_or(Rejection::BadScreenWidth)?),
+        _ => return Err(Rejection::BadScreenWidth),
+    };
+    hit.props = props(take(&mut m, &["p", "props", "m", "meta"]))?;
+    hit.hash_mode = match take(&mut m, &["h", "hashMode", "hash"]) {
+        Value::Null => false,
+        v => flag(&v, Rejection::BadHashMode)?,
+    };
+    hit.non_interactive = match take(&mut m, &["i", "interactive"]) {
+        Value::Null => false,
+        Value::Bool(b) => !b,
+        _ => return Err(Rejection::BadInteractive),
+    };
+    hit.revenue = revenue(take(&mut m, &["$", "revenue"]))?;
+    hit.engagement = engagement(m.remove("sd"), m.remove("e"))?;
+    m.remove("v");
+    for k in m.keys() {
+        tracing::debug!(field = %k.chars().take(40).collect::<String>(), "ignored an unknown hit field");
+    }
+    Ok(hit)
+}
+
+/// The configured sites a hit names: `d` split at commas (one empty entry
+/// when `d` is absent: the page's host decides).
+pub fn domains(hit: &Hit) -> Result<Vec<Option<String>>, Rejection> {
+    let Some(d) = hit.domain.as_deref() else {
+        return Ok(vec![None]);
+    };
+    let list: Vec<Option<String>> = d
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Some(s.to_string()))
+        .collect();
+    match list.len() {
+        0 => Ok(vec![None]),
+        n if n > MAX_DOMAINS => Err(Rejection::BadDomain),
+        _ => Ok(list),
+    }
+}
+
+/// A pixel query string: `n, u, d, r, w, h` and `p` (props as a JSON object).
 pub fn query(q: &str) -> Result<Hit, Rejection> {
     let mut hit = Hit::default();
     for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
@@ -72,13 +219,10 @@ pub fn query(q: &str) -> Result<Hit, Rejection> {
             "d" | "domain" => hit.domain = Some(v.into_owned()),
             "r" | "referrer" => hit.referrer = Some(v.into_owned()),
             "w" | "screen_width" => {
-                hit.screen_width = Some(v.parse().map_err(|_| Rejection::BadQuery)?)
+                hit.screen_width = Some(v.parse().map_err(|_| Rejection::BadScreenWidth)?)
             }
-            "p" | "props" => {
-                let m: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(&v).map_err(|_| Rejection::BadProps)?;
-                hit.props = props(Some(m))?;
-            }
+            "h" => hit.hash_mode = matches!(&*v, "1" | "true"),
+            "p" | "props" => hit.props = props(Value::String(v.into_owned()))?,
             _ => {} // cache busters and unknown keys are ignored
         }
     }
@@ -105,24 +249,100 @@ mod tests {
     }
 
     #[test]
-    fn bad_json_is_rejected() {
-        assert_eq!(json(b"{").unwrap_err(), Rejection::BadJson);
-        assert_eq!(json(b"[]").unwrap_err(), Rejection::BadJson);
-        assert_eq!(json(br#"{"n":1}"#).unwrap_err(), Rejection::BadJson);
-        assert_eq!(json(br#"{"zzz":1}"#).unwrap_err(), Rejection::BadJson);
+    fn the_plausible_tracker_payloads_decode() {
+        // As @plausible-analytics/tracker 0.4.6 sends them.
+        let pv = json(br#"{"n":"pageview","v":36,"u":"https://e.com/a","d":"e.com","r":null}"#).unwrap();
+        assert_eq!((pv.name.as_deref(), pv.referrer), (Some("pageview"), None));
+        let eng = json(br#"{"n":"engagement","sd":42,"d":"e.com","u":"https://e.com/a","p":{"x":"1"},"e":5120,"v":36,"h":1}"#).unwrap();
         assert_eq!(
-            json(br#"{"p":{"a":[1]}}"#).unwrap_err(),
-            Rejection::BadProps
+            eng.engagement,
+            Some(Engagement {
+                scroll_depth: 42,
+                engaged_ms: 5120
+            })
         );
+        assert!(eng.hash_mode);
+        let rev = json(br#"{"n":"Purchase","u":"https://e.com/","d":"e.com","$":{"amount":10.5,"currency":"eur"},"i":false}"#).unwrap();
+        assert_eq!(
+            rev.revenue,
+            Some(Revenue {
+                micros: 10_500_000,
+                currency: "EUR".into()
+            })
+        );
+        assert!(rev.non_interactive);
+        let four = json(br#"{"name":404,"url":"https://e.com/x","domain":"a.com,b.com","meta":"{\"path\":\"/x\"}","revenue":{"amount":"19.99","currency":"USD"},"interactive":true}"#).unwrap();
+        assert_eq!(four.name.as_deref(), Some("404"));
+        assert_eq!(four.props, vec![("path".into(), "/x".into())]);
+        assert_eq!(four.revenue.as_ref().unwrap().micros, 19_990_000);
+        assert!(!four.non_interactive);
+        assert_eq!(domains(&four).unwrap().len(), 2);
+        // Unknown fields are ignored, not refused.
+        assert!(json(br#"{"n":"pageview","u":"https://e.com/","zzz":[1,2]}"#).is_ok());
+    }
+
+    #[test]
+    fn wrong_types_name_their_field() {
+        let cases: &[(&[u8], Rejection)] = &[
+            (b"{", Rejection::BadJson),
+            (b"[]", Rejection::BadJson),
+            (br#"{"n":1.5}"#, Rejection::BadName),
+            (br#"{"n":["a"]}"#, Rejection::BadName),
+            (br#"{"n":"a","u":3}"#, Rejection::BadUrl),
+            (br#"{"n":"a","d":["e.com"]}"#, Rejection::BadDomain),
+            (br#"{"n":"a","r":5}"#, Rejection::BadReferrer),
+            (br#"{"n":"a","w":-3}"#, Rejection::BadScreenWidth),
+            (br#"{"n":"a","w":"wide"}"#, Rejection::BadScreenWidth),
+            (br#"{"n":"a","p":{"a":[1]}}"#, Rejection::BadProps),
+            (br#"{"n":"a","p":"not json"}"#, Rejection::BadProps),
+            (br#"{"n":"a","p":7}"#, Rejection::BadProps),
+            (br#"{"n":"a","h":"yes"}"#, Rejection::BadHashMode),
+            (br#"{"n":"a","i":"no"}"#, Rejection::BadInteractive),
+            (br#"{"n":"a","$":10}"#, Rejection::BadRevenue),
+            (br#"{"n":"a","$":{"amount":"ten","currency":"EUR"}}"#, Rejection::BadRevenue),
+            (br#"{"n":"a","$":{"amount":1.1234567,"currency":"EUR"}}"#, Rejection::BadRevenue),
+            (br#"{"n":"a","$":{"amount":1,"currency":"EURO"}}"#, Rejection::BadRevenue),
+            (br#"{"n":"a","$":{"amount":1}}"#, Rejection::BadRevenue),
+            (br#"{"n":"a","sd":101}"#, Rejection::BadEngagement),
+            (br#"{"n":"a","e":-1}"#, Rejection::BadEngagement),
+            (br#"{"n":"a","e":"long"}"#, Rejection::BadEngagement),
+        ];
+        for (body, want) in cases {
+            assert_eq!(
+                json(body).unwrap_err(),
+                *want,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let many = format!(r#"{{"n":"a","d":"{}"}}"#, ["e.com"; 11].join(","));
+        assert_eq!(
+            domains(&json(many.as_bytes()).unwrap()).unwrap_err(),
+            Rejection::BadDomain
+        );
+        // Each message names its field.
+        assert!(Rejection::BadRevenue.message().contains("($)"));
+        assert!(Rejection::BadEngagement.message().contains("(sd)"));
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(decimal_micros("10"), Some(10_000_000));
+        assert_eq!(decimal_micros("0.000001"), Some(1));
+        assert_eq!(decimal_micros("-2.5"), Some(-2_500_000));
+        assert_eq!(decimal_micros("1e3"), None);
+        assert_eq!(decimal_micros("1.0000001"), None);
+        assert_eq!(decimal_micros(""), None);
     }
 
     #[test]
     fn pixel_query_decodes() {
-        let h = query("n=pageview&u=https%3A%2F%2Fe.com%2Fx%3Fa%3D1&d=e.com&w=390&p=%7B%22k%22%3A%22v%22%7D&_=123").unwrap();
+        let h = query("n=pageview&u=https%3A%2F%2Fe.com%2Fx%3Fa%3D1&d=e.com&w=390&p=%7B%22k%22%3A%22v%22%7D&h=1&_=123").unwrap();
         assert_eq!(h.name.as_deref(), Some("pageview"));
         assert_eq!(h.url.as_deref(), Some("https://e.com/x?a=1"));
         assert_eq!(h.screen_width, Some(390));
         assert_eq!(h.props, vec![("k".into(), "v".into())]);
-        assert_eq!(query("w=abc").unwrap_err(), Rejection::BadQuery);
+        assert!(h.hash_mode);
+        assert_eq!(query("w=abc").unwrap_err(), Rejection::BadScreenWidth);
     }
 }

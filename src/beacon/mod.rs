@@ -139,16 +139,24 @@ async fn pixel(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) ->
     }
 }
 
+/// `POST /api/event`. Every answer, refusals included, carries the CORS
+/// headers: a browser shows a script a refusal only if it may read it.
 async fn beacon(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -> Resp {
     let (parts, body) = req.into_parts();
-    let ctype = header_str(&parts.headers, "content-type")
+    let mut resp = beacon_body(state, peer, &parts.headers, body).await;
+    cors(state, &parts.headers, &mut resp);
+    resp
+}
+
+async fn beacon_body(state: &BeaconState, peer: SocketAddr, headers: &HeaderMap, body: Incoming) -> Resp {
+    let ctype = header_str(headers, "content-type")
         .unwrap_or("")
         .to_ascii_lowercase();
     let mime = ctype.split(';').next().unwrap_or("").trim();
     if !matches!(mime, "" | "application/json" | "text/plain") {
         return reject(state, Rejection::BadContentType);
     }
-    let declared = header_str(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    let declared = header_str(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > state.max_body as u64) {
         return reject(state, Rejection::BodyTooLarge);
     }
@@ -166,32 +174,42 @@ async fn beacon(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -
         Ok(h) => h,
         Err(r) => return reject(state, r),
     };
-    let mut resp = match accept(state, peer, &parts.headers, hit).await {
+    match accept(state, peer, headers, hit).await {
         Ok(()) => text(StatusCode::ACCEPTED, "ok"),
         Err(resp) => resp,
-    };
-    cors(state, &parts.headers, &mut resp);
-    resp
+    }
 }
 
-/// Run the pipeline and log the event. `Err` carries the response to send.
+/// Run the pipeline (once per site the hit names) and log the events.
+/// `Err` carries the response to send.
 async fn accept(state: &BeaconState, peer: SocketAddr, h: &HeaderMap, hit: Hit) -> Result<(), Resp> {
-    let identity = RawIdentity::new(
-        peer.ip(),
-        header_str(h, "x-forwarded-for"),
-        &state.pipeline.trusted_proxies,
-        header_str(h, "user-agent").unwrap_or(""),
-    );
-    let ev = match state.pipeline.process(hit, &meta(h), identity) {
-        Err(r) => return Err(reject(state, r)),
-        Ok(Outcome::Drop { site, reason }) => {
-            Metrics::inc(&state.metrics.hits_dropped[reason as usize]);
-            let day = crate::model::clock::day_of(state.pipeline.clock.now_ms());
-            state.sink.count_drop(day, site, reason);
-            return Ok(());
+    let domains = decode::domains(&hit).map_err(|r| reject(state, r))?;
+    let mut events = Vec::with_capacity(domains.len());
+    let mut refused = None;
+    for domain in domains {
+        let identity = RawIdentity::new(
+            peer.ip(),
+            header_str(h, "x-forwarded-for"),
+            &state.pipeline.trusted_proxies,
+            header_str(h, "user-agent").unwrap_or(""),
+        );
+        let one = Hit {
+            domain,
+            ..hit.clone()
+        };
+        match state.pipeline.process(one, &meta(h), identity) {
+            Err(r) => refused = refused.or(Some(r)),
+            Ok(Outcome::Drop { site, reason }) => {
+                Metrics::inc(&state.metrics.hits_dropped[reason as usize]);
+                let day = crate::model::clock::day_of(state.pipeline.clock.now_ms());
+                state.sink.count_drop(day, site, reason);
+            }
+            Ok(Outcome::Store(ev)) => events.push(ev),
         }
-        Ok(Outcome::Store(ev)) => ev,
-    };
+    }
+    if let Some(r) = refused.filter(|_| events.is_empty()) {
+        return Err(reject(state, r));
+    }
     let unavailable = |msg| {
         resp::with(
             text(StatusCode::SERVICE_UNAVAILABLE, msg),
@@ -199,13 +217,15 @@ async fn accept(state: &BeaconState, peer: SocketAddr, h: &HeaderMap, hit: Hit) 
             "1",
         )
     };
-    match state.sink.submit(&ev).await {
-        Ok(()) => {
-            Metrics::inc(&state.metrics.hits_accepted);
-            Ok(())
+    for ev in &events {
+        match state.sink.submit(ev).await {
+            Ok(()) => Metrics::inc(&state.metrics.hits_accepted),
+            Err(SinkError::Full) => return Err(unavailable("log full, retry later")),
+            Err(SinkError::WriteFailed) => {
+                return Err(unavailable("cannot store the hit now (disk)"))
+            }
+            Err(_) => return Err(text(StatusCode::SERVICE_UNAVAILABLE, "shutting down")),
         }
-        Err(SinkError::Full) => Err(unavailable("log full, retry later")),
-        Err(SinkError::WriteFailed) => Err(unavailable("cannot store the hit now (disk)")),
-        Err(_) => Err(text(StatusCode::SERVICE_UNAVAILABLE, "shutting down")),
     }
+    Ok(())
 }

@@ -130,7 +130,7 @@ impl Pipeline {
         let name = steps::event_name(hit.name.as_deref())?;
         let url = steps::parse_url(hit.url.as_deref())?;
         let site = steps::site(&self.sites, hit.domain.as_deref(), &url)?;
-        let page = steps::page(&url, site.hash_routing, &self.policy);
+        let page = steps::page(&url, site.hash_routing || hit.hash_mode, &self.policy);
         drop(url);
         let referrer_host = steps::referrer_host(hit.referrer.as_deref(), &page.hostname)?;
         let (prop_keys, prop_values) = steps::props(hit.props)?;
@@ -178,6 +178,9 @@ impl Pipeline {
             screen: screen_class(screen_width),
             prop_keys,
             prop_values,
+            non_interactive: hit.non_interactive,
+            revenue: hit.revenue,
+            engagement: hit.engagement,
         };
         let now = self.clock.now_ms();
         let key = (!anonymous).then(|| self.salts.key_for(day_of(now)));

@@ -6,10 +6,36 @@
 pub struct Hit {
     pub name: Option<String>,
     pub url: Option<String>,
+    /// A configured site, or several separated by commas (the event is
+    /// recorded once per site).
     pub domain: Option<String>,
     pub referrer: Option<String>,
     pub screen_width: Option<u64>,
     pub props: Vec<(String, String)>,
+    /// Keep the `#/route` fragment as part of the path (hash routers).
+    pub hash_mode: bool,
+    /// Not counted for bounce rate (Plausible's `i: false`).
+    pub non_interactive: bool,
+    pub revenue: Option<Revenue>,
+    pub engagement: Option<Engagement>,
+}
+
+/// Revenue attached to an event: an exact decimal amount and its currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revenue {
+    /// Millionths of the currency unit.
+    pub micros: i64,
+    /// ISO 4217 code, upper case.
+    pub currency: String,
+}
+
+/// What an engagement event reports about the page it follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Engagement {
+    /// How far down the page was scrolled, 0-100.
+    pub scroll_depth: u8,
+    /// Milliseconds the page was visible and focused.
+    pub engaged_ms: u32,
 }
 
 /// Request facts other than identity that steps may read.

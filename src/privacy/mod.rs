@@ -111,6 +111,10 @@ pub struct HitFacts {
     pub screen: &'static str,
     pub prop_keys: Vec<String>,
     pub prop_values: Vec<String>,
+    /// Not counted for bounce rate.
+    pub non_interactive: bool,
+    pub revenue: Option<crate::model::hit::Revenue>,
+    pub engagement: Option<crate::model::hit::Engagement>,
 }
 
 /// One stored event row (`events` table). Pseudonymous: no raw IP, user
@@ -147,6 +151,12 @@ pub struct Event {
     screen: Cow<'static, str>,
     prop_keys: Vec<String>,
     prop_values: Vec<String>,
+    interactive: u8,
+    /// `Decimal(18, 6)`: millionths of the currency unit.
+    revenue_amount: i64,
+    revenue_currency: String,
+    scroll_depth: u8,
+    engaged_ms: u32,
 }
 
 /// The visitor id: the first 8 bytes of HMAC-SHA256 keyed by the day's salt
@@ -228,12 +238,26 @@ pub fn anonymize(
         screen: Cow::Borrowed(facts.screen),
         prop_keys: facts.prop_keys,
         prop_values: facts.prop_values,
+        interactive: u8::from(!facts.non_interactive),
+        revenue_amount: facts.revenue.as_ref().map_or(0, |r| r.micros),
+        revenue_currency: facts.revenue.map(|r| r.currency).unwrap_or_default(),
+        scroll_depth: facts.engagement.map_or(0, |e| e.scroll_depth),
+        engaged_ms: facts.engagement.map_or(0, |e| e.engaged_ms),
     }
 }
 
-/// The stored row by column name, as JSON (for `tacit explain`).
+/// The stored row by column name, as JSON (for `tacit explain`); the
+/// revenue amount as the decimal ClickHouse shows.
 pub fn event_json(ev: &Event) -> serde_json::Value {
-    serde_json::to_value(ev).expect("event serializes")
+    let mut v = serde_json::to_value(ev).expect("event serializes");
+    let m = ev.revenue_amount;
+    v["revenue_amount"] = serde_json::Value::String(format!(
+        "{}{}.{:06}",
+        if m < 0 { "-" } else { "" },
+        m.unsigned_abs() / 1_000_000,
+        m.unsigned_abs() % 1_000_000
+    ));
+    v
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use super::Event;
 pub const COLUMNS: &str = "site, ts, name, hostname, pathname, query, referrer_host, \
 referrer_source, channel, utm_source, utm_medium, utm_campaign, utm_content, utm_term, \
 visitor_id, consent, ip_prefix, country, region, city, browser, browser_version, os, \
-os_version, device, language, screen_width, screen, prop_keys, prop_values";
+os_version, device, language, screen_width, screen, prop_keys, prop_values, interactive, \
+revenue_amount, revenue_currency, scroll_depth, engaged_ms";
 
 fn varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
@@ -77,6 +78,11 @@ impl Event {
         string(out, &self.screen);
         strings(out, &self.prop_keys);
         strings(out, &self.prop_values);
+        out.push(self.interactive);
+        out.extend_from_slice(&self.revenue_amount.to_le_bytes());
+        string(out, &self.revenue_currency);
+        out.push(self.scroll_depth);
+        out.extend_from_slice(&self.engaged_ms.to_le_bytes());
     }
 }
 
@@ -105,6 +111,6 @@ mod tests {
             assert!(at >= last, "{n} out of order");
             last = at;
         }
-        assert_eq!(names.len(), 30);
+        assert_eq!(names.len(), 35);
     }
 }

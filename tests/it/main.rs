@@ -15,3 +15,4 @@ mod exports;
 mod hits;
 mod lifecycle;
 mod privacy;
+mod trackers;

@@ -1,0 +1,129 @@
+//! Real trackers in a real browser: the official Plausible tracker, pinned
+//! in `tests/browser/package.json`, unchanged, in headless Chromium against
+//! tacit. Every request it makes is answered 2xx with CORS headers the
+//! browser accepts, and every event lands with its name, page, props,
+//! revenue, interactivity and engagement values.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use crate::common::*;
+
+#[derive(clickhouse::Row, serde::Deserialize, Debug)]
+struct Stored {
+    name: String,
+    pathname: String,
+    prop_keys: Vec<String>,
+    prop_values: Vec<String>,
+    interactive: u8,
+    revenue: String,
+    revenue_currency: String,
+    scroll_depth: u8,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_plausible_tracker_works_unchanged() {
+    let db = TestDb::new("plausible");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let mut raw = db.config();
+    raw.sites[0].origins = vec![origin.clone()];
+    let app = start(raw).await;
+    let endpoint = format!("http://{}/api/event", app.beacon_addr);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/plausible.mjs");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args([script, &endpoint, &port.to_string()])
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs (scripts/setup installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+    let sent = report["sent"].as_array().unwrap();
+    // What the tracker sent, by event name; each answered 202 and readable.
+    let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
+    for s in sent {
+        assert_eq!(s["status"], 202, "{s}");
+        assert_eq!(s["cors"], origin.as_str(), "CORS: {s}");
+        assert_eq!(s["body"]["v"], 36, "the current tracker version: {s}");
+        *by_name
+            .entry(s["body"]["n"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    for r in report["results"].as_array().unwrap() {
+        assert_eq!(r["status"], 202, "the tracker's own callback: {r}");
+    }
+    for name in [
+        "pageview",
+        "Signup",
+        "Purchase",
+        "Scrolled",
+        "404",
+        "Outbound Link: Click",
+        "File Download",
+        "Form: Submission",
+        "engagement",
+    ] {
+        assert!(by_name.contains_key(name), "{name} not sent: {by_name:?}\n{stdout}");
+    }
+    app.shutdown().await;
+
+    let rows: Vec<Stored> = db
+        .client()
+        .query(
+            "SELECT name, pathname, prop_keys, prop_values, interactive, toString(revenue_amount) AS revenue, \
+             revenue_currency, scroll_depth FROM events ORDER BY ts",
+        )
+        .fetch_all()
+        .await
+        .unwrap();
+    let mut stored: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &rows {
+        *stored.entry(r.name.clone()).or_default() += 1;
+    }
+    assert_eq!(stored, by_name, "every event sent is stored, once");
+    let one = |n: &str| rows.iter().find(|r| r.name == n).unwrap();
+    let prop = |r: &Stored, k: &str| {
+        r.prop_keys
+            .iter()
+            .position(|x| x == k)
+            .map(|i| r.prop_values[i].clone())
+    };
+    let signup = one("Signup");
+    assert_eq!(prop(signup, "plan").as_deref(), Some("pro"));
+    assert_eq!(signup.interactive, 1);
+    let purchase = one("Purchase");
+    assert_eq!(
+        (purchase.revenue.as_str(), purchase.revenue_currency.as_str()),
+        ("10.5", "EUR")
+    );
+    assert_eq!(one("Scrolled").interactive, 0, "interactive: false is kept");
+    assert!(
+        rows.iter().any(|r| r.name == "pageview" && r.pathname == "/checkout"),
+        "the SPA navigation is a pageview of its path"
+    );
+    assert_eq!(
+        prop(one("Outbound Link: Click"), "url").as_deref(),
+        Some("https://partner.example.org/offer")
+    );
+    assert!(prop(one("File Download"), "url")
+        .unwrap()
+        .ends_with("/files/price-list.pdf"));
+    assert!(
+        rows.iter()
+            .any(|r| r.name == "engagement" && r.scroll_depth > 0),
+        "an engagement event with its scroll depth"
+    );
+}
