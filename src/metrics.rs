@@ -52,6 +52,8 @@ impl Histogram {
 #[derive(Default)]
 pub struct Metrics {
     pub hits_accepted: AtomicU64,
+    /// Rows logged whose client left before its answer (stored, unanswered).
+    pub hits_unanswered: AtomicU64,
     pub hits_rejected: [AtomicU64; Rejection::COUNT],
     pub hits_dropped: [AtomicU64; DropReason::COUNT],
     /// Hits answered 503 because the log (or its buffer) was full.
@@ -103,6 +105,11 @@ impl Metrics {
             "tacit_hits_accepted_total",
             "Hits accepted and queued for storage.",
             get(&self.hits_accepted),
+        );
+        counter(
+            "tacit_hits_unanswered_total",
+            "Hits logged for storage whose client left before the answer (stored all the same).",
+            get(&self.hits_unanswered),
         );
         counter(
             "tacit_log_full_total",

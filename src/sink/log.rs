@@ -17,7 +17,6 @@
 //! off, its bytes counted, and a fresh segment is started. The log is
 //! bounded by bytes on disk (`max_bytes`), and its in-memory buffer too.
 
-use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -26,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use super::record::{self, HEADER};
 use crate::metrics::Metrics;
@@ -161,8 +160,14 @@ fn recover_segment(path: &Path) -> Result<(u64, u64), LogError> {
     Ok((n, discarded))
 }
 
+/// Told whether its row is on disk (`true`) or its write failed.
+pub type Waiter = oneshot::Receiver<bool>;
+
 struct Pending {
     buf: Vec<u8>,
+    /// One per row in `buf` whose handler waits (in `buf` order): the
+    /// appender wakes exactly these after the sync, no one else.
+    waiters: Vec<oneshot::Sender<bool>>,
     /// Sequence number of the first record in `buf`.
     first_seq: u64,
     count: u64,
@@ -175,8 +180,6 @@ struct Shared {
     pending: Mutex<Pending>,
     wake: Condvar,
     durable: watch::Sender<Durable>,
-    /// Sequence ranges whose write failed (most recent last).
-    failed: Mutex<VecDeque<(u64, u64)>>,
     /// Bytes of every segment on disk.
     disk_bytes: AtomicU64,
     metrics: Arc<Metrics>,
@@ -188,8 +191,6 @@ pub struct Log {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-/// Failed ranges remembered for late waiters.
-const FAILED_KEPT: usize = 4096;
 
 impl Log {
     /// Open (recovering what a previous process left) and start the
@@ -237,6 +238,7 @@ impl Log {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
                 buf: Vec::with_capacity(1 << 20),
+                waiters: Vec::new(),
                 first_seq: 0,
                 count: 0,
                 oldest: None,
@@ -244,7 +246,6 @@ impl Log {
             }),
             wake: Condvar::new(),
             durable,
-            failed: Mutex::new(VecDeque::new()),
             disk_bytes: AtomicU64::new(disk),
             metrics,
             cfg,
@@ -263,9 +264,9 @@ impl Log {
         ))
     }
 
-    /// Frame and queue one row; returns its sequence number. Refuses when
-    /// the log or its buffer is full.
-    pub fn append(&self, payload: &[u8]) -> Result<u64, AppendError> {
+    /// Frame and queue one row; with `wait`, also a [`Waiter`] told when it
+    /// is on disk. Refuses when the log or its buffer is full.
+    pub fn append(&self, payload: &[u8], wait: bool) -> Result<Option<Waiter>, AppendError> {
         if payload.len() > record::MAX_PAYLOAD {
             return Err(AppendError::BufferFull);
         }
@@ -283,7 +284,11 @@ impl Log {
             return Err(AppendError::LogFull);
         }
         record::frame(&mut p.buf, payload);
-        let seq = p.first_seq + p.count;
+        let waiter = wait.then(|| {
+            let (tx, rx) = oneshot::channel();
+            p.waiters.push(tx);
+            rx
+        });
         p.count += 1;
         if p.count == 1 {
             p.oldest = Some(Instant::now());
@@ -291,20 +296,16 @@ impl Log {
         } else if p.count as usize >= s.cfg.commit_max_rows {
             s.wake.notify_one();
         }
-        Ok(seq)
+        Ok(waiter)
     }
 
-    /// Resolves when row `seq` is on disk, or its write failed.
-    pub async fn wait_durable(&self, seq: u64) -> Result<(), AppendError> {
-        let mut rx = self.shared.durable.subscribe();
-        if rx.wait_for(|d| d.seq > seq).await.is_err() {
-            return Err(AppendError::Closed);
+    /// Resolves when the row of `waiter` is on disk, or its write failed.
+    pub async fn wait_durable(waiter: Waiter) -> Result<(), AppendError> {
+        match waiter.await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AppendError::WriteFailed),
+            Err(_) => Err(AppendError::Closed),
         }
-        let failed = lock(&self.shared.failed);
-        if failed.iter().any(|&(a, b)| (a..b).contains(&seq)) {
-            return Err(AppendError::WriteFailed);
-        }
-        Ok(())
     }
 
     /// Follow the durable end (the writer reads up to it).
@@ -362,9 +363,12 @@ fn new_segment(path: &Path) -> Result<File, LogError> {
     Ok(f)
 }
 
+/// The next group: its bytes, first sequence number, row count, waiters.
+type Group = (Vec<u8>, u64, u64, Vec<oneshot::Sender<bool>>);
+
 /// Take the next group of rows, waiting for the first one and then (up to
 /// the commit delay) for more. `None` when closed and empty.
-fn next_group(s: &Shared, spare: Vec<u8>) -> Option<(Vec<u8>, u64, u64)> {
+fn next_group(s: &Shared, spare: Vec<u8>) -> Option<Group> {
     let mut p = lock(&s.pending);
     while p.count == 0 && !p.closed {
         p = s.wake.wait(p).unwrap_or_else(|e| e.into_inner());
@@ -387,17 +391,18 @@ fn next_group(s: &Shared, spare: Vec<u8>) -> Option<(Vec<u8>, u64, u64)> {
         }
     }
     let buf = std::mem::replace(&mut p.buf, spare);
+    let waiters = std::mem::take(&mut p.waiters);
     let (first, n) = (p.first_seq, p.count);
     p.first_seq += n;
     p.count = 0;
     p.oldest = None;
-    Some((buf, first, n))
+    Some((buf, first, n, waiters))
 }
 
 fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
     let mut len = HEADER;
     let mut spare = Vec::with_capacity(1 << 20);
-    while let Some((mut buf, first, n)) = next_group(&s, spare) {
+    while let Some((mut buf, first, n, waiters)) = next_group(&s, spare) {
         if len > HEADER && len + buf.len() as u64 > s.cfg.segment_bytes {
             match roll(&s, seg + 1) {
                 Ok(f) => {
@@ -414,6 +419,7 @@ fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
             .write_all_at(&buf, len)
             .and_then(|()| file.sync_data());
         s.metrics.wal_fsync.observe(started.elapsed());
+        let ok = result.is_ok();
         match result {
             Ok(()) => {
                 len += buf.len() as u64;
@@ -426,11 +432,6 @@ fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
             Err(e) => {
                 // Cut back to the last whole record; these rows are refused.
                 let _ = file.set_len(len);
-                let mut failed = lock(&s.failed);
-                failed.push_back((first, first + n));
-                while failed.len() > FAILED_KEPT {
-                    failed.pop_front();
-                }
                 s.metrics
                     .wal_write_failed_rows
                     .fetch_add(n, Ordering::Relaxed);
@@ -441,6 +442,9 @@ fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
             seq: first + n,
             end: Pos { seg, off: len },
         });
+        for w in waiters {
+            let _ = w.send(ok);
+        }
         buf.clear();
         spare = buf;
     }
@@ -480,8 +484,8 @@ mod tests {
         let (log, rec) = Log::open(cfg(&dir), m.clone()).unwrap();
         assert_eq!(rec.records, 0);
         for i in 0..20u8 {
-            let seq = log.append(&[i; 30]).unwrap();
-            log.wait_durable(seq).await.unwrap();
+            let w = log.append(&[i; 30], true).unwrap().unwrap();
+            Log::wait_durable(w).await.unwrap();
         }
         log.close();
         let ids = segment_ids(&dir).unwrap();
@@ -510,12 +514,12 @@ mod tests {
         c.max_bytes = HEADER + 3 * (record::FRAME as u64 + 10);
         let (log, _) = Log::open(c, Arc::new(Metrics::default())).unwrap();
         for _ in 0..3 {
-            let s = log.append(&[1; 10]).unwrap();
-            log.wait_durable(s).await.unwrap();
+            let w = log.append(&[1; 10], true).unwrap().unwrap();
+            Log::wait_durable(w).await.unwrap();
         }
-        assert_eq!(log.append(&[1; 10]), Err(AppendError::LogFull));
+        assert_eq!(log.append(&[1; 10], false).unwrap_err(), AppendError::LogFull);
         log.close();
-        assert_eq!(log.append(&[1; 10]), Err(AppendError::Closed));
+        assert_eq!(log.append(&[1; 10], false).unwrap_err(), AppendError::Closed);
         let _ = fs::remove_dir_all(&dir);
     }
 }

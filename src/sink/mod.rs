@@ -98,18 +98,45 @@ impl SinkHandle {
             let mut b = b.borrow_mut();
             b.clear();
             ev.write_row_binary(&mut b);
-            self.log.append(&b)
+            self.log.append(&b, self.durability == Durability::Wal)
         });
-        let seq = appended.map_err(|e| {
+        let waiter = appended.map_err(|e| {
             if matches!(e, AppendError::LogFull | AppendError::BufferFull) {
                 Metrics::inc(&self.metrics.log_full);
             }
             SinkError::from(e)
         })?;
-        if self.durability == Durability::Wal {
-            self.log.wait_durable(seq).await?;
+        if let Some(w) = waiter {
+            // Counted even if the client leaves before its answer: the row
+            // is in the log and will be stored.
+            let counted = Unanswered::arm(&self.metrics);
+            let r = Log::wait_durable(w).await;
+            counted.disarm();
+            r?;
         }
         Ok(())
+    }
+}
+
+/// Counts a row whose client left while it waited for its sync (the
+/// request was dropped): stored, never answered. Keeps
+/// `rows = accepted + unanswered` exact for the accounting.
+struct Unanswered<'a>(Option<&'a Metrics>);
+
+impl<'a> Unanswered<'a> {
+    fn arm(m: &'a Metrics) -> Self {
+        Self(Some(m))
+    }
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(m) = self.0 {
+            Metrics::inc(&m.hits_unanswered);
+        }
     }
 }
 

@@ -87,6 +87,7 @@ async fn clickhouse_outage_then_recovery_lands_every_hit_exactly_once() {
     let proxy = Proxy::start(&db.url).await;
     let mut raw = db.config();
     raw.clickhouse.url = proxy.url();
+    raw.sink.insert_timeout_ms = 2_000;
     let app = start(raw).await;
 
     burst(app.beacon_addr, 100, 4, "before").await;
@@ -98,7 +99,7 @@ async fn clickhouse_outage_then_recovery_lands_every_hit_exactly_once() {
     let m = app.metrics.clone();
     wait_for("a failed write", 10, || m.flush_errors.load(Ordering::SeqCst) >= 1).await;
     assert!(m.render().contains("tacit_clickhouse_up 0"));
-    wait_for("1000 rows waiting in the log", 10, || {
+    wait_for("1000 rows waiting in the log", 20, || {
         m.wal_unacked_rows.load(Ordering::SeqCst) == 1_000
     })
     .await;
