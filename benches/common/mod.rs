@@ -53,6 +53,7 @@ pub fn config_for(sites: &[&str]) -> RawConfig {
                 domain: d.to_string(),
                 origins: vec![],
                 hash_routing: false,
+            ..Default::default()
             })
             .collect(),
         ..Default::default()

@@ -209,6 +209,50 @@ pub fn domains(hit: &Hit) -> Result<Vec<Option<String>>, Rejection> {
     }
 }
 
+/// Umami's `POST /api/send` body: `{type, payload: {website, hostname,
+/// url, referrer, title, screen, language, name, data}}`. Returns the
+/// website id and the hit (its URL rebuilt from host and path, its domain
+/// left for the caller to map from the website id); `None` for
+/// `type: "identify"`, which tacit never stores (it keeps no identities).
+pub fn umami(body: &[u8]) -> Result<Option<(String, Hit)>, Rejection> {
+    let mut m = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => m,
+        _ => return Err(Rejection::BadJson),
+    };
+    match m.remove("type") {
+        Some(Value::String(t)) if t == "event" => {}
+        Some(Value::String(t)) if t == "identify" => return Ok(None),
+        _ => return Err(Rejection::BadJson),
+    }
+    let Some(Value::Object(mut p)) = m.remove("payload") else {
+        return Err(Rejection::BadJson);
+    };
+    let website = string(take(&mut p, &["website"]), Rejection::UnknownSite)?
+        .ok_or(Rejection::UnknownSite)?;
+    let host = string(take(&mut p, &["hostname"]), Rejection::BadUrl)?.ok_or(Rejection::MissingUrl)?;
+    let path = string(take(&mut p, &["url"]), Rejection::BadUrl)?.unwrap_or_else(|| "/".into());
+    let url = if path.starts_with("http://") || path.starts_with("https://") {
+        path
+    } else {
+        format!("https://{host}{}{path}", if path.starts_with('/') { "" } else { "/" })
+    };
+    let screen_width = match take(&mut p, &["screen"]) {
+        Value::Null => None,
+        Value::String(s) => s.split('x').next().and_then(|w| w.parse().ok()),
+        _ => return Err(Rejection::BadScreenWidth),
+    };
+    let hit = Hit {
+        name: Some(name(take(&mut p, &["name"]))?.unwrap_or_else(|| "pageview".into())),
+        url: Some(url),
+        referrer: string(take(&mut p, &["referrer"]), Rejection::BadReferrer)?
+            .filter(|r| !r.is_empty()),
+        screen_width,
+        props: props(take(&mut p, &["data"]))?,
+        ..Hit::default()
+    };
+    Ok(Some((website, hit)))
+}
+
 /// A pixel query string: `n, u, d, r, w, h` and `p` (props as a JSON object).
 pub fn query(q: &str) -> Result<Hit, Rejection> {
     let mut hit = Hit::default();
@@ -323,6 +367,22 @@ mod tests {
         // Each message names its field.
         assert!(Rejection::BadRevenue.message().contains("($)"));
         assert!(Rejection::BadEngagement.message().contains("(sd)"));
+    }
+
+    #[test]
+    fn umami_payloads_decode() {
+        let (w, h) = umami(br#"{"type":"event","payload":{"website":"4fb7fa4c-5b46-438d-94b3-3a8fb9bc2e8b","hostname":"example.com","screen":"1280x720","language":"en-US","title":"Shop","url":"/pricing?x=1","referrer":"https://google.com/","name":"Signup","data":{"plan":"pro","seats":3}}}"#).unwrap().unwrap();
+        assert_eq!(w, "4fb7fa4c-5b46-438d-94b3-3a8fb9bc2e8b");
+        assert_eq!(h.url.as_deref(), Some("https://example.com/pricing?x=1"));
+        assert_eq!(h.name.as_deref(), Some("Signup"));
+        assert_eq!(h.screen_width, Some(1280));
+        assert_eq!(h.props.len(), 2);
+        let (_, pv) = umami(br#"{"type":"event","payload":{"website":"w","hostname":"example.com","url":"/","referrer":""}}"#).unwrap().unwrap();
+        assert_eq!((pv.name.as_deref(), pv.referrer), (Some("pageview"), None));
+        assert!(umami(br#"{"type":"identify","payload":{"website":"w","data":{"email":"a@b.c"}}}"#).unwrap().is_none());
+        assert_eq!(umami(br#"{"type":"event"}"#).unwrap_err(), Rejection::BadJson);
+        assert_eq!(umami(br#"{"type":"event","payload":{"hostname":"e.com"}}"#).unwrap_err(), Rejection::UnknownSite);
+        assert_eq!(umami(br#"{"type":"event","payload":{"website":"w","hostname":"e.com","data":[1]}}"#).unwrap_err(), Rejection::BadProps);
     }
 
     #[test]

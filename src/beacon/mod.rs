@@ -69,10 +69,11 @@ pub async fn handle(state: Arc<BeaconState>, peer: SocketAddr, req: Request<Inco
     match (req.method(), path) {
         (&Method::GET | &Method::HEAD, "/p.gif") => pixel(&state, peer, req).await,
         (&Method::POST, "/api/event") => beacon(&state, peer, req).await,
-        (&Method::OPTIONS, "/api/event") => preflight(&state, req.headers()),
+        (&Method::POST, "/api/send") => umami(&state, peer, req).await,
+        (&Method::OPTIONS, "/api/event" | "/api/send") => preflight(&state, req.headers()),
         (&Method::GET, "/opt-out") if state.pipeline.policy.opt_out => opt_out(req.headers(), true),
         (&Method::GET, "/opt-in") if state.pipeline.policy.opt_out => opt_out(req.headers(), false),
-        (_, "/p.gif" | "/api/event") => reject(&state, Rejection::MethodNotAllowed),
+        (_, "/p.gif" | "/api/event" | "/api/send") => reject(&state, Rejection::MethodNotAllowed),
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
 }
@@ -119,7 +120,9 @@ fn preflight(state: &BeaconState, h: &HeaderMap) -> Resp {
     );
     hs.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Content-Type"),
+        // Umami's tracker sends back the body of the last answer in
+        // `x-umami-cache`.
+        HeaderValue::from_static("Content-Type, x-umami-cache"),
     );
     hs.insert(
         header::ACCESS_CONTROL_MAX_AGE,
@@ -148,27 +151,35 @@ async fn beacon(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -
     resp
 }
 
-async fn beacon_body(state: &BeaconState, peer: SocketAddr, headers: &HeaderMap, body: Incoming) -> Resp {
+/// Read a beacon body within the size limit, with an accepted content type.
+async fn read_body(state: &BeaconState, headers: &HeaderMap, body: Incoming) -> Result<Bytes, Resp> {
     let ctype = header_str(headers, "content-type")
         .unwrap_or("")
         .to_ascii_lowercase();
     let mime = ctype.split(';').next().unwrap_or("").trim();
     if !matches!(mime, "" | "application/json" | "text/plain") {
-        return reject(state, Rejection::BadContentType);
+        return Err(reject(state, Rejection::BadContentType));
     }
     let declared = header_str(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > state.max_body as u64) {
-        return reject(state, Rejection::BodyTooLarge);
+        return Err(reject(state, Rejection::BodyTooLarge));
     }
-    let bytes = match Limited::new(body, state.max_body).collect().await {
-        Ok(c) => c.to_bytes(),
+    match Limited::new(body, state.max_body).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            return reject(state, Rejection::BodyTooLarge)
+            Err(reject(state, Rejection::BodyTooLarge))
         }
-        Err(_) => return text(StatusCode::BAD_REQUEST, "could not read body"),
+        Err(_) => Err(text(StatusCode::BAD_REQUEST, "could not read body")),
+    }
+}
+
+async fn beacon_body(state: &BeaconState, peer: SocketAddr, headers: &HeaderMap, body: Incoming) -> Resp {
+    let bytes = match read_body(state, headers, body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
     };
     let hit = match decode::json(&bytes) {
         Ok(h) => h,
@@ -178,6 +189,31 @@ async fn beacon_body(state: &BeaconState, peer: SocketAddr, headers: &HeaderMap,
         Ok(()) => text(StatusCode::ACCEPTED, "ok"),
         Err(resp) => resp,
     }
+}
+
+/// `POST /api/send`: Umami's collect endpoint. The answer's body is a
+/// plain token (`ok`), which Umami's tracker echoes in `x-umami-cache`.
+async fn umami(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let (parts, body) = req.into_parts();
+    let mut resp = match read_body(state, &parts.headers, body).await {
+        Err(resp) => resp,
+        Ok(bytes) => match decode::umami(&bytes) {
+            Err(r) => reject(state, r),
+            Ok(None) => resp::body(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
+            Ok(Some((website, mut hit))) => match state.pipeline.sites.by_umami_id(&website) {
+                None => reject(state, Rejection::UnknownSite),
+                Some(domain) => {
+                    hit.domain = Some(domain.to_string());
+                    match accept(state, peer, &parts.headers, hit).await {
+                        Ok(()) => resp::body(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
+                        Err(resp) => resp,
+                    }
+                }
+            },
+        },
+    };
+    cors(state, &parts.headers, &mut resp);
+    resp
 }
 
 /// Run the pipeline (once per site the hit names) and log the events.

@@ -58,6 +58,8 @@ pub struct Site {
     pub origins: Vec<String>,
     /// Keep `#/route` fragments as part of the path (single-page apps).
     pub hash_routing: bool,
+    /// Umami's id for the site (lower-case UUID), if hits come from Umami's tracker.
+    pub umami_website_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -107,6 +107,8 @@ pub struct RawSite {
     pub domain: String,
     pub origins: Vec<String>,
     pub hash_routing: bool,
+    /// The site's id in Umami's tracker (`data-website-id`), for `/api/send`.
+    pub umami_website_id: String,
 }
 
 impl Default for RawServer {

@@ -307,10 +307,34 @@ impl RawConfig {
                 })?;
                 origins.push(u.origin().ascii_serialization());
             }
+            let umami = site.umami_website_id.trim().to_ascii_lowercase();
+            if !umami.is_empty() {
+                let uuid = umami.len() == 36
+                    && umami.bytes().enumerate().all(|(k, b)| {
+                        if [8, 13, 18, 23].contains(&k) {
+                            b == b'-'
+                        } else {
+                            b.is_ascii_hexdigit()
+                        }
+                    });
+                if !uuid {
+                    return Err(invalid(
+                        format!("sites[{i}].umami_website_id"),
+                        format!("not a UUID: {:?}", site.umami_website_id),
+                    ));
+                }
+                if sites.iter().any(|s| s.umami_website_id.as_deref() == Some(umami.as_str())) {
+                    return Err(invalid(
+                        format!("sites[{i}].umami_website_id"),
+                        "used by another site",
+                    ));
+                }
+            }
             sites.push(Site {
                 domain: d,
                 origins,
                 hash_routing: site.hash_routing,
+                umami_website_id: (!umami.is_empty()).then_some(umami),
             });
         }
 

@@ -43,21 +43,37 @@ pub struct SiteRef {
 pub struct Sites {
     sites: Vec<SiteRef>,
     origins: Vec<String>,
+    /// Umami website id → site domain.
+    umami: Vec<(String, &'static str)>,
 }
 
 impl Sites {
     pub fn new(cfg: &Config) -> Self {
+        let sites: Vec<SiteRef> = cfg
+            .sites
+            .iter()
+            .map(|s| SiteRef {
+                domain: Box::leak(s.domain.clone().into_boxed_str()),
+                hash_routing: s.hash_routing,
+            })
+            .collect();
+        let umami = cfg
+            .sites
+            .iter()
+            .zip(&sites)
+            .filter_map(|(c, r)| c.umami_website_id.clone().map(|id| (id, r.domain)))
+            .collect();
         Self {
-            sites: cfg
-                .sites
-                .iter()
-                .map(|s| SiteRef {
-                    domain: Box::leak(s.domain.clone().into_boxed_str()),
-                    hash_routing: s.hash_routing,
-                })
-                .collect(),
+            sites,
             origins: cfg.sites.iter().flat_map(|s| s.origins.clone()).collect(),
+            umami,
         }
+    }
+
+    /// The site configured with this Umami website id.
+    pub fn by_umami_id(&self, id: &str) -> Option<&'static str> {
+        let id = id.trim().to_ascii_lowercase();
+        self.umami.iter().find(|(w, _)| *w == id).map(|(_, d)| *d)
     }
 
     pub fn find(&self, domain: &str) -> Option<SiteRef> {

@@ -285,6 +285,7 @@ mod tests {
             hash_routing: false,
             domain: "example.com".into(),
             origins: vec![],
+            ..Default::default()
         });
         let sites = Sites::new(&raw.validate().unwrap());
         let url = |u: &str| parse_url(Some(u)).unwrap();

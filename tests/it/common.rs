@@ -109,6 +109,7 @@ impl TestDb {
             hash_routing: false,
             domain: "example.com".into(),
             origins: vec![],
+            ..Default::default()
         }];
         raw
     }

@@ -1,6 +1,6 @@
 //! Real trackers in a real browser: the official Plausible tracker, pinned
-//! in `tests/browser/package.json`, unchanged, in headless Chromium against
-//! tacit. Every request it makes is answered 2xx with CORS headers the
+//! in `tests/browser/package.json`, and Umami's tracker (fetched by
+//! `scripts/setup`), unchanged, in headless Chromium against tacit. Every request it makes is answered 2xx with CORS headers the
 //! browser accepts, and every event lands with its name, page, props,
 //! revenue, interactivity and engagement values.
 
@@ -126,4 +126,67 @@ async fn the_official_plausible_tracker_works_unchanged() {
             .any(|r| r.name == "engagement" && r.scroll_depth > 0),
         "an engagement event with its scroll depth"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn umamis_tracker_works_unchanged() {
+    const WEBSITE: &str = "4fb7fa4c-5b46-438d-94b3-3a8fb9bc2e8b";
+    let db = TestDb::new("umami");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let mut raw = db.config();
+    raw.sites[0].origins = vec![origin.clone()];
+    raw.sites[0].umami_website_id = WEBSITE.into();
+    let app = start(raw).await;
+    let base = format!("http://{}", app.beacon_addr);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/umami.mjs");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args([script, &base, &port.to_string(), WEBSITE])
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+    let sent = report["sent"].as_array().unwrap();
+    for s in sent {
+        assert_eq!(s["status"], 200, "{s}");
+        assert_eq!(s["cors"], origin.as_str(), "CORS: {s}");
+    }
+    assert_eq!(sent.len(), 4, "pageview, click, custom event, SPA pageview: {stdout}");
+    app.shutdown().await;
+    let rows: Vec<Stored> = db
+        .client()
+        .query(
+            "SELECT name, pathname, prop_keys, prop_values, interactive, toString(revenue_amount) AS revenue, \
+             revenue_currency, scroll_depth FROM events ORDER BY ts",
+        )
+        .fetch_all()
+        .await
+        .unwrap();
+    let names: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.pathname.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("pageview", "/"), ("Signup", "/"), ("Purchase", "/"), ("pageview", "/next")]
+    );
+    assert_eq!(
+        (rows[1].prop_keys.clone(), rows[1].prop_values.clone()),
+        (vec!["plan".to_string()], vec!["pro".to_string()])
+    );
+    assert!(rows[2].prop_keys.contains(&"amount".to_string()) && rows[2].prop_values.contains(&"5".to_string()));
 }
