@@ -64,6 +64,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the HTML to paste into a site's pages: the tracker script
+    /// (with its integrity hash) and a <noscript> pixel.
+    Snippet {
+        /// A configured site.
+        #[arg(long)]
+        site: String,
+        /// tacit's public address, as the site's visitors reach it
+        /// (default: http://<server.listen>).
+        #[arg(long, value_name = "URL")]
+        base: Option<String>,
+    },
     /// Print the version.
     Version,
 }
@@ -101,6 +112,15 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::CheckConfig => {
             println!("config ok");
+            return ExitCode::SUCCESS;
+        }
+        Command::Snippet { site, base } => {
+            if !cfg.sites.iter().any(|s| s.domain == *site) {
+                eprintln!("tacit: snippet: {site:?} is not a configured site ([[sites]] domain)");
+                return ExitCode::from(2);
+            }
+            let base = base.clone().unwrap_or_else(|| format!("http://{}", cfg.listen));
+            print!("{}", tacit::beacon::script::snippet(&base, site));
             return ExitCode::SUCCESS;
         }
         Command::Policy { json } => {

@@ -4,6 +4,7 @@
 //! status with a one-line reason. Nothing here logs request contents.
 
 pub mod decode;
+pub mod script;
 
 
 use std::net::SocketAddr;
@@ -71,6 +72,9 @@ pub async fn handle(state: Arc<BeaconState>, peer: SocketAddr, req: Request<Inco
         (&Method::POST, "/api/event") => beacon(&state, peer, req).await,
         (&Method::POST, "/api/send") => umami(&state, peer, req).await,
         (&Method::OPTIONS, "/api/event" | "/api/send") => preflight(&state, req.headers()),
+        (&Method::GET | &Method::HEAD, p) if p.starts_with("/js/tacit") => {
+            script::serve(p, req.headers()).unwrap_or_else(|| text(StatusCode::NOT_FOUND, "not found"))
+        }
         (&Method::GET, "/opt-out") if state.pipeline.policy.opt_out => opt_out(req.headers(), true),
         (&Method::GET, "/opt-in") if state.pipeline.policy.opt_out => opt_out(req.headers(), false),
         (_, "/p.gif" | "/api/event" | "/api/send") => reject(&state, Rejection::MethodNotAllowed),
@@ -132,10 +136,14 @@ fn preflight(state: &BeaconState, h: &HeaderMap) -> Resp {
 }
 
 async fn pixel(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -> Resp {
-    let hit = match decode::query(req.uri().query().unwrap_or("")) {
+    let mut hit = match decode::query(req.uri().query().unwrap_or("")) {
         Ok(h) => h,
         Err(r) => return reject(state, r),
     };
+    if hit.url.is_none() {
+        // The snippet's <noscript> pixel: its page is the Referer.
+        hit.url = header_str(req.headers(), "referer").map(str::to_string);
+    }
     match accept(state, peer, req.headers(), hit).await {
         Ok(()) => resp::body(StatusCode::OK, "image/gif", Bytes::from_static(&GIF)),
         Err(resp) => resp,

@@ -7,4 +7,5 @@ mod support;
 
 mod bots;
 mod layers;
+mod tracker;
 mod uap;

@@ -190,3 +190,66 @@ async fn umamis_tracker_works_unchanged() {
     );
     assert!(rows[2].prop_keys.contains(&"amount".to_string()) && rows[2].prop_values.contains(&"5".to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tacits_own_tracker_from_its_snippet() {
+    let db = TestDb::new("tracker");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = start(db.config()).await;
+    let base = format!("http://{}", app.beacon_addr);
+    // The snippet as `tacit snippet` prints it; the test page is on
+    // 127.0.0.1 in an automated browser, which the tracker skips unless told.
+    let snippet = tacit::beacon::script::snippet(&base, "example.com").replace(
+        "data-domain=",
+        "data-allow-local=\"1\" data-allow-automation=\"1\" data-domain=",
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/tacit.mjs");
+    let b = base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args([script, &b, &port.to_string(), &snippet])
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+    assert_eq!(report["failed"].as_array().unwrap().len(), 0, "{stdout}");
+    assert_eq!(report["cookies"], 0, "no cookies");
+    assert_eq!(report["storage"], 0, "nothing in storage");
+    let sent = report["sent"].as_array().unwrap().len() as u64;
+    app.shutdown().await;
+    let rows: Vec<Stored> = db
+        .client()
+        .query(
+            "SELECT name, pathname, prop_keys, prop_values, interactive, toString(revenue_amount) AS revenue, \
+             revenue_currency, scroll_depth FROM events ORDER BY ts",
+        )
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(rows.len() as u64, sent, "every hit the browser sent is stored: {stdout}");
+    let has = |n: &str, path: &str| rows.iter().any(|r| r.name == n && r.pathname == path);
+    assert!(has("pageview", "/") && has("pageview", "/next"), "{rows:?}");
+    assert!(has("Signup", "/"));
+    assert!(has("Outbound Link: Click", "/next"));
+    assert!(has("File Download", "/next"));
+    assert!(has("Form: Submission", "/next"));
+    assert!(
+        rows.iter().any(|r| r.name == "engagement" && r.pathname == "/next" && r.scroll_depth > 0),
+        "engagement on tab hide, with scroll depth: {rows:?}"
+    );
+    let signup = rows.iter().find(|r| r.name == "Signup").unwrap();
+    assert_eq!(signup.prop_values, vec!["pro".to_string()]);
+}
