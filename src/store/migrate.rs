@@ -70,10 +70,7 @@ pub fn embedded() -> Result<Vec<Migration>, MigrateError> {
 }
 
 fn hex_sha256(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(b))
 }
 
 /// Split a file into statements at `;` that end a line (comments dropped).
