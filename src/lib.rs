@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod model;
 pub mod notice;
 pub mod privacy;
+pub mod purge;
 pub mod sessions;
 pub mod sink;
 pub mod store;

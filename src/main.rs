@@ -64,6 +64,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Remove one site's data from every table (and check the log holds
+    /// none); recorded in `purges` and noted in the disclosure ledger.
+    Purge {
+        #[arg(long)]
+        site: String,
+        /// Only rows before this UTC day (YYYY-MM-DD).
+        #[arg(long, value_name = "DAY")]
+        before: Option<String>,
+        /// Count what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Purge a site that is still configured (its new hits keep arriving).
+        #[arg(long)]
+        force: bool,
+        /// Why, for the record (the controller's request).
+        #[arg(long, default_value = "the data controller asked for removal")]
+        reason: String,
+    },
+    /// The recorded purges: the evidence for the data controller.
+    Purges {
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the HTML to paste into a site's pages: the tracker script
     /// (with its integrity hash) and a <noscript> pixel.
     Snippet {
@@ -166,14 +189,43 @@ fn main() -> ExitCode {
             } => export(&cfg, &partner, &period, name.as_deref(), out).await,
             Command::Disclosures { year, json } => disclosures(&cfg, year, json).await,
             Command::Serve { migrate } => serve(&cfg, migrate).await,
+            Command::Purge {
+                site,
+                before,
+                dry_run,
+                force,
+                reason,
+            } => {
+                let req = tacit::purge::Request {
+                    site,
+                    before,
+                    reason,
+                    dry_run,
+                    force,
+                };
+                purge(&cfg, &req).await
+            }
+            Command::Purges { json } => purges(&cfg, json).await,
             _ => Ok(()),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = match e.downcast_ref::<tacit::app::AppError>() {
-                Some(tacit::app::AppError::Pending(_)) => 3,
+            use tacit::purge::PurgeError;
+            let code = match (
+                e.downcast_ref::<tacit::app::AppError>(),
+                e.downcast_ref::<PurgeError>(),
+            ) {
+                (Some(tacit::app::AppError::Pending(_)), _) => 3,
+                (
+                    _,
+                    Some(
+                        PurgeError::UnknownSite(_)
+                        | PurgeError::StillConfigured(_)
+                        | PurgeError::BadDay(_),
+                    ),
+                ) => 2,
                 _ => 1,
             };
             eprintln!("tacit: {e:#}");
@@ -243,6 +295,46 @@ async fn disclosures(cfg: &Config, year: i32, json: bool) -> anyhow::Result<()> 
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", tacit::export::ledger::markdown(&report));
+    }
+    Ok(())
+}
+
+async fn purge(cfg: &Config, req: &tacit::purge::Request) -> anyhow::Result<()> {
+    let client = tacit::store::client(&cfg.clickhouse);
+    let outcome = tacit::purge::run(
+        cfg,
+        &client,
+        req,
+        SystemClock.now_ms(),
+        std::time::Duration::from_secs(60),
+    )
+    .await?;
+    print!("{}", tacit::purge::describe(&outcome));
+    Ok(())
+}
+
+async fn purges(cfg: &Config, json: bool) -> anyhow::Result<()> {
+    let client = tacit::store::client(&cfg.clickhouse);
+    let rows = tacit::purge::recorded(&client)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading purges: {}", tacit::store::log_safe(&e)))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    for r in rows {
+        let rows: Vec<String> = r.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        println!(
+            "{} {}: {} (requested {}, completed {}); reason: {}; rows: {}{}",
+            r.site,
+            if r.before.is_empty() { "all rows".to_string() } else { format!("rows before {}", r.before) },
+            r.status,
+            r.requested,
+            if r.completed.is_empty() { "-" } else { &r.completed },
+            r.reason,
+            rows.join(", "),
+            if r.tables_left.is_empty() { String::new() } else { format!("; left: {}", r.tables_left.join(", ")) }
+        );
     }
     Ok(())
 }

@@ -111,7 +111,8 @@ pub fn notice(cfg: &Config) -> Notice {
         Retention { table: "aggregates", holds: "counts per site and hour or day (visitors, visits, page views), with no visitor identifiers", kept_for: format!("{} months", p.aggregate_ttl_months) },
         Retention { table: "dropped_hits", holds: "how many requests were not recorded, per site, day and reason", kept_for: "25 months".into() },
         Retention { table: "salts", holds: "the daily secrets used for visitor identifiers", kept_for: "2 days, then destroyed".into() },
-        Retention { table: "disclosures", holds: "a record of each release of statistics to a partner (who, when, which categories, how many groups)", kept_for: "permanently, so that disclosures can be reported".into() },
+        Retention { table: "disclosures", holds: "a record of each release of statistics to a partner (who, when, which categories, how many groups), and a note of each site whose data was removed on request", kept_for: "permanently, so that disclosures can be reported".into() },
+        Retention { table: "purges", holds: "each removal of a site's data on its owner's request: the site, when, and how many records were removed", kept_for: "permanently, as evidence of the removal".into() },
         Retention { table: "write-ahead log", holds: "the same records as above, on the collector's disk until the database has them", kept_for: "until delivered to the database (seconds normally; longer while it is unreachable)".into() },
     ];
     let disclosures = if cfg.exports.is_empty() {

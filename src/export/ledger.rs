@@ -29,6 +29,8 @@ pub struct Disclosure {
     pub suppressed: u64,
     pub format: String,
     pub file_sha256: String,
+    /// For `channel = "purge"`: a note that the site's data was removed.
+    pub note: String,
 }
 
 pub async fn append(
@@ -133,6 +135,8 @@ pub struct AnnualReport {
     pub year: i32,
     pub statement: String,
     pub third_parties: Vec<PartnerReport>,
+    /// Site purges noted in the ledger this year.
+    pub purges: Vec<String>,
 }
 
 fn day_string(ms: i64) -> String {
@@ -142,7 +146,18 @@ fn day_string(ms: i64) -> String {
 /// Build the report from the year's ledger rows (pure).
 pub fn report(year: i32, rows: &[Disclosure]) -> AnnualReport {
     let mut by: BTreeMap<&str, Vec<&Disclosure>> = BTreeMap::new();
+    let mut purges = Vec::new();
     for r in rows {
+        if r.channel == "purge" {
+            purges.push(format!(
+                "{}: the data of {} ({}) was removed: {}",
+                day_string(r.time),
+                r.sites.join(", "),
+                r.period,
+                r.note
+            ));
+            continue;
+        }
         by.entry(r.partner.as_str()).or_default().push(r);
     }
     let third_parties = by
@@ -193,6 +208,7 @@ pub fn report(year: i32, rows: &[Disclosure]) -> AnnualReport {
         year,
         statement,
         third_parties,
+        purges,
     }
 }
 
@@ -228,6 +244,12 @@ pub fn markdown(r: &AnnualReport) -> String {
             ));
         }
     }
+    if !r.purges.is_empty() {
+        s.push_str("\n## Data removed on request\n\n");
+        for p in &r.purges {
+            s.push_str(&format!("- {p}\n"));
+        }
+    }
     s
 }
 
@@ -253,6 +275,7 @@ mod tests {
             suppressed: 1,
             format: "csv".into(),
             file_sha256: "x".into(),
+            note: String::new(),
         };
         let r = report(
             2025,

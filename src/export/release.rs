@@ -94,6 +94,7 @@ pub async fn release<R: Rng + CryptoRng + ?Sized>(
             suppressed,
             format: spec.format.extension().into(),
             file_sha256: sha.clone(),
+            note: String::new(),
         },
     )
     .await?;

@@ -71,6 +71,21 @@ fn decode(b: &[u8]) -> Option<(u64, State)> {
     ))
 }
 
+/// The state in the cursor file at `path`, without creating it.
+pub fn read(path: &Path) -> Option<State> {
+    let buf = std::fs::read(path).ok()?;
+    let n = buf.len();
+    let slots = [
+        decode(&buf[..n.min(SLOT as usize)]),
+        decode(buf.get(SLOT as usize..).unwrap_or(&[])),
+    ];
+    slots
+        .into_iter()
+        .flatten()
+        .max_by_key(|(seq, _)| *seq)
+        .map(|(_, s)| s)
+}
+
 impl Cursor {
     /// Open the cursor file; a missing or unreadable one is the start of
     /// the log (`first`).

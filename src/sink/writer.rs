@@ -153,6 +153,7 @@ impl Writer {
         let mut durable = self.log.durable();
         let mut delivered: u64 = 0;
         let mut read = self.cursor.state().acked;
+        self.delete_finished(read);
         let mut forced = self.cursor.state().inflight;
         let mut pending_since: Option<Instant> = None;
         let mut drops_due = Instant::now() + self.cfg.flush_interval;
@@ -494,17 +495,25 @@ impl Writer {
         ) {
             tracing::error!(error = %e, "cannot write the log cursor");
         }
+        self.delete_finished(acked);
+        acked
+    }
+
+    /// Delete every sealed segment whose rows are all acknowledged: rows
+    /// leave the disk as soon as ClickHouse has them.
+    fn delete_finished(&self, acked: Pos) {
         let active = self.log.durable().borrow().end.seg;
-        if let Ok(ids) = segment_ids(self.log.dir()) {
-            for id in ids.into_iter().filter(|&id| id < acked.seg.min(active)) {
-                let p = segment_path(self.log.dir(), id);
-                let len = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-                if fs::remove_file(&p).is_ok() {
-                    self.log.released(len);
-                }
+        let Ok(ids) = segment_ids(self.log.dir()) else {
+            return;
+        };
+        for id in ids.into_iter().filter(|&id| id < active) {
+            let p = segment_path(self.log.dir(), id);
+            let len = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+            let done = id < acked.seg || (id == acked.seg && acked.off >= len);
+            if done && fs::remove_file(&p).is_ok() {
+                self.log.released(len);
             }
         }
-        acked
     }
 }
 

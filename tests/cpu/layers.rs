@@ -21,6 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("sink", &["model", "config", "metrics", "privacy", "store"]),
     ("export", &["model", "config", "store", "sessions", "http"]),
     ("notice", &["model", "config"]),
+    ("purge", &["model", "config", "store", "sink", "export"]),
     ("explain", &["model", "config", "enrich", "http", "ingest", "privacy"]),
     (
         "beacon",

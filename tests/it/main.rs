@@ -15,4 +15,5 @@ mod exports;
 mod hits;
 mod lifecycle;
 mod privacy;
+mod purge;
 mod trackers;

@@ -1,0 +1,376 @@
+//! `tacit purge`: remove one site's data on its owner's request, and keep
+//! the evidence. In order: refuse an unknown site, or a configured one
+//! without `--force`; wait until the write-ahead log holds no row of the
+//! site (a running collector delivers it within seconds; a stopped one
+//! must be started, and the purge rerun); count the site's rows in every
+//! table that holds site data; delete them with synchronous mutations;
+//! count again; record the attempt in `purges` and a note in the
+//! disclosure ledger (whose release rows are kept, as the law requires).
+//! A purge that cannot finish says which tables are left; rerunning it
+//! finishes the work.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::model::clock::day_of_date;
+use crate::sink::cursor;
+use crate::sink::log::{segment_ids, segment_path};
+use crate::sink::record::{self, HEADER};
+
+/// The tables holding site data, with the column a `--before` day is
+/// compared to. `export_releases` (noisy files cached for repeats) has no
+/// site column: its rows are found through the ledger.
+pub const TABLES: &[(&str, &str)] = &[
+    ("events", "toDate(ts)"),
+    ("sessions", "day"),
+    ("agg_hourly", "toDate(hour)"),
+    ("agg_daily", "day"),
+    ("dropped_hits", "day"),
+];
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PurgeError {
+    #[error("{0:?} is not a configured site and no table holds rows of it")]
+    UnknownSite(String),
+    #[error("{0:?} is still configured in [[sites]]: remove it first (new hits would keep arriving), or pass --force")]
+    StillConfigured(String),
+    #[error("--before: not a day (YYYY-MM-DD): {0:?}")]
+    BadDay(String),
+    #[error("the write-ahead log at {dir} still holds {rows} row(s) of the site: start tacit so it delivers them, then rerun the purge")]
+    InLog { dir: String, rows: u64 },
+    #[error("the purge did not complete; tables still holding rows of the site: {}", .0.join(", "))]
+    Incomplete(Vec<String>),
+    #[error("clickhouse: {}", crate::store::log_safe(.0))]
+    ClickHouse(#[from] clickhouse::error::Error),
+    #[error("write-ahead log: {0}")]
+    Log(String),
+}
+
+/// What to purge.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub site: String,
+    /// Only rows before this UTC day (`YYYY-MM-DD`).
+    pub before: Option<String>,
+    pub reason: String,
+    pub dry_run: bool,
+    pub force: bool,
+}
+
+/// Rows of the site per table (the log included), before and after.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Outcome {
+    pub site: String,
+    pub before: Option<String>,
+    pub dry_run: bool,
+    /// Rows found per table before deleting.
+    pub found: BTreeMap<String, u64>,
+    /// Rows left per table after deleting (all zero when complete).
+    pub left: BTreeMap<String, u64>,
+}
+
+#[derive(clickhouse::Row, serde::Serialize)]
+struct PurgeRow {
+    site: String,
+    before: String,
+    reason: String,
+    requested: i64,
+    completed: i64,
+    status: String,
+    rows: Vec<(String, u64)>,
+    tables_left: Vec<String>,
+}
+
+/// One recorded purge, for `tacit purges`.
+#[derive(Debug, Clone, clickhouse::Row, serde::Deserialize, serde::Serialize)]
+pub struct Recorded {
+    pub site: String,
+    pub before: String,
+    pub reason: String,
+    pub requested: String,
+    pub completed: String,
+    pub status: String,
+    pub rows: Vec<(String, u64)>,
+    pub tables_left: Vec<String>,
+}
+
+/// The site and time of a `RowBinary` events row (site first, then ts).
+fn row_site_ts(payload: &[u8]) -> Option<(&[u8], i64)> {
+    let (mut len, mut shift, mut i) = (0usize, 0, 0);
+    loop {
+        let b = *payload.get(i)?;
+        len |= ((b & 0x7f) as usize) << shift;
+        i += 1;
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    let site = payload.get(i..i + len)?;
+    let ts = i64::from_le_bytes(payload.get(i + len..i + len + 8)?.try_into().ok()?);
+    Some((site, ts))
+}
+
+/// Rows of `site` (before `before_day`, if given) in the log under `dir`
+/// that ClickHouse has not acknowledged (acknowledged rows leave the disk
+/// with their segment).
+pub fn rows_in_log(dir: &Path, site: &str, before_day: Option<i32>) -> Result<u64, PurgeError> {
+    if !dir.exists() {
+        return Ok(0);
+    }
+    let acked = cursor::read(&dir.join("cursor")).map(|s| s.acked);
+    let mut n = 0;
+    for id in segment_ids(dir).map_err(|e| PurgeError::Log(e.to_string()))? {
+        let Ok(bytes) = std::fs::read(segment_path(dir, id)) else {
+            continue; // delivered and deleted meanwhile
+        };
+        let mut at = HEADER as usize;
+        match acked {
+            Some(a) if id < a.seg => continue,
+            Some(a) if id == a.seg => at = at.max(a.off as usize),
+            _ => {}
+        }
+        while let Some(rest) = bytes.get(at..) {
+            let record::Next::Record(payload, used) = record::next(rest) else {
+                break;
+            };
+            if let Some((s, ts)) = row_site_ts(payload) {
+                let early = before_day.is_none_or(|d| (ts.div_euclid(86_400_000) as i32) < d);
+                if s == site.as_bytes() && early {
+                    n += 1;
+                }
+            }
+            at += used;
+        }
+    }
+    Ok(n)
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+fn condition(site: &str, col: &str, before: Option<&str>) -> String {
+    match before {
+        Some(d) => format!("site = {} AND {col} < toDate({})", quote(site), quote(d)),
+        None => format!("site = {}", quote(site)),
+    }
+}
+
+fn releases_condition(site: &str) -> String {
+    format!(
+        "(partner, export, period, config_hash) IN (SELECT partner, export, period, config_hash \
+         FROM disclosures WHERE has(sites, {}) AND channel != 'purge')",
+        quote(site)
+    )
+}
+
+async fn counts(
+    client: &clickhouse::Client,
+    site: &str,
+    before: Option<&str>,
+) -> Result<BTreeMap<String, u64>, PurgeError> {
+    let mut out = BTreeMap::new();
+    for (t, col) in TABLES {
+        let n: u64 = client
+            .query(&format!("SELECT count() FROM {t} WHERE {}", condition(site, col, before)))
+            .fetch_one()
+            .await?;
+        out.insert(t.to_string(), n);
+    }
+    if before.is_none() {
+        let n: u64 = client
+            .query(&format!("SELECT count() FROM export_releases WHERE {}", releases_condition(site)))
+            .fetch_one()
+            .await?;
+        out.insert("export_releases".into(), n);
+    }
+    Ok(out)
+}
+
+/// Run a purge. `now_ms` is the injected clock's time.
+pub async fn run(
+    cfg: &Config,
+    client: &clickhouse::Client,
+    req: &Request,
+    now_ms: i64,
+    log_wait: Duration,
+) -> Result<Outcome, PurgeError> {
+    let site = req.site.trim().to_ascii_lowercase();
+    let before = req.before.as_deref();
+    let before_day = match before {
+        Some(d) => Some(day_of_date(
+            d.parse::<jiff::civil::Date>()
+                .map_err(|_| PurgeError::BadDay(d.to_string()))?,
+        )),
+        None => None,
+    };
+    let configured = cfg.sites.iter().any(|s| s.domain == site);
+    if configured && !req.force {
+        return Err(PurgeError::StillConfigured(site));
+    }
+    let wal = cfg.data_dir.join("wal");
+    // Rows still in the log would land after the delete: wait for them.
+    let deadline = tokio::time::Instant::now() + log_wait;
+    let mut in_log = rows_in_log(&wal, &site, before_day)?;
+    while in_log > 0 && !req.dry_run && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        in_log = rows_in_log(&wal, &site, before_day)?;
+    }
+    let mut found = counts(client, &site, before).await?;
+    found.insert("write-ahead log".into(), in_log);
+    if !configured && found.values().all(|n| *n == 0) {
+        return Err(PurgeError::UnknownSite(site));
+    }
+    let mut outcome = Outcome {
+        site: site.clone(),
+        before: req.before.clone(),
+        dry_run: req.dry_run,
+        found: found.clone(),
+        left: BTreeMap::new(),
+    };
+    if req.dry_run {
+        return Ok(outcome);
+    }
+    if in_log > 0 {
+        record(client, req, &site, now_ms, 0, &found, &["write-ahead log".into()]).await?;
+        return Err(PurgeError::InLog {
+            dir: wal.display().to_string(),
+            rows: in_log,
+        });
+    }
+    let sync = |sql: String| {
+        client
+            .query(&sql)
+            .with_setting("mutations_sync", "2")
+            .execute()
+    };
+    for (t, col) in TABLES {
+        if found.get(*t).copied().unwrap_or(0) > 0 {
+            sync(format!("ALTER TABLE {t} DELETE WHERE {}", condition(&site, col, before))).await?;
+        }
+    }
+    if found.get("export_releases").copied().unwrap_or(0) > 0 {
+        sync(format!(
+            "ALTER TABLE export_releases DELETE WHERE {}",
+            releases_condition(&site)
+        ))
+        .await?;
+    }
+    let mut left = counts(client, &site, before).await?;
+    left.insert("write-ahead log".into(), rows_in_log(&wal, &site, before_day)?);
+    let tables_left: Vec<String> = left
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(t, _)| t.clone())
+        .collect();
+    outcome.left = left;
+    let completed = if tables_left.is_empty() { now_ms } else { 0 };
+    record(client, req, &site, now_ms, completed, &found, &tables_left).await?;
+    if !tables_left.is_empty() {
+        return Err(PurgeError::Incomplete(tables_left));
+    }
+    let range = match before {
+        Some(d) => format!("rows before {d}"),
+        None => "all rows".into(),
+    };
+    crate::export::ledger::append(
+        client,
+        &crate::export::ledger::Disclosure {
+            time: now_ms,
+            partner: String::new(),
+            export: String::new(),
+            period: range,
+            channel: "purge".into(),
+            config_hash: String::new(),
+            sites: vec![site.clone()],
+            dimensions: vec![],
+            metrics: vec![],
+            min_visitors: 0,
+            epsilon_spent: 0.0,
+            rows: 0,
+            suppressed: 0,
+            format: String::new(),
+            file_sha256: String::new(),
+            note: req.reason.clone(),
+        },
+    )
+    .await?;
+    Ok(outcome)
+}
+
+async fn record(
+    client: &clickhouse::Client,
+    req: &Request,
+    site: &str,
+    now_ms: i64,
+    completed: i64,
+    found: &BTreeMap<String, u64>,
+    left: &[String],
+) -> Result<(), clickhouse::error::Error> {
+    let mut ins = client.insert::<PurgeRow>("purges").await?;
+    ins.write(&PurgeRow {
+        site: site.to_string(),
+        before: req.before.clone().unwrap_or_default(),
+        reason: req.reason.clone(),
+        requested: now_ms,
+        completed,
+        status: if left.is_empty() { "done" } else { "incomplete" }.into(),
+        rows: found.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        tables_left: left.to_vec(),
+    })
+    .await?;
+    ins.end().await
+}
+
+/// Every recorded purge, oldest first.
+pub async fn recorded(client: &clickhouse::Client) -> Result<Vec<Recorded>, clickhouse::error::Error> {
+    client
+        .query(
+            "SELECT site, before, reason, toString(requested) AS requested, \
+             if(completed = 0, '', toString(completed)) AS completed, status, \
+             CAST(rows, 'Array(Tuple(String, UInt64))') AS rows, tables_left \
+             FROM purges ORDER BY requested",
+        )
+        .fetch_all()
+        .await
+}
+
+/// The per-table counts as lines.
+pub fn describe(o: &Outcome) -> String {
+    let mut s = format!(
+        "{} rows of {}{}:\n",
+        if o.dry_run { "would remove" } else { "removed" },
+        o.site,
+        o.before
+            .as_ref()
+            .map(|d| format!(" before {d}"))
+            .unwrap_or_default()
+    );
+    for (t, n) in &o.found {
+        s.push_str(&format!("  {t:<16} {n}\n"));
+    }
+    if !o.dry_run {
+        s.push_str(&format!(
+            "verified: every table now holds 0 rows of {}\n",
+            o.site
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_site_and_time_of_a_logged_row_are_read() {
+        let mut buf = Vec::new();
+        crate::privacy::Event::sample().write_row_binary(&mut buf);
+        assert_eq!(row_site_ts(&buf), Some((&b"example.com"[..], 1_700_000_000_000)));
+        assert!(condition("a'b", "day", Some("2026-01-01")).contains("a\\'b"));
+    }
+}
