@@ -65,6 +65,8 @@ pub enum LogError {
         #[source]
         source: std::io::Error,
     },
+    #[error("write-ahead log {0}: another tacit process is using it (each process needs its own server.data_dir)")]
+    InUse(PathBuf),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
@@ -189,6 +191,8 @@ struct Shared {
 pub struct Log {
     shared: Arc<Shared>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Held (locked) while this process owns the directory.
+    _lock: File,
 }
 
 
@@ -197,6 +201,16 @@ impl Log {
     /// appender on a new segment.
     pub fn open(cfg: LogConfig, metrics: Arc<Metrics>) -> Result<(Log, Recovered), LogError> {
         fs::create_dir_all(&cfg.dir).map_err(io(&cfg.dir))?;
+        let lock_path = cfg.dir.join("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        if lock.try_lock().is_err() {
+            return Err(LogError::InUse(cfg.dir.clone()));
+        }
         let mut rec = Recovered::default();
         let mut disk = 0;
         let ids = segment_ids(&cfg.dir)?;
@@ -259,6 +273,7 @@ impl Log {
             Log {
                 shared,
                 thread: Mutex::new(Some(thread)),
+                _lock: lock,
             },
             rec,
         ))
@@ -487,7 +502,7 @@ mod tests {
             let w = log.append(&[i; 30], true).unwrap().unwrap();
             Log::wait_durable(w).await.unwrap();
         }
-        log.close();
+        drop(log);
         let ids = segment_ids(&dir).unwrap();
         assert!(ids.len() > 2, "segments rolled at 200 bytes: {ids:?}");
         // Tear the last segment with records mid-record.
@@ -503,7 +518,7 @@ mod tests {
             m.wal_discarded_bytes.load(Ordering::Relaxed),
             rec.discarded_bytes
         );
-        log.close();
+        drop(log);
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -520,6 +535,20 @@ mod tests {
         assert_eq!(log.append(&[1; 10], false).unwrap_err(), AppendError::LogFull);
         log.close();
         assert_eq!(log.append(&[1; 10], false).unwrap_err(), AppendError::Closed);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn one_process_per_log() {
+        let dir = tmp("lock");
+        let m = Arc::new(Metrics::default());
+        let (first, _) = Log::open(cfg(&dir), m.clone()).unwrap();
+        assert!(matches!(
+            Log::open(cfg(&dir), m.clone()),
+            Err(LogError::InUse(_))
+        ));
+        drop(first);
+        assert!(Log::open(cfg(&dir), m).is_ok(), "free again once closed");
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -377,6 +377,12 @@ impl Proxy {
                 }
                 let mut gen = gen_rx.clone();
                 gen.borrow_and_update();
+                // `down` sets the flag before it bumps the generation: seen
+                // here after the bump, it is already down.
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
                 if hang2.load(Ordering::SeqCst) {
                     // Hold the connection open and say nothing.
                     tokio::spawn(async move {

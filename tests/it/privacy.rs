@@ -262,7 +262,10 @@ async fn visitor_id_rotates_at_midnight_with_an_injected_clock() {
 async fn two_tacit_processes_agree_on_the_visitor_id() {
     let db = TestDb::new("replicas");
     let a = start(db.config()).await;
-    let b = start(db.config()).await;
+    // Each process has its own data dir (its own write-ahead log).
+    let mut second = db.config();
+    second.server.data_dir = db.dir.join("replica-b").to_string_lossy().into_owned();
+    let b = start(second).await;
     // Each replica made or adopted today's salt at start; a refresh makes
     // both see the same winner (as the periodic refresh does in serve).
     let now = tacit::model::clock::Clock::now_ms(&tacit::model::clock::SystemClock);
