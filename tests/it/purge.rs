@@ -80,6 +80,12 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     hit(app.beacon_addr, A, "/", bot).await;
     hit(app.beacon_addr, B, "/", bot).await;
     db.wait_rows("events", 40, 20).await;
+    // ... and the writer has their acknowledgement (not only ClickHouse).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while app.metrics.rows_written.load(std::sync::atomic::Ordering::SeqCst) < 40 {
+        assert!(std::time::Instant::now() < deadline, "the writer never heard back");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     // One more hit of A stays in the log: ClickHouse is down at shutdown.
     proxy.down();
     hit(app.beacon_addr, A, "/late", BROWSER_UA).await;
