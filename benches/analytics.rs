@@ -15,10 +15,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SystemClock};
 use tacit::enrich::Enrichers;
 use tacit::ingest::{Hit, Outcome, Pipeline, RequestMeta};
 use tacit::metrics::Metrics;
+use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SystemClock};
 use tacit::privacy::{RawIdentity, Salts};
 
 use common::Rng;

@@ -11,9 +11,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tacit::model::clock::ManualClock;
 use tacit::enrich::Enrichers;
 use tacit::ingest::{Pipeline, RequestMeta};
+use tacit::model::clock::ManualClock;
 use tacit::privacy::{RawIdentity, Salts};
 
 struct Input {

@@ -14,11 +14,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tacit::model::clock::ManualClock;
 use tacit::config::RawConfig;
 use tacit::enrich::Enrichers;
 use tacit::ingest::{Hit, Outcome, Pipeline, RequestMeta};
 use tacit::metrics::Metrics;
+use tacit::model::clock::ManualClock;
 use tacit::privacy::{Event, RawIdentity, Salts};
 
 fn events(n: usize, cfg: &tacit::config::Config) -> Vec<Event> {

@@ -16,12 +16,12 @@ use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminState};
 use crate::beacon::{self, BeaconState};
-use crate::http::server;
-use crate::model::clock::{day_of, SharedClock};
 use crate::config::Config;
 use crate::enrich::{EnrichError, Enrichers};
+use crate::http::server;
 use crate::ingest::Pipeline;
 use crate::metrics::Metrics;
+use crate::model::clock::{day_of, SharedClock};
 use crate::privacy::Salts;
 use crate::sink::{self, SinkTask};
 use crate::store::{self, migrate};

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
-use crate::model::clock::SharedClock;
 use crate::config::Config;
 use crate::enrich::{EnrichError, Enrichers};
 use crate::ingest::{Hit, Outcome, Pipeline};
+use crate::model::clock::SharedClock;
 use crate::privacy::{event_json, RawIdentity, Salts};
 
 #[derive(Debug, thiserror::Error)]

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tacit::model::clock::{Clock, SystemClock};
 use tacit::config::{Config, RawConfig};
+use tacit::model::clock::{Clock, SystemClock};
 
 /// tacit: privacy-aware web analytics collector.
 ///
@@ -142,7 +142,9 @@ fn main() -> ExitCode {
                 eprintln!("tacit: snippet: {site:?} is not a configured site ([[sites]] domain)");
                 return ExitCode::from(2);
             }
-            let base = base.clone().unwrap_or_else(|| format!("http://{}", cfg.listen));
+            let base = base
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", cfg.listen));
             print!("{}", tacit::beacon::script::snippet(&base, site));
             return ExitCode::SUCCESS;
         }
@@ -274,7 +276,8 @@ async fn export(
         &mut rng,
     )
     .await?;
-    let out = out.unwrap_or_else(|| PathBuf::from(tacit::export::file_name(spec, &released.summary.period)));
+    let out = out
+        .unwrap_or_else(|| PathBuf::from(tacit::export::file_name(spec, &released.summary.period)));
     std::fs::write(&out, &released.bytes).with_context(|| format!("writing {}", out.display()))?;
     println!("{} -> {}", released.summary, out.display());
     Ok(())
@@ -327,13 +330,25 @@ async fn purges(cfg: &Config, json: bool) -> anyhow::Result<()> {
         println!(
             "{} {}: {} (requested {}, completed {}); reason: {}; rows: {}{}",
             r.site,
-            if r.before.is_empty() { "all rows".to_string() } else { format!("rows before {}", r.before) },
+            if r.before.is_empty() {
+                "all rows".to_string()
+            } else {
+                format!("rows before {}", r.before)
+            },
             r.status,
             r.requested,
-            if r.completed.is_empty() { "-" } else { &r.completed },
+            if r.completed.is_empty() {
+                "-"
+            } else {
+                &r.completed
+            },
             r.reason,
             rows.join(", "),
-            if r.tables_left.is_empty() { String::new() } else { format!("; left: {}", r.tables_left.join(", ")) }
+            if r.tables_left.is_empty() {
+                String::new()
+            } else {
+                format!("; left: {}", r.tables_left.join(", "))
+            }
         );
     }
     Ok(())

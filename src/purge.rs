@@ -97,23 +97,6 @@ pub struct Recorded {
     pub tables_left: Vec<String>,
 }
 
-/// The site and time of a `RowBinary` events row (site first, then ts).
-fn row_site_ts(payload: &[u8]) -> Option<(&[u8], i64)> {
-    let (mut len, mut shift, mut i) = (0usize, 0, 0);
-    loop {
-        let b = *payload.get(i)?;
-        len |= ((b & 0x7f) as usize) << shift;
-        i += 1;
-        if b < 0x80 {
-            break;
-        }
-        shift += 7;
-    }
-    let site = payload.get(i..i + len)?;
-    let ts = i64::from_le_bytes(payload.get(i + len..i + len + 8)?.try_into().ok()?);
-    Some((site, ts))
-}
-
 /// Rows of `site` (before `before_day`, if given) in the log under `dir`
 /// that ClickHouse has not acknowledged (acknowledged rows leave the disk
 /// with their segment).
@@ -137,7 +120,7 @@ pub fn rows_in_log(dir: &Path, site: &str, before_day: Option<i32>) -> Result<u6
             let record::Next::Record(payload, used) = record::next(rest) else {
                 break;
             };
-            if let Some((s, ts)) = row_site_ts(payload) {
+            if let Some((s, ts)) = crate::privacy::row::site_and_ts(payload) {
                 let early = before_day.is_none_or(|d| (ts.div_euclid(86_400_000) as i32) < d);
                 if s == site.as_bytes() && early {
                     n += 1;
@@ -176,14 +159,20 @@ async fn counts(
     let mut out = BTreeMap::new();
     for (t, col) in TABLES {
         let n: u64 = client
-            .query(&format!("SELECT count() FROM {t} WHERE {}", condition(site, col, before)))
+            .query(&format!(
+                "SELECT count() FROM {t} WHERE {}",
+                condition(site, col, before)
+            ))
             .fetch_one()
             .await?;
         out.insert(t.to_string(), n);
     }
     if before.is_none() {
         let n: u64 = client
-            .query(&format!("SELECT count() FROM export_releases WHERE {}", releases_condition(site)))
+            .query(&format!(
+                "SELECT count() FROM export_releases WHERE {}",
+                releases_condition(site)
+            ))
             .fetch_one()
             .await?;
         out.insert("export_releases".into(), n);
@@ -236,7 +225,16 @@ pub async fn run(
         return Ok(outcome);
     }
     if in_log > 0 {
-        record(client, req, &site, now_ms, 0, &found, &["write-ahead log".into()]).await?;
+        record(
+            client,
+            req,
+            &site,
+            now_ms,
+            0,
+            &found,
+            &["write-ahead log".into()],
+        )
+        .await?;
         return Err(PurgeError::InLog {
             dir: wal.display().to_string(),
             rows: in_log,
@@ -250,7 +248,11 @@ pub async fn run(
     };
     for (t, col) in TABLES {
         if found.get(*t).copied().unwrap_or(0) > 0 {
-            sync(format!("ALTER TABLE {t} DELETE WHERE {}", condition(&site, col, before))).await?;
+            sync(format!(
+                "ALTER TABLE {t} DELETE WHERE {}",
+                condition(&site, col, before)
+            ))
+            .await?;
         }
     }
     if found.get("export_releases").copied().unwrap_or(0) > 0 {
@@ -261,7 +263,10 @@ pub async fn run(
         .await?;
     }
     let mut left = counts(client, &site, before).await?;
-    left.insert("write-ahead log".into(), rows_in_log(&wal, &site, before_day)?);
+    left.insert(
+        "write-ahead log".into(),
+        rows_in_log(&wal, &site, before_day)?,
+    );
     let tables_left: Vec<String> = left
         .iter()
         .filter(|(_, n)| **n > 0)
@@ -318,7 +323,12 @@ async fn record(
         reason: req.reason.clone(),
         requested: now_ms,
         completed,
-        status: if left.is_empty() { "done" } else { "incomplete" }.into(),
+        status: if left.is_empty() {
+            "done"
+        } else {
+            "incomplete"
+        }
+        .into(),
         rows: found.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         tables_left: left.to_vec(),
     })
@@ -327,7 +337,9 @@ async fn record(
 }
 
 /// Every recorded purge, oldest first.
-pub async fn recorded(client: &clickhouse::Client) -> Result<Vec<Recorded>, clickhouse::error::Error> {
+pub async fn recorded(
+    client: &clickhouse::Client,
+) -> Result<Vec<Recorded>, clickhouse::error::Error> {
     client
         .query(
             "SELECT site, before, reason, toString(requested) AS requested, \
@@ -367,10 +379,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_site_and_time_of_a_logged_row_are_read() {
-        let mut buf = Vec::new();
-        crate::privacy::Event::sample().write_row_binary(&mut buf);
-        assert_eq!(row_site_ts(&buf), Some((&b"example.com"[..], 1_700_000_000_000)));
+    fn before_conditions_quote_the_site() {
         assert!(condition("a'b", "day", Some("2026-01-01")).contains("a\\'b"));
     }
 }

@@ -5,15 +5,14 @@
 
 use std::sync::Arc;
 
-use tacit::model::clock::SystemClock;
 use tacit::config::{Config, RawConfig, RawSite};
 use tacit::metrics::Metrics;
+use tacit::model::clock::SystemClock;
 use tacit::sink::{SinkHandle, SinkTask};
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
 pub use support::{vendor, weighted_agents, Rng};
-
 
 /// Point the enrichment at the vendored data files.
 pub fn with_vendored_data(raw: &mut RawConfig) {
@@ -23,7 +22,6 @@ pub fn with_vendored_data(raw: &mut RawConfig) {
     raw.enrich.referrers = vendor("referrers.json").display().to_string();
     raw.enrich.geoip = vec![vendor("dbip-country.mmdb").display().to_string()];
 }
-
 
 /// The real sink (write-ahead log under the config's data dir, wall clock),
 /// as `serve` wires it.
@@ -53,7 +51,7 @@ pub fn config_for(sites: &[&str]) -> RawConfig {
                 domain: d.to_string(),
                 origins: vec![],
                 hash_routing: false,
-            ..Default::default()
+                ..Default::default()
             })
             .collect(),
         ..Default::default()

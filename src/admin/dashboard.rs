@@ -10,8 +10,8 @@ use bytes::Bytes;
 use hyper::header;
 use hyper::StatusCode;
 
-use crate::http::resp::{self, Resp};
 use crate::config::ClickHouseConfig;
+use crate::http::resp::{self, Resp};
 
 const COOKBOOK: &str = include_str!("../../docs/queries.md");
 const PAGE: &str = include_str!("dashboard.html");

@@ -71,7 +71,10 @@ fn ready_for_hits(state: &AdminState) -> Resp {
     }
     let used = state.metrics.wal_bytes.load(Ordering::Relaxed).max(0) as u64;
     if used > state.wal_max_bytes / 10 * 9 {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "the write-ahead log is nearly full");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the write-ahead log is nearly full",
+        );
     }
     text(StatusCode::OK, "ready for hits")
 }

@@ -131,7 +131,10 @@ fn engagement(sd: Option<Value>, e: Option<Value>) -> Result<Option<Engagement>,
     };
     let engaged_ms = match e {
         None | Some(Value::Null) => 0,
-        Some(Value::Number(n)) => n.as_u64().ok_or(Rejection::BadEngagement)?.min(u32::MAX as u64) as u32,
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .ok_or(Rejection::BadEngagement)?
+            .min(u32::MAX as u64) as u32,
         Some(_) => return Err(Rejection::BadEngagement),
     };
     Ok(Some(Engagement {
@@ -229,12 +232,16 @@ pub fn umami(body: &[u8]) -> Result<Option<(String, Hit)>, Rejection> {
     };
     let website = string(take(&mut p, &["website"]), Rejection::UnknownSite)?
         .ok_or(Rejection::UnknownSite)?;
-    let host = string(take(&mut p, &["hostname"]), Rejection::BadUrl)?.ok_or(Rejection::MissingUrl)?;
+    let host =
+        string(take(&mut p, &["hostname"]), Rejection::BadUrl)?.ok_or(Rejection::MissingUrl)?;
     let path = string(take(&mut p, &["url"]), Rejection::BadUrl)?.unwrap_or_else(|| "/".into());
     let url = if path.starts_with("http://") || path.starts_with("https://") {
         path
     } else {
-        format!("https://{host}{}{path}", if path.starts_with('/') { "" } else { "/" })
+        format!(
+            "https://{host}{}{path}",
+            if path.starts_with('/') { "" } else { "/" }
+        )
     };
     let screen_width = match take(&mut p, &["screen"]) {
         Value::Null => None,
@@ -295,7 +302,8 @@ mod tests {
     #[test]
     fn the_plausible_tracker_payloads_decode() {
         // As @plausible-analytics/tracker 0.4.6 sends them.
-        let pv = json(br#"{"n":"pageview","v":36,"u":"https://e.com/a","d":"e.com","r":null}"#).unwrap();
+        let pv =
+            json(br#"{"n":"pageview","v":36,"u":"https://e.com/a","d":"e.com","r":null}"#).unwrap();
         assert_eq!((pv.name.as_deref(), pv.referrer), (Some("pageview"), None));
         let eng = json(br#"{"n":"engagement","sd":42,"d":"e.com","u":"https://e.com/a","p":{"x":"1"},"e":5120,"v":36,"h":1}"#).unwrap();
         assert_eq!(
@@ -343,9 +351,18 @@ mod tests {
             (br#"{"n":"a","h":"yes"}"#, Rejection::BadHashMode),
             (br#"{"n":"a","i":"no"}"#, Rejection::BadInteractive),
             (br#"{"n":"a","$":10}"#, Rejection::BadRevenue),
-            (br#"{"n":"a","$":{"amount":"ten","currency":"EUR"}}"#, Rejection::BadRevenue),
-            (br#"{"n":"a","$":{"amount":1.1234567,"currency":"EUR"}}"#, Rejection::BadRevenue),
-            (br#"{"n":"a","$":{"amount":1,"currency":"EURO"}}"#, Rejection::BadRevenue),
+            (
+                br#"{"n":"a","$":{"amount":"ten","currency":"EUR"}}"#,
+                Rejection::BadRevenue,
+            ),
+            (
+                br#"{"n":"a","$":{"amount":1.1234567,"currency":"EUR"}}"#,
+                Rejection::BadRevenue,
+            ),
+            (
+                br#"{"n":"a","$":{"amount":1,"currency":"EURO"}}"#,
+                Rejection::BadRevenue,
+            ),
             (br#"{"n":"a","$":{"amount":1}}"#, Rejection::BadRevenue),
             (br#"{"n":"a","sd":101}"#, Rejection::BadEngagement),
             (br#"{"n":"a","e":-1}"#, Rejection::BadEngagement),
@@ -379,10 +396,24 @@ mod tests {
         assert_eq!(h.props.len(), 2);
         let (_, pv) = umami(br#"{"type":"event","payload":{"website":"w","hostname":"example.com","url":"/","referrer":""}}"#).unwrap().unwrap();
         assert_eq!((pv.name.as_deref(), pv.referrer), (Some("pageview"), None));
-        assert!(umami(br#"{"type":"identify","payload":{"website":"w","data":{"email":"a@b.c"}}}"#).unwrap().is_none());
-        assert_eq!(umami(br#"{"type":"event"}"#).unwrap_err(), Rejection::BadJson);
-        assert_eq!(umami(br#"{"type":"event","payload":{"hostname":"e.com"}}"#).unwrap_err(), Rejection::UnknownSite);
-        assert_eq!(umami(br#"{"type":"event","payload":{"website":"w","hostname":"e.com","data":[1]}}"#).unwrap_err(), Rejection::BadProps);
+        assert!(umami(
+            br#"{"type":"identify","payload":{"website":"w","data":{"email":"a@b.c"}}}"#
+        )
+        .unwrap()
+        .is_none());
+        assert_eq!(
+            umami(br#"{"type":"event"}"#).unwrap_err(),
+            Rejection::BadJson
+        );
+        assert_eq!(
+            umami(br#"{"type":"event","payload":{"hostname":"e.com"}}"#).unwrap_err(),
+            Rejection::UnknownSite
+        );
+        assert_eq!(
+            umami(br#"{"type":"event","payload":{"website":"w","hostname":"e.com","data":[1]}}"#)
+                .unwrap_err(),
+            Rejection::BadProps
+        );
     }
 
     #[test]

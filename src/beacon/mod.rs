@@ -6,7 +6,6 @@
 pub mod decode;
 pub mod script;
 
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -17,11 +16,11 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
 use crate::http::request::{header_str, meta, OPT_OUT_COOKIE};
+use crate::http::resp::{self, text, Resp};
 use crate::ingest::{Hit, Outcome, Pipeline, Rejection};
 use crate::metrics::Metrics;
 use crate::privacy::RawIdentity;
 use crate::sink::{SinkError, SinkHandle};
-use crate::http::resp::{self, text, Resp};
 
 /// A 1×1 transparent GIF (43 bytes).
 pub const GIF: [u8; 43] = [
@@ -73,7 +72,8 @@ pub async fn handle(state: Arc<BeaconState>, peer: SocketAddr, req: Request<Inco
         (&Method::POST, "/api/send") => umami(&state, peer, req).await,
         (&Method::OPTIONS, "/api/event" | "/api/send") => preflight(&state, req.headers()),
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/js/tacit") => {
-            script::serve(p, req.headers()).unwrap_or_else(|| text(StatusCode::NOT_FOUND, "not found"))
+            script::serve(p, req.headers())
+                .unwrap_or_else(|| text(StatusCode::NOT_FOUND, "not found"))
         }
         (&Method::GET, "/opt-out") if state.pipeline.policy.opt_out => opt_out(req.headers(), true),
         (&Method::GET, "/opt-in") if state.pipeline.policy.opt_out => opt_out(req.headers(), false),
@@ -160,7 +160,11 @@ async fn beacon(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) -
 }
 
 /// Read a beacon body within the size limit, with an accepted content type.
-async fn read_body(state: &BeaconState, headers: &HeaderMap, body: Incoming) -> Result<Bytes, Resp> {
+async fn read_body(
+    state: &BeaconState,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Result<Bytes, Resp> {
     let ctype = header_str(headers, "content-type")
         .unwrap_or("")
         .to_ascii_lowercase();
@@ -184,7 +188,12 @@ async fn read_body(state: &BeaconState, headers: &HeaderMap, body: Incoming) -> 
     }
 }
 
-async fn beacon_body(state: &BeaconState, peer: SocketAddr, headers: &HeaderMap, body: Incoming) -> Resp {
+async fn beacon_body(
+    state: &BeaconState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Resp {
     let bytes = match read_body(state, headers, body).await {
         Ok(b) => b,
         Err(resp) => return resp,
@@ -226,7 +235,12 @@ async fn umami(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>) ->
 
 /// Run the pipeline (once per site the hit names) and log the events.
 /// `Err` carries the response to send.
-async fn accept(state: &BeaconState, peer: SocketAddr, h: &HeaderMap, hit: Hit) -> Result<(), Resp> {
+async fn accept(
+    state: &BeaconState,
+    peer: SocketAddr,
+    h: &HeaderMap,
+    hit: Hit,
+) -> Result<(), Resp> {
     let domains = decode::domains(&hit).map_err(|r| reject(state, r))?;
     let mut events = Vec::with_capacity(domains.len());
     let mut refused = None;

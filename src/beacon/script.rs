@@ -54,7 +54,10 @@ pub fn serve(path: &str, headers: &HeaderMap) -> Option<Resp> {
         resp::body(StatusCode::OK, "text/javascript; charset=utf-8", SCRIPT)
     };
     let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cache));
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache),
+    );
     if let Ok(v) = header::HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }

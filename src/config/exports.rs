@@ -305,12 +305,18 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
             i,
             n,
             "period",
-            format!("expected one of {}, got {:?}", Granularity::names(), r.period),
+            format!(
+                "expected one of {}, got {:?}",
+                Granularity::names(),
+                r.period
+            ),
         ));
     };
-    if period == Granularity::Day && dims.iter().any(|d| {
-            matches!(d, Dimension::Field(Field::Week | Field::Month))
-        }) {
+    if period == Granularity::Day
+        && dims
+            .iter()
+            .any(|d| matches!(d, Dimension::Field(Field::Week | Field::Month)))
+    {
         return Err(err(
             i,
             n,

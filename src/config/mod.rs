@@ -34,7 +34,6 @@ pub enum ConfigError {
     Export(#[from] SpecError),
 }
 
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,

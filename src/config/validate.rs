@@ -248,7 +248,10 @@ impl RawConfig {
             ));
         }
         if sink.batch_bytes < 2 << 20 {
-            return Err(invalid("sink.batch_bytes", "must be at least 2 MiB (a row may be up to 1 MiB)"));
+            return Err(invalid(
+                "sink.batch_bytes",
+                "must be at least 2 MiB (a row may be up to 1 MiB)",
+            ));
         }
 
         let log_format = match self.log.format.as_str() {
@@ -323,7 +326,10 @@ impl RawConfig {
                         format!("not a UUID: {:?}", site.umami_website_id),
                     ));
                 }
-                if sites.iter().any(|s| s.umami_website_id.as_deref() == Some(umami.as_str())) {
+                if sites
+                    .iter()
+                    .any(|s| s.umami_website_id.as_deref() == Some(umami.as_str()))
+                {
                     return Err(invalid(
                         format!("sites[{i}].umami_website_id"),
                         "used by another site",

@@ -119,8 +119,7 @@ impl UaParser {
         // The rules live as long as the process; leaking them once gives
         // the extractor the 'static lifetime it borrows with.
         let text: &'static str = Box::leak(text.into_boxed_str());
-        let regexes: ua_parser::Regexes<'static> =
-            serde_yaml_ng::from_str(text)?;
+        let regexes: ua_parser::Regexes<'static> = serde_yaml_ng::from_str(text)?;
         let extractor = ua_parser::Extractor::try_from(regexes)?;
         Ok(Self {
             extractor,
@@ -272,7 +271,10 @@ mod tests {
         let long = format!("Mozilla/5.0 {}", "x".repeat(MAX_CACHED_AGENT));
         let before = p.cached();
         let _ = p.parse(&long);
-        assert!(!Arc::ptr_eq(&p.parse(&long), &p.parse(&long)), "long agents are not cached");
+        assert!(
+            !Arc::ptr_eq(&p.parse(&long), &p.parse(&long)),
+            "long agents are not cached"
+        );
         assert!(p.cached() <= before.max(100));
     }
 }

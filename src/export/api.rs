@@ -16,12 +16,12 @@ use hyper::{Response, StatusCode};
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
-use crate::config::exports::ExportSpec;
 use super::{release, Channel, ExportError};
+use crate::config::exports::ExportSpec;
+use crate::config::ClickHouseConfig;
 use crate::http::resp::{self, Resp};
 use crate::model::clock::SharedClock;
 use crate::model::sync::lock;
-use crate::config::ClickHouseConfig;
 
 pub struct ExportApi {
     pub exports: Vec<ExportSpec>,

@@ -6,8 +6,8 @@
 use serde::Deserialize;
 
 use super::period::Period;
-use crate::config::exports::{Dimension, ExportSpec, Field};
 use super::suppress::CellKeys;
+use crate::config::exports::{Dimension, ExportSpec, Field};
 use crate::model::clock::format_day;
 use crate::sessions::VISIT_GAP_SECONDS;
 

@@ -128,6 +128,9 @@ mod tests {
             floored += usize::from(2 + x < 0);
             raised += usize::from(got > 2);
         }
-        assert!(floored > 0 && raised > 0, "{floored} floored, {raised} raised");
+        assert!(
+            floored > 0 && raised > 0,
+            "{floored} floored, {raised} raised"
+        );
     }
 }

@@ -87,7 +87,11 @@ pub async fn release<R: Rng + CryptoRng + ?Sized>(
             config_hash: spec.config_hash.clone(),
             sites: spec.sites.clone(),
             dimensions: spec.dimensions.iter().map(|d| d.name()).collect(),
-            metrics: spec.metrics.iter().map(|m| m.as_str().to_string()).collect(),
+            metrics: spec
+                .metrics
+                .iter()
+                .map(|m| m.as_str().to_string())
+                .collect(),
             min_visitors: spec.min_visitors as u32,
             epsilon_spent: epsilon,
             rows,

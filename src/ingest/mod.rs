@@ -13,8 +13,8 @@ use crate::model::clock::{day_of, SharedClock};
 use crate::model::facts::screen_class;
 use crate::model::net::Cidr;
 use crate::model::policy::{Policy, ReferrerRule};
-use crate::privacy::{self, Event, HitFacts, RawIdentity, Salts};
 pub use crate::model::{DropReason, Hit, Rejection, RequestMeta};
+use crate::privacy::{self, Event, HitFacts, RawIdentity, Salts};
 
 /// What became of a hit that was not rejected.
 #[derive(Debug)]

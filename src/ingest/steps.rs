@@ -2,10 +2,10 @@
 //! over the decoded hit with its own tests; `Pipeline::process` runs them in
 //! order.
 
-use crate::enrich::referrer;
-use crate::model::facts::Utm;
 use super::{DropReason, Rejection, RequestMeta, SiteRef, Sites};
 use crate::config::{ConsentRule, Policy};
+use crate::enrich::referrer;
+use crate::model::facts::Utm;
 use crate::privacy;
 
 pub const MAX_NAME: usize = 120;

@@ -59,7 +59,11 @@ pub fn day_of(ms: i64) -> i32 {
 pub fn date_of_day(day: i32) -> jiff::civil::Date {
     EPOCH
         .checked_add(jiff::Span::new().days(day as i64))
-        .unwrap_or(if day < 0 { jiff::civil::Date::MIN } else { jiff::civil::Date::MAX })
+        .unwrap_or(if day < 0 {
+            jiff::civil::Date::MIN
+        } else {
+            jiff::civil::Date::MAX
+        })
 }
 
 /// The day number since the epoch of a calendar date.

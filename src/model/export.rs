@@ -253,7 +253,10 @@ mod tests {
             serde_json::to_string(&Dimension::Prop("a".into())).unwrap(),
             "\"prop:a\""
         );
-        assert_eq!(serde_json::to_string(&Granularity::Week).unwrap(), "\"week\"");
+        assert_eq!(
+            serde_json::to_string(&Granularity::Week).unwrap(),
+            "\"week\""
+        );
     }
 
     #[test]

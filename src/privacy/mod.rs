@@ -20,10 +20,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::{IpRule, LocationRule, Policy, VersionRule};
-use crate::model::facts::GeoInfo;
-use crate::model::facts::Utm;
-use crate::model::facts::UaInfo;
 use crate::enrich::Enrichers;
+use crate::model::facts::GeoInfo;
+use crate::model::facts::UaInfo;
+use crate::model::facts::Utm;
 use crate::model::DropReason;
 pub use salt::{SaltError, Salts};
 
@@ -279,7 +279,10 @@ impl Event {
             ua: Arc::new(UaInfo::default()),
             geo: GeoInfo::default(),
         };
-        let policy = crate::config::RawConfig::default().validate().unwrap().policy;
+        let policy = crate::config::RawConfig::default()
+            .validate()
+            .unwrap()
+            .policy;
         anonymize(facts, identity, &derived, None, &policy, 1_700_000_000_000)
     }
 }

@@ -34,6 +34,25 @@ fn strings(out: &mut Vec<u8>, v: &[String]) {
     }
 }
 
+/// The site and time (ms) of a row as [`Event::write_row_binary`] wrote
+/// it: the site string comes first, the timestamp second.
+pub fn site_and_ts(payload: &[u8]) -> Option<(&[u8], i64)> {
+    let (mut len, mut shift, mut i) = (0usize, 0, 0);
+    loop {
+        let b = *payload.get(i)?;
+        len = len.checked_add(((b & 0x7f) as usize).checked_shl(shift)?)?;
+        i += 1;
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    let site = payload.get(i..i.checked_add(len)?)?;
+    let at = i + len;
+    let ts = i64::from_le_bytes(payload.get(at..at + 8)?.try_into().ok()?);
+    Some((site, ts))
+}
+
 impl Event {
     /// Append this row, `RowBinary`-encoded in [`COLUMNS`] order.
     pub fn write_row_binary(&self, out: &mut Vec<u8>) {
@@ -91,6 +110,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn site_and_time_are_read_back() {
+        let mut buf = Vec::new();
+        Event::sample().write_row_binary(&mut buf);
+        assert_eq!(
+            site_and_ts(&buf),
+            Some((&b"example.com"[..], 1_700_000_000_000))
+        );
+        assert_eq!(site_and_ts(&[0xff; 3]), None);
+    }
+
+    #[test]
     fn varints_and_strings() {
         let mut v = Vec::new();
         varint(&mut v, 300);
@@ -107,7 +137,9 @@ mod tests {
         let ev = serde_json::to_string(&Event::sample()).unwrap();
         let mut last = 0;
         for n in &names {
-            let at = ev.find(&format!("\"{n}\":")).unwrap_or_else(|| panic!("{n}"));
+            let at = ev
+                .find(&format!("\"{n}\":"))
+                .unwrap_or_else(|| panic!("{n}"));
             assert!(at >= last, "{n} out of order");
             last = at;
         }

@@ -102,10 +102,7 @@ impl Salts {
 
     /// Days currently held in memory (for tests).
     pub fn days(&self) -> Vec<i32> {
-        read(&self.keys)
-            .keys()
-            .copied()
-            .collect()
+        read(&self.keys).keys().copied().collect()
     }
 
     /// Make sure today's and tomorrow's salts exist, adopt the winners for

@@ -127,9 +127,7 @@ pub fn count_from(dir: &Path, from: Pos) -> Result<u64, LogError> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
 /// What opening the log found.
@@ -155,7 +153,10 @@ fn recover_segment(path: &Path) -> Result<(u64, u64), LogError> {
     let end = HEADER + valid as u64;
     let discarded = bytes.len() as u64 - end;
     if discarded > 0 {
-        let f = OpenOptions::new().write(true).open(path).map_err(io(path))?;
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io(path))?;
         f.set_len(end).map_err(io(path))?;
         f.sync_all().map_err(io(path))?;
     }
@@ -194,7 +195,6 @@ pub struct Log {
     /// Held (locked) while this process owns the directory.
     _lock: File,
 }
-
 
 impl Log {
     /// Open (recovering what a previous process left) and start the
@@ -294,8 +294,7 @@ impl Log {
         if p.buf.len() + framed > s.cfg.buffer_max_bytes {
             return Err(AppendError::BufferFull);
         }
-        if s.disk_bytes.load(Ordering::Relaxed) + (p.buf.len() + framed) as u64 > s.cfg.max_bytes
-        {
+        if s.disk_bytes.load(Ordering::Relaxed) + (p.buf.len() + framed) as u64 > s.cfg.max_bytes {
             return Err(AppendError::LogFull);
         }
         record::frame(&mut p.buf, payload);
@@ -430,16 +429,14 @@ fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
             }
         }
         let started = Instant::now();
-        let result = file
-            .write_all_at(&buf, len)
-            .and_then(|()| file.sync_data());
+        let result = file.write_all_at(&buf, len).and_then(|()| file.sync_data());
         s.metrics.wal_fsync.observe(started.elapsed());
         let ok = result.is_ok();
         match result {
             Ok(()) => {
                 len += buf.len() as u64;
-                let disk = s.disk_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed)
-                    + buf.len() as u64;
+                let disk =
+                    s.disk_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed) + buf.len() as u64;
                 s.metrics.wal_bytes.store(disk as i64, Ordering::Relaxed);
                 s.metrics.wal_syncs.fetch_add(1, Ordering::Relaxed);
                 s.metrics.wal_rows.fetch_add(n, Ordering::Relaxed);
@@ -532,9 +529,15 @@ mod tests {
             let w = log.append(&[1; 10], true).unwrap().unwrap();
             Log::wait_durable(w).await.unwrap();
         }
-        assert_eq!(log.append(&[1; 10], false).unwrap_err(), AppendError::LogFull);
+        assert_eq!(
+            log.append(&[1; 10], false).unwrap_err(),
+            AppendError::LogFull
+        );
         log.close();
-        assert_eq!(log.append(&[1; 10], false).unwrap_err(), AppendError::Closed);
+        assert_eq!(
+            log.append(&[1; 10], false).unwrap_err(),
+            AppendError::Closed
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 

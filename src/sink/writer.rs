@@ -111,20 +111,9 @@ fn classify(e: clickhouse::error::Error) -> Failure {
     Failure::Retry(e)
 }
 
-/// `ts` of a `RowBinary` events row: after the site string.
+/// `ts` of a `RowBinary` events row.
 fn row_ts(payload: &[u8]) -> Option<i64> {
-    let (mut len, mut shift, mut i) = (0usize, 0, 0);
-    loop {
-        let b = *payload.get(i)?;
-        len |= ((b & 0x7f) as usize) << shift;
-        i += 1;
-        if b < 0x80 {
-            break;
-        }
-        shift += 7;
-    }
-    let at = i + len;
-    Some(i64::from_le_bytes(payload.get(at..at + 8)?.try_into().ok()?))
+    crate::privacy::row::site_and_ts(payload).map(|(_, ts)| ts)
 }
 
 pub struct Writer {
@@ -160,7 +149,9 @@ impl Writer {
         let mut stopping = false;
         loop {
             if Instant::now() >= drops_due {
-                self.drops.write(&self.client, self.cfg.insert_timeout).await;
+                self.drops
+                    .write(&self.client, self.cfg.insert_timeout)
+                    .await;
                 drops_due = Instant::now() + self.cfg.flush_interval;
             }
             let end = durable.borrow_and_update().end;
@@ -191,7 +182,9 @@ impl Writer {
             self.health.waiting.store(unacked.max(0), Ordering::Relaxed);
             let Some(batch) = batch else {
                 // Caught up with the durable end.
-                self.metrics.wal_oldest_unacked_ms.store(0, Ordering::Relaxed);
+                self.metrics
+                    .wal_oldest_unacked_ms
+                    .store(0, Ordering::Relaxed);
                 self.health
                     .last_progress_ms
                     .store(self.clock.now_ms(), Ordering::Relaxed);
@@ -278,7 +271,9 @@ impl Writer {
                 }
             }
         }
-        self.drops.write(&self.client, self.cfg.insert_timeout).await;
+        self.drops
+            .write(&self.client, self.cfg.insert_timeout)
+            .await;
         self.health.alive.store(false, Ordering::Relaxed);
         tracing::info!(
             rows_written = self.metrics.rows_written.load(Ordering::Relaxed),
@@ -300,11 +295,17 @@ impl Writer {
             let len = fs::metadata(segment_path(self.log.dir(), seg))?.len();
             let mut b = self.read_range(seg, a, z.min(len), usize::MAX)?;
             if b.offsets[b.rows()] < z {
-                tracing::warn!(segment = seg, "a batch in flight before a restart is shorter now; resending what is left");
+                tracing::warn!(
+                    segment = seg,
+                    "a batch in flight before a restart is shorter now; resending what is left"
+                );
                 b.sent_end = Some(z);
             }
             if b.rows() == 0 {
-                *read = Pos { seg, off: z.min(len) };
+                *read = Pos {
+                    seg,
+                    off: z.min(len),
+                };
                 return Ok(None);
             }
             return Ok(Some(b));
@@ -336,7 +337,11 @@ impl Writer {
             let b = self.read_range(read.seg, off, seg_end, self.cfg.batch_rows)?;
             if b.rows() == 0 {
                 // Damage in a sealed segment: what follows cannot be trusted.
-                tracing::error!(segment = read.seg, offset = off, "damaged log record; skipping the rest of the segment");
+                tracing::error!(
+                    segment = read.seg,
+                    offset = off,
+                    "damaged log record; skipping the rest of the segment"
+                );
                 self.metrics
                     .wal_discarded_bytes
                     .fetch_add(seg_end - off, Ordering::Relaxed);
@@ -425,7 +430,11 @@ impl Writer {
             if (i, j) == (0, n) {
                 y = b.sent_end.unwrap_or(y);
             }
-            match self.insert(self.token(b.seg, x, y), body).await.map_err(classify) {
+            match self
+                .insert(self.token(b.seg, x, y), body)
+                .await
+                .map_err(classify)
+            {
                 Ok(()) => {
                     self.wrote(b.seg, x, j - i);
                 }
@@ -471,7 +480,9 @@ impl Writer {
         if let Err(io) = result {
             tracing::error!(error = %io, "cannot write the quarantine file");
         }
-        self.metrics.rows_quarantined.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .rows_quarantined
+            .fetch_add(1, Ordering::Relaxed);
         tracing::error!(
             segment = b.seg,
             offset = b.offsets[i],

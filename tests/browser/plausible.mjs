@@ -7,8 +7,7 @@
 // the tracker made to tacit with its status and whether the browser let the
 // script read the answer (CORS).
 // Usage: node plausible.mjs <tacit endpoint url> <port for the test page>
-import { chromium } from "playwright-core";
-import http from "node:http";
+import { launch, serve } from "./lib.mjs";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,37 +36,13 @@ const page = `<!doctype html><html><head><meta charset="utf-8"><title>shop</titl
   window.done = true;
 </script></body></html>`;
 
-const server = http.createServer((req, res) => {
-  if (req.url === "/plausible.js") {
-    res.writeHead(200, { "content-type": "text/javascript" });
-    res.end(tracker);
-  } else if (req.url.startsWith("/files/")) {
-    res.writeHead(200, { "content-type": "application/pdf" });
-    res.end("%PDF-1.4");
-  } else {
-    res.writeHead(200, { "content-type": "text/html" });
-    res.end(page);
-  }
-});
-await new Promise((r) => server.listen(port, "127.0.0.1", r));
-const origin = `http://127.0.0.1:${server.address().port}`;
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const { server, origin } = await serve(port, page, { "/plausible.js": ["text/javascript", tracker] });
+const { browser, ctx } = await launch();
 const sent = [];
 try {
-  // A desktop Chrome's agent: "HeadlessChrome" is (rightly) a bot to tacit.
-  const ctx = await browser.newContext({ userAgent: (await browser.newPage().then(async (q) => {
-    const ua = await q.evaluate(() => navigator.userAgent); await q.close(); return ua; })).replace("HeadlessChrome", "Chrome") });
   const p = await ctx.newPage();
   // Only the tracker's requests to tacit count; the outbound link and the
   // download are stopped before they leave (the tracker fires first).
-  // The links open in new tabs, whose loads are stopped: this page stays.
-  await ctx.route("https://partner.example.org/**", (r) => r.abort());
-  await ctx.route("**/files/**", (r) => r.abort());
   p.on("response", (resp) => {
     const r = resp.request();
     if (!r.url().startsWith(endpoint)) return;

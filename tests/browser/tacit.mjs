@@ -4,8 +4,7 @@
 // a form submission, and the engagement event when the tab is hidden.
 // Prints one JSON line: the hits the browser sent to tacit.
 // Usage: node tacit.mjs <tacit base url> <port for the test page> <snippet html>
-import { chromium } from "playwright-core";
-import http from "node:http";
+import { launch, serve } from "./lib.mjs";
 
 const [base, port, snippet] = process.argv.slice(2);
 const page = `<!doctype html><html><head><meta charset="utf-8"><title>shop</title>${snippet}</head>
@@ -14,26 +13,11 @@ const page = `<!doctype html><html><head><meta charset="utf-8"><title>shop</titl
 <a id="file" href="/files/price-list.pdf" target="_blank">price list</a>
 <form id="order" onsubmit="event.preventDefault()"><button id="send">send</button></form>
 </body></html>`;
-const server = http.createServer((req, res) => {
-  res.writeHead(200, { "content-type": "text/html" });
-  res.end(page);
-});
-await new Promise((r) => server.listen(Number(port), "127.0.0.1", r));
-const origin = `http://127.0.0.1:${server.address().port}`;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const { server, origin } = await serve(port, page);
+const { browser, ctx } = await launch();
 const sent = [];
 const failed = [];
 try {
-  const probe = await browser.newPage();
-  const ua = (await probe.evaluate(() => navigator.userAgent)).replace("HeadlessChrome", "Chrome");
-  await probe.close();
-  const ctx = await browser.newContext({ userAgent: ua });
-  await ctx.route("https://partner.example.org/**", (r) => r.abort());
-  await ctx.route("**/files/**", (r) => r.abort());
   const p = await ctx.newPage();
   p.on("request", (r) => { if (r.url().startsWith(base + "/api/event")) sent.push(JSON.parse(r.postData() || "{}")); });
   p.on("requestfailed", (r) => { if (r.url().startsWith(base)) failed.push(r.url() + " " + (r.failure() || {}).errorText); });

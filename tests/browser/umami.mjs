@@ -4,8 +4,7 @@
 // with data-umami-event, a custom event with data, and an SPA navigation;
 // prints one JSON line: every request to tacit, its status and CORS header.
 // Usage: node umami.mjs <tacit base url> <port for the test page> <website id>
-import { chromium } from "playwright-core";
-import http from "node:http";
+import { launch, serve } from "./lib.mjs";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,28 +16,11 @@ const page = `<!doctype html><html><head><meta charset="utf-8"><title>shop</titl
 <script defer src="/umami.js" data-website-id="${website}" data-host-url="${base}"></script></head>
 <body><button id="signup" data-umami-event="Signup" data-umami-event-plan="pro">sign up</button></body></html>`;
 
-const server = http.createServer((req, res) => {
-  if (req.url === "/umami.js") {
-    res.writeHead(200, { "content-type": "text/javascript" });
-    res.end(tracker);
-  } else {
-    res.writeHead(200, { "content-type": "text/html" });
-    res.end(page);
-  }
-});
-await new Promise((r) => server.listen(Number(port), "127.0.0.1", r));
-const origin = `http://127.0.0.1:${server.address().port}`;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const { server, origin } = await serve(port, page, { "/umami.js": ["text/javascript", tracker] });
+const { browser, ctx } = await launch();
 const sent = [];
 try {
-  const probe = await browser.newPage();
-  const ua = (await probe.evaluate(() => navigator.userAgent)).replace("HeadlessChrome", "Chrome");
-  await probe.close();
-  const p = await (await browser.newContext({ userAgent: ua })).newPage();
+  const p = await ctx.newPage();
   p.on("response", (resp) => {
     const r = resp.request();
     if (!r.url().startsWith(base + "/api/send") || r.method() !== "POST") return;

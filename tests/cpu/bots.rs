@@ -6,7 +6,6 @@ use tacit::enrich::bots::BotDetector;
 
 use crate::support::{vendor, vendor_json as json};
 
-
 #[test]
 fn bot_detection_recall_and_false_positives() {
     let crawlers = json("crawlers.json");

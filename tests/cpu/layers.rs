@@ -21,13 +21,26 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("sink", &["model", "config", "metrics", "privacy", "store"]),
     ("export", &["model", "config", "store", "sessions", "http"]),
     ("notice", &["model", "config"]),
-    ("purge", &["model", "config", "store", "sink", "export"]),
-    ("explain", &["model", "config", "enrich", "http", "ingest", "privacy"]),
+    (
+        "purge",
+        &["model", "config", "privacy", "store", "sink", "export"],
+    ),
+    (
+        "explain",
+        &["model", "config", "enrich", "http", "ingest", "privacy"],
+    ),
     (
         "beacon",
-        &["model", "config", "http", "ingest", "privacy", "sink", "metrics"],
+        &[
+            "model", "config", "http", "ingest", "privacy", "sink", "metrics",
+        ],
     ),
-    ("admin", &["model", "config", "http", "export", "store", "metrics", "sink"]),
+    (
+        "admin",
+        &[
+            "model", "config", "http", "export", "store", "metrics", "sink",
+        ],
+    ),
 ];
 
 /// Top-level module → the modules its files name.
@@ -88,7 +101,9 @@ fn every_module_imports_only_the_layers_below_it() {
             continue; // wires everything
         }
         let Some(ok) = allowed.get(module.as_str()) else {
-            wrong.push(format!("{module}: not in the layer table (add it to ALLOWED and ARCHITECTURE.md)"));
+            wrong.push(format!(
+                "{module}: not in the layer table (add it to ALLOWED and ARCHITECTURE.md)"
+            ));
             continue;
         };
         for n in names {

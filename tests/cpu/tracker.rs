@@ -15,10 +15,21 @@ fn the_tracker_is_at_most_1_kib_gzipped_and_built_from_its_source() {
     // The committed minified file is what scripts/build-tracker makes.
     let terser = format!("{root}/tests/browser/node_modules/terser/bin/terser");
     let min = Command::new("node")
-        .args([&terser, &format!("{root}/tracker/tacit.js"), "--compress", "--mangle", "--comments", "false"])
+        .args([
+            &terser,
+            &format!("{root}/tracker/tacit.js"),
+            "--compress",
+            "--mangle",
+            "--comments",
+            "false",
+        ])
         .output()
         .unwrap();
-    assert!(min.status.success(), "{}", String::from_utf8_lossy(&min.stderr));
+    assert!(
+        min.status.success(),
+        "{}",
+        String::from_utf8_lossy(&min.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&min.stdout).trim_end(),
         tacit::beacon::script::SCRIPT.trim_end(),

@@ -32,11 +32,7 @@ fn load(name: &str) -> Vec<serde_yaml_ng::Value> {
 }
 
 fn parser() -> UaParser {
-    UaParser::load(
-        &crate::support::vendor("regexes.yaml"),
-        16,
-    )
-    .unwrap()
+    UaParser::load(&crate::support::vendor("regexes.yaml"), 16).unwrap()
 }
 
 fn rate(ok: usize, n: usize) -> f64 {

@@ -14,8 +14,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tacit::model::clock::{SharedClock, SystemClock};
 use tacit::config::{Config, RawConfig, RawSite};
+use tacit::model::clock::{SharedClock, SystemClock};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -365,7 +365,8 @@ impl Proxy {
         let lose_replies = Arc::new(AtomicU64::new(0));
         let lost = Arc::new(AtomicU64::new(0));
         let (generation, gen_rx) = watch::channel(0u64);
-        let (up2, hang2, lose2, lost2) = (up.clone(), hang.clone(), lose_replies.clone(), lost.clone());
+        let (up2, hang2, lose2, lost2) =
+            (up.clone(), hang.clone(), lose_replies.clone(), lost.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((inbound, _)) = listener.accept().await else {
@@ -517,7 +518,10 @@ pub fn spawn_tacit(
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             let _ = tx.send(line);
         }
     });

@@ -98,7 +98,11 @@ async fn sigkill_under_load_loses_no_acknowledged_hit() {
         if n >= acked.len() as u64 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "{n} of {} acknowledged hits landed", acked.len());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} of {} acknowledged hits landed",
+            acked.len()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let status = std::process::Command::new("kill")

@@ -97,7 +97,10 @@ async fn clickhouse_outage_then_recovery_lands_every_hit_exactly_once() {
     // Hits are still answered: the log takes them.
     burst(app.beacon_addr, 1_000, 10, "during").await;
     let m = app.metrics.clone();
-    wait_for("a failed write", 10, || m.flush_errors.load(Ordering::SeqCst) >= 1).await;
+    wait_for("a failed write", 10, || {
+        m.flush_errors.load(Ordering::SeqCst) >= 1
+    })
+    .await;
     assert!(m.render().contains("tacit_clickhouse_up 0"));
     // At least the outage's rows wait in the log (the last batch before
     // it may be waiting too, if its reply was slower than the timeout).
@@ -172,10 +175,10 @@ async fn a_torn_tail_is_cut_at_the_last_whole_record() {
         record_len as u64 - cut,
         "the torn record's bytes are counted"
     );
-    assert!(app
-        .metrics
-        .render()
-        .contains(&format!("tacit_wal_discarded_bytes_total {}", record_len as u64 - cut)));
+    assert!(app.metrics.render().contains(&format!(
+        "tacit_wal_discarded_bytes_total {}",
+        record_len as u64 - cut
+    )));
     db.wait_rows("events", 49, 20).await;
     app.shutdown().await;
     exactly_once(&db, 49).await;
@@ -218,7 +221,10 @@ async fn a_hung_clickhouse_times_out_and_hits_keep_being_accepted() {
         "hits are answered while ClickHouse hangs"
     );
     let m = app.metrics.clone();
-    wait_for("a timeout", 10, || m.flush_errors.load(Ordering::SeqCst) >= 1).await;
+    wait_for("a timeout", 10, || {
+        m.flush_errors.load(Ordering::SeqCst) >= 1
+    })
+    .await;
     // Not ready: the writer has made no progress for the stall timeout.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -226,7 +232,10 @@ async fn a_hung_clickhouse_times_out_and_hits_keep_being_accepted() {
         if s == 503 && String::from_utf8_lossy(&b).contains("stalled") {
             break;
         }
-        assert!(Instant::now() < deadline, "readyz never said the writer stalled");
+        assert!(
+            Instant::now() < deadline,
+            "readyz never said the writer stalled"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(db.count("events").await, 0);
@@ -234,7 +243,10 @@ async fn a_hung_clickhouse_times_out_and_hits_keep_being_accepted() {
     db.wait_rows("events", 200, 20).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while get(app.admin_addr, "/readyz", &[]).await.0 != 200 {
-        assert!(Instant::now() < deadline, "ready again once the writer catches up");
+        assert!(
+            Instant::now() < deadline,
+            "ready again once the writer catches up"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     app.shutdown().await;
@@ -256,7 +268,10 @@ async fn a_row_clickhouse_refuses_is_quarantined_and_the_rest_land() {
     let (path, _) = fullest_segment(&db.dir.join("wal"));
     let mut poison = Vec::new();
     record::frame(&mut poison, &[200, 1, b'a', b'b', b'c']);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     std::io::Write::write_all(&mut f, &poison).unwrap();
     drop(f);
     proxy.up();
@@ -333,7 +348,10 @@ async fn a_full_disk_answers_503_and_loses_nothing_acknowledged() {
             other => panic!("unexpected {other}"),
         }
     }
-    assert!(refused >= 20 && acked > 100, "{acked} acknowledged, {refused} refused");
+    assert!(
+        refused >= 20 && acked > 100,
+        "{acked} acknowledged, {refused} refused"
+    );
     let m = app.metrics.clone();
     if tmpfs.is_some() {
         assert!(reason.contains("disk"), "{reason}");

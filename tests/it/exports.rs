@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::Serialize;
-use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SystemClock};
-use tacit::config::RawConfig;
 use tacit::config::exports::RawExport;
+use tacit::config::RawConfig;
 use tacit::export::{self, Channel, ExportError};
+use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SystemClock};
 
 use crate::common::*;
 use crate::support::Rng;

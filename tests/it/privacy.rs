@@ -59,9 +59,14 @@ async fn canary_identifiers_appear_nowhere() {
     }
     let mut spool_text = String::new();
     for e in std::fs::read_dir(db.dir.join("wal")).unwrap() {
-        spool_text.push_str(&String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()));
+        spool_text.push_str(&String::from_utf8_lossy(
+            &std::fs::read(e.unwrap().path()).unwrap(),
+        ));
     }
-    assert!(spool_text.contains("example.com"), "the log holds the event");
+    assert!(
+        spool_text.contains("example.com"),
+        "the log holds the event"
+    );
     proxy.up();
     db.wait_rows("events", 3, 20).await;
     app.shutdown().await;
@@ -151,7 +156,10 @@ async fn canary_identifiers_appear_nowhere() {
             "{canary} found in the database:\n{dump}"
         );
         assert!(!logs.contains(canary), "{canary} found in the logs");
-        assert!(!spool_text.contains(canary), "{canary} found in the write-ahead log");
+        assert!(
+            !spool_text.contains(canary),
+            "{canary} found in the write-ahead log"
+        );
         assert!(
             !explained.contains(canary),
             "{canary} found in explain output"

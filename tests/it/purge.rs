@@ -82,8 +82,16 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     db.wait_rows("events", 40, 20).await;
     // ... and the writer has their acknowledgement (not only ClickHouse).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while app.metrics.rows_written.load(std::sync::atomic::Ordering::SeqCst) < 40 {
-        assert!(std::time::Instant::now() < deadline, "the writer never heard back");
+    while app
+        .metrics
+        .rows_written
+        .load(std::sync::atomic::Ordering::SeqCst)
+        < 40
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never heard back"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     // One more hit of A stays in the log: ClickHouse is down at shutdown.
@@ -94,7 +102,9 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     let client = db.client();
     let now = SystemClock.now_ms();
     let today = day_of(now);
-    tacit::sessions::sessionize_day(&client, today, 1).await.unwrap();
+    tacit::sessions::sessionize_day(&client, today, 1)
+        .await
+        .unwrap();
     // A noisy partner release of A: a ledger row and a cached file.
     let cfg = raw.clone().validate().unwrap();
     tacit::export::release(
@@ -117,21 +127,40 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
 
     // A still configured: refused without --force. An unknown site: refused.
     let still = tacit::purge::run(&cfg, &client, &request(A), now, std::time::Duration::ZERO).await;
-    assert!(matches!(still, Err(PurgeError::StillConfigured(_))), "{still:?}");
+    assert!(
+        matches!(still, Err(PurgeError::StillConfigured(_))),
+        "{still:?}"
+    );
     let mut without_a = raw.clone();
     without_a.sites.retain(|s| s.domain != A);
     without_a.exports.clear();
     let cfg = without_a.validate().unwrap();
-    let unknown =
-        tacit::purge::run(&cfg, &client, &request("c.example"), now, std::time::Duration::ZERO)
-            .await;
-    assert!(matches!(unknown, Err(PurgeError::UnknownSite(_))), "{unknown:?}");
+    let unknown = tacit::purge::run(
+        &cfg,
+        &client,
+        &request("c.example"),
+        now,
+        std::time::Duration::ZERO,
+    )
+    .await;
+    assert!(
+        matches!(unknown, Err(PurgeError::UnknownSite(_))),
+        "{unknown:?}"
+    );
 
     // The log still holds a row of A: the purge waits, then says so.
-    let blocked =
-        tacit::purge::run(&cfg, &client, &request(A), now, std::time::Duration::from_millis(300))
-            .await;
-    assert!(matches!(blocked, Err(PurgeError::InLog { rows: 1, .. })), "{blocked:?}");
+    let blocked = tacit::purge::run(
+        &cfg,
+        &client,
+        &request(A),
+        now,
+        std::time::Duration::from_millis(300),
+    )
+    .await;
+    assert!(
+        matches!(blocked, Err(PurgeError::InLog { rows: 1, .. })),
+        "{blocked:?}"
+    );
     assert_eq!(per_table(&db, A).await, a_before, "nothing deleted yet");
 
     // --dry-run, through the binary: prints the counts, changes nothing.
@@ -147,34 +176,62 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     )
     .unwrap();
     let out = crate::support::tacit_command()
-        .args(["--config", cfg_path.to_str().unwrap(), "purge", "--site", A, "--dry-run"])
+        .args([
+            "--config",
+            cfg_path.to_str().unwrap(),
+            "purge",
+            "--site",
+            A,
+            "--dry-run",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("would remove"), "{text}");
     for (t, n) in &a_before {
-        assert!(text.contains(&format!("{t:<16} {n}")), "{t} {n} in:\n{text}");
+        assert!(
+            text.contains(&format!("{t:<16} {n}")),
+            "{t} {n} in:\n{text}"
+        );
     }
     assert_eq!(per_table(&db, A).await, a_before, "dry run changed nothing");
     let refused = crate::support::tacit_command()
         .args(["--config", cfg_path.to_str().unwrap(), "purge", "--site", B])
         .output()
         .unwrap();
-    assert_eq!(refused.status.code(), Some(2), "a configured site needs --force");
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "a configured site needs --force"
+    );
 
     // Start tacit again: it delivers the last row; the rerun finishes.
     let app = start(raw.clone()).await;
     db.wait_rows("events", 41, 20).await;
     app.shutdown().await;
-    let done = tacit::purge::run(&cfg, &client, &request(A), now + 1_000, std::time::Duration::from_secs(5))
-        .await
-        .unwrap();
+    let done = tacit::purge::run(
+        &cfg,
+        &client,
+        &request(A),
+        now + 1_000,
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     assert_eq!(done.found["events"], 21);
     for (t, n) in per_table(&db, A).await {
         assert_eq!(n, 0, "{t} still holds rows of {A}");
     }
-    assert_eq!(db.count("export_releases").await, 0, "the cached release of A is gone");
+    assert_eq!(
+        db.count("export_releases").await,
+        0,
+        "the cached release of A is gone"
+    );
     assert_eq!(per_table(&db, B).await, b_before, "{B} is untouched");
     // The ledger keeps the release and notes the purge.
     let ledger: Vec<(String, String)> = client
@@ -198,7 +255,11 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
         .await
         .unwrap(),
     );
-    assert_eq!(report.third_parties.len(), 1, "a purge is not a third party");
+    assert_eq!(
+        report.third_parties.len(),
+        1,
+        "a purge is not a third party"
+    );
     assert!(report.purges[0].contains(A) && report.purges[0].contains("#42"));
     // The attempts are on record: one blocked by the log, one done.
     let recorded = tacit::purge::recorded(&client).await.unwrap();

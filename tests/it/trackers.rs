@@ -21,36 +21,56 @@ struct Stored {
     scroll_depth: u8,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_official_plausible_tracker_works_unchanged() {
-    let db = TestDb::new("plausible");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// A free port for a test page (its origin must be configured before
+/// tacit starts).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let origin = format!("http://127.0.0.1:{port}");
-    let mut raw = db.config();
-    raw.sites[0].origins = vec![origin.clone()];
-    let app = start(raw).await;
-    let endpoint = format!("http://{}/api/event", app.beacon_addr);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/plausible.mjs");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args([script, &endpoint, &port.to_string()])
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs (scripts/setup installs it)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+        .port()
+}
+
+/// Run `tests/browser/<script>` with `args`; its last stdout line, parsed.
+async fn browser(script: &'static str, args: Vec<String>) -> (serde_json::Value, String) {
+    let path = format!("{}/tests/browser/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out =
+        tokio::task::spawn_blocking(move || Command::new("node").arg(path).args(args).output())
+            .await
+            .unwrap()
+            .expect("node runs (scripts/setup installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "browser run failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+    let report = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+    (report, stdout)
+}
+
+/// Every stored event, in order.
+async fn stored(db: &TestDb) -> Vec<Stored> {
+    db.client()
+        .query(
+            "SELECT name, pathname, prop_keys, prop_values, interactive, toString(revenue_amount) AS revenue, \
+             revenue_currency, scroll_depth FROM events ORDER BY ts",
+        )
+        .fetch_all()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_plausible_tracker_works_unchanged() {
+    let db = TestDb::new("plausible");
+    let port = free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let mut raw = db.config();
+    raw.sites[0].origins = vec![origin.clone()];
+    let app = start(raw).await;
+    let endpoint = format!("http://{}/api/event", app.beacon_addr);
+    let (report, stdout) = browser("plausible.mjs", vec![endpoint, port.to_string()]).await;
     let sent = report["sent"].as_array().unwrap();
     // What the tracker sent, by event name; each answered 202 and readable.
     let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
@@ -76,24 +96,19 @@ async fn the_official_plausible_tracker_works_unchanged() {
         "Form: Submission",
         "engagement",
     ] {
-        assert!(by_name.contains_key(name), "{name} not sent: {by_name:?}\n{stdout}");
+        assert!(
+            by_name.contains_key(name),
+            "{name} not sent: {by_name:?}\n{stdout}"
+        );
     }
     app.shutdown().await;
 
-    let rows: Vec<Stored> = db
-        .client()
-        .query(
-            "SELECT name, pathname, prop_keys, prop_values, interactive, toString(revenue_amount) AS revenue, \
-             revenue_currency, scroll_depth FROM events ORDER BY ts",
-        )
-        .fetch_all()
-        .await
-        .unwrap();
-    let mut stored: BTreeMap<String, u64> = BTreeMap::new();
+    let rows = stored(&db).await;
+    let mut landed: BTreeMap<String, u64> = BTreeMap::new();
     for r in &rows {
-        *stored.entry(r.name.clone()).or_default() += 1;
+        *landed.entry(r.name.clone()).or_default() += 1;
     }
-    assert_eq!(stored, by_name, "every event sent is stored, once");
+    assert_eq!(landed, by_name, "every event sent is stored, once");
     let one = |n: &str| rows.iter().find(|r| r.name == n).unwrap();
     let prop = |r: &Stored, k: &str| {
         r.prop_keys
@@ -106,12 +121,16 @@ async fn the_official_plausible_tracker_works_unchanged() {
     assert_eq!(signup.interactive, 1);
     let purchase = one("Purchase");
     assert_eq!(
-        (purchase.revenue.as_str(), purchase.revenue_currency.as_str()),
+        (
+            purchase.revenue.as_str(),
+            purchase.revenue_currency.as_str()
+        ),
         ("10.5", "EUR")
     );
     assert_eq!(one("Scrolled").interactive, 0, "interactive: false is kept");
     assert!(
-        rows.iter().any(|r| r.name == "pageview" && r.pathname == "/checkout"),
+        rows.iter()
+            .any(|r| r.name == "pageview" && r.pathname == "/checkout"),
         "the SPA navigation is a pageview of its path"
     );
     assert_eq!(
@@ -132,73 +151,57 @@ async fn the_official_plausible_tracker_works_unchanged() {
 async fn umamis_tracker_works_unchanged() {
     const WEBSITE: &str = "4fb7fa4c-5b46-438d-94b3-3a8fb9bc2e8b";
     let db = TestDb::new("umami");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let origin = format!("http://127.0.0.1:{port}");
     let mut raw = db.config();
     raw.sites[0].origins = vec![origin.clone()];
     raw.sites[0].umami_website_id = WEBSITE.into();
     let app = start(raw).await;
     let base = format!("http://{}", app.beacon_addr);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/umami.mjs");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args([script, &base, &port.to_string(), WEBSITE])
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+    let (report, stdout) = browser(
+        "umami.mjs",
+        vec![base, port.to_string(), WEBSITE.to_string()],
+    )
+    .await;
     let sent = report["sent"].as_array().unwrap();
     for s in sent {
         assert_eq!(s["status"], 200, "{s}");
         assert_eq!(s["cors"], origin.as_str(), "CORS: {s}");
     }
-    assert_eq!(sent.len(), 4, "pageview, click, custom event, SPA pageview: {stdout}");
+    assert_eq!(
+        sent.len(),
+        4,
+        "pageview, click, custom event, SPA pageview: {stdout}"
+    );
     app.shutdown().await;
-    let rows: Vec<Stored> = db
-        .client()
-        .query(
-            "SELECT name, pathname, prop_keys, prop_values, interactive, toString(revenue_amount) AS revenue, \
-             revenue_currency, scroll_depth FROM events ORDER BY ts",
-        )
-        .fetch_all()
-        .await
-        .unwrap();
+    let rows = stored(&db).await;
     let names: Vec<(&str, &str)> = rows
         .iter()
         .map(|r| (r.name.as_str(), r.pathname.as_str()))
         .collect();
     assert_eq!(
         names,
-        vec![("pageview", "/"), ("Signup", "/"), ("Purchase", "/"), ("pageview", "/next")]
+        vec![
+            ("pageview", "/"),
+            ("Signup", "/"),
+            ("Purchase", "/"),
+            ("pageview", "/next")
+        ]
     );
     assert_eq!(
         (rows[1].prop_keys.clone(), rows[1].prop_values.clone()),
         (vec!["plan".to_string()], vec!["pro".to_string()])
     );
-    assert!(rows[2].prop_keys.contains(&"amount".to_string()) && rows[2].prop_values.contains(&"5".to_string()));
+    assert!(
+        rows[2].prop_keys.contains(&"amount".to_string())
+            && rows[2].prop_values.contains(&"5".to_string())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tacits_own_tracker_from_its_snippet() {
     let db = TestDb::new("tracker");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let app = start(db.config()).await;
     let base = format!("http://{}", app.beacon_addr);
     // The snippet as `tacit snippet` prints it; the test page is on
@@ -207,39 +210,18 @@ async fn tacits_own_tracker_from_its_snippet() {
         "data-domain=",
         "data-allow-local=\"1\" data-allow-automation=\"1\" data-domain=",
     );
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/tacit.mjs");
-    let b = base.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args([script, &b, &port.to_string(), &snippet])
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+    let (report, stdout) = browser("tacit.mjs", vec![base, port.to_string(), snippet]).await;
     assert_eq!(report["failed"].as_array().unwrap().len(), 0, "{stdout}");
     assert_eq!(report["cookies"], 0, "no cookies");
     assert_eq!(report["storage"], 0, "nothing in storage");
     let sent = report["sent"].as_array().unwrap().len() as u64;
     app.shutdown().await;
-    let rows: Vec<Stored> = db
-        .client()
-        .query(
-            "SELECT name, pathname, prop_keys, prop_values, interactive, toString(revenue_amount) AS revenue, \
-             revenue_currency, scroll_depth FROM events ORDER BY ts",
-        )
-        .fetch_all()
-        .await
-        .unwrap();
-    assert_eq!(rows.len() as u64, sent, "every hit the browser sent is stored: {stdout}");
+    let rows = stored(&db).await;
+    assert_eq!(
+        rows.len() as u64,
+        sent,
+        "every hit the browser sent is stored: {stdout}"
+    );
     let has = |n: &str, path: &str| rows.iter().any(|r| r.name == n && r.pathname == path);
     assert!(has("pageview", "/") && has("pageview", "/next"), "{rows:?}");
     assert!(has("Signup", "/"));
@@ -247,7 +229,8 @@ async fn tacits_own_tracker_from_its_snippet() {
     assert!(has("File Download", "/next"));
     assert!(has("Form: Submission", "/next"));
     assert!(
-        rows.iter().any(|r| r.name == "engagement" && r.pathname == "/next" && r.scroll_depth > 0),
+        rows.iter()
+            .any(|r| r.name == "engagement" && r.pathname == "/next" && r.scroll_depth > 0),
         "engagement on tab hide, with scroll depth: {rows:?}"
     );
     let signup = rows.iter().find(|r| r.name == "Signup").unwrap();
