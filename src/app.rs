@@ -225,6 +225,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         sink,
         metrics: metrics.clone(),
         max_body: cfg.max_body_bytes,
+        body_timeout: cfg.body_timeout,
     });
     let io_threads = match cfg.io_threads {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
-use crate::http::request::{header_str, meta, OPT_OUT_COOKIE};
+use crate::http::request::{forwarded_chain, header_str, meta, OPT_OUT_COOKIE};
 use crate::http::resp::{self, text, Resp};
 use crate::ingest::{Hit, Outcome, Pipeline, Rejection};
 use crate::metrics::Metrics;
@@ -34,6 +34,8 @@ pub struct BeaconState {
     pub sink: SinkHandle,
     pub metrics: Arc<Metrics>,
     pub max_body: usize,
+    /// A body must arrive within this long.
+    pub body_timeout: std::time::Duration,
 }
 
 fn reject(state: &BeaconState, r: Rejection) -> Resp {
@@ -82,10 +84,36 @@ pub async fn handle(state: Arc<BeaconState>, peer: SocketAddr, req: Request<Inco
     }
 }
 
+/// Whether a request may change the visitor's opt-out choice: the visitor
+/// opened the link (a top-level navigation, or typed it), or the request is
+/// same-origin. An `<img>` or a script on another site may not, whichever
+/// way (`Sec-Fetch-*`, which browsers set and pages cannot). A client that
+/// sends no `Sec-Fetch-*` at all (curl, very old browsers) is let through.
+pub fn may_change_choice(h: &HeaderMap) -> bool {
+    let (site, mode, dest) = (
+        header_str(h, "sec-fetch-site"),
+        header_str(h, "sec-fetch-mode"),
+        header_str(h, "sec-fetch-dest"),
+    );
+    matches!(
+        (site, mode, dest),
+        (None, None, None)
+            | (Some("same-origin" | "none"), _, _)
+            | (_, Some("navigate"), Some("document"))
+    )
+}
+
 /// `GET /opt-out` sets the opt-out cookie (for five years); `GET /opt-in`
-/// removes it. `SameSite=None; Secure` when served over https (behind a
-/// proxy that says so), so the cookie travels with cross-site beacons.
+/// removes it; only when [`may_change_choice`]. `SameSite=None; Secure`
+/// when served over https (behind a proxy that says so), so the cookie
+/// travels with cross-site beacons when tacit has its own domain.
 fn opt_out(h: &HeaderMap, out: bool) -> Resp {
+    if !may_change_choice(h) {
+        return text(
+            StatusCode::FORBIDDEN,
+            "open this link directly to change your choice",
+        );
+    }
     let https = header_str(h, "x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
     let attrs = if https {
         "Path=/; HttpOnly; SameSite=None; Secure"
@@ -176,7 +204,14 @@ async fn read_body(
     if declared.is_some_and(|n| n > state.max_body as u64) {
         return Err(reject(state, Rejection::BodyTooLarge));
     }
-    match Limited::new(body, state.max_body).collect().await {
+    let collect = tokio::time::timeout(
+        state.body_timeout,
+        Limited::new(body, state.max_body).collect(),
+    );
+    let Ok(collected) = collect.await else {
+        return Err(reject(state, Rejection::BodyTimeout));
+    };
+    match collected {
         Ok(c) => Ok(c.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -245,9 +280,10 @@ async fn accept(
     let mut events = Vec::with_capacity(domains.len());
     let mut refused = None;
     for domain in domains {
+        let chain = forwarded_chain(h, state.pipeline.client_ip_header.as_deref());
         let identity = RawIdentity::new(
             peer.ip(),
-            header_str(h, "x-forwarded-for"),
+            chain.as_deref(),
             &state.pipeline.trusted_proxies,
             header_str(h, "user-agent").unwrap_or(""),
         );
@@ -286,4 +322,55 @@ async fn accept(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.insert(*k, HeaderValue::from_static(v));
+        }
+        m
+    }
+
+    #[test]
+    fn only_the_visitor_changes_the_opt_out() {
+        // Typed or clicked: a top-level navigation, from anywhere.
+        assert!(may_change_choice(&h(&[
+            ("sec-fetch-site", "none"),
+            ("sec-fetch-mode", "navigate"),
+            ("sec-fetch-dest", "document")
+        ])));
+        assert!(may_change_choice(&h(&[
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-mode", "navigate"),
+            ("sec-fetch-dest", "document")
+        ])));
+        assert!(may_change_choice(&h(&[
+            ("sec-fetch-site", "same-origin"),
+            ("sec-fetch-mode", "cors"),
+            ("sec-fetch-dest", "empty")
+        ])));
+        // An <img> or fetch from another site, or a cross-site iframe.
+        assert!(!may_change_choice(&h(&[
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-mode", "no-cors"),
+            ("sec-fetch-dest", "image")
+        ])));
+        assert!(!may_change_choice(&h(&[
+            ("sec-fetch-site", "same-site"),
+            ("sec-fetch-mode", "cors"),
+            ("sec-fetch-dest", "empty")
+        ])));
+        assert!(!may_change_choice(&h(&[
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-mode", "navigate"),
+            ("sec-fetch-dest", "iframe")
+        ])));
+        // curl says nothing.
+        assert!(may_change_choice(&HeaderMap::new()));
+    }
 }

@@ -70,6 +70,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub shutdown_grace: Duration,
     pub io_threads: usize,
+    pub body_timeout: Duration,
+    /// Lower-case header name, if configured.
+    pub client_ip_header: Option<String>,
     pub clickhouse: ClickHouseConfig,
     pub sink: SinkConfig,
     pub log_format: LogFormat,

@@ -35,6 +35,11 @@ pub struct RawServer {
     /// Threads serving hits, each with its own runtime and SO_REUSEPORT
     /// listener; 0 means one per CPU.
     pub io_threads: u64,
+    /// A beacon body must arrive within this long (slow senders are cut).
+    pub body_timeout_ms: u64,
+    /// A header a trusted proxy sets to the client address alone (e.g.
+    /// `cf-connecting-ip`); empty: read `Forwarded` / `X-Forwarded-For`.
+    pub client_ip_header: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,6 +126,8 @@ impl Default for RawServer {
             data_dir: ".tacit/data".into(),
             shutdown_grace_ms: 10_000,
             io_threads: 0,
+            body_timeout_ms: 10_000,
+            client_ip_header: String::new(),
         }
     }
 }

@@ -355,6 +355,20 @@ impl RawConfig {
             data_dir: PathBuf::from(&s.data_dir),
             shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
             io_threads: s.io_threads as usize,
+            body_timeout: Duration::from_millis(positive(
+                "server.body_timeout_ms",
+                s.body_timeout_ms,
+            )?),
+            client_ip_header: {
+                let h = s.client_ip_header.trim().to_ascii_lowercase();
+                if !h.is_empty() && hyper::header::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                    return Err(invalid(
+                        "server.client_ip_header",
+                        format!("not a header name: {h:?}"),
+                    ));
+                }
+                (!h.is_empty()).then_some(h)
+            },
             clickhouse: ClickHouseConfig {
                 url: ch.url.trim_end_matches('/').to_string(),
                 database: ch.database.clone(),

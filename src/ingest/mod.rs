@@ -116,6 +116,8 @@ pub struct Pipeline {
     pub policy: Policy,
     pub enrichers: Arc<Enrichers>,
     pub trusted_proxies: Vec<Cidr>,
+    /// A header trusted proxies set to the client address alone.
+    pub client_ip_header: Option<String>,
 }
 
 impl Pipeline {
@@ -132,6 +134,7 @@ impl Pipeline {
             policy: cfg.policy.clone(),
             enrichers,
             trusted_proxies: cfg.trusted_proxies.clone(),
+            client_ip_header: cfg.client_ip_header.clone(),
         }
     }
 

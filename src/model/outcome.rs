@@ -36,6 +36,7 @@ closed_enum!(
     /// Why a hit was refused with a 4xx status.
     Rejection {
         BodyTooLarge => "body_too_large",
+        BodyTimeout => "body_timeout",
         BadContentType => "bad_content_type",
         BadJson => "bad_json",
         BadQuery => "bad_query",
@@ -60,6 +61,7 @@ impl Rejection {
     pub fn status(self) -> u16 {
         match self {
             Rejection::BodyTooLarge => 413,
+            Rejection::BodyTimeout => 408,
             Rejection::BadContentType => 415,
             Rejection::MethodNotAllowed => 405,
             _ => 400,
@@ -70,6 +72,7 @@ impl Rejection {
     pub fn message(self) -> &'static str {
         match self {
             Rejection::BodyTooLarge => "body too large",
+            Rejection::BodyTimeout => "the body did not arrive in time",
             Rejection::BadContentType => "content type must be application/json or text/plain",
             Rejection::BadJson => "body is not a JSON object of the expected shape",
             Rejection::BadQuery => "query string is not valid",

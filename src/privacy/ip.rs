@@ -1,6 +1,8 @@
-//! Client IP handling: which address a hit came from (socket peer, or the
-//! right-most untrusted `X-Forwarded-For` hop behind trusted proxies), and
-//! its truncation to a network prefix (IPv4 /24, IPv6 /48).
+//! Client IP handling: which address a hit came from (the socket peer, or,
+//! behind trusted proxies, the right-most untrusted hop of the forwarding
+//! chain that `http::request::forwarded_chain` reads from `Forwarded`,
+//! `X-Forwarded-For` or a configured client-IP header), and its truncation
+//! to a network prefix (IPv4 /24, IPv6 /48).
 
 use std::net::IpAddr;
 
@@ -17,9 +19,29 @@ pub fn truncate(ip: IpAddr) -> String {
     }
 }
 
+/// One hop of a forwarding chain: an address, possibly quoted, in brackets
+/// (`[2001:db8::1]`), or with a port (`192.0.2.1:8080`, `[2001:db8::1]:443`).
+/// `unknown` and obfuscated identifiers (`_hidden`) are not addresses.
+pub fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let h = hop.trim().trim_matches('"');
+    if let Some(rest) = h.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    if let Ok(ip) = h.parse() {
+        return Some(ip);
+    }
+    // An IPv4 address with a port (an IPv6 address with a port is bracketed).
+    let (addr, port) = h.rsplit_once(':')?;
+    if port.bytes().all(|b| b.is_ascii_digit()) && !addr.contains(':') {
+        return addr.parse().ok();
+    }
+    None
+}
+
 /// The client address: the peer, unless the peer is a trusted proxy; then
-/// walk `X-Forwarded-For` from the right and take the first untrusted hop.
-/// Unparseable hops stop the walk at the last trusted address.
+/// walk the forwarding chain (comma-separated hops, client first) from the
+/// right and take the first untrusted hop. A hop that is not an address
+/// stops the walk at the last trusted one.
 pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[Cidr]) -> IpAddr {
     let peer = canonical(peer);
     let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
@@ -31,7 +53,7 @@ pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[Cidr]) ->
     };
     let mut current = peer;
     for hop in xff.rsplit(',') {
-        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+        let Some(ip) = parse_hop(hop) else {
             return current;
         };
         let ip = canonical(ip);
@@ -49,6 +71,40 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_rightmost_untrusted_hop_of_the_whole_chain() {
+        let proxy: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer = ip("10.0.0.2");
+        // HAProxy appended its own line: the client's forged first line loses.
+        assert_eq!(
+            client_ip(peer, Some("6.6.6.6,198.51.100.7"), &proxy),
+            ip("198.51.100.7")
+        );
+        // A hop with a port no longer stops the walk at the proxy.
+        assert_eq!(
+            client_ip(peer, Some("198.51.100.7:5678, 10.0.0.9"), &proxy),
+            ip("198.51.100.7")
+        );
+        // Forwarded with an obfuscated hop: the walk stops at the last trusted one.
+        assert_eq!(client_ip(peer, Some("198.51.100.7,_hidden"), &proxy), peer);
+        // An untrusted peer's chain is never believed.
+        assert_eq!(
+            client_ip(ip("203.0.113.1"), Some("1.2.3.4"), &proxy),
+            ip("203.0.113.1")
+        );
+    }
+
+    #[test]
+    fn hops_with_ports_brackets_and_quotes() {
+        assert_eq!(parse_hop(" 203.0.113.9 "), Some(ip("203.0.113.9")));
+        assert_eq!(parse_hop("203.0.113.9:51234"), Some(ip("203.0.113.9")));
+        assert_eq!(parse_hop("\"[2001:db8::1]:4711\""), Some(ip("2001:db8::1")));
+        assert_eq!(parse_hop("[2001:db8::2]"), Some(ip("2001:db8::2")));
+        assert_eq!(parse_hop("2001:db8::3"), Some(ip("2001:db8::3")));
+        assert_eq!(parse_hop("unknown"), None);
+        assert_eq!(parse_hop("_hidden"), None);
     }
 
     #[test]

@@ -27,6 +27,22 @@ use crate::model::facts::Utm;
 use crate::model::DropReason;
 pub use salt::{SaltError, Salts};
 
+/// User agents are read up to this many bytes: real browsers send a few
+/// hundred, and parsing (and hashing) a 300 KB agent would let one client
+/// slow every other's hits down.
+pub const MAX_USER_AGENT: usize = 1024;
+
+fn truncate_agent(ua: &str) -> &str {
+    if ua.len() <= MAX_USER_AGENT {
+        return ua;
+    }
+    let mut end = MAX_USER_AGENT;
+    while !ua.is_char_boundary(end) {
+        end -= 1;
+    }
+    &ua[..end]
+}
+
 /// Identifying facts about the client, held in memory only for the duration
 /// of one hit's pipeline. Deliberately not `Serialize`, not `Clone`, and its
 /// `Debug` prints nothing of its contents.
@@ -46,7 +62,7 @@ impl RawIdentity {
     ) -> Self {
         Self {
             ip: ip::client_ip(peer, forwarded_for, trusted),
-            user_agent: user_agent.to_string(),
+            user_agent: truncate_agent(user_agent).to_string(),
         }
     }
 
@@ -290,6 +306,16 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_agents_are_cut_at_a_character_boundary() {
+        let long = format!("Mozilla/5.0 {}", "é".repeat(2000));
+        let id = RawIdentity::new("192.0.2.1".parse().unwrap(), None, &[], &long);
+        assert!(id.user_agent.len() <= MAX_USER_AGENT);
+        assert!(id.user_agent.starts_with("Mozilla/5.0 é"));
+        let short = RawIdentity::new("192.0.2.1".parse().unwrap(), None, &[], "Mozilla/5.0");
+        assert_eq!(short.user_agent, "Mozilla/5.0");
+    }
 
     fn id(ip: &str, ua: &str) -> RawIdentity {
         RawIdentity::new(ip.parse().unwrap(), None, &[], ua)

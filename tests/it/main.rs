@@ -14,6 +14,7 @@ mod enrich;
 mod exports;
 mod hits;
 mod lifecycle;
+mod optout;
 mod privacy;
 mod purge;
 mod trackers;

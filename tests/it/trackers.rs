@@ -5,7 +5,6 @@
 //! revenue, interactivity and engagement values.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use crate::common::*;
 
@@ -19,34 +18,6 @@ struct Stored {
     revenue: String,
     revenue_currency: String,
     scroll_depth: u8,
-}
-
-/// A free port for a test page (its origin must be configured before
-/// tacit starts).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Run `tests/browser/<script>` with `args`; its last stdout line, parsed.
-async fn browser(script: &'static str, args: Vec<String>) -> (serde_json::Value, String) {
-    let path = format!("{}/tests/browser/{script}", env!("CARGO_MANIFEST_DIR"));
-    let out =
-        tokio::task::spawn_blocking(move || Command::new("node").arg(path).args(args).output())
-            .await
-            .unwrap()
-            .expect("node runs (scripts/setup installs it)");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
-    (report, stdout)
 }
 
 /// Every stored event, in order.
