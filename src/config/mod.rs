@@ -71,6 +71,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub io_threads: usize,
     pub body_timeout: Duration,
+    pub rate_limit: RateLimit,
     /// Lower-case header name, if configured.
     pub client_ip_header: Option<String>,
     pub clickhouse: ClickHouseConfig,
@@ -109,6 +110,15 @@ pub struct SinkConfig {
     pub wal_buffer_max_bytes: usize,
     pub wal_commit_max_rows: usize,
     pub wal_commit_max_delay: Duration,
+}
+
+/// The per-client-network rate limit.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    /// 0: off.
+    pub per_second: u32,
+    pub burst: u32,
+    pub clients: usize,
 }
 
 /// When a hit is acknowledged.

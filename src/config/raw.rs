@@ -40,6 +40,13 @@ pub struct RawServer {
     /// A header a trusted proxy sets to the client address alone (e.g.
     /// `cf-connecting-ip`); empty: read `Forwarded` / `X-Forwarded-For`.
     pub client_ip_header: String,
+    /// Hits per second one client network (IPv4 /24, IPv6 /48) may send,
+    /// sustained; 0 turns the limit off.
+    pub rate_limit_per_second: u64,
+    /// Hits one client network may send at once.
+    pub rate_limit_burst: u64,
+    /// Client networks tracked at a time (bounds the limiter's memory).
+    pub rate_limit_clients: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +135,9 @@ impl Default for RawServer {
             io_threads: 0,
             body_timeout_ms: 10_000,
             client_ip_header: String::new(),
+            rate_limit_per_second: 200,
+            rate_limit_burst: 2_000,
+            rate_limit_clients: 100_000,
         }
     }
 }

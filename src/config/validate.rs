@@ -359,6 +359,12 @@ impl RawConfig {
                 "server.body_timeout_ms",
                 s.body_timeout_ms,
             )?),
+            rate_limit: RateLimit {
+                per_second: s.rate_limit_per_second.min(u32::MAX as u64) as u32,
+                burst: positive("server.rate_limit_burst", s.rate_limit_burst)?.min(u32::MAX as u64)
+                    as u32,
+                clients: positive("server.rate_limit_clients", s.rate_limit_clients)? as usize,
+            },
             client_ip_header: {
                 let h = s.client_ip_header.trim().to_ascii_lowercase();
                 if !h.is_empty() && hyper::header::HeaderName::from_bytes(h.as_bytes()).is_err() {

@@ -3,6 +3,7 @@
 //! [`Event`], is dropped for one [`DropReason`] (answered 2xx, counted), or is
 //! rejected for one [`Rejection`] (answered 4xx with a one-line reason).
 
+pub mod limit;
 pub mod steps;
 
 use std::sync::Arc;
@@ -118,6 +119,8 @@ pub struct Pipeline {
     pub trusted_proxies: Vec<Cidr>,
     /// A header trusted proxies set to the client address alone.
     pub client_ip_header: Option<String>,
+    /// Per-client-network rate limit (`None`: off).
+    pub limiter: Option<limit::RateLimiter>,
 }
 
 impl Pipeline {
@@ -135,6 +138,13 @@ impl Pipeline {
             enrichers,
             trusted_proxies: cfg.trusted_proxies.clone(),
             client_ip_header: cfg.client_ip_header.clone(),
+            limiter: (cfg.rate_limit.per_second > 0).then(|| {
+                limit::RateLimiter::new(
+                    cfg.rate_limit.per_second,
+                    cfg.rate_limit.burst,
+                    cfg.rate_limit.clients,
+                )
+            }),
         }
     }
 
@@ -161,6 +171,11 @@ impl Pipeline {
         };
         if let Some(reason) = steps::request_drop(meta, &self.policy) {
             return drop(reason);
+        }
+        if let Some(l) = &self.limiter {
+            if !l.allow(identity.network_key(&l.key), std::time::Instant::now()) {
+                return drop(DropReason::RateLimited);
+            }
         }
         let derived = match identity.derive(&self.enrichers) {
             Ok(d) => d,

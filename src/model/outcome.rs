@@ -29,6 +29,7 @@ closed_enum!(
         DoNotTrack => "do_not_track",
         GlobalPrivacyControl => "global_privacy_control",
         ExcludedCountry => "excluded_country",
+        RateLimited => "rate_limited",
     }
 );
 

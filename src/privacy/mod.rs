@@ -66,6 +66,13 @@ impl RawIdentity {
         }
     }
 
+    /// A keyed hash of the client's network (IPv4 /24, IPv6 /48), for the
+    /// rate limiter: a network, never an address, and unreadable without
+    /// the key, which lives only in memory.
+    pub fn network_key(&self, key: &impl std::hash::BuildHasher) -> u64 {
+        key.hash_one(ip::truncate(self.ip))
+    }
+
     /// Whether a user agent was sent at all (empty ones are dropped).
     pub fn has_user_agent(&self) -> bool {
         !self.user_agent.trim().is_empty()

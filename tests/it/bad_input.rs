@@ -139,3 +139,87 @@ async fn prefetch_and_agentless_hits_are_dropped_and_counted() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_over_its_budget_does_not_crowd_out_the_others() {
+    let db = TestDb::new("ratelimit");
+    let mut raw = db.config();
+    raw.server.rate_limit_per_second = 5;
+    raw.server.rate_limit_burst = 20;
+    let app = start(raw).await;
+    // Behind the trusted proxy (127.0.0.1): one greedy network, and
+    // twenty ordinary visitors from other networks.
+    let send = |ip: &'static str, path: String| {
+        let addr = app.beacon_addr;
+        async move {
+            let body =
+                format!(r#"{{"n":"pageview","u":"https://example.com{path}","d":"example.com"}}"#);
+            post(
+                addr,
+                "/api/event",
+                &[
+                    ("user-agent", BROWSER_UA),
+                    ("content-type", "text/plain"),
+                    ("x-forwarded-for", ip),
+                ],
+                &body,
+            )
+            .await
+            .0
+        }
+    };
+    for i in 0..300 {
+        assert_eq!(send("198.51.100.7", format!("/greedy/{i}")).await, 202);
+    }
+    const OTHERS: [&str; 20] = [
+        "203.0.113.1",
+        "203.0.114.1",
+        "203.0.115.1",
+        "203.0.116.1",
+        "203.0.117.1",
+        "192.0.2.10",
+        "192.0.3.10",
+        "192.0.4.10",
+        "192.0.5.10",
+        "192.0.6.10",
+        "100.64.1.1",
+        "100.64.2.1",
+        "100.64.3.1",
+        "100.64.4.1",
+        "100.64.5.1",
+        "2001:db8:1::1",
+        "2001:db8:2::1",
+        "2001:db8:3::1",
+        "2001:db8:4::1",
+        "2001:db8:5::1",
+    ];
+    for (i, ip) in OTHERS.iter().enumerate() {
+        assert_eq!(send(ip, format!("/other/{i}")).await, 202);
+    }
+    let metrics = app.metrics.clone();
+    app.shutdown().await;
+    let (greedy, others): (u64, u64) = db
+        .client()
+        .query("SELECT countIf(startsWith(pathname, '/greedy/')), countIf(startsWith(pathname, '/other/')) FROM events")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(others, 20, "every other visitor is stored");
+    assert!(
+        (20..30).contains(&greedy),
+        "the greedy network got its burst and no more: {greedy}"
+    );
+    let limited = metrics.dropped(tacit::ingest::DropReason::RateLimited);
+    assert_eq!(
+        limited + greedy,
+        300,
+        "the excess is counted as rate_limited"
+    );
+    let counted: u64 = db
+        .client()
+        .query("SELECT sum(hits) FROM dropped_hits WHERE reason = 'rate_limited'")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(counted, limited, "and per site and day in dropped_hits");
+}
