@@ -70,6 +70,8 @@ impl Default for Options {
 pub struct Running {
     pub beacon_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// The partner export API's listener.
+    pub partner_addr: SocketAddr,
     pub metrics: Arc<Metrics>,
     pub salts: Arc<Salts>,
     shutdown: watch::Sender<bool>,
@@ -216,6 +218,8 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
             source,
         })?;
     let admin_listener = bind(cfg.admin_listen).await?;
+    let partner_listener = bind(cfg.partner_listen).await?;
+    let partner_addr = partner_listener.local_addr().expect("bound");
     let beacon_addr = beacon_listener.local_addr().expect("bound");
     let admin_addr = admin_listener.local_addr().expect("bound");
 
@@ -248,13 +252,13 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         clock: clock.clone(),
         stall_timeout: cfg.sink.stall_timeout,
         wal_max_bytes: cfg.sink.wal_max_bytes,
-        exports: crate::export::api::ExportApi::new(
-            cfg.exports.clone(),
-            cfg.clickhouse.clone(),
-            clock.clone(),
-            cfg.policy.event_ttl_days as u64,
-        ),
     });
+    let exports = Arc::new(crate::export::api::ExportApi::new(
+        cfg.exports.clone(),
+        cfg.clickhouse.clone(),
+        clock.clone(),
+        cfg.policy.event_ttl_days as u64,
+    ));
     let (admin_stop, admin_rx) = watch::channel(false);
     let st = admin_state.clone();
     let admin_inner = tokio::spawn(server::serve(
@@ -266,8 +270,16 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     ));
     // The admin listener outlives the beacon one: `Running::shutdown` stops
     // it last, so `/readyz` answers "shutting down" while hits drain.
+    let partner_inner = tokio::spawn(server::serve(
+        "partner",
+        partner_listener,
+        move |_peer, req| admin::partner(exports.clone(), req),
+        admin_stop.subscribe(),
+        Duration::from_secs(2),
+    ));
     let admin_task = tokio::spawn(async move {
         let _ = admin_inner.await;
+        let _ = partner_inner.await;
     });
 
     let session_task = opts.sessionize_every.map(|every| {
@@ -299,10 +311,11 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         })
     };
 
-    tracing::info!(%beacon_addr, %admin_addr, "tacit listening");
+    tracing::info!(%beacon_addr, %admin_addr, %partner_addr, "tacit listening");
     Ok(Running {
         beacon_addr,
         admin_addr,
+        partner_addr,
         metrics,
         salts,
         shutdown,

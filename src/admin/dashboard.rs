@@ -14,6 +14,10 @@ use crate::config::ClickHouseConfig;
 use crate::http::resp::{self, Resp};
 
 const COOKBOOK: &str = include_str!("../../docs/queries.md");
+/// The longest range the dashboard shows, in days.
+const MAX_DAYS: i32 = 366;
+/// Every dashboard query gives up after this many seconds, in the engine.
+const QUERY_SECONDS: &str = "10";
 const PAGE: &str = include_str!("dashboard.html");
 
 /// The panels and the cookbook query each shows.
@@ -105,11 +109,24 @@ pub async fn data(ch: &ClickHouseConfig, sites: &[String], query: Option<&str>) 
     if !sites.contains(&site) {
         return error(StatusCode::NOT_FOUND, "unknown site");
     }
-    if !is_date(&from) || !is_date(&to) {
+    let (Ok(a), Ok(b)) = (
+        from.parse::<jiff::civil::Date>(),
+        to.parse::<jiff::civil::Date>(),
+    ) else {
         return error(StatusCode::BAD_REQUEST, "from and to must be YYYY-MM-DD");
+    };
+    if !is_date(&from) || !is_date(&to) || b < a {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "from and to must be YYYY-MM-DD, from <= to",
+        );
     }
-    let client =
-        crate::store::client(ch).with_setting("output_format_json_quote_64bit_integers", "0");
+    if (b - a).get_days() > MAX_DAYS {
+        return error(StatusCode::BAD_REQUEST, "the range is at most 366 days");
+    }
+    let client = crate::store::client(ch)
+        .with_setting("output_format_json_quote_64bit_integers", "0")
+        .with_setting("max_execution_time", QUERY_SECONDS);
     let queries = cookbook();
     let mut out = serde_json::Map::new();
     for (name, n) in PANELS {

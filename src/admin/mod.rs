@@ -1,7 +1,8 @@
-//! The admin listener: liveness (`/healthz`), readiness (`/readyz`:
-//! ClickHouse reachable and the schema current), `/metrics`, and the
-//! read-only dashboard (`/dashboard`), and the partner export API
-//! (`/v1/exports/…`, see `export::api`).
+//! The private admin listener: liveness (`/healthz`), readiness
+//! (`/readyz`, `/readyz/ingest`), `/metrics`, and the read-only dashboard
+//! (`/dashboard`); and the partner listener, which serves only the export
+//! API (`/v1/exports/…`, see `export::api`), so partners never reach the
+//! rest.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -32,7 +33,6 @@ pub struct AdminState {
     pub stall_timeout: std::time::Duration,
     /// The log's bound (`sink.wal_max_bytes`), for `/readyz/ingest`.
     pub wal_max_bytes: u64,
-    pub exports: crate::export::api::ExportApi,
 }
 
 pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
@@ -52,13 +52,6 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
             "text/plain; version=0.0.4",
             state.metrics.render(),
         ),
-        p if p.starts_with("/v1/exports/") => {
-            let auth = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok());
-            state.exports.handle(p, req.uri().query(), auth).await
-        }
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
 }
@@ -105,5 +98,22 @@ async fn readyz(state: &AdminState) -> Resp {
             tracing::warn!(error = %e, "readiness: cannot read the migration state");
             unavailable("cannot read the migration state")
         }
+    }
+}
+
+/// The partner listener: `GET /v1/exports/{partner}` and nothing else.
+pub async fn partner(api: Arc<crate::export::api::ExportApi>, req: Request<Incoming>) -> Resp {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    }
+    match req.uri().path() {
+        p if p.starts_with("/v1/exports/") => {
+            let auth = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            api.handle(p, req.uri().query(), auth).await
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found"),
     }
 }

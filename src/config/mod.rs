@@ -65,6 +65,7 @@ pub struct Site {
 pub struct Config {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
+    pub partner_listen: SocketAddr,
     pub max_body_bytes: usize,
     pub trusted_proxies: Vec<Cidr>,
     pub data_dir: PathBuf,

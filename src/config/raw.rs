@@ -28,6 +28,9 @@ pub struct RawConfig {
 pub struct RawServer {
     pub listen: String,
     pub admin_listen: String,
+    /// The partner export API's own listener (`/v1/exports/…`): partners
+    /// reach it; the admin listener (dashboard, metrics) stays private.
+    pub partner_listen: String,
     pub max_body_bytes: u64,
     pub trusted_proxies: Vec<String>,
     pub data_dir: String,
@@ -128,6 +131,7 @@ impl Default for RawServer {
         Self {
             listen: "127.0.0.1:8080".into(),
             admin_listen: "127.0.0.1:8081".into(),
+            partner_listen: "127.0.0.1:8082".into(),
             max_body_bytes: 64 * 1024,
             trusted_proxies: vec![],
             data_dir: ".tacit/data".into(),

@@ -166,6 +166,15 @@ impl RawConfig {
         let s = &self.server;
         let listen = addr("server.listen", &s.listen)?;
         let admin_listen = addr("server.admin_listen", &s.admin_listen)?;
+        let partner_listen = addr("server.partner_listen", &s.partner_listen)?;
+        if partner_listen.port() != 0
+            && (partner_listen == admin_listen || partner_listen == listen)
+        {
+            return Err(invalid(
+                "server.partner_listen",
+                "must differ from server.listen and server.admin_listen",
+            ));
+        }
         if listen == admin_listen && listen.port() != 0 {
             return Err(invalid(
                 "server.admin_listen",
@@ -350,6 +359,7 @@ impl RawConfig {
         Ok(Config {
             listen,
             admin_listen,
+            partner_listen,
             max_body_bytes: max_body as usize,
             trusted_proxies: trusted,
             data_dir: PathBuf::from(&s.data_dir),

@@ -115,7 +115,12 @@ pub async fn fetch(
     spec: &ExportSpec,
     period: &Period,
 ) -> Result<Vec<Cell>, clickhouse::error::Error> {
-    let mut cells: Vec<Cell> = client.query_raw(&sql(spec, period)).fetch_all().await?;
+    // An export query gives up in the engine after a minute.
+    let mut cells: Vec<Cell> = client
+        .query_raw(&sql(spec, period))
+        .with_setting("max_execution_time", "60")
+        .fetch_all()
+        .await?;
     // Byte order, independent of the server's collation.
     cells.sort_by(|a, b| a.keys.cmp(&b.keys));
     Ok(cells)

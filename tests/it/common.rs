@@ -97,6 +97,7 @@ impl TestDb {
         let mut raw = RawConfig::default();
         raw.server.listen = "127.0.0.1:0".into();
         raw.server.admin_listen = "127.0.0.1:0".into();
+        raw.server.partner_listen = "127.0.0.1:0".into();
         raw.server.data_dir = self.dir.to_string_lossy().into_owned();
         raw.server.trusted_proxies = vec!["127.0.0.1/32".into()];
         raw.clickhouse.url = self.url.clone();

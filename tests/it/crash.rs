@@ -64,7 +64,7 @@ async fn sigkill_under_load_loses_no_acknowledged_hit() {
     std::fs::write(
         &cfg_path,
         format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nrate_limit_per_second = 0\n\
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:0\"\npartner_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nrate_limit_per_second = 0\n\
              [clickhouse]\nurl = {:?}\ndatabase = {:?}\n[sink]\nflush_interval_ms = 200\nbatch_rows = 2000\n\
              [log]\nformat = \"json\"\n[[sites]]\ndomain = \"example.com\"\n",
             db.dir.to_string_lossy(),

@@ -67,3 +67,36 @@ async fn dashboard_shows_the_sql_numbers_in_chromium() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_dashboard_caps_its_range_and_partners_see_only_their_api() {
+    let db = TestDb::new("dashcap");
+    let app = start(db.config()).await;
+    let (s, _, b) = get(
+        app.admin_addr,
+        "/dashboard/data?site=example.com&from=2025-01-01&to=2026-11-01",
+        &[],
+    )
+    .await;
+    assert_eq!(s, 400, "{}", String::from_utf8_lossy(&b));
+    assert!(String::from_utf8_lossy(&b).contains("366 days"));
+    let (s, _, _) = get(
+        app.admin_addr,
+        "/dashboard/data?site=example.com&from=2026-11-02&to=2026-11-01",
+        &[],
+    )
+    .await;
+    assert_eq!(s, 400, "from after to");
+    // The partner listener serves the export API and nothing else; the
+    // admin listener no longer serves it.
+    for path in ["/dashboard", "/metrics", "/readyz"] {
+        assert_eq!(get(app.partner_addr, path, &[]).await.0, 404, "{path}");
+    }
+    assert_eq!(
+        get(app.admin_addr, "/v1/exports/acme?period=2026-11", &[])
+            .await
+            .0,
+        404
+    );
+    app.shutdown().await;
+}

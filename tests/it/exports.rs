@@ -586,7 +586,7 @@ async fn api_serves_only_the_tokens_partner_and_rate_limits() {
     let clock = std::sync::Arc::new(ManualClock::new(now(today)));
     let app = start_with_clock(raw, clock.clone()).await;
     let url = |p: &str| format!("/v1/exports/{p}?period={week}");
-    let (s, h, _) = get(app.admin_addr, &url("acme"), &[]).await;
+    let (s, h, _) = get(app.partner_addr, &url("acme"), &[]).await;
     assert_eq!(s, 401);
     assert_eq!(h.get("www-authenticate").unwrap(), "Bearer");
     // A bad token is 401; a valid token of another partner, or an unknown
@@ -596,11 +596,11 @@ async fn api_serves_only_the_tokens_partner_and_rate_limits() {
         ("acme", "Bearer zeta-secret-token", 404),
         ("nobody", "Bearer acme-secret-token", 404),
     ] {
-        let (s, _, _) = get(app.admin_addr, &url(partner), &[("authorization", token)]).await;
+        let (s, _, _) = get(app.partner_addr, &url(partner), &[("authorization", token)]).await;
         assert_eq!(s, want, "{partner} with {token}");
     }
     let auth = [("authorization", "Bearer acme-secret-token")];
-    let (s, h, body) = get(app.admin_addr, &url("acme"), &auth).await;
+    let (s, h, body) = get(app.partner_addr, &url("acme"), &auth).await;
     assert_eq!(s, 200, "{}", String::from_utf8_lossy(&body));
     assert!(h
         .get("content-type")
@@ -615,16 +615,16 @@ async fn api_serves_only_the_tokens_partner_and_rate_limits() {
         .to_str()
         .unwrap()
         .to_string();
-    let (s, _, body) = get(app.admin_addr, "/v1/exports/acme?period=2026", &auth).await;
+    let (s, _, body) = get(app.partner_addr, "/v1/exports/acme?period=2026", &auth).await;
     assert_eq!(s, 400, "{}", String::from_utf8_lossy(&body));
     // Third request in the minute is the limit; the fourth is refused.
-    let (s, _, _) = get(app.admin_addr, &url("acme"), &auth).await;
+    let (s, _, _) = get(app.partner_addr, &url("acme"), &auth).await;
     assert_eq!(s, 200);
-    let (s, h, _) = get(app.admin_addr, &url("acme"), &auth).await;
+    let (s, h, _) = get(app.partner_addr, &url("acme"), &auth).await;
     assert_eq!(s, 429);
     assert!(h.get("retry-after").is_some());
     clock.advance(60_000);
-    let (s, _, _) = get(app.admin_addr, &url("acme"), &auth).await;
+    let (s, _, _) = get(app.partner_addr, &url("acme"), &auth).await;
     assert_eq!(s, 200);
     let rows: Vec<(String, String, String)> = db
         .client()

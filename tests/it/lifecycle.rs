@@ -83,7 +83,7 @@ async fn sigterm_flushes_every_accepted_hit_and_exits_zero() {
     std::fs::write(
         &cfg_path,
         format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n\
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\npartner_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n\
              [clickhouse]\nurl = {:?}\ndatabase = {:?}\n[sink]\nflush_interval_ms = 60000\n\
              [log]\nformat = \"json\"\n[[sites]]\ndomain = \"example.com\"\n",
             db.dir.to_string_lossy(),
