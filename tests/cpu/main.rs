@@ -7,5 +7,6 @@ mod support;
 
 mod bots;
 mod layers;
+mod privacy_props;
 mod tracker;
 mod uap;
