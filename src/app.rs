@@ -194,12 +194,16 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     if !changed.is_empty() {
         tracing::info!(tables = ?changed, "retention changed to follow the policy");
     }
-    let metrics = Arc::new(Metrics::default());
+    let enrichers = Arc::new(Enrichers::load(&cfg.enrich)?);
+    let mut metrics = Metrics::default();
+    if let Some(b) = &enrichers.bots {
+        metrics.bot_pattern_errors = b.error_counter();
+    }
+    let metrics = Arc::new(metrics);
     let salts = Arc::new(Salts::new());
     let now = clock.now_ms();
     salts.sync(&client, day_of(now), now).await?;
 
-    let enrichers = Arc::new(Enrichers::load(&cfg.enrich)?);
     let (sink, sink_task) = sink::spawn(
         client.clone(),
         cfg.sink.clone(),

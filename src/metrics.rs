@@ -76,6 +76,8 @@ pub struct Metrics {
     /// Rows in the log not yet acknowledged by ClickHouse.
     pub wal_unacked_rows: AtomicI64,
     pub clickhouse_up: AtomicI64,
+    /// Bot patterns that gave up on an agent (it was counted as a bot).
+    pub bot_pattern_errors: std::sync::Arc<AtomicU64>,
 }
 
 fn get(a: &AtomicU64) -> u64 {
@@ -145,6 +147,11 @@ impl Metrics {
             "tacit_rows_quarantined_total",
             "Rows ClickHouse refused as invalid, moved to the quarantine file.",
             get(&self.rows_quarantined),
+        );
+        counter(
+            "tacit_bot_pattern_errors_total",
+            "Bot pattern checks that gave up (backtracking limit); the agent was counted as a bot.",
+            get(&self.bot_pattern_errors),
         );
         counter(
             "tacit_wal_discarded_bytes_total",

@@ -5,6 +5,8 @@
 //! with `fancy-regex` only when the prefilter hits.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -32,11 +34,16 @@ pub enum BotError {
 }
 
 pub struct BotDetector {
-    plain: regex::Regex,
+    /// `None` when every pattern needs look-around (an empty alternation
+    /// would match every agent).
+    plain: Option<regex::Regex>,
     prefilter: Option<regex::Regex>,
     confirm: Vec<fancy_regex::Regex>,
     /// Patterns with no usable prefilter: checked on every hit (none today).
     always: Vec<fancy_regex::Regex>,
+    /// Look-around patterns that gave up (backtracking limit): such an
+    /// agent counts as a bot, never silently as a person.
+    errors: Arc<AtomicU64>,
 }
 
 /// Remove look-around groups `(?=…)`, `(?!…)`, `(?<=…)`, `(?<!…)`, leaving
@@ -166,7 +173,11 @@ impl BotDetector {
                 .build()
         };
         Ok(Self {
-            plain: build(&plain)?,
+            plain: if plain.is_empty() {
+                None
+            } else {
+                Some(build(&plain)?)
+            },
             prefilter: if stripped.is_empty() {
                 None
             } else {
@@ -174,6 +185,7 @@ impl BotDetector {
             },
             confirm,
             always,
+            errors: Arc::default(),
         })
     }
 
@@ -198,16 +210,26 @@ impl BotDetector {
     }
 
     pub fn is_bot(&self, ua: &str) -> bool {
-        if self.plain.is_match(ua) {
+        if self.plain.as_ref().is_some_and(|p| p.is_match(ua)) {
             return true;
         }
+        let matches = |r: &fancy_regex::Regex| {
+            r.is_match(ua).unwrap_or_else(|_| {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                true
+            })
+        };
         let confirmed = match &self.prefilter {
-            Some(pre) if pre.is_match(ua) => {
-                self.confirm.iter().any(|r| r.is_match(ua).unwrap_or(false))
-            }
+            Some(pre) if pre.is_match(ua) => self.confirm.iter().any(matches),
             _ => false,
         };
-        confirmed || self.always.iter().any(|r| r.is_match(ua).unwrap_or(false))
+        confirmed || self.always.iter().any(matches)
+    }
+
+    /// How many pattern checks gave up (each counted the agent as a bot);
+    /// shared with `/metrics`.
+    pub fn error_counter(&self) -> Arc<AtomicU64> {
+        self.errors.clone()
     }
 }
 
@@ -222,6 +244,17 @@ pub(crate) fn vendor(name: &str) -> std::path::PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pattern_that_gives_up_counts_the_agent_as_a_bot() {
+        // A look-ahead with catastrophic backtracking: the prefilter (`ab`)
+        // matches, the confirmation exceeds fancy-regex's backtrack limit.
+        let d = BotDetector::new(&[r"(?=(a|aa)+\1c)ab".to_string()], &[]).unwrap();
+        let ua = format!("{}b", "a".repeat(40));
+        assert!(d.is_bot(&ua), "an undecidable agent is not a person");
+        assert_eq!(d.error_counter().load(Ordering::Relaxed), 1);
+        assert!(!d.is_bot("Mozilla/5.0"));
+    }
 
     #[test]
     fn lookaround_is_stripped_to_a_superset() {
