@@ -8,7 +8,7 @@ export CLICKHOUSE_DEV_PORT
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:$(CLICKHOUSE_DEV_PORT))
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
-.PHONY: run test setup data clickhouse build release bench bench-analytics bench-load fmt lint clean stop-clickhouse
+.PHONY: run test setup data clickhouse build release bench bench-analytics bench-load fuzz fmt lint clean stop-clickhouse
 
 setup:
 	scripts/setup
@@ -45,6 +45,15 @@ bench-load: clickhouse data
 	scripts/setup --load
 	cargo build --release
 	python3 benches/load.py
+
+# Each fuzz target for FUZZ_SECONDS (default 60) with cargo-fuzz on the
+# nightly toolchain; new corpus entries land in fuzz/corpus/ (commit the
+# useful ones: `make test` replays them all).
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for t in decode_query decode_json client_ip url_scrub log_record config; do \
+	  cargo +nightly fuzz run -O $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | grep -E "stat::number_of_executed_units|ERROR|Done" ; done
 
 fmt:
 	cargo fmt --all

@@ -6,6 +6,7 @@
 mod support;
 
 mod bots;
+mod fuzz_corpus;
 mod layers;
 mod privacy_props;
 mod tracker;
