@@ -32,7 +32,12 @@ pub fn client_ip(data: &[u8]) {
     let peer: IpAddr = "10.0.0.1".parse().unwrap();
     let ip = tacit::privacy::ip::client_ip(peer, Some(&s), &trusted);
     // The answer is the peer or one of the hops, never anything else.
-    assert!(ip == peer || s.split(',').any(|h| tacit::privacy::ip::parse_hop(h).map(tacit::privacy::ip::canonical) == Some(ip)));
+    assert!(
+        ip == peer
+            || s.split(',').any(|h| tacit::privacy::ip::parse_hop(h)
+                .map(tacit::privacy::ip::canonical)
+                == Some(ip))
+    );
     let _ = tacit::privacy::ip::truncate(ip);
     let _ = s.parse::<tacit::model::net::Cidr>();
 }
@@ -51,7 +56,9 @@ pub fn log_record(data: &[u8]) {
     assert!(valid <= data.len());
     assert!(n as usize <= data.len() / tacit::sink::record::FRAME + 1);
     let mut at = 0;
-    while let tacit::sink::record::Next::Record(payload, used) = tacit::sink::record::next(&data[at..]) {
+    while let tacit::sink::record::Next::Record(payload, used) =
+        tacit::sink::record::next(&data[at..])
+    {
         let _ = tacit::privacy::row::site_and_ts(payload);
         at += used;
     }

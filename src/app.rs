@@ -48,6 +48,9 @@ pub enum AppError {
     Log(#[from] sink::OpenError),
 }
 
+/// Connections the admin and partner listeners each serve at once.
+const ADMIN_CONNECTIONS: usize = 256;
+
 pub struct Options {
     /// Apply pending migrations instead of refusing to start.
     pub migrate: bool,
@@ -114,6 +117,7 @@ fn spawn_io_threads(
     state: Arc<BeaconState>,
     shutdown: watch::Receiver<bool>,
     grace: Duration,
+    max_connections: usize,
 ) -> Result<JoinHandle<()>, AppError> {
     let addr = first.local_addr().map_err(|source| AppError::Bind {
         addr: "0.0.0.0:0".parse().expect("addr"),
@@ -158,6 +162,7 @@ fn spawn_io_threads(
                                 move |peer, req| beacon::handle(state.clone(), peer, req),
                                 shutdown,
                                 grace,
+                                max_connections,
                             )
                             .await
                         }
@@ -245,6 +250,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         state,
         shutdown_rx.clone(),
         cfg.shutdown_grace,
+        cfg.max_connections,
     )?;
 
     let admin_state = Arc::new(AdminState {
@@ -271,6 +277,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         move |_peer, req| admin::handle(st.clone(), req),
         admin_rx,
         Duration::from_secs(2),
+        ADMIN_CONNECTIONS,
     ));
     // The admin listener outlives the beacon one: `Running::shutdown` stops
     // it last, so `/readyz` answers "shutting down" while hits drain.
@@ -280,6 +287,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         move |_peer, req| admin::partner(exports.clone(), req),
         admin_stop.subscribe(),
         Duration::from_secs(2),
+        ADMIN_CONNECTIONS,
     ));
     let admin_task = tokio::spawn(async move {
         let _ = admin_inner.await;

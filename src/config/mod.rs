@@ -72,6 +72,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub io_threads: usize,
     pub body_timeout: Duration,
+    /// Connections per I/O thread.
+    pub max_connections: usize,
     pub rate_limit: RateLimit,
     /// Lower-case header name, if configured.
     pub client_ip_header: Option<String>,

@@ -40,6 +40,8 @@ pub struct RawServer {
     pub io_threads: u64,
     /// A beacon body must arrive within this long (slow senders are cut).
     pub body_timeout_ms: u64,
+    /// Connections each I/O thread serves at once; more get a short 503.
+    pub max_connections: u64,
     /// A header a trusted proxy sets to the client address alone (e.g.
     /// `cf-connecting-ip`); empty: read `Forwarded` / `X-Forwarded-For`.
     pub client_ip_header: String,
@@ -138,6 +140,7 @@ impl Default for RawServer {
             shutdown_grace_ms: 10_000,
             io_threads: 0,
             body_timeout_ms: 10_000,
+            max_connections: 10_000,
             client_ip_header: String::new(),
             rate_limit_per_second: 200,
             rate_limit_burst: 2_000,

@@ -369,6 +369,7 @@ impl RawConfig {
                 "server.body_timeout_ms",
                 s.body_timeout_ms,
             )?),
+            max_connections: positive("server.max_connections", s.max_connections)? as usize,
             rate_limit: RateLimit {
                 per_second: s.rate_limit_per_second.min(u32::MAX as u64) as u32,
                 burst: positive("server.rate_limit_burst", s.rate_limit_burst)?.min(u32::MAX as u64)

@@ -5,6 +5,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -16,12 +18,27 @@ use tokio::sync::watch;
 
 pub use super::resp::Resp;
 
+/// Connections beyond the cap are answered this and closed.
+const FULL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 22\r\n\r\ntoo many connections\r\n";
+
+/// Decrements the open-connection count when its connection ends.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Serve `listener` until `shutdown`, at most `max_connections` at once
+/// (a connection beyond that gets a short `503` and is closed).
 pub async fn serve<F, Fut>(
     name: &'static str,
     listener: TcpListener,
     handler: F,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
+    max_connections: usize,
 ) where
     F: Fn(SocketAddr, Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Resp> + Send + 'static,
@@ -33,6 +50,8 @@ pub async fn serve<F, Fut>(
         .header_read_timeout(Some(Duration::from_secs(10)))
         .keep_alive(true);
     let mut accept_errors: u64 = 0;
+    let open = Arc::new(AtomicUsize::new(0));
+    let mut refused: u64 = 0;
     loop {
         tokio::select! {
             r = listener.accept() => {
@@ -47,6 +66,20 @@ pub async fn serve<F, Fut>(
                         continue;
                     }
                 };
+                if open.load(Ordering::Relaxed) >= max_connections {
+                    refused += 1;
+                    if refused.is_power_of_two() {
+                        tracing::warn!(listener = name, count = refused, "connection cap reached; refusing");
+                    }
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncWriteExt;
+                        let mut s = stream;
+                        let _ = tokio::time::timeout(Duration::from_secs(1), s.write_all(FULL)).await;
+                    });
+                    continue;
+                }
+                open.fetch_add(1, Ordering::Relaxed);
+                let guard = Open(open.clone());
                 let _ = stream.set_nodelay(true);
                 let h = handler.clone();
                 let svc = hyper::service::service_fn(move |req| {
@@ -56,6 +89,7 @@ pub async fn serve<F, Fut>(
                 let conn = builder.serve_connection(TokioIo::new(stream), svc);
                 let fut = graceful.watch(conn);
                 tokio::spawn(async move {
+                    let _guard = guard;
                     let _ = fut.await;
                 });
             }

@@ -223,3 +223,53 @@ async fn one_client_over_its_budget_does_not_crowd_out_the_others() {
         .unwrap();
     assert_eq!(counted, limited, "and per site and day in dropped_hits");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_are_refused_politely_and_slow_bodies_cut() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::new("conncap");
+    let mut raw = db.config();
+    raw.server.io_threads = 1;
+    raw.server.max_connections = 5;
+    raw.server.body_timeout_ms = 500;
+    let app = start(raw).await;
+    // Five slow senders: headers, then a body that never comes.
+    let mut slow = Vec::new();
+    for _ in 0..5 {
+        let mut s = tokio::net::TcpStream::connect(app.beacon_addr)
+            .await
+            .unwrap();
+        s.write_all(b"POST /api/event HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n{")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The sixth is told so and closed, while the five hold their places.
+    let mut sixth = tokio::net::TcpStream::connect(app.beacon_addr)
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    sixth.read_to_string(&mut answer).await.unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 503") && answer.contains("too many connections"),
+        "{answer}"
+    );
+    // The body timeout cuts the slow senders: 408, then the connection ends.
+    for mut s in slow {
+        let mut buf = String::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            s.read_to_string(&mut buf),
+        )
+        .await;
+        assert!(buf.starts_with("HTTP/1.1 408"), "{buf}");
+    }
+    // Room again: an ordinary hit is served.
+    beacon(app.beacon_addr, "/after").await;
+    assert_eq!(
+        app.metrics.rejected(tacit::ingest::Rejection::BodyTimeout),
+        5
+    );
+    app.shutdown().await;
+}
