@@ -17,4 +17,5 @@ mod lifecycle;
 mod optout;
 mod privacy;
 mod purge;
+mod slowloris;
 mod trackers;
