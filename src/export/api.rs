@@ -201,6 +201,13 @@ impl ExportApi {
                     _ => StatusCode::NOT_FOUND,
                 };
                 tracing::warn!(partner = %partner, error = %e, "export refused");
+                // The engine's words stay in the log.
+                if matches!(e, ExportError::ClickHouse(_)) {
+                    return reply(
+                        status,
+                        "the statistics database is unavailable; try again later",
+                    );
+                }
                 reply(status, &e.to_string())
             }
         }
