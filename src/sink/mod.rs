@@ -13,8 +13,10 @@
 //! `cursor`, `log-id` (makes tokens unique to this log), `quarantine.wal`
 //! (rows ClickHouse refused as invalid).
 
+mod classify;
 pub mod cursor;
 pub mod drops;
+mod health;
 pub mod log;
 pub mod record;
 pub mod writer;

@@ -15,46 +15,23 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{oneshot, watch};
 
+use super::classify::{classify, Failure};
 use super::cursor::{Cursor, State};
 use super::drops::DropCounts;
+pub use super::health::Health;
 use super::log::{segment_ids, segment_path, Durable, Log, Pos};
 use super::record::{self, HEADER};
 use crate::config::SinkConfig;
 use crate::metrics::Metrics;
 use crate::model::clock::SharedClock;
 use crate::privacy::row::COLUMNS;
-
-/// What `/readyz` needs to know of the writer.
-#[derive(Debug, Default)]
-pub struct Health {
-    alive: AtomicBool,
-    /// Clock time of the last insert acknowledged, or of being caught up.
-    last_progress_ms: AtomicI64,
-    /// Rows durable in the log and not yet acknowledged.
-    waiting: AtomicI64,
-}
-
-impl Health {
-    /// `Err` with a one-line reason when the writer is dead, or has made no
-    /// progress for `stall` while rows wait.
-    pub fn check(&self, now_ms: i64, stall: Duration) -> Result<(), &'static str> {
-        if !self.alive.load(Ordering::Relaxed) {
-            return Err("the ClickHouse writer is not running");
-        }
-        let idle = now_ms - self.last_progress_ms.load(Ordering::Relaxed);
-        if self.waiting.load(Ordering::Relaxed) > 0 && idle > stall.as_millis() as i64 {
-            return Err("the ClickHouse writer is stalled; rows are waiting in the log");
-        }
-        Ok(())
-    }
-}
 
 /// Records of one segment range, ready to send.
 struct Batch {
@@ -82,33 +59,6 @@ impl Batch {
             self.body.slice(self.at[i]..self.at[j]),
         )
     }
-}
-
-/// How an insert failed.
-enum Failure {
-    /// ClickHouse refused the data itself: retrying will not help.
-    Data(clickhouse::error::Error),
-    /// Anything else: retry the same rows with the same token.
-    Retry(clickhouse::error::Error),
-}
-
-/// ClickHouse error codes that mean the rows themselves are bad.
-const DATA_ERRORS: &[u32] = &[
-    6, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 130, 131, 190,
-];
-
-fn classify(e: clickhouse::error::Error) -> Failure {
-    if let clickhouse::error::Error::BadResponse(msg) = &e {
-        let code = msg
-            .split("Code: ")
-            .nth(1)
-            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|c| c.parse::<u32>().ok());
-        if code.is_some_and(|c| DATA_ERRORS.contains(&c)) {
-            return Failure::Data(e);
-        }
-    }
-    Failure::Retry(e)
 }
 
 /// `ts` of a `RowBinary` events row.
@@ -532,29 +482,5 @@ impl Writer {
 pub type DurableRx = watch::Receiver<Durable>;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn data_errors_are_told_from_outages() {
-        let bad = clickhouse::error::Error::BadResponse(
-            "Code: 33. DB::Exception: Cannot read all data. (CANNOT_READ_ALL_DATA)".into(),
-        );
-        assert!(matches!(classify(bad), Failure::Data(_)));
-        let busy = clickhouse::error::Error::BadResponse(
-            "Code: 252. DB::Exception: Too many parts. (TOO_MANY_PARTS)".into(),
-        );
-        assert!(matches!(classify(busy), Failure::Retry(_)));
-        assert!(matches!(
-            classify(clickhouse::error::Error::TimedOut),
-            Failure::Retry(_)
-        ));
-    }
-
-    #[test]
-    fn the_time_of_a_row_is_read_back() {
-        let mut buf = Vec::new();
-        crate::privacy::Event::sample().write_row_binary(&mut buf);
-        assert_eq!(row_ts(&buf), Some(1_700_000_000_000));
-    }
-}
+#[path = "writer_tests.rs"]
+mod tests;

@@ -4,14 +4,17 @@
 mod support;
 
 mod common;
+mod harness;
 
 mod analytics;
+mod analytics_views;
 mod bad_input;
 mod crash;
 mod dashboard;
 mod durability;
 mod enrich;
 mod exports;
+mod exports_more;
 mod hits;
 mod lifecycle;
 mod optout;

@@ -1,0 +1,130 @@
+//! Unit tests of `exports.rs`.
+use super::*;
+
+fn base() -> RawExport {
+    toml::from_str(
+        r#"
+name = "monthly"
+partner = "acme"
+sites = ["example.com"]
+dimensions = ["month", "country"]
+metrics = ["visitors", "pageviews"]
+"#,
+    )
+    .unwrap()
+}
+
+fn check(f: impl FnOnce(&mut RawExport), field: &str, words: &str) {
+    let mut r = base();
+    f(&mut r);
+    let e = validate_all(&[r], &["example.com".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&format!("exports[0] (monthly).{field}")), "{e}");
+    assert!(e.contains(words), "{e}");
+}
+
+#[test]
+fn defaults_are_safe() {
+    let s = &validate_all(&[base()], &["example.com".into()]).unwrap()[0];
+    assert_eq!(s.min_visitors, 10);
+    assert_eq!(s.period, Granularity::Month);
+    assert_eq!(s.format, Format::Csv);
+    assert!(s.dp.is_none());
+    assert_eq!(s.config_hash.len(), 64);
+}
+
+#[test]
+fn identifiers_are_refused_by_name() {
+    for id in [
+        "visitor_id",
+        "session_id",
+        "ip",
+        "ip_prefix",
+        "url",
+        "query",
+        "user_agent",
+        "referrer",
+    ] {
+        check(|r| r.dimensions.push(id.into()), "dimensions", id);
+    }
+}
+
+#[test]
+fn each_rule_names_its_field() {
+    check(|r| r.min_visitors = 1, "min_visitors", "at least 2");
+    check(|r| r.epsilon = Some(1.0), "budget", "without a budget");
+    check(|r| r.budget = Some(1.0), "epsilon", "without an epsilon");
+    check(
+        |r| r.dimensions.push("shoe_size".into()),
+        "dimensions",
+        "unknown dimension",
+    );
+    check(
+        |r| r.dimensions.push("city".into()),
+        "dimensions",
+        "allow_city",
+    );
+    check(
+        |r| {
+            r.dimensions.push("city".into());
+            r.allow_city = true;
+        },
+        "dimensions",
+        "min_visitors >= 50",
+    );
+    check(
+        |r| r.dimensions.push("prop:email".into()),
+        "dimensions",
+        "allowed_properties",
+    );
+    check(
+        |r| r.metrics.push("revenue".into()),
+        "metrics",
+        "unknown metric",
+    );
+    check(
+        |r| r.sites = vec!["other.org".into()],
+        "sites",
+        "not a configured site",
+    );
+    check(|r| r.format = "xlsx".into(), "format", "expected");
+    check(
+        |r| r.token_sha256 = vec!["secret".into()],
+        "token_sha256[0]",
+        "64 hex",
+    );
+    check(
+        |r| {
+            r.epsilon = Some(1.0);
+            r.budget = Some(2.0);
+            r.metrics.push("bounce_rate".into());
+        },
+        "metrics",
+        "ratio",
+    );
+}
+
+#[test]
+fn allowed_city_and_properties_pass() {
+    let mut r = base();
+    r.dimensions = vec!["city".into(), "prop:plan".into()];
+    r.allow_city = true;
+    r.min_visitors = 50;
+    r.allowed_properties = vec!["plan".into()];
+    assert!(validate_all(&[r], &["example.com".into()]).is_ok());
+}
+
+#[test]
+fn one_budget_per_partner() {
+    let mut a = base();
+    a.epsilon = Some(0.5);
+    a.budget = Some(2.0);
+    let mut b = a.clone();
+    b.name = "other".into();
+    b.budget = Some(3.0);
+    let e = validate_all(&[a, b], &["example.com".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("exports[1] (other).budget"), "{e}");
+}
