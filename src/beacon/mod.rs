@@ -279,19 +279,25 @@ async fn accept(
     let domains = decode::domains(&hit).map_err(|r| reject(state, r))?;
     let mut events = Vec::with_capacity(domains.len());
     let mut refused = None;
-    for domain in domains {
-        let chain = forwarded_chain(h, state.pipeline.client_ip_header.as_deref());
+    let chain = forwarded_chain(h, state.pipeline.client_ip_header.as_deref());
+    let request = meta(h);
+    let last = domains.len() - 1;
+    let mut hit = Some(hit);
+    for (i, domain) in domains.into_iter().enumerate() {
         let identity = RawIdentity::new(
             peer.ip(),
             chain.as_deref(),
             &state.pipeline.trusted_proxies,
             header_str(h, "user-agent").unwrap_or(""),
         );
-        let one = Hit {
-            domain,
-            ..hit.clone()
+        // Copied only for a hit naming several sites; the last one moves.
+        let base = if i == last {
+            hit.take().expect("one hit per site")
+        } else {
+            hit.clone().expect("one hit per site")
         };
-        match state.pipeline.process(one, &meta(h), identity) {
+        let one = Hit { domain, ..base };
+        match state.pipeline.process(one, &request, identity) {
             Err(r) => refused = refused.or(Some(r)),
             Ok(Outcome::Drop { site, reason }) => {
                 Metrics::inc(&state.metrics.hits_dropped[reason as usize]);

@@ -9,14 +9,17 @@ use std::net::IpAddr;
 use crate::model::net::mask;
 pub use crate::model::net::{canonical, Cidr};
 
+/// The network a visitor is in (IPv4 /24, IPv6 /48), as an address.
+pub fn network(ip: IpAddr) -> IpAddr {
+    let ip = canonical(ip);
+    mask(ip, if ip.is_ipv4() { 24 } else { 48 })
+}
+
 /// The network a visitor is in, coarse enough not to single anyone out:
 /// IPv4 /24 (`203.0.113.0/24`), IPv6 /48 (`2001:db8:1::/48`).
 pub fn truncate(ip: IpAddr) -> String {
-    let ip = canonical(ip);
-    match ip {
-        IpAddr::V4(_) => format!("{}/24", mask(ip, 24)),
-        IpAddr::V6(_) => format!("{}/48", mask(ip, 48)),
-    }
+    let net = network(ip);
+    format!("{net}/{}", if net.is_ipv4() { 24 } else { 48 })
 }
 
 /// One hop of a forwarding chain: an address, possibly quoted, in brackets

@@ -70,7 +70,7 @@ impl RawIdentity {
     /// rate limiter: a network, never an address, and unreadable without
     /// the key, which lives only in memory.
     pub fn network_key(&self, key: &impl std::hash::BuildHasher) -> u64 {
-        key.hash_one(ip::truncate(self.ip))
+        key.hash_one(ip::network(self.ip))
     }
 
     /// Whether a user agent was sent at all (empty ones are dropped).
