@@ -8,7 +8,7 @@ export CLICKHOUSE_DEV_PORT
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:$(CLICKHOUSE_DEV_PORT))
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
-.PHONY: run test setup data clickhouse build release bench bench-analytics bench-load fuzz fmt lint clean stop-clickhouse
+.PHONY: run test setup data clickhouse build release bench bench-analytics bench-load bench-hostile fuzz fmt lint clean stop-clickhouse
 
 setup:
 	scripts/setup
@@ -45,6 +45,12 @@ bench-load: clickhouse data
 	scripts/setup --load
 	cargo build --release
 	python3 benches/load.py
+
+# Normal hits while one client sends 300 KB user agents at a fixed rate.
+bench-hostile: clickhouse data
+	scripts/setup --load
+	cargo build --release
+	python3 benches/hostile_ua.py
 
 # Each fuzz target for FUZZ_SECONDS (default 60) with cargo-fuzz on the
 # nightly toolchain; new corpus entries land in fuzz/corpus/ (commit the

@@ -116,8 +116,7 @@ fn spawn_io_threads(
     first: TcpListener,
     state: Arc<BeaconState>,
     shutdown: watch::Receiver<bool>,
-    grace: Duration,
-    max_connections: usize,
+    limits: server::Limits,
 ) -> Result<JoinHandle<()>, AppError> {
     let addr = first.local_addr().map_err(|source| AppError::Bind {
         addr: "0.0.0.0:0".parse().expect("addr"),
@@ -161,8 +160,7 @@ fn spawn_io_threads(
                                 listener,
                                 move |peer, req| beacon::handle(state.clone(), peer, req),
                                 shutdown,
-                                grace,
-                                max_connections,
+                                limits,
                             )
                             .await
                         }
@@ -249,9 +247,17 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         beacon_listener,
         state,
         shutdown_rx.clone(),
-        cfg.shutdown_grace,
-        cfg.max_connections,
+        server::Limits {
+            max_connections: cfg.max_connections,
+            idle_timeout: cfg.idle_timeout,
+            grace: cfg.shutdown_grace,
+        },
     )?;
+    let admin_limits = server::Limits {
+        max_connections: ADMIN_CONNECTIONS,
+        idle_timeout: cfg.idle_timeout,
+        grace: Duration::from_secs(2),
+    };
 
     let admin_state = Arc::new(AdminState {
         clickhouse: cfg.clickhouse.clone(),
@@ -276,8 +282,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         admin_listener,
         move |_peer, req| admin::handle(st.clone(), req),
         admin_rx,
-        Duration::from_secs(2),
-        ADMIN_CONNECTIONS,
+        admin_limits,
     ));
     // The admin listener outlives the beacon one: `Running::shutdown` stops
     // it last, so `/readyz` answers "shutting down" while hits drain.
@@ -286,8 +291,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         partner_listener,
         move |_peer, req| admin::partner(exports.clone(), req),
         admin_stop.subscribe(),
-        Duration::from_secs(2),
-        ADMIN_CONNECTIONS,
+        admin_limits,
     ));
     let admin_task = tokio::spawn(async move {
         let _ = admin_inner.await;

@@ -74,6 +74,8 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Connections per I/O thread.
     pub max_connections: usize,
+    /// Idle keep-alive (and request-head) timeout of every listener.
+    pub idle_timeout: Duration,
     pub rate_limit: RateLimit,
     /// Lower-case header name, if configured.
     pub client_ip_header: Option<String>,

@@ -42,6 +42,9 @@ pub struct RawServer {
     pub body_timeout_ms: u64,
     /// Connections each I/O thread serves at once; more get a short 503.
     pub max_connections: u64,
+    /// A connection with no request in progress (idle keep-alive, or still
+    /// sending its headers) is closed after this long.
+    pub idle_timeout_ms: u64,
     /// A header a trusted proxy sets to the client address alone (e.g.
     /// `cf-connecting-ip`); empty: read `Forwarded` / `X-Forwarded-For`.
     pub client_ip_header: String,
@@ -141,6 +144,7 @@ impl Default for RawServer {
             io_threads: 0,
             body_timeout_ms: 10_000,
             max_connections: 10_000,
+            idle_timeout_ms: 10_000,
             client_ip_header: String::new(),
             rate_limit_per_second: 200,
             rate_limit_burst: 2_000,

@@ -370,6 +370,10 @@ impl RawConfig {
                 s.body_timeout_ms,
             )?),
             max_connections: positive("server.max_connections", s.max_connections)? as usize,
+            idle_timeout: Duration::from_millis(positive(
+                "server.idle_timeout_ms",
+                s.idle_timeout_ms,
+            )?),
             rate_limit: RateLimit {
                 per_second: s.rate_limit_per_second.min(u32::MAX as u64) as u32,
                 burst: positive("server.rate_limit_burst", s.rate_limit_burst)?.min(u32::MAX as u64)

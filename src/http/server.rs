@@ -30,15 +30,26 @@ impl Drop for Open {
     }
 }
 
-/// Serve `listener` until `shutdown`, at most `max_connections` at once
-/// (a connection beyond that gets a short `503` and is closed).
+/// What one listener allows each connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; one more gets a short `503` and is closed.
+    pub max_connections: usize,
+    /// A connection with no request in progress (idle between keep-alive
+    /// requests, or still sending its request line and headers) is closed
+    /// after this long.
+    pub idle_timeout: Duration,
+    /// In-flight requests may take this long at shutdown.
+    pub grace: Duration,
+}
+
+/// Serve `listener` until `shutdown` within `limits`.
 pub async fn serve<F, Fut>(
     name: &'static str,
     listener: TcpListener,
     handler: F,
     mut shutdown: watch::Receiver<bool>,
-    grace: Duration,
-    max_connections: usize,
+    limits: Limits,
 ) where
     F: Fn(SocketAddr, Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Resp> + Send + 'static,
@@ -47,7 +58,9 @@ pub async fn serve<F, Fut>(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(Some(Duration::from_secs(10)))
+        // hyper starts this timer whenever the connection waits for a
+        // request head, so it is the idle keep-alive timeout as well.
+        .header_read_timeout(Some(limits.idle_timeout))
         .keep_alive(true);
     let mut accept_errors: u64 = 0;
     let open = Arc::new(AtomicUsize::new(0));
@@ -66,7 +79,7 @@ pub async fn serve<F, Fut>(
                         continue;
                     }
                 };
-                if open.load(Ordering::Relaxed) >= max_connections {
+                if open.load(Ordering::Relaxed) >= limits.max_connections {
                     refused += 1;
                     if refused.is_power_of_two() {
                         tracing::warn!(listener = name, count = refused, "connection cap reached; refusing");
@@ -99,7 +112,7 @@ pub async fn serve<F, Fut>(
     drop(listener);
     tokio::select! {
         _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(grace) => {
+        _ = tokio::time::sleep(limits.grace) => {
             tracing::warn!(listener = name, "grace period over; closing remaining connections");
         }
     }

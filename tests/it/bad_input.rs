@@ -276,3 +276,44 @@ async fn connections_beyond_the_cap_are_refused_politely_and_slow_bodies_cut() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_and_silent_connections_are_closed() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::new("idle");
+    let mut raw = db.config();
+    raw.server.io_threads = 1;
+    raw.server.idle_timeout_ms = 400;
+    let app = start(raw).await;
+    // One request on a keep-alive connection, then silence.
+    let mut kept = tokio::net::TcpStream::connect(app.beacon_addr)
+        .await
+        .unwrap();
+    let body = r#"{"n":"pageview","u":"https://example.com/idle","d":"example.com"}"#;
+    let req = format!(
+        "POST /api/event HTTP/1.1\r\nHost: x\r\nUser-Agent: {BROWSER_UA}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    kept.write_all(req.as_bytes()).await.unwrap();
+    // A connection that never sends a byte.
+    let mut silent = tokio::net::TcpStream::connect(app.beacon_addr)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for (name, s) in [("kept", &mut kept), ("silent", &mut silent)] {
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "{name}: still open after 5 s");
+        let answer = String::from_utf8_lossy(&buf);
+        if name == "kept" {
+            assert!(answer.starts_with("HTTP/1.1 2"), "{answer}");
+        }
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(350),
+        "closed before the idle timeout: {waited:?}"
+    );
+    app.shutdown().await;
+}
