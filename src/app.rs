@@ -56,7 +56,8 @@ pub struct Options {
     pub migrate: bool,
     /// How often salts are re-read (and tomorrow's made).
     pub salt_refresh: Duration,
-    /// How often visits are recomputed (None: not in this process).
+    /// How often visits are recomputed and closed days rolled up (None:
+    /// not in this process).
     pub sessionize_every: Option<Duration>,
 }
 
@@ -298,10 +299,29 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         let _ = partner_inner.await;
     });
 
+    let funnels: Vec<(String, String, Vec<String>)> = cfg
+        .funnels
+        .iter()
+        .flat_map(|f| {
+            f.sites
+                .iter()
+                .map(|s| (s.clone(), f.name.clone(), f.steps.clone()))
+        })
+        .collect();
+    if crate::rollup::sync_funnels(&client, &funnels)
+        .await
+        .map_err(AppError::ClickHouse)?
+    {
+        tracing::info!(count = funnels.len(), "funnel definitions updated");
+    }
     let session_task = opts.sessionize_every.map(|every| {
-        tokio::spawn(crate::sessions::run(
+        tokio::spawn(crate::rollup::run(
             store::client(&cfg.clickhouse),
             clock.clone(),
+            crate::rollup::Schedule {
+                event_ttl_days: cfg.policy.event_ttl_days,
+                delay: Duration::from_secs(cfg.policy.rollup_delay_minutes as u64 * 60),
+            },
             every,
         ))
     });

@@ -24,6 +24,7 @@ pub mod model;
 pub mod notice;
 pub mod privacy;
 pub mod purge;
+pub mod rollup;
 pub mod sessions;
 pub mod sink;
 pub mod store;

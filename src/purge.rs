@@ -25,8 +25,11 @@ use crate::sink::record::{self, HEADER};
 pub const TABLES: &[(&str, &str)] = &[
     ("events", "toDate(ts)"),
     ("sessions", "day"),
-    ("agg_hourly", "toDate(hour)"),
-    ("agg_daily", "day"),
+    ("rollup_hourly", "toDate(hour)"),
+    ("rollup_daily", "day"),
+    ("rollup_visits_daily", "day"),
+    ("rollup_goals_daily", "day"),
+    ("rollup_funnels_daily", "day"),
     ("dropped_hits", "day"),
 ];
 

@@ -8,9 +8,7 @@
 //! version is newest is complete, so the result does not depend on which
 //! replica saw which hit.
 
-use std::time::Duration;
-
-use crate::model::clock::{day_of, format_day, SharedClock};
+use crate::model::clock::{day_of, format_day};
 
 /// Inactivity that ends a visit.
 pub const VISIT_GAP_SECONDS: u32 = 30 * 60;
@@ -70,18 +68,13 @@ pub async fn sessionize_day(
         .await
 }
 
-/// Runs in `tacit serve`: every `every`, recompute yesterday and today.
-pub async fn run(client: clickhouse::Client, clock: SharedClock, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let now = clock.now_ms();
-        let today = day_of(now);
-        for day in [today - 1, today] {
-            if let Err(e) = sessionize_day(&client, day, now as u64).await {
-                tracing::warn!(error = %crate::store::log_safe(&e), day = %format_day(day), "sessionizing failed; will retry");
-            }
+/// Recompute yesterday's and today's visits at `now_ms` (failures are
+/// logged; the next run retries).
+pub async fn sessionize_recent(client: &clickhouse::Client, now_ms: i64) {
+    let today = day_of(now_ms);
+    for day in [today - 1, today] {
+        if let Err(e) = sessionize_day(client, day, now_ms as u64).await {
+            tracing::warn!(error = %crate::store::log_safe(&e), day = %format_day(day), "sessionizing failed; will retry");
         }
     }
 }

@@ -88,6 +88,16 @@ pub struct Config {
     pub sites: Vec<Site>,
     /// Partner exports (`[[exports]]`).
     pub exports: Vec<ExportSpec>,
+    /// Funnels rolled up per day (`[[funnels]]`).
+    pub funnels: Vec<Funnel>,
+}
+
+/// A configured funnel, for the sites it applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Funnel {
+    pub name: String,
+    pub steps: Vec<String>,
+    pub sites: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -21,6 +21,19 @@ pub struct RawConfig {
     pub enrich: RawEnrich,
     pub sites: Vec<RawSite>,
     pub exports: Vec<RawExport>,
+    pub funnels: Vec<RawFunnel>,
+}
+
+/// A funnel rolled up per day (`[[funnels]]`), so it can be read over any
+/// range; ad-hoc funnels only reach back as far as the event tier.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFunnel {
+    pub name: String,
+    /// `/path` for a page view, otherwise a custom event name.
+    pub steps: Vec<String>,
+    /// Sites it applies to; empty: every configured site.
+    pub sites: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,6 +121,9 @@ pub struct RawPolicy {
     pub exclude_countries: Vec<String>,
     pub event_ttl_days: u64,
     pub aggregate_ttl_months: u64,
+    /// A UTC day is rolled up this long after its salt is destroyed (the
+    /// start of the day after next).
+    pub rollup_delay_minutes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -209,6 +225,7 @@ impl Default for RawPolicy {
             exclude_countries: vec![],
             event_ttl_days: 30,
             aggregate_ttl_months: 25,
+            rollup_delay_minutes: 30,
         }
     }
 }

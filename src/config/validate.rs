@@ -100,10 +100,10 @@ fn validate_policy(p: &RawPolicy) -> Result<Policy, ConfigError> {
         }
     }
     let ttl = p.event_ttl_days;
-    if !(1..=3650).contains(&ttl) {
+    if !(3..=3650).contains(&ttl) {
         return Err(invalid(
             "policy.event_ttl_days",
-            "must be between 1 and 3650",
+            "must be between 3 and 3650 (a day is rolled up into the aggregates two days after it ends, from its events)",
         ));
     }
     let agg = p.aggregate_ttl_months;
@@ -127,7 +127,70 @@ fn validate_policy(p: &RawPolicy) -> Result<Policy, ConfigError> {
         exclude_countries: expand_country_list(&p.exclude_countries),
         event_ttl_days: ttl as u32,
         aggregate_ttl_months: agg as u32,
+        rollup_delay_minutes: if p.rollup_delay_minutes <= 24 * 60 {
+            p.rollup_delay_minutes as u32
+        } else {
+            return Err(invalid(
+                "policy.rollup_delay_minutes",
+                "must be at most 1440 (one day)",
+            ));
+        },
     })
+}
+
+/// `[[funnels]]`: a unique name, 2 to 8 steps, known sites.
+fn funnels(raw: &[RawFunnel], sites: &[String]) -> Result<Vec<Funnel>, ConfigError> {
+    let mut out: Vec<Funnel> = Vec::with_capacity(raw.len());
+    for (i, f) in raw.iter().enumerate() {
+        let name = f.name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(invalid(
+                format!("funnels[{i}].name"),
+                "must be 1 to 100 characters",
+            ));
+        }
+        if out.iter().any(|o| o.name == name) {
+            return Err(invalid(
+                format!("funnels[{i}].name"),
+                format!("{name:?} is used by another funnel"),
+            ));
+        }
+        if !(2..=8).contains(&f.steps.len()) {
+            return Err(invalid(
+                format!("funnels[{i}].steps"),
+                "must list 2 to 8 steps",
+            ));
+        }
+        if let Some((j, _)) = f
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.trim().is_empty() || s.len() > 300)
+        {
+            return Err(invalid(
+                format!("funnels[{i}].steps[{j}]"),
+                "must be a /path or an event name of 1 to 300 characters",
+            ));
+        }
+        for (j, s) in f.sites.iter().enumerate() {
+            if !sites.contains(s) {
+                return Err(invalid(
+                    format!("funnels[{i}].sites[{j}]"),
+                    format!("{s:?} is not a configured site"),
+                ));
+            }
+        }
+        out.push(Funnel {
+            name: name.to_string(),
+            steps: f.steps.iter().map(|s| s.trim().to_string()).collect(),
+            sites: if f.sites.is_empty() {
+                sites.to_vec()
+            } else {
+                f.sites.clone()
+            },
+        });
+    }
+    Ok(out)
 }
 
 fn addr(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
@@ -355,6 +418,7 @@ impl RawConfig {
 
         let domains: Vec<String> = sites.iter().map(|s| s.domain.clone()).collect();
         let exports = super::exports::validate_all(&self.exports, &domains)?;
+        let funnels = funnels(&self.funnels, &domains)?;
 
         Ok(Config {
             listen,
@@ -404,6 +468,7 @@ impl RawConfig {
             enrich,
             sites,
             exports,
+            funnels,
         })
     }
 }

@@ -68,4 +68,6 @@ pub struct Policy {
     pub exclude_countries: Vec<String>,
     pub event_ttl_days: u32,
     pub aggregate_ttl_months: u32,
+    /// Minutes after a day's salt is destroyed before the day is rolled up.
+    pub rollup_delay_minutes: u32,
 }

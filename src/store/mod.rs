@@ -2,6 +2,7 @@
 //! migrations (`schema/NNNN_name.sql`, embedded at build time).
 
 pub mod migrate;
+pub mod tiers;
 
 use crate::config::ClickHouseConfig;
 
@@ -43,28 +44,28 @@ struct EngineRow {
     engine_full: String,
 }
 
-/// The retention each table should have, from the policy: (table, TTL
-/// expression as ClickHouse prints it, TTL clause to set).
+/// The retention each table should have, from the policy and the tier of
+/// each table (`tiers`): (table, TTL expression as ClickHouse prints it,
+/// TTL clause to set).
 pub fn retention(policy: &crate::config::Policy) -> Vec<(&'static str, String, String)> {
     let d = policy.event_ttl_days;
     let m = policy.aggregate_ttl_months;
-    let mut v = vec![(
-        "events",
-        format!("TTL toDateTime(ts) + toIntervalDay({d})"),
-        format!("toDateTime(ts) + INTERVAL {d} DAY"),
-    )];
-    for (table, col) in [
-        ("agg_hourly", "hour"),
-        ("agg_daily", "day"),
-        ("sessions", "day"),
-    ] {
-        v.push((
-            table,
-            format!("TTL {col} + toIntervalMonth({m})"),
-            format!("{col} + INTERVAL {m} MONTH"),
-        ));
-    }
-    v
+    tiers::TABLES
+        .iter()
+        .filter_map(|t| match t.lifetime {
+            tiers::Lifetime::EventDays(col) => Some((
+                t.name,
+                format!("TTL {col} + toIntervalDay({d})"),
+                format!("{col} + INTERVAL {d} DAY"),
+            )),
+            tiers::Lifetime::AggregateMonths(col) => Some((
+                t.name,
+                format!("TTL {col} + toIntervalMonth({m})"),
+                format!("{col} + INTERVAL {m} MONTH"),
+            )),
+            tiers::Lifetime::Fixed => None,
+        })
+        .collect()
 }
 
 /// Make table TTLs match the policy. Returns the tables changed.

@@ -18,12 +18,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("ingest", &["model", "config", "enrich", "privacy"]),
     ("store", &["model", "config"]),
     ("sessions", &["model", "store"]),
+    ("rollup", &["model", "store", "sessions"]),
     ("sink", &["model", "config", "metrics", "privacy", "store"]),
     ("export", &["model", "config", "store", "sessions", "http"]),
     ("notice", &["model", "config"]),
     (
         "purge",
-        &["model", "config", "privacy", "store", "sink", "export"],
+        &["model", "config", "privacy", "store", "sink", "export", "rollup"],
     ),
     (
         "explain",

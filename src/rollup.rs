@@ -1,0 +1,309 @@
+//! Closed-day rollups: the move of a day from the event tier (visitor ids,
+//! visits, millisecond times; kept `policy.event_ttl_days`) to the
+//! aggregate tier (counts only; kept `policy.aggregate_ttl_months`).
+//!
+//! A UTC day is closed once its salt is gone (two days later) plus
+//! `policy.rollup_delay_minutes`. Rolling it up re-sessionizes it (so late
+//! rows count), then writes each `rollup_*` table with one `INSERT … SELECT`
+//! from the event tier under one version, records the version in
+//! `rollup_days` last, and deletes older versions. Analyst views read the
+//! newest recorded version of a closed day and the event tier for the days
+//! not rolled up, so a reader never sees half a rollup. Visitor ids are
+//! per day, so an exact daily count (`uniqExact`) is all a range needs.
+//!
+//! Which days: every closed day the event tier still holds in full that has
+//! events and no rollup, only one finalized from the old sketches (version 0), or a
+//! rollup whose event count no longer matches the events (rows that arrived
+//! late, e.g. replayed from the write-ahead log after an outage).
+
+use std::time::Duration;
+
+use crate::model::clock::{day_of, format_day, SharedClock};
+
+/// The rollup of one table for one day: `?` are the version, then the day.
+const ROLLUPS: &[(&str, &str)] = &[
+    (
+        "rollup_hourly",
+        "INSERT INTO rollup_hourly (site, hour, pageviews, events, visitors, version)
+         SELECT site, toStartOfHour(ts) AS hour, countIf(name = 'pageview'), count(),
+                uniqExactIf(visitor_id, visitor_id != 0), toUInt64(?)
+         FROM events WHERE toDate(ts) = toDate(?) GROUP BY site, hour",
+    ),
+    (
+        "rollup_daily",
+        "INSERT INTO rollup_daily
+         SELECT site, toDate(ts) AS day, kv.1 AS dimension, kv.2 AS value, countIf(name = 'pageview'),
+                count(), uniqExactIf(visitor_id, visitor_id != 0), toUInt64(?)
+         FROM events
+         ARRAY JOIN arrayConcat(
+             [('all', ''), ('pathname', pathname), ('hostname', hostname),
+              ('referrer_source', referrer_source), ('channel', toString(channel)),
+              ('utm_source', utm_source), ('utm_medium', toString(utm_medium)),
+              ('utm_campaign', utm_campaign), ('utm_content', utm_content), ('utm_term', utm_term),
+              ('country', toString(country)), ('region', toString(region)), ('device', toString(device)),
+              ('browser', toString(browser)), ('os', toString(os)), ('language', toString(language)),
+              ('screen', toString(screen)), ('event', toString(name))],
+             arrayMap((k, v) -> (concat('prop:', toString(k)), v), prop_keys, prop_values)) AS kv
+         WHERE toDate(ts) = toDate(?)
+         GROUP BY site, day, dimension, value",
+    ),
+    (
+        "rollup_visits_daily",
+        "INSERT INTO rollup_visits_daily
+         SELECT site, day, kv.1 AS kind, kv.2 AS value, count(), sum(bounced), sum(duration_s),
+                sum(pageviews), toUInt64(?)
+         FROM analytics_visits
+         ARRAY JOIN [('all', ''), ('entry_page', entry_page), ('exit_page', exit_page)] AS kv
+         WHERE day = toDate(?)
+         GROUP BY site, day, kind, value",
+    ),
+    (
+        "rollup_goals_daily",
+        "INSERT INTO rollup_goals_daily
+         SELECT site, day, if(startsWith(g, '/'), 'page', 'event') AS goal_kind, g AS goal, count(),
+                toUInt64(?)
+         FROM analytics_visits
+         ARRAY JOIN arrayDistinct(arrayConcat(arrayFilter(e -> e != 'pageview', event_names), pages)) AS g
+         WHERE day = toDate(?)
+         GROUP BY site, day, goal_kind, goal",
+    ),
+    (
+        "rollup_funnels_daily",
+        "INSERT INTO rollup_funnels_daily
+         SELECT site, day, funnel, toUInt8(s) AS step, steps[s] AS name, countIf(depth >= s), toUInt64(?)
+         FROM
+         (
+             SELECT v.site AS site, v.day AS day, f.name AS funnel, f.steps AS steps,
+                    arrayFold(
+                        (acc, hit) -> if(acc < length(f.steps) AND hit = f.steps[acc + 1], acc + 1, acc),
+                        arrayMap((n, k) -> if(n = 'pageview', v.pages[k], n), v.event_names,
+                                 arrayCumSum(arrayMap(n -> toUInt32(n = 'pageview'), v.event_names))),
+                        toUInt64(0)) AS depth
+             FROM analytics_visits AS v
+             INNER JOIN (SELECT site, name, steps FROM funnel_definitions FINAL) AS f ON f.site = v.site
+             WHERE v.day = toDate(?)
+         )
+         ARRAY JOIN arrayEnumerate(steps) AS s
+         GROUP BY site, day, funnel, step, name",
+    ),
+];
+
+/// Tables holding rollup rows, each with a `day` and a `version` column.
+pub const TABLES: &[&str] = &[
+    "rollup_hourly",
+    "rollup_daily",
+    "rollup_visits_daily",
+    "rollup_goals_daily",
+    "rollup_funnels_daily",
+];
+
+/// When days close and how long the event tier keeps them.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub event_ttl_days: u32,
+    /// After a day's salt is gone (start of the day after next), wait this
+    /// long before rolling the day up.
+    pub delay: Duration,
+}
+
+impl Schedule {
+    /// The days to consider at `now_ms`: closed, and still held in full by
+    /// the event tier (oldest first).
+    pub fn candidates(&self, now_ms: i64) -> std::ops::RangeInclusive<i32> {
+        let newest_closed = day_of(now_ms - self.delay.as_millis() as i64) - 2;
+        let oldest_kept = day_of(now_ms) - self.event_ttl_days as i32 + 1;
+        oldest_kept..=newest_closed
+    }
+}
+
+/// Roll up one day under `version`: re-sessionize it, fill every rollup
+/// table, record the version, then delete older versions.
+pub async fn rollup_day(
+    client: &clickhouse::Client,
+    day: i32,
+    version: u64,
+) -> Result<(), clickhouse::error::Error> {
+    let date = format_day(day);
+    crate::sessions::sessionize_day(client, day, version).await?;
+    for (_, sql) in ROLLUPS {
+        client
+            .query(sql)
+            .bind(version)
+            .bind(&date)
+            .execute()
+            .await?;
+    }
+    client
+        .query("INSERT INTO rollup_days SELECT toDate(?), toUInt64(?), now()")
+        .bind(&date)
+        .bind(version)
+        .execute()
+        .await?;
+    let older: u64 = client
+        .query("SELECT count() FROM rollup_days WHERE day = toDate(?) AND version < ?")
+        .bind(&date)
+        .bind(version)
+        .fetch_one()
+        .await?;
+    if older == 0 {
+        return Ok(());
+    }
+    for table in TABLES.iter().chain(&["rollup_days"]) {
+        client
+            .query(&format!(
+                "ALTER TABLE {table} DELETE WHERE day = toDate(?) AND version < ? SETTINGS mutations_sync = 1"
+            ))
+            .bind(&date)
+            .bind(version)
+            .execute()
+            .await?;
+    }
+    Ok(())
+}
+
+
+/// The closed days that need a (new) rollup at `now_ms`.
+pub async fn due(
+    client: &clickhouse::Client,
+    schedule: Schedule,
+    now_ms: i64,
+) -> Result<Vec<i32>, clickhouse::error::Error> {
+    let days = schedule.candidates(now_ms);
+    if days.is_empty() {
+        return Ok(vec![]);
+    }
+    let (from, to) = (format_day(*days.start()), format_day(*days.end()));
+    let rows: Vec<u16> = client
+        .query(
+            "SELECT days.d
+             FROM (SELECT toDate(?) + number AS d FROM numbers(toUInt64(dateDiff('day', toDate(?), toDate(?)) + 1))) AS days
+             LEFT JOIN (SELECT toDate(ts) AS day, count() AS events FROM events
+                        WHERE toDate(ts) BETWEEN toDate(?) AND toDate(?) GROUP BY day) AS e ON e.day = days.d
+             LEFT JOIN (SELECT day, sum(events) AS rolled FROM rollup_daily
+                        WHERE dimension = 'all' AND day BETWEEN toDate(?) AND toDate(?)
+                          AND (day, version) IN (SELECT day, max(version) FROM rollup_days GROUP BY day)
+                        GROUP BY day) AS r ON r.day = days.d
+             LEFT JOIN (SELECT day, max(version) AS v, count() AS markers FROM rollup_days GROUP BY day) AS m
+                  ON m.day = days.d
+             WHERE (m.markers = 0 AND e.events > 0) OR (m.markers > 0 AND m.v = 0) OR e.events != r.rolled
+             ORDER BY days.d
+             SETTINGS join_use_nulls = 0",
+        )
+        .bind(&from)
+        .bind(&from)
+        .bind(&to)
+        .bind(&from)
+        .bind(&to)
+        .bind(&from)
+        .bind(&to)
+        .fetch_all()
+        .await?;
+    Ok(rows.into_iter().map(i32::from).collect())
+}
+
+/// Roll up every due day at `now_ms`; returns the days rolled up.
+pub async fn run_once(
+    client: &clickhouse::Client,
+    schedule: Schedule,
+    now_ms: i64,
+) -> Result<Vec<i32>, clickhouse::error::Error> {
+    let days = due(client, schedule, now_ms).await?;
+    for &d in &days {
+        rollup_day(client, d, now_ms.max(1) as u64).await?;
+    }
+    Ok(days)
+}
+
+/// Make `funnel_definitions` hold exactly `funnels` (site, name, steps).
+/// Returns whether anything changed.
+pub async fn sync_funnels(
+    client: &clickhouse::Client,
+    funnels: &[(String, String, Vec<String>)],
+) -> Result<bool, clickhouse::error::Error> {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Def {
+        site: String,
+        name: String,
+        steps: Vec<String>,
+    }
+    let mut have: Vec<(String, String, Vec<String>)> = client
+        .query("SELECT toString(site) AS site, name, steps FROM funnel_definitions FINAL")
+        .fetch_all::<Def>()
+        .await?
+        .into_iter()
+        .map(|d| (d.site, d.name, d.steps))
+        .collect();
+    let mut want = funnels.to_vec();
+    want.sort();
+    have.sort();
+    if have == want {
+        return Ok(false);
+    }
+    for (site, name, steps) in &want {
+        client
+            .query("INSERT INTO funnel_definitions SELECT ?, ?, ?")
+            .bind(site)
+            .bind(name)
+            .bind(steps)
+            .execute()
+            .await?;
+    }
+    let keep: Vec<String> = want.iter().map(|(s, n, _)| format!("{s}\u{0}{n}")).collect();
+    client
+        .query("DELETE FROM funnel_definitions WHERE NOT has(?, concat(toString(site), char(0), name))")
+        .bind(keep)
+        .execute()
+        .await?;
+    client
+        .query("OPTIMIZE TABLE funnel_definitions FINAL")
+        .execute()
+        .await?;
+    Ok(true)
+}
+
+/// Runs in `tacit serve`: every `every`, recompute the visits of yesterday
+/// and today, then roll up the days that are due. Several replicas may run
+/// it at once: each writes a complete version and the newest recorded one
+/// is what views read.
+pub async fn run(client: clickhouse::Client, clock: SharedClock, schedule: Schedule, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = clock.now_ms();
+        crate::sessions::sessionize_recent(&client, now).await;
+        match run_once(&client, schedule, now).await {
+            Ok(days) if !days.is_empty() => {
+                let days: Vec<String> = days.into_iter().map(format_day).collect();
+                tracing::info!(days = %days.join(","), "rolled up closed days");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %crate::store::log_safe(&e), "rollup failed; will retry")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS_PER_DAY: i64 = 86_400_000;
+
+    #[test]
+    fn a_day_closes_two_days_later_after_the_delay() {
+        let s = Schedule {
+            event_ttl_days: 30,
+            delay: Duration::from_secs(3600),
+        };
+        let day = 20_000;
+        let start = day as i64 * MS_PER_DAY;
+        // At 00:30 on day+2 the delay has not passed: day-1 is the newest closed.
+        assert_eq!(*s.candidates(start + 2 * MS_PER_DAY + 1_800_000).end(), day - 1);
+        // At 01:00 it has.
+        assert_eq!(*s.candidates(start + 2 * MS_PER_DAY + 3_600_000).end(), day);
+        // The oldest candidate is the oldest day the event tier holds in full.
+        assert_eq!(*s.candidates(start).start(), day - 29);
+    }
+}

@@ -1,0 +1,190 @@
+//! Every table tacit keeps and every column in it, classified in one place:
+//! which retention tier it belongs to and what decides its lifetime. The
+//! TTLs `serve` sets come from here, `tacit policy` prints it against the
+//! live schema, and a test fails when a column exists that is not listed
+//! (or a listed one is gone), so nothing is stored without a stated tier.
+
+/// How long a table's rows live, and what may be in them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Pseudonymous rows about visitors (visitor ids, visits, millisecond
+    /// times): kept `policy.event_ttl_days`.
+    Event,
+    /// Counts only: no visitor ids, no sketches, no per-visit rows, nothing
+    /// finer than an hour. Kept `policy.aggregate_ttl_months`.
+    Aggregate,
+    /// tacit's own bookkeeping (salts of the last three days, migrations,
+    /// rollup versions, funnel definitions): no data about visitors.
+    Operations,
+    /// What was disclosed to partners or erased, kept as the record the
+    /// policy promises (the disclosure report); counts, never visitor data.
+    Ledger,
+}
+
+impl Tier {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Event => "event",
+            Tier::Aggregate => "aggregate",
+            Tier::Operations => "operations",
+            Tier::Ledger => "ledger",
+        }
+    }
+}
+
+/// What sets a table's TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// `policy.event_ttl_days` after this column.
+    EventDays(&'static str),
+    /// `policy.aggregate_ttl_months` after this column.
+    AggregateMonths(&'static str),
+    /// A fixed TTL in the migration (salts: three days), or none (the
+    /// ledger and migrations are kept).
+    Fixed,
+}
+
+/// One table: its tier, lifetime and columns.
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    pub name: &'static str,
+    pub tier: Tier,
+    pub lifetime: Lifetime,
+    pub columns: &'static [&'static str],
+}
+
+const fn t(
+    name: &'static str,
+    tier: Tier,
+    lifetime: Lifetime,
+    columns: &'static [&'static str],
+) -> Table {
+    Table {
+        name,
+        tier,
+        lifetime,
+        columns,
+    }
+}
+
+use Lifetime::*;
+use Tier::*;
+
+/// Every table with data, and every column of each.
+pub const TABLES: &[Table] = &[
+    t(
+        "events",
+        Event,
+        EventDays("toDateTime(ts)"),
+        &[
+            "site", "ts", "name", "hostname", "pathname", "query", "referrer_host",
+            "referrer_source", "channel", "utm_source", "utm_medium", "utm_campaign",
+            "utm_content", "utm_term", "visitor_id", "consent", "ip_prefix", "country", "region",
+            "city", "browser", "browser_version", "os", "os_version", "device", "language",
+            "screen_width", "screen", "prop_keys", "prop_values", "interactive", "revenue_amount",
+            "revenue_currency", "scroll_depth", "engaged_ms",
+        ],
+    ),
+    t(
+        "sessions",
+        Event,
+        EventDays("day"),
+        &[
+            "site", "day", "visitor_id", "start", "end", "pageviews", "events", "entry_page",
+            "exit_page", "referrer_source", "channel", "utm_campaign", "country", "device",
+            "event_names", "pages", "version",
+        ],
+    ),
+    t(
+        "rollup_hourly",
+        Aggregate,
+        AggregateMonths("hour"),
+        &["site", "hour", "pageviews", "events", "visitors", "version", "day"],
+    ),
+    t(
+        "rollup_daily",
+        Aggregate,
+        AggregateMonths("day"),
+        &[
+            "site", "day", "dimension", "value", "pageviews", "events", "visitors", "version",
+        ],
+    ),
+    t(
+        "rollup_visits_daily",
+        Aggregate,
+        AggregateMonths("day"),
+        &[
+            "site", "day", "kind", "value", "visits", "bounces", "duration_s", "pageviews",
+            "version",
+        ],
+    ),
+    t(
+        "rollup_goals_daily",
+        Aggregate,
+        AggregateMonths("day"),
+        &["site", "day", "goal_kind", "goal", "converted_visits", "version"],
+    ),
+    t(
+        "rollup_funnels_daily",
+        Aggregate,
+        AggregateMonths("day"),
+        &["site", "day", "funnel", "step", "name", "visits", "version"],
+    ),
+    t(
+        "dropped_hits",
+        Aggregate,
+        AggregateMonths("day"),
+        &["day", "site", "reason", "hits"],
+    ),
+    t(
+        "rollup_days",
+        Operations,
+        AggregateMonths("day"),
+        &["day", "version", "computed_at"],
+    ),
+    t("salts", Operations, Fixed, &["day", "salt", "created_at"]),
+    t(
+        "funnel_definitions",
+        Operations,
+        Fixed,
+        &["site", "name", "steps"],
+    ),
+    t(
+        "schema_migrations",
+        Operations,
+        Fixed,
+        &["version", "name", "checksum", "applied_at"],
+    ),
+    t(
+        "disclosures",
+        Ledger,
+        Fixed,
+        &[
+            "time", "partner", "export", "period", "channel", "config_hash", "sites", "dimensions",
+            "metrics", "min_visitors", "epsilon_spent", "rows", "suppressed", "format",
+            "file_sha256", "note",
+        ],
+    ),
+    t(
+        "export_releases",
+        Ledger,
+        Fixed,
+        &[
+            "partner", "export", "period", "config_hash", "created_at", "epsilon", "rows",
+            "suppressed", "file",
+        ],
+    ),
+    t(
+        "purges",
+        Ledger,
+        Fixed,
+        &[
+            "site", "before", "reason", "requested", "completed", "status", "rows", "tables_left",
+        ],
+    ),
+];
+
+/// The classification of `table`, if it is a known table.
+pub fn table(name: &str) -> Option<&'static Table> {
+    TABLES.iter().find(|t| t.name == name)
+}
