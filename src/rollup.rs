@@ -161,7 +161,6 @@ pub async fn rollup_day(
     Ok(())
 }
 
-
 /// The closed days that need a (new) rollup at `now_ms`.
 pub async fn due(
     client: &clickhouse::Client,
@@ -248,7 +247,10 @@ pub async fn sync_funnels(
             .execute()
             .await?;
     }
-    let keep: Vec<String> = want.iter().map(|(s, n, _)| format!("{s}\u{0}{n}")).collect();
+    let keep: Vec<String> = want
+        .iter()
+        .map(|(s, n, _)| format!("{s}\u{0}{n}"))
+        .collect();
     client
         .query("DELETE FROM funnel_definitions WHERE NOT has(?, concat(toString(site), char(0), name))")
         .bind(keep)
@@ -265,7 +267,12 @@ pub async fn sync_funnels(
 /// and today, then roll up the days that are due. Several replicas may run
 /// it at once: each writes a complete version and the newest recorded one
 /// is what views read.
-pub async fn run(client: clickhouse::Client, clock: SharedClock, schedule: Schedule, every: Duration) {
+pub async fn run(
+    client: clickhouse::Client,
+    clock: SharedClock,
+    schedule: Schedule,
+    every: Duration,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -300,7 +307,10 @@ mod tests {
         let day = 20_000;
         let start = day as i64 * MS_PER_DAY;
         // At 00:30 on day+2 the delay has not passed: day-1 is the newest closed.
-        assert_eq!(*s.candidates(start + 2 * MS_PER_DAY + 1_800_000).end(), day - 1);
+        assert_eq!(
+            *s.candidates(start + 2 * MS_PER_DAY + 1_800_000).end(),
+            day - 1
+        );
         // At 01:00 it has.
         assert_eq!(*s.candidates(start + 2 * MS_PER_DAY + 3_600_000).end(), day);
         // The oldest candidate is the oldest day the event tier holds in full.

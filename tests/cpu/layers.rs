@@ -24,7 +24,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("notice", &["model", "config"]),
     (
         "purge",
-        &["model", "config", "privacy", "store", "sink", "export", "rollup"],
+        &[
+            "model", "config", "privacy", "store", "sink", "export", "rollup",
+        ],
     ),
     (
         "explain",

@@ -105,6 +105,18 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     tacit::sessions::sessionize_day(&client, today, 1)
         .await
         .unwrap();
+    // Today rolled up ahead of time, so every aggregate table holds rows.
+    tacit::rollup::sync_funnels(
+        &client,
+        &[(
+            A.to_string(),
+            "f".to_string(),
+            vec!["/".into(), "/late".into()],
+        )],
+    )
+    .await
+    .unwrap();
+    tacit::rollup::rollup_day(&client, today, 2).await.unwrap();
     // A noisy partner release of A: a ledger row and a cached file.
     let cfg = raw.clone().validate().unwrap();
     tacit::export::release(
