@@ -20,5 +20,6 @@ mod lifecycle;
 mod optout;
 mod privacy;
 mod purge;
+mod retention;
 mod slowloris;
 mod trackers;
