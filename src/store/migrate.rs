@@ -151,13 +151,27 @@ pub async fn pending(cfg: &ClickHouseConfig) -> Result<Vec<Migration>, MigrateEr
 
 /// Apply every pending migration; returns the names applied.
 pub async fn migrate(cfg: &ClickHouseConfig, now_ms: i64) -> Result<Vec<String>, MigrateError> {
+    migrate_to(cfg, now_ms, u32::MAX).await
+}
+
+/// Apply pending migrations up to and including version `last` (tests of a
+/// migration start from the schema before it).
+pub async fn migrate_to(
+    cfg: &ClickHouseConfig,
+    now_ms: i64,
+    last: u32,
+) -> Result<Vec<String>, MigrateError> {
     let base = super::base_client(cfg);
     base.query(&format!("CREATE DATABASE IF NOT EXISTS `{}`", cfg.database))
         .execute()
         .await?;
     let client = super::client(cfg);
     client.query(MIGRATIONS_TABLE).execute().await?;
-    let todo = pending(cfg).await?;
+    let todo: Vec<Migration> = pending(cfg)
+        .await?
+        .into_iter()
+        .filter(|m| m.version <= last)
+        .collect();
     let embedded_engine = if todo.iter().any(|m| m.server_only) {
         is_embedded_engine(&client).await
     } else {

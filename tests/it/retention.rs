@@ -240,3 +240,88 @@ async fn after_the_event_ttl_nothing_per_visitor_remains_and_every_view_answers_
     assert_ne!(status, 200, "{text}");
     assert!(text.contains("ad-hoc funnels read visits"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_sketches_and_old_visits_become_counts_on_upgrade() {
+    let db = TestDb::new("upgrade");
+    let cfg = db.config().validate().unwrap();
+    tacit::store::migrate::migrate_to(&cfg.clickhouse, 0, 12)
+        .await
+        .unwrap();
+    let client = db.client();
+    let today = day_of(SystemClock.now_ms());
+    // A day past the event TTL (its sketches and visits are all that is
+    // left of it) and a closed day still within it.
+    let (old, recent) = (today - 40, today - 5);
+    load_generated(&db, &[old, recent]).await;
+    // What the old schema answered, per day: visitors from the sketches,
+    // page views, visits from `sessions`.
+    let old_answers = |d: i32| {
+        let db = &db;
+        async move {
+            run(
+                db,
+                "SELECT (SELECT uniqMerge(visitors) FROM agg_hourly WHERE toDate(hour) = {d:Date}),
+                        (SELECT sum(pageviews) FROM agg_daily WHERE day = {d:Date} AND dimension = 'pathname'),
+                        (SELECT count() FROM analytics_visits WHERE day = {d:Date})",
+                &[("d", &format_day(d))],
+            )
+            .await
+        }
+    };
+    let want_old = old_answers(old).await;
+    let want_recent = old_answers(recent).await;
+
+    tacit::store::migrate::migrate(&cfg.clickhouse, 0)
+        .await
+        .unwrap();
+    let gone: u64 = client
+        .query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name IN ('agg_hourly', 'agg_daily', 'agg_hourly_mv', 'agg_daily_mv')")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(gone, 0, "the sketch tables are dropped");
+    let new_answers = |d: i32| {
+        let db = &db;
+        async move {
+            run(
+                db,
+                "SELECT visitors, pageviews, visits FROM analytics_overview_daily WHERE site = {site:String} AND day = {d:Date}",
+                &[("site", SITE), ("d", &format_day(d))],
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        new_answers(old).await,
+        want_old,
+        "finalized sketches and rolled-up visits"
+    );
+    assert_eq!(new_answers(recent).await, want_recent);
+    // The old day's visits expire with the event tier (the TTL the upgrade
+    // gave `sessions`); its counts stay.
+    raw_query(
+        &db.url,
+        &format!("OPTIMIZE TABLE `{}`.sessions FINAL", db.name),
+    )
+    .await;
+    let old_visits: u64 = client
+        .query("SELECT count() FROM sessions WHERE day = toDate(?)")
+        .bind(format_day(old))
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(old_visits, 0);
+    assert_eq!(new_answers(old).await, want_old);
+    // The closed day still within the event TTL is recomputed exactly from
+    // its events by the next rollup; the old one stays as finalized.
+    let schedule = tacit::rollup::Schedule {
+        event_ttl_days: 30,
+        delay: std::time::Duration::from_secs(1800),
+    };
+    let rolled = tacit::rollup::run_once(&client, schedule, SystemClock.now_ms())
+        .await
+        .unwrap();
+    assert_eq!(rolled, vec![recent]);
+    assert_eq!(new_answers(recent).await, want_recent);
+}
