@@ -187,6 +187,10 @@ ALTER TABLE sessions MODIFY TTL day + INTERVAL 30 DAY;
 ALTER TABLE events MODIFY COMMENT 'Event tier: one pseudonymous row per accepted hit (visitor id, millisecond time); kept policy.event_ttl_days';
 ALTER TABLE sessions MODIFY COMMENT 'Event tier: one row per visit (visitor id, times to the millisecond, pages and events in order); kept policy.event_ttl_days';
 ALTER TABLE salts MODIFY COMMENT 'The daily visitor-id salts: yesterday, today and tomorrow only';
+ALTER TABLE disclosures MODIFY COMMENT 'Ledger: every release of statistics to a partner (who, when, which categories, how many groups) and notes of site removals; kept';
+ALTER TABLE export_releases MODIFY COMMENT 'Ledger: the released files, so that a repeated request gets the same figures; counts only';
+ALTER TABLE purges MODIFY COMMENT 'Ledger: each removal of a site''s data on its owner''s request, with the rows removed per table; kept';
+ALTER TABLE schema_migrations MODIFY COMMENT 'The schema migrations applied, with their checksums';
 ALTER TABLE dropped_hits MODIFY COMMENT 'Hits not stored (bots, consent signals, opt-outs) per site, day and reason: counts only';
 
 -- ---------------------------------------------------------------------

@@ -82,6 +82,12 @@ enum Command {
         #[arg(long, default_value = "the data controller asked for removal")]
         reason: String,
     },
+    /// Roll up the closed days that are due now (what `serve` does every
+    /// five minutes), or recompute one closed day (`--day`).
+    Rollup {
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        day: Option<String>,
+    },
     /// The recorded purges: the evidence for the data controller.
     Purges {
         #[arg(long)]
@@ -149,10 +155,22 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Policy { json } => {
+            let tables = live_tables(&cfg);
             if *json {
-                println!("{:#}", tacit::notice::json(&cfg));
+                let mut v = tacit::notice::json(&cfg);
+                v["tables"] = match &tables {
+                    Ok(t) => serde_json::to_value(t).unwrap_or_default(),
+                    Err(e) => serde_json::json!({ "unavailable": e }),
+                };
+                println!("{v:#}");
             } else {
                 print!("{}", tacit::notice::markdown(&cfg));
+                match &tables {
+                    Ok(t) => print!("\n{}", tacit::store::tiers::markdown(t)),
+                    Err(e) => print!(
+                        "\n## Tables, from the live schema\n\nNot available: {e}. Run `tacit policy` where the database is reachable to list every table, its tier, its TTL and what it holds.\n"
+                    ),
+                }
             }
             return ExitCode::SUCCESS;
         }
@@ -208,6 +226,7 @@ fn main() -> ExitCode {
                 purge(&cfg, &req).await
             }
             Command::Purges { json } => purges(&cfg, json).await,
+            Command::Rollup { day } => rollup(&cfg, day.as_deref()).await,
             _ => Ok(()),
         }
     });
@@ -316,6 +335,44 @@ async fn purge(cfg: &Config, req: &tacit::purge::Request) -> anyhow::Result<()> 
     Ok(())
 }
 
+async fn rollup(cfg: &Config, day: Option<&str>) -> anyhow::Result<()> {
+    use tacit::model::clock::format_day;
+    let client = tacit::store::client(&cfg.clickhouse);
+    let now = SystemClock.now_ms();
+    let schedule = tacit::rollup::Schedule {
+        event_ttl_days: cfg.policy.event_ttl_days,
+        delay: std::time::Duration::from_secs(cfg.policy.rollup_delay_minutes as u64 * 60),
+    };
+    let days = match day {
+        Some(d) => {
+            let n = jiff::civil::Date::strptime("%Y-%m-%d", d)
+                .map(tacit::model::clock::day_of_date)
+                .map_err(|_| anyhow::anyhow!("--day: not a day (YYYY-MM-DD): {d:?}"))?;
+            if !schedule.candidates(now).contains(&n) {
+                anyhow::bail!(
+                    "--day {d}: only closed days the event tier still holds can be rolled up ({} to {})",
+                    format_day(*schedule.candidates(now).start()),
+                    format_day(*schedule.candidates(now).end())
+                );
+            }
+            tacit::rollup::rollup_day(&client, n, now as u64)
+                .await
+                .map_err(|e| anyhow::anyhow!("rollup: {}", tacit::store::log_safe(&e)))?;
+            vec![n]
+        }
+        None => tacit::rollup::run_once(&client, schedule, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("rollup: {}", tacit::store::log_safe(&e)))?,
+    };
+    if days.is_empty() {
+        println!("no closed day is due");
+    }
+    for d in days {
+        println!("rolled up {}", format_day(d));
+    }
+    Ok(())
+}
+
 async fn purges(cfg: &Config, json: bool) -> anyhow::Result<()> {
     let client = tacit::store::client(&cfg.clickhouse);
     let rows = tacit::purge::recorded(&client)
@@ -363,4 +420,22 @@ async fn serve(cfg: &Config, migrate: bool) -> anyhow::Result<()> {
     tacit::app::signal().await;
     running.shutdown().await;
     Ok(())
+}
+
+/// The tables as the database has them, for `tacit policy` (a short wait:
+/// the notice itself needs no database).
+fn live_tables(cfg: &Config) -> Result<Vec<tacit::store::tiers::LiveTable>, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let client = tacit::store::client(&cfg.clickhouse);
+        tacit::store::timed(
+            std::time::Duration::from_secs(3),
+            tacit::store::tiers::live(&client, &cfg.clickhouse.database),
+        )
+        .await
+        .map_err(|e| format!("{} ({})", cfg.clickhouse.url, tacit::store::log_safe(&e)))
+    })
 }

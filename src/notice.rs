@@ -108,7 +108,8 @@ pub fn notice(cfg: &Config) -> Notice {
     }
     let retention = vec![
         Retention { table: "events", holds: "one record per page view or event, as described above", kept_for: format!("{} days, then deleted", p.event_ttl_days) },
-        Retention { table: "aggregates", holds: "counts per site and hour or day (visitors, visits, page views), with no visitor identifiers", kept_for: format!("{} months", p.aggregate_ttl_months) },
+        Retention { table: "sessions", holds: "one record per visit: the daily visitor identifier, when the visit began and ended, and the pages and events in it, in order", kept_for: format!("{} days, then deleted", p.event_ttl_days) },
+        Retention { table: "aggregates", holds: "exact counts per site and hour or day (visitors, visits, bounces, page views, goal conversions, funnel steps), computed once a day is over; no visitor identifiers, no per-visit records, nothing more precise than the hour", kept_for: format!("{} months", p.aggregate_ttl_months) },
         Retention { table: "dropped_hits", holds: "how many requests were not recorded, per site, day and reason", kept_for: "25 months".into() },
         Retention { table: "salts", holds: "the daily secrets used for visitor identifiers", kept_for: "2 days, then destroyed".into() },
         Retention { table: "disclosures", holds: "a record of each release of statistics to a partner (who, when, which categories, how many groups), and a note of each site whose data was removed on request", kept_for: "permanently, so that disclosures can be reported".into() },

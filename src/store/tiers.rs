@@ -287,3 +287,80 @@ pub const TABLES: &[Table] = &[
 pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().find(|t| t.name == name)
 }
+
+/// One table as the database has it, with its classification.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveTable {
+    pub table: String,
+    /// `event`, `aggregate`, `operations`, `ledger`, or `unclassified`.
+    pub tier: &'static str,
+    /// The TTL clause as the engine reports it, or `kept` if none.
+    pub ttl: String,
+    /// The table's own comment: what it holds.
+    pub holds: String,
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct TableRow {
+    name: String,
+    engine_full: String,
+    comment: String,
+}
+
+/// Every table of `database` that stores rows, read from the engine (so
+/// the listing cannot drift from the schema), with its tier.
+pub async fn live(
+    client: &clickhouse::Client,
+    database: &str,
+) -> Result<Vec<LiveTable>, clickhouse::error::Error> {
+    let rows: Vec<TableRow> = client
+        .query(
+            "SELECT name, engine_full, comment FROM system.tables
+             WHERE database = ? AND engine NOT LIKE '%View' ORDER BY name",
+        )
+        .bind(database)
+        .fetch_all()
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let ttl = r
+                .engine_full
+                .split_once(" TTL ")
+                .map(|(_, rest)| {
+                    rest.split(" SETTINGS ")
+                        .next()
+                        .unwrap_or(rest)
+                        .split(" COMMENT ")
+                        .next()
+                        .unwrap_or(rest)
+                        .trim()
+                        .to_string()
+                })
+                .unwrap_or_else(|| "kept".to_string());
+            LiveTable {
+                tier: table(&r.name).map_or("unclassified", |t| t.tier.name()),
+                table: r.name,
+                ttl,
+                holds: r.comment,
+            }
+        })
+        .collect())
+}
+
+/// The live tables as a Markdown section for `tacit policy`.
+pub fn markdown(tables: &[LiveTable]) -> String {
+    let mut s = String::from(
+        "## Tables, from the live schema\n\n| table | tier | kept (TTL) | holds |\n|---|---|---|---|\n",
+    );
+    for t in tables {
+        s.push_str(&format!(
+            "| `{}` | {} | `{}` | {} |\n",
+            t.table,
+            t.tier,
+            t.ttl,
+            t.holds.replace('|', "\\|")
+        ));
+    }
+    s
+}

@@ -75,6 +75,18 @@ async fn every_stored_column_is_classified_and_the_aggregate_tier_holds_counts_o
             );
         }
     }
+    // `tacit policy` lists them from the engine, each with its tier, TTL
+    // and what it holds.
+    let listed = tiers::live(&db.client(), &db.name).await.unwrap();
+    assert_eq!(listed.len(), by_table.len());
+    for t in &listed {
+        assert_ne!(t.tier, "unclassified", "{}", t.table);
+        assert!(!t.holds.trim().is_empty(), "{} has no comment", t.table);
+        let class = tiers::table(&t.table).unwrap();
+        if !matches!(class.lifetime, tiers::Lifetime::Fixed) {
+            assert!(t.ttl.contains("toInterval"), "{}: {}", t.table, t.ttl);
+        }
+    }
     for t in tiers::TABLES {
         let have = by_table
             .get(t.name)
