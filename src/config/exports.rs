@@ -59,6 +59,11 @@ pub struct RawExport {
     pub min_visitors: u64,
     #[serde(default)]
     pub round_to: Option<u64>,
+    /// How wide (in visitors) the interval a partner can narrow a withheld
+    /// small cell to must stay, across everything it received; default k,
+    /// never below k/2.
+    #[serde(default)]
+    pub protection: Option<u64>,
     #[serde(default)]
     pub epsilon: Option<f64>,
     /// Epsilon per partner per calendar month.
@@ -120,6 +125,8 @@ pub struct ExportSpec {
     pub period: Granularity,
     pub min_visitors: u64,
     pub round_to: Option<u64>,
+    /// Protection level of the linked audit (visitors).
+    pub protection: u64,
     pub dp: Option<Dp>,
     pub format: Format,
     pub totals: bool,
@@ -130,7 +137,15 @@ pub struct ExportSpec {
     pub rate_limit_per_minute: u32,
     /// SHA-256 of what the export releases (not of who may fetch it).
     pub config_hash: String,
+    /// The finest dimensions across this partner's exports (the atoms of
+    /// the linked audit), set once every export is validated.
+    #[serde(skip)]
+    pub finest: Vec<Dimension>,
 }
+
+/// At most this many distinct non-time dimensions across one partner's
+/// exports: the linked audit works on their combinations.
+pub const MAX_LINKED_DIMENSIONS: usize = 4;
 
 fn err(i: usize, name: &str, field: &str, reason: impl Into<String>) -> SpecError {
     SpecError {
@@ -189,6 +204,43 @@ pub fn validate_all(raw: &[RawExport], sites: &[String]) -> Result<Vec<ExportSpe
             }
         }
         out.push(spec);
+    }
+    // One linked system per partner: its atoms combine every non-time
+    // dimension the partner's exports use.
+    for i in 0..out.len() {
+        let partner = out[i].partner.clone();
+        let mut finest: Vec<Dimension> = out
+            .iter()
+            .filter(|e| e.partner == partner)
+            .flat_map(|e| e.dimensions.iter().cloned())
+            .filter(|d| {
+                !matches!(
+                    d,
+                    Dimension::Field(Field::Date | Field::Week | Field::Month | Field::Site)
+                )
+            })
+            .collect();
+        finest.sort_by_key(|d| d.name());
+        finest.dedup();
+        if finest.len() > MAX_LINKED_DIMENSIONS {
+            let names: Vec<&str> = out
+                .iter()
+                .filter(|e| e.partner == partner)
+                .map(|e| e.name.as_str())
+                .collect();
+            return Err(err(
+                i,
+                &out[i].name.clone(),
+                "dimensions",
+                format!(
+                    "partner {partner:?}'s exports ({}) together break down by {} dimensions ({}); releases to one partner are checked together, over the combinations of all of them, and more than {MAX_LINKED_DIMENSIONS} cannot be checked in reasonable time. Use fewer dimensions across these exports",
+                    names.join(", "),
+                    finest.len(),
+                    finest.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        out[i].finest = finest;
     }
     Ok(out)
 }
@@ -408,12 +460,29 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
         period,
         min_visitors: r.min_visitors,
         round_to: r.round_to,
+        protection: match r.protection {
+            None => r.min_visitors,
+            Some(p) if p * 2 >= r.min_visitors && p <= r.min_visitors * 10 => p,
+            Some(_) => {
+                return Err(err(
+                    i,
+                    n,
+                    "protection",
+                    format!(
+                        "must be between k/2 and 10k ({} to {})",
+                        r.min_visitors.div_ceil(2),
+                        r.min_visitors * 10
+                    ),
+                ))
+            }
+        },
         dp,
         format,
         totals: r.totals,
         token_sha256: tokens,
         rate_limit_per_minute: r.rate_limit_per_minute,
         config_hash: String::new(),
+        finest: Vec::new(),
     };
     let canonical = serde_json::to_string(&spec).expect("spec serializes");
     spec.config_hash = hex::encode(Sha256::digest(canonical.as_bytes()));

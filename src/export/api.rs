@@ -196,8 +196,12 @@ impl ExportApi {
                     | ExportError::NotOver { .. }
                     | ExportError::Expired { .. } => StatusCode::BAD_REQUEST,
                     ExportError::Budget { .. } => StatusCode::FORBIDDEN,
-                    ExportError::TooManySmallCells(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                    ExportError::ClickHouse(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    ExportError::TooManySmallCells(_) | ExportError::Linked(_) => {
+                        StatusCode::UNPROCESSABLE_ENTITY
+                    }
+                    ExportError::ClickHouse(_) | ExportError::InProgress => {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    }
                     _ => StatusCode::NOT_FOUND,
                 };
                 tracing::warn!(partner = %partner, error = %e, "export refused");

@@ -42,18 +42,159 @@ pub async fn append(
     ins.end().await
 }
 
-/// Epsilon charged to a partner in the calendar month containing `now_ms`.
-pub async fn spent_this_month(
+/// Epsilon charged to a partner for each calendar month (`YYYY-MM`): every
+/// release whose period overlaps the month counts in full for it
+/// (sequential composition: the month's figures were disclosed that often).
+pub async fn epsilon_by_month(
     client: &clickhouse::Client,
     partner: &str,
-    now_ms: i64,
-) -> Result<f64, clickhouse::error::Error> {
-    client
-        .query("SELECT sum(epsilon_spent) FROM disclosures WHERE partner = ? AND toStartOfMonth(time) = toStartOfMonth(fromUnixTimestamp64Milli(?, 'UTC'))")
+) -> Result<BTreeMap<String, f64>, clickhouse::error::Error> {
+    let rows: Vec<(String, f64)> = client
+        .query(
+            "SELECT period, epsilon_spent FROM disclosures WHERE partner = ? AND epsilon_spent > 0",
+        )
         .bind(partner)
-        .bind(now_ms)
-        .fetch_one::<f64>()
+        .fetch_all()
+        .await?;
+    let mut out = BTreeMap::new();
+    for (period, eps) in rows {
+        if let Some(p) = super::period::parse_any(&period) {
+            for m in months_of(p.start, p.end) {
+                *out.entry(m).or_insert(0.0) += eps;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The months (`YYYY-MM`) a half-open day range touches.
+pub fn months_of(start: i32, end: i32) -> Vec<String> {
+    let mut out: Vec<String> = (start..end)
+        .map(|d| format_day(d)[..7].to_string())
+        .collect();
+    out.dedup();
+    out
+}
+
+/// Refuse a release whose epsilon would take any month its period touches
+/// over the partner's budget.
+pub async fn check_budget(
+    client: &clickhouse::Client,
+    partner: &str,
+    period: &super::period::Period,
+    epsilon: f64,
+    budget: f64,
+) -> Result<(), super::ExportError> {
+    let spent = epsilon_by_month(client, partner).await?;
+    for m in months_of(period.start, period.end) {
+        let s = spent.get(&m).copied().unwrap_or(0.0);
+        if s + epsilon > budget + 1e-9 {
+            return Err(super::ExportError::Budget {
+                partner: partner.to_string(),
+                month: m,
+                spent: s,
+                budget,
+                epsilon,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What identifies one release.
+#[derive(Debug, Clone, Copy)]
+pub struct ReleaseKey<'a> {
+    pub partner: &'a str,
+    pub export: &'a str,
+    pub period: &'a str,
+    pub config_hash: &'a str,
+}
+
+/// Claim a release: true if this claim is the earliest live one. Claims
+/// are timed by the database's clock; a short pause before reading lets a
+/// claim inserted at the same moment elsewhere become visible.
+pub async fn claim(
+    client: &clickhouse::Client,
+    key: &ReleaseKey<'_>,
+    claim: &str,
+) -> Result<bool, clickhouse::error::Error> {
+    client
+        .query("INSERT INTO export_claims (partner, export, period, config_hash, claim) SELECT ?, ?, ?, ?, ?")
+        .bind(key.partner)
+        .bind(key.export)
+        .bind(key.period)
+        .bind(key.config_hash)
+        .bind(claim)
+        .execute()
+        .await?;
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let winner: Option<String> = client
+        .query(
+            "SELECT claim FROM export_claims
+             WHERE partner = ? AND export = ? AND period = ? AND config_hash = ? AND abandoned = 0
+               AND claim NOT IN (SELECT claim FROM export_claims WHERE abandoned = 1)
+               AND claimed_at > now64(6) - INTERVAL 10 MINUTE
+             ORDER BY claimed_at, claim LIMIT 1",
+        )
+        .bind(key.partner)
+        .bind(key.export)
+        .bind(key.period)
+        .bind(key.config_hash)
+        .fetch_optional()
+        .await?;
+    Ok(winner.as_deref() == Some(claim))
+}
+
+/// Give a failed claim up, so a later request can make the release.
+pub async fn abandon(
+    client: &clickhouse::Client,
+    key: &ReleaseKey<'_>,
+    claim: &str,
+) -> Result<(), clickhouse::error::Error> {
+    client
+        .query("INSERT INTO export_claims (partner, export, period, config_hash, claim, abandoned) SELECT ?, ?, ?, ?, ?, 1")
+        .bind(key.partner)
+        .bind(key.export)
+        .bind(key.period)
+        .bind(key.config_hash)
+        .bind(claim)
+        .execute()
         .await
+}
+
+/// Wait for the release another claim is making; `None` if it gave up or
+/// did not finish in time.
+pub async fn wait_for(
+    client: &clickhouse::Client,
+    key: &ReleaseKey<'_>,
+    limit: std::time::Duration,
+) -> Result<Option<CachedRelease>, clickhouse::error::Error> {
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(50);
+    while start.elapsed() < limit {
+        if let Some(c) = cached(client, key).await? {
+            return Ok(Some(c));
+        }
+        let live: u64 = client
+            .query(
+                "SELECT count() FROM export_claims
+                 WHERE partner = ? AND export = ? AND period = ? AND config_hash = ? AND abandoned = 0
+                   AND claim NOT IN (SELECT claim FROM export_claims WHERE abandoned = 1)
+                   AND claimed_at > now64(6) - INTERVAL 10 MINUTE",
+            )
+            .bind(key.partner)
+            .bind(key.export)
+            .bind(key.period)
+            .bind(key.config_hash)
+            .fetch_one()
+            .await?;
+        if live == 0 {
+            return Ok(None);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(500));
+    }
+    Ok(None)
 }
 
 #[derive(Debug, Clone, clickhouse::Row, Serialize, Deserialize)]
@@ -71,20 +212,18 @@ pub struct CachedRelease {
     pub file: Vec<u8>,
 }
 
-/// An earlier noisy release of the same export, period and definition.
+/// The frozen file of an earlier release of the same export, period and
+/// definition (noisy or not: a period is released once).
 pub async fn cached(
     client: &clickhouse::Client,
-    partner: &str,
-    export: &str,
-    period: &str,
-    config_hash: &str,
+    key: &ReleaseKey<'_>,
 ) -> Result<Option<CachedRelease>, clickhouse::error::Error> {
     client
         .query("SELECT ?fields FROM export_releases WHERE partner = ? AND export = ? AND period = ? AND config_hash = ? ORDER BY created_at LIMIT 1")
-        .bind(partner)
-        .bind(export)
-        .bind(period)
-        .bind(config_hash)
+        .bind(key.partner)
+        .bind(key.export)
+        .bind(key.period)
+        .bind(key.config_hash)
         .fetch_optional()
         .await
 }

@@ -8,14 +8,18 @@
 //! counts if the export has an epsilon, charging the partner's monthly
 //! budget (`noise`) → round → write the file (`format`) → append to the
 //! ledger (`ledger`) → hand the file over. Suppression is decided on exact
-//! counts before noise; rounding is applied after noise. A noisy release
-//! is made once per export, period and definition; repeats return the same
-//! file and spend nothing.
+//! counts before noise, within the table (`suppress`) and then across every
+//! release the partner already holds (`link`, on the store of `linked`);
+//! rounding is applied after noise. A period is released once per export
+//! and definition: later requests, concurrent ones and other replicas
+//! included, get the same bytes and spend nothing.
 
 pub mod api;
 pub mod cells;
 pub mod format;
 pub mod ledger;
+pub mod link;
+pub mod linked;
 pub mod noise;
 pub mod period;
 mod release;
@@ -25,7 +29,7 @@ pub mod table;
 use crate::config::exports::ExportSpec;
 use crate::model::clock::{day_of, format_day};
 use period::Period;
-pub use release::release;
+pub use release::{release, release_with, Linking};
 pub use table::build_table;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,13 +48,18 @@ pub enum ExportError {
     NotOver { period: String, ends: String },
     #[error("period {period} starts before the event retention ({days} days): exports need exact visitor counts, which only event rows hold")]
     Expired { period: String, days: u64 },
-    #[error("privacy budget exceeded for partner {partner:?}: {spent:.3} of {budget:.3} epsilon spent this month; this release needs {epsilon:.3}")]
+    #[error("privacy budget exceeded for partner {partner:?}: {spent:.3} of {budget:.3} epsilon spent on {month} (every release whose period touches the month counts); this release needs {epsilon:.3}")]
     Budget {
         partner: String,
+        month: String,
         spent: f64,
         budget: f64,
         epsilon: f64,
     },
+    #[error("this period is being released by another request that did not finish; try again")]
+    InProgress,
+    #[error(transparent)]
+    Linked(#[from] link::LinkError),
     #[error(transparent)]
     TooManySmallCells(#[from] suppress::TooManySmallCells),
     #[error("clickhouse: {}", crate::store::log_safe(.0))]

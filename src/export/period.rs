@@ -91,6 +91,32 @@ pub fn parse(s: &str, g: Granularity) -> Result<Period, PeriodError> {
     })
 }
 
+/// A period label of any granularity (`2026-11`, `2026-W47`, `2026-11-27`).
+pub fn parse_any(s: &str) -> Option<Period> {
+    let g = if s.contains("-W") {
+        Granularity::Week
+    } else if s.len() == 7 {
+        Granularity::Month
+    } else {
+        Granularity::Day
+    };
+    parse(s, g).ok()
+}
+
+/// The days a time dimension's value covers, as cells show it: a date
+/// (`2026-11-27`), the Monday of a week, or a month (`2026-11`).
+pub fn key_range(g: Granularity, key: &str) -> Option<(i32, i32)> {
+    let (start, end) = match g {
+        Granularity::Month => month(key)?,
+        Granularity::Day => day(key)?,
+        Granularity::Week => {
+            let (start, _) = day(key)?;
+            (start, start.checked_add(jiff::Span::new().days(7)).ok()?)
+        }
+    };
+    Some((day_of_date(start), day_of_date(end)))
+}
+
 /// The ISO week label (`2026-W47`) of the week holding `day`.
 pub fn week_label(day: i32) -> String {
     let w = crate::model::clock::date_of_day(day).iso_week_date();

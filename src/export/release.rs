@@ -1,13 +1,36 @@
-//! One release, in its fixed order: check the period, reuse a cached noisy
-//! release or charge the budget, count, suppress, noise and round
-//! ([`build_table`]), write the file, record it in the ledger, hand it over.
+//! One release, in its fixed order: check the period; return the frozen
+//! file if the period was released before; otherwise claim the release (one
+//! claim wins across requests and replicas; the others wait for its file);
+//! check the budget of every month the period touches; count, suppress
+//! within the table, then across everything the partner already holds
+//! (`link`); noise and round ([`build_table`]); write the file; store the
+//! file, the cells and the atoms; record the ledger row; hand it over.
+
+use std::time::Duration;
 
 use rand::{CryptoRng, Rng};
 use sha2::{Digest, Sha256};
 
-use super::{build_table, cells, check_period, format, ledger, suppress};
+use super::link::{self, LinkedCell};
+use super::period::Period;
+use super::{build_table, cells, check_period, format, ledger, linked, suppress};
 use super::{Channel, ExportError, Released, Summary};
 use crate::config::exports::ExportSpec;
+
+/// How long a request waits for another request's release of the same
+/// period before giving up.
+const WAIT_FOR_OTHER: Duration = Duration::from_secs(120);
+
+/// Which suppression a release applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linking {
+    /// Across every release to the partner (what tacit does).
+    Linked,
+    /// Per table only: the behaviour before the linked audit, kept so tests
+    /// can show that the attack harness finds what it protects against.
+    #[doc(hidden)]
+    PerTableOnly,
+}
 
 /// Make one release: compute, protect, write, record, return the file.
 pub async fn release<R: Rng + CryptoRng + ?Sized>(
@@ -19,63 +42,125 @@ pub async fn release<R: Rng + CryptoRng + ?Sized>(
     channel: Channel,
     rng: &mut R,
 ) -> Result<Released, ExportError> {
+    release_with(
+        client,
+        spec,
+        period,
+        now_ms,
+        event_ttl_days,
+        channel,
+        rng,
+        Linking::Linked,
+    )
+    .await
+}
+
+fn frozen(spec: &ExportSpec, c: ledger::CachedRelease) -> Released {
+    let sha = hex::encode(Sha256::digest(&c.file));
+    Released {
+        summary: Summary {
+            partner: spec.partner.clone(),
+            export: spec.name.clone(),
+            period: c.period,
+            rows: c.rows,
+            suppressed: c.suppressed,
+            epsilon_spent: 0.0,
+            sha256: sha,
+            repeat: true,
+        },
+        bytes: c.file,
+    }
+}
+
+/// [`release`] with a choice of suppression (tests only use the other).
+#[allow(clippy::too_many_arguments)]
+pub async fn release_with<R: Rng + CryptoRng + ?Sized>(
+    client: &clickhouse::Client,
+    spec: &ExportSpec,
+    period: &str,
+    now_ms: i64,
+    event_ttl_days: u64,
+    channel: Channel,
+    rng: &mut R,
+    linking: Linking,
+) -> Result<Released, ExportError> {
     let p = check_period(spec, period, now_ms, event_ttl_days)?;
-    let mut repeat = None;
-    if let Some(dp) = spec.dp {
-        repeat = ledger::cached(
-            client,
-            &spec.partner,
-            &spec.name,
-            &p.label,
-            &spec.config_hash,
-        )
-        .await?;
-        if repeat.is_none() {
-            let spent = ledger::spent_this_month(client, &spec.partner, now_ms).await?;
-            if spent + dp.epsilon > dp.budget + 1e-9 {
-                return Err(ExportError::Budget {
-                    partner: spec.partner.clone(),
-                    spent,
-                    budget: dp.budget,
-                    epsilon: dp.epsilon,
-                });
-            }
-        }
-    }
-    let (bytes, rows, suppressed, epsilon) = match repeat {
-        Some(c) => (c.file, c.rows, c.suppressed, 0.0),
-        None => {
-            let cells = cells::fetch(client, spec, &p).await?;
-            let hidden = suppress::suppress(&cells, spec.min_visitors)?;
-            let table = build_table(spec, &cells, &hidden, rng);
-            let bytes = format::write(client, spec.format, &table).await?;
-            let suppressed = hidden.iter().filter(|h| **h).count() as u64;
-            let rows = table.rows.len() as u64;
-            let epsilon = spec.dp.map_or(0.0, |d| d.epsilon);
-            (bytes, rows, suppressed, epsilon)
-        }
+    let key = ledger::ReleaseKey {
+        partner: &spec.partner,
+        export: &spec.name,
+        period: &p.label,
+        config_hash: &spec.config_hash,
     };
-    let repeat = spec.dp.is_some() && epsilon == 0.0;
-    let sha = hex::encode(Sha256::digest(&bytes));
-    // The ledger row is written before anything is handed over; a noisy
-    // file is cached with it so that a repeat cannot get fresh noise.
-    if spec.dp.is_some() && !repeat {
-        ledger::store(
-            client,
-            &ledger::CachedRelease {
-                partner: spec.partner.clone(),
-                export: spec.name.clone(),
-                period: p.label.clone(),
-                config_hash: spec.config_hash.clone(),
-                created_at: now_ms,
-                epsilon,
-                rows,
-                suppressed,
-                file: bytes.clone(),
-            },
-        )
-        .await?;
+    if let Some(c) = ledger::cached(client, &key).await? {
+        return Ok(frozen(spec, c));
     }
+    // Budget first (read only), so a refused release claims nothing.
+    if let Some(dp) = spec.dp {
+        ledger::check_budget(client, &spec.partner, &p, dp.epsilon, dp.budget).await?;
+    }
+    let claim: String = hex::encode(rng.random::<[u8; 16]>());
+    if !ledger::claim(client, &key, &claim).await? {
+        return match ledger::wait_for(client, &key, WAIT_FOR_OTHER).await? {
+            Some(c) => Ok(frozen(spec, c)),
+            None => Err(ExportError::InProgress),
+        };
+    }
+    let made = make(client, spec, &p, now_ms, channel, rng, linking).await;
+    if made.is_err() {
+        // Let a later request try again.
+        let _ = ledger::abandon(client, &key, &claim).await;
+    }
+    made
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn make<R: Rng + CryptoRng + ?Sized>(
+    client: &clickhouse::Client,
+    spec: &ExportSpec,
+    p: &Period,
+    now_ms: i64,
+    channel: Channel,
+    rng: &mut R,
+    linking: Linking,
+) -> Result<Released, ExportError> {
+    let cells = cells::fetch(client, spec, p).await?;
+    let mut hidden = suppress::suppress(&cells, spec.min_visitors)?;
+    let atoms = linked::atoms_of(client, &spec.sites, &spec.finest, p).await?;
+    if linking == Linking::Linked {
+        link_check(client, spec, p, &cells, &mut hidden, &atoms).await?;
+    }
+    let table = build_table(spec, &cells, &hidden, rng);
+    let bytes = format::write(client, spec.format, &table).await?;
+    let suppressed = hidden.iter().filter(|h| **h).count() as u64;
+    let rows = table.rows.len() as u64;
+    let epsilon = spec.dp.map_or(0.0, |d| d.epsilon);
+    let sha = hex::encode(Sha256::digest(&bytes));
+    // Stored before anything is handed over: the frozen file (every later
+    // request gets these bytes), the cells and atoms (later releases are
+    // audited against them), then the ledger row.
+    linked::store(
+        client,
+        &spec.partner,
+        &spec.finest,
+        &linked::stored_cells(spec, p, &cells, &hidden),
+        &atoms,
+    )
+    .await?;
+    ledger::store(
+        client,
+        &ledger::CachedRelease {
+            partner: spec.partner.clone(),
+            export: spec.name.clone(),
+            period: p.label.clone(),
+            config_hash: spec.config_hash.clone(),
+            created_at: now_ms,
+            epsilon,
+            rows,
+            suppressed,
+            file: bytes.clone(),
+        },
+    )
+    .await?;
     ledger::append(
         client,
         &ledger::Disclosure {
@@ -107,12 +192,64 @@ pub async fn release<R: Rng + CryptoRng + ?Sized>(
         summary: Summary {
             partner: spec.partner.clone(),
             export: spec.name.clone(),
-            period: p.label,
+            period: p.label.clone(),
             rows,
             suppressed,
             epsilon_spent: epsilon,
             sha256: sha,
-            repeat,
+            repeat: false,
         },
     })
+}
+
+/// Withhold more cells of this release until no withheld small cell of any
+/// release to the partner can be narrowed below the protection level.
+async fn link_check(
+    client: &clickhouse::Client,
+    spec: &ExportSpec,
+    p: &Period,
+    cells: &[cells::Cell],
+    hidden: &mut [bool],
+    new_atoms: &[linked::Atom],
+) -> Result<(), ExportError> {
+    let (earlier, mut atoms) = linked::load(client, &spec.partner, &spec.finest, p).await?;
+    atoms.extend(new_atoms.iter().cloned());
+    atoms.sort_by(|a, b| (&a.site, a.day, &a.keys).cmp(&(&b.site, b.day, &b.keys)));
+    atoms.dedup();
+    let finest: Vec<String> = spec.finest.iter().map(|d| d.name()).collect();
+    let index = linked::index(&atoms);
+    // Releases: the earlier ones, grouped, then the new one last.
+    let mut groups: Vec<Vec<&linked::StoredCell>> = Vec::new();
+    for c in &earlier {
+        match groups.last_mut() {
+            Some(g)
+                if g[0].export == c.export
+                    && g[0].period == c.period
+                    && g[0].config_hash == c.config_hash =>
+            {
+                g.push(c)
+            }
+            _ => groups.push(vec![c]),
+        }
+    }
+    let new_stored = linked::stored_cells(spec, p, cells, hidden);
+    groups.push(new_stored.iter().collect());
+    let new = groups.len() - 1;
+    let mut all: Vec<LinkedCell> = Vec::new();
+    let mut new_offset = 0;
+    for (r, g) in groups.iter().enumerate() {
+        let mine = linked::to_linked(r, g, &finest, &atoms, &index);
+        let margins = linked::margins(&mine, g[0].min_visitors as u64);
+        if r == new {
+            new_offset = all.len();
+        }
+        all.extend(mine);
+        all.extend(margins);
+    }
+    let added =
+        link::protect(&mut all, atoms.len(), new, spec.protection).map_err(ExportError::Linked)?;
+    for i in added {
+        hidden[i - new_offset] = true;
+    }
+    Ok(())
 }

@@ -94,15 +94,24 @@ async fn canary_identifiers_appear_nowhere() {
 
     // And through a partner export: the cells it counts, the file, the
     // ledger (dumped below). Released the day after, so the period is over.
-    // Every dimension an export may use, over two exports (at most eight each).
+    // Every dimension an export may use, over four partners (at most four
+    // non-time dimensions across one partner's exports).
     let mut ex_raw = db.config();
     for (name, dims) in [
-        ("pages", "\"date\", \"hostname\", \"pathname\", \"referrer_source\", \"channel\", \"country\", \"event\""),
-        ("tech", "\"date\", \"browser\", \"os\", \"device\", \"language\", \"screen\""),
+        (
+            "pages",
+            "\"date\", \"hostname\", \"pathname\", \"referrer_source\", \"channel\"",
+        ),
+        ("geo", "\"date\", \"country\", \"event\""),
+        (
+            "tech",
+            "\"date\", \"browser\", \"os\", \"device\", \"language\"",
+        ),
+        ("screen", "\"date\", \"screen\""),
     ] {
         ex_raw.exports.push(
             toml::from_str(&format!(
-                "name = \"{name}\"\npartner = \"p\"\nsites = [\"example.com\"]\nperiod = \"day\"\nmin_visitors = 2\n\
+                "name = \"{name}\"\npartner = \"p-{name}\"\nsites = [\"example.com\"]\nperiod = \"day\"\nmin_visitors = 2\n\
                  dimensions = [{dims}]\nmetrics = [\"visitors\", \"visits\", \"pageviews\", \"events\"]"
             ))
             .unwrap(),
