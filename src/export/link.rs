@@ -12,10 +12,9 @@
 //!
 //! The partner's knowledge is a linear system: each exact released cell
 //! fixes the sum of its atoms (a rounded one, to within half the rounding
-//! step), and the total of every release (all its cells, withheld ones
-//! included: a site's traffic may be public) is assumed known as well.
-//! Coarser breakdowns a partner receives are modelled by the releases that
-//! carry them; within one table, `suppress` also guards every margin.
+//! step). Coarser breakdowns a partner receives are modelled by the
+//! releases that carry them; figures it may know from elsewhere (a table's
+//! margins, a site's total) are guarded within each table by `suppress`.
 //! For each withheld small cell of any release, two linear programs give
 //! the least and the most visitors it can hold; the interval must be at
 //! least the protection level wide. Linear programming is the attacker's
@@ -133,9 +132,9 @@ fn known(c: &LinkedCell) -> bool {
     c.exact && !c.withheld
 }
 
-/// The variables linked to `start` through known cells (union-find over
-/// the known cells' variable lists).
-fn component(sys: &System, cells: &[LinkedCell], start: &[usize]) -> Vec<usize> {
+/// The root of each variable's group: variables are grouped when a known
+/// cell sums them together (union-find).
+fn roots(sys: &System, cells: &[LinkedCell]) -> Vec<usize> {
     let n = sys.size.len();
     let mut parent: Vec<usize> = (0..n).collect();
     fn find(p: &mut [usize], x: usize) -> usize {
@@ -161,18 +160,27 @@ fn component(sys: &System, cells: &[LinkedCell], start: &[usize]) -> Vec<usize> 
             parent[a] = b;
         }
     }
-    let roots: Vec<usize> = start.iter().map(|&v| find(&mut parent, v)).collect();
-    (0..n)
-        .filter(|&v| {
-            let r = find(&mut parent, v);
-            roots.contains(&r)
-        })
+    (0..n).map(|v| find(&mut parent, v)).collect()
+}
+
+/// The variables grouped with any of `start`, in order.
+fn component(root: &[usize], start: &[usize]) -> Vec<usize> {
+    let mut rs: Vec<usize> = start.iter().map(|&v| root[v]).collect();
+    rs.sort_unstable();
+    rs.dedup();
+    (0..root.len())
+        .filter(|&v| rs.binary_search(&root[v]).is_ok())
         .collect()
 }
 
 /// Least and most visitors cell `t` can hold, given every known cell.
-fn bounds(sys: &System, cells: &[LinkedCell], t: usize) -> Result<Bounds, LinkError> {
-    let comp = component(sys, cells, &sys.vars[t]);
+fn bounds(
+    sys: &System,
+    cells: &[LinkedCell],
+    root: &[usize],
+    t: usize,
+) -> Result<Bounds, LinkError> {
+    let comp = component(root, &sys.vars[t]);
     if comp.len() > MAX_VARIABLES {
         return Err(LinkError::TooLinked(comp.len()));
     }
@@ -235,10 +243,11 @@ fn bounds(sys: &System, cells: &[LinkedCell], t: usize) -> Result<Bounds, LinkEr
 /// The bounds of every withheld small cell (cell index → bounds).
 pub fn audit(cells: &[LinkedCell], n_atoms: usize) -> Result<BTreeMap<usize, Bounds>, LinkError> {
     let sys = system(cells, n_atoms);
+    let root = roots(&sys, cells);
     let mut out = BTreeMap::new();
     for (t, c) in cells.iter().enumerate() {
         if c.withheld && c.small && !c.margin && !sys.vars[t].is_empty() {
-            out.insert(t, bounds(&sys, cells, t)?);
+            out.insert(t, bounds(&sys, cells, &root, t)?);
         }
     }
     Ok(out)
@@ -254,18 +263,38 @@ pub fn protect(
     protection: u64,
 ) -> Result<Vec<usize>, LinkError> {
     let mut added = Vec::new();
+    let mut passed = vec![false; cells.len()];
     loop {
         let sys = system(cells, n_atoms);
+        let root = roots(&sys, cells);
+        // Only groups the new release's figures reach can have changed
+        // since the earlier releases were audited.
+        let mut touched: Vec<usize> = cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.release == new && known(c))
+            .flat_map(|(i, _)| sys.vars[i].iter().map(|&v| root[v]))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
         let mut failing = None;
         for (t, c) in cells.iter().enumerate() {
-            if !(c.withheld && c.small && !c.margin) || sys.vars[t].is_empty() {
+            if !(c.withheld && c.small && !c.margin) || sys.vars[t].is_empty() || passed[t] {
                 continue;
             }
-            let b = bounds(&sys, cells, t)?;
+            let reached = sys.vars[t]
+                .iter()
+                .any(|&v| touched.binary_search(&root[v]).is_ok());
+            if c.release != new && !reached {
+                continue;
+            }
+            let b = bounds(&sys, cells, &root, t)?;
             if b.width() + 1e-6 < protection as f64 {
                 failing = Some((t, b));
                 break;
             }
+            // Withholding more can only widen it: no need to look again.
+            passed[t] = true;
         }
         let Some((t, b)) = failing else {
             return Ok(added);
@@ -273,7 +302,7 @@ pub fn protect(
         // The new release's cheapest released cell sharing a variable with
         // the failing cell, else anywhere in its linked group.
         let tv = &sys.vars[t];
-        let comp = component(&sys, cells, tv);
+        let comp = component(&root, tv);
         let candidates = |direct: bool| {
             cells
                 .iter()

@@ -291,38 +291,6 @@ pub fn index(atoms: &[Atom]) -> HashMap<(String, u16), Vec<usize>> {
     m
 }
 
-/// The total of one exact release (the sum of all its cells, assumed
-/// public), if it counts at least k visitors.
-pub fn margins(cells: &[LinkedCell], k: u64) -> Vec<LinkedCell> {
-    if !cells.iter().all(|c| c.additive) {
-        // Its cells overlap in visitors: their sum is not its total.
-        return Vec::new();
-    }
-    let total: u64 = cells.iter().map(|c| c.visitors).sum();
-    let all: Vec<usize> = (0..cells.len()).collect();
-    [(all, total)]
-        .iter()
-        .filter(|(_, v)| *v >= k)
-        .filter_map(|(idx, v)| {
-            let first = cells.get(*idx.first()?)?;
-            if !first.exact {
-                return None;
-            }
-            let mut atoms: Vec<usize> = idx.iter().flat_map(|&i| cells[i].atoms.clone()).collect();
-            atoms.sort_unstable();
-            atoms.dedup();
-            Some(LinkedCell {
-                atoms,
-                visitors: *v,
-                withheld: false,
-                small: false,
-                margin: true,
-                ..first.clone()
-            })
-        })
-        .collect()
-}
-
 /// The stored form of a new release's cells.
 pub fn stored_cells(
     spec: &ExportSpec,

@@ -239,12 +239,10 @@ async fn link_check(
     let mut new_offset = 0;
     for (r, g) in groups.iter().enumerate() {
         let mine = linked::to_linked(r, g, &finest, &atoms, &index);
-        let margins = linked::margins(&mine, g[0].min_visitors as u64);
         if r == new {
             new_offset = all.len();
         }
         all.extend(mine);
-        all.extend(margins);
     }
     let added =
         link::protect(&mut all, atoms.len(), new, spec.protection).map_err(ExportError::Linked)?;

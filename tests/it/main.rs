@@ -14,6 +14,7 @@ mod dashboard;
 mod durability;
 mod enrich;
 mod exports;
+mod exports_linked;
 mod exports_more;
 mod hits;
 mod lifecycle;
