@@ -136,7 +136,7 @@ pub fn notice(cfg: &Config) -> Notice {
             ));
         }
         format!(
-            "Only aggregate statistics that identify no one are shared. {}. Smaller groups are withheld, together with any other figure of the same release from which they could be worked out using that release's own totals, and every disclosure is recorded.",
+            "Only aggregate statistics that identify no one are shared. {}. Smaller groups are withheld, together with enough other figures that, using everything the same third party has received, no withheld group can be narrowed to fewer possible values than the stated protection level; each period is released once, and every disclosure is recorded.",
             partners.join(". ")
         )
     };

@@ -265,6 +265,9 @@ pub struct PartnerReport {
     /// The smallest k among the releases.
     pub min_visitors: u32,
     pub epsilon_spent: f64,
+    /// Epsilon charged per month (`YYYY-MM`): each noisy release counts in
+    /// full for every month its period touches.
+    pub epsilon_by_month: BTreeMap<String, f64>,
     pub first_release: String,
     pub last_release: String,
 }
@@ -324,6 +327,17 @@ pub fn report(year: i32, rows: &[Disclosure]) -> AnnualReport {
                 metrics: set(&|r| r.metrics.clone()),
                 min_visitors: rs.iter().map(|r| r.min_visitors).min().unwrap_or(0),
                 epsilon_spent: rs.iter().map(|r| r.epsilon_spent).sum(),
+                epsilon_by_month: {
+                    let mut m: BTreeMap<String, f64> = BTreeMap::new();
+                    for r in rs.iter().filter(|r| r.epsilon_spent > 0.0) {
+                        if let Some(p) = super::period::parse_any(&r.period) {
+                            for month in months_of(p.start, p.end) {
+                                *m.entry(month).or_insert(0.0) += r.epsilon_spent;
+                            }
+                        }
+                    }
+                    m
+                },
                 first_release: day_string(rs.iter().map(|r| r.time).min().unwrap_or(0)),
                 last_release: day_string(rs.iter().map(|r| r.time).max().unwrap_or(0)),
             }
@@ -337,8 +351,10 @@ pub fn report(year: i32, rows: &[Disclosure]) -> AnnualReport {
         format!(
             "In {year}, only aggregate statistics left this analytics system. Each released figure \
              counts a group of at least the stated number of distinct visitors; groups smaller than \
-             that were withheld, together with any other figure of the same release from which they \
-             could be worked out using that release's own totals. No \
+             that were withheld, together with enough other figures that, using everything the same \
+             third party received (every release, of every period, and each release's own totals), \
+             no withheld group can be narrowed to fewer possible values than the stated protection \
+             level. A period is released once; asking again returns the same figures. No \
              visitor identifier, IP address, user agent, full URL or query string was disclosed, and \
              none of the figures identifies a person."
         )
@@ -378,8 +394,13 @@ pub fn markdown(r: &AnnualReport) -> String {
         ));
         if p.epsilon_spent > 0.0 {
             s.push_str(&format!(
-                "- Differential privacy: noise added, epsilon {:.3} spent in total\n",
-                p.epsilon_spent
+                "- Differential privacy: noise added, epsilon {:.3} spent in total; per month (every release counts for each month its period touches): {}\n",
+                p.epsilon_spent,
+                p.epsilon_by_month
+                    .iter()
+                    .map(|(m, e)| format!("{m} {e:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
     }
