@@ -28,7 +28,6 @@ pub enum Linking {
     Linked,
     /// Per table only: the behaviour before the linked audit, kept so tests
     /// can show that the attack harness finds what it protects against.
-    #[doc(hidden)]
     PerTableOnly,
 }
 
