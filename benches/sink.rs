@@ -1,8 +1,8 @@
 //! Sink throughput into the local engine: events made once by the real
 //! pipeline, then pushed through `SinkHandle::submit` and the writer task
-//! until ClickHouse has acknowledged every row. Two databases: the full
-//! schema (the engine also runs the aggregate views on every insert), and
-//! the same schema with the views dropped (what the sink itself sustains).
+//! until ClickHouse has acknowledged every row, into the full schema. Since
+//! the retention tiers there are no per-insert aggregate views: an insert
+//! writes `events` only, and aggregates are rolled up once a day closes.
 //!
 //! `make bench` runs it with 1,000,000 rows (TACIT_SINK_ROWS to change);
 //! under `cargo test` it runs a small smoke version.
@@ -89,13 +89,7 @@ fn cpu_seconds() -> f64 {
 }
 
 /// Rows per second of wall time, and this process's CPU microseconds per row.
-async fn run(
-    url: &str,
-    database: &str,
-    with_views: bool,
-    evs: &[Event],
-    copies: usize,
-) -> (f64, f64) {
+async fn run(url: &str, database: &str, evs: &[Event], copies: usize) -> (f64, f64) {
     let mut raw = RawConfig::default();
     raw.sink.durability = "memory".into();
     raw.clickhouse.url = url.into();
@@ -110,15 +104,6 @@ async fn run(
     let cfg = raw.validate().unwrap();
     common::fresh_database(&cfg).await;
     let client = tacit::store::client(&cfg.clickhouse);
-    if !with_views {
-        for v in ["agg_hourly_mv", "agg_daily_mv"] {
-            client
-                .query(&format!("DROP VIEW {v} SYNC"))
-                .execute()
-                .await
-                .unwrap();
-        }
-    }
     let metrics = Arc::new(Metrics::default());
     let (sink, task) = common::spawn_sink(&client, &cfg, &metrics);
     let total = evs.len() * copies;
@@ -167,11 +152,10 @@ async fn main() {
     let unique = rows.min(100_000);
     let evs = events(unique, &cfg);
     let copies = rows.div_ceil(unique);
-    let (bare, bare_cpu) = run(&url, "tacit_sink_bench_bare", false, &evs, copies).await;
-    let (views, views_cpu) = run(&url, "tacit_sink_bench_views", true, &evs, copies).await;
+    let (bare, bare_cpu) = run(&url, "tacit_sink_bench", &evs, copies).await;
     println!(
-        "sink: {} rows into {url}: {bare:.0} rows/s into `events` alone (views dropped), {views:.0} rows/s with the aggregate views (target 300000 rows/s). \
-         tacit's own CPU per row (submit, batch, RowBinary, LZ4, HTTP): {bare_cpu:.2} us and {views_cpu:.2} us, i.e. {:.0} rows/s per core; the rest of the time is the engine's.",
+        "sink: {} rows into {url}: {bare:.0} rows/s (target 300000 rows/s; no per-insert views since the retention tiers). \
+         tacit's own CPU per row (submit, batch, RowBinary, LZ4, HTTP): {bare_cpu:.2} us, i.e. {:.0} rows/s per core; the rest of the time is the engine's.",
         unique * copies,
         1e6 / bare_cpu.max(1e-9)
     );
