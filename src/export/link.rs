@@ -31,6 +31,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
+use super::suppress::find;
+
 /// More variables than this in one linked group: refuse rather than
 /// release unchecked.
 pub const MAX_VARIABLES: usize = 4000;
@@ -137,19 +139,6 @@ fn known(c: &LinkedCell) -> bool {
 fn roots(sys: &System, cells: &[LinkedCell]) -> Vec<usize> {
     let n = sys.size.len();
     let mut parent: Vec<usize> = (0..n).collect();
-    fn find(p: &mut [usize], x: usize) -> usize {
-        let mut r = x;
-        while p[r] != r {
-            r = p[r];
-        }
-        let mut y = x;
-        while p[y] != r {
-            let next = p[y];
-            p[y] = r;
-            y = next;
-        }
-        r
-    }
     for (c, cell) in cells.iter().enumerate() {
         if !known(cell) {
             continue;

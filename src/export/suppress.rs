@@ -146,6 +146,21 @@ pub fn suppress<C: CellKeys>(cells: &[C], k: u64) -> Result<Vec<bool>, TooManySm
     }
 }
 
+/// The root of `x` in a union-find forest, compressing the path.
+pub(crate) fn find(p: &mut [usize], x: usize) -> usize {
+    let mut r = x;
+    while p[r] != r {
+        r = p[r];
+    }
+    let mut y = x;
+    while p[y] != r {
+        let next = p[y];
+        p[y] = r;
+        y = next;
+    }
+    r
+}
+
 /// Hidden cells whose value follows from the known marginals and the
 /// released cells. Public so tests can state the property directly.
 pub fn pinned_cells(
@@ -156,19 +171,6 @@ pub fn pinned_cells(
     // Components of hidden cells linked by shared groups (union-find).
     let n = hidden.len();
     let mut parent: Vec<usize> = (0..n).collect();
-    fn find(p: &mut [usize], x: usize) -> usize {
-        let mut r = x;
-        while p[r] != r {
-            r = p[r];
-        }
-        let mut y = x;
-        while p[y] != r {
-            let next = p[y];
-            p[y] = r;
-            y = next;
-        }
-        r
-    }
     for (members, _) in groups {
         let mut first = None;
         for &i in members.iter().filter(|&&i| hidden[i]) {

@@ -352,6 +352,20 @@ fn raw_sql(n: u32) -> Option<&'static str> {
     })
 }
 
+/// The configured funnel of cookbook query 20: home → pricing → signup.
+pub(crate) async fn signup_funnel(client: &clickhouse::Client) {
+    tacit::rollup::sync_funnels(
+        client,
+        &[(
+            SITE.to_string(),
+            "signup".to_string(),
+            vec!["/".into(), "/pricing".into(), "/signup".into()],
+        )],
+    )
+    .await
+    .unwrap();
+}
+
 /// Every cookbook query against its independent answer.
 async fn check_cookbook(db: &TestDb, params: &[(&str, &str)], visits: &[Visit]) {
     let queries = cookbook();
@@ -415,16 +429,7 @@ async fn cookbook_queries_agree_with_raw_events() {
             .unwrap();
     }
 
-    tacit::rollup::sync_funnels(
-        &client,
-        &[(
-            SITE.to_string(),
-            "signup".to_string(),
-            vec!["/".into(), "/pricing".into(), "/signup".into()],
-        )],
-    )
-    .await
-    .unwrap();
+    signup_funnel(&client).await;
 
     let (from, to) = (format_day(days[0]), format_day(days[1]));
     let params = [("site", SITE), ("from", from.as_str()), ("to", to.as_str())];

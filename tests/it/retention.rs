@@ -136,16 +136,7 @@ async fn after_the_event_ttl_nothing_per_visitor_remains_and_every_view_answers_
         ),
     )
     .await;
-    tacit::rollup::sync_funnels(
-        &client,
-        &[(
-            SITE.to_string(),
-            "signup".to_string(),
-            vec!["/".into(), "/pricing".into(), "/signup".into()],
-        )],
-    )
-    .await
-    .unwrap();
+    signup_funnel(&client).await;
     let (from, to) = (format_day(days[0]), format_day(days[1]));
     let params = [("site", SITE), ("from", from.as_str()), ("to", to.as_str())];
     let before = answers(&db, &params).await;
