@@ -27,6 +27,7 @@ run: clickhouse data build
 
 test: clickhouse data
 	scripts/setup --test
+	scripts/check-deploy
 	cargo clippy --all-targets -- -D warnings
 	cargo test --all-targets
 
