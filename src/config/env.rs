@@ -16,6 +16,49 @@ fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 /// Environment variables that configure the process rather than a key.
 const PROCESS_VARS: &[&str] = &["TACIT_CONFIG", "TACIT_LOG"];
 
+/// `TACIT_PARTNER_TOKENS_<PARTNER>`: SHA-256 hashes (hex, separated by
+/// commas or spaces) of bearer tokens that may fetch every export of the
+/// partner, added to `token_sha256` (so they can come from a secret
+/// store rather than the config file). `<PARTNER>` is the partner's id in
+/// upper case with `-` as `_`.
+const PARTNER_TOKENS: &str = "TACIT_PARTNER_TOKENS_";
+
+fn add_partner_tokens(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let wanted = &name[PARTNER_TOKENS.len()..];
+    let mut matched = false;
+    if let Some(toml::Value::Array(exports)) = table.get_mut("exports") {
+        for e in exports.iter_mut() {
+            let toml::Value::Table(e) = e else { continue };
+            let partner = e.get("partner").and_then(|p| p.as_str()).unwrap_or("");
+            if partner.to_uppercase().replace('-', "_") != wanted {
+                continue;
+            }
+            matched = true;
+            let tokens = e
+                .entry("token_sha256")
+                .or_insert_with(|| toml::Value::Array(Vec::new()));
+            let toml::Value::Array(list) = tokens else {
+                return Err(invalid(
+                    name,
+                    "token_sha256 of the partner's export is not a list",
+                ));
+            };
+            for h in value
+                .split([',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+            {
+                list.push(toml::Value::String(h.to_string()));
+            }
+        }
+    }
+    if matched {
+        Ok(())
+    } else {
+        Err(invalid(name, "no [[exports]] entry has this partner"))
+    }
+}
+
 /// Overlay `TACIT_<SECTION>_<KEY>=value` (and `TACIT_<KEY>` for top-level
 /// keys such as `sites`). Values are read as TOML (`["a","b"]`, `5`, `true`)
 /// and fall back to a plain string.
@@ -42,6 +85,10 @@ pub(super) fn apply_env(
     known.insert("TACIT_SITES".into(), ("sites".into(), None));
     for (name, raw_value) in env {
         if !name.starts_with("TACIT_") || PROCESS_VARS.contains(&name.as_str()) {
+            continue;
+        }
+        if name.starts_with(PARTNER_TOKENS) {
+            add_partner_tokens(table, &name, &raw_value)?;
             continue;
         }
         let Some((section, key)) = known.get(&name) else {

@@ -230,4 +230,38 @@ mod tests {
         let err = RawConfig::load(&path, true, env(&[("TACIT_SERVER_LISTN", "x")])).unwrap_err();
         assert!(err.to_string().contains("TACIT_SERVER_LISTN"), "{err}");
     }
+
+    #[test]
+    fn partner_tokens_come_from_the_environment() {
+        let dir = std::env::temp_dir().join(format!("tacit-tok-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tacit.toml");
+        std::fs::write(
+            &path,
+            "[[sites]]\ndomain = \"example.com\"\n[[exports]]\nname = \"m\"\npartner = \"acme-co\"\nsites = [\"example.com\"]\ndimensions = [\"country\"]\nmetrics = [\"visitors\"]\n",
+        )
+        .unwrap();
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let raw = RawConfig::load(
+            &path,
+            true,
+            env(&[("TACIT_PARTNER_TOKENS_ACME_CO", &format!("{a}, {b}"))]),
+        )
+        .unwrap();
+        assert_eq!(raw.exports[0].token_sha256, vec![a.clone(), b]);
+        let cfg = raw.validate().unwrap();
+        assert_eq!(cfg.exports[0].token_sha256.len(), 2);
+        // A partner no export names, or a hash that is not one, is refused
+        // by name.
+        let err =
+            RawConfig::load(&path, true, env(&[("TACIT_PARTNER_TOKENS_ZETA", &a)])).unwrap_err();
+        assert!(
+            err.to_string().contains("TACIT_PARTNER_TOKENS_ZETA"),
+            "{err}"
+        );
+        let raw =
+            RawConfig::load(&path, true, env(&[("TACIT_PARTNER_TOKENS_ACME_CO", "xyz")])).unwrap();
+        let err = raw.validate().unwrap_err();
+        assert!(err.to_string().contains("token_sha256"), "{err}");
+    }
 }
