@@ -290,6 +290,7 @@ def main():
             f.write(f"""[server]
 listen = "127.0.0.1:{port}"
 admin_listen = "127.0.0.1:{admin}"
+partner_listen = "127.0.0.1:0"
 trusted_proxies = ["127.0.0.1/32"]
 data_dir = "{work}/{name}"
 io_threads = {IO_THREADS}
