@@ -358,6 +358,8 @@ async fn a_partner_holding_every_file_cannot_narrow_a_withheld_small_cell() {
     }
 }
 
+/// Twenty requests at once, half to each of two tacit replicas sharing the
+/// database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_requests_make_one_release() {
     use crate::exports::{now, setup, spec_toml};
@@ -369,12 +371,21 @@ async fn twenty_concurrent_requests_make_one_release() {
     use sha2::Digest;
     acme.token_sha256 = vec![hex::encode(sha2::Sha256::digest(b"acme-race-token"))];
     raw.exports = vec![acme];
+    let mut raw_b = raw.clone();
+    let dir_b = std::env::temp_dir().join(format!("tacit-race-b-{}", std::process::id()));
+    raw_b.server.data_dir = dir_b.to_string_lossy().into_owned();
     let clock = std::sync::Arc::new(tacit::model::clock::ManualClock::new(now(today)));
-    let app = start_with_clock(raw, clock).await;
+    let app = start_with_clock(raw, clock.clone()).await;
+    let app_b = start_with_clock(raw_b, clock).await;
     let path = format!("/v1/exports/acme?period={week}");
     let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (addr, path) = (app.partner_addr, path.clone());
+    for i in 0..20 {
+        let addr = if i % 2 == 0 {
+            app.partner_addr
+        } else {
+            app_b.partner_addr
+        };
+        let path = path.clone();
         tasks.push(tokio::spawn(async move {
             get(addr, &path, &[("authorization", "Bearer acme-race-token")]).await
         }));
@@ -395,6 +406,8 @@ async fn twenty_concurrent_requests_make_one_release() {
     assert_eq!((rows, eps), (1, 0.5), "one ledger row, one budget charge");
     assert_eq!(db.count("export_releases").await, 1);
     app.shutdown().await;
+    app_b.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir_b);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
