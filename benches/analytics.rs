@@ -244,7 +244,7 @@ async fn main() {
             rolled.len(),
             rollup.as_secs_f64()
         );
-        for t in tacit::rollup::TABLES.iter().chain(&["events", "sessions"]) {
+        for t in tacit::rollup::tables().chain(["events", "sessions"]) {
             let _ = client
                 .query(&format!("OPTIMIZE TABLE {t} FINAL"))
                 .execute()

@@ -19,19 +19,24 @@ use crate::sink::cursor;
 use crate::sink::log::{segment_ids, segment_path};
 use crate::sink::record::{self, HEADER};
 
-/// The tables holding site data, with the column a `--before` day is
-/// compared to. `export_releases` (noisy files cached for repeats) has no
+/// The tables holding site data, with the expression a `--before` day is
+/// compared to: every event- and aggregate-tier table with a `site` column
+/// (`store::tiers`), so a table added there is purged too. The ledger's
+/// release rows are kept, as the law requires; `export_releases` has no
 /// site column: its rows are found through the ledger.
-pub const TABLES: &[(&str, &str)] = &[
-    ("events", "toDate(ts)"),
-    ("sessions", "day"),
-    ("rollup_hourly", "toDate(hour)"),
-    ("rollup_daily", "day"),
-    ("rollup_visits_daily", "day"),
-    ("rollup_goals_daily", "day"),
-    ("rollup_funnels_daily", "day"),
-    ("dropped_hits", "day"),
-];
+pub fn tables() -> Vec<(&'static str, String)> {
+    use crate::store::tiers::{Lifetime, Tier, TABLES};
+    TABLES
+        .iter()
+        .filter(|t| matches!(t.tier, Tier::Event | Tier::Aggregate) && t.columns.contains(&"site"))
+        .filter_map(|t| match t.lifetime {
+            Lifetime::EventDays(col) | Lifetime::AggregateMonths(col) => {
+                Some((t.name, format!("toDate({col})")))
+            }
+            Lifetime::Fixed => None,
+        })
+        .collect()
+}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -160,11 +165,11 @@ async fn counts(
     before: Option<&str>,
 ) -> Result<BTreeMap<String, u64>, PurgeError> {
     let mut out = BTreeMap::new();
-    for (t, col) in TABLES {
+    for (t, col) in tables() {
         let n: u64 = client
             .query(&format!(
                 "SELECT count() FROM {t} WHERE {}",
-                condition(site, col, before)
+                condition(site, &col, before)
             ))
             .fetch_one()
             .await?;
@@ -249,11 +254,11 @@ pub async fn run(
             .with_setting("mutations_sync", "2")
             .execute()
     };
-    for (t, col) in TABLES {
-        if found.get(*t).copied().unwrap_or(0) > 0 {
+    for (t, col) in tables() {
+        if found.get(t).copied().unwrap_or(0) > 0 {
             sync(format!(
                 "ALTER TABLE {t} DELETE WHERE {}",
-                condition(&site, col, before)
+                condition(&site, &col, before)
             ))
             .await?;
         }

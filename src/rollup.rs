@@ -89,13 +89,9 @@ const ROLLUPS: &[(&str, &str)] = &[
 ];
 
 /// Tables holding rollup rows, each with a `day` and a `version` column.
-pub const TABLES: &[&str] = &[
-    "rollup_hourly",
-    "rollup_daily",
-    "rollup_visits_daily",
-    "rollup_goals_daily",
-    "rollup_funnels_daily",
-];
+pub fn tables() -> impl Iterator<Item = &'static str> {
+    ROLLUPS.iter().map(|(table, _)| *table)
+}
 
 /// When days close and how long the event tier keeps them.
 #[derive(Debug, Clone, Copy)]
@@ -148,7 +144,7 @@ pub async fn rollup_day(
     if older == 0 {
         return Ok(());
     }
-    for table in TABLES.iter().chain(&["rollup_days"]) {
+    for table in tables().chain(["rollup_days"]) {
         client
             .query(&format!(
                 "ALTER TABLE {table} DELETE WHERE day = toDate(?) AND version < ? SETTINGS mutations_sync = 1"

@@ -58,8 +58,6 @@ pub struct LinkedCell {
     pub additive: bool,
     /// Below k: a cell the audit protects.
     pub small: bool,
-    /// A margin (a coarser figure assumed public), not a row of a file.
-    pub margin: bool,
 }
 
 /// Why the linked check could not finish.
@@ -90,8 +88,8 @@ impl Bounds {
 
 /// Variables: atoms grouped by the set of cells that contain them.
 struct System {
-    /// Per variable: how many atoms it merges (its least value).
-    size: Vec<usize>,
+    /// How many variables there are.
+    n_vars: usize,
     /// Per cell: its variables.
     vars: Vec<Vec<usize>>,
 }
@@ -104,18 +102,13 @@ fn system(cells: &[LinkedCell], n_atoms: usize) -> System {
         }
     }
     let mut by_sig: HashMap<&[usize], usize> = HashMap::new();
-    let mut size = Vec::new();
     let mut of_atom = vec![usize::MAX; n_atoms];
     for (a, sig) in member.iter().enumerate() {
         if sig.is_empty() {
             continue;
         }
-        let v = *by_sig.entry(sig.as_slice()).or_insert_with(|| {
-            size.push(0);
-            size.len() - 1
-        });
-        size[v] += 1;
-        of_atom[a] = v;
+        let next = by_sig.len();
+        of_atom[a] = *by_sig.entry(sig.as_slice()).or_insert(next);
     }
     let vars = cells
         .iter()
@@ -126,7 +119,10 @@ fn system(cells: &[LinkedCell], n_atoms: usize) -> System {
             v
         })
         .collect();
-    System { size, vars }
+    System {
+        n_vars: by_sig.len(),
+        vars,
+    }
 }
 
 /// Does a cell's value enter the partner's system of equations?
@@ -137,7 +133,7 @@ fn known(c: &LinkedCell) -> bool {
 /// The root of each variable's group: variables are grouped when a known
 /// cell sums them together (union-find).
 fn roots(sys: &System, cells: &[LinkedCell]) -> Vec<usize> {
-    let n = sys.size.len();
+    let n = sys.n_vars;
     let mut parent: Vec<usize> = (0..n).collect();
     for (c, cell) in cells.iter().enumerate() {
         if !known(cell) {
@@ -186,17 +182,15 @@ fn bounds(
         .filter(|(c, cell)| known(cell) && sys.vars[*c].iter().any(|v| col.contains_key(v)))
         .map(|(c, _)| sys.vars[c].iter().map(|v| col[v]).collect())
         .collect();
-    let target: Vec<usize> = sys.vars[t].iter().map(|v| col[v]).collect();
+    let mut in_target = vec![false; comp.len()];
+    for v in &sys.vars[t] {
+        in_target[col[v]] = true;
+    }
     let solve = |dir: OptimizationDirection| -> Result<f64, LinkError> {
         let mut p = Problem::new(dir);
-        let xs: Vec<_> = comp
+        let xs: Vec<_> = in_target
             .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                let obj = if target.contains(&i) { 1.0 } else { 0.0 };
-                let _ = v;
-                p.add_var(obj, (0.0, f64::INFINITY))
-            })
+            .map(|&t| p.add_var(if t { 1.0 } else { 0.0 }, (0.0, f64::INFINITY)))
             .collect();
         for (cell, vars) in rows.iter().zip(&row_vars) {
             let expr: Vec<_> = vars.iter().map(|&i| (xs[i], 1.0)).collect();
@@ -235,7 +229,7 @@ pub fn audit(cells: &[LinkedCell], n_atoms: usize) -> Result<BTreeMap<usize, Bou
     let root = roots(&sys, cells);
     let mut out = BTreeMap::new();
     for (t, c) in cells.iter().enumerate() {
-        if c.withheld && c.small && !c.margin && !sys.vars[t].is_empty() {
+        if c.withheld && c.small && !sys.vars[t].is_empty() {
             out.insert(t, bounds(&sys, cells, &root, t)?);
         }
     }
@@ -268,7 +262,7 @@ pub fn protect(
         touched.dedup();
         let mut failing = None;
         for (t, c) in cells.iter().enumerate() {
-            if !(c.withheld && c.small && !c.margin) || sys.vars[t].is_empty() || passed[t] {
+            if !(c.withheld && c.small) || sys.vars[t].is_empty() || passed[t] {
                 continue;
             }
             let reached = sys.vars[t]
@@ -298,7 +292,6 @@ pub fn protect(
                 .enumerate()
                 .filter(|(c, cell)| {
                     cell.release == new
-                        && !cell.margin
                         && !cell.withheld
                         && sys.vars[*c].iter().any(|v| {
                             if direct {
@@ -338,7 +331,6 @@ mod tests {
             exact: true,
             round_to: 1,
             small: visitors < k,
-            margin: false,
             additive: true,
         }
     }
@@ -389,13 +381,13 @@ mod tests {
 
     #[test]
     fn a_pair_summing_to_little_is_narrow_though_not_determined() {
-        // Two withheld cells of 1 and 2 visitors, their sum 3 released:
-        // algebra cannot pin either, the bounds say each lies in [1, 2].
+        // Two withheld cells of 1 and 2 visitors, their sum 3 released (by
+        // another release): algebra cannot pin either, the bounds say each
+        // lies in [0, 3].
         let cells = vec![
             cell(0, &[0], 1, 10),
             cell(0, &[1], 2, 10),
             LinkedCell {
-                margin: true,
                 small: false,
                 withheld: false,
                 ..cell(0, &[0, 1], 3, 10)

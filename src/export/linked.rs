@@ -56,20 +56,6 @@ fn is_time(d: &Dimension) -> Option<Granularity> {
     }
 }
 
-/// The finest dimensions of a partner: every non-time, non-site dimension
-/// any of its exports uses, in name order.
-pub fn finest(all: &[ExportSpec], partner: &str) -> Vec<Dimension> {
-    let mut v: Vec<Dimension> = all
-        .iter()
-        .filter(|e| e.partner == partner)
-        .flat_map(|e| e.dimensions.iter().cloned())
-        .filter(|d| is_time(d).is_none() && *d != Dimension::Field(Field::Site))
-        .collect();
-    v.sort_by_key(|d| d.name());
-    v.dedup();
-    v
-}
-
 /// The atoms of `sites` over `period`: combinations of the finest
 /// dimensions with at least one visitor, per site and day.
 pub async fn atoms_of(
@@ -276,7 +262,6 @@ pub fn to_linked(
                 exact: c.exact == 1,
                 round_to: c.round_to.max(1) as u64,
                 small: c.small == 1,
-                margin: false,
             }
         })
         .collect()

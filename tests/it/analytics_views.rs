@@ -89,17 +89,7 @@ async fn grafana_dashboard_panels_run() {
         .unwrap();
     let today = day_of(SystemClock.now_ms());
     let days = [today - 2, today - 1];
-    let (events, _) = generate(&days);
-    let mut ins = db.client().insert::<Ev>("events").await.unwrap();
-    for e in &events {
-        ins.write(e).await.unwrap();
-    }
-    ins.end().await.unwrap();
-    for d in days {
-        tacit::sessions::sessionize_day(&db.client(), d, 1)
-            .await
-            .unwrap();
-    }
+    load_generated(&db, &days).await;
     let dash: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -29,7 +29,7 @@ async fn hit(addr: std::net::SocketAddr, site: &str, path: &str, ua: &str) {
 /// Rows of `site` in every table that holds site data.
 async fn per_table(db: &TestDb, site: &str) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    for (t, _) in tacit::purge::TABLES {
+    for (t, _) in tacit::purge::tables() {
         let n: u64 = db
             .client()
             .query(&format!("SELECT count() FROM {t} WHERE site = ?"))
