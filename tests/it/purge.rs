@@ -80,6 +80,9 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     hit(app.beacon_addr, A, "/", bot).await;
     hit(app.beacon_addr, B, "/", bot).await;
     db.wait_rows("events", 40, 20).await;
+    // The bot counts are flushed on the writer's interval: wait for both
+    // before ClickHouse goes away.
+    db.wait_rows("dropped_hits", 2, 20).await;
     // ... and the writer has their acknowledgement (not only ClickHouse).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while app
