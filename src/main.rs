@@ -104,6 +104,25 @@ enum Command {
         #[arg(long, value_name = "URL")]
         base: Option<String>,
     },
+    /// Print an email campaign's open pixel and a signed click link for
+    /// one target (sites[].email_key signs it).
+    EmailLink {
+        /// A configured site with an email_key.
+        #[arg(long)]
+        site: String,
+        /// The campaign's name (1-64 letters, digits, '.', '_', '-').
+        #[arg(long)]
+        campaign: String,
+        /// A variant (A/B), if any.
+        #[arg(long, default_value = "")]
+        variant: String,
+        /// The page the link leads to.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// tacit's public address (default: http://<server.listen>).
+        #[arg(long, value_name = "URL")]
+        base: Option<String>,
+    },
     /// Print the version.
     Version,
 }
@@ -153,6 +172,40 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|| format!("http://{}", cfg.listen));
             print!("{}", tacit::beacon::script::snippet(&base, site));
             return ExitCode::SUCCESS;
+        }
+        Command::EmailLink {
+            site,
+            campaign,
+            variant,
+            to,
+            base,
+        } => {
+            let Some(key) = cfg
+                .sites
+                .iter()
+                .find(|s| s.domain == *site)
+                .and_then(|s| s.email_key.as_ref())
+            else {
+                eprintln!("tacit: email-link: {site:?} is not a configured site with an email_key ([[sites]] email_key, or TACIT_EMAIL_KEY_<SITE>)");
+                return ExitCode::from(2);
+            };
+            let base = base
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", cfg.listen));
+            return match tacit::beacon::email::links(&base, site, &key.0, campaign, variant, to) {
+                Ok((open, click)) => {
+                    println!(
+                        "open pixel: <img src=\"{}\" width=\"1\" height=\"1\" alt=\"\">",
+                        open.replace('&', "&amp;")
+                    );
+                    println!("click link: {click}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tacit: email-link: {e}");
+                    ExitCode::from(2)
+                }
+            };
         }
         Command::Policy { json } => {
             let tables = live_tables(&cfg);

@@ -61,6 +61,10 @@ pub struct Metrics {
     /// Hits answered 503 because their log write failed (disk full).
     pub wal_write_failed_rows: AtomicU64,
     pub rows_written: AtomicU64,
+    /// Email opens and clicks stored: `[human, machine]`.
+    pub email_events: [AtomicU64; 2],
+    /// Clicks redirected but not stored (the log was full or failed).
+    pub email_clicks_unlogged: AtomicU64,
     pub batches_written: AtomicU64,
     pub flush_errors: AtomicU64,
     /// Rows found in the log at startup and later written.
@@ -129,6 +133,11 @@ impl Metrics {
             get(&self.rows_written),
         );
         counter(
+            "tacit_email_clicks_unlogged_total",
+            "Email clicks redirected but not stored: the log was full or failed.",
+            get(&self.email_clicks_unlogged),
+        );
+        counter(
             "tacit_batches_written_total",
             "Batches written to ClickHouse.",
             get(&self.batches_written),
@@ -180,6 +189,14 @@ impl Metrics {
                 "tacit_hits_rejected_total{{reason=\"{}\"}} {}",
                 r.as_str(),
                 self.rejected(r)
+            );
+        }
+        let _ = writeln!(s, "# HELP tacit_email_events_total Email opens and clicks logged, by class.\n# TYPE tacit_email_events_total counter");
+        for (i, class) in ["human", "machine"].iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "tacit_email_events_total{{class=\"{class}\"}} {}",
+                get(&self.email_events[i])
             );
         }
         let _ = writeln!(s, "# HELP tacit_hits_dropped_total Hits accepted but not stored, by reason.\n# TYPE tacit_hits_dropped_total counter");

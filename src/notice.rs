@@ -31,6 +31,29 @@ pub struct Notice {
     pub choices: Vec<String>,
     pub retention: Vec<Retention>,
     pub disclosures: String,
+    /// Email measurement, in plain words (or that there is none).
+    pub email: Vec<String>,
+}
+
+fn email_text(cfg: &Config) -> Vec<String> {
+    let sites: Vec<&str> = cfg
+        .sites
+        .iter()
+        .filter(|s| s.email_key.is_some())
+        .map(|s| s.domain.as_str())
+        .collect();
+    if sites.is_empty() {
+        return vec!["Emails are not measured: no site is configured for email beacons.".into()];
+    }
+    let p = &cfg.policy;
+    vec![
+        format!("Emails sent for {} may contain a tiny image and links that pass through this collector, to count how a campaign did: whether its emails were opened and its links clicked.", sites.join(", ")),
+        "When the image is loaded (an open) or a link is followed (a click), what is received is the campaign's name, an optional variant name, for a click the page the link leads to, and, as with any web request, the IP address and the user-agent string.".into(),
+        "What is kept: the campaign and variant, whether it was an open or a click, the time, for a click the site name and path of the page it leads to (path parts that look like e-mail addresses, numbers, identifiers or tokens replaced, no query string), the same daily visitor identifier as for page views, and whether the request came from a person or a machine.".into(),
+        "No recipient is identified. Nothing in the image or link names the recipient: any other part of the address, such as an e-mail address or a subscriber number added by a mailing tool, is ignored and never stored. The daily identifier cannot be linked to an e-mail address, and changes every day, so the counts of unique opens are approximate (one reader on two devices counts twice; many readers behind one mail proxy count once).".into(),
+        "Mail services and security scanners often load images and follow links themselves (Apple Mail Privacy Protection, Gmail's image proxy, corporate link scanners). Such requests are counted separately as machine opens and clicks, recognised by their user agent, by the published address ranges of those services, or by clicks that follow within seconds of the first request.".into(),
+        format!("The choices above apply: the opt-out cookie, and Do Not Track and Global Privacy Control, work the same way for emails (a click still leads to its page). Email records are kept {} days; the daily counts made from them, {} months.", p.event_ttl_days, p.aggregate_ttl_months),
+    ]
 }
 
 fn consent_text(signal: &str, rule: ConsentRule) -> String {
@@ -110,6 +133,7 @@ pub fn notice(cfg: &Config) -> Notice {
         Retention { table: "events", holds: "one record per page view or event, as described above", kept_for: format!("{} days, then deleted", p.event_ttl_days) },
         Retention { table: "sessions", holds: "one record per visit: the daily visitor identifier, when the visit began and ended, and the pages and events in it, in order", kept_for: format!("{} days, then deleted", p.event_ttl_days) },
         Retention { table: "aggregates", holds: "exact counts per site and hour or day (visitors, visits, bounces, page views, goal conversions, funnel steps), computed once a day is over; no visitor identifiers, no per-visit records, nothing more precise than the hour", kept_for: format!("{} months", p.aggregate_ttl_months) },
+        Retention { table: "email_events", holds: "one record per email open or click, as described under Email measurement", kept_for: format!("{} days, then deleted", p.event_ttl_days) },
         Retention { table: "dropped_hits", holds: "how many requests were not recorded, per site, day and reason", kept_for: "25 months".into() },
         Retention { table: "salts", holds: "the daily secrets used for visitor identifiers", kept_for: "2 days, then destroyed".into() },
         Retention { table: "disclosures", holds: "a record of each release of statistics to a partner (who, when, which categories, how many groups), and a note of each site whose data was removed on request", kept_for: "permanently, so that disclosures can be reported".into() },
@@ -148,6 +172,7 @@ pub fn notice(cfg: &Config) -> Notice {
         choices,
         retention,
         disclosures,
+        email: email_text(cfg),
     }
 }
 
@@ -182,7 +207,11 @@ pub fn markdown(cfg: &Config) -> String {
     for r in &n.retention {
         s.push_str(&format!("| {} | {} | {} |\n", r.table, r.holds, r.kept_for));
     }
-    s.push_str(&format!("\n## Sharing\n\n{}\n", n.disclosures));
+    s.push_str("\n## Email measurement\n\n");
+    for e in &n.email {
+        s.push_str(&format!("{e}\n\n"));
+    }
+    s.push_str(&format!("## Sharing\n\n{}\n", n.disclosures));
     s
 }
 
@@ -218,5 +247,17 @@ mod tests {
         assert!(text.contains("NO"), "EEA expanded");
         let j = json(&cfg);
         assert_eq!(j["retention"][0]["kept_for"], "7 days, then deleted");
+        assert!(text.contains("Emails are not measured"));
+        let mut with_email = RawConfig::default();
+        with_email.sites = vec![crate::config::RawSite {
+            domain: "example.com".into(),
+            email_key: "ab".repeat(32),
+            ..Default::default()
+        }];
+        let text = markdown(&with_email.validate().unwrap());
+        assert!(text.contains("Emails sent for example.com"));
+        assert!(text.contains("No recipient is identified"));
+        assert!(text.contains("machine opens and clicks"));
+        assert!(text.contains("| email_events |"));
     }
 }

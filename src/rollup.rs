@@ -14,7 +14,9 @@
 //! Which days: every closed day the event tier still holds in full that has
 //! events and no rollup, only one finalized from the old sketches (version 0), or a
 //! rollup whose event count no longer matches the events (rows that arrived
-//! late, e.g. replayed from the write-ahead log after an outage).
+//! late, e.g. replayed from the write-ahead log after an outage). Email
+//! opens and clicks (`email_events`) are rolled up with the same days and
+//! counted in the same comparison.
 
 use std::time::Duration;
 
@@ -85,6 +87,12 @@ const ROLLUPS: &[(&str, &str)] = &[
          )
          ARRAY JOIN arrayEnumerate(steps) AS s
          GROUP BY site, day, funnel, step, name",
+    ),
+    (
+        "rollup_email_daily",
+        "INSERT INTO rollup_email_daily
+         SELECT site, day, campaign, variant, kind, link, class, machine, events, visitors, toUInt64(?)
+         FROM email_counts WHERE day = toDate(?)",
     ),
 ];
 
@@ -172,10 +180,14 @@ pub async fn due(
         .query(
             "SELECT days.d
              FROM (SELECT toDate(?) + number AS d FROM numbers(toUInt64(dateDiff('day', toDate(?), toDate(?)) + 1))) AS days
-             LEFT JOIN (SELECT toDate(ts) AS day, count() AS events FROM events
-                        WHERE toDate(ts) BETWEEN toDate(?) AND toDate(?) GROUP BY day) AS e ON e.day = days.d
-             LEFT JOIN (SELECT day, sum(events) AS rolled FROM rollup_daily
-                        WHERE dimension = 'all' AND day BETWEEN toDate(?) AND toDate(?)
+             LEFT JOIN (SELECT day, count() AS events FROM
+                            (SELECT toDate(ts) AS day FROM events
+                             UNION ALL SELECT toDate(ts) AS day FROM email_events)
+                        WHERE day BETWEEN toDate(?) AND toDate(?) GROUP BY day) AS e ON e.day = days.d
+             LEFT JOIN (SELECT day, sum(n) AS rolled FROM
+                            (SELECT day, version, events AS n FROM rollup_daily WHERE dimension = 'all'
+                             UNION ALL SELECT day, version, events AS n FROM rollup_email_daily WHERE link = '')
+                        WHERE day BETWEEN toDate(?) AND toDate(?)
                           AND (day, version) IN (SELECT day, max(version) FROM rollup_days GROUP BY day)
                         GROUP BY day) AS r ON r.day = days.d
              LEFT JOIN (SELECT day, max(version) AS v, count() AS markers FROM rollup_days GROUP BY day) AS m

@@ -1,9 +1,10 @@
 //! HTTP in: the pixel (`GET /p.gif`), the beacon (`POST /api/event`, with
-//! CORS preflight) and their answers. Decodes requests into hits, runs the
+//! CORS preflight), the email beacons ([`email`]) and their answers. Decodes requests into hits, runs the
 //! ingest pipeline, hands events to the sink, and maps every refusal to a
 //! status with a one-line reason. Nothing here logs request contents.
 
 pub mod decode;
+pub mod email;
 pub mod script;
 
 use std::net::SocketAddr;
@@ -71,6 +72,12 @@ pub async fn handle(state: Arc<BeaconState>, peer: SocketAddr, req: Request<Inco
     match (req.method(), path) {
         (&Method::GET | &Method::HEAD, "/p.gif") => pixel(&state, peer, req).await,
         (&Method::POST, "/api/event") => beacon(&state, peer, req).await,
+        (&Method::GET | &Method::HEAD, "/e/o.gif") => {
+            email::handle(&state, peer, req, crate::model::email::EmailKind::Open).await
+        }
+        (&Method::GET, "/e/c") => {
+            email::handle(&state, peer, req, crate::model::email::EmailKind::Click).await
+        }
         (&Method::POST, "/api/send") => umami(&state, peer, req).await,
         (&Method::OPTIONS, "/api/event" | "/api/send") => preflight(&state, req.headers()),
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/js/tacit") => {
@@ -79,7 +86,9 @@ pub async fn handle(state: Arc<BeaconState>, peer: SocketAddr, req: Request<Inco
         }
         (&Method::GET, "/opt-out") if state.pipeline.policy.opt_out => opt_out(req.headers(), true),
         (&Method::GET, "/opt-in") if state.pipeline.policy.opt_out => opt_out(req.headers(), false),
-        (_, "/p.gif" | "/api/event" | "/api/send") => reject(&state, Rejection::MethodNotAllowed),
+        (_, "/p.gif" | "/api/event" | "/api/send" | "/e/o.gif" | "/e/c") => {
+            reject(&state, Rejection::MethodNotAllowed)
+        }
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
 }

@@ -23,6 +23,25 @@ const PROCESS_VARS: &[&str] = &["TACIT_CONFIG", "TACIT_LOG"];
 /// upper case with `-` as `_`.
 const PARTNER_TOKENS: &str = "TACIT_PARTNER_TOKENS_";
 
+/// `TACIT_EMAIL_KEY_<SITE>`: a site's `email_key` (the domain upper-cased,
+/// `.` and `-` as `_`), so the key can come from a secret store.
+const EMAIL_KEY: &str = "TACIT_EMAIL_KEY_";
+
+fn add_email_key(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let wanted = &name[EMAIL_KEY.len()..];
+    if let Some(toml::Value::Array(sites)) = table.get_mut("sites") {
+        for s in sites.iter_mut() {
+            let toml::Value::Table(s) = s else { continue };
+            let domain = s.get("domain").and_then(|d| d.as_str()).unwrap_or("");
+            if domain.to_uppercase().replace(['.', '-'], "_") == wanted {
+                s.insert("email_key".into(), toml::Value::String(value.trim().into()));
+                return Ok(());
+            }
+        }
+    }
+    Err(invalid(name, "no configured site has this domain"))
+}
+
 fn add_partner_tokens(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
     let wanted = &name[PARTNER_TOKENS.len()..];
     let mut matched = false;
@@ -85,6 +104,10 @@ pub(super) fn apply_env(
     known.insert("TACIT_SITES".into(), ("sites".into(), None));
     for (name, raw_value) in env {
         if !name.starts_with("TACIT_") || PROCESS_VARS.contains(&name.as_str()) {
+            continue;
+        }
+        if name.starts_with(EMAIL_KEY) {
+            add_email_key(table, &name, &raw_value)?;
             continue;
         }
         if name.starts_with(PARTNER_TOKENS) {

@@ -48,6 +48,7 @@ pub struct EnrichConfig {
     pub referrers: Option<PathBuf>,
     pub geoip: Vec<PathBuf>,
     pub ua_cache_size: usize,
+    pub mail_networks: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +60,18 @@ pub struct Site {
     pub hash_routing: bool,
     /// Umami's id for the site (lower-case UUID), if hits come from Umami's tracker.
     pub umami_website_id: Option<String>,
+    /// Signs email click links; email beacons are served only with one.
+    pub email_key: Option<EmailKey>,
+}
+
+/// A site's email link key; its `Debug` shows nothing of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmailKey(pub Vec<u8>);
+
+impl std::fmt::Debug for EmailKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmailKey(<secret>)")
+    }
 }
 
 #[derive(Debug, Clone)]

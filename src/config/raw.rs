@@ -124,6 +124,9 @@ pub struct RawPolicy {
     /// A UTC day is rolled up this long after its salt is destroyed (the
     /// start of the day after next).
     pub rollup_delay_minutes: u64,
+    /// An email click this soon (ms) after the same recipient-day's first
+    /// open or click of the campaign is counted as a machine's.
+    pub email_burst_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,6 +138,8 @@ pub struct RawEnrich {
     pub referrers: String,
     pub geoip: Vec<String>,
     pub ua_cache_size: u64,
+    /// Ranges of email proxies and scanners (`scripts/fetch-data`).
+    pub mail_networks: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -145,6 +150,10 @@ pub struct RawSite {
     pub hash_routing: bool,
     /// The site's id in Umami's tracker (`data-website-id`), for `/api/send`.
     pub umami_website_id: String,
+    /// The key (hex, at least 32 bytes) that signs this site's email click
+    /// links; email beacons are served only for sites that have one. Also
+    /// `TACIT_EMAIL_KEY_<SITE>` (the domain upper-cased, `.` and `-` as `_`).
+    pub email_key: String,
 }
 
 impl Default for RawServer {
@@ -226,6 +235,7 @@ impl Default for RawPolicy {
             event_ttl_days: 30,
             aggregate_ttl_months: 25,
             rollup_delay_minutes: 30,
+            email_burst_ms: 2_000,
         }
     }
 }
@@ -239,6 +249,7 @@ impl Default for RawEnrich {
             referrers: ".tacit/vendor/referrers.json".into(),
             geoip: vec![".tacit/vendor/dbip-country.mmdb".into()],
             ua_cache_size: 20_000,
+            mail_networks: ".tacit/vendor/mail-networks.csv".into(),
         }
     }
 }

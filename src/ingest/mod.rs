@@ -3,6 +3,7 @@
 //! [`Event`], is dropped for one [`DropReason`] (answered 2xx, counted), or is
 //! rejected for one [`Rejection`] (answered 4xx with a one-line reason).
 
+pub mod email;
 pub mod limit;
 pub mod steps;
 
@@ -37,6 +38,8 @@ pub enum Outcome {
 pub struct SiteRef {
     pub domain: &'static str,
     pub hash_routing: bool,
+    /// Signs email click links; `None`: no email beacons for the site.
+    pub email_key: Option<&'static [u8]>,
 }
 
 /// The configured sites, matched by exact domain.
@@ -56,6 +59,10 @@ impl Sites {
             .map(|s| SiteRef {
                 domain: Box::leak(s.domain.clone().into_boxed_str()),
                 hash_routing: s.hash_routing,
+                email_key: s
+                    .email_key
+                    .as_ref()
+                    .map(|k| &*Box::leak(k.0.clone().into_boxed_slice())),
             })
             .collect();
         let umami = cfg
@@ -121,6 +128,8 @@ pub struct Pipeline {
     pub client_ip_header: Option<String>,
     /// Per-client-network rate limit (`None`: off).
     pub limiter: Option<limit::RateLimiter>,
+    /// Recent email beacons, for scanners' bursts of clicks.
+    pub bursts: privacy::email::Bursts,
 }
 
 impl Pipeline {
@@ -145,6 +154,7 @@ impl Pipeline {
                     cfg.rate_limit.clients,
                 )
             }),
+            bursts: privacy::email::Bursts::new(100_000, cfg.policy.email_burst_ms),
         }
     }
 

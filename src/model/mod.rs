@@ -7,9 +7,11 @@
 //! - [`policy`]: the privacy rules the code applies;
 //! - [`net`]: address blocks;
 //! - [`export`]: the typed export domain (dimensions, metrics, periods, formats);
+//! - [`email`]: email beacons (opens, clicks) and their labels;
 //! - [`clock`]: the injected clock and UTC day helpers.
 
 pub mod clock;
+pub mod email;
 pub mod export;
 pub mod facts;
 pub mod hit;

@@ -55,6 +55,11 @@ closed_enum!(
         BadRevenue => "bad_revenue",
         BadEngagement => "bad_engagement",
         MethodNotAllowed => "method_not_allowed",
+        BadCampaign => "bad_campaign",
+        BadVariant => "bad_variant",
+        EmailOff => "email_off",
+        BadLink => "bad_link",
+        BadSignature => "bad_signature",
     }
 );
 
@@ -91,6 +96,11 @@ impl Rejection {
             Rejection::BadRevenue => "revenue ($) must be {\"amount\": a decimal number or numeric string with at most 6 decimals, \"currency\": an ISO 4217 code}",
             Rejection::BadEngagement => "engagement must have scroll depth (sd) an integer 0-100 and engaged time (e) a non-negative integer of milliseconds",
             Rejection::MethodNotAllowed => "method not allowed",
+            Rejection::BadCampaign => "campaign (c) must be 1-64 letters, digits, '.', '_' or '-'",
+            Rejection::BadVariant => "variant (v) must be 1-64 letters, digits, '.', '_' or '-'",
+            Rejection::EmailOff => "site (s) is not configured for email beacons (sites[].email_key)",
+            Rejection::BadLink => "link target (to) must be an absolute http(s) URL of at most 2048 bytes",
+            Rejection::BadSignature => "the link's signature (sig) does not match it: make links with tacit email-link",
         }
     }
 }

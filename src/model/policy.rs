@@ -70,4 +70,7 @@ pub struct Policy {
     pub aggregate_ttl_months: u32,
     /// Minutes after a day's salt is destroyed before the day is rolled up.
     pub rollup_delay_minutes: u32,
+    /// A click this soon after the same recipient-day's first open or click
+    /// of the campaign is a machine's (a scanner following every link).
+    pub email_burst_ms: u32,
 }

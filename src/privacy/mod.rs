@@ -4,6 +4,7 @@
 //! derived: a truncated network prefix (or nothing, per policy) and a salted,
 //! daily-rotating visitor id.
 
+pub mod email;
 pub mod ip;
 pub mod row;
 
@@ -71,6 +72,12 @@ impl RawIdentity {
     /// the key, which lives only in memory.
     pub fn network_key(&self, key: &impl std::hash::BuildHasher) -> u64 {
         key.hash_one(ip::network(self.ip))
+    }
+
+    /// The country of the client's address (for the excluded-country
+    /// rule); nothing else of the location.
+    pub fn country(&self, g: &crate::enrich::geo::Geo) -> String {
+        g.lookup(self.ip).country
     }
 
     /// Whether a user agent was sent at all (empty ones are dropped).

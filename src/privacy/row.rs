@@ -1,11 +1,66 @@
 //! The stored row in ClickHouse's `RowBinary` format, written straight from
-//! an [`Event`]: this is what the write-ahead log keeps and what the sink
-//! sends, byte for byte, so a row is encoded once per hit and never decoded
-//! again on its way to the engine. The column list and the encoding are
+//! an [`Event`] (or an [`EmailEvent`], behind a one-byte tag): this is what
+//! the write-ahead log keeps and what the sink sends, byte for byte, so a
+//! row is encoded once per hit and never decoded again on its way to the
+//! engine. An events row starts with its site (a non-empty string, so a
+//! first byte of at least 1); an email row starts with the tag 0, which
+//! the writer strips. The column list and the encoding are
 //! checked against the engine by the integration tests that read every
 //! column back (`tests/it/hits.rs`, `tests/it/enrich.rs`).
 
+use super::email::EmailEvent;
 use super::Event;
+
+/// The table a logged row goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Events,
+    EmailEvents,
+}
+
+impl Table {
+    /// The table a payload is for, and the payload as the engine reads it.
+    pub fn of(payload: &[u8]) -> (Table, &[u8]) {
+        match payload.split_first() {
+            Some((&EMAIL_TAG, rest)) => (Table::EmailEvents, rest),
+            _ => (Table::Events, payload),
+        }
+    }
+
+    pub fn insert_sql(self) -> String {
+        match self {
+            Table::Events => format!("INSERT INTO events ({COLUMNS}) FORMAT RowBinary"),
+            Table::EmailEvents => {
+                format!("INSERT INTO email_events ({EMAIL_COLUMNS}) FORMAT RowBinary")
+            }
+        }
+    }
+}
+
+/// A row the sink can log and send.
+pub trait StoredRow {
+    fn write_row_binary(&self, out: &mut Vec<u8>);
+}
+
+impl StoredRow for Event {
+    fn write_row_binary(&self, out: &mut Vec<u8>) {
+        Event::write_row_binary(self, out)
+    }
+}
+
+impl StoredRow for EmailEvent {
+    fn write_row_binary(&self, out: &mut Vec<u8>) {
+        EmailEvent::write_row_binary(self, out)
+    }
+}
+
+/// The first byte of a logged email row.
+pub const EMAIL_TAG: u8 = 0;
+
+/// The `email_events` columns, in the order [`EmailEvent::write_row_binary`]
+/// writes them (after the tag).
+pub const EMAIL_COLUMNS: &str = "site, ts, kind, campaign, variant, link_host, link_path, \
+visitor_id, consent, class, machine, operator";
 
 /// The `events` columns, in the order [`Event::write_row_binary`] writes them.
 pub const COLUMNS: &str = "site, ts, name, hostname, pathname, query, referrer_host, \
@@ -37,6 +92,7 @@ fn strings(out: &mut Vec<u8>, v: &[String]) {
 /// The site and time (ms) of a row as [`Event::write_row_binary`] wrote
 /// it: the site string comes first, the timestamp second.
 pub fn site_and_ts(payload: &[u8]) -> Option<(&[u8], i64)> {
+    let (_, payload) = Table::of(payload);
     let (mut len, mut shift, mut i) = (0usize, 0, 0);
     loop {
         let b = *payload.get(i)?;
@@ -105,6 +161,23 @@ impl Event {
     }
 }
 
+impl EmailEvent {
+    /// Append the tag and this row, `RowBinary`-encoded in
+    /// [`EMAIL_COLUMNS`] order.
+    pub fn write_row_binary(&self, out: &mut Vec<u8>) {
+        out.push(EMAIL_TAG);
+        string(out, &self.site);
+        out.extend_from_slice(&self.ts.to_le_bytes());
+        for s in [self.kind, &self.campaign, &self.variant, &self.link_host, &self.link_path] {
+            string(out, s);
+        }
+        out.extend_from_slice(&self.visitor_id.to_le_bytes());
+        for s in [self.consent, self.class, self.machine, self.operator] {
+            string(out, s);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +191,42 @@ mod tests {
             Some((&b"example.com"[..], 1_700_000_000_000))
         );
         assert_eq!(site_and_ts(&[0xff; 3]), None);
+        assert_eq!(Table::of(&buf), (Table::Events, &buf[..]));
+    }
+
+    #[test]
+    fn email_rows_carry_a_tag_the_writer_strips() {
+        let ev = EmailEvent {
+            site: "example.com".into(),
+            ts: 1_700_000_000_000,
+            kind: "click",
+            campaign: "spring".into(),
+            variant: String::new(),
+            link_host: "example.com".into(),
+            link_path: "/sale".into(),
+            visitor_id: 7,
+            consent: "full",
+            class: "human",
+            machine: "",
+            operator: "",
+        };
+        let mut buf = Vec::new();
+        ev.write_row_binary(&mut buf);
+        let (t, body) = Table::of(&buf);
+        assert_eq!((t, body.len()), (Table::EmailEvents, buf.len() - 1));
+        assert_eq!(
+            site_and_ts(&buf),
+            Some((&b"example.com"[..], 1_700_000_000_000))
+        );
+        let names: Vec<&str> = EMAIL_COLUMNS.split(',').map(str::trim).collect();
+        let json = serde_json::to_string(&ev).unwrap();
+        let mut last = 0;
+        for n in &names {
+            let at = json.find(&format!("\"{n}\":")).unwrap_or_else(|| panic!("{n}"));
+            assert!(at >= last, "{n} out of order");
+            last = at;
+        }
+        assert_eq!(names.len(), 12);
     }
 
     #[test]

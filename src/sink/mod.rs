@@ -33,7 +33,7 @@ use crate::config::{Durability, SinkConfig};
 use crate::metrics::Metrics;
 use crate::model::clock::SharedClock;
 use crate::model::DropReason;
-use crate::privacy::Event;
+use crate::privacy::row::StoredRow;
 use cursor::Cursor;
 use drops::DropCounts;
 use log::{AppendError, Log, LogConfig, Pos};
@@ -95,7 +95,7 @@ impl SinkHandle {
 
     /// Append the row; resolves when it may be acknowledged (synced to
     /// disk, or at once with `durability = "memory"`).
-    pub async fn submit(&self, ev: &Event) -> Result<(), SinkError> {
+    pub async fn submit(&self, ev: &impl StoredRow) -> Result<(), SinkError> {
         let appended = ROW.with(|b| {
             let mut b = b.borrow_mut();
             b.clear();

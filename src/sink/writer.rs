@@ -31,7 +31,7 @@ use super::record::{self, HEADER};
 use crate::config::SinkConfig;
 use crate::metrics::Metrics;
 use crate::model::clock::SharedClock;
-use crate::privacy::row::COLUMNS;
+use crate::privacy::row::Table;
 
 /// Records of one segment range, ready to send.
 struct Batch {
@@ -42,6 +42,8 @@ struct Batch {
     at: Vec<usize>,
     body: Bytes,
     first_ts_ms: Option<i64>,
+    /// The table of every row (a batch never mixes tables).
+    table: Table,
     /// The end of the range as it was sent before, when that range can no
     /// longer be read whole (recovery cut a damaged tail off): the rows
     /// left are sent under the old range's token.
@@ -317,15 +319,20 @@ impl Writer {
         let mut body = BytesMut::with_capacity(cap);
         let (mut offsets, mut at) = (vec![a], vec![0]);
         let mut first_ts_ms = None;
+        let mut table = None;
         let mut i = 0;
         while offsets.len() <= max_rows {
             let record::Next::Record(payload, used) = record::next(&buf[i..]) else {
                 break;
             };
+            let (t, row) = Table::of(payload);
+            if *table.get_or_insert(t) != t {
+                break;
+            }
             if first_ts_ms.is_none() {
                 first_ts_ms = row_ts(payload);
             }
-            body.extend_from_slice(payload);
+            body.extend_from_slice(row);
             i += used;
             offsets.push(a + i as u64);
             at.push(body.len());
@@ -336,6 +343,7 @@ impl Writer {
             at,
             body: body.freeze(),
             first_ts_ms,
+            table: table.unwrap_or(Table::Events),
             sent_end: None,
         })
     }
@@ -349,11 +357,16 @@ impl Writer {
         format!("{}-{seg:x}-{a}-{z}", self.log_id)
     }
 
-    async fn insert(&self, token: String, body: Bytes) -> Result<(), clickhouse::error::Error> {
+    async fn insert(
+        &self,
+        table: Table,
+        token: String,
+        body: Bytes,
+    ) -> Result<(), clickhouse::error::Error> {
         let t = self.cfg.insert_timeout;
         let mut ins = self
             .client
-            .insert_formatted_with(format!("INSERT INTO events ({COLUMNS}) FORMAT RowBinary"))
+            .insert_formatted_with(table.insert_sql())
             .with_setting("insert_deduplication_token", token)
             .with_timeouts(Some(t), Some(t));
         crate::store::timed(t, ins.send(body)).await?;
@@ -381,7 +394,7 @@ impl Writer {
                 y = b.sent_end.unwrap_or(y);
             }
             match self
-                .insert(self.token(b.seg, x, y), body)
+                .insert(b.table, self.token(b.seg, x, y), body)
                 .await
                 .map_err(classify)
             {
@@ -416,7 +429,13 @@ impl Writer {
     }
 
     fn quarantine(&self, b: &Batch, i: usize, e: &clickhouse::error::Error) {
-        let (_, _, payload) = b.range(i, i + 1);
+        let (_, _, row) = b.range(i, i + 1);
+        // As logged: an email row keeps its tag.
+        let mut payload = Vec::with_capacity(row.len() + 1);
+        if b.table == Table::EmailEvents {
+            payload.push(crate::privacy::row::EMAIL_TAG);
+        }
+        payload.extend_from_slice(&row);
         let mut framed = Vec::with_capacity(payload.len() + record::FRAME);
         record::frame(&mut framed, &payload);
         let result = OpenOptions::new()
