@@ -6,6 +6,7 @@
 mod support;
 
 mod bots;
+mod email_machines;
 mod fuzz_corpus;
 mod layers;
 mod privacy_props;

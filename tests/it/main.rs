@@ -12,6 +12,7 @@ mod bad_input;
 mod crash;
 mod dashboard;
 mod durability;
+mod email;
 mod enrich;
 mod exports;
 mod exports_linked;

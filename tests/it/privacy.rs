@@ -19,6 +19,8 @@ async fn canary_identifiers_appear_nowhere() {
     let proxy = Proxy::start(&db.url).await;
     let mut raw = db.config();
     raw.clickhouse.url = proxy.url();
+    let email_key = "5a".repeat(32);
+    raw.sites[0].email_key = email_key.clone();
     let app = start(raw).await;
     let headers = [
         ("user-agent", CANARY_UA),
@@ -41,6 +43,24 @@ async fn canary_identifiers_appear_nowhere() {
     let (s, _, _) = post(app.beacon_addr, "/api/event", &headers, &body).await;
     assert_eq!(s, 202);
     db.wait_rows("events", 2, 10).await;
+    // Email beacons whose links carry the recipient, as mailing tools add
+    // it: parameters tacit does not read, and a target naming them.
+    let (open, click) = tacit::beacon::email::links(
+        "",
+        "example.com",
+        &hex::decode(&email_key).unwrap(),
+        "canary-campaign",
+        "",
+        &format!("https://example.com/welcome/{CANARY_EMAIL}/{CANARY_TOKEN}?email={CANARY_EMAIL}"),
+    )
+    .unwrap();
+    let recipient = format!("&email={CANARY_EMAIL}&uid={CANARY_TOKEN}&subscriber={CANARY_TOKEN}");
+    let (s, _, _) = get(app.beacon_addr, &format!("{open}{recipient}"), &headers).await;
+    assert_eq!(s, 200);
+    let (s, h, _) = get(app.beacon_addr, &format!("{click}{recipient}"), &headers).await;
+    assert_eq!(s, 302);
+    assert!(h["location"].to_str().unwrap().starts_with("https://example.com/welcome/"));
+    db.wait_rows("email_events", 2, 10).await;
 
     // Also through the write-ahead log: ClickHouse down, the hit waits in
     // the log (the writer failed at least once), then is delivered.

@@ -62,6 +62,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
         .iter()
         .map(|d| RawSite {
             domain: d.to_string(),
+            email_key: "ab".repeat(32),
             ..Default::default()
         })
         .collect();
@@ -79,7 +80,18 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     let bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
     hit(app.beacon_addr, A, "/", bot).await;
     hit(app.beacon_addr, B, "/", bot).await;
+    // An email open per site.
+    for site in [A, B] {
+        let (s, _, _) = get(
+            app.beacon_addr,
+            &format!("/e/o.gif?c=news&s={site}"),
+            &[("user-agent", BROWSER_UA)],
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
     db.wait_rows("events", 40, 20).await;
+    db.wait_rows("email_events", 2, 20).await;
     // The bot counts are flushed on the writer's interval: wait for both
     // before ClickHouse goes away.
     db.wait_rows("dropped_hits", 2, 20).await;
@@ -89,7 +101,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
         .metrics
         .rows_written
         .load(std::sync::atomic::Ordering::SeqCst)
-        < 40
+        < 42
     {
         assert!(
             std::time::Instant::now() < deadline,

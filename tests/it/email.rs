@@ -1,0 +1,217 @@
+//! Email beacons against the real engine: opens and clicks counted per
+//! campaign, variant and link, people apart from proxies and scanners,
+//! signed links only (a tampered one redirects nowhere), and the same
+//! answers from the analyst views before and after the day is rolled up.
+
+use std::sync::Arc;
+
+use tacit::config::RawSite;
+use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SystemClock};
+
+use crate::common::*;
+
+const KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const SITE: &str = "example.com";
+const GMAIL: &str =
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)";
+const APPLE_MPP: &str =
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)";
+
+fn links(campaign: &str, variant: &str, to: &str) -> (String, String) {
+    tacit::beacon::email::links("", SITE, &hex::decode(KEY).unwrap(), campaign, variant, to)
+        .unwrap()
+}
+
+#[derive(Debug, PartialEq, clickhouse::Row, serde::Deserialize)]
+struct Daily {
+    campaign: String,
+    variant: String,
+    class: String,
+    opens: u64,
+    unique_opens: u64,
+    clicks: u64,
+    unique_clicks: u64,
+    click_to_open: f64,
+}
+
+#[derive(Debug, PartialEq, clickhouse::Row, serde::Deserialize)]
+struct Link {
+    class: String,
+    link: String,
+    clicks: u64,
+    unique_clicks: u64,
+}
+
+async fn views(db: &TestDb) -> (Vec<Daily>, Vec<Link>) {
+    let c = db.client();
+    let daily = c
+        .query(
+            "SELECT campaign, variant, class, sum(opens) AS opens, sum(unique_opens) AS unique_opens,
+                    sum(clicks) AS clicks, sum(unique_clicks) AS unique_clicks,
+                    round(if(unique_opens = 0, 0, unique_clicks / unique_opens), 4) AS click_to_open
+             FROM analytics_email_daily WHERE site = ?
+             GROUP BY campaign, variant, class ORDER BY campaign, variant, class",
+        )
+        .bind(SITE)
+        .fetch_all()
+        .await
+        .unwrap();
+    let links = c
+        .query(
+            "SELECT class, link, sum(clicks) AS clicks, sum(unique_clicks) AS unique_clicks
+             FROM analytics_email_links_daily WHERE site = ? AND campaign = 'spring'
+             GROUP BY class, link ORDER BY class, link",
+        )
+        .bind(SITE)
+        .fetch_all()
+        .await
+        .unwrap();
+    (daily, links)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opens_and_clicks_per_campaign_and_link_and_no_open_redirect() {
+    let db = TestDb::new("email");
+    let mut raw = db.config();
+    raw.sites[0].email_key = KEY.into();
+    raw.sites.push(RawSite {
+        domain: "b.example".into(),
+        ..Default::default()
+    });
+    let clock = ManualClock::new(SystemClock.now_ms());
+    let app = start_with_clock(raw, Arc::new(clock.clone())).await;
+    let at = app.beacon_addr;
+    let send = |path: String, ip: &'static str, ua: &'static str| async move {
+        get(at, &path, &[("x-forwarded-for", ip), ("user-agent", ua)]).await
+    };
+    let (open, click_a) = links("spring", "", "https://example.com/sale/shoes?utm_source=mail");
+    let (_, click_b) = links("spring", "", "https://example.com/about");
+    let (open_autumn, _) = links("autumn", "b", "https://example.com/");
+    let (r1, r2, r3, scanner) = ("81.2.69.160", "81.2.69.161", "89.160.20.112", "175.16.199.5");
+
+    // Three readers open; the first twice, and once the autumn mail.
+    for ip in [r1, r2, r3, r1] {
+        let (s, h, body) = send(open.clone(), ip, BROWSER_UA).await;
+        assert_eq!((s, body.len()), (200, 43));
+        assert_eq!(h["content-type"], "image/gif");
+    }
+    assert_eq!(send(open_autumn, r1, BROWSER_UA).await.0, 200);
+    // Machines open on delivery: Gmail's proxy (its agent), Apple's relay
+    // (its network).
+    assert_eq!(send(open.clone(), "66.102.8.10", GMAIL).await.0, 200);
+    assert_eq!(send(open.clone(), "17.142.160.59", APPLE_MPP).await.0, 200);
+    // Two minutes later, readers click; the redirect is to the signed target.
+    clock.advance(120_000);
+    for (link, ip) in [(&click_a, r1), (&click_b, r2), (&click_a, r2)] {
+        let (s, h, _) = send(link.clone(), ip, BROWSER_UA).await;
+        assert_eq!(s, 302);
+        assert!(h["location"].to_str().unwrap().starts_with("https://example.com/"));
+    }
+    // A scanner on an unlisted network follows every link at once: its
+    // first request looks like a person, the clicks after it are a burst.
+    assert_eq!(send(open.clone(), scanner, BROWSER_UA).await.0, 200);
+    clock.advance(300);
+    assert_eq!(send(click_a.clone(), scanner, BROWSER_UA).await.0, 302);
+    clock.advance(300);
+    assert_eq!(send(click_b.clone(), scanner, BROWSER_UA).await.0, 302);
+
+    // Refused, and redirected nowhere: a tampered target, a tampered or
+    // missing signature, an unsigned site, a recipient-like campaign.
+    let evil = click_a.replace("sale%2Fshoes", "evil");
+    let bad_sig = format!("{}0000", &click_a[..click_a.len() - 4]);
+    let no_sig = click_a.split("&sig=").next().unwrap().to_string();
+    let elsewhere = click_a.replace(
+        "to=https%3A%2F%2Fexample.com",
+        "to=https%3A%2F%2Fevil.example",
+    );
+    for bad in [evil, bad_sig, no_sig, elsewhere] {
+        let (s, h, body) = send(bad.clone(), r1, BROWSER_UA).await;
+        assert_eq!(s, 400, "{bad}");
+        assert!(h.get("location").is_none(), "{bad} redirected");
+        assert!(String::from_utf8_lossy(&body).contains("signature"), "{bad}");
+    }
+    let (s, _, body) = send("/e/o.gif?c=x&s=b.example".into(), r1, BROWSER_UA).await;
+    assert_eq!(s, 400);
+    assert!(String::from_utf8_lossy(&body).contains("email_key"));
+    let (s, _, _) = send("/e/o.gif?c=someone%40mail.example&s=example.com".into(), r1, BROWSER_UA).await;
+    assert_eq!(s, 400);
+
+    db.wait_rows("email_events", 13, 20).await;
+    app.shutdown().await;
+
+    let (daily, links) = views(&db).await;
+    println!("campaigns: {daily:#?}\nlinks: {links:#?}");
+    let row = |c: &str, v: &str, class: &str, o, uo, k, uk, cto| Daily {
+        campaign: c.into(),
+        variant: v.into(),
+        class: class.into(),
+        opens: o,
+        unique_opens: uo,
+        clicks: k,
+        unique_clicks: uk,
+        click_to_open: cto,
+    };
+    assert_eq!(
+        daily,
+        vec![
+            row("autumn", "b", "human", 1, 1, 0, 0, 0.0),
+            // r1 twice, r2, r3, the scanner's first request.
+            row("spring", "", "human", 5, 4, 3, 2, 0.5),
+            row("spring", "", "machine", 2, 2, 2, 1, 0.5),
+        ]
+    );
+    let link = |class: &str, l: &str, k, uk| Link {
+        class: class.into(),
+        link: l.into(),
+        clicks: k,
+        unique_clicks: uk,
+    };
+    assert_eq!(
+        links,
+        vec![
+            link("human", "example.com/about", 1, 1),
+            link("human", "example.com/sale/shoes", 2, 2),
+            link("machine", "example.com/about", 1, 1),
+            link("machine", "example.com/sale/shoes", 1, 1),
+        ]
+    );
+    let reasons: Vec<(String, String, u64)> = db
+        .client()
+        .query("SELECT machine, operator, count() FROM email_events WHERE class = 'machine' GROUP BY machine, operator ORDER BY machine")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        reasons,
+        vec![
+            ("agent".into(), "".into(), 1),
+            ("burst".into(), "".into(), 2),
+            ("network".into(), "apple".into(), 1),
+        ]
+    );
+
+    // The day rolled up: the views answer the same from the aggregate tier.
+    let day = day_of(clock.now_ms());
+    tacit::rollup::rollup_day(&db.client(), day, 7).await.unwrap();
+    let rolled: u64 = db
+        .client()
+        .query("SELECT sum(events) FROM rollup_email_daily WHERE link = '' AND day = toDate(?)")
+        .bind(format_day(day))
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(rolled, 13);
+    assert_eq!(views(&db).await, (daily, links));
+    // A rolled-up day whose counts match is not due again.
+    let due = tacit::rollup::due(
+        &db.client(),
+        tacit::rollup::Schedule {
+            event_ttl_days: 30,
+            delay: std::time::Duration::ZERO,
+        },
+        clock.now_ms() + 3 * 86_400_000,
+    )
+    .await
+    .unwrap();
+    assert!(!due.contains(&day), "{due:?}");
+}
