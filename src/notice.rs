@@ -248,12 +248,14 @@ mod tests {
         let j = json(&cfg);
         assert_eq!(j["retention"][0]["kept_for"], "7 days, then deleted");
         assert!(text.contains("Emails are not measured"));
-        let mut with_email = RawConfig::default();
-        with_email.sites = vec![crate::config::RawSite {
-            domain: "example.com".into(),
-            email_key: "ab".repeat(32),
+        let with_email = RawConfig {
+            sites: vec![crate::config::RawSite {
+                domain: "example.com".into(),
+                email_key: "ab".repeat(32),
+                ..Default::default()
+            }],
             ..Default::default()
-        }];
+        };
         let text = markdown(&with_email.validate().unwrap());
         assert!(text.contains("Emails sent for example.com"));
         assert!(text.contains("No recipient is identified"));

@@ -11,8 +11,7 @@
 //! quarantine file: the rows around them still land. A segment is deleted
 //! once every row in it is acknowledged.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -430,28 +429,7 @@ impl Writer {
 
     fn quarantine(&self, b: &Batch, i: usize, e: &clickhouse::error::Error) {
         let (_, _, row) = b.range(i, i + 1);
-        // As logged: an email row keeps its tag.
-        let mut payload = Vec::with_capacity(row.len() + 1);
-        if b.table == Table::EmailEvents {
-            payload.push(crate::privacy::row::EMAIL_TAG);
-        }
-        payload.extend_from_slice(&row);
-        let mut framed = Vec::with_capacity(payload.len() + record::FRAME);
-        record::frame(&mut framed, &payload);
-        let result = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.quarantine)
-            .and_then(|mut f| {
-                f.write_all(&framed)?;
-                f.sync_data()
-            });
-        if let Err(io) = result {
-            tracing::error!(error = %io, "cannot write the quarantine file");
-        }
-        self.metrics
-            .rows_quarantined
-            .fetch_add(1, Ordering::Relaxed);
+        super::quarantine::keep(&self.quarantine, b.table, &row, &self.metrics);
         tracing::error!(
             segment = b.seg,
             offset = b.offsets[i],
