@@ -32,6 +32,7 @@ const PANELS: &[(&str, u32)] = &[
     ("countries", 10),
     ("devices", 11),
     ("browsers", 12),
+    ("email", 21),
 ];
 
 /// Cookbook queries by number.

@@ -184,6 +184,29 @@ pub(crate) async fn load_generated(db: &TestDb, days: &[i32]) -> Vec<Visit> {
         ins.write(e).await.unwrap();
     }
     ins.end().await.unwrap();
+    // Email opens and clicks: three campaigns, a variant, three links, a
+    // pool of daily visitor ids (some anonymous), a share from machines.
+    for &d in days {
+        raw_query(
+            &db.url,
+            &format!(
+                "INSERT INTO `{}`.email_events (site, ts, kind, campaign, variant, link_host, link_path, visitor_id, consent, class, machine, operator)
+                 SELECT '{SITE}', toDateTime64('{}', 3, 'UTC') + toIntervalMillisecond(number * 7919 % 86400000) AS ts,
+                        if(number % 4 = 0, 'click', 'open') AS kind,
+                        ['spring', 'autumn', 'news'][intDiv(number, 7) % 3 + 1], if(number % 5 = 0, 'b', ''),
+                        if(kind = 'click', 'example.com', ''), if(kind = 'click', ['/a', '/b', '/c'][number % 3 + 1], ''),
+                        if(number % 50 = 0, 0, cityHash64(number % 300) % 400 + 1) AS v,
+                        if(v = 0, 'anonymous', 'full'),
+                        if(number % 6 = 0, 'machine', 'human') AS class,
+                        if(class = 'machine', 'network', ''), if(class = 'machine', 'apple', '')
+                 FROM numbers({})",
+                db.name,
+                format_day(d),
+                1500 + (d % 7) * 50
+            ),
+        )
+        .await;
+    }
     for &d in days {
         tacit::sessions::sessionize_day(&db.client(), d, 1)
             .await
@@ -347,6 +370,7 @@ fn raw_sql(n: u32) -> Option<&'static str> {
         13 => "SELECT toString(os) AS c, uniqExactIf((toDate(ts), visitor_id), visitor_id != 0) AS v FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY c ORDER BY v DESC, c",
         14 => "SELECT toString(language) AS c, uniqExactIf((toDate(ts), visitor_id), visitor_id != 0) AS v FROM events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY c ORDER BY v DESC, c",
         15 => "SELECT toString(name) AS e, count() AS c, uniqExactIf((toDate(ts), visitor_id), visitor_id != 0) FROM events WHERE site = {site:String} AND name != 'pageview' AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY e ORDER BY c DESC, e",
+        21 => "SELECT campaign, variant, class, countIf(kind = 'open') AS o, uniqExactIf((toDate(ts), visitor_id), kind = 'open' AND visitor_id != 0) AS uo, countIf(kind = 'click'), uniqExactIf((toDate(ts), visitor_id), kind = 'click' AND visitor_id != 0) AS uc, round(if(uo = 0, 0, uc / uo), 4) FROM email_events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY campaign, variant, class ORDER BY campaign, variant, class",
         16 => "SELECT prop_values[indexOf(prop_keys, 'plan')] AS plan, count() AS c FROM events WHERE site = {site:String} AND has(prop_keys, 'plan') AND toDate(ts) BETWEEN {from:Date} AND {to:Date} GROUP BY plan ORDER BY c DESC, plan",
         _ => return None,
     })
