@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use crate::model::export::{Dimension, Field, Format, Granularity, Metric, MAX_DIMENSIONS};
+pub use crate::model::export::{
+    Dimension, Field, Format, Granularity, Metric, Source, MAX_DIMENSIONS,
+};
 
 /// A refused `[[exports]]` entry: which export, which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -122,6 +124,9 @@ pub struct ExportSpec {
     pub sites: Vec<String>,
     pub dimensions: Vec<Dimension>,
     pub metrics: Vec<Metric>,
+    /// Web (events) or email (opens and clicks); from the dimensions.
+    #[serde(skip)]
+    pub source: Source,
     pub period: Granularity,
     pub min_visitors: u64,
     pub round_to: Option<u64>,
@@ -147,7 +152,7 @@ pub struct ExportSpec {
 /// exports: the linked audit works on their combinations.
 pub const MAX_LINKED_DIMENSIONS: usize = 4;
 
-fn err(i: usize, name: &str, field: &str, reason: impl Into<String>) -> SpecError {
+pub(super) fn err(i: usize, name: &str, field: &str, reason: impl Into<String>) -> SpecError {
     SpecError {
         index: i,
         name: name.to_string(),
@@ -205,6 +210,12 @@ pub fn validate_all(raw: &[RawExport], sites: &[String]) -> Result<Vec<ExportSpe
         }
         out.push(spec);
     }
+    let sources: Vec<(usize, &str, &str, Source)> = out
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (i, e.name.as_str(), e.partner.as_str(), e.source))
+        .collect();
+    super::export_source::same_per_partner(&sources)?;
     // One linked system per partner: its atoms combine every non-time
     // dimension the partner's exports use.
     for i in 0..out.len() {
@@ -352,6 +363,7 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
         }
         metrics.push(metric);
     }
+    let source = super::export_source::check(i, n, &dims, &metrics)?;
     let Some(period) = Granularity::parse(&r.period) else {
         return Err(err(
             i,
@@ -457,6 +469,7 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
         sites: r.sites.clone(),
         dimensions: dims,
         metrics,
+        source,
         period,
         min_visitors: r.min_visitors,
         round_to: r.round_to,

@@ -5,6 +5,7 @@
 //! export definitions have their own module ([`exports`]) and error type.
 
 mod env;
+mod export_source;
 pub mod exports;
 mod raw;
 mod validate;

@@ -1,13 +1,15 @@
 //! The numbers behind an export: one row per combination of dimension
 //! values, counted exactly from `events` (`uniqExact` visitors; visits
 //! sessionized in the query with the same 30-minute rule as `sessions`).
-//! Visit metrics belong to the cell of the visit's first hit.
+//! Visit metrics belong to the cell of the visit's first hit. An email
+//! export counts from `email_events`, people only (`class = 'human'`):
+//! visitors are distinct daily readers, events their opens and clicks.
 
 use serde::Deserialize;
 
 use super::period::Period;
 use super::suppress::CellKeys;
-use crate::config::exports::{Dimension, ExportSpec, Field};
+use crate::config::exports::{Dimension, ExportSpec, Field, Source};
 use crate::model::clock::format_day;
 use crate::sessions::VISIT_GAP_SECONDS;
 
@@ -43,8 +45,19 @@ pub fn dimension_sql(d: &Dimension) -> String {
         Dimension::Field(Field::Week) => "toString(toMonday(ts))".into(),
         Dimension::Field(Field::Month) => "formatDateTime(ts, '%Y-%m')".into(),
         Dimension::Field(Field::Event) => "toString(name)".into(),
+        Dimension::Field(Field::EmailCampaign) => "toString(campaign)".into(),
+        Dimension::Field(Field::EmailVariant) => "toString(variant)".into(),
+        Dimension::Field(Field::EmailKind) => "toString(kind)".into(),
         Dimension::Field(f) => format!("toString({})", f.as_str()),
         Dimension::Prop(k) => format!("prop_values[indexOf(prop_keys, {})]", quote(k)),
+    }
+}
+
+/// The rows a source counts: the table and the condition on it.
+pub fn source_rows(source: Source) -> (&'static str, &'static str) {
+    match source {
+        Source::Web => ("events", "1"),
+        Source::Email => ("email_events", "class = 'human'"),
     }
 }
 
@@ -73,10 +86,15 @@ pub fn sql(spec: &ExportSpec, period: &Period) -> String {
         format_day(period.start),
         format_day(period.end)
     );
+    let (table, rows) = source_rows(spec.source);
+    let pageviews = match spec.source {
+        Source::Web => "countIf(name = 'pageview')",
+        Source::Email => "0",
+    };
     let hits = format!(
         "SELECT {keys} AS keys, uniqExactIf(visitor_id, visitor_id != 0) AS visitors, \
-         toUInt64(countIf(name = 'pageview')) AS pageviews, toUInt64(count()) AS events \
-         FROM events WHERE {filter} GROUP BY keys"
+         toUInt64({pageviews}) AS pageviews, toUInt64(count()) AS events \
+         FROM {table} WHERE {filter} AND {rows} GROUP BY keys"
     );
     if !visit_metrics(spec) {
         return format!(

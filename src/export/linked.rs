@@ -73,11 +73,13 @@ pub async fn atoms_of(
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let (table, rows) =
+        super::cells::source_rows(crate::model::export::source_of(finest));
     let sql = format!(
         "SELECT toString(site) AS site, toUInt16(toDate(ts)) AS day, arrayPopBack({keys}) AS keys
-         FROM events
+         FROM {table}
          WHERE has(?, toString(site)) AND ts >= toDateTime64(?, 3, 'UTC') AND ts < toDateTime64(?, 3, 'UTC')
-           AND visitor_id != 0
+           AND visitor_id != 0 AND {rows}
          GROUP BY site, day, keys"
     );
     client

@@ -70,8 +70,19 @@ named_enum!(
         Language => "language",
         Screen => "screen",
         Event => "event",
+        EmailCampaign => "email_campaign",
+        EmailVariant => "email_variant",
+        EmailKind => "email_kind",
     }
 );
+
+/// Where an export's figures come from: page views and events, or email
+/// opens and clicks (people only: machine opens are never exported).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    Web,
+    Email,
+}
 
 /// What an export breaks its figures down by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -93,6 +104,7 @@ pub enum Category {
     Language,
     Actions,
     Properties,
+    Email,
 }
 
 impl Category {
@@ -108,6 +120,9 @@ impl Category {
             Category::Language => "Browser language",
             Category::Actions => "Actions taken on the site (custom event names)",
             Category::Properties => "Allow-listed properties of actions on the site",
+            Category::Email => {
+                "Which email campaigns were opened or clicked (counts of readers, never who)"
+            }
         }
     }
 }
@@ -142,8 +157,32 @@ impl Dimension {
                 Device | Browser | Os | Screen => Category::Technology,
                 Language => Category::Language,
                 Event => Category::Actions,
+                EmailCampaign | EmailVariant | EmailKind => Category::Email,
             },
         }
+    }
+}
+
+impl Dimension {
+    /// The source this dimension needs, if it needs one (time and site
+    /// dimensions fit both).
+    pub fn source(&self) -> Option<Source> {
+        use Field::*;
+        match self {
+            Dimension::Field(Date | Week | Month | Site) => None,
+            Dimension::Field(EmailCampaign | EmailVariant | EmailKind) => Some(Source::Email),
+            _ => Some(Source::Web),
+        }
+    }
+}
+
+/// The source of an export with these dimensions: email if any dimension
+/// is an email one.
+pub fn source_of(dims: &[Dimension]) -> Source {
+    if dims.iter().any(|d| d.source() == Some(Source::Email)) {
+        Source::Email
+    } else {
+        Source::Web
     }
 }
 
