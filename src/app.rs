@@ -180,6 +180,7 @@ fn spawn_io_threads(
 }
 
 pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Running, AppError> {
+    crate::store::cluster::install(cfg.clickhouse.cluster.clone());
     let pending = migrate::pending(&cfg.clickhouse).await?;
     if !pending.is_empty() {
         if opts.migrate {

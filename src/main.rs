@@ -134,7 +134,9 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
         (None, None) => (PathBuf::from("tacit.toml"), false),
     };
     let raw = RawConfig::load(&path, required, std::env::vars())?;
-    Ok(raw.validate()?)
+    let cfg = raw.validate()?;
+    tacit::store::cluster::install(cfg.clickhouse.cluster.clone());
+    Ok(cfg)
 }
 
 fn main() -> ExitCode {

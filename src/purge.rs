@@ -257,7 +257,8 @@ pub async fn run(
     for (t, col) in tables() {
         if found.get(t).copied().unwrap_or(0) > 0 {
             sync(format!(
-                "ALTER TABLE {t} DELETE WHERE {}",
+                "ALTER TABLE {} DELETE WHERE {}",
+                crate::store::cluster::target(t),
                 condition(&site, &col, before)
             ))
             .await?;
@@ -265,7 +266,8 @@ pub async fn run(
     }
     if found.get("export_releases").copied().unwrap_or(0) > 0 {
         sync(format!(
-            "ALTER TABLE export_releases DELETE WHERE {}",
+            "ALTER TABLE {} DELETE WHERE {}",
+            crate::store::cluster::target("export_releases"),
             releases_condition(&site)
         ))
         .await?;

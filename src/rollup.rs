@@ -155,7 +155,8 @@ pub async fn rollup_day(
     for table in tables().chain(["rollup_days"]) {
         client
             .query(&format!(
-                "ALTER TABLE {table} DELETE WHERE day = toDate(?) AND version < ? SETTINGS mutations_sync = 1"
+                "ALTER TABLE {} DELETE WHERE day = toDate(?) AND version < ? SETTINGS mutations_sync = 1",
+                crate::store::cluster::target(table)
             ))
             .bind(&date)
             .bind(version)
@@ -260,12 +261,18 @@ pub async fn sync_funnels(
         .map(|(s, n, _)| format!("{s}\u{0}{n}"))
         .collect();
     client
-        .query("DELETE FROM funnel_definitions WHERE NOT has(?, concat(toString(site), char(0), name))")
+        .query(&format!(
+            "DELETE FROM {} WHERE NOT has(?, concat(toString(site), char(0), name))",
+            crate::store::cluster::target("funnel_definitions")
+        ))
         .bind(keep)
         .execute()
         .await?;
     client
-        .query("OPTIMIZE TABLE funnel_definitions FINAL")
+        .query(&format!(
+            "OPTIMIZE TABLE {} FINAL",
+            crate::store::cluster::target("funnel_definitions")
+        ))
         .execute()
         .await?;
     Ok(true)

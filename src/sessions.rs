@@ -61,7 +61,10 @@ pub async fn sessionize_day(
         .execute()
         .await?;
     client
-        .query("ALTER TABLE sessions DELETE WHERE day = toDate(?) AND version < ? SETTINGS mutations_sync = 1")
+        .query(&format!(
+            "ALTER TABLE {} DELETE WHERE day = toDate(?) AND version < ? SETTINGS mutations_sync = 1",
+            crate::store::cluster::target("sessions")
+        ))
         .bind(&date)
         .bind(version)
         .execute()

@@ -121,6 +121,8 @@ pub struct ClickHouseConfig {
     pub user: String,
     pub password: String,
     pub lz4: bool,
+    /// The cluster tacit's tables live on (`None`: a single server).
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -78,6 +78,10 @@ pub struct RawClickHouse {
     pub user: String,
     pub password: String,
     pub compression: String,
+    /// A ClickHouse cluster name (`remote_servers`): tables are created
+    /// `ON CLUSTER`, replicated, and sharded behind `Distributed` tables.
+    /// Empty: one server.
+    pub cluster: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -186,6 +190,7 @@ impl Default for RawClickHouse {
             user: "default".into(),
             password: String::new(),
             compression: "lz4".into(),
+            cluster: String::new(),
         }
     }
 }

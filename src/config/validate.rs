@@ -482,6 +482,20 @@ impl RawConfig {
                 user: ch.user.clone(),
                 password: ch.password.clone(),
                 lz4,
+                cluster: match ch.cluster.trim() {
+                    "" => None,
+                    c if c.len() <= 64
+                        && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+                    {
+                        Some(c.to_string())
+                    }
+                    c => {
+                        return Err(invalid(
+                            "clickhouse.cluster",
+                            format!("not a cluster name (letters, digits, '_', '-'): {c:?}"),
+                        ))
+                    }
+                },
             },
             sink,
             log_format,

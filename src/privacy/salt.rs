@@ -137,7 +137,10 @@ impl Salts {
         }
         // Destroy old salts: a synchronous mutation rewrites the parts.
         client
-            .query("ALTER TABLE salts DELETE WHERE day < toDate(?) SETTINGS mutations_sync = 2")
+            .query(&format!(
+                "ALTER TABLE {} DELETE WHERE day < toDate(?) SETTINGS mutations_sync = 2",
+                crate::store::cluster::target("salts")
+            ))
             .bind(crate::model::clock::format_day(today - 1))
             .execute()
             .await?;

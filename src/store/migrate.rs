@@ -99,7 +99,7 @@ pub fn statements(sql: &str) -> Vec<String> {
     out
 }
 
-const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
+pub const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
     (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC')) \
     ENGINE = MergeTree ORDER BY version";
 
@@ -161,12 +161,19 @@ pub async fn migrate_to(
     now_ms: i64,
     last: u32,
 ) -> Result<Vec<String>, MigrateError> {
+    // On a cluster every statement is rewritten (`cluster::rewrite`).
+    let on_cluster = |stmt: &str| match &cfg.cluster {
+        Some(c) => super::cluster::rewrite(stmt, c, &cfg.database),
+        None => vec![stmt.to_string()],
+    };
     let base = super::base_client(cfg);
-    base.query(&format!("CREATE DATABASE IF NOT EXISTS `{}`", cfg.database))
-        .execute()
-        .await?;
+    for stmt in on_cluster(&format!("CREATE DATABASE IF NOT EXISTS `{}`", cfg.database)) {
+        base.query(&stmt).execute().await?;
+    }
     let client = super::client(cfg);
-    client.query(MIGRATIONS_TABLE).execute().await?;
+    for stmt in on_cluster(MIGRATIONS_TABLE) {
+        client.query(&stmt).execute().await?;
+    }
     let todo: Vec<Migration> = pending(cfg)
         .await?
         .into_iter()
@@ -180,8 +187,10 @@ pub async fn migrate_to(
     let mut names = Vec::new();
     for m in todo {
         if !(m.server_only && embedded_engine) {
-            for stmt in statements(m.sql) {
-                let stmt = stmt.replace("{database}", &cfg.database);
+            for stmt in statements(m.sql)
+                .iter()
+                .flat_map(|s| on_cluster(&s.replace("{database}", &cfg.database)))
+            {
                 // Raw: migrations are literal SQL; a `?` in a comment is not a
                 // bind placeholder.
                 client

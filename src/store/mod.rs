@@ -1,6 +1,7 @@
 //! ClickHouse access: building the client from config and the schema
 //! migrations (`schema/NNNN_name.sql`, embedded at build time).
 
+pub mod cluster;
 pub mod migrate;
 pub mod tiers;
 
@@ -11,6 +12,11 @@ pub fn client(cfg: &ClickHouseConfig) -> clickhouse::Client {
     let mut c = base_client(cfg).with_database(&cfg.database);
     if !cfg.lz4 {
         c = c.with_compression(clickhouse::Compression::None);
+    }
+    if cfg.cluster.is_some() {
+        for (k, v) in cluster::SETTINGS {
+            c = c.with_setting(*k, *v);
+        }
     }
     c
 }
@@ -86,7 +92,10 @@ pub async fn apply_retention(
             continue;
         }
         client
-            .query(&format!("ALTER TABLE {table} MODIFY TTL {clause}"))
+            .query(&format!(
+                "ALTER TABLE {} MODIFY TTL {clause}",
+                cluster::target(table)
+            ))
             .execute()
             .await?;
         changed.push(table);
