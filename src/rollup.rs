@@ -127,8 +127,20 @@ pub async fn rollup_day(
     day: i32,
     version: u64,
 ) -> Result<(), clickhouse::error::Error> {
-    let date = format_day(day);
     crate::sessions::sessionize_day(client, day, version).await?;
+    rollup_tables(client, day, version).await
+}
+
+/// The rollup proper: fill every rollup table for one day under `version`
+/// from the event tier and the visits, record the version, delete older
+/// ones. On a cluster this reads across shards (exact counts merge) and
+/// writes one row per key.
+pub async fn rollup_tables(
+    client: &clickhouse::Client,
+    day: i32,
+    version: u64,
+) -> Result<(), clickhouse::error::Error> {
+    let date = format_day(day);
     for (_, sql) in ROLLUPS {
         client
             .query(sql)

@@ -53,11 +53,14 @@ pub async fn sessionize_day(
     version: u64,
 ) -> Result<(), clickhouse::error::Error> {
     let date = format_day(day);
+    // On a cluster, each shard sessionizes its own rows (a visitor-day is
+    // on one shard); on one server the setting changes nothing.
     client
         .query(SESSIONIZE)
         .bind(version)
         .bind(VISIT_GAP_SECONDS)
         .bind(&date)
+        .with_setting("parallel_distributed_insert_select", "2")
         .execute()
         .await?;
     client

@@ -14,9 +14,11 @@
 //!
 //! The sharding key of the tables with visitor ids is a hash of site, UTC
 //! day and visitor id: all of one visitor-day's rows are on one shard, so
-//! the sessionizer and the rollups run on each shard's local rows
-//! (`parallel_distributed_insert_select = 2`) and their exact per-shard
-//! counts add up to the exact global ones. Mutations (deleting old rollup
+//! the sessionizer runs on each shard's local rows
+//! (`parallel_distributed_insert_select = 2`) and a visit is never split.
+//! The closed-day rollups read across shards through the `Distributed`
+//! tables (exact distinct counts merge exactly) and write one row per key,
+//! so analysts see the single-server rows. Mutations (deleting old rollup
 //! versions, purges, salts, TTLs) go to the local tables `ON CLUSTER`.
 //!
 //! The cluster name is installed once at startup ([`install`]), like a
@@ -76,13 +78,11 @@ pub fn target_on(table: &str, cluster: Option<&str>) -> String {
     }
 }
 
-/// Settings every query of tacit carries on a cluster: an `INSERT …
-/// SELECT` between two `Distributed` tables runs on each shard over its
-/// local rows; `IN` subqueries over a co-sharded table stay local.
-pub const SETTINGS: &[(&str, &str)] = &[
-    ("parallel_distributed_insert_select", "2"),
-    ("distributed_product_mode", "local"),
-];
+/// Settings every query of tacit carries on a cluster: `IN` subqueries
+/// over a co-sharded table (the newest visits of a site-day) stay local.
+/// The sessionizer adds `parallel_distributed_insert_select = 2` to its
+/// own `INSERT … SELECT`, so each shard sessionizes its local rows.
+pub const SETTINGS: &[(&str, &str)] = &[("distributed_product_mode", "local")];
 
 fn word_end(s: &str) -> usize {
     s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -188,6 +188,9 @@ fn localize(s: &str, after_words: &[&str]) -> String {
 /// `Distributed` tables) come back as they are.
 pub fn rewrite(stmt: &str, c: &str, db: &str) -> Vec<String> {
     let s = stmt.trim();
+    if after(s, "CREATE DATABASE").is_some() {
+        return vec![format!("{s} ON CLUSTER '{c}'")];
+    }
     if let Some((head, t, rest)) = named(s, "CREATE TABLE") {
         return create_table(&head, t, rest, c, db);
     }

@@ -9,6 +9,7 @@ mod harness;
 mod analytics;
 mod analytics_views;
 mod bad_input;
+mod cluster;
 mod crash;
 mod dashboard;
 mod durability;
