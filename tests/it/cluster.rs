@@ -300,3 +300,56 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
         raw_query(&db.url, &format!("DROP DATABASE IF EXISTS `{name}` SYNC")).await;
     }
 }
+
+/// Two collector replicas agree on the visitor id at first start, and
+/// still agree after a ClickHouse outage that spans midnight: each made
+/// tomorrow's salt ahead, so neither falls back to a salt of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_agree_on_the_salt_across_an_outage_over_midnight() {
+    use std::sync::Arc;
+    use tacit::model::clock::ManualClock;
+    let db = TestDb::new("replica_salt");
+    let proxy = Proxy::start(&db.url).await;
+    // 23:40 UTC.
+    let day = day_of(SystemClock.now_ms());
+    let clock = ManualClock::new(day as i64 * 86_400_000 + 23 * 3_600_000 + 40 * 60_000);
+    let replica = |name: &str| {
+        let mut raw = db.config();
+        raw.clickhouse.url = proxy.url();
+        raw.server.data_dir = db.dir.join(name).to_string_lossy().into_owned();
+        raw
+    };
+    let a = start_with_clock(replica("a"), Arc::new(clock.clone())).await;
+    let b = start_with_clock(replica("b"), Arc::new(clock.clone())).await;
+    let hit = |addr| async move {
+        let (s, _, _) = get(
+            addr,
+            "/p.gif?n=pageview&u=https%3A%2F%2Fexample.com%2F",
+            &[("user-agent", BROWSER_UA), ("x-forwarded-for", "198.51.100.23")],
+        )
+        .await;
+        assert_eq!(s, 200);
+    };
+    hit(a.beacon_addr).await;
+    hit(b.beacon_addr).await;
+    db.wait_rows("events", 2, 20).await;
+    // ClickHouse goes away; midnight passes; the same reader hits both.
+    proxy.down();
+    clock.advance(40 * 60_000);
+    hit(a.beacon_addr).await;
+    hit(b.beacon_addr).await;
+    proxy.up();
+    db.wait_rows("events", 4, 30).await;
+    a.shutdown().await;
+    b.shutdown().await;
+    let ids: Vec<(u16, u64)> = db
+        .client()
+        .query("SELECT toUInt16(toDate(ts)) AS d, visitor_id FROM events GROUP BY d, visitor_id ORDER BY d")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2, "one visitor id per day across both replicas: {ids:?}");
+    assert_eq!((ids[0].0 as i32, ids[1].0 as i32), (day, day + 1));
+    assert!(ids.iter().all(|(_, v)| *v != 0));
+    assert_ne!(ids[0].1, ids[1].1, "a new day, an unlinkable id");
+}
