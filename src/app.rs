@@ -153,6 +153,7 @@ fn spawn_io_threads(
                     }
                 };
                 rt.block_on(async move {
+                    state.sink.relay_here();
                     let _ = l.set_nonblocking(true);
                     match TcpListener::from_std(l) {
                         Ok(listener) => {

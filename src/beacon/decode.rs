@@ -157,40 +157,101 @@ fn take(m: &mut Map<String, Value>, names: &[&str]) -> Value {
     found
 }
 
+/// The Events API fields: each slot's names, the first one preferred.
+const FIELDS: [&[&str]; 12] = [
+    &["n", "name"],
+    &["u", "url"],
+    &["d", "domain"],
+    &["r", "referrer"],
+    &["w", "screen_width"],
+    &["p", "props", "m", "meta"],
+    &["h", "hashMode", "hash"],
+    &["i", "interactive"],
+    &["$", "revenue"],
+    &["sd"],
+    &["e"],
+    &["v"],
+];
+
+type Slots = [Option<(usize, Value)>; 12];
+
+/// Reads a body's known fields straight into their slots (no map of every
+/// field); an unknown field is skipped, its name logged at debug level.
+struct Body;
+
+impl<'de> serde::de::Visitor<'de> for Body {
+    type Value = Slots;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Slots, A::Error> {
+        let mut slots: Slots = Default::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let found = FIELDS
+                .iter()
+                .enumerate()
+                .find_map(|(slot, names)| names.iter().position(|n| *n == key).map(|p| (slot, p)));
+            let Some((slot, pref)) = found else {
+                tracing::debug!(field = %key.chars().take(40).collect::<String>(), "ignored an unknown hit field");
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            };
+            let v: Value = map.next_value()?;
+            // The first name present with a non-null value wins; a name
+            // given twice keeps its last value.
+            let keep = match &slots[slot] {
+                None => true,
+                Some((p, old)) => !v.is_null() && (old.is_null() || pref <= *p),
+            };
+            if keep {
+                slots[slot] = Some((pref, v));
+            }
+        }
+        Ok(slots)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Body {
+    type Value = Slots;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Slots, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
 /// A beacon body: a JSON object of the Events API.
 pub fn json(body: &[u8]) -> Result<Hit, Rejection> {
-    let mut m = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => m,
-        _ => return Err(Rejection::BadJson),
-    };
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let mut slots = Body.deserialize(&mut de).map_err(|_| Rejection::BadJson)?;
+    de.end().map_err(|_| Rejection::BadJson)?;
+    let mut take = |slot: usize| slots[slot].take().map_or(Value::Null, |(_, v)| v);
     let mut hit = Hit {
-        name: name(take(&mut m, &["n", "name"]))?,
-        url: string(take(&mut m, &["u", "url"]), Rejection::BadUrl)?,
-        domain: string(take(&mut m, &["d", "domain"]), Rejection::BadDomain)?,
-        referrer: string(take(&mut m, &["r", "referrer"]), Rejection::BadReferrer)?,
+        name: name(take(0))?,
+        url: string(take(1), Rejection::BadUrl)?,
+        domain: string(take(2), Rejection::BadDomain)?,
+        referrer: string(take(3), Rejection::BadReferrer)?,
         ..Hit::default()
     };
-    hit.screen_width = match take(&mut m, &["w", "screen_width"]) {
+    hit.screen_width = match take(4) {
         Value::Null => None,
         Value::Number(n) => Some(n.as_u64().ok_or(Rejection::BadScreenWidth)?),
         _ => return Err(Rejection::BadScreenWidth),
     };
-    hit.props = props(take(&mut m, &["p", "props", "m", "meta"]))?;
-    hit.hash_mode = match take(&mut m, &["h", "hashMode", "hash"]) {
+    hit.props = props(take(5))?;
+    hit.hash_mode = match take(6) {
         Value::Null => false,
         v => flag(&v, Rejection::BadHashMode)?,
     };
-    hit.non_interactive = match take(&mut m, &["i", "interactive"]) {
+    hit.non_interactive = match take(7) {
         Value::Null => false,
         Value::Bool(b) => !b,
         _ => return Err(Rejection::BadInteractive),
     };
-    hit.revenue = revenue(take(&mut m, &["$", "revenue"]))?;
-    hit.engagement = engagement(m.remove("sd"), m.remove("e"))?;
-    m.remove("v");
-    for k in m.keys() {
-        tracing::debug!(field = %k.chars().take(40).collect::<String>(), "ignored an unknown hit field");
-    }
+    hit.revenue = revenue(take(8))?;
+    let (sd, e) = (slots[9].take(), slots[10].take());
+    hit.engagement = engagement(sd.map(|(_, v)| v), e.map(|(_, v)| v))?;
     Ok(hit)
 }
 

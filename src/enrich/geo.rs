@@ -65,6 +65,24 @@ struct Db {
 
 pub struct Geo {
     dbs: Vec<Db>,
+    /// Answers per network (IPv4 /24, IPv6 /48), kept only when every
+    /// database's record covers the whole network, so a cached answer is
+    /// the one a lookup would give for any address in it.
+    cache: quick_cache::sync::Cache<u64, GeoInfo>,
+}
+
+/// Networks whose answers are kept.
+const CACHED_NETWORKS: usize = 65_536;
+
+/// The network of `ip` as a cache key, and its prefix length.
+fn network(ip: IpAddr) -> (u64, usize) {
+    match ip {
+        IpAddr::V4(v4) => ((u32::from(v4) >> 8) as u64 | 1 << 63, 24),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => network(IpAddr::V4(v4)),
+            None => ((u128::from(v6) >> 80) as u64, 48),
+        },
+    }
 }
 
 impl Geo {
@@ -86,17 +104,37 @@ impl Geo {
                 };
             dbs.push(Db { reader, schema });
         }
-        Ok(Self { dbs })
+        Ok(Self {
+            dbs,
+            cache: quick_cache::sync::Cache::new(CACHED_NETWORKS),
+        })
     }
 
     pub fn lookup(&self, ip: IpAddr) -> GeoInfo {
+        let (key, bits) = network(ip);
+        if let Some(hit) = self.cache.get(&key) {
+            return hit;
+        }
+        let (info, widest) = self.lookup_uncached(ip);
+        if widest <= bits {
+            self.cache.insert(key, info.clone());
+        }
+        info
+    }
+
+    /// The answer, and the longest prefix of the records consulted.
+    fn lookup_uncached(&self, ip: IpAddr) -> (GeoInfo, usize) {
+        let mut widest = 0;
         for db in &self.dbs {
             let found = match db.schema {
                 Schema::GeoIp2 => db
                     .reader
-                    .lookup::<GeoIp2Record>(ip)
+                    .lookup_prefix::<GeoIp2Record>(ip)
                     .ok()
-                    .flatten()
+                    .and_then(|(r, len)| {
+                        widest = widest.max(len);
+                        r
+                    })
                     .map(|r| {
                         let country = r.country.and_then(|c| c.iso_code).unwrap_or("").to_string();
                         let region = r
@@ -120,9 +158,12 @@ impl Geo {
                     }),
                 Schema::Flat => {
                     db.reader
-                        .lookup::<FlatRecord>(ip)
+                        .lookup_prefix::<FlatRecord>(ip)
                         .ok()
-                        .flatten()
+                        .and_then(|(r, len)| {
+                            widest = widest.max(len);
+                            r
+                        })
                         .map(|r| GeoInfo {
                             country: r.country_code.unwrap_or("").to_string(),
                             region: String::new(),
@@ -131,10 +172,10 @@ impl Geo {
                 }
             };
             if let Some(g) = found.filter(|g| g.country.len() == 2) {
-                return g;
+                return (g, widest);
             }
         }
-        GeoInfo::default()
+        (GeoInfo::default(), widest)
     }
 }
 
@@ -167,6 +208,24 @@ mod tests {
         assert_eq!(g.lookup("81.2.69.142".parse().unwrap()).country, "GB");
         assert_eq!(g.lookup("8.8.8.8".parse().unwrap()).country, "US");
         assert_eq!(g.lookup("10.0.0.1".parse().unwrap()).country, "");
+    }
+
+    #[test]
+    fn cached_answers_are_the_lookups_answers() {
+        let g = Geo::open(&[vendor("test/GeoIP2-City-Test.mmdb"), vendor("dbip-country.mmdb")])
+            .unwrap();
+        // Every address of a few networks, twice: the second pass is served
+        // from the cache where a whole network shares one record.
+        for base in ["81.2.69.0", "89.160.20.0", "8.8.8.0", "2.125.160.0"] {
+            let b: std::net::Ipv4Addr = base.parse().unwrap();
+            for pass in 0..2 {
+                for last in 0..=255u32 {
+                    let ip = IpAddr::V4((u32::from(b) | last).into());
+                    assert_eq!(g.lookup(ip), g.lookup_uncached(ip).0, "{ip} pass {pass}");
+                }
+            }
+        }
+        assert!(!g.cache.is_empty(), "networks with one record are cached");
     }
 
     #[test]

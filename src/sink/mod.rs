@@ -89,6 +89,12 @@ thread_local! {
 }
 
 impl SinkHandle {
+    /// Run on each I/O thread's runtime: the log wakes this thread's
+    /// waiting handlers with one message per group ([`Log::relay_here`]).
+    pub fn relay_here(&self) {
+        self.log.relay_here();
+    }
+
     /// Count a dropped hit for the data-quality aggregate.
     pub fn count_drop(&self, day: i32, site: &'static str, reason: DropReason) {
         self.drops.count(day, site, reason);
