@@ -245,6 +245,7 @@ pub fn spawn(
         clock,
         health: health.clone(),
         drops: drops.clone(),
+        read_buf: Vec::new(),
         replay_until: start,
         recovered: waiting,
         quarantine: dir.join("quarantine.wal"),

@@ -77,6 +77,8 @@ pub struct Writer {
     pub clock: SharedClock,
     pub health: Arc<Health>,
     pub drops: Arc<DropCounts>,
+    /// Reused by every read of the log.
+    pub read_buf: Vec<u8>,
     /// Rows before this position were in the log when the process started.
     pub replay_until: Pos,
     /// Rows found in the log at startup (for the unacknowledged count).
@@ -310,11 +312,23 @@ impl Writer {
         }
     }
 
-    fn read_range(&self, seg: u64, a: u64, z: u64, max_rows: usize) -> std::io::Result<Batch> {
+    fn read_range(&mut self, seg: u64, a: u64, z: u64, max_rows: usize) -> std::io::Result<Batch> {
         let cap = (z - a).min(self.cfg.batch_bytes as u64) as usize;
-        let mut buf = vec![0u8; cap];
+        // One read buffer for the writer's life: no zeroing and faulting
+        // in a fresh one per batch.
+        if self.read_buf.len() < cap {
+            self.read_buf.resize(cap, 0);
+        }
+        let mut buf = std::mem::take(&mut self.read_buf);
         let f = File::open(segment_path(self.log.dir(), seg))?;
-        f.read_exact_at(&mut buf, a)?;
+        let read = f.read_exact_at(&mut buf[..cap], a);
+        let batch = read.map(|()| self.frame_batch(&buf[..cap], seg, a, max_rows));
+        self.read_buf = buf;
+        batch
+    }
+
+    fn frame_batch(&self, buf: &[u8], seg: u64, a: u64, max_rows: usize) -> Batch {
+        let cap = buf.len();
         let mut body = BytesMut::with_capacity(cap);
         let (mut offsets, mut at) = (vec![a], vec![0]);
         let mut first_ts_ms = None;
@@ -336,7 +350,7 @@ impl Writer {
             offsets.push(a + i as u64);
             at.push(body.len());
         }
-        Ok(Batch {
+        Batch {
             seg,
             offsets,
             at,
@@ -344,7 +358,7 @@ impl Writer {
             first_ts_ms,
             table: table.unwrap_or(Table::Events),
             sent_end: None,
-        })
+        }
     }
 
     /// Rows durable in the log and not yet delivered.
