@@ -27,15 +27,46 @@ impl Table {
         }
     }
 
-    pub fn insert_sql(self) -> String {
+    /// The insert statement for rows in `format` (`RowBinary` or `Native`).
+    pub fn insert_sql(self, format: &str) -> String {
         match self {
-            Table::Events => format!("INSERT INTO events ({COLUMNS}) FORMAT RowBinary"),
+            Table::Events => format!("INSERT INTO events ({COLUMNS}) FORMAT {format}"),
             Table::EmailEvents => {
-                format!("INSERT INTO email_events ({EMAIL_COLUMNS}) FORMAT RowBinary")
+                format!("INSERT INTO email_events ({EMAIL_COLUMNS}) FORMAT {format}")
             }
         }
     }
+
+    /// The column names, in row order.
+    pub fn columns(self) -> Vec<&'static str> {
+        let list = match self {
+            Table::Events => COLUMNS,
+            Table::EmailEvents => EMAIL_COLUMNS,
+        };
+        list.split(',').map(str::trim).collect()
+    }
+
+    /// The column types a block declares (strings as `String`: the engine
+    /// converts to the table's `LowCardinality` on insert).
+    pub fn types(self) -> &'static [&'static str] {
+        match self {
+            Table::Events => EVENT_TYPES,
+            Table::EmailEvents => EMAIL_TYPES,
+        }
+    }
 }
+
+const S: &str = "String";
+const TS: &str = "DateTime64(3, 'UTC')";
+
+/// The types of [`COLUMNS`], in order, as a `Native` block declares them.
+const EVENT_TYPES: &[&str] = &[
+    S, TS, S, S, S, S, S, S, S, S, S, S, S, S, "UInt64", S, S, S, S, S, S, S, S, S, S, S, "UInt16",
+    S, "Array(String)", "Array(String)", "UInt8", "Decimal(18, 6)", S, "UInt8", "UInt32",
+];
+
+/// The types of [`EMAIL_COLUMNS`], in order.
+const EMAIL_TYPES: &[&str] = &[S, TS, S, S, S, S, S, "UInt64", S, S, S, S];
 
 /// A row the sink can log and send.
 pub trait StoredRow {

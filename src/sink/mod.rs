@@ -18,6 +18,7 @@ pub mod cursor;
 pub mod drops;
 mod health;
 pub mod log;
+mod native;
 mod quarantine;
 pub mod record;
 pub mod writer;

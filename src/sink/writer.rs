@@ -377,9 +377,15 @@ impl Writer {
         body: Bytes,
     ) -> Result<(), clickhouse::error::Error> {
         let t = self.cfg.insert_timeout;
+        // As a Native block (much cheaper for the engine to parse); rows
+        // that do not parse go as they are and are refused, then isolated.
+        let (sql, body) = match super::native::block(&table.columns(), table.types(), &body) {
+            Some(block) => (table.insert_sql("Native"), Bytes::from(block)),
+            None => (table.insert_sql("RowBinary"), body),
+        };
         let mut ins = self
             .client
-            .insert_formatted_with(table.insert_sql())
+            .insert_formatted_with(sql)
             .with_setting("insert_deduplication_token", token)
             .with_timeouts(Some(t), Some(t));
         crate::store::timed(t, ins.send(body)).await?;
