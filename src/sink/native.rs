@@ -69,18 +69,29 @@ fn copy_str(buf: &[u8], at: &mut usize, out: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
-/// The `Native` block of `rows` (concatenated `RowBinary` rows whose columns
-/// are `names` with ClickHouse `types`), or `None` if a row does not
-/// parse or a type is not one this encoder knows.
-pub fn block(names: &[&str], types: &[&str], rows: &[u8]) -> Option<Vec<u8>> {
+/// The `Native` block of `rows` (`RowBinary` rows whose columns are
+/// `names` with ClickHouse `types`; `bytes` of them in all, to size the
+/// columns), or `None` if a row does not parse or a type is not one this
+/// encoder knows.
+pub fn block<'a>(
+    names: &[&str],
+    types: &[&str],
+    rows: impl Iterator<Item = &'a [u8]>,
+    bytes: usize,
+) -> Option<Vec<u8>> {
     let cols: Vec<Col> = types.iter().map(|t| col_of(t)).collect::<Option<_>>()?;
     if names.len() != cols.len() {
         return None;
     }
-    let mut data: Vec<Vec<u8>> = cols.iter().map(|_| Vec::with_capacity(rows.len() / cols.len() + 16)).collect();
+    let mut data: Vec<Vec<u8>> = cols
+        .iter()
+        .map(|_| Vec::with_capacity(bytes / cols.len() + 16))
+        .collect();
     let mut offsets: Vec<Vec<u64>> = cols.iter().map(|_| Vec::new()).collect();
-    let (mut at, mut n) = (0usize, 0u64);
-    while at < rows.len() {
+    let mut n = 0u64;
+    for row in rows {
+        let mut at = 0usize;
+        let rows = row;
         for (k, c) in cols.iter().enumerate() {
             match *c {
                 Col::Str => copy_str(rows, &mut at, &mut data[k])?,
@@ -97,6 +108,9 @@ pub fn block(names: &[&str], types: &[&str], rows: &[u8]) -> Option<Vec<u8>> {
                     offsets[k].push(prev + count);
                 }
             }
+        }
+        if at != rows.len() {
+            return None;
         }
         n += 1;
     }
@@ -139,7 +153,10 @@ mod tests {
                 rows.extend_from_slice(a.as_bytes());
             }
         }
-        let b = block(&["s", "w", "a"], &["String", "UInt16", "Array(String)"], &rows).unwrap();
+        let split = 3 + 2 + 3; // the first row's bytes
+        let two = || [&rows[..split], &rows[split..]].into_iter();
+        let types = ["String", "UInt16", "Array(String)"];
+        let b = block(&["s", "w", "a"], &types, two(), rows.len()).unwrap();
         let mut want = vec![3u8, 2];
         want.extend_from_slice(b"\x01s\x06String\x02ab\x01c");
         want.extend_from_slice(b"\x01w\x06UInt16\x07\x00\x09\x00");
@@ -149,7 +166,10 @@ mod tests {
         want.extend_from_slice(b"\x01x");
         assert_eq!(b, want);
         // A cut row, an unknown type: no block.
-        assert_eq!(block(&["s", "w", "a"], &["String", "UInt16", "Array(String)"], &rows[..rows.len() - 1]), None);
-        assert_eq!(block(&["s"], &["Float64"], &rows), None);
+        let cut = [&rows[..split], &rows[split..rows.len() - 1]].into_iter();
+        assert_eq!(block(&["s", "w", "a"], &types, cut, rows.len()), None);
+        let joined = std::iter::once(&rows[..]);
+        assert_eq!(block(&["s", "w", "a"], &types, joined, rows.len()), None, "one row per slice");
+        assert_eq!(block(&["s"], &["Float64"], two(), rows.len()), None);
     }
 }

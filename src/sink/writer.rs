@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::{oneshot, watch};
 
 use super::classify::{classify, Failure};
@@ -37,9 +37,10 @@ struct Batch {
     seg: u64,
     /// Log offset where each record starts, and where the last one ends.
     offsets: Vec<u64>,
-    /// Byte offset of each record's payload in `body`, and the body length.
-    at: Vec<usize>,
-    body: Bytes,
+    /// Where each row (its payload, without an email tag) is in `raw`.
+    spans: Vec<(usize, usize)>,
+    /// The records as read from the log, framing included.
+    raw: Bytes,
     first_ts_ms: Option<i64>,
     /// The table of every row (a batch never mixes tables).
     table: Table,
@@ -53,12 +54,18 @@ impl Batch {
     fn rows(&self) -> usize {
         self.offsets.len() - 1
     }
-    fn range(&self, i: usize, j: usize) -> (u64, u64, Bytes) {
-        (
-            self.offsets[i],
-            self.offsets[j],
-            self.body.slice(self.at[i]..self.at[j]),
-        )
+    fn range(&self, i: usize, j: usize) -> (u64, u64) {
+        (self.offsets[i], self.offsets[j])
+    }
+    /// Row `r` as the engine reads it (`RowBinary`).
+    fn row(&self, r: usize) -> &[u8] {
+        let (a, z) = self.spans[r];
+        &self.raw[a..z]
+    }
+    /// Rows `i..j`, and their bytes.
+    fn slices(&self, i: usize, j: usize) -> (impl Iterator<Item = &[u8]>, usize) {
+        let bytes = self.spans[i..j].iter().map(|(a, z)| z - a).sum();
+        ((i..j).map(move |r| self.row(r)), bytes)
     }
 }
 
@@ -328,9 +335,8 @@ impl Writer {
     }
 
     fn frame_batch(&self, buf: &[u8], seg: u64, a: u64, max_rows: usize) -> Batch {
-        let cap = buf.len();
-        let mut body = BytesMut::with_capacity(cap);
-        let (mut offsets, mut at) = (vec![a], vec![0]);
+        let mut offsets = vec![a];
+        let mut spans = Vec::new();
         let mut first_ts_ms = None;
         let mut table = None;
         let mut i = 0;
@@ -345,16 +351,15 @@ impl Writer {
             if first_ts_ms.is_none() {
                 first_ts_ms = row_ts(payload);
             }
-            body.extend_from_slice(row);
+            spans.push((i + used - row.len(), i + used));
             i += used;
             offsets.push(a + i as u64);
-            at.push(body.len());
         }
         Batch {
             seg,
             offsets,
-            at,
-            body: body.freeze(),
+            spans,
+            raw: Bytes::copy_from_slice(&buf[..i]),
             first_ts_ms,
             table: table.unwrap_or(Table::Events),
             sent_end: None,
@@ -372,16 +377,18 @@ impl Writer {
 
     async fn insert(
         &self,
-        table: Table,
+        b: &Batch,
+        (i, j): (usize, usize),
         token: String,
-        body: Bytes,
     ) -> Result<(), clickhouse::error::Error> {
         let t = self.cfg.insert_timeout;
+        let table = b.table;
         // As a Native block (much cheaper for the engine to parse); rows
         // that do not parse go as they are and are refused, then isolated.
-        let (sql, body) = match super::native::block(&table.columns(), table.types(), &body) {
+        let (rows, bytes) = b.slices(i, j);
+        let (sql, body) = match super::native::block(&table.columns(), table.types(), rows, bytes) {
             Some(block) => (table.insert_sql("Native"), Bytes::from(block)),
-            None => (table.insert_sql("RowBinary"), body),
+            None => (table.insert_sql("RowBinary"), Bytes::from(b.slices(i, j).0.collect::<Vec<_>>().concat())),
         };
         let mut ins = self
             .client
@@ -408,12 +415,12 @@ impl Writer {
         }
         let mut stack = vec![(0, n)];
         while let Some((i, j)) = stack.pop() {
-            let (x, mut y, body) = b.range(i, j);
+            let (x, mut y) = b.range(i, j);
             if (i, j) == (0, n) {
                 y = b.sent_end.unwrap_or(y);
             }
             match self
-                .insert(b.table, self.token(b.seg, x, y), body)
+                .insert(b, (i, j), self.token(b.seg, x, y))
                 .await
                 .map_err(classify)
             {
@@ -448,8 +455,7 @@ impl Writer {
     }
 
     fn quarantine(&self, b: &Batch, i: usize, e: &clickhouse::error::Error) {
-        let (_, _, row) = b.range(i, i + 1);
-        super::quarantine::keep(&self.quarantine, b.table, &row, &self.metrics);
+        super::quarantine::keep(&self.quarantine, b.table, b.row(i), &self.metrics);
         tracing::error!(
             segment = b.seg,
             offset = b.offsets[i],
