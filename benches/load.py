@@ -355,10 +355,12 @@ http {{
                 pids = [procs[name].pid] if name in procs else nginx_pids(ngx.pid)
                 cpu0 = sum(proc_cpu(p) for p in pids)
                 ch0 = proc_cpu(CH_PID) if CH_PID else 0.0
+                rows0 = msum(metrics(name), "tacit_rows_written_total") if name in TACITS else 0
                 r = wrk(port, script, SECONDS, CONNS)
                 cpu1 = sum(proc_cpu(p) for p in pids)
                 r["cpu_s_per_1k"] = (cpu1 - cpu0) / max(r["requests"], 1) * 1000
                 r["ch_cpu_s"] = (proc_cpu(CH_PID) - ch0) if CH_PID else 0.0
+                r["ch_us_per_row"] = 0.0
                 results[name].append(r)
                 log(f"round {rnd + 1} {name:12}: {r['rps']:9.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms  "
                     f"p99 {r['p99_us'] / 1000:6.2f} ms  p99.9 {r['p999_us'] / 1000:6.2f} ms  non-2xx {r['non2xx']}  "
@@ -368,6 +370,12 @@ http {{
                     # Each tacit delivers its backlog before the next turn,
                     # so no round pays for another's inserts.
                     wait_drained(name)
+                    # The engine's CPU per stored row: from the round's start
+                    # until every row of it is in (inserts and merges since).
+                    rows = msum(metrics(name), "tacit_rows_written_total") - rows0
+                    if CH_PID and rows > 0:
+                        r["ch_us_per_row"] = (proc_cpu(CH_PID) - ch0) / rows * 1e6
+                        log(f"            engine: {r['ch_us_per_row']:.2f} µs of CPU per stored row ({rows:.0f} rows)")
         mem.stop = True
         peak_steady = proc_mem(procs["tacit"].pid)
         fs = fsync_stats({k: v - m0["tacit"].get(k, 0) for k, v in metrics("tacit").items()})
@@ -479,7 +487,11 @@ http {{
         f"- Log on vs `memory`: throughput **{w_rps / m_rps:.2f}×** (target ≥ 0.9), p99 **{(w_p99 - m_p99) / 1000:+.2f} ms** (target ≤ +2 ms).",
         f"- The log's fsync during the rounds: mean {fs['mean_ms']:.2f} ms, p50 ≤ {fs['p50_ms']:.2f} ms, p99 ≤ {fs['p99_ms']:.2f} ms "
         f"(histogram buckets); {fs['syncs']:.0f} syncs, **{fs['rows_per_sync']:.1f} rows per fsync**.",
-        f"- tacit (log) vs nginx: throughput {w_rps / n_rps:.2f}, p99 {w_p99 / n_p99:.2f}×.",
+        f"- tacit (log) vs nginx: throughput {w_rps / n_rps:.2f}, p99 {w_p99 / n_p99:.2f}×; "
+        f"CPU per 1k hits **{med('tacit', 'cpu_s_per_1k') / med('nginx', 'cpu_s_per_1k'):.2f}×** nginx's "
+        f"(`memory`: {med('tacit-memory', 'cpu_s_per_1k') / med('nginx', 'cpu_s_per_1k'):.2f}×; target ≤ 1.3×).",
+        f"- Engine CPU per stored row, from each round's start until its rows are in (inserts, merges, the background jobs of that time): "
+        f"median **{med('tacit', 'ch_us_per_row'):.2f} µs** (log), {med('tacit-memory', 'ch_us_per_row'):.2f} µs (`memory`); target ≤ 3 µs.",
         f"- tacit (log) peak RSS during the rounds: {mem.peak_rss:.0f} MiB (anonymous {mem.peak_anon:.0f} MiB). VmHWM {peak_steady.get('VmHWM', 0):.0f} MiB.",
     ]
     for name in TACITS:
