@@ -8,7 +8,7 @@ export CLICKHOUSE_DEV_PORT
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:$(CLICKHOUSE_DEV_PORT))
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
-.PHONY: run test setup data clickhouse build release bench bench-analytics bench-load bench-hostile fuzz fmt lint clean stop-clickhouse
+.PHONY: run test setup data clickhouse build release bench bench-analytics bench-load bench-sustained bench-hostile fuzz fmt lint clean stop-clickhouse
 
 setup:
 	scripts/setup
@@ -46,6 +46,13 @@ bench-load: clickhouse data
 	scripts/setup --load
 	cargo build --release
 	python3 benches/load.py
+
+# tacit (log on) and nginx under paced load, step by step: the highest
+# rate tacit sustains as a ratio to nginx's (benches/sustained.py).
+bench-sustained: clickhouse data
+	scripts/setup --load
+	cargo build --release
+	python3 benches/sustained.py
 
 # Normal hits while one client sends 300 KB user agents at a fixed rate.
 bench-hostile: clickhouse data
