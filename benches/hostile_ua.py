@@ -121,26 +121,8 @@ def main():
     L.lua_script(script)
     L.ch(f"DROP DATABASE IF EXISTS {DB} SYNC")
     cfg = os.path.join(work, "tacit.toml")
-    with open(cfg, "w") as f:
-        f.write(f"""[server]
-listen = "127.0.0.1:{PORT}"
-admin_listen = "127.0.0.1:{ADMIN}"
-partner_listen = "127.0.0.1:0"
-trusted_proxies = ["127.0.0.1/32"]
-data_dir = "{work}/data"
-io_threads = {L.IO_THREADS}
-[clickhouse]
-url = "{L.CH_URL}"
-database = "{DB}"
-[log]
-level = "warn"
-[[sites]]
-domain = "example.com"
-""")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TACIT_")}
-    out = open(os.path.join(work, "tacit.log"), "w")
-    proc = subprocess.Popen([os.path.join(L.ROOT, "target/release/tacit"), "--config", cfg, "serve", "--migrate"],
-                            stdout=out, stderr=out, env=env)
+    L.tacit_config(cfg, PORT, ADMIN, f"{work}/data", DB)
+    proc = L.start_tacit(cfg, os.path.join(work, "tacit.log"))
     rows = {"alone": [], "short": [], "hostile": []}
     try:
         L.wait_http(f"http://127.0.0.1:{ADMIN}/readyz")

@@ -266,50 +266,42 @@ def wait_drained(name, secs=180):
     return False
 
 
-def main():
-    os.chdir(ROOT)
-    try:
-        import resource
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    except Exception as e:  # noqa: BLE001
-        log("cannot raise the open-file limit:", e)
-    for tool in ("wrk", "nginx"):
-        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
-            sys.exit(f"bench-load: {tool} missing; run scripts/setup --load")
-    work = tempfile.mkdtemp(prefix="tacit-load-")
-    script = os.path.join(work, "hits.lua")
-    lua_script(script)
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TACIT_")}
-    procs = {}
-    for name, (port, admin, db, durability) in TACITS.items():
-        ch(f"DROP DATABASE IF EXISTS {db} SYNC")
-        cfg = os.path.join(work, f"{name}.toml")
-        with open(cfg, "w") as f:
-            f.write(f"""[server]
+def tacit_config(path, port, admin, data_dir, db, sink="", server=""):
+    """A bench tacit's configuration: hits on `port`, X-Forwarded-For from
+    127.0.0.1 believed, its own database and data dir."""
+    with open(path, "w") as f:
+        f.write(f"""[server]
 listen = "127.0.0.1:{port}"
 admin_listen = "127.0.0.1:{admin}"
 partner_listen = "127.0.0.1:0"
 trusted_proxies = ["127.0.0.1/32"]
-data_dir = "{work}/{name}"
+data_dir = "{data_dir}"
 io_threads = {IO_THREADS}
+{server}
 [clickhouse]
 url = "{CH_URL}"
 database = "{db}"
 [sink]
-durability = "{durability}"
-{os.environ.get("LOAD_TACIT_SINK", "")}
+{sink}
 [log]
 level = "warn"
 [[sites]]
 domain = "example.com"
 """)
-        out = open(os.path.join(work, f"{name}.log"), "w")
-        procs[name] = subprocess.Popen([os.path.join(ROOT, "target/release/tacit"), "--config", cfg, "serve", "--migrate"],
-                                       stdout=out, stderr=out, env=env)
-    ngx_conf = os.path.join(work, "nginx.conf")
-    with open(ngx_conf, "w") as f:
+
+
+def start_tacit(cfg, log_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TACIT_")}
+    out = open(log_path, "w")
+    return subprocess.Popen([os.path.join(ROOT, "target/release/tacit"), "--config", cfg, "serve", "--migrate"],
+                            stdout=out, stderr=out, env=env)
+
+
+def start_nginx(work, port):
+    """nginx answering like tacit (empty_gif at /p.gif, 202 at /api/event)
+    and writing an access log with X-Forwarded-For, as a proxy would."""
+    conf = os.path.join(work, "nginx.conf")
+    with open(conf, "w") as f:
         f.write(f"""worker_processes auto;
 pid {work}/nginx.pid;
 error_log {work}/nginx-error.log warn;
@@ -325,15 +317,40 @@ http {{
   uwsgi_temp_path {work}/uwsgi;
   scgi_temp_path {work}/scgi;
   server {{
-    listen 127.0.0.1:{NGINX_PORT} reuseport;
+    listen 127.0.0.1:{port} reuseport;
     location = /p.gif {{ empty_gif; }}
     location = /api/event {{ return 202; }}
   }}
 }}
 """)
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
-    ngx = subprocess.Popen([nginx_bin, "-c", ngx_conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    return subprocess.Popen([nginx_bin, "-c", conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def main():
+    os.chdir(ROOT)
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    except Exception as e:  # noqa: BLE001
+        log("cannot raise the open-file limit:", e)
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            sys.exit(f"bench-load: {tool} missing; run scripts/setup --load")
+    work = tempfile.mkdtemp(prefix="tacit-load-")
+    script = os.path.join(work, "hits.lua")
+    lua_script(script)
+
+    procs = {}
+    for name, (port, admin, db, durability) in TACITS.items():
+        ch(f"DROP DATABASE IF EXISTS {db} SYNC")
+        cfg = os.path.join(work, f"{name}.toml")
+        tacit_config(cfg, port, admin, f"{work}/{name}", db,
+                     sink=f'durability = "{durability}"\n{os.environ.get("LOAD_TACIT_SINK", "")}')
+        procs[name] = start_tacit(cfg, os.path.join(work, f"{name}.log"))
+    ngx = start_nginx(work, NGINX_PORT)
     servers = [(n, TACITS[n][0]) for n in TACITS] + [("nginx", NGINX_PORT)]
     results = {n: [] for n, _ in servers}
     acct = {}

@@ -47,51 +47,10 @@ def main():
     load.lua_script(base)
     load.ch(f"DROP DATABASE IF EXISTS {DB} SYNC")
     cfg = os.path.join(work, "tacit.toml")
-    with open(cfg, "w") as f:
-        f.write(f"""[server]
-listen = "127.0.0.1:{TACIT_PORT}"
-admin_listen = "127.0.0.1:{ADMIN_PORT}"
-partner_listen = "127.0.0.1:0"
-trusted_proxies = ["127.0.0.1/32"]
-data_dir = "{work}/tacit"
-io_threads = {load.IO_THREADS}
-rate_limit_per_second = 0
-[clickhouse]
-url = "{load.CH_URL}"
-database = "{DB}"
-[sink]
-durability = "wal"
-[log]
-level = "warn"
-[[sites]]
-domain = "example.com"
-""")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TACIT_")}
-    out = open(os.path.join(work, "tacit.log"), "w")
-    tacit = subprocess.Popen([os.path.join(ROOT, "target/release/tacit"), "--config", cfg, "serve", "--migrate"],
-                             stdout=out, stderr=out, env=env)
-    ngx_conf = os.path.join(work, "nginx.conf")
-    with open(ngx_conf, "w") as f:
-        f.write(f"""worker_processes auto;
-pid {work}/nginx.pid;
-error_log {work}/nginx-error.log warn;
-events {{ worker_connections 8192; }}
-http {{
-  log_format combined_xff '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
-                          '"$http_referer" "$http_user_agent" "$http_x_forwarded_for"';
-  access_log {work}/access.log combined_xff;
-  keepalive_requests 1000000;
-  client_body_temp_path {work}/body;
-  server {{
-    listen 127.0.0.1:{NGINX_PORT} reuseport;
-    location = /p.gif {{ empty_gif; }}
-    location = /api/event {{ return 202; }}
-  }}
-}}
-""")
-    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
-    ngx = subprocess.Popen([nginx_bin, "-c", ngx_conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    load.tacit_config(cfg, TACIT_PORT, ADMIN_PORT, f"{work}/tacit", DB, sink='durability = "wal"',
+                      server="rate_limit_per_second = 0")
+    tacit = load.start_tacit(cfg, os.path.join(work, "tacit.log"))
+    ngx = load.start_nginx(work, NGINX_PORT)
     rows = []
     try:
         load.wait_http(f"http://127.0.0.1:{ADMIN_PORT}/readyz")

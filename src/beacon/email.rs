@@ -22,7 +22,12 @@ use crate::privacy::RawIdentity;
 use crate::sink::SinkError;
 
 /// `GET /e/o.gif` or `GET /e/c`.
-pub async fn handle(state: &BeaconState, peer: SocketAddr, req: Request<Incoming>, kind: EmailKind) -> Resp {
+pub async fn handle(
+    state: &BeaconState,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    kind: EmailKind,
+) -> Resp {
     let hit = match decode::email_query(req.uri().query().unwrap_or("")) {
         Ok(h) => h,
         Err(r) => return reject(state, r),
@@ -151,7 +156,14 @@ mod tests {
         assert!(verify(&key, "example.com", "spring", "b", &to, &sig));
         // Any change to what is signed breaks it.
         assert!(!verify(&key, "example.com", "spring", "", &to, &sig));
-        assert!(!verify(&key, "example.com", "spring", "b", "https://evil.example/", &sig));
+        assert!(!verify(
+            &key,
+            "example.com",
+            "spring",
+            "b",
+            "https://evil.example/",
+            &sig
+        ));
         assert!(!verify(&[8u8; 32], "example.com", "spring", "b", &to, &sig));
         assert_eq!(
             links("x", "s", &key, "a@b", "", "https://e.com/"),

@@ -9,7 +9,12 @@ use super::exports::{err, SpecError};
 use crate::model::export::{source_of, Dimension, Metric, Source};
 
 /// Check an export's dimensions and metrics against its source.
-pub fn check(i: usize, name: &str, dims: &[Dimension], metrics: &[Metric]) -> Result<Source, SpecError> {
+pub fn check(
+    i: usize,
+    name: &str,
+    dims: &[Dimension],
+    metrics: &[Metric],
+) -> Result<Source, SpecError> {
     let source = source_of(dims);
     if source == Source::Web {
         return Ok(source);

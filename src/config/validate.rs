@@ -485,7 +485,8 @@ impl RawConfig {
                 cluster: match ch.cluster.trim() {
                     "" => None,
                     c if c.len() <= 64
-                        && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+                        && c.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
                     {
                         Some(c.to_string())
                     }

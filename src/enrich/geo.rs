@@ -156,20 +156,19 @@ impl Geo {
                             city,
                         }
                     }),
-                Schema::Flat => {
-                    db.reader
-                        .lookup_prefix::<FlatRecord>(ip)
-                        .ok()
-                        .and_then(|(r, len)| {
-                            widest = widest.max(len);
-                            r
-                        })
-                        .map(|r| GeoInfo {
-                            country: r.country_code.unwrap_or("").to_string(),
-                            region: String::new(),
-                            city: r.city.unwrap_or("").to_string(),
-                        })
-                }
+                Schema::Flat => db
+                    .reader
+                    .lookup_prefix::<FlatRecord>(ip)
+                    .ok()
+                    .and_then(|(r, len)| {
+                        widest = widest.max(len);
+                        r
+                    })
+                    .map(|r| GeoInfo {
+                        country: r.country_code.unwrap_or("").to_string(),
+                        region: String::new(),
+                        city: r.city.unwrap_or("").to_string(),
+                    }),
             };
             if let Some(g) = found.filter(|g| g.country.len() == 2) {
                 return (g, widest);
@@ -212,8 +211,11 @@ mod tests {
 
     #[test]
     fn cached_answers_are_the_lookups_answers() {
-        let g = Geo::open(&[vendor("test/GeoIP2-City-Test.mmdb"), vendor("dbip-country.mmdb")])
-            .unwrap();
+        let g = Geo::open(&[
+            vendor("test/GeoIP2-City-Test.mmdb"),
+            vendor("dbip-country.mmdb"),
+        ])
+        .unwrap();
         // Every address of a few networks, twice: the second pass is served
         // from the cache where a whole network shares one record.
         for base in ["81.2.69.0", "89.160.20.0", "8.8.8.0", "2.125.160.0"] {

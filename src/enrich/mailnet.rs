@@ -17,7 +17,9 @@ pub enum MailNetError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} line {line}: expected operator,first,last,asn with two addresses of one family")]
+    #[error(
+        "{path} line {line}: expected operator,first,last,asn with two addresses of one family"
+    )]
     Line { path: String, line: usize },
     #[error("{path}: no ranges (run scripts/fetch-data)")]
     Empty { path: String },
@@ -129,7 +131,13 @@ mod tests {
         assert_eq!(op("2001:4860:4860::8888"), Some("google"));
         assert_eq!(op("16.255.255.255"), None);
         assert_eq!(op("81.2.69.160"), None);
-        assert_eq!(MailNetworks::parse("apple,17.0.0.0,::1,714\n").err(), Some(1));
-        assert_eq!(MailNetworks::parse("operator,first,last,asn\n").err(), Some(0));
+        assert_eq!(
+            MailNetworks::parse("apple,17.0.0.0,::1,714\n").err(),
+            Some(1)
+        );
+        assert_eq!(
+            MailNetworks::parse("operator,first,last,asn\n").err(),
+            Some(0)
+        );
     }
 }

@@ -73,8 +73,7 @@ pub async fn atoms_of(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let (table, rows) =
-        super::cells::source_rows(crate::model::export::source_of(finest));
+    let (table, rows) = super::cells::source_rows(crate::model::export::source_of(finest));
     let sql = format!(
         "SELECT toString(site) AS site, toUInt16(toDate(ts)) AS day, arrayPopBack({keys}) AS keys
          FROM {table}

@@ -31,7 +31,9 @@ fn link_mac(key: &[u8], site: &str, campaign: &str, variant: &str, to: &str) -> 
 /// The signature of a click link: site, campaign, variant (empty for
 /// none) and target, under the site's email key.
 pub fn sign(key: &[u8], site: &str, campaign: &str, variant: &str, to: &str) -> String {
-    let out = link_mac(key, site, campaign, variant, to).finalize().into_bytes();
+    let out = link_mac(key, site, campaign, variant, to)
+        .finalize()
+        .into_bytes();
     hex::encode(&out[..SIG_HEX / 2])
 }
 
@@ -170,7 +172,9 @@ pub fn anonymize(
     bursts: &Bursts,
     ts_ms: i64,
 ) -> EmailEvent {
-    let vid = key.map_or(0, |k| visitor_id(k, facts.site, identity.ip, &identity.user_agent));
+    let vid = key.map_or(0, |k| {
+        visitor_id(k, facts.site, identity.ip, &identity.user_agent)
+    });
     let mut machine = classify(&identity, e);
     drop(identity);
     if bursts.burst(vid, facts.site, &facts.campaign, facts.kind, ts_ms) && machine.is_none() {
@@ -186,7 +190,11 @@ pub fn anonymize(
         link_path: facts.link_path,
         visitor_id: vid,
         consent: if key.is_some() { "full" } else { "anonymous" },
-        class: if machine.is_some() { "machine" } else { "human" },
+        class: if machine.is_some() {
+            "machine"
+        } else {
+            "human"
+        },
         machine: machine.map_or("", |(m, _)| m.as_str()),
         operator: machine.map_or("", |(_, op)| op),
     }
@@ -194,6 +202,10 @@ pub fn anonymize(
 
 /// Used by `tacit explain`-style tools and tests: classify an address and
 /// agent without storing anything.
-pub fn classify_raw(ip: IpAddr, user_agent: &str, e: &Enrichers) -> Option<(Machine, &'static str)> {
+pub fn classify_raw(
+    ip: IpAddr,
+    user_agent: &str,
+    e: &Enrichers,
+) -> Option<(Machine, &'static str)> {
     classify(&RawIdentity::new(ip, None, &[], user_agent), e)
 }

@@ -61,8 +61,41 @@ const TS: &str = "DateTime64(3, 'UTC')";
 
 /// The types of [`COLUMNS`], in order, as a `Native` block declares them.
 const EVENT_TYPES: &[&str] = &[
-    S, TS, S, S, S, S, S, S, S, S, S, S, S, S, "UInt64", S, S, S, S, S, S, S, S, S, S, S, "UInt16",
-    S, "Array(String)", "Array(String)", "UInt8", "Decimal(18, 6)", S, "UInt8", "UInt32",
+    S,
+    TS,
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    "UInt64",
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    S,
+    "UInt16",
+    S,
+    "Array(String)",
+    "Array(String)",
+    "UInt8",
+    "Decimal(18, 6)",
+    S,
+    "UInt8",
+    "UInt32",
 ];
 
 /// The types of [`EMAIL_COLUMNS`], in order.
@@ -199,7 +232,13 @@ impl EmailEvent {
         out.push(EMAIL_TAG);
         string(out, &self.site);
         out.extend_from_slice(&self.ts.to_le_bytes());
-        for s in [self.kind, &self.campaign, &self.variant, &self.link_host, &self.link_path] {
+        for s in [
+            self.kind,
+            &self.campaign,
+            &self.variant,
+            &self.link_host,
+            &self.link_path,
+        ] {
             string(out, s);
         }
         out.extend_from_slice(&self.visitor_id.to_le_bytes());
@@ -253,7 +292,9 @@ mod tests {
         let json = serde_json::to_string(&ev).unwrap();
         let mut last = 0;
         for n in &names {
-            let at = json.find(&format!("\"{n}\":")).unwrap_or_else(|| panic!("{n}"));
+            let at = json
+                .find(&format!("\"{n}\":"))
+                .unwrap_or_else(|| panic!("{n}"));
             assert!(at >= last, "{n} out of order");
             last = at;
         }

@@ -416,12 +416,18 @@ fn new_segment(path: &Path) -> Result<File, LogError> {
 }
 
 /// The next group: its bytes, first sequence number, row count, waiters.
-type Group = (Vec<u8>, u64, u64, Vec<(Option<usize>, oneshot::Sender<bool>)>);
+type Group = (
+    Vec<u8>,
+    u64,
+    u64,
+    Vec<(Option<usize>, oneshot::Sender<bool>)>,
+);
 
 /// Tell a group's waiters: one message per relay, the others directly.
 fn wake(s: &Shared, waiters: Vec<(Option<usize>, oneshot::Sender<bool>)>, ok: bool) {
     let relays = lock(&s.relays);
-    let mut by_relay: Vec<Vec<oneshot::Sender<bool>>> = (0..relays.len()).map(|_| Vec::new()).collect();
+    let mut by_relay: Vec<Vec<oneshot::Sender<bool>>> =
+        (0..relays.len()).map(|_| Vec::new()).collect();
     for (relay, w) in waiters {
         match relay.and_then(|r| by_relay.get_mut(r)) {
             Some(batch) => batch.push(w),

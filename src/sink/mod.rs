@@ -13,6 +13,7 @@
 //! `cursor`, `log-id` (makes tokens unique to this log), `quarantine.wal`
 //! (rows ClickHouse refused as invalid).
 
+mod batch;
 mod classify;
 pub mod cursor;
 pub mod drops;

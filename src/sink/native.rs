@@ -169,7 +169,11 @@ mod tests {
         let cut = [&rows[..split], &rows[split..rows.len() - 1]].into_iter();
         assert_eq!(block(&["s", "w", "a"], &types, cut, rows.len()), None);
         let joined = std::iter::once(&rows[..]);
-        assert_eq!(block(&["s", "w", "a"], &types, joined, rows.len()), None, "one row per slice");
+        assert_eq!(
+            block(&["s", "w", "a"], &types, joined, rows.len()),
+            None,
+            "one row per slice"
+        );
         assert_eq!(block(&["s"], &["Float64"], two(), rows.len()), None);
     }
 }

@@ -21,58 +21,16 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::{oneshot, watch};
 
+use super::batch::Batch;
 use super::classify::{classify, Failure};
 use super::cursor::{Cursor, State};
 use super::drops::DropCounts;
 pub use super::health::Health;
 use super::log::{segment_ids, segment_path, Durable, Log, Pos};
-use super::record::{self, HEADER};
+use super::record::HEADER;
 use crate::config::SinkConfig;
 use crate::metrics::Metrics;
 use crate::model::clock::SharedClock;
-use crate::privacy::row::Table;
-
-/// Records of one segment range, ready to send.
-struct Batch {
-    seg: u64,
-    /// Log offset where each record starts, and where the last one ends.
-    offsets: Vec<u64>,
-    /// Where each row (its payload, without an email tag) is in `raw`.
-    spans: Vec<(usize, usize)>,
-    /// The records as read from the log, framing included.
-    raw: Bytes,
-    first_ts_ms: Option<i64>,
-    /// The table of every row (a batch never mixes tables).
-    table: Table,
-    /// The end of the range as it was sent before, when that range can no
-    /// longer be read whole (recovery cut a damaged tail off): the rows
-    /// left are sent under the old range's token.
-    sent_end: Option<u64>,
-}
-
-impl Batch {
-    fn rows(&self) -> usize {
-        self.offsets.len() - 1
-    }
-    fn range(&self, i: usize, j: usize) -> (u64, u64) {
-        (self.offsets[i], self.offsets[j])
-    }
-    /// Row `r` as the engine reads it (`RowBinary`).
-    fn row(&self, r: usize) -> &[u8] {
-        let (a, z) = self.spans[r];
-        &self.raw[a..z]
-    }
-    /// Rows `i..j`, and their bytes.
-    fn slices(&self, i: usize, j: usize) -> (impl Iterator<Item = &[u8]>, usize) {
-        let bytes = self.spans[i..j].iter().map(|(a, z)| z - a).sum();
-        ((i..j).map(move |r| self.row(r)), bytes)
-    }
-}
-
-/// `ts` of a `RowBinary` events row.
-fn row_ts(payload: &[u8]) -> Option<i64> {
-    crate::privacy::row::site_and_ts(payload).map(|(_, ts)| ts)
-}
 
 pub struct Writer {
     pub client: clickhouse::Client,
@@ -329,41 +287,9 @@ impl Writer {
         let mut buf = std::mem::take(&mut self.read_buf);
         let f = File::open(segment_path(self.log.dir(), seg))?;
         let read = f.read_exact_at(&mut buf[..cap], a);
-        let batch = read.map(|()| self.frame_batch(&buf[..cap], seg, a, max_rows));
+        let batch = read.map(|()| Batch::frame(&buf[..cap], seg, a, max_rows));
         self.read_buf = buf;
         batch
-    }
-
-    fn frame_batch(&self, buf: &[u8], seg: u64, a: u64, max_rows: usize) -> Batch {
-        let mut offsets = vec![a];
-        let mut spans = Vec::new();
-        let mut first_ts_ms = None;
-        let mut table = None;
-        let mut i = 0;
-        while offsets.len() <= max_rows {
-            let record::Next::Record(payload, used) = record::next(&buf[i..]) else {
-                break;
-            };
-            let (t, row) = Table::of(payload);
-            if *table.get_or_insert(t) != t {
-                break;
-            }
-            if first_ts_ms.is_none() {
-                first_ts_ms = row_ts(payload);
-            }
-            spans.push((i + used - row.len(), i + used));
-            i += used;
-            offsets.push(a + i as u64);
-        }
-        Batch {
-            seg,
-            offsets,
-            spans,
-            raw: Bytes::copy_from_slice(&buf[..i]),
-            first_ts_ms,
-            table: table.unwrap_or(Table::Events),
-            sent_end: None,
-        }
     }
 
     /// Rows durable in the log and not yet delivered.
@@ -388,7 +314,10 @@ impl Writer {
         let (rows, bytes) = b.slices(i, j);
         let (sql, body) = match super::native::block(&table.columns(), table.types(), rows, bytes) {
             Some(block) => (table.insert_sql("Native"), Bytes::from(block)),
-            None => (table.insert_sql("RowBinary"), Bytes::from(b.slices(i, j).0.collect::<Vec<_>>().concat())),
+            None => (
+                table.insert_sql("RowBinary"),
+                Bytes::from(b.slices(i, j).0.collect::<Vec<_>>().concat()),
+            ),
         };
         let mut ins = self
             .client

@@ -148,7 +148,11 @@ fn create_table(head: &str, t: &str, rest: &str, c: &str, db: &str) -> Vec<Strin
     match shard_key(t) {
         Some(key) => {
             let local = format!("{t}_local");
-            let engine = replicated(name, args, &format!("/clickhouse/tables/{{shard}}/{db}/{local}"));
+            let engine = replicated(
+                name,
+                args,
+                &format!("/clickhouse/tables/{{shard}}/{db}/{local}"),
+            );
             let mut dist = format!(
                 "{head}{t} ON CLUSTER '{c}' AS {local} ENGINE = Distributed('{c}', '{db}', '{local}', {key})"
             );
@@ -157,13 +161,21 @@ fn create_table(head: &str, t: &str, rest: &str, c: &str, db: &str) -> Vec<Strin
                 dist.push_str(comment);
             }
             vec![
-                format!("{head}{local} ON CLUSTER '{c}'{}{engine}{}", &rest[..a], &rest[z..]),
+                format!(
+                    "{head}{local} ON CLUSTER '{c}'{}{engine}{}",
+                    &rest[..a],
+                    &rest[z..]
+                ),
                 dist,
             ]
         }
         None => {
             let engine = replicated(name, args, &format!("/clickhouse/tables/all/{db}/{t}"));
-            vec![format!("{head}{t} ON CLUSTER '{c}'{}{engine}{}", &rest[..a], &rest[z..])]
+            vec![format!(
+                "{head}{t} ON CLUSTER '{c}'{}{engine}{}",
+                &rest[..a],
+                &rest[z..]
+            )]
         }
     }
 }
@@ -207,9 +219,16 @@ pub fn rewrite(stmt: &str, c: &str, db: &str) -> Vec<String> {
         }
         let mut out = vec![format!("{head}{t}_local ON CLUSTER '{c}'{rest}")];
         let op = rest.trim_start().to_ascii_uppercase();
-        let schema_change = ["ADD COLUMN", "DROP COLUMN", "MODIFY COLUMN", "COMMENT COLUMN", "MODIFY COMMENT", "RENAME COLUMN"]
-            .iter()
-            .any(|k| op.starts_with(k));
+        let schema_change = [
+            "ADD COLUMN",
+            "DROP COLUMN",
+            "MODIFY COLUMN",
+            "COMMENT COLUMN",
+            "MODIFY COMMENT",
+            "RENAME COLUMN",
+        ]
+        .iter()
+        .any(|k| op.starts_with(k));
         if schema_change {
             out.push(format!("{head}{t} ON CLUSTER '{c}'{rest}"));
         }
@@ -300,7 +319,10 @@ mod tests {
             rewrite("ALTER TABLE events MODIFY TTL toDateTime(ts) + INTERVAL 3 DAY", "c", "d"),
             vec!["ALTER TABLE events_local ON CLUSTER 'c' MODIFY TTL toDateTime(ts) + INTERVAL 3 DAY"]
         );
-        assert_eq!(rewrite("ALTER TABLE sessions ADD COLUMN x UInt8", "c", "d").len(), 2);
+        assert_eq!(
+            rewrite("ALTER TABLE sessions ADD COLUMN x UInt8", "c", "d").len(),
+            2
+        );
         assert_eq!(
             rewrite("DROP TABLE IF EXISTS agg_daily SYNC", "c", "d"),
             vec![
@@ -319,7 +341,10 @@ mod tests {
             rewrite("INSERT INTO rollup_days SELECT 1", "c", "d"),
             vec!["INSERT INTO rollup_days SELECT 1"]
         );
-        assert_eq!(target_on("sessions", Some("c")), "sessions_local ON CLUSTER 'c'");
+        assert_eq!(
+            target_on("sessions", Some("c")),
+            "sessions_local ON CLUSTER 'c'"
+        );
         assert_eq!(target_on("salts", Some("c")), "salts ON CLUSTER 'c'");
         assert_eq!(target_on("salts", None), "salts");
     }
@@ -329,7 +354,11 @@ mod tests {
         for t in super::super::tiers::TABLES {
             let sharded = shard_key(t.name).is_some();
             let visitor_data = t.columns.contains(&"visitor_id");
-            assert!(!visitor_data || sharded, "{}: visitor ids must be sharded by visitor-day", t.name);
+            assert!(
+                !visitor_data || sharded,
+                "{}: visitor ids must be sharded by visitor-day",
+                t.name
+            );
             if let Some(k) = shard_key(t.name) {
                 assert!(k.contains("site"), "{}", t.name);
                 assert_eq!(visitor_data, k.contains("visitor_id"), "{}", t.name);

@@ -27,7 +27,10 @@ fn email_proxies_and_scanners_are_machines_and_readers_are_not() {
     .unwrap();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut wrong = Vec::new();
-    for line in fixtures.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in fixtures
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let f: Vec<&str> = line.split('\t').collect();
         let [label, expected, ip, ua] = f[..] else {
             panic!("bad fixture line: {line}")
@@ -42,8 +45,17 @@ fn email_proxies_and_scanners_are_machines_and_readers_are_not() {
             wrong.push(format!("{label}: expected {expected}, got {got}"));
         }
     }
-    println!("email clients classified ({} fixtures): {counts:?}", counts.values().sum::<usize>());
+    println!(
+        "email clients classified ({} fixtures): {counts:?}",
+        counts.values().sum::<usize>()
+    );
     assert!(wrong.is_empty(), "{wrong:#?}");
     assert!(counts.get("human").copied().unwrap_or(0) >= 5);
-    assert!(counts.keys().filter(|k| k.starts_with("machine:network")).count() >= 5);
+    assert!(
+        counts
+            .keys()
+            .filter(|k| k.starts_with("machine:network"))
+            .count()
+            >= 5
+    );
 }

@@ -218,26 +218,7 @@ pub(crate) async fn load_generated(db: &TestDb, days: &[i32]) -> Vec<Visit> {
 }
 
 pub(crate) async fn run(db: &TestDb, sql: &str, params: &[(&str, &str)]) -> Vec<Vec<Value>> {
-    let mut url = format!(
-        "{}/?database={}&default_format=JSONCompact&output_format_json_quote_64bit_integers=0",
-        db.url, db.name
-    );
-    for (k, v) in params {
-        url.push_str(&format!(
-            "&param_{k}={}",
-            url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
-        ));
-    }
-    let (status, _, body) = http(hyper::Method::POST, &url, &[], sql.as_bytes().to_vec()).await;
-    let text = String::from_utf8_lossy(&body);
-    assert_eq!(status, 200, "{sql}\n{text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
-    v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_array().unwrap().clone())
-        .collect()
+    run_in(&db.name, sql, params).await
 }
 
 /// Numbers agree within `rel` (plus rounding slack); other values exactly.

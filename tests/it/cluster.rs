@@ -68,33 +68,10 @@ async fn the_cluster_schema_parses_and_matches_its_snapshot() {
     println!(
         "cluster DDL: {n} statements parsed; {distributed} Distributed tables over sharded local tables ({local} replicated local tables), {everywhere} tables replicated everywhere"
     );
-    assert!(distributed >= 10 && everywhere >= 8, "{distributed} {everywhere}");
-}
-
-async fn run_in(database: &str, sql: &str, params: &[(&str, &str)]) -> Vec<Vec<Value>> {
-    let mut url = format!(
-        "{}/?database={database}&default_format=JSONCompact&output_format_json_quote_64bit_integers=0",
-        clickhouse_url()
+    assert!(
+        distributed >= 10 && everywhere >= 8,
+        "{distributed} {everywhere}"
     );
-    for (k, v) in params {
-        url.push_str(&format!(
-            "&param_{k}={}",
-            url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
-        ));
-    }
-    let (status, _, body) = http(hyper::Method::POST, &url, &[], sql.as_bytes().to_vec()).await;
-    let text = String::from_utf8_lossy(&body);
-    assert_eq!(status, 200, "{database}: {sql}\n{text}");
-    if text.trim().is_empty() {
-        return vec![];
-    }
-    let v: Value = serde_json::from_str(&text).unwrap();
-    v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_array().unwrap().clone())
-        .collect()
 }
 
 fn same(a: &Value, b: &Value) -> bool {
@@ -131,8 +108,14 @@ async fn views_agree(one: &str, router: &str, from: &str, to: &str) -> usize {
         };
         let a = run_in(one, &sql, &params).await;
         let b = run_in(router, &sql, &params).await;
-        let equal = a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| same(&Value::from(x.clone()), &Value::from(y.clone())));
-        assert!(equal, "{name}: one server and the shards differ\n one: {a:?}\n shards: {b:?}");
+        let equal = a.len() == b.len()
+            && a.iter()
+                .zip(&b)
+                .all(|(x, y)| same(&Value::from(x.clone()), &Value::from(y.clone())));
+        assert!(
+            equal,
+            "{name}: one server and the shards differ\n one: {a:?}\n shards: {b:?}"
+        );
         rows += a.len();
     }
     assert!(views.len() >= 20, "{} views", views.len());
@@ -153,7 +136,9 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
     let shards: Vec<String> = (0..SHARDS).map(|i| format!("{one}_s{i}")).collect();
     let router = format!("{one}_r");
     for name in std::iter::once(&one).chain(&shards).chain([&router]) {
-        tacit::store::migrate::migrate(&in_db(name), 0).await.unwrap();
+        tacit::store::migrate::migrate(&in_db(name), 0)
+            .await
+            .unwrap();
     }
     let today = day_of(SystemClock.now_ms());
     let days = [today - 3, today - 2];
@@ -169,7 +154,11 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
     .await;
     // Split the rows by the cluster's sharding keys.
     let mut placed = 0u64;
-    for (table, key) in [("events", cluster::shard_key("events")), ("email_events", cluster::shard_key("email_events")), ("dropped_hits", cluster::shard_key("dropped_hits"))] {
+    for (table, key) in [
+        ("events", cluster::shard_key("events")),
+        ("email_events", cluster::shard_key("email_events")),
+        ("dropped_hits", cluster::shard_key("dropped_hits")),
+    ] {
         let key = key.unwrap();
         for (i, s) in shards.iter().enumerate() {
             raw_query(
@@ -178,11 +167,15 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
             )
             .await;
         }
-        let total = run_in(&one, &format!("SELECT count() FROM {table}"), &[]).await[0][0].as_u64().unwrap();
+        let total = run_in(&one, &format!("SELECT count() FROM {table}"), &[]).await[0][0]
+            .as_u64()
+            .unwrap();
         let split: u64 = {
             let mut n = 0;
             for s in &shards {
-                n += run_in(s, &format!("SELECT count() FROM {table}"), &[]).await[0][0].as_u64().unwrap();
+                n += run_in(s, &format!("SELECT count() FROM {table}"), &[]).await[0][0]
+                    .as_u64()
+                    .unwrap();
             }
             n
         };
@@ -191,7 +184,9 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
     }
     // Every shard holds a share of the visitors.
     for s in &shards {
-        let n = run_in(s, "SELECT count() FROM events", &[]).await[0][0].as_u64().unwrap();
+        let n = run_in(s, "SELECT count() FROM events", &[]).await[0][0]
+            .as_u64()
+            .unwrap();
         assert!(n > 100, "{s}: {n} events");
     }
     // The sessionizer runs per shard, over its local rows.
@@ -246,9 +241,13 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
         let v = 10 + k as u64;
         tacit::rollup::rollup_day(&db.client(), d, v).await.unwrap();
         for s in &shards {
-            tacit::sessions::sessionize_day(&shard_client(s), d, v).await.unwrap();
+            tacit::sessions::sessionize_day(&shard_client(s), d, v)
+                .await
+                .unwrap();
         }
-        tacit::rollup::rollup_tables(&shard_client(&router), d, v).await.unwrap();
+        tacit::rollup::rollup_tables(&shard_client(&router), d, v)
+            .await
+            .unwrap();
         views_agree(&one, &router, &from, &to).await;
     }
     // Exports: the same files from one server and from the shards.
@@ -286,7 +285,11 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
             }
         };
         let (a, b) = (release(one.clone()).await, release(router.clone()).await);
-        assert!(a.summary.rows > 0, "{}: an empty release proves nothing", spec.name);
+        assert!(
+            a.summary.rows > 0,
+            "{}: an empty release proves nothing",
+            spec.name
+        );
         assert_eq!(
             String::from_utf8_lossy(&a.bytes),
             String::from_utf8_lossy(&b.bytes),
@@ -325,7 +328,10 @@ async fn replicas_agree_on_the_salt_across_an_outage_over_midnight() {
         let (s, _, _) = get(
             addr,
             "/p.gif?n=pageview&u=https%3A%2F%2Fexample.com%2F",
-            &[("user-agent", BROWSER_UA), ("x-forwarded-for", "198.51.100.23")],
+            &[
+                ("user-agent", BROWSER_UA),
+                ("x-forwarded-for", "198.51.100.23"),
+            ],
         )
         .await;
         assert_eq!(s, 200);
@@ -348,7 +354,11 @@ async fn replicas_agree_on_the_salt_across_an_outage_over_midnight() {
         .fetch_all()
         .await
         .unwrap();
-    assert_eq!(ids.len(), 2, "one visitor id per day across both replicas: {ids:?}");
+    assert_eq!(
+        ids.len(),
+        2,
+        "one visitor id per day across both replicas: {ids:?}"
+    );
     assert_eq!((ids[0].0 as i32, ids[1].0 as i32), (day, day + 1));
     assert!(ids.iter().all(|(_, v)| *v != 0));
     assert_ne!(ids[0].1, ids[1].1, "a new day, an unlinkable id");

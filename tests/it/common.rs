@@ -327,3 +327,35 @@ pub async fn beacon(addr: SocketAddr, path: &str) {
 }
 
 pub use crate::harness::*;
+
+/// Rows of a query in `database` (JSONCompact, 64-bit integers as
+/// numbers), with ClickHouse query parameters.
+pub async fn run_in(
+    database: &str,
+    sql: &str,
+    params: &[(&str, &str)],
+) -> Vec<Vec<serde_json::Value>> {
+    let mut url = format!(
+        "{}/?database={database}&default_format=JSONCompact&output_format_json_quote_64bit_integers=0",
+        clickhouse_url()
+    );
+    for (k, v) in params {
+        url.push_str(&format!(
+            "&param_{k}={}",
+            url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+        ));
+    }
+    let (status, _, body) = http(hyper::Method::POST, &url, &[], sql.as_bytes().to_vec()).await;
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{database}: {sql}\n{text}");
+    if text.trim().is_empty() {
+        return vec![];
+    }
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_array().unwrap().clone())
+        .collect()
+}

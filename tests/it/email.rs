@@ -84,10 +84,19 @@ async fn opens_and_clicks_per_campaign_and_link_and_no_open_redirect() {
     let send = |path: String, ip: &'static str, ua: &'static str| async move {
         get(at, &path, &[("x-forwarded-for", ip), ("user-agent", ua)]).await
     };
-    let (open, click_a) = links("spring", "", "https://example.com/sale/shoes?utm_source=mail");
+    let (open, click_a) = links(
+        "spring",
+        "",
+        "https://example.com/sale/shoes?utm_source=mail",
+    );
     let (_, click_b) = links("spring", "", "https://example.com/about");
     let (open_autumn, _) = links("autumn", "b", "https://example.com/");
-    let (r1, r2, r3, scanner) = ("81.2.69.160", "81.2.69.161", "89.160.20.112", "175.16.199.5");
+    let (r1, r2, r3, scanner) = (
+        "81.2.69.160",
+        "81.2.69.161",
+        "89.160.20.112",
+        "175.16.199.5",
+    );
 
     // Three readers open; the first twice, and once the autumn mail.
     for ip in [r1, r2, r3, r1] {
@@ -105,7 +114,10 @@ async fn opens_and_clicks_per_campaign_and_link_and_no_open_redirect() {
     for (link, ip) in [(&click_a, r1), (&click_b, r2), (&click_a, r2)] {
         let (s, h, _) = send(link.clone(), ip, BROWSER_UA).await;
         assert_eq!(s, 302);
-        assert!(h["location"].to_str().unwrap().starts_with("https://example.com/"));
+        assert!(h["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("https://example.com/"));
     }
     // A scanner on an unlisted network follows every link at once: its
     // first request looks like a person, the clicks after it are a burst.
@@ -128,12 +140,20 @@ async fn opens_and_clicks_per_campaign_and_link_and_no_open_redirect() {
         let (s, h, body) = send(bad.clone(), r1, BROWSER_UA).await;
         assert_eq!(s, 400, "{bad}");
         assert!(h.get("location").is_none(), "{bad} redirected");
-        assert!(String::from_utf8_lossy(&body).contains("signature"), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&body).contains("signature"),
+            "{bad}"
+        );
     }
     let (s, _, body) = send("/e/o.gif?c=x&s=b.example".into(), r1, BROWSER_UA).await;
     assert_eq!(s, 400);
     assert!(String::from_utf8_lossy(&body).contains("email_key"));
-    let (s, _, _) = send("/e/o.gif?c=someone%40mail.example&s=example.com".into(), r1, BROWSER_UA).await;
+    let (s, _, _) = send(
+        "/e/o.gif?c=someone%40mail.example&s=example.com".into(),
+        r1,
+        BROWSER_UA,
+    )
+    .await;
     assert_eq!(s, 400);
 
     db.wait_rows("email_events", 13, 20).await;
@@ -192,7 +212,9 @@ async fn opens_and_clicks_per_campaign_and_link_and_no_open_redirect() {
 
     // The day rolled up: the views answer the same from the aggregate tier.
     let day = day_of(clock.now_ms());
-    tacit::rollup::rollup_day(&db.client(), day, 7).await.unwrap();
+    tacit::rollup::rollup_day(&db.client(), day, 7)
+        .await
+        .unwrap();
     let rolled: u64 = db
         .client()
         .query("SELECT sum(events) FROM rollup_email_daily WHERE link = '' AND day = toDate(?)")
@@ -273,8 +295,14 @@ async fn email_exports_count_readers_only_and_suppress_small_campaigns() {
     assert!(text.contains("big,6,9"), "{text}");
     // (mid may be withheld too, as the complement that keeps small's
     // count from being derived; see docs/disclosure-control.md.)
-    assert!(!text.contains("small"), "a campaign of 2 readers is withheld: {text}");
-    assert!(!text.contains(",22") && !text.contains(",20"), "machines never count: {text}");
+    assert!(
+        !text.contains("small"),
+        "a campaign of 2 readers is withheld: {text}"
+    );
+    assert!(
+        !text.contains(",22") && !text.contains(",20"),
+        "machines never count: {text}"
+    );
 
     // Email exports stay email exports, for the whole partner.
     let bad = |dims: &str, metrics: &str, extra: &str| {

@@ -59,7 +59,10 @@ async fn canary_identifiers_appear_nowhere() {
     assert_eq!(s, 200);
     let (s, h, _) = get(app.beacon_addr, &format!("{click}{recipient}"), &headers).await;
     assert_eq!(s, 302);
-    assert!(h["location"].to_str().unwrap().starts_with("https://example.com/welcome/"));
+    assert!(h["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("https://example.com/welcome/"));
     db.wait_rows("email_events", 2, 10).await;
 
     // Also through the write-ahead log: ClickHouse down, the hit waits in
