@@ -3,7 +3,9 @@
 //! steps like a page view's: the site (which must have an email key), the
 //! campaign and variant names, for a click the target and its signature,
 //! the link kept as host and scrubbed path, request drops (opt-out), the
-//! rate limit, excluded countries, consent signals, then the privacy step,
+//! rate limit (not for the published networks of mail proxies, which fetch
+//! every recipient's images), excluded countries, consent signals, then
+//! the privacy step,
 //! which classifies human or machine and builds the row. Bots are not
 //! dropped here: a proxy's or scanner's open is counted as a machine's.
 
@@ -82,8 +84,12 @@ impl Pipeline {
         if meta.opted_out && self.policy.opt_out {
             return drop(DropReason::OptOut);
         }
+        // Mail proxies fetch every recipient's images from a few networks:
+        // limited per network, their opens would be dropped, not counted.
         if let Some(l) = &self.limiter {
-            if !l.allow(identity.network_key(&l.key), std::time::Instant::now()) {
+            if !email::from_mail_network(&identity, &self.enrichers)
+                && !l.allow(identity.network_key(&l.key), std::time::Instant::now())
+            {
                 return drop(DropReason::RateLimited);
             }
         }

@@ -73,6 +73,15 @@ pub fn classify(identity: &RawIdentity, e: &Enrichers) -> Option<(Machine, &'sta
     Some((Machine::Network, operator_label(op)))
 }
 
+/// Whether the request comes from a published range of an email proxy or
+/// scanner operator (their image fetches arrive from a few networks at
+/// high rates, so the per-network rate limit does not apply to them).
+pub fn from_mail_network(identity: &RawIdentity, e: &Enrichers) -> bool {
+    e.mail_networks
+        .as_ref()
+        .is_some_and(|n| n.operator(identity.ip).is_some())
+}
+
 /// Operator names as `'static` labels (they are few and fixed by the
 /// network list; an unknown one is stored as `other`).
 fn operator_label(op: &str) -> &'static str {

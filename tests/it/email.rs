@@ -328,3 +328,41 @@ async fn email_exports_count_readers_only_and_suppress_small_campaigns() {
     );
     assert!(e.contains("all web or all email"), "{e}");
 }
+
+/// A mail proxy fetches every recipient's images from a few networks: the
+/// per-network rate limit must not turn its opens into drops, while any
+/// other network stays limited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_proxies_are_not_rate_limited_and_others_are() {
+    let db = TestDb::new("email_limit");
+    let mut raw = db.config();
+    raw.sites[0].email_key = KEY.into();
+    raw.server.rate_limit_per_second = 1;
+    raw.server.rate_limit_burst = 2;
+    let app = start(raw).await;
+    let (open, _) = links("news", "", "https://example.com/");
+    for (ip, ua) in [("66.102.8.10", GMAIL), ("81.2.69.160", BROWSER_UA)] {
+        for _ in 0..6 {
+            let (s, _, _) = get(
+                app.beacon_addr,
+                &open,
+                &[("x-forwarded-for", ip), ("user-agent", ua)],
+            )
+            .await;
+            assert_eq!(s, 200);
+        }
+    }
+    let metrics = app.metrics.clone();
+    app.shutdown().await;
+    let per_class: Vec<(String, u64)> = db
+        .client()
+        .query("SELECT toString(class) AS c, count() FROM email_events GROUP BY c ORDER BY c")
+        .fetch_all()
+        .await
+        .unwrap();
+    // The other network gets its burst of 2 (3 if a second passed).
+    let human = per_class[0].1;
+    assert_eq!(per_class[1], ("machine".into(), 6), "every proxy open stored");
+    assert!(per_class[0].0 == "human" && (2..=3).contains(&human), "{per_class:?}");
+    assert_eq!(metrics.dropped(tacit::ingest::DropReason::RateLimited), 6 - human);
+}
