@@ -227,13 +227,25 @@ pub fn spawn_tacit(
 // -------------------------------------------------------------- browser
 
 /// A free port for a test page (its origin must be configured before
-/// tacit starts).
+/// tacit starts, so the page server binds it later). Taken below the
+/// kernel's ephemeral range (32768 and up), where every port-0 listener
+/// and outgoing connection of the other tests lands, so none of them can
+/// take it in between.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let seed = std::process::id() as u64 * 7919
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + ((seed + n * 104_729) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Run `tests/browser/<script>` with `args`; its last stdout line, parsed.
