@@ -362,7 +362,17 @@ async fn mail_proxies_are_not_rate_limited_and_others_are() {
         .unwrap();
     // The other network gets its burst of 2 (3 if a second passed).
     let human = per_class[0].1;
-    assert_eq!(per_class[1], ("machine".into(), 6), "every proxy open stored");
-    assert!(per_class[0].0 == "human" && (2..=3).contains(&human), "{per_class:?}");
-    assert_eq!(metrics.dropped(tacit::ingest::DropReason::RateLimited), 6 - human);
+    assert_eq!(
+        per_class[1],
+        ("machine".into(), 6),
+        "every proxy open stored"
+    );
+    assert!(
+        per_class[0].0 == "human" && (2..=3).contains(&human),
+        "{per_class:?}"
+    );
+    assert_eq!(
+        metrics.dropped(tacit::ingest::DropReason::RateLimited),
+        6 - human
+    );
 }
