@@ -15,7 +15,6 @@
 use serde_json::{Map, Value};
 
 use crate::ingest::steps::MAX_PROPS;
-use crate::model::email::EmailHit;
 use crate::model::hit::{Engagement, Revenue};
 use crate::model::{Hit, Rejection};
 
@@ -342,41 +341,10 @@ pub fn query(q: &str) -> Result<Hit, Rejection> {
     Ok(hit)
 }
 
-/// An email beacon's query: only the campaign (`c`), site (`s`), variant
-/// (`v`), target (`to`) and signature (`sig`) are read; any other
-/// parameter (a recipient's address or id among them) is ignored, never
-/// stored. A parameter given twice is refused.
-pub fn email_query(q: &str) -> Result<EmailHit, Rejection> {
-    let mut hit = EmailHit::default();
-    for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
-        let slot = match &*k {
-            "c" => &mut hit.campaign,
-            "s" => &mut hit.site,
-            "v" => &mut hit.variant,
-            "to" => &mut hit.to,
-            "sig" => &mut hit.sig,
-            _ => continue,
-        };
-        if slot.replace(v.into_owned()).is_some() {
-            return Err(Rejection::BadQuery);
-        }
-    }
-    Ok(hit)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn email_queries_keep_only_their_own_parameters() {
-        let h = email_query("c=spring&s=example.com&email=a%40b.example&uid=42&to=https%3A%2F%2Fexample.com%2Fx%3Fa%3D1&sig=ab").unwrap();
-        assert_eq!(h.campaign.as_deref(), Some("spring"));
-        assert_eq!(h.to.as_deref(), Some("https://example.com/x?a=1"));
-        assert!(!format!("{h:?}").contains("b.example"));
-        assert!(!format!("{h:?}").contains("42"));
-        assert_eq!(email_query("c=a&c=b"), Err(Rejection::BadQuery));
-    }
 
     #[test]
     fn short_and_long_json_names_decode_alike() {

@@ -12,14 +12,14 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
 
-use super::{decode, reject, BeaconState, GIF};
+use super::{dropped, reject, unavailable, BeaconState, GIF};
 use crate::http::request::{forwarded_chain, header_str, meta};
 use crate::http::resp::{self, text, Resp};
 use crate::ingest::email::EmailOutcome;
 use crate::metrics::Metrics;
-use crate::model::email::EmailKind;
+use crate::model::email::{EmailHit, EmailKind};
+use crate::model::Rejection;
 use crate::privacy::RawIdentity;
-use crate::sink::SinkError;
 
 /// `GET /e/o.gif` or `GET /e/c`.
 pub async fn handle(
@@ -28,7 +28,7 @@ pub async fn handle(
     req: Request<Incoming>,
     kind: EmailKind,
 ) -> Resp {
-    let hit = match decode::email_query(req.uri().query().unwrap_or("")) {
+    let hit = match email_query(req.uri().query().unwrap_or("")) {
         Ok(h) => h,
         Err(r) => return reject(state, r),
     };
@@ -46,9 +46,7 @@ pub async fn handle(
     };
     let stored = match accepted.outcome {
         EmailOutcome::Drop { site, reason } => {
-            Metrics::inc(&state.metrics.hits_dropped[reason as usize]);
-            let day = crate::model::clock::day_of(state.pipeline.clock.now_ms());
-            state.sink.count_drop(day, site, reason);
+            dropped(state, site, reason);
             Ok(())
         }
         EmailOutcome::Store(ev) => state.sink.submit(&ev).await.map(|()| {
@@ -64,13 +62,30 @@ pub async fn handle(
             redirect(&to)
         }
         (None, Ok(())) => resp::body(StatusCode::OK, "image/gif", Bytes::from_static(&GIF)),
-        (None, Err(SinkError::Full | SinkError::WriteFailed)) => resp::with(
-            text(StatusCode::SERVICE_UNAVAILABLE, "cannot store the open now"),
-            header::RETRY_AFTER,
-            "1",
-        ),
-        (None, Err(_)) => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+        (None, Err(e)) => unavailable(e),
     }
+}
+
+/// An email beacon's query: only the campaign (`c`), site (`s`), variant
+/// (`v`), target (`to`) and signature (`sig`) are read; any other
+/// parameter (a recipient's address or id among them) is ignored, never
+/// stored. A parameter given twice is refused.
+pub fn email_query(q: &str) -> Result<EmailHit, Rejection> {
+    let mut hit = EmailHit::default();
+    for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+        let slot = match &*k {
+            "c" => &mut hit.campaign,
+            "s" => &mut hit.site,
+            "v" => &mut hit.variant,
+            "to" => &mut hit.to,
+            "sig" => &mut hit.sig,
+            _ => continue,
+        };
+        if slot.replace(v.into_owned()).is_some() {
+            return Err(Rejection::BadQuery);
+        }
+    }
+    Ok(hit)
 }
 
 fn redirect(to: &str) -> Resp {
@@ -135,6 +150,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn email_queries_keep_only_their_own_parameters() {
+        let h = email_query("c=spring&s=example.com&email=a%40b.example&uid=42&to=https%3A%2F%2Fexample.com%2Fx%3Fa%3D1&sig=ab").unwrap();
+        assert_eq!(h.campaign.as_deref(), Some("spring"));
+        assert_eq!(h.to.as_deref(), Some("https://example.com/x?a=1"));
+        assert!(!format!("{h:?}").contains("b.example"));
+        assert!(!format!("{h:?}").contains("42"));
+        assert_eq!(email_query("c=a&c=b"), Err(Rejection::BadQuery));
+    }
+
+
+    #[test]
     fn links_round_trip_through_the_decoder_and_verify() {
         let key = [9u8; 32];
         let (open, click) = links(
@@ -148,7 +174,7 @@ mod tests {
         .unwrap();
         assert_eq!(open, "https://t.example/e/o.gif?c=spring&s=example.com&v=b");
         let q = click.split_once('?').unwrap().1;
-        let h = decode::email_query(q).unwrap();
+        let h = email_query(q).unwrap();
         let to = h.to.unwrap();
         assert_eq!(to, "https://example.com/sale?x=1&y=é");
         let sig = h.sig.unwrap();

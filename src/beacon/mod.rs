@@ -308,35 +308,36 @@ async fn accept(
         let one = Hit { domain, ..base };
         match state.pipeline.process(one, &request, identity) {
             Err(r) => refused = refused.or(Some(r)),
-            Ok(Outcome::Drop { site, reason }) => {
-                Metrics::inc(&state.metrics.hits_dropped[reason as usize]);
-                let day = crate::model::clock::day_of(state.pipeline.clock.now_ms());
-                state.sink.count_drop(day, site, reason);
-            }
+            Ok(Outcome::Drop { site, reason }) => dropped(state, site, reason),
             Ok(Outcome::Store(ev)) => events.push(ev),
         }
     }
     if let Some(r) = refused.filter(|_| events.is_empty()) {
         return Err(reject(state, r));
     }
-    let unavailable = |msg| {
-        resp::with(
-            text(StatusCode::SERVICE_UNAVAILABLE, msg),
-            header::RETRY_AFTER,
-            "1",
-        )
-    };
     for ev in &events {
-        match state.sink.submit(ev).await {
-            Ok(()) => Metrics::inc(&state.metrics.hits_accepted),
-            Err(SinkError::Full) => return Err(unavailable("log full, retry later")),
-            Err(SinkError::WriteFailed) => {
-                return Err(unavailable("cannot store the hit now (disk)"))
-            }
-            Err(_) => return Err(text(StatusCode::SERVICE_UNAVAILABLE, "shutting down")),
-        }
+        state.sink.submit(ev).await.map_err(unavailable)?;
+        Metrics::inc(&state.metrics.hits_accepted);
     }
     Ok(())
+}
+
+/// Count a hit tacit chose not to store: in the metrics, and per site and
+/// day for `dropped_hits`.
+fn dropped(state: &BeaconState, site: &'static str, reason: crate::model::DropReason) {
+    Metrics::inc(&state.metrics.hits_dropped[reason as usize]);
+    let day = crate::model::clock::day_of(state.pipeline.clock.now_ms());
+    state.sink.count_drop(day, site, reason);
+}
+
+/// The answer when the log refuses a row.
+fn unavailable(e: SinkError) -> Resp {
+    let busy = |msg| resp::with(text(StatusCode::SERVICE_UNAVAILABLE, msg), header::RETRY_AFTER, "1");
+    match e {
+        SinkError::Full => busy("log full, retry later"),
+        SinkError::WriteFailed => busy("cannot store the hit now (disk)"),
+        _ => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+    }
 }
 
 #[cfg(test)]

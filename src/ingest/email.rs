@@ -2,12 +2,12 @@
 //! (`/e/c`) becomes an [`EmailEvent`], a drop, or a refusal, in small
 //! steps like a page view's: the site (which must have an email key), the
 //! campaign and variant names, for a click the target and its signature,
-//! the link kept as host and scrubbed path, request drops (opt-out), the
-//! rate limit (not for the published networks of mail proxies, which fetch
-//! every recipient's images), excluded countries, consent signals, then
-//! the privacy step,
-//! which classifies human or machine and builds the row. Bots are not
-//! dropped here: a proxy's or scanner's open is counted as a machine's.
+//! the link kept as host and scrubbed path, request drops (link prefetches,
+//! the opt-out cookie), the rate limit (not for the published networks of
+//! mail proxies, which fetch every recipient's images), excluded
+//! countries, consent signals, then the privacy step, which classifies
+//! human or machine and builds the row. Bots are not dropped here: a
+//! proxy's or scanner's open is counted as a machine's.
 
 use super::{steps, DropReason, Pipeline, Rejection, RequestMeta};
 use crate::model::clock::day_of;
@@ -81,8 +81,8 @@ impl Pipeline {
                 reason,
             })
         };
-        if meta.opted_out && self.policy.opt_out {
-            return drop(DropReason::OptOut);
+        if let Some(reason) = steps::request_drop(meta, &self.policy) {
+            return drop(reason);
         }
         // Mail proxies fetch every recipient's images from a few networks:
         // limited per network, their opens would be dropped, not counted.

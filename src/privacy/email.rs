@@ -209,8 +209,8 @@ pub fn anonymize(
     }
 }
 
-/// Used by `tacit explain`-style tools and tests: classify an address and
-/// agent without storing anything.
+/// Classify an address and agent without storing anything (the fixture
+/// test of real proxy and client requests).
 pub fn classify_raw(
     ip: IpAddr,
     user_agent: &str,
