@@ -28,7 +28,9 @@ pub enum MailNetError {
 /// Sorted, non-overlapping ranges (IPv4 as IPv4-mapped IPv6).
 pub struct MailNetworks {
     ranges: Vec<(u128, u128, u16)>,
-    operators: Vec<String>,
+    /// Operator names, for the life of the process (a handful, stored as
+    /// labels on email rows).
+    operators: Vec<&'static str>,
 }
 
 fn key(ip: IpAddr) -> u128 {
@@ -56,7 +58,7 @@ impl MailNetworks {
 
     /// Parse the CSV; `Err(line)` names the first bad line (0: no ranges).
     pub fn parse(text: &str) -> Result<Self, usize> {
-        let mut operators: Vec<String> = Vec::new();
+        let mut operators: Vec<&'static str> = Vec::new();
         let mut ranges = Vec::new();
         for (i, l) in text.lines().enumerate() {
             let l = l.trim();
@@ -76,10 +78,10 @@ impl MailNetworks {
             let Some((op, a, z)) = parsed else {
                 return Err(i + 1);
             };
-            let idx = match operators.iter().position(|o| o == op) {
+            let idx = match operators.iter().position(|o| *o == op) {
                 Some(k) => k,
                 None => {
-                    operators.push(op.to_string());
+                    operators.push(Box::leak(op.to_string().into_boxed_str()));
                     operators.len() - 1
                 }
             };
@@ -93,11 +95,11 @@ impl MailNetworks {
     }
 
     /// The operator whose range holds `ip`, if any.
-    pub fn operator(&self, ip: IpAddr) -> Option<&str> {
+    pub fn operator(&self, ip: IpAddr) -> Option<&'static str> {
         let k = key(ip);
         let i = self.ranges.partition_point(|r| r.0 <= k);
         let (_, z, op) = *self.ranges.get(i.checked_sub(1)?)?;
-        (k <= z).then(|| self.operators[op as usize].as_str())
+        (k <= z).then(|| self.operators[op as usize])
     }
 
     pub fn len(&self) -> usize {

@@ -70,7 +70,7 @@ pub fn classify(identity: &RawIdentity, e: &Enrichers) -> Option<(Machine, &'sta
         return Some((Machine::Agent, ""));
     }
     let op = e.mail_networks.as_ref()?.operator(identity.ip)?;
-    Some((Machine::Network, operator_label(op)))
+    Some((Machine::Network, op))
 }
 
 /// Whether the request comes from a published range of an email proxy or
@@ -80,21 +80,6 @@ pub fn from_mail_network(identity: &RawIdentity, e: &Enrichers) -> bool {
     e.mail_networks
         .as_ref()
         .is_some_and(|n| n.operator(identity.ip).is_some())
-}
-
-/// Operator names as `'static` labels (they are few and fixed by the
-/// network list; an unknown one is stored as `other`).
-fn operator_label(op: &str) -> &'static str {
-    const KNOWN: &[&str] = &[
-        "google",
-        "apple",
-        "microsoft",
-        "yahoo",
-        "proofpoint",
-        "mimecast",
-        "barracuda",
-    ];
-    KNOWN.iter().find(|k| **k == op).copied().unwrap_or("other")
 }
 
 /// Recent first opens and clicks per (visitor id, site and campaign), to
