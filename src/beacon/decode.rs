@@ -345,7 +345,6 @@ pub fn query(q: &str) -> Result<Hit, Rejection> {
 mod tests {
     use super::*;
 
-
     #[test]
     fn short_and_long_json_names_decode_alike() {
         let a = json(br#"{"n":"pageview","u":"https://e.com/a","d":"e.com","r":"https://g.com/","w":1280,"p":{"plan":"pro","n":3,"b":true}}"#).unwrap();

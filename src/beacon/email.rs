@@ -159,7 +159,6 @@ mod tests {
         assert_eq!(email_query("c=a&c=b"), Err(Rejection::BadQuery));
     }
 
-
     #[test]
     fn links_round_trip_through_the_decoder_and_verify() {
         let key = [9u8; 32];

@@ -332,7 +332,13 @@ fn dropped(state: &BeaconState, site: &'static str, reason: crate::model::DropRe
 
 /// The answer when the log refuses a row.
 fn unavailable(e: SinkError) -> Resp {
-    let busy = |msg| resp::with(text(StatusCode::SERVICE_UNAVAILABLE, msg), header::RETRY_AFTER, "1");
+    let busy = |msg| {
+        resp::with(
+            text(StatusCode::SERVICE_UNAVAILABLE, msg),
+            header::RETRY_AFTER,
+            "1",
+        )
+    };
     match e {
         SinkError::Full => busy("log full, retry later"),
         SinkError::WriteFailed => busy("cannot store the hit now (disk)"),

@@ -10,7 +10,7 @@
 //! ([`Durable`]); handlers waiting on it ([`Log::wait_durable`]) answer.
 //! Waking a task on another thread's runtime costs a syscall (the runtime
 //! is parked in `epoll_wait`), so each I/O thread runs a relay
-//! ([`Log::relay_here`]): the appender hands it the group's waiters of that
+//! ([`Log::relay_here`], `relay.rs`): the appender hands it the group's waiters of that
 //! thread in one message, and the relay wakes them locally.
 //! A write or sync that fails (a full disk) is cut back to the last whole
 //! record, and the rows of that group are answered 503: nothing is
@@ -29,9 +29,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use std::cell::Cell;
+use tokio::sync::{oneshot, watch};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use super::relay::{Relays, Waiting};
 
 use super::record::{self, HEADER};
 use crate::metrics::Metrics;
@@ -172,20 +172,12 @@ fn recover_segment(path: &Path) -> Result<(u64, u64), LogError> {
 /// Told whether its row is on disk (`true`) or its write failed.
 pub type Waiter = oneshot::Receiver<bool>;
 
-/// The waiters of one group on one thread, and whether their rows are on disk.
-type Wakeups = (Vec<oneshot::Sender<bool>>, bool);
-
-thread_local! {
-    /// This thread's relay, if it runs one.
-    static RELAY: Cell<Option<usize>> = const { Cell::new(None) };
-}
-
 struct Pending {
     buf: Vec<u8>,
     /// One per row in `buf` whose handler waits (in `buf` order): the
     /// appender wakes exactly these after the sync, no one else.
     /// With the relay of the thread each waits on (`None`: woken directly).
-    waiters: Vec<(Option<usize>, oneshot::Sender<bool>)>,
+    waiters: Vec<Waiting>,
     /// Sequence number of the first record in `buf`.
     first_seq: u64,
     count: u64,
@@ -199,7 +191,7 @@ struct Shared {
     wake: Condvar,
     durable: watch::Sender<Durable>,
     /// One per I/O thread running a relay, by relay id.
-    relays: Mutex<Vec<mpsc::UnboundedSender<Wakeups>>>,
+    relays: Relays,
     /// Bytes of every segment on disk.
     disk_bytes: AtomicU64,
     metrics: Arc<Metrics>,
@@ -277,7 +269,7 @@ impl Log {
             }),
             wake: Condvar::new(),
             durable,
-            relays: Mutex::new(Vec::new()),
+            relays: Relays::default(),
             disk_bytes: AtomicU64::new(disk),
             metrics,
             cfg,
@@ -318,7 +310,7 @@ impl Log {
         record::frame(&mut p.buf, payload);
         let waiter = wait.then(|| {
             let (tx, rx) = oneshot::channel();
-            p.waiters.push((RELAY.with(Cell::get), tx));
+            p.waiters.push((Relays::current(), tx));
             rx
         });
         p.count += 1;
@@ -335,20 +327,7 @@ impl Log {
     /// on, rows appended on this thread are woken by one message per group
     /// to the relay, which wakes them without a syscall each.
     pub fn relay_here(&self) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Wakeups>();
-        let id = {
-            let mut relays = lock(&self.shared.relays);
-            relays.push(tx);
-            relays.len() - 1
-        };
-        RELAY.with(|r| r.set(Some(id)));
-        tokio::spawn(async move {
-            while let Some((waiters, ok)) = rx.recv().await {
-                for w in waiters {
-                    let _ = w.send(ok);
-                }
-            }
-        });
+        self.shared.relays.here();
     }
 
     /// Resolves when the row of `waiter` is on disk, or its write failed.
@@ -416,38 +395,7 @@ fn new_segment(path: &Path) -> Result<File, LogError> {
 }
 
 /// The next group: its bytes, first sequence number, row count, waiters.
-type Group = (
-    Vec<u8>,
-    u64,
-    u64,
-    Vec<(Option<usize>, oneshot::Sender<bool>)>,
-);
-
-/// Tell a group's waiters: one message per relay, the others directly.
-fn wake(s: &Shared, waiters: Vec<(Option<usize>, oneshot::Sender<bool>)>, ok: bool) {
-    let relays = lock(&s.relays);
-    let mut by_relay: Vec<Vec<oneshot::Sender<bool>>> =
-        (0..relays.len()).map(|_| Vec::new()).collect();
-    for (relay, w) in waiters {
-        match relay.and_then(|r| by_relay.get_mut(r)) {
-            Some(batch) => batch.push(w),
-            None => {
-                let _ = w.send(ok);
-            }
-        }
-    }
-    for (relay, batch) in relays.iter().zip(by_relay) {
-        if batch.is_empty() {
-            continue;
-        }
-        // A relay whose runtime is gone: tell its waiters directly.
-        if let Err(mpsc::error::SendError((batch, ok))) = relay.send((batch, ok)) {
-            for w in batch {
-                let _ = w.send(ok);
-            }
-        }
-    }
-}
+type Group = (Vec<u8>, u64, u64, Vec<Waiting>);
 
 /// Take the next group of rows, waiting for the first one and then (up to
 /// the commit delay) for more. `None` when closed and empty.
@@ -523,7 +471,7 @@ fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
             seq: first + n,
             end: Pos { seg, off: len },
         });
-        wake(&s, waiters, ok);
+        s.relays.wake(waiters, ok);
         buf.clear();
         spare = buf;
     }

@@ -22,6 +22,7 @@ pub mod log;
 mod native;
 mod quarantine;
 pub mod record;
+mod relay;
 pub mod writer;
 
 use std::cell::RefCell;
