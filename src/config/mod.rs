@@ -8,6 +8,7 @@ mod env;
 mod export_source;
 pub mod exports;
 mod raw;
+mod sites;
 mod validate;
 
 use std::net::SocketAddr;

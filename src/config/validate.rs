@@ -9,7 +9,7 @@ use super::*;
 use crate::model::facts::{expand_country_list, CLICK_IDS};
 use crate::model::net::Cidr;
 
-fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         reason: reason.into(),
@@ -214,17 +214,6 @@ fn positive(key: &str, v: u64) -> Result<u64, ConfigError> {
     }
 }
 
-fn valid_domain(d: &str) -> bool {
-    !d.is_empty()
-        && d.len() <= 253
-        && d.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !l.starts_with('-')
-        })
-}
-
 fn valid_identifier(s: &str) -> bool {
     !s.is_empty()
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -369,74 +358,7 @@ impl RawConfig {
             mail_networks: opt_path(&e.mail_networks),
         };
 
-        let mut sites: Vec<Site> = Vec::new();
-        for (i, site) in self.sites.iter().enumerate() {
-            let d = site.domain.trim().to_ascii_lowercase();
-            if !valid_domain(&d) {
-                return Err(invalid(
-                    format!("sites[{i}].domain"),
-                    format!("not a hostname: {:?}", site.domain),
-                ));
-            }
-            if sites.iter().any(|s| s.domain == d) {
-                return Err(invalid(
-                    format!("sites[{i}].domain"),
-                    format!("duplicate site {d:?}"),
-                ));
-            }
-            let mut origins = Vec::new();
-            for (j, o) in site.origins.iter().enumerate() {
-                let u = url::Url::parse(o).map_err(|e| {
-                    invalid(format!("sites[{i}].origins[{j}]"), format!("{e}: {o:?}"))
-                })?;
-                origins.push(u.origin().ascii_serialization());
-            }
-            let umami = site.umami_website_id.trim().to_ascii_lowercase();
-            if !umami.is_empty() {
-                let uuid = umami.len() == 36
-                    && umami.bytes().enumerate().all(|(k, b)| {
-                        if [8, 13, 18, 23].contains(&k) {
-                            b == b'-'
-                        } else {
-                            b.is_ascii_hexdigit()
-                        }
-                    });
-                if !uuid {
-                    return Err(invalid(
-                        format!("sites[{i}].umami_website_id"),
-                        format!("not a UUID: {:?}", site.umami_website_id),
-                    ));
-                }
-                if sites
-                    .iter()
-                    .any(|s| s.umami_website_id.as_deref() == Some(umami.as_str()))
-                {
-                    return Err(invalid(
-                        format!("sites[{i}].umami_website_id"),
-                        "used by another site",
-                    ));
-                }
-            }
-            let email_key = match site.email_key.trim() {
-                "" => None,
-                k => match hex::decode(k) {
-                    Ok(b) if b.len() >= 32 => Some(super::EmailKey(b)),
-                    _ => {
-                        return Err(invalid(
-                            format!("sites[{i}].email_key"),
-                            "must be at least 32 bytes as hex (64 hex digits; e.g. openssl rand -hex 32)",
-                        ))
-                    }
-                },
-            };
-            sites.push(Site {
-                domain: d,
-                origins,
-                hash_routing: site.hash_routing,
-                umami_website_id: (!umami.is_empty()).then_some(umami),
-                email_key,
-            });
-        }
+        let sites = super::sites::validate(&self.sites)?;
 
         let domains: Vec<String> = sites.iter().map(|s| s.domain.clone()).collect();
         let exports = super::exports::validate_all(&self.exports, &domains)?;
