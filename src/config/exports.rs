@@ -210,49 +210,7 @@ pub fn validate_all(raw: &[RawExport], sites: &[String]) -> Result<Vec<ExportSpe
         }
         out.push(spec);
     }
-    let sources: Vec<(usize, &str, &str, Source)> = out
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (i, e.name.as_str(), e.partner.as_str(), e.source))
-        .collect();
-    super::export_source::same_per_partner(&sources)?;
-    // One linked system per partner: its atoms combine every non-time
-    // dimension the partner's exports use.
-    for i in 0..out.len() {
-        let partner = out[i].partner.clone();
-        let mut finest: Vec<Dimension> = out
-            .iter()
-            .filter(|e| e.partner == partner)
-            .flat_map(|e| e.dimensions.iter().cloned())
-            .filter(|d| {
-                !matches!(
-                    d,
-                    Dimension::Field(Field::Date | Field::Week | Field::Month | Field::Site)
-                )
-            })
-            .collect();
-        finest.sort_by_key(|d| d.name());
-        finest.dedup();
-        if finest.len() > MAX_LINKED_DIMENSIONS {
-            let names: Vec<&str> = out
-                .iter()
-                .filter(|e| e.partner == partner)
-                .map(|e| e.name.as_str())
-                .collect();
-            return Err(err(
-                i,
-                &out[i].name.clone(),
-                "dimensions",
-                format!(
-                    "partner {partner:?}'s exports ({}) together break down by {} dimensions ({}); releases to one partner are checked together, over the combinations of all of them, and more than {MAX_LINKED_DIMENSIONS} cannot be checked in reasonable time. Use fewer dimensions across these exports",
-                    names.join(", "),
-                    finest.len(),
-                    finest.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
-        out[i].finest = finest;
-    }
+    super::partners::link(&mut out)?;
     Ok(out)
 }
 
@@ -363,7 +321,7 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
         }
         metrics.push(metric);
     }
-    let source = super::export_source::check(i, n, &dims, &metrics)?;
+    let source = super::partners::check_source(i, n, &dims, &metrics)?;
     let Some(period) = Granularity::parse(&r.period) else {
         return Err(err(
             i,

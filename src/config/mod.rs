@@ -5,8 +5,8 @@
 //! export definitions have their own module ([`exports`]) and error type.
 
 mod env;
-mod export_source;
 pub mod exports;
+mod partners;
 mod raw;
 mod sites;
 mod validate;
