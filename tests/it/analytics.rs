@@ -184,31 +184,7 @@ pub(crate) async fn load_generated(db: &TestDb, days: &[i32]) -> Vec<Visit> {
         ins.write(e).await.unwrap();
     }
     ins.end().await.unwrap();
-    // Email opens and clicks: three campaigns, a variant, three links, a
-    // pool of daily visitor ids (some anonymous), a share from machines
-    // (not on a schema older than the email tables: the upgrade test).
-    let email = raw_query(&db.url, &format!("EXISTS TABLE `{}`.email_events", db.name)).await;
-    for &d in days.iter().filter(|_| email.trim() == "1") {
-        raw_query(
-            &db.url,
-            &format!(
-                "INSERT INTO `{}`.email_events (site, ts, kind, campaign, variant, link_host, link_path, visitor_id, consent, class, machine, operator)
-                 SELECT '{SITE}', toDateTime64('{}', 3, 'UTC') + toIntervalMillisecond(number * 7919 % 86400000) AS ts,
-                        if(number % 4 = 0, 'click', 'open') AS kind,
-                        ['spring', 'autumn', 'news'][intDiv(number, 7) % 3 + 1], if(number % 5 = 0, 'b', ''),
-                        if(kind = 'click', 'example.com', ''), if(kind = 'click', ['/a', '/b', '/c'][number % 3 + 1], ''),
-                        if(number % 50 = 0, 0, cityHash64(number % 300) % 400 + 1) AS v,
-                        if(v = 0, 'anonymous', 'full'),
-                        if(number % 6 = 0, 'machine', 'human') AS class,
-                        if(class = 'machine', 'network', ''), if(class = 'machine', 'apple', '')
-                 FROM numbers({})",
-                db.name,
-                format_day(d),
-                1500 + (d % 7) * 50
-            ),
-        )
-        .await;
-    }
+    crate::email::load_generated_opens(db, days).await;
     for &d in days {
         tacit::sessions::sessionize_day(&db.client(), d, 1)
             .await
