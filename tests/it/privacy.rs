@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tacit::model::clock::{day_of, Clock, ManualClock};
+use tacit::model::clock::{day_of, Clock, ManualClock, SystemClock};
 use tacit::privacy::Salts;
 
 use crate::common::*;
@@ -213,7 +213,9 @@ async fn replicas_share_salts_and_old_salts_are_destroyed() {
         .await
         .unwrap();
     let client = db.client();
-    let now = 1_795_737_600_000i64 + 3_600_000; // 2026-11-27 01:00 UTC
+    // 01:00 UTC today: salts of a fixed past day would expire under the
+    // table's TTL while the test runs.
+    let now = day_of(SystemClock.now_ms()) as i64 * 86_400_000 + 3_600_000;
     let today = day_of(now);
 
     // A salt from long ago, as if left by a crashed process.
@@ -278,7 +280,9 @@ async fn tacit_insert_old_salt(db: &TestDb, day: i32) {
 #[tokio::test]
 async fn visitor_id_rotates_at_midnight_with_an_injected_clock() {
     let db = TestDb::new("rotate");
-    let clock = ManualClock::new(1_795_737_600_000 + 86_400_000 - 1_000); // 23:59:59
+    // 23:59:59 today (a fixed past day's salts would expire under the TTL).
+    let midnight = (day_of(SystemClock.now_ms()) as i64 + 1) * 86_400_000;
+    let clock = ManualClock::new(midnight - 1_000);
     let app = start_with_clock(db.config(), Arc::new(clock.clone())).await;
     beacon(app.beacon_addr, "/before").await;
     clock.advance(2_000); // past midnight
