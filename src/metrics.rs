@@ -75,6 +75,8 @@ pub struct Metrics {
     pub wal_syncs: AtomicU64,
     pub wal_rows: AtomicU64,
     pub wal_fsync: Histogram,
+    /// Periodic syncs (`durability = "process"`) that failed after their rows were answered.
+    pub wal_sync_failures: AtomicU64,
     /// Age in milliseconds of the oldest row not yet acknowledged by ClickHouse.
     pub wal_oldest_unacked_ms: AtomicI64,
     /// Rows in the log not yet acknowledged by ClickHouse.
@@ -171,6 +173,11 @@ impl Metrics {
             "tacit_wal_syncs_total",
             "Log group commits (one fdatasync each).",
             get(&self.wal_syncs),
+        );
+        counter(
+            "tacit_wal_sync_failures_total",
+            "Periodic log syncs that failed after their rows were answered (durability = \"process\").",
+            get(&self.wal_sync_failures),
         );
         counter(
             "tacit_wal_rows_total",

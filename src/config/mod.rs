@@ -142,6 +142,8 @@ pub struct SinkConfig {
     pub wal_buffer_max_bytes: usize,
     pub wal_commit_max_rows: usize,
     pub wal_commit_max_delay: Duration,
+    /// With `Durability::Process`: the longest a written row waits for its sync.
+    pub wal_sync_interval: Duration,
 }
 
 /// The per-client-network rate limit.
@@ -156,8 +158,13 @@ pub struct RateLimit {
 /// When a hit is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
-    /// After its row is synced to the write-ahead log: survives a crash.
+    /// After its row is synced to the write-ahead log: survives a crash of
+    /// tacit and of the machine (power loss).
     Wal,
+    /// After its row is written to the write-ahead log: survives a crash or
+    /// kill of tacit; a power loss or kernel crash can lose the rows written
+    /// in the last `wal_sync_interval`.
+    Process,
     /// As soon as its row is buffered: a crash loses what was not yet synced
     /// (at most one group commit, bounded by `wal_buffer_max_bytes`).
     Memory,

@@ -87,7 +87,8 @@ pub struct RawClickHouse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawSink {
-    /// "wal" (answer after the row is synced to disk) or "memory".
+    /// "wal" (answer after the row is synced to disk), "process" (after it
+    /// is written to the log) or "memory".
     pub durability: String,
     pub batch_rows: u64,
     pub batch_bytes: u64,
@@ -100,6 +101,8 @@ pub struct RawSink {
     pub wal_buffer_max_bytes: u64,
     pub wal_commit_max_rows: u64,
     pub wal_commit_max_delay_us: u64,
+    /// With durability "process": sync the log at most this long after a write.
+    pub wal_sync_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -210,6 +213,7 @@ impl Default for RawSink {
             wal_buffer_max_bytes: 64 << 20,
             wal_commit_max_rows: 20_000,
             wal_commit_max_delay_us: 0,
+            wal_sync_interval_ms: 1000,
         }
     }
 }

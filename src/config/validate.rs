@@ -294,7 +294,11 @@ impl RawConfig {
             durability: choice(
                 "sink.durability",
                 &k.durability,
-                &[("wal", Durability::Wal), ("memory", Durability::Memory)],
+                &[
+                    ("wal", Durability::Wal),
+                    ("process", Durability::Process),
+                    ("memory", Durability::Memory),
+                ],
             )?,
             batch_rows: positive("sink.batch_rows", k.batch_rows)? as usize,
             batch_bytes: positive("sink.batch_bytes", k.batch_bytes)? as usize,
@@ -309,7 +313,14 @@ impl RawConfig {
             wal_commit_max_rows: positive("sink.wal_commit_max_rows", k.wal_commit_max_rows)?
                 as usize,
             wal_commit_max_delay: Duration::from_micros(k.wal_commit_max_delay_us),
+            wal_sync_interval: ms("sink.wal_sync_interval_ms", k.wal_sync_interval_ms)?,
         };
+        if sink.wal_sync_interval > Duration::from_secs(60) {
+            return Err(invalid(
+                "sink.wal_sync_interval_ms",
+                "must be at most 60000 (a power loss loses up to this much)",
+            ));
+        }
         if sink.wal_segment_bytes > sink.wal_max_bytes {
             return Err(invalid(
                 "sink.wal_segment_bytes",

@@ -6,7 +6,10 @@
 //! appender swaps the buffer out, writes it with one `pwrite`, and makes it
 //! durable with one `fdatasync` (group commit: one sync covers every row
 //! appended since the last, bounded by `commit_max_rows` and
-//! `commit_max_delay`). It then publishes the new durable end
+//! `commit_max_delay`). With `sync_every` (`durability = "process"`) it
+//! answers once the group is written, which a crash or kill of tacit cannot
+//! undo, and syncs at most that long after the first unsynced write. It
+//! then publishes the new durable end
 //! ([`Durable`]); handlers waiting on it ([`Log::wait_durable`]) answer.
 //! Waking a task on another thread's runtime costs a syscall (the runtime
 //! is parked in `epoll_wait`), so each I/O thread runs a relay
@@ -22,7 +25,6 @@
 //! bounded by bytes on disk (`max_bytes`), and its in-memory buffer too.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +34,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
 use super::relay::{Relays, Waiting};
+pub use super::segment::{count_from, segment_ids, segment_path, Recovered};
+use super::segment::{io, new_segment, recover_segment, sync_dir};
 
 use super::record::{self, HEADER};
 use crate::metrics::Metrics;
@@ -60,6 +64,11 @@ pub struct LogConfig {
     pub buffer_max_bytes: usize,
     pub commit_max_rows: usize,
     pub commit_max_delay: Duration,
+    /// `None`: each group is synced before its rows are answered. `Some(d)`:
+    /// rows are answered once written (the OS holds them, so a crash of
+    /// tacit loses none), and the segment is synced at most `d` after its
+    /// first unsynced write (a power loss can lose that much).
+    pub sync_every: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,13 +84,6 @@ pub enum LogError {
     InUse(PathBuf),
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
-    move |source| LogError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 /// Why a row was not taken or not made durable; each is a 503.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -94,79 +96,6 @@ pub enum AppendError {
     WriteFailed,
     #[error("the write-ahead log is closed")]
     Closed,
-}
-
-/// The file name of a segment.
-pub fn segment_path(dir: &Path, seg: u64) -> PathBuf {
-    dir.join(format!("{seg:016x}.wal"))
-}
-
-/// Segment ids present in `dir`, ascending.
-pub fn segment_ids(dir: &Path) -> Result<Vec<u64>, LogError> {
-    let mut ids: Vec<u64> = fs::read_dir(dir)
-        .map_err(io(dir))?
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name();
-            let name = name.to_str()?;
-            let hex = name.strip_suffix(".wal")?;
-            (hex.len() == 16).then(|| u64::from_str_radix(hex, 16).ok())?
-        })
-        .collect();
-    ids.sort_unstable();
-    Ok(ids)
-}
-
-/// Whole records at or after `from` in the segments of `dir` (the rows a
-/// restarted writer still has to deliver).
-pub fn count_from(dir: &Path, from: Pos) -> Result<u64, LogError> {
-    let mut n = 0;
-    for id in segment_ids(dir)?.into_iter().filter(|&id| id >= from.seg) {
-        let p = segment_path(dir, id);
-        let bytes = fs::read(&p).map_err(io(&p))?;
-        let start = if id == from.seg { from.off } else { HEADER } as usize;
-        if let Some(tail) = bytes.get(start.max(HEADER as usize)..) {
-            n += record::valid_prefix(tail).1;
-        }
-    }
-    Ok(n)
-}
-
-fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
-}
-
-/// What opening the log found.
-#[derive(Debug, Default, Clone)]
-pub struct Recovered {
-    /// Whole records found in the existing segments.
-    pub records: u64,
-    /// Bytes cut off torn or damaged tails.
-    pub discarded_bytes: u64,
-    /// The first segment still holding records (the writer starts there).
-    pub first: Option<u64>,
-}
-
-/// Scan one segment: keep its whole records, cut the rest off.
-fn recover_segment(path: &Path) -> Result<(u64, u64), LogError> {
-    let bytes = fs::read(path).map_err(io(path))?;
-    if !record::valid_header(&bytes) {
-        // Created but never given its header: holds nothing.
-        fs::remove_file(path).map_err(io(path))?;
-        return Ok((0, bytes.len() as u64));
-    }
-    let (valid, n) = record::valid_prefix(&bytes[HEADER as usize..]);
-    let end = HEADER + valid as u64;
-    let discarded = bytes.len() as u64 - end;
-    if discarded > 0 {
-        let f = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(io(path))?;
-        f.set_len(end).map_err(io(path))?;
-        f.sync_all().map_err(io(path))?;
-    }
-    Ok((n, discarded))
 }
 
 /// Told whether its row is on disk (`true`) or its write failed.
@@ -382,30 +311,38 @@ impl Drop for Log {
     }
 }
 
-fn new_segment(path: &Path) -> Result<File, LogError> {
-    let mut f = OpenOptions::new()
-        .create_new(true)
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(io(path))?;
-    f.write_all(&record::header()).map_err(io(path))?;
-    f.sync_all().map_err(io(path))?;
-    Ok(f)
-}
-
 /// The next group: its bytes, first sequence number, row count, waiters.
 type Group = (Vec<u8>, u64, u64, Vec<Waiting>);
 
+/// What the appender does next.
+enum Next {
+    Write(Group),
+    /// No rows came before the periodic sync was due.
+    Sync,
+    Closed,
+}
+
 /// Take the next group of rows, waiting for the first one and then (up to
-/// the commit delay) for more. `None` when closed and empty.
-fn next_group(s: &Shared, spare: Vec<u8>) -> Option<Group> {
+/// the commit delay) for more; or tell that `sync_due` passed first.
+fn next_group(s: &Shared, spare: &mut Vec<u8>, sync_due: Option<Instant>) -> Next {
     let mut p = lock(&s.pending);
     while p.count == 0 && !p.closed {
-        p = s.wake.wait(p).unwrap_or_else(|e| e.into_inner());
+        p = match sync_due {
+            None => s.wake.wait(p).unwrap_or_else(|e| e.into_inner()),
+            Some(due) => {
+                let now = Instant::now();
+                if now >= due {
+                    return Next::Sync;
+                }
+                s.wake
+                    .wait_timeout(p, due - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+        };
     }
     if p.count == 0 {
-        return None;
+        return Next::Closed;
     }
     if !s.cfg.commit_max_delay.is_zero() {
         let deadline = p.oldest.unwrap_or_else(Instant::now) + s.cfg.commit_max_delay;
@@ -421,20 +358,49 @@ fn next_group(s: &Shared, spare: Vec<u8>) -> Option<Group> {
                 .0;
         }
     }
-    let buf = std::mem::replace(&mut p.buf, spare);
+    let buf = std::mem::replace(&mut p.buf, std::mem::take(spare));
     let waiters = std::mem::take(&mut p.waiters);
     let (first, n) = (p.first_seq, p.count);
     p.first_seq += n;
     p.count = 0;
     p.oldest = None;
-    Some((buf, first, n, waiters))
+    Next::Write((buf, first, n, waiters))
+}
+
+/// The periodic sync (`sync_every`): data written before it was answered
+/// already; a failure here cannot be answered any more, so it is counted
+/// and logged.
+fn periodic_sync(s: &Shared, file: &File) {
+    let started = Instant::now();
+    let result = file.sync_data();
+    s.metrics.wal_fsync.observe(started.elapsed());
+    s.metrics.wal_syncs.fetch_add(1, Ordering::Relaxed);
+    if let Err(e) = result {
+        s.metrics.wal_sync_failures.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(error = %e, "write-ahead log periodic sync failed; answered rows may not survive a power loss");
+    }
 }
 
 fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
     let mut len = HEADER;
     let mut spare = Vec::with_capacity(1 << 20);
-    while let Some((mut buf, first, n, waiters)) = next_group(&s, spare) {
+    // In periodic mode: when the oldest unsynced write happened.
+    let mut unsynced: Option<Instant> = None;
+    loop {
+        let due = s.cfg.sync_every.zip(unsynced).map(|(every, at)| at + every);
+        let (mut buf, first, n, waiters) = match next_group(&s, &mut spare, due) {
+            Next::Write(g) => g,
+            Next::Sync => {
+                periodic_sync(&s, &file);
+                unsynced = None;
+                continue;
+            }
+            Next::Closed => break,
+        };
         if len > HEADER && len + buf.len() as u64 > s.cfg.segment_bytes {
+            if unsynced.take().is_some() {
+                periodic_sync(&s, &file);
+            }
             match roll(&s, seg + 1) {
                 Ok(f) => {
                     seg += 1;
@@ -446,8 +412,13 @@ fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
             }
         }
         let started = Instant::now();
-        let result = file.write_all_at(&buf, len).and_then(|()| file.sync_data());
-        s.metrics.wal_fsync.observe(started.elapsed());
+        let result = match s.cfg.sync_every {
+            None => file.write_all_at(&buf, len).and_then(|()| file.sync_data()),
+            Some(_) => file.write_all_at(&buf, len),
+        };
+        if s.cfg.sync_every.is_none() {
+            s.metrics.wal_fsync.observe(started.elapsed());
+        }
         let ok = result.is_ok();
         match result {
             Ok(()) => {
@@ -455,7 +426,11 @@ fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
                 let disk =
                     s.disk_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed) + buf.len() as u64;
                 s.metrics.wal_bytes.store(disk as i64, Ordering::Relaxed);
-                s.metrics.wal_syncs.fetch_add(1, Ordering::Relaxed);
+                if s.cfg.sync_every.is_none() {
+                    s.metrics.wal_syncs.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    unsynced.get_or_insert(started);
+                }
                 s.metrics.wal_rows.fetch_add(n, Ordering::Relaxed);
             }
             Err(e) => {
@@ -474,6 +449,15 @@ fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
         s.relays.wake(waiters, ok);
         buf.clear();
         spare = buf;
+        if let (Some(every), Some(at)) = (s.cfg.sync_every, unsynced) {
+            if at.elapsed() >= every {
+                periodic_sync(&s, &file);
+                unsynced = None;
+            }
+        }
+    }
+    if unsynced.is_some() {
+        periodic_sync(&s, &file);
     }
 }
 

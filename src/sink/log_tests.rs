@@ -9,6 +9,7 @@ fn cfg(dir: &Path) -> LogConfig {
         buffer_max_bytes: 1 << 20,
         commit_max_rows: 1000,
         commit_max_delay: Duration::ZERO,
+        sync_every: None,
     }
 }
 
@@ -81,5 +82,36 @@ async fn one_process_per_log() {
     ));
     drop(first);
     assert!(Log::open(cfg(&dir), m).is_ok(), "free again once closed");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn process_mode_answers_once_written_and_syncs_within_the_interval() {
+    let dir = tmp("process");
+    let m = Arc::new(Metrics::default());
+    let mut c = cfg(&dir);
+    c.segment_bytes = 1 << 20;
+    c.sync_every = Some(Duration::from_secs(1));
+    let (log, _) = Log::open(c.clone(), m.clone()).unwrap();
+    for i in 0..10u8 {
+        let w = log.append(&[i; 30], true).unwrap().unwrap();
+        Log::wait_durable(w).await.unwrap();
+    }
+    assert_eq!(
+        m.wal_syncs.load(Ordering::Relaxed),
+        0,
+        "answered before any sync"
+    );
+    assert_eq!(m.wal_rows.load(Ordering::Relaxed), 10);
+    // With no more rows, the periodic sync still comes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while m.wal_syncs.load(Ordering::Relaxed) == 0 {
+        assert!(Instant::now() < deadline, "no periodic sync");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(m.wal_sync_failures.load(Ordering::Relaxed), 0);
+    drop(log);
+    let (_log, rec) = Log::open(c, m).unwrap();
+    assert_eq!(rec.records, 10);
     let _ = fs::remove_dir_all(&dir);
 }

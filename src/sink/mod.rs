@@ -23,6 +23,7 @@ mod native;
 mod quarantine;
 pub mod record;
 mod relay;
+mod segment;
 pub mod writer;
 
 use std::cell::RefCell;
@@ -110,7 +111,7 @@ impl SinkHandle {
             let mut b = b.borrow_mut();
             b.clear();
             ev.write_row_binary(&mut b);
-            self.log.append(&b, self.durability == Durability::Wal)
+            self.log.append(&b, self.durability != Durability::Memory)
         });
         let waiter = appended.map_err(|e| {
             if matches!(e, AppendError::LogFull | AppendError::BufferFull) {
@@ -213,6 +214,7 @@ pub fn spawn(
             buffer_max_bytes: cfg.wal_buffer_max_bytes,
             commit_max_rows: cfg.wal_commit_max_rows,
             commit_max_delay: cfg.wal_commit_max_delay,
+            sync_every: (cfg.durability == Durability::Process).then_some(cfg.wal_sync_interval),
         },
         metrics.clone(),
     )?;

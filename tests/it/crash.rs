@@ -53,7 +53,18 @@ async fn load(addr: std::net::SocketAddr, round: usize, stop: Arc<AtomicBool>) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_loses_no_acknowledged_hit() {
-    let db = TestDb::new("sigkill");
+    sigkill_rounds("sigkill", "wal", KILLS).await;
+}
+
+/// `durability = "process"` answers before the sync: a killed process
+/// still loses nothing it answered (the kernel holds the written rows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_in_process_durability_loses_no_acknowledged_hit() {
+    sigkill_rounds("sigkill_process", "process", 4).await;
+}
+
+async fn sigkill_rounds(name: &str, durability: &str, kills: usize) {
+    let db = TestDb::new(name);
     let cfg_path = db.dir.join("tacit.toml");
     // A fixed port, so clients reconnect to the restarted process.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -65,7 +76,7 @@ async fn sigkill_under_load_loses_no_acknowledged_hit() {
         &cfg_path,
         format!(
             "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:0\"\npartner_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nrate_limit_per_second = 0\n\
-             [clickhouse]\nurl = {:?}\ndatabase = {:?}\n[sink]\nflush_interval_ms = 200\nbatch_rows = 2000\n\
+             [clickhouse]\nurl = {:?}\ndatabase = {:?}\n[sink]\nflush_interval_ms = 200\nbatch_rows = 2000\ndurability = {durability:?}\n\
              [log]\nformat = \"json\"\n[[sites]]\ndomain = \"example.com\"\n",
             db.dir.to_string_lossy(),
             db.url,
@@ -75,7 +86,7 @@ async fn sigkill_under_load_loses_no_acknowledged_hit() {
     .unwrap();
     let mut rng = Rng(0x5eed_cafe ^ std::process::id() as u64);
     let mut acked: Vec<String> = Vec::new();
-    for round in 0..KILLS {
+    for round in 0..kills {
         let (mut child, addr, _logs) = spawn_tacit(&cfg_path);
         let stop = Arc::new(AtomicBool::new(false));
         let gen = tokio::spawn(load(addr, round, stop.clone()));
@@ -129,7 +140,7 @@ async fn sigkill_under_load_loses_no_acknowledged_hit() {
         missing.iter().take(5).collect::<Vec<_>>()
     );
     eprintln!(
-        "sigkill: {KILLS} kills, {} hits acknowledged, {} stored (the rest were logged but never answered)",
+        "sigkill ({durability}): {kills} kills, {} hits acknowledged, {} stored (the rest were logged but never answered)",
         want.len(),
         stored.len()
     );

@@ -1,0 +1,102 @@
+//! Log segments on disk: their names, the scan that recovers whole records
+//! after a crash (cutting a torn tail), and the creation of a new one.
+//! `log.rs` appends to them; the writer and the purge read them.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::log::{LogError, Pos};
+use super::record::{self, HEADER};
+
+pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+    move |source| LogError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The file name of a segment.
+pub fn segment_path(dir: &Path, seg: u64) -> PathBuf {
+    dir.join(format!("{seg:016x}.wal"))
+}
+
+/// Segment ids present in `dir`, ascending.
+pub fn segment_ids(dir: &Path) -> Result<Vec<u64>, LogError> {
+    let mut ids: Vec<u64> = fs::read_dir(dir)
+        .map_err(io(dir))?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let name = name.to_str()?;
+            let hex = name.strip_suffix(".wal")?;
+            (hex.len() == 16).then(|| u64::from_str_radix(hex, 16).ok())?
+        })
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Whole records at or after `from` in the segments of `dir` (the rows a
+/// restarted writer still has to deliver).
+pub fn count_from(dir: &Path, from: Pos) -> Result<u64, LogError> {
+    let mut n = 0;
+    for id in segment_ids(dir)?.into_iter().filter(|&id| id >= from.seg) {
+        let p = segment_path(dir, id);
+        let bytes = fs::read(&p).map_err(io(&p))?;
+        let start = if id == from.seg { from.off } else { HEADER } as usize;
+        if let Some(tail) = bytes.get(start.max(HEADER as usize)..) {
+            n += record::valid_prefix(tail).1;
+        }
+    }
+    Ok(n)
+}
+
+pub(super) fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// What opening the log found.
+#[derive(Debug, Default, Clone)]
+pub struct Recovered {
+    /// Whole records found in the existing segments.
+    pub records: u64,
+    /// Bytes cut off torn or damaged tails.
+    pub discarded_bytes: u64,
+    /// The first segment still holding records (the writer starts there).
+    pub first: Option<u64>,
+}
+
+/// Scan one segment: keep its whole records, cut the rest off.
+pub(super) fn recover_segment(path: &Path) -> Result<(u64, u64), LogError> {
+    let bytes = fs::read(path).map_err(io(path))?;
+    if !record::valid_header(&bytes) {
+        // Created but never given its header: holds nothing.
+        fs::remove_file(path).map_err(io(path))?;
+        return Ok((0, bytes.len() as u64));
+    }
+    let (valid, n) = record::valid_prefix(&bytes[HEADER as usize..]);
+    let end = HEADER + valid as u64;
+    let discarded = bytes.len() as u64 - end;
+    if discarded > 0 {
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io(path))?;
+        f.set_len(end).map_err(io(path))?;
+        f.sync_all().map_err(io(path))?;
+    }
+    Ok((n, discarded))
+}
+
+pub(super) fn new_segment(path: &Path) -> Result<File, LogError> {
+    let mut f = OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(&record::header()).map_err(io(path))?;
+    f.sync_all().map_err(io(path))?;
+    Ok(f)
+}
