@@ -47,7 +47,7 @@ bench-load: clickhouse data
 	cargo build --release
 	python3 benches/load.py
 
-# tacit (log on) and nginx under paced load, step by step: the highest
+# tacit (log on, both durabilities) and nginx under constant-rate load (benches/pace.rs), step by step: the highest
 # rate tacit sustains as a ratio to nginx's (benches/sustained.py).
 bench-sustained: clickhouse data
 	scripts/setup --load

@@ -135,7 +135,7 @@ def nginx_pids(master):
     return pids
 
 
-def lua_script(path):
+def hits():
     """The same varied hits for both servers: pixel GETs and JSON beacons,
     user agents weighted as in npm `user-agents`, random public client IPs,
     Zipf paths, referrers and UTM tags; a few bots and DNT requests."""
@@ -176,6 +176,25 @@ def lua_script(path):
                 body["p"] = {"plan": rnd.choice(["pro", "team"])}
             headers["Content-Type"] = "text/plain"
             reqs.append(("POST", "/api/event", headers, json.dumps(body)))
+    return reqs
+
+
+def raw_requests(path):
+    """`hits()` as raw HTTP/1.1 requests, each behind its 4-byte length, for
+    `benches/pace.rs` (the open-loop generator)."""
+    with open(path, "wb") as f:
+        for m, p, h, b in hits():
+            body = b.encode()
+            head = f"{m} {p} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items())
+            if body:
+                head += f"Content-Length: {len(body)}\r\n"
+            req = (head + "\r\n").encode() + body
+            f.write(len(req).to_bytes(4, "little") + req)
+
+
+def lua_script(path):
+    """`hits()` as a wrk script picking one at random per request."""
+    reqs = hits()
 
     def lua_str(s):
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
 
+use super::direct::{self, Active};
 use super::relay::{Relays, Waiting};
 pub use super::segment::{count_from, segment_ids, segment_path, Recovered};
 use super::segment::{io, new_segment, recover_segment, sync_dir};
@@ -114,16 +115,18 @@ struct Pending {
     closed: bool,
 }
 
-struct Shared {
-    cfg: LogConfig,
+pub(super) struct Shared {
+    pub(super) cfg: LogConfig,
     pending: Mutex<Pending>,
     wake: Condvar,
-    durable: watch::Sender<Durable>,
+    pub(super) durable: watch::Sender<Durable>,
     /// One per I/O thread running a relay, by relay id.
     relays: Relays,
     /// Bytes of every segment on disk.
-    disk_bytes: AtomicU64,
-    metrics: Arc<Metrics>,
+    pub(super) disk_bytes: AtomicU64,
+    pub(super) metrics: Arc<Metrics>,
+    /// With `sync_every`: the segment the handlers write directly.
+    pub(super) active: Option<Mutex<Active>>,
 }
 
 /// The write-ahead log (append side). Cheap to share behind an `Arc`.
@@ -201,12 +204,22 @@ impl Log {
             relays: Relays::default(),
             disk_bytes: AtomicU64::new(disk),
             metrics,
+            active: cfg
+                .sync_every
+                .is_some()
+                .then(|| file.try_clone().map(|f| Mutex::new(Active::new(f, active))))
+                .transpose()
+                .map_err(io(&path))?,
             cfg,
         });
         let s = shared.clone();
+        let run: Box<dyn FnOnce() + Send> = match s.cfg.sync_every {
+            Some(every) => Box::new(move || direct::timer(s, every)),
+            None => Box::new(move || appender(s, active, file)),
+        };
         let thread = std::thread::Builder::new()
             .name("tacit-wal".into())
-            .spawn(move || appender(s, active, file))
+            .spawn(run)
             .map_err(io(&path))?;
         Ok((
             Log {
@@ -224,8 +237,11 @@ impl Log {
         if payload.len() > record::MAX_PAYLOAD {
             return Err(AppendError::BufferFull);
         }
-        let framed = record::FRAME + payload.len();
         let s = &self.shared;
+        if s.active.is_some() {
+            return direct::write(s, payload).map(|()| None);
+        }
+        let framed = record::FRAME + payload.len();
         let mut p = lock(&s.pending);
         if p.closed {
             return Err(AppendError::Closed);
@@ -298,6 +314,9 @@ impl Log {
     /// Stop taking rows, write and sync what is buffered, stop the appender.
     pub fn close(&self) {
         lock(&self.shared.pending).closed = true;
+        if let Some(a) = &self.shared.active {
+            lock(a).close();
+        }
         self.shared.wake.notify_one();
         if let Some(t) = lock(&self.thread).take() {
             let _ = t.join();
@@ -314,35 +333,15 @@ impl Drop for Log {
 /// The next group: its bytes, first sequence number, row count, waiters.
 type Group = (Vec<u8>, u64, u64, Vec<Waiting>);
 
-/// What the appender does next.
-enum Next {
-    Write(Group),
-    /// No rows came before the periodic sync was due.
-    Sync,
-    Closed,
-}
-
 /// Take the next group of rows, waiting for the first one and then (up to
-/// the commit delay) for more; or tell that `sync_due` passed first.
-fn next_group(s: &Shared, spare: &mut Vec<u8>, sync_due: Option<Instant>) -> Next {
+/// the commit delay) for more. `None` when closed and empty.
+fn next_group(s: &Shared, spare: Vec<u8>) -> Option<Group> {
     let mut p = lock(&s.pending);
     while p.count == 0 && !p.closed {
-        p = match sync_due {
-            None => s.wake.wait(p).unwrap_or_else(|e| e.into_inner()),
-            Some(due) => {
-                let now = Instant::now();
-                if now >= due {
-                    return Next::Sync;
-                }
-                s.wake
-                    .wait_timeout(p, due - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
-            }
-        };
+        p = s.wake.wait(p).unwrap_or_else(|e| e.into_inner());
     }
     if p.count == 0 {
-        return Next::Closed;
+        return None;
     }
     if !s.cfg.commit_max_delay.is_zero() {
         let deadline = p.oldest.unwrap_or_else(Instant::now) + s.cfg.commit_max_delay;
@@ -358,49 +357,22 @@ fn next_group(s: &Shared, spare: &mut Vec<u8>, sync_due: Option<Instant>) -> Nex
                 .0;
         }
     }
-    let buf = std::mem::replace(&mut p.buf, std::mem::take(spare));
+    let buf = std::mem::replace(&mut p.buf, spare);
     let waiters = std::mem::take(&mut p.waiters);
     let (first, n) = (p.first_seq, p.count);
     p.first_seq += n;
     p.count = 0;
     p.oldest = None;
-    Next::Write((buf, first, n, waiters))
+    Some((buf, first, n, waiters))
 }
 
-/// The periodic sync (`sync_every`): data written before it was answered
-/// already; a failure here cannot be answered any more, so it is counted
-/// and logged.
-fn periodic_sync(s: &Shared, file: &File) {
-    let started = Instant::now();
-    let result = file.sync_data();
-    s.metrics.wal_fsync.observe(started.elapsed());
-    s.metrics.wal_syncs.fetch_add(1, Ordering::Relaxed);
-    if let Err(e) = result {
-        s.metrics.wal_sync_failures.fetch_add(1, Ordering::Relaxed);
-        tracing::error!(error = %e, "write-ahead log periodic sync failed; answered rows may not survive a power loss");
-    }
-}
-
+/// Group commit (`durability = "wal"` and `"memory"`): write each group and
+/// sync it, then wake its waiters.
 fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
     let mut len = HEADER;
     let mut spare = Vec::with_capacity(1 << 20);
-    // In periodic mode: when the oldest unsynced write happened.
-    let mut unsynced: Option<Instant> = None;
-    loop {
-        let due = s.cfg.sync_every.zip(unsynced).map(|(every, at)| at + every);
-        let (mut buf, first, n, waiters) = match next_group(&s, &mut spare, due) {
-            Next::Write(g) => g,
-            Next::Sync => {
-                periodic_sync(&s, &file);
-                unsynced = None;
-                continue;
-            }
-            Next::Closed => break,
-        };
+    while let Some((mut buf, first, n, waiters)) = next_group(&s, spare) {
         if len > HEADER && len + buf.len() as u64 > s.cfg.segment_bytes {
-            if unsynced.take().is_some() {
-                periodic_sync(&s, &file);
-            }
             match roll(&s, seg + 1) {
                 Ok(f) => {
                     seg += 1;
@@ -412,13 +384,8 @@ fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
             }
         }
         let started = Instant::now();
-        let result = match s.cfg.sync_every {
-            None => file.write_all_at(&buf, len).and_then(|()| file.sync_data()),
-            Some(_) => file.write_all_at(&buf, len),
-        };
-        if s.cfg.sync_every.is_none() {
-            s.metrics.wal_fsync.observe(started.elapsed());
-        }
+        let result = file.write_all_at(&buf, len).and_then(|()| file.sync_data());
+        s.metrics.wal_fsync.observe(started.elapsed());
         let ok = result.is_ok();
         match result {
             Ok(()) => {
@@ -426,11 +393,7 @@ fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
                 let disk =
                     s.disk_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed) + buf.len() as u64;
                 s.metrics.wal_bytes.store(disk as i64, Ordering::Relaxed);
-                if s.cfg.sync_every.is_none() {
-                    s.metrics.wal_syncs.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    unsynced.get_or_insert(started);
-                }
+                s.metrics.wal_syncs.fetch_add(1, Ordering::Relaxed);
                 s.metrics.wal_rows.fetch_add(n, Ordering::Relaxed);
             }
             Err(e) => {
@@ -449,19 +412,10 @@ fn appender(s: Arc<Shared>, mut seg: u64, mut file: File) {
         s.relays.wake(waiters, ok);
         buf.clear();
         spare = buf;
-        if let (Some(every), Some(at)) = (s.cfg.sync_every, unsynced) {
-            if at.elapsed() >= every {
-                periodic_sync(&s, &file);
-                unsynced = None;
-            }
-        }
-    }
-    if unsynced.is_some() {
-        periodic_sync(&s, &file);
     }
 }
 
-fn roll(s: &Shared, seg: u64) -> Result<File, LogError> {
+pub(super) fn roll(s: &Shared, seg: u64) -> Result<File, LogError> {
     let f = new_segment(&segment_path(&s.cfg.dir, seg))?;
     sync_dir(&s.cfg.dir)?;
     Ok(f)

@@ -15,6 +15,7 @@
 
 mod batch;
 mod classify;
+mod direct;
 pub mod cursor;
 pub mod drops;
 mod health;
