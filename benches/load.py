@@ -49,6 +49,7 @@ NGINX_PORT = 18090
 TACITS = {
     "tacit": (18080, 18081, "tacit_load", "wal"),
     "tacit-memory": (18082, 18083, "tacit_load_mem", "memory"),
+    "tacit-process": (18084, 18085, "tacit_load_proc", "process"),
 }
 try:
     CH_PID = int(open(os.path.join(ROOT, ".tacit/clickhouse-dev.pid")).read().strip())
@@ -498,7 +499,7 @@ def main():
     w_rps, m_rps, n_rps = med("tacit", "rps"), med("tacit-memory", "rps"), med("nginx", "rps")
     w_p99, m_p99, n_p99 = med("tacit", "p99_us"), med("tacit-memory", "p99_us"), med("nginx", "p99_us")
     lines = [
-        f"# Load: tacit with the write-ahead log, tacit `durability = \"memory\"`, nginx empty_gif ({date.today().isoformat()})",
+        f"# Load: tacit with the write-ahead log (`wal`, `process`), tacit `durability = \"memory\"`, nginx empty_gif ({date.today().isoformat()})",
         "",
         f"`make bench-load` on this machine ({os.cpu_count()} cores shared by wrk, both tacits, nginx and ClickHouse). "
         f"tacit `io_threads = {IO_THREADS}`; wrk {THREADS} threads, {CONNS} connections, {ROUNDS} rounds × {SECONDS} s each, in turn "
@@ -526,6 +527,9 @@ def main():
         f"- tacit (log) vs nginx: throughput {w_rps / n_rps:.2f}, p99 {w_p99 / n_p99:.2f}×; "
         f"CPU per 1k hits **{med('tacit', 'cpu_s_per_1k') / med('nginx', 'cpu_s_per_1k'):.2f}×** nginx's "
         f"(`memory`: {med('tacit-memory', 'cpu_s_per_1k') / med('nginx', 'cpu_s_per_1k'):.2f}×; target ≤ 1.3×).",
+        f"- tacit `durability = \"process\"` (each row written to the log before its answer, synced every second) vs nginx: "
+        f"throughput {med('tacit-process', 'rps') / n_rps:.2f}, p99 {med('tacit-process', 'p99_us') / n_p99:.2f}×; "
+        f"CPU per 1k hits **{med('tacit-process', 'cpu_s_per_1k') / med('nginx', 'cpu_s_per_1k'):.2f}×** nginx's.",
         f"- Engine CPU per stored row, from each round's start until its rows are in (inserts, merges, the background jobs of that time): "
         f"median **{med('tacit', 'ch_us_per_row'):.2f} µs** (log), {med('tacit-memory', 'ch_us_per_row'):.2f} µs (`memory`); target ≤ 3 µs.",
         f"- tacit (log) peak RSS during the rounds: {mem.peak_rss:.0f} MiB (anonymous {mem.peak_anon:.0f} MiB). VmHWM {peak_steady.get('VmHWM', 0):.0f} MiB.",

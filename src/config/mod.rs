@@ -208,6 +208,11 @@ mod tests {
             ("[clickhouse]\nurl = \"ftp://x\"", "clickhouse.url"),
             ("[clickhouse]\ndatabase = \"a-b\"", "clickhouse.database"),
             ("[sink]\nbatch_rows = 0", "sink.batch_rows"),
+            ("[sink]\ndurability = \"fsync\"", "sink.durability"),
+            (
+                "[sink]\ndurability = \"process\"\nwal_sync_interval_ms = 90000",
+                "sink.wal_sync_interval_ms",
+            ),
             ("[log]\nformat = \"xml\"", "log.format"),
             ("[policy]\nip = \"keep\"", "policy.ip"),
             ("[policy]\nlocation = \"street\"", "policy.location"),

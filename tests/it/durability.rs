@@ -310,9 +310,20 @@ impl Drop for Tmpfs {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_answers_503_and_loses_nothing_acknowledged() {
-    let db = TestDb::new("diskfull");
+    full_disk("diskfull", "wal").await;
+}
+
+/// The same with `durability = "process"`: each handler's own write fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_in_process_durability_answers_503_and_loses_nothing() {
+    full_disk("diskfull_process", "process").await;
+}
+
+async fn full_disk(name: &str, durability: &str) {
+    let db = TestDb::new(name);
     let proxy = Proxy::start(&db.url).await;
     let mut raw = db.config();
+    raw.sink.durability = durability.into();
     raw.clickhouse.url = proxy.url();
     raw.sink.wal_segment_bytes = 32 << 10;
     let wal = db.dir.join("wal");
