@@ -182,7 +182,10 @@ fn main() {
         (out, start.elapsed())
     });
     let (tallies, took) = tallies;
-    let mut lat: Vec<u32> = tallies.iter().flat_map(|t| t.lat_us.iter().copied()).collect();
+    let mut lat: Vec<u32> = tallies
+        .iter()
+        .flat_map(|t| t.lat_us.iter().copied())
+        .collect();
     lat.sort_unstable();
     let q = |p: f64| {
         lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))

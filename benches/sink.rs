@@ -155,7 +155,7 @@ async fn main() {
     let (bare, bare_cpu) = run(&url, "tacit_sink_bench", &evs, copies).await;
     println!(
         "sink: {} rows into {url}: {bare:.0} rows/s (target 300000 rows/s; no per-insert views since the retention tiers). \
-         tacit's own CPU per row (submit, batch, RowBinary, LZ4, HTTP): {bare_cpu:.2} us, i.e. {:.0} rows/s per core; the rest of the time is the engine's.",
+         tacit's own CPU per row (submit, log, batch, Native block, compression if on, HTTP): {bare_cpu:.2} us, i.e. {:.0} rows/s per core; the rest of the time is the engine's.",
         unique * copies,
         1e6 / bare_cpu.max(1e-9)
     );

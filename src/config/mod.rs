@@ -198,6 +198,26 @@ mod tests {
     }
 
     #[test]
+    fn compression_auto_is_off_on_loopback_only() {
+        let lz4 = |url: &str, c: &str| {
+            let text = format!("[clickhouse]\nurl = {url:?}\ncompression = {c:?}");
+            RawConfig::from_toml(&text)
+                .unwrap()
+                .validate()
+                .unwrap()
+                .clickhouse
+                .lz4
+        };
+        assert!(!lz4("http://127.0.0.1:8123", "auto"));
+        assert!(!lz4("http://localhost:8123", "auto"));
+        assert!(!lz4("http://[::1]:8123", "auto"));
+        assert!(lz4("http://clickhouse.internal:8123", "auto"));
+        assert!(lz4("http://10.0.0.7:8123", "auto"));
+        assert!(lz4("http://127.0.0.1:8123", "lz4"));
+        assert!(!lz4("http://10.0.0.7:8123", "none"));
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         let cases = [
             ("[server]\nlisten = \"nope\"", "server.listen"),

@@ -192,7 +192,7 @@ impl Default for RawClickHouse {
             database: "tacit".into(),
             user: "default".into(),
             password: String::new(),
-            compression: "lz4".into(),
+            compression: "auto".into(),
             cluster: String::new(),
         }
     }

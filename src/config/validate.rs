@@ -280,10 +280,13 @@ impl RawConfig {
         let lz4 = match ch.compression.as_str() {
             "lz4" => true,
             "none" => false,
+            // Compression trades CPU for network bytes: none on loopback,
+            // where there is no network to save.
+            "auto" => !is_loopback(&url),
             other => {
                 return Err(invalid(
                     "clickhouse.compression",
-                    format!("expected \"lz4\" or \"none\", got {other:?}"),
+                    format!("expected \"auto\", \"lz4\" or \"none\", got {other:?}"),
                 ))
             }
         };
@@ -440,5 +443,15 @@ impl RawConfig {
             exports,
             funnels,
         })
+    }
+}
+
+/// Whether the URL names this machine (`localhost`, 127.0.0.0/8, `::1`).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
     }
 }

@@ -125,9 +125,7 @@ pub(super) fn timer(s: Arc<Shared>, every: Duration) {
     loop {
         let (file, end, seq, due, closed) = {
             let mut a = lock(active);
-            let due = a
-                .unsynced
-                .is_some_and(|t| a.closed || t.elapsed() >= every);
+            let due = a.unsynced.is_some_and(|t| a.closed || t.elapsed() >= every);
             if due {
                 a.unsynced = None;
             }

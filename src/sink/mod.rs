@@ -15,8 +15,8 @@
 
 mod batch;
 mod classify;
-mod direct;
 pub mod cursor;
+mod direct;
 pub mod drops;
 mod health;
 pub mod log;

@@ -43,7 +43,14 @@ fn varint(out: &mut Vec<u8>, mut n: u64) {
 }
 
 /// Read a varint at `*at`, advancing it.
+#[inline]
 fn read_varint(buf: &[u8], at: &mut usize) -> Option<u64> {
+    // Most lengths and counts fit one byte.
+    let first = *buf.get(*at)?;
+    if first < 0x80 {
+        *at += 1;
+        return Some(first as u64);
+    }
     let (mut n, mut shift) = (0u64, 0u32);
     loop {
         let b = *buf.get(*at)?;
@@ -60,6 +67,7 @@ fn read_varint(buf: &[u8], at: &mut usize) -> Option<u64> {
 }
 
 /// Copy one string (varint length and bytes) from `buf` at `*at` to `out`.
+#[inline]
 fn copy_str(buf: &[u8], at: &mut usize, out: &mut Vec<u8>) -> Option<()> {
     let start = *at;
     let len = read_varint(buf, at)? as usize;
@@ -83,11 +91,35 @@ pub fn block<'a>(
     if names.len() != cols.len() {
         return None;
     }
-    let mut data: Vec<Vec<u8>> = cols
-        .iter()
-        .map(|_| Vec::with_capacity(bytes / cols.len() + 16))
-        .collect();
-    let mut offsets: Vec<Vec<u64>> = cols.iter().map(|_| Vec::new()).collect();
+    COLUMNS.with(|c| {
+        let (data, offsets) = &mut *c.borrow_mut();
+        // The columns of the last block, cleared: their memory is already
+        // mapped (fresh buffers of a batch's size cost page faults).
+        data.resize_with(cols.len(), Vec::new);
+        offsets.resize_with(cols.len(), Vec::new);
+        for (d, o) in data.iter_mut().zip(offsets.iter_mut()) {
+            d.clear();
+            o.clear();
+            d.reserve(bytes / cols.len() + 16);
+        }
+        encode(names, types, &cols, rows, data, offsets)
+    })
+}
+
+thread_local! {
+    /// Column buffers reused from block to block (the writer's thread).
+    static COLUMNS: std::cell::RefCell<(Vec<Vec<u8>>, Vec<Vec<u64>>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+fn encode<'a>(
+    names: &[&str],
+    types: &[&str],
+    cols: &[Col],
+    rows: impl Iterator<Item = &'a [u8]>,
+    data: &mut [Vec<u8>],
+    offsets: &mut [Vec<u64>],
+) -> Option<Vec<u8>> {
     let mut n = 0u64;
     for row in rows {
         let mut at = 0usize;
@@ -131,6 +163,10 @@ pub fn block<'a>(
             }
         }
         out.extend_from_slice(&data[k]);
+    }
+    if data.iter().map(Vec::capacity).sum::<usize>() > 256 << 20 {
+        // Do not keep the memory of an unusually large block.
+        data.iter_mut().for_each(|d| *d = Vec::new());
     }
     Some(out)
 }
