@@ -106,9 +106,12 @@ pub fn block<'a>(
     })
 }
 
+/// Each column's data, and each array column's offsets.
+type Columns = (Vec<Vec<u8>>, Vec<Vec<u64>>);
+
 thread_local! {
     /// Column buffers reused from block to block (the writer's thread).
-    static COLUMNS: std::cell::RefCell<(Vec<Vec<u8>>, Vec<Vec<u64>>)> =
+    static COLUMNS: std::cell::RefCell<Columns> =
         const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
