@@ -149,6 +149,11 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
+    if args.is_empty() {
+        // `cargo test --benches` runs every bench once without arguments.
+        eprintln!("pace: no target given, nothing to run (make bench-sustained runs it)");
+        return;
+    }
     let [addr, rate, secs, conns, file] = args.as_slice() else {
         eprintln!("usage: pace ADDR RATE SECONDS CONNS REQUESTS_FILE");
         std::process::exit(2);
