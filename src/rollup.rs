@@ -291,7 +291,7 @@ pub async fn sync_funnels(
 }
 
 /// Runs in `tacit serve`: every `every`, recompute the visits of yesterday
-/// and today, then roll up the days that are due. Several replicas may run
+/// and today (those whose events changed), then roll up the days that are due. Several replicas may run
 /// it at once: each writes a complete version and the newest recorded one
 /// is what views read.
 pub async fn run(
@@ -302,10 +302,11 @@ pub async fn run(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = crate::sessions::Seen::new();
     loop {
         tick.tick().await;
         let now = clock.now_ms();
-        crate::sessions::sessionize_recent(&client, now).await;
+        crate::sessions::sessionize_recent(&client, now, &mut seen).await;
         match run_once(&client, schedule, now).await {
             Ok(days) if !days.is_empty() => {
                 let days: Vec<String> = days.into_iter().map(format_day).collect();

@@ -24,5 +24,6 @@ mod optout;
 mod privacy;
 mod purge;
 mod retention;
+mod sessions;
 mod slowloris;
 mod trackers;
