@@ -1463,3 +1463,41 @@ GRANT ON CLUSTER 'tacit' SELECT ON tacit.analytics_email_daily TO analyst;
 GRANT ON CLUSTER 'tacit' SELECT ON tacit.analytics_email_links_daily TO analyst;
 GRANT ON CLUSTER 'tacit' SELECT ON tacit.rollup_email_daily TO analyst;
 GRANT ON CLUSTER 'tacit' SELECT ON tacit.rollup_email_daily_local TO analyst;
+
+-- 0020_funnel_steps.sql
+ALTER TABLE sessions_local ON CLUSTER 'tacit'
+    ADD COLUMN IF NOT EXISTS steps Array(String)
+        DEFAULT arrayMap((n, k) -> if(n = 'pageview', pages[k], toString(n)), event_names,
+                         arrayCumSum(arrayMap(n -> toUInt32(n = 'pageview'), event_names)))
+        COMMENT 'Each hit of the visit in order: the path of a page view, the name of any other event (for ad-hoc funnels)'
+        AFTER pages;
+ALTER TABLE sessions ON CLUSTER 'tacit'
+    ADD COLUMN IF NOT EXISTS steps Array(String)
+        DEFAULT arrayMap((n, k) -> if(n = 'pageview', pages[k], toString(n)), event_names,
+                         arrayCumSum(arrayMap(n -> toUInt32(n = 'pageview'), event_names)))
+        COMMENT 'Each hit of the visit in order: the path of a page view, the name of any other event (for ad-hoc funnels)'
+        AFTER pages;
+DROP VIEW IF EXISTS analytics_funnel ON CLUSTER 'tacit' SYNC;
+CREATE VIEW IF NOT EXISTS analytics_funnel ON CLUSTER 'tacit'
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS
+SELECT s AS step, {steps:Array(String)}[s] AS name, countIf(depth >= s) AS visits,
+       round(if(countIf(depth >= 1) = 0, 0, visits / countIf(depth >= 1)), 4) AS conversion_from_start
+FROM
+(
+    SELECT arrayFold(
+               (acc, hit) -> if(acc < length({steps:Array(String)}) AND hit = {steps:Array(String)}[acc + 1], acc + 1, acc),
+               steps, toUInt64(0)) AS depth
+    FROM sessions
+    WHERE site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}
+      AND has(steps, {steps:Array(String)}[1])
+      AND (site, day, version) IN
+          (SELECT site, day, max(version) FROM sessions
+           WHERE site = {site:String} AND day BETWEEN {from:Date} AND {to:Date} GROUP BY site, day)
+      AND (SELECT throwIf({from:Date} <= today() - (SELECT toUInt32OrDefault(extract(engine_full, 'toIntervalDay\\((\\d+)\\)'), toUInt32(30)) FROM system.tables WHERE database = currentDatabase() AND name = 'sessions'),
+                  'analytics_funnel: ad-hoc funnels read visits, which are kept only for the event retention (policy.event_ttl_days); choose a later from date, or configure the funnel ([[funnels]]) and read analytics_funnels_daily')) = 0
+)
+ARRAY JOIN arrayEnumerate({steps:Array(String)}) AS s
+GROUP BY s
+ORDER BY s
+COMMENT 'Ad-hoc funnel within the event retention: how many visits pass each step of pages (/path) and events (name), in order? Parameters: site, from, to, steps. A from date past the event retention is refused';

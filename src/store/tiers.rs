@@ -135,6 +135,7 @@ pub const TABLES: &[Table] = &[
             "device",
             "event_names",
             "pages",
+            "steps",
             "version",
         ],
     ),
