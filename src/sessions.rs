@@ -13,10 +13,12 @@ use crate::model::clock::{day_of, format_day};
 /// Inactivity that ends a visit.
 pub const VISIT_GAP_SECONDS: u32 = 30 * 60;
 
+/// `steps` (migration 0020) is left to its column default, computed from
+/// `event_names` and `pages` as they are written.
 const SESSIONIZE: &str = "
 INSERT INTO sessions (site, day, visitor_id, start, end, pageviews, events, entry_page, exit_page,
                       referrer_source, channel, utm_campaign, country, device, event_names, pages,
-                      steps, version)
+                      version)
 SELECT site, day, visitor_id,
        min(ts) AS start, max(ts) AS end,
        toUInt32(countIf(name = 'pageview')) AS pageviews,
@@ -30,7 +32,6 @@ SELECT site, day, visitor_id,
        argMin(device, ts) AS device,
        arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((ts, name)))) AS event_names,
        arrayMap(x -> x.2, arraySort(x -> x.1, groupArrayIf((ts, pathname), name = 'pageview'))) AS pages,
-       arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((ts, if(name = 'pageview', pathname, name))))) AS steps,
        toUInt64(?) AS version
 FROM
 (

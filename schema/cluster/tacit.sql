@@ -1477,25 +1477,31 @@ ALTER TABLE sessions ON CLUSTER 'tacit'
                          arrayCumSum(arrayMap(n -> toUInt32(n = 'pageview'), event_names)))
         COMMENT 'Each hit of the visit in order: the path of a page view, the name of any other event (for ad-hoc funnels)'
         AFTER pages;
+ALTER TABLE sessions_local ON CLUSTER 'tacit' MATERIALIZE COLUMN steps;
 DROP VIEW IF EXISTS analytics_funnel ON CLUSTER 'tacit' SYNC;
 CREATE VIEW IF NOT EXISTS analytics_funnel ON CLUSTER 'tacit'
 DEFINER = CURRENT_USER SQL SECURITY DEFINER
 AS
-SELECT s AS step, {steps:Array(String)}[s] AS name, countIf(depth >= s) AS visits,
-       round(if(countIf(depth >= 1) = 0, 0, visits / countIf(depth >= 1)), 4) AS conversion_from_start
+SELECT s AS step, {steps:Array(String)}[s] AS name, sumIf(n, depth >= s) AS visits,
+       round(if(sumIf(n, depth >= 1) = 0, 0, visits / sumIf(n, depth >= 1)), 4) AS conversion_from_start
 FROM
 (
-    SELECT arrayFold(
-               (acc, hit) -> if(acc < length({steps:Array(String)}) AND hit = {steps:Array(String)}[acc + 1], acc + 1, acc),
-               steps, toUInt64(0)) AS depth
-    FROM sessions
-    WHERE site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}
-      AND has(steps, {steps:Array(String)}[1])
-      AND (site, day, version) IN
-          (SELECT site, day, max(version) FROM sessions
-           WHERE site = {site:String} AND day BETWEEN {from:Date} AND {to:Date} GROUP BY site, day)
-      AND (SELECT throwIf({from:Date} <= today() - (SELECT toUInt32OrDefault(extract(engine_full, 'toIntervalDay\\((\\d+)\\)'), toUInt32(30)) FROM system.tables WHERE database = currentDatabase() AND name = 'sessions'),
-                  'analytics_funnel: ad-hoc funnels read visits, which are kept only for the event retention (policy.event_ttl_days); choose a later from date, or configure the funnel ([[funnels]]) and read analytics_funnels_daily')) = 0
+    SELECT depth, count() AS n
+    FROM
+    (
+        SELECT indexOf(steps, {steps:Array(String)}[1]) AS first,
+               if(first = 0, 0,
+                  arrayFold((acc, hit) -> if(acc < length({steps:Array(String)}) AND hit = {steps:Array(String)}[acc + 1], acc + 1, acc),
+                            arraySlice(steps, first + 1), toUInt64(1))) AS depth
+        FROM sessions
+        WHERE site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}
+          AND (day, version) IN
+              (SELECT day, max(version) FROM sessions
+               WHERE site = {site:String} AND day BETWEEN {from:Date} AND {to:Date} GROUP BY day)
+          AND (SELECT throwIf({from:Date} <= today() - (SELECT toUInt32OrDefault(extract(engine_full, 'toIntervalDay\\((\\d+)\\)'), toUInt32(30)) FROM system.tables WHERE database = currentDatabase() AND name = 'sessions'),
+                      'analytics_funnel: ad-hoc funnels read visits, which are kept only for the event retention (policy.event_ttl_days); choose a later from date, or configure the funnel ([[funnels]]) and read analytics_funnels_daily')) = 0
+    )
+    GROUP BY depth
 )
 ARRAY JOIN arrayEnumerate({steps:Array(String)}) AS s
 GROUP BY s
