@@ -171,7 +171,7 @@ impl Metrics {
         );
         counter(
             "tacit_wal_syncs_total",
-            "Log group commits (one fdatasync each).",
+            "Log syncs: one fdatasync per group commit (durability = \"process\": per periodic sync).",
             get(&self.wal_syncs),
         );
         counter(
@@ -187,7 +187,7 @@ impl Metrics {
         self.wal_fsync.render(
             &mut s,
             "tacit_wal_fsync_seconds",
-            "Time to write and fdatasync one log group.",
+            "Time to write and fdatasync one log group (durability = \"process\": one periodic fdatasync).",
         );
         let _ = writeln!(s, "# HELP tacit_hits_rejected_total Hits answered 4xx, by reason.\n# TYPE tacit_hits_rejected_total counter");
         for &r in Rejection::ALL {

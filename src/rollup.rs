@@ -291,9 +291,9 @@ pub async fn sync_funnels(
 }
 
 /// Runs in `tacit serve`: every `every`, recompute the visits of yesterday
-/// and today (those whose events changed), then roll up the days that are due. Several replicas may run
-/// it at once: each writes a complete version and the newest recorded one
-/// is what views read.
+/// and today (those whose events changed), then roll up the days that are
+/// due. Several replicas may run it at once: each writes a complete version
+/// and the newest recorded one is what views read.
 pub async fn run(
     client: clickhouse::Client,
     clock: SharedClock,

@@ -103,23 +103,22 @@ pub async fn sessionize_recent(client: &clickhouse::Client, now_ms: i64, seen: &
     let today = day_of(now_ms);
     seen.retain(|d, _| *d >= today - 1);
     for day in [today - 1, today] {
-        let fp = match fingerprint(client, day).await {
-            Ok(fp) => fp,
-            Err(e) => {
-                tracing::warn!(error = %crate::store::log_safe(&e), day = %format_day(day), "sessionizing failed; will retry");
-                continue;
-            }
-        };
-        if seen.get(&day) == Some(&fp) {
-            continue;
-        }
-        match sessionize_day(client, day, now_ms as u64).await {
-            Ok(()) => {
-                seen.insert(day, fp);
-            }
-            Err(e) => {
-                tracing::warn!(error = %crate::store::log_safe(&e), day = %format_day(day), "sessionizing failed; will retry")
-            }
+        if let Err(e) = sessionize_if_changed(client, day, now_ms as u64, seen).await {
+            tracing::warn!(error = %crate::store::log_safe(&e), day = %format_day(day), "sessionizing failed; will retry");
         }
     }
+}
+
+async fn sessionize_if_changed(
+    client: &clickhouse::Client,
+    day: i32,
+    version: u64,
+    seen: &mut Seen,
+) -> Result<(), clickhouse::error::Error> {
+    let fp = fingerprint(client, day).await?;
+    if seen.get(&day) != Some(&fp) {
+        sessionize_day(client, day, version).await?;
+        seen.insert(day, fp);
+    }
+    Ok(())
 }

@@ -63,6 +63,19 @@ struct Db {
     schema: Schema,
 }
 
+/// The record for `ip`, widening `widest` to its network's prefix length
+/// (whether or not the record has data: an answer is cacheable only for a
+/// network no consulted record is narrower than).
+fn record<'a, T: Deserialize<'a>>(
+    reader: &'a Reader<Mmap>,
+    ip: IpAddr,
+    widest: &mut usize,
+) -> Option<T> {
+    let (r, len) = reader.lookup_prefix::<T>(ip).ok()?;
+    *widest = (*widest).max(len);
+    r
+}
+
 pub struct Geo {
     dbs: Vec<Db>,
     /// Answers per network (IPv4 /24, IPv6 /48), kept only when every
@@ -127,48 +140,34 @@ impl Geo {
         let mut widest = 0;
         for db in &self.dbs {
             let found = match db.schema {
-                Schema::GeoIp2 => db
-                    .reader
-                    .lookup_prefix::<GeoIp2Record>(ip)
-                    .ok()
-                    .and_then(|(r, len)| {
-                        widest = widest.max(len);
-                        r
-                    })
-                    .map(|r| {
-                        let country = r.country.and_then(|c| c.iso_code).unwrap_or("").to_string();
-                        let region = r
-                            .subdivisions
-                            .and_then(|s| s.into_iter().next())
-                            .and_then(|s| s.iso_code)
-                            .filter(|_| !country.is_empty())
-                            .map(|s| format!("{country}-{s}"))
-                            .unwrap_or_default();
-                        let city = r
-                            .city
-                            .and_then(|c| c.names)
-                            .and_then(|n| n.get("en").copied())
-                            .unwrap_or("")
-                            .to_string();
-                        GeoInfo {
-                            country,
-                            region,
-                            city,
-                        }
-                    }),
-                Schema::Flat => db
-                    .reader
-                    .lookup_prefix::<FlatRecord>(ip)
-                    .ok()
-                    .and_then(|(r, len)| {
-                        widest = widest.max(len);
-                        r
-                    })
-                    .map(|r| GeoInfo {
+                Schema::GeoIp2 => record::<GeoIp2Record>(&db.reader, ip, &mut widest).map(|r| {
+                    let country = r.country.and_then(|c| c.iso_code).unwrap_or("").to_string();
+                    let region = r
+                        .subdivisions
+                        .and_then(|s| s.into_iter().next())
+                        .and_then(|s| s.iso_code)
+                        .filter(|_| !country.is_empty())
+                        .map(|s| format!("{country}-{s}"))
+                        .unwrap_or_default();
+                    let city = r
+                        .city
+                        .and_then(|c| c.names)
+                        .and_then(|n| n.get("en").copied())
+                        .unwrap_or("")
+                        .to_string();
+                    GeoInfo {
+                        country,
+                        region,
+                        city,
+                    }
+                }),
+                Schema::Flat => {
+                    record::<FlatRecord>(&db.reader, ip, &mut widest).map(|r| GeoInfo {
                         country: r.country_code.unwrap_or("").to_string(),
                         region: String::new(),
                         city: r.city.unwrap_or("").to_string(),
-                    }),
+                    })
+                }
             };
             if let Some(g) = found.filter(|g| g.country.len() == 2) {
                 return (g, widest);

@@ -32,6 +32,9 @@ pub(super) struct Active {
     /// When the oldest write not yet synced happened.
     unsynced: Option<Instant>,
     scratch: Vec<u8>,
+    /// Failed attempts to start a new segment (logged at powers of two:
+    /// with a full disk, every hit would try).
+    roll_failures: u64,
     closed: bool,
 }
 
@@ -44,6 +47,7 @@ impl Active {
             seq: 0,
             unsynced: None,
             scratch: Vec::with_capacity(1024),
+            roll_failures: 0,
             closed: false,
         }
     }
@@ -77,7 +81,12 @@ pub(super) fn write(s: &Shared, payload: &[u8]) -> Result<(), AppendError> {
                 a.len = HEADER;
                 s.disk_bytes.fetch_add(HEADER, Ordering::Relaxed);
             }
-            Err(e) => tracing::error!(error = %e, "cannot start a new log segment"),
+            Err(e) => {
+                a.roll_failures += 1;
+                if a.roll_failures.is_power_of_two() {
+                    tracing::error!(error = %e, failures = a.roll_failures, "cannot start a new log segment");
+                }
+            }
         }
     }
     let a = &mut *a;
@@ -96,10 +105,15 @@ pub(super) fn write(s: &Shared, payload: &[u8]) -> Result<(), AppendError> {
         Err(e) => {
             // Cut back to the last whole record; this row is refused.
             let _ = a.file.set_len(a.len);
-            s.metrics
+            let failed = s
+                .metrics
                 .wal_write_failed_rows
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::error!(error = %e, "write-ahead log write failed; row refused with 503");
+                .fetch_add(1, Ordering::Relaxed)
+                + 1;
+            // Each hit writes on its own: log at powers of two, not per hit.
+            if failed.is_power_of_two() {
+                tracing::error!(error = %e, failed, "write-ahead log write failed; rows refused with 503");
+            }
             Err(AppendError::WriteFailed)
         }
     }

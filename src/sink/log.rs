@@ -6,10 +6,7 @@
 //! appender swaps the buffer out, writes it with one `pwrite`, and makes it
 //! durable with one `fdatasync` (group commit: one sync covers every row
 //! appended since the last, bounded by `commit_max_rows` and
-//! `commit_max_delay`). With `sync_every` (`durability = "process"`) it
-//! answers once the group is written, which a crash or kill of tacit cannot
-//! undo, and syncs at most that long after the first unsynced write. It
-//! then publishes the new durable end
+//! `commit_max_delay`). It then publishes the new durable end
 //! ([`Durable`]); handlers waiting on it ([`Log::wait_durable`]) answer.
 //! Waking a task on another thread's runtime costs a syscall (the runtime
 //! is parked in `epoll_wait`), so each I/O thread runs a relay
@@ -17,7 +14,9 @@
 //! thread in one message, and the relay wakes them locally.
 //! A write or sync that fails (a full disk) is cut back to the last whole
 //! record, and the rows of that group are answered 503: nothing is
-//! acknowledged that is not on disk.
+//! acknowledged that is not on disk. With `sync_every`
+//! (`durability = "process"`) there are no groups: handlers write their
+//! own rows (`direct.rs`) and this thread only publishes and syncs.
 //!
 //! Segments are named by a 16-hex-digit id and roll at `segment_bytes`. On
 //! open, every segment is scanned; a torn tail (a crash mid-write) is cut
