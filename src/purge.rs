@@ -30,7 +30,7 @@ pub fn tables() -> Vec<(&'static str, String)> {
         .iter()
         .filter(|t| matches!(t.tier, Tier::Event | Tier::Aggregate) && t.columns.contains(&"site"))
         .filter_map(|t| match t.lifetime {
-            Lifetime::EventDays(col) | Lifetime::AggregateMonths(col) => {
+            Lifetime::EventDays(col) | Lifetime::AggregateMonths(col) | Lifetime::Hours(col) => {
                 Some((t.name, format!("toDate({col})")))
             }
             Lifetime::Fixed => None,

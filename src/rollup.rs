@@ -290,10 +290,11 @@ pub async fn sync_funnels(
     Ok(true)
 }
 
-/// Runs in `tacit serve`: every `every`, recompute the visits of yesterday
-/// and today (those whose events changed), then roll up the days that are
-/// due. Several replicas may run it at once: each writes a complete version
-/// and the newest recorded one is what views read.
+/// Runs in `tacit serve`: every `every`, bring yesterday's and today's
+/// visits up to date (`sessions::Sessionizer`), then roll up the days that
+/// are due. Several replicas may run it at once: a rollup writes a complete
+/// version and the newest recorded one is what views read; visits are
+/// only ever extended from the version reaching furthest.
 pub async fn run(
     client: clickhouse::Client,
     clock: SharedClock,
@@ -302,11 +303,13 @@ pub async fn run(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut seen = crate::sessions::Seen::new();
+    let mut sessionizer = crate::sessions::Sessionizer::default();
     loop {
         tick.tick().await;
         let now = clock.now_ms();
-        crate::sessions::sessionize_recent(&client, now, &mut seen).await;
+        if let Err(e) = sessionizer.run(&client, now).await {
+            tracing::warn!(error = %crate::store::log_safe(&e), "sessionizing failed; will retry");
+        }
         match run_once(&client, schedule, now).await {
             Ok(days) if !days.is_empty() => {
                 let days: Vec<String> = days.into_iter().map(format_day).collect();

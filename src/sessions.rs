@@ -1,72 +1,153 @@
-//! The sessionizer: turns a day's events into visits in `sessions`. A visit
-//! is a run of one visitor's hits on one site with no gap over 30 minutes.
+//! The sessionizer: turns events into visits in `sessions`. A visit is a
+//! run of one visitor's hits on one site with no gap over 30 minutes.
 //! Visitor ids are per UTC day (the salt rotates), so a day is a closed
-//! unit: each run recomputes whole days from `events` in ClickHouse and
-//! writes them under a new version; analyst views read only the newest
-//! version of each day, and older versions are deleted. Any number of tacit
-//! replicas may run it at once: they compute the same visits, whichever
-//! version is newest is complete, so the result does not depend on which
-//! replica saw which hit.
+//! unit.
+//!
+//! It works incrementally (migration 0021). Each run takes the events
+//! whose time is after its cursor (`events_recent`, sorted by time), joins
+//! each visitor's still-open visit (`sessions_tail`: every version of the
+//! visits written in the last hours, sorted by their last hit), and writes
+//! the extended and the new visits under the run's version; readers take
+//! the newest version of each visit (`FINAL`). A visit row is always a whole
+//! visit from its first hit to its last: a run only ever extends the
+//! version that reaches furthest, by the events after its last hit, so
+//! replicas running at once never count an event twice.
+//!
+//! A day is recomputed in full from `events` (and its older versions
+//! deleted) when the process starts, when its cursor is older than the
+//! working tables keep, and when a late row arrives: a row inserted since
+//! the last run whose time is at or before the cursor (replayed from the
+//! log after an outage, say). Late rows are found by the engine's insert
+//! time in `events_recent`. Closed days are recomputed once more, in full,
+//! when they are rolled up.
 
 use crate::model::clock::{day_of, format_day};
 
 /// Inactivity that ends a visit.
 pub const VISIT_GAP_SECONDS: u32 = 30 * 60;
 
-/// `steps` (migration 0020) is left to its column default, computed from
-/// `event_names` and `pages` as they are written.
-const SESSIONIZE: &str = "
-INSERT INTO sessions (site, day, visitor_id, start, end, pageviews, events, entry_page, exit_page,
-                      referrer_source, channel, utm_campaign, country, device, event_names, pages,
-                      version)
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// How long the working tables are read back: a cursor older than this
+/// sends its days to a full run (they keep six hours).
+const TAIL_READ_BACK_MS: i64 = 4 * 3_600_000;
+
+/// Columns of a visit as the sessionizer writes them (`steps`, migration
+/// 0020, is left to its column default in `sessions`).
+const VISIT_COLUMNS: &str = "site, day, visitor_id, start, end, pageviews, events, entry_page, exit_page, \
+     referrer_source, channel, utm_campaign, country, device, event_names, pages, version";
+
+/// Visits from segments: each segment is either one event or an open visit
+/// (`fresh` = 0) that later events may extend. Segments of a visitor are
+/// ordered by their first hit; one starts a new visit when it begins more
+/// than the gap after the previous one ended. Only visits with at least one
+/// fresh event are written. `{segments}`, `{gap}` and `{version}` are
+/// filled in.
+const VISITS: &str = "
 SELECT site, day, visitor_id,
-       min(ts) AS start, max(ts) AS end,
-       toUInt32(countIf(name = 'pageview')) AS pageviews,
-       toUInt32(count()) AS events,
-       argMinIf(pathname, ts, name = 'pageview') AS entry_page,
-       argMaxIf(pathname, ts, name = 'pageview') AS exit_page,
-       argMin(referrer_source, ts) AS referrer_source,
-       argMin(channel, ts) AS channel,
-       argMin(utm_campaign, ts) AS utm_campaign,
-       argMin(country, ts) AS country,
-       argMin(device, ts) AS device,
-       arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((ts, name)))) AS event_names,
-       arrayMap(x -> x.2, arraySort(x -> x.1, groupArrayIf((ts, pathname), name = 'pageview'))) AS pages,
-       toUInt64(?) AS version
+       min(start) AS first_hit, max(end) AS last_hit,
+       toUInt32(sum(pv)) AS n_pageviews, toUInt32(sum(ev)) AS n_events,
+       argMinIf(entry, start, pv > 0) AS entry_path,
+       argMaxIf(exit, end, pv > 0) AS exit_path,
+       argMin(referrer_source, start), argMin(channel, start), argMin(utm_campaign, start),
+       argMin(country, start), argMin(device, start),
+       arrayFlatten(arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((start, names))))) AS all_names,
+       arrayFlatten(arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((start, paths))))) AS all_pages,
+       toUInt64({version})
 FROM
 (
-    SELECT *, sum(new_visit) OVER (PARTITION BY site, visitor_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS visit_no
+    SELECT *, sum(new_visit) OVER (PARTITION BY site, visitor_id ORDER BY start ROWS UNBOUNDED PRECEDING) AS visit_no
     FROM
     (
-        SELECT site, toDate(ts) AS day, visitor_id, ts, name, pathname, referrer_source, channel,
-               utm_campaign, country, device,
+        SELECT *,
                if(dateDiff('second',
-                           lagInFrame(ts, 1, toDateTime64(0, 3, 'UTC')) OVER (PARTITION BY site, visitor_id ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW),
-                           ts) > ?, 1, 0) AS new_visit
-        FROM events
-        WHERE toDate(ts) = toDate(?) AND visitor_id != 0
+                           lagInFrame(end, 1, toDateTime64(0, 3, 'UTC'))
+                               OVER (PARTITION BY site, visitor_id ORDER BY start ROWS BETWEEN 1 PRECEDING AND CURRENT ROW),
+                           start) > {gap}, 1, 0) AS new_visit
+        FROM ({segments})
     )
 )
-GROUP BY site, day, visitor_id, visit_no";
+GROUP BY site, day, visitor_id, visit_no
+HAVING max(fresh) = 1";
 
-/// Recompute the visits of one UTC day under `version`, then delete older
-/// versions of that day.
-pub async fn sessionize_day(
-    client: &clickhouse::Client,
-    day: i32,
-    version: u64,
-) -> Result<(), clickhouse::error::Error> {
-    let date = format_day(day);
-    // On a cluster, each shard sessionizes its own rows (a visitor-day is
-    // on one shard); on one server the setting changes nothing.
+/// One event as a segment (from `events` or `events_recent`, aliased `e`).
+const EVENT_SEGMENT: &str = "
+SELECT e.site AS site, toDate(e.ts) AS day, e.visitor_id AS visitor_id, e.ts AS start, e.ts AS end,
+       toUInt32(e.name = 'pageview') AS pv, toUInt32(1) AS ev, e.pathname AS entry, e.pathname AS exit,
+       e.referrer_source AS referrer_source, e.channel AS channel, e.utm_campaign AS utm_campaign,
+       e.country AS country, e.device AS device, [e.name] AS names,
+       if(e.name = 'pageview', [e.pathname], []) AS paths, toUInt8(1) AS fresh";
+
+/// Every event of day `{day}` up to `{upto}` (ms).
+fn full_segments(day: &str, upto: i64) -> String {
+    format!(
+        "{EVENT_SEGMENT} FROM events AS e
+         WHERE toDate(e.ts) = toDate('{day}') AND e.visitor_id != 0
+           AND e.ts <= fromUnixTimestamp64Milli({upto}, 'UTC')"
+    )
+}
+
+/// The events of day `{day}` after `{after}` up to `{upto}` (ms) not yet in
+/// a visit, and the open visit each visitor's new events may extend: the
+/// version reaching furthest of the visits that ended after `{low}`.
+fn incremental_segments(day: &str, low: i64, after: i64, upto: i64) -> String {
+    let open = format!(
+        "SELECT site, visitor_id,
+                argMax((start, end, pageviews, events, entry_page, exit_page, referrer_source, channel,
+                        utm_campaign, country, device, event_names, pages), (end, version)) AS v
+         FROM sessions_tail
+         WHERE day = toDate('{day}') AND end >= fromUnixTimestamp64Milli({low}, 'UTC')
+         GROUP BY site, visitor_id"
+    );
+    format!(
+        "{EVENT_SEGMENT}
+         FROM (SELECT site, ts, name, visitor_id, pathname, referrer_source, channel, utm_campaign, country, device
+               FROM events_recent
+               WHERE ts > fromUnixTimestamp64Milli({after}, 'UTC') AND ts <= fromUnixTimestamp64Milli({upto}, 'UTC')
+                 AND toDate(ts) = toDate('{day}')) AS e
+         LEFT JOIN (SELECT site, visitor_id, v.2 AS covered FROM ({open})) AS o
+                ON e.site = o.site AND e.visitor_id = o.visitor_id
+         WHERE e.ts > o.covered
+         UNION ALL
+         SELECT site, toDate('{day}'), visitor_id, v.1, v.2, v.3, v.4, v.5, v.6, v.7, v.8, v.9, v.10, v.11,
+                v.12, v.13, toUInt8(0)
+         FROM ({open})"
+    )
+}
+
+fn visits(segments: &str, version: u64) -> String {
+    VISITS
+        .replace("{version}", &version.to_string())
+        .replace("{gap}", &VISIT_GAP_SECONDS.to_string())
+        .replace("{segments}", segments)
+}
+
+/// On a cluster each shard sessionizes its own rows (a visitor-day is on
+/// one shard); on one server the setting changes nothing.
+async fn insert_select(client: &clickhouse::Client, sql: &str) -> Result<(), clickhouse::error::Error> {
     client
-        .query(SESSIONIZE)
-        .bind(version)
-        .bind(VISIT_GAP_SECONDS)
-        .bind(&date)
+        .query(sql)
         .with_setting("parallel_distributed_insert_select", "2")
         .execute()
-        .await?;
+        .await
+}
+
+/// Recompute the visits of one UTC day, every event up to `upto` (ms), under
+/// `version`; delete older versions of that day; if `tail`, copy the visits
+/// that may still be extended into the working table.
+async fn full_run(
+    client: &clickhouse::Client,
+    day: i32,
+    upto: i64,
+    version: u64,
+    tail: bool,
+) -> Result<(), clickhouse::error::Error> {
+    let date = format_day(day);
+    let sql = format!(
+        "INSERT INTO sessions ({VISIT_COLUMNS}) {}",
+        visits(&full_segments(&date, upto), version)
+    );
+    insert_select(client, &sql).await?;
     client
         .query(&format!(
             "ALTER TABLE {} DELETE WHERE day = toDate(?) AND version < ? SETTINGS mutations_sync = 1",
@@ -75,50 +156,168 @@ pub async fn sessionize_day(
         .bind(&date)
         .bind(version)
         .execute()
-        .await
+        .await?;
+    if tail {
+        let low = upto - TAIL_READ_BACK_MS;
+        insert_select(
+            client,
+            &format!(
+                "INSERT INTO sessions_tail ({VISIT_COLUMNS}) SELECT {VISIT_COLUMNS} FROM sessions
+                 WHERE day = toDate('{date}') AND version = {version} AND end >= fromUnixTimestamp64Milli({low}, 'UTC')"
+            ),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
-/// What a day's events were when this process last sessionized it: their
-/// count and newest time (ms). A day whose events did not change since is
-/// not recomputed: its newest version is still complete.
-pub type Seen = std::collections::HashMap<i32, (u64, i64)>;
-
-async fn fingerprint(
+/// Recompute every visit of one (closed) UTC day under `version` and delete
+/// older versions of it: what a rollup does before it counts the visits.
+pub async fn sessionize_day(
     client: &clickhouse::Client,
     day: i32,
-) -> Result<(u64, i64), clickhouse::error::Error> {
-    client
-        .query("SELECT count(), toUnixTimestamp64Milli(max(ts)) FROM events WHERE toDate(ts) = toDate(?)")
-        .bind(format_day(day))
-        .fetch_one()
-        .await
+    version: u64,
+) -> Result<(), clickhouse::error::Error> {
+    full_run(client, day, (day as i64 + 1) * MS_PER_DAY - 1, version, false).await
 }
 
-/// Recompute yesterday's and today's visits at `now_ms`, each only if its
-/// events changed since this process last did (yesterday rarely does: a
-/// full re-read of it every run was two thirds of the sessionizer's cost).
-/// The fingerprint is read before the run, so rows that land during it
-/// change the next fingerprint. Failures are logged; the next run retries.
-pub async fn sessionize_recent(client: &clickhouse::Client, now_ms: i64, seen: &mut Seen) {
-    let today = day_of(now_ms);
-    seen.retain(|d, _| *d >= today - 1);
-    for day in [today - 1, today] {
-        if let Err(e) = sessionize_if_changed(client, day, now_ms as u64, seen).await {
-            tracing::warn!(error = %crate::store::log_safe(&e), day = %format_day(day), "sessionizing failed; will retry");
+/// Extend and add the visits of `day` with the events after `after` up to
+/// `upto` (ms), under `version`; then copy to `sessions` every version
+/// written since `since` (a run that failed between the two inserts is
+/// copied by the next).
+async fn incremental_run(
+    client: &clickhouse::Client,
+    day: i32,
+    after: i64,
+    upto: i64,
+    version: u64,
+    since: u64,
+) -> Result<(), clickhouse::error::Error> {
+    let date = format_day(day);
+    let low = after - VISIT_GAP_SECONDS as i64 * 1000 - 60_000;
+    let sql = format!(
+        "INSERT INTO sessions_tail ({VISIT_COLUMNS}) {}",
+        visits(&incremental_segments(&date, low, after, upto), version)
+    );
+    insert_select(client, &sql).await?;
+    insert_select(
+        client,
+        &format!(
+            "INSERT INTO sessions ({VISIT_COLUMNS}) SELECT {VISIT_COLUMNS} FROM sessions_tail
+             WHERE day = toDate('{date}') AND version > {since}"
+        ),
+    )
+    .await
+}
+
+/// How far behind the clocks the cursors stay.
+#[derive(Debug, Clone, Copy)]
+pub struct Margins {
+    /// Events newer than this (tacit's clock, ms) wait for the next run, so
+    /// the rows still on their way are not taken for late ones.
+    pub event_ms: i64,
+    /// Rows inserted within this (the engine's clock, ms) are checked for
+    /// lateness by the next run: an insert can take this long to show.
+    pub insert_ms: i64,
+}
+
+impl Default for Margins {
+    fn default() -> Self {
+        Margins {
+            event_ms: 120_000,
+            insert_ms: 60_000,
         }
     }
 }
 
-async fn sessionize_if_changed(
-    client: &clickhouse::Client,
-    day: i32,
+/// Where a run stopped: every event up to `upto` (tacit's clock, ms) is in
+/// a visit, every row inserted up to `inserted` (the engine's clock) was
+/// checked for lateness, and `version` is the run's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    upto: i64,
+    inserted: i64,
     version: u64,
-    seen: &mut Seen,
-) -> Result<(), clickhouse::error::Error> {
-    let fp = fingerprint(client, day).await?;
-    if seen.get(&day) != Some(&fp) {
-        sessionize_day(client, day, version).await?;
-        seen.insert(day, fp);
+}
+
+/// The live sessionizer of one process: today's and yesterday's visits.
+#[derive(Debug, Default)]
+pub struct Sessionizer {
+    margins: Margins,
+    cursor: Option<Cursor>,
+    /// Days recomputed in full by the last run (for tests and logs).
+    pub last_full: Vec<i32>,
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct LateDay {
+    day: u16,
+}
+
+impl Sessionizer {
+    pub fn new(margins: Margins) -> Self {
+        Sessionizer {
+            margins,
+            cursor: None,
+            last_full: Vec::new(),
+        }
     }
-    Ok(())
+
+    /// Bring yesterday's and today's visits up to `now_ms` (tacit's clock)
+    /// less the margin. Failures leave the cursor where it was, so the next
+    /// run retries the same events.
+    pub async fn run(&mut self, client: &clickhouse::Client, now_ms: i64) -> Result<(), clickhouse::error::Error> {
+        let engine_now: i64 = client.query("SELECT toUnixTimestamp64Milli(now64(3))").fetch_one().await?;
+        let next = Cursor {
+            upto: now_ms - self.margins.event_ms,
+            inserted: engine_now - self.margins.insert_ms,
+            version: now_ms as u64,
+        };
+        let today = day_of(next.upto);
+        let version = next.version;
+        let mut full: Vec<i32> = match self.cursor {
+            Some(c) if next.upto - c.upto <= TAIL_READ_BACK_MS && next.upto >= c.upto => {
+                self.late_days(client, c, next.inserted).await?
+            }
+            _ => vec![today - 1, today],
+        };
+        full.retain(|d| *d >= today - 1);
+        for &day in &full {
+            full_run(client, day, next.upto, version, true).await?;
+        }
+        if let Some(c) = self.cursor {
+            for day in [today - 1, today] {
+                let (start, end) = (day as i64 * MS_PER_DAY, (day as i64 + 1) * MS_PER_DAY - 1);
+                if full.contains(&day) || c.upto >= end || next.upto < start {
+                    continue;
+                }
+                incremental_run(client, day, c.upto, next.upto, version, c.version).await?;
+            }
+        }
+        self.last_full = full;
+        self.cursor = Some(next);
+        Ok(())
+    }
+
+    /// Days with a row inserted since the cursor whose time is at or before
+    /// what the cursor already sessionized.
+    async fn late_days(
+        &self,
+        client: &clickhouse::Client,
+        c: Cursor,
+        inserted: i64,
+    ) -> Result<Vec<i32>, clickhouse::error::Error> {
+        let rows: Vec<LateDay> = client
+            .query(
+                "SELECT DISTINCT toDate(ts) AS day FROM events_recent
+                 WHERE inserted > fromUnixTimestamp64Milli(?, 'UTC') AND inserted <= fromUnixTimestamp64Milli(?, 'UTC')
+                   AND ts <= fromUnixTimestamp64Milli(?, 'UTC')",
+            )
+            .bind(c.inserted)
+            .bind(inserted)
+            .bind(c.upto)
+            .fetch_all()
+            .await?;
+        Ok(rows.into_iter().map(|r| r.day as i32).collect())
+    }
 }

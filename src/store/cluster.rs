@@ -34,6 +34,8 @@ pub const SHARDED: &[(&str, &str)] = &[
     ("events", "cityHash64(site, toDate(ts), visitor_id)"),
     ("email_events", "cityHash64(site, toDate(ts), visitor_id)"),
     ("sessions", "cityHash64(site, day, visitor_id)"),
+    ("events_recent", "cityHash64(site, toDate(ts), visitor_id)"),
+    ("sessions_tail", "cityHash64(site, day, visitor_id)"),
     ("rollup_hourly", "cityHash64(site, toDate(hour))"),
     ("rollup_daily", "cityHash64(site, day)"),
     ("rollup_visits_daily", "cityHash64(site, day)"),

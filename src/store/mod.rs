@@ -69,7 +69,7 @@ pub fn retention(policy: &crate::config::Policy) -> Vec<(&'static str, String, S
                 format!("TTL {col} + toIntervalMonth({m})"),
                 format!("{col} + INTERVAL {m} MONTH"),
             )),
-            tiers::Lifetime::Fixed => None,
+            tiers::Lifetime::Fixed | tiers::Lifetime::Hours(_) => None,
         })
         .collect()
 }

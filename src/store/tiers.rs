@@ -42,6 +42,9 @@ pub enum Lifetime {
     /// A fixed TTL in the migration (salts: three days), or none (the
     /// ledger and migrations are kept).
     Fixed,
+    /// A fixed TTL of a few hours after this column, set by the migration:
+    /// the sessionizer's working tables. Purged like the event tier.
+    Hours(&'static str),
 }
 
 /// One table: its tier, lifetime and columns.
@@ -137,6 +140,49 @@ pub const TABLES: &[Table] = &[
             "pages",
             "steps",
             "version",
+        ],
+    ),
+    t(
+        "events_recent",
+        Event,
+        Hours("inserted"),
+        &[
+            "site",
+            "ts",
+            "name",
+            "visitor_id",
+            "pathname",
+            "referrer_source",
+            "channel",
+            "utm_campaign",
+            "country",
+            "device",
+            "inserted",
+        ],
+    ),
+    t(
+        "sessions_tail",
+        Event,
+        Hours("written"),
+        &[
+            "site",
+            "day",
+            "visitor_id",
+            "start",
+            "end",
+            "pageviews",
+            "events",
+            "entry_page",
+            "exit_page",
+            "referrer_source",
+            "channel",
+            "utm_campaign",
+            "country",
+            "device",
+            "event_names",
+            "pages",
+            "version",
+            "written",
         ],
     ),
     t(
