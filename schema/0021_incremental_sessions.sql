@@ -8,8 +8,9 @@
 -- six hours after they were written:
 --
 -- * `events_recent`: the columns visits are built from, for each event
---   with a visitor id, stamped with the engine's time at insert; filled by
---   a materialized view as rows land in `events`. A run reads the events
+--   of yesterday or today with a visitor id, stamped with the engine's
+--   time at insert; filled by a materialized view as rows land in
+--   `events`. (Older days are recomputed in full when they are rolled up.) A run reads the events
 --   after its time cursor, and finds late rows (older than what it already
 --   sessionized, e.g. replayed from tacit's log after an outage) by their
 --   insert time; a late row sends its day back to a full recompute.
@@ -46,7 +47,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS events_recent_mv TO events_recent AS
 SELECT site, ts, name, visitor_id, pathname, referrer_source, channel, utm_campaign, country, device,
        now64(3, 'UTC') AS inserted
 FROM events
-WHERE visitor_id != 0;
+WHERE visitor_id != 0 AND toDate(ts) >= today() - 1;
 
 CREATE TABLE IF NOT EXISTS sessions_tail
 (

@@ -117,9 +117,15 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     let client = db.client();
     let now = SystemClock.now_ms();
     let today = day_of(now);
-    tacit::sessions::sessionize_day(&client, today, 1)
-        .await
-        .unwrap();
+    // The live sessionizer's first run: today's visits, and the open ones
+    // in its working tables.
+    tacit::sessions::Sessionizer::new(tacit::sessions::Margins {
+        event_ms: 0,
+        insert_ms: 0,
+    })
+    .run(&client, now)
+    .await
+    .unwrap();
     // Today rolled up ahead of time, so every aggregate table holds rows.
     tacit::rollup::sync_funnels(
         &client,
