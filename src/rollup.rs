@@ -3,8 +3,8 @@
 //! aggregate tier (counts only; kept `policy.aggregate_ttl_months`).
 //!
 //! A UTC day is closed once its salt is gone (two days later) plus
-//! `policy.rollup_delay_minutes`. Rolling it up re-sessionizes it (so late
-//! rows count), then writes each `rollup_*` table with one `INSERT … SELECT`
+//! `policy.rollup_delay_minutes`. Rolling it up re-sessionizes it if its
+//! visits do not hold exactly its events (so late rows count), then writes each `rollup_*` table with one `INSERT … SELECT`
 //! from the event tier under one version, records the version in
 //! `rollup_days` last, and deletes older versions. Analyst views read the
 //! newest recorded version of a closed day and the event tier for the days
@@ -120,14 +120,18 @@ impl Schedule {
     }
 }
 
-/// Roll up one day under `version`: re-sessionize it, fill every rollup
-/// table, record the version, then delete older versions.
+/// Roll up one day under `version`: re-sessionize it unless its visits
+/// already hold every one of its events (the live sessionizer kept up and
+/// no late row came since), fill every rollup table, record the version,
+/// then delete older versions.
 pub async fn rollup_day(
     client: &clickhouse::Client,
     day: i32,
     version: u64,
 ) -> Result<(), clickhouse::error::Error> {
-    crate::sessions::sessionize_day(client, day, version).await?;
+    if !crate::sessions::complete(client, day).await? {
+        crate::sessions::sessionize_day(client, day, version).await?;
+    }
     rollup_tables(client, day, version).await
 }
 

@@ -18,8 +18,8 @@
 //! working tables keep, and when a late row arrives: a row inserted since
 //! the last run whose time is at or before the cursor (replayed from the
 //! log after an outage, say). Late rows are found by the engine's insert
-//! time in `events_recent`. Closed days are recomputed once more, in full,
-//! when they are rolled up.
+//! time in `events_recent`. A closed day is recomputed once more, in full,
+//! when it is rolled up, unless its visits hold exactly its events.
 
 use crate::model::clock::{day_of, format_day};
 
@@ -88,30 +88,35 @@ fn full_segments(day: &str, upto: i64) -> String {
 }
 
 /// The events of day `{day}` after `{after}` up to `{upto}` (ms) not yet in
-/// a visit, and the open visit each visitor's new events may extend: the
-/// version reaching furthest of the visits that ended after `{low}`.
+/// a visit, and the open visit each visitor with such events may extend:
+/// the version reaching furthest of its visits that ended after `{low}`.
+/// (The row is picked by its key rather than with `argMax` over the whole
+/// row, which copies every array it passes.)
 fn incremental_segments(day: &str, low: i64, after: i64, upto: i64) -> String {
-    let open = format!(
-        "SELECT site, visitor_id,
-                argMax((start, end, pageviews, events, entry_page, exit_page, referrer_source, channel,
-                        utm_campaign, country, device, event_names, pages), (end, version)) AS v
-         FROM sessions_tail
-         WHERE day = toDate('{day}') AND end >= fromUnixTimestamp64Milli({low}, 'UTC')
+    let fresh = format!(
+        "SELECT site, ts, name, visitor_id, pathname, referrer_source, channel, utm_campaign, country, device
+         FROM events_recent
+         WHERE ts > fromUnixTimestamp64Milli({after}, 'UTC') AND ts <= fromUnixTimestamp64Milli({upto}, 'UTC')
+           AND toDate(ts) = toDate('{day}')"
+    );
+    let tail = format!(
+        "sessions_tail WHERE day = toDate('{day}') AND end >= fromUnixTimestamp64Milli({low}, 'UTC')"
+    );
+    let furthest = format!(
+        "SELECT site, visitor_id, max((end, version)) AS m FROM {tail}
+           AND (site, visitor_id) IN (SELECT site, visitor_id FROM ({fresh}))
          GROUP BY site, visitor_id"
     );
     format!(
         "{EVENT_SEGMENT}
-         FROM (SELECT site, ts, name, visitor_id, pathname, referrer_source, channel, utm_campaign, country, device
-               FROM events_recent
-               WHERE ts > fromUnixTimestamp64Milli({after}, 'UTC') AND ts <= fromUnixTimestamp64Milli({upto}, 'UTC')
-                 AND toDate(ts) = toDate('{day}')) AS e
-         LEFT JOIN (SELECT site, visitor_id, v.2 AS covered FROM ({open})) AS o
-                ON e.site = o.site AND e.visitor_id = o.visitor_id
-         WHERE e.ts > o.covered
+         FROM ({fresh}) AS e
+         LEFT JOIN ({furthest}) AS o ON e.site = o.site AND e.visitor_id = o.visitor_id
+         WHERE e.ts > o.m.1
          UNION ALL
-         SELECT site, toDate('{day}'), visitor_id, v.1, v.2, v.3, v.4, v.5, v.6, v.7, v.8, v.9, v.10, v.11,
-                v.12, v.13, toUInt8(0)
-         FROM ({open})"
+         SELECT site, day, visitor_id, start, end, pageviews, events, entry_page, exit_page, referrer_source,
+                channel, utm_campaign, country, device, event_names, pages, toUInt8(0)
+         FROM {tail}
+           AND (site, visitor_id, end, version) IN (SELECT site, visitor_id, m.1, m.2 FROM ({furthest}))"
     )
 }
 
@@ -179,6 +184,24 @@ pub async fn sessionize_day(
     version: u64,
 ) -> Result<(), clickhouse::error::Error> {
     full_run(client, day, (day as i64 + 1) * MS_PER_DAY - 1, version, false).await
+}
+
+/// Whether the visits of `day` hold each of its events (with a visitor id)
+/// exactly once, by count: a day the live sessionizer kept up with, and no
+/// late row reached since. A late row, or a visit written twice, makes the
+/// counts differ.
+pub async fn complete(client: &clickhouse::Client, day: i32) -> Result<bool, clickhouse::error::Error> {
+    let date = format_day(day);
+    let (events, in_visits): (u64, u64) = client
+        .query(
+            "SELECT toUInt64(ifNull((SELECT count() FROM events WHERE toDate(ts) = toDate(?) AND visitor_id != 0), 0)),
+                    toUInt64(ifNull((SELECT sum(events) FROM sessions FINAL WHERE day = toDate(?)), 0))",
+        )
+        .bind(&date)
+        .bind(&date)
+        .fetch_one()
+        .await?;
+    Ok(events > 0 && events == in_visits)
 }
 
 /// Extend and add the visits of `day` with the events after `after` up to

@@ -181,6 +181,8 @@ async fn incremental_runs_leave_the_visits_of_a_full_recomputation() {
     assert!(extended >= 20, "{extended} visits extended by later runs");
     let incremental = snapshot(&db, day).await;
     assert_eq!(stored(&db, day).await, oracle(&db, day).await, "the visits the raw events make");
+    // So a rollup of the day need not recompute it.
+    assert!(tacit::sessions::complete(&client, day).await.unwrap());
     // A run with nothing new writes nothing.
     let rows = count(&db, "SELECT count() FROM sessions").await;
     s.run(&client, d0 + 24 * HOUR - 1).await.unwrap();
@@ -223,9 +225,12 @@ async fn a_late_row_sends_its_day_back_to_a_full_run() {
         ),
     )
     .await;
+    // A rollup now would recompute the day: its visits miss a row.
+    assert!(!tacit::sessions::complete(&client, day).await.unwrap());
     insert_hits(&db, day, d0 + 12 * HOUR, d0 + 13 * HOUR).await;
     s.run(&client, d0 + 13 * HOUR - 1).await.unwrap();
     assert_eq!(s.last_full, vec![day]);
+    assert!(tacit::sessions::complete(&client, day).await.unwrap());
     let after_late = snapshot(&db, day).await;
     assert!(after_late.iter().any(|v| v.contains("/late")));
     // The next run is incremental again.
