@@ -145,6 +145,9 @@ async fn replay(client: &clickhouse::Client, day: i32, pid: Option<u32>, mode: M
             Mode::Store | Mode::Recent => {}
         }
         sessionize_cpu += engine_cpu(pid) - c1;
+        if step % 12 == 11 {
+            expire_working_tables(client, b - 6 * 3_600_000).await;
+        }
     }
     let wall = t.elapsed().as_secs_f64();
     // Let background merges of the last steps run, and count them.
@@ -157,6 +160,34 @@ async fn replay(client: &clickhouse::Client, day: i32, pid: Option<u32>, mode: M
         sessionize_cpu,
         full_runs,
         wall,
+    }
+}
+
+/// The working tables keep six hours of rows by their TTL, in real time;
+/// the day here passes in minutes, so their hourly partitions older than six
+/// hours of the simulated clock are dropped as the TTL would drop them.
+async fn expire_working_tables(client: &clickhouse::Client, before_ms: i64) {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Part {
+        table: String,
+        partition_id: String,
+    }
+    let parts: Vec<Part> = client
+        .query(
+            "SELECT DISTINCT table, partition_id FROM system.parts
+             WHERE database = currentDatabase() AND active AND table IN ('events_recent', 'sessions_tail')
+               AND toDateTime(partition) < fromUnixTimestamp64Milli(?, 'UTC')",
+        )
+        .bind(before_ms)
+        .fetch_all()
+        .await
+        .unwrap();
+    for p in parts {
+        exec(
+            client,
+            &format!("ALTER TABLE {} DROP PARTITION ID '{}'", p.table, p.partition_id),
+        )
+        .await;
     }
 }
 

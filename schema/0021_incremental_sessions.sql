@@ -3,9 +3,9 @@
 -- was re-read about 144 times over its day. `events` is sorted by visitor,
 -- and its merged parts span the whole day, so "the last few minutes" cannot
 -- be read from it without scanning the day. Two small working tables hold
--- what a run needs instead, both sorted by time and partitioned by the hour
--- they were written, so a run reads only their newest rows, and both gone
--- six hours after they were written:
+-- what a run needs instead, both sorted and partitioned by the hour of
+-- their time, so a run reads only their newest rows, and both gone six hours
+-- after they were written (a part is dropped whole once all its rows are):
 --
 -- * `events_recent`: the columns visits are built from, for each event
 --   of yesterday or today with a visitor id, stamped with the engine's
@@ -34,10 +34,13 @@ CREATE TABLE IF NOT EXISTS events_recent
     utm_campaign    String COMMENT 'utm_campaign of the hit',
     country         LowCardinality(String) COMMENT 'Country of the hit',
     device          LowCardinality(String) COMMENT 'Device class of the hit',
-    inserted        DateTime64(3, 'UTC') COMMENT 'When the row reached ClickHouse (the engine clock)'
+    inserted        DateTime64(3, 'UTC') COMMENT 'When the row reached ClickHouse (the engine clock)',
+    -- Rows are sorted by time and reach ClickHouse in about that order, so
+    -- "inserted since the last run" skips all but the newest granules.
+    INDEX inserted_range inserted TYPE minmax GRANULARITY 1
 )
 ENGINE = MergeTree
-PARTITION BY toStartOfHour(inserted)
+PARTITION BY toStartOfHour(ts)
 ORDER BY ts
 TTL toDateTime(inserted) + INTERVAL 6 HOUR
 SETTINGS ttl_only_drop_parts = 1
@@ -68,10 +71,13 @@ CREATE TABLE IF NOT EXISTS sessions_tail
     event_names     Array(LowCardinality(String)) COMMENT 'Event names in order',
     pages           Array(String) COMMENT 'Page view paths in order',
     version         UInt64 COMMENT 'The run that wrote this version of the visit (ms)',
-    written         DateTime DEFAULT now() COMMENT 'When the row was written (the engine clock)'
+    written         DateTime DEFAULT now() COMMENT 'When the row was written (the engine clock)',
+    -- A run's visits end after its cursor: the newest run's rows are found
+    -- without reading the rest.
+    INDEX version_range version TYPE minmax GRANULARITY 1
 )
 ENGINE = MergeTree
-PARTITION BY toStartOfHour(written)
+PARTITION BY toStartOfHour(end)
 ORDER BY end
 TTL written + INTERVAL 6 HOUR
 SETTINGS ttl_only_drop_parts = 1

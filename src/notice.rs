@@ -132,6 +132,7 @@ pub fn notice(cfg: &Config) -> Notice {
     let retention = vec![
         Retention { table: "events", holds: "one record per page view or event, as described above", kept_for: format!("{} days, then deleted", p.event_ttl_days) },
         Retention { table: "sessions", holds: "one record per visit: the daily visitor identifier, when the visit began and ended, and the pages and events in it, in order", kept_for: format!("{} days, then deleted", p.event_ttl_days) },
+        Retention { table: "events_recent, sessions_tail", holds: "working copies the visit computation reads: the last hours' page views and events (the visitor identifier, time, page path, source, country, device class) and the visits still in progress", kept_for: "6 hours, then deleted".into() },
         Retention { table: "aggregates", holds: "exact counts per site and hour or day (visitors, visits, bounces, page views, goal conversions, funnel steps), computed once a day is over; no visitor identifiers, no per-visit records, nothing more precise than the hour", kept_for: format!("{} months", p.aggregate_ttl_months) },
         Retention { table: "email_events", holds: "one record per email open or click, as described under Email measurement", kept_for: format!("{} days, then deleted", p.event_ttl_days) },
         Retention { table: "dropped_hits", holds: "how many requests were not recorded, per site, day and reason", kept_for: "25 months".into() },
