@@ -8,7 +8,7 @@ export CLICKHOUSE_DEV_PORT
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:$(CLICKHOUSE_DEV_PORT))
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
-.PHONY: run test setup data clickhouse build release bench bench-analytics bench-load bench-sustained bench-hostile fuzz fmt lint clean stop-clickhouse
+.PHONY: run test setup data clickhouse build release bench bench-analytics bench-sessionizer bench-load bench-sustained bench-hostile fuzz fmt lint clean stop-clickhouse
 
 setup:
 	scripts/setup
@@ -39,6 +39,11 @@ bench: clickhouse data
 # timed over 30 days (TACIT_BENCH_EVENTS to change the volume).
 bench-analytics: clickhouse data
 	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench analytics
+
+# The engine's CPU per event over a whole day: inserts, merges, the live
+# sessionizer and the rollup at close (TACIT_SESSIONIZER_MODES, _EVENTS).
+bench-sessionizer: clickhouse data
+	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench sessionizer
 
 # tacit vs nginx empty_gif under the same wrk load, then an overload run
 # (benches/load.py; LOAD_SECONDS, LOAD_ROUNDS, LOAD_CONNS to change).

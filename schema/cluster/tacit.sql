@@ -1521,10 +1521,11 @@ CREATE TABLE IF NOT EXISTS events_recent_local ON CLUSTER 'tacit'
     utm_campaign    String COMMENT 'utm_campaign of the hit',
     country         LowCardinality(String) COMMENT 'Country of the hit',
     device          LowCardinality(String) COMMENT 'Device class of the hit',
-    inserted        DateTime64(3, 'UTC') COMMENT 'When the row reached ClickHouse (the engine clock)'
+    inserted        DateTime64(3, 'UTC') COMMENT 'When the row reached ClickHouse (the engine clock)',
+    INDEX inserted_range inserted TYPE minmax GRANULARITY 1
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tacit/events_recent_local', '{replica}')
-PARTITION BY toStartOfHour(inserted)
+PARTITION BY toStartOfHour(ts)
 ORDER BY ts
 TTL toDateTime(inserted) + INTERVAL 6 HOUR
 SETTINGS ttl_only_drop_parts = 1
@@ -1555,10 +1556,11 @@ CREATE TABLE IF NOT EXISTS sessions_tail_local ON CLUSTER 'tacit'
     event_names     Array(LowCardinality(String)) COMMENT 'Event names in order',
     pages           Array(String) COMMENT 'Page view paths in order',
     version         UInt64 COMMENT 'The run that wrote this version of the visit (ms)',
-    written         DateTime DEFAULT now() COMMENT 'When the row was written (the engine clock)'
+    written         DateTime DEFAULT now() COMMENT 'When the row was written (the engine clock)',
+    INDEX version_range version TYPE minmax GRANULARITY 1
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tacit/sessions_tail_local', '{replica}')
-PARTITION BY toStartOfHour(written)
+PARTITION BY toStartOfHour(end)
 ORDER BY end
 TTL written + INTERVAL 6 HOUR
 SETTINGS ttl_only_drop_parts = 1
