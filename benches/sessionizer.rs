@@ -33,13 +33,22 @@ fn engine_pid() -> Option<u32> {
 fn engine_cpu(pid: Option<u32>) -> f64 {
     let Some(pid) = pid else { return 0.0 };
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let f: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let f: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
 }
 
 async fn exec(client: &clickhouse::Client, sql: &str) {
-    client.query(sql).execute().await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    client
+        .query(sql)
+        .execute()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// A day of visits in a staging table: `visitors` visitors, each with one
@@ -47,7 +56,11 @@ async fn exec(client: &clickhouse::Client, sql: &str) {
 /// some visits split), 20% of them with a custom event; two sites.
 async fn stage(client: &clickhouse::Client, day: i32, visitors: u64) {
     exec(client, "DROP TABLE IF EXISTS staged").await;
-    exec(client, "CREATE TABLE staged AS events ENGINE = MergeTree ORDER BY ts").await;
+    exec(
+        client,
+        "CREATE TABLE staged AS events ENGINE = MergeTree ORDER BY ts",
+    )
+    .await;
     let d0 = day as i64 * DAY_MS;
     exec(
         client,
@@ -114,7 +127,13 @@ struct Measured {
 
 /// Insert the staged day step by step, running the mode's sessionizer
 /// after each step.
-async fn replay(client: &clickhouse::Client, day: i32, pid: Option<u32>, mode: Mode, steps: i64) -> Measured {
+async fn replay(
+    client: &clickhouse::Client,
+    day: i32,
+    pid: Option<u32>,
+    mode: Mode,
+    steps: i64,
+) -> Measured {
     let d0 = day as i64 * DAY_MS;
     let step_ms = DAY_MS / steps;
     let mut s = Sessionizer::new(Margins {
@@ -124,7 +143,10 @@ async fn replay(client: &clickhouse::Client, day: i32, pid: Option<u32>, mode: M
     let (mut sessionize_cpu, mut full_runs) = (0.0, 0);
     let t = Instant::now();
     let start = engine_cpu(pid);
-    let stop: i64 = std::env::var("TACIT_SESSIONIZER_STOP").ok().and_then(|v| v.parse().ok()).unwrap_or(steps);
+    let stop: i64 = std::env::var("TACIT_SESSIONIZER_STOP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(steps);
     for step in 0..stop {
         let (a, b) = (d0 + step * step_ms, d0 + (step + 1) * step_ms);
         exec(
@@ -141,7 +163,9 @@ async fn replay(client: &clickhouse::Client, day: i32, pid: Option<u32>, mode: M
                 s.run(client, b - 1).await.unwrap();
                 full_runs += u32::from(!s.last_full.is_empty());
             }
-            Mode::Before => tacit::sessions::sessionize_day(client, day, b as u64).await.unwrap(),
+            Mode::Before => tacit::sessions::sessionize_day(client, day, b as u64)
+                .await
+                .unwrap(),
             Mode::Store | Mode::Recent => {}
         }
         sessionize_cpu += engine_cpu(pid) - c1;
@@ -153,7 +177,11 @@ async fn replay(client: &clickhouse::Client, day: i32, pid: Option<u32>, mode: M
     // Let background merges of the last steps run, and count them.
     tokio::time::sleep(std::time::Duration::from_secs(10)).await;
     let total_cpu = engine_cpu(pid) - start;
-    let events: u64 = client.query("SELECT count() FROM events").fetch_one().await.unwrap();
+    let events: u64 = client
+        .query("SELECT count() FROM events")
+        .fetch_one()
+        .await
+        .unwrap();
     Measured {
         events,
         total_cpu,
@@ -185,7 +213,10 @@ async fn expire_working_tables(client: &clickhouse::Client, before_ms: i64) {
     for p in parts {
         exec(
             client,
-            &format!("ALTER TABLE {} DROP PARTITION ID '{}'", p.table, p.partition_id),
+            &format!(
+                "ALTER TABLE {} DROP PARTITION ID '{}'",
+                p.table, p.partition_id
+            ),
         )
         .await;
     }
@@ -246,7 +277,9 @@ async fn main() {
             // visits do not hold exactly its events).
             let complete = tacit::sessions::complete(&client, day).await.unwrap();
             let c0 = engine_cpu(pid);
-            tacit::rollup::rollup_day(&client, day, u64::MAX / 2).await.unwrap();
+            tacit::rollup::rollup_day(&client, day, u64::MAX / 2)
+                .await
+                .unwrap();
             let c1 = engine_cpu(pid);
             let visits: u64 = client
                 .query("SELECT count() FROM analytics_visits WHERE day = toDate(?)")
@@ -256,7 +289,11 @@ async fn main() {
                 .unwrap();
             line.push_str(&format!(
                 "; at close, {visits} visits, {}: rollup {:.2} us",
-                if complete { "complete, not recomputed" } else { "recomputed" },
+                if complete {
+                    "complete, not recomputed"
+                } else {
+                    "recomputed"
+                },
                 per(c1 - c0)
             ));
         }

@@ -34,7 +34,8 @@ const TAIL_READ_BACK_MS: i64 = 4 * 3_600_000;
 
 /// Columns of a visit as the sessionizer writes them (`steps`, migration
 /// 0020, is left to its column default in `sessions`).
-const VISIT_COLUMNS: &str = "site, day, visitor_id, start, end, pageviews, events, entry_page, exit_page, \
+const VISIT_COLUMNS: &str =
+    "site, day, visitor_id, start, end, pageviews, events, entry_page, exit_page, \
      referrer_source, channel, utm_campaign, country, device, event_names, pages, version";
 
 /// Visits from segments: each segment is either one event or an open visit
@@ -129,7 +130,10 @@ fn visits(segments: &str, version: u64) -> String {
 
 /// On a cluster each shard sessionizes its own rows (a visitor-day is on
 /// one shard); on one server the setting changes nothing.
-async fn insert_select(client: &clickhouse::Client, sql: &str) -> Result<(), clickhouse::error::Error> {
+async fn insert_select(
+    client: &clickhouse::Client,
+    sql: &str,
+) -> Result<(), clickhouse::error::Error> {
     client
         .query(sql)
         .with_setting("parallel_distributed_insert_select", "2")
@@ -183,14 +187,24 @@ pub async fn sessionize_day(
     day: i32,
     version: u64,
 ) -> Result<(), clickhouse::error::Error> {
-    full_run(client, day, (day as i64 + 1) * MS_PER_DAY - 1, version, false).await
+    full_run(
+        client,
+        day,
+        (day as i64 + 1) * MS_PER_DAY - 1,
+        version,
+        false,
+    )
+    .await
 }
 
 /// Whether the visits of `day` hold each of its events (with a visitor id)
 /// exactly once, by count: a day the live sessionizer kept up with, and no
 /// late row reached since. A late row, or a visit written twice, makes the
 /// counts differ.
-pub async fn complete(client: &clickhouse::Client, day: i32) -> Result<bool, clickhouse::error::Error> {
+pub async fn complete(
+    client: &clickhouse::Client,
+    day: i32,
+) -> Result<bool, clickhouse::error::Error> {
     let date = format_day(day);
     let (events, in_visits): (u64, u64) = client
         .query(
@@ -289,8 +303,15 @@ impl Sessionizer {
     /// Bring yesterday's and today's visits up to `now_ms` (tacit's clock)
     /// less the margin. Failures leave the cursor where it was, so the next
     /// run retries the same events.
-    pub async fn run(&mut self, client: &clickhouse::Client, now_ms: i64) -> Result<(), clickhouse::error::Error> {
-        let engine_now: i64 = client.query("SELECT toUnixTimestamp64Milli(now64(3))").fetch_one().await?;
+    pub async fn run(
+        &mut self,
+        client: &clickhouse::Client,
+        now_ms: i64,
+    ) -> Result<(), clickhouse::error::Error> {
+        let engine_now: i64 = client
+            .query("SELECT toUnixTimestamp64Milli(now64(3))")
+            .fetch_one()
+            .await?;
         let next = Cursor {
             upto: now_ms - self.margins.event_ms,
             inserted: engine_now - self.margins.insert_ms,

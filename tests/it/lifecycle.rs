@@ -140,7 +140,9 @@ async fn event_retention_follows_the_policy() {
         let want = match t.lifetime {
             tacit::store::tiers::Lifetime::EventDays(_) => "toIntervalDay(7)",
             tacit::store::tiers::Lifetime::AggregateMonths(_) => "toIntervalMonth(13)",
-            tacit::store::tiers::Lifetime::Fixed | tacit::store::tiers::Lifetime::Hours(_) => continue,
+            tacit::store::tiers::Lifetime::Fixed | tacit::store::tiers::Lifetime::Hours(_) => {
+                continue
+            }
         };
         let e = engine(t.name).await;
         assert!(e.contains(want), "{}: {e}", t.name);

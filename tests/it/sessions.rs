@@ -36,7 +36,18 @@ struct Hit {
 /// The visits of `day` computed here from the raw events, independently of
 /// the SQL: (site, visitor, first ms, last ms, page views, events, entry,
 /// exit, event names, pages).
-type Visit = (String, u64, i64, i64, u32, u32, String, String, Vec<String>, Vec<String>);
+type Visit = (
+    String,
+    u64,
+    i64,
+    i64,
+    u32,
+    u32,
+    String,
+    String,
+    Vec<String>,
+    Vec<String>,
+);
 
 async fn oracle(db: &TestDb, day: i32) -> Vec<Visit> {
     let hits: Vec<Hit> = db
@@ -55,7 +66,18 @@ async fn oracle(db: &TestDb, day: i32) -> Vec<Visit> {
         let same = matches!(&prev, Some((s, v, last)) if *s == h.site && *v == h.visitor_id
             && h.ms.div_euclid(1000) - last.div_euclid(1000) <= 1800);
         if !same {
-            out.push((h.site.clone(), h.visitor_id, h.ms, h.ms, 0, 0, String::new(), String::new(), vec![], vec![]));
+            out.push((
+                h.site.clone(),
+                h.visitor_id,
+                h.ms,
+                h.ms,
+                0,
+                0,
+                String::new(),
+                String::new(),
+                vec![],
+                vec![],
+            ));
         }
         let v = out.last_mut().unwrap();
         v.3 = h.ms;
@@ -101,7 +123,20 @@ async fn stored(db: &TestDb, day: i32) -> Vec<Visit> {
         .await
         .unwrap();
     rows.into_iter()
-        .map(|r| (r.site, r.visitor_id, r.first, r.last, r.pageviews, r.events, r.entry_page, r.exit_page, r.event_names, r.pages))
+        .map(|r| {
+            (
+                r.site,
+                r.visitor_id,
+                r.first,
+                r.last,
+                r.pageviews,
+                r.events,
+                r.entry_page,
+                r.exit_page,
+                r.event_names,
+                r.pages,
+            )
+        })
         .collect()
 }
 
@@ -167,7 +202,10 @@ async fn incremental_runs_leave_the_visits_of_a_full_recomputation() {
         insert_hits(&db, day, d0 + h * HOUR, d0 + (h + 1) * HOUR).await;
         s.run(&client, d0 + (h + 1) * HOUR - 1).await.unwrap();
         let expect_full = if h == 0 { vec![day - 1, day] } else { vec![] };
-        assert_eq!(s.last_full, expect_full, "hour {h}: only the first run is a full one");
+        assert_eq!(
+            s.last_full, expect_full,
+            "hour {h}: only the first run is a full one"
+        );
     }
     let events = count(&db, "SELECT count() FROM events").await;
     assert_eq!(events, 300 * 8 + 20 * 18);
@@ -180,7 +218,11 @@ async fn incremental_runs_leave_the_visits_of_a_full_recomputation() {
     .await;
     assert!(extended >= 20, "{extended} visits extended by later runs");
     let incremental = snapshot(&db, day).await;
-    assert_eq!(stored(&db, day).await, oracle(&db, day).await, "the visits the raw events make");
+    assert_eq!(
+        stored(&db, day).await,
+        oracle(&db, day).await,
+        "the visits the raw events make"
+    );
     // So a rollup of the day need not recompute it.
     assert!(tacit::sessions::complete(&client, day).await.unwrap());
     // A run with nothing new writes nothing.
@@ -198,7 +240,10 @@ async fn incremental_runs_leave_the_visits_of_a_full_recomputation() {
     // The views see each visit once.
     let visits = count(
         &db,
-        &format!("SELECT count() FROM analytics_visits WHERE day = toDate('{}')", format_day(day)),
+        &format!(
+            "SELECT count() FROM analytics_visits WHERE day = toDate('{}')",
+            format_day(day)
+        ),
     )
     .await;
     assert_eq!(visits as usize, full.len());
@@ -238,7 +283,11 @@ async fn a_late_row_sends_its_day_back_to_a_full_run() {
     s.run(&client, d0 + 14 * HOUR - 1).await.unwrap();
     assert!(s.last_full.is_empty());
     let incremental = snapshot(&db, day).await;
-    assert_eq!(stored(&db, day).await, oracle(&db, day).await, "the visits the raw events make");
+    assert_eq!(
+        stored(&db, day).await,
+        oracle(&db, day).await,
+        "the visits the raw events make"
+    );
     // The same events recomputed in full give the same visits (no events
     // after 14:00 yet).
     tacit::sessions::sessionize_day(&client, day, u64::MAX / 2)
