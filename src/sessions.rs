@@ -328,6 +328,7 @@ impl Sessionizer {
         full.retain(|d| *d >= today - 1);
         for &day in &full {
             full_run(client, day, next.upto, version, true).await?;
+            tracing::info!(day = %format_day(day), first_run = self.cursor.is_none(), "visits recomputed in full");
         }
         if let Some(c) = self.cursor {
             for day in [today - 1, today] {
