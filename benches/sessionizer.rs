@@ -10,8 +10,8 @@
 //! with the incremental sessionizer; `TACIT_SESSIONIZER_MODES` lists the
 //! runs to make: `store` (inserts only, no `events_recent`), `recent`
 //! (inserts only), `incremental`, `before` (the former sessionizer: the
-//! whole day recomputed every step). Under `cargo test` it runs a small
-//! smoke version.
+//! whole day recomputed every step). Under `cargo test` it runs a smoke
+//! version: 20,000 events in 24 steps.
 
 mod common;
 
@@ -175,7 +175,12 @@ async fn replay(
     }
     let wall = t.elapsed().as_secs_f64();
     // Let background merges of the last steps run, and count them.
-    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    tokio::time::sleep(std::time::Duration::from_secs(if steps >= 288 {
+        10
+    } else {
+        1
+    }))
+    .await;
     let total_cpu = engine_cpu(pid) - start;
     let events: u64 = client
         .query("SELECT count() FROM events")
@@ -243,7 +248,7 @@ async fn main() {
     let steps: i64 = std::env::var("TACIT_SESSIONIZER_STEPS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(288);
+        .unwrap_or(if full { 288 } else { 24 });
     let pid = engine_pid();
     // The live days are the engine's today and yesterday: the synthetic day
     // is today, played from midnight whatever the time.

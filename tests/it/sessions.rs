@@ -295,3 +295,27 @@ async fn a_late_row_sends_its_day_back_to_a_full_run() {
         .unwrap();
     assert_eq!(incremental, snapshot(&db, day).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_running_at_different_times_count_each_event_once() {
+    let (db, day) = setup("sess_two").await;
+    let client = db.client();
+    let d0 = day as i64 * 86_400_000;
+    // Replica A runs every hour, replica B every three hours: B's cursor
+    // lags, so its new events include many that A already put in visits.
+    let (mut a, mut b) = (exact(), exact());
+    for h in 0..24 {
+        insert_hits(&db, day, d0 + h * HOUR, d0 + (h + 1) * HOUR).await;
+        a.run(&client, d0 + (h + 1) * HOUR - 1).await.unwrap();
+        if h % 3 == 1 {
+            b.run(&client, d0 + (h + 1) * HOUR - 2).await.unwrap();
+        }
+    }
+    b.run(&client, d0 + 24 * HOUR - 1).await.unwrap();
+    assert_eq!(
+        stored(&db, day).await,
+        oracle(&db, day).await,
+        "the visits the raw events make"
+    );
+    assert!(tacit::sessions::complete(&client, day).await.unwrap());
+}
