@@ -14,8 +14,9 @@
 --   after its time cursor, and finds late rows (older than what it already
 --   sessionized, e.g. replayed from tacit's log after an outage) by their
 --   insert time; a late row sends its day back to a full recompute.
--- * `sessions_tail`: every version of every visit written in the last
---   hours, sorted by the visit's last hit, so a run can extend a visit that
+-- * `sessions_tail`: every version of every visit of yesterday or today
+--   written to `sessions` in the last hours (a materialized view copies
+--   them), sorted by the visit's last hit, so a run can extend a visit that
 --   is still open by the events that came after it.
 --
 -- Visits in `sessions` are now written a few at a time, each under the
@@ -82,6 +83,13 @@ ORDER BY end
 TTL written + INTERVAL 6 HOUR
 SETTINGS ttl_only_drop_parts = 1
 COMMENT 'Event tier, working table of the sessionizer: every version of the visits of the last hours; kept 6 hours';
+
+-- Every visit of a live day written to `sessions` is also kept in the tail.
+CREATE MATERIALIZED VIEW IF NOT EXISTS sessions_tail_mv TO sessions_tail AS
+SELECT site, day, visitor_id, start, end, pageviews, events, entry_page, exit_page, referrer_source,
+       channel, utm_campaign, country, device, event_names, pages, version
+FROM sessions
+WHERE day >= today() - 1;
 
 DROP VIEW IF EXISTS analytics_visits SYNC;
 

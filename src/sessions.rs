@@ -6,8 +6,9 @@
 //! It works incrementally (migration 0021). Each run takes the events
 //! whose time is after its cursor (`events_recent`, sorted by time), joins
 //! each visitor's still-open visit (`sessions_tail`: every version of the
-//! visits written in the last hours, sorted by their last hit), and writes
-//! the extended and the new visits under the run's version; readers take
+//! visits written in the last hours, sorted by their last hit, copied by a
+//! materialized view), and writes the extended and the new visits to
+//! `sessions` under the run's version; readers take
 //! the newest version of each visit (`FINAL`). A visit row is always a whole
 //! visit from its first hit to its last: a run only ever extends the
 //! version that reaches furthest, by the events after its last hit, so
@@ -142,14 +143,13 @@ async fn insert_select(
 }
 
 /// Recompute the visits of one UTC day, every event up to `upto` (ms), under
-/// `version`; delete older versions of that day; if `tail`, copy the visits
-/// that may still be extended into the working table.
+/// `version`, and delete older versions of that day. (A live day's visits
+/// reach the working table through its materialized view.)
 async fn full_run(
     client: &clickhouse::Client,
     day: i32,
     upto: i64,
     version: u64,
-    tail: bool,
 ) -> Result<(), clickhouse::error::Error> {
     let date = format_day(day);
     let sql = format!(
@@ -165,19 +165,7 @@ async fn full_run(
         .bind(&date)
         .bind(version)
         .execute()
-        .await?;
-    if tail {
-        let low = upto - TAIL_READ_BACK_MS;
-        insert_select(
-            client,
-            &format!(
-                "INSERT INTO sessions_tail ({VISIT_COLUMNS}) SELECT {VISIT_COLUMNS} FROM sessions
-                 WHERE day = toDate('{date}') AND version = {version} AND end >= fromUnixTimestamp64Milli({low}, 'UTC')"
-            ),
-        )
-        .await?;
-    }
-    Ok(())
+        .await
 }
 
 /// Recompute every visit of one (closed) UTC day under `version` and delete
@@ -187,14 +175,7 @@ pub async fn sessionize_day(
     day: i32,
     version: u64,
 ) -> Result<(), clickhouse::error::Error> {
-    full_run(
-        client,
-        day,
-        (day as i64 + 1) * MS_PER_DAY - 1,
-        version,
-        false,
-    )
-    .await
+    full_run(client, day, (day as i64 + 1) * MS_PER_DAY - 1, version).await
 }
 
 /// Whether the visits of `day` hold each of its events (with a visitor id)
@@ -219,32 +200,21 @@ pub async fn complete(
 }
 
 /// Extend and add the visits of `day` with the events after `after` up to
-/// `upto` (ms), under `version`; then copy to `sessions` every version
-/// written since `since` (a run that failed between the two inserts is
-/// copied by the next).
+/// `upto` (ms), under `version`.
 async fn incremental_run(
     client: &clickhouse::Client,
     day: i32,
     after: i64,
     upto: i64,
     version: u64,
-    since: u64,
 ) -> Result<(), clickhouse::error::Error> {
     let date = format_day(day);
     let low = after - VISIT_GAP_SECONDS as i64 * 1000 - 60_000;
     let sql = format!(
-        "INSERT INTO sessions_tail ({VISIT_COLUMNS}) {}",
+        "INSERT INTO sessions ({VISIT_COLUMNS}) {}",
         visits(&incremental_segments(&date, low, after, upto), version)
     );
-    insert_select(client, &sql).await?;
-    insert_select(
-        client,
-        &format!(
-            "INSERT INTO sessions ({VISIT_COLUMNS}) SELECT {VISIT_COLUMNS} FROM sessions_tail
-             WHERE day = toDate('{date}') AND version > {since}"
-        ),
-    )
-    .await
+    insert_select(client, &sql).await
 }
 
 /// How far behind the clocks the cursors stay.
@@ -268,13 +238,12 @@ impl Default for Margins {
 }
 
 /// Where a run stopped: every event up to `upto` (tacit's clock, ms) is in
-/// a visit, every row inserted up to `inserted` (the engine's clock) was
-/// checked for lateness, and `version` is the run's.
+/// a visit, and every row inserted up to `inserted` (the engine's clock)
+/// was checked for lateness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Cursor {
     upto: i64,
     inserted: i64,
-    version: u64,
 }
 
 /// The live sessionizer of one process: today's and yesterday's visits.
@@ -315,10 +284,9 @@ impl Sessionizer {
         let next = Cursor {
             upto: now_ms - self.margins.event_ms,
             inserted: engine_now - self.margins.insert_ms,
-            version: now_ms as u64,
         };
         let today = day_of(next.upto);
-        let version = next.version;
+        let version = now_ms as u64;
         let mut full: Vec<i32> = match self.cursor {
             Some(c) if next.upto - c.upto <= TAIL_READ_BACK_MS && next.upto >= c.upto => {
                 self.late_days(client, c, next.inserted).await?
@@ -327,7 +295,7 @@ impl Sessionizer {
         };
         full.retain(|d| *d >= today - 1);
         for &day in &full {
-            full_run(client, day, next.upto, version, true).await?;
+            full_run(client, day, next.upto, version).await?;
             tracing::info!(day = %format_day(day), first_run = self.cursor.is_none(), "visits recomputed in full");
         }
         if let Some(c) = self.cursor {
@@ -336,7 +304,7 @@ impl Sessionizer {
                 if full.contains(&day) || c.upto >= end || next.upto < start {
                     continue;
                 }
-                incremental_run(client, day, c.upto, next.upto, version, c.version).await?;
+                incremental_run(client, day, c.upto, next.upto, version).await?;
             }
         }
         self.last_full = full;

@@ -1567,6 +1567,11 @@ SETTINGS ttl_only_drop_parts = 1
 COMMENT 'Event tier, working table of the sessionizer: every version of the visits of the last hours; kept 6 hours';
 CREATE TABLE IF NOT EXISTS sessions_tail ON CLUSTER 'tacit' AS sessions_tail_local ENGINE = Distributed('tacit', 'tacit', 'sessions_tail_local', cityHash64(site, day, visitor_id))
 COMMENT 'Event tier, working table of the sessionizer: every version of the visits of the last hours; kept 6 hours';
+CREATE MATERIALIZED VIEW IF NOT EXISTS sessions_tail_mv ON CLUSTER 'tacit' TO sessions_tail_local AS
+SELECT site, day, visitor_id, start, end, pageviews, events, entry_page, exit_page, referrer_source,
+       channel, utm_campaign, country, device, event_names, pages, version
+FROM sessions_local
+WHERE day >= today() - 1;
 DROP VIEW IF EXISTS analytics_visits ON CLUSTER 'tacit' SYNC;
 CREATE VIEW IF NOT EXISTS analytics_visits ON CLUSTER 'tacit'
 (
