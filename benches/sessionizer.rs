@@ -31,16 +31,7 @@ fn engine_pid() -> Option<u32> {
 
 /// CPU seconds the engine used so far, or 0 if it cannot be read.
 fn engine_cpu(pid: Option<u32>) -> f64 {
-    let Some(pid) = pid else { return 0.0 };
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let f: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    pid.map_or(0.0, |p| common::cpu_seconds(&p.to_string()))
 }
 
 async fn exec(client: &clickhouse::Client, sql: &str) {
@@ -160,8 +151,8 @@ async fn replay(
         let c1 = engine_cpu(pid);
         match mode {
             Mode::Incremental => {
-                s.run(client, b - 1).await.unwrap();
-                full_runs += u32::from(!s.last_full.is_empty());
+                let full = s.run(client, b - 1).await.unwrap();
+                full_runs += u32::from(!full.is_empty());
             }
             Mode::Before => tacit::sessions::sessionize_day(client, day, b as u64)
                 .await

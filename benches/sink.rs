@@ -68,26 +68,6 @@ fn events(n: usize, cfg: &tacit::config::Config) -> Vec<Event> {
     out
 }
 
-/// CPU seconds used by this process so far (user + system).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields
-        .get(11)
-        .and_then(|u| u.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        + fields
-            .get(12)
-            .and_then(|s| s.parse::<f64>().ok())
-            .unwrap_or(0.0);
-    ticks / 100.0
-}
-
 /// Rows per second of wall time, and this process's CPU microseconds per row.
 async fn run(url: &str, database: &str, evs: &[Event], copies: usize) -> (f64, f64) {
     let mut raw = RawConfig::default();
@@ -107,7 +87,7 @@ async fn run(url: &str, database: &str, evs: &[Event], copies: usize) -> (f64, f
     let metrics = Arc::new(Metrics::default());
     let (sink, task) = common::spawn_sink(&client, &cfg, &metrics);
     let total = evs.len() * copies;
-    let cpu0 = cpu_seconds();
+    let cpu0 = common::cpu_seconds("self");
     let t = Instant::now();
     for _ in 0..copies {
         for ev in evs {
@@ -118,7 +98,7 @@ async fn run(url: &str, database: &str, evs: &[Event], copies: usize) -> (f64, f
     }
     task.shutdown().await;
     let secs = t.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu0;
+    let cpu = common::cpu_seconds("self") - cpu0;
     assert_eq!(
         metrics.rows_written.load(Ordering::Relaxed) as usize,
         total,

@@ -4,8 +4,9 @@
 //!
 //! A UTC day is closed once its salt is gone (two days later) plus
 //! `policy.rollup_delay_minutes`. Rolling it up re-sessionizes it if its
-//! visits do not hold exactly its events (so late rows count), then writes each `rollup_*` table with one `INSERT … SELECT`
-//! from the event tier under one version, records the version in
+//! visits do not hold exactly its events (so late rows count), then writes
+//! each `rollup_*` table with one `INSERT … SELECT` from the event tier
+//! under one version, records the version in
 //! `rollup_days` last, and deletes older versions. Analyst views read the
 //! newest recorded version of a closed day and the event tier for the days
 //! not rolled up, so a reader never sees half a rollup. Visitor ids are

@@ -8,11 +8,11 @@
 //! each visitor's still-open visit (`sessions_tail`: every version of the
 //! visits written in the last hours, sorted by their last hit, copied by a
 //! materialized view), and writes the extended and the new visits to
-//! `sessions` under the run's version; readers take
-//! the newest version of each visit (`FINAL`). A visit row is always a whole
-//! visit from its first hit to its last: a run only ever extends the
-//! version that reaches furthest, by the events after its last hit, so
-//! replicas running at once never count an event twice.
+//! `sessions` under the run's version; readers take the newest version of
+//! each visit (`FINAL`). A visit row is always a whole visit from its first
+//! hit to its last: a run only ever extends the version that reaches
+//! furthest, by the events after its last hit, so replicas running at once
+//! never count an event twice.
 //!
 //! A day is recomputed in full from `events` (and its older versions
 //! deleted) when the process starts, when its cursor is older than the
@@ -251,8 +251,6 @@ struct Cursor {
 pub struct Sessionizer {
     margins: Margins,
     cursor: Option<Cursor>,
-    /// Days recomputed in full by the last run (for tests and logs).
-    pub last_full: Vec<i32>,
 }
 
 #[derive(clickhouse::Row, serde::Deserialize)]
@@ -265,18 +263,17 @@ impl Sessionizer {
         Sessionizer {
             margins,
             cursor: None,
-            last_full: Vec::new(),
         }
     }
 
     /// Bring yesterday's and today's visits up to `now_ms` (tacit's clock)
-    /// less the margin. Failures leave the cursor where it was, so the next
-    /// run retries the same events.
+    /// less the margin; returns the days recomputed in full. Failures leave
+    /// the cursor where it was, so the next run retries the same events.
     pub async fn run(
         &mut self,
         client: &clickhouse::Client,
         now_ms: i64,
-    ) -> Result<(), clickhouse::error::Error> {
+    ) -> Result<Vec<i32>, clickhouse::error::Error> {
         let engine_now: i64 = client
             .query("SELECT toUnixTimestamp64Milli(now64(3))")
             .fetch_one()
@@ -307,9 +304,8 @@ impl Sessionizer {
                 incremental_run(client, day, c.upto, next.upto, version).await?;
             }
         }
-        self.last_full = full;
         self.cursor = Some(next);
-        Ok(())
+        Ok(full)
     }
 
     /// Days with a row inserted since the cursor whose time is at or before

@@ -82,3 +82,17 @@ pub async fn fresh_database(cfg: &Config) {
         .await
         .expect("migrate the bench database");
 }
+
+/// CPU seconds (user + system) a process has used so far, from its
+/// `/proc/<pid>/stat` (`"self"` for this process); 0 if it cannot be read.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let f: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}

@@ -42,8 +42,9 @@ pub enum Lifetime {
     /// A fixed TTL in the migration (salts: three days), or none (the
     /// ledger and migrations are kept).
     Fixed,
-    /// A fixed TTL of a few hours after this column, set by the migration:
-    /// the sessionizer's working tables. Purged like the event tier.
+    /// A fixed TTL of a few hours after the row was written, set by the
+    /// migration: the sessionizer's working tables. Purged like the event
+    /// tier, by this column (the time the row is about).
     Hours(&'static str),
 }
 
@@ -145,7 +146,7 @@ pub const TABLES: &[Table] = &[
     t(
         "events_recent",
         Event,
-        Hours("inserted"),
+        Hours("ts"),
         &[
             "site",
             "ts",
@@ -163,7 +164,7 @@ pub const TABLES: &[Table] = &[
     t(
         "sessions_tail",
         Event,
-        Hours("written"),
+        Hours("day"),
         &[
             "site",
             "day",

@@ -200,10 +200,10 @@ async fn incremental_runs_leave_the_visits_of_a_full_recomputation() {
     // Hourly runs through the day, each after that hour's hits landed.
     for h in 0..24 {
         insert_hits(&db, day, d0 + h * HOUR, d0 + (h + 1) * HOUR).await;
-        s.run(&client, d0 + (h + 1) * HOUR - 1).await.unwrap();
+        let full = s.run(&client, d0 + (h + 1) * HOUR - 1).await.unwrap();
         let expect_full = if h == 0 { vec![day - 1, day] } else { vec![] };
         assert_eq!(
-            s.last_full, expect_full,
+            full, expect_full,
             "hour {h}: only the first run is a full one"
         );
     }
@@ -273,15 +273,15 @@ async fn a_late_row_sends_its_day_back_to_a_full_run() {
     // A rollup now would recompute the day: its visits miss a row.
     assert!(!tacit::sessions::complete(&client, day).await.unwrap());
     insert_hits(&db, day, d0 + 12 * HOUR, d0 + 13 * HOUR).await;
-    s.run(&client, d0 + 13 * HOUR - 1).await.unwrap();
-    assert_eq!(s.last_full, vec![day]);
+    let full = s.run(&client, d0 + 13 * HOUR - 1).await.unwrap();
+    assert_eq!(full, vec![day]);
     assert!(tacit::sessions::complete(&client, day).await.unwrap());
     let after_late = snapshot(&db, day).await;
     assert!(after_late.iter().any(|v| v.contains("/late")));
     // The next run is incremental again.
     insert_hits(&db, day, d0 + 13 * HOUR, d0 + 14 * HOUR).await;
-    s.run(&client, d0 + 14 * HOUR - 1).await.unwrap();
-    assert!(s.last_full.is_empty());
+    let full = s.run(&client, d0 + 14 * HOUR - 1).await.unwrap();
+    assert!(full.is_empty());
     let incremental = snapshot(&db, day).await;
     assert_eq!(
         stored(&db, day).await,
