@@ -126,7 +126,7 @@ async fn main() {
             Arc::new(clock.clone()),
         );
         let metrics = Arc::new(Metrics::default());
-        let (sink, task) = common::spawn_sink(&client, &cfg, &metrics);
+        let (sink, task) = common::spawn_sink(&client, &cfg, &metrics).await;
 
         let first_day = today - days_back;
         let mut rng = Rng(0x853c49e6748fea9b);

@@ -85,7 +85,7 @@ async fn run(url: &str, database: &str, evs: &[Event], copies: usize) -> (f64, f
     common::fresh_database(&cfg).await;
     let client = tacit::store::client(&cfg.clickhouse);
     let metrics = Arc::new(Metrics::default());
-    let (sink, task) = common::spawn_sink(&client, &cfg, &metrics);
+    let (sink, task) = common::spawn_sink(&client, &cfg, &metrics).await;
     let total = evs.len() * copies;
     let cpu0 = common::cpu_seconds("self");
     let t = Instant::now();

@@ -86,6 +86,8 @@ pub struct Running {
     sink_task: SinkTask,
     salt_task: JoinHandle<()>,
     session_task: Option<JoinHandle<()>>,
+    fence_stop: watch::Sender<bool>,
+    fence_task: JoinHandle<()>,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
@@ -210,12 +212,18 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let now = clock.now_ms();
     salts.sync(&client, day_of(now), now).await?;
 
+    // Purge fences first: every writer below holds them.
+    let (fence_stop, fence_rx) = watch::channel(false);
+    let (fences, fence_task) = store::fence::start(client.clone(), clock.clone(), fence_rx)
+        .await
+        .map_err(AppError::ClickHouse)?;
     let (sink, sink_task) = sink::spawn(
         client.clone(),
         cfg.sink.clone(),
         &cfg.data_dir.join("wal"),
         metrics.clone(),
         clock.clone(),
+        fences.clone(),
     )?;
 
     let beacon_listener = bind_reuseport(cfg.listen)
@@ -320,6 +328,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         tokio::spawn(crate::rollup::run(
             store::client(&cfg.clickhouse),
             clock.clone(),
+            fences.clone(),
             crate::rollup::Schedule {
                 event_ttl_days: cfg.policy.event_ttl_days,
                 delay: Duration::from_secs(cfg.policy.rollup_delay_minutes as u64 * 60),
@@ -364,6 +373,8 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         sink_task,
         salt_task,
         session_task,
+        fence_stop,
+        fence_task,
     })
 }
 
@@ -383,6 +394,9 @@ impl Running {
         if let Some(t) = self.session_task {
             t.abort();
         }
+        // Last of the writers' companions: the writers above are done.
+        let _ = self.fence_stop.send(true);
+        let _ = self.fence_task.await;
         let _ = self.admin_stop.send(true);
         let _ = self.admin_task.await;
         tracing::info!("shutdown complete");

@@ -61,6 +61,8 @@ pub struct Metrics {
     /// Hits answered 503 because their log write failed (disk full).
     pub wal_write_failed_rows: AtomicU64,
     pub rows_written: AtomicU64,
+    /// Rows not written because a purge fence keeps their site's range out.
+    pub rows_fenced: AtomicU64,
     /// Email opens and clicks stored: `[human, machine]`.
     pub email_events: [AtomicU64; 2],
     /// Clicks redirected but not stored (the log was full or failed).
@@ -133,6 +135,11 @@ impl Metrics {
             "tacit_rows_written_total",
             "Rows written to ClickHouse.",
             get(&self.rows_written),
+        );
+        counter(
+            "tacit_rows_fenced_total",
+            "Rows from the log not written because a purge removed their site's range.",
+            get(&self.rows_fenced),
         );
         counter(
             "tacit_email_clicks_unlogged_total",

@@ -55,7 +55,13 @@ pub enum PurgeError {
     ClickHouse(#[from] clickhouse::error::Error),
     #[error("write-ahead log: {0}")]
     Log(String),
+    #[error("{0}")]
+    Fence(#[from] crate::store::fence::FenceError),
 }
+
+/// The cut-off of a purge of a site no longer configured: every row of
+/// it, whatever its time (2286-11-20, inside `DateTime64(3)`).
+pub const FOREVER_MS: i64 = 10_000_000_000_000;
 
 /// What to purge.
 #[derive(Debug, Clone)]
@@ -105,10 +111,10 @@ pub struct Recorded {
     pub tables_left: Vec<String>,
 }
 
-/// Rows of `site` (before `before_day`, if given) in the log under `dir`
+/// Rows of `site` whose time is before `cutoff_ms` in the log under `dir`
 /// that ClickHouse has not acknowledged (acknowledged rows leave the disk
 /// with their segment).
-pub fn rows_in_log(dir: &Path, site: &str, before_day: Option<i32>) -> Result<u64, PurgeError> {
+pub fn rows_in_log(dir: &Path, site: &str, cutoff_ms: i64) -> Result<u64, PurgeError> {
     if !dir.exists() {
         return Ok(0);
     }
@@ -129,8 +135,7 @@ pub fn rows_in_log(dir: &Path, site: &str, before_day: Option<i32>) -> Result<u6
                 break;
             };
             if let Some((s, ts)) = crate::privacy::row::site_and_ts(payload) {
-                let early = before_day.is_none_or(|d| (ts.div_euclid(86_400_000) as i32) < d);
-                if s == site.as_bytes() && early {
+                if s == site.as_bytes() && ts < cutoff_ms {
                     n += 1;
                 }
             }
@@ -151,6 +156,21 @@ fn condition(site: &str, col: &str, before: Option<&str>) -> String {
     }
 }
 
+/// What must be gone once the purge is done: rows of the site before the
+/// cut-off, by the exact time column where the fence filters by it, by
+/// day elsewhere (counts of the purge day itself may grow again for a site
+/// still configured).
+fn left_condition(site: &str, table: &str, col: &str, cutoff_ms: i64) -> String {
+    let at = format!("fromUnixTimestamp64Milli(toInt64({cutoff_ms}), 'UTC')");
+    match crate::store::fence::FILTERED
+        .iter()
+        .find(|(t, _)| *t == table)
+    {
+        Some((_, exact)) => format!("site = {} AND {exact} < {at}", quote(site)),
+        None => format!("site = {} AND {col} < toDate({at})", quote(site)),
+    }
+}
+
 fn releases_condition(site: &str) -> String {
     format!(
         "(partner, export, period, config_hash) IN (SELECT partner, export, period, config_hash \
@@ -159,18 +179,22 @@ fn releases_condition(site: &str) -> String {
     )
 }
 
+/// Rows per table: to be removed, or (with `left` = the cut-off) left
+/// that must not be.
 async fn counts(
     client: &clickhouse::Client,
     site: &str,
     before: Option<&str>,
+    left: Option<i64>,
 ) -> Result<BTreeMap<String, u64>, PurgeError> {
     let mut out = BTreeMap::new();
     for (t, col) in tables() {
+        let cond = match left {
+            Some(cutoff) => left_condition(site, t, &col, cutoff),
+            None => condition(site, &col, before),
+        };
         let n: u64 = client
-            .query(&format!(
-                "SELECT count() FROM {t} WHERE {}",
-                condition(site, &col, before)
-            ))
+            .query(&format!("SELECT count() FROM {t} WHERE {cond}"))
             .fetch_one()
             .await?;
         out.insert(t.to_string(), n);
@@ -209,28 +233,39 @@ pub async fn run(
     if configured && !req.force {
         return Err(PurgeError::StillConfigured(site));
     }
+    // Rows before the cut-off are removed and never written again: a
+    // `--before` day's start; for a site still configured (`--force`), now
+    // (new hits keep arriving); otherwise every row.
+    let cutoff_ms = match before_day {
+        Some(d) => d as i64 * 86_400_000,
+        None if configured => now_ms,
+        None => FOREVER_MS,
+    };
     let wal = cfg.data_dir.join("wal");
-    // Rows still in the log would land after the delete: wait for them.
-    let deadline = tokio::time::Instant::now() + log_wait;
-    let mut in_log = rows_in_log(&wal, &site, before_day)?;
-    while in_log > 0 && !req.dry_run && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        in_log = rows_in_log(&wal, &site, before_day)?;
-    }
-    let mut found = counts(client, &site, before).await?;
-    found.insert("write-ahead log".into(), in_log);
+    let mut found = counts(client, &site, before, None).await?;
+    found.insert(
+        "write-ahead log".into(),
+        rows_in_log(&wal, &site, cutoff_ms)?,
+    );
     if !configured && found.values().all(|n| *n == 0) {
         return Err(PurgeError::UnknownSite(site));
     }
-    let mut outcome = Outcome {
-        site: site.clone(),
-        before: req.before.clone(),
-        dry_run: req.dry_run,
-        found: found.clone(),
-        left: BTreeMap::new(),
-    };
     if req.dry_run {
-        return Ok(outcome);
+        return Ok(Outcome {
+            site,
+            before: req.before.clone(),
+            dry_run: true,
+            found,
+            left: BTreeMap::new(),
+        });
+    }
+    // Rows still in this host's log would land after the delete: a running
+    // collector delivers them within seconds.
+    let deadline = tokio::time::Instant::now() + log_wait;
+    let mut in_log = rows_in_log(&wal, &site, cutoff_ms)?;
+    while in_log > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        in_log = rows_in_log(&wal, &site, cutoff_ms)?;
     }
     if in_log > 0 {
         record(
@@ -248,6 +283,41 @@ pub async fn run(
             rows: in_log,
         });
     }
+    // Then the fence: once every running collector has it, none of their
+    // writers writes the range again, and none still runs a write that
+    // read it before.
+    let keep_days = cfg.policy.event_ttl_days + 2;
+    let fence = crate::store::fence::raise(client, &site, cutoff_ms, now_ms, keep_days).await?;
+    // A member that stopped without saying so is waited for until it is
+    // presumed stopped.
+    let fence_wait = log_wait.max(Duration::from_millis(
+        crate::store::fence::MEMBER_LIVE_MS as u64 + 5_000,
+    ));
+    let members = crate::store::fence::await_members(client, &fence.id, fence_wait).await;
+    if let Err(e) = &members {
+        record(
+            client,
+            req,
+            &site,
+            now_ms,
+            0,
+            &found,
+            &["purge fence".into()],
+        )
+        .await?;
+        tracing::warn!(error = %e, "purge fence not acknowledged");
+    }
+    let members = members?;
+    tracing::info!(collectors = members.len(), "purge fence acknowledged");
+    let mut found = counts(client, &site, before, None).await?;
+    found.insert("write-ahead log".into(), in_log);
+    let mut outcome = Outcome {
+        site: site.clone(),
+        before: req.before.clone(),
+        dry_run: req.dry_run,
+        found: found.clone(),
+        left: BTreeMap::new(),
+    };
     let sync = |sql: String| {
         client
             .query(&sql)
@@ -272,10 +342,10 @@ pub async fn run(
         ))
         .await?;
     }
-    let mut left = counts(client, &site, before).await?;
+    let mut left = counts(client, &site, before, Some(cutoff_ms)).await?;
     left.insert(
         "write-ahead log".into(),
-        rows_in_log(&wal, &site, before_day)?,
+        rows_in_log(&wal, &site, cutoff_ms)?,
     );
     let tables_left: Vec<String> = left
         .iter()

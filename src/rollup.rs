@@ -233,8 +233,12 @@ pub async fn run_once(
     now_ms: i64,
 ) -> Result<Vec<i32>, clickhouse::error::Error> {
     let days = due(client, schedule, now_ms).await?;
+    // Not a fence member: the fences in force now are applied.
+    let fenced =
+        crate::store::fence::Applied::of(crate::store::fence::active(client, now_ms).await?)
+            .client(client);
     for &d in &days {
-        rollup_day(client, d, now_ms.max(1) as u64).await?;
+        rollup_day(&fenced, d, now_ms.max(1) as u64).await?;
     }
     Ok(days)
 }
@@ -303,6 +307,7 @@ pub async fn sync_funnels(
 pub async fn run(
     client: clickhouse::Client,
     clock: SharedClock,
+    fences: crate::store::fence::Fences,
     schedule: Schedule,
     every: Duration,
 ) {
@@ -312,18 +317,40 @@ pub async fn run(
     loop {
         tick.tick().await;
         let now = clock.now_ms();
-        if let Err(e) = sessionizer.run(&client, now).await {
+        // Each step holds the purge fences from its reads to its writes,
+        // with their rows filtered out of every table it reads.
+        let Some(fence) = fences.writer(every).await else {
+            tracing::warn!(
+                "purge fences unknown (ClickHouse unreachable); visits and rollups wait"
+            );
+            continue;
+        };
+        if let Err(e) = sessionizer.run(&fence.client(&client), now).await {
             tracing::warn!(error = %crate::store::log_safe(&e), "sessionizing failed; will retry");
         }
-        match run_once(&client, schedule, now).await {
-            Ok(days) if !days.is_empty() => {
-                let days: Vec<String> = days.into_iter().map(format_day).collect();
-                tracing::info!(days = %days.join(","), "rolled up closed days");
-            }
-            Ok(_) => {}
+        drop(fence);
+        let days = match due(&client, schedule, now).await {
+            Ok(days) => days,
             Err(e) => {
-                tracing::warn!(error = %crate::store::log_safe(&e), "rollup failed; will retry")
+                tracing::warn!(error = %crate::store::log_safe(&e), "rollup failed; will retry");
+                continue;
             }
+        };
+        let mut done = Vec::new();
+        for d in days {
+            let Some(fence) = fences.writer(every).await else {
+                break;
+            };
+            match rollup_day(&fence.client(&client), d, now.max(1) as u64).await {
+                Ok(()) => done.push(format_day(d)),
+                Err(e) => {
+                    tracing::warn!(error = %crate::store::log_safe(&e), "rollup failed; will retry");
+                    break;
+                }
+            }
+        }
+        if !done.is_empty() {
+            tracing::info!(days = %done.join(","), "rolled up closed days");
         }
     }
 }

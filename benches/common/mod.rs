@@ -24,20 +24,26 @@ pub fn with_vendored_data(raw: &mut RawConfig) {
 }
 
 /// The real sink (write-ahead log under the config's data dir, wall clock),
-/// as `serve` wires it.
-pub fn spawn_sink(
+/// as `serve` wires it, with its purge-fence member (kept for the process).
+pub async fn spawn_sink(
     client: &clickhouse::Client,
     cfg: &Config,
     metrics: &Arc<Metrics>,
 ) -> (SinkHandle, SinkTask) {
     let dir = cfg.data_dir.join("wal");
     let _ = std::fs::remove_dir_all(&dir);
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    std::mem::forget(stop);
+    let (fences, _watcher) = tacit::store::fence::start(client.clone(), Arc::new(SystemClock), rx)
+        .await
+        .expect("read the purge fences");
     tacit::sink::spawn(
         client.clone(),
         cfg.sink.clone(),
         &dir,
         metrics.clone(),
         Arc::new(SystemClock),
+        fences,
     )
     .expect("open the write-ahead log")
 }

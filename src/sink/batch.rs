@@ -73,6 +73,7 @@ impl Batch {
         &self.raw[a..z]
     }
     /// Rows `i..j`, and their bytes.
+    #[cfg(test)]
     pub fn slices(&self, i: usize, j: usize) -> (impl Iterator<Item = &[u8]>, usize) {
         let bytes = self.spans[i..j].iter().map(|(a, z)| z - a).sum();
         ((i..j).map(move |r| self.row(r)), bytes)

@@ -206,6 +206,7 @@ pub fn spawn(
     dir: &Path,
     metrics: Arc<Metrics>,
     clock: SharedClock,
+    fences: crate::store::fence::Fences,
 ) -> Result<(SinkHandle, SinkTask), OpenError> {
     let (log, recovered) = Log::open(
         LogConfig {
@@ -256,6 +257,8 @@ pub fn spawn(
         recovered: waiting,
         quarantine: dir.join("quarantine.wal"),
         cfg: cfg.clone(),
+        fences,
+        hold: None,
     };
     let join = tokio::spawn(writer.run(stop_rx));
     Ok((

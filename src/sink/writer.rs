@@ -49,6 +49,10 @@ pub struct Writer {
     /// Rows found in the log at startup (for the unacknowledged count).
     pub recovered: u64,
     pub quarantine: PathBuf,
+    /// Purge fences: held from a batch's first send until it is
+    /// acknowledged, so a purge never deletes behind a send in flight.
+    pub fences: crate::store::fence::Fences,
+    pub hold: Option<crate::store::fence::WriterGuard>,
 }
 
 impl Writer {
@@ -309,15 +313,37 @@ impl Writer {
     ) -> Result<(), clickhouse::error::Error> {
         let t = self.cfg.insert_timeout;
         let table = b.table;
+        // Rows a purge fence keeps out are not sent (the same rows every
+        // time this range is resent under this view, so the token holds).
+        let rows: Vec<&[u8]> = (i..j)
+            .map(|r| b.row(r))
+            .filter(|row| {
+                let fenced = self.hold.as_ref().is_some_and(|g| {
+                    crate::privacy::row::site_and_ts(row).is_some_and(|(s, ts)| g.blocks(s, ts))
+                });
+                !fenced
+            })
+            .collect();
+        let kept = rows.len();
+        if kept < j - i {
+            self.metrics
+                .rows_fenced
+                .fetch_add((j - i - kept) as u64, Ordering::Relaxed);
+        }
+        if kept == 0 {
+            return Ok(());
+        }
+        let bytes = rows.iter().map(|r| r.len()).sum();
         // As a Native block (much cheaper for the engine to parse); rows
         // that do not parse go as they are and are refused, then isolated.
-        let (rows, bytes) = b.slices(i, j);
-        let (sql, body) = match super::native::block(&table.columns(), table.types(), rows, bytes) {
+        let (sql, body) = match super::native::block(
+            &table.columns(),
+            table.types(),
+            rows.iter().copied(),
+            bytes,
+        ) {
             Some(block) => (table.insert_sql("Native"), Bytes::from(block)),
-            None => (
-                table.insert_sql("RowBinary"),
-                Bytes::from(b.slices(i, j).0.collect::<Vec<_>>().concat()),
-            ),
+            None => (table.insert_sql("RowBinary"), Bytes::from(rows.concat())),
         };
         let mut ins = self
             .client
@@ -333,6 +359,14 @@ impl Writer {
     async fn deliver(&mut self, b: &Batch) -> Result<usize, clickhouse::error::Error> {
         let n = b.rows();
         let (a, z) = (b.offsets[0], b.offsets[n]);
+        if self.hold.is_none() {
+            self.hold = self.fences.writer(self.cfg.retry_interval).await;
+            if self.hold.is_none() {
+                return Err(clickhouse::error::Error::Custom(
+                    "purge fences unknown (ClickHouse unreachable); not sending".into(),
+                ));
+            }
+        }
         let mut st = self.cursor.state();
         st.inflight = Some((b.seg, a, b.sent_end.unwrap_or(z)));
         if let Err(e) = self.cursor.set(st, true) {
@@ -395,6 +429,7 @@ impl Writer {
 
     /// The batch is in: advance the cursor, delete finished segments.
     fn acknowledge(&mut self, b: &Batch) -> Pos {
+        self.hold = None;
         let acked = Pos {
             seg: b.seg,
             off: b.offsets[b.rows()],

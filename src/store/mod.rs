@@ -2,6 +2,7 @@
 //! migrations (`schema/NNNN_name.sql`, embedded at build time).
 
 pub mod cluster;
+pub mod fence;
 pub mod migrate;
 pub mod tiers;
 

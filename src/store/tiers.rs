@@ -292,6 +292,18 @@ pub const TABLES: &[Table] = &[
     ),
     t("salts", Operations, Fixed, &["day", "salt", "created_at"]),
     t(
+        "purge_fences",
+        Operations,
+        Fixed,
+        &["id", "site", "cutoff", "raised", "expires"],
+    ),
+    t(
+        "fence_members",
+        Operations,
+        Fixed,
+        &["member", "seen", "applied", "stopped"],
+    ),
+    t(
         "funnel_definitions",
         Operations,
         Fixed,

@@ -23,6 +23,7 @@ mod lifecycle;
 mod optout;
 mod privacy;
 mod purge;
+mod purge_race;
 mod retention;
 mod sessions;
 mod slowloris;

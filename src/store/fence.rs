@@ -1,0 +1,430 @@
+//! Purge fences: how `tacit purge` makes sure nothing writes a purged
+//! site's rows back behind it, whatever runs in the background.
+//!
+//! A fence says "rows of site S whose time is before T are never written
+//! again" (T is the purge's start for `--site`, the day for `--before`).
+//! The purge raises it in `purge_fences` before it deletes anything. Every
+//! `tacit serve` process is a *member*: a watcher task reads the fences
+//! every second and, when they change, takes this module's lock for
+//! writing. Every background writer (the log's writer, the sessionizer,
+//! each rollup) holds the lock for reading from before it reads rows until
+//! its write is acknowledged, and filters fenced rows out: the log's writer
+//! row by row ([`Applied::blocks`]), the engine-side `INSERT … SELECT`s by
+//! the `additional_table_filters` setting on every table they read
+//! ([`Applied::client`]). So once the watcher holds the lock, no run that
+//! read before the fence is still writing, and every later run filters.
+//! Only then does it record an acknowledgement in `fence_members`, and the
+//! purge deletes only after every live member (seen within
+//! [`MEMBER_LIVE_MS`]) acknowledged the fence, then counts again.
+//!
+//! A member's view is a lease: a writer whose view is older than
+//! [`LEASE_MS`] (the watcher could not reach the engine) waits instead of
+//! writing, so a member that stopped acknowledging cannot be writing with
+//! an old view. Fences are kept for the event TTL plus two days, so rows of
+//! the purged range replayed later (a replica that was down) are dropped
+//! too. A process killed while its own insert is still running inside the
+//! engine is the one case this cannot see; `docs/operations.md` says so.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedRwLockReadGuard, RwLock};
+
+/// A member not seen for this long is presumed stopped.
+pub const MEMBER_LIVE_MS: i64 = 20_000;
+
+/// How long a member's view of the fences may be used without a refresh.
+pub const LEASE_MS: u64 = 10_000;
+
+/// How often a member re-reads the fences (and, every fifth time or on a
+/// change, says it is alive).
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// The event-tier tables a fence filters, with the column holding the
+/// time a row is about. Reads through views are filtered too: the setting
+/// applies to the tables under them.
+pub const FILTERED: &[(&str, &str)] = &[
+    ("events", "ts"),
+    ("email_events", "ts"),
+    ("events_recent", "ts"),
+    ("sessions", "start"),
+    ("sessions_tail", "start"),
+];
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FenceError {
+    #[error("clickhouse: {}", crate::store::log_safe(.0))]
+    ClickHouse(#[from] clickhouse::error::Error),
+    #[error("{} running collector(s) did not acknowledge the purge fence in time ({}): make sure they can reach ClickHouse, then rerun the purge", .0.len(), .0.join(", "))]
+    NotAcknowledged(Vec<String>),
+}
+
+/// One fence: rows of `site` whose time is before `cutoff_ms` stay out.
+#[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, serde::Deserialize, serde::Serialize)]
+pub struct Fence {
+    pub id: String,
+    pub site: String,
+    pub cutoff_ms: i64,
+}
+
+/// The fences a member has applied.
+#[derive(Debug, Default)]
+pub struct Applied {
+    fences: Vec<Fence>,
+}
+
+impl Applied {
+    /// A view of `fences`, for a one-shot command that is not a member
+    /// (`tacit rollup`): it filters what was fenced when it started.
+    pub fn of(fences: Vec<Fence>) -> Self {
+        Applied { fences }
+    }
+
+    /// Whether a row of `site` at `ts_ms` is fenced off.
+    pub fn blocks(&self, site: &[u8], ts_ms: i64) -> bool {
+        self.fences
+            .iter()
+            .any(|f| f.site.as_bytes() == site && ts_ms < f.cutoff_ms)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fences.is_empty()
+    }
+
+    /// The `additional_table_filters` value that keeps fenced rows out of
+    /// every read of the event-tier tables (local tables on a cluster
+    /// too), or `None` with no fence.
+    pub fn table_filters(&self) -> Option<String> {
+        if self.fences.is_empty() {
+            return None;
+        }
+        let mut entries = Vec::new();
+        for (table, col) in FILTERED {
+            let cond = self
+                .fences
+                .iter()
+                .map(|f| {
+                    format!(
+                        "(site = {} AND {col} < fromUnixTimestamp64Milli(toInt64({}), 'UTC'))",
+                        quote(&f.site),
+                        f.cutoff_ms
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let cond = format!("NOT ({cond})");
+            for name in [table.to_string(), format!("{table}_local")] {
+                entries.push(format!("{}: {}", quote(&name), quote(&cond)));
+            }
+        }
+        Some(format!("{{{}}}", entries.join(", ")))
+    }
+
+    /// `client` with the fences applied to every table it reads.
+    pub fn client(&self, client: &clickhouse::Client) -> clickhouse::Client {
+        match self.table_filters() {
+            Some(f) => client.clone().with_setting("additional_table_filters", f),
+            None => client.clone(),
+        }
+    }
+}
+
+/// A ClickHouse string literal.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// One process's view of the fences, shared by its writers and its watcher.
+#[derive(Debug, Clone)]
+pub struct Fences {
+    inner: Arc<RwLock<Applied>>,
+    member: Arc<str>,
+    /// When the view was last confirmed, in ms after `base` (0: never).
+    /// Renewed without the lock, so a renewal never waits for a writer.
+    read_at: Arc<AtomicU64>,
+    base: Instant,
+}
+
+/// What a writer holds while it reads and writes.
+pub type WriterGuard = OwnedRwLockReadGuard<Applied>;
+
+impl Fences {
+    /// A member named `member` (unique per process) with no view yet.
+    pub fn new(member: impl Into<Arc<str>>) -> Self {
+        Fences {
+            inner: Arc::new(RwLock::new(Applied::default())),
+            member: member.into(),
+            read_at: Arc::new(AtomicU64::new(0)),
+            base: Instant::now(),
+        }
+    }
+
+    fn since_base(&self) -> u64 {
+        (self.base.elapsed().as_millis() as u64).max(1)
+    }
+
+    /// Whether the view may still be used by a writer.
+    pub fn fresh(&self) -> bool {
+        let at = self.read_at.load(Ordering::Acquire);
+        at != 0 && self.since_base().saturating_sub(at) < LEASE_MS
+    }
+
+    /// A random member name for this process.
+    pub fn random_member() -> String {
+        format!("{:016x}", rand::random::<u64>())
+    }
+
+    pub fn member(&self) -> &str {
+        &self.member
+    }
+
+    /// Hold the view for a write: waits while a fence is being applied, and
+    /// while the view is older than the lease (then returns `None` after
+    /// `patience`, and the writer retries later).
+    pub async fn writer(&self, patience: Duration) -> Option<WriterGuard> {
+        let deadline = Instant::now() + patience;
+        loop {
+            let g = self.inner.clone().read_owned().await;
+            if self.fresh() {
+                return Some(g);
+            }
+            drop(g);
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Read the fences; apply them if they changed (waiting for every
+    /// writer holding the old view), then record that this member has
+    /// them when `heartbeat` or on a change.
+    pub async fn refresh(
+        &self,
+        client: &clickhouse::Client,
+        now_ms: i64,
+        heartbeat: bool,
+    ) -> Result<(), clickhouse::error::Error> {
+        let mut now_fences = active(client, now_ms).await?;
+        now_fences.sort_by(|a, b| a.id.cmp(&b.id));
+        let changed = {
+            let g = self.inner.read().await;
+            g.fences != now_fences
+        };
+        let ids: Vec<String> = now_fences.iter().map(|f| f.id.clone()).collect();
+        if changed {
+            // Waits for every writer holding the old view.
+            self.inner.write().await.fences = now_fences;
+        }
+        self.read_at.store(self.since_base(), Ordering::Release);
+        if changed {
+            tracing::info!(fences = ids.len(), "purge fences applied");
+        }
+        if changed || heartbeat {
+            self.say(client, now_ms, ids, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Record this member's state (the engine's clock decides liveness;
+    /// `now_ms` is kept for the record).
+    async fn say(
+        &self,
+        client: &clickhouse::Client,
+        now_ms: i64,
+        applied: Vec<String>,
+        stopped: bool,
+    ) -> Result<(), clickhouse::error::Error> {
+        let _ = now_ms;
+        client
+            .query(
+                "INSERT INTO fence_members (member, seen, applied, stopped)
+                 SELECT ?, now64(3), ?, ?",
+            )
+            .bind(&*self.member)
+            .bind(applied)
+            .bind(stopped as u8)
+            .execute()
+            .await
+    }
+
+    /// The watcher of `tacit serve`: refresh every [`POLL`] until `stop`.
+    pub async fn watch(
+        self,
+        client: clickhouse::Client,
+        clock: crate::model::clock::SharedClock,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut n: u64 = 0;
+        let mut failing = false;
+        loop {
+            let heartbeat = n.is_multiple_of(5);
+            match self.refresh(&client, clock.now_ms(), heartbeat).await {
+                Ok(()) => {
+                    if failing {
+                        tracing::info!("purge fences readable again");
+                    }
+                    failing = false;
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %crate::store::log_safe(&e), "cannot read purge fences; writers pause when the lease ends");
+                    }
+                    failing = true;
+                }
+            }
+            n += 1;
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.changed() => break,
+            }
+        }
+        // The writers have stopped: a purge need not wait for this member.
+        if let Err(e) = self.say(&client, clock.now_ms(), Vec::new(), true).await {
+            tracing::warn!(error = %crate::store::log_safe(&e), "cannot record that this collector left the purge fences");
+        }
+    }
+}
+
+/// Make this process a member: read the fences once (so writers start
+/// with a view), then keep them fresh until `stop` changes.
+pub async fn start(
+    client: clickhouse::Client,
+    clock: crate::model::clock::SharedClock,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(Fences, tokio::task::JoinHandle<()>), clickhouse::error::Error> {
+    let fences = Fences::new(Fences::random_member());
+    fences.refresh(&client, clock.now_ms(), true).await?;
+    let task = tokio::spawn(fences.clone().watch(client, clock, stop));
+    Ok((fences, task))
+}
+
+/// The fences in force at `now_ms`.
+pub async fn active(
+    client: &clickhouse::Client,
+    now_ms: i64,
+) -> Result<Vec<Fence>, clickhouse::error::Error> {
+    client
+        .query(
+            "SELECT id, toString(site) AS site, toUnixTimestamp64Milli(cutoff) AS cutoff_ms
+             FROM purge_fences
+             WHERE expires > fromUnixTimestamp64Milli(toInt64(?), 'UTC')
+             ORDER BY id",
+        )
+        .bind(now_ms)
+        .fetch_all()
+        .await
+}
+
+/// Raise a fence for `site` before `cutoff_ms`, kept `keep_days`; returns it.
+pub async fn raise(
+    client: &clickhouse::Client,
+    site: &str,
+    cutoff_ms: i64,
+    now_ms: i64,
+    keep_days: u32,
+) -> Result<Fence, clickhouse::error::Error> {
+    let fence = Fence {
+        id: format!("{now_ms:013}-{:08x}", rand::random::<u32>()),
+        site: site.to_string(),
+        cutoff_ms,
+    };
+    client
+        .query(
+            "INSERT INTO purge_fences (id, site, cutoff, raised, expires)
+             SELECT ?, ?, fromUnixTimestamp64Milli(toInt64(?), 'UTC'),
+                    fromUnixTimestamp64Milli(toInt64(?), 'UTC'),
+                    fromUnixTimestamp64Milli(toInt64(?), 'UTC') + toIntervalDay(?)",
+        )
+        .bind(&fence.id)
+        .bind(site)
+        .bind(cutoff_ms)
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(keep_days)
+        .execute()
+        .await?;
+    Ok(fence)
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct MemberRow {
+    member: String,
+    has: u8,
+}
+
+/// Wait until every live member has applied fence `id`; returns the
+/// members that did. Members are live when seen within
+/// [`MEMBER_LIVE_MS`] of the engine's clock.
+pub async fn await_members(
+    client: &clickhouse::Client,
+    id: &str,
+    wait: Duration,
+) -> Result<Vec<String>, FenceError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let rows: Vec<MemberRow> = client
+            .query(
+                "SELECT member, toUInt8(has(argMax(applied, seen), ?)) AS has
+                 FROM fence_members
+                 GROUP BY member
+                 HAVING max(seen) > now64(3) - toIntervalMillisecond(?) AND argMax(stopped, seen) = 0
+                 ORDER BY member",
+            )
+            .bind(id)
+            .bind(MEMBER_LIVE_MS)
+            .fetch_all()
+            .await?;
+        let missing: Vec<String> = rows
+            .iter()
+            .filter(|r| r.has == 0)
+            .map(|r| r.member.clone())
+            .collect();
+        if missing.is_empty() {
+            return Ok(rows.into_iter().map(|r| r.member).collect());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(FenceError::NotAcknowledged(missing));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(fences: Vec<Fence>) -> Applied {
+        Applied { fences }
+    }
+
+    #[test]
+    fn a_fence_blocks_only_its_site_before_its_cutoff() {
+        let a = applied(vec![Fence {
+            id: "1".into(),
+            site: "gone.example".into(),
+            cutoff_ms: 1_000,
+        }]);
+        assert!(a.blocks(b"gone.example", 999));
+        assert!(!a.blocks(b"gone.example", 1_000));
+        assert!(!a.blocks(b"kept.example", 10));
+    }
+
+    #[test]
+    fn filters_name_every_table_and_quote_the_site() {
+        let a = applied(vec![Fence {
+            id: "1".into(),
+            site: "a'b".into(),
+            cutoff_ms: 5,
+        }]);
+        let f = a.table_filters().expect("a fence");
+        for (t, _) in FILTERED {
+            assert!(f.contains(&format!("'{t}': ")), "{t} in {f}");
+            assert!(f.contains(&format!("'{t}_local': ")), "{t}_local in {f}");
+        }
+        assert!(f.contains("a\\\\\\'b"), "{f}");
+        assert!(applied(vec![]).table_filters().is_none());
+    }
+}
