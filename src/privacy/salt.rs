@@ -3,7 +3,9 @@
 //! to create a day's salt converge on the same winner: the smallest salt
 //! stored for that day. Only yesterday's, today's and tomorrow's (made ahead
 //! so midnight needs no round trip) exist; older ones are deleted from the
-//! table and from memory. A salt is never logged.
+//! table and from memory. Memory goes first, at the first sync or hit of
+//! the new day, even while ClickHouse is unreachable (the table follows at
+//! the next sync that reaches it). A salt is never logged.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -89,6 +91,8 @@ impl Salts {
             return k.clone();
         }
         let mut keys = write(&self.keys);
+        // A new day: what is older than yesterday goes now, engine or not.
+        keys.retain(|d, _| *d >= day - 1);
         keys.entry(day)
             .or_insert_with(|| {
                 tracing::warn!(
@@ -113,6 +117,10 @@ impl Salts {
         today: i32,
         now_ms: i64,
     ) -> Result<(), SaltError> {
+        // Memory first, whatever the engine's state: a salt older than
+        // yesterday is destroyed at the moment it is due, not when the
+        // engine answers again.
+        write(&self.keys).retain(|d, _| *d >= today - 1);
         let have: Vec<u16> = client
             .query("SELECT DISTINCT day FROM salts WHERE day >= toDate(?) ")
             .bind(crate::model::clock::format_day(today))

@@ -339,3 +339,55 @@ async fn two_tacit_processes_agree_on_the_visitor_id() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salts_leave_memory_on_time_while_the_engine_is_down_across_two_midnights() {
+    let db = TestDb::new("salt_outage");
+    let proxy = Proxy::start(&db.url).await;
+    let mut raw = db.config();
+    raw.clickhouse.url = proxy.url();
+    let cfg = raw.validate().unwrap();
+    // 12:00 UTC today.
+    let noon = day_of(SystemClock.now_ms()) as i64 * 86_400_000 + 43_200_000;
+    let today = day_of(noon);
+    let clock = ManualClock::new(noon);
+    let app = tacit::app::start(
+        &cfg,
+        Arc::new(clock.clone()),
+        tacit::app::Options {
+            migrate: true,
+            salt_refresh: std::time::Duration::from_millis(100),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.salts.days(), vec![today, today + 1]);
+    proxy.down();
+    // Wait until `cond` holds for the salts in memory (the refresher runs
+    // every 100 ms and fails against the engine).
+    async fn settle(salts: &Salts, cond: impl Fn(&[i32]) -> bool) -> Vec<i32> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let days = salts.days();
+            if cond(&days) || std::time::Instant::now() > deadline {
+                return days;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    // First midnight, engine down: the day before yesterday's salt goes.
+    clock.advance(86_400_000);
+    let days = settle(&app.salts, |d| d.iter().all(|x| *x >= today)).await;
+    assert!(days.iter().all(|x| *x >= today), "after one midnight: {days:?}");
+    // A hit of the new day is still counted (a process-local salt if the
+    // shared one is missing) without bringing an old salt back.
+    beacon(app.beacon_addr, "/outage").await;
+    // Second midnight, still down: the first day's salt goes as well.
+    clock.advance(86_400_000);
+    let days = settle(&app.salts, |d| d.iter().all(|x| *x >= today + 1)).await;
+    assert!(days.iter().all(|x| *x >= today + 1), "after two midnights: {days:?}");
+    assert!(!days.contains(&today), "{days:?}");
+    proxy.up();
+    app.shutdown().await;
+}
