@@ -413,6 +413,130 @@ pub const TABLES: &[Table] = &[
     ),
 ];
 
+/// Hours the sessionizer's working tables keep a row after it was written
+/// (`TTL … + INTERVAL 6 HOUR` in migration 0021; a test reads it back).
+pub const WORKING_HOURS: u32 = 6;
+
+/// How long expired rows may wait for the merge that removes them: the
+/// engine's `merge_with_ttl_timeout` (4 hours by default).
+pub const TTL_MERGE_HOURS: u32 = 4;
+
+/// How long `table` keeps a row, in plain words with its upper bound, from
+/// the same lifetime the TTLs are set from; `None` for a table whose
+/// lifetime is fixed in its migration (the caller states it).
+pub fn kept_for(table: &str, policy: &crate::config::Policy) -> Option<String> {
+    let m = TTL_MERGE_HOURS;
+    match self::table(table)?.lifetime {
+        Lifetime::EventDays(_) => {
+            let d = policy.event_ttl_days;
+            Some(format!(
+                "{d} days, then deleted (the engine removes expired rows at its next TTL merge: at most {d} days and {m} hours)"
+            ))
+        }
+        Lifetime::AggregateMonths(_) => {
+            let mo = policy.aggregate_ttl_months;
+            Some(format!(
+                "{mo} months, then deleted (at most {mo} months and {m} hours)"
+            ))
+        }
+        Lifetime::Hours(_) => {
+            let h = WORKING_HOURS;
+            Some(format!(
+                "about {h} hours after it was written, then deleted; never past the end of the day after the one it is about plus {} hours (whole parts are dropped once all their rows expired, and recomputing yesterday's visits rewrites its hours)",
+                h + m
+            ))
+        }
+        Lifetime::Fixed => None,
+    }
+}
+
+/// What a store outside the database holds about visitors, and how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Outside {
+    /// A file under the data directory (`*` matches one name part), or an
+    /// in-memory cache (by the type that holds it).
+    pub name: &'static str,
+    pub holds: &'static str,
+    pub lifetime: &'static str,
+    /// Whether `tacit purge --site` reaches it, and how.
+    pub purge: &'static str,
+}
+
+const fn o(
+    name: &'static str,
+    holds: &'static str,
+    lifetime: &'static str,
+    purge: &'static str,
+) -> Outside {
+    Outside {
+        name,
+        holds,
+        lifetime,
+        purge,
+    }
+}
+
+/// Every file tacit writes under its data directory (a test walks the
+/// directory of a running collector and fails on a file not listed).
+pub const FILES: &[Outside] = &[
+    o("wal/*.wal", "pseudonymous rows not yet in the database", "until the database acknowledges them (seconds; longer while it is unreachable)", "waited for: the purge starts once the site's rows have left the log, and a fence drops any replayed later"),
+    o("wal/cursor", "the acknowledged position in the log; no visitor data", "kept", "nothing to remove"),
+    o("wal/log-id", "a random name of this log, for deduplication tokens; no visitor data", "kept", "nothing to remove"),
+    o("wal/log-id.tmp", "the log's name while it is first written", "renamed at once", "nothing to remove"),
+    o("wal/lock", "a lock so one process owns the log; no visitor data", "kept", "nothing to remove"),
+    o("wal/quarantine.wal", "rows the database refused as invalid", "see the quarantine", "see the quarantine"),
+];
+
+/// Every in-memory store that holds anything derived from a visitor.
+pub const MEMORY: &[Outside] = &[
+    o(
+        "privacy::Salts",
+        "the daily secrets of yesterday, today and tomorrow",
+        "dropped at the first sync or hit of the day after next, even with the database down",
+        "not per site: a salt is no visitor data",
+    ),
+    o(
+        "enrich::ua cache",
+        "parsed user-agent strings (browser, OS, device), never with an address",
+        "bounded by entries; agents over 512 bytes never cached",
+        "not per site",
+    ),
+    o(
+        "ingest::limit",
+        "per-network request counters (truncated addresses)",
+        "one second window",
+        "not per site",
+    ),
+    o(
+        "privacy::email burst cache",
+        "per daily pseudonymous id, the time of its first email request",
+        "bounded by entries; one day",
+        "not per site",
+    ),
+    o(
+        "store::fence",
+        "the purge fences in force: site names and cut-off times",
+        "until the event TTL plus two days",
+        "is the purge's own record",
+    ),
+];
+
+/// The classification of a file under the data directory, if listed.
+pub fn file(relative: &str) -> Option<&'static Outside> {
+    FILES.iter().find(|f| glob(f.name, relative))
+}
+
+fn glob(pattern: &str, path: &str) -> bool {
+    let (p, q): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
+    p.len() == q.len()
+        && p.iter().zip(&q).all(|(p, q)| match p.split_once('*') {
+            Some((pre, post)) => {
+                q.len() >= pre.len() + post.len() && q.starts_with(pre) && q.ends_with(post)
+            }
+            None => p == q,
+        })
+}
+
 /// The classification of `table`, if it is a known table.
 pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().find(|t| t.name == name)

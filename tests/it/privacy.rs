@@ -379,14 +379,20 @@ async fn salts_leave_memory_on_time_while_the_engine_is_down_across_two_midnight
     // First midnight, engine down: the day before yesterday's salt goes.
     clock.advance(86_400_000);
     let days = settle(&app.salts, |d| d.iter().all(|x| *x >= today)).await;
-    assert!(days.iter().all(|x| *x >= today), "after one midnight: {days:?}");
+    assert!(
+        days.iter().all(|x| *x >= today),
+        "after one midnight: {days:?}"
+    );
     // A hit of the new day is still counted (a process-local salt if the
     // shared one is missing) without bringing an old salt back.
     beacon(app.beacon_addr, "/outage").await;
     // Second midnight, still down: the first day's salt goes as well.
     clock.advance(86_400_000);
     let days = settle(&app.salts, |d| d.iter().all(|x| *x >= today + 1)).await;
-    assert!(days.iter().all(|x| *x >= today + 1), "after two midnights: {days:?}");
+    assert!(
+        days.iter().all(|x| *x >= today + 1),
+        "after two midnights: {days:?}"
+    );
     assert!(!days.contains(&today), "{days:?}");
     proxy.up();
     app.shutdown().await;

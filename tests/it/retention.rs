@@ -86,6 +86,16 @@ async fn every_stored_column_is_classified_and_the_aggregate_tier_holds_counts_o
         if !matches!(class.lifetime, tiers::Lifetime::Fixed) {
             assert!(t.ttl.contains("toInterval"), "{}: {}", t.table, t.ttl);
         }
+        // The working tables' lifetime, as `tacit policy` states it.
+        if matches!(class.lifetime, tiers::Lifetime::Hours(_)) {
+            let h = format!("toIntervalHour({})", tiers::WORKING_HOURS);
+            assert!(
+                t.ttl.contains(&h),
+                "{}: {} (policy says {h})",
+                t.table,
+                t.ttl
+            );
+        }
     }
     for t in tiers::TABLES {
         let have = by_table
@@ -327,4 +337,70 @@ async fn existing_sketches_and_old_visits_become_counts_on_upgrade() {
         .unwrap();
     assert_eq!(rolled, vec![recent]);
     assert_eq!(new_answers(recent).await, want_recent);
+}
+
+/// Every file under a running collector's data directory, relative to it.
+fn files_under(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_file_and_store_outside_the_database_is_classified() {
+    let db = TestDb::new("outside");
+    let proxy = Proxy::start(&db.url).await;
+    let mut raw = db.config();
+    raw.clickhouse.url = proxy.url();
+    let app = start(raw.clone()).await;
+    for i in 0..5 {
+        beacon(app.beacon_addr, &format!("/p/{i}")).await;
+    }
+    db.wait_rows("events", 5, 20).await;
+    // Rows waiting in the log while the database is away.
+    proxy.down();
+    for i in 0..5 {
+        beacon(app.beacon_addr, &format!("/q/{i}")).await;
+    }
+    let root = std::path::PathBuf::from(&raw.server.data_dir);
+    let mut seen = files_under(&root);
+    proxy.up();
+    db.wait_rows("events", 10, 30).await;
+    app.shutdown().await;
+    seen.extend(files_under(&root));
+    assert!(seen.iter().any(|f| f.ends_with(".wal")), "{seen:?}");
+    for f in &seen {
+        let class = tiers::file(f).unwrap_or_else(|| {
+            panic!("{f} under the data directory is not classified in src/store/tiers.rs FILES")
+        });
+        assert!(!class.lifetime.is_empty() && !class.purge.is_empty(), "{f}");
+    }
+    // In-memory stores are named with a lifetime, and `tacit policy`
+    // states the lifetime of every table from the same source.
+    for m in tiers::MEMORY {
+        assert!(!m.lifetime.is_empty() && !m.purge.is_empty(), "{}", m.name);
+    }
+    let cfg = raw.validate().unwrap();
+    let notice = tacit::notice::notice(&cfg);
+    for r in &notice.retention {
+        for t in r.table.split(", ") {
+            if let Some(k) = tiers::kept_for(t, &cfg.policy) {
+                assert_eq!(r.kept_for, k, "{t}");
+            }
+        }
+    }
 }
