@@ -115,15 +115,36 @@ pub struct Funnel {
     pub sites: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClickHouseConfig {
     pub url: String,
     pub database: String,
     pub user: String,
+    /// Never printed: `Debug` shows whether one is set.
     pub password: String,
     pub lz4: bool,
     /// The cluster tacit's tables live on (`None`: a single server).
     pub cluster: Option<String>,
+}
+
+impl std::fmt::Debug for ClickHouseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseConfig")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field(
+                "password",
+                &if self.password.is_empty() {
+                    ""
+                } else {
+                    "<set>"
+                },
+            )
+            .field("lz4", &self.lz4)
+            .field("cluster", &self.cluster)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -275,6 +296,12 @@ mod tests {
         assert_eq!(raw.server.listen, "127.0.0.1:9999");
         assert_eq!(raw.sink.batch_rows, 7);
         assert_eq!(raw.clickhouse.password, "123");
+        let cfg = raw.clone().validate().expect("valid");
+        let shown = format!("{:?}", cfg.clickhouse);
+        assert!(
+            !shown.contains("\"123\"") && shown.contains("<set>"),
+            "{shown}"
+        );
         assert_eq!(raw.sites[0].domain, "example.com");
         let err = RawConfig::load(&path, true, env(&[("TACIT_SERVER_LISTN", "x")])).unwrap_err();
         assert!(err.to_string().contains("TACIT_SERVER_LISTN"), "{err}");

@@ -196,6 +196,12 @@ fn log_id(dir: &Path) -> Result<String, OpenError> {
         .and_then(|f| f.sync_all())
         .map_err(io)?;
     std::fs::rename(&tmp, &path).map_err(io)?;
+    // The rename is durable only once the directory is: without this, a
+    // power loss right after the first start could lose the id, and rows
+    // replayed from the log would get new deduplication tokens.
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
     Ok(id)
 }
 
