@@ -1636,3 +1636,28 @@ ARRAY JOIN arrayEnumerate({steps:Array(String)}) AS s
 GROUP BY s
 ORDER BY s
 COMMENT 'Ad-hoc funnel within the event retention: how many visits pass each step of pages (/path) and events (name), in order? Parameters: site, from, to, steps. A from date past the event retention is refused';
+
+-- 0022_purge_fences.sql
+CREATE TABLE IF NOT EXISTS purge_fences ON CLUSTER 'tacit'
+(
+    id      String COMMENT 'The fence, unique per purge attempt',
+    site    LowCardinality(String) COMMENT 'The site being purged',
+    cutoff  DateTime64(3, 'UTC') COMMENT 'Rows of the site before this time are never written again',
+    raised  DateTime64(3, 'UTC') COMMENT 'When the purge raised the fence',
+    expires DateTime64(3, 'UTC') COMMENT 'The event TTL plus two days after it was raised'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/tacit/purge_fences', '{replica}')
+ORDER BY (site, id)
+TTL toDateTime(expires)
+COMMENT 'Purge fences: ranges of a site that writers keep out (operations; no visitor data)';
+CREATE TABLE IF NOT EXISTS fence_members ON CLUSTER 'tacit'
+(
+    member  String COMMENT 'A random name per tacit serve process',
+    seen    DateTime64(3, 'UTC') COMMENT 'When the process last read the fences',
+    applied Array(String) COMMENT 'The fences its writers were applying then',
+    stopped UInt8 COMMENT '1: the process stopped its writers and left'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/tacit/fence_members', '{replica}')
+ORDER BY (member, seen)
+TTL toDateTime(seen) + INTERVAL 1 DAY
+COMMENT 'Collectors seen applying purge fences, kept one day (operations; no visitor data)';
