@@ -1,4 +1,5 @@
-//! A purge that nothing writes behind: `tacit purge --site --force` while
+//! A purge that nothing writes behind: `tacit purge --site --force` (and
+//! with `--before`) while
 //! two collectors serve hits of other sites and their sessionizers and
 //! rollups run back to back, repeated; afterwards no table holds a row of
 //! the purged range, and none does a few background runs later.
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tacit::config::{RawConfig, RawSite};
-use tacit::model::clock::{Clock, ManualClock, SharedClock, SystemClock};
+use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SharedClock, SystemClock};
 
 use tacit::purge::Request;
 
@@ -166,12 +167,19 @@ async fn purges_with_writers_running_leave_nothing_behind() {
             })
         };
         let now = clock.now_ms();
+        // Odd rounds purge `--before` tomorrow: every row before that day.
+        let (before, cutoff) = if round % 2 == 1 {
+            let tomorrow = day_of(now) + 1;
+            (Some(format_day(tomorrow)), tomorrow as i64 * 86_400_000)
+        } else {
+            (None, now)
+        };
         let outcome = tacit::purge::run(
             &cfg,
             &db.client(),
             &Request {
                 site: site.into(),
-                before: None,
+                before,
                 reason: format!("race round {round}"),
                 dry_run: false,
                 force: true,
@@ -186,14 +194,14 @@ async fn purges_with_writers_running_leave_nothing_behind() {
         }
         other.await.unwrap();
         assert_eq!(
-            left(&db, site, now).await,
+            left(&db, site, cutoff).await,
             vec![],
             "round {round}: right after the purge"
         );
         // Several background runs later, still nothing of the range.
         tokio::time::sleep(Duration::from_millis(800)).await;
         assert_eq!(
-            left(&db, site, now).await,
+            left(&db, site, cutoff).await,
             vec![],
             "round {round}: written behind the purge"
         );
