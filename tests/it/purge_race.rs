@@ -1,8 +1,8 @@
 //! A purge that nothing writes behind: `tacit purge --site --force` (and
-//! with `--before`) while
-//! two collectors serve hits of other sites and their sessionizers and
-//! rollups run back to back, repeated; afterwards no table holds a row of
-//! the purged range, and none does a few background runs later.
+//! with `--before`) while two collectors serve hits of other sites and
+//! their sessionizers and rollups run back to back, repeated; afterwards
+//! no table holds a row of the purged range, and none does a few
+//! background runs later.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
