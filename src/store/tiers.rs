@@ -19,6 +19,11 @@ pub enum Tier {
     /// What was disclosed to partners or erased, kept as the record the
     /// policy promises (the disclosure report); counts, never visitor data.
     Ledger,
+    /// The partner-audit store: what each partner was given (cells, with
+    /// the exact counts of withheld ones) and which combinations existed,
+    /// per site and day; kept only while a new release can still be linked
+    /// to it, and purged with the site.
+    Audit,
 }
 
 impl Tier {
@@ -28,6 +33,7 @@ impl Tier {
             Tier::Aggregate => "aggregate",
             Tier::Operations => "operations",
             Tier::Ledger => "ledger",
+            Tier::Audit => "partner audit",
         }
     }
 }
@@ -46,7 +52,16 @@ pub enum Lifetime {
     /// migration: the sessionizer's working tables. Purged like the event
     /// tier, by this column (the time the row is about).
     Hours(&'static str),
+    /// As long as a new partner release can be linked to the row: a new
+    /// release starts at most `policy.event_ttl_days` ago and links to
+    /// releases ending up to [`LINK_HORIZON_DAYS`] before it, so this column
+    /// plus the event retention plus these extra days.
+    Horizon(&'static str, u32),
 }
+
+/// How far back (days) a new partner release is linked to earlier ones
+/// (`export::linked::HORIZON_DAYS`; a test keeps them equal).
+pub const LINK_HORIZON_DAYS: u32 = 62;
 
 /// One table: its tier, lifetime and columns.
 #[derive(Debug, Clone, Copy)]
@@ -344,8 +359,8 @@ pub const TABLES: &[Table] = &[
     ),
     t(
         "export_cells",
-        Ledger,
-        Fixed,
+        Audit,
+        Horizon("period_end", LINK_HORIZON_DAYS),
         &[
             "partner",
             "export",
@@ -364,11 +379,37 @@ pub const TABLES: &[Table] = &[
             "min_visitors",
         ],
     ),
+    // An atom's day is at most a month before the end of the release
+    // that recorded it.
     t(
         "export_atoms",
+        Audit,
+        Horizon("day", LINK_HORIZON_DAYS + 31),
+        &["partner", "finest", "site", "day", "keys"],
+    ),
+    t(
+        "export_budget",
         Ledger,
         Fixed,
-        &["partner", "finest", "site", "day", "keys"],
+        &[
+            "account",
+            "month",
+            "partner",
+            "export",
+            "period",
+            "claim",
+            "epsilon_micros",
+            "budget_micros",
+            "sensitivity",
+            "reserved_at",
+            "abandoned",
+        ],
+    ),
+    t(
+        "wal_watermarks",
+        Operations,
+        Fixed,
+        &["log_id", "reported_at", "oldest_pending", "pending"],
     ),
     t(
         "export_claims",
@@ -410,7 +451,8 @@ pub fn table(name: &str) -> Option<&'static Table> {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LiveTable {
     pub table: String,
-    /// `event`, `aggregate`, `operations`, `ledger`, or `unclassified`.
+    /// `event`, `aggregate`, `operations`, `ledger`, `partner audit`, or
+    /// `unclassified`.
     pub tier: &'static str,
     /// The TTL clause as the engine reports it, or `kept` if none.
     pub ttl: String,
