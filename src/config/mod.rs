@@ -5,6 +5,7 @@
 //! export definitions have their own module ([`exports`]) and error type.
 
 mod env;
+pub mod bound;
 pub mod exports;
 mod partners;
 mod raw;

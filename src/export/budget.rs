@@ -69,11 +69,16 @@ struct Row<'a> {
     export: &'a str,
     period: &'a str,
     claim: &'a str,
+    replica: &'a str,
     epsilon_micros: u64,
     budget_micros: u64,
     sensitivity: u64,
     abandoned: u8,
 }
+
+/// This process, in `export_budget.replica`: its own reservations are
+/// never in flight when it reads (they run one at a time).
+static REPLICA: LazyLock<String> = LazyLock::new(|| hex::encode(rand::random::<[u8; 8]>()));
 
 static LOCKS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
@@ -99,6 +104,8 @@ fn consistent(client: &clickhouse::Client) -> clickhouse::Client {
 async fn write(
     client: &clickhouse::Client,
     c: &Charge<'_>,
+    id: &str,
+    replica: &str,
     abandoned: u8,
 ) -> Result<(), clickhouse::error::Error> {
     let mut ins = consistent(client).insert::<Row<'_>>("export_budget").await?;
@@ -109,7 +116,8 @@ async fn write(
             partner: c.partner,
             export: c.export,
             period: &c.period.label,
-            claim: c.claim,
+            claim: id,
+            replica,
             epsilon_micros: c.epsilon_micros,
             budget_micros: c.budget_micros,
             sensitivity: c.sensitivity,
@@ -121,23 +129,23 @@ async fn write(
 }
 
 /// Per month: (live reservations in total, the part younger than
-/// [`IN_FLIGHT_SECONDS`] made by other claims).
+/// [`IN_FLIGHT_SECONDS`] made by other processes).
 async fn totals(
     client: &clickhouse::Client,
     account: &str,
     months: &[String],
-    claim: &str,
+    replica: &str,
 ) -> Result<BTreeMap<String, (u64, u64)>, clickhouse::error::Error> {
     let rows: Vec<(String, u64, u64)> = consistent(client)
             .query(&format!(
                 "SELECT month, toUInt64(sum(epsilon_micros)),
-                        toUInt64(sumIf(epsilon_micros, claim != ? AND reserved_at > now64(6) - INTERVAL {IN_FLIGHT_SECONDS} SECOND))
+                        toUInt64(sumIf(epsilon_micros, replica != ? AND reserved_at > now64(6) - INTERVAL {IN_FLIGHT_SECONDS} SECOND))
                  FROM export_budget
                  WHERE account = ? AND has(?, month) AND abandoned = 0
                    AND claim NOT IN (SELECT claim FROM export_budget WHERE account = ? AND abandoned = 1)
                  GROUP BY month"
             ))
-            .bind(claim)
+            .bind(replica)
             .bind(account)
             .bind(months)
             .bind(account)
@@ -169,28 +177,42 @@ fn eps(micros: u64) -> f64 {
     micros as f64 / 1e6
 }
 
-/// Reserve the charge, or refuse it with the month it would overdraw.
+/// Reserve the charge, or refuse it with the month it would overdraw;
+/// returns the id of the reservation kept. Reservations of one account in
+/// this process run one at a time.
 pub async fn reserve<R: Rng + ?Sized>(
     client: &clickhouse::Client,
     c: &Charge<'_>,
     rng: &mut R,
-) -> Result<(), ExportError> {
-    let months = months_of(c.period.start, c.period.end);
+) -> Result<String, ExportError> {
     let guard = account_lock(c.account);
     let _one_at_a_time = guard.lock().await;
+    reserve_in_engine(client, c, &REPLICA, rng).await
+}
+
+/// The engine-side reservation alone, as process `replica` makes it: what
+/// keeps replicas from overdrawing a month together.
+pub async fn reserve_in_engine<R: Rng + ?Sized>(
+    client: &clickhouse::Client,
+    c: &Charge<'_>,
+    replica: &str,
+    rng: &mut R,
+) -> Result<String, ExportError> {
+    let months = months_of(c.period.start, c.period.end);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        write(client, c, 0).await?;
-        let seen = totals(client, c.account, &months, c.claim).await?;
+        let id = format!("{}.{attempt}", c.claim);
+        write(client, c, &id, replica, 0).await?;
+        let seen = totals(client, c.account, &months, replica).await?;
         let over = months.iter().find_map(|m| {
             let (total, in_flight) = seen.get(m).copied().unwrap_or((0, 0));
             (total > c.budget_micros).then_some((m.clone(), total, in_flight))
         });
         let Some((month, total, in_flight)) = over else {
-            return Ok(());
+            return Ok(id);
         };
-        write(client, c, 1).await?;
+        write(client, c, &id, replica, 1).await?;
         let settled = total - in_flight;
         if settled > c.budget_micros || attempt >= ATTEMPTS {
             return Err(ExportError::Budget {
@@ -202,15 +224,20 @@ pub async fn reserve<R: Rng + ?Sized>(
                 epsilon: eps(c.epsilon_micros),
             });
         }
-        // Others are in flight: some of them may give up.
+        // Other processes' reservations are in flight: some may give up.
         let pause = rng.random_range(50..250u64) * attempt as u64;
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }
 
-/// Give a reservation up (its release failed before its file was frozen).
-pub async fn abandon(client: &clickhouse::Client, c: &Charge<'_>) -> Result<(), ExportError> {
-    Ok(write(client, c, 1).await?)
+/// Give a kept reservation up (its release failed before its file was
+/// frozen).
+pub async fn abandon(
+    client: &clickhouse::Client,
+    c: &Charge<'_>,
+    id: &str,
+) -> Result<(), ExportError> {
+    Ok(write(client, c, id, &REPLICA, 1).await?)
 }
 
 /// A configuration that would reset an account, refused at start-up.
@@ -323,4 +350,57 @@ pub async fn check_accounts(
         .fetch_all()
         .await?;
     Ok(check(exports, &recorded, day_of(now_ms), event_ttl_days)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::exports::{validate_all, RawExport};
+
+    fn exports(partner: &str, account: Option<&str>, budget: f64) -> Vec<ExportSpec> {
+        let mut raw: RawExport = toml::from_str(&format!(
+            "name = \"d\"\npartner = \"{partner}\"\nsites = [\"example.com\"]\nperiod = \"day\"\ndimensions = [\"country\"]\nmetrics = [\"visitors\"]\nepsilon = 0.5\nbudget = {budget}\n"
+        ))
+        .unwrap();
+        raw.budget_account = account.map(String::from);
+        validate_all(&[raw], &["example.com".to_string()]).unwrap()
+    }
+
+    fn spent(account: &str, month: &str, spent: u64, budget: u64) -> Recorded {
+        Recorded {
+            account: account.into(),
+            month: month.into(),
+            spent_micros: spent,
+            budget_micros: budget,
+        }
+    }
+
+    #[test]
+    fn a_rename_or_a_raise_cannot_reset_an_account() {
+        // 2026-03-10; 30 days of events: March is releasable until May 1.
+        let today = super::super::period::parse("2026-03-10", crate::config::exports::Granularity::Day)
+            .unwrap()
+            .start;
+        let rec = [spent("acme", "2026-03", 1_500_000, 2_000_000)];
+        assert!(check(&exports("acme", None, 2.0), &rec, today, 30).is_ok());
+        let e = check(&exports("acme-corp", None, 2.0), &rec, today, 30).unwrap_err();
+        assert!(matches!(e, AccountError::Dropped { .. }));
+        assert!(e.to_string().contains("budget_account \"acme\""), "{e}");
+        assert!(e.to_string().contains("2026-05-01"), "{e}");
+        // Carried over under the new name.
+        assert!(check(&exports("acme-corp", Some("acme"), 2.0), &rec, today, 30).is_ok());
+        let e = check(&exports("acme", None, 3.0), &rec, today, 30).unwrap_err();
+        assert!(e.to_string().contains("exports (d).budget"), "{e}");
+        // Lowering is safe; a month no longer releasable does not count.
+        assert!(check(&exports("acme", None, 1.0), &rec, today, 30).is_ok());
+        assert!(check(&exports("other", None, 5.0), &rec, today + 60, 30).is_ok());
+    }
+
+    #[test]
+    fn the_audit_store_is_kept_as_long_as_the_audit_links() {
+        assert_eq!(
+            crate::config::bound::LINK_HORIZON_DAYS as i32,
+            super::super::linked::HORIZON_DAYS
+        );
+    }
 }

@@ -15,7 +15,7 @@
 //! included, get the same bytes and spend nothing.
 
 pub mod api;
-pub mod bound;
+pub use crate::config::bound;
 pub mod budget;
 pub mod cells;
 pub mod format;

@@ -116,10 +116,14 @@ pub async fn release_with<R: Rng + CryptoRng + ?Sized>(
         budget_micros: dp.budget_micros,
         sensitivity: s.total,
     });
+    let mut reserved = None;
     if let Some(c) = &charge {
-        if let Err(e) = budget::reserve(client, c, rng).await {
-            let _ = ledger::abandon(client, &key, &claim).await;
-            return Err(e);
+        match budget::reserve(client, c, rng).await {
+            Ok(id) => reserved = Some(id),
+            Err(e) => {
+                let _ = ledger::abandon(client, &key, &claim).await;
+                return Err(e);
+            }
         }
     }
     let made = make(client, spec, &p, now_ms, channel, rng, linking, sensitivity).await;
@@ -128,8 +132,8 @@ pub async fn release_with<R: Rng + CryptoRng + ?Sized>(
         // stays. Otherwise give the charge and the claim up, so a later
         // request can try again.
         let frozen = matches!(ledger::cached(client, &key).await, Ok(Some(_)));
-        if let (Some(c), false) = (&charge, frozen) {
-            let _ = budget::abandon(client, c).await;
+        if let (Some(c), Some(id), false) = (&charge, &reserved, frozen) {
+            let _ = budget::abandon(client, c, id).await;
         }
         let _ = ledger::abandon(client, &key, &claim).await;
     }

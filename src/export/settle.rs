@@ -27,9 +27,9 @@ pub const REPORT_MARGIN_MS: i64 = 5_000;
 pub struct Report {
     pub log_id: String,
     /// Milliseconds since the epoch.
-    pub reported_at: i64,
-    pub oldest_pending: i64,
-    pub pending: u64,
+    pub reported_ms: i64,
+    pub oldest_ms: i64,
+    pub rows_pending: u64,
 }
 
 /// Whether `period` is settled given the latest report of each collector
@@ -42,7 +42,7 @@ pub fn decide(
 ) -> Result<(), String> {
     let recent: Vec<&Report> = reports
         .iter()
-        .filter(|r| r.reported_at > now_ms - settle_ms)
+        .filter(|r| r.reported_ms > now_ms - settle_ms)
         .collect();
     if recent.is_empty() {
         if now_ms >= period_end_ms + settle_ms {
@@ -57,17 +57,17 @@ pub fn decide(
     }
     for r in recent {
         let short = &r.log_id[..r.log_id.len().min(8)];
-        if r.reported_at < period_end_ms + REPORT_MARGIN_MS {
+        if r.reported_ms < period_end_ms + REPORT_MARGIN_MS {
             return Err(format!(
                 "collector log {short} has not reported since the period ended (last report {} UTC)",
-                time_label(r.reported_at)
+                time_label(r.reported_ms)
             ));
         }
-        if r.pending > 0 && r.oldest_pending < period_end_ms {
+        if r.rows_pending > 0 && r.oldest_ms < period_end_ms {
             return Err(format!(
                 "collector log {short} still holds {} row(s), the oldest received {} UTC, before the period's end",
-                r.pending,
-                time_label(r.oldest_pending)
+                r.rows_pending,
+                time_label(r.oldest_ms)
             ));
         }
     }
@@ -95,11 +95,11 @@ pub async fn check(
 ) -> Result<(), ExportError> {
     let reports: Vec<Report> = client
         .query(
-            "SELECT log_id, toInt64(toUnixTimestamp64Milli(argMax(reported_at, reported_at))) AS reported_at,
-                    toInt64(toUnixTimestamp64Milli(argMax(oldest_pending, reported_at))) AS oldest_pending,
-                    argMax(pending, reported_at) AS pending
-             FROM wal_watermarks
-             WHERE reported_at > fromUnixTimestamp64Milli(?, 'UTC')
+            "SELECT log_id, toInt64(toUnixTimestamp64Milli(max(w.reported_at))) AS reported_ms,
+                    toInt64(toUnixTimestamp64Milli(argMax(w.oldest_pending, w.reported_at))) AS oldest_ms,
+                    argMax(w.pending, w.reported_at) AS rows_pending
+             FROM wal_watermarks AS w
+             WHERE w.reported_at > fromUnixTimestamp64Milli(?, 'UTC')
              GROUP BY log_id ORDER BY log_id",
         )
         .bind(now_ms - settle_ms)
@@ -123,9 +123,9 @@ mod tests {
     fn r(id: &str, at: i64, oldest: i64, pending: u64) -> Report {
         Report {
             log_id: id.into(),
-            reported_at: at,
-            oldest_pending: oldest,
-            pending,
+            reported_ms: at,
+            oldest_ms: oldest,
+            rows_pending: pending,
         }
     }
 

@@ -59,9 +59,7 @@ pub enum Lifetime {
     Horizon(&'static str, u32),
 }
 
-/// How far back (days) a new partner release is linked to earlier ones
-/// (`export::linked::HORIZON_DAYS`; a test keeps them equal).
-pub const LINK_HORIZON_DAYS: u32 = 62;
+pub use crate::config::bound::LINK_HORIZON_DAYS;
 
 /// One table: its tier, lifetime and columns.
 #[derive(Debug, Clone, Copy)]
@@ -398,6 +396,7 @@ pub const TABLES: &[Table] = &[
             "export",
             "period",
             "claim",
+            "replica",
             "epsilon_micros",
             "budget_micros",
             "sensitivity",

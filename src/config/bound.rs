@@ -8,10 +8,16 @@
 //! L (`max_events_per_cell`) to each of `pageviews`, `events`, `visits`.
 //! So the release's L1 sensitivity, over all its counts, is
 //! D × S × C × (per-cell sum), and the noise of every count is scaled to
-//! it. The counting query enforces C and L (`cells::sql`).
+//! it. The counting query enforces C and L (`export::cells`). Here, in
+//! the configuration layer, so that `tacit policy` can state it.
 
-use crate::config::exports::{Dimension, ExportSpec, Field, Granularity};
+use super::exports::{Dimension, ExportSpec, Field, Granularity};
 use crate::model::export::Metric;
+
+/// How far back (days) a new partner release is linked to earlier ones
+/// (`export::linked::HORIZON_DAYS`; a test keeps them equal). The audit
+/// store is kept the event retention plus this long (`store::tiers`).
+pub const LINK_HORIZON_DAYS: u32 = 62;
 
 /// Dimensions with one value per visitor id and day: the id hashes the
 /// site, the address (so the location) and the user agent (so the
