@@ -40,3 +40,4 @@ ALTER TABLE export_cells MODIFY TTL period_end + INTERVAL 92 DAY;
 ALTER TABLE export_atoms MODIFY TTL day + INTERVAL 123 DAY;
 ALTER TABLE export_cells MODIFY COMMENT 'Partner audit store: every cell of every partner release, released or withheld, kept while a new release can still be linked to it; counts only';
 ALTER TABLE export_atoms MODIFY COMMENT 'Partner audit store: which combinations of the finest dimensions existed per site and day in released periods, kept while a new release can still be linked to them; no counts';
+ALTER TABLE disclosures COMMENT COLUMN note 'For channel purge: the site''s data was removed, and why; for a noisy release: the epsilon and the L1 sensitivity (days, sites, cells per visitor and day, per cell) the noise was scaled to';
