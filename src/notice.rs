@@ -185,7 +185,7 @@ fn partner_stores(cfg: &Config) -> Vec<Retention> {
     if cfg.exports.is_empty() {
         return Vec::new();
     }
-    let d = cfg.policy.event_ttl_days as u32 + crate::config::bound::LINK_HORIZON_DAYS;
+    let d = cfg.policy.event_ttl_days + crate::config::bound::LINK_HORIZON_DAYS;
     vec![
         Retention { table: "export_cells", holds: "for each release to a partner, every figure of it, released or withheld (with the exact number of visitors of withheld groups), so that later releases are checked against everything the partner holds", kept_for: format!("{d} days after the end of the period released (as long as a new release can still be checked against it), then deleted; removed with a site's data") },
         Retention { table: "export_atoms", holds: "which combinations of the partner's breakdowns (for example a country and a device) had at least one visitor, per site and day, in released periods; no counts", kept_for: format!("{} days after the day, then deleted; removed with a site's data", d + 31) },

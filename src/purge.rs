@@ -160,7 +160,11 @@ fn condition(site: &str, col: &str, before: Option<&str>) -> String {
 /// `--before`, of every period that starts before the day).
 fn cells_condition(site: &str, before: Option<&str>) -> String {
     match before {
-        Some(d) => format!("has(sites, {}) AND period_start < toDate({})", quote(site), quote(d)),
+        Some(d) => format!(
+            "has(sites, {}) AND period_start < toDate({})",
+            quote(site),
+            quote(d)
+        ),
         None => format!("has(sites, {})", quote(site)),
     }
 }
@@ -190,7 +194,10 @@ async fn counts(
         out.insert(t.to_string(), n);
     }
     let n: u64 = client
-        .query(&format!("SELECT count() FROM export_cells WHERE {}", cells_condition(site, before)))
+        .query(&format!(
+            "SELECT count() FROM export_cells WHERE {}",
+            cells_condition(site, before)
+        ))
         .fetch_one()
         .await?;
     out.insert("export_cells".into(), n);

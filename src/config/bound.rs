@@ -134,11 +134,17 @@ mod tests {
     fn a_weekly_release_by_page_counts_seven_days_of_k_cells() {
         let s = spec(&["pathname"], &["visitors"], "week", 3, 1);
         let d = Sensitivity::at_most(&s).unwrap();
-        assert_eq!((d.days, d.cells_per_day, d.per_cell, d.total), (7, 3, 1, 21));
+        assert_eq!(
+            (d.days, d.cells_per_day, d.per_cell, d.total),
+            (7, 3, 1, 21)
+        );
         // Fixed-per-visitor dimensions: one cell a day, whatever K is.
         let s = spec(&["country", "date"], &["visitors", "events"], "month", 3, 4);
         let d = Sensitivity::at_most(&s).unwrap();
-        assert_eq!((d.days, d.cells_per_day, d.per_cell, d.total), (31, 1, 5, 155));
+        assert_eq!(
+            (d.days, d.cells_per_day, d.per_cell, d.total),
+            (31, 1, 5, 155)
+        );
         assert!(d.describe(&s).contains("155 = 31 day(s)"));
         let s = spec(&["pathname"], &["visitors"], "day", 2, 1);
         assert_eq!(Sensitivity::of(&s, 1).unwrap().total, 2);

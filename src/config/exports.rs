@@ -428,7 +428,12 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
     }
     if let Some(a) = &r.budget_account {
         if !slug(a) {
-            return Err(err(i, n, "budget_account", "must be 1-64 of a-z, 0-9, - and _"));
+            return Err(err(
+                i,
+                n,
+                "budget_account",
+                "must be 1-64 of a-z, 0-9, - and _",
+            ));
         }
     }
     let dp = match (r.epsilon, r.budget) {
@@ -463,14 +468,35 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
                 ));
             }
             let (Some(em), Some(bm)) = (micros(e), micros(b)) else {
-                let (field, v) = if micros(e).is_none() { ("epsilon", e) } else { ("budget", b) };
-                return Err(err(i, n, field, format!("at most six decimals (got {v}): privacy accounting is exact in millionths")));
+                let (field, v) = if micros(e).is_none() {
+                    ("epsilon", e)
+                } else {
+                    ("budget", b)
+                };
+                return Err(err(
+                    i,
+                    n,
+                    field,
+                    format!(
+                        "at most six decimals (got {v}): privacy accounting is exact in millionths"
+                    ),
+                ));
             };
             if r.max_events_per_cell == 0 || r.max_events_per_cell > 1000 {
-                return Err(err(i, n, "max_events_per_cell", format!("must be between 1 and 1000, got {}", r.max_events_per_cell)));
+                return Err(err(
+                    i,
+                    n,
+                    "max_events_per_cell",
+                    format!("must be between 1 and 1000, got {}", r.max_events_per_cell),
+                ));
             }
             if r.max_cells_per_day == 0 || r.max_cells_per_day > 100 {
-                return Err(err(i, n, "max_cells_per_day", format!("must be between 1 and 100, got {}", r.max_cells_per_day)));
+                return Err(err(
+                    i,
+                    n,
+                    "max_cells_per_day",
+                    format!("must be between 1 and 100, got {}", r.max_cells_per_day),
+                ));
             }
             Some(Dp {
                 epsilon: e,
@@ -538,7 +564,10 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
         rate_limit_per_minute: r.rate_limit_per_minute,
         config_hash: String::new(),
         finest: Vec::new(),
-        budget_account: r.budget_account.clone().unwrap_or_else(|| r.partner.clone()),
+        budget_account: r
+            .budget_account
+            .clone()
+            .unwrap_or_else(|| r.partner.clone()),
         settle_ms: r.settle_seconds.min(86_400 * 7) as i64 * 1000,
     };
     let canonical = serde_json::to_string(&spec).expect("spec serializes");

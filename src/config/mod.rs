@@ -4,8 +4,8 @@
 //! rest of tacit trusts. Every error names the key it is about. Partner
 //! export definitions have their own module ([`exports`]) and error type.
 
-mod env;
 pub mod bound;
+mod env;
 pub mod exports;
 mod partners;
 mod raw;

@@ -378,7 +378,11 @@ impl RawConfig {
         let exports = super::exports::validate_all(&self.exports, &domains)?;
         // A period settles only after the log could have delivered it.
         let least = 2 * sink.flush_interval.as_millis() as i64 + 30_000;
-        if let Some((i, e)) = exports.iter().enumerate().find(|(_, e)| e.settle_ms < least) {
+        if let Some((i, e)) = exports
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.settle_ms < least)
+        {
             return Err(super::exports::SpecError {
                 index: i,
                 name: e.name.clone(),

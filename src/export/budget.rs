@@ -108,7 +108,9 @@ async fn write(
     replica: &str,
     abandoned: u8,
 ) -> Result<(), clickhouse::error::Error> {
-    let mut ins = consistent(client).insert::<Row<'_>>("export_budget").await?;
+    let mut ins = consistent(client)
+        .insert::<Row<'_>>("export_budget")
+        .await?;
     for month in months_of(c.period.start, c.period.end) {
         ins.write(&Row {
             account: c.account,
@@ -378,9 +380,10 @@ mod tests {
     #[test]
     fn a_rename_or_a_raise_cannot_reset_an_account() {
         // 2026-03-10; 30 days of events: March is releasable until May 1.
-        let today = super::super::period::parse("2026-03-10", crate::config::exports::Granularity::Day)
-            .unwrap()
-            .start;
+        let today =
+            super::super::period::parse("2026-03-10", crate::config::exports::Granularity::Day)
+                .unwrap()
+                .start;
         let rec = [spent("acme", "2026-03", 1_500_000, 2_000_000)];
         assert!(check(&exports("acme", None, 2.0), &rec, today, 30).is_ok());
         let e = check(&exports("acme-corp", None, 2.0), &rec, today, 30).unwrap_err();

@@ -59,7 +59,10 @@ fn a_million_draws_match_the_exact_pmf() {
     assert_eq!((m.s, m.t), (1, 2));
     let n = 1_000_000;
     let (chi2, df, mean, var) = chi_square(&m, n, 0x7ac17);
-    eprintln!("10^6 draws: chi2 {chi2:.1}, df {df}, critical {:.1}; mean {mean:.4}, variance {var:.4}", critical(df));
+    eprintln!(
+        "10^6 draws: chi2 {chi2:.1}, df {df}, critical {:.1}; mean {mean:.4}, variance {var:.4}",
+        critical(df)
+    );
     assert!(chi2 < critical(df), "chi2 {chi2:.1} with {df} df");
     let a = (-0.5f64).exp();
     let want = 2.0 * a / ((1.0 - a) * (1.0 - a));
@@ -105,7 +108,10 @@ fn the_chi_square_test_bites() {
         let e = pmf(&right, i as i64 - r) * n as f64;
         chi2 += (*got as f64 - e).powi(2) / e;
     }
-    eprintln!("off-by-10% sampler: chi2 {chi2:.1}, critical {:.1}", critical(counts.len()));
+    eprintln!(
+        "off-by-10% sampler: chi2 {chi2:.1}, critical {:.1}",
+        critical(counts.len())
+    );
     assert!(chi2 > critical(counts.len()), "chi2 {chi2:.1}");
 }
 
@@ -118,7 +124,10 @@ fn bernoulli_exp_has_the_right_mean() {
         let p = (-(num as f64) / den as f64).exp();
         let sd = (p * (1.0 - p) / n as f64).sqrt().max(1e-9);
         let got = hits as f64 / n as f64;
-        assert!((got - p).abs() < 5.0 * sd + 1e-12, "{num}/{den}: {got} vs {p}");
+        assert!(
+            (got - p).abs() < 5.0 * sd + 1e-12,
+            "{num}/{den}: {got} vs {p}"
+        );
     }
 }
 
@@ -149,5 +158,8 @@ fn noise_is_clamped_and_reduced() {
         floored += usize::from(2 + x < 0);
         raised += usize::from(got > 2);
     }
-    assert!(floored > 0 && raised > 0, "{floored} floored, {raised} raised");
+    assert!(
+        floored > 0 && raised > 0,
+        "{floored} floored, {raised} raised"
+    );
 }

@@ -13,10 +13,10 @@ use std::time::Duration;
 use rand::{CryptoRng, Rng};
 use sha2::{Digest, Sha256};
 
+use super::bound::Sensitivity;
 use super::link::{self, LinkedCell};
 use super::period::Period;
-use super::bound::Sensitivity;
-use super::{build_table, budget, cells, check_period, format, ledger, linked, settle, suppress};
+use super::{budget, build_table, cells, check_period, format, ledger, linked, settle, suppress};
 use super::{Channel, ExportError, Released, Summary};
 use crate::config::exports::ExportSpec;
 
@@ -157,7 +157,13 @@ async fn make<R: Rng + CryptoRng + ?Sized>(
     if linking == Linking::Linked {
         link_check(client, spec, p, &cells, &mut hidden, &atoms).await?;
     }
-    let table = build_table(spec, &cells, &hidden, sensitivity.map_or(1, |s| s.total), rng);
+    let table = build_table(
+        spec,
+        &cells,
+        &hidden,
+        sensitivity.map_or(1, |s| s.total),
+        rng,
+    );
     let bytes = format::write(client, spec.format, &table).await?;
     let suppressed = hidden.iter().filter(|h| **h).count() as u64;
     let rows = table.rows.len() as u64;
@@ -213,7 +219,10 @@ async fn make<R: Rng + CryptoRng + ?Sized>(
             file_sha256: sha.clone(),
             // The noise's scale, as derived (`bound`).
             note: sensitivity.map_or(String::new(), |s| {
-                format!("discrete Laplace noise, epsilon {epsilon} over {}", s.describe(spec))
+                format!(
+                    "discrete Laplace noise, epsilon {epsilon} over {}",
+                    s.describe(spec)
+                )
             }),
         },
     )

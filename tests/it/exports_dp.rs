@@ -17,7 +17,9 @@ use crate::common::*;
 use crate::exports::*;
 
 fn day(label: &str) -> i32 {
-    export::period::parse(label, Granularity::Day).unwrap().start
+    export::period::parse(label, Granularity::Day)
+        .unwrap()
+        .start
 }
 
 fn daily(extra: &str) -> RawExport {
@@ -105,8 +107,9 @@ async fn twenty_concurrent_days_of_one_month_never_overdraw_its_budget() {
     for i in 0..20 {
         let client = db.client();
         tasks.spawn(async move {
-            let period = export::period::parse(&format_day(day("2026-03-01") + i), Granularity::Day)
-                .unwrap();
+            let period =
+                export::period::parse(&format_day(day("2026-03-01") + i), Granularity::Day)
+                    .unwrap();
             let claim = format!("replica-claim-{i}");
             let charge = budget::Charge {
                 account: "replicas",
@@ -149,39 +152,77 @@ async fn an_account_survives_a_rename_and_refuses_a_raise_at_startup() {
     let now_ms = day("2026-03-25") as i64 * 86_400_000 + 12 * 3_600_000;
     let mut rng = StdRng::from_os_rng();
     let client = db.client();
-    export::release(&client, &cfg.exports[0], "2026-03-02", now_ms, 30, Channel::Cli, &mut rng)
-        .await
-        .unwrap();
+    export::release(
+        &client,
+        &cfg.exports[0],
+        "2026-03-02",
+        now_ms,
+        30,
+        Channel::Cli,
+        &mut rng,
+    )
+    .await
+    .unwrap();
     // Renamed without carrying the account: refused, naming the key.
     let mut renamed = daily("epsilon = 0.5\nbudget = 1.0");
     renamed.partner = "acme-corp".into();
-    let e = budget::check_accounts(&client, &config(&db, vec![renamed.clone()]).exports, now_ms, 30)
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("budget_account \"acme\"") && e.contains("2026-03"), "{e}");
+    let e = budget::check_accounts(
+        &client,
+        &config(&db, vec![renamed.clone()]).exports,
+        now_ms,
+        30,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("budget_account \"acme\"") && e.contains("2026-03"),
+        "{e}"
+    );
     // Carried over: the renamed partner spends from the same account.
     renamed.budget_account = Some("acme".into());
     let carried = config(&db, vec![renamed]);
     budget::check_accounts(&client, &carried.exports, now_ms, 30)
         .await
         .unwrap();
-    export::release(&client, &carried.exports[0], "2026-03-03", now_ms, 30, Channel::Cli, &mut rng)
-        .await
-        .unwrap();
-    let e = export::release(&client, &carried.exports[0], "2026-03-04", now_ms, 30, Channel::Cli, &mut rng)
-        .await
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(e.contains("budget_account \"acme\"") && e.contains("1.000000 of 1.000000"), "{e}");
+    export::release(
+        &client,
+        &carried.exports[0],
+        "2026-03-03",
+        now_ms,
+        30,
+        Channel::Cli,
+        &mut rng,
+    )
+    .await
+    .unwrap();
+    let e = export::release(
+        &client,
+        &carried.exports[0],
+        "2026-03-04",
+        now_ms,
+        30,
+        Channel::Cli,
+        &mut rng,
+    )
+    .await
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        e.contains("budget_account \"acme\"") && e.contains("1.000000 of 1.000000"),
+        "{e}"
+    );
     // A raised budget for a month already spent from is refused, naming it.
     let raised = config(&db, vec![daily("epsilon = 0.5\nbudget = 3.0")]);
     let e = budget::check_accounts(&client, &raised.exports, now_ms, 30)
         .await
         .unwrap_err()
         .to_string();
-    assert!(e.contains("exports (daily).budget") && e.contains("acme"), "{e}");
+    assert!(
+        e.contains("exports (daily).budget") && e.contains("acme"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -208,9 +249,14 @@ async fn each_visitor_counts_in_at_most_c_cells_a_day_and_l_events_each() {
         .await
         .unwrap();
     // visitor-day -> page -> (first hit, pageviews, events)
-    let mut per: HashMap<(u64, String), BTreeMap<String, (i64, u64, u64)>> = HashMap::new();
+    type Pages = BTreeMap<String, (i64, u64, u64)>;
+    let mut per: HashMap<(u64, String), Pages> = HashMap::new();
     for (v, d, ts, page, name) in rows {
-        let e = per.entry((v, d)).or_default().entry(page).or_insert((i64::MAX, 0, 0));
+        let e = per
+            .entry((v, d))
+            .or_default()
+            .entry(page)
+            .or_insert((i64::MAX, 0, 0));
         e.0 = e.0.min(ts);
         e.1 += u64::from(name == "pageview");
         e.2 += 1;
@@ -233,7 +279,10 @@ async fn each_visitor_counts_in_at_most_c_cells_a_day_and_l_events_each() {
         .collect();
     assert_eq!(got, want);
     // The bound bit: some visitor-day had more than two pages or events.
-    let unbounded: u64 = per.values().map(|p| p.values().map(|c| c.2).sum::<u64>()).sum();
+    let unbounded: u64 = per
+        .values()
+        .map(|p| p.values().map(|c| c.2).sum::<u64>())
+        .sum();
     let bounded: u64 = want.values().map(|w| w.2).sum();
     assert!(bounded < unbounded, "{bounded} < {unbounded}");
     // The ledger names the sensitivity the noise was scaled to:
@@ -253,7 +302,10 @@ async fn each_visitor_counts_in_at_most_c_cells_a_day_and_l_events_each() {
         .await
         .unwrap();
     assert_eq!(sens, 70);
-    assert!(note.contains("L1 sensitivity 70 = 7 day(s) × 1 site(s) × 2 cell(s)"), "{note}");
+    assert!(
+        note.contains("L1 sensitivity 70 = 7 day(s) × 1 site(s) × 2 cell(s)"),
+        "{note}"
+    );
 }
 
 #[tokio::test]
@@ -270,10 +322,18 @@ async fn only_settled_periods_are_released() {
     let client = db.client();
     let yesterday = format_day(today - 1);
     // No collector reports: settle_seconds (300) after the end.
-    let e = export::release(&client, spec, &yesterday, end_ms + 60_000, 30, Channel::Cli, &mut rng)
-        .await
-        .err()
-        .unwrap();
+    let e = export::release(
+        &client,
+        spec,
+        &yesterday,
+        end_ms + 60_000,
+        30,
+        Channel::Cli,
+        &mut rng,
+    )
+    .await
+    .err()
+    .unwrap();
     assert!(
         matches!(e, ExportError::NotSettled { .. }) && e.to_string().contains("settle_seconds"),
         "{e}"
@@ -293,23 +353,47 @@ async fn only_settled_periods_are_released() {
         pending,
     };
     let mut ins = client.insert::<Report>("wal_watermarks").await.unwrap();
-    ins.write(&report(end_ms + 30_000, end_ms - 1_000, 3)).await.unwrap();
-    ins.end().await.unwrap();
-    let e = export::release(&client, spec, &yesterday, end_ms + 60_000, 30, Channel::Cli, &mut rng)
+    ins.write(&report(end_ms + 30_000, end_ms - 1_000, 3))
         .await
-        .err()
         .unwrap();
-    assert!(e.to_string().contains("01234567 still holds 3 row(s)"), "{e}");
+    ins.end().await.unwrap();
+    let e = export::release(
+        &client,
+        spec,
+        &yesterday,
+        end_ms + 60_000,
+        30,
+        Channel::Cli,
+        &mut rng,
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(
+        e.to_string().contains("01234567 still holds 3 row(s)"),
+        "{e}"
+    );
     // Its next report: delivered. Released before the settle time.
     let mut ins = client.insert::<Report>("wal_watermarks").await.unwrap();
-    ins.write(&report(end_ms + 45_000, end_ms + 45_000, 0)).await.unwrap();
-    ins.end().await.unwrap();
-    export::release(&client, spec, &yesterday, end_ms + 60_000, 30, Channel::Cli, &mut rng)
+    ins.write(&report(end_ms + 45_000, end_ms + 45_000, 0))
         .await
         .unwrap();
+    ins.end().await.unwrap();
+    export::release(
+        &client,
+        spec,
+        &yesterday,
+        end_ms + 60_000,
+        30,
+        Channel::Cli,
+        &mut rng,
+    )
+    .await
+    .unwrap();
     // A period whose first day is the one the retention is deleting today
     // is refused; the next day is not.
-    let e = export::check_period(spec, &format_day(today - 30), end_ms + 3_600_000, 30).unwrap_err();
+    let e =
+        export::check_period(spec, &format_day(today - 30), end_ms + 3_600_000, 30).unwrap_err();
     assert!(matches!(e, ExportError::Expired { .. }), "{e}");
     export::check_period(spec, &format_day(today - 29), end_ms + 3_600_000, 30).unwrap();
 }
@@ -320,9 +404,15 @@ async fn purge_removes_the_partner_stores_of_the_site_and_policy_lists_them() {
     let raw = spec_toml("dimensions = [\"country\", \"device\"]\nmetrics = [\"visitors\"]");
     let cfg = config(&db, vec![raw]);
     let client = db.client();
-    release_cli(&db, &cfg.exports[0], &week, now(today), &mut StdRng::seed_from_u64(2))
-        .await
-        .unwrap();
+    release_cli(
+        &db,
+        &cfg.exports[0],
+        &week,
+        now(today),
+        &mut StdRng::seed_from_u64(2),
+    )
+    .await
+    .unwrap();
     // Another site's audit rows, which must stay.
     client
         .query("INSERT INTO export_atoms (partner, finest, site, day, keys) VALUES ('acme', ['country'], 'other.example', today(), ['US'])")
@@ -340,12 +430,24 @@ async fn purge_removes_the_partner_stores_of_the_site_and_policy_lists_them() {
     // `tacit policy`: both stores, their retention, and in the live schema
     // their tier and TTL (the event retention plus the linking horizon).
     let text = tacit::notice::markdown(&cfg);
-    for (t, kept) in [("export_cells", "92 days after the end"), ("export_atoms", "123 days after")] {
-        let line = text.lines().find(|l| l.starts_with(&format!("| {t} |"))).unwrap_or_else(|| panic!("{t} in:\n{text}"));
-        assert!(line.contains(kept) && line.contains("removed with a site's data"), "{line}");
+    for (t, kept) in [
+        ("export_cells", "92 days after the end"),
+        ("export_atoms", "123 days after"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("| {t} |")))
+            .unwrap_or_else(|| panic!("{t} in:\n{text}"));
+        assert!(
+            line.contains(kept) && line.contains("removed with a site's data"),
+            "{line}"
+        );
     }
     let live = tacit::store::tiers::live(&client, &db.name).await.unwrap();
-    for (t, ttl) in [("export_cells", "toIntervalDay(92)"), ("export_atoms", "toIntervalDay(123)")] {
+    for (t, ttl) in [
+        ("export_cells", "toIntervalDay(92)"),
+        ("export_atoms", "toIntervalDay(123)"),
+    ] {
         let l = live.iter().find(|l| l.table == t).unwrap();
         assert_eq!(l.tier, "partner audit");
         assert!(l.ttl.contains(ttl), "{t}: {}", l.ttl);
@@ -365,7 +467,11 @@ async fn purge_removes_the_partner_stores_of_the_site_and_policy_lists_them() {
     let out = tacit::purge::run(&gone, &client, &req, now(today), std::time::Duration::ZERO)
         .await
         .unwrap();
-    assert!(out.found["export_cells"] > 0 && out.found["export_atoms"] > 0, "{:?}", out.found);
+    assert!(
+        out.found["export_cells"] > 0 && out.found["export_atoms"] > 0,
+        "{:?}",
+        out.found
+    );
     assert_eq!((count(cells).await, count(atoms).await), (0, 0));
     assert_eq!(
         count("SELECT count() FROM export_atoms WHERE site = 'other.example'").await,

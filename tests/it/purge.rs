@@ -291,8 +291,17 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
         .unwrap();
     assert_eq!(ledger.len(), 2, "{ledger:?}");
     // The noisy release's note states the noise it was released with.
-    assert!(ledger[0].0 == "cli" && ledger[0].1.starts_with("discrete Laplace noise, epsilon 1 over L1 sensitivity 1"), "{ledger:?}");
-    assert_eq!(ledger[1], ("purge".to_string(), "controller request #42".to_string()));
+    assert!(
+        ledger[0].0 == "cli"
+            && ledger[0]
+                .1
+                .starts_with("discrete Laplace noise, epsilon 1 over L1 sensitivity 1"),
+        "{ledger:?}"
+    );
+    assert_eq!(
+        ledger[1],
+        ("purge".to_string(), "controller request #42".to_string())
+    );
     let report = tacit::export::ledger::report(
         tacit::model::clock::civil_from_days(today as i64).0 as i32,
         &tacit::export::ledger::for_year(
