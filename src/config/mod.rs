@@ -248,6 +248,10 @@ mod tests {
             ),
             ("[policy]\nevent_ttl_days = 0", "policy.event_ttl_days"),
             ("[[sites]]\ndomain = \"bad domain\"", "sites[0].domain"),
+            (
+                "[[sites]]\ndomain = \"example.com\"\n[[exports]]\nname = \"m\"\npartner = \"p\"\nsites = [\"example.com\"]\ndimensions = [\"country\"]\nmetrics = [\"visitors\"]\nsettle_seconds = 10\n",
+                "exports[0] (m).settle_seconds",
+            ),
         ];
         for (text, key) in cases {
             let err = RawConfig::from_toml(text).unwrap().validate().unwrap_err();
