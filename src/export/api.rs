@@ -194,6 +194,7 @@ impl ExportApi {
                 let status = match &e {
                     ExportError::Period(_)
                     | ExportError::NotOver { .. }
+                    | ExportError::NotSettled { .. }
                     | ExportError::Expired { .. } => StatusCode::BAD_REQUEST,
                     ExportError::Budget { .. } => StatusCode::FORBIDDEN,
                     ExportError::TooManySmallCells(_) | ExportError::Linked(_) => {
