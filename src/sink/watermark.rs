@@ -15,8 +15,14 @@ use crate::model::clock::SharedClock;
 /// How often a collector reports.
 pub const EVERY: Duration = Duration::from_secs(15);
 
-/// Rows of the log under `dir` not yet acknowledged, and the smallest
-/// receive time (ms) among them.
+/// At most this many unacknowledged rows are read per report: the oldest
+/// rows come first in the log (rows are appended as they are received,
+/// within milliseconds of order), so a long backlog after an outage costs
+/// no more than this.
+const MAX_SCAN: u64 = 100_000;
+
+/// Rows of the log under `dir` not yet acknowledged (counted up to
+/// [`MAX_SCAN`]), and the smallest receive time (ms) among those read.
 pub fn pending(dir: &Path) -> (u64, Option<i64>) {
     if !dir.exists() {
         return (0, None);
@@ -24,6 +30,9 @@ pub fn pending(dir: &Path) -> (u64, Option<i64>) {
     let acked = super::cursor::read(&dir.join("cursor")).map(|s| s.acked);
     let (mut n, mut oldest) = (0u64, None::<i64>);
     for id in segment_ids(dir).unwrap_or_default() {
+        if n >= MAX_SCAN {
+            break;
+        }
         let Ok(bytes) = std::fs::read(segment_path(dir, id)) else {
             continue; // delivered and deleted meanwhile
         };
@@ -33,7 +42,7 @@ pub fn pending(dir: &Path) -> (u64, Option<i64>) {
             Some(a) if id == a.seg => at = at.max(a.off as usize),
             _ => {}
         }
-        while let Some(rest) = bytes.get(at..) {
+        while let Some(rest) = bytes.get(at..).filter(|_| n < MAX_SCAN) {
             let record::Next::Record(payload, used) = record::next(rest) else {
                 break;
             };

@@ -398,6 +398,23 @@ async fn only_settled_periods_are_released() {
     export::check_period(spec, &format_day(today - 29), end_ms + 3_600_000, 30).unwrap();
 }
 
+/// A running collector reports its log: rows held and none left once
+/// the database has them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_collector_reports_its_log() {
+    let db = TestDb::new("dp_watermark");
+    let app = start(db.config()).await;
+    db.wait_rows("wal_watermarks", 1, 20).await;
+    let (n, pending): (u64, u64) = db
+        .client()
+        .query("SELECT count(), max(pending) FROM wal_watermarks WHERE log_id != ''")
+        .fetch_one()
+        .await
+        .unwrap();
+    app.shutdown().await;
+    assert!(n >= 1 && pending == 0, "{n} reports, {pending} pending");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_removes_the_partner_stores_of_the_site_and_policy_lists_them() {
     let (db, today, week) = setup("dp_purge").await;
