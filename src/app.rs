@@ -46,6 +46,8 @@ pub enum AppError {
     Enrich(#[from] EnrichError),
     #[error("{0}")]
     Log(#[from] sink::OpenError),
+    #[error("{0}")]
+    Budget(#[from] crate::export::budget::CheckError),
 }
 
 /// Connections the admin and partner listeners each serve at once.
@@ -202,6 +204,14 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     if !changed.is_empty() {
         tracing::info!(tables = ?changed, "retention changed to follow the policy");
     }
+    // A configuration that would reset a privacy-budget account is refused.
+    crate::export::budget::check_accounts(
+        &client,
+        &cfg.exports,
+        clock.now_ms(),
+        cfg.policy.event_ttl_days as u64,
+    )
+    .await?;
     let enrichers = Arc::new(Enrichers::load(&cfg.enrich)?);
     let mut metrics = Metrics::default();
     if let Some(b) = &enrichers.bots {
@@ -242,6 +252,13 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let admin_addr = admin_listener.local_addr().expect("bound");
 
     let (shutdown, shutdown_rx) = watch::channel(false);
+    // How far this collector's log is delivered, for settled exports.
+    tokio::spawn(sink::watermark::run(
+        client.clone(),
+        cfg.data_dir.join("wal"),
+        clock.clone(),
+        shutdown_rx.clone(),
+    ));
     let state = Arc::new(BeaconState {
         pipeline: Pipeline::new(cfg, enrichers, salts.clone(), clock.clone()),
         sink,

@@ -336,10 +336,18 @@ async fn export(
     name: Option<&str>,
     out: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    use rand::SeedableRng;
+    use rand::TryRngCore;
     let spec = tacit::export::find(&cfg.exports, partner, name)?;
     let client = tacit::store::client(&cfg.clickhouse);
-    let mut rng = rand::rngs::StdRng::from_os_rng();
+    tacit::export::budget::check_accounts(
+        &client,
+        &cfg.exports,
+        SystemClock.now_ms(),
+        cfg.policy.event_ttl_days as u64,
+    )
+    .await?;
+    // Noise from the operating system's generator, draw by draw.
+    let mut rng = rand::rngs::OsRng.unwrap_err();
     let released = tacit::export::release(
         &client,
         spec,

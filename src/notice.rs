@@ -142,6 +142,8 @@ pub fn notice(cfg: &Config) -> Notice {
         Retention { table: "purges", holds: "each removal of a site's data on its owner's request: the site, when, and how many records were removed", kept_for: "permanently, as evidence of the removal".into() },
         Retention { table: "write-ahead log", holds: "the same records as above, on the collector's disk until the database has them", kept_for: "until delivered to the database (seconds normally; longer while it is unreachable)".into() },
     ];
+    let mut retention = retention;
+    retention.extend(partner_stores(cfg));
     let disclosures = if cfg.exports.is_empty() {
         "No data is shared with third parties.".to_string()
     } else {
@@ -158,7 +160,7 @@ pub fn notice(cfg: &Config) -> Notice {
                 e.period.adjective(),
                 cats.into_iter().collect::<Vec<_>>().join("; ").to_lowercase(),
                 e.min_visitors,
-                if e.dp.is_some() { ", with random noise added (differential privacy)" } else { "" }
+                noise_text(e)
             ));
         }
         format!(
@@ -175,6 +177,30 @@ pub fn notice(cfg: &Config) -> Notice {
         retention,
         disclosures,
         email: email_text(cfg),
+    }
+}
+
+/// Partner exports (issue 26): the audit store and the budget account,
+/// with their retention, and the noise each noisy export adds.
+fn partner_stores(cfg: &Config) -> Vec<Retention> {
+    if cfg.exports.is_empty() {
+        return Vec::new();
+    }
+    let kept = |t: &str| crate::store::tiers::kept_for(t, &cfg.policy).unwrap_or_default();
+    vec![
+        Retention { table: "export_cells", holds: "for each release to a partner, every figure of it, released or withheld (with the exact number of visitors of withheld groups), so that later releases are checked against everything the partner holds", kept_for: format!("{}; removed with a site's data", kept("export_cells")) },
+        Retention { table: "export_atoms", holds: "which combinations of the partner's breakdowns (for example a country and a device) had at least one visitor, per site and day, in released periods; no counts", kept_for: format!("{}; removed with a site's data", kept("export_atoms")) },
+        Retention { table: "export_budget", holds: "the privacy budget each noisy release charged, per partner account and month (numbers only)", kept_for: "25 months".into() },
+    ]
+}
+
+fn noise_text(e: &crate::config::ExportSpec) -> String {
+    match (e.dp, crate::config::bound::Sensitivity::at_most(e)) {
+        (Some(dp), Some(s)) => format!(
+            ", with random noise added (differential privacy: epsilon {} per release, at most {} per month for {}; each visitor counts in at most {} group(s) a day and at most {} time(s) in each figure of a group, so one person changes a release by at most {} in total, {})",
+            dp.epsilon, dp.budget, e.budget_account, s.cells_per_day, dp.max_events_per_cell, s.total, s.describe(e)
+        ),
+        _ => String::new(),
     }
 }
 

@@ -20,19 +20,24 @@ use crate::sink::log::{segment_ids, segment_path};
 use crate::sink::record::{self, HEADER};
 
 /// The tables holding site data, with the expression a `--before` day is
-/// compared to: every event- and aggregate-tier table with a `site` column
-/// (`store::tiers`), so a table added there is purged too. The ledger's
-/// release rows are kept, as the law requires; `export_releases` has no
-/// site column: its rows are found through the ledger.
+/// compared to: every event-, aggregate- and partner-audit-tier table with
+/// a `site` column (`store::tiers`), so a table added there is purged too.
+/// The ledger's release rows are kept, as the law requires;
+/// `export_releases` has no site column: its rows are found through the
+/// ledger; `export_cells` lists its release's sites ([`cells_condition`]).
 pub fn tables() -> Vec<(&'static str, String)> {
     use crate::store::tiers::{Lifetime, Tier, TABLES};
     TABLES
         .iter()
-        .filter(|t| matches!(t.tier, Tier::Event | Tier::Aggregate) && t.columns.contains(&"site"))
+        .filter(|t| {
+            matches!(t.tier, Tier::Event | Tier::Aggregate | Tier::Audit)
+                && t.columns.contains(&"site")
+        })
         .filter_map(|t| match t.lifetime {
-            Lifetime::EventDays(col) | Lifetime::AggregateMonths(col) | Lifetime::Hours(col) => {
-                Some((t.name, format!("toDate({col})")))
-            }
+            Lifetime::EventDays(col)
+            | Lifetime::AggregateMonths(col)
+            | Lifetime::Hours(col)
+            | Lifetime::Horizon(col, _) => Some((t.name, format!("toDate({col})"))),
             Lifetime::Fixed => None,
         })
         .collect()
@@ -171,6 +176,19 @@ fn left_condition(site: &str, table: &str, col: &str, cutoff_ms: i64) -> String 
     }
 }
 
+/// The partner-audit cells of every release covering the site (with
+/// `--before`, of every period that starts before the day).
+fn cells_condition(site: &str, before: Option<&str>) -> String {
+    match before {
+        Some(d) => format!(
+            "has(sites, {}) AND period_start < toDate({})",
+            quote(site),
+            quote(d)
+        ),
+        None => format!("has(sites, {})", quote(site)),
+    }
+}
+
 fn releases_condition(site: &str) -> String {
     format!(
         "(partner, export, period, config_hash) IN (SELECT partner, export, period, config_hash \
@@ -199,6 +217,14 @@ async fn counts(
             .await?;
         out.insert(t.to_string(), n);
     }
+    let n: u64 = client
+        .query(&format!(
+            "SELECT count() FROM export_cells WHERE {}",
+            cells_condition(site, before)
+        ))
+        .fetch_one()
+        .await?;
+    out.insert("export_cells".into(), n);
     if before.is_none() {
         let n: u64 = client
             .query(&format!(
@@ -333,6 +359,14 @@ pub async fn run(
             ))
             .await?;
         }
+    }
+    if found.get("export_cells").copied().unwrap_or(0) > 0 {
+        sync(format!(
+            "ALTER TABLE {} DELETE WHERE {}",
+            crate::store::cluster::target("export_cells"),
+            cells_condition(&site, before)
+        ))
+        .await?;
     }
     if found.get("export_releases").copied().unwrap_or(0) > 0 {
         sync(format!(

@@ -71,9 +71,28 @@ pub struct RawExport {
     /// Epsilon per partner per calendar month.
     #[serde(default)]
     pub budget: Option<f64>,
-    /// How much one visitor can change one count (L1 sensitivity per cell).
-    #[serde(default = "default_sensitivity")]
-    pub sensitivity: u64,
+    /// Refused: the sensitivity is derived from the release's structure
+    /// (kept only to name the replacement keys in the error).
+    #[serde(default)]
+    pub sensitivity: Option<u64>,
+    /// Contribution bound: each visitor's events, page views and visits
+    /// counted in one cell, at most (with epsilon set).
+    #[serde(default = "default_one")]
+    pub max_events_per_cell: u64,
+    /// Contribution bound: cells one visitor counts in per day, at most
+    /// (its first ones that day; with epsilon set).
+    #[serde(default = "default_one")]
+    pub max_cells_per_day: u64,
+    /// The privacy-budget account the partner's releases charge; default
+    /// the partner's name. Keeps the account across a partner rename.
+    #[serde(default)]
+    pub budget_account: Option<String>,
+    /// How long after a period's end it may be released when no collector
+    /// reports its write-ahead log (and how recent a report must be to be
+    /// waited for); default 300, at least twice the sink's flush interval
+    /// plus 30.
+    #[serde(default = "default_settle")]
+    pub settle_seconds: u64,
     #[serde(default = "default_format")]
     pub format: String,
     /// Add a total row computed over the released cells only.
@@ -98,7 +117,14 @@ fn default_period() -> String {
 fn default_k() -> u64 {
     10
 }
-fn default_sensitivity() -> u64 {
+/// Default `settle_seconds`.
+pub const DEFAULT_SETTLE_SECONDS: u64 = 300;
+
+fn default_settle() -> u64 {
+    DEFAULT_SETTLE_SECONDS
+}
+
+fn default_one() -> u64 {
     1
 }
 fn default_format() -> String {
@@ -108,12 +134,27 @@ fn default_rate() -> u32 {
     10
 }
 
-/// Differential privacy settings of an export.
+/// Differential privacy settings of an export. Epsilon and the budget are
+/// exact in millionths (at most six decimals are accepted), so the sampler
+/// and the budget account never round.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Dp {
     pub epsilon: f64,
     pub budget: f64,
-    pub sensitivity: u64,
+    pub epsilon_micros: u64,
+    pub budget_micros: u64,
+    /// Each visitor counts at most this many events (page views, visits)
+    /// in one cell.
+    pub max_events_per_cell: u64,
+    /// Each visitor counts in at most this many cells per day (1 when every
+    /// dimension is fixed per visitor).
+    pub max_cells_per_day: u64,
+}
+
+/// `x` in millionths, if it has at most six decimals.
+fn micros(x: f64) -> Option<u64> {
+    let m = (x * 1e6).round();
+    ((m / 1e6 - x).abs() <= 1e-9 * x.abs().max(1.0) && m >= 0.0).then_some(m as u64)
 }
 
 /// A validated export definition.
@@ -146,6 +187,12 @@ pub struct ExportSpec {
     /// the linked audit), set once every export is validated.
     #[serde(skip)]
     pub finest: Vec<Dimension>,
+    /// The privacy-budget account (`budget_account`, default the partner).
+    #[serde(skip)]
+    pub budget_account: String,
+    /// `settle_seconds`, in milliseconds (`export::settle`).
+    #[serde(skip)]
+    pub settle_ms: i64,
 }
 
 /// At most this many distinct non-time dimensions across one partner's
@@ -190,19 +237,33 @@ pub fn validate_all(raw: &[RawExport], sites: &[String]) -> Result<Vec<ExportSpe
                 format!("duplicate export name for partner {:?}", r.partner),
             ));
         }
+        if let Some(other) = out
+            .iter()
+            .find(|o| o.partner == spec.partner && o.budget_account != spec.budget_account)
+        {
+            return Err(err(
+                i,
+                &r.name,
+                "budget_account",
+                format!(
+                    "partner {:?} already charges budget account {:?} (export {:?}); a partner's exports share one account",
+                    spec.partner, other.budget_account, other.name
+                ),
+            ));
+        }
         if let Some(dp) = spec.dp {
-            if let Some(other) = out
-                .iter()
-                .find(|o| o.partner == spec.partner && o.dp.is_some_and(|d| d.budget != dp.budget))
-            {
+            if let Some(other) = out.iter().find(|o| {
+                o.budget_account == spec.budget_account
+                    && o.dp.is_some_and(|d| d.budget_micros != dp.budget_micros)
+            }) {
                 return Err(err(
                     i,
                     &r.name,
                     "budget",
                     format!(
-                        "partner {:?} already has a monthly budget of {} (export {:?}); the budget is per partner",
-                        spec.partner,
-                        other.dp.unwrap().budget,
+                        "budget account {:?} already has a monthly budget of {} (export {:?}); the budget is per account",
+                        spec.budget_account,
+                        other.dp.map_or(0.0, |d| d.budget),
                         other.name
                     ),
                 ));
@@ -357,6 +418,24 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
     if r.round_to == Some(0) {
         return Err(err(i, n, "round_to", "must be at least 1"));
     }
+    if r.sensitivity.is_some() {
+        return Err(err(
+            i,
+            n,
+            "sensitivity",
+            "is no longer set by hand: tacit derives it from the release (days and cells one visitor can touch); bound each visitor's contribution with max_events_per_cell and max_cells_per_day instead",
+        ));
+    }
+    if let Some(a) = &r.budget_account {
+        if !slug(a) {
+            return Err(err(
+                i,
+                n,
+                "budget_account",
+                "must be 1-64 of a-z, 0-9, - and _",
+            ));
+        }
+    }
     let dp = match (r.epsilon, r.budget) {
         (None, None) => None,
         (Some(_), None) => {
@@ -388,13 +467,44 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
                     format!("{m:?} is a ratio; with epsilon set only counts (visitors, visits, pageviews, events) can be released"),
                 ));
             }
-            if r.sensitivity == 0 {
-                return Err(err(i, n, "sensitivity", "must be at least 1"));
+            let (Some(em), Some(bm)) = (micros(e), micros(b)) else {
+                let (field, v) = if micros(e).is_none() {
+                    ("epsilon", e)
+                } else {
+                    ("budget", b)
+                };
+                return Err(err(
+                    i,
+                    n,
+                    field,
+                    format!(
+                        "at most six decimals (got {v}): privacy accounting is exact in millionths"
+                    ),
+                ));
+            };
+            if r.max_events_per_cell == 0 || r.max_events_per_cell > 1000 {
+                return Err(err(
+                    i,
+                    n,
+                    "max_events_per_cell",
+                    format!("must be between 1 and 1000, got {}", r.max_events_per_cell),
+                ));
+            }
+            if r.max_cells_per_day == 0 || r.max_cells_per_day > 100 {
+                return Err(err(
+                    i,
+                    n,
+                    "max_cells_per_day",
+                    format!("must be between 1 and 100, got {}", r.max_cells_per_day),
+                ));
             }
             Some(Dp {
                 epsilon: e,
                 budget: b,
-                sensitivity: r.sensitivity,
+                epsilon_micros: em,
+                budget_micros: bm,
+                max_events_per_cell: r.max_events_per_cell,
+                max_cells_per_day: r.max_cells_per_day,
             })
         }
     };
@@ -454,6 +564,11 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
         rate_limit_per_minute: r.rate_limit_per_minute,
         config_hash: String::new(),
         finest: Vec::new(),
+        budget_account: r
+            .budget_account
+            .clone()
+            .unwrap_or_else(|| r.partner.clone()),
+        settle_ms: r.settle_seconds.min(86_400 * 7) as i64 * 1000,
     };
     let canonical = serde_json::to_string(&spec).expect("spec serializes");
     spec.config_hash = hex::encode(Sha256::digest(canonical.as_bytes()));

@@ -128,3 +128,65 @@ fn one_budget_per_partner() {
         .to_string();
     assert!(e.contains("exports[1] (other).budget"), "{e}");
 }
+
+#[test]
+fn differential_privacy_keys_are_exact_and_named() {
+    let dp = |r: &mut RawExport| {
+        r.epsilon = Some(0.5);
+        r.budget = Some(2.0);
+    };
+    check(
+        |r| {
+            dp(r);
+            r.sensitivity = Some(3)
+        },
+        "sensitivity",
+        "max_events_per_cell",
+    );
+    check(
+        |r| {
+            dp(r);
+            r.epsilon = Some(0.1234567)
+        },
+        "epsilon",
+        "six decimals",
+    );
+    check(
+        |r| {
+            dp(r);
+            r.max_events_per_cell = 0
+        },
+        "max_events_per_cell",
+        "between 1 and 1000",
+    );
+    check(
+        |r| {
+            dp(r);
+            r.max_cells_per_day = 101
+        },
+        "max_cells_per_day",
+        "between 1 and 100",
+    );
+    check(
+        |r| r.budget_account = Some("Not A Slug".into()),
+        "budget_account",
+        "a-z",
+    );
+    let mut r = base();
+    dp(&mut r);
+    let s = &validate_all(&[r], &["example.com".into()]).unwrap()[0];
+    let d = s.dp.unwrap();
+    assert_eq!((d.epsilon_micros, d.budget_micros), (500_000, 2_000_000));
+    assert_eq!(s.budget_account, "acme");
+    assert_eq!(s.settle_ms, 300_000);
+    // One account per partner.
+    let mut a = base();
+    let mut b = base();
+    b.name = "other".into();
+    a.budget_account = Some("x".into());
+    b.budget_account = Some("y".into());
+    let e = validate_all(&[a, b], &["example.com".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("exports[1] (other).budget_account"), "{e}");
+}

@@ -4,6 +4,7 @@
 //! rest of tacit trusts. Every error names the key it is about. Partner
 //! export definitions have their own module ([`exports`]) and error type.
 
+pub mod bound;
 mod env;
 pub mod exports;
 mod partners;
@@ -268,6 +269,10 @@ mod tests {
             ),
             ("[policy]\nevent_ttl_days = 0", "policy.event_ttl_days"),
             ("[[sites]]\ndomain = \"bad domain\"", "sites[0].domain"),
+            (
+                "[[sites]]\ndomain = \"example.com\"\n[[exports]]\nname = \"m\"\npartner = \"p\"\nsites = [\"example.com\"]\ndimensions = [\"country\"]\nmetrics = [\"visitors\"]\nsettle_seconds = 10\n",
+                "exports[0] (m).settle_seconds",
+            ),
         ];
         for (text, key) in cases {
             let err = RawConfig::from_toml(text).unwrap().validate().unwrap_err();

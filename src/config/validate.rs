@@ -376,6 +376,25 @@ impl RawConfig {
 
         let domains: Vec<String> = sites.iter().map(|s| s.domain.clone()).collect();
         let exports = super::exports::validate_all(&self.exports, &domains)?;
+        // A period settles only after the log could have delivered it.
+        let least = 2 * sink.flush_interval.as_millis() as i64 + 30_000;
+        if let Some((i, e)) = exports
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.settle_ms < least)
+        {
+            return Err(super::exports::SpecError {
+                index: i,
+                name: e.name.clone(),
+                field: "settle_seconds".into(),
+                reason: format!(
+                    "must be at least twice sink.flush_interval_ms plus 30 s ({} s), got {} s",
+                    least / 1000,
+                    e.settle_ms / 1000
+                ),
+            }
+            .into());
+        }
         let funnels = funnels(&self.funnels, &domains)?;
 
         Ok(Config {

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
-use rand::SeedableRng;
+use rand::TryRngCore;
 use sha2::{Digest, Sha256};
 
 use super::{release, Channel, ExportError};
@@ -161,7 +161,7 @@ impl ExportApi {
             now,
             self.event_ttl_days,
             Channel::Api,
-            &mut rand::rngs::StdRng::from_os_rng(),
+            &mut rand::rngs::OsRng.unwrap_err(),
         )
         .await
         {
@@ -194,6 +194,7 @@ impl ExportApi {
                 let status = match &e {
                     ExportError::Period(_)
                     | ExportError::NotOver { .. }
+                    | ExportError::NotSettled { .. }
                     | ExportError::Expired { .. } => StatusCode::BAD_REQUEST,
                     ExportError::Budget { .. } => StatusCode::FORBIDDEN,
                     ExportError::TooManySmallCells(_) | ExportError::Linked(_) => {

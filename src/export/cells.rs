@@ -65,6 +65,62 @@ fn visit_metrics(spec: &ExportSpec) -> bool {
     spec.metrics.iter().any(|m| m.needs_visits())
 }
 
+/// The query of a noisy export: each visitor id (one site, one day) counts
+/// in its first `C` cells of the day only (by its first hit in each, ties
+/// by the cell's values), and adds at most `L` to each of page views,
+/// events and visits of a cell (`bound`). Hits without a visitor id cannot
+/// be bounded and are left out.
+fn bounded_sql(
+    spec: &ExportSpec,
+    keys: &str,
+    filter: &str,
+    table: &str,
+    rows: &str,
+    pageviews: &str,
+) -> String {
+    let c = super::bound::cells_per_day(spec);
+    let l = spec.dp.map_or(1, |d| d.max_events_per_cell);
+    let per = format!(
+        "SELECT keys, site, day, visitor_id, pv, ev FROM ( \
+             SELECT keys, site, day, visitor_id, pv, ev, \
+                    row_number() OVER (PARTITION BY site, day, visitor_id ORDER BY first, keys) AS rank \
+             FROM ( \
+                 SELECT {keys} AS keys, toString(site) AS site, toDate(ts) AS day, visitor_id, min(ts) AS first, \
+                        toUInt64({pageviews}) AS pv, toUInt64(count()) AS ev \
+                 FROM {table} WHERE {filter} AND {rows} AND visitor_id != 0 \
+                 GROUP BY keys, site, day, visitor_id \
+             ) \
+         ) WHERE rank <= {c}"
+    );
+    let visits = if visit_metrics(spec) {
+        format!(
+            "SELECT keys, site, day, visitor_id, toUInt64(count()) AS n FROM ( \
+                 SELECT argMin(k, ts) AS keys, site, day, visitor_id FROM ( \
+                     SELECT k, site, day, visitor_id, ts, \
+                            sum(new_visit) OVER (PARTITION BY site, day, visitor_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS visit_no \
+                     FROM ( \
+                         SELECT {keys} AS k, toString(site) AS site, toDate(ts) AS day, visitor_id, ts, \
+                                if(dateDiff('second', lagInFrame(ts, 1, toDateTime64(0, 3, 'UTC')) OVER \
+                                   (PARTITION BY site, toDate(ts), visitor_id ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), ts) > {VISIT_GAP_SECONDS}, 1, 0) AS new_visit \
+                         FROM {table} WHERE {filter} AND {rows} AND visitor_id != 0 \
+                     ) \
+                 ) GROUP BY site, day, visitor_id, visit_no \
+             ) GROUP BY keys, site, day, visitor_id"
+        )
+    } else {
+        "SELECT [''] AS keys, '' AS site, toDate(0) AS day, toUInt64(0) AS visitor_id, toUInt64(0) AS n WHERE 0".into()
+    };
+    format!(
+        "SELECT a.keys AS keys, toUInt64(count()) AS visitors, toUInt64(sum(least(a.pv, {l}))) AS pageviews, \
+                toUInt64(sum(least(a.ev, {l}))) AS events, toUInt64(sum(least(v.n, {l}))) AS visits, \
+                toUInt64(0) AS bounces, toUInt64(0) AS duration_ms \
+         FROM ({per}) AS a LEFT JOIN ({visits}) AS v \
+           ON a.keys = v.keys AND a.site = v.site AND a.day = v.day AND a.visitor_id = v.visitor_id \
+         GROUP BY keys ORDER BY keys \
+         SETTINGS join_use_nulls = 0"
+    )
+}
+
 /// The query for an export over a period.
 pub fn sql(spec: &ExportSpec, period: &Period) -> String {
     let keys = format!(
@@ -91,6 +147,9 @@ pub fn sql(spec: &ExportSpec, period: &Period) -> String {
         Source::Web => "countIf(name = 'pageview')",
         Source::Email => "0",
     };
+    if spec.dp.is_some() {
+        return bounded_sql(spec, &keys, &filter, table, rows, pageviews);
+    }
     let hits = format!(
         "SELECT {keys} AS keys, uniqExactIf(visitor_id, visitor_id != 0) AS visitors, \
          toUInt64({pageviews}) AS pageviews, toUInt64(count()) AS events \

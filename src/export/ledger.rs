@@ -1,6 +1,6 @@
 //! The disclosure ledger (`disclosures`): every release appends one row,
 //! before the file is handed over; nothing here updates or deletes. Also the
-//! monthly epsilon spent per partner, the cache of noisy releases, and the
+//! claims of releases, the cache of released files, and the
 //! annual report of what went to which third party (what a business needs
 //! to answer a California Civil Code § 1798.83 request).
 
@@ -42,31 +42,6 @@ pub async fn append(
     ins.end().await
 }
 
-/// Epsilon charged to a partner for each calendar month (`YYYY-MM`): every
-/// release whose period overlaps the month counts in full for it
-/// (sequential composition: the month's figures were disclosed that often).
-pub async fn epsilon_by_month(
-    client: &clickhouse::Client,
-    partner: &str,
-) -> Result<BTreeMap<String, f64>, clickhouse::error::Error> {
-    let rows: Vec<(String, f64)> = client
-        .query(
-            "SELECT period, epsilon_spent FROM disclosures WHERE partner = ? AND epsilon_spent > 0",
-        )
-        .bind(partner)
-        .fetch_all()
-        .await?;
-    let mut out = BTreeMap::new();
-    for (period, eps) in rows {
-        if let Some(p) = super::period::parse_any(&period) {
-            for m in months_of(p.start, p.end) {
-                *out.entry(m).or_insert(0.0) += eps;
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The months (`YYYY-MM`) a half-open day range touches.
 pub fn months_of(start: i32, end: i32) -> Vec<String> {
     let mut out: Vec<String> = (start..end)
@@ -74,31 +49,6 @@ pub fn months_of(start: i32, end: i32) -> Vec<String> {
         .collect();
     out.dedup();
     out
-}
-
-/// Refuse a release whose epsilon would take any month its period touches
-/// over the partner's budget.
-pub async fn check_budget(
-    client: &clickhouse::Client,
-    partner: &str,
-    period: &super::period::Period,
-    epsilon: f64,
-    budget: f64,
-) -> Result<(), super::ExportError> {
-    let spent = epsilon_by_month(client, partner).await?;
-    for m in months_of(period.start, period.end) {
-        let s = spent.get(&m).copied().unwrap_or(0.0);
-        if s + epsilon > budget + 1e-9 {
-            return Err(super::ExportError::Budget {
-                partner: partner.to_string(),
-                month: m,
-                spent: s,
-                budget,
-                epsilon,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// What identifies one release.

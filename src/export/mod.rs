@@ -15,6 +15,8 @@
 //! included, get the same bytes and spend nothing.
 
 pub mod api;
+pub use crate::config::bound;
+pub mod budget;
 pub mod cells;
 pub mod format;
 pub mod ledger;
@@ -23,6 +25,7 @@ pub mod linked;
 pub mod noise;
 pub mod period;
 mod release;
+pub mod settle;
 pub mod suppress;
 pub mod table;
 
@@ -46,11 +49,14 @@ pub enum ExportError {
     Period(#[from] period::PeriodError),
     #[error("period {period} is not over yet (it ends {ends}); a partial period could be subtracted from the full one later")]
     NotOver { period: String, ends: String },
-    #[error("period {period} starts before the event retention ({days} days): exports need exact visitor counts, which only event rows hold")]
+    #[error("period {period} starts on or before the day the event retention ({days} days) is deleting: exports need exact visitor counts, which only complete event days hold")]
     Expired { period: String, days: u64 },
-    #[error("privacy budget exceeded for partner {partner:?}: {spent:.3} of {budget:.3} epsilon spent on {month} (every release whose period touches the month counts); this release needs {epsilon:.3}")]
+    #[error("period {period} is not settled yet: {reason}; a release now could differ from a later one by the rows still arriving")]
+    NotSettled { period: String, reason: String },
+    #[error("privacy budget exceeded for partner {partner:?} (budget_account {account:?}): {spent:.6} of {budget:.6} epsilon spent on {month} (every release whose period touches the month counts); this release needs {epsilon:.6}")]
     Budget {
         partner: String,
+        account: String,
         month: String,
         spent: f64,
         budget: f64,
@@ -162,7 +168,9 @@ pub fn check_period(
             ends: format_day(p.end),
         });
     }
-    if p.start < today - event_ttl_days as i32 {
+    // The oldest retained day is being deleted today (its TTL expires
+    // during the day): a period starting on it would count a partial day.
+    if p.start <= today - event_ttl_days as i32 {
         return Err(ExportError::Expired {
             period: p.label,
             days: event_ttl_days,

@@ -1,7 +1,9 @@
 //! One release, in its fixed order: check the period; return the frozen
-//! file if the period was released before; otherwise claim the release (one
-//! claim wins across requests and replicas; the others wait for its file);
-//! check the budget of every month the period touches; count, suppress
+//! file if the period was released before; refuse a period that has not
+//! settled (`settle`); otherwise claim the release (one claim wins across
+//! requests and replicas; the others wait for its file); the winner
+//! reserves the epsilon in every month the period touches (`budget`,
+//! refused if it would overdraw one); count, suppress
 //! within the table, then across everything the partner already holds
 //! (`link`); noise and round ([`build_table`]); write the file; store the
 //! file, the cells and the atoms; record the ledger row; hand it over.
@@ -11,9 +13,10 @@ use std::time::Duration;
 use rand::{CryptoRng, Rng};
 use sha2::{Digest, Sha256};
 
+use super::bound::Sensitivity;
 use super::link::{self, LinkedCell};
 use super::period::Period;
-use super::{build_table, cells, check_period, format, ledger, linked, suppress};
+use super::{budget, build_table, cells, check_period, format, ledger, linked, settle, suppress};
 use super::{Channel, ExportError, Released, Summary};
 use crate::config::exports::ExportSpec;
 
@@ -93,10 +96,7 @@ pub async fn release_with<R: Rng + CryptoRng + ?Sized>(
     if let Some(c) = ledger::cached(client, &key).await? {
         return Ok(frozen(spec, c));
     }
-    // Budget first (read only), so a refused release claims nothing.
-    if let Some(dp) = spec.dp {
-        ledger::check_budget(client, &spec.partner, &p, dp.epsilon, dp.budget).await?;
-    }
+    settle::check(client, &p, now_ms, spec.settle_ms).await?;
     let claim: String = hex::encode(rng.random::<[u8; 16]>());
     if !ledger::claim(client, &key, &claim).await? {
         return match ledger::wait_for(client, &key, WAIT_FOR_OTHER).await? {
@@ -104,9 +104,37 @@ pub async fn release_with<R: Rng + CryptoRng + ?Sized>(
             None => Err(ExportError::InProgress),
         };
     }
-    let made = make(client, spec, &p, now_ms, channel, rng, linking).await;
+    let sensitivity = Sensitivity::of(spec, (p.end - p.start) as u64);
+    // The winning claim reserves the budget before any noise is drawn.
+    let charge = spec.dp.zip(sensitivity).map(|(dp, s)| budget::Charge {
+        account: &spec.budget_account,
+        partner: &spec.partner,
+        export: &spec.name,
+        period: &p,
+        claim: &claim,
+        epsilon_micros: dp.epsilon_micros,
+        budget_micros: dp.budget_micros,
+        sensitivity: s.total,
+    });
+    let mut reserved = None;
+    if let Some(c) = &charge {
+        match budget::reserve(client, c, rng).await {
+            Ok(id) => reserved = Some(id),
+            Err(e) => {
+                let _ = ledger::abandon(client, &key, &claim).await;
+                return Err(e);
+            }
+        }
+    }
+    let made = make(client, spec, &p, now_ms, channel, rng, linking, sensitivity).await;
     if made.is_err() {
-        // Let a later request try again.
+        // A file that was frozen may still be handed over: its charge
+        // stays. Otherwise give the charge and the claim up, so a later
+        // request can try again.
+        let frozen = matches!(ledger::cached(client, &key).await, Ok(Some(_)));
+        if let (Some(c), Some(id), false) = (&charge, &reserved, frozen) {
+            let _ = budget::abandon(client, c, id).await;
+        }
         let _ = ledger::abandon(client, &key, &claim).await;
     }
     made
@@ -121,6 +149,7 @@ async fn make<R: Rng + CryptoRng + ?Sized>(
     channel: Channel,
     rng: &mut R,
     linking: Linking,
+    sensitivity: Option<Sensitivity>,
 ) -> Result<Released, ExportError> {
     let cells = cells::fetch(client, spec, p).await?;
     let mut hidden = suppress::suppress(&cells, spec.min_visitors)?;
@@ -128,7 +157,13 @@ async fn make<R: Rng + CryptoRng + ?Sized>(
     if linking == Linking::Linked {
         link_check(client, spec, p, &cells, &mut hidden, &atoms).await?;
     }
-    let table = build_table(spec, &cells, &hidden, rng);
+    let table = build_table(
+        spec,
+        &cells,
+        &hidden,
+        sensitivity.map_or(1, |s| s.total),
+        rng,
+    );
     let bytes = format::write(client, spec.format, &table).await?;
     let suppressed = hidden.iter().filter(|h| **h).count() as u64;
     let rows = table.rows.len() as u64;
@@ -182,7 +217,13 @@ async fn make<R: Rng + CryptoRng + ?Sized>(
             suppressed,
             format: spec.format.extension().into(),
             file_sha256: sha.clone(),
-            note: String::new(),
+            // The noise's scale, as derived (`bound`).
+            note: sensitivity.map_or(String::new(), |s| {
+                format!(
+                    "discrete Laplace noise, epsilon {epsilon} over {}",
+                    s.describe(spec)
+                )
+            }),
         },
     )
     .await?;

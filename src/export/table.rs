@@ -1,7 +1,8 @@
 //! The released table, from exact cells and the suppression decision:
 //! withheld cells are left out, then released counts get noise (if the
-//! export has an epsilon) and rounding, then ratios and the optional total
-//! row are computed from the released numbers only.
+//! export has an epsilon: the whole epsilon, scaled to the release's L1
+//! sensitivity over all its counts, `bound`) and rounding, then ratios and
+//! the optional total row are computed from the released numbers only.
 
 use rand::{CryptoRng, Rng};
 
@@ -113,18 +114,19 @@ fn total_values(spec: &ExportSpec, t: &Totals) -> Vec<Value> {
 }
 
 /// The released table: suppression, then noise, then rounding, then
-/// ratios and totals from the released numbers only.
+/// ratios and totals from the released numbers only. `sensitivity` is the
+/// release's L1 sensitivity (`bound::Sensitivity::total`).
 pub fn build_table<R: Rng + CryptoRng + ?Sized>(
     spec: &ExportSpec,
     cells: &[Cell],
     hidden: &[bool],
+    sensitivity: u64,
     rng: &mut R,
 ) -> Table {
-    let n_counts = spec.metrics.iter().filter(|m| m.is_count()).count().max(1);
     let mut protect = Protect {
         mech: spec
             .dp
-            .map(|dp| DiscreteLaplace::new(dp.epsilon / n_counts as f64, dp.sensitivity)),
+            .map(|dp| DiscreteLaplace::new(dp.epsilon_micros, sensitivity)),
         round_to: spec.round_to,
         rng,
     };

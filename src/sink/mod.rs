@@ -25,6 +25,7 @@ mod quarantine;
 pub mod record;
 mod relay;
 mod segment;
+pub mod watermark;
 pub mod writer;
 
 use std::cell::RefCell;

@@ -70,6 +70,11 @@ pub fn retention(policy: &crate::config::Policy) -> Vec<(&'static str, String, S
                 format!("TTL {col} + toIntervalMonth({m})"),
                 format!("{col} + INTERVAL {m} MONTH"),
             )),
+            tiers::Lifetime::Horizon(col, extra) => Some((
+                t.name,
+                format!("TTL {col} + toIntervalDay({})", d + extra),
+                format!("{col} + INTERVAL {} DAY", d + extra),
+            )),
             tiers::Lifetime::Fixed | tiers::Lifetime::Hours(_) => None,
         })
         .collect()

@@ -19,6 +19,11 @@ pub enum Tier {
     /// What was disclosed to partners or erased, kept as the record the
     /// policy promises (the disclosure report); counts, never visitor data.
     Ledger,
+    /// The partner-audit store: what each partner was given (cells, with
+    /// the exact counts of withheld ones) and which combinations existed,
+    /// per site and day; kept only while a new release can still be linked
+    /// to it, and purged with the site.
+    Audit,
 }
 
 impl Tier {
@@ -28,6 +33,7 @@ impl Tier {
             Tier::Aggregate => "aggregate",
             Tier::Operations => "operations",
             Tier::Ledger => "ledger",
+            Tier::Audit => "partner audit",
         }
     }
 }
@@ -46,7 +52,14 @@ pub enum Lifetime {
     /// migration: the sessionizer's working tables. Purged like the event
     /// tier, by this column (the time the row is about).
     Hours(&'static str),
+    /// As long as a new partner release can be linked to the row: a new
+    /// release starts at most `policy.event_ttl_days` ago and links to
+    /// releases ending up to [`LINK_HORIZON_DAYS`] before it, so this column
+    /// plus the event retention plus these extra days.
+    Horizon(&'static str, u32),
 }
+
+pub use crate::config::bound::LINK_HORIZON_DAYS;
 
 /// One table: its tier, lifetime and columns.
 #[derive(Debug, Clone, Copy)]
@@ -356,8 +369,8 @@ pub const TABLES: &[Table] = &[
     ),
     t(
         "export_cells",
-        Ledger,
-        Fixed,
+        Audit,
+        Horizon("period_end", LINK_HORIZON_DAYS),
         &[
             "partner",
             "export",
@@ -376,11 +389,38 @@ pub const TABLES: &[Table] = &[
             "min_visitors",
         ],
     ),
+    // An atom's day is at most a month before the end of the release
+    // that recorded it.
     t(
         "export_atoms",
+        Audit,
+        Horizon("day", LINK_HORIZON_DAYS + 31),
+        &["partner", "finest", "site", "day", "keys"],
+    ),
+    t(
+        "export_budget",
         Ledger,
         Fixed,
-        &["partner", "finest", "site", "day", "keys"],
+        &[
+            "account",
+            "month",
+            "partner",
+            "export",
+            "period",
+            "claim",
+            "replica",
+            "epsilon_micros",
+            "budget_micros",
+            "sensitivity",
+            "reserved_at",
+            "abandoned",
+        ],
+    ),
+    t(
+        "wal_watermarks",
+        Operations,
+        Fixed,
+        &["log_id", "reported_at", "oldest_pending", "pending"],
     ),
     t(
         "export_claims",
@@ -444,6 +484,16 @@ pub fn kept_for(table: &str, policy: &crate::config::Policy) -> Option<String> {
             Some(format!(
                 "about {h} hours after it was written, then deleted; never past the end of the day after the one it is about plus {} hours (whole parts are dropped once all their rows expired, and recomputing yesterday's visits rewrites its hours)",
                 h + m
+            ))
+        }
+        Lifetime::Horizon(col, extra) => {
+            let n = policy.event_ttl_days + extra;
+            let after = match col {
+                "period_end" => "the end of the period released",
+                _ => "the day",
+            };
+            Some(format!(
+                "{n} days after {after} (as long as a new release can still be checked against it), then deleted (at most {n} days and {m} hours)"
             ))
         }
         Lifetime::Fixed => None,
@@ -546,7 +596,8 @@ pub fn table(name: &str) -> Option<&'static Table> {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LiveTable {
     pub table: String,
-    /// `event`, `aggregate`, `operations`, `ledger`, or `unclassified`.
+    /// `event`, `aggregate`, `operations`, `ledger`, `partner audit`, or
+    /// `unclassified`.
     pub tier: &'static str,
     /// The TTL clause as the engine reports it, or `kept` if none.
     pub ttl: String,

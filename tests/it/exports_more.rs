@@ -40,7 +40,7 @@ async fn noise_spends_the_monthly_budget_and_repeats_spend_nothing() {
         Err(e @ ExportError::Budget { .. }) => {
             let msg = e.to_string();
             assert!(
-                msg.contains("acme") && msg.contains("2.000 of 2.000"),
+                msg.contains("acme") && msg.contains("2.000000 of 2.000000"),
                 "{msg}"
             );
         }

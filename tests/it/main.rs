@@ -16,6 +16,7 @@ mod durability;
 mod email;
 mod enrich;
 mod exports;
+mod exports_dp;
 mod exports_linked;
 mod exports_more;
 mod hits;
