@@ -297,12 +297,15 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         stall_timeout: cfg.sink.stall_timeout,
         wal_max_bytes: cfg.sink.wal_max_bytes,
     });
-    let exports = Arc::new(crate::export::api::ExportApi::new(
-        cfg.exports.clone(),
-        cfg.clickhouse.clone(),
-        clock.clone(),
-        cfg.policy.event_ttl_days as u64,
-    ));
+    let exports = Arc::new(
+        crate::export::api::ExportApi::new(
+            cfg.exports.clone(),
+            cfg.clickhouse.clone(),
+            clock.clone(),
+            cfg.policy.event_ttl_days as u64,
+        )
+        .with_fences(fences.clone()),
+    );
     let (admin_stop, admin_rx) = watch::channel(false);
     let st = admin_state.clone();
     let admin_inner = tokio::spawn(server::serve(

@@ -346,10 +346,15 @@ async fn export(
         cfg.policy.event_ttl_days as u64,
     )
     .await?;
+    // Not a collector: the purge fences in force now keep their rows out.
+    let fenced = tacit::store::fence::Applied::of(
+        tacit::store::fence::active(&client, SystemClock.now_ms()).await?,
+    )
+    .client(&client);
     // Noise from the operating system's generator, draw by draw.
     let mut rng = rand::rngs::OsRng.unwrap_err();
     let released = tacit::export::release(
-        &client,
+        &fenced,
         spec,
         period,
         SystemClock.now_ms(),

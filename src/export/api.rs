@@ -29,6 +29,9 @@ pub struct ExportApi {
     pub clock: SharedClock,
     pub event_ttl_days: u64,
     buckets: Mutex<HashMap<[u8; 32], Bucket>>,
+    /// This process's purge fences: a release holds them from its first
+    /// read to its last write, and reads no fenced row.
+    fences: Option<crate::store::fence::Fences>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +76,15 @@ impl ExportApi {
             clock,
             event_ttl_days,
             buckets: Mutex::new(HashMap::new()),
+            fences: None,
         }
+    }
+
+    /// Releases hold `fences` (the collector's), so a purge never runs
+    /// behind one.
+    pub fn with_fences(mut self, fences: crate::store::fence::Fences) -> Self {
+        self.fences = Some(fences);
+        self
     }
 
     /// The partner a token belongs to. Every configured hash is compared,
@@ -152,7 +163,22 @@ impl ExportApi {
             }
             Err(_) => return reply(StatusCode::NOT_FOUND, "no such export"),
         };
-        let client = crate::store::client(&self.clickhouse);
+        let base = crate::store::client(&self.clickhouse);
+        let fence = match &self.fences {
+            Some(f) => match f.writer(std::time::Duration::from_secs(5)).await {
+                Some(g) => Some(g),
+                None => {
+                    return reply(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the database is unreachable; try again later",
+                    )
+                }
+            },
+            None => None,
+        };
+        let client = fence
+            .as_ref()
+            .map_or_else(|| base.clone(), |g| g.client(&base));
         let now = self.clock.now_ms();
         match release(
             &client,

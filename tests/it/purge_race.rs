@@ -215,3 +215,58 @@ async fn purges_with_writers_running_leave_nothing_behind() {
     b.shutdown().await;
     assert_eq!(count_of(&db, "events", KEPT).await, PURGES as u64 * 40);
 }
+
+#[tokio::test]
+async fn a_release_reads_no_row_a_purge_fence_keeps_out() {
+    use rand::SeedableRng;
+    let (db, today, week) = crate::exports::setup("fence_release").await;
+    let mut fenced_spec =
+        crate::exports::spec_toml("dimensions = [\"country\"]\nmetrics = [\"visitors\"]");
+    fenced_spec.name = "fenced".into();
+    let open_spec =
+        crate::exports::spec_toml("dimensions = [\"country\"]\nmetrics = [\"visitors\"]");
+    let cfg = crate::exports::config(&db, vec![fenced_spec, open_spec]);
+    let client = db.client();
+    let now = crate::exports::now(today);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    // The site's whole past is fenced, as a purge of a site no longer
+    // configured does before it deletes: a release made meanwhile (the
+    // CLI applies the fences in force) counts none of its rows.
+    let fence = tacit::store::fence::raise(
+        &client,
+        crate::exports::SITE,
+        tacit::purge::FOREVER_MS,
+        now,
+        32,
+    )
+    .await
+    .unwrap();
+    let fenced =
+        tacit::store::fence::Applied::of(tacit::store::fence::active(&client, now).await.unwrap());
+    assert!(fenced.blocks(crate::exports::SITE.as_bytes(), now));
+    let r = tacit::export::release(
+        &fenced.client(&client),
+        &cfg.exports[0],
+        &week,
+        now,
+        30,
+        tacit::export::Channel::Cli,
+        &mut rng,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.summary.rows, 0, "fence {}: {:?}", fence.id, r.summary);
+    // The same release without the fence has rows: the test bites.
+    let open = tacit::export::release(
+        &client,
+        &cfg.exports[1],
+        &week,
+        now,
+        30,
+        tacit::export::Channel::Cli,
+        &mut rng,
+    )
+    .await
+    .unwrap();
+    assert!(open.summary.rows > 0, "{:?}", open.summary);
+}
