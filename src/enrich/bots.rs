@@ -2,7 +2,10 @@
 //! sets: isbot (Unlicense) and crawler-user-agents (MIT). Patterns the
 //! `regex` crate compiles go into one combined matcher; the few that need
 //! look-around are prefiltered with a look-around-free form and confirmed
-//! with `fancy-regex` only when the prefilter hits.
+//! with `fancy-regex` only when the prefilter hits. Browser automation that
+//! neither list names ([`AUTOMATION`]: PhantomJS, SlimerJS, headless
+//! flags, Electron run as a bare test harness) is matched by tacit's own
+//! short list.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +36,32 @@ pub enum BotError {
     Combined(#[from] regex::Error),
 }
 
+/// Automation agents missing from both registry lists, as regex fragments
+/// matched case-insensitively: scriptable browsers (PhantomJS and the tools
+/// built on it, SlimerJS, TrifleJS), any `Headless` flag, test drivers that
+/// sign their agent, and Electron run as itself (`… like Gecko)
+/// Electron/…`: an unpackaged Electron, as test harnesses such as
+/// Nightmare and Spectron run it; packaged apps put their own name there,
+/// `Slack/4.33 … Electron/26`, and are not matched).
+pub const AUTOMATION: &[&str] = &[
+    r"phantomjs",
+    r"slimerjs",
+    r"casperjs",
+    r"triflejs",
+    r"headless",
+    r"cypress/",
+    r"nightmare",
+    r"spectron",
+    r"puppeteer",
+    r"playwright",
+    r"selenium",
+    r"webdriver",
+    r"gecko\) electron/",
+];
+
 pub struct BotDetector {
+    /// [`AUTOMATION`], combined.
+    automation: regex::Regex,
     /// `None` when every pattern needs look-around (an empty alternation
     /// would match every agent).
     plain: Option<regex::Regex>,
@@ -172,7 +200,11 @@ impl BotDetector {
                 .dfa_size_limit(64 << 20)
                 .build()
         };
+        let automation = regex::RegexBuilder::new(&AUTOMATION.join("|"))
+            .case_insensitive(true)
+            .build()?;
         Ok(Self {
+            automation,
             plain: if plain.is_empty() {
                 None
             } else {
@@ -210,7 +242,7 @@ impl BotDetector {
     }
 
     pub fn is_bot(&self, ua: &str) -> bool {
-        if self.plain.as_ref().is_some_and(|p| p.is_match(ua)) {
+        if self.automation.is_match(ua) || self.plain.as_ref().is_some_and(|p| p.is_match(ua)) {
             return true;
         }
         let matches = |r: &fancy_regex::Regex| {
@@ -224,6 +256,12 @@ impl BotDetector {
             _ => false,
         };
         confirmed || self.always.iter().any(matches)
+    }
+
+    /// Matched by [`AUTOMATION`] (tacit's own list), whatever the registry
+    /// lists say.
+    pub fn is_automation(&self, ua: &str) -> bool {
+        self.automation.is_match(ua)
     }
 
     /// How many pattern checks gave up (each counted the agent as a bot);

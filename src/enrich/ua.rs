@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::model::device::AgentDevice;
+
 pub use crate::model::facts::{screen_class, UaInfo};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,12 +53,140 @@ fn major(v: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-const TABLET_HINTS: &[&str] = &[
-    "iPad", "Tablet", "Kindle", "Nexus 7", "Nexus 9", "Nexus 10", "SM-T", "Tab",
+/// Agent tokens (lower case) of devices that are none of phone, tablet or
+/// computer: TVs and their sticks and boxes, game consoles, watches and
+/// headsets.
+const OTHER_MARKERS: &[&str] = &[
+    "smart-tv",
+    "smarttv",
+    "smart tv",
+    "googletv",
+    "google tv",
+    "android tv",
+    "androidtv",
+    "hbbtv",
+    "netcast",
+    "web0s",
+    "webos.tv",
+    "webos tv",
+    "bravia",
+    "crkey",
+    "roku",
+    "appletv",
+    "apple tv",
+    "tvos",
+    "opera tv",
+    "vidaa",
+    "(tv;",
+    "; tv)",
+    "playstation",
+    "xbox",
+    "nintendo",
+    "ouya",
+    "watchos",
+    "wear os",
+    "smartwatch",
+    "galaxy watch",
+    "oculus",
+    "mobile vr",
+    "iptv",
+    "tv bro",
+    "media stick",
+    "tv box",
+    "tvbox",
 ];
+/// The same, matched in the platform group only (an app's name elsewhere
+/// in the agent may say `Watch`): watches, Samsung's `SM-R7…`-`SM-R9…`.
+const OTHER_DEVICE_MARKERS: &[&str] = &["watch", "sm-r7", "sm-r8", "sm-r9"];
+/// uap-core device families of the same kinds.
+const OTHER_FAMILIES: &[&str] = &["AppleTV", "Inettv", "PlayStation", "Nintendo"];
+
+/// Tokens of tablets: generic words, and the model prefixes tablet vendors
+/// use (Samsung `SM-T`/`SM-P`/`SM-X`/`GT-P`, Lenovo `TB-`, Amazon `KF…`,
+/// Huawei and Xiaomi `…Pad`, Google `Nexus 7/9/10`), matched in the agent's
+/// first parenthesised group (its platform and device) in lower case.
+const TABLET_MARKERS: &[&str] = &[
+    "ipad", "tablet", "kindle", "silk/", "playbook", "xoom", "nexus 7", "nexus 9", "nexus 10",
+    "sm-t", "sm-p", "sm-x", "gt-p", "gt-n5", "gt-n8", "tb-", "tb3-", "/apad",
+];
+/// Words that make a tablet's model name when not followed by a letter
+/// (`Galaxy Tab A`, `TAB2A7`, `MatePad 11`, `ZenPad`), and the phone
+/// brands that contain them.
+const TABLET_WORDS: &[&str] = &["tab", "pad"];
+const PHONE_BRANDS_WITH_TABLET_WORDS: &[&str] = &["coolpad", "padfone"];
+
+/// Tokens of phones, smart and not: platforms and browsers that only ran on
+/// phones (WAP, J2ME, Symbian, BREW, …) and the vendor prefixes feature
+/// phones start their agents with.
+const MOBILE_MARKERS: &[&str] = &[
+    "mobi",
+    "iphone",
+    "ipod",
+    "windows phone",
+    "windows ce",
+    "blackberry",
+    "bb10",
+    "kaios",
+    "symbian",
+    "symbos",
+    "series40",
+    "series60",
+    "s60;",
+    "midp",
+    "cldc",
+    "wap",
+    "up.browser",
+    "up.link",
+    "obigo",
+    "netfront",
+    "maui",
+    "opera mini",
+    "brew",
+    "polaris",
+    "teleca",
+    "openwave",
+    "j2me",
+    "jig browser",
+    "xiino",
+    "palmos",
+    "palmsource",
+    "webos",
+    "hpwos",
+    "bada",
+    "dorado",
+    "mocor",
+    "spreadtrum",
+    "ucweb",
+    "nokia",
+    "sonyericsson",
+    "maemo",
+    "meego",
+    "sailfish",
+    "tizen",
+    "phone",
+    "lumia",
+];
+const MOBILE_PREFIXES: &[&str] = &[
+    "samsung-", "sec-", "mot-", "lg-", "sie-", "zte-", "huawei", "alcatel", "lenovo-", "tecno",
+    "itel", "vodafone", "sharp", "sagem", "philips", "benq", "docomo", "kddi", "softbank",
+];
+const MOBILE_OS: &[&str] = &[
+    "iOS",
+    "Windows Phone",
+    "BlackBerry OS",
+    "KaiOS",
+    "Symbian OS",
+    "Firefox OS",
+    "Bada",
+    "webOS",
+    "Windows CE",
+];
+const MOBILE_FAMILIES: &[&str] = &["Generic Feature Phone", "Generic Smartphone", "iPhone"];
+
+/// Computers' OS as uap-core names them.
 const DESKTOP_OS: &[&str] = &[
     "Windows",
-    "Mac OS X",
+    "Mac OS",
     "macOS",
     "Linux",
     "Ubuntu",
@@ -77,32 +207,153 @@ const DESKTOP_OS: &[&str] = &[
     "Mandriva",
     "CentOS",
 ];
+/// Agent tokens (lower case) of computers.
+const DESKTOP_MARKERS: &[&str] = &[
+    "windows",
+    "win64",
+    "wow64",
+    "win32",
+    "win10",
+    "macintosh",
+    "mac os",
+    "x11",
+    "(pc;",
+    "desktop",
+    "cros ",
+    "chromebook",
+    "linux x86_64",
+    "linux i686",
+    "ubuntu",
+    "freebsd",
+    "openbsd",
+    "netbsd",
+    "sunos",
+    "irix",
+    "osf1",
+    "aix",
+    "hp-ux",
+    "beos",
+    "haiku",
+    "amigaos",
+    "os/2",
+    "risc os",
+];
 
-fn device_class(ua: &str, os: &str, device_family: &str) -> &'static str {
+/// The agent's first parenthesised group (platform and device), or the
+/// whole agent when it has none.
+fn platform_group(lower: &str) -> &str {
+    match lower.find('(') {
+        Some(a) => {
+            let rest = &lower[a + 1..];
+            &rest[..rest.find(')').unwrap_or(rest.len())]
+        }
+        None => lower,
+    }
+}
+
+/// `word` in `s`, not followed by a letter (a model name's word: `tab 2`,
+/// `zenpad)`, `pad_`; not `table`, `padm00`).
+fn has_word_end(s: &str, word: &str) -> bool {
+    s.match_indices(word).any(|(i, _)| {
+        !s.as_bytes()
+            .get(i + word.len())
+            .is_some_and(u8::is_ascii_alphabetic)
+    })
+}
+
+/// `tv` as a word of its own (`; TV)`, `Media TV i4`, not `ATVR` or `Tvheadend`).
+fn has_tv_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    s.match_indices("tv").any(|(i, _)| {
+        let before = i.checked_sub(1).map(|j| b[j]);
+        let after = b.get(i + 2).copied();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphabetic())
+    })
+}
+
+/// The device class the agent names, and whether it names it for sure.
+/// Runs once per distinct agent (the result is cached with the parse).
+/// The rules, first match wins:
+/// 1. TVs, consoles, watches, headsets: `other`;
+/// 2. Chrome OS (also its Android apps), macOS apps' `CFNetwork`: `desktop`;
+/// 3. tablet words and tablet vendors' model prefixes: `tablet`;
+/// 4. phone platforms, `Mobile`/`iPhone`, WAP and feature-phone browsers and
+///    vendor prefixes: `mobile`;
+/// 5. Android: a browser agent (`Mozilla/…` with WebKit or Gecko) without
+///    `Mobile` is a tablet, as Chrome, Firefox and Android's WebView write
+///    `Mobile` on phones only; an app's own agent (`Dalvik/…`, okhttp, an
+///    app name) does not follow that convention: a phone, as a guess;
+/// 6. a desktop OS or its tokens: `desktop`;
+/// 7. nothing named: `other`, as a guess.
+pub fn agent_device(ua: &str, os: &str, device_family: &str) -> AgentDevice {
+    use crate::model::device::{DESKTOP, MOBILE, OTHER, TABLET};
+    let sure = |class| AgentDevice { class, sure: true };
     if device_family == "Spider" {
-        return "other";
+        return sure(OTHER);
     }
-    let tablet = TABLET_HINTS.iter().any(|h| device_family.contains(h))
-        || ua.contains("Tablet")
-        || ua.contains("iPad")
-        || (os == "Android" && !ua.contains("Mobile"));
-    if tablet {
-        return "tablet";
-    }
-    if ua.contains("Mobi")
-        || ua.contains("iPhone")
-        || ua.contains("iPod")
-        || matches!(
-            os,
-            "iOS" | "Android" | "Windows Phone" | "BlackBerry OS" | "KaiOS"
-        )
+    let lower = ua.to_ascii_lowercase();
+    let has = |list: &[&str]| list.iter().any(|m| lower.contains(m));
+    let group = platform_group(&lower);
+    if has(OTHER_MARKERS)
+        || OTHER_DEVICE_MARKERS.iter().any(|m| group.contains(m))
+        || OTHER_FAMILIES.iter().any(|f| device_family.starts_with(f))
+        || ua.contains("; AFT")
+        || has_tv_word(&lower)
     {
-        return "mobile";
+        return sure(OTHER);
     }
-    if DESKTOP_OS.iter().any(|d| os.starts_with(d)) {
-        return "desktop";
+    if lower.contains("cros ") || lower.contains("crosarc") || lower.contains("chromebook") {
+        return sure(DESKTOP);
     }
-    "other"
+    // Apple's networking library names the machine on macOS, not on iOS.
+    if lower.contains("cfnetwork")
+        && ["x86_64", "macintosh", "macbook", "imac", "macpro"]
+            .iter()
+            .any(|m| lower.contains(m))
+    {
+        return sure(DESKTOP);
+    }
+    let tablet_word = TABLET_WORDS.iter().any(|w| has_word_end(group, w))
+        && !PHONE_BRANDS_WITH_TABLET_WORDS
+            .iter()
+            .any(|b| group.contains(b));
+    let tablet = tablet_word
+        || TABLET_MARKERS
+            .iter()
+            .any(|m| group.contains(m) || (m.len() > 4 && lower.contains(m)))
+        || ua.contains("; KF")
+        || device_family.contains("Tablet")
+        || device_family.starts_with("Kindle")
+        || device_family.contains("Pad");
+    let tablet_pc = lower.contains("tablet pc") && lower.contains("windows nt");
+    if tablet && !tablet_pc {
+        return sure(TABLET);
+    }
+    let android = os == "Android" || lower.contains("android");
+    if has(MOBILE_MARKERS)
+        || MOBILE_PREFIXES.iter().any(|p| lower.starts_with(p))
+        || MOBILE_OS.contains(&os)
+        || MOBILE_FAMILIES.contains(&device_family)
+    {
+        return sure(MOBILE);
+    }
+    if android {
+        let browser = lower.starts_with("mozilla/")
+            && (lower.contains("applewebkit") || lower.contains("gecko"));
+        return if browser {
+            sure(TABLET)
+        } else {
+            AgentDevice {
+                class: MOBILE,
+                sure: false,
+            }
+        };
+    }
+    if DESKTOP_OS.iter().any(|d| os.starts_with(d)) || has(DESKTOP_MARKERS) {
+        return sure(DESKTOP);
+    }
+    AgentDevice::default()
 }
 
 impl UaParser {
@@ -159,8 +410,10 @@ impl UaParser {
         let device_family = dev
             .map(|d| d.device.into_owned())
             .unwrap_or_else(|| "Other".into());
+        let agent = agent_device(ua, &os, &device_family);
         UaInfo {
-            device: device_class(ua, &os, &device_family),
+            device: agent.class,
+            device_sure: agent.sure,
             spider: device_family == "Spider",
             bot: false,
             browser,

@@ -6,6 +6,7 @@
 mod support;
 
 mod bots;
+mod device;
 mod email_machines;
 mod fuzz_corpus;
 mod layers;
