@@ -49,13 +49,13 @@ pub const AUTOMATION: &[&str] = &[
     r"casperjs",
     r"triflejs",
     r"headless",
-    r"cypress/",
-    r"nightmare",
-    r"spectron",
-    r"puppeteer",
-    r"playwright",
-    r"selenium",
-    r"webdriver",
+    r"\bcypress/",
+    r"\bnightmare\b",
+    r"\bspectron\b",
+    r"\bpuppeteer\b",
+    r"\bplaywright\b",
+    r"\bselenium\b",
+    r"\bwebdriver\b",
     r"gecko\) electron/",
 ];
 
@@ -292,6 +292,28 @@ mod tests {
         assert!(d.is_bot(&ua), "an undecidable agent is not a person");
         assert_eq!(d.error_counter().load(Ordering::Relaxed), 1);
         assert!(!d.is_bot("Mozilla/5.0"));
+    }
+
+    #[test]
+    fn automation_the_registry_lists_miss_is_dropped_and_apps_are_not() {
+        let d = BotDetector::load(&vendor("isbot.json"), &vendor("crawlers.json"))
+            .expect("run scripts/fetch-data first");
+        for ua in [
+            "Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/538.1 (KHTML, like Gecko) PhantomJS/2.1.1 Safari/538.1",
+            "Mozilla/5.0 (Windows NT 6.1; WOW64; rv:38.0) Gecko/20100101 SlimerJS/0.10.3",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Cypress/13.6.0 Chrome/114.0.5735.289 Electron/25.8.4 Safari/537.36",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Electron/1.4.15 Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Headless",
+        ] {
+            assert!(d.is_automation(ua) && d.is_bot(ua), "{ua}");
+        }
+        // A packaged Electron app names itself; a browser says nothing of automation.
+        for ua in [
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Slack/4.33.90 Chrome/114.0.5735.289 Electron/25.8.1 Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:126.0) Gecko/20100101 Firefox/126.0",
+        ] {
+            assert!(!d.is_automation(ua) && !d.is_bot(ua), "{ua}");
+        }
     }
 
     #[test]

@@ -495,6 +495,42 @@ mod tests {
     }
 
     #[test]
+    fn device_rules_for_tablets_apps_feature_phones_and_tvs() {
+        let Some(p) = parser() else {
+            panic!("run scripts/fetch-data first");
+        };
+        let class = |ua: &str| {
+            let d = p.parse_uncached(ua).agent_device();
+            (d.class, d.sure)
+        };
+        // A tablet vendor's model, though its browser writes `Mobile Safari`.
+        assert_eq!(class("Mozilla/5.0 (Linux; Android 13; SM-X200) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36"), ("tablet", true));
+        assert_eq!(class("Mozilla/5.0 (Linux; Android 12; Lenovo TB-X606F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36"), ("tablet", true));
+        // Chrome's reduced agent on a tablet: no `Mobile`.
+        assert_eq!(class("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"), ("tablet", true));
+        // An app's HTTP library does not follow the `Mobile` convention.
+        assert_eq!(
+            class("Dalvik/2.1.0 (Linux; U; Android 11; M2010J19SG Build/RKQ1.201004.002)"),
+            ("mobile", false)
+        );
+        // WAP and feature phones.
+        assert_eq!(
+            class("Nokia6300/2.0 (05.00) Profile/MIDP-2.0 Configuration/CLDC-1.1"),
+            ("mobile", true)
+        );
+        assert_eq!(class("B30_Dorado WAP-Browser/1.0.0"), ("mobile", true));
+        // TVs and watches are other; Chrome OS is a computer.
+        assert_eq!(class("Mozilla/5.0 (Linux; Android 9; AFTMM) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"), ("other", true));
+        assert_eq!(class("Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/4.0 Chrome/76.0.3809.146 TV Safari/537.36"), ("other", true));
+        assert_eq!(class("Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"), ("desktop", true));
+        assert_eq!(class("Mozilla/5.0 (Windows Phone 10.0; Android 6.0.1; Microsoft; Lumia 950) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/52.0 Mobile Safari/537.36 Edge/15.15063"), ("mobile", true));
+        // Words that only look like tablet words.
+        assert_eq!(class("Mozilla/5.0 (Linux; Android 10; PADM00) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36"), ("mobile", true));
+        assert_eq!(class("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"), ("desktop", true));
+        assert_eq!(class("SomethingUnknown/1.0"), ("other", false));
+    }
+
+    #[test]
     fn cache_is_bounded_and_returns_same_results() {
         let Some(p) = parser() else {
             panic!("run scripts/fetch-data first")
