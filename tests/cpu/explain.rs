@@ -12,11 +12,13 @@ use crate::support::weighted_agents;
 
 #[test]
 fn explain_never_rate_limits_and_names_the_device_signal() {
-    let mut raw = RawConfig::default();
-    raw.sites = vec![RawSite {
-        domain: "example.com".into(),
+    let raw = RawConfig {
+        sites: vec![RawSite {
+            domain: "example.com".into(),
+            ..Default::default()
+        }],
         ..Default::default()
-    }];
+    };
     let cfg = raw.validate().expect("a valid config");
     assert!(cfg.rate_limit.per_second > 0 && cfg.rate_limit.burst < 10_000);
     let agents = weighted_agents();

@@ -291,12 +291,15 @@ async fn device_class_from_agent_then_hint_then_width() {
         if let Some(v) = hint {
             h.push(("sec-ch-ua-mobile", v));
         }
-        let mut body = serde_json::json!({"n": "pageview", "u": format!("https://example.com{path}")});
+        let mut body =
+            serde_json::json!({"n": "pageview", "u": format!("https://example.com{path}")});
         if w > 0 {
             body["w"] = w.into();
         }
         assert_eq!(
-            post(app.beacon_addr, "/api/event", &h, &body.to_string()).await.0,
+            post(app.beacon_addr, "/api/event", &h, &body.to_string())
+                .await
+                .0,
             202
         );
     }
