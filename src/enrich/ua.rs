@@ -101,18 +101,26 @@ const OTHER_DEVICE_MARKERS: &[&str] = &["watch", "sm-r7", "sm-r8", "sm-r9"];
 /// uap-core device families of the same kinds.
 const OTHER_FAMILIES: &[&str] = &["AppleTV", "Inettv", "PlayStation", "Nintendo"];
 
-/// Tokens of tablets: generic words, and the model prefixes tablet vendors
-/// use (Samsung `SM-T`/`SM-P`/`SM-X`/`GT-P`, Lenovo `TB-`, Amazon `KF…`,
-/// Huawei and Xiaomi `…Pad`, Google `Nexus 7/9/10`), matched in the agent's
-/// first parenthesised group (its platform and device) in lower case.
+/// Tokens of tablets, in lower case: generic words and names, matched
+/// anywhere in the agent (UC Browser writes an iPad as `dv(iPd…`).
 const TABLET_MARKERS: &[&str] = &[
     "ipad", "tablet", "kindle", "silk/", "playbook", "xoom", "nexus 7", "nexus 9", "nexus 10",
-    "sm-t", "sm-p", "sm-x", "gt-p", "gt-n5", "gt-n8", "tb-", "tb3-", "/apad",
+    "/apad", "dv(ipd",
+];
+/// The model prefixes tablet vendors use (Samsung `SM-T`/`SM-P`/`SM-X`/
+/// `GT-P`/`GT-N5…`/`GT-N8…`, Lenovo `TB-`), matched in the agent's first
+/// parenthesised group (its platform and device) only. Amazon's `KF…`
+/// models are matched in their own case ([`kindle_fire_model`]).
+const TABLET_MODEL_PREFIXES: &[&str] = &[
+    "sm-t", "sm-p", "sm-x", "gt-p", "gt-n5", "gt-n8", "tb-", "tb3-",
 ];
 /// Words that make a tablet's model name when not followed by a letter
 /// (`Galaxy Tab A`, `TAB2A7`, `MatePad 11`, `ZenPad`), and the phone
 /// brands that contain them.
 const TABLET_WORDS: &[&str] = &["tab", "pad"];
+/// `MID`, "mobile internet device", the name generic Android tablets go by,
+/// as a word of its own (not `MIDP`).
+const TABLET_WHOLE_WORDS: &[&str] = &["mid"];
 const PHONE_BRANDS_WITH_TABLET_WORDS: &[&str] = &["coolpad", "padfone"];
 
 /// Tokens of phones, smart and not: platforms and browsers that only ran on
@@ -165,6 +173,7 @@ const MOBILE_MARKERS: &[&str] = &[
     "tizen",
     "phone",
     "lumia",
+    "dv(iph",
 ];
 const MOBILE_PREFIXES: &[&str] = &[
     "samsung-", "sec-", "mot-", "lg-", "sie-", "zte-", "huawei", "alcatel", "lenovo-", "tecno",
@@ -261,6 +270,29 @@ fn has_word_end(s: &str, word: &str) -> bool {
     })
 }
 
+/// An Amazon Fire tablet's model: `KF` and capitals (`KFTT`, `KFTUWI`).
+fn kindle_fire_model(ua: &str) -> bool {
+    ua.match_indices("; KF").any(|(i, _)| {
+        let rest = &ua[i + 4..];
+        let caps = rest.bytes().take_while(u8::is_ascii_uppercase).count();
+        caps >= 2
+            && rest
+                .as_bytes()
+                .get(caps)
+                .is_none_or(|c| matches!(c, b' ' | b')' | b';'))
+    })
+}
+
+/// `word` in `s` with no letter or digit on either side.
+fn has_whole_word(s: &str, word: &str) -> bool {
+    let b = s.as_bytes();
+    s.match_indices(word).any(|(i, _)| {
+        !i.checked_sub(1)
+            .is_some_and(|j| b[j].is_ascii_alphanumeric())
+            && !b.get(i + word.len()).is_some_and(u8::is_ascii_alphanumeric)
+    })
+}
+
 /// `tv` as a word of its own (`; TV)`, `Media TV i4`, not `ATVR` or `Tvheadend`).
 fn has_tv_word(s: &str) -> bool {
     let b = s.as_bytes();
@@ -319,10 +351,10 @@ pub fn agent_device(ua: &str, os: &str, device_family: &str) -> AgentDevice {
             .iter()
             .any(|b| group.contains(b));
     let tablet = tablet_word
-        || TABLET_MARKERS
-            .iter()
-            .any(|m| group.contains(m) || (m.len() > 4 && lower.contains(m)))
-        || ua.contains("; KF")
+        || has(TABLET_MARKERS)
+        || TABLET_MODEL_PREFIXES.iter().any(|m| group.contains(m))
+        || TABLET_WHOLE_WORDS.iter().any(|w| has_whole_word(group, w))
+        || kindle_fire_model(ua)
         || device_family.contains("Tablet")
         || device_family.starts_with("Kindle")
         || device_family.contains("Pad");
