@@ -3,7 +3,7 @@
 //! `ua-parser` crate, behind a bounded cache of parsed results.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use crate::model::device::AgentDevice;
 
@@ -248,6 +248,31 @@ const DESKTOP_MARKERS: &[&str] = &[
     "risc os",
 ];
 
+/// Each marker list as one literal matcher (built once), so a list costs one
+/// pass over the agent, not one per marker.
+struct Markers {
+    other: regex::Regex,
+    other_device: regex::Regex,
+    tablet: regex::Regex,
+    tablet_model: regex::Regex,
+    mobile: regex::Regex,
+    desktop: regex::Regex,
+}
+
+fn literals(list: &[&str]) -> regex::Regex {
+    let alternation: Vec<String> = list.iter().map(|m| regex::escape(m)).collect();
+    regex::Regex::new(&alternation.join("|")).expect("escaped literals compile")
+}
+
+static MARKERS: LazyLock<Markers> = LazyLock::new(|| Markers {
+    other: literals(OTHER_MARKERS),
+    other_device: literals(OTHER_DEVICE_MARKERS),
+    tablet: literals(TABLET_MARKERS),
+    tablet_model: literals(TABLET_MODEL_PREFIXES),
+    mobile: literals(MOBILE_MARKERS),
+    desktop: literals(DESKTOP_MARKERS),
+});
+
 /// The agent's first parenthesised group (platform and device), or the
 /// whole agent when it has none.
 fn platform_group(lower: &str) -> &str {
@@ -325,10 +350,10 @@ pub fn agent_device(ua: &str, os: &str, device_family: &str) -> AgentDevice {
         return sure(OTHER);
     }
     let lower = ua.to_ascii_lowercase();
-    let has = |list: &[&str]| list.iter().any(|m| lower.contains(m));
     let group = platform_group(&lower);
-    if has(OTHER_MARKERS)
-        || OTHER_DEVICE_MARKERS.iter().any(|m| group.contains(m))
+    let m = &*MARKERS;
+    if m.other.is_match(&lower)
+        || m.other_device.is_match(group)
         || OTHER_FAMILIES.iter().any(|f| device_family.starts_with(f))
         || ua.contains("; AFT")
         || has_tv_word(&lower)
@@ -351,8 +376,8 @@ pub fn agent_device(ua: &str, os: &str, device_family: &str) -> AgentDevice {
             .iter()
             .any(|b| group.contains(b));
     let tablet = tablet_word
-        || has(TABLET_MARKERS)
-        || TABLET_MODEL_PREFIXES.iter().any(|m| group.contains(m))
+        || m.tablet.is_match(&lower)
+        || m.tablet_model.is_match(group)
         || TABLET_WHOLE_WORDS.iter().any(|w| has_whole_word(group, w))
         || kindle_fire_model(ua)
         || device_family.contains("Tablet")
@@ -363,7 +388,7 @@ pub fn agent_device(ua: &str, os: &str, device_family: &str) -> AgentDevice {
         return sure(TABLET);
     }
     let android = os == "Android" || lower.contains("android");
-    if has(MOBILE_MARKERS)
+    if m.mobile.is_match(&lower)
         || MOBILE_PREFIXES.iter().any(|p| lower.starts_with(p))
         || MOBILE_OS.contains(&os)
         || MOBILE_FAMILIES.contains(&device_family)
@@ -382,7 +407,7 @@ pub fn agent_device(ua: &str, os: &str, device_family: &str) -> AgentDevice {
             }
         };
     }
-    if DESKTOP_OS.iter().any(|d| os.starts_with(d)) || has(DESKTOP_MARKERS) {
+    if DESKTOP_OS.iter().any(|d| os.starts_with(d)) || m.desktop.is_match(&lower) {
         return sure(DESKTOP);
     }
     AgentDevice::default()
