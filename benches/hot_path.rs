@@ -164,6 +164,29 @@ fn bench(c: &mut Criterion) {
             black_box(ua.parse_uncached(&hits[i].ua))
         })
     });
+    // The device-class rules alone (they run with the full parse, once per
+    // distinct agent), on the families uap-core gave each agent.
+    let parsed: Vec<(String, String)> = hits
+        .iter()
+        .map(|h| {
+            let (_, os, dev) = ua.extract_raw(&h.ua);
+            (
+                os.map_or_else(|| "Other".to_string(), |o| o.os),
+                dev.map_or_else(|| "Other".to_string(), |d| d.device),
+            )
+        })
+        .collect();
+    let mut i = 0;
+    g.bench_function("device class rules (per distinct agent)", |b| {
+        b.iter(|| {
+            i = (i + 1) % hits.len();
+            black_box(tacit::enrich::ua::agent_device(
+                &hits[i].ua,
+                &parsed[i].0,
+                &parsed[i].1,
+            ))
+        })
+    });
     let geo = enrichers.geo.as_ref().unwrap();
     let mut i = 0;
     g.bench_function("geoip lookup", |b| {

@@ -1,6 +1,9 @@
 //! `tacit explain`: what a hit becomes. Reads hits as JSON lines and prints,
-//! for each, the row that would be stored (by column name), the drop reason,
-//! or the rejection, through the same pipeline and policy as `serve`. The
+//! for each, the row that would be stored (by column name) and the signal
+//! that decided its device class (`device_signal`), the drop reason, or the
+//! rejection, through the same pipeline and policy as `serve`. Each line is
+//! explained on its own: the per-network rate limit, which is about a stream
+//! of hits, is not applied, and nothing is counted. The
 //! visitor id is computed with a throwaway salt: it shows that an id is
 //! stored, not the id a live server would store.
 
@@ -94,8 +97,13 @@ pub fn explain_line(pipeline: &Pipeline, line: &str) -> serde_json::Value {
         props,
         ..Hit::default()
     };
-    match pipeline.process(hit, &crate::http::request::meta(&headers), identity) {
-        Ok(Outcome::Store(ev)) => serde_json::json!({ "stored": event_json(&ev) }),
+    let (outcome, device_signal) =
+        pipeline.explain(hit, &crate::http::request::meta(&headers), identity);
+    match outcome {
+        Ok(Outcome::Store(ev)) => serde_json::json!({
+            "stored": event_json(&ev),
+            "device_signal": device_signal.map(|s| s.as_str()),
+        }),
         Ok(Outcome::Drop { reason, .. }) => serde_json::json!({ "dropped": reason.as_str() }),
         Err(r) => {
             serde_json::json!({ "rejected": r.as_str(), "status": r.status(), "reason": r.message() })

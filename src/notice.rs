@@ -104,7 +104,7 @@ pub fn notice(cfg: &Config) -> Notice {
         Item { item: "Location", received: "derived from the IP address", stored: location },
         Item { item: "Browser", received: "the browser's user-agent string", stored: version("browser", p.browser_version) + " The user-agent string itself is discarded (only its first 1 KiB is read at all). Requests from known bots and automated browsers are not recorded." },
         Item { item: "Operating system", received: "the browser's user-agent string", stored: version("operating system", p.os_version) },
-        Item { item: "Device type", received: "the browser's user-agent string", stored: "Desktop, mobile, tablet or other.".into() },
+        Item { item: "Device type", received: "the browser's user-agent string, its mobile hint (the Sec-CH-UA-Mobile header some browsers send with every request) and the width of the browser window", stored: "Desktop, mobile, tablet or other; the hint itself is not stored.".into() },
         Item { item: "Screen size", received: "the width of the browser window", stored: "The width in pixels and a size class (mobile, tablet, laptop, desktop).".into() },
         Item { item: "Language", received: "the browser's language preferences", stored: "The primary language only (for example \"de\" for Swiss German).".into() },
         Item { item: "Events", received: "the name of an action (page view, sign-up) and properties the site chooses to send", stored: "As sent by the site, limited to 30 properties; with a purchase, its amount and currency; with an engagement event, how far the page was scrolled and how long it was in view.".into() },

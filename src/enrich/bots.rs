@@ -2,7 +2,10 @@
 //! sets: isbot (Unlicense) and crawler-user-agents (MIT). Patterns the
 //! `regex` crate compiles go into one combined matcher; the few that need
 //! look-around are prefiltered with a look-around-free form and confirmed
-//! with `fancy-regex` only when the prefilter hits.
+//! with `fancy-regex` only when the prefilter hits. Browser automation that
+//! neither list names ([`AUTOMATION`]: PhantomJS, SlimerJS, headless
+//! flags, Electron run as a bare test harness) is matched by tacit's own
+//! short list.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +36,32 @@ pub enum BotError {
     Combined(#[from] regex::Error),
 }
 
+/// Automation agents missing from both registry lists, as regex fragments
+/// matched case-insensitively: scriptable browsers (PhantomJS and the tools
+/// built on it, SlimerJS, TrifleJS), any `Headless` flag, test drivers that
+/// sign their agent, and Electron run as itself (`… like Gecko)
+/// Electron/…`: an unpackaged Electron, as test harnesses such as
+/// Nightmare and Spectron run it; packaged apps put their own name there,
+/// `Slack/4.33 … Electron/26`, and are not matched).
+pub const AUTOMATION: &[&str] = &[
+    r"phantomjs",
+    r"slimerjs",
+    r"casperjs",
+    r"triflejs",
+    r"headless",
+    r"\bcypress/",
+    r"\bnightmare\b",
+    r"\bspectron\b",
+    r"\bpuppeteer\b",
+    r"\bplaywright\b",
+    r"\bselenium\b",
+    r"\bwebdriver\b",
+    r"gecko\) electron/",
+];
+
 pub struct BotDetector {
+    /// [`AUTOMATION`], combined.
+    automation: regex::Regex,
     /// `None` when every pattern needs look-around (an empty alternation
     /// would match every agent).
     plain: Option<regex::Regex>,
@@ -172,7 +200,11 @@ impl BotDetector {
                 .dfa_size_limit(64 << 20)
                 .build()
         };
+        let automation = regex::RegexBuilder::new(&AUTOMATION.join("|"))
+            .case_insensitive(true)
+            .build()?;
         Ok(Self {
+            automation,
             plain: if plain.is_empty() {
                 None
             } else {
@@ -210,7 +242,7 @@ impl BotDetector {
     }
 
     pub fn is_bot(&self, ua: &str) -> bool {
-        if self.plain.as_ref().is_some_and(|p| p.is_match(ua)) {
+        if self.automation.is_match(ua) || self.plain.as_ref().is_some_and(|p| p.is_match(ua)) {
             return true;
         }
         let matches = |r: &fancy_regex::Regex| {
@@ -224,6 +256,12 @@ impl BotDetector {
             _ => false,
         };
         confirmed || self.always.iter().any(matches)
+    }
+
+    /// Matched by [`AUTOMATION`] (tacit's own list), whatever the registry
+    /// lists say.
+    pub fn is_automation(&self, ua: &str) -> bool {
+        self.automation.is_match(ua)
     }
 
     /// How many pattern checks gave up (each counted the agent as a bot);
@@ -254,6 +292,28 @@ mod tests {
         assert!(d.is_bot(&ua), "an undecidable agent is not a person");
         assert_eq!(d.error_counter().load(Ordering::Relaxed), 1);
         assert!(!d.is_bot("Mozilla/5.0"));
+    }
+
+    #[test]
+    fn automation_the_registry_lists_miss_is_dropped_and_apps_are_not() {
+        let d = BotDetector::load(&vendor("isbot.json"), &vendor("crawlers.json"))
+            .expect("run scripts/fetch-data first");
+        for ua in [
+            "Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/538.1 (KHTML, like Gecko) PhantomJS/2.1.1 Safari/538.1",
+            "Mozilla/5.0 (Windows NT 6.1; WOW64; rv:38.0) Gecko/20100101 SlimerJS/0.10.3",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Cypress/13.6.0 Chrome/114.0.5735.289 Electron/25.8.4 Safari/537.36",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Electron/1.4.15 Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Headless",
+        ] {
+            assert!(d.is_automation(ua) && d.is_bot(ua), "{ua}");
+        }
+        // A packaged Electron app names itself; a browser says nothing of automation.
+        for ua in [
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Slack/4.33.90 Chrome/114.0.5735.289 Electron/25.8.1 Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:126.0) Gecko/20100101 Firefox/126.0",
+        ] {
+            assert!(!d.is_automation(ua) && !d.is_bot(ua), "{ua}");
+        }
     }
 
     #[test]

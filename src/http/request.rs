@@ -1,5 +1,6 @@
 //! What the pipeline reads from request headers other than identity
-//! ([`meta`]): language, prefetch, consent signals and the opt-out cookie;
+//! ([`meta`]): language, prefetch, consent signals, the opt-out cookie and
+//! the `Sec-CH-UA-Mobile` client hint;
 //! and the forwarding chain a trusted proxy reports ([`forwarded_chain`]).
 
 use hyper::header::{self, HeaderMap};
@@ -38,6 +39,8 @@ pub fn meta(h: &HeaderMap) -> RequestMeta {
         dnt: is_one("dnt"),
         gpc: is_one("sec-gpc"),
         opted_out: has_opt_out_cookie(h),
+        ch_mobile: header_str(h, "sec-ch-ua-mobile")
+            .and_then(crate::model::device::parse_ch_mobile),
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::enrich::Enrichers;
 use crate::model::clock::{day_of, SharedClock};
+use crate::model::device::{self, DeviceSignal};
 use crate::model::facts::screen_class;
 use crate::model::net::Cidr;
 use crate::model::policy::{Policy, ReferrerRule};
@@ -158,14 +159,42 @@ impl Pipeline {
         }
     }
 
-    /// Run every step in order: validate, then drops, then enrich, then
-    /// the privacy step that builds the stored event.
+    /// Run every step in order: validate, then drops (the per-network rate
+    /// limit among them), then enrich, then the privacy step that builds the
+    /// stored event.
     pub fn process(
         &self,
         hit: Hit,
         meta: &RequestMeta,
         identity: RawIdentity,
     ) -> Result<Outcome, Rejection> {
+        self.run(hit, meta, identity, true)
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// What one hit becomes, for `tacit explain`: the same steps as
+    /// [`Pipeline::process`] except the rate limit, which is about a stream
+    /// of hits, not one (explaining takes no token and counts nothing); also
+    /// the signal that decided the device class, when the hit got that far.
+    pub fn explain(
+        &self,
+        hit: Hit,
+        meta: &RequestMeta,
+        identity: RawIdentity,
+    ) -> (Result<Outcome, Rejection>, Option<DeviceSignal>) {
+        match self.run(hit, meta, identity, false) {
+            Ok((outcome, signal)) => (Ok(outcome), signal),
+            Err(r) => (Err(r), None),
+        }
+    }
+
+    fn run(
+        &self,
+        hit: Hit,
+        meta: &RequestMeta,
+        identity: RawIdentity,
+        limit: bool,
+    ) -> Result<(Outcome, Option<DeviceSignal>), Rejection> {
         let name = steps::event_name(hit.name.as_deref())?;
         let url = steps::parse_url(hit.url.as_deref())?;
         let site = steps::site(&self.sites, hit.domain.as_deref(), &url)?;
@@ -174,15 +203,18 @@ impl Pipeline {
         let referrer_host = steps::referrer_host(hit.referrer.as_deref(), &page.hostname)?;
         let (prop_keys, prop_values) = steps::props(hit.props)?;
         let drop = |reason| {
-            Ok(Outcome::Drop {
-                site: site.domain,
-                reason,
-            })
+            Ok((
+                Outcome::Drop {
+                    site: site.domain,
+                    reason,
+                },
+                None,
+            ))
         };
         if let Some(reason) = steps::request_drop(meta, &self.policy) {
             return drop(reason);
         }
-        if let Some(l) = &self.limiter {
+        if let Some(l) = self.limiter.as_ref().filter(|_| limit) {
             if !l.allow(identity.network_key(&l.key), std::time::Instant::now()) {
                 return drop(DropReason::RateLimited);
             }
@@ -207,6 +239,8 @@ impl Pipeline {
             ReferrerRule::Drop => String::new(),
         };
         let screen_width = steps::screen_width(hit.screen_width);
+        let (device, signal) =
+            device::decide(derived.ua.agent_device(), meta.ch_mobile, screen_width);
         let facts = HitFacts {
             site: std::borrow::Cow::Borrowed(site.domain),
             name,
@@ -220,6 +254,7 @@ impl Pipeline {
             language: steps::language(meta.accept_language.as_deref()),
             screen_width,
             screen: screen_class(screen_width),
+            device,
             prop_keys,
             prop_values,
             non_interactive: hit.non_interactive,
@@ -228,13 +263,8 @@ impl Pipeline {
         };
         let now = self.clock.now_ms();
         let key = (!anonymous).then(|| self.salts.key_for(day_of(now)));
-        Ok(Outcome::Store(privacy::anonymize(
-            facts,
-            identity,
-            &derived,
-            key.as_deref(),
-            &self.policy,
-            now,
-        )))
+        let event =
+            privacy::anonymize(facts, identity, &derived, key.as_deref(), &self.policy, now);
+        Ok((Outcome::Store(event), Some(signal)))
     }
 }

@@ -12,12 +12,29 @@ pub struct UaInfo {
     pub browser_version: Arc<str>,
     pub os: Arc<str>,
     pub os_version: Arc<str>,
-    /// `desktop`, `mobile`, `tablet` or `other`.
+    /// `desktop`, `mobile`, `tablet` or `other`, as the agent alone says
+    /// (`model::device::decide` weighs it with the hint and the width).
     pub device: &'static str,
+    /// The agent names the device or its kind (not a default or a guess).
+    pub device_sure: bool,
     /// uap-core classifies the device as a spider.
     pub spider: bool,
     /// A bot by the bot patterns (decided once per distinct agent, cached).
     pub bot: bool,
+}
+
+impl UaInfo {
+    /// The agent's say on the device class, for `model::device::decide`.
+    pub fn agent_device(&self) -> crate::model::device::AgentDevice {
+        crate::model::device::AgentDevice {
+            class: if self.device.is_empty() {
+                crate::model::device::OTHER
+            } else {
+                self.device
+            },
+            sure: self.device_sure,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -50,4 +50,7 @@ pub struct RequestMeta {
     pub gpc: bool,
     /// The opt-out cookie is present.
     pub opted_out: bool,
+    /// `Sec-CH-UA-Mobile` (`?1` / `?0`), a hint Chromium-based browsers
+    /// send on every request without being asked.
+    pub ch_mobile: Option<bool>,
 }

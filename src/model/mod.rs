@@ -4,6 +4,7 @@
 //! - [`hit`]: a hit as sent and the request facts;
 //! - [`outcome`]: why a hit is dropped ([`DropReason`]) or refused ([`Rejection`]);
 //! - [`facts`]: what enrichment learns (user agent, location, UTM, channel);
+//! - [`device`]: the device class and the signal that decides it;
 //! - [`policy`]: the privacy rules the code applies;
 //! - [`net`]: address blocks;
 //! - [`export`]: the typed export domain (dimensions, metrics, periods, formats);
@@ -11,6 +12,7 @@
 //! - [`clock`]: the injected clock and UTC day helpers.
 
 pub mod clock;
+pub mod device;
 pub mod email;
 pub mod export;
 pub mod facts;

@@ -139,6 +139,8 @@ pub struct HitFacts {
     pub language: String,
     pub screen_width: u16,
     pub screen: &'static str,
+    /// The device class (`model::device::decide`).
+    pub device: &'static str,
     pub prop_keys: Vec<String>,
     pub prop_values: Vec<String>,
     /// Not counted for bounce rate.
@@ -262,7 +264,7 @@ pub fn anonymize(
         browser_version: version(policy.browser_version, &ua.browser_version),
         os: ua.os.clone(),
         os_version: version(policy.os_version, &ua.os_version),
-        device: Cow::Borrowed(ua.device),
+        device: Cow::Borrowed(facts.device),
         language: facts.language,
         screen_width: facts.screen_width,
         screen: Cow::Borrowed(facts.screen),

@@ -6,7 +6,9 @@
 mod support;
 
 mod bots;
+mod device;
 mod email_machines;
+mod explain;
 mod fuzz_corpus;
 mod layers;
 mod privacy_props;

@@ -267,3 +267,53 @@ async fn opt_out_endpoint_sets_the_only_cookie() {
     assert!(h.get("set-cookie").is_none());
     app.shutdown().await;
 }
+
+/// The stored device class weighs the agent, `Sec-CH-UA-Mobile` and the
+/// tracker's width in that order (`model::device::decide`), end to end.
+#[tokio::test]
+async fn device_class_from_agent_then_hint_then_width() {
+    let db = TestDb::new("device");
+    let app = start(config(&db)).await;
+    const APP: &str = "Dalvik/2.1.0 (Linux; U; Android 13; M2101K6G Build/TKQ1.221013.002)";
+    const TABLET_CHROME: &str = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+    let cases: [(&str, &str, Option<&str>, u32, &str); 5] = [
+        // A desktop agent in a phone-sized window stays a desktop.
+        ("/1", BROWSER_UA, None, 375, "desktop"),
+        // An agent that names its kind outranks the hint and the width.
+        ("/2", TABLET_CHROME, Some("?1"), 390, "tablet"),
+        // An app's own agent: the hint, else the width, else its guess.
+        ("/3", APP, Some("?1"), 800, "mobile"),
+        ("/4", APP, None, 800, "tablet"),
+        ("/5", APP, None, 0, "mobile"),
+    ];
+    for (path, ua, hint, w, _) in cases {
+        let mut h = vec![("user-agent", ua), ("x-forwarded-for", "81.2.69.142")];
+        if let Some(v) = hint {
+            h.push(("sec-ch-ua-mobile", v));
+        }
+        let mut body =
+            serde_json::json!({"n": "pageview", "u": format!("https://example.com{path}")});
+        if w > 0 {
+            body["w"] = w.into();
+        }
+        assert_eq!(
+            post(app.beacon_addr, "/api/event", &h, &body.to_string())
+                .await
+                .0,
+            202
+        );
+    }
+    db.wait_rows("events", cases.len() as u64, 10).await;
+    let rows: Vec<(String, String)> = db
+        .client()
+        .query("SELECT pathname, device FROM events ORDER BY pathname")
+        .fetch_all()
+        .await
+        .unwrap();
+    let want: Vec<(String, String)> = cases
+        .iter()
+        .map(|(p, _, _, _, d)| (p.to_string(), d.to_string()))
+        .collect();
+    assert_eq!(rows, want);
+    app.shutdown().await;
+}
