@@ -21,7 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("rollup", &["model", "store", "sessions"]),
     ("sink", &["model", "config", "metrics", "privacy", "store"]),
     ("export", &["model", "config", "store", "sessions", "http"]),
-    ("notice", &["model", "config"]),
+    ("notice", &["model", "config", "store"]),
     (
         "purge",
         &[
