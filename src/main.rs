@@ -123,8 +123,34 @@ enum Command {
         #[arg(long, value_name = "URL")]
         base: Option<String>,
     },
+    /// Rows ClickHouse refused as invalid, one file per day (kept for the
+    /// event TTL): list them, re-send a day's rows, or delete a day's file.
+    Quarantine {
+        #[command(subcommand)]
+        action: QuarantineAction,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+enum QuarantineAction {
+    /// Per day file: rows, rows per site, refusal reasons (no row content).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-send a day's rows (each with a deduplication token: replaying
+    /// twice stores once); rows that land leave the file.
+    Replay {
+        #[arg(value_name = "YYYY-MM-DD")]
+        day: String,
+    },
+    /// Delete a day's file.
+    Drop {
+        #[arg(value_name = "YYYY-MM-DD")]
+        day: String,
+    },
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -282,6 +308,7 @@ fn main() -> ExitCode {
             }
             Command::Purges { json } => purges(&cfg, json).await,
             Command::Rollup { day } => rollup(&cfg, day.as_deref()).await,
+            Command::Quarantine { action } => quarantine(&cfg, action).await,
             _ => Ok(()),
         }
     });
@@ -475,6 +502,56 @@ async fn purges(cfg: &Config, json: bool) -> anyhow::Result<()> {
                 format!("; left: {}", r.tables_left.join(", "))
             }
         );
+    }
+    Ok(())
+}
+
+async fn quarantine(cfg: &Config, action: QuarantineAction) -> anyhow::Result<()> {
+    use tacit::sink::quarantine as q;
+    let wal = cfg.data_dir.join("wal");
+    let today = tacit::model::clock::day_of(SystemClock.now_ms());
+    match action {
+        QuarantineAction::List { json } => {
+            let files = q::list(&wal, today)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&files)?);
+                return Ok(());
+            }
+            if files.is_empty() {
+                println!("the quarantine is empty ({})", q::dir(&wal).display());
+            }
+            for f in files {
+                let sites: Vec<String> = f.sites.iter().map(|(s, n)| format!("{s} {n}")).collect();
+                println!(
+                    "{}: {} row(s), {} bytes, deleted after {} days; sites: {}",
+                    f.day,
+                    f.rows,
+                    f.bytes,
+                    cfg.policy.event_ttl_days,
+                    sites.join(", ")
+                );
+                for (reason, n) in &f.reasons {
+                    let reason = if reason.is_empty() {
+                        "(reason not recorded)"
+                    } else {
+                        reason
+                    };
+                    println!("  {n} refused: {reason}");
+                }
+            }
+        }
+        QuarantineAction::Replay { day } => {
+            let client = tacit::store::client(&cfg.clickhouse);
+            let r = q::replay(&client, &wal, &day, today, cfg.sink.insert_timeout).await?;
+            println!(
+                "{day}: {} row(s) stored, {} refused again (kept in the file)",
+                r.stored, r.refused
+            );
+        }
+        QuarantineAction::Drop { day } => {
+            let n = q::drop_day(&wal, &day, today)?;
+            println!("{day}: deleted, {n} row(s)");
+        }
     }
     Ok(())
 }

@@ -72,6 +72,10 @@ pub struct Metrics {
     /// Rows found in the log at startup and later written.
     pub rows_replayed: AtomicU64,
     pub rows_quarantined: AtomicU64,
+    /// Quarantined rows deleted because their day passed the event TTL.
+    pub quarantine_expired_rows: AtomicU64,
+    /// Rows held in the quarantine files now.
+    pub quarantine_rows: AtomicI64,
     pub wal_bytes: AtomicI64,
     pub wal_discarded_bytes: AtomicU64,
     pub wal_syncs: AtomicU64,
@@ -167,6 +171,11 @@ impl Metrics {
             get(&self.rows_quarantined),
         );
         counter(
+            "tacit_quarantine_expired_rows_total",
+            "Quarantined rows deleted with their day's file once older than the event TTL.",
+            get(&self.quarantine_expired_rows),
+        );
+        counter(
             "tacit_bot_pattern_errors_total",
             "Bot pattern checks that gave up (backtracking limit); the agent was counted as a bot.",
             get(&self.bot_pattern_errors),
@@ -239,6 +248,11 @@ impl Metrics {
             "tacit_wal_oldest_unacked_seconds",
             "Age of the oldest row not yet acknowledged by ClickHouse (0 when caught up).",
             self.wal_oldest_unacked_ms.load(Ordering::Relaxed) / 1000,
+        );
+        gauge(
+            "tacit_quarantine_rows",
+            "Rows held in the quarantine files (refused by ClickHouse, kept at most the event TTL).",
+            self.quarantine_rows.load(Ordering::Relaxed),
         );
         gauge(
             "tacit_clickhouse_up",

@@ -97,6 +97,38 @@ pub fn notice(cfg: &Config) -> Notice {
         page.push_str(" Path parts that look like e-mail addresses, long numbers, unique identifiers or tokens are replaced by `:redacted`.");
     }
     page.push_str(" Marketing campaign tags (utm_source, utm_medium, utm_campaign, utm_content, utm_term) are kept; ad click identifiers only mark the visit as paid and are not stored.");
+    let scrubbed = if p.redact_paths {
+        " Values that look like e-mail addresses, phone numbers or other long numbers, unique identifiers or tokens are replaced by `:redacted`; others are kept to 200 characters."
+    } else {
+        ""
+    };
+    page.push_str(scrubbed);
+    let listed: Vec<String> = cfg
+        .sites
+        .iter()
+        .filter_map(|s| {
+            s.allowed_properties.as_ref().map(|a| {
+                format!(
+                    "{}: {}",
+                    s.domain,
+                    if a.is_empty() {
+                        "none".into()
+                    } else {
+                        a.join(", ")
+                    }
+                )
+            })
+        })
+        .collect();
+    let mut events = "As sent by the site, limited to 30 properties".to_string();
+    if !listed.is_empty() {
+        events.push_str(&format!(
+            " and, where a site lists them, to the properties it allows ({})",
+            listed.join("; ")
+        ));
+    }
+    events.push_str("; with a purchase, its amount and currency; with an engagement event, how far the page was scrolled and how long it was in view.");
+    events.push_str(scrubbed);
     let collected = vec![
         Item { item: "Page address", received: "the full URL of the page viewed", stored: page },
         Item { item: "Referring page", received: "the full URL of the page that linked to it", stored: referrer.to_string() },
@@ -107,7 +139,7 @@ pub fn notice(cfg: &Config) -> Notice {
         Item { item: "Device type", received: "the browser's user-agent string, its mobile hint (the Sec-CH-UA-Mobile header some browsers send with every request) and the width of the browser window", stored: "Desktop, mobile, tablet or other; the hint itself is not stored.".into() },
         Item { item: "Screen size", received: "the width of the browser window", stored: "The width in pixels and a size class (mobile, tablet, laptop, desktop).".into() },
         Item { item: "Language", received: "the browser's language preferences", stored: "The primary language only (for example \"de\" for Swiss German).".into() },
-        Item { item: "Events", received: "the name of an action (page view, sign-up) and properties the site chooses to send", stored: "As sent by the site, limited to 30 properties; with a purchase, its amount and currency; with an engagement event, how far the page was scrolled and how long it was in view.".into() },
+        Item { item: "Events", received: "the name of an action (page view, sign-up) and properties the site chooses to send", stored: events },
         Item { item: "Time", received: "the time of the request", stored: "The time the request was received.".into() },
     ];
     let not_collected = vec![
@@ -141,6 +173,7 @@ pub fn notice(cfg: &Config) -> Notice {
         Retention { table: "disclosures", holds: "a record of each release of statistics to a partner (who, when, which categories, how many groups), and a note of each site whose data was removed on request", kept_for: "permanently, so that disclosures can be reported".into() },
         Retention { table: "purges", holds: "each removal of a site's data on its owner's request: the site, when, and how many records were removed", kept_for: "permanently, as evidence of the removal".into() },
         Retention { table: "write-ahead log", holds: "the same records as above, on the collector's disk until the database has them", kept_for: "until delivered to the database (seconds normally; longer while it is unreachable)".into() },
+        Retention { table: "quarantine", holds: "records the database refused as malformed (the same fields as a page view or email record), with the reason, in one file per day on the collector's disk, for an operator to check and re-send", kept_for: format!("{} days after the day of its records, then the day's file is deleted by the running collector at its first check of the new day (within a minute)", p.event_ttl_days) },
     ];
     let mut retention = retention;
     retention.extend(partner_stores(cfg));
@@ -283,6 +316,7 @@ mod tests {
             sites: vec![crate::config::RawSite {
                 domain: "example.com".into(),
                 email_key: "ab".repeat(32),
+                allowed_properties: Some(vec!["plan".into()]),
                 ..Default::default()
             }],
             ..Default::default()
@@ -292,5 +326,8 @@ mod tests {
         assert!(text.contains("No recipient is identified"));
         assert!(text.contains("machine opens and clicks"));
         assert!(text.contains("| email_events |"));
+        assert!(text.contains("| quarantine |"));
+        assert!(text.contains("the properties it allows (example.com: plan)"));
+        assert!(text.contains("others are kept to 200 characters"));
     }
 }

@@ -4,6 +4,7 @@
 //! site (a running collector delivers it within seconds; a stopped one
 //! must be started, and the purge rerun); count the site's rows in every
 //! table that holds site data; delete them with synchronous mutations;
+//! remove its rows from the quarantine files (`sink::quarantine`);
 //! count again; record the attempt in `purges` and a note in the
 //! disclosure ledger (whose release rows are kept, as the law requires).
 //! A purge that cannot finish says which tables are left; rerunning it
@@ -15,9 +16,9 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::model::clock::day_of_date;
-use crate::sink::cursor;
 use crate::sink::log::{segment_ids, segment_path};
 use crate::sink::record::{self, HEADER};
+use crate::sink::{cursor, quarantine};
 
 /// The tables holding site data, with the expression a `--before` day is
 /// compared to: every event-, aggregate- and partner-audit-tier table with
@@ -62,6 +63,8 @@ pub enum PurgeError {
     Log(String),
     #[error("{0}")]
     Fence(#[from] crate::store::fence::FenceError),
+    #[error(transparent)]
+    Quarantine(#[from] crate::sink::quarantine::QuarantineError),
 }
 
 /// The cut-off of a purge of a site no longer configured: every row of
@@ -273,6 +276,11 @@ pub async fn run(
         "write-ahead log".into(),
         rows_in_log(&wal, &site, cutoff_ms)?,
     );
+    let today = crate::model::clock::day_of(now_ms);
+    found.insert(
+        "quarantine".into(),
+        quarantine::rows_of_site(&wal, &site, cutoff_ms, today)?,
+    );
     if !configured && found.values().all(|n| *n == 0) {
         return Err(PurgeError::UnknownSite(site));
     }
@@ -337,6 +345,10 @@ pub async fn run(
     tracing::info!(collectors = members.len(), "purge fence acknowledged");
     let mut found = counts(client, &site, before, None).await?;
     found.insert("write-ahead log".into(), in_log);
+    found.insert(
+        "quarantine".into(),
+        quarantine::rows_of_site(&wal, &site, cutoff_ms, today)?,
+    );
     let mut outcome = Outcome {
         site: site.clone(),
         before: req.before.clone(),
@@ -376,7 +388,12 @@ pub async fn run(
         ))
         .await?;
     }
+    quarantine::purge_site(&wal, &site, cutoff_ms, today)?;
     let mut left = counts(client, &site, before, Some(cutoff_ms)).await?;
+    left.insert(
+        "quarantine".into(),
+        quarantine::rows_of_site(&wal, &site, cutoff_ms, today)?,
+    );
     left.insert(
         "write-ahead log".into(),
         rows_in_log(&wal, &site, cutoff_ms)?,

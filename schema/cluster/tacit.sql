@@ -1662,6 +1662,11 @@ ORDER BY (member, seen)
 TTL toDateTime(seen) + INTERVAL 1 DAY
 COMMENT 'Collectors seen applying purge fences, kept one day (operations; no visitor data)';
 
+-- 0023_analyst_aggregates_only.sql
+REVOKE ON CLUSTER 'tacit' SELECT ON tacit.analytics_visits FROM analyst;
+REVOKE ON CLUSTER 'tacit' SELECT ON tacit.sessions FROM analyst;
+REVOKE ON CLUSTER 'tacit' SELECT ON tacit.sessions_local FROM analyst;
+
 -- 0024_dp_budget_settle.sql
 CREATE TABLE IF NOT EXISTS export_budget ON CLUSTER 'tacit'
 (

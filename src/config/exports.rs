@@ -222,6 +222,56 @@ fn hex32(s: &str) -> Option<[u8; 32]> {
 }
 
 /// Validate every export against the configured sites.
+/// One list of property keys: a site's `allowed_properties` says which
+/// keys are stored at all, so an export may name only those. An export
+/// without its own list gets the keys every one of its sites allows (none
+/// when a site lists none, as before); an export's own list (kept for older
+/// configurations) must stay within its sites' lists.
+pub fn with_site_properties(
+    raw: &[RawExport],
+    sites: &[super::Site],
+) -> Result<Vec<RawExport>, SpecError> {
+    let mut out = raw.to_vec();
+    for (i, r) in out.iter_mut().enumerate() {
+        let lists: Vec<&Vec<String>> = sites
+            .iter()
+            .filter(|s| r.sites.contains(&s.domain))
+            .filter_map(|s| s.allowed_properties.as_ref())
+            .collect();
+        if r.allowed_properties.is_empty() {
+            if lists.len() == r.sites.len() {
+                if let Some((first, rest)) = lists.split_first() {
+                    r.allowed_properties = first
+                        .iter()
+                        .filter(|k| rest.iter().all(|l| l.contains(k)))
+                        .cloned()
+                        .collect();
+                }
+            }
+            continue;
+        }
+        for k in &r.allowed_properties {
+            if let Some(site) = sites.iter().find(|s| {
+                r.sites.contains(&s.domain)
+                    && s.allowed_properties
+                        .as_ref()
+                        .is_some_and(|l| !l.contains(k))
+            }) {
+                return Err(err(
+                    i,
+                    &r.name,
+                    "allowed_properties",
+                    format!(
+                        "{k:?} is not in allowed_properties of site {:?}: it is never stored",
+                        site.domain
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn validate_all(raw: &[RawExport], sites: &[String]) -> Result<Vec<ExportSpec>, SpecError> {
     let mut out: Vec<ExportSpec> = Vec::new();
     for (i, r) in raw.iter().enumerate() {

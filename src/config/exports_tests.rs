@@ -190,3 +190,35 @@ fn differential_privacy_keys_are_exact_and_named() {
         .to_string();
     assert!(e.contains("exports[1] (other).budget_account"), "{e}");
 }
+
+#[test]
+fn the_sites_property_list_is_the_exports_list() {
+    let site = |list: Option<Vec<&str>>| crate::config::Site {
+        domain: "example.com".into(),
+        origins: vec![],
+        hash_routing: false,
+        umami_website_id: None,
+        email_key: None,
+        allowed_properties: list.map(|l| l.into_iter().map(String::from).collect()),
+    };
+    let mut r = base();
+    r.dimensions = vec!["prop:plan".into()];
+    // The site's list alone allows the export's property.
+    let raw = with_site_properties(std::slice::from_ref(&r), &[site(Some(vec!["plan"]))]).unwrap();
+    assert!(validate_all(&raw, &["example.com".into()]).is_ok());
+    // A site that lists other keys never stores `plan`: refused.
+    let raw = with_site_properties(std::slice::from_ref(&r), &[site(Some(vec!["size"]))]).unwrap();
+    let e = validate_all(&raw, &["example.com".into()]).unwrap_err();
+    assert!(e.to_string().contains("allowed_properties"), "{e}");
+    // An older export-level list still works for a site with no list...
+    r.allowed_properties = vec!["plan".into()];
+    let raw = with_site_properties(std::slice::from_ref(&r), &[site(None)]).unwrap();
+    assert!(validate_all(&raw, &["example.com".into()]).is_ok());
+    // ...but may not name a key the site does not store.
+    let e = with_site_properties(&[r], &[site(Some(vec!["size"]))]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("exports[0] (monthly).allowed_properties"),
+        "{e}"
+    );
+}

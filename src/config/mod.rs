@@ -65,6 +65,9 @@ pub struct Site {
     pub umami_website_id: Option<String>,
     /// Signs email click links; email beacons are served only with one.
     pub email_key: Option<EmailKey>,
+    /// Custom property keys that may be stored (and exported); `None`:
+    /// every key (the default, as before the list existed).
+    pub allowed_properties: Option<Vec<String>>,
 }
 
 /// A site's email link key; its `Debug` shows nothing of it.
@@ -166,6 +169,9 @@ pub struct SinkConfig {
     pub wal_commit_max_delay: Duration,
     /// With `Durability::Process`: the longest a written row waits for its sync.
     pub wal_sync_interval: Duration,
+    /// Quarantined rows are deleted with their day's file after this many
+    /// days: `policy.event_ttl_days`, as the same rows in `events`.
+    pub quarantine_ttl_days: u32,
 }
 
 /// The per-client-network rate limit.

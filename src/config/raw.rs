@@ -161,6 +161,9 @@ pub struct RawSite {
     /// links; email beacons are served only for sites that have one. Also
     /// `TACIT_EMAIL_KEY_<SITE>` (the domain upper-cased, `.` and `-` as `_`).
     pub email_key: String,
+    /// Custom property keys that may be stored at all (and exported); a
+    /// site that lists none keeps every key (values scrubbed either way).
+    pub allowed_properties: Option<Vec<String>>,
 }
 
 impl Default for RawServer {

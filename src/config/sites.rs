@@ -1,6 +1,6 @@
 //! `[[sites]]`: each domain a hostname and listed once, its extra CORS
 //! origins, its Umami website id (a UUID, unique), and its email key (32+
-//! bytes as hex).
+//! bytes as hex), the property keys it may store (`allowed_properties`).
 
 use super::raw::RawSite;
 use super::validate::invalid;
@@ -64,12 +64,33 @@ pub(super) fn validate(raw: &[RawSite]) -> Result<Vec<Site>, ConfigError> {
                 )),
             },
         };
+        let allowed_properties = match &site.allowed_properties {
+            None => None,
+            Some(keys) => {
+                let mut out: Vec<String> = Vec::new();
+                for (j, k) in keys.iter().enumerate() {
+                    // 300 bytes: the longest key a hit may send (ingest).
+                    let k = k.trim();
+                    if k.is_empty() || k.len() > 300 {
+                        return Err(invalid(
+                            format!("sites[{i}].allowed_properties[{j}]"),
+                            format!("not a property key: {k:?}"),
+                        ));
+                    }
+                    if !out.iter().any(|o| o == k) {
+                        out.push(k.to_string());
+                    }
+                }
+                Some(out)
+            }
+        };
         sites.push(Site {
             domain: d,
             origins,
             hash_routing: site.hash_routing,
             umami_website_id: (!umami.is_empty()).then_some(umami),
             email_key,
+            allowed_properties,
         });
     }
     Ok(sites)

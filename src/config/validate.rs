@@ -293,7 +293,7 @@ impl RawConfig {
 
         let k = &self.sink;
         let ms = |key: &str, v: u64| positive(key, v).map(Duration::from_millis);
-        let sink = SinkConfig {
+        let mut sink = SinkConfig {
             durability: choice(
                 "sink.durability",
                 &k.durability,
@@ -317,6 +317,8 @@ impl RawConfig {
                 as usize,
             wal_commit_max_delay: Duration::from_micros(k.wal_commit_max_delay_us),
             wal_sync_interval: ms("sink.wal_sync_interval_ms", k.wal_sync_interval_ms)?,
+            // Set from the policy below.
+            quarantine_ttl_days: 0,
         };
         if sink.wal_sync_interval > Duration::from_secs(60) {
             return Err(invalid(
@@ -355,6 +357,7 @@ impl RawConfig {
         }
 
         let policy = validate_policy(&self.policy)?;
+        sink.quarantine_ttl_days = policy.event_ttl_days;
         let e = &self.enrich;
         let opt_path = |s: &String| (!s.trim().is_empty()).then(|| PathBuf::from(s));
         let enrich = EnrichConfig {
@@ -375,7 +378,8 @@ impl RawConfig {
         let sites = super::sites::validate(&self.sites)?;
 
         let domains: Vec<String> = sites.iter().map(|s| s.domain.clone()).collect();
-        let exports = super::exports::validate_all(&self.exports, &domains)?;
+        let raw_exports = super::exports::with_site_properties(&self.exports, &sites)?;
+        let exports = super::exports::validate_all(&raw_exports, &domains)?;
         // A period settles only after the log could have delivered it.
         let least = 2 * sink.flush_interval.as_millis() as i64 + 30_000;
         if let Some((i, e)) = exports

@@ -41,6 +41,8 @@ pub struct SiteRef {
     pub hash_routing: bool,
     /// Signs email click links; `None`: no email beacons for the site.
     pub email_key: Option<&'static [u8]>,
+    /// Property keys that may be stored; `None`: every key.
+    pub allowed_properties: Option<&'static [String]>,
 }
 
 /// The configured sites, matched by exact domain.
@@ -64,6 +66,10 @@ impl Sites {
                     .email_key
                     .as_ref()
                     .map(|k| &*Box::leak(k.0.clone().into_boxed_slice())),
+                allowed_properties: s
+                    .allowed_properties
+                    .as_ref()
+                    .map(|a| &*Box::leak(a.clone().into_boxed_slice())),
             })
             .collect();
         let umami = cfg
@@ -201,7 +207,8 @@ impl Pipeline {
         let page = steps::page(&url, site.hash_routing || hit.hash_mode, &self.policy);
         drop(url);
         let referrer_host = steps::referrer_host(hit.referrer.as_deref(), &page.hostname)?;
-        let (prop_keys, prop_values) = steps::props(hit.props)?;
+        let (prop_keys, prop_values) =
+            steps::props(hit.props, site.allowed_properties, self.policy.redact_paths)?;
         let drop = |reason| {
             Ok((
                 Outcome::Drop {

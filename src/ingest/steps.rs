@@ -76,11 +76,32 @@ pub fn page(u: &url::Url, hash_routing: bool, policy: &Policy) -> PageUrl {
     if policy.redact_paths {
         pathname = privacy::url::redact_path(&pathname);
     }
+    let mut utm = referrer::utm(u.query());
+    if policy.redact_paths {
+        scrub_utm(&mut utm);
+    }
     PageUrl {
         hostname: bare_host(u),
         pathname,
         query: privacy::url::kept_query(u.query(), &policy.query_params),
-        utm: referrer::utm(u.query()),
+        utm,
+    }
+}
+
+/// UTM tags through the path rules (`privacy::url::redact_text`): a
+/// campaign term or content that carries an e-mail address, a phone number
+/// or a token is kept as `:redacted`, in every tier.
+pub fn scrub_utm(utm: &mut Utm) {
+    for v in [
+        &mut utm.source,
+        &mut utm.medium,
+        &mut utm.campaign,
+        &mut utm.content,
+        &mut utm.term,
+    ] {
+        if !v.is_empty() {
+            *v = privacy::url::redact_text(v);
+        }
     }
 }
 
@@ -139,7 +160,15 @@ pub fn referrer_host(referrer: Option<&str>, page_host: &str) -> Result<String, 
 }
 
 /// Custom properties: at most 30, bounded lengths, as two aligned arrays.
-pub fn props(props: Vec<(String, String)>) -> Result<(Vec<String>, Vec<String>), Rejection> {
+/// Keys outside the site's `allowed_properties` (when it lists any) are
+/// not stored; values go through the path rules when `scrub` (the policy's
+/// `redact_paths`): personal-looking ones become `:redacted`, the rest are
+/// cut to `privacy::url::MAX_TEXT_CHARS` characters.
+pub fn props(
+    props: Vec<(String, String)>,
+    allowed: Option<&[String]>,
+    scrub: bool,
+) -> Result<(Vec<String>, Vec<String>), Rejection> {
     if props.len() > MAX_PROPS {
         return Err(Rejection::BadProps);
     }
@@ -149,8 +178,15 @@ pub fn props(props: Vec<(String, String)>) -> Result<(Vec<String>, Vec<String>),
         if k.is_empty() || k.len() > MAX_PROP_KEY || v.len() > MAX_PROP_VALUE {
             return Err(Rejection::BadProps);
         }
+        if allowed.is_some_and(|a| !a.contains(&k)) {
+            continue;
+        }
         keys.push(k);
-        values.push(v);
+        values.push(if scrub {
+            privacy::url::redact_text(&v)
+        } else {
+            v
+        });
     }
     Ok((keys, values))
 }
@@ -246,6 +282,15 @@ mod tests {
             ("example.com", "/a/b", "")
         );
         assert_eq!(p.utm.source, "news");
+        let p = page_of("https://e.com/?utm_term=jane%40example.com&utm_content=%2B49+151+2345+6789&utm_campaign=spring");
+        assert_eq!(
+            (
+                p.utm.term.as_str(),
+                p.utm.content.as_str(),
+                p.utm.campaign.as_str()
+            ),
+            (":redacted", ":redacted", "spring")
+        );
         assert_eq!(page_of("http://example.com").pathname, "/");
         assert_eq!(
             page_of("https://e.com/u/jane@example.com").pathname,
@@ -350,12 +395,37 @@ mod tests {
 
     #[test]
     fn props_are_bounded() {
-        let ok = props(vec![("plan".into(), "pro".into())]).unwrap();
+        let ok = props(vec![("plan".into(), "pro".into())], None, true).unwrap();
         assert_eq!(ok, (vec!["plan".to_string()], vec!["pro".to_string()]));
         let many = (0..31)
             .map(|i| (format!("k{i}"), "v".to_string()))
             .collect();
-        assert_eq!(props(many), Err(Rejection::BadProps));
+        assert_eq!(props(many, None, true), Err(Rejection::BadProps));
+    }
+
+    #[test]
+    fn props_are_allow_listed_scrubbed_and_cut() {
+        let sent = || {
+            vec![
+                ("plan".to_string(), "pro".to_string()),
+                ("email".to_string(), "a@b.example".to_string()),
+                ("note".to_string(), "x".repeat(1000)),
+            ]
+        };
+        let (k, v) = props(sent(), None, true).unwrap();
+        assert_eq!(k, ["plan", "email", "note"]);
+        assert_eq!(v[1], privacy::url::REDACTED);
+        assert_eq!(v[2].len(), privacy::url::MAX_TEXT_CHARS);
+        let allow = vec!["plan".to_string(), "email".to_string()];
+        let (k, v) = props(sent(), Some(&allow), true).unwrap();
+        assert_eq!((k.len(), v[0].as_str()), (2, "pro"));
+        let (_, v) = props(sent(), Some(&allow), false).unwrap();
+        assert_eq!(
+            v[1], "a@b.example",
+            "no scrubbing with redact_paths = false"
+        );
+        let (k, _) = props(sent(), Some(&[]), true).unwrap();
+        assert!(k.is_empty(), "an empty list stores no property");
     }
 
     #[test]

@@ -2,19 +2,39 @@
 //! path segments that look personal (e-mail addresses, long digit runs,
 //! UUIDs, tokens) replaced by `:redacted`; the query string dropped except
 //! allow-listed parameters; the fragment dropped unless the site routes by
-//! hash.
+//! hash. Free text kept in the aggregate tier (custom property values, UTM
+//! tags) goes through the same rules ([`redact_text`]).
 
 pub const REDACTED: &str = ":redacted";
 
+/// `%XX` sequences decoded (anything else, `+` included, kept as is);
+/// invalid UTF-8 replaced. Never split at `&` or `=`: a path segment or a
+/// free-text value may hold them.
 fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains('%') {
         return std::borrow::Cow::Borrowed(s);
     }
-    let decoded = url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
-    std::borrow::Cow::Owned(decoded)
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn is_hex(b: u8) -> bool {
@@ -103,6 +123,54 @@ pub fn redact_path(path: &str) -> String {
         .join("/")
 }
 
+/// Free text that is stored and rolled up (custom property values, UTM
+/// tags) is cut to this many characters.
+pub const MAX_TEXT_CHARS: usize = 200;
+
+/// Digits in a phone-number-like stretch of free text: digits, optionally
+/// after a `+`, separated only by spaces, `-`, `.`, `/` or parentheses
+/// (`+49 151 2345 6789`, `(555) 123-4567`). The path rule's "long digit
+/// run", for text where numbers are written with separators.
+fn longest_separated_digits(s: &str) -> usize {
+    let (mut best, mut cur) = (0, 0);
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            cur += 1;
+            best = best.max(cur);
+        } else if !matches!(c, ' ' | '-' | '.' | '/' | '(' | ')' | '+') {
+            cur = 0;
+        }
+    }
+    best
+}
+
+fn personal_text(text: &str) -> bool {
+    let decoded = percent_decode(text);
+    decoded
+        .split(|c: char| {
+            c.is_whitespace() || matches!(c, ',' | ';' | '/' | '|' | '&' | '=' | '?' | '#' | ':')
+        })
+        .any(|w| !w.is_empty() && is_personal(w))
+        || longest_separated_digits(&decoded) >= 9
+}
+
+/// Free text as it may be stored: the whole value replaced by `:redacted`
+/// when any word of it looks personal by the path rules ([`is_personal`]:
+/// an e-mail address, a run of 6+ digits, a UUID, a token) or it holds a
+/// phone-number-like stretch of 9+ digits; otherwise the value cut to
+/// [`MAX_TEXT_CHARS`] characters (checked again once cut: a cut word can
+/// look like a token).
+pub fn redact_text(text: &str) -> String {
+    let cut = match text.char_indices().nth(MAX_TEXT_CHARS) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    };
+    if personal_text(text) || (cut.len() < text.len() && personal_text(cut)) {
+        return REDACTED.to_string();
+    }
+    cut.to_string()
+}
+
 /// Allow-listed parameters of a query string, in the order given, values
 /// redacted when they look personal.
 pub fn kept_query(query: Option<&str>, allow: &[String]) -> String {
@@ -136,6 +204,8 @@ mod tests {
             "/users/:redacted/settings"
         );
         assert_eq!(redact_path("/u/jane%40example.com"), "/u/:redacted");
+        assert_eq!(redact_path("/u/a&jane%40example.com"), "/u/:redacted");
+        assert_eq!(redact_path("/u/a=b&c%2Fd"), "/u/a=b&c%2Fd");
         assert_eq!(redact_path("/orders/12345678"), "/orders/:redacted");
         assert_eq!(
             redact_path("/d/3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b/view"),
@@ -166,6 +236,36 @@ mod tests {
         ] {
             assert_eq!(redact_path(p), p);
         }
+    }
+
+    #[test]
+    fn free_text_is_redacted_whole_or_cut() {
+        for personal in [
+            "write to jane.doe@example.com please",
+            "jane%40example.com",
+            "+49 151 2345 6789",
+            "(555) 123-4567 ext",
+            "4915123456789",
+            "order 12345678",
+            "3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b",
+            "session=tok_CANARY9f8e7d6c",
+            "a&b@c.example%",
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+        ] {
+            assert_eq!(redact_text(personal), REDACTED, "{personal}");
+        }
+        for kept in [
+            "running shoes",
+            "spring-sale-2024",
+            "2024-05-12",
+            "plan: pro",
+            "Größe 42",
+            "",
+        ] {
+            assert_eq!(redact_text(kept), kept);
+        }
+        let long = "é".repeat(500);
+        assert_eq!(redact_text(&long).chars().count(), MAX_TEXT_CHARS);
     }
 
     #[test]

@@ -10,8 +10,9 @@
 //! [`drops`].
 //!
 //! Files, under `<data_dir>/wal/`: `NNNNNNNNNNNNNNNN.wal` segments,
-//! `cursor`, `log-id` (makes tokens unique to this log), `quarantine.wal`
-//! (rows ClickHouse refused as invalid).
+//! `cursor`, `log-id` (makes tokens unique to this log), `quarantine/`
+//! (rows ClickHouse refused as invalid, a file per day, deleted at the
+//! event TTL: [`quarantine`]).
 
 mod batch;
 mod classify;
@@ -21,7 +22,7 @@ pub mod drops;
 mod health;
 pub mod log;
 mod native;
-mod quarantine;
+pub mod quarantine;
 pub mod record;
 mod relay;
 mod segment;
@@ -262,7 +263,6 @@ pub fn spawn(
         read_buf: Vec::new(),
         replay_until: start,
         recovered: waiting,
-        quarantine: dir.join("quarantine.wal"),
         cfg: cfg.clone(),
         fences,
         hold: None,

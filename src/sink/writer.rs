@@ -8,15 +8,15 @@
 //! not stored twice. A connectivity failure or timeout retries the same
 //! batch; ClickHouse refusing the data itself (a parse or type error) splits
 //! the batch in halves until the refused rows are found, which go to the
-//! quarantine file: the rows around them still land. A segment is deleted
-//! once every row in it is acknowledged.
+//! quarantine (`quarantine.rs`: a file per day, deleted at the event TTL):
+//! the rows around them still land. A segment is deleted once every row
+//! in it is acknowledged.
 
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::{oneshot, watch};
@@ -30,7 +30,7 @@ use super::log::{segment_ids, segment_path, Durable, Log, Pos};
 use super::record::HEADER;
 use crate::config::SinkConfig;
 use crate::metrics::Metrics;
-use crate::model::clock::SharedClock;
+use crate::model::clock::{day_of, SharedClock};
 
 pub struct Writer {
     pub client: clickhouse::Client,
@@ -48,7 +48,6 @@ pub struct Writer {
     pub replay_until: Pos,
     /// Rows found in the log at startup (for the unacknowledged count).
     pub recovered: u64,
-    pub quarantine: PathBuf,
     /// Purge fences: held from a batch's first send until it is
     /// acknowledged, so a purge never deletes behind a send in flight.
     pub fences: crate::store::fence::Fences,
@@ -69,11 +68,20 @@ impl Writer {
         let mut pending_since: Option<Instant> = None;
         let mut drops_due = Instant::now() + self.cfg.flush_interval;
         let mut stopping = false;
+        // The quarantine is checked when the day changes, and every minute.
+        let mut quarantine_checked = (i32::MIN, Instant::now());
         loop {
             if Instant::now() >= drops_due {
                 self.drops
                     .write(&self.client, self.cfg.insert_timeout)
                     .await;
+                let today = day_of(self.clock.now_ms());
+                if today != quarantine_checked.0
+                    || quarantine_checked.1.elapsed() >= Duration::from_secs(60)
+                {
+                    self.expire_quarantine(today);
+                    quarantine_checked = (today, Instant::now());
+                }
                 drops_due = Instant::now() + self.cfg.flush_interval;
             }
             let end = durable.borrow_and_update().end;
@@ -417,8 +425,34 @@ impl Writer {
         self.metrics.clickhouse_up.store(1, Ordering::Relaxed);
     }
 
+    /// Delete the quarantine's day files past the event TTL (by the
+    /// injected clock), and count what is left.
+    fn expire_quarantine(&self, today: i32) {
+        let dir = self.log.dir();
+        match super::quarantine::expire(dir, today, self.cfg.quarantine_ttl_days) {
+            Ok(n) => {
+                self.metrics
+                    .quarantine_expired_rows
+                    .fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot expire the quarantine files"),
+        }
+        if let Ok(n) = super::quarantine::rows_held(dir, today) {
+            self.metrics
+                .quarantine_rows
+                .store(n as i64, Ordering::Relaxed);
+        }
+    }
+
     fn quarantine(&self, b: &Batch, i: usize, e: &clickhouse::error::Error) {
-        super::quarantine::keep(&self.quarantine, b.table, b.row(i), &self.metrics);
+        super::quarantine::keep(
+            self.log.dir(),
+            day_of(self.clock.now_ms()),
+            b.table,
+            b.row(i),
+            &crate::store::log_safe(e),
+            &self.metrics,
+        );
         tracing::error!(
             segment = b.seg,
             offset = b.offsets[i],

@@ -534,7 +534,9 @@ pub const FILES: &[Outside] = &[
     o("wal/log-id", "a random name of this log, for deduplication tokens; no visitor data", "kept", "nothing to remove"),
     o("wal/log-id.tmp", "the log's name while it is first written", "renamed at once", "nothing to remove"),
     o("wal/lock", "a lock so one process owns the log; no visitor data", "kept", "nothing to remove"),
-    o("wal/quarantine.wal", "rows the database refused as invalid", "see the quarantine", "see the quarantine"),
+    o("wal/quarantine/*.wal", "rows the database refused as invalid (pseudonymous, as in the log) with the refusal reason, one file per UTC day of the rows' time (`sink::quarantine`)", "policy.event_ttl_days after its day, then the file is deleted (the writer checks at each change of day and every minute)", "the site's rows are removed from every file (`tacit quarantine drop DAY` deletes a day)"),
+    o("wal/quarantine/*.tmp", "a day file while the purge or a replay rewrites it", "renamed over the day file at once", "is the purge's own rewrite"),
+    o("wal/quarantine.wal", "refused rows, as versions before day files kept them", "moved into today's day file the first time the quarantine is read", "moved, then as the day files"),
 ];
 
 /// Every in-memory store that holds anything derived from a visitor.

@@ -1,8 +1,9 @@
 //! Property tests of the privacy invariants, over the real pipeline and the
 //! vendored data: for any hit, the stored row holds neither the raw IP in
 //! any textual form, nor the raw user agent, nor a query value outside the
-//! allow-list; visitor ids of two days cannot be linked; path scrubbing is
-//! idempotent.
+//! allow-list; visitor ids of two days cannot be linked; path and free
+//! text scrubbing are idempotent; free text with a personal word is
+//! redacted whole.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -100,6 +101,27 @@ proptest! {
         let b = tacit::privacy::visitor_id(&salts.key_for(day + 1), "example.com", ip, &ua);
         prop_assert_ne!(a, b);
         prop_assert_eq!(a, tacit::privacy::visitor_id(&salts.key_for(day), "example.com", ip, &ua));
+    }
+
+    #[test]
+    fn free_text_with_a_personal_word_is_redacted_whole(
+        before in proptest::collection::vec("[a-zA-Z]{1,10}", 0..5),
+        after in proptest::collection::vec("[a-zA-Z]{1,10}", 0..5),
+        user in "[a-z][a-z.]{0,12}[a-z]",
+        phone in "[0-9]{3}[ -][0-9]{3}[ -][0-9]{4}",
+        token in "[a-f0-9]{32}",
+        pick in 0usize..3,
+    ) {
+        let personal = [format!("{user}@example.org"), format!("+1 {phone}"), token][pick].clone();
+        let text = [before.join(" "), personal, after.join(" ")].join(" ");
+        prop_assert_eq!(tacit::privacy::url::redact_text(&text), ":redacted", "{}", text);
+    }
+
+    #[test]
+    fn free_text_scrubbing_is_idempotent_and_bounded(text in "[ -~]{0,400}") {
+        let once = tacit::privacy::url::redact_text(&text);
+        prop_assert!(once.chars().count() <= tacit::privacy::url::MAX_TEXT_CHARS);
+        prop_assert_eq!(tacit::privacy::url::redact_text(&once), once);
     }
 
     #[test]

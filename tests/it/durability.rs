@@ -7,7 +7,9 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tacit::sink::record;
+use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
+use tacit::privacy::row::Table;
+use tacit::sink::{quarantine, record};
 
 use crate::common::*;
 
@@ -52,7 +54,7 @@ fn fullest_segment(dir: &std::path::Path) -> (std::path::PathBuf, Vec<u8>) {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "wal") && !p.ends_with("quarantine.wal"))
+        .filter(|p| p.extension().is_some_and(|x| x == "wal") && p.is_file())
         .map(|p| {
             let b = std::fs::read(&p).unwrap();
             (p, b)
@@ -282,8 +284,75 @@ async fn a_row_clickhouse_refuses_is_quarantined_and_the_rest_land() {
     app.shutdown().await;
     exactly_once(&db, 40).await;
     assert_eq!(m.rows_quarantined.load(Ordering::SeqCst), 1);
-    let q = std::fs::read(db.dir.join("wal/quarantine.wal")).unwrap();
-    assert_eq!(q, poison, "the refused row is kept, byte for byte");
+    // Its time cannot be read: it is in the file of the day it was refused.
+    let wal = db.dir.join("wal");
+    let today = day_of(SystemClock.now_ms());
+    let files = quarantine::list(&wal, today).unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].day, format_day(today));
+    let kept = quarantine::read(&files[0].path).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        kept[0].payload,
+        &poison[record::FRAME..],
+        "the refused row is kept, byte for byte"
+    );
+    assert!(
+        kept[0].reason.starts_with("ClickHouse error"),
+        "with the reason as logged: {:?}",
+        kept[0].reason
+    );
+}
+
+/// Rows moved to the quarantine (as if refused while the schema was
+/// behind) are re-sent by `tacit quarantine replay`: they land, leave the
+/// file, and a second replay of the same file stores nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantine_file_replayed_twice_is_stored_once() {
+    let db = TestDb::new("qreplay");
+    let proxy = Proxy::start(&db.url).await;
+    let mut raw = db.config();
+    raw.clickhouse.url = proxy.url();
+    let app = start(raw).await;
+    proxy.down();
+    burst(app.beacon_addr, 5, 1, "q").await;
+    app.shutdown().await;
+    let wal = db.dir.join("wal");
+    let today = day_of(SystemClock.now_ms());
+    let metrics = tacit::metrics::Metrics::default();
+    let mut n = 0;
+    for id in tacit::sink::log::segment_ids(&wal).unwrap() {
+        let path = tacit::sink::log::segment_path(&wal, id);
+        let bytes = std::fs::read(&path).unwrap();
+        let mut at = record::HEADER as usize;
+        while let record::Next::Record(p, used) = record::next(&bytes[at..]) {
+            quarantine::keep(&wal, today, Table::Events, p, "test", &metrics);
+            at += used;
+            n += 1;
+        }
+        std::fs::remove_file(path).unwrap();
+    }
+    assert_eq!(n, 5);
+    let files = quarantine::list(&wal, today).unwrap();
+    assert_eq!((files.len(), files[0].rows), (1, 5));
+    assert_eq!(files[0].sites["example.com"], 5);
+    let copy = std::fs::read(&files[0].path).unwrap();
+    let t = Duration::from_secs(10);
+    let day = format_day(today);
+    let r = quarantine::replay(&db.client(), &wal, &day, today, t)
+        .await
+        .unwrap();
+    assert_eq!((r.stored, r.refused), (5, 0));
+    assert!(!files[0].path.exists(), "rows that land leave the file");
+    assert_eq!(db.count("events").await, 5);
+    // The same file again (a replay cut short before the file was
+    // rewritten): the tokens are the same, nothing lands twice.
+    std::fs::write(&files[0].path, &copy).unwrap();
+    let r = quarantine::replay(&db.client(), &wal, &day, today, t)
+        .await
+        .unwrap();
+    assert_eq!(r.stored, 5);
+    exactly_once(&db, 5).await;
 }
 
 /// A tmpfs of `kib` KiB at `dir`, unmounted on drop; `None` where this

@@ -6,6 +6,7 @@ mod support;
 mod common;
 mod harness;
 
+mod analyst_role;
 mod analytics;
 mod analytics_views;
 mod bad_input;

@@ -12,6 +12,7 @@ const CANARY_IP: &str = "203.0.113.197";
 const CANARY_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Qz5e1fCanaryUa";
 const CANARY_EMAIL: &str = "canary.person@example.org";
 const CANARY_TOKEN: &str = "tok_CANARY9f8e7d6c";
+const CANARY_PHONE: &str = "+49 151 2345 6789";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_identifiers_appear_nowhere() {
@@ -27,18 +28,29 @@ async fn canary_identifiers_appear_nowhere() {
         ("x-forwarded-for", CANARY_IP),
         ("content-type", "text/plain"),
     ];
+    // Free text the site chose to send: UTM tags and property values that
+    // carry an e-mail address, a phone number and a token.
+    let utm = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("utm_campaign", &format!("call {CANARY_PHONE}"))
+        .append_pair("utm_term", CANARY_EMAIL)
+        .append_pair("utm_content", &format!("reset {CANARY_TOKEN}"))
+        .finish();
     let page = format!(
-        "https://example.com/account/{CANARY_EMAIL}/reset/{CANARY_TOKEN}?email={CANARY_EMAIL}&token={CANARY_TOKEN}#{CANARY_TOKEN}"
+        "https://example.com/account/{CANARY_EMAIL}/reset/{CANARY_TOKEN}?email={CANARY_EMAIL}&token={CANARY_TOKEN}&{utm}#{CANARY_TOKEN}"
     );
+    let canary_props = serde_json::json!({
+        "contact": CANARY_EMAIL, "phone": CANARY_PHONE, "session": CANARY_TOKEN, "plan": "pro"
+    });
     let referrer = format!("https://mail.example.net/read?to={CANARY_EMAIL}");
     let q = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("n", "pageview")
         .append_pair("u", &page)
         .append_pair("r", &referrer)
+        .append_pair("p", &canary_props.to_string())
         .finish();
     let (s, _, _) = get(app.beacon_addr, &format!("/p.gif?{q}"), &headers).await;
     assert_eq!(s, 200);
-    let body = serde_json::json!({"n": "pageview", "u": page, "r": referrer, "d": "example.com"})
+    let body = serde_json::json!({"n": "signup", "u": page, "r": referrer, "d": "example.com", "p": canary_props})
         .to_string();
     let (s, _, _) = post(app.beacon_addr, "/api/event", &headers, &body).await;
     assert_eq!(s, 202);
@@ -93,6 +105,43 @@ async fn canary_identifiers_appear_nowhere() {
     proxy.up();
     db.wait_rows("events", 3, 20).await;
     app.shutdown().await;
+
+    // Every tier: the visits of the day, then its rollup.
+    let client = db.client();
+    let today_n = day_of(SystemClock.now_ms());
+    tacit::sessions::sessionize_day(&client, today_n, 1)
+        .await
+        .unwrap();
+    tacit::rollup::rollup_day(&client, today_n, 2)
+        .await
+        .unwrap();
+    let stored: Vec<(String, String)> = client
+        .query(
+            "SELECT 'events', arrayStringConcat(arrayConcat([utm_campaign, utm_term, utm_content], prop_values), ' ') FROM events
+             UNION ALL SELECT 'sessions', utm_campaign FROM sessions
+             UNION ALL SELECT 'rollup_daily', arrayStringConcat(groupArray(value), ' ') FROM rollup_daily
+                 WHERE dimension IN ('utm_campaign', 'utm_term', 'utm_content') OR startsWith(dimension, 'prop')",
+        )
+        .fetch_all()
+        .await
+        .unwrap();
+    for tier in ["events", "sessions", "rollup_daily"] {
+        let texts: Vec<&String> = stored
+            .iter()
+            .filter(|(t, _)| t == tier)
+            .map(|(_, v)| v)
+            .collect();
+        assert!(!texts.is_empty(), "{tier} holds the canary's hits");
+        for v in texts {
+            assert!(v.contains(":redacted"), "{tier}: {v}");
+        }
+    }
+    assert!(
+        stored
+            .iter()
+            .any(|(t, v)| t == "rollup_daily" && v.contains("pro")),
+        "an ordinary property value is kept: {stored:?}"
+    );
 
     // And through `tacit explain`, with the same policy.
     let explain_input = serde_json::json!({
@@ -182,6 +231,9 @@ async fn canary_identifiers_appear_nowhere() {
         CANARY_EMAIL,
         CANARY_TOKEN,
         "canary.person",
+        CANARY_PHONE,
+        "2345 6789",
+        "23456789",
     ] {
         assert!(
             !dump.contains(canary),
@@ -395,5 +447,125 @@ async fn salts_leave_memory_on_time_while_the_engine_is_down_across_two_midnight
     );
     assert!(!days.contains(&today), "{days:?}");
     proxy.up();
+    app.shutdown().await;
+}
+
+/// A row of the log, framed, that ClickHouse refuses: its site and time
+/// read as in any row, then a name that claims 200 bytes and has 2.
+fn poison(site: &str, ts_ms: i64) -> Vec<u8> {
+    let mut row = vec![site.len() as u8];
+    row.extend_from_slice(site.as_bytes());
+    row.extend_from_slice(&ts_ms.to_le_bytes());
+    row.extend_from_slice(&[200, 1, b'x', b'y']);
+    let mut framed = Vec::new();
+    tacit::sink::record::frame(&mut framed, &row);
+    framed
+}
+
+/// A refused row is kept in the quarantine no longer than the event TTL
+/// (by the injected clock), and goes with its site in `tacit purge`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantined_row_goes_at_the_event_ttl_and_with_its_site() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use tacit::sink::quarantine;
+    let db = TestDb::new("qttl");
+    let proxy = Proxy::start(&db.url).await;
+    let mut raw = db.config();
+    raw.clickhouse.url = proxy.url();
+    let now = SystemClock.now_ms();
+    let clock = ManualClock::new(now);
+    let app = start_with_clock(raw.clone(), Arc::new(clock.clone())).await;
+    proxy.down();
+    beacon(app.beacon_addr, "/before-the-poison").await;
+    app.shutdown().await;
+    let wal = db.dir.join("wal");
+    let seg = tacit::sink::log::segment_ids(&wal).unwrap();
+    let path = tacit::sink::log::segment_path(&wal, *seg.last().unwrap());
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    for site in ["example.com", "other.example"] {
+        std::io::Write::write_all(&mut f, &poison(site, now)).unwrap();
+    }
+    drop(f);
+    proxy.up();
+    let app = start_with_clock(raw.clone(), Arc::new(clock.clone())).await;
+    let m = app.metrics.clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while m.rows_quarantined.load(SeqCst) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the poison rows are refused"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    db.wait_rows("events", 1, 10).await;
+    let today = day_of(now);
+    let files = quarantine::list(&wal, today).unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].day, tacit::model::clock::format_day(today));
+    assert_eq!(
+        (
+            files[0].sites["example.com"],
+            files[0].sites["other.example"]
+        ),
+        (1, 1)
+    );
+    let rel = files[0]
+        .path
+        .strip_prefix(&db.dir)
+        .unwrap()
+        .to_string_lossy();
+    assert!(
+        tacit::store::tiers::file(&rel).is_some_and(|c| c.lifetime.contains("event_ttl_days")),
+        "{rel} is classified with its lifetime"
+    );
+
+    // The purge of example.com (still configured: rows before the purge's
+    // time) counts and removes its quarantined row.
+    clock.advance(1_000);
+    let mut purge_cfg = raw.clone();
+    purge_cfg.clickhouse.url = db.url.clone();
+    let req = tacit::purge::Request {
+        site: "example.com".into(),
+        before: None,
+        reason: "test".into(),
+        dry_run: false,
+        force: true,
+    };
+    let out = tacit::purge::run(
+        &purge_cfg.validate().unwrap(),
+        &db.client(),
+        &req,
+        clock.now_ms(),
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!((out.found["quarantine"], out.left["quarantine"]), (1, 0));
+    assert!(tacit::purge::describe(&out).contains("quarantine"));
+    let files = quarantine::list(&wal, today).unwrap();
+    assert_eq!(files[0].rows, 1);
+    assert!(!files[0].sites.contains_key("example.com"));
+
+    // One day short of the TTL the file stays; at the TTL it goes.
+    let ttl = raw.policy.event_ttl_days as i64;
+    clock.advance((ttl - 1) * 86_400_000);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(quarantine::list(&wal, today).unwrap().len(), 1);
+    clock.advance(86_400_000);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !quarantine::list(&wal, today).unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "deleted at the TTL");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(m.quarantine_expired_rows.load(SeqCst), 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while m.quarantine_rows.load(SeqCst) != 0 {
+        assert!(std::time::Instant::now() < deadline, "the gauge follows");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(m.render().contains("tacit_quarantine_expired_rows_total 1"));
     app.shutdown().await;
 }
