@@ -542,10 +542,11 @@ async fn quarantine(cfg: &Config, action: QuarantineAction) -> anyhow::Result<()
         }
         QuarantineAction::Replay { day } => {
             let client = tacit::store::client(&cfg.clickhouse);
-            let r = q::replay(&client, &wal, &day, today, cfg.sink.insert_timeout).await?;
+            let now = SystemClock.now_ms();
+            let r = q::replay(&client, &wal, &day, now, cfg.sink.insert_timeout).await?;
             println!(
-                "{day}: {} row(s) stored, {} refused again (kept in the file)",
-                r.stored, r.refused
+                "{day}: {} row(s) stored, {} refused again (kept in the file), {} of a purged range dropped",
+                r.stored, r.refused, r.fenced
             );
         }
         QuarantineAction::Drop { day } => {

@@ -12,7 +12,7 @@
 //! checks when its injected clock's day changes, and every minute), so a
 //! quarantined row lives no longer than the same row in `events`. `tacit purge --site`
 //! removes the site's rows; `tacit quarantine list|replay|drop` inspects,
-//! re-sends or deletes a day's file.
+//! re-sends (never a row a purge fence keeps out) or deletes a day's file.
 //!
 //! The file of older versions, `wal/quarantine.wal` (bare records, no
 //! reason), is moved into today's file the first time it is seen.
@@ -380,6 +380,9 @@ pub struct Replayed {
     pub stored: u64,
     /// Rows it refused again; they stay in the file with the new reason.
     pub refused: u64,
+    /// Rows of a range a purge fence keeps out: not sent, and dropped
+    /// from the file (the purge removed the rest of them).
+    pub fenced: u64,
 }
 
 /// The deduplication token of a quarantined row: its day, its place in
@@ -396,19 +399,28 @@ pub fn token(day: &str, index: usize, payload: &[u8]) -> String {
 /// Send each row of one day's file to ClickHouse again, one insert per
 /// row with its [`token`]. Rows that land leave the file; refused ones
 /// stay, with the new reason (the file is deleted when none is left).
+/// Rows a purge fence in force at `now_ms` keeps out are never sent.
 pub async fn replay(
     client: &clickhouse::Client,
     wal_dir: &Path,
     day: &str,
-    today: i32,
+    now_ms: i64,
     timeout: std::time::Duration,
 ) -> Result<Replayed, QuarantineError> {
+    let today = day_of(now_ms);
     let f = find(wal_dir, day, today)?;
+    let fences = crate::store::fence::Applied::of(
+        crate::store::timed(timeout, crate::store::fence::active(client, now_ms)).await?,
+    );
     let entries = read(&f.path)?;
     let mut out = Replayed::default();
     let mut kept = Vec::new();
     let mut rows = entries.into_iter().enumerate();
     while let Some((i, e)) = rows.next() {
+        if site_and_ts(&e.payload).is_some_and(|(s, ts)| fences.blocks(s, ts)) {
+            out.fenced += 1;
+            continue;
+        }
         let (table, row) = Table::of(&e.payload);
         let mut ins = client
             .insert_formatted_with(table.insert_sql("RowBinary"))

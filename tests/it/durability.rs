@@ -339,7 +339,7 @@ async fn a_quarantine_file_replayed_twice_is_stored_once() {
     let copy = std::fs::read(&files[0].path).unwrap();
     let t = Duration::from_secs(10);
     let day = format_day(today);
-    let r = quarantine::replay(&db.client(), &wal, &day, today, t)
+    let r = quarantine::replay(&db.client(), &wal, &day, SystemClock.now_ms(), t)
         .await
         .unwrap();
     assert_eq!((r.stored, r.refused), (5, 0));
@@ -348,11 +348,29 @@ async fn a_quarantine_file_replayed_twice_is_stored_once() {
     // The same file again (a replay cut short before the file was
     // rewritten): the tokens are the same, nothing lands twice.
     std::fs::write(&files[0].path, &copy).unwrap();
-    let r = quarantine::replay(&db.client(), &wal, &day, today, t)
+    let r = quarantine::replay(&db.client(), &wal, &day, SystemClock.now_ms(), t)
         .await
         .unwrap();
     assert_eq!(r.stored, 5);
     exactly_once(&db, 5).await;
+    // Once the site is purged (a fence over its rows), a replay sends none
+    // of them back: they leave the file unsent.
+    let now = SystemClock.now_ms();
+    tacit::store::fence::raise(&db.client(), "example.com", now, now, 32)
+        .await
+        .unwrap();
+    db.client()
+        .query("TRUNCATE TABLE events")
+        .execute()
+        .await
+        .unwrap();
+    std::fs::write(&files[0].path, &copy).unwrap();
+    let r = quarantine::replay(&db.client(), &wal, &day, now, t)
+        .await
+        .unwrap();
+    assert_eq!((r.stored, r.fenced), (0, 5));
+    assert!(!files[0].path.exists());
+    assert_eq!(db.count("events").await, 0);
 }
 
 /// A tmpfs of `kib` KiB at `dir`, unmounted on drop; `None` where this
