@@ -327,7 +327,9 @@ impl Writer {
             .map(|r| b.row(r))
             .filter(|row| {
                 let fenced = self.hold.as_ref().is_some_and(|g| {
-                    crate::privacy::row::site_and_ts(row).is_some_and(|(s, ts)| g.blocks(s, ts))
+                    !g.is_empty()
+                        && crate::privacy::row::site_and_ts(row)
+                            .is_some_and(|(s, ts)| g.blocks(s, ts))
                 });
                 !fenced
             })
