@@ -88,8 +88,8 @@ pub struct Running {
     sink_task: SinkTask,
     salt_task: JoinHandle<()>,
     session_task: Option<JoinHandle<()>>,
-    fence_stop: watch::Sender<bool>,
-    fence_task: JoinHandle<()>,
+    session_stop: watch::Sender<bool>,
+    fence_member: store::fence::Member,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
@@ -222,11 +222,29 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let now = clock.now_ms();
     salts.sync(&client, day_of(now), now).await?;
 
-    // Purge fences first: every writer below holds them.
-    let (fence_stop, fence_rx) = watch::channel(false);
-    let (fences, fence_task) = store::fence::start(client.clone(), clock.clone(), fence_rx)
-        .await
-        .map_err(AppError::ClickHouse)?;
+    // Purge fences first: every writer below holds them. Applying a new
+    // fence also removes the site's rows from this collector's quarantine.
+    let quarantine_dir = cfg.data_dir.join("wal");
+    let quarantine_clock = clock.clone();
+    let on_apply: store::fence::OnApply = Arc::new(move |f: &store::fence::Fence| {
+        let today = day_of(quarantine_clock.now_ms());
+        match sink::quarantine::purge_site(&quarantine_dir, &f.site, f.cutoff_ms, today) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                rows = n,
+                "purge fence: quarantined rows of the site removed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "purge fence: cannot clean the quarantine"),
+        }
+    });
+    let (fences, fence_member) = store::fence::start(
+        client.clone(),
+        &cfg.clickhouse.database,
+        clock.clone(),
+        Some(on_apply),
+    )
+    .await
+    .map_err(AppError::ClickHouse)?;
     let (sink, sink_task) = sink::spawn(
         client.clone(),
         cfg.sink.clone(),
@@ -344,11 +362,13 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     {
         tracing::info!(count = funnels.len(), "funnel definitions updated");
     }
+    let (session_stop, session_rx) = watch::channel(false);
     let session_task = opts.sessionize_every.map(|every| {
         tokio::spawn(crate::rollup::run(
             store::client(&cfg.clickhouse),
             clock.clone(),
             fences.clone(),
+            session_rx,
             crate::rollup::Schedule {
                 event_ttl_days: cfg.policy.event_ttl_days,
                 delay: Duration::from_secs(cfg.policy.rollup_delay_minutes as u64 * 60),
@@ -393,8 +413,8 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         sink_task,
         salt_task,
         session_task,
-        fence_stop,
-        fence_task,
+        session_stop,
+        fence_member,
     })
 }
 
@@ -411,14 +431,17 @@ impl Running {
         tracing::info!("listeners closed; flushing");
         self.sink_task.shutdown().await;
         self.salt_task.abort();
+        // Visits and rollups stop between statements: a statement already
+        // sent finishes (aborting would leave it running in the engine).
+        let _ = self.session_stop.send(true);
         if let Some(t) = self.session_task {
-            t.abort();
+            let _ = t.await;
         }
-        // Last of the writers' companions: the writers above are done.
-        let _ = self.fence_stop.send(true);
-        let _ = self.fence_task.await;
         let _ = self.admin_stop.send(true);
         let _ = self.admin_task.await;
+        // Last: every writer holding the fences (the log's writer, visits,
+        // rollups, partner releases) has stopped.
+        self.fence_member.leave().await;
         tracing::info!("shutdown complete");
     }
 }

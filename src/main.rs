@@ -326,7 +326,8 @@ fn main() -> ExitCode {
                     Some(
                         PurgeError::UnknownSite(_)
                         | PurgeError::StillConfigured(_)
-                        | PurgeError::BadDay(_),
+                        | PurgeError::BadDay(_)
+                        | PurgeError::FutureDay(_),
                     ),
                 ) => 2,
                 _ => 1,
@@ -376,6 +377,7 @@ async fn export(
     // Not a collector: the purge fences in force now keep their rows out.
     let fenced = tacit::store::fence::Applied::of(
         tacit::store::fence::active(&client, SystemClock.now_ms()).await?,
+        &cfg.clickhouse.database,
     )
     .client(&client);
     // Noise from the operating system's generator, draw by draw.

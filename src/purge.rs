@@ -53,6 +53,10 @@ pub enum PurgeError {
     StillConfigured(String),
     #[error("--before: not a day (YYYY-MM-DD): {0:?}")]
     BadDay(String),
+    #[error(
+        "--before {0}: the day is in the future (a purge fence would drop new hits until then)"
+    )]
+    FutureDay(String),
     #[error("the write-ahead log at {dir} still holds {rows} row(s) of the site: start tacit so it delivers them, then rerun the purge")]
     InLog { dir: String, rows: u64 },
     #[error("the purge did not complete; tables still holding rows of the site: {}", .0.join(", "))]
@@ -258,6 +262,11 @@ pub async fn run(
         )),
         None => None,
     };
+    if before_day.is_some_and(|d| d > crate::model::clock::day_of(now_ms)) {
+        return Err(PurgeError::FutureDay(
+            before.unwrap_or_default().to_string(),
+        ));
+    }
     let configured = cfg.sites.iter().any(|s| s.domain == site);
     if configured && !req.force {
         return Err(PurgeError::StillConfigured(site));

@@ -32,11 +32,16 @@ pub async fn spawn_sink(
 ) -> (SinkHandle, SinkTask) {
     let dir = cfg.data_dir.join("wal");
     let _ = std::fs::remove_dir_all(&dir);
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    std::mem::forget(stop);
-    let (fences, _watcher) = tacit::store::fence::start(client.clone(), Arc::new(SystemClock), rx)
-        .await
-        .expect("read the purge fences");
+    let (fences, member) = tacit::store::fence::start(
+        client.clone(),
+        &cfg.clickhouse.database,
+        Arc::new(SystemClock),
+        None,
+    )
+    .await
+    .expect("read the purge fences");
+    // The member lives as long as the bench process.
+    std::mem::forget(member);
     tacit::sink::spawn(
         client.clone(),
         cfg.sink.clone(),

@@ -411,6 +411,7 @@ pub async fn replay(
     let f = find(wal_dir, day, today)?;
     let fences = crate::store::fence::Applied::of(
         crate::store::timed(timeout, crate::store::fence::active(client, now_ms)).await?,
+        "",
     );
     let entries = read(&f.path)?;
     let mut out = Replayed::default();

@@ -73,13 +73,17 @@ pub struct Fence {
 #[derive(Debug, Default)]
 pub struct Applied {
     fences: Vec<Fence>,
+    database: String,
 }
 
 impl Applied {
     /// A view of `fences`, for a one-shot command that is not a member
     /// (`tacit rollup`): it filters what was fenced when it started.
-    pub fn of(fences: Vec<Fence>) -> Self {
-        Applied { fences }
+    pub fn of(fences: Vec<Fence>, database: &str) -> Self {
+        Applied {
+            fences,
+            database: database.to_string(),
+        }
     }
 
     /// Whether a row of `site` at `ts_ms` is fenced off.
@@ -100,22 +104,33 @@ impl Applied {
         if self.fences.is_empty() {
             return None;
         }
+        // One condition per site, at its latest cut-off.
+        let mut by_site: std::collections::BTreeMap<&str, i64> = Default::default();
+        for f in &self.fences {
+            let c = by_site.entry(f.site.as_str()).or_insert(f.cutoff_ms);
+            *c = (*c).max(f.cutoff_ms);
+        }
         let mut entries = Vec::new();
         for (table, col) in FILTERED {
-            let cond = self
-                .fences
+            let cond = by_site
                 .iter()
-                .map(|f| {
+                .map(|(site, cutoff)| {
                     format!(
-                        "(site = {} AND {col} < fromUnixTimestamp64Milli(toInt64({}), 'UTC'))",
-                        quote(&f.site),
-                        f.cutoff_ms
+                        "(site = {} AND {col} < fromUnixTimestamp64Milli(toInt64({cutoff}), 'UTC'))",
+                        quote(site)
                     )
                 })
                 .collect::<Vec<_>>()
                 .join(" OR ");
             let cond = format!("NOT ({cond})");
-            for name in [table.to_string(), format!("{table}_local")] {
+            // By bare name and qualified: a shard may run the query in
+            // another current database.
+            let mut names = vec![table.to_string(), format!("{table}_local")];
+            if !self.database.is_empty() {
+                names.push(format!("{}.{table}", self.database));
+                names.push(format!("{}.{table}_local", self.database));
+            }
+            for name in names {
                 entries.push(format!("{}: {}", quote(&name), quote(&cond)));
             }
         }
@@ -136,39 +151,77 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-/// One process's view of the fences, shared by its writers and its watcher.
-#[derive(Debug, Clone)]
+/// What a member runs when it applies a new fence, before it says so (the
+/// collector removes the site's rows from its own quarantine files).
+pub type OnApply = Arc<dyn Fn(&Fence) + Send + Sync>;
+
+/// One process's view of the fences, shared by its writers, its watcher
+/// and its heartbeat.
+#[derive(Clone)]
 pub struct Fences {
     inner: Arc<RwLock<Applied>>,
     member: Arc<str>,
-    /// When the view was last confirmed, in ms after `base` (0: never).
-    /// Renewed without the lock, so a renewal never waits for a writer.
+    /// The fence ids the writers apply, as the heartbeat reports them
+    /// (published only once the watcher holds the lock for writing).
+    applied_ids: Arc<std::sync::Mutex<Vec<String>>>,
+    /// When the watcher last read the fences and found them applied, and
+    /// when the heartbeat last reached the engine, in ms after `base` (0:
+    /// never). The view is fresh only while both are recent: a member
+    /// whose heartbeats fail (the purge presumes it stopped) stops writing.
     read_at: Arc<AtomicU64>,
+    said_at: Arc<AtomicU64>,
+    on_apply: Option<OnApply>,
     base: Instant,
+}
+
+impl std::fmt::Debug for Fences {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fences")
+            .field("member", &self.member)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a writer holds while it reads and writes.
 pub type WriterGuard = OwnedRwLockReadGuard<Applied>;
 
+/// How often a member says which fences it applies: never behind the
+/// lock, so a long write cannot make a member look stopped.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+
 impl Fences {
-    /// A member named `member` (unique per process) with no view yet.
-    pub fn new(member: impl Into<Arc<str>>) -> Self {
+    /// A member named `member` (unique per process) of `database`, with no
+    /// view yet.
+    pub fn new(member: impl Into<Arc<str>>, database: &str) -> Self {
         Fences {
-            inner: Arc::new(RwLock::new(Applied::default())),
+            inner: Arc::new(RwLock::new(Applied::of(Vec::new(), database))),
             member: member.into(),
+            applied_ids: Arc::new(std::sync::Mutex::new(Vec::new())),
             read_at: Arc::new(AtomicU64::new(0)),
+            said_at: Arc::new(AtomicU64::new(0)),
+            on_apply: None,
             base: Instant::now(),
         }
+    }
+
+    /// Run `f` for each fence this member applies, before it says so.
+    pub fn on_apply(mut self, f: OnApply) -> Self {
+        self.on_apply = Some(f);
+        self
     }
 
     fn since_base(&self) -> u64 {
         (self.base.elapsed().as_millis() as u64).max(1)
     }
 
+    fn recent(&self, at: &AtomicU64) -> bool {
+        let at = at.load(Ordering::Acquire);
+        at != 0 && self.since_base().saturating_sub(at) < LEASE_MS
+    }
+
     /// Whether the view may still be used by a writer.
     pub fn fresh(&self) -> bool {
-        let at = self.read_at.load(Ordering::Acquire);
-        at != 0 && self.since_base().saturating_sub(at) < LEASE_MS
+        self.recent(&self.read_at) && self.recent(&self.said_at)
     }
 
     /// A random member name for this process.
@@ -181,124 +234,193 @@ impl Fences {
     }
 
     /// Hold the view for a write: waits while a fence is being applied, and
-    /// while the view is older than the lease (then returns `None` after
-    /// `patience`, and the writer retries later).
+    /// while the view is older than the lease, at most `patience` in all
+    /// (then `None`, and the writer retries later).
     pub async fn writer(&self, patience: Duration) -> Option<WriterGuard> {
-        let deadline = Instant::now() + patience;
+        let deadline = tokio::time::Instant::now() + patience;
         loop {
-            let g = self.inner.clone().read_owned().await;
+            let g = tokio::time::timeout_at(deadline, self.inner.clone().read_owned())
+                .await
+                .ok()?;
             if self.fresh() {
                 return Some(g);
             }
             drop(g);
-            if Instant::now() >= deadline {
+            if tokio::time::Instant::now() >= deadline {
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
+    fn ids(&self) -> Vec<String> {
+        self.applied_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Read the fences; apply them if they changed (waiting for every
-    /// writer holding the old view), then record that this member has
-    /// them when `heartbeat` or on a change.
+    /// writer holding the old view, then running the `on_apply` hook), and
+    /// say so at once.
     pub async fn refresh(
         &self,
         client: &clickhouse::Client,
         now_ms: i64,
-        heartbeat: bool,
     ) -> Result<(), clickhouse::error::Error> {
         let mut now_fences = active(client, now_ms).await?;
         now_fences.sort_by(|a, b| a.id.cmp(&b.id));
-        let changed = {
-            let g = self.inner.read().await;
-            g.fences != now_fences
-        };
         let ids: Vec<String> = now_fences.iter().map(|f| f.id.clone()).collect();
-        if changed {
-            // Waits for every writer holding the old view.
-            self.inner.write().await.fences = now_fences;
+        if ids == self.ids() {
+            self.read_at.store(self.since_base(), Ordering::Release);
+            return Ok(());
         }
+        let new: Vec<Fence> = {
+            // Waits for every writer holding the old view; the heartbeat
+            // keeps reporting the old ids meanwhile.
+            let mut g = self.inner.write().await;
+            let new = now_fences
+                .iter()
+                .filter(|f| !g.fences.contains(f))
+                .cloned()
+                .collect();
+            g.fences = now_fences;
+            new
+        };
+        if let Some(hook) = &self.on_apply {
+            for f in &new {
+                hook(f);
+            }
+        }
+        *self.applied_ids.lock().unwrap_or_else(|p| p.into_inner()) = ids.clone();
+        tracing::info!(fences = ids.len(), "purge fences applied");
+        self.say(client, ids, false).await?;
         self.read_at.store(self.since_base(), Ordering::Release);
-        if changed {
-            tracing::info!(fences = ids.len(), "purge fences applied");
-        }
-        if changed || heartbeat {
-            self.say(client, now_ms, ids, false).await?;
-        }
         Ok(())
     }
 
-    /// Record this member's state (the engine's clock decides liveness;
-    /// `now_ms` is kept for the record).
+    /// Record this member's state (the engine's clock decides liveness).
     async fn say(
         &self,
         client: &clickhouse::Client,
-        now_ms: i64,
         applied: Vec<String>,
         stopped: bool,
     ) -> Result<(), clickhouse::error::Error> {
-        let _ = now_ms;
-        client
-            .query(
-                "INSERT INTO fence_members (member, seen, applied, stopped)
-                 SELECT ?, now64(3), ?, ?",
-            )
-            .bind(&*self.member)
-            .bind(applied)
-            .bind(stopped as u8)
-            .execute()
-            .await
+        crate::store::timed(
+            Duration::from_millis(LEASE_MS / 2),
+            client
+                .query(
+                    "INSERT INTO fence_members (member, seen, applied, stopped)
+                     SELECT ?, now64(3), ?, ?",
+                )
+                .bind(&*self.member)
+                .bind(applied)
+                .bind(stopped as u8)
+                .execute(),
+        )
+        .await?;
+        self.said_at.store(self.since_base(), Ordering::Release);
+        Ok(())
+    }
+
+    /// The heartbeat: say which fences are applied every [`HEARTBEAT`],
+    /// without ever taking the lock, until `stop`.
+    async fn beat(self, client: clickhouse::Client, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.say(&client, self.ids(), false).await {
+                tracing::debug!(error = %crate::store::log_safe(&e), "purge fence heartbeat failed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(HEARTBEAT) => {}
+                _ = stop.changed() => return,
+            }
+        }
     }
 
     /// The watcher of `tacit serve`: refresh every [`POLL`] until `stop`.
-    pub async fn watch(
+    async fn watch(
         self,
         client: clickhouse::Client,
         clock: crate::model::clock::SharedClock,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut n: u64 = 0;
         let mut failing = false;
         loop {
-            let heartbeat = n.is_multiple_of(5);
-            match self.refresh(&client, clock.now_ms(), heartbeat).await {
-                Ok(()) => {
-                    if failing {
-                        tracing::info!("purge fences readable again");
+            tokio::select! {
+                r = self.refresh(&client, clock.now_ms()) => match r {
+                    Ok(()) => {
+                        if failing {
+                            tracing::info!("purge fences readable again");
+                        }
+                        failing = false;
                     }
-                    failing = false;
-                }
-                Err(e) => {
-                    if !failing {
-                        tracing::warn!(error = %crate::store::log_safe(&e), "cannot read purge fences; writers pause when the lease ends");
+                    Err(e) => {
+                        if !failing {
+                            tracing::warn!(error = %crate::store::log_safe(&e), "cannot read purge fences; writers pause when the lease ends");
+                        }
+                        failing = true;
                     }
-                    failing = true;
-                }
+                },
+                _ = stop.changed() => return,
             }
-            n += 1;
             tokio::select! {
                 _ = tokio::time::sleep(POLL) => {}
-                _ = stop.changed() => break,
+                _ = stop.changed() => return,
             }
         }
-        // The writers have stopped: a purge need not wait for this member.
-        if let Err(e) = self.say(&client, clock.now_ms(), Vec::new(), true).await {
+    }
+}
+
+/// A member's background tasks; [`Member::leave`] stops them and says the
+/// member left (call it once its writers have stopped).
+pub struct Member {
+    fences: Fences,
+    client: clickhouse::Client,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Member {
+    pub async fn leave(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        if let Err(e) = self.fences.say(&self.client, Vec::new(), true).await {
             tracing::warn!(error = %crate::store::log_safe(&e), "cannot record that this collector left the purge fences");
         }
     }
 }
 
-/// Make this process a member: read the fences once (so writers start
-/// with a view), then keep them fresh until `stop` changes.
+/// Make this process a member of `database`: read the fences once and say
+/// so (writers start with a view), then keep both fresh until
+/// [`Member::leave`].
 pub async fn start(
     client: clickhouse::Client,
+    database: &str,
     clock: crate::model::clock::SharedClock,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> Result<(Fences, tokio::task::JoinHandle<()>), clickhouse::error::Error> {
-    let fences = Fences::new(Fences::random_member());
-    fences.refresh(&client, clock.now_ms(), true).await?;
-    let task = tokio::spawn(fences.clone().watch(client, clock, stop));
-    Ok((fences, task))
+    on_apply: Option<OnApply>,
+) -> Result<(Fences, Member), clickhouse::error::Error> {
+    let mut fences = Fences::new(Fences::random_member(), database);
+    if let Some(f) = on_apply {
+        fences = fences.on_apply(f);
+    }
+    fences.refresh(&client, clock.now_ms()).await?;
+    fences.say(&client, fences.ids(), false).await?;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let tasks = vec![
+        tokio::spawn(fences.clone().watch(client.clone(), clock, rx.clone())),
+        tokio::spawn(fences.clone().beat(client.clone(), rx)),
+    ];
+    Ok((
+        fences.clone(),
+        Member {
+            fences,
+            client,
+            stop,
+            tasks,
+        },
+    ))
 }
 
 /// The fences in force at `now_ms`.
@@ -397,7 +519,7 @@ mod tests {
     use super::*;
 
     fn applied(fences: Vec<Fence>) -> Applied {
-        Applied { fences }
+        Applied::of(fences, "db")
     }
 
     #[test]
@@ -423,6 +545,11 @@ mod tests {
         for (t, _) in FILTERED {
             assert!(f.contains(&format!("'{t}': ")), "{t} in {f}");
             assert!(f.contains(&format!("'{t}_local': ")), "{t}_local in {f}");
+            assert!(f.contains(&format!("'db.{t}': ")), "db.{t} in {f}");
+            assert!(
+                f.contains(&format!("'db.{t}_local': ")),
+                "db.{t}_local in {f}"
+            );
         }
         assert!(f.contains("a\\\\\\'b"), "{f}");
         assert!(applied(vec![]).table_filters().is_none());
