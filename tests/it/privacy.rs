@@ -523,7 +523,7 @@ async fn a_quarantined_row_goes_at_the_event_ttl_and_with_its_site() {
     );
 
     // The purge of example.com (still configured: rows before the purge's
-    // time) counts and removes its quarantined row.
+    // time) removes its quarantined row.
     clock.advance(1_000);
     let mut purge_cfg = raw.clone();
     purge_cfg.clickhouse.url = db.url.clone();
@@ -543,7 +543,10 @@ async fn a_quarantined_row_goes_at_the_event_ttl_and_with_its_site() {
     )
     .await
     .unwrap();
-    assert_eq!((out.found["quarantine"], out.left["quarantine"]), (1, 0));
+    // The running collector removes it when it applies the purge's fence
+    // (so the purge may find it gone already); none is left either way.
+    assert!(out.found["quarantine"] <= 1, "{:?}", out.found);
+    assert_eq!(out.left["quarantine"], 0);
     assert!(tacit::purge::describe(&out).contains("quarantine"));
     let files = quarantine::list(&wal, today).unwrap();
     assert_eq!(files[0].rows, 1);
