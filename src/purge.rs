@@ -16,9 +16,8 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::model::clock::day_of_date;
-use crate::sink::log::{segment_ids, segment_path};
-use crate::sink::record::{self, HEADER};
-use crate::sink::{cursor, quarantine};
+use crate::sink::log::each_unacked;
+use crate::sink::quarantine;
 
 /// The tables holding site data, with the expression a `--before` day is
 /// compared to: every event-, aggregate- and partner-audit-tier table with
@@ -127,33 +126,12 @@ pub struct Recorded {
 /// that ClickHouse has not acknowledged (acknowledged rows leave the disk
 /// with their segment).
 pub fn rows_in_log(dir: &Path, site: &str, cutoff_ms: i64) -> Result<u64, PurgeError> {
-    if !dir.exists() {
-        return Ok(0);
-    }
-    let acked = cursor::read(&dir.join("cursor")).map(|s| s.acked);
     let mut n = 0;
-    for id in segment_ids(dir).map_err(|e| PurgeError::Log(e.to_string()))? {
-        let Ok(bytes) = std::fs::read(segment_path(dir, id)) else {
-            continue; // delivered and deleted meanwhile
-        };
-        let mut at = HEADER as usize;
-        match acked {
-            Some(a) if id < a.seg => continue,
-            Some(a) if id == a.seg => at = at.max(a.off as usize),
-            _ => {}
-        }
-        while let Some(rest) = bytes.get(at..) {
-            let record::Next::Record(payload, used) = record::next(rest) else {
-                break;
-            };
-            if let Some((s, ts)) = crate::privacy::row::site_and_ts(payload) {
-                if s == site.as_bytes() && ts < cutoff_ms {
-                    n += 1;
-                }
-            }
-            at += used;
-        }
-    }
+    each_unacked(dir, |s, ts| {
+        n += u64::from(s == site.as_bytes() && ts < cutoff_ms);
+        true
+    })
+    .map_err(|e| PurgeError::Log(e.to_string()))?;
     Ok(n)
 }
 

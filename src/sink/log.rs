@@ -34,7 +34,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::direct::{self, Active};
 use super::relay::{Relays, Waiting};
-pub use super::segment::{count_from, segment_ids, segment_path, Recovered};
+pub use super::segment::{count_from, each_unacked, segment_ids, segment_path, Recovered};
 use super::segment::{io, new_segment, recover_segment, sync_dir};
 
 use super::record::{self, HEADER};

@@ -201,9 +201,7 @@ fn log_id(dir: &Path) -> Result<String, OpenError> {
     // The rename is durable only once the directory is: without this, a
     // power loss right after the first start could lose the id, and rows
     // replayed from the log would get new deduplication tokens.
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io)?;
+    segment::sync_dir(dir)?;
     Ok(id)
 }
 

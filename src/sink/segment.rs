@@ -37,6 +37,40 @@ pub fn segment_ids(dir: &Path) -> Result<Vec<u64>, LogError> {
     Ok(ids)
 }
 
+/// Visit, in log order, the site and time of each row in the log under
+/// `dir` that ClickHouse has not acknowledged (after the cursor); stop
+/// when `visit` returns false. A segment deleted meanwhile was delivered.
+/// (The purge and the watermark report read the log through this.)
+pub fn each_unacked(dir: &Path, mut visit: impl FnMut(&[u8], i64) -> bool) -> Result<(), LogError> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let acked = super::cursor::read(&dir.join("cursor")).map(|s| s.acked);
+    for id in segment_ids(dir)? {
+        let mut at = HEADER as usize;
+        match acked {
+            Some(a) if id < a.seg => continue,
+            Some(a) if id == a.seg => at = at.max(a.off as usize),
+            _ => {}
+        }
+        let Ok(bytes) = fs::read(segment_path(dir, id)) else {
+            continue;
+        };
+        while let Some(rest) = bytes.get(at..) {
+            let record::Next::Record(payload, used) = record::next(rest) else {
+                break;
+            };
+            if let Some((site, ts)) = crate::privacy::row::site_and_ts(payload) {
+                if !visit(site, ts) {
+                    return Ok(());
+                }
+            }
+            at += used;
+        }
+    }
+    Ok(())
+}
+
 /// Whole records at or after `from` in the segments of `dir` (the rows a
 /// restarted writer still has to deliver).
 pub fn count_from(dir: &Path, from: Pos) -> Result<u64, LogError> {

@@ -8,8 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::log::{segment_ids, segment_path};
-use super::record::{self, HEADER};
+use super::log::each_unacked;
 use crate::model::clock::SharedClock;
 
 /// How often a collector reports.
@@ -24,35 +23,12 @@ const MAX_SCAN: u64 = 100_000;
 /// Rows of the log under `dir` not yet acknowledged (counted up to
 /// [`MAX_SCAN`]), and the smallest receive time (ms) among those read.
 pub fn pending(dir: &Path) -> (u64, Option<i64>) {
-    if !dir.exists() {
-        return (0, None);
-    }
-    let acked = super::cursor::read(&dir.join("cursor")).map(|s| s.acked);
     let (mut n, mut oldest) = (0u64, None::<i64>);
-    for id in segment_ids(dir).unwrap_or_default() {
-        if n >= MAX_SCAN {
-            break;
-        }
-        let Ok(bytes) = std::fs::read(segment_path(dir, id)) else {
-            continue; // delivered and deleted meanwhile
-        };
-        let mut at = HEADER as usize;
-        match acked {
-            Some(a) if id < a.seg => continue,
-            Some(a) if id == a.seg => at = at.max(a.off as usize),
-            _ => {}
-        }
-        while let Some(rest) = bytes.get(at..).filter(|_| n < MAX_SCAN) {
-            let record::Next::Record(payload, used) = record::next(rest) else {
-                break;
-            };
-            if let Some((_, ts)) = crate::privacy::row::site_and_ts(payload) {
-                n += 1;
-                oldest = Some(oldest.map_or(ts, |o: i64| o.min(ts)));
-            }
-            at += used;
-        }
-    }
+    let _ = each_unacked(dir, |_, ts| {
+        n += 1;
+        oldest = Some(oldest.map_or(ts, |o| o.min(ts)));
+        n < MAX_SCAN
+    });
     (n, oldest)
 }
 

@@ -14,7 +14,7 @@ use crate::common::*;
 const A: &str = "a.example";
 const B: &str = "b.example";
 
-async fn hit(addr: std::net::SocketAddr, site: &str, path: &str, ua: &str) {
+pub(crate) async fn hit(addr: std::net::SocketAddr, site: &str, path: &str, ua: &str) {
     let body = format!(r#"{{"n":"pageview","u":"https://{site}{path}","d":"{site}"}}"#);
     let (s, _, _) = post(
         addr,

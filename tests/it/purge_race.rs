@@ -43,18 +43,7 @@ async fn collector(raw: RawConfig, clock: SharedClock) -> tacit::app::Running {
 
 async fn hits(addr: std::net::SocketAddr, site: &str, n: usize, ua: &str) {
     for i in 0..n {
-        let body = format!(
-            r#"{{"n":"pageview","u":"https://{site}/p/{}","d":"{site}"}}"#,
-            i % 5
-        );
-        let (s, _, _) = post(
-            addr,
-            "/api/event",
-            &[("user-agent", ua), ("content-type", "text/plain")],
-            &body,
-        )
-        .await;
-        assert_eq!(s, 202);
+        crate::purge::hit(addr, site, &format!("/p/{}", i % 5), ua).await;
     }
 }
 
