@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use tacit::enrich::Enrichers;
 use tacit::ingest::{Hit, Outcome, Pipeline, RequestMeta};
-use tacit::metrics::Metrics;
 use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SystemClock};
 use tacit::privacy::{RawIdentity, Salts};
+use tacit::telemetry::metrics::Metrics;
 
 use common::Rng;
 
@@ -228,14 +228,14 @@ async fn main() {
         // Every closed day rolled up, as `tacit serve` would once each
         // closes; yesterday stays in the event tier, sessionized.
         let s0 = Instant::now();
-        let schedule = tacit::rollup::Schedule {
+        let schedule = tacit::analytics::rollup::Schedule {
             event_ttl_days: cfg.policy.event_ttl_days,
             delay: Duration::from_secs(0),
         };
-        let rolled = tacit::rollup::run_once(&client, schedule, SystemClock.now_ms())
+        let rolled = tacit::analytics::rollup::run_once(&client, schedule, SystemClock.now_ms())
             .await
             .unwrap();
-        tacit::sessions::sessionize_day(&client, today - 1, 1)
+        tacit::analytics::sessions::sessionize_day(&client, today - 1, 1)
             .await
             .unwrap();
         let rollup = s0.elapsed();
@@ -244,7 +244,7 @@ async fn main() {
             rolled.len(),
             rollup.as_secs_f64()
         );
-        for t in tacit::rollup::tables().chain(["events", "sessions"]) {
+        for t in tacit::analytics::rollup::tables().chain(["events", "sessions"]) {
             let _ = client
                 .query(&format!("OPTIMIZE TABLE {t} FINAL"))
                 .execute()

@@ -17,8 +17,8 @@ mod common;
 
 use std::time::Instant;
 
+use tacit::analytics::sessions::{Margins, Sessionizer};
 use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
-use tacit::sessions::{Margins, Sessionizer};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -154,7 +154,7 @@ async fn replay(
                 let full = s.run(client, b - 1).await.unwrap();
                 full_runs += u32::from(!full.is_empty());
             }
-            Mode::Before => tacit::sessions::sessionize_day(client, day, b as u64)
+            Mode::Before => tacit::analytics::sessions::sessionize_day(client, day, b as u64)
                 .await
                 .unwrap(),
             Mode::Store | Mode::Recent => {}
@@ -271,9 +271,11 @@ async fn main() {
         if matches!(mode, Mode::Incremental | Mode::Before) {
             // The day closes and is rolled up (recomputed first only if its
             // visits do not hold exactly its events).
-            let complete = tacit::sessions::complete(&client, day).await.unwrap();
+            let complete = tacit::analytics::sessions::complete(&client, day)
+                .await
+                .unwrap();
             let c0 = engine_cpu(pid);
-            tacit::rollup::rollup_day(&client, day, u64::MAX / 2)
+            tacit::analytics::rollup::rollup_day(&client, day, u64::MAX / 2)
                 .await
                 .unwrap();
             let c1 = engine_cpu(pid);

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use tacit::config::RawConfig;
 use tacit::enrich::Enrichers;
 use tacit::ingest::{Hit, Outcome, Pipeline, RequestMeta};
-use tacit::metrics::Metrics;
 use tacit::model::clock::ManualClock;
 use tacit::privacy::{Event, RawIdentity, Salts};
+use tacit::telemetry::metrics::Metrics;
 
 fn events(n: usize, cfg: &tacit::config::Config) -> Vec<Event> {
     let pipeline = Pipeline::new(

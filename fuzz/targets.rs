@@ -59,7 +59,7 @@ pub fn log_record(data: &[u8]) {
     while let tacit::sink::record::Next::Record(payload, used) =
         tacit::sink::record::next(&data[at..])
     {
-        let _ = tacit::privacy::row::site_and_ts(payload);
+        let _ = tacit::sink::row::site_and_ts(payload);
         at += used;
     }
     assert_eq!(at, valid);

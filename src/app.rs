@@ -20,11 +20,11 @@ use crate::config::Config;
 use crate::enrich::{EnrichError, Enrichers};
 use crate::http::server;
 use crate::ingest::Pipeline;
-use crate::metrics::Metrics;
 use crate::model::clock::{day_of, SharedClock};
 use crate::privacy::Salts;
 use crate::sink::{self, SinkTask};
 use crate::store::{self, migrate};
+use crate::telemetry::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -316,7 +316,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         wal_max_bytes: cfg.sink.wal_max_bytes,
     });
     let exports = Arc::new(
-        crate::export::api::ExportApi::new(
+        crate::admin::partner::ExportApi::new(
             cfg.exports.clone(),
             cfg.clickhouse.clone(),
             clock.clone(),
@@ -356,7 +356,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
                 .map(|s| (s.clone(), f.name.clone(), f.steps.clone()))
         })
         .collect();
-    if crate::rollup::sync_funnels(&client, &funnels)
+    if crate::analytics::rollup::sync_funnels(&client, &funnels)
         .await
         .map_err(AppError::ClickHouse)?
     {
@@ -364,12 +364,12 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     }
     let (session_stop, session_rx) = watch::channel(false);
     let session_task = opts.sessionize_every.map(|every| {
-        tokio::spawn(crate::rollup::run(
+        tokio::spawn(crate::analytics::rollup::run(
             store::client(&cfg.clickhouse),
             clock.clone(),
             fences.clone(),
             session_rx,
-            crate::rollup::Schedule {
+            crate::analytics::rollup::Schedule {
                 event_ttl_days: cfg.policy.event_ttl_days,
                 delay: Duration::from_secs(cfg.policy.rollup_delay_minutes as u64 * 60),
             },

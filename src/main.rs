@@ -238,14 +238,14 @@ fn main() -> ExitCode {
         Command::Policy { json } => {
             let tables = live_tables(&cfg);
             if *json {
-                let mut v = tacit::notice::json(&cfg);
+                let mut v = tacit::commands::notice::json(&cfg);
                 v["tables"] = match &tables {
                     Ok(t) => serde_json::to_value(t).unwrap_or_default(),
                     Err(e) => serde_json::json!({ "unavailable": e }),
                 };
                 println!("{v:#}");
             } else {
-                print!("{}", tacit::notice::markdown(&cfg));
+                print!("{}", tacit::commands::notice::markdown(&cfg));
                 match &tables {
                     Ok(t) => print!("\n{}", tacit::store::tiers::markdown(t)),
                     Err(e) => print!(
@@ -258,7 +258,7 @@ fn main() -> ExitCode {
         Command::Explain => {
             let stdin = std::io::stdin().lock();
             let stdout = std::io::stdout().lock();
-            return match tacit::explain::run(&cfg, Arc::new(SystemClock), stdin, stdout) {
+            return match tacit::commands::explain::run(&cfg, Arc::new(SystemClock), stdin, stdout) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("tacit: {e}");
@@ -268,7 +268,7 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    tacit::logging::init(cfg.log_format, &cfg.log_level, std::io::stderr);
+    tacit::telemetry::logging::init(cfg.log_format, &cfg.log_level, std::io::stderr);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -297,7 +297,7 @@ fn main() -> ExitCode {
                 force,
                 reason,
             } => {
-                let req = tacit::purge::Request {
+                let req = tacit::commands::purge::Request {
                     site,
                     before,
                     reason,
@@ -315,7 +315,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            use tacit::purge::PurgeError;
+            use tacit::commands::purge::PurgeError;
             let code = match (
                 e.downcast_ref::<tacit::app::AppError>(),
                 e.downcast_ref::<PurgeError>(),
@@ -418,9 +418,9 @@ async fn disclosures(cfg: &Config, year: i32, json: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn purge(cfg: &Config, req: &tacit::purge::Request) -> anyhow::Result<()> {
+async fn purge(cfg: &Config, req: &tacit::commands::purge::Request) -> anyhow::Result<()> {
     let client = tacit::store::client(&cfg.clickhouse);
-    let outcome = tacit::purge::run(
+    let outcome = tacit::commands::purge::run(
         cfg,
         &client,
         req,
@@ -428,7 +428,7 @@ async fn purge(cfg: &Config, req: &tacit::purge::Request) -> anyhow::Result<()> 
         std::time::Duration::from_secs(60),
     )
     .await?;
-    print!("{}", tacit::purge::describe(&outcome));
+    print!("{}", tacit::commands::purge::describe(&outcome));
     Ok(())
 }
 
@@ -436,7 +436,7 @@ async fn rollup(cfg: &Config, day: Option<&str>) -> anyhow::Result<()> {
     use tacit::model::clock::format_day;
     let client = tacit::store::client(&cfg.clickhouse);
     let now = SystemClock.now_ms();
-    let schedule = tacit::rollup::Schedule {
+    let schedule = tacit::analytics::rollup::Schedule {
         event_ttl_days: cfg.policy.event_ttl_days,
         delay: std::time::Duration::from_secs(cfg.policy.rollup_delay_minutes as u64 * 60),
     };
@@ -452,12 +452,12 @@ async fn rollup(cfg: &Config, day: Option<&str>) -> anyhow::Result<()> {
                     format_day(*schedule.candidates(now).end())
                 );
             }
-            tacit::rollup::rollup_day(&client, n, now as u64)
+            tacit::analytics::rollup::rollup_day(&client, n, now as u64)
                 .await
                 .map_err(|e| anyhow::anyhow!("rollup: {}", tacit::store::log_safe(&e)))?;
             vec![n]
         }
-        None => tacit::rollup::run_once(&client, schedule, now)
+        None => tacit::analytics::rollup::run_once(&client, schedule, now)
             .await
             .map_err(|e| anyhow::anyhow!("rollup: {}", tacit::store::log_safe(&e)))?,
     };
@@ -472,7 +472,7 @@ async fn rollup(cfg: &Config, day: Option<&str>) -> anyhow::Result<()> {
 
 async fn purges(cfg: &Config, json: bool) -> anyhow::Result<()> {
     let client = tacit::store::client(&cfg.clickhouse);
-    let rows = tacit::purge::recorded(&client)
+    let rows = tacit::commands::purge::recorded(&client)
         .await
         .map_err(|e| anyhow::anyhow!("reading purges: {}", tacit::store::log_safe(&e)))?;
     if json {

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use tacit::config::{Config, RawConfig, RawSite};
-use tacit::metrics::Metrics;
 use tacit::model::clock::SystemClock;
 use tacit::sink::{SinkHandle, SinkTask};
+use tacit::telemetry::metrics::Metrics;
 
 #[path = "../../tests/support/mod.rs"]
 mod support;

@@ -1,7 +1,7 @@
 //! The private admin listener: liveness (`/healthz`), readiness
 //! (`/readyz`, `/readyz/ingest`), `/metrics`, and the read-only dashboard
 //! (`/dashboard`); and the partner listener, which serves only the export
-//! API (`/v1/exports/…`, see `export::api`), so partners never reach the
+//! API (`/v1/exports/…`, see `admin::partner`), so partners never reach the
 //! rest.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,10 +13,11 @@ use hyper::{Method, Request, StatusCode};
 
 use crate::config::ClickHouseConfig;
 use crate::http::resp::{self, text, Resp};
-use crate::metrics::Metrics;
 use crate::store;
+use crate::telemetry::metrics::Metrics;
 
 pub mod dashboard;
+pub mod partner;
 
 /// How long a readiness check waits for ClickHouse.
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -102,7 +103,7 @@ async fn readyz(state: &AdminState) -> Resp {
 }
 
 /// The partner listener: `GET /v1/exports/{partner}` and nothing else.
-pub async fn partner(api: Arc<crate::export::api::ExportApi>, req: Request<Incoming>) -> Resp {
+pub async fn partner(api: Arc<crate::admin::partner::ExportApi>, req: Request<Incoming>) -> Resp {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     }

@@ -16,10 +16,10 @@ use super::{dropped, reject, unavailable, BeaconState, GIF};
 use crate::http::request::{forwarded_chain, header_str, meta};
 use crate::http::resp::{self, text, Resp};
 use crate::ingest::email::EmailOutcome;
-use crate::metrics::Metrics;
 use crate::model::email::{EmailHit, EmailKind};
 use crate::model::Rejection;
 use crate::privacy::RawIdentity;
+use crate::telemetry::metrics::Metrics;
 
 /// `GET /e/o.gif` or `GET /e/c`.
 pub async fn handle(

@@ -19,9 +19,9 @@ use hyper::{Method, Request, StatusCode};
 use crate::http::request::{forwarded_chain, header_str, meta, OPT_OUT_COOKIE};
 use crate::http::resp::{self, text, Resp};
 use crate::ingest::{Hit, Outcome, Pipeline, Rejection};
-use crate::metrics::Metrics;
 use crate::privacy::RawIdentity;
 use crate::sink::{SinkError, SinkHandle};
+use crate::telemetry::metrics::Metrics;
 
 /// A 1×1 transparent GIF (43 bytes).
 pub const GIF: [u8; 43] = [

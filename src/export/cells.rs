@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::period::Period;
 use super::suppress::CellKeys;
+use crate::analytics::sessions::VISIT_GAP_SECONDS;
 use crate::config::exports::{Dimension, ExportSpec, Field, Source};
 use crate::model::clock::format_day;
-use crate::sessions::VISIT_GAP_SECONDS;
 
 #[derive(Debug, Clone, PartialEq, clickhouse::Row, Deserialize)]
 pub struct Cell {

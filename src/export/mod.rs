@@ -14,7 +14,6 @@
 //! and definition: later requests, concurrent ones and other replicas
 //! included, get the same bytes and spend nothing.
 
-pub mod api;
 pub use crate::config::bound;
 pub mod budget;
 pub mod cells;

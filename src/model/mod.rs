@@ -9,6 +9,7 @@
 //! - [`net`]: address blocks;
 //! - [`export`]: the typed export domain (dimensions, metrics, periods, formats);
 //! - [`email`]: email beacons (opens, clicks) and their labels;
+//! - [`row`]: the seam through which an anonymous row is encoded;
 //! - [`clock`]: the injected clock and UTC day helpers.
 
 pub mod clock;
@@ -20,6 +21,7 @@ pub mod hit;
 pub mod net;
 pub mod outcome;
 pub mod policy;
+pub mod row;
 pub mod sync;
 
 pub use hit::{Hit, RequestMeta};

@@ -142,6 +142,26 @@ pub struct EmailEvent {
 }
 
 impl EmailEvent {
+    /// Hand this row's fields out in the `email_events` column order
+    /// (`sink::row::EMAIL_COLUMNS`); the sink encodes them.
+    pub fn write_columns(&self, w: &mut impl crate::model::row::ColumnWriter) {
+        w.string(&self.site);
+        w.i64(self.ts);
+        for s in [
+            self.kind,
+            &self.campaign,
+            &self.variant,
+            &self.link_host,
+            &self.link_path,
+        ] {
+            w.string(s);
+        }
+        w.u64(self.visitor_id);
+        for s in [self.consent, self.class, self.machine, self.operator] {
+            w.string(s);
+        }
+    }
+
     pub fn site(&self) -> &str {
         &self.site
     }
@@ -202,4 +222,25 @@ pub fn classify_raw(
     e: &Enrichers,
 ) -> Option<(Machine, &'static str)> {
     classify(&RawIdentity::new(ip, None, &[], user_agent), e)
+}
+
+#[cfg(test)]
+impl EmailEvent {
+    /// A stored email row with every kind of field filled (unit tests).
+    pub(crate) fn sample() -> Self {
+        EmailEvent {
+            site: "example.com".into(),
+            ts: 1_700_000_000_000,
+            kind: "click",
+            campaign: "spring".into(),
+            variant: String::new(),
+            link_host: "example.com".into(),
+            link_path: "/sale".into(),
+            visitor_id: 7,
+            consent: "full",
+            class: "human",
+            machine: "",
+            operator: "",
+        }
+    }
 }

@@ -6,7 +6,6 @@
 
 pub mod email;
 pub mod ip;
-pub mod row;
 
 pub mod salt;
 pub mod url;
@@ -18,6 +17,7 @@ use hmac::Mac;
 use serde::{Deserialize, Serialize};
 
 use std::borrow::Cow;
+
 use std::sync::Arc;
 
 use crate::config::{IpRule, LocationRule, Policy, VersionRule};
@@ -25,6 +25,7 @@ use crate::enrich::Enrichers;
 use crate::model::facts::GeoInfo;
 use crate::model::facts::UaInfo;
 use crate::model::facts::Utm;
+use crate::model::row::ColumnWriter;
 use crate::model::DropReason;
 pub use salt::{SaltError, Salts};
 
@@ -189,6 +190,59 @@ pub struct Event {
     revenue_currency: String,
     scroll_depth: u8,
     engaged_ms: u32,
+}
+
+impl Event {
+    /// Hand this row's fields out in the `events` column order
+    /// (`sink::row::COLUMNS`); the sink encodes them.
+    pub fn write_columns(&self, w: &mut impl ColumnWriter) {
+        w.string(&self.site);
+        w.i64(self.ts);
+        for s in [
+            &self.name,
+            &self.hostname,
+            &self.pathname,
+            &self.query,
+            &self.referrer_host,
+            &self.referrer_source,
+        ] {
+            w.string(s);
+        }
+        w.string(&self.channel);
+        for s in [
+            &self.utm_source,
+            &self.utm_medium,
+            &self.utm_campaign,
+            &self.utm_content,
+            &self.utm_term,
+        ] {
+            w.string(s);
+        }
+        w.u64(self.visitor_id);
+        w.string(&self.consent);
+        for s in [&self.ip_prefix, &self.country, &self.region, &self.city] {
+            w.string(s);
+        }
+        for s in [
+            &self.browser,
+            &self.browser_version,
+            &self.os,
+            &self.os_version,
+        ] {
+            w.string(s);
+        }
+        w.string(&self.device);
+        w.string(&self.language);
+        w.u16(self.screen_width);
+        w.string(&self.screen);
+        w.strings(&self.prop_keys);
+        w.strings(&self.prop_values);
+        w.u8(self.interactive);
+        w.i64(self.revenue_amount);
+        w.string(&self.revenue_currency);
+        w.u8(self.scroll_depth);
+        w.u32(self.engaged_ms);
+    }
 }
 
 /// The visitor id: the first 8 bytes of HMAC-SHA256 keyed by the day's salt

@@ -1,5 +1,6 @@
 //! Daily salts for the visitor id. One random 32-byte salt per UTC day, kept
-//! in ClickHouse (`salts`) so every replica hashes alike. Replicas that race
+//! in ClickHouse (`salts`, through `store::salts`) so every replica hashes
+//! alike. Replicas that race
 //! to create a day's salt converge on the same winner: the smallest salt
 //! stored for that day. Only yesterday's, today's and tomorrow's (made ahead
 //! so midnight needs no round trip) exist; older ones are deleted from the
@@ -12,20 +13,14 @@ use std::sync::{Arc, RwLock};
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::model::sync::{read, write};
+use crate::store;
 
 type HmacSha256 = Hmac<Sha256>;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SaltError {
-    #[error("salt store: {0}")]
-    ClickHouse(#[from] clickhouse::error::Error),
-    #[error("salt store: stored salt for day {0} is malformed")]
-    Malformed(i32),
-}
+pub use crate::store::salts::SaltStoreError as SaltError;
 
 /// A day's salt, ready as HMAC key state (the key schedule is done once).
 pub struct SaltKey {
@@ -47,29 +42,6 @@ impl std::fmt::Debug for SaltKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SaltKey(<secret>)")
     }
-}
-
-#[derive(clickhouse::Row, Serialize, Deserialize)]
-struct SaltRow {
-    day: u16,
-    salt: String,
-    created_at: i64,
-}
-
-#[derive(clickhouse::Row, Deserialize)]
-struct WinnerRow {
-    day: u16,
-    salt: String,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    hex::encode(bytes)
-}
-
-fn unhex(s: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out).ok()?;
-    Some(out)
 }
 
 /// The salts in force, shared by every request.
@@ -121,48 +93,20 @@ impl Salts {
         // yesterday is destroyed at the moment it is due, not when the
         // engine answers again.
         write(&self.keys).retain(|d, _| *d >= today - 1);
-        let have: Vec<u16> = client
-            .query("SELECT DISTINCT day FROM salts WHERE day >= toDate(?) ")
-            .bind(crate::model::clock::format_day(today))
-            .fetch_all()
-            .await?;
-        let missing: Vec<i32> = [today, today + 1]
+        let have = store::salts::days_from(client, today).await?;
+        let missing: Vec<(i32, [u8; 32])> = [today, today + 1]
             .into_iter()
-            .filter(|d| !have.contains(&(*d as u16)))
+            .filter(|d| !have.contains(d))
+            .map(|d| (d, random_salt()))
             .collect();
-        if !missing.is_empty() {
-            let mut insert = client.insert::<SaltRow>("salts").await?;
-            for day in &missing {
-                insert
-                    .write(&SaltRow {
-                        day: *day as u16,
-                        salt: hex(&random_salt()),
-                        created_at: now_ms,
-                    })
-                    .await?;
-            }
-            insert.end().await?;
-        }
-        // Destroy old salts: a synchronous mutation rewrites the parts.
-        client
-            .query(&format!(
-                "ALTER TABLE {} DELETE WHERE day < toDate(?) SETTINGS mutations_sync = 2",
-                crate::store::cluster::target("salts")
-            ))
-            .bind(crate::model::clock::format_day(today - 1))
-            .execute()
+        store::salts::add(client, &missing, now_ms).await?;
+        store::salts::destroy_before(client, &crate::store::cluster::target("salts"), today - 1)
             .await?;
-        let winners: Vec<WinnerRow> = client
-            .query("SELECT day, min(salt) AS salt FROM salts WHERE day >= toDate(?) GROUP BY day")
-            .bind(crate::model::clock::format_day(today - 1))
-            .fetch_all()
-            .await?;
-        let mut fresh = BTreeMap::new();
-        for w in winners {
-            let day = w.day as i32;
-            let bytes = unhex(&w.salt).ok_or(SaltError::Malformed(day))?;
-            fresh.insert(day, Arc::new(SaltKey::from_bytes(bytes)));
-        }
+        let fresh: BTreeMap<i32, Arc<SaltKey>> = store::salts::winners_from(client, today - 1)
+            .await?
+            .into_iter()
+            .map(|(day, bytes)| (day, Arc::new(SaltKey::from_bytes(bytes))))
+            .collect();
         let mut keys = write(&self.keys);
         *keys = fresh;
         Ok(())
@@ -178,13 +122,6 @@ fn random_salt() -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_round_trip() {
-        let s = random_salt();
-        assert_eq!(unhex(&hex(&s)), Some(s));
-        assert_eq!(unhex("zz"), None);
-    }
 
     #[test]
     fn missing_day_gets_a_local_salt_that_stays_stable() {

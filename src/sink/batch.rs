@@ -6,7 +6,7 @@
 use bytes::Bytes;
 
 use super::record;
-use crate::privacy::row::Table;
+use crate::sink::row::Table;
 
 /// Records of one segment range, ready to send.
 pub struct Batch {
@@ -82,5 +82,5 @@ impl Batch {
 
 /// `ts` of a `RowBinary` events row.
 pub fn row_ts(payload: &[u8]) -> Option<i64> {
-    crate::privacy::row::site_and_ts(payload).map(|(_, ts)| ts)
+    crate::sink::row::site_and_ts(payload).map(|(_, ts)| ts)
 }

@@ -38,8 +38,8 @@ pub use super::segment::{count_from, each_unacked, segment_ids, segment_path, Re
 use super::segment::{io, new_segment, recover_segment, sync_dir};
 
 use super::record::{self, HEADER};
-use crate::metrics::Metrics;
 use crate::model::sync::lock;
+use crate::telemetry::metrics::Metrics;
 
 /// A place in the log: a segment and a byte offset in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]

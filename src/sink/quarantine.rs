@@ -26,9 +26,9 @@ use std::sync::atomic::Ordering;
 use sha2::{Digest, Sha256};
 
 use super::record;
-use crate::metrics::Metrics;
 use crate::model::clock::{day_of, day_of_date, format_day};
-use crate::privacy::row::{site_and_ts, Table, EMAIL_TAG};
+use crate::sink::row::{site_and_ts, Table, EMAIL_TAG};
+use crate::telemetry::metrics::Metrics;
 
 const MAGIC: &[u8; 8] = b"TACITQRN";
 const VERSION: u32 = 1;
@@ -460,7 +460,7 @@ mod tests {
 
     fn row() -> Vec<u8> {
         let mut b = Vec::new();
-        crate::privacy::Event::sample().write_row_binary(&mut b);
+        crate::sink::row::StoredRow::write_row_binary(&crate::privacy::Event::sample(), &mut b);
         b
     }
 

@@ -2,7 +2,7 @@
 //! 16-byte header (`TACITWAL`, format version, reserved), then records:
 //! a little-endian `u32` payload length, a `u32` CRC32C of the payload, and
 //! the payload (one `events` row in `RowBinary`, or a 0 tag and one
-//! `email_events` row; see `privacy::row`). A reader accepts every
+//! `email_events` row; see `sink::row`). A reader accepts every
 //! whole record up to the first one that is short or fails its checksum:
 //! that is a torn tail (a crash mid-write) or damage, and nothing after it
 //! is trusted.

@@ -60,7 +60,7 @@ pub fn each_unacked(dir: &Path, mut visit: impl FnMut(&[u8], i64) -> bool) -> Re
             let record::Next::Record(payload, used) = record::next(rest) else {
                 break;
             };
-            if let Some((site, ts)) = crate::privacy::row::site_and_ts(payload) {
+            if let Some((site, ts)) = crate::sink::row::site_and_ts(payload) {
                 if !visit(site, ts) {
                     return Ok(());
                 }

@@ -29,8 +29,8 @@ pub use super::health::Health;
 use super::log::{segment_ids, segment_path, Durable, Log, Pos};
 use super::record::HEADER;
 use crate::config::SinkConfig;
-use crate::metrics::Metrics;
 use crate::model::clock::{day_of, SharedClock};
+use crate::telemetry::metrics::Metrics;
 
 pub struct Writer {
     pub client: clickhouse::Client,
@@ -328,8 +328,7 @@ impl Writer {
             .filter(|row| {
                 let fenced = self.hold.as_ref().is_some_and(|g| {
                     !g.is_empty()
-                        && crate::privacy::row::site_and_ts(row)
-                            .is_some_and(|(s, ts)| g.blocks(s, ts))
+                        && crate::sink::row::site_and_ts(row).is_some_and(|(s, ts)| g.blocks(s, ts))
                 });
                 !fenced
             })

@@ -22,7 +22,7 @@ fn data_errors_are_told_from_outages() {
 #[test]
 fn the_time_of_a_row_is_read_back() {
     let mut buf = Vec::new();
-    crate::privacy::Event::sample().write_row_binary(&mut buf);
+    crate::sink::row::StoredRow::write_row_binary(&crate::privacy::Event::sample(), &mut buf);
     assert_eq!(row_ts(&buf), Some(1_700_000_000_000));
 }
 
@@ -30,8 +30,8 @@ fn the_time_of_a_row_is_read_back() {
 fn a_batch_stops_where_the_table_changes_and_keeps_each_row_in_place() {
     // Two events rows, an email row, an events row: framed as in the log.
     let mut ev = Vec::new();
-    crate::privacy::Event::sample().write_row_binary(&mut ev);
-    let mut email = vec![crate::privacy::row::EMAIL_TAG];
+    crate::sink::row::StoredRow::write_row_binary(&crate::privacy::Event::sample(), &mut ev);
+    let mut email = vec![crate::sink::row::EMAIL_TAG];
     email.extend_from_slice(&ev);
     let mut log = Vec::new();
     for p in [&ev, &ev, &email, &ev] {

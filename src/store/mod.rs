@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod fence;
 pub mod migrate;
+pub mod salts;
 pub mod tiers;
 
 use crate::config::ClickHouseConfig;

@@ -45,7 +45,7 @@ fn explain_never_rate_limits_and_names_the_device_signal() {
     );
     input.push('\n');
     let mut out = Vec::new();
-    tacit::explain::run(&cfg, Arc::new(SystemClock), input.as_bytes(), &mut out).unwrap();
+    tacit::commands::explain::run(&cfg, Arc::new(SystemClock), input.as_bytes(), &mut out).unwrap();
     let lines: Vec<serde_json::Value> = String::from_utf8(out)
         .unwrap()
         .lines()

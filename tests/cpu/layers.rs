@@ -11,37 +11,31 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &[]),
     ("http", &["model"]),
     ("config", &["model"]),
-    ("metrics", &["model"]),
-    ("logging", &["config"]),
+    ("telemetry", &["model", "config"]),
     ("enrich", &["model", "config"]),
     ("store", &["model", "config"]),
     ("privacy", &["model", "config", "enrich", "store"]),
     ("ingest", &["model", "config", "enrich", "privacy"]),
-    ("sessions", &["model", "store"]),
-    ("rollup", &["model", "store", "sessions"]),
-    ("sink", &["model", "config", "metrics", "privacy", "store"]),
-    ("export", &["model", "config", "store", "sessions", "http"]),
-    ("notice", &["model", "config", "store"]),
-    (
-        "purge",
-        &[
-            "model", "config", "privacy", "store", "sink", "export", "rollup",
-        ],
-    ),
-    (
-        "explain",
-        &["model", "config", "enrich", "http", "ingest", "privacy"],
-    ),
+    ("analytics", &["model", "store"]),
+    ("sink", &["model", "config", "telemetry", "privacy", "store"]),
+    ("export", &["model", "config", "store", "analytics"]),
     (
         "beacon",
         &[
-            "model", "config", "http", "ingest", "privacy", "sink", "metrics",
+            "model", "config", "http", "ingest", "privacy", "sink", "telemetry",
         ],
     ),
     (
         "admin",
         &[
-            "model", "config", "http", "export", "store", "metrics", "sink",
+            "model", "config", "http", "export", "store", "telemetry", "sink",
+        ],
+    ),
+    (
+        "commands",
+        &[
+            "model", "config", "enrich", "http", "ingest", "privacy", "store", "sink", "export",
+            "analytics",
         ],
     ),
 ];

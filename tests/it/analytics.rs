@@ -186,7 +186,7 @@ pub(crate) async fn load_generated(db: &TestDb, days: &[i32]) -> Vec<Visit> {
     ins.end().await.unwrap();
     crate::email::load_generated_opens(db, days).await;
     for &d in days {
-        tacit::sessions::sessionize_day(&db.client(), d, 1)
+        tacit::analytics::sessions::sessionize_day(&db.client(), d, 1)
             .await
             .unwrap();
     }
@@ -337,7 +337,7 @@ fn raw_sql(n: u32) -> Option<&'static str> {
 
 /// The configured funnel of cookbook query 20: home → pricing → signup.
 pub(crate) async fn signup_funnel(client: &clickhouse::Client) {
-    tacit::rollup::sync_funnels(
+    tacit::analytics::rollup::sync_funnels(
         client,
         &[(
             SITE.to_string(),
@@ -404,10 +404,10 @@ async fn cookbook_queries_agree_with_raw_events() {
     .await;
     for d in days {
         // Twice: a rerun replaces the day's visits rather than adding to them.
-        tacit::sessions::sessionize_day(&client, d, 1)
+        tacit::analytics::sessions::sessionize_day(&client, d, 1)
             .await
             .unwrap();
-        tacit::sessions::sessionize_day(&client, d, 2)
+        tacit::analytics::sessions::sessionize_day(&client, d, 2)
             .await
             .unwrap();
     }
@@ -420,14 +420,14 @@ async fn cookbook_queries_agree_with_raw_events() {
     // inside the range); then with both rolled up, one of them twice (a
     // recomputation replaces the day).
     check_cookbook(&db, &params, &visits).await;
-    tacit::rollup::rollup_day(&client, days[0], 10)
+    tacit::analytics::rollup::rollup_day(&client, days[0], 10)
         .await
         .unwrap();
     check_cookbook(&db, &params, &visits).await;
-    tacit::rollup::rollup_day(&client, days[1], 11)
+    tacit::analytics::rollup::rollup_day(&client, days[1], 11)
         .await
         .unwrap();
-    tacit::rollup::rollup_day(&client, days[1], 12)
+    tacit::analytics::rollup::rollup_day(&client, days[1], 12)
         .await
         .unwrap();
     check_cookbook(&db, &params, &visits).await;

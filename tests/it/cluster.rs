@@ -196,7 +196,9 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
     for s in &shards {
         let c = shard_client(s);
         for &d in &days {
-            tacit::sessions::sessionize_day(&c, d, 1).await.unwrap();
+            tacit::analytics::sessions::sessionize_day(&c, d, 1)
+                .await
+                .unwrap();
         }
     }
     // The router: the event tier's sharded tables become the union of the
@@ -239,13 +241,15 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
     // re-sessionizes its rows, then the rollup reads across the shards.
     for (k, &d) in days.iter().enumerate() {
         let v = 10 + k as u64;
-        tacit::rollup::rollup_day(&db.client(), d, v).await.unwrap();
+        tacit::analytics::rollup::rollup_day(&db.client(), d, v)
+            .await
+            .unwrap();
         for s in &shards {
-            tacit::sessions::sessionize_day(&shard_client(s), d, v)
+            tacit::analytics::sessions::sessionize_day(&shard_client(s), d, v)
                 .await
                 .unwrap();
         }
-        tacit::rollup::rollup_tables(&shard_client(&router), d, v)
+        tacit::analytics::rollup::rollup_tables(&shard_client(&router), d, v)
             .await
             .unwrap();
         views_agree(&one, &router, &from, &to).await;

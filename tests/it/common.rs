@@ -47,7 +47,7 @@ fn log_buffer() -> &'static LogBuffer {
         let buf = LogBuffer::default();
         let w = buf.clone();
         // Debug level: the strictest test of what reaches logs.
-        tacit::logging::init(
+        tacit::telemetry::logging::init(
             tacit::config::LogFormat::Json,
             "debug,hyper=info,hyper_util=info",
             move || w.clone(),

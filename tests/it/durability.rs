@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
-use tacit::privacy::row::Table;
+use tacit::sink::row::Table;
 use tacit::sink::{quarantine, record};
 
 use crate::common::*;
@@ -319,7 +319,7 @@ async fn a_quarantine_file_replayed_twice_is_stored_once() {
     app.shutdown().await;
     let wal = db.dir.join("wal");
     let today = day_of(SystemClock.now_ms());
-    let metrics = tacit::metrics::Metrics::default();
+    let metrics = tacit::telemetry::metrics::Metrics::default();
     let mut n = 0;
     for id in tacit::sink::log::segment_ids(&wal).unwrap() {
         let path = tacit::sink::log::segment_path(&wal, id);

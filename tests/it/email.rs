@@ -212,7 +212,7 @@ async fn opens_and_clicks_per_campaign_and_link_and_no_open_redirect() {
 
     // The day rolled up: the views answer the same from the aggregate tier.
     let day = day_of(clock.now_ms());
-    tacit::rollup::rollup_day(&db.client(), day, 7)
+    tacit::analytics::rollup::rollup_day(&db.client(), day, 7)
         .await
         .unwrap();
     let rolled: u64 = db
@@ -225,9 +225,9 @@ async fn opens_and_clicks_per_campaign_and_link_and_no_open_redirect() {
     assert_eq!(rolled, 13);
     assert_eq!(views(&db).await, (daily, links));
     // A rolled-up day whose counts match is not due again.
-    let due = tacit::rollup::due(
+    let due = tacit::analytics::rollup::due(
         &db.client(),
-        tacit::rollup::Schedule {
+        tacit::analytics::rollup::Schedule {
             event_ttl_days: 30,
             delay: std::time::Duration::ZERO,
         },

@@ -369,7 +369,7 @@ async fn released_cells_are_exact_and_no_suppressed_cell_can_be_reconstructed() 
         if *dims == ["country"] {
             // Visits agree with the sessionizer's visits (first hit's country).
             for d in 0..7 {
-                tacit::sessions::sessionize_day(&db.client(), monday + d, 1)
+                tacit::analytics::sessions::sessionize_day(&db.client(), monday + d, 1)
                     .await
                     .unwrap();
             }

@@ -446,7 +446,7 @@ async fn purge_removes_the_partner_stores_of_the_site_and_policy_lists_them() {
 
     // `tacit policy`: both stores, their retention, and in the live schema
     // their tier and TTL (the event retention plus the linking horizon).
-    let text = tacit::notice::markdown(&cfg);
+    let text = tacit::commands::notice::markdown(&cfg);
     for (t, kept) in [
         ("export_cells", "92 days after the end"),
         ("export_atoms", "123 days after"),
@@ -474,16 +474,17 @@ async fn purge_removes_the_partner_stores_of_the_site_and_policy_lists_them() {
     let mut gone = db.config();
     gone.sites.clear();
     let gone = gone.validate().unwrap();
-    let req = tacit::purge::Request {
+    let req = tacit::commands::purge::Request {
         site: SITE.into(),
         before: None,
         reason: "owner's request".into(),
         dry_run: false,
         force: false,
     };
-    let out = tacit::purge::run(&gone, &client, &req, now(today), std::time::Duration::ZERO)
-        .await
-        .unwrap();
+    let out =
+        tacit::commands::purge::run(&gone, &client, &req, now(today), std::time::Duration::ZERO)
+            .await
+            .unwrap();
     assert!(
         out.found["export_cells"] > 0 && out.found["export_atoms"] > 0,
         "{:?}",

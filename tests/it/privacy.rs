@@ -109,10 +109,10 @@ async fn canary_identifiers_appear_nowhere() {
     // Every tier: the visits of the day, then its rollup.
     let client = db.client();
     let today_n = day_of(SystemClock.now_ms());
-    tacit::sessions::sessionize_day(&client, today_n, 1)
+    tacit::analytics::sessions::sessionize_day(&client, today_n, 1)
         .await
         .unwrap();
-    tacit::rollup::rollup_day(&client, today_n, 2)
+    tacit::analytics::rollup::rollup_day(&client, today_n, 2)
         .await
         .unwrap();
     let stored: Vec<(String, String)> = client
@@ -151,7 +151,7 @@ async fn canary_identifiers_appear_nowhere() {
     let mut explained = Vec::new();
     let mut cfg_raw = db.config();
     cfg_raw.policy.ip = "truncate".into();
-    tacit::explain::run(
+    tacit::commands::explain::run(
         &cfg_raw.validate().unwrap(),
         Arc::new(tacit::model::clock::SystemClock),
         std::io::Cursor::new(explain_input),
@@ -527,14 +527,14 @@ async fn a_quarantined_row_goes_at_the_event_ttl_and_with_its_site() {
     clock.advance(1_000);
     let mut purge_cfg = raw.clone();
     purge_cfg.clickhouse.url = db.url.clone();
-    let req = tacit::purge::Request {
+    let req = tacit::commands::purge::Request {
         site: "example.com".into(),
         before: None,
         reason: "test".into(),
         dry_run: false,
         force: true,
     };
-    let out = tacit::purge::run(
+    let out = tacit::commands::purge::run(
         &purge_cfg.validate().unwrap(),
         &db.client(),
         &req,
@@ -547,7 +547,7 @@ async fn a_quarantined_row_goes_at_the_event_ttl_and_with_its_site() {
     // (so the purge may find it gone already); none is left either way.
     assert!(out.found["quarantine"] <= 1, "{:?}", out.found);
     assert_eq!(out.left["quarantine"], 0);
-    assert!(tacit::purge::describe(&out).contains("quarantine"));
+    assert!(tacit::commands::purge::describe(&out).contains("quarantine"));
     let files = quarantine::list(&wal, today).unwrap();
     assert_eq!(files[0].rows, 1);
     assert!(!files[0].sites.contains_key("example.com"));

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use rand::SeedableRng;
+use tacit::commands::purge::{PurgeError, Request};
 use tacit::config::RawSite;
 use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
-use tacit::purge::{PurgeError, Request};
 
 use crate::common::*;
 
@@ -29,7 +29,7 @@ pub(crate) async fn hit(addr: std::net::SocketAddr, site: &str, path: &str, ua: 
 /// Rows of `site` in every table that holds site data.
 async fn per_table(db: &TestDb, site: &str) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    for (t, _) in tacit::purge::tables() {
+    for (t, _) in tacit::commands::purge::tables() {
         let n: u64 = db
             .client()
             .query(&format!("SELECT count() FROM {t} WHERE site = ?"))
@@ -119,7 +119,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     let today = day_of(now);
     // The live sessionizer's first run: today's visits, and the open ones
     // in its working tables.
-    tacit::sessions::Sessionizer::new(tacit::sessions::Margins {
+    tacit::analytics::sessions::Sessionizer::new(tacit::analytics::sessions::Margins {
         event_ms: 0,
         insert_ms: 0,
     })
@@ -127,7 +127,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     .await
     .unwrap();
     // Today rolled up ahead of time, so every aggregate table holds rows.
-    tacit::rollup::sync_funnels(
+    tacit::analytics::rollup::sync_funnels(
         &client,
         &[(
             A.to_string(),
@@ -137,7 +137,9 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     )
     .await
     .unwrap();
-    tacit::rollup::rollup_day(&client, today, 2).await.unwrap();
+    tacit::analytics::rollup::rollup_day(&client, today, 2)
+        .await
+        .unwrap();
     // A noisy partner release of A: a ledger row and a cached file.
     let cfg = raw.clone().validate().unwrap();
     tacit::export::release(
@@ -178,7 +180,9 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     assert_eq!(db.count("export_releases").await, 1);
 
     // A still configured: refused without --force. An unknown site: refused.
-    let still = tacit::purge::run(&cfg, &client, &request(A), now, std::time::Duration::ZERO).await;
+    let still =
+        tacit::commands::purge::run(&cfg, &client, &request(A), now, std::time::Duration::ZERO)
+            .await;
     assert!(
         matches!(still, Err(PurgeError::StillConfigured(_))),
         "{still:?}"
@@ -187,7 +191,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     without_a.sites.retain(|s| s.domain != A);
     without_a.exports.clear();
     let cfg = without_a.validate().unwrap();
-    let unknown = tacit::purge::run(
+    let unknown = tacit::commands::purge::run(
         &cfg,
         &client,
         &request("c.example"),
@@ -201,7 +205,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     );
 
     // The log still holds a row of A: the purge waits, then says so.
-    let blocked = tacit::purge::run(
+    let blocked = tacit::commands::purge::run(
         &cfg,
         &client,
         &request(A),
@@ -269,14 +273,14 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     // The restart's first sessionizer run (finished at shutdown) waits two
     // minutes for today's newest events: bring the visits up to date again,
     // as at the start, so B's figures compare.
-    tacit::sessions::Sessionizer::new(tacit::sessions::Margins {
+    tacit::analytics::sessions::Sessionizer::new(tacit::analytics::sessions::Margins {
         event_ms: 0,
         insert_ms: 0,
     })
     .run(&client, SystemClock.now_ms())
     .await
     .unwrap();
-    let done = tacit::purge::run(
+    let done = tacit::commands::purge::run(
         &cfg,
         &client,
         &request(A),
@@ -330,7 +334,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     );
     assert!(report.purges[0].contains(A) && report.purges[0].contains("#42"));
     // The attempts are on record: one blocked by the log, one done.
-    let recorded = tacit::purge::recorded(&client).await.unwrap();
+    let recorded = tacit::commands::purge::recorded(&client).await.unwrap();
     let statuses: Vec<&str> = recorded.iter().map(|r| r.status.as_str()).collect();
     assert_eq!(statuses, vec!["incomplete", "done"]);
     assert_eq!(recorded[0].tables_left, vec!["write-ahead log".to_string()]);

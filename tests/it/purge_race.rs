@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tacit::config::{RawConfig, RawSite};
 use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SharedClock, SystemClock};
 
-use tacit::purge::Request;
+use tacit::commands::purge::Request;
 
 use crate::common::*;
 
@@ -50,7 +50,7 @@ async fn hits(addr: std::net::SocketAddr, site: &str, n: usize, ua: &str) {
 /// Rows of `site` before `cutoff_ms` in every table that holds site data.
 async fn left(db: &TestDb, site: &str, cutoff_ms: i64) -> Vec<(String, u64)> {
     let mut out = Vec::new();
-    for (t, col) in tacit::purge::tables() {
+    for (t, col) in tacit::commands::purge::tables() {
         let time = tacit::store::fence::FILTERED
             .iter()
             .find(|(name, _)| *name == t)
@@ -177,7 +177,7 @@ async fn purges_with_writers_running_leave_nothing_behind() {
         } else {
             (None, now)
         };
-        let outcome = tacit::purge::run(
+        let outcome = tacit::commands::purge::run(
             &cfg,
             &db.client(),
             &Request {
@@ -238,7 +238,7 @@ async fn a_release_reads_no_row_a_purge_fence_keeps_out() {
     let fence = tacit::store::fence::raise(
         &client,
         crate::exports::SITE,
-        tacit::purge::FOREVER_MS,
+        tacit::commands::purge::FOREVER_MS,
         now,
         32,
     )
@@ -311,16 +311,22 @@ async fn every_source_a_writer_reads_is_fenced() {
             .await
             .unwrap();
     }
-    tacit::sessions::Sessionizer::new(tacit::sessions::Margins {
+    tacit::analytics::sessions::Sessionizer::new(tacit::analytics::sessions::Margins {
         event_ms: 0,
         insert_ms: 0,
     })
     .run(&client, now)
     .await
     .unwrap();
-    tacit::store::fence::raise(&client, "gone.example", tacit::purge::FOREVER_MS, now, 32)
-        .await
-        .unwrap();
+    tacit::store::fence::raise(
+        &client,
+        "gone.example",
+        tacit::commands::purge::FOREVER_MS,
+        now,
+        32,
+    )
+    .await
+    .unwrap();
     let fenced = tacit::store::fence::Applied::of(
         tacit::store::fence::active(&client, now).await.unwrap(),
         &db.name,
@@ -378,7 +384,7 @@ async fn a_long_write_keeps_its_collector_alive_and_the_purge_waiting() {
     let f = tacit::store::fence::raise(
         &client,
         "gone.example",
-        tacit::purge::FOREVER_MS,
+        tacit::commands::purge::FOREVER_MS,
         clock.now_ms(),
         3,
     )

@@ -156,11 +156,11 @@ async fn after_the_event_ttl_nothing_per_visitor_remains_and_every_view_answers_
     // Days close two days after they end, plus the delay (injected clock):
     // ten minutes into the day after next, the second day is still open.
     let clock = ManualClock::new((days[1] as i64 + 2) * 86_400_000 + 600_000);
-    let schedule = tacit::rollup::Schedule {
+    let schedule = tacit::analytics::rollup::Schedule {
         event_ttl_days: 30,
         delay: std::time::Duration::from_secs(1800),
     };
-    let rolled = tacit::rollup::run_once(&client, schedule, clock.now_ms())
+    let rolled = tacit::analytics::rollup::run_once(&client, schedule, clock.now_ms())
         .await
         .unwrap();
     assert_eq!(rolled, vec![days[0]]);
@@ -170,14 +170,16 @@ async fn after_the_event_ttl_nothing_per_visitor_remains_and_every_view_answers_
         "the seam changed an answer"
     );
     clock.advance(1_800_000);
-    let rolled = tacit::rollup::run_once(&client, schedule, clock.now_ms())
+    let rolled = tacit::analytics::rollup::run_once(&client, schedule, clock.now_ms())
         .await
         .unwrap();
     assert_eq!(rolled, vec![days[1]]);
-    assert!(tacit::rollup::run_once(&client, schedule, clock.now_ms())
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        tacit::analytics::rollup::run_once(&client, schedule, clock.now_ms())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         answers(&db, &params).await,
         before,
@@ -328,11 +330,11 @@ async fn existing_sketches_and_old_visits_become_counts_on_upgrade() {
     assert_eq!(new_answers(old).await, want_old);
     // The closed day still within the event TTL is recomputed exactly from
     // its events by the next rollup; the old one stays as finalized.
-    let schedule = tacit::rollup::Schedule {
+    let schedule = tacit::analytics::rollup::Schedule {
         event_ttl_days: 30,
         delay: std::time::Duration::from_secs(1800),
     };
-    let rolled = tacit::rollup::run_once(&client, schedule, SystemClock.now_ms())
+    let rolled = tacit::analytics::rollup::run_once(&client, schedule, SystemClock.now_ms())
         .await
         .unwrap();
     assert_eq!(rolled, vec![recent]);
@@ -395,7 +397,7 @@ async fn every_file_and_store_outside_the_database_is_classified() {
         assert!(!m.lifetime.is_empty() && !m.purge.is_empty(), "{}", m.name);
     }
     let cfg = raw.validate().unwrap();
-    let notice = tacit::notice::notice(&cfg);
+    let notice = tacit::commands::notice::notice(&cfg);
     for r in &notice.retention {
         for t in r.table.split(", ") {
             if let Some(k) = tiers::kept_for(t, &cfg.policy) {

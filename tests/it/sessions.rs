@@ -3,8 +3,8 @@
 //! exactly what a full recomputation of the day gives. A late row sends its
 //! day back to a full run.
 
+use tacit::analytics::sessions::{Margins, Sessionizer};
 use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
-use tacit::sessions::{Margins, Sessionizer};
 
 use crate::common::*;
 
@@ -224,13 +224,15 @@ async fn incremental_runs_leave_the_visits_of_a_full_recomputation() {
         "the visits the raw events make"
     );
     // So a rollup of the day need not recompute it.
-    assert!(tacit::sessions::complete(&client, day).await.unwrap());
+    assert!(tacit::analytics::sessions::complete(&client, day)
+        .await
+        .unwrap());
     // A run with nothing new writes nothing.
     let rows = count(&db, "SELECT count() FROM sessions").await;
     s.run(&client, d0 + 24 * HOUR - 1).await.unwrap();
     assert_eq!(count(&db, "SELECT count() FROM sessions").await, rows);
     // The same day recomputed in full, from `events`.
-    tacit::sessions::sessionize_day(&client, day, u64::MAX / 2)
+    tacit::analytics::sessions::sessionize_day(&client, day, u64::MAX / 2)
         .await
         .unwrap();
     let full = snapshot(&db, day).await;
@@ -271,11 +273,15 @@ async fn a_late_row_sends_its_day_back_to_a_full_run() {
     )
     .await;
     // A rollup now would recompute the day: its visits miss a row.
-    assert!(!tacit::sessions::complete(&client, day).await.unwrap());
+    assert!(!tacit::analytics::sessions::complete(&client, day)
+        .await
+        .unwrap());
     insert_hits(&db, day, d0 + 12 * HOUR, d0 + 13 * HOUR).await;
     let full = s.run(&client, d0 + 13 * HOUR - 1).await.unwrap();
     assert_eq!(full, vec![day]);
-    assert!(tacit::sessions::complete(&client, day).await.unwrap());
+    assert!(tacit::analytics::sessions::complete(&client, day)
+        .await
+        .unwrap());
     let after_late = snapshot(&db, day).await;
     assert!(after_late.iter().any(|v| v.contains("/late")));
     // The next run is incremental again.
@@ -290,7 +296,7 @@ async fn a_late_row_sends_its_day_back_to_a_full_run() {
     );
     // The same events recomputed in full give the same visits (no events
     // after 14:00 yet).
-    tacit::sessions::sessionize_day(&client, day, u64::MAX / 2)
+    tacit::analytics::sessions::sessionize_day(&client, day, u64::MAX / 2)
         .await
         .unwrap();
     assert_eq!(incremental, snapshot(&db, day).await);
@@ -317,5 +323,7 @@ async fn two_replicas_running_at_different_times_count_each_event_once() {
         oracle(&db, day).await,
         "the visits the raw events make"
     );
-    assert!(tacit::sessions::complete(&client, day).await.unwrap());
+    assert!(tacit::analytics::sessions::complete(&client, day)
+        .await
+        .unwrap());
 }

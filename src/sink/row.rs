@@ -8,8 +8,9 @@
 //! checked against the engine by the integration tests that read every
 //! column back (`tests/it/hits.rs`, `tests/it/enrich.rs`).
 
-use super::email::EmailEvent;
-use super::Event;
+use crate::model::row::ColumnWriter;
+use crate::privacy::email::EmailEvent;
+use crate::privacy::Event;
 
 /// The table a logged row goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,14 +108,17 @@ pub trait StoredRow {
 }
 
 impl StoredRow for Event {
+    /// This row, `RowBinary`-encoded in [`COLUMNS`] order.
     fn write_row_binary(&self, out: &mut Vec<u8>) {
-        Event::write_row_binary(self, out)
+        self.write_columns(&mut RowBinary(out));
     }
 }
 
 impl StoredRow for EmailEvent {
+    /// The tag and this row, `RowBinary`-encoded in [`EMAIL_COLUMNS`] order.
     fn write_row_binary(&self, out: &mut Vec<u8>) {
-        EmailEvent::write_row_binary(self, out)
+        out.push(EMAIL_TAG);
+        self.write_columns(&mut RowBinary(out));
     }
 }
 
@@ -173,78 +177,30 @@ pub fn site_and_ts(payload: &[u8]) -> Option<(&[u8], i64)> {
     Some((site, ts))
 }
 
-impl Event {
-    /// Append this row, `RowBinary`-encoded in [`COLUMNS`] order.
-    pub fn write_row_binary(&self, out: &mut Vec<u8>) {
-        string(out, &self.site);
-        out.extend_from_slice(&self.ts.to_le_bytes());
-        for s in [
-            &self.name,
-            &self.hostname,
-            &self.pathname,
-            &self.query,
-            &self.referrer_host,
-            &self.referrer_source,
-        ] {
-            string(out, s);
-        }
-        string(out, &self.channel);
-        for s in [
-            &self.utm_source,
-            &self.utm_medium,
-            &self.utm_campaign,
-            &self.utm_content,
-            &self.utm_term,
-        ] {
-            string(out, s);
-        }
-        out.extend_from_slice(&self.visitor_id.to_le_bytes());
-        string(out, &self.consent);
-        for s in [&self.ip_prefix, &self.country, &self.region, &self.city] {
-            string(out, s);
-        }
-        for s in [
-            &self.browser,
-            &self.browser_version,
-            &self.os,
-            &self.os_version,
-        ] {
-            string(out, s);
-        }
-        string(out, &self.device);
-        string(out, &self.language);
-        out.extend_from_slice(&self.screen_width.to_le_bytes());
-        string(out, &self.screen);
-        strings(out, &self.prop_keys);
-        strings(out, &self.prop_values);
-        out.push(self.interactive);
-        out.extend_from_slice(&self.revenue_amount.to_le_bytes());
-        string(out, &self.revenue_currency);
-        out.push(self.scroll_depth);
-        out.extend_from_slice(&self.engaged_ms.to_le_bytes());
-    }
-}
+/// `RowBinary` encoding of the fields a row hands out.
+struct RowBinary<'a>(&'a mut Vec<u8>);
 
-impl EmailEvent {
-    /// Append the tag and this row, `RowBinary`-encoded in
-    /// [`EMAIL_COLUMNS`] order.
-    pub fn write_row_binary(&self, out: &mut Vec<u8>) {
-        out.push(EMAIL_TAG);
-        string(out, &self.site);
-        out.extend_from_slice(&self.ts.to_le_bytes());
-        for s in [
-            self.kind,
-            &self.campaign,
-            &self.variant,
-            &self.link_host,
-            &self.link_path,
-        ] {
-            string(out, s);
-        }
-        out.extend_from_slice(&self.visitor_id.to_le_bytes());
-        for s in [self.consent, self.class, self.machine, self.operator] {
-            string(out, s);
-        }
+impl ColumnWriter for RowBinary<'_> {
+    fn string(&mut self, s: &str) {
+        string(self.0, s);
+    }
+    fn strings(&mut self, v: &[String]) {
+        strings(self.0, v);
+    }
+    fn i64(&mut self, n: i64) {
+        self.0.extend_from_slice(&n.to_le_bytes());
+    }
+    fn u64(&mut self, n: u64) {
+        self.0.extend_from_slice(&n.to_le_bytes());
+    }
+    fn u32(&mut self, n: u32) {
+        self.0.extend_from_slice(&n.to_le_bytes());
+    }
+    fn u16(&mut self, n: u16) {
+        self.0.extend_from_slice(&n.to_le_bytes());
+    }
+    fn u8(&mut self, n: u8) {
+        self.0.push(n);
     }
 }
 
@@ -266,20 +222,7 @@ mod tests {
 
     #[test]
     fn email_rows_carry_a_tag_the_writer_strips() {
-        let ev = EmailEvent {
-            site: "example.com".into(),
-            ts: 1_700_000_000_000,
-            kind: "click",
-            campaign: "spring".into(),
-            variant: String::new(),
-            link_host: "example.com".into(),
-            link_path: "/sale".into(),
-            visitor_id: 7,
-            consent: "full",
-            class: "human",
-            machine: "",
-            operator: "",
-        };
+        let ev = EmailEvent::sample();
         let mut buf = Vec::new();
         ev.write_row_binary(&mut buf);
         let (t, body) = Table::of(&buf);

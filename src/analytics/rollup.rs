@@ -136,8 +136,8 @@ pub async fn rollup_day(
     day: i32,
     version: u64,
 ) -> Result<(), clickhouse::error::Error> {
-    if !crate::sessions::complete(client, day).await? {
-        crate::sessions::sessionize_day(client, day, version).await?;
+    if !crate::analytics::sessions::complete(client, day).await? {
+        crate::analytics::sessions::sessionize_day(client, day, version).await?;
     }
     rollup_tables(client, day, version).await
 }
@@ -320,7 +320,7 @@ pub async fn run(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut sessionizer = crate::sessions::Sessionizer::default();
+    let mut sessionizer = crate::analytics::sessions::Sessionizer::default();
     let stopping = |stop: &tokio::sync::watch::Receiver<bool>| *stop.borrow();
     loop {
         tokio::select! {

@@ -16,9 +16,9 @@ use hyper::{Response, StatusCode};
 use rand::TryRngCore;
 use sha2::{Digest, Sha256};
 
-use super::{release, Channel, ExportError};
 use crate::config::exports::ExportSpec;
 use crate::config::ClickHouseConfig;
+use crate::export::{self, release, Channel, ExportError};
 use crate::http::resp::{self, Resp};
 use crate::model::clock::SharedClock;
 use crate::model::sync::lock;
@@ -156,7 +156,7 @@ impl ExportApi {
                 "missing period (e.g. ?period=2026-11)",
             );
         };
-        let spec = match super::find(&self.exports, partner, query_param(query, "export")) {
+        let spec = match export::find(&self.exports, partner, query_param(query, "export")) {
             Ok(s) => s,
             Err(e @ ExportError::Ambiguous(..)) => {
                 return reply(StatusCode::BAD_REQUEST, &e.to_string())
@@ -193,7 +193,7 @@ impl ExportApi {
         {
             Ok(r) => {
                 tracing::info!(partner = %r.summary.partner, export = %r.summary.export, period = %r.summary.period, rows = r.summary.rows, suppressed = r.summary.suppressed, epsilon = r.summary.epsilon_spent, "export released");
-                let name = super::file_name(spec, &r.summary.period);
+                let name = export::file_name(spec, &r.summary.period);
                 let mut resp = Response::new(Full::new(Bytes::from(r.bytes)));
                 let h = resp.headers_mut();
                 h.insert(

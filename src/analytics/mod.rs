@@ -1,0 +1,8 @@
+//! The second half of the flow, after the engine has the events: visits
+//! (`sessions`, the sessionizer that turns events into visits) and the
+//! closed-day rollups (`rollup`, the move of a day from the event tier to
+//! the aggregate tier, counts only). Both run in the background of every
+//! collector, under the purge fences of `store::fence`.
+
+pub mod rollup;
+pub mod sessions;
