@@ -62,14 +62,15 @@ async fn main() {
         .display()
         .to_string();
     let cfg = raw.validate().unwrap();
-    let client = tacit::store::client(&cfg.clickhouse);
+    let store = tacit::store::Store::new(&cfg.clickhouse);
+    let client = store.client().clone();
     // TACIT_BENCH_REUSE=1: time the queries on data loaded by an earlier run.
     let reuse = full && std::env::var("TACIT_BENCH_REUSE").is_ok_and(|v| v == "1");
     let today = day_of(SystemClock.now_ms());
     let mut summary = String::new();
     if !reuse {
         common::fresh_database(&cfg).await;
-        tacit::store::apply_retention(&client, &cfg.clickhouse.database, &cfg.policy)
+        tacit::store::apply_retention(&store, &cfg.policy)
             .await
             .unwrap();
 
@@ -232,10 +233,10 @@ async fn main() {
             event_ttl_days: cfg.policy.event_ttl_days,
             delay: Duration::from_secs(0),
         };
-        let rolled = tacit::analytics::rollup::run_once(&client, schedule, SystemClock.now_ms())
+        let rolled = tacit::analytics::rollup::run_once(&store, schedule, SystemClock.now_ms())
             .await
             .unwrap();
-        tacit::analytics::sessions::sessionize_day(&client, today - 1, 1)
+        tacit::analytics::sessions::sessionize_day(&store, today - 1, 1)
             .await
             .unwrap();
         let rollup = s0.elapsed();

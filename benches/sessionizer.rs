@@ -119,12 +119,13 @@ struct Measured {
 /// Insert the staged day step by step, running the mode's sessionizer
 /// after each step.
 async fn replay(
-    client: &clickhouse::Client,
+    store: &tacit::store::Store,
     day: i32,
     pid: Option<u32>,
     mode: Mode,
     steps: i64,
 ) -> Measured {
+    let client = store.client();
     let d0 = day as i64 * DAY_MS;
     let step_ms = DAY_MS / steps;
     let mut s = Sessionizer::new(Margins {
@@ -151,10 +152,10 @@ async fn replay(
         let c1 = engine_cpu(pid);
         match mode {
             Mode::Incremental => {
-                let full = s.run(client, b - 1).await.unwrap();
+                let full = s.run(store, b - 1).await.unwrap();
                 full_runs += u32::from(!full.is_empty());
             }
-            Mode::Before => tacit::analytics::sessions::sessionize_day(client, day, b as u64)
+            Mode::Before => tacit::analytics::sessions::sessionize_day(store, day, b as u64)
                 .await
                 .unwrap(),
             Mode::Store | Mode::Recent => {}
@@ -250,13 +251,14 @@ async fn main() {
         raw.clickhouse.database = "tacit_sessionizer_bench".into();
         let cfg = raw.validate().unwrap();
         common::fresh_database(&cfg).await;
-        let client = tacit::store::client(&cfg.clickhouse);
+        let store = tacit::store::Store::new(&cfg.clickhouse);
+        let client = store.client().clone();
         if matches!(mode, Mode::Store | Mode::Before) {
             exec(&client, "DROP VIEW events_recent_mv").await;
         }
         // 4.5 hits per visitor on average.
         stage(&client, day, events * 2 / 9).await;
-        let m = replay(&client, day, pid, mode, steps).await;
+        let m = replay(&store, day, pid, mode, steps).await;
         let per = |cpu: f64| cpu * 1e6 / m.events as f64;
         let mut line = format!(
             "sessionizer bench, {mode:?}: {} events in {steps} steps of {} min, {:.1} s. Engine CPU per event over the day \
@@ -271,11 +273,11 @@ async fn main() {
         if matches!(mode, Mode::Incremental | Mode::Before) {
             // The day closes and is rolled up (recomputed first only if its
             // visits do not hold exactly its events).
-            let complete = tacit::analytics::sessions::complete(&client, day)
+            let complete = tacit::analytics::sessions::complete(&store, day)
                 .await
                 .unwrap();
             let c0 = engine_cpu(pid);
-            tacit::analytics::rollup::rollup_day(&client, day, u64::MAX / 2)
+            tacit::analytics::rollup::rollup_day(&store, day, u64::MAX / 2)
                 .await
                 .unwrap();
             let c1 = engine_cpu(pid);

@@ -38,8 +38,8 @@ pub enum AppError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("clickhouse: {}", crate::store::log_safe(.0))]
-    ClickHouse(#[source] clickhouse::error::Error),
+    #[error("clickhouse: {0}")]
+    Store(#[from] store::StoreError),
     #[error("{0}")]
     Salt(#[from] crate::privacy::SaltError),
     #[error("{0}")]
@@ -185,7 +185,6 @@ fn spawn_io_threads(
 }
 
 pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Running, AppError> {
-    crate::store::cluster::install(cfg.clickhouse.cluster.clone());
     let pending = migrate::pending(&cfg.clickhouse).await?;
     if !pending.is_empty() {
         if opts.migrate {
@@ -197,16 +196,16 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
             ));
         }
     }
-    let client = store::client(&cfg.clickhouse);
-    let changed = store::apply_retention(&client, &cfg.clickhouse.database, &cfg.policy)
-        .await
-        .map_err(AppError::ClickHouse)?;
+    // One handle to the engine for the whole process.
+    let db = store::Store::new(&cfg.clickhouse);
+    let client = db.client().clone();
+    let changed = store::apply_retention(&db, &cfg.policy).await?;
     if !changed.is_empty() {
         tracing::info!(tables = ?changed, "retention changed to follow the policy");
     }
     // A configuration that would reset a privacy-budget account is refused.
     crate::export::budget::check_accounts(
-        &client,
+        &db,
         &cfg.exports,
         clock.now_ms(),
         cfg.policy.event_ttl_days as u64,
@@ -220,7 +219,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let metrics = Arc::new(metrics);
     let salts = Arc::new(Salts::new());
     let now = clock.now_ms();
-    salts.sync(&client, day_of(now), now).await?;
+    salts.sync(&db, day_of(now), now).await?;
 
     // Purge fences first: every writer below holds them. Applying a new
     // fence also removes the site's rows from this collector's quarantine.
@@ -244,7 +243,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         Some(on_apply),
     )
     .await
-    .map_err(AppError::ClickHouse)?;
+    .map_err(store::StoreError)?;
     let (sink, sink_task) = sink::spawn(
         client.clone(),
         cfg.sink.clone(),
@@ -307,6 +306,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
 
     let admin_state = Arc::new(AdminState {
         clickhouse: cfg.clickhouse.clone(),
+        store: db.clone(),
         sites: cfg.sites.iter().map(|s| s.domain.clone()).collect(),
         metrics: metrics.clone(),
         shutting_down: false.into(),
@@ -318,7 +318,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let exports = Arc::new(
         crate::admin::partner::ExportApi::new(
             cfg.exports.clone(),
-            cfg.clickhouse.clone(),
+            db.clone(),
             clock.clone(),
             cfg.policy.event_ttl_days as u64,
         )
@@ -356,16 +356,13 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
                 .map(|s| (s.clone(), f.name.clone(), f.steps.clone()))
         })
         .collect();
-    if crate::analytics::rollup::sync_funnels(&client, &funnels)
-        .await
-        .map_err(AppError::ClickHouse)?
-    {
+    if crate::analytics::rollup::sync_funnels(&db, &funnels).await? {
         tracing::info!(count = funnels.len(), "funnel definitions updated");
     }
     let (session_stop, session_rx) = watch::channel(false);
     let session_task = opts.sessionize_every.map(|every| {
         tokio::spawn(crate::analytics::rollup::run(
-            store::client(&cfg.clickhouse),
+            db.clone(),
             clock.clone(),
             fences.clone(),
             session_rx,
@@ -387,12 +384,8 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
             loop {
                 tick.tick().await;
                 let now = clock.now_ms();
-                if let Err(e) = salts.sync(&client, day_of(now), now).await {
-                    let error = match &e {
-                        crate::privacy::SaltError::ClickHouse(ch) => crate::store::log_safe(ch),
-                        other => other.to_string(),
-                    };
-                    tracing::warn!(%error, "salt refresh failed; keeping current salts");
+                if let Err(e) = salts.sync(&db, day_of(now), now).await {
+                    tracing::warn!(error = %e, "salt refresh failed; keeping current salts");
                 }
             }
         })

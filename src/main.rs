@@ -161,7 +161,6 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
     };
     let raw = RawConfig::load(&path, required, std::env::vars())?;
     let cfg = raw.validate()?;
-    tacit::store::cluster::install(cfg.clickhouse.cluster.clone());
     Ok(cfg)
 }
 
@@ -366,9 +365,10 @@ async fn export(
 ) -> anyhow::Result<()> {
     use rand::TryRngCore;
     let spec = tacit::export::find(&cfg.exports, partner, name)?;
-    let client = tacit::store::client(&cfg.clickhouse);
+    let store = tacit::store::Store::new(&cfg.clickhouse);
+    let client = store.client();
     tacit::export::budget::check_accounts(
-        &client,
+        &store,
         &cfg.exports,
         SystemClock.now_ms(),
         cfg.policy.event_ttl_days as u64,
@@ -376,10 +376,10 @@ async fn export(
     .await?;
     // Not a collector: the purge fences in force now keep their rows out.
     let fenced = tacit::store::fence::Applied::of(
-        tacit::store::fence::active(&client, SystemClock.now_ms()).await?,
-        &cfg.clickhouse.database,
+        tacit::store::fence::active(client, SystemClock.now_ms()).await?,
+        store.database(),
     )
-    .client(&client);
+    .store(&store);
     // Noise from the operating system's generator, draw by draw.
     let mut rng = rand::rngs::OsRng.unwrap_err();
     let released = tacit::export::release(
@@ -419,10 +419,10 @@ async fn disclosures(cfg: &Config, year: i32, json: bool) -> anyhow::Result<()> 
 }
 
 async fn purge(cfg: &Config, req: &tacit::commands::purge::Request) -> anyhow::Result<()> {
-    let client = tacit::store::client(&cfg.clickhouse);
+    let store = tacit::store::Store::new(&cfg.clickhouse);
     let outcome = tacit::commands::purge::run(
         cfg,
-        &client,
+        &store,
         req,
         SystemClock.now_ms(),
         std::time::Duration::from_secs(60),
@@ -434,7 +434,7 @@ async fn purge(cfg: &Config, req: &tacit::commands::purge::Request) -> anyhow::R
 
 async fn rollup(cfg: &Config, day: Option<&str>) -> anyhow::Result<()> {
     use tacit::model::clock::format_day;
-    let client = tacit::store::client(&cfg.clickhouse);
+    let store = tacit::store::Store::new(&cfg.clickhouse);
     let now = SystemClock.now_ms();
     let schedule = tacit::analytics::rollup::Schedule {
         event_ttl_days: cfg.policy.event_ttl_days,
@@ -452,14 +452,14 @@ async fn rollup(cfg: &Config, day: Option<&str>) -> anyhow::Result<()> {
                     format_day(*schedule.candidates(now).end())
                 );
             }
-            tacit::analytics::rollup::rollup_day(&client, n, now as u64)
+            tacit::analytics::rollup::rollup_day(&store, n, now as u64)
                 .await
-                .map_err(|e| anyhow::anyhow!("rollup: {}", tacit::store::log_safe(&e)))?;
+                .map_err(|e| anyhow::anyhow!("rollup: {e}"))?;
             vec![n]
         }
-        None => tacit::analytics::rollup::run_once(&client, schedule, now)
+        None => tacit::analytics::rollup::run_once(&store, schedule, now)
             .await
-            .map_err(|e| anyhow::anyhow!("rollup: {}", tacit::store::log_safe(&e)))?,
+            .map_err(|e| anyhow::anyhow!("rollup: {e}"))?,
     };
     if days.is_empty() {
         println!("no closed day is due");

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use hyper::header;
 use hyper::StatusCode;
 
-use crate::config::ClickHouseConfig;
 use crate::http::resp::{self, Resp};
 
 const COOKBOOK: &str = include_str!("../../docs/queries.md");
@@ -88,7 +87,7 @@ fn is_date(s: &str) -> bool {
 }
 
 /// `GET /dashboard/data`: every panel's rows, or the configured sites.
-pub async fn data(ch: &ClickHouseConfig, sites: &[String], query: Option<&str>) -> Resp {
+pub async fn data(store: &crate::store::Store, sites: &[String], query: Option<&str>) -> Resp {
     let mut site = None;
     let mut from = None;
     let mut to = None;
@@ -125,7 +124,9 @@ pub async fn data(ch: &ClickHouseConfig, sites: &[String], query: Option<&str>) 
     if (b - a).get_days() > MAX_DAYS {
         return error(StatusCode::BAD_REQUEST, "the range is at most 366 days");
     }
-    let client = crate::store::client(ch)
+    let client = store
+        .client()
+        .clone()
         .with_setting("output_format_json_quote_64bit_integers", "0")
         .with_setting("max_execution_time", QUERY_SECONDS);
     let queries = cookbook();

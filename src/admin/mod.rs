@@ -24,6 +24,8 @@ const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub struct AdminState {
     pub clickhouse: ClickHouseConfig,
+    /// The engine, one handle for every request.
+    pub store: store::Store,
     /// Configured site domains (for the dashboard's site picker).
     pub sites: Vec<String>,
     pub metrics: Arc<Metrics>,
@@ -45,9 +47,7 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
         "/readyz" => readyz(&state).await,
         "/readyz/ingest" => ready_for_hits(&state),
         "/dashboard" => dashboard::page(),
-        "/dashboard/data" => {
-            dashboard::data(&state.clickhouse, &state.sites, req.uri().query()).await
-        }
+        "/dashboard/data" => dashboard::data(&state.store, &state.sites, req.uri().query()).await,
         "/metrics" => resp::body(
             StatusCode::OK,
             "text/plain; version=0.0.4",
@@ -87,8 +87,7 @@ async fn readyz(state: &AdminState) -> Resp {
     {
         return unavailable(why);
     }
-    let client = store::client(&state.clickhouse);
-    if !store::ping(&client).await {
+    if !store::ping(state.store.client()).await {
         return unavailable("clickhouse unreachable");
     }
     match tokio::time::timeout(READY_TIMEOUT, store::migrate::pending(&state.clickhouse)).await {

@@ -17,15 +17,15 @@ use rand::TryRngCore;
 use sha2::{Digest, Sha256};
 
 use crate::config::exports::ExportSpec;
-use crate::config::ClickHouseConfig;
 use crate::export::{self, release, Channel, ExportError};
 use crate::http::resp::{self, Resp};
 use crate::model::clock::SharedClock;
 use crate::model::sync::lock;
+use crate::store::Store;
 
 pub struct ExportApi {
     pub exports: Vec<ExportSpec>,
-    pub clickhouse: ClickHouseConfig,
+    pub store: Store,
     pub clock: SharedClock,
     pub event_ttl_days: u64,
     buckets: Mutex<HashMap<[u8; 32], Bucket>>,
@@ -66,13 +66,13 @@ fn query_param<'a>(q: Option<&'a str>, key: &str) -> Option<&'a str> {
 impl ExportApi {
     pub fn new(
         exports: Vec<ExportSpec>,
-        clickhouse: ClickHouseConfig,
+        store: Store,
         clock: SharedClock,
         event_ttl_days: u64,
     ) -> Self {
         Self {
             exports,
-            clickhouse,
+            store,
             clock,
             event_ttl_days,
             buckets: Mutex::new(HashMap::new()),
@@ -163,7 +163,6 @@ impl ExportApi {
             }
             Err(_) => return reply(StatusCode::NOT_FOUND, "no such export"),
         };
-        let base = crate::store::client(&self.clickhouse);
         let fence = match &self.fences {
             Some(f) => match f.writer(std::time::Duration::from_secs(5)).await {
                 Some(g) => Some(g),
@@ -176,12 +175,12 @@ impl ExportApi {
             },
             None => None,
         };
-        let client = fence
+        let store = fence
             .as_ref()
-            .map_or_else(|| base.clone(), |g| g.client(&base));
+            .map_or_else(|| self.store.clone(), |g| g.store(&self.store));
         let now = self.clock.now_ms();
         match release(
-            &client,
+            &store,
             spec,
             period,
             now,

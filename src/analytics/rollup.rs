@@ -22,21 +22,23 @@
 use std::time::Duration;
 
 use crate::model::clock::{day_of, format_day, SharedClock};
+use crate::store::{Store, StoreError};
 
-/// The rollup of one table for one day: `?` are the version, then the day.
+/// The rollup of one table for one day, with the query parameters
+/// `{version:UInt64}` and `{day:Date}`.
 const ROLLUPS: &[(&str, &str)] = &[
     (
         "rollup_hourly",
         "INSERT INTO rollup_hourly (site, hour, pageviews, events, visitors, version)
          SELECT site, toStartOfHour(ts) AS hour, countIf(name = 'pageview'), count(),
-                uniqExactIf(visitor_id, visitor_id != 0), toUInt64(?)
-         FROM events WHERE toDate(ts) = toDate(?) GROUP BY site, hour",
+                uniqExactIf(visitor_id, visitor_id != 0), {version:UInt64}
+         FROM events WHERE toDate(ts) = {day:Date} GROUP BY site, hour",
     ),
     (
         "rollup_daily",
-        "INSERT INTO rollup_daily
+        "INSERT INTO rollup_daily (site, day, dimension, value, pageviews, events, visitors, version)
          SELECT site, toDate(ts) AS day, kv.1 AS dimension, kv.2 AS value, countIf(name = 'pageview'),
-                count(), uniqExactIf(visitor_id, visitor_id != 0), toUInt64(?)
+                count(), uniqExactIf(visitor_id, visitor_id != 0), {version:UInt64}
          FROM events
          ARRAY JOIN arrayConcat(
              [('all', ''), ('pathname', pathname), ('hostname', hostname),
@@ -47,33 +49,34 @@ const ROLLUPS: &[(&str, &str)] = &[
               ('browser', toString(browser)), ('os', toString(os)), ('language', toString(language)),
               ('screen', toString(screen)), ('event', toString(name))],
              arrayMap((k, v) -> (concat('prop:', toString(k)), v), prop_keys, prop_values)) AS kv
-         WHERE toDate(ts) = toDate(?)
+         WHERE toDate(ts) = {day:Date}
          GROUP BY site, day, dimension, value",
     ),
     (
         "rollup_visits_daily",
         "INSERT INTO rollup_visits_daily
+             (site, day, kind, value, visits, bounces, duration_s, pageviews, version)
          SELECT site, day, kv.1 AS kind, kv.2 AS value, count(), sum(bounced), sum(duration_s),
-                sum(pageviews), toUInt64(?)
+                sum(pageviews), {version:UInt64}
          FROM analytics_visits
          ARRAY JOIN [('all', ''), ('entry_page', entry_page), ('exit_page', exit_page)] AS kv
-         WHERE day = toDate(?)
+         WHERE day = {day:Date}
          GROUP BY site, day, kind, value",
     ),
     (
         "rollup_goals_daily",
-        "INSERT INTO rollup_goals_daily
+        "INSERT INTO rollup_goals_daily (site, day, goal_kind, goal, converted_visits, version)
          SELECT site, day, if(startsWith(g, '/'), 'page', 'event') AS goal_kind, g AS goal, count(),
-                toUInt64(?)
+                {version:UInt64}
          FROM analytics_visits
          ARRAY JOIN arrayDistinct(arrayConcat(arrayFilter(e -> e != 'pageview', event_names), pages)) AS g
-         WHERE day = toDate(?)
+         WHERE day = {day:Date}
          GROUP BY site, day, goal_kind, goal",
     ),
     (
         "rollup_funnels_daily",
-        "INSERT INTO rollup_funnels_daily
-         SELECT site, day, funnel, toUInt8(s) AS step, steps[s] AS name, countIf(depth >= s), toUInt64(?)
+        "INSERT INTO rollup_funnels_daily (site, day, funnel, step, name, visits, version)
+         SELECT site, day, funnel, toUInt8(s) AS step, steps[s] AS name, countIf(depth >= s), {version:UInt64}
          FROM
          (
              SELECT v.site AS site, v.day AS day, f.name AS funnel, f.steps AS steps,
@@ -84,7 +87,7 @@ const ROLLUPS: &[(&str, &str)] = &[
                         toUInt64(0)) AS depth
              FROM analytics_visits AS v
              INNER JOIN (SELECT site, name, steps FROM funnel_definitions FINAL) AS f ON f.site = v.site
-             WHERE v.day = toDate(?)
+             WHERE v.day = {day:Date}
          )
          ARRAY JOIN arrayEnumerate(steps) AS s
          GROUP BY site, day, funnel, step, name",
@@ -94,11 +97,12 @@ const ROLLUPS: &[(&str, &str)] = &[
         // From the table, not the `email_counts` view: a definer view
         // escapes the purge fences' table filters. The same grouping.
         "INSERT INTO rollup_email_daily
+             (site, day, campaign, variant, kind, link, class, machine, events, visitors, version)
          SELECT site, toDate(ts) AS day, campaign, variant, kind, link, class, machine,
-                count() AS events, uniqExactIf(visitor_id, visitor_id != 0) AS visitors, toUInt64(?)
+                count() AS events, uniqExactIf(visitor_id, visitor_id != 0) AS visitors, {version:UInt64}
          FROM email_events
          ARRAY JOIN if(kind = 'click', ['', concat(link_host, link_path)], ['']) AS link
-         WHERE toDate(ts) = toDate(?)
+         WHERE toDate(ts) = {day:Date}
          GROUP BY site, day, campaign, variant, kind, link, class, machine",
     ),
 ];
@@ -131,87 +135,83 @@ impl Schedule {
 /// already hold every one of its events (the live sessionizer kept up and
 /// no late row came since), fill every rollup table, record the version,
 /// then delete older versions.
-pub async fn rollup_day(
-    client: &clickhouse::Client,
-    day: i32,
-    version: u64,
-) -> Result<(), clickhouse::error::Error> {
-    if !crate::analytics::sessions::complete(client, day).await? {
-        crate::analytics::sessions::sessionize_day(client, day, version).await?;
+pub async fn rollup_day(store: &Store, day: i32, version: u64) -> Result<(), StoreError> {
+    if !crate::analytics::sessions::complete(store, day).await? {
+        crate::analytics::sessions::sessionize_day(store, day, version).await?;
     }
-    rollup_tables(client, day, version).await
+    rollup_tables(store, day, version).await
 }
 
 /// The rollup proper: fill every rollup table for one day under `version`
 /// from the event tier and the visits, record the version, delete older
 /// ones. On a cluster this reads across shards (exact counts merge) and
 /// writes one row per key.
-pub async fn rollup_tables(
-    client: &clickhouse::Client,
-    day: i32,
-    version: u64,
-) -> Result<(), clickhouse::error::Error> {
+pub async fn rollup_tables(store: &Store, day: i32, version: u64) -> Result<(), StoreError> {
     let date = format_day(day);
-    for (_, sql) in ROLLUPS {
+    let client = store.client();
+    let run = |sql: &str| {
         client
             .query(sql)
-            .bind(version)
-            .bind(&date)
-            .execute()
-            .await?;
+            .param("day", &date)
+            .param("version", version)
+    };
+    for (_, sql) in ROLLUPS {
+        run(sql).execute().await?;
     }
-    client
-        .query("INSERT INTO rollup_days SELECT toDate(?), toUInt64(?), now()")
-        .bind(&date)
-        .bind(version)
-        .execute()
-        .await?;
-    let older: u64 = client
-        .query("SELECT count() FROM rollup_days WHERE day = toDate(?) AND version < ?")
-        .bind(&date)
-        .bind(version)
-        .fetch_one()
-        .await?;
+    run("INSERT INTO rollup_days (day, version, computed_at) \
+         SELECT {day:Date}, {version:UInt64}, now()")
+    .execute()
+    .await?;
+    let older: u64 = run(
+        "SELECT count() FROM rollup_days WHERE day = {day:Date} AND version < {version:UInt64}",
+    )
+    .fetch_one()
+    .await?;
     if older == 0 {
         return Ok(());
     }
-    for table in tables().chain(["rollup_days"]) {
-        client
-            .query(&format!(
-                "ALTER TABLE {} DELETE WHERE day = toDate(?) AND version < ? SETTINGS mutations_sync = 1",
-                crate::store::cluster::target(table)
-            ))
-            .bind(&date)
-            .bind(version)
-            .execute()
-            .await?;
+    for sql in delete_older_sql(store) {
+        run(&sql).execute().await?;
     }
     Ok(())
 }
 
+/// The mutations that delete a day's older rollup versions, rollup tables
+/// first and `rollup_days` last.
+pub fn delete_older_sql(store: &Store) -> Vec<String> {
+    tables()
+        .chain(["rollup_days"])
+        .map(|table| {
+            format!(
+                "ALTER TABLE {} DELETE WHERE day = {{day:Date}} AND version < {{version:UInt64}} \
+                 SETTINGS mutations_sync = 1",
+                store.target(table)
+            )
+        })
+        .collect()
+}
+
 /// The closed days that need a (new) rollup at `now_ms`.
-pub async fn due(
-    client: &clickhouse::Client,
-    schedule: Schedule,
-    now_ms: i64,
-) -> Result<Vec<i32>, clickhouse::error::Error> {
+pub async fn due(store: &Store, schedule: Schedule, now_ms: i64) -> Result<Vec<i32>, StoreError> {
     let days = schedule.candidates(now_ms);
     if days.is_empty() {
         return Ok(vec![]);
     }
     let (from, to) = (format_day(*days.start()), format_day(*days.end()));
-    let rows: Vec<u16> = client
+    let rows: Vec<u16> = store
+        .client()
         .query(
             "SELECT days.d
-             FROM (SELECT toDate(?) + number AS d FROM numbers(toUInt64(dateDiff('day', toDate(?), toDate(?)) + 1))) AS days
+             FROM (SELECT {from:Date} + number AS d
+                   FROM numbers(toUInt64(dateDiff('day', {from:Date}, {to:Date}) + 1))) AS days
              LEFT JOIN (SELECT day, count() AS events FROM
                             (SELECT toDate(ts) AS day FROM events
                              UNION ALL SELECT toDate(ts) AS day FROM email_events)
-                        WHERE day BETWEEN toDate(?) AND toDate(?) GROUP BY day) AS e ON e.day = days.d
+                        WHERE day BETWEEN {from:Date} AND {to:Date} GROUP BY day) AS e ON e.day = days.d
              LEFT JOIN (SELECT day, sum(n) AS rolled FROM
                             (SELECT day, version, events AS n FROM rollup_daily WHERE dimension = 'all'
                              UNION ALL SELECT day, version, events AS n FROM rollup_email_daily WHERE link = '')
-                        WHERE day BETWEEN toDate(?) AND toDate(?)
+                        WHERE day BETWEEN {from:Date} AND {to:Date}
                           AND (day, version) IN (SELECT day, max(version) FROM rollup_days GROUP BY day)
                         GROUP BY day) AS r ON r.day = days.d
              LEFT JOIN (SELECT day, max(version) AS v, count() AS markers FROM rollup_days GROUP BY day) AS m
@@ -220,13 +220,8 @@ pub async fn due(
              ORDER BY days.d
              SETTINGS join_use_nulls = 0",
         )
-        .bind(&from)
-        .bind(&from)
-        .bind(&to)
-        .bind(&from)
-        .bind(&to)
-        .bind(&from)
-        .bind(&to)
+        .param("from", &from)
+        .param("to", &to)
         .fetch_all()
         .await?;
     Ok(rows.into_iter().map(i32::from).collect())
@@ -234,15 +229,17 @@ pub async fn due(
 
 /// Roll up every due day at `now_ms`; returns the days rolled up.
 pub async fn run_once(
-    client: &clickhouse::Client,
+    store: &Store,
     schedule: Schedule,
     now_ms: i64,
-) -> Result<Vec<i32>, clickhouse::error::Error> {
-    let days = due(client, schedule, now_ms).await?;
+) -> Result<Vec<i32>, StoreError> {
+    let days = due(store, schedule, now_ms).await?;
     // Not a fence member: the fences in force now are applied.
-    let fenced =
-        crate::store::fence::Applied::of(crate::store::fence::active(client, now_ms).await?, "")
-            .client(client);
+    let fenced = crate::store::fence::Applied::of(
+        crate::store::fence::active(store.client(), now_ms).await?,
+        "",
+    )
+    .store(store);
     for &d in &days {
         rollup_day(&fenced, d, now_ms.max(1) as u64).await?;
     }
@@ -252,9 +249,10 @@ pub async fn run_once(
 /// Make `funnel_definitions` hold exactly `funnels` (site, name, steps).
 /// Returns whether anything changed.
 pub async fn sync_funnels(
-    client: &clickhouse::Client,
+    store: &Store,
     funnels: &[(String, String, Vec<String>)],
-) -> Result<bool, clickhouse::error::Error> {
+) -> Result<bool, StoreError> {
+    let client = store.client();
     #[derive(clickhouse::Row, serde::Deserialize)]
     struct Def {
         site: String,
@@ -276,10 +274,13 @@ pub async fn sync_funnels(
     }
     for (site, name, steps) in &want {
         client
-            .query("INSERT INTO funnel_definitions SELECT ?, ?, ?")
-            .bind(site)
-            .bind(name)
-            .bind(steps)
+            .query(
+                "INSERT INTO funnel_definitions (site, name, steps) \
+                 SELECT {site:String}, {name:String}, {steps:Array(String)}",
+            )
+            .param("site", site)
+            .param("name", name)
+            .param("steps", steps)
             .execute()
             .await?;
     }
@@ -289,16 +290,16 @@ pub async fn sync_funnels(
         .collect();
     client
         .query(&format!(
-            "DELETE FROM {} WHERE NOT has(?, concat(toString(site), char(0), name))",
-            crate::store::cluster::target("funnel_definitions")
+            "DELETE FROM {} WHERE NOT has({{keep:Array(String)}}, concat(toString(site), char(0), name))",
+            store.target("funnel_definitions")
         ))
-        .bind(keep)
+        .param("keep", keep)
         .execute()
         .await?;
     client
         .query(&format!(
             "OPTIMIZE TABLE {} FINAL",
-            crate::store::cluster::target("funnel_definitions")
+            store.target("funnel_definitions")
         ))
         .execute()
         .await?;
@@ -311,7 +312,7 @@ pub async fn sync_funnels(
 /// version and the newest recorded one is what views read; visits are
 /// only ever extended from the version reaching furthest.
 pub async fn run(
-    client: clickhouse::Client,
+    store: Store,
     clock: SharedClock,
     fences: crate::store::fence::Fences,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -339,17 +340,17 @@ pub async fn run(
             );
             continue;
         };
-        if let Err(e) = sessionizer.run(&fence.client(&client), now).await {
-            tracing::warn!(error = %crate::store::log_safe(&e), "sessionizing failed; will retry");
+        if let Err(e) = sessionizer.run(&fence.store(&store), now).await {
+            tracing::warn!(error = %e, "sessionizing failed; will retry");
         }
         drop(fence);
         if stopping(&stop) {
             return;
         }
-        let days = match due(&client, schedule, now).await {
+        let days = match due(&store, schedule, now).await {
             Ok(days) => days,
             Err(e) => {
-                tracing::warn!(error = %crate::store::log_safe(&e), "rollup failed; will retry");
+                tracing::warn!(error = %e, "rollup failed; will retry");
                 continue;
             }
         };
@@ -361,10 +362,10 @@ pub async fn run(
             let Some(fence) = fences.writer(every).await else {
                 break;
             };
-            match rollup_day(&fence.client(&client), d, now.max(1) as u64).await {
+            match rollup_day(&fence.store(&store), d, now.max(1) as u64).await {
                 Ok(()) => done.push(format_day(d)),
                 Err(e) => {
-                    tracing::warn!(error = %crate::store::log_safe(&e), "rollup failed; will retry");
+                    tracing::warn!(error = %e, "rollup failed; will retry");
                     break;
                 }
             }

@@ -23,6 +23,7 @@
 //! when it is rolled up, unless its visits hold exactly its events.
 
 use crate::model::clock::{day_of, format_day};
+use crate::store::{Store, StoreError};
 
 /// Inactivity that ends a visit.
 pub const VISIT_GAP_SECONDS: u32 = 30 * 60;
@@ -43,8 +44,8 @@ const VISIT_COLUMNS: &str =
 /// (`fresh` = 0) that later events may extend. Segments of a visitor are
 /// ordered by their first hit; one starts a new visit when it begins more
 /// than the gap after the previous one ended. Only visits with at least one
-/// fresh event are written. `{segments}`, `{gap}` and `{version}` are
-/// filled in.
+/// fresh event are written. `{segments}` is a fragment of this file's SQL;
+/// the values are the query parameters `version` and `gap`.
 const VISITS: &str = "
 SELECT site, day, visitor_id,
        min(start) AS first_hit, max(end) AS last_hit,
@@ -55,7 +56,7 @@ SELECT site, day, visitor_id,
        argMin(country, start), argMin(device, start),
        arrayFlatten(arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((start, names))))) AS all_names,
        arrayFlatten(arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((start, paths))))) AS all_pages,
-       toUInt64({version})
+       {version:UInt64}
 FROM
 (
     SELECT *, sum(new_visit) OVER (PARTITION BY site, visitor_id ORDER BY start ROWS UNBOUNDED PRECEDING) AS visit_no
@@ -65,7 +66,7 @@ FROM
                if(dateDiff('second',
                            lagInFrame(end, 1, toDateTime64(0, 3, 'UTC'))
                                OVER (PARTITION BY site, visitor_id ORDER BY start ROWS BETWEEN 1 PRECEDING AND CURRENT ROW),
-                           start) > {gap}, 1, 0) AS new_visit
+                           start) > {gap:UInt32}, 1, 0) AS new_visit
         FROM ({segments})
     )
 )
@@ -80,30 +81,28 @@ SELECT e.site AS site, toDate(e.ts) AS day, e.visitor_id AS visitor_id, e.ts AS 
        e.country AS country, e.device AS device, [e.name] AS names,
        if(e.name = 'pageview', [e.pathname], []) AS paths, toUInt8(1) AS fresh";
 
-/// Every event of day `{day}` up to `{upto}` (ms).
-fn full_segments(day: &str, upto: i64) -> String {
+/// Every event of day `{day:Date}` up to `{upto:Int64}` (ms).
+fn full_segments() -> String {
     format!(
         "{EVENT_SEGMENT} FROM events AS e
-         WHERE toDate(e.ts) = toDate('{day}') AND e.visitor_id != 0
-           AND e.ts <= fromUnixTimestamp64Milli({upto}, 'UTC')"
+         WHERE toDate(e.ts) = {{day:Date}} AND e.visitor_id != 0
+           AND e.ts <= fromUnixTimestamp64Milli({{upto:Int64}}, 'UTC')"
     )
 }
 
-/// The events of day `{day}` after `{after}` up to `{upto}` (ms) not yet in
-/// a visit, and the open visit each visitor with such events may extend:
-/// the version reaching furthest of its visits that ended after `{low}`.
+/// The events of day `{day:Date}` after `{after:Int64}` up to
+/// `{upto:Int64}` (ms) not yet in a visit, and the open visit each visitor
+/// with such events may extend: the version reaching furthest of its visits
+/// that ended after `{low:Int64}`.
 /// (The row is picked by its key rather than with `argMax` over the whole
 /// row, which copies every array it passes.)
-fn incremental_segments(day: &str, low: i64, after: i64, upto: i64) -> String {
-    let fresh = format!(
-        "SELECT site, ts, name, visitor_id, pathname, referrer_source, channel, utm_campaign, country, device
+fn incremental_segments() -> String {
+    let fresh = "SELECT site, ts, name, visitor_id, pathname, referrer_source, channel, utm_campaign, country, device
          FROM events_recent
-         WHERE ts > fromUnixTimestamp64Milli({after}, 'UTC') AND ts <= fromUnixTimestamp64Milli({upto}, 'UTC')
-           AND toDate(ts) = toDate('{day}')"
-    );
-    let tail = format!(
-        "sessions_tail WHERE day = toDate('{day}') AND end >= fromUnixTimestamp64Milli({low}, 'UTC')"
-    );
+         WHERE ts > fromUnixTimestamp64Milli({after:Int64}, 'UTC')
+           AND ts <= fromUnixTimestamp64Milli({upto:Int64}, 'UTC')
+           AND toDate(ts) = {day:Date}";
+    let tail = "sessions_tail WHERE day = {day:Date} AND end >= fromUnixTimestamp64Milli({low:Int64}, 'UTC')";
     let furthest = format!(
         "SELECT site, visitor_id, max((end, version)) AS m FROM {tail}
            AND (site, visitor_id) IN (SELECT site, visitor_id FROM ({fresh}))
@@ -122,78 +121,82 @@ fn incremental_segments(day: &str, low: i64, after: i64, upto: i64) -> String {
     )
 }
 
-fn visits(segments: &str, version: u64) -> String {
-    VISITS
-        .replace("{version}", &version.to_string())
-        .replace("{gap}", &VISIT_GAP_SECONDS.to_string())
-        .replace("{segments}", segments)
+/// The insert of the visits from `segments` (a fragment of this file).
+fn insert_visits(segments: &str) -> String {
+    format!(
+        "INSERT INTO sessions ({VISIT_COLUMNS}) {}",
+        VISITS.replace("{segments}", segments)
+    )
 }
 
-/// On a cluster each shard sessionizes its own rows (a visitor-day is on
-/// one shard); on one server the setting changes nothing.
+/// Run an insert of visits with its values. On a cluster each shard
+/// sessionizes its own rows (a visitor-day is on one shard); on one server
+/// the setting changes nothing.
 async fn insert_select(
-    client: &clickhouse::Client,
+    store: &Store,
     sql: &str,
-) -> Result<(), clickhouse::error::Error> {
-    client
+    params: &[(&str, i64)],
+    day: &str,
+    version: u64,
+) -> Result<(), StoreError> {
+    let mut q = store
+        .client()
         .query(sql)
         .with_setting("parallel_distributed_insert_select", "2")
-        .execute()
-        .await
+        .param("day", day)
+        .param("version", version)
+        .param("gap", VISIT_GAP_SECONDS);
+    for (name, v) in params {
+        q = q.param(name, v);
+    }
+    Ok(q.execute().await?)
 }
 
 /// Recompute the visits of one UTC day, every event up to `upto` (ms), under
 /// `version`, and delete older versions of that day. (A live day's visits
 /// reach the working table through its materialized view.)
-async fn full_run(
-    client: &clickhouse::Client,
-    day: i32,
-    upto: i64,
-    version: u64,
-) -> Result<(), clickhouse::error::Error> {
+async fn full_run(store: &Store, day: i32, upto: i64, version: u64) -> Result<(), StoreError> {
     let date = format_day(day);
-    let sql = format!(
-        "INSERT INTO sessions ({VISIT_COLUMNS}) {}",
-        visits(&full_segments(&date, upto), version)
-    );
-    insert_select(client, &sql).await?;
-    client
-        .query(&format!(
-            "ALTER TABLE {} DELETE WHERE day = toDate(?) AND version < ? SETTINGS mutations_sync = 1",
-            crate::store::cluster::target("sessions")
-        ))
-        .bind(&date)
-        .bind(version)
+    let sql = insert_visits(&full_segments());
+    insert_select(store, &sql, &[("upto", upto)], &date, version).await?;
+    store
+        .client()
+        .query(&delete_older_sql(store))
+        .param("day", &date)
+        .param("version", version)
         .execute()
-        .await
+        .await?;
+    Ok(())
+}
+
+/// The mutation that deletes a day's older visit versions.
+pub fn delete_older_sql(store: &Store) -> String {
+    format!(
+        "ALTER TABLE {} DELETE WHERE day = {{day:Date}} AND version < {{version:UInt64}} \
+         SETTINGS mutations_sync = 1",
+        store.target("sessions")
+    )
 }
 
 /// Recompute every visit of one (closed) UTC day under `version` and delete
 /// older versions of it: what a rollup does before it counts the visits.
-pub async fn sessionize_day(
-    client: &clickhouse::Client,
-    day: i32,
-    version: u64,
-) -> Result<(), clickhouse::error::Error> {
-    full_run(client, day, (day as i64 + 1) * MS_PER_DAY - 1, version).await
+pub async fn sessionize_day(store: &Store, day: i32, version: u64) -> Result<(), StoreError> {
+    full_run(store, day, (day as i64 + 1) * MS_PER_DAY - 1, version).await
 }
 
 /// Whether the visits of `day` hold each of its events (with a visitor id)
 /// exactly once, by count: a day the live sessionizer kept up with, and no
 /// late row reached since. A late row, or a visit written twice, makes the
 /// counts differ.
-pub async fn complete(
-    client: &clickhouse::Client,
-    day: i32,
-) -> Result<bool, clickhouse::error::Error> {
+pub async fn complete(store: &Store, day: i32) -> Result<bool, StoreError> {
     let date = format_day(day);
-    let (events, in_visits): (u64, u64) = client
+    let (events, in_visits): (u64, u64) = store
+        .client()
         .query(
-            "SELECT toUInt64(ifNull((SELECT count() FROM events WHERE toDate(ts) = toDate(?) AND visitor_id != 0), 0)),
-                    toUInt64(ifNull((SELECT sum(events) FROM sessions FINAL WHERE day = toDate(?)), 0))",
+            "SELECT toUInt64(ifNull((SELECT count() FROM events WHERE toDate(ts) = {day:Date} AND visitor_id != 0), 0)),
+                    toUInt64(ifNull((SELECT sum(events) FROM sessions FINAL WHERE day = {day:Date}), 0))",
         )
-        .bind(&date)
-        .bind(&date)
+        .param("day", &date)
         .fetch_one()
         .await?;
     Ok(events > 0 && events == in_visits)
@@ -202,19 +205,16 @@ pub async fn complete(
 /// Extend and add the visits of `day` with the events after `after` up to
 /// `upto` (ms), under `version`.
 async fn incremental_run(
-    client: &clickhouse::Client,
+    store: &Store,
     day: i32,
     after: i64,
     upto: i64,
     version: u64,
-) -> Result<(), clickhouse::error::Error> {
-    let date = format_day(day);
+) -> Result<(), StoreError> {
     let low = after - VISIT_GAP_SECONDS as i64 * 1000 - 60_000;
-    let sql = format!(
-        "INSERT INTO sessions ({VISIT_COLUMNS}) {}",
-        visits(&incremental_segments(&date, low, after, upto), version)
-    );
-    insert_select(client, &sql).await
+    let sql = insert_visits(&incremental_segments());
+    let params = [("low", low), ("after", after), ("upto", upto)];
+    insert_select(store, &sql, &params, &format_day(day), version).await
 }
 
 /// How far behind the clocks the cursors stay.
@@ -269,12 +269,9 @@ impl Sessionizer {
     /// Bring yesterday's and today's visits up to `now_ms` (tacit's clock)
     /// less the margin; returns the days recomputed in full. Failures leave
     /// the cursor where it was, so the next run retries the same events.
-    pub async fn run(
-        &mut self,
-        client: &clickhouse::Client,
-        now_ms: i64,
-    ) -> Result<Vec<i32>, clickhouse::error::Error> {
-        let engine_now: i64 = client
+    pub async fn run(&mut self, store: &Store, now_ms: i64) -> Result<Vec<i32>, StoreError> {
+        let engine_now: i64 = store
+            .client()
             .query("SELECT toUnixTimestamp64Milli(now64(3))")
             .fetch_one()
             .await?;
@@ -286,13 +283,13 @@ impl Sessionizer {
         let version = now_ms as u64;
         let mut full: Vec<i32> = match self.cursor {
             Some(c) if next.upto - c.upto <= TAIL_READ_BACK_MS && next.upto >= c.upto => {
-                self.late_days(client, c, next.inserted).await?
+                self.late_days(store, c, next.inserted).await?
             }
             _ => vec![today - 1, today],
         };
         full.retain(|d| *d >= today - 1);
         for &day in &full {
-            full_run(client, day, next.upto, version).await?;
+            full_run(store, day, next.upto, version).await?;
             tracing::info!(day = %format_day(day), first_run = self.cursor.is_none(), "visits recomputed in full");
         }
         if let Some(c) = self.cursor {
@@ -301,7 +298,7 @@ impl Sessionizer {
                 if full.contains(&day) || c.upto >= end || next.upto < start {
                     continue;
                 }
-                incremental_run(client, day, c.upto, next.upto, version).await?;
+                incremental_run(store, day, c.upto, next.upto, version).await?;
             }
         }
         self.cursor = Some(next);
@@ -312,19 +309,21 @@ impl Sessionizer {
     /// what the cursor already sessionized.
     async fn late_days(
         &self,
-        client: &clickhouse::Client,
+        store: &Store,
         c: Cursor,
         inserted: i64,
-    ) -> Result<Vec<i32>, clickhouse::error::Error> {
-        let rows: Vec<LateDay> = client
+    ) -> Result<Vec<i32>, StoreError> {
+        let rows: Vec<LateDay> = store
+            .client()
             .query(
                 "SELECT DISTINCT toDate(ts) AS day FROM events_recent
-                 WHERE inserted > fromUnixTimestamp64Milli(?, 'UTC') AND inserted <= fromUnixTimestamp64Milli(?, 'UTC')
-                   AND ts <= fromUnixTimestamp64Milli(?, 'UTC')",
+                 WHERE inserted > fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+                   AND inserted <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+                   AND ts <= fromUnixTimestamp64Milli({upto:Int64}, 'UTC')",
             )
-            .bind(c.inserted)
-            .bind(inserted)
-            .bind(c.upto)
+            .param("from", c.inserted)
+            .param("to", inserted)
+            .param("upto", c.upto)
             .fetch_all()
             .await?;
         Ok(rows.into_iter().map(|r| r.day as i32).collect())

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::model::clock::day_of_date;
 use crate::sink::log::each_unacked;
 use crate::sink::quarantine;
+use crate::store::{Store, StoreError};
 
 /// The tables holding site data, with the expression a `--before` day is
 /// compared to: every event-, aggregate- and partner-audit-tier table with
@@ -60,14 +61,20 @@ pub enum PurgeError {
     InLog { dir: String, rows: u64 },
     #[error("the purge did not complete; tables still holding rows of the site: {}", .0.join(", "))]
     Incomplete(Vec<String>),
-    #[error("clickhouse: {}", crate::store::log_safe(.0))]
-    ClickHouse(#[from] clickhouse::error::Error),
+    #[error("clickhouse: {0}")]
+    Store(#[from] StoreError),
     #[error("write-ahead log: {0}")]
     Log(String),
     #[error("{0}")]
     Fence(#[from] crate::store::fence::FenceError),
     #[error(transparent)]
     Quarantine(#[from] crate::sink::quarantine::QuarantineError),
+}
+
+impl From<clickhouse::error::Error> for PurgeError {
+    fn from(e: clickhouse::error::Error) -> Self {
+        PurgeError::Store(StoreError(e))
+    }
 }
 
 /// The cut-off of a purge of a site no longer configured: every row of
@@ -135,14 +142,29 @@ pub fn rows_in_log(dir: &Path, site: &str, cutoff_ms: i64) -> Result<u64, PurgeE
     Ok(n)
 }
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+/// The query parameters every condition below may name: `site`, `before`
+/// (a day, with `--before`) and `cutoff` (ms).
+struct Params<'a> {
+    site: &'a str,
+    before: Option<&'a str>,
+    cutoff_ms: i64,
 }
 
-fn condition(site: &str, col: &str, before: Option<&str>) -> String {
-    match before {
-        Some(d) => format!("site = {} AND {col} < toDate({})", quote(site), quote(d)),
-        None => format!("site = {}", quote(site)),
+impl Params<'_> {
+    fn bind(&self, q: clickhouse::query::Query) -> clickhouse::query::Query {
+        let q = q.param("site", self.site).param("cutoff", self.cutoff_ms);
+        match self.before {
+            Some(d) => q.param("before", d),
+            None => q,
+        }
+    }
+}
+
+fn condition(col: &str, before: bool) -> String {
+    if before {
+        format!("site = {{site:String}} AND {col} < {{before:Date}}")
+    } else {
+        "site = {site:String}".to_string()
     }
 }
 
@@ -150,72 +172,102 @@ fn condition(site: &str, col: &str, before: Option<&str>) -> String {
 /// cut-off, by the exact time column where the fence filters by it, by
 /// day elsewhere (counts of the purge day itself may grow again for a site
 /// still configured).
-fn left_condition(site: &str, table: &str, col: &str, cutoff_ms: i64) -> String {
-    let at = format!("fromUnixTimestamp64Milli(toInt64({cutoff_ms}), 'UTC')");
+fn left_condition(table: &str, col: &str) -> String {
+    let at = "fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC')";
     match crate::store::fence::FILTERED
         .iter()
         .find(|(t, _)| *t == table)
     {
-        Some((_, exact)) => format!("site = {} AND {exact} < {at}", quote(site)),
-        None => format!("site = {} AND {col} < toDate({at})", quote(site)),
+        Some((_, exact)) => format!("site = {{site:String}} AND {exact} < {at}"),
+        None => format!("site = {{site:String}} AND {col} < toDate({at})"),
     }
 }
 
 /// The partner-audit cells of every release covering the site (with
 /// `--before`, of every period that starts before the day).
-fn cells_condition(site: &str, before: Option<&str>) -> String {
-    match before {
-        Some(d) => format!(
-            "has(sites, {}) AND period_start < toDate({})",
-            quote(site),
-            quote(d)
-        ),
-        None => format!("has(sites, {})", quote(site)),
+fn cells_condition(before: bool) -> &'static str {
+    if before {
+        "has(sites, {site:String}) AND period_start < {before:Date}"
+    } else {
+        "has(sites, {site:String})"
     }
 }
 
-fn releases_condition(site: &str) -> String {
-    format!(
-        "(partner, export, period, config_hash) IN (SELECT partner, export, period, config_hash \
-         FROM disclosures WHERE has(sites, {}) AND channel != 'purge')",
-        quote(site)
-    )
+const RELEASES_CONDITION: &str = "(partner, export, period, config_hash) IN \
+     (SELECT partner, export, period, config_hash FROM disclosures \
+      WHERE has(sites, {site:String}) AND channel != 'purge')";
+
+/// The mutations that delete the site's rows, per table (with `before`,
+/// only the rows before that day): the data tables, then the partner-audit
+/// cells, then (a whole site only) the audit releases. Parameters as
+/// [`Params`].
+pub fn delete_sql(store: &Store, before: bool) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = tables()
+        .into_iter()
+        .map(|(t, col)| {
+            let sql = format!(
+                "ALTER TABLE {} DELETE WHERE {}",
+                store.target(t),
+                condition(&col, before)
+            );
+            (t, sql)
+        })
+        .collect();
+    out.push((
+        "export_cells",
+        format!(
+            "ALTER TABLE {} DELETE WHERE {}",
+            store.target("export_cells"),
+            cells_condition(before)
+        ),
+    ));
+    if !before {
+        out.push((
+            "export_releases",
+            format!(
+                "ALTER TABLE {} DELETE WHERE {RELEASES_CONDITION}",
+                store.target("export_releases")
+            ),
+        ));
+    }
+    out
 }
 
 /// Rows per table: to be removed, or (with `left` = the cut-off) left
 /// that must not be.
 async fn counts(
-    client: &clickhouse::Client,
-    site: &str,
-    before: Option<&str>,
-    left: Option<i64>,
+    store: &Store,
+    p: &Params<'_>,
+    left: bool,
 ) -> Result<BTreeMap<String, u64>, PurgeError> {
+    let client = store.client();
+    let before = p.before.is_some();
     let mut out = BTreeMap::new();
     for (t, col) in tables() {
-        let cond = match left {
-            Some(cutoff) => left_condition(site, t, &col, cutoff),
-            None => condition(site, &col, before),
+        let cond = if left {
+            left_condition(t, &col)
+        } else {
+            condition(&col, before)
         };
-        let n: u64 = client
-            .query(&format!("SELECT count() FROM {t} WHERE {cond}"))
+        let n: u64 = p
+            .bind(client.query(&format!("SELECT count() FROM {t} WHERE {cond}")))
             .fetch_one()
             .await?;
         out.insert(t.to_string(), n);
     }
-    let n: u64 = client
-        .query(&format!(
+    let n: u64 = p
+        .bind(client.query(&format!(
             "SELECT count() FROM export_cells WHERE {}",
-            cells_condition(site, before)
-        ))
+            cells_condition(before)
+        )))
         .fetch_one()
         .await?;
     out.insert("export_cells".into(), n);
-    if before.is_none() {
-        let n: u64 = client
-            .query(&format!(
-                "SELECT count() FROM export_releases WHERE {}",
-                releases_condition(site)
-            ))
+    if !before {
+        let n: u64 = p
+            .bind(client.query(&format!(
+                "SELECT count() FROM export_releases WHERE {RELEASES_CONDITION}"
+            )))
             .fetch_one()
             .await?;
         out.insert("export_releases".into(), n);
@@ -226,7 +278,7 @@ async fn counts(
 /// Run a purge. `now_ms` is the injected clock's time.
 pub async fn run(
     cfg: &Config,
-    client: &clickhouse::Client,
+    store: &Store,
     req: &Request,
     now_ms: i64,
     log_wait: Duration,
@@ -257,8 +309,14 @@ pub async fn run(
         None if configured => now_ms,
         None => FOREVER_MS,
     };
+    let client = store.client();
+    let params = Params {
+        site: &site,
+        before,
+        cutoff_ms,
+    };
     let wal = cfg.data_dir.join("wal");
-    let mut found = counts(client, &site, before, None).await?;
+    let mut found = counts(store, &params, false).await?;
     found.insert(
         "write-ahead log".into(),
         rows_in_log(&wal, &site, cutoff_ms)?,
@@ -330,7 +388,7 @@ pub async fn run(
     }
     let members = members?;
     tracing::info!(collectors = members.len(), "purge fence acknowledged");
-    let mut found = counts(client, &site, before, None).await?;
+    let mut found = counts(store, &params, false).await?;
     found.insert("write-ahead log".into(), in_log);
     found.insert(
         "quarantine".into(),
@@ -343,40 +401,17 @@ pub async fn run(
         found: found.clone(),
         left: BTreeMap::new(),
     };
-    let sync = |sql: String| {
-        client
-            .query(&sql)
-            .with_setting("mutations_sync", "2")
-            .execute()
-    };
-    for (t, col) in tables() {
-        if found.get(t).copied().unwrap_or(0) > 0 {
-            sync(format!(
-                "ALTER TABLE {} DELETE WHERE {}",
-                crate::store::cluster::target(t),
-                condition(&site, &col, before)
-            ))
-            .await?;
+    for (table, sql) in delete_sql(store, before.is_some()) {
+        if found.get(table).copied().unwrap_or(0) > 0 {
+            params
+                .bind(client.query(&sql))
+                .with_setting("mutations_sync", "2")
+                .execute()
+                .await?;
         }
     }
-    if found.get("export_cells").copied().unwrap_or(0) > 0 {
-        sync(format!(
-            "ALTER TABLE {} DELETE WHERE {}",
-            crate::store::cluster::target("export_cells"),
-            cells_condition(&site, before)
-        ))
-        .await?;
-    }
-    if found.get("export_releases").copied().unwrap_or(0) > 0 {
-        sync(format!(
-            "ALTER TABLE {} DELETE WHERE {}",
-            crate::store::cluster::target("export_releases"),
-            releases_condition(&site)
-        ))
-        .await?;
-    }
     quarantine::purge_site(&wal, &site, cutoff_ms, today)?;
-    let mut left = counts(client, &site, before, Some(cutoff_ms)).await?;
+    let mut left = counts(store, &params, true).await?;
     left.insert(
         "quarantine".into(),
         quarantine::rows_of_site(&wal, &site, cutoff_ms, today)?,
@@ -497,7 +532,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn before_conditions_quote_the_site() {
-        assert!(condition("a'b", "day", Some("2026-01-01")).contains("a\\'b"));
+    fn the_site_and_day_are_parameters_and_mutations_go_to_local_tables_on_a_cluster() {
+        let one = Store::from_parts(clickhouse::Client::default(), "tacit", None);
+        let cluster = Store::from_parts(clickhouse::Client::default(), "tacit", Some("c"));
+        for before in [false, true] {
+            let single = delete_sql(&one, before);
+            let sharded = delete_sql(&cluster, before);
+            assert_eq!(single.len(), sharded.len());
+            for ((t, a), (_, b)) in single.iter().zip(&sharded) {
+                assert!(a.contains("{site:String}"), "{a}");
+                assert_eq!(
+                    a.contains("{before:Date}"),
+                    before && *t != "export_releases",
+                    "{a}"
+                );
+                assert!(a.starts_with(&format!("ALTER TABLE {t} DELETE")), "{a}");
+                assert!(b.contains("ON CLUSTER 'c'"), "{b}");
+                let local = crate::store::cluster::shard_key(t).is_some();
+                assert_eq!(b.contains(&format!("{t}_local ON CLUSTER")), local, "{b}");
+            }
+        }
     }
 }

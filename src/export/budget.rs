@@ -28,6 +28,7 @@
 //! spent. [`check_accounts`] refuses a configuration that would drop an
 //! account or raise a budget for a month that has already been spent from.
 
+use crate::store::Store;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
@@ -89,8 +90,9 @@ fn account_lock(account: &str) -> Arc<tokio::sync::Mutex<()>> {
 
 /// The client, set so that on a cluster a read sees every acknowledged
 /// insert and an insert is acknowledged by a quorum of replicas.
-fn consistent(client: &clickhouse::Client) -> clickhouse::Client {
-    if crate::store::cluster::current().is_some() {
+fn consistent(store: &Store) -> clickhouse::Client {
+    let client = store.client();
+    if store.cluster().is_some() {
         client
             .clone()
             .with_setting("select_sequential_consistency", "1")
@@ -102,15 +104,13 @@ fn consistent(client: &clickhouse::Client) -> clickhouse::Client {
 }
 
 async fn write(
-    client: &clickhouse::Client,
+    store: &Store,
     c: &Charge<'_>,
     id: &str,
     replica: &str,
     abandoned: u8,
 ) -> Result<(), clickhouse::error::Error> {
-    let mut ins = consistent(client)
-        .insert::<Row<'_>>("export_budget")
-        .await?;
+    let mut ins = consistent(store).insert::<Row<'_>>("export_budget").await?;
     for month in months_of(c.period.start, c.period.end) {
         ins.write(&Row {
             account: c.account,
@@ -133,12 +133,12 @@ async fn write(
 /// Per month: (live reservations in total, the part younger than
 /// [`IN_FLIGHT_SECONDS`] made by other processes).
 async fn totals(
-    client: &clickhouse::Client,
+    store: &Store,
     account: &str,
     months: &[String],
     replica: &str,
 ) -> Result<BTreeMap<String, (u64, u64)>, clickhouse::error::Error> {
-    let rows: Vec<(String, u64, u64)> = consistent(client)
+    let rows: Vec<(String, u64, u64)> = consistent(store)
             .query(&format!(
                 "SELECT month, toUInt64(sum(epsilon_micros)),
                         toUInt64(sumIf(epsilon_micros, replica != ? AND reserved_at > now64(6) - INTERVAL {IN_FLIGHT_SECONDS} SECOND))
@@ -158,10 +158,10 @@ async fn totals(
 
 /// Epsilon (millionths) kept per month of an account, every month.
 pub async fn spent(
-    client: &clickhouse::Client,
+    store: &Store,
     account: &str,
 ) -> Result<BTreeMap<String, u64>, clickhouse::error::Error> {
-    let rows: Vec<(String, u64)> = consistent(client)
+    let rows: Vec<(String, u64)> = consistent(store)
             .query(
                 "SELECT month, toUInt64(sum(epsilon_micros)) FROM export_budget
                  WHERE account = ? AND abandoned = 0
@@ -183,19 +183,19 @@ fn eps(micros: u64) -> f64 {
 /// returns the id of the reservation kept. Reservations of one account in
 /// this process run one at a time.
 pub async fn reserve<R: Rng + ?Sized>(
-    client: &clickhouse::Client,
+    store: &Store,
     c: &Charge<'_>,
     rng: &mut R,
 ) -> Result<String, ExportError> {
     let guard = account_lock(c.account);
     let _one_at_a_time = guard.lock().await;
-    reserve_in_engine(client, c, &REPLICA, rng).await
+    reserve_in_engine(store, c, &REPLICA, rng).await
 }
 
 /// The engine-side reservation alone, as process `replica` makes it: what
 /// keeps replicas from overdrawing a month together.
 pub async fn reserve_in_engine<R: Rng + ?Sized>(
-    client: &clickhouse::Client,
+    store: &Store,
     c: &Charge<'_>,
     replica: &str,
     rng: &mut R,
@@ -205,8 +205,8 @@ pub async fn reserve_in_engine<R: Rng + ?Sized>(
     loop {
         attempt += 1;
         let id = format!("{}.{attempt}", c.claim);
-        write(client, c, &id, replica, 0).await?;
-        let seen = totals(client, c.account, &months, replica).await?;
+        write(store, c, &id, replica, 0).await?;
+        let seen = totals(store, c.account, &months, replica).await?;
         let over = months.iter().find_map(|m| {
             let (total, in_flight) = seen.get(m).copied().unwrap_or((0, 0));
             (total > c.budget_micros).then_some((m.clone(), total, in_flight))
@@ -214,7 +214,7 @@ pub async fn reserve_in_engine<R: Rng + ?Sized>(
         let Some((month, total, in_flight)) = over else {
             return Ok(id);
         };
-        write(client, c, &id, replica, 1).await?;
+        write(store, c, &id, replica, 1).await?;
         let settled = total - in_flight;
         if settled > c.budget_micros || attempt >= ATTEMPTS {
             return Err(ExportError::Budget {
@@ -234,12 +234,8 @@ pub async fn reserve_in_engine<R: Rng + ?Sized>(
 
 /// Give a kept reservation up (its release failed before its file was
 /// frozen).
-pub async fn abandon(
-    client: &clickhouse::Client,
-    c: &Charge<'_>,
-    id: &str,
-) -> Result<(), ExportError> {
-    Ok(write(client, c, id, &REPLICA, 1).await?)
+pub async fn abandon(store: &Store, c: &Charge<'_>, id: &str) -> Result<(), ExportError> {
+    Ok(write(store, c, id, &REPLICA, 1).await?)
 }
 
 /// A configuration that would reset an account, refused at start-up.
@@ -336,12 +332,12 @@ pub fn check(
 
 /// Read what was spent and [`check`] the configuration against it.
 pub async fn check_accounts(
-    client: &clickhouse::Client,
+    store: &Store,
     exports: &[ExportSpec],
     now_ms: i64,
     event_ttl_days: u64,
 ) -> Result<(), CheckError> {
-    let recorded: Vec<Recorded> = consistent(client)
+    let recorded: Vec<Recorded> = consistent(store)
         .query(
             "SELECT account, month, toUInt64(sum(epsilon_micros)) AS spent_micros,
                     toUInt64(min(budget_micros)) AS budget_micros

@@ -60,6 +60,21 @@ pub struct ReleaseKey<'a> {
     pub config_hash: &'a str,
 }
 
+/// The condition naming one release, with [`ReleaseKey::bind`]'s parameters.
+const KEY_IS: &str = "partner = {partner:String} AND export = {export:String} \
+AND period = {period:String} AND config_hash = {config_hash:String}";
+
+impl ReleaseKey<'_> {
+    /// Bind this key's query parameters (`partner`, `export`, `period`,
+    /// `config_hash`).
+    fn bind(&self, q: clickhouse::query::Query) -> clickhouse::query::Query {
+        q.param("partner", self.partner)
+            .param("export", self.export)
+            .param("period", self.period)
+            .param("config_hash", self.config_hash)
+    }
+}
+
 /// Claim a release: true if this claim is the earliest live one. Claims
 /// are timed by the database's clock; a short pause before reading lets a
 /// claim inserted at the same moment elsewhere become visible.
@@ -68,28 +83,22 @@ pub async fn claim(
     key: &ReleaseKey<'_>,
     claim: &str,
 ) -> Result<bool, clickhouse::error::Error> {
-    client
-        .query("INSERT INTO export_claims (partner, export, period, config_hash, claim) SELECT ?, ?, ?, ?, ?")
-        .bind(key.partner)
-        .bind(key.export)
-        .bind(key.period)
-        .bind(key.config_hash)
-        .bind(claim)
-        .execute()
+    key.bind(client.query(
+        "INSERT INTO export_claims (partner, export, period, config_hash, claim) \
+         SELECT {partner:String}, {export:String}, {period:String}, {config_hash:String}, {claim:String}",
+    ))
+    .param("claim", claim)
+    .execute()
         .await?;
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    let winner: Option<String> = client
-        .query(
+    let winner: Option<String> = key
+        .bind(client.query(&format!(
             "SELECT claim FROM export_claims
-             WHERE partner = ? AND export = ? AND period = ? AND config_hash = ? AND abandoned = 0
+             WHERE {KEY_IS} AND abandoned = 0
                AND claim NOT IN (SELECT claim FROM export_claims WHERE abandoned = 1)
                AND claimed_at > now64(6) - INTERVAL 10 MINUTE
-             ORDER BY claimed_at, claim LIMIT 1",
-        )
-        .bind(key.partner)
-        .bind(key.export)
-        .bind(key.period)
-        .bind(key.config_hash)
+             ORDER BY claimed_at, claim LIMIT 1"
+        )))
         .fetch_optional()
         .await?;
     Ok(winner.as_deref() == Some(claim))
@@ -101,14 +110,12 @@ pub async fn abandon(
     key: &ReleaseKey<'_>,
     claim: &str,
 ) -> Result<(), clickhouse::error::Error> {
-    client
-        .query("INSERT INTO export_claims (partner, export, period, config_hash, claim, abandoned) SELECT ?, ?, ?, ?, ?, 1")
-        .bind(key.partner)
-        .bind(key.export)
-        .bind(key.period)
-        .bind(key.config_hash)
-        .bind(claim)
-        .execute()
+    key.bind(client.query(
+        "INSERT INTO export_claims (partner, export, period, config_hash, claim, abandoned) \
+         SELECT {partner:String}, {export:String}, {period:String}, {config_hash:String}, {claim:String}, 1",
+    ))
+    .param("claim", claim)
+    .execute()
         .await
 }
 
@@ -125,17 +132,13 @@ pub async fn wait_for(
         if let Some(c) = cached(client, key).await? {
             return Ok(Some(c));
         }
-        let live: u64 = client
-            .query(
+        let live: u64 = key
+            .bind(client.query(&format!(
                 "SELECT count() FROM export_claims
-                 WHERE partner = ? AND export = ? AND period = ? AND config_hash = ? AND abandoned = 0
+                 WHERE {KEY_IS} AND abandoned = 0
                    AND claim NOT IN (SELECT claim FROM export_claims WHERE abandoned = 1)
-                   AND claimed_at > now64(6) - INTERVAL 10 MINUTE",
-            )
-            .bind(key.partner)
-            .bind(key.export)
-            .bind(key.period)
-            .bind(key.config_hash)
+                   AND claimed_at > now64(6) - INTERVAL 10 MINUTE"
+            )))
             .fetch_one()
             .await?;
         if live == 0 {
@@ -168,14 +171,11 @@ pub async fn cached(
     client: &clickhouse::Client,
     key: &ReleaseKey<'_>,
 ) -> Result<Option<CachedRelease>, clickhouse::error::Error> {
-    client
-        .query("SELECT ?fields FROM export_releases WHERE partner = ? AND export = ? AND period = ? AND config_hash = ? ORDER BY created_at LIMIT 1")
-        .bind(key.partner)
-        .bind(key.export)
-        .bind(key.period)
-        .bind(key.config_hash)
-        .fetch_optional()
-        .await
+    key.bind(client.query(&format!(
+        "SELECT ?fields FROM export_releases WHERE {KEY_IS} ORDER BY created_at LIMIT 1"
+    )))
+    .fetch_optional()
+    .await
 }
 
 pub async fn store(
@@ -192,8 +192,8 @@ pub async fn for_year(
     year: i32,
 ) -> Result<Vec<Disclosure>, clickhouse::error::Error> {
     client
-        .query("SELECT ?fields FROM disclosures WHERE toYear(time) = ? ORDER BY partner, time")
-        .bind(year)
+        .query("SELECT ?fields FROM disclosures WHERE toYear(time) = {year:Int32} ORDER BY partner, time")
+        .param("year", year)
         .fetch_all()
         .await
 }

@@ -8,6 +8,7 @@
 //! (`link`); noise and round ([`build_table`]); write the file; store the
 //! file, the cells and the atoms; record the ledger row; hand it over.
 
+use crate::store::Store;
 use std::time::Duration;
 
 use rand::{CryptoRng, Rng};
@@ -36,7 +37,7 @@ pub enum Linking {
 
 /// Make one release: compute, protect, write, record, return the file.
 pub async fn release<R: Rng + CryptoRng + ?Sized>(
-    client: &clickhouse::Client,
+    store: &Store,
     spec: &ExportSpec,
     period: &str,
     now_ms: i64,
@@ -45,7 +46,7 @@ pub async fn release<R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<Released, ExportError> {
     release_with(
-        client,
+        store,
         spec,
         period,
         now_ms,
@@ -77,7 +78,7 @@ fn frozen(spec: &ExportSpec, c: ledger::CachedRelease) -> Released {
 /// [`release`] with a choice of suppression (tests only use the other).
 #[allow(clippy::too_many_arguments)]
 pub async fn release_with<R: Rng + CryptoRng + ?Sized>(
-    client: &clickhouse::Client,
+    store: &Store,
     spec: &ExportSpec,
     period: &str,
     now_ms: i64,
@@ -86,6 +87,7 @@ pub async fn release_with<R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
     linking: Linking,
 ) -> Result<Released, ExportError> {
+    let client = store.client();
     let p = check_period(spec, period, now_ms, event_ttl_days)?;
     let key = ledger::ReleaseKey {
         partner: &spec.partner,
@@ -118,7 +120,7 @@ pub async fn release_with<R: Rng + CryptoRng + ?Sized>(
     });
     let mut reserved = None;
     if let Some(c) = &charge {
-        match budget::reserve(client, c, rng).await {
+        match budget::reserve(store, c, rng).await {
             Ok(id) => reserved = Some(id),
             Err(e) => {
                 let _ = ledger::abandon(client, &key, &claim).await;
@@ -133,7 +135,7 @@ pub async fn release_with<R: Rng + CryptoRng + ?Sized>(
         // request can try again.
         let frozen = matches!(ledger::cached(client, &key).await, Ok(Some(_)));
         if let (Some(c), Some(id), false) = (&charge, &reserved, frozen) {
-            let _ = budget::abandon(client, c, id).await;
+            let _ = budget::abandon(store, c, id).await;
         }
         let _ = ledger::abandon(client, &key, &claim).await;
     }

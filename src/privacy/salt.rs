@@ -85,10 +85,11 @@ impl Salts {
     /// yesterday..=tomorrow, and destroy everything older.
     pub async fn sync(
         &self,
-        client: &clickhouse::Client,
+        store: &store::Store,
         today: i32,
         now_ms: i64,
     ) -> Result<(), SaltError> {
+        let client = store.client();
         // Memory first, whatever the engine's state: a salt older than
         // yesterday is destroyed at the moment it is due, not when the
         // engine answers again.
@@ -100,8 +101,7 @@ impl Salts {
             .map(|d| (d, random_salt()))
             .collect();
         store::salts::add(client, &missing, now_ms).await?;
-        store::salts::destroy_before(client, &crate::store::cluster::target("salts"), today - 1)
-            .await?;
+        store::salts::destroy_before(client, &store.target("salts"), today - 1).await?;
         let fresh: BTreeMap<i32, Arc<SaltKey>> = store::salts::winners_from(client, today - 1)
             .await?
             .into_iter()

@@ -21,11 +21,8 @@
 //! so analysts see the single-server rows. Mutations (deleting old rollup
 //! versions, purges, salts, TTLs) go to the local tables `ON CLUSTER`.
 //!
-//! The cluster name is installed once at startup ([`install`]), like a
-//! logger, so the statements built deep in `sessions`, `rollup`, `purge`
-//! and the salt store need no extra argument.
-
-use std::sync::OnceLock;
+//! The cluster name lives in the [`super::Store`] handle; statements that
+//! mutate a table ask it for their target ([`super::Store::target`]).
 
 /// Sharded tables and their sharding keys. Tables with visitor ids use
 /// site, day and visitor id (a visitor-day on one shard); count tables use
@@ -53,25 +50,7 @@ pub fn shard_key(table: &str) -> Option<&'static str> {
     SHARDED.iter().find(|(t, _)| *t == table).map(|(_, k)| *k)
 }
 
-static CLUSTER: OnceLock<Option<String>> = OnceLock::new();
-
-/// Set the cluster for this process (first call wins).
-pub fn install(cluster: Option<String>) {
-    let _ = CLUSTER.set(cluster);
-}
-
-/// The installed cluster, if any.
-pub fn current() -> Option<&'static str> {
-    CLUSTER.get().and_then(|c| c.as_deref())
-}
-
-/// The table a mutation (`ALTER TABLE … DELETE`, `MODIFY TTL`, `DELETE
-/// FROM`, `OPTIMIZE`) names: itself on one server; its local table, or
-/// itself, `ON CLUSTER` on a cluster.
-pub fn target(table: &str) -> String {
-    target_on(table, current())
-}
-
+/// The table a mutation names on `cluster` (see [`super::Store::target`]).
 pub fn target_on(table: &str, cluster: Option<&str>) -> String {
     match (cluster, shard_key(table)) {
         (None, _) => table.to_string(),

@@ -144,6 +144,11 @@ impl Applied {
             None => client.clone(),
         }
     }
+
+    /// `store` with the fences applied to every table it reads.
+    pub fn store(&self, store: &super::Store) -> super::Store {
+        store.with_client(self.client(store.client()))
+    }
 }
 
 /// A ClickHouse string literal.

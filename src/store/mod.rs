@@ -1,5 +1,9 @@
-//! ClickHouse access: building the client from config and the schema
-//! migrations (`schema/NNNN_name.sql`, embedded at build time).
+//! ClickHouse access: the [`Store`] handle every module that talks to the
+//! engine is given (client, database, cluster, settings; built once per
+//! process), the one error type [`StoreError`] that prints only log-safe
+//! text, the schema migrations (`migrate`), the tier of every table
+//! (`tiers`), cluster mode (`cluster`), the purge fences (`fence`) and the
+//! salts table (`salts`).
 
 pub mod cluster;
 pub mod fence;
@@ -7,9 +11,95 @@ pub mod migrate;
 pub mod salts;
 pub mod tiers;
 
+use std::sync::Arc;
+
 use crate::config::ClickHouseConfig;
 
-/// A client bound to tacit's database.
+/// The engine, as tacit uses it: one client (bound to tacit's database,
+/// with the cluster settings when there is a cluster), the database name
+/// and the cluster name. Built once per process from the configuration and
+/// passed down; cloning shares the client's connection pool. Statements
+/// that name a table to mutate ask [`Store::target`], so the cluster lives
+/// here and nowhere else.
+#[derive(Clone)]
+pub struct Store {
+    client: clickhouse::Client,
+    database: Arc<str>,
+    cluster: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("database", &self.database)
+            .field("cluster", &self.cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// The handle for a configuration (no I/O: the pool connects lazily).
+    pub fn new(cfg: &ClickHouseConfig) -> Self {
+        Store {
+            client: client(cfg),
+            database: cfg.database.as_str().into(),
+            cluster: cfg.cluster.as_deref().map(Arc::from),
+        }
+    }
+
+    /// A handle from its parts: `client` must already be bound to
+    /// `database` (tests, and tools that build their own client).
+    pub fn from_parts(client: clickhouse::Client, database: &str, cluster: Option<&str>) -> Self {
+        Store {
+            client,
+            database: database.into(),
+            cluster: cluster.map(Arc::from),
+        }
+    }
+
+    /// The client, bound to tacit's database.
+    pub fn client(&self) -> &clickhouse::Client {
+        &self.client
+    }
+
+    /// tacit's database.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The cluster, if tacit runs on one.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
+    }
+
+    /// The same engine through another client (one with extra settings,
+    /// such as the purge fences' table filters).
+    pub fn with_client(&self, client: clickhouse::Client) -> Store {
+        Store {
+            client,
+            database: self.database.clone(),
+            cluster: self.cluster.clone(),
+        }
+    }
+
+    /// The table a mutation (`ALTER TABLE … DELETE`, `MODIFY TTL`, `DELETE
+    /// FROM`, `OPTIMIZE`) names: itself on one server; its local table, or
+    /// itself, `ON CLUSTER` on a cluster. `table` is one of tacit's own
+    /// table names (a constant of `store::tiers`), never user input.
+    pub fn target(&self, table: &str) -> String {
+        debug_assert!(tiers::TABLES.iter().any(|t| t.name == table), "{table}");
+        cluster::target_on(table, self.cluster())
+    }
+}
+
+/// A failed call to the engine. Its text is log-safe (`log_safe`): the
+/// error code and name, never the server's message, which can quote rows.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", log_safe(.0))]
+pub struct StoreError(#[from] pub clickhouse::error::Error);
+
+/// A client bound to tacit's database (use [`Store::new`]; this is for the
+/// migrations, which run before a store exists).
 pub fn client(cfg: &ClickHouseConfig) -> clickhouse::Client {
     let mut c = base_client(cfg).with_database(&cfg.database);
     if !cfg.lz4 {
@@ -83,25 +173,29 @@ pub fn retention(policy: &crate::config::Policy) -> Vec<(&'static str, String, S
 
 /// Make table TTLs match the policy. Returns the tables changed.
 pub async fn apply_retention(
-    client: &clickhouse::Client,
-    database: &str,
+    store: &Store,
     policy: &crate::config::Policy,
-) -> Result<Vec<&'static str>, clickhouse::error::Error> {
+) -> Result<Vec<&'static str>, StoreError> {
     let mut changed = Vec::new();
     for (table, printed, clause) in retention(policy) {
-        let row: EngineRow = client
-            .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = ?")
-            .bind(database)
-            .bind(table)
+        let row: EngineRow = store
+            .client()
+            .query(
+                "SELECT engine_full FROM system.tables \
+                 WHERE database = {db:String} AND name = {table:String}",
+            )
+            .param("db", store.database())
+            .param("table", table)
             .fetch_one()
             .await?;
         if row.engine_full.contains(&printed) {
             continue;
         }
-        client
+        store
+            .client()
             .query(&format!(
                 "ALTER TABLE {} MODIFY TTL {clause}",
-                cluster::target(table)
+                store.target(table)
             ))
             .execute()
             .await?;

@@ -186,7 +186,7 @@ pub(crate) async fn load_generated(db: &TestDb, days: &[i32]) -> Vec<Visit> {
     ins.end().await.unwrap();
     crate::email::load_generated_opens(db, days).await;
     for &d in days {
-        tacit::analytics::sessions::sessionize_day(&db.client(), d, 1)
+        tacit::analytics::sessions::sessionize_day(&db.store(), d, 1)
             .await
             .unwrap();
     }
@@ -336,9 +336,9 @@ fn raw_sql(n: u32) -> Option<&'static str> {
 }
 
 /// The configured funnel of cookbook query 20: home → pricing → signup.
-pub(crate) async fn signup_funnel(client: &clickhouse::Client) {
+pub(crate) async fn signup_funnel(store: &tacit::store::Store) {
     tacit::analytics::rollup::sync_funnels(
-        client,
+        store,
         &[(
             SITE.to_string(),
             "signup".to_string(),
@@ -390,7 +390,7 @@ async fn cookbook_queries_agree_with_raw_events() {
     let today = day_of(SystemClock.now_ms());
     let days = [today - 2, today - 1];
     let visits = load_generated(&db, &days).await;
-    let client = db.client();
+    let store = db.store();
     raw_query(
         &db.url,
         &format!(
@@ -404,15 +404,15 @@ async fn cookbook_queries_agree_with_raw_events() {
     .await;
     for d in days {
         // Twice: a rerun replaces the day's visits rather than adding to them.
-        tacit::analytics::sessions::sessionize_day(&client, d, 1)
+        tacit::analytics::sessions::sessionize_day(&store, d, 1)
             .await
             .unwrap();
-        tacit::analytics::sessions::sessionize_day(&client, d, 2)
+        tacit::analytics::sessions::sessionize_day(&store, d, 2)
             .await
             .unwrap();
     }
 
-    signup_funnel(&client).await;
+    signup_funnel(&store).await;
 
     let (from, to) = (format_day(days[0]), format_day(days[1]));
     let params = [("site", SITE), ("from", from.as_str()), ("to", to.as_str())];
@@ -420,14 +420,14 @@ async fn cookbook_queries_agree_with_raw_events() {
     // inside the range); then with both rolled up, one of them twice (a
     // recomputation replaces the day).
     check_cookbook(&db, &params, &visits).await;
-    tacit::analytics::rollup::rollup_day(&client, days[0], 10)
+    tacit::analytics::rollup::rollup_day(&store, days[0], 10)
         .await
         .unwrap();
     check_cookbook(&db, &params, &visits).await;
-    tacit::analytics::rollup::rollup_day(&client, days[1], 11)
+    tacit::analytics::rollup::rollup_day(&store, days[1], 11)
         .await
         .unwrap();
-    tacit::analytics::rollup::rollup_day(&client, days[1], 12)
+    tacit::analytics::rollup::rollup_day(&store, days[1], 12)
         .await
         .unwrap();
     check_cookbook(&db, &params, &visits).await;

@@ -190,11 +190,12 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
         assert!(n > 100, "{s}: {n} events");
     }
     // The sessionizer runs per shard, over its local rows.
-    let shard_client = |name: &str| db.client().with_database(name);
-    signup_funnel(&db.client()).await;
-    signup_funnel(&shard_client(&router)).await;
+    let shard_store =
+        |name: &str| tacit::store::Store::from_parts(db.client().with_database(name), name, None);
+    signup_funnel(&db.store()).await;
+    signup_funnel(&shard_store(&router)).await;
     for s in &shards {
-        let c = shard_client(s);
+        let c = shard_store(s);
         for &d in &days {
             tacit::analytics::sessions::sessionize_day(&c, d, 1)
                 .await
@@ -241,15 +242,15 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
     // re-sessionizes its rows, then the rollup reads across the shards.
     for (k, &d) in days.iter().enumerate() {
         let v = 10 + k as u64;
-        tacit::analytics::rollup::rollup_day(&db.client(), d, v)
+        tacit::analytics::rollup::rollup_day(&db.store(), d, v)
             .await
             .unwrap();
         for s in &shards {
-            tacit::analytics::sessions::sessionize_day(&shard_client(s), d, v)
+            tacit::analytics::sessions::sessionize_day(&shard_store(s), d, v)
                 .await
                 .unwrap();
         }
-        tacit::analytics::rollup::rollup_tables(&shard_client(&router), d, v)
+        tacit::analytics::rollup::rollup_tables(&shard_store(&router), d, v)
             .await
             .unwrap();
         views_agree(&one, &router, &from, &to).await;
@@ -273,10 +274,14 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
     for spec in &cfg.exports {
         let from = &from;
         let release = |database: String| {
-            let client = db.client().with_database(database);
+            let store = tacit::store::Store::from_parts(
+                db.client().with_database(&database),
+                &database,
+                None,
+            );
             async move {
                 tacit::export::release(
-                    &client,
+                    &store,
                     spec,
                     from,
                     SystemClock.now_ms(),

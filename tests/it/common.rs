@@ -90,6 +90,11 @@ impl TestDb {
             .with_database(&self.name)
     }
 
+    /// The handle the library's functions take, on one server.
+    pub fn store(&self) -> tacit::store::Store {
+        tacit::store::Store::from_parts(self.client(), &self.name, None)
+    }
+
     /// A config for this database: port 0 listeners, one site, fast flush.
     pub fn config(&self) -> RawConfig {
         let mut raw = RawConfig::default();

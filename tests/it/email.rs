@@ -212,7 +212,7 @@ async fn opens_and_clicks_per_campaign_and_link_and_no_open_redirect() {
 
     // The day rolled up: the views answer the same from the aggregate tier.
     let day = day_of(clock.now_ms());
-    tacit::analytics::rollup::rollup_day(&db.client(), day, 7)
+    tacit::analytics::rollup::rollup_day(&db.store(), day, 7)
         .await
         .unwrap();
     let rolled: u64 = db
@@ -226,7 +226,7 @@ async fn opens_and_clicks_per_campaign_and_link_and_no_open_redirect() {
     assert_eq!(views(&db).await, (daily, links));
     // A rolled-up day whose counts match is not due again.
     let due = tacit::analytics::rollup::due(
-        &db.client(),
+        &db.store(),
         tacit::analytics::rollup::Schedule {
             event_ttl_days: 30,
             delay: std::time::Duration::ZERO,
@@ -280,7 +280,7 @@ async fn email_exports_count_readers_only_and_suppress_small_campaigns() {
     .unwrap()];
     let cfg = raw.clone().validate().unwrap();
     let released = tacit::export::release(
-        &db.client(),
+        &db.store(),
         &cfg.exports[0],
         &day,
         SystemClock.now_ms(),

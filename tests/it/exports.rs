@@ -117,7 +117,7 @@ pub(crate) async fn release_cli(
     now_ms: i64,
     rng: &mut StdRng,
 ) -> Result<export::Released, ExportError> {
-    export::release(&db.client(), spec, period, now_ms, 30, Channel::Cli, rng).await
+    export::release(&db.store(), spec, period, now_ms, 30, Channel::Cli, rng).await
 }
 
 pub(crate) fn spec_toml(extra: &str) -> RawExport {
@@ -369,7 +369,7 @@ async fn released_cells_are_exact_and_no_suppressed_cell_can_be_reconstructed() 
         if *dims == ["country"] {
             // Visits agree with the sessionizer's visits (first hit's country).
             for d in 0..7 {
-                tacit::analytics::sessions::sessionize_day(&db.client(), monday + d, 1)
+                tacit::analytics::sessions::sessionize_day(&db.store(), monday + d, 1)
                     .await
                     .unwrap();
             }

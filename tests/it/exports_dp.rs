@@ -64,11 +64,11 @@ async fn twenty_concurrent_days_of_one_month_never_overdraw_its_budget() {
     let now_ms = day("2026-03-25") as i64 * 86_400_000 + 12 * 3_600_000;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..20 {
-        let (client, spec) = (db.client(), spec.clone());
+        let (store, spec) = (db.store(), spec.clone());
         tasks.spawn(async move {
             let period = format_day(day("2026-03-01") + i);
             let mut rng = StdRng::from_os_rng();
-            export::release(&client, &spec, &period, now_ms, 30, Channel::Api, &mut rng).await
+            export::release(&store, &spec, &period, now_ms, 30, Channel::Api, &mut rng).await
         });
     }
     let (mut made, mut refused) = (0, 0);
@@ -105,7 +105,7 @@ async fn twenty_concurrent_days_of_one_month_never_overdraw_its_budget() {
     // alone keeps the month within its budget.
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..20 {
-        let client = db.client();
+        let store = db.store();
         tasks.spawn(async move {
             let period =
                 export::period::parse(&format_day(day("2026-03-01") + i), Granularity::Day)
@@ -122,7 +122,7 @@ async fn twenty_concurrent_days_of_one_month_never_overdraw_its_budget() {
                 sensitivity: 1,
             };
             let mut rng = StdRng::from_os_rng();
-            budget::reserve_in_engine(&client, &charge, &format!("replica-{i}"), &mut rng).await
+            budget::reserve_in_engine(&store, &charge, &format!("replica-{i}"), &mut rng).await
         });
     }
     let (mut granted, mut denied) = (0, 0);
@@ -140,7 +140,7 @@ async fn twenty_concurrent_days_of_one_month_never_overdraw_its_budget() {
     assert!(month["2026-03"] <= 1_000_000, "{month:?}");
     assert_eq!(month["2026-03"], granted * 250_000);
     assert_eq!(
-        budget::spent(&db.client(), "replicas").await.unwrap()["2026-03"],
+        budget::spent(&db.store(), "replicas").await.unwrap()["2026-03"],
         month["2026-03"]
     );
 }
@@ -151,9 +151,9 @@ async fn an_account_survives_a_rename_and_refuses_a_raise_at_startup() {
     let cfg = config(&db, vec![daily("epsilon = 0.5\nbudget = 1.0")]);
     let now_ms = day("2026-03-25") as i64 * 86_400_000 + 12 * 3_600_000;
     let mut rng = StdRng::from_os_rng();
-    let client = db.client();
+    let store = db.store();
     export::release(
-        &client,
+        &store,
         &cfg.exports[0],
         "2026-03-02",
         now_ms,
@@ -167,7 +167,7 @@ async fn an_account_survives_a_rename_and_refuses_a_raise_at_startup() {
     let mut renamed = daily("epsilon = 0.5\nbudget = 1.0");
     renamed.partner = "acme-corp".into();
     let e = budget::check_accounts(
-        &client,
+        &store,
         &config(&db, vec![renamed.clone()]).exports,
         now_ms,
         30,
@@ -182,11 +182,11 @@ async fn an_account_survives_a_rename_and_refuses_a_raise_at_startup() {
     // Carried over: the renamed partner spends from the same account.
     renamed.budget_account = Some("acme".into());
     let carried = config(&db, vec![renamed]);
-    budget::check_accounts(&client, &carried.exports, now_ms, 30)
+    budget::check_accounts(&store, &carried.exports, now_ms, 30)
         .await
         .unwrap();
     export::release(
-        &client,
+        &store,
         &carried.exports[0],
         "2026-03-03",
         now_ms,
@@ -197,7 +197,7 @@ async fn an_account_survives_a_rename_and_refuses_a_raise_at_startup() {
     .await
     .unwrap();
     let e = export::release(
-        &client,
+        &store,
         &carried.exports[0],
         "2026-03-04",
         now_ms,
@@ -215,7 +215,7 @@ async fn an_account_survives_a_rename_and_refuses_a_raise_at_startup() {
     );
     // A raised budget for a month already spent from is refused, naming it.
     let raised = config(&db, vec![daily("epsilon = 0.5\nbudget = 3.0")]);
-    let e = budget::check_accounts(&client, &raised.exports, now_ms, 30)
+    let e = budget::check_accounts(&store, &raised.exports, now_ms, 30)
         .await
         .unwrap_err()
         .to_string();
@@ -320,10 +320,11 @@ async fn only_settled_periods_are_released() {
     let end_ms = today as i64 * 86_400_000;
     let mut rng = StdRng::seed_from_u64(1);
     let client = db.client();
+    let store = db.store();
     let yesterday = format_day(today - 1);
     // No collector reports: settle_seconds (300) after the end.
     let e = export::release(
-        &client,
+        &store,
         spec,
         &yesterday,
         end_ms + 60_000,
@@ -358,7 +359,7 @@ async fn only_settled_periods_are_released() {
         .unwrap();
     ins.end().await.unwrap();
     let e = export::release(
-        &client,
+        &store,
         spec,
         &yesterday,
         end_ms + 60_000,
@@ -380,7 +381,7 @@ async fn only_settled_periods_are_released() {
         .unwrap();
     ins.end().await.unwrap();
     export::release(
-        &client,
+        &store,
         spec,
         &yesterday,
         end_ms + 60_000,
@@ -421,6 +422,7 @@ async fn purge_removes_the_partner_stores_of_the_site_and_policy_lists_them() {
     let raw = spec_toml("dimensions = [\"country\", \"device\"]\nmetrics = [\"visitors\"]");
     let cfg = config(&db, vec![raw]);
     let client = db.client();
+    let store = db.store();
     release_cli(
         &db,
         &cfg.exports[0],
@@ -482,7 +484,7 @@ async fn purge_removes_the_partner_stores_of_the_site_and_policy_lists_them() {
         force: false,
     };
     let out =
-        tacit::commands::purge::run(&gone, &client, &req, now(today), std::time::Duration::ZERO)
+        tacit::commands::purge::run(&gone, &store, &req, now(today), std::time::Duration::ZERO)
             .await
             .unwrap();
     assert!(

@@ -162,7 +162,7 @@ async fn release_all(
     for (e, period, released_on) in plan {
         let spec = &cfg.exports[e];
         let r = export::release_with(
-            &db.client(),
+            &db.store(),
             spec,
             &period,
             released_on as i64 * 86_400_000 + 3_600_000,
@@ -305,7 +305,7 @@ async fn a_partner_holding_every_file_cannot_narrow_a_withheld_small_cell() {
     tacit::store::migrate::migrate(&cfg.clickhouse, 0)
         .await
         .unwrap();
-    tacit::store::apply_retention(&db.client(), &db.name, &cfg.policy)
+    tacit::store::apply_retention(&db.store(), &cfg.policy)
         .await
         .unwrap();
     let (first, days) = (day("2026-10-01"), 31);

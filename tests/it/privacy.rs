@@ -108,11 +108,12 @@ async fn canary_identifiers_appear_nowhere() {
 
     // Every tier: the visits of the day, then its rollup.
     let client = db.client();
+    let store = db.store();
     let today_n = day_of(SystemClock.now_ms());
-    tacit::analytics::sessions::sessionize_day(&client, today_n, 1)
+    tacit::analytics::sessions::sessionize_day(&store, today_n, 1)
         .await
         .unwrap();
-    tacit::analytics::rollup::rollup_day(&client, today_n, 2)
+    tacit::analytics::rollup::rollup_day(&store, today_n, 2)
         .await
         .unwrap();
     let stored: Vec<(String, String)> = client
@@ -200,7 +201,7 @@ async fn canary_identifiers_appear_nowhere() {
             .unwrap();
         assert!(!cells.is_empty(), "the export sees the canary's hits");
         let released = tacit::export::release(
-            &db.client(),
+            &db.store(),
             spec,
             &today,
             now + 86_400_000,
@@ -265,6 +266,7 @@ async fn replicas_share_salts_and_old_salts_are_destroyed() {
         .await
         .unwrap();
     let client = db.client();
+    let store = db.store();
     // 01:00 UTC today: salts of a fixed past day would expire under the
     // table's TTL while the test runs.
     let now = day_of(SystemClock.now_ms()) as i64 * 86_400_000 + 3_600_000;
@@ -276,12 +278,12 @@ async fn replicas_share_salts_and_old_salts_are_destroyed() {
     // Two replicas race to create today's salt.
     let a = Arc::new(Salts::new());
     let b = Arc::new(Salts::new());
-    let (ra, rb) = tokio::join!(a.sync(&client, today, now), b.sync(&client, today, now));
+    let (ra, rb) = tokio::join!(a.sync(&store, today, now), b.sync(&store, today, now));
     ra.unwrap();
     rb.unwrap();
     // After each has seen the other's insert, both hold the same winner.
-    a.sync(&client, today, now).await.unwrap();
-    b.sync(&client, today, now).await.unwrap();
+    a.sync(&store, today, now).await.unwrap();
+    b.sync(&store, today, now).await.unwrap();
     let ip: std::net::IpAddr = "192.0.2.10".parse().unwrap();
     let va = tacit::privacy::visitor_id(&a.key_for(today), "example.com", ip, BROWSER_UA);
     let vb = tacit::privacy::visitor_id(&b.key_for(today), "example.com", ip, BROWSER_UA);
@@ -300,7 +302,7 @@ async fn replicas_share_salts_and_old_salts_are_destroyed() {
 
     // Two days later: yesterday's salt is kept (visits across midnight), older ones go.
     let later = now + 2 * 86_400_000;
-    a.sync(&client, today + 2, later).await.unwrap();
+    a.sync(&store, today + 2, later).await.unwrap();
     let days: Vec<u16> = client
         .query("SELECT DISTINCT day FROM salts ORDER BY day")
         .fetch_all()
@@ -365,8 +367,8 @@ async fn two_tacit_processes_agree_on_the_visitor_id() {
     // Each replica made or adopted today's salt at start; a refresh makes
     // both see the same winner (as the periodic refresh does in serve).
     let now = tacit::model::clock::Clock::now_ms(&tacit::model::clock::SystemClock);
-    a.salts.sync(&db.client(), day_of(now), now).await.unwrap();
-    b.salts.sync(&db.client(), day_of(now), now).await.unwrap();
+    a.salts.sync(&db.store(), day_of(now), now).await.unwrap();
+    b.salts.sync(&db.store(), day_of(now), now).await.unwrap();
     let h = [
         ("user-agent", BROWSER_UA),
         ("x-forwarded-for", "198.51.100.77"),
@@ -536,7 +538,7 @@ async fn a_quarantined_row_goes_at_the_event_ttl_and_with_its_site() {
     };
     let out = tacit::commands::purge::run(
         &purge_cfg.validate().unwrap(),
-        &db.client(),
+        &db.store(),
         &req,
         clock.now_ms(),
         std::time::Duration::from_secs(10),

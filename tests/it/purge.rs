@@ -115,6 +115,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     app.shutdown().await;
     proxy.up();
     let client = db.client();
+    let store = db.store();
     let now = SystemClock.now_ms();
     let today = day_of(now);
     // The live sessionizer's first run: today's visits, and the open ones
@@ -123,12 +124,12 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
         event_ms: 0,
         insert_ms: 0,
     })
-    .run(&client, now)
+    .run(&store, now)
     .await
     .unwrap();
     // Today rolled up ahead of time, so every aggregate table holds rows.
     tacit::analytics::rollup::sync_funnels(
-        &client,
+        &store,
         &[(
             A.to_string(),
             "f".to_string(),
@@ -137,13 +138,13 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     )
     .await
     .unwrap();
-    tacit::analytics::rollup::rollup_day(&client, today, 2)
+    tacit::analytics::rollup::rollup_day(&store, today, 2)
         .await
         .unwrap();
     // A noisy partner release of A: a ledger row and a cached file.
     let cfg = raw.clone().validate().unwrap();
     tacit::export::release(
-        &client,
+        &store,
         &cfg.exports[0],
         &format_day(today),
         now + 86_400_000,
@@ -181,7 +182,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
 
     // A still configured: refused without --force. An unknown site: refused.
     let still =
-        tacit::commands::purge::run(&cfg, &client, &request(A), now, std::time::Duration::ZERO)
+        tacit::commands::purge::run(&cfg, &store, &request(A), now, std::time::Duration::ZERO)
             .await;
     assert!(
         matches!(still, Err(PurgeError::StillConfigured(_))),
@@ -193,7 +194,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     let cfg = without_a.validate().unwrap();
     let unknown = tacit::commands::purge::run(
         &cfg,
-        &client,
+        &store,
         &request("c.example"),
         now,
         std::time::Duration::ZERO,
@@ -207,7 +208,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     // The log still holds a row of A: the purge waits, then says so.
     let blocked = tacit::commands::purge::run(
         &cfg,
-        &client,
+        &store,
         &request(A),
         now,
         std::time::Duration::from_millis(300),
@@ -277,12 +278,12 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
         event_ms: 0,
         insert_ms: 0,
     })
-    .run(&client, SystemClock.now_ms())
+    .run(&store, SystemClock.now_ms())
     .await
     .unwrap();
     let done = tacit::commands::purge::run(
         &cfg,
-        &client,
+        &store,
         &request(A),
         now + 1_000,
         std::time::Duration::from_secs(5),

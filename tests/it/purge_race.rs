@@ -179,7 +179,7 @@ async fn purges_with_writers_running_leave_nothing_behind() {
         };
         let outcome = tacit::commands::purge::run(
             &cfg,
-            &db.client(),
+            &db.store(),
             &Request {
                 site: site.into(),
                 before,
@@ -230,6 +230,7 @@ async fn a_release_reads_no_row_a_purge_fence_keeps_out() {
         crate::exports::spec_toml("dimensions = [\"country\"]\nmetrics = [\"visitors\"]");
     let cfg = crate::exports::config(&db, vec![fenced_spec, open_spec]);
     let client = db.client();
+    let store = db.store();
     let now = crate::exports::now(today);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     // The site's whole past is fenced, as a purge of a site no longer
@@ -250,7 +251,7 @@ async fn a_release_reads_no_row_a_purge_fence_keeps_out() {
     );
     assert!(fenced.blocks(crate::exports::SITE.as_bytes(), now));
     let r = tacit::export::release(
-        &fenced.client(&client),
+        &fenced.store(&store),
         &cfg.exports[0],
         &week,
         now,
@@ -263,7 +264,7 @@ async fn a_release_reads_no_row_a_purge_fence_keeps_out() {
     assert_eq!(r.summary.rows, 0, "fence {}: {:?}", fence.id, r.summary);
     // The same release without the fence has rows: the test bites.
     let open = tacit::export::release(
-        &client,
+        &store,
         &cfg.exports[1],
         &week,
         now,
@@ -288,6 +289,7 @@ async fn every_source_a_writer_reads_is_fenced() {
         .await
         .unwrap();
     let client = db.client();
+    let store = db.store();
     let now = SystemClock.now_ms();
     for site in ["gone.example", "kept.example"] {
         client
@@ -315,7 +317,7 @@ async fn every_source_a_writer_reads_is_fenced() {
         event_ms: 0,
         insert_ms: 0,
     })
-    .run(&client, now)
+    .run(&store, now)
     .await
     .unwrap();
     tacit::store::fence::raise(

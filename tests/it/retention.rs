@@ -131,6 +131,7 @@ async fn after_the_event_ttl_nothing_per_visitor_remains_and_every_view_answers_
         .await
         .unwrap();
     let client = db.client();
+    let store = db.store();
     let now = SystemClock.now_ms();
     let today = day_of(now);
     // Two closed days whose events a 3-day TTL has expired.
@@ -146,7 +147,7 @@ async fn after_the_event_ttl_nothing_per_visitor_remains_and_every_view_answers_
         ),
     )
     .await;
-    signup_funnel(&client).await;
+    signup_funnel(&store).await;
     let (from, to) = (format_day(days[0]), format_day(days[1]));
     let params = [("site", SITE), ("from", from.as_str()), ("to", to.as_str())];
     let before = answers(&db, &params).await;
@@ -160,7 +161,7 @@ async fn after_the_event_ttl_nothing_per_visitor_remains_and_every_view_answers_
         event_ttl_days: 30,
         delay: std::time::Duration::from_secs(1800),
     };
-    let rolled = tacit::analytics::rollup::run_once(&client, schedule, clock.now_ms())
+    let rolled = tacit::analytics::rollup::run_once(&store, schedule, clock.now_ms())
         .await
         .unwrap();
     assert_eq!(rolled, vec![days[0]]);
@@ -170,12 +171,12 @@ async fn after_the_event_ttl_nothing_per_visitor_remains_and_every_view_answers_
         "the seam changed an answer"
     );
     clock.advance(1_800_000);
-    let rolled = tacit::analytics::rollup::run_once(&client, schedule, clock.now_ms())
+    let rolled = tacit::analytics::rollup::run_once(&store, schedule, clock.now_ms())
         .await
         .unwrap();
     assert_eq!(rolled, vec![days[1]]);
     assert!(
-        tacit::analytics::rollup::run_once(&client, schedule, clock.now_ms())
+        tacit::analytics::rollup::run_once(&store, schedule, clock.now_ms())
             .await
             .unwrap()
             .is_empty()
@@ -191,7 +192,7 @@ async fn after_the_event_ttl_nothing_per_visitor_remains_and_every_view_answers_
     let mut raw = db.config();
     raw.policy.event_ttl_days = 3;
     let short = raw.validate().unwrap();
-    let changed = tacit::store::apply_retention(&client, &db.name, &short.policy)
+    let changed = tacit::store::apply_retention(&store, &short.policy)
         .await
         .unwrap();
     assert!(
@@ -264,6 +265,7 @@ async fn existing_sketches_and_old_visits_become_counts_on_upgrade() {
         .await
         .unwrap();
     let client = db.client();
+    let store = db.store();
     let today = day_of(SystemClock.now_ms());
     // A day past the event TTL (its sketches and visits are all that is
     // left of it) and a closed day still within it.
@@ -334,7 +336,7 @@ async fn existing_sketches_and_old_visits_become_counts_on_upgrade() {
         event_ttl_days: 30,
         delay: std::time::Duration::from_secs(1800),
     };
-    let rolled = tacit::analytics::rollup::run_once(&client, schedule, SystemClock.now_ms())
+    let rolled = tacit::analytics::rollup::run_once(&store, schedule, SystemClock.now_ms())
         .await
         .unwrap();
     assert_eq!(rolled, vec![recent]);

@@ -194,13 +194,13 @@ fn exact() -> Sessionizer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_runs_leave_the_visits_of_a_full_recomputation() {
     let (db, day) = setup("sess_inc").await;
-    let client = db.client();
+    let store = db.store();
     let d0 = day as i64 * 86_400_000;
     let mut s = exact();
     // Hourly runs through the day, each after that hour's hits landed.
     for h in 0..24 {
         insert_hits(&db, day, d0 + h * HOUR, d0 + (h + 1) * HOUR).await;
-        let full = s.run(&client, d0 + (h + 1) * HOUR - 1).await.unwrap();
+        let full = s.run(&store, d0 + (h + 1) * HOUR - 1).await.unwrap();
         let expect_full = if h == 0 { vec![day - 1, day] } else { vec![] };
         assert_eq!(
             full, expect_full,
@@ -224,15 +224,15 @@ async fn incremental_runs_leave_the_visits_of_a_full_recomputation() {
         "the visits the raw events make"
     );
     // So a rollup of the day need not recompute it.
-    assert!(tacit::analytics::sessions::complete(&client, day)
+    assert!(tacit::analytics::sessions::complete(&store, day)
         .await
         .unwrap());
     // A run with nothing new writes nothing.
     let rows = count(&db, "SELECT count() FROM sessions").await;
-    s.run(&client, d0 + 24 * HOUR - 1).await.unwrap();
+    s.run(&store, d0 + 24 * HOUR - 1).await.unwrap();
     assert_eq!(count(&db, "SELECT count() FROM sessions").await, rows);
     // The same day recomputed in full, from `events`.
-    tacit::analytics::sessions::sessionize_day(&client, day, u64::MAX / 2)
+    tacit::analytics::sessions::sessionize_day(&store, day, u64::MAX / 2)
         .await
         .unwrap();
     let full = snapshot(&db, day).await;
@@ -254,12 +254,12 @@ async fn incremental_runs_leave_the_visits_of_a_full_recomputation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_row_sends_its_day_back_to_a_full_run() {
     let (db, day) = setup("sess_late").await;
-    let client = db.client();
+    let store = db.store();
     let d0 = day as i64 * 86_400_000;
     let mut s = exact();
     for h in 0..12 {
         insert_hits(&db, day, d0 + h * HOUR, d0 + (h + 1) * HOUR).await;
-        s.run(&client, d0 + (h + 1) * HOUR - 1).await.unwrap();
+        s.run(&store, d0 + (h + 1) * HOUR - 1).await.unwrap();
     }
     // A row from before the cursor arrives after the 12:00 run, between two
     // hits of a long visit: it must land in that visit.
@@ -273,20 +273,20 @@ async fn a_late_row_sends_its_day_back_to_a_full_run() {
     )
     .await;
     // A rollup now would recompute the day: its visits miss a row.
-    assert!(!tacit::analytics::sessions::complete(&client, day)
+    assert!(!tacit::analytics::sessions::complete(&store, day)
         .await
         .unwrap());
     insert_hits(&db, day, d0 + 12 * HOUR, d0 + 13 * HOUR).await;
-    let full = s.run(&client, d0 + 13 * HOUR - 1).await.unwrap();
+    let full = s.run(&store, d0 + 13 * HOUR - 1).await.unwrap();
     assert_eq!(full, vec![day]);
-    assert!(tacit::analytics::sessions::complete(&client, day)
+    assert!(tacit::analytics::sessions::complete(&store, day)
         .await
         .unwrap());
     let after_late = snapshot(&db, day).await;
     assert!(after_late.iter().any(|v| v.contains("/late")));
     // The next run is incremental again.
     insert_hits(&db, day, d0 + 13 * HOUR, d0 + 14 * HOUR).await;
-    let full = s.run(&client, d0 + 14 * HOUR - 1).await.unwrap();
+    let full = s.run(&store, d0 + 14 * HOUR - 1).await.unwrap();
     assert!(full.is_empty());
     let incremental = snapshot(&db, day).await;
     assert_eq!(
@@ -296,7 +296,7 @@ async fn a_late_row_sends_its_day_back_to_a_full_run() {
     );
     // The same events recomputed in full give the same visits (no events
     // after 14:00 yet).
-    tacit::analytics::sessions::sessionize_day(&client, day, u64::MAX / 2)
+    tacit::analytics::sessions::sessionize_day(&store, day, u64::MAX / 2)
         .await
         .unwrap();
     assert_eq!(incremental, snapshot(&db, day).await);
@@ -305,25 +305,25 @@ async fn a_late_row_sends_its_day_back_to_a_full_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_running_at_different_times_count_each_event_once() {
     let (db, day) = setup("sess_two").await;
-    let client = db.client();
+    let store = db.store();
     let d0 = day as i64 * 86_400_000;
     // Replica A runs every hour, replica B every three hours: B's cursor
     // lags, so its new events include many that A already put in visits.
     let (mut a, mut b) = (exact(), exact());
     for h in 0..24 {
         insert_hits(&db, day, d0 + h * HOUR, d0 + (h + 1) * HOUR).await;
-        a.run(&client, d0 + (h + 1) * HOUR - 1).await.unwrap();
+        a.run(&store, d0 + (h + 1) * HOUR - 1).await.unwrap();
         if h % 3 == 1 {
-            b.run(&client, d0 + (h + 1) * HOUR - 2).await.unwrap();
+            b.run(&store, d0 + (h + 1) * HOUR - 2).await.unwrap();
         }
     }
-    b.run(&client, d0 + 24 * HOUR - 1).await.unwrap();
+    b.run(&store, d0 + 24 * HOUR - 1).await.unwrap();
     assert_eq!(
         stored(&db, day).await,
         oracle(&db, day).await,
         "the visits the raw events make"
     );
-    assert!(tacit::analytics::sessions::complete(&client, day)
+    assert!(tacit::analytics::sessions::complete(&store, day)
         .await
         .unwrap());
 }
