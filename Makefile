@@ -25,10 +25,9 @@ build:
 run: clickhouse data build
 	TACIT_CLICKHOUSE_URL=$(CH_URL) target/release/tacit --config tacit.toml serve --migrate
 
-test: clickhouse data
+test: clickhouse data lint
 	scripts/setup --test
 	scripts/check-deploy
-	cargo clippy --all-targets -- -D warnings
 	cargo test --all-targets
 
 bench: clickhouse data
@@ -77,8 +76,9 @@ fuzz:
 fmt:
 	cargo fmt --all
 
+# rustfmt, clippy (warnings are errors) and a //! doc on every module.
 lint:
-	cargo clippy --all-targets -- -D warnings
+	scripts/lint
 
 stop-clickhouse:
 	-kill $$(cat .tacit/clickhouse-dev.pid) 2>/dev/null; rm -f .tacit/clickhouse-dev.pid

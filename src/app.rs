@@ -184,33 +184,12 @@ fn spawn_io_threads(
     }))
 }
 
+/// Start tacit: the engine first (schema, retention, budget accounts,
+/// funnels), then the salts, the purge fences, the write-ahead log and its
+/// writer, the listeners, and the background jobs. Each step is a function
+/// below, in this order.
 pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Running, AppError> {
-    let pending = migrate::pending(&cfg.clickhouse).await?;
-    if !pending.is_empty() {
-        if opts.migrate {
-            let applied = migrate::migrate(&cfg.clickhouse, clock.now_ms()).await?;
-            tracing::info!(count = applied.len(), "applied migrations");
-        } else {
-            return Err(AppError::Pending(
-                pending.iter().map(|m| m.name.to_string()).collect(),
-            ));
-        }
-    }
-    // One handle to the engine for the whole process.
-    let db = store::Store::new(&cfg.clickhouse);
-    let client = db.client().clone();
-    let changed = store::apply_retention(&db, &cfg.policy).await?;
-    if !changed.is_empty() {
-        tracing::info!(tables = ?changed, "retention changed to follow the policy");
-    }
-    // A configuration that would reset a privacy-budget account is refused.
-    crate::export::budget::check_accounts(
-        &db,
-        &cfg.exports,
-        clock.now_ms(),
-        cfg.policy.event_ttl_days as u64,
-    )
-    .await?;
+    let db = prepare_store(cfg, &clock, opts.migrate).await?;
     let enrichers = Arc::new(Enrichers::load(&cfg.enrich)?);
     let mut metrics = Metrics::default();
     if let Some(b) = &enrichers.bots {
@@ -221,31 +200,10 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let now = clock.now_ms();
     salts.sync(&db, day_of(now), now).await?;
 
-    // Purge fences first: every writer below holds them. Applying a new
-    // fence also removes the site's rows from this collector's quarantine.
-    let quarantine_dir = cfg.data_dir.join("wal");
-    let quarantine_clock = clock.clone();
-    let on_apply: store::fence::OnApply = Arc::new(move |f: &store::fence::Fence| {
-        let today = day_of(quarantine_clock.now_ms());
-        match sink::quarantine::purge_site(&quarantine_dir, &f.site, f.cutoff_ms, today) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                rows = n,
-                "purge fence: quarantined rows of the site removed"
-            ),
-            Err(e) => tracing::warn!(error = %e, "purge fence: cannot clean the quarantine"),
-        }
-    });
-    let (fences, fence_member) = store::fence::start(
-        client.clone(),
-        &cfg.clickhouse.database,
-        clock.clone(),
-        Some(on_apply),
-    )
-    .await
-    .map_err(store::StoreError)?;
+    // Purge fences first: every writer below holds them.
+    let (fences, fence_member) = start_fences(cfg, &db, &clock).await?;
     let (sink, sink_task) = sink::spawn(
-        client.clone(),
+        db.client().clone(),
         cfg.sink.clone(),
         &cfg.data_dir.join("wal"),
         metrics.clone(),
@@ -271,7 +229,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let (shutdown, shutdown_rx) = watch::channel(false);
     // How far this collector's log is delivered, for settled exports.
     tokio::spawn(sink::watermark::run(
-        client.clone(),
+        db.client().clone(),
         cfg.data_dir.join("wal"),
         clock.clone(),
         shutdown_rx.clone(),
@@ -298,11 +256,6 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
             grace: cfg.shutdown_grace,
         },
     )?;
-    let admin_limits = server::Limits {
-        max_connections: ADMIN_CONNECTIONS,
-        idle_timeout: cfg.idle_timeout,
-        grace: Duration::from_secs(2),
-    };
 
     let admin_state = Arc::new(AdminState {
         clickhouse: cfg.clickhouse.clone(),
@@ -324,41 +277,14 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         )
         .with_fences(fences.clone()),
     );
-    let (admin_stop, admin_rx) = watch::channel(false);
-    let st = admin_state.clone();
-    let admin_inner = tokio::spawn(server::serve(
-        "admin",
+    let (admin_stop, admin_task) = spawn_admin(
+        cfg,
+        admin_state.clone(),
+        exports,
         admin_listener,
-        move |_peer, req| admin::handle(st.clone(), req),
-        admin_rx,
-        admin_limits,
-    ));
-    // The admin listener outlives the beacon one: `Running::shutdown` stops
-    // it last, so `/readyz` answers "shutting down" while hits drain.
-    let partner_inner = tokio::spawn(server::serve(
-        "partner",
         partner_listener,
-        move |_peer, req| admin::partner(exports.clone(), req),
-        admin_stop.subscribe(),
-        admin_limits,
-    ));
-    let admin_task = tokio::spawn(async move {
-        let _ = admin_inner.await;
-        let _ = partner_inner.await;
-    });
+    );
 
-    let funnels: Vec<(String, String, Vec<String>)> = cfg
-        .funnels
-        .iter()
-        .flat_map(|f| {
-            f.sites
-                .iter()
-                .map(|s| (s.clone(), f.name.clone(), f.steps.clone()))
-        })
-        .collect();
-    if crate::analytics::rollup::sync_funnels(&db, &funnels).await? {
-        tracing::info!(count = funnels.len(), "funnel definitions updated");
-    }
     let (session_stop, session_rx) = watch::channel(false);
     let session_task = opts.sessionize_every.map(|every| {
         tokio::spawn(crate::analytics::rollup::run(
@@ -373,23 +299,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
             every,
         ))
     });
-
-    let salt_task = {
-        let salts = salts.clone();
-        let clock = clock.clone();
-        let every = opts.salt_refresh;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let now = clock.now_ms();
-                if let Err(e) = salts.sync(&db, day_of(now), now).await {
-                    tracing::warn!(error = %e, "salt refresh failed; keeping current salts");
-                }
-            }
-        })
-    };
+    let salt_task = spawn_salt_refresher(salts.clone(), db, clock, opts.salt_refresh);
 
     tracing::info!(%beacon_addr, %admin_addr, %partner_addr, "tacit listening");
     Ok(Running {
@@ -408,6 +318,141 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         session_task,
         session_stop,
         fence_member,
+    })
+}
+
+/// The engine, ready: the schema current (migrated with `migrate`, or
+/// refused), the tables' TTLs following the policy, no configuration that
+/// would reset a privacy-budget account, the configured funnels mirrored.
+async fn prepare_store(
+    cfg: &Config,
+    clock: &SharedClock,
+    migrate: bool,
+) -> Result<store::Store, AppError> {
+    let pending = migrate::pending(&cfg.clickhouse).await?;
+    if !pending.is_empty() {
+        if !migrate {
+            return Err(AppError::Pending(
+                pending.iter().map(|m| m.name.to_string()).collect(),
+            ));
+        }
+        let applied = migrate::migrate(&cfg.clickhouse, clock.now_ms()).await?;
+        tracing::info!(count = applied.len(), "applied migrations");
+    }
+    // One handle to the engine for the whole process.
+    let db = store::Store::new(&cfg.clickhouse);
+    let changed = store::apply_retention(&db, &cfg.policy).await?;
+    if !changed.is_empty() {
+        tracing::info!(tables = ?changed, "retention changed to follow the policy");
+    }
+    crate::export::budget::check_accounts(
+        &db,
+        &cfg.exports,
+        clock.now_ms(),
+        cfg.policy.event_ttl_days as u64,
+    )
+    .await?;
+    let funnels: Vec<(String, String, Vec<String>)> = cfg
+        .funnels
+        .iter()
+        .flat_map(|f| {
+            f.sites
+                .iter()
+                .map(|s| (s.clone(), f.name.clone(), f.steps.clone()))
+        })
+        .collect();
+    if crate::analytics::rollup::sync_funnels(&db, &funnels).await? {
+        tracing::info!(count = funnels.len(), "funnel definitions updated");
+    }
+    Ok(db)
+}
+
+/// Join the purge fences as a member. Applying a new fence also removes
+/// the site's rows from this collector's quarantine.
+async fn start_fences(
+    cfg: &Config,
+    db: &store::Store,
+    clock: &SharedClock,
+) -> Result<(store::fence::Fences, store::fence::Member), AppError> {
+    let quarantine_dir = cfg.data_dir.join("wal");
+    let quarantine_clock = clock.clone();
+    let on_apply: store::fence::OnApply = Arc::new(move |f: &store::fence::Fence| {
+        let today = day_of(quarantine_clock.now_ms());
+        match sink::quarantine::purge_site(&quarantine_dir, &f.site, f.cutoff_ms, today) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                rows = n,
+                "purge fence: quarantined rows of the site removed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "purge fence: cannot clean the quarantine"),
+        }
+    });
+    let started = store::fence::start(
+        db.client().clone(),
+        db.database(),
+        clock.clone(),
+        Some(on_apply),
+    )
+    .await
+    .map_err(store::StoreError)?;
+    Ok(started)
+}
+
+/// The admin and partner listeners, stopped together by the returned
+/// sender. The admin listener outlives the beacon one: `Running::shutdown`
+/// stops it last, so `/readyz` answers "shutting down" while hits drain.
+fn spawn_admin(
+    cfg: &Config,
+    admin_state: Arc<AdminState>,
+    exports: Arc<crate::admin::partner::ExportApi>,
+    admin_listener: TcpListener,
+    partner_listener: TcpListener,
+) -> (watch::Sender<bool>, JoinHandle<()>) {
+    let limits = server::Limits {
+        max_connections: ADMIN_CONNECTIONS,
+        idle_timeout: cfg.idle_timeout,
+        grace: Duration::from_secs(2),
+    };
+    let (admin_stop, admin_rx) = watch::channel(false);
+    let admin_inner = tokio::spawn(server::serve(
+        "admin",
+        admin_listener,
+        move |_peer, req| admin::handle(admin_state.clone(), req),
+        admin_rx,
+        limits,
+    ));
+    let partner_inner = tokio::spawn(server::serve(
+        "partner",
+        partner_listener,
+        move |_peer, req| admin::partner(exports.clone(), req),
+        admin_stop.subscribe(),
+        limits,
+    ));
+    let task = tokio::spawn(async move {
+        let _ = admin_inner.await;
+        let _ = partner_inner.await;
+    });
+    (admin_stop, task)
+}
+
+/// Every `every`, re-read the salts (and make tomorrow's); a failure keeps
+/// the current ones and is logged.
+fn spawn_salt_refresher(
+    salts: Arc<Salts>,
+    db: store::Store,
+    clock: SharedClock,
+    every: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let now = clock.now_ms();
+            if let Err(e) = salts.sync(&db, day_of(now), now).await {
+                tracing::warn!(error = %e, "salt refresh failed; keeping current salts");
+            }
+        }
     })
 }
 

@@ -151,7 +151,7 @@ struct Params<'a> {
 }
 
 impl Params<'_> {
-    fn bind(&self, q: clickhouse::query::Query) -> clickhouse::query::Query {
+    fn apply(&self, q: clickhouse::query::Query) -> clickhouse::query::Query {
         let q = q.param("site", self.site).param("cutoff", self.cutoff_ms);
         match self.before {
             Some(d) => q.param("before", d),
@@ -250,13 +250,13 @@ async fn counts(
             condition(&col, before)
         };
         let n: u64 = p
-            .bind(client.query(&format!("SELECT count() FROM {t} WHERE {cond}")))
+            .apply(client.query(&format!("SELECT count() FROM {t} WHERE {cond}")))
             .fetch_one()
             .await?;
         out.insert(t.to_string(), n);
     }
     let n: u64 = p
-        .bind(client.query(&format!(
+        .apply(client.query(&format!(
             "SELECT count() FROM export_cells WHERE {}",
             cells_condition(before)
         )))
@@ -265,7 +265,7 @@ async fn counts(
     out.insert("export_cells".into(), n);
     if !before {
         let n: u64 = p
-            .bind(client.query(&format!(
+            .apply(client.query(&format!(
                 "SELECT count() FROM export_releases WHERE {RELEASES_CONDITION}"
             )))
             .fetch_one()
@@ -404,7 +404,7 @@ pub async fn run(
     for (table, sql) in delete_sql(store, before.is_some()) {
         if found.get(table).copied().unwrap_or(0) > 0 {
             params
-                .bind(client.query(&sql))
+                .apply(client.query(&sql))
                 .with_setting("mutations_sync", "2")
                 .execute()
                 .await?;

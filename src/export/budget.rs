@@ -141,16 +141,16 @@ async fn totals(
     let rows: Vec<(String, u64, u64)> = consistent(store)
             .query(&format!(
                 "SELECT month, toUInt64(sum(epsilon_micros)),
-                        toUInt64(sumIf(epsilon_micros, replica != ? AND reserved_at > now64(6) - INTERVAL {IN_FLIGHT_SECONDS} SECOND))
+                        toUInt64(sumIf(epsilon_micros, replica != {{replica:String}} AND reserved_at > now64(6) - INTERVAL {IN_FLIGHT_SECONDS} SECOND))
                  FROM export_budget
-                 WHERE account = ? AND has(?, month) AND abandoned = 0
-                   AND claim NOT IN (SELECT claim FROM export_budget WHERE account = ? AND abandoned = 1)
+                 WHERE account = {{account:String}} AND has({{months:Array(String)}}, month) AND abandoned = 0
+                   AND claim NOT IN (SELECT claim FROM export_budget
+                                     WHERE account = {{account:String}} AND abandoned = 1)
                  GROUP BY month"
             ))
-            .bind(replica)
-            .bind(account)
-            .bind(months)
-            .bind(account)
+            .param("replica", replica)
+            .param("account", account)
+            .param("months", months)
     .fetch_all()
     .await?;
     Ok(rows.into_iter().map(|(m, t, r)| (m, (t, r))).collect())
@@ -162,16 +162,16 @@ pub async fn spent(
     account: &str,
 ) -> Result<BTreeMap<String, u64>, clickhouse::error::Error> {
     let rows: Vec<(String, u64)> = consistent(store)
-            .query(
-                "SELECT month, toUInt64(sum(epsilon_micros)) FROM export_budget
-                 WHERE account = ? AND abandoned = 0
-                   AND claim NOT IN (SELECT claim FROM export_budget WHERE account = ? AND abandoned = 1)
+        .query(
+            "SELECT month, toUInt64(sum(epsilon_micros)) FROM export_budget
+                 WHERE account = {account:String} AND abandoned = 0
+                   AND claim NOT IN (SELECT claim FROM export_budget
+                                     WHERE account = {account:String} AND abandoned = 1)
                  GROUP BY month ORDER BY month",
-            )
-            .bind(account)
-            .bind(account)
-    .fetch_all()
-    .await?;
+        )
+        .param("account", account)
+        .fetch_all()
+        .await?;
     Ok(rows.into_iter().collect())
 }
 

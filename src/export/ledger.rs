@@ -60,14 +60,14 @@ pub struct ReleaseKey<'a> {
     pub config_hash: &'a str,
 }
 
-/// The condition naming one release, with [`ReleaseKey::bind`]'s parameters.
+/// The condition naming one release, with [`ReleaseKey::apply`]'s parameters.
 const KEY_IS: &str = "partner = {partner:String} AND export = {export:String} \
 AND period = {period:String} AND config_hash = {config_hash:String}";
 
 impl ReleaseKey<'_> {
     /// Bind this key's query parameters (`partner`, `export`, `period`,
     /// `config_hash`).
-    fn bind(&self, q: clickhouse::query::Query) -> clickhouse::query::Query {
+    fn apply(&self, q: clickhouse::query::Query) -> clickhouse::query::Query {
         q.param("partner", self.partner)
             .param("export", self.export)
             .param("period", self.period)
@@ -83,7 +83,7 @@ pub async fn claim(
     key: &ReleaseKey<'_>,
     claim: &str,
 ) -> Result<bool, clickhouse::error::Error> {
-    key.bind(client.query(
+    key.apply(client.query(
         "INSERT INTO export_claims (partner, export, period, config_hash, claim) \
          SELECT {partner:String}, {export:String}, {period:String}, {config_hash:String}, {claim:String}",
     ))
@@ -92,7 +92,7 @@ pub async fn claim(
         .await?;
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     let winner: Option<String> = key
-        .bind(client.query(&format!(
+        .apply(client.query(&format!(
             "SELECT claim FROM export_claims
              WHERE {KEY_IS} AND abandoned = 0
                AND claim NOT IN (SELECT claim FROM export_claims WHERE abandoned = 1)
@@ -110,7 +110,7 @@ pub async fn abandon(
     key: &ReleaseKey<'_>,
     claim: &str,
 ) -> Result<(), clickhouse::error::Error> {
-    key.bind(client.query(
+    key.apply(client.query(
         "INSERT INTO export_claims (partner, export, period, config_hash, claim, abandoned) \
          SELECT {partner:String}, {export:String}, {period:String}, {config_hash:String}, {claim:String}, 1",
     ))
@@ -133,7 +133,7 @@ pub async fn wait_for(
             return Ok(Some(c));
         }
         let live: u64 = key
-            .bind(client.query(&format!(
+            .apply(client.query(&format!(
                 "SELECT count() FROM export_claims
                  WHERE {KEY_IS} AND abandoned = 0
                    AND claim NOT IN (SELECT claim FROM export_claims WHERE abandoned = 1)
@@ -171,7 +171,7 @@ pub async fn cached(
     client: &clickhouse::Client,
     key: &ReleaseKey<'_>,
 ) -> Result<Option<CachedRelease>, clickhouse::error::Error> {
-    key.bind(client.query(&format!(
+    key.apply(client.query(&format!(
         "SELECT ?fields FROM export_releases WHERE {KEY_IS} ORDER BY created_at LIMIT 1"
     )))
     .fetch_optional()

@@ -99,10 +99,10 @@ pub async fn check(
                     toInt64(toUnixTimestamp64Milli(argMax(w.oldest_pending, w.reported_at))) AS oldest_ms,
                     argMax(w.pending, w.reported_at) AS rows_pending
              FROM wal_watermarks AS w
-             WHERE w.reported_at > fromUnixTimestamp64Milli(?, 'UTC')
+             WHERE w.reported_at > fromUnixTimestamp64Milli({since:Int64}, 'UTC')
              GROUP BY log_id ORDER BY log_id",
         )
-        .bind(now_ms - settle_ms)
+        .param("since", now_ms - settle_ms)
         .fetch_all()
         .await?;
     decide(period.end as i64 * 86_400_000, &reports, now_ms, settle_ms).map_err(|reason| {

@@ -101,7 +101,7 @@ impl Salts {
             .map(|d| (d, random_salt()))
             .collect();
         store::salts::add(client, &missing, now_ms).await?;
-        store::salts::destroy_before(client, &store.target("salts"), today - 1).await?;
+        store::salts::destroy_before(store, today - 1).await?;
         let fresh: BTreeMap<i32, Arc<SaltKey>> = store::salts::winners_from(client, today - 1)
             .await?
             .into_iter()

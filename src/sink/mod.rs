@@ -1,8 +1,10 @@
 //! From an anonymous event to ClickHouse, without losing what was
 //! acknowledged. A handler encodes its row once (`RowBinary`) and appends
-//! it to the write-ahead log ([`log`]); with `durability = "wal"` it answers
-//! only once the row is synced to disk (group commit), with `"memory"` at
-//! once. The writer ([`writer`]) reads the log back in order and inserts it
+//! it to the write-ahead log ([`log`]). With `durability = "wal"` it answers
+//! only once the row is synced to disk (group commit); with `"process"`
+//! once the row is in the log's file (it survives the process being
+//! killed; the file is synced every `wal_sync_interval`, so a power loss
+//! can take the last interval); with `"memory"` at once. The writer ([`writer`]) reads the log back in order and inserts it
 //! with deduplication tokens made of log ranges, so retries and replays
 //! after a crash land exactly once; the cursor ([`cursor`]) records how far
 //! ClickHouse has acknowledged. The log is the only buffer: it absorbs

@@ -316,11 +316,11 @@ impl Fences {
             client
                 .query(
                     "INSERT INTO fence_members (member, seen, applied, stopped)
-                     SELECT ?, now64(3), ?, ?",
+                     SELECT {member:String}, now64(3), {applied:Array(String)}, {stopped:UInt8}",
                 )
-                .bind(&*self.member)
-                .bind(applied)
-                .bind(stopped as u8)
+                .param("member", &*self.member)
+                .param("applied", applied)
+                .param("stopped", stopped as u8)
                 .execute(),
         )
         .await?;
@@ -437,10 +437,10 @@ pub async fn active(
         .query(
             "SELECT id, toString(site) AS site, toUnixTimestamp64Milli(cutoff) AS cutoff_ms
              FROM purge_fences
-             WHERE expires > fromUnixTimestamp64Milli(toInt64(?), 'UTC')
+             WHERE expires > fromUnixTimestamp64Milli({now:Int64}, 'UTC')
              ORDER BY id",
         )
-        .bind(now_ms)
+        .param("now", now_ms)
         .fetch_all()
         .await
 }
@@ -461,16 +461,15 @@ pub async fn raise(
     client
         .query(
             "INSERT INTO purge_fences (id, site, cutoff, raised, expires)
-             SELECT ?, ?, fromUnixTimestamp64Milli(toInt64(?), 'UTC'),
-                    fromUnixTimestamp64Milli(toInt64(?), 'UTC'),
-                    fromUnixTimestamp64Milli(toInt64(?), 'UTC') + toIntervalDay(?)",
+             SELECT {id:String}, {site:String}, fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC'),
+                    fromUnixTimestamp64Milli({now:Int64}, 'UTC'),
+                    fromUnixTimestamp64Milli({now:Int64}, 'UTC') + toIntervalDay({keep_days:UInt32})",
         )
-        .bind(&fence.id)
-        .bind(site)
-        .bind(cutoff_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(keep_days)
+        .param("id", &fence.id)
+        .param("site", site)
+        .param("cutoff", cutoff_ms)
+        .param("now", now_ms)
+        .param("keep_days", keep_days)
         .execute()
         .await?;
     Ok(fence)
@@ -494,14 +493,15 @@ pub async fn await_members(
     loop {
         let rows: Vec<MemberRow> = client
             .query(
-                "SELECT member, toUInt8(has(argMax(applied, seen), ?)) AS has
+                "SELECT member, toUInt8(has(argMax(applied, seen), {id:String})) AS has
                  FROM fence_members
                  GROUP BY member
-                 HAVING max(seen) > now64(3) - toIntervalMillisecond(?) AND argMax(stopped, seen) = 0
+                 HAVING max(seen) > now64(3) - toIntervalMillisecond({live_ms:UInt64})
+                    AND argMax(stopped, seen) = 0
                  ORDER BY member",
             )
-            .bind(id)
-            .bind(MEMBER_LIVE_MS)
+            .param("id", id)
+            .param("live_ms", MEMBER_LIVE_MS)
             .fetch_all()
             .await?;
         let missing: Vec<String> = rows

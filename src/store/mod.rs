@@ -171,6 +171,11 @@ pub fn retention(policy: &crate::config::Policy) -> Vec<(&'static str, String, S
         .collect()
 }
 
+/// The mutation that sets a table's TTL (`clause` from [`retention`]).
+pub fn retention_sql(store: &Store, table: &str, clause: &str) -> String {
+    format!("ALTER TABLE {} MODIFY TTL {clause}", store.target(table))
+}
+
 /// Make table TTLs match the policy. Returns the tables changed.
 pub async fn apply_retention(
     store: &Store,
@@ -193,10 +198,7 @@ pub async fn apply_retention(
         }
         store
             .client()
-            .query(&format!(
-                "ALTER TABLE {} MODIFY TTL {clause}",
-                store.target(table)
-            ))
+            .query(&retention_sql(store, table, &clause))
             .execute()
             .await?;
         changed.push(table);

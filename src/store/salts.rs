@@ -33,7 +33,7 @@ struct WinnerRow {
 /// The days from `from` on that have at least one stored salt.
 pub async fn days_from(client: &clickhouse::Client, from: i32) -> Result<Vec<i32>, SaltStoreError> {
     let have: Vec<u16> = client
-        .query("SELECT DISTINCT day FROM salts WHERE day >= toDate({from:String})")
+        .query("SELECT DISTINCT day FROM salts WHERE day >= {from:Date}")
         .param("from", format_day(from))
         .fetch_all()
         .await?;
@@ -66,20 +66,22 @@ pub async fn add(
 
 /// Destroy every salt of a day before `day`: a synchronous mutation
 /// rewrites the parts, so the bytes are gone when this returns.
-pub async fn destroy_before(
-    client: &clickhouse::Client,
-    target: &str,
-    day: i32,
-) -> Result<(), SaltStoreError> {
-    client
-        .query(&format!(
-            "ALTER TABLE {target} DELETE WHERE day < toDate({{day:String}}) \
-             SETTINGS mutations_sync = 2"
-        ))
+pub async fn destroy_before(store: &super::Store, day: i32) -> Result<(), SaltStoreError> {
+    store
+        .client()
+        .query(&destroy_sql(store))
         .param("day", format_day(day))
         .execute()
         .await?;
     Ok(())
+}
+
+/// The mutation that destroys the salts before `{day:Date}`.
+pub fn destroy_sql(store: &super::Store) -> String {
+    format!(
+        "ALTER TABLE {} DELETE WHERE day < {{day:Date}} SETTINGS mutations_sync = 2",
+        store.target("salts")
+    )
 }
 
 /// Each day's winning salt, from `from` on.
@@ -90,7 +92,7 @@ pub async fn winners_from(
     let rows: Vec<WinnerRow> = client
         .query(
             "SELECT day, min(salt) AS salt FROM salts \
-             WHERE day >= toDate({from:String}) GROUP BY day",
+             WHERE day >= {from:Date} GROUP BY day",
         )
         .param("from", format_day(from))
         .fetch_all()

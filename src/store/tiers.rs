@@ -623,9 +623,9 @@ pub async fn live(
     let rows: Vec<TableRow> = client
         .query(
             "SELECT name, engine_full, comment FROM system.tables
-             WHERE database = ? AND engine NOT LIKE '%View' ORDER BY name",
+             WHERE database = {db:String} AND engine NOT LIKE '%View' ORDER BY name",
         )
-        .bind(database)
+        .param("db", database)
         .fetch_all()
         .await?;
     Ok(rows

@@ -372,3 +372,83 @@ async fn replicas_agree_on_the_salt_across_an_outage_over_midnight() {
     assert!(ids.iter().all(|(_, v)| *v != 0));
     assert_ne!(ids[0].1, ids[1].1, "a new day, an unlinkable id");
 }
+
+/// On a cluster, every mutation that the sessionizer, the rollups, a
+/// purge, the salt store and the retention policy send names the local
+/// table `ON CLUSTER` for a sharded table (the table itself `ON CLUSTER`
+/// otherwise), carries its values as query parameters, and parses. The
+/// statements come from the same builders the single-server path runs (and
+/// the simulation above runs per shard); the embedded engine has no Keeper,
+/// so it can parse an `ON CLUSTER` statement but not run one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cluster_mutation_names_the_local_tables_and_parses() {
+    use tacit::store::Store;
+    let one = Store::from_parts(clickhouse::Client::default(), "tacit", None);
+    let on = Store::from_parts(clickhouse::Client::default(), "tacit", Some("tacit"));
+    let policy = TestDb::new("cluster_sql")
+        .config()
+        .validate()
+        .unwrap()
+        .policy;
+    let statements = |s: &Store| -> Vec<(String, String)> {
+        let mut v = vec![(
+            "sessions".to_string(),
+            tacit::analytics::sessions::delete_older_sql(s),
+        )];
+        let rollup_tables: Vec<&str> = tacit::analytics::rollup::tables()
+            .chain(["rollup_days"])
+            .collect();
+        for (t, sql) in rollup_tables
+            .iter()
+            .zip(tacit::analytics::rollup::delete_older_sql(s))
+        {
+            v.push((t.to_string(), sql));
+        }
+        for before in [false, true] {
+            for (t, sql) in tacit::commands::purge::delete_sql(s, before) {
+                v.push((t.to_string(), sql));
+            }
+        }
+        v.push(("salts".into(), tacit::store::salts::destroy_sql(s)));
+        for (t, _, clause) in tacit::store::retention(&policy) {
+            v.push((t.to_string(), tacit::store::retention_sql(s, t, &clause)));
+        }
+        v
+    };
+    let (single, sharded) = (statements(&one), statements(&on));
+    assert_eq!(single.len(), sharded.len());
+    let params = "param_day=2026-01-01&param_version=1&param_site=example.com\
+                  &param_before=2026-01-01&param_cutoff=0";
+    let (mut local, mut everywhere) = (0, 0);
+    for ((table, plain), (_, sql)) in single.iter().zip(&sharded) {
+        assert!(!plain.contains("ON CLUSTER"), "{plain}");
+        assert!(!sql.contains("example.com"), "a value in the text: {sql}");
+        if cluster::shard_key(table).is_some() {
+            assert!(
+                sql.contains(&format!("ALTER TABLE {table}_local ON CLUSTER 'tacit'")),
+                "{sql}"
+            );
+            local += 1;
+        } else {
+            assert!(
+                sql.contains(&format!("ALTER TABLE {table} ON CLUSTER 'tacit'")),
+                "{sql}"
+            );
+            everywhere += 1;
+        }
+        let url = format!("{}/?{params}", clickhouse_url());
+        let body = format!("EXPLAIN AST {sql}");
+        let (status, _, out) = http(hyper::Method::POST, &url, &[], body.into_bytes()).await;
+        assert_eq!(
+            status,
+            200,
+            "the engine does not parse:\n{sql}\n{}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+    println!(
+        "cluster mutations: {} statements parsed, {local} on sharded local tables, {everywhere} on tables replicated everywhere",
+        sharded.len()
+    );
+    assert!(local >= 10 && everywhere >= 5, "{local} {everywhere}");
+}
