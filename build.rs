@@ -30,6 +30,13 @@ fn include(f: &Path) -> String {
 
 fn main() {
     println!("cargo:rerun-if-changed=schema");
+    // A migration left beside the baseline would be silently skipped.
+    for e in std::fs::read_dir("schema").expect("schema/").flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.ends_with(".sql") && name != "baseline.sql" && name != "grants.sql" {
+            panic!("schema/{name}: a migration goes in schema/migrations/ (schema/README.md)");
+        }
+    }
     let out = format!(
         "pub static MIGRATIONS: &[(&str, &str)] = {};\n\
          pub static BASELINE_TABLES: &str = {};\n\

@@ -1,6 +1,6 @@
 -- The schema as `tacit migrate` installs a new database with [clickhouse]
--- cluster = "tacit" and database "tacit": the baseline of schema/,
--- rewritten by src/store/cluster.rs. Regenerate with
+-- cluster = "tacit" and database "tacit": the baseline of schema/ and the
+-- migrations after it, rewritten by src/store/cluster.rs. Regenerate with
 -- UPDATE_SNAPSHOTS=1 cargo test --test it migrations, and review the diff.
 
 -- (tacit)

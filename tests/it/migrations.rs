@@ -216,8 +216,8 @@ fn the_baseline_grants_what_the_migrations_leave_granted() {
     }
 }
 
-/// The statements of the baseline as they run on cluster `tacit`,
-/// database `tacit`, per file.
+/// The statements a new install runs on cluster `tacit`, database
+/// `tacit`, per file: the baseline and the migrations after it.
 fn baseline_on_cluster() -> Vec<(String, Vec<String>)> {
     let mut out = vec![(
         "(tacit)".to_string(),
@@ -226,12 +226,19 @@ fn baseline_on_cluster() -> Vec<(String, Vec<String>)> {
             .chain(cluster::rewrite(migrate::MIGRATIONS_TABLE, "tacit", "tacit"))
             .collect(),
     )];
-    for p in migrate::baseline().unwrap().parts {
-        let stmts = migrate::statements(p.sql)
+    let baseline = migrate::baseline().unwrap();
+    let later = migrate::embedded()
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.version > baseline.version)
+        .map(|m| (format!("migrations/{}", m.name), m.sql));
+    let parts = baseline.parts.into_iter().map(|p| (p.file, p.sql));
+    for (file, sql) in parts.chain(later) {
+        let stmts = migrate::statements(sql)
             .into_iter()
             .flat_map(|s| cluster::rewrite(&s.replace("{database}", "tacit"), "tacit", "tacit"))
             .collect();
-        out.push((p.file, stmts));
+        out.push((file, stmts));
     }
     out
 }
@@ -258,8 +265,8 @@ fn engines(stmts: &[String]) -> BTreeMap<String, String> {
 async fn the_baseline_on_a_cluster_parses_matches_its_snapshot_and_places_tables_alike() {
     let mut text = String::from(
         "-- The schema as `tacit migrate` installs a new database with [clickhouse]\n\
-         -- cluster = \"tacit\" and database \"tacit\": the baseline of schema/,\n\
-         -- rewritten by src/store/cluster.rs. Regenerate with\n\
+         -- cluster = \"tacit\" and database \"tacit\": the baseline of schema/ and the\n\
+         -- migrations after it, rewritten by src/store/cluster.rs. Regenerate with\n\
          -- UPDATE_SNAPSHOTS=1 cargo test --test it migrations, and review the diff.\n",
     );
     let rendered = baseline_on_cluster();
