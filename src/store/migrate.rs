@@ -423,7 +423,11 @@ async fn apply(
     for step in todo {
         // A baseline that fails part-way is run again whole: every
         // statement in it is `IF NOT EXISTS`, and nothing is recorded yet.
-        for part in step.parts.iter().filter(|p| !(p.server_only && embedded_engine)) {
+        for part in step
+            .parts
+            .iter()
+            .filter(|p| !(p.server_only && embedded_engine))
+        {
             for stmt in statements(part.sql)
                 .iter()
                 .flat_map(|s| on_cluster(&s.replace("{database}", &cfg.database)))
@@ -505,7 +509,11 @@ mod tests {
             let s = statements(p.sql);
             assert_eq!(s.len(), 1, "{}", p.file);
             let name = p.file.trim_start_matches("views/").trim_end_matches(".sql");
-            let head = s[0].split_whitespace().take(7).collect::<Vec<_>>().join(" ");
+            let head = s[0]
+                .split_whitespace()
+                .take(7)
+                .collect::<Vec<_>>()
+                .join(" ");
             assert!(
                 head.ends_with(&format!("IF NOT EXISTS {name}"))
                     || head.contains(&format!("IF NOT EXISTS {name} ")),
@@ -530,7 +538,11 @@ mod tests {
             Err(MigrateError::ViewCycle(_))
         ));
         let real = baseline().unwrap();
-        let pos = |v: &str| real.parts.iter().position(|p| p.file == format!("views/{v}.sql"));
+        let pos = |v: &str| {
+            real.parts
+                .iter()
+                .position(|p| p.file == format!("views/{v}.sql"))
+        };
         assert!(pos("analytics_goals_daily") < pos("analytics_goal_conversions"));
         assert!(pos("open_visits") < pos("analytics_visits_daily"));
         assert!(pos("analytics_visits_daily") < pos("analytics_overview_daily"));
@@ -551,10 +563,18 @@ mod tests {
         // Installed from the baseline: only what follows it is pending.
         let row = |v: u32, n: &str, c: &str| (v, n.to_string(), c.to_string());
         let at_baseline = [row(b, BASELINE, "x")];
-        assert_eq!(plan(&at_baseline, Start::Baseline, u32::MAX).unwrap().len(), later);
+        assert_eq!(
+            plan(&at_baseline, Start::Baseline, u32::MAX).unwrap().len(),
+            later
+        );
         // Upgraded through 0001..: checksums still guard the applied files.
-        let mut upgraded: Vec<_> = all.iter().map(|m| row(m.version, m.name, &m.checksum)).collect();
-        assert!(plan(&upgraded, Start::Baseline, u32::MAX).unwrap().is_empty());
+        let mut upgraded: Vec<_> = all
+            .iter()
+            .map(|m| row(m.version, m.name, &m.checksum))
+            .collect();
+        assert!(plan(&upgraded, Start::Baseline, u32::MAX)
+            .unwrap()
+            .is_empty());
         upgraded[2].2 = "edited".into();
         assert!(matches!(
             plan(&upgraded, Start::Baseline, u32::MAX),

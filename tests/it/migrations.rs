@@ -104,7 +104,11 @@ async fn a_baseline_install_and_an_upgraded_one_have_the_same_schema() {
         .filter(|m| m.version > baseline.version)
         .map(|m| m.name)
         .collect();
-    assert_eq!(applied[1..], later[..], "after the baseline, the later migrations");
+    assert_eq!(
+        applied[1..],
+        later[..],
+        "after the baseline, the later migrations"
+    );
     assert!(migrate::pending(&cfg.clickhouse).await.unwrap().is_empty());
 
     let old = TestDb::new("upgraded");
@@ -112,8 +116,15 @@ async fn a_baseline_install_and_an_upgraded_one_have_the_same_schema() {
     let upgraded = migrate::upgrade_to(&cfg_old.clickhouse, 0, u32::MAX)
         .await
         .unwrap();
-    assert_eq!(upgraded.len(), history.len(), "every historical migration ran");
-    assert!(migrate::pending(&cfg_old.clickhouse).await.unwrap().is_empty());
+    assert_eq!(
+        upgraded.len(),
+        history.len(),
+        "every historical migration ran"
+    );
+    assert!(migrate::pending(&cfg_old.clickhouse)
+        .await
+        .unwrap()
+        .is_empty());
 
     let a = schema_of(&fresh.name).await;
     let b = schema_of(&old.name).await;
@@ -128,10 +139,23 @@ async fn a_baseline_install_and_an_upgraded_one_have_the_same_schema() {
     // The comparison saw the whole schema, TTLs included.
     let count = |kind: &str| a.keys().filter(|k| k.starts_with(kind)).count();
     let views = a.values().filter(|v| v.starts_with("View\n")).count();
-    assert!(count("table ") >= 50 && views >= 25, "{} objects, {views} views", count("table "));
+    assert!(
+        count("table ") >= 50 && views >= 25,
+        "{} objects, {views} views",
+        count("table ")
+    );
     assert!(count("column ") > 300 && count("index ") >= 2);
-    for t in ["events", "sessions", "rollup_daily", "export_cells", "salts"] {
-        assert!(a[&format!("table {t}")].contains("TTL "), "{t}: no TTL compared");
+    for t in [
+        "events",
+        "sessions",
+        "rollup_daily",
+        "export_cells",
+        "salts",
+    ] {
+        assert!(
+            a[&format!("table {t}")].contains("TTL "),
+            "{t}: no TTL compared"
+        );
     }
 
     let new_sql: Vec<&str> = baseline.parts.iter().map(|p| p.sql).collect();
@@ -188,11 +212,7 @@ fn fold(sqls: &[&str]) -> (BTreeSet<(String, String)>, BTreeSet<String>) {
 
 #[test]
 fn the_baseline_grants_what_the_migrations_leave_granted() {
-    let history: Vec<&str> = migrate::embedded()
-        .unwrap()
-        .iter()
-        .map(|m| m.sql)
-        .collect();
+    let history: Vec<&str> = migrate::embedded().unwrap().iter().map(|m| m.sql).collect();
     let baseline = migrate::baseline().unwrap();
     let grants: Vec<&str> = baseline
         .parts
@@ -203,7 +223,10 @@ fn the_baseline_grants_what_the_migrations_leave_granted() {
     assert_eq!(grants.len(), 1, "grants in one file");
     let (old, old_roles) = fold(&history);
     let (new, new_roles) = fold(&grants);
-    assert_eq!(new, old, "grants of a baseline install and of an upgraded one");
+    assert_eq!(
+        new, old,
+        "grants of a baseline install and of an upgraded one"
+    );
     assert_eq!(new_roles, old_roles);
     assert!(new.len() >= 30, "{}", new.len());
     // Every object granted is created by the baseline.
@@ -223,7 +246,11 @@ fn baseline_on_cluster() -> Vec<(String, Vec<String>)> {
         "(tacit)".to_string(),
         cluster::rewrite("CREATE DATABASE IF NOT EXISTS `tacit`", "tacit", "tacit")
             .into_iter()
-            .chain(cluster::rewrite(migrate::MIGRATIONS_TABLE, "tacit", "tacit"))
+            .chain(cluster::rewrite(
+                migrate::MIGRATIONS_TABLE,
+                "tacit",
+                "tacit",
+            ))
             .collect(),
     )];
     let baseline = migrate::baseline().unwrap();
@@ -312,9 +339,19 @@ async fn the_baseline_on_a_cluster_parses_matches_its_snapshot_and_places_tables
         .flat_map(|(_, s)| s)
         .collect();
     let (new, old) = (engines(&new), engines(&old));
-    assert_eq!(new, old, "table engines on a cluster: baseline vs migrations");
-    let distributed = new.values().filter(|e| e.starts_with("ENGINE = Distributed")).count();
-    assert!(distributed >= 10 && new.len() >= 35, "{distributed} of {}", new.len());
+    assert_eq!(
+        new, old,
+        "table engines on a cluster: baseline vs migrations"
+    );
+    let distributed = new
+        .values()
+        .filter(|e| e.starts_with("ENGINE = Distributed"))
+        .count();
+    assert!(
+        distributed >= 10 && new.len() >= 35,
+        "{distributed} of {}",
+        new.len()
+    );
     println!(
         "cluster baseline: {n} statements parsed; {} tables placed as the migrations place them ({distributed} Distributed)",
         new.len()
