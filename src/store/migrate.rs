@@ -30,7 +30,7 @@ const BASELINE_HEADER: &str = "-- tacit: baseline ";
 pub enum MigrateError {
     #[error("clickhouse: {0}")]
     ClickHouse(#[from] clickhouse::error::Error),
-    #[error("migration {name}: {source}")]
+    #[error("schema/{name}: {source}")]
     Apply {
         name: String,
         source: clickhouse::error::Error,
@@ -162,6 +162,8 @@ pub fn baseline() -> Result<Baseline, MigrateError> {
 
 impl From<Baseline> for Step {
     fn from(b: Baseline) -> Self {
+        // Recorded, never compared: folding a migration into the baseline
+        // rewrites its files, and the databases it installed stay valid.
         let mut sum = Sha256::new();
         for p in &b.parts {
             sum.update(p.sql.as_bytes());
