@@ -1,28 +1,52 @@
-//! Embeds the SQL migrations in `schema/` into the binary, so `tacit migrate`
-//! needs nothing but the executable.
+//! Embeds the schema in `schema/` into the binary, so `tacit migrate`
+//! needs nothing but the executable: the historical migrations
+//! (`schema/migrations/NNNN_name.sql`) and the baseline of a new install
+//! (`schema/baseline.sql`, `schema/views/*.sql`, `schema/grants.sql`).
 use std::fmt::Write;
+use std::path::Path;
 
-fn main() {
-    println!("cargo:rerun-if-changed=schema");
-    let mut files: Vec<_> = std::fs::read_dir("schema")
-        .expect("schema/ directory")
+/// `(file name, include_str!(absolute path))` for every `.sql` in `dir`, by name.
+fn sql_files(dir: &str) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}/: {e}"))
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "sql"))
         .collect();
     files.sort();
-    let mut out = String::from("pub static MIGRATIONS: &[(&str, &str)] = &[\n");
+    let mut out = String::from("&[\n");
     for f in files {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
-        let abs = std::fs::canonicalize(&f).unwrap();
-        writeln!(
-            out,
-            "    ({name:?}, include_str!({:?})),",
-            abs.display().to_string()
-        )
-        .unwrap();
+        writeln!(out, "    ({name:?}, {}),", include(&f)).unwrap();
     }
-    out.push_str("];\n");
-    let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("migrations.rs");
+    out.push(']');
+    out
+}
+
+fn include(f: &Path) -> String {
+    let abs = std::fs::canonicalize(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+    format!("include_str!({:?})", abs.display().to_string())
+}
+
+fn main() {
+    println!("cargo:rerun-if-changed=schema");
+    // A migration left beside the baseline would be silently skipped.
+    for e in std::fs::read_dir("schema").expect("schema/").flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.ends_with(".sql") && name != "baseline.sql" && name != "grants.sql" {
+            panic!("schema/{name}: a migration goes in schema/migrations/ (schema/README.md)");
+        }
+    }
+    let out = format!(
+        "pub static MIGRATIONS: &[(&str, &str)] = {};\n\
+         pub static BASELINE_TABLES: &str = {};\n\
+         pub static BASELINE_VIEWS: &[(&str, &str)] = {};\n\
+         pub static BASELINE_GRANTS: &str = {};\n",
+        sql_files("schema/migrations"),
+        include(Path::new("schema/baseline.sql")),
+        sql_files("schema/views"),
+        include(Path::new("schema/grants.sql")),
+    );
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("migrations.rs");
     std::fs::write(dest, out).unwrap();
 }

@@ -1,10 +1,11 @@
--- The schema as `tacit migrate` applies it with [clickhouse] cluster = "tacit"
--- and database "tacit": generated from schema/*.sql by src/store/cluster.rs.
+-- The schema as `tacit migrate` upgrades a database with [clickhouse] cluster = "tacit"
+-- and database "tacit" through every migration: generated from schema/migrations/*.sql
+-- by src/store/cluster.rs (a new database: schema/cluster/baseline.sql).
 -- Regenerate with UPDATE_SNAPSHOTS=1 make test, and review the diff.
 
 -- (tacit)
 CREATE DATABASE IF NOT EXISTS `tacit` ON CLUSTER 'tacit';
-CREATE TABLE IF NOT EXISTS schema_migrations ON CLUSTER 'tacit' (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC')) ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/tacit/schema_migrations', '{replica}') ORDER BY version;
+CREATE TABLE IF NOT EXISTS schema_migrations ON CLUSTER 'tacit' (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC')) ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/tacit/schema_migrations', '{replica}') ORDER BY version COMMENT 'The schema migrations applied, with their checksums';
 
 -- 0001_events.sql
 CREATE TABLE IF NOT EXISTS events_local ON CLUSTER 'tacit'

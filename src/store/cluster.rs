@@ -40,7 +40,8 @@ pub const SHARDED: &[(&str, &str)] = &[
     ("rollup_funnels_daily", "cityHash64(site, day)"),
     ("rollup_email_daily", "cityHash64(site, day)"),
     ("dropped_hits", "cityHash64(site, day)"),
-    // Dropped by migration 0013; created and dropped on a fresh install.
+    // Dropped by migration 0013: created and dropped only on an install
+    // upgraded through the historical migrations (a new one runs the baseline).
     ("agg_hourly", "cityHash64(site, toDate(hour))"),
     ("agg_daily", "cityHash64(site, day)"),
 ];
@@ -245,7 +246,7 @@ pub fn rewrite(stmt: &str, c: &str, db: &str) -> Vec<String> {
 }
 
 /// The whole schema as it runs on cluster `c`: every migration's
-/// statements, rewritten (the snapshot `schema/cluster.sql` is this).
+/// statements, rewritten (the snapshot `schema/cluster/tacit.sql` is this; a new install's is `schema/cluster/baseline.sql`).
 pub fn schema(c: &str, db: &str) -> Vec<(String, Vec<String>)> {
     let mut out = vec![(
         "(tacit)".to_string(),

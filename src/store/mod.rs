@@ -1,7 +1,9 @@
 //! ClickHouse access: the [`Store`] handle every module that talks to the
 //! engine is given (client, database, cluster, settings; built once per
 //! process), the one error type [`StoreError`] that prints only log-safe
-//! text, the schema migrations (`migrate`), the tier of every table
+//! text, the schema (`migrate`: a new install runs `schema/baseline.sql`,
+//! `schema/views/` and `schema/grants.sql`; an existing one the
+//! historical `schema/migrations/`), the tier of every table
 //! (`tiers`), cluster mode (`cluster`), the purge fences (`fence`) and the
 //! salts table (`salts`).
 

@@ -18,8 +18,9 @@ const SITE: &str = "example.com";
 /// The cluster schema for cluster `tacit`, database `tacit`, as text.
 fn rendered() -> String {
     let mut s = String::from(
-        "-- The schema as `tacit migrate` applies it with [clickhouse] cluster = \"tacit\"\n\
-         -- and database \"tacit\": generated from schema/*.sql by src/store/cluster.rs.\n\
+        "-- The schema as `tacit migrate` upgrades a database with [clickhouse] cluster = \"tacit\"\n\
+         -- and database \"tacit\" through every migration: generated from schema/migrations/*.sql\n\
+         -- by src/store/cluster.rs (a new database: schema/cluster/baseline.sql).\n\
          -- Regenerate with UPDATE_SNAPSHOTS=1 make test, and review the diff.\n",
     );
     for (file, stmts) in cluster::schema("tacit", "tacit") {

@@ -20,18 +20,21 @@ async fn migrate_is_idempotent_and_serve_refuses_pending() {
     assert!(matches!(err, AppError::Pending(_)));
     let msg = err.to_string();
     assert!(
-        msg.contains("0001_events.sql") && msg.contains("--migrate"),
+        msg.contains(tacit::store::migrate::BASELINE) && msg.contains("--migrate"),
         "{msg}"
     );
     assert_eq!(msg.lines().count(), 1);
 
+    let pending: Vec<String> = tacit::store::migrate::pending(&cfg.clickhouse)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
     let first = tacit::store::migrate::migrate(&cfg.clickhouse, 0)
         .await
         .unwrap();
-    assert_eq!(
-        first.len(),
-        tacit::store::migrate::embedded().unwrap().len()
-    );
+    assert_eq!(first, pending);
     let second = tacit::store::migrate::migrate(&cfg.clickhouse, 0)
         .await
         .unwrap();

@@ -22,6 +22,7 @@ mod exports_linked;
 mod exports_more;
 mod hits;
 mod lifecycle;
+mod migrations;
 mod optout;
 mod privacy;
 mod purge;
