@@ -424,10 +424,9 @@ impl UaParser {
     }
 
     pub fn from_yaml(text: String, cache_capacity: usize) -> Result<Self, RulesError> {
-        // The rules live as long as the process; leaking them once gives
-        // the extractor the 'static lifetime it borrows with.
-        let text: &'static str = Box::leak(text.into_boxed_str());
-        let regexes: ua_parser::Regexes<'static> = serde_yaml_ng::from_str(text)?;
+        // Read as owned strings, so the extractor borrows nothing and the
+        // text is freed (a reload does not keep the old rules alive).
+        let regexes: ua_parser::Regexes<'static> = serde_yaml_ng::from_reader(text.as_bytes())?;
         let extractor = ua_parser::Extractor::try_from(regexes)?;
         Ok(Self {
             extractor,
