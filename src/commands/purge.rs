@@ -25,7 +25,7 @@ use crate::store::{Store, StoreError};
 /// a `site` column (`store::tiers`), so a table added there is purged too.
 /// The ledger's release rows are kept, as the law requires;
 /// `export_releases` has no site column: its rows are found through the
-/// ledger; `export_cells` lists its release's sites ([`cells_condition`]).
+/// ledger; `export_cells` lists its release's sites (`cells_condition`).
 pub fn tables() -> Vec<(&'static str, String)> {
     use crate::store::tiers::{Lifetime, Tier, TABLES};
     TABLES
@@ -200,7 +200,7 @@ const RELEASES_CONDITION: &str = "(partner, export, period, config_hash) IN \
 /// The mutations that delete the site's rows, per table (with `before`,
 /// only the rows before that day): the data tables, then the partner-audit
 /// cells, then (a whole site only) the audit releases. Parameters as
-/// [`Params`].
+/// `Params`.
 pub fn delete_sql(store: &Store, before: bool) -> Vec<(&'static str, String)> {
     let mut out: Vec<(&'static str, String)> = tables()
         .into_iter()
