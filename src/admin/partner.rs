@@ -15,6 +15,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use rand::TryRngCore;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::config::exports::ExportSpec;
 use crate::export::{self, release, Channel, ExportError};
@@ -41,11 +42,7 @@ struct Bucket {
 }
 
 fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let mut d = 0u8;
-    for i in 0..32 {
-        d |= std::hint::black_box(a[i] ^ b[i]);
-    }
-    d == 0
+    bool::from(a.ct_eq(b))
 }
 
 fn reply(status: StatusCode, msg: &str) -> Resp {
@@ -56,11 +53,11 @@ fn reply(status: StatusCode, msg: &str) -> Resp {
     r
 }
 
-fn query_param<'a>(q: Option<&'a str>, key: &str) -> Option<&'a str> {
-    q?.split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
+/// The first value of `key` in the query string, percent-decoded.
+fn query_param(q: Option<&str>, key: &str) -> Option<String> {
+    form_urlencoded::parse(q?.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 impl ExportApi {
@@ -156,7 +153,11 @@ impl ExportApi {
                 "missing period (e.g. ?period=2026-11)",
             );
         };
-        let spec = match export::find(&self.exports, partner, query_param(query, "export")) {
+        let spec = match export::find(
+            &self.exports,
+            partner,
+            query_param(query, "export").as_deref(),
+        ) {
             Ok(s) => s,
             Err(e @ ExportError::Ambiguous(..)) => {
                 return reply(StatusCode::BAD_REQUEST, &e.to_string())
@@ -182,7 +183,7 @@ impl ExportApi {
         match release(
             &store,
             spec,
-            period,
+            &period,
             now,
             self.event_ttl_days,
             Channel::Api,
@@ -260,10 +261,20 @@ mod tests {
     #[test]
     fn query_params() {
         assert_eq!(
-            query_param(Some("period=2026-11&export=m"), "export"),
+            query_param(Some("period=2026-11&export=m"), "export").as_deref(),
             Some("m")
         );
         assert_eq!(query_param(Some("x=1"), "period"), None);
+        assert_eq!(
+            query_param(Some("period=2026-11&export=m%C3%A4rz%20web+x"), "export").as_deref(),
+            Some("märz web x"),
+            "percent-encoded and plus-encoded values are decoded"
+        );
+        assert_eq!(
+            query_param(Some("exp%6Frt=a"), "export").as_deref(),
+            Some("a"),
+            "so are keys"
+        );
         assert_eq!(query_param(None, "period"), None);
     }
 }
