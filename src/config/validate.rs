@@ -439,7 +439,8 @@ impl RawConfig {
                 url: ch.url.trim_end_matches('/').to_string(),
                 database: ch.database.clone(),
                 user: ch.user.clone(),
-                password: ch.password.clone(),
+                password: (!ch.password.is_empty())
+                    .then(|| SecretString::from(ch.password.clone())),
                 lz4,
                 cluster: match ch.cluster.trim() {
                     "" => None,

@@ -65,7 +65,7 @@ impl Sites {
                 email_key: s
                     .email_key
                     .as_ref()
-                    .map(|k| &*Box::leak(k.0.clone().into_boxed_slice())),
+                    .map(|k| &*Box::leak(k.expose().to_vec().into_boxed_slice())),
                 allowed_properties: s
                     .allowed_properties
                     .as_ref()
