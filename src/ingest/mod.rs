@@ -222,7 +222,7 @@ impl Pipeline {
             return drop(reason);
         }
         if let Some(l) = self.limiter.as_ref().filter(|_| limit) {
-            if !l.allow(identity.network_key(&l.key), std::time::Instant::now()) {
+            if !l.allow(identity.network_key(&l.key)) {
                 return drop(DropReason::RateLimited);
             }
         }
