@@ -168,7 +168,10 @@ pub struct SinkConfig {
     pub batch_rows: usize,
     pub batch_bytes: usize,
     pub flush_interval: Duration,
+    /// The first wait before a failed range is sent again; it doubles
+    /// (with jitter) on each failure in a row, up to `retry_max_interval`.
     pub retry_interval: Duration,
+    pub retry_max_interval: Duration,
     /// Every ClickHouse call of the writer gives up after this.
     pub insert_timeout: Duration,
     /// `/readyz` fails when rows wait and nothing was written for this long.

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rand::rngs::StdRng;
 use tokio::sync::{oneshot, watch};
 
 use super::batch::Batch;
@@ -29,6 +30,7 @@ pub use super::health::Health;
 use super::log::{segment_ids, segment_path, Durable, Log, Pos};
 use super::record::HEADER;
 use crate::config::SinkConfig;
+use crate::model::backoff::Retry;
 use crate::model::clock::{day_of, SharedClock};
 use crate::telemetry::metrics::Metrics;
 
@@ -52,6 +54,8 @@ pub struct Writer {
     /// acknowledged, so a purge never deletes behind a send in flight.
     pub fences: crate::store::fence::Fences,
     pub hold: Option<crate::store::fence::WriterGuard>,
+    /// The wait before a failed read or send is tried again.
+    pub retry: Retry<StdRng>,
 }
 
 impl Writer {
@@ -97,7 +101,7 @@ impl Writer {
                     tokio::select! {
                         biased;
                         _ = &mut stop => stopping = true,
-                        _ = tokio::time::sleep(self.cfg.retry_interval) => {}
+                        _ = tokio::time::sleep(self.retry.next_delay()) => {}
                     }
                     if stopping {
                         break;
@@ -196,7 +200,7 @@ impl Writer {
                     tokio::select! {
                         biased;
                         _ = &mut stop => stopping = true,
-                        _ = tokio::time::sleep(self.cfg.retry_interval) => {}
+                        _ = tokio::time::sleep(self.retry.next_delay()) => {}
                     }
                 }
             }
@@ -465,6 +469,7 @@ impl Writer {
     /// The batch is in: advance the cursor, delete finished segments.
     fn acknowledge(&mut self, b: &Batch) -> Pos {
         self.hold = None;
+        self.retry.reset();
         let acked = Pos {
             seg: b.seg,
             off: b.offsets[b.rows()],
