@@ -10,6 +10,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -20,6 +22,7 @@ use crate::config::Config;
 use crate::enrich::{EnrichError, Enrichers};
 use crate::http::server;
 use crate::ingest::Pipeline;
+use crate::model::backoff::{Backoff, Retry};
 use crate::model::clock::{day_of, SharedClock};
 use crate::privacy::Salts;
 use crate::sink::{self, SinkTask};
@@ -443,15 +446,27 @@ fn spawn_salt_refresher(
     clock: SharedClock,
     every: Duration,
 ) -> JoinHandle<()> {
+    // A failed refresh is tried again sooner (backing off from 1 s), never
+    // later than the next regular refresh.
+    let mut retry = Retry::new(
+        Backoff::new(Duration::from_secs(1).min(every), every),
+        StdRng::from_os_rng(),
+    );
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
+        let mut wait = every;
         loop {
-            tick.tick().await;
+            tokio::time::sleep(wait).await;
             let now = clock.now_ms();
-            if let Err(e) = salts.sync(&db, day_of(now), now).await {
-                tracing::warn!(error = %e, "salt refresh failed; keeping current salts");
-            }
+            wait = match salts.sync(&db, day_of(now), now).await {
+                Ok(()) => {
+                    retry.reset();
+                    every
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "salt refresh failed; keeping current salts");
+                    retry.next_delay()
+                }
+            };
         }
     })
 }

@@ -219,7 +219,14 @@ fn main() -> ExitCode {
             let base = base
                 .clone()
                 .unwrap_or_else(|| format!("http://{}", cfg.listen));
-            return match tacit::beacon::email::links(&base, site, &key.0, campaign, variant, to) {
+            return match tacit::beacon::email::links(
+                &base,
+                site,
+                key.expose(),
+                campaign,
+                variant,
+                to,
+            ) {
                 Ok((open, click)) => {
                     println!(
                         "open pixel: <img src=\"{}\" width=\"1\" height=\"1\" alt=\"\">",

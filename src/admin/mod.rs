@@ -50,7 +50,7 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
         "/dashboard/data" => dashboard::data(&state.store, &state.sites, req.uri().query()).await,
         "/metrics" => resp::body(
             StatusCode::OK,
-            "text/plain; version=0.0.4",
+            crate::telemetry::metrics::CONTENT_TYPE,
             state.metrics.render(),
         ),
         _ => text(StatusCode::NOT_FOUND, "not found"),

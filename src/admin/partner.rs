@@ -7,20 +7,24 @@
 //! with a file is a release, recorded in the ledger first.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 use bytes::Bytes;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use rand::TryRngCore;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::config::exports::ExportSpec;
 use crate::export::{self, release, Channel, ExportError};
 use crate::http::resp::{self, Resp};
 use crate::model::clock::SharedClock;
-use crate::model::sync::lock;
 use crate::store::Store;
 
 pub struct ExportApi {
@@ -28,24 +32,43 @@ pub struct ExportApi {
     pub store: Store,
     pub clock: SharedClock,
     pub event_ttl_days: u64,
-    buckets: Mutex<HashMap<[u8; 32], Bucket>>,
+    /// One limiter per configured token hash, made at start.
+    buckets: HashMap<[u8; 32], Bucket>,
     /// This process's purge fences: a release holds them from its first
     /// read to its last write, and reads no fenced row.
     fences: Option<crate::store::fence::Fences>,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at_ms: i64,
+/// A token's bucket: `governor`'s GCRA over the injected clock.
+type Bucket = RateLimiter<NotKeyed, InMemoryState, WallClock, NoOpMiddleware<Duration>>;
+
+/// The injected clock as `governor` reads it: time since the epoch.
+#[derive(Clone)]
+struct WallClock(SharedClock);
+
+impl governor::clock::Clock for WallClock {
+    type Instant = Duration;
+    fn now(&self) -> Duration {
+        Duration::from_millis(self.0.now_ms().max(0) as u64)
+    }
+}
+
+/// `per_minute` requests, refilled evenly, the first `per_minute` at once.
+fn bucket(per_minute: u32, clock: &SharedClock) -> Bucket {
+    let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
+    RateLimiter::direct_with_clock(quota, WallClock(clock.clone()))
 }
 
 fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let mut d = 0u8;
-    for i in 0..32 {
-        d |= std::hint::black_box(a[i] ^ b[i]);
-    }
-    d == 0
+    bool::from(a.ct_eq(b))
+}
+
+/// One request from `b`, or the whole seconds until it has one.
+fn take_from(b: &Bucket, clock: &SharedClock) -> Result<(), u64> {
+    b.check().map_err(|not_until| {
+        let now = governor::clock::Clock::now(&WallClock(clock.clone()));
+        (not_until.wait_time_from(now).as_secs_f64().ceil() as u64).max(1)
+    })
 }
 
 fn reply(status: StatusCode, msg: &str) -> Resp {
@@ -56,11 +79,11 @@ fn reply(status: StatusCode, msg: &str) -> Resp {
     r
 }
 
-fn query_param<'a>(q: Option<&'a str>, key: &str) -> Option<&'a str> {
-    q?.split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
+/// The first value of `key` in the query string, percent-decoded.
+fn query_param(q: Option<&str>, key: &str) -> Option<String> {
+    form_urlencoded::parse(q?.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 impl ExportApi {
@@ -70,12 +93,21 @@ impl ExportApi {
         clock: SharedClock,
         event_ttl_days: u64,
     ) -> Self {
+        let mut buckets = HashMap::new();
+        for e in &exports {
+            for t in &e.token_sha256 {
+                // The first export naming a token sets its rate, as in `partner_of`.
+                buckets
+                    .entry(*t)
+                    .or_insert_with(|| bucket(e.rate_limit_per_minute, &clock));
+            }
+        }
         Self {
             exports,
             store,
             clock,
             event_ttl_days,
-            buckets: Mutex::new(HashMap::new()),
+            buckets,
             fences: None,
         }
     }
@@ -89,36 +121,24 @@ impl ExportApi {
 
     /// The partner a token belongs to. Every configured hash is compared,
     /// so timing does not depend on which one matched.
-    fn partner_of(&self, h: &[u8; 32]) -> Option<(&str, u32)> {
+    fn partner_of(&self, h: &[u8; 32]) -> Option<&str> {
         let mut found = None;
         for e in &self.exports {
             for t in &e.token_sha256 {
                 if ct_eq(t, h) && found.is_none() {
-                    found = Some((e.partner.as_str(), e.rate_limit_per_minute));
+                    found = Some(e.partner.as_str());
                 }
             }
         }
         found
     }
 
-    /// Token bucket per token hash: `per_minute` requests, refilled evenly.
-    /// Returns the seconds to wait when empty.
-    fn take(&self, h: [u8; 32], per_minute: u32) -> Result<(), u64> {
-        let now = self.clock.now_ms();
-        let cap = per_minute as f64;
-        let rate = cap / 60_000.0;
-        let mut b = lock(&self.buckets);
-        let e = b.entry(h).or_insert(Bucket {
-            tokens: cap,
-            at_ms: now,
-        });
-        e.tokens = (e.tokens + (now - e.at_ms).max(0) as f64 * rate).min(cap);
-        e.at_ms = now;
-        if e.tokens >= 1.0 {
-            e.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - e.tokens) / rate / 1000.0).ceil() as u64)
+    /// Take a request from the token's bucket. Returns the seconds to wait
+    /// when empty.
+    fn take(&self, h: &[u8; 32]) -> Result<(), u64> {
+        match self.buckets.get(h) {
+            Some(b) => take_from(b, &self.clock),
+            None => Ok(()),
         }
     }
 
@@ -137,13 +157,13 @@ impl ExportApi {
             return reply(StatusCode::UNAUTHORIZED, "missing bearer token");
         };
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let Some((owner, per_minute)) = self.partner_of(&hash) else {
+        let Some(owner) = self.partner_of(&hash) else {
             return reply(StatusCode::UNAUTHORIZED, "invalid token");
         };
         if owner != partner {
             return reply(StatusCode::NOT_FOUND, "no such export");
         }
-        if let Err(wait) = self.take(hash, per_minute) {
+        if let Err(wait) = self.take(&hash) {
             let mut r = reply(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
             if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
@@ -156,7 +176,11 @@ impl ExportApi {
                 "missing period (e.g. ?period=2026-11)",
             );
         };
-        let spec = match export::find(&self.exports, partner, query_param(query, "export")) {
+        let spec = match export::find(
+            &self.exports,
+            partner,
+            query_param(query, "export").as_deref(),
+        ) {
             Ok(s) => s,
             Err(e @ ExportError::Ambiguous(..)) => {
                 return reply(StatusCode::BAD_REQUEST, &e.to_string())
@@ -182,7 +206,7 @@ impl ExportApi {
         match release(
             &store,
             spec,
-            period,
+            &period,
             now,
             self.event_ttl_days,
             Channel::Api,
@@ -258,12 +282,44 @@ mod tests {
     }
 
     #[test]
+    fn a_token_bucket_per_minute_on_the_injected_clock() {
+        let manual = crate::model::clock::ManualClock::new(1_000_000);
+        let clock: SharedClock = std::sync::Arc::new(manual.clone());
+        let b = bucket(2, &clock);
+        assert_eq!(take_from(&b, &clock), Ok(()));
+        assert_eq!(
+            take_from(&b, &clock),
+            Ok(()),
+            "the whole minute's worth at once"
+        );
+        assert_eq!(take_from(&b, &clock), Err(30), "then one every 30 s");
+        manual.advance(29_000);
+        assert_eq!(take_from(&b, &clock), Err(1));
+        manual.advance(1_000);
+        assert_eq!(take_from(&b, &clock), Ok(()));
+        assert!(take_from(&b, &clock).is_err());
+        manual.advance(3_600_000);
+        let burst = (0..5).filter(|_| take_from(&b, &clock).is_ok()).count();
+        assert_eq!(burst, 2, "refilled to the cap, never beyond");
+    }
+
+    #[test]
     fn query_params() {
         assert_eq!(
-            query_param(Some("period=2026-11&export=m"), "export"),
+            query_param(Some("period=2026-11&export=m"), "export").as_deref(),
             Some("m")
         );
         assert_eq!(query_param(Some("x=1"), "period"), None);
+        assert_eq!(
+            query_param(Some("period=2026-11&export=m%C3%A4rz%20web+x"), "export").as_deref(),
+            Some("märz web x"),
+            "percent-encoded and plus-encoded values are decoded"
+        );
+        assert_eq!(
+            query_param(Some("exp%6Frt=a"), "export").as_deref(),
+            Some("a"),
+            "so are keys"
+        );
         assert_eq!(query_param(None, "period"), None);
     }
 }

@@ -19,7 +19,7 @@ use crate::ingest::email::EmailOutcome;
 use crate::model::email::{EmailHit, EmailKind};
 use crate::model::Rejection;
 use crate::privacy::RawIdentity;
-use crate::telemetry::metrics::Metrics;
+use crate::telemetry::metrics::{EmailClass, Metrics};
 
 /// `GET /e/o.gif` or `GET /e/c`.
 pub async fn handle(
@@ -51,7 +51,11 @@ pub async fn handle(
         }
         EmailOutcome::Store(ev) => state.sink.submit(&ev).await.map(|()| {
             Metrics::inc(&state.metrics.hits_accepted);
-            Metrics::inc(&state.metrics.email_events[usize::from(ev.class() == "machine")]);
+            let class = match ev.class() {
+                "machine" => EmailClass::Machine,
+                _ => EmailClass::Human,
+            };
+            state.metrics.email_events.inc(class);
         }),
     };
     match (accepted.redirect, stored) {

@@ -40,7 +40,7 @@ pub struct BeaconState {
 }
 
 fn reject(state: &BeaconState, r: Rejection) -> Resp {
-    Metrics::inc(&state.metrics.hits_rejected[r as usize]);
+    state.metrics.hits_rejected.inc(r);
     let mut resp = text(
         StatusCode::from_u16(r.status()).expect("valid status"),
         r.message(),
@@ -325,7 +325,7 @@ async fn accept(
 /// Count a hit tacit chose not to store: in the metrics, and per site and
 /// day for `dropped_hits`.
 fn dropped(state: &BeaconState, site: &'static str, reason: crate::model::DropReason) {
-    Metrics::inc(&state.metrics.hits_dropped[reason as usize]);
+    state.metrics.hits_dropped.inc(reason);
     let day = crate::model::clock::day_of(state.pipeline.clock.now_ms());
     state.sink.count_drop(day, site, reason);
 }

@@ -16,6 +16,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
+
 pub use crate::model::net::Cidr;
 pub use crate::model::policy::*;
 pub use exports::{ExportSpec, RawExport, SpecError};
@@ -70,9 +72,21 @@ pub struct Site {
     pub allowed_properties: Option<Vec<String>>,
 }
 
-/// A site's email link key; its `Debug` shows nothing of it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct EmailKey(pub Vec<u8>);
+/// A site's email link key: a `secrecy` secret (zeroed when dropped),
+/// read only through [`EmailKey::expose`]; its `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct EmailKey(SecretSlice<u8>);
+
+impl EmailKey {
+    pub fn new(key: Vec<u8>) -> Self {
+        EmailKey(key.into())
+    }
+
+    /// The key's bytes, for signing and verifying links.
+    pub fn expose(&self) -> &[u8] {
+        self.0.expose_secret()
+    }
+}
 
 impl std::fmt::Debug for EmailKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,8 +138,9 @@ pub struct ClickHouseConfig {
     pub url: String,
     pub database: String,
     pub user: String,
-    /// Never printed: `Debug` shows whether one is set.
-    pub password: String,
+    /// A `secrecy` secret, exposed only to the client builder; `Debug`
+    /// shows whether one is set. `None`: no password.
+    pub password: Option<SecretString>,
     pub lz4: bool,
     /// The cluster tacit's tables live on (`None`: a single server).
     pub cluster: Option<String>,
@@ -139,11 +154,7 @@ impl std::fmt::Debug for ClickHouseConfig {
             .field("user", &self.user)
             .field(
                 "password",
-                &if self.password.is_empty() {
-                    ""
-                } else {
-                    "<set>"
-                },
+                &if self.password.is_some() { "<set>" } else { "" },
             )
             .field("lz4", &self.lz4)
             .field("cluster", &self.cluster)
@@ -157,7 +168,10 @@ pub struct SinkConfig {
     pub batch_rows: usize,
     pub batch_bytes: usize,
     pub flush_interval: Duration,
+    /// The first wait before a failed range is sent again; it doubles
+    /// (with jitter) on each failure in a row, up to `retry_max_interval`.
     pub retry_interval: Duration,
+    pub retry_max_interval: Duration,
     /// Every ClickHouse call of the writer gives up after this.
     pub insert_timeout: Duration,
     /// `/readyz` fails when rows wait and nothing was written for this long.

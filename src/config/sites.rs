@@ -57,7 +57,7 @@ pub(super) fn validate(raw: &[RawSite]) -> Result<Vec<Site>, ConfigError> {
         let email_key = match site.email_key.trim() {
             "" => None,
             k => match hex::decode(k) {
-                Ok(b) if b.len() >= 32 => Some(EmailKey(b)),
+                Ok(b) if b.len() >= 32 => Some(EmailKey::new(b)),
                 _ => return Err(invalid(
                     format!("sites[{i}].email_key"),
                     "must be at least 32 bytes as hex (64 hex digits; e.g. openssl rand -hex 32)",

@@ -293,6 +293,12 @@ impl RawConfig {
 
         let k = &self.sink;
         let ms = |key: &str, v: u64| positive(key, v).map(Duration::from_millis);
+        if k.retry_max_interval_ms < k.retry_interval_ms {
+            return Err(invalid(
+                "sink.retry_max_interval_ms",
+                "must be at least sink.retry_interval_ms",
+            ));
+        }
         let mut sink = SinkConfig {
             durability: choice(
                 "sink.durability",
@@ -307,6 +313,7 @@ impl RawConfig {
             batch_bytes: positive("sink.batch_bytes", k.batch_bytes)? as usize,
             flush_interval: ms("sink.flush_interval_ms", k.flush_interval_ms)?,
             retry_interval: ms("sink.retry_interval_ms", k.retry_interval_ms)?,
+            retry_max_interval: ms("sink.retry_max_interval_ms", k.retry_max_interval_ms)?,
             insert_timeout: ms("sink.insert_timeout_ms", k.insert_timeout_ms)?,
             stall_timeout: ms("sink.stall_timeout_ms", k.stall_timeout_ms)?,
             wal_max_bytes: positive("sink.wal_max_bytes", k.wal_max_bytes)?,
@@ -439,7 +446,8 @@ impl RawConfig {
                 url: ch.url.trim_end_matches('/').to_string(),
                 database: ch.database.clone(),
                 user: ch.user.clone(),
-                password: ch.password.clone(),
+                password: (!ch.password.is_empty())
+                    .then(|| SecretString::from(ch.password.clone())),
                 lz4,
                 cluster: match ch.cluster.trim() {
                     "" => None,

@@ -39,12 +39,19 @@ use super::ledger::months_of;
 use super::period::Period;
 use super::ExportError;
 use crate::config::exports::ExportSpec;
+use crate::model::backoff::Backoff;
 use crate::model::clock::{day_of, format_day};
 use crate::model::sync::lock;
 
 /// Reservations younger than this may still be given up by their request.
 const IN_FLIGHT_SECONDS: u32 = 5;
 /// Attempts when other reservations are in flight.
+/// The wait before reserving again while other reservations are in flight.
+const RESERVE_RETRY: Backoff = Backoff {
+    base: Duration::from_millis(100),
+    cap: Duration::from_secs(2),
+};
+
 const ATTEMPTS: u32 = 8;
 
 /// One charge: an account, the months, what it pays for.
@@ -227,8 +234,8 @@ pub async fn reserve_in_engine<R: Rng + ?Sized>(
             });
         }
         // Other processes' reservations are in flight: some may give up.
-        let pause = rng.random_range(50..250u64) * attempt as u64;
-        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let pause = RESERVE_RETRY.next_delay(attempt - 1, rng);
+        tokio::time::sleep(pause).await;
     }
 }
 

@@ -13,10 +13,13 @@ use hyper::body::Incoming;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use super::resp::Resp;
+use crate::model::backoff::{Backoff, Retry};
 
 /// Connections beyond the cap are answered this and closed.
 const FULL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 22\r\n\r\ntoo many connections\r\n";
@@ -63,19 +66,28 @@ pub async fn serve<F, Fut>(
         .header_read_timeout(Some(limits.idle_timeout))
         .keep_alive(true);
     let mut accept_errors: u64 = 0;
+    // Accept fails when the process is out of descriptors: wait for some to
+    // close, longer while it keeps failing.
+    let mut accept_retry = Retry::new(
+        Backoff::new(Duration::from_millis(20), Duration::from_secs(1)),
+        StdRng::from_os_rng(),
+    );
     let open = Arc::new(AtomicUsize::new(0));
     let mut refused: u64 = 0;
     loop {
         tokio::select! {
             r = listener.accept() => {
                 let (stream, peer) = match r {
-                    Ok(x) => x,
+                    Ok(x) => {
+                        accept_retry.reset();
+                        x
+                    }
                     Err(e) => {
                         accept_errors += 1;
                         if accept_errors.is_power_of_two() {
                             tracing::warn!(listener = name, error = %e, count = accept_errors, "accept failed");
                         }
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        tokio::time::sleep(accept_retry.next_delay()).await;
                         continue;
                     }
                 };

@@ -88,7 +88,7 @@ impl Pipeline {
         // limited per network, their opens would be dropped, not counted.
         if let Some(l) = &self.limiter {
             if !email::from_mail_network(&identity, &self.enrichers)
-                && !l.allow(identity.network_key(&l.key), std::time::Instant::now())
+                && !l.allow(identity.network_key(&l.key))
             {
                 return drop(DropReason::RateLimited);
             }

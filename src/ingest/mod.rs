@@ -65,7 +65,7 @@ impl Sites {
                 email_key: s
                     .email_key
                     .as_ref()
-                    .map(|k| &*Box::leak(k.0.clone().into_boxed_slice())),
+                    .map(|k| &*Box::leak(k.expose().to_vec().into_boxed_slice())),
                 allowed_properties: s
                     .allowed_properties
                     .as_ref()
@@ -222,7 +222,7 @@ impl Pipeline {
             return drop(reason);
         }
         if let Some(l) = self.limiter.as_ref().filter(|_| limit) {
-            if !l.allow(identity.network_key(&l.key), std::time::Instant::now()) {
+            if !l.allow(identity.network_key(&l.key)) {
                 return drop(DropReason::RateLimited);
             }
         }

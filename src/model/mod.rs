@@ -10,8 +10,10 @@
 //! - [`export`]: the typed export domain (dimensions, metrics, periods, formats);
 //! - [`email`]: email beacons (opens, clicks) and their labels;
 //! - [`row`]: the seam through which an anonymous row is encoded;
-//! - [`clock`]: the injected clock and UTC day helpers.
+//! - [`clock`]: the injected clock and UTC day helpers;
+//! - [`backoff`]: capped exponential backoff with jitter for retries.
 
+pub mod backoff;
 pub mod clock;
 pub mod device;
 pub mod email;

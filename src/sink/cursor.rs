@@ -5,11 +5,14 @@
 //! a batch whose insert committed but whose reply was lost is not stored
 //! twice. The file has two 64-byte slots written alternately, each with a
 //! sequence number and a CRC32C: a torn write damages one slot, and the
-//! other still holds the previous state.
+//! other still holds the previous state. The write and its sync run on a
+//! blocking thread (`spawn_blocking`), never on the writer's runtime; the
+//! new state counts only once they are done.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::log::Pos;
 
@@ -26,7 +29,7 @@ pub struct State {
 }
 
 pub struct Cursor {
-    file: File,
+    file: Arc<File>,
     path: PathBuf,
     seq: u64,
     state: State,
@@ -111,7 +114,7 @@ impl Cursor {
             },
         ));
         Ok(Cursor {
-            file,
+            file: Arc::new(file),
             path: path.to_path_buf(),
             seq,
             state,
@@ -126,14 +129,25 @@ impl Cursor {
         &self.path
     }
 
-    /// Write a new state into the older slot; `sync` makes it durable.
-    pub fn set(&mut self, state: State, sync: bool) -> std::io::Result<()> {
-        self.seq += 1;
-        let slot = (self.seq % 2) * SLOT;
-        self.file.write_all_at(&encode(self.seq, &state), slot)?;
-        if sync {
-            self.file.sync_data()?;
-        }
+    /// Write a new state into the older slot; `sync` makes it durable
+    /// before this returns. On a blocking thread; if this future is dropped
+    /// midway, the state is not taken and the next `set` writes the same
+    /// slot again.
+    pub async fn set(&mut self, state: State, sync: bool) -> std::io::Result<()> {
+        let seq = self.seq + 1;
+        let slot = (seq % 2) * SLOT;
+        let file = self.file.clone();
+        let bytes = encode(seq, &state);
+        tokio::task::spawn_blocking(move || {
+            file.write_all_at(&bytes, slot)?;
+            if sync {
+                file.sync_data()?;
+            }
+            Ok::<(), std::io::Error>(())
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        self.seq = seq;
         self.state = state;
         Ok(())
     }
@@ -143,8 +157,8 @@ impl Cursor {
 mod tests {
     use super::*;
 
-    #[test]
-    fn newest_valid_slot_wins_and_a_torn_slot_falls_back() {
+    #[tokio::test]
+    async fn newest_valid_slot_wins_and_a_torn_slot_falls_back() {
         let p = std::env::temp_dir().join(format!("tacit-cursor-{}", std::process::id()));
         let _ = std::fs::remove_file(&p);
         let start = Pos { seg: 1, off: 16 };
@@ -158,8 +172,8 @@ mod tests {
             acked: Pos { seg: 1, off: 200 },
             inflight: None,
         };
-        c.set(a, true).unwrap();
-        c.set(b, true).unwrap();
+        c.set(a, true).await.unwrap();
+        c.set(b, true).await.unwrap();
         assert_eq!(Cursor::open(&p, start).unwrap().state(), b);
         // Tear the newest slot (b is seq 2, slot 0): the older one remains.
         let f = OpenOptions::new().write(true).open(&p).unwrap();

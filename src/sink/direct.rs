@@ -7,7 +7,14 @@
 //! A timer thread (`tacit-wal`) publishes the written end to the writer
 //! every few milliseconds (not once per row: each publish wakes the
 //! writer) and syncs the segment at most `sync_every` after its first
-//! unsynced write. A segment is synced before a new one starts.
+//! unsynced write. It also does every slow file operation, so that a
+//! handler (on an I/O thread's runtime, holding the segment lock) only ever
+//! writes: once the active segment is half full it makes the next one
+//! (created, header synced, directory synced) and keeps it ready; the
+//! handler that fills the segment swaps the ready one in, and the timer
+//! syncs the sealed segment at its next tick. While the next segment is
+//! not ready yet (a disk that refuses it), rows go on into the current one,
+//! past `segment_bytes`.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -17,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::log::{roll, AppendError, Durable, Pos, Shared};
 use super::record::{self, HEADER};
+use super::segment::segment_path;
 use crate::model::sync::lock;
 
 /// How often the written end is published to the writer.
@@ -31,9 +39,12 @@ pub(super) struct Active {
     seq: u64,
     /// When the oldest write not yet synced happened.
     unsynced: Option<Instant>,
+    /// The next segment, made ahead by the timer thread.
+    spare: Option<File>,
+    /// Segments filled with writes not synced yet: the timer syncs them.
+    sealed: Vec<Arc<File>>,
     scratch: Vec<u8>,
-    /// Failed attempts to start a new segment (logged at powers of two:
-    /// with a full disk, every hit would try).
+    /// Failed attempts to make the next segment (logged at powers of two).
     roll_failures: u64,
     closed: bool,
 }
@@ -46,6 +57,8 @@ impl Active {
             len: HEADER,
             seq: 0,
             unsynced: None,
+            spare: None,
+            sealed: Vec::new(),
             scratch: Vec::with_capacity(1024),
             roll_failures: 0,
             closed: false,
@@ -71,22 +84,16 @@ pub(super) fn write(s: &Shared, payload: &[u8]) -> Result<(), AppendError> {
         return Err(AppendError::LogFull);
     }
     if a.len > HEADER && a.len + framed > s.cfg.segment_bytes {
-        if a.unsynced.take().is_some() {
-            sync(s, &a.file);
-        }
-        match roll(s, a.seg + 1) {
-            Ok(f) => {
-                a.file = Arc::new(f);
-                a.seg += 1;
-                a.len = HEADER;
-                s.disk_bytes.fetch_add(HEADER, Ordering::Relaxed);
+        // Swap in the segment the timer made ready; it syncs the old one.
+        // None ready: this row goes in the current segment.
+        if let Some(next) = a.spare.take() {
+            let old = std::mem::replace(&mut a.file, Arc::new(next));
+            if a.unsynced.take().is_some() {
+                a.sealed.push(old);
             }
-            Err(e) => {
-                a.roll_failures += 1;
-                if a.roll_failures.is_power_of_two() {
-                    tracing::error!(error = %e, failures = a.roll_failures, "cannot start a new log segment");
-                }
-            }
+            a.seg += 1;
+            a.len = HEADER;
+            s.disk_bytes.fetch_add(HEADER, Ordering::Relaxed);
         }
     }
     let a = &mut *a;
@@ -132,12 +139,13 @@ fn sync(s: &Shared, file: &File) {
     }
 }
 
-/// The timer thread: publish the written end, sync when due; after close,
-/// a last sync and publish.
+/// The timer thread: sync sealed segments, sync the active one when due,
+/// publish the written end, make the next segment when the active one is
+/// half full; after close, a last sync and publish.
 pub(super) fn timer(s: Arc<Shared>, every: Duration) {
     let Some(active) = &s.active else { return };
     loop {
-        let (file, end, seq, due, closed) = {
+        let (file, end, seq, due, closed, sealed, prepare) = {
             let mut a = lock(active);
             let due = a.unsynced.is_some_and(|t| a.closed || t.elapsed() >= every);
             if due {
@@ -147,17 +155,44 @@ pub(super) fn timer(s: Arc<Shared>, every: Duration) {
                 seg: a.seg,
                 off: a.len,
             };
-            (a.file.clone(), end, a.seq, due, a.closed)
+            let prepare = (!a.closed && a.spare.is_none() && a.len >= s.cfg.segment_bytes / 2)
+                .then_some(a.seg + 1);
+            let sealed = std::mem::take(&mut a.sealed);
+            (a.file.clone(), end, a.seq, due, a.closed, sealed, prepare)
         };
+        for f in &sealed {
+            sync(&s, f);
+        }
         if due {
             sync(&s, &file);
         }
         if s.durable.borrow().end != end {
             s.durable.send_replace(Durable { seq, end });
         }
+        if let Some(seg) = prepare {
+            prepare_next(&s, active, seg);
+        }
         if closed {
+            if let Some(spare) = lock(active).spare.take() {
+                drop(spare);
+                let _ = std::fs::remove_file(segment_path(&s.cfg.dir, end.seg + 1));
+            }
             return;
         }
         std::thread::sleep(PUBLISH);
+    }
+}
+
+/// Make segment `seg` (the one after the active segment) and keep it ready.
+fn prepare_next(s: &Shared, active: &std::sync::Mutex<Active>, seg: u64) {
+    match roll(s, seg) {
+        Ok(f) => lock(active).spare = Some(f),
+        Err(e) => {
+            let mut a = lock(active);
+            a.roll_failures += 1;
+            if a.roll_failures.is_power_of_two() {
+                tracing::error!(error = %e, failures = a.roll_failures, "cannot start a new log segment");
+            }
+        }
     }
 }

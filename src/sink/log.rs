@@ -16,7 +16,8 @@
 //! record, and the rows of that group are answered 503: nothing is
 //! acknowledged that is not on disk. With `sync_every`
 //! (`durability = "process"`) there are no groups: handlers write their
-//! own rows (`direct.rs`) and this thread only publishes and syncs.
+//! own rows (`direct.rs`) and this thread publishes, syncs and makes the
+//! next segment ahead, so no handler waits on a sync.
 //!
 //! Segments are named by a 16-hex-digit id and roll at `segment_bytes`. On
 //! open, every segment is scanned; a torn tail (a crash mid-write) is cut

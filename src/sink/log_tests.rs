@@ -125,3 +125,39 @@ async fn process_mode_answers_once_written_and_syncs_within_the_interval() {
     assert_eq!(rec.records, 10);
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn process_mode_rolls_to_segments_the_timer_made_ahead() {
+    let dir = tmp("process-roll");
+    let m = Arc::new(Metrics::default());
+    let mut c = cfg(&dir);
+    c.segment_bytes = 300;
+    c.sync_every = Some(Duration::from_millis(50));
+    let (log, _) = Log::open(c.clone(), m.clone()).unwrap();
+    for i in 0..40u8 {
+        assert!(log.append(&[i; 30], false).unwrap().is_none());
+        // Time for the timer thread's ticks: it makes the next segment.
+        tokio::time::sleep(Duration::from_millis(8)).await;
+    }
+    drop(log);
+    let ids = super::segment_ids(&dir).unwrap();
+    assert!(ids.len() >= 4, "rolled: {ids:?}");
+    for id in &ids {
+        let len = fs::metadata(super::segment_path(&dir, *id)).unwrap().len();
+        assert!(
+            len > HEADER,
+            "segment {id} holds no row: no spare is left behind"
+        );
+    }
+    assert!(
+        m.wal_syncs.load(Ordering::Relaxed) >= ids.len() as u64 - 1,
+        "every sealed segment synced"
+    );
+    assert_eq!(m.wal_sync_failures.load(Ordering::Relaxed), 0);
+    let (_log, rec) = Log::open(c, m).unwrap();
+    assert_eq!(
+        rec.records, 40,
+        "every row found again, in order of segments"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}

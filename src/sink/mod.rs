@@ -37,10 +37,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use rand::RngCore;
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
 use tokio::sync::oneshot;
 
 use crate::config::{Durability, SinkConfig};
+use crate::model::backoff::{Backoff, Retry};
 use crate::model::clock::SharedClock;
 use crate::model::DropReason;
 use crate::sink::row::StoredRow;
@@ -267,6 +269,7 @@ pub fn spawn(
         cfg: cfg.clone(),
         fences,
         hold: None,
+        retry: writer_retry(&cfg),
     };
     let join = tokio::spawn(writer.run(stop_rx));
     Ok((
@@ -283,4 +286,13 @@ pub fn spawn(
             health,
         },
     ))
+}
+
+/// The writer's retry: from `retry_interval`, doubling to
+/// `retry_max_interval`, jittered by a generator seeded from the OS.
+fn writer_retry(cfg: &SinkConfig) -> Retry<StdRng> {
+    Retry::new(
+        Backoff::new(cfg.retry_interval, cfg.retry_max_interval),
+        StdRng::from_os_rng(),
+    )
 }

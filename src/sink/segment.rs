@@ -1,6 +1,8 @@
 //! Log segments on disk: their names, the scan that recovers whole records
 //! after a crash (cutting a torn tail), and the creation of a new one.
-//! `log.rs` appends to them; the writer and the purge read them.
+//! `log.rs` appends to them; the writer and the purge read them. The
+//! writer's reads go through the `async` functions here, which do the
+//! file work on a blocking thread (`spawn_blocking`), not on its runtime.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -35,6 +37,75 @@ pub fn segment_ids(dir: &Path) -> Result<Vec<u64>, LogError> {
         .collect();
     ids.sort_unstable();
     Ok(ids)
+}
+
+/// Run `f` on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// The length of segment `seg` of `dir`.
+pub async fn len(dir: &Path, seg: u64) -> std::io::Result<u64> {
+    let p = segment_path(dir, seg);
+    blocking(move || fs::metadata(&p).map(|m| m.len())).await
+}
+
+/// The first segment of `dir` after `seg`, if any.
+pub async fn next_after(dir: &Path, seg: u64) -> std::io::Result<Option<u64>> {
+    let dir = dir.to_path_buf();
+    blocking(move || {
+        let ids = segment_ids(&dir).map_err(std::io::Error::other)?;
+        Ok(ids.into_iter().find(|&id| id > seg))
+    })
+    .await
+}
+
+/// Read `len` bytes of segment `seg` of `dir` at `at` into the start of
+/// `buf` (at least `len` long), which is handed back to be reused.
+pub async fn read_exact(
+    dir: &Path,
+    seg: u64,
+    at: u64,
+    mut buf: Vec<u8>,
+    len: usize,
+) -> (Vec<u8>, std::io::Result<()>) {
+    let p = segment_path(dir, seg);
+    let task = tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::FileExt;
+        let r = File::open(&p).and_then(|f| f.read_exact_at(&mut buf[..len], at));
+        (buf, r)
+    });
+    match task.await {
+        Ok(done) => done,
+        Err(e) => (Vec::new(), Err(std::io::Error::other(e))),
+    }
+}
+
+/// Delete every segment of `dir` before `active` whose rows are all before
+/// `acked`; returns the bytes freed. On a blocking thread.
+pub async fn delete_acked(dir: &Path, active: u64, acked: Pos) -> u64 {
+    let dir = dir.to_path_buf();
+    blocking(move || {
+        let mut freed = 0;
+        let Ok(ids) = segment_ids(&dir) else {
+            return Ok(0);
+        };
+        for id in ids.into_iter().filter(|&id| id < active) {
+            let p = segment_path(&dir, id);
+            let len = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+            let done = id < acked.seg || (id == acked.seg && acked.off >= len);
+            if done && fs::remove_file(&p).is_ok() {
+                freed += len;
+            }
+        }
+        Ok(freed)
+    })
+    .await
+    .unwrap_or(0)
 }
 
 /// Visit, in log order, the site and time of each row in the log under

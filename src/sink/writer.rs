@@ -12,13 +12,12 @@
 //! the rows around them still land. A segment is deleted once every row
 //! in it is acknowledged.
 
-use std::fs::{self, File};
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rand::rngs::StdRng;
 use tokio::sync::{oneshot, watch};
 
 use super::batch::Batch;
@@ -26,9 +25,11 @@ use super::classify::{classify, Failure};
 use super::cursor::{Cursor, State};
 use super::drops::DropCounts;
 pub use super::health::Health;
-use super::log::{segment_ids, segment_path, Durable, Log, Pos};
+use super::log::{Durable, Log, Pos};
 use super::record::HEADER;
+use super::segment;
 use crate::config::SinkConfig;
+use crate::model::backoff::Retry;
 use crate::model::clock::{day_of, SharedClock};
 use crate::telemetry::metrics::Metrics;
 
@@ -52,6 +53,8 @@ pub struct Writer {
     /// acknowledged, so a purge never deletes behind a send in flight.
     pub fences: crate::store::fence::Fences,
     pub hold: Option<crate::store::fence::WriterGuard>,
+    /// The wait before a failed read or send is tried again.
+    pub retry: Retry<StdRng>,
 }
 
 impl Writer {
@@ -63,7 +66,7 @@ impl Writer {
         let mut durable = self.log.durable();
         let mut delivered: u64 = 0;
         let mut read = self.cursor.state().acked;
-        self.delete_finished(read);
+        self.delete_finished(read).await;
         let mut forced = self.cursor.state().inflight;
         let mut pending_since: Option<Instant> = None;
         let mut drops_due = Instant::now() + self.cfg.flush_interval;
@@ -79,7 +82,7 @@ impl Writer {
                 if today != quarantine_checked.0
                     || quarantine_checked.1.elapsed() >= Duration::from_secs(60)
                 {
-                    self.expire_quarantine(today);
+                    self.expire_quarantine(today).await;
                     quarantine_checked = (today, Instant::now());
                 }
                 drops_due = Instant::now() + self.cfg.flush_interval;
@@ -88,7 +91,7 @@ impl Writer {
             // A range that was in flight is resent exactly as it was, at
             // once: a different range would carry a different token.
             let resend = forced.take();
-            let batch = match self.read_batch(&mut read, end, resend) {
+            let batch = match self.read_batch(&mut read, end, resend).await {
                 Ok(b) => b,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => {
@@ -97,7 +100,7 @@ impl Writer {
                     tokio::select! {
                         biased;
                         _ = &mut stop => stopping = true,
-                        _ = tokio::time::sleep(self.cfg.retry_interval) => {}
+                        _ = tokio::time::sleep(self.retry.next_delay()) => {}
                     }
                     if stopping {
                         break;
@@ -171,7 +174,7 @@ impl Writer {
             match self.deliver(&batch).await {
                 Ok(n) => {
                     delivered += n as u64;
-                    read = self.acknowledge(&batch);
+                    read = self.acknowledge(&batch).await;
                     self.health
                         .last_progress_ms
                         .store(self.clock.now_ms(), Ordering::Relaxed);
@@ -196,7 +199,7 @@ impl Writer {
                     tokio::select! {
                         biased;
                         _ = &mut stop => stopping = true,
-                        _ = tokio::time::sleep(self.cfg.retry_interval) => {}
+                        _ = tokio::time::sleep(self.retry.next_delay()) => {}
                     }
                 }
             }
@@ -214,7 +217,7 @@ impl Writer {
 
     /// Read the next batch at or after `read`, up to the durable `end`:
     /// exactly `forced` if given (a batch that was in flight).
-    fn read_batch(
+    async fn read_batch(
         &mut self,
         read: &mut Pos,
         end: Pos,
@@ -222,8 +225,8 @@ impl Writer {
     ) -> std::io::Result<Option<Batch>> {
         if let Some((seg, a, z)) = forced {
             *read = Pos { seg, off: a };
-            let len = fs::metadata(segment_path(self.log.dir(), seg))?.len();
-            let mut b = self.read_range(seg, a, z.min(len), usize::MAX)?;
+            let len = segment::len(self.log.dir(), seg).await?;
+            let mut b = self.read_range(seg, a, z.min(len), usize::MAX).await?;
             if b.offsets[b.rows()] < z {
                 tracing::warn!(
                     segment = seg,
@@ -244,19 +247,16 @@ impl Writer {
             if *read >= end {
                 return Ok(None);
             }
-            let path = segment_path(self.log.dir(), read.seg);
             let seg_end = if read.seg == end.seg {
                 end.off
             } else {
-                fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+                segment::len(self.log.dir(), read.seg).await.unwrap_or(0)
             };
             let off = read.off.max(HEADER);
             if off >= seg_end {
                 // This sealed segment is done: go to the next one there is.
-                let next = segment_ids(self.log.dir())
-                    .map_err(std::io::Error::other)?
-                    .into_iter()
-                    .find(|&id| id > read.seg)
+                let next = segment::next_after(self.log.dir(), read.seg)
+                    .await?
                     .unwrap_or(end.seg);
                 *read = Pos {
                     seg: next,
@@ -264,7 +264,9 @@ impl Writer {
                 };
                 continue;
             }
-            let b = self.read_range(read.seg, off, seg_end, self.cfg.batch_rows)?;
+            let b = self
+                .read_range(read.seg, off, seg_end, self.cfg.batch_rows)
+                .await?;
             if b.rows() == 0 {
                 // Damage in a sealed segment: what follows cannot be trusted.
                 tracing::error!(
@@ -289,16 +291,21 @@ impl Writer {
         }
     }
 
-    fn read_range(&mut self, seg: u64, a: u64, z: u64, max_rows: usize) -> std::io::Result<Batch> {
+    async fn read_range(
+        &mut self,
+        seg: u64,
+        a: u64,
+        z: u64,
+        max_rows: usize,
+    ) -> std::io::Result<Batch> {
         let cap = (z - a).min(self.cfg.batch_bytes as u64) as usize;
         // One read buffer for the writer's life: no zeroing and faulting
         // in a fresh one per batch.
         if self.read_buf.len() < cap {
             self.read_buf.resize(cap, 0);
         }
-        let mut buf = std::mem::take(&mut self.read_buf);
-        let f = File::open(segment_path(self.log.dir(), seg))?;
-        let read = f.read_exact_at(&mut buf[..cap], a);
+        let buf = std::mem::take(&mut self.read_buf);
+        let (buf, read) = segment::read_exact(self.log.dir(), seg, a, buf, cap).await;
         let batch = read.map(|()| Batch::frame(&buf[..cap], seg, a, max_rows));
         self.read_buf = buf;
         batch
@@ -378,7 +385,7 @@ impl Writer {
         }
         let mut st = self.cursor.state();
         st.inflight = Some((b.seg, a, b.sent_end.unwrap_or(z)));
-        if let Err(e) = self.cursor.set(st, true) {
+        if let Err(e) = self.cursor.set(st, true).await {
             // Unrecorded, a crash could resend these rows as another range.
             tracing::error!(error = %e, "cannot write the log cursor; not sending");
             return Err(clickhouse::error::Error::Custom(format!(
@@ -400,7 +407,7 @@ impl Writer {
                     self.wrote(b.seg, x, j - i);
                 }
                 Err(Failure::Data(e)) if j - i == 1 => {
-                    self.quarantine(b, i, &e);
+                    self.quarantine(b, i, &e).await;
                 }
                 Err(Failure::Data(_)) => {
                     let m = (i + j) / 2;
@@ -428,9 +435,18 @@ impl Writer {
 
     /// Delete the quarantine's day files past the event TTL (by the
     /// injected clock), and count what is left.
-    fn expire_quarantine(&self, today: i32) {
-        let dir = self.log.dir();
-        match super::quarantine::expire(dir, today, self.cfg.quarantine_ttl_days) {
+    async fn expire_quarantine(&self, today: i32) {
+        let dir = self.log.dir().to_path_buf();
+        let ttl = self.cfg.quarantine_ttl_days;
+        let Ok((expired, held)) = tokio::task::spawn_blocking(move || {
+            let expired = super::quarantine::expire(&dir, today, ttl);
+            (expired, super::quarantine::rows_held(&dir, today))
+        })
+        .await
+        else {
+            return;
+        };
+        match expired {
             Ok(n) => {
                 self.metrics
                     .quarantine_expired_rows
@@ -438,22 +454,28 @@ impl Writer {
             }
             Err(e) => tracing::error!(error = %e, "cannot expire the quarantine files"),
         }
-        if let Ok(n) = super::quarantine::rows_held(dir, today) {
+        if let Ok(n) = held {
             self.metrics
                 .quarantine_rows
                 .store(n as i64, Ordering::Relaxed);
         }
     }
 
-    fn quarantine(&self, b: &Batch, i: usize, e: &clickhouse::error::Error) {
-        super::quarantine::keep(
-            self.log.dir(),
+    async fn quarantine(&self, b: &Batch, i: usize, e: &clickhouse::error::Error) {
+        let (dir, today, table) = (
+            self.log.dir().to_path_buf(),
             day_of(self.clock.now_ms()),
             b.table,
-            b.row(i),
-            &crate::store::log_safe(e),
-            &self.metrics,
         );
+        let (row, reason, metrics) = (
+            b.row(i).to_vec(),
+            crate::store::log_safe(e),
+            self.metrics.clone(),
+        );
+        let _ = tokio::task::spawn_blocking(move || {
+            super::quarantine::keep(&dir, today, table, &row, &reason, &metrics)
+        })
+        .await;
         tracing::error!(
             segment = b.seg,
             offset = b.offsets[i],
@@ -463,39 +485,37 @@ impl Writer {
     }
 
     /// The batch is in: advance the cursor, delete finished segments.
-    fn acknowledge(&mut self, b: &Batch) -> Pos {
+    async fn acknowledge(&mut self, b: &Batch) -> Pos {
         self.hold = None;
+        self.retry.reset();
         let acked = Pos {
             seg: b.seg,
             off: b.offsets[b.rows()],
         };
-        if let Err(e) = self.cursor.set(
-            State {
-                acked,
-                inflight: None,
-            },
-            false,
-        ) {
+        if let Err(e) = self
+            .cursor
+            .set(
+                State {
+                    acked,
+                    inflight: None,
+                },
+                false,
+            )
+            .await
+        {
             tracing::error!(error = %e, "cannot write the log cursor");
         }
-        self.delete_finished(acked);
+        self.delete_finished(acked).await;
         acked
     }
 
     /// Delete every sealed segment whose rows are all acknowledged: rows
     /// leave the disk as soon as ClickHouse has them.
-    fn delete_finished(&self, acked: Pos) {
+    async fn delete_finished(&self, acked: Pos) {
         let active = self.log.durable().borrow().end.seg;
-        let Ok(ids) = segment_ids(self.log.dir()) else {
-            return;
-        };
-        for id in ids.into_iter().filter(|&id| id < active) {
-            let p = segment_path(self.log.dir(), id);
-            let len = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-            let done = id < acked.seg || (id == acked.seg && acked.off >= len);
-            if done && fs::remove_file(&p).is_ok() {
-                self.log.released(len);
-            }
+        let freed = segment::delete_acked(self.log.dir(), active, acked).await;
+        if freed > 0 {
+            self.log.released(freed);
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod tiers;
 use std::sync::Arc;
 
 use crate::config::ClickHouseConfig;
+use secrecy::ExposeSecret;
 
 /// The engine, as tacit uses it: one client (bound to tacit's database,
 /// with the cluster settings when there is a cluster), the database name
@@ -120,8 +121,8 @@ pub fn base_client(cfg: &ClickHouseConfig) -> clickhouse::Client {
     let mut c = clickhouse::Client::default()
         .with_url(&cfg.url)
         .with_user(&cfg.user);
-    if !cfg.password.is_empty() {
-        c = c.with_password(&cfg.password);
+    if let Some(password) = &cfg.password {
+        c = c.with_password(password.expose_secret());
     }
     if !cfg.lz4 {
         c = c.with_compression(clickhouse::Compression::None);

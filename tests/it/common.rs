@@ -112,6 +112,8 @@ impl TestDb {
         // Keep the truncated network, so tests see what truncation stores.
         raw.policy.ip = "truncate".into();
         raw.sink.retry_interval_ms = 200;
+        // Outages in tests last seconds: retries back off to 1 s at most.
+        raw.sink.retry_max_interval_ms = 1_000;
         raw.sites = vec![RawSite {
             hash_routing: false,
             domain: "example.com".into(),
