@@ -13,16 +13,21 @@ fn main() {
     files.sort();
     let mut out = String::from("pub static MIGRATIONS: &[(&str, &str)] = &[\n");
     for f in files {
-        let name = f.file_name().unwrap().to_string_lossy().to_string();
-        let abs = std::fs::canonicalize(&f).unwrap();
+        let name = f
+            .file_name()
+            .expect("a listed file has a name")
+            .to_string_lossy()
+            .to_string();
+        let abs = std::fs::canonicalize(&f).expect("a listed migration resolves");
         writeln!(
             out,
             "    ({name:?}, include_str!({:?})),",
             abs.display().to_string()
         )
-        .unwrap();
+        .expect("writing to a String cannot fail");
     }
     out.push_str("];\n");
-    let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("migrations.rs");
-    std::fs::write(dest, out).unwrap();
+    let dest = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("migrations.rs");
+    std::fs::write(dest, out).expect("writing OUT_DIR/migrations.rs");
 }
