@@ -61,6 +61,14 @@ impl Batch {
         }
     }
 
+    /// The log position of the batch's first row.
+    pub fn start(&self) -> super::log::Pos {
+        super::log::Pos {
+            seg: self.seg,
+            off: self.offsets[0],
+        }
+    }
+
     pub fn rows(&self) -> usize {
         self.offsets.len() - 1
     }
