@@ -414,7 +414,7 @@ async fn export(
         period,
         SystemClock.now_ms(),
         cfg.policy.event_ttl_days as u64,
-        tacit::export::Channel::Cli,
+        tacit::export::ReleaseChannel::Cli,
         &mut rng,
     )
     .await?;

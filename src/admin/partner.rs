@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::exports::ExportSpec;
 use crate::config::ClickHouseConfig;
-use crate::export::{self, release, Channel, ExportError};
+use crate::export::{self, release, ExportError, ReleaseChannel};
 use crate::http::resp::{self, Resp};
 use crate::model::clock::SharedClock;
 use crate::model::sync::lock;
@@ -186,7 +186,7 @@ impl ExportApi {
             period,
             now,
             self.event_ttl_days,
-            Channel::Api,
+            ReleaseChannel::Api,
             &mut rand::rngs::OsRng.unwrap_err(),
         )
         .await

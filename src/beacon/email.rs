@@ -103,7 +103,7 @@ fn redirect(to: &str) -> Resp {
 /// Why `tacit email-link` cannot make a link.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum LinkError {
+pub enum EmailLinkError {
     #[error("campaign and variant must be 1-64 letters, digits, '.', '_' or '-'")]
     BadLabel,
     #[error("the target must be an absolute http(s) URL")]
@@ -123,13 +123,13 @@ pub fn links(
     campaign: &str,
     variant: &str,
     to: &str,
-) -> Result<(String, String), LinkError> {
+) -> Result<(String, String), EmailLinkError> {
     use crate::model::email::valid_label;
     if !valid_label(campaign) || !(variant.is_empty() || valid_label(variant)) {
-        return Err(LinkError::BadLabel);
+        return Err(EmailLinkError::BadLabel);
     }
     if crate::ingest::steps::parse_url(Some(to)).is_err() || to.trim() != to {
-        return Err(LinkError::BadTarget);
+        return Err(EmailLinkError::BadTarget);
     }
     let base = base.trim_end_matches('/');
     let v = if variant.is_empty() {
@@ -192,11 +192,11 @@ mod tests {
         assert!(!verify(&[8u8; 32], "example.com", "spring", "b", &to, &sig));
         assert_eq!(
             links("x", "s", &key, "a@b", "", "https://e.com/"),
-            Err(LinkError::BadLabel)
+            Err(EmailLinkError::BadLabel)
         );
         assert_eq!(
             links("x", "s", &key, "a", "", "javascript:alert(1)"),
-            Err(LinkError::BadTarget)
+            Err(EmailLinkError::BadTarget)
         );
     }
 }

@@ -87,7 +87,7 @@ pub struct Request {
 
 /// Rows of the site per table (the log included), before and after.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Outcome {
+pub struct PurgeReport {
     pub site: String,
     pub before: Option<String>,
     pub dry_run: bool,
@@ -230,7 +230,7 @@ pub async fn run(
     req: &Request,
     now_ms: i64,
     log_wait: Duration,
-) -> Result<Outcome, PurgeError> {
+) -> Result<PurgeReport, PurgeError> {
     let site = req.site.trim().to_ascii_lowercase();
     let before = req.before.as_deref();
     let before_day = match before {
@@ -272,7 +272,7 @@ pub async fn run(
         return Err(PurgeError::UnknownSite(site));
     }
     if req.dry_run {
-        return Ok(Outcome {
+        return Ok(PurgeReport {
             site,
             before: req.before.clone(),
             dry_run: true,
@@ -336,7 +336,7 @@ pub async fn run(
         "quarantine".into(),
         quarantine::rows_of_site(&wal, &site, cutoff_ms, today)?,
     );
-    let mut outcome = Outcome {
+    let mut outcome = PurgeReport {
         site: site.clone(),
         before: req.before.clone(),
         dry_run: req.dry_run,
@@ -470,7 +470,7 @@ pub async fn recorded(
 }
 
 /// The per-table counts as lines.
-pub fn describe(o: &Outcome) -> String {
+pub fn describe(o: &PurgeReport) -> String {
     let mut s = format!(
         "{} rows of {}{}:\n",
         if o.dry_run { "would remove" } else { "removed" },

@@ -281,7 +281,7 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
                     from,
                     SystemClock.now_ms(),
                     30,
-                    tacit::export::Channel::Cli,
+                    tacit::export::ReleaseChannel::Cli,
                     &mut rand::rngs::StdRng::seed_from_u64(5),
                 )
                 .await

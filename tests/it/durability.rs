@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
-use tacit::sink::row::Table;
+use tacit::sink::row::InsertTable;
 use tacit::sink::{quarantine, record};
 
 use crate::common::*;
@@ -326,7 +326,7 @@ async fn a_quarantine_file_replayed_twice_is_stored_once() {
         let bytes = std::fs::read(&path).unwrap();
         let mut at = record::HEADER as usize;
         while let record::Next::Record(p, used) = record::next(&bytes[at..]) {
-            quarantine::keep(&wal, today, Table::Events, p, "test", &metrics);
+            quarantine::keep(&wal, today, InsertTable::Events, p, "test", &metrics);
             at += used;
             n += 1;
         }

@@ -285,7 +285,7 @@ async fn email_exports_count_readers_only_and_suppress_small_campaigns() {
         &day,
         SystemClock.now_ms(),
         30,
-        tacit::export::Channel::Cli,
+        tacit::export::ReleaseChannel::Cli,
         &mut rand::rngs::StdRng::seed_from_u64(1),
     )
     .await

@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use serde::Serialize;
 use tacit::config::exports::RawExport;
 use tacit::config::RawConfig;
-use tacit::export::{self, Channel, ExportError};
+use tacit::export::{self, ExportError, ReleaseChannel};
 use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
 
 use crate::common::*;
@@ -117,7 +117,16 @@ pub(crate) async fn release_cli(
     now_ms: i64,
     rng: &mut StdRng,
 ) -> Result<export::Released, ExportError> {
-    export::release(&db.client(), spec, period, now_ms, 30, Channel::Cli, rng).await
+    export::release(
+        &db.client(),
+        spec,
+        period,
+        now_ms,
+        30,
+        ReleaseChannel::Cli,
+        rng,
+    )
+    .await
 }
 
 pub(crate) fn spec_toml(extra: &str) -> RawExport {

@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::Serialize;
 use tacit::config::exports::RawExport;
-use tacit::export::{self, Channel, Linking};
+use tacit::export::{self, Linking, ReleaseChannel};
 use tacit::model::clock::{day_of_date, format_day};
 
 use crate::common::*;
@@ -167,7 +167,7 @@ async fn release_all(
             &period,
             released_on as i64 * 86_400_000 + 3_600_000,
             120,
-            Channel::Cli,
+            ReleaseChannel::Cli,
             &mut StdRng::seed_from_u64(1),
             linking,
         )

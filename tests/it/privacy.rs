@@ -205,7 +205,7 @@ async fn canary_identifiers_appear_nowhere() {
             &today,
             now + 86_400_000,
             30,
-            tacit::export::Channel::Cli,
+            tacit::export::ReleaseChannel::Cli,
             &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(9),
         )
         .await

@@ -148,7 +148,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
         &format_day(today),
         now + 86_400_000,
         30,
-        tacit::export::Channel::Cli,
+        tacit::export::ReleaseChannel::Cli,
         &mut rand::rngs::StdRng::seed_from_u64(3),
     )
     .await

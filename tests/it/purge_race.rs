@@ -255,7 +255,7 @@ async fn a_release_reads_no_row_a_purge_fence_keeps_out() {
         &week,
         now,
         30,
-        tacit::export::Channel::Cli,
+        tacit::export::ReleaseChannel::Cli,
         &mut rng,
     )
     .await
@@ -268,7 +268,7 @@ async fn a_release_reads_no_row_a_purge_fence_keeps_out() {
         &week,
         now,
         30,
-        tacit::export::Channel::Cli,
+        tacit::export::ReleaseChannel::Cli,
         &mut rng,
     )
     .await
