@@ -37,11 +37,14 @@ pub enum ConfigError {
     Export(#[from] SpecError),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum LogFormat {
     Text,
     Json,
 }
+
+crate::model::named::named!(LogFormat, Durability);
 
 #[derive(Debug, Clone)]
 pub struct EnrichConfig {
@@ -184,7 +187,8 @@ pub struct RateLimit {
 }
 
 /// When a hit is acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Durability {
     /// After its row is synced to the write-ahead log: survives a crash of
     /// tacit and of the machine (power loss).

@@ -8,6 +8,7 @@ use super::raw::*;
 use super::*;
 use crate::model::facts::{expand_country_list, CLICK_IDS};
 use crate::model::net::Cidr;
+use crate::model::Named;
 
 pub(super) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
@@ -16,60 +17,25 @@ pub(super) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Conf
     }
 }
 
-fn choice<T: Copy>(key: &str, value: &str, options: &[(&str, T)]) -> Result<T, ConfigError> {
-    options
-        .iter()
-        .find(|(name, _)| *name == value)
-        .map(|(_, v)| *v)
-        .ok_or_else(|| {
-            let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
-            invalid(
-                key,
-                format!("expected one of {}, got {value:?}", names.join(", ")),
-            )
-        })
+/// One of a closed set, by its name.
+fn choice<T: Named>(key: &str, value: &str) -> Result<T, ConfigError> {
+    T::parse(value).ok_or_else(|| {
+        let names: Vec<String> = T::VARIANTS
+            .iter()
+            .map(|v| format!("{:?}", v.as_str()))
+            .collect();
+        invalid(
+            key,
+            format!("expected one of {}, got {value:?}", names.join(", ")),
+        )
+    })
 }
 
 /// `[policy]`.
 fn policy(p: &RawPolicy) -> Result<Policy, ConfigError> {
-    let ip = choice(
-        "policy.ip",
-        &p.ip,
-        &[("drop", IpRule::Drop), ("truncate", IpRule::Truncate)],
-    )?;
-    let location = choice(
-        "policy.location",
-        &p.location,
-        &[
-            ("none", LocationRule::None),
-            ("country", LocationRule::Country),
-            ("region", LocationRule::Region),
-            ("city", LocationRule::City),
-        ],
-    )?;
-    let version = |key: &str, v: &str| {
-        choice(
-            key,
-            v,
-            &[("major", VersionRule::Major), ("none", VersionRule::None)],
-        )
-    };
-    let consent = |key: &str, v: &str| {
-        choice(
-            key,
-            v,
-            &[
-                ("drop", ConsentRule::Drop),
-                ("anonymous", ConsentRule::Anonymous),
-                ("ignore", ConsentRule::Ignore),
-            ],
-        )
-    };
-    let referrer = choice(
-        "policy.referrer",
-        &p.referrer,
-        &[("host", ReferrerRule::Host), ("drop", ReferrerRule::Drop)],
-    )?;
+    let ip = choice("policy.ip", &p.ip)?;
+    let location = choice("policy.location", &p.location)?;
+    let referrer = choice("policy.referrer", &p.referrer)?;
     query_params(&p.query_params)?;
     exclude_countries(&p.exclude_countries)?;
     let ttl = p.event_ttl_days;
@@ -89,13 +55,13 @@ fn policy(p: &RawPolicy) -> Result<Policy, ConfigError> {
     Ok(Policy {
         ip,
         location,
-        browser_version: version("policy.browser_version", &p.browser_version)?,
-        os_version: version("policy.os_version", &p.os_version)?,
+        browser_version: choice("policy.browser_version", &p.browser_version)?,
+        os_version: choice("policy.os_version", &p.os_version)?,
         referrer,
         query_params: p.query_params.clone(),
         redact_paths: p.redact_paths,
-        dnt: consent("policy.dnt", &p.dnt)?,
-        gpc: consent("policy.gpc", &p.gpc)?,
+        dnt: choice("policy.dnt", &p.dnt)?,
+        gpc: choice("policy.gpc", &p.gpc)?,
         opt_out: p.opt_out,
         exclude_countries: expand_country_list(&p.exclude_countries),
         event_ttl_days: ttl as u32,
@@ -421,15 +387,7 @@ fn clickhouse(ch: &RawClickHouse) -> Result<ClickHouseConfig, ConfigError> {
 fn sink(k: &RawSink) -> Result<SinkConfig, ConfigError> {
     let ms = |key: &str, v: u64| positive(key, v).map(Duration::from_millis);
     let sink = SinkConfig {
-        durability: choice(
-            "sink.durability",
-            &k.durability,
-            &[
-                ("wal", Durability::Wal),
-                ("process", Durability::Process),
-                ("memory", Durability::Memory),
-            ],
-        )?,
+        durability: choice("sink.durability", &k.durability)?,
         batch_rows: positive("sink.batch_rows", k.batch_rows)? as usize,
         batch_bytes: positive("sink.batch_bytes", k.batch_bytes)? as usize,
         flush_interval: ms("sink.flush_interval_ms", k.flush_interval_ms)?,
@@ -468,16 +426,7 @@ fn sink(k: &RawSink) -> Result<SinkConfig, ConfigError> {
 
 /// `[log]`: the format (the level is kept as written, once it parses).
 fn log(l: &RawLog) -> Result<LogFormat, ConfigError> {
-    let format = match l.format.as_str() {
-        "text" => LogFormat::Text,
-        "json" => LogFormat::Json,
-        other => {
-            return Err(invalid(
-                "log.format",
-                format!("expected \"text\" or \"json\", got {other:?}"),
-            ))
-        }
-    };
+    let format = choice("log.format", &l.format)?;
     if tracing_subscriber::EnvFilter::try_new(&l.level).is_err() {
         return Err(invalid(
             "log.level",

@@ -72,20 +72,14 @@ pub enum ExportError {
 }
 
 /// How a release was requested (recorded in the ledger).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum ReleaseChannel {
     Cli,
     Api,
 }
 
-impl ReleaseChannel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReleaseChannel::Cli => "cli",
-            ReleaseChannel::Api => "api",
-        }
-    }
-}
+crate::model::named::named!(ReleaseChannel);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {

@@ -11,6 +11,8 @@
 //! reports up to ~930, as wide as a tablet in portrait. So the width decides
 //! only what the agent and the hint leave open.
 
+use super::named::{named, IntoStaticStr, VariantArray};
+
 /// A device class as stored.
 pub const MOBILE: &str = "mobile";
 pub const TABLET: &str = "tablet";
@@ -39,28 +41,23 @@ impl Default for AgentDevice {
 }
 
 /// The signal that decided a hit's device class (shown by `tacit explain`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr, VariantArray)]
 pub enum DeviceSignal {
     /// The user agent names the device or its kind.
+    #[strum(to_string = "user_agent")]
     Agent,
     /// `Sec-CH-UA-Mobile`, sent by Chromium-based browsers.
+    #[strum(to_string = "sec_ch_ua_mobile")]
     ClientHint,
     /// The tracker's `w` (window width in CSS pixels).
+    #[strum(to_string = "screen_width")]
     ScreenWidth,
     /// Nothing better: the agent's default for its OS or library.
+    #[strum(to_string = "user_agent_guess")]
     AgentGuess,
 }
 
-impl DeviceSignal {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceSignal::Agent => "user_agent",
-            DeviceSignal::ClientHint => "sec_ch_ua_mobile",
-            DeviceSignal::ScreenWidth => "screen_width",
-            DeviceSignal::AgentGuess => "user_agent_guess",
-        }
-    }
-}
+named!(DeviceSignal);
 
 /// Window width buckets for agents that leave the device open: below 600
 /// CSS px no tablet or desktop screen fits (Android's own tablet line is a

@@ -4,24 +4,19 @@
 //! variant, the link target and its signature; any other parameter is
 //! ignored, never stored.
 
+use super::named::{named, IntoStaticStr, VariantArray};
+
 /// Which email beacon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum EmailKind {
     Open,
     Click,
 }
 
-impl EmailKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmailKind::Open => "open",
-            EmailKind::Click => "click",
-        }
-    }
-}
-
 /// Why an open or click is counted as a machine's rather than a person's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Machine {
     /// The user agent is a known proxy, crawler or scanner (or is empty).
     Agent,
@@ -33,17 +28,7 @@ pub enum Machine {
     Burst,
 }
 
-impl Machine {
-    pub const ALL: [Machine; 3] = [Machine::Agent, Machine::Network, Machine::Burst];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Machine::Agent => "agent",
-            Machine::Network => "network",
-            Machine::Burst => "burst",
-        }
-    }
-}
+named!(EmailKind, Machine);
 
 /// An email beacon's query, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use super::named::{named, IntoStaticStr, VariantArray};
+
 /// What a user agent says about the client, coarsened to what is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UaInfo {
@@ -44,7 +46,8 @@ pub struct GeoInfo {
     pub city: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Channel {
     Direct,
     Search,
@@ -55,19 +58,7 @@ pub enum Channel {
     Ai,
 }
 
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Direct => "direct",
-            Channel::Search => "search",
-            Channel::Social => "social",
-            Channel::Email => "email",
-            Channel::Paid => "paid",
-            Channel::Referral => "referral",
-            Channel::Ai => "ai",
-        }
-    }
-}
+named!(Channel);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Utm {
