@@ -16,7 +16,7 @@ use super::{dropped, reject, unavailable, BeaconState, GIF};
 use crate::http::request::{forwarded_chain, header_str, meta};
 use crate::http::resp::{self, text, Resp};
 use crate::ingest::email::EmailOutcome;
-use crate::model::email::{EmailHit, EmailKind};
+use crate::model::email::{EmailClass, EmailHit, EmailKind};
 use crate::model::Rejection;
 use crate::privacy::RawIdentity;
 use crate::telemetry::metrics::Metrics;
@@ -51,7 +51,9 @@ pub async fn handle(
         }
         EmailOutcome::Store(ev) => state.sink.submit(&ev).await.map(|()| {
             Metrics::inc(&state.metrics.hits_accepted);
-            Metrics::inc(&state.metrics.email_events[usize::from(ev.class() == "machine")]);
+            Metrics::inc(
+                &state.metrics.email_events[usize::from(ev.class() == EmailClass::Machine)],
+            );
         }),
     };
     match (accepted.redirect, stored) {

@@ -7,16 +7,22 @@
 use super::named::{named, IntoStaticStr, VariantArray};
 
 /// Which email beacon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, IntoStaticStr, VariantArray,
+)]
 #[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
 pub enum EmailKind {
     Open,
     Click,
 }
 
 /// Why an open or click is counted as a machine's rather than a person's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, IntoStaticStr, VariantArray,
+)]
 #[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
 pub enum Machine {
     /// The user agent is a known proxy, crawler or scanner (or is empty).
     Agent,
@@ -28,7 +34,18 @@ pub enum Machine {
     Burst,
 }
 
-named!(EmailKind, Machine);
+/// Whose open or click: a person's, or a machine's (see [`Machine`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, IntoStaticStr, VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
+pub enum EmailClass {
+    Human,
+    Machine,
+}
+
+named!(EmailKind, Machine, EmailClass);
 
 /// An email beacon's query, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

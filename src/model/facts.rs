@@ -46,9 +46,14 @@ pub struct GeoInfo {
     pub city: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr, VariantArray)]
+/// How a visit arrived (stored in `events.channel`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, IntoStaticStr, VariantArray,
+)]
 #[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
 pub enum Channel {
+    #[default]
     Direct,
     Search,
     Social,

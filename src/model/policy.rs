@@ -61,7 +61,25 @@ pub enum ConsentRule {
     Ignore,
 }
 
-named!(IpRule, LocationRule, VersionRule, ReferrerRule, ConsentRule);
+/// What a stored row says of consent: `full` (with the day's visitor id),
+/// or `anonymous` (a consent signal asked for none: counts, never a
+/// visitor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
+pub enum Consent {
+    Full,
+    Anonymous,
+}
+
+named!(
+    IpRule,
+    LocationRule,
+    VersionRule,
+    ReferrerRule,
+    ConsentRule,
+    Consent
+);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Policy {

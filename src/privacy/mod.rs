@@ -14,7 +14,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use hmac::Mac;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use std::borrow::Cow;
 
@@ -22,9 +22,10 @@ use std::sync::Arc;
 
 use crate::config::{IpRule, LocationRule, Policy, VersionRule};
 use crate::enrich::Enrichers;
-use crate::model::facts::GeoInfo;
 use crate::model::facts::UaInfo;
 use crate::model::facts::Utm;
+use crate::model::facts::{Channel, GeoInfo};
+use crate::model::policy::Consent;
 use crate::model::row::ColumnWriter;
 use crate::model::DropReason;
 pub use salt::{SaltError, Salts};
@@ -135,7 +136,7 @@ pub struct HitFacts {
     pub query: String,
     pub referrer_host: String,
     pub referrer_source: String,
-    pub channel: &'static str,
+    pub channel: Channel,
     pub utm: Utm,
     pub language: String,
     pub screen_width: u16,
@@ -152,7 +153,7 @@ pub struct HitFacts {
 
 /// One stored event row (`events` table). Pseudonymous: no raw IP, user
 /// agent, query string or fragment. Constructed only by [`anonymize`].
-#[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize)]
 pub struct Event {
     site: Cow<'static, str>,
     ts: i64,
@@ -162,14 +163,14 @@ pub struct Event {
     query: String,
     referrer_host: String,
     referrer_source: String,
-    channel: Cow<'static, str>,
+    channel: Channel,
     utm_source: String,
     utm_medium: String,
     utm_campaign: String,
     utm_content: String,
     utm_term: String,
     visitor_id: u64,
-    consent: Cow<'static, str>,
+    consent: Consent,
     ip_prefix: String,
     country: String,
     region: String,
@@ -208,7 +209,7 @@ impl Event {
         ] {
             w.string(s);
         }
-        w.string(&self.channel);
+        w.string(self.channel.as_str());
         for s in [
             &self.utm_source,
             &self.utm_medium,
@@ -219,7 +220,7 @@ impl Event {
             w.string(s);
         }
         w.u64(self.visitor_id);
-        w.string(&self.consent);
+        w.string(self.consent.as_str());
         for s in [&self.ip_prefix, &self.country, &self.region, &self.city] {
             w.string(s);
         }
@@ -302,14 +303,18 @@ pub fn anonymize(
         query: facts.query,
         referrer_host: facts.referrer_host,
         referrer_source: facts.referrer_source,
-        channel: Cow::Borrowed(facts.channel),
+        channel: facts.channel,
         utm_source: facts.utm.source,
         utm_medium: facts.utm.medium,
         utm_campaign: facts.utm.campaign,
         utm_content: facts.utm.content,
         utm_term: facts.utm.term,
         visitor_id,
-        consent: Cow::Borrowed(if key.is_some() { "full" } else { "anonymous" }),
+        consent: if key.is_some() {
+            Consent::Full
+        } else {
+            Consent::Anonymous
+        },
         ip_prefix,
         country: keep(LocationRule::Country, &geo.country),
         region: keep(LocationRule::Region, &geo.region),
@@ -355,7 +360,7 @@ impl Event {
             name: "pageview".into(),
             hostname: "example.com".into(),
             pathname: "/a".into(),
-            channel: "search",
+            channel: Channel::Search,
             prop_keys: vec!["plan".into()],
             prop_values: vec!["pro".into()],
             ..Default::default()
@@ -438,7 +443,7 @@ mod tests {
             1,
         );
         assert_eq!(anon.ip_prefix, "");
-        assert_eq!((anon.visitor_id, &*anon.consent), (0, "anonymous"));
+        assert_eq!((anon.visitor_id, anon.consent), (0, Consent::Anonymous));
         assert_eq!(
             format!("{:?}", id("203.0.113.77", "ua")),
             "RawIdentity(<redacted>)"
