@@ -97,6 +97,30 @@ pub struct PurgeReport {
     pub left: BTreeMap<String, u64>,
 }
 
+/// How a recorded purge ended (`purges.status`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::Display,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str", try_from = "String")]
+pub enum PurgeStatus {
+    /// Every table holds no row of the purged range any more.
+    Done,
+    /// Some tables still do (listed in `tables_left`).
+    Incomplete,
+}
+
+crate::model::named::named!(PurgeStatus);
+
 #[derive(clickhouse::Row, serde::Serialize)]
 struct PurgeRow {
     site: String,
@@ -104,7 +128,7 @@ struct PurgeRow {
     reason: String,
     requested: i64,
     completed: i64,
-    status: String,
+    status: PurgeStatus,
     rows: Vec<(String, u64)>,
     tables_left: Vec<String>,
 }
@@ -117,7 +141,7 @@ pub struct Recorded {
     pub reason: String,
     pub requested: String,
     pub completed: String,
-    pub status: String,
+    pub status: PurgeStatus,
     pub rows: Vec<(String, u64)>,
     pub tables_left: Vec<String>,
 }
@@ -442,11 +466,10 @@ async fn record(
         requested: now_ms,
         completed,
         status: if left.is_empty() {
-            "done"
+            PurgeStatus::Done
         } else {
-            "incomplete"
-        }
-        .into(),
+            PurgeStatus::Incomplete
+        },
         rows: found.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         tables_left: left.to_vec(),
     })

@@ -8,7 +8,6 @@
 use std::fmt;
 
 use serde::{Serialize, Serializer};
-use strum::Display;
 
 use super::named::{named, IntoStaticStr, VariantArray};
 
@@ -30,7 +29,7 @@ pub const MAX_DIMENSIONS: usize = 8;
     Serialize,
     IntoStaticStr,
     VariantArray,
-    Display,
+    strum::Display,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(into = "&'static str")]
@@ -199,7 +198,7 @@ impl Serialize for Dimension {
     Serialize,
     IntoStaticStr,
     VariantArray,
-    Display,
+    strum::Display,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(into = "&'static str")]
@@ -242,7 +241,7 @@ impl Metric {
     Serialize,
     IntoStaticStr,
     VariantArray,
-    Display,
+    strum::Display,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(into = "&'static str")]
@@ -276,7 +275,7 @@ impl Granularity {
     Serialize,
     IntoStaticStr,
     VariantArray,
-    Display,
+    strum::Display,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(into = "&'static str")]

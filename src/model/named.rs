@@ -3,7 +3,8 @@
 //! spelled by `#[strum(serialize_all = "snake_case")]` or per variant), and
 //! [`Named`] gives every such enum the same methods ([`named!`] makes them
 //! inherent, so a caller needs no import). An enum that is serialized says
-//! `#[serde(into = "&'static str")]`, so its JSON is its name too. Config
+//! `#[serde(into = "&'static str")]`, so its JSON is its name too (and
+//! one read back `#[serde(try_from = "String")]`). Config
 //! validation parses with `parse`, metrics label and storage writes with
 //! `as_str`: one spelling per value.
 
@@ -33,7 +34,9 @@ pub trait Named: Copy + Into<&'static str> + VariantArray + 'static {
 
 impl<T: Copy + Into<&'static str> + VariantArray + 'static> Named for T {}
 
-/// [`Named`]'s methods as inherent ones of each listed enum.
+/// [`Named`]'s methods as inherent ones of each listed enum, and
+/// `TryFrom<String>` by the name. (`Display` as the name, where wanted, is
+/// strum's `Display` derive.)
 macro_rules! named {
     ($($t:ty),+ $(,)?) => {$(
         impl $t {
@@ -48,6 +51,13 @@ macro_rules! named {
             /// Every name, comma-separated (for error messages).
             pub fn names() -> String {
                 <Self as $crate::model::named::Named>::names()
+            }
+        }
+        /// For `#[serde(try_from = "String")]`: a value read back by name.
+        impl TryFrom<String> for $t {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::parse(&s).ok_or_else(|| format!("not one of {}: {s:?}", Self::names()))
             }
         }
     )+};
