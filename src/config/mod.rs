@@ -292,9 +292,8 @@ mod tests {
 
     #[test]
     fn env_overrides_keys_and_rejects_unknown() {
-        let dir = std::env::temp_dir().join(format!("tacit-cfg-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("tacit.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tacit.toml");
         std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:1\"\n").unwrap();
         let raw = RawConfig::load(
             &path,
@@ -324,9 +323,8 @@ mod tests {
 
     #[test]
     fn partner_tokens_come_from_the_environment() {
-        let dir = std::env::temp_dir().join(format!("tacit-tok-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("tacit.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tacit.toml");
         std::fs::write(
             &path,
             "[[sites]]\ndomain = \"example.com\"\n[[exports]]\nname = \"m\"\npartner = \"acme-co\"\nsites = [\"example.com\"]\ndimensions = [\"country\"]\nmetrics = [\"visitors\"]\n",

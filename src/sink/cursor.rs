@@ -158,8 +158,8 @@ mod tests {
 
     #[test]
     fn newest_valid_slot_wins_and_a_torn_slot_falls_back() {
-        let p = std::env::temp_dir().join(format!("tacit-cursor-{}", std::process::id()));
-        let _ = std::fs::remove_file(&p);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cursor");
         let start = Pos { seg: 1, off: 16 };
         let mut c = Cursor::open(&p, start).unwrap();
         assert_eq!(c.state().acked, start);
@@ -182,6 +182,5 @@ mod tests {
         let f = OpenOptions::new().write(true).open(&p).unwrap();
         f.write_all_at(&[0xff; 8], 8).unwrap();
         assert_eq!(Cursor::open(&p, start).unwrap().state(), a);
-        let _ = std::fs::remove_file(&p);
     }
 }

@@ -473,9 +473,8 @@ mod tests {
 
     #[test]
     fn rows_are_kept_by_day_listed_purged_and_expired() {
-        let tmp = std::env::temp_dir().join(format!("tacit-q-unit-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir_all(&tmp).unwrap();
+        let tmp_dir = tempfile::tempdir().unwrap();
+        let tmp = tmp_dir.path().to_path_buf();
         let m = Metrics::default();
         let ev = row();
         let (_, ts) = site_and_ts(&ev).unwrap();
@@ -540,7 +539,6 @@ mod tests {
             drop_day(&tmp, &format_day(day), today),
             Err(QuarantineError::NoSuchDay(_))
         ));
-        let _ = fs::remove_dir_all(&tmp);
     }
 
     #[test]

@@ -17,6 +17,19 @@ use hyper_util::rt::TokioExecutor;
 use tacit::config::{Config, RawConfig, RawSite};
 use tacit::model::clock::{SharedClock, SystemClock};
 
+/// Poll `ok` every 25 ms until it holds; fail, naming `what`, once `secs`
+/// have passed without it. The one wait of the integration tests.
+pub async fn wait_until(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 pub fn clickhouse_url() -> String {
     std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
 }
@@ -63,7 +76,9 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    /// The data directory (`server.data_dir`), removed with `_tmp`.
     pub dir: std::path::PathBuf,
+    _tmp: tempfile::TempDir,
 }
 
 impl TestDb {
@@ -75,12 +90,15 @@ impl TestDb {
             .unwrap()
             .subsec_nanos();
         let name = format!("t_{tag}_{}_{n}_{nanos}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("tacit-it-{name}"));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("tacit-it-")
+            .tempdir()
+            .unwrap();
         Self {
             name,
             url: clickhouse_url(),
-            dir,
+            dir: tmp.path().to_path_buf(),
+            _tmp: tmp,
         }
     }
 
@@ -126,15 +144,13 @@ impl TestDb {
 
     /// Wait until `table` has `n` rows (or fail after `secs`).
     pub async fn wait_rows(&self, table: &str, n: u64, secs: u64) {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let c = self.count(table).await;
-            if c == n {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{table}: {c} rows, expected {n}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut c = 0;
+        wait_until(&format!("{table} to hold {n} rows"), secs, async || {
+            c = self.count(table).await;
+            c == n
+        })
+        .await;
+        assert_eq!(c, n, "{table}");
     }
 
     /// Every row of every table and view in the database, as text.
@@ -164,7 +180,6 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
         // Blocking and connection-less: the test's runtime may be the one
         // dropping us, so no async client (its pooled connections) here.
         let sql = format!("DROP DATABASE IF EXISTS `{}` SYNC", self.name);

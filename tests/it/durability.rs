@@ -40,14 +40,6 @@ async fn exactly_once(db: &TestDb, n: u64) {
     assert_eq!((count, distinct), (n, n), "rows, distinct paths");
 }
 
-async fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 /// The log segment with the most records in `dir`, and its bytes.
 fn fullest_segment(dir: &std::path::Path) -> (std::path::PathBuf, Vec<u8>) {
     std::fs::read_dir(dir)
@@ -99,14 +91,14 @@ async fn clickhouse_outage_then_recovery_lands_every_hit_exactly_once() {
     // Hits are still answered: the log takes them.
     burst(app.beacon_addr, 1_000, 10, "during").await;
     let m = app.metrics.clone();
-    wait_for("a failed write", 10, || {
+    wait_until("a failed write", 10, async || {
         m.flush_errors.load(Ordering::SeqCst) >= 1
     })
     .await;
     assert!(m.render().contains("tacit_clickhouse_up 0"));
     // At least the outage's rows wait in the log (the last batch before
     // it may be waiting too, if its reply was slower than the timeout).
-    wait_for("1000 rows waiting in the log", 20, || {
+    wait_until("1000 rows waiting in the log", 20, async || {
         m.wal_unacked_rows.load(Ordering::SeqCst) >= 1_000
     })
     .await;
@@ -197,7 +189,10 @@ async fn an_insert_whose_reply_is_lost_is_not_stored_twice() {
     burst(app.beacon_addr, 200, 4, "r").await;
     let m = app.metrics.clone();
     let lost = proxy.lost.clone();
-    wait_for("two lost replies", 20, || lost.load(Ordering::SeqCst) >= 2).await;
+    wait_until("two lost replies", 20, async || {
+        lost.load(Ordering::SeqCst) >= 2
+    })
+    .await;
     db.wait_rows("events", 200, 20).await;
     app.shutdown().await;
     // The inserts committed, their replies never came, the writer sent the
@@ -223,34 +218,23 @@ async fn a_hung_clickhouse_times_out_and_hits_keep_being_accepted() {
         "hits are answered while ClickHouse hangs"
     );
     let m = app.metrics.clone();
-    wait_for("a timeout", 10, || {
+    wait_until("a timeout", 10, async || {
         m.flush_errors.load(Ordering::SeqCst) >= 1
     })
     .await;
     // Not ready: the writer has made no progress for the stall timeout.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    wait_until("readyz to say the writer stalled", 10, async || {
         let (s, _, b) = get(app.admin_addr, "/readyz", &[]).await;
-        if s == 503 && String::from_utf8_lossy(&b).contains("stalled") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "readyz never said the writer stalled"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        s == 503 && String::from_utf8_lossy(&b).contains("stalled")
+    })
+    .await;
     assert_eq!(db.count("events").await, 0);
     proxy.up();
     db.wait_rows("events", 200, 20).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while get(app.admin_addr, "/readyz", &[]).await.0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "ready again once the writer catches up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until("ready again once the writer catches up", 10, async || {
+        get(app.admin_addr, "/readyz", &[]).await.0 == 200
+    })
+    .await;
     app.shutdown().await;
     exactly_once(&db, 200).await;
 }

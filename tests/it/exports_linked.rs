@@ -372,8 +372,8 @@ async fn twenty_concurrent_requests_make_one_release() {
     acme.token_sha256 = vec![hex::encode(sha2::Sha256::digest(b"acme-race-token"))];
     raw.exports = vec![acme];
     let mut raw_b = raw.clone();
-    let dir_b = std::env::temp_dir().join(format!("tacit-race-b-{}", std::process::id()));
-    raw_b.server.data_dir = dir_b.to_string_lossy().into_owned();
+    let dir_b = tempfile::tempdir().unwrap();
+    raw_b.server.data_dir = dir_b.path().to_string_lossy().into_owned();
     let clock = std::sync::Arc::new(tacit::model::clock::ManualClock::new(now(today)));
     let app = start_with_clock(raw, clock.clone()).await;
     let app_b = start_with_clock(raw_b, clock).await;

@@ -82,16 +82,13 @@ async fn canary_identifiers_appear_nowhere() {
     proxy.down();
     let (s, _, _) = post(app.beacon_addr, "/api/event", &headers, &body).await;
     assert_eq!(s, 202);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app
-        .metrics
-        .flush_errors
-        .load(std::sync::atomic::Ordering::SeqCst)
-        < 1
-    {
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_until("a failed write", 10, async || {
+        app.metrics
+            .flush_errors
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 1
+    })
+    .await;
     let mut spool_text = String::new();
     for e in std::fs::read_dir(db.dir.join("wal")).unwrap() {
         spool_text.push_str(&String::from_utf8_lossy(
@@ -492,14 +489,10 @@ async fn a_quarantined_row_goes_at_the_event_ttl_and_with_its_site() {
     proxy.up();
     let app = start_with_clock(raw.clone(), Arc::new(clock.clone())).await;
     let m = app.metrics.clone();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while m.rows_quarantined.load(SeqCst) < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the poison rows are refused"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_until("the poison rows to be refused", 20, async || {
+        m.rows_quarantined.load(SeqCst) >= 2
+    })
+    .await;
     db.wait_rows("events", 1, 10).await;
     let today = day_of(now);
     let files = quarantine::list(&wal, today).unwrap();
@@ -558,17 +551,15 @@ async fn a_quarantined_row_goes_at_the_event_ttl_and_with_its_site() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(quarantine::list(&wal, today).unwrap().len(), 1);
     clock.advance(86_400_000);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !quarantine::list(&wal, today).unwrap().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "deleted at the TTL");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_until("the file to be deleted at the TTL", 10, async || {
+        quarantine::list(&wal, today).unwrap().is_empty()
+    })
+    .await;
     assert_eq!(m.quarantine_expired_rows.load(SeqCst), 1);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while m.quarantine_rows.load(SeqCst) != 0 {
-        assert!(std::time::Instant::now() < deadline, "the gauge follows");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_until("the gauge to follow", 5, async || {
+        m.quarantine_rows.load(SeqCst) == 0
+    })
+    .await;
     assert!(m.render().contains("tacit_quarantine_expired_rows_total 1"));
     app.shutdown().await;
 }

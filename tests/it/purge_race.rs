@@ -153,14 +153,12 @@ async fn purges_with_writers_running_leave_nothing_behind() {
         clock.advance(STEP_MS);
         // Wait until the background writers hold the site's visits, so the
         // purge meets them mid-run.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while count_of(&db, "sessions", site).await < 2 {
-            assert!(
-                Instant::now() < deadline,
-                "round {round}: no visits of {site} appeared"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until(
+            &format!("round {round}: visits of {site}"),
+            30,
+            async || count_of(&db, "sessions", site).await >= 2,
+        )
+        .await;
         // Hits of the other site keep coming during the purge.
         let other = {
             let (a, b) = (a.beacon_addr, b.beacon_addr);
