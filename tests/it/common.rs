@@ -30,6 +30,19 @@ pub async fn wait_until(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool
     }
 }
 
+/// A line straight to the terminal: libtest captures `eprintln!` of a
+/// passing test, this shows in `make test` output.
+pub fn loud(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Say loudly that a test did not run its real fault, and why. The test
+/// then returns without asserting anything weaker in the fault's place.
+pub fn skipped(test: &str, reason: &str) {
+    loud(&format!("SKIPPED {test}: {reason}"));
+}
+
 pub fn clickhouse_url() -> String {
     std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
 }
