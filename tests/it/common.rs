@@ -43,6 +43,45 @@ pub fn skipped(test: &str, reason: &str) {
     loud(&format!("SKIPPED {test}: {reason}"));
 }
 
+/// A test that reads "today" here has at least this long before the day
+/// changes under it (the longest test runs about three minutes).
+const DAY_MARGIN_MS: i64 = 5 * 60_000;
+
+/// "Now" for a test whose rows and queries name a day: tacit's clock, read
+/// at least [`DAY_MARGIN_MS`] before midnight UTC (near midnight it waits
+/// past it), so the day the test computes is the day the engine's
+/// `today()` says for the whole test. One source for every test: a test
+/// run across midnight cannot see two days.
+pub async fn settled_now(db: &TestDb) -> i64 {
+    use tacit::model::clock::{day_of, Clock};
+    loop {
+        let now = SystemClock.now_ms();
+        let left = 86_400_000 - now.rem_euclid(86_400_000);
+        if left < DAY_MARGIN_MS {
+            tokio::time::sleep(Duration::from_millis(left as u64 + 1_000)).await;
+            continue;
+        }
+        let engine: i32 = db
+            .client()
+            .query("SELECT toInt32(today() - toDate('1970-01-01'))")
+            .fetch_one()
+            .await
+            .unwrap();
+        if engine != day_of(now) {
+            loud(&format!(
+                "NOTE: the engine's today() is day {engine}, tacit's UTC day is {}: the engine does not run in UTC",
+                day_of(now)
+            ));
+        }
+        return now;
+    }
+}
+
+/// Today (UTC day number) for a test, from [`settled_now`].
+pub async fn today(db: &TestDb) -> i32 {
+    tacit::model::clock::day_of(settled_now(db).await)
+}
+
 pub fn clickhouse_url() -> String {
     std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
 }

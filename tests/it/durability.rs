@@ -8,7 +8,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
+use tacit::model::clock::{format_day, Clock, SystemClock};
 use tacit::sink::row::InsertTable;
 use tacit::sink::{quarantine, record};
 
@@ -271,7 +271,7 @@ async fn a_row_clickhouse_refuses_is_quarantined_and_the_rest_land() {
     assert_eq!(m.rows_quarantined.load(Ordering::SeqCst), 1);
     // Its time cannot be read: it is in the file of the day it was refused.
     let wal = db.dir.join("wal");
-    let today = day_of(SystemClock.now_ms());
+    let today = today(&db).await;
     let files = quarantine::list(&wal, today).unwrap();
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0].day, format_day(today));
@@ -303,7 +303,7 @@ async fn a_quarantine_file_replayed_twice_is_stored_once() {
     burst(app.beacon_addr, 5, 1, "q").await;
     app.shutdown().await;
     let wal = db.dir.join("wal");
-    let today = day_of(SystemClock.now_ms());
+    let today = today(&db).await;
     let metrics = tacit::telemetry::metrics::Metrics::default();
     let mut n = 0;
     for id in tacit::sink::log::segment_ids(&wal).unwrap() {

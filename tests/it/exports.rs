@@ -10,7 +10,7 @@ use serde::Serialize;
 use tacit::config::exports::RawExport;
 use tacit::config::RawConfig;
 use tacit::export::{self, ExportError, ReleaseChannel};
-use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
+use tacit::model::clock::format_day;
 
 use crate::common::*;
 use crate::support::Rng;
@@ -148,7 +148,7 @@ pub(crate) async fn setup(tag: &str) -> (TestDb, i32, String) {
     tacit::store::migrate::migrate(&cfg.clickhouse, 0)
         .await
         .unwrap();
-    let today = day_of(SystemClock.now_ms());
+    let today = today(&db).await;
     let (monday, label) = last_week(today);
     let n = load(&db, monday).await;
     assert!(n > 1000, "{n} hits");

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tacit::model::clock::{day_of, Clock, ManualClock, SystemClock};
+use tacit::model::clock::{day_of, Clock, ManualClock};
 use tacit::privacy::Salts;
 
 use crate::common::*;
@@ -105,7 +105,7 @@ async fn canary_identifiers_appear_nowhere() {
 
     // Every tier: the visits of the day, then its rollup.
     let client = db.client();
-    let today_n = day_of(SystemClock.now_ms());
+    let today_n = today(&db).await;
     tacit::analytics::sessions::sessionize_day(&client, today_n, 1)
         .await
         .unwrap();
@@ -187,7 +187,7 @@ async fn canary_identifiers_appear_nowhere() {
         );
     }
     let ex_cfg = ex_raw.validate().unwrap();
-    let now = tacit::model::clock::SystemClock.now_ms();
+    let now = settled_now(&db).await;
     let today = tacit::model::clock::format_day(day_of(now));
     let mut export_text = String::new();
     for spec in &ex_cfg.exports {
@@ -264,7 +264,7 @@ async fn replicas_share_salts_and_old_salts_are_destroyed() {
     let client = db.client();
     // 01:00 UTC today: salts of a fixed past day would expire under the
     // table's TTL while the test runs.
-    let now = day_of(SystemClock.now_ms()) as i64 * 86_400_000 + 3_600_000;
+    let now = today(&db).await as i64 * 86_400_000 + 3_600_000;
     let today = day_of(now);
 
     // A salt from long ago, as if left by a crashed process.
@@ -330,7 +330,7 @@ async fn tacit_insert_old_salt(db: &TestDb, day: i32) {
 async fn visitor_id_rotates_at_midnight_with_an_injected_clock() {
     let db = TestDb::new("rotate");
     // 23:59:59 today (a fixed past day's salts would expire under the TTL).
-    let midnight = (day_of(SystemClock.now_ms()) as i64 + 1) * 86_400_000;
+    let midnight = (today(&db).await as i64 + 1) * 86_400_000;
     let clock = ManualClock::new(midnight - 1_000);
     let app = start_with_clock(db.config(), Arc::new(clock.clone())).await;
     beacon(app.beacon_addr, "/before").await;
@@ -361,7 +361,7 @@ async fn two_tacit_processes_agree_on_the_visitor_id() {
     let b = start(second).await;
     // Each replica made or adopted today's salt at start; a refresh makes
     // both see the same winner (as the periodic refresh does in serve).
-    let now = tacit::model::clock::Clock::now_ms(&tacit::model::clock::SystemClock);
+    let now = settled_now(&db).await;
     a.salts.sync(&db.client(), day_of(now), now).await.unwrap();
     b.salts.sync(&db.client(), day_of(now), now).await.unwrap();
     let h = [
@@ -397,7 +397,7 @@ async fn salts_leave_memory_on_time_while_the_engine_is_down_across_two_midnight
     raw.clickhouse.url = proxy.url();
     let cfg = raw.validate().unwrap();
     // 12:00 UTC today.
-    let noon = day_of(SystemClock.now_ms()) as i64 * 86_400_000 + 43_200_000;
+    let noon = today(&db).await as i64 * 86_400_000 + 43_200_000;
     let today = day_of(noon);
     let clock = ManualClock::new(noon);
     let app = tacit::app::start(
@@ -469,7 +469,7 @@ async fn a_quarantined_row_goes_at_the_event_ttl_and_with_its_site() {
     let proxy = Proxy::start(&db.url).await;
     let mut raw = db.config();
     raw.clickhouse.url = proxy.url();
-    let now = SystemClock.now_ms();
+    let now = settled_now(&db).await;
     let clock = ManualClock::new(now);
     let app = start_with_clock(raw.clone(), Arc::new(clock.clone())).await;
     proxy.down();

@@ -109,7 +109,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     app.shutdown().await;
     proxy.up();
     let client = db.client();
-    let now = SystemClock.now_ms();
+    let now = settled_now(&db).await;
     let today = day_of(now);
     // The live sessionizer's first run: today's visits, and the open ones
     // in its working tables.

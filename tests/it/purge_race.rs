@@ -132,7 +132,7 @@ async fn purges_with_writers_running_leave_nothing_behind() {
             ..Default::default()
         })
         .collect();
-    let clock = ManualClock::new(SystemClock.now_ms());
+    let clock = ManualClock::new(settled_now(&db).await);
     let shared: SharedClock = Arc::new(clock.clone());
     // Two replicas on one database, each with its own log.
     let a = collector(raw.clone(), shared.clone()).await;
@@ -286,7 +286,7 @@ async fn every_source_a_writer_reads_is_fenced() {
         .await
         .unwrap();
     let client = db.client();
-    let now = SystemClock.now_ms();
+    let now = settled_now(&db).await;
     for site in ["gone.example", "kept.example"] {
         client
             .query(
