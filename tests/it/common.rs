@@ -61,8 +61,9 @@ pub async fn settled_now(db: &TestDb) -> i64 {
             tokio::time::sleep(Duration::from_millis(left as u64 + 1_000)).await;
             continue;
         }
-        let engine: i32 = db
-            .client()
+        // Not `db.client()`: the database may not exist yet.
+        let engine: i32 = clickhouse::Client::default()
+            .with_url(&db.url)
             .query("SELECT toInt32(today() - toDate('1970-01-01'))")
             .fetch_one()
             .await
