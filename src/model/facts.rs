@@ -16,7 +16,7 @@ pub struct UaInfo {
     pub os_version: Arc<str>,
     /// `desktop`, `mobile`, `tablet` or `other`, as the agent alone says
     /// (`model::device::decide` weighs it with the hint and the width).
-    pub device: &'static str,
+    pub device: crate::model::device::DeviceClass,
     /// The agent names the device or its kind (not a default or a guess).
     pub device_sure: bool,
     /// uap-core classifies the device as a spider.
@@ -29,11 +29,7 @@ impl UaInfo {
     /// The agent's say on the device class, for `model::device::decide`.
     pub fn agent_device(&self) -> crate::model::device::AgentDevice {
         crate::model::device::AgentDevice {
-            class: if self.device.is_empty() {
-                crate::model::device::OTHER
-            } else {
-                self.device
-            },
+            class: self.device,
             sure: self.device_sure,
         }
     }

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use crate::config::{IpRule, LocationRule, Policy, VersionRule};
 use crate::enrich::Enrichers;
+use crate::model::device::DeviceClass;
 use crate::model::facts::UaInfo;
 use crate::model::facts::Utm;
 use crate::model::facts::{Channel, GeoInfo};
@@ -142,7 +143,7 @@ pub struct HitFacts {
     pub screen_width: u16,
     pub screen: &'static str,
     /// The device class (`model::device::decide`).
-    pub device: &'static str,
+    pub device: DeviceClass,
     pub prop_keys: Vec<String>,
     pub prop_values: Vec<String>,
     /// Not counted for bounce rate.
@@ -179,7 +180,7 @@ pub struct Event {
     browser_version: Arc<str>,
     os: Arc<str>,
     os_version: Arc<str>,
-    device: Cow<'static, str>,
+    device: DeviceClass,
     language: String,
     screen_width: u16,
     screen: Cow<'static, str>,
@@ -232,7 +233,7 @@ impl Event {
         ] {
             w.string(s);
         }
-        w.string(&self.device);
+        w.string(self.device.as_str());
         w.string(&self.language);
         w.u16(self.screen_width);
         w.string(&self.screen);
@@ -323,7 +324,7 @@ pub fn anonymize(
         browser_version: version(policy.browser_version, &ua.browser_version),
         os: ua.os.clone(),
         os_version: version(policy.os_version, &ua.os_version),
-        device: Cow::Borrowed(facts.device),
+        device: facts.device,
         language: facts.language,
         screen_width: facts.screen_width,
         screen: Cow::Borrowed(facts.screen),
