@@ -89,15 +89,33 @@ pub const CLICK_IDS: &[&str] = &[
     "irclid",
 ];
 
-/// `mobile` <576, `tablet` <992, `laptop` <1440, `desktop`; empty if unknown.
-pub fn screen_class(width: u16) -> &'static str {
+/// A screen size bucket of the tracker's window width (`events.screen`;
+/// stored empty when the width is unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
+pub enum ScreenClass {
+    Mobile,
+    Tablet,
+    Laptop,
+    Desktop,
+}
+
+named!(ScreenClass);
+
+/// `mobile` <576, `tablet` <992, `laptop` <1440, `desktop`; none if unknown.
+pub fn screen_class(width: u16) -> Option<ScreenClass> {
     match width {
-        0 => "",
-        1..=575 => "mobile",
-        576..=991 => "tablet",
-        992..=1439 => "laptop",
-        _ => "desktop",
+        0 => None,
+        1..=575 => Some(ScreenClass::Mobile),
+        576..=991 => Some(ScreenClass::Tablet),
+        992..=1439 => Some(ScreenClass::Laptop),
+        _ => Some(ScreenClass::Desktop),
     }
+}
+
+/// A screen class as stored: its name, or empty when unknown.
+pub fn screen_name(s: Option<ScreenClass>) -> &'static str {
+    s.map_or("", ScreenClass::as_str)
 }
 
 /// Expand `EU`/`EEA` shorthands in an `exclude_countries` list.
@@ -137,10 +155,11 @@ mod tests {
 
     #[test]
     fn screen_classes() {
-        assert_eq!(screen_class(0), "");
-        assert_eq!(screen_class(390), "mobile");
-        assert_eq!(screen_class(800), "tablet");
-        assert_eq!(screen_class(1280), "laptop");
-        assert_eq!(screen_class(1920), "desktop");
+        let name = |w| screen_name(screen_class(w));
+        assert_eq!(name(0), "");
+        assert_eq!(name(390), "mobile");
+        assert_eq!(name(800), "tablet");
+        assert_eq!(name(1280), "laptop");
+        assert_eq!(name(1920), "desktop");
     }
 }

@@ -25,7 +25,7 @@ use crate::enrich::Enrichers;
 use crate::model::device::DeviceClass;
 use crate::model::facts::UaInfo;
 use crate::model::facts::Utm;
-use crate::model::facts::{Channel, GeoInfo};
+use crate::model::facts::{screen_name, Channel, GeoInfo, ScreenClass};
 use crate::model::policy::Consent;
 use crate::model::row::ColumnWriter;
 use crate::model::DropReason;
@@ -141,7 +141,7 @@ pub struct HitFacts {
     pub utm: Utm,
     pub language: String,
     pub screen_width: u16,
-    pub screen: &'static str,
+    pub screen: Option<ScreenClass>,
     /// The device class (`model::device::decide`).
     pub device: DeviceClass,
     pub prop_keys: Vec<String>,
@@ -183,7 +183,8 @@ pub struct Event {
     device: DeviceClass,
     language: String,
     screen_width: u16,
-    screen: Cow<'static, str>,
+    #[serde(serialize_with = "screen_column")]
+    screen: Option<ScreenClass>,
     prop_keys: Vec<String>,
     prop_values: Vec<String>,
     interactive: u8,
@@ -236,7 +237,7 @@ impl Event {
         w.string(self.device.as_str());
         w.string(&self.language);
         w.u16(self.screen_width);
-        w.string(&self.screen);
+        w.string(screen_name(self.screen));
         w.strings(&self.prop_keys);
         w.strings(&self.prop_values);
         w.u8(self.interactive);
@@ -327,7 +328,7 @@ pub fn anonymize(
         device: facts.device,
         language: facts.language,
         screen_width: facts.screen_width,
-        screen: Cow::Borrowed(facts.screen),
+        screen: facts.screen,
         prop_keys: facts.prop_keys,
         prop_values: facts.prop_values,
         interactive: u8::from(!facts.non_interactive),
@@ -336,6 +337,11 @@ pub fn anonymize(
         scroll_depth: facts.engagement.map_or(0, |e| e.scroll_depth),
         engaged_ms: facts.engagement.map_or(0, |e| e.engaged_ms),
     }
+}
+
+/// The `screen` column as stored: the class's name, or empty.
+fn screen_column<S: serde::Serializer>(s: &Option<ScreenClass>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(screen_name(*s))
 }
 
 /// The stored row by column name, as JSON (for `tacit explain`); the
