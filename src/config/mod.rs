@@ -44,7 +44,17 @@ pub enum LogFormat {
     Json,
 }
 
-crate::model::named::named!(LogFormat, Durability);
+/// `clickhouse.compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
+pub enum Compression {
+    /// LZ4 unless the engine is on this machine (no network to save).
+    Auto,
+    Lz4,
+    None,
+}
+
+crate::model::named::named!(LogFormat, Durability, Compression);
 
 #[derive(Debug, Clone)]
 pub struct EnrichConfig {

@@ -345,18 +345,12 @@ fn clickhouse(ch: &RawClickHouse) -> Result<ClickHouseConfig, ConfigError> {
             "must be letters, digits and underscores, not starting with a digit",
         ));
     }
-    let lz4 = match ch.compression.as_str() {
-        "lz4" => true,
-        "none" => false,
+    let lz4 = match choice("clickhouse.compression", &ch.compression)? {
+        Compression::Lz4 => true,
+        Compression::None => false,
         // Compression trades CPU for network bytes: none on loopback,
         // where there is no network to save.
-        "auto" => !is_loopback(&url),
-        other => {
-            return Err(invalid(
-                "clickhouse.compression",
-                format!("expected \"auto\", \"lz4\" or \"none\", got {other:?}"),
-            ))
-        }
+        Compression::Auto => !is_loopback(&url),
     };
     let cluster = match ch.cluster.trim() {
         "" => None,
