@@ -16,8 +16,12 @@ fn sql_files(dir: &str) -> String {
     files.sort();
     let mut out = String::from("&[\n");
     for f in files {
-        let name = f.file_name().unwrap().to_string_lossy().to_string();
-        writeln!(out, "    ({name:?}, {}),", include(&f)).unwrap();
+        let name = f
+            .file_name()
+            .expect("a listed file has a name")
+            .to_string_lossy()
+            .to_string();
+        writeln!(out, "    ({name:?}, {}),", include(&f)).expect("writing to a String cannot fail");
     }
     out.push(']');
     out
@@ -47,6 +51,7 @@ fn main() {
         sql_files("schema/views"),
         include(Path::new("schema/grants.sql")),
     );
-    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("migrations.rs");
-    std::fs::write(dest, out).unwrap();
+    let dest =
+        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("migrations.rs");
+    std::fs::write(dest, out).expect("writing OUT_DIR/migrations.rs");
 }

@@ -12,6 +12,9 @@
 //! `make bench-analytics` runs it against the local ClickHouse (or
 //! $CLICKHOUSE_URL). Under `cargo test` it runs a small smoke version.
 
+// Test and bench code: a panic is how a failed step reports itself.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::IpAddr;

@@ -4,6 +4,9 @@
 //! User agents are drawn from npm `user-agents` by traffic weight; IPs,
 //! paths, referrers and UTM tags vary. Run with `make bench`.
 
+// Test and bench code: a panic is how a failed step reports itself.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::hint::black_box;

@@ -12,6 +12,9 @@
 //! little-endian number (written by `benches/load.py`). Prints one JSON
 //! line: requests, non2xx, errors, duration_us and latency percentiles.
 
+// Test and bench code: a panic is how a failed step reports itself.
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -13,6 +13,9 @@
 //! whole day recomputed every step). Under `cargo test` it runs a smoke
 //! version: 20,000 events in 24 steps.
 
+// Test and bench code: a panic is how a failed step reports itself.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Instant;

@@ -8,6 +8,9 @@
 //! `make bench` runs it with 1,000,000 rows (TACIT_SINK_ROWS to change);
 //! under `cargo test` it runs a small smoke version.
 
+// Test and bench code: a panic is how a failed step reports itself.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::IpAddr;

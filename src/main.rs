@@ -173,175 +173,195 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if let Command::Version = cli.command {
-        println!("tacit {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
-    }
-    let cfg = match load_config(cli.config.as_ref()) {
-        Ok(c) => c,
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tacit: {e:#}");
-            return ExitCode::from(2);
+            ExitCode::from(exit_code(&e))
         }
-    };
-    match &cli.command {
+    }
+}
+
+/// A mistake in the command line or the configuration (exit code 2). The
+/// message is complete; it prints after `tacit: `.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Usage(String);
+
+/// Every command, each in its own arm: a new command does not compile
+/// until it is dispatched here.
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = || load_config(cli.config.as_ref()).map_err(|e| Usage(format!("{e:#}")));
+    match cli.command {
+        Command::Version => {
+            println!("tacit {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
         Command::CheckConfig => {
+            config()?;
             println!("config ok");
-            return ExitCode::SUCCESS;
+            Ok(())
         }
-        Command::Snippet { site, base } => {
-            if !cfg.sites.iter().any(|s| s.domain == *site) {
-                eprintln!("tacit: snippet: {site:?} is not a configured site ([[sites]] domain)");
-                return ExitCode::from(2);
-            }
-            let base = base
-                .clone()
-                .unwrap_or_else(|| format!("http://{}", cfg.listen));
-            print!("{}", tacit::beacon::script::snippet(&base, site));
-            return ExitCode::SUCCESS;
-        }
+        Command::Snippet { site, base } => snippet(&config()?, &site, base),
         Command::EmailLink {
             site,
             campaign,
             variant,
             to,
             base,
+        } => email_link(&config()?, &site, &campaign, &variant, &to, base),
+        Command::Policy { json } => policy(&config()?, json),
+        Command::Explain => explain(&config()?),
+        Command::Migrate => {
+            let cfg = config()?;
+            runtime(&cfg)?.block_on(migrate(&cfg))
+        }
+        Command::Export {
+            partner,
+            period,
+            export: name,
+            out,
         } => {
-            let Some(key) = cfg
-                .sites
-                .iter()
-                .find(|s| s.domain == *site)
-                .and_then(|s| s.email_key.as_ref())
-            else {
-                eprintln!("tacit: email-link: {site:?} is not a configured site with an email_key ([[sites]] email_key, or TACIT_EMAIL_KEY_<SITE>)");
-                return ExitCode::from(2);
-            };
-            let base = base
-                .clone()
-                .unwrap_or_else(|| format!("http://{}", cfg.listen));
-            return match tacit::beacon::email::links(
-                &base,
-                site,
-                key.expose(),
-                campaign,
-                variant,
-                to,
-            ) {
-                Ok((open, click)) => {
-                    println!(
-                        "open pixel: <img src=\"{}\" width=\"1\" height=\"1\" alt=\"\">",
-                        open.replace('&', "&amp;")
-                    );
-                    println!("click link: {click}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("tacit: email-link: {e}");
-                    ExitCode::from(2)
-                }
-            };
+            let cfg = config()?;
+            runtime(&cfg)?.block_on(export(&cfg, &partner, &period, name.as_deref(), out))
         }
-        Command::Policy { json } => {
-            let tables = live_tables(&cfg);
-            if *json {
-                let mut v = tacit::commands::notice::json(&cfg);
-                v["tables"] = match &tables {
-                    Ok(t) => serde_json::to_value(t).unwrap_or_default(),
-                    Err(e) => serde_json::json!({ "unavailable": e }),
-                };
-                println!("{v:#}");
-            } else {
-                print!("{}", tacit::commands::notice::markdown(&cfg));
-                match &tables {
-                    Ok(t) => print!("\n{}", tacit::store::tiers::markdown(t)),
-                    Err(e) => print!(
-                        "\n## Tables, from the live schema\n\nNot available: {e}. Run `tacit policy` where the database is reachable to list every table, its tier, its TTL and what it holds.\n"
-                    ),
-                }
-            }
-            return ExitCode::SUCCESS;
+        Command::Disclosures { year, json } => {
+            let cfg = config()?;
+            runtime(&cfg)?.block_on(disclosures(&cfg, year, json))
         }
-        Command::Explain => {
-            let stdin = std::io::stdin().lock();
-            let stdout = std::io::stdout().lock();
-            return match tacit::commands::explain::run(&cfg, Arc::new(SystemClock), stdin, stdout) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("tacit: {e}");
-                    ExitCode::FAILURE
-                }
-            };
+        Command::Serve { migrate } => {
+            let cfg = config()?;
+            runtime(&cfg)?.block_on(serve(&cfg, migrate))
         }
-        _ => {}
-    }
-    tacit::telemetry::logging::init(cfg.log_format, &cfg.log_level, std::io::stderr);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tacit: cannot start runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = rt.block_on(async {
-        match cli.command {
-            Command::Migrate => migrate(&cfg).await,
-            Command::Export {
-                partner,
-                period,
-                export: name,
-                out,
-            } => export(&cfg, &partner, &period, name.as_deref(), out).await,
-            Command::Disclosures { year, json } => disclosures(&cfg, year, json).await,
-            Command::Serve { migrate } => serve(&cfg, migrate).await,
-            Command::Purge {
+        Command::Purge {
+            site,
+            before,
+            dry_run,
+            force,
+            reason,
+        } => {
+            let cfg = config()?;
+            let req = tacit::commands::purge::Request {
                 site,
                 before,
+                reason,
                 dry_run,
                 force,
-                reason,
-            } => {
-                let req = tacit::commands::purge::Request {
-                    site,
-                    before,
-                    reason,
-                    dry_run,
-                    force,
-                };
-                purge(&cfg, &req).await
-            }
-            Command::Purges { json } => purges(&cfg, json).await,
-            Command::Rollup { day } => rollup(&cfg, day.as_deref()).await,
-            Command::Quarantine { action } => quarantine(&cfg, action).await,
-            _ => Ok(()),
-        }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            use tacit::commands::purge::PurgeError;
-            let code = match (
-                e.downcast_ref::<tacit::app::AppError>(),
-                e.downcast_ref::<PurgeError>(),
-            ) {
-                (Some(tacit::app::AppError::Pending(_)), _) => 3,
-                (
-                    _,
-                    Some(
-                        PurgeError::UnknownSite(_)
-                        | PurgeError::StillConfigured(_)
-                        | PurgeError::BadDay(_)
-                        | PurgeError::FutureDay(_),
-                    ),
-                ) => 2,
-                _ => 1,
             };
-            eprintln!("tacit: {e:#}");
-            ExitCode::from(code)
+            runtime(&cfg)?.block_on(purge(&cfg, &req))
+        }
+        Command::Purges { json } => {
+            let cfg = config()?;
+            runtime(&cfg)?.block_on(purges(&cfg, json))
+        }
+        Command::Rollup { day } => {
+            let cfg = config()?;
+            runtime(&cfg)?.block_on(rollup(&cfg, day.as_deref()))
+        }
+        Command::Quarantine { action } => {
+            let cfg = config()?;
+            runtime(&cfg)?.block_on(quarantine(&cfg, action))
         }
     }
+}
+
+/// 2: usage or config, 3: pending migrations, 1: anything else.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    use tacit::commands::purge::PurgeError;
+    if e.downcast_ref::<Usage>().is_some() {
+        return 2;
+    }
+    if let Some(tacit::app::AppError::Pending(_)) = e.downcast_ref::<tacit::app::AppError>() {
+        return 3;
+    }
+    match e.downcast_ref::<PurgeError>() {
+        Some(
+            PurgeError::UnknownSite(_)
+            | PurgeError::StillConfigured(_)
+            | PurgeError::BadDay(_)
+            | PurgeError::FutureDay(_),
+        ) => 2,
+        _ => 1,
+    }
+}
+
+/// Logging set up, and the runtime of the commands that talk to the
+/// database or serve.
+fn runtime(cfg: &Config) -> anyhow::Result<tokio::runtime::Runtime> {
+    tacit::telemetry::logging::init(cfg.log_format, &cfg.log_level, std::io::stderr);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start runtime")
+}
+
+fn snippet(cfg: &Config, site: &str, base: Option<String>) -> anyhow::Result<()> {
+    if !cfg.sites.iter().any(|s| s.domain == *site) {
+        return Err(Usage(format!(
+            "snippet: {site:?} is not a configured site ([[sites]] domain)"
+        ))
+        .into());
+    }
+    let base = base.unwrap_or_else(|| format!("http://{}", cfg.listen));
+    print!("{}", tacit::beacon::script::snippet(&base, site));
+    Ok(())
+}
+
+fn email_link(
+    cfg: &Config,
+    site: &str,
+    campaign: &str,
+    variant: &str,
+    to: &str,
+    base: Option<String>,
+) -> anyhow::Result<()> {
+    let Some(key) = cfg
+        .sites
+        .iter()
+        .find(|s| s.domain == *site)
+        .and_then(|s| s.email_key.as_ref())
+    else {
+        return Err(Usage(format!("email-link: {site:?} is not a configured site with an email_key ([[sites]] email_key, or TACIT_EMAIL_KEY_<SITE>)")).into());
+    };
+    let base = base.unwrap_or_else(|| format!("http://{}", cfg.listen));
+    let (open, click) =
+        tacit::beacon::email::links(&base, site, key.expose(), campaign, variant, to)
+            .map_err(|e| Usage(format!("email-link: {e}")))?;
+    println!(
+        "open pixel: <img src=\"{}\" width=\"1\" height=\"1\" alt=\"\">",
+        open.replace('&', "&amp;")
+    );
+    println!("click link: {click}");
+    Ok(())
+}
+
+fn policy(cfg: &Config, json: bool) -> anyhow::Result<()> {
+    let tables = live_tables(cfg);
+    if json {
+        let mut v = tacit::commands::notice::json(cfg);
+        v["tables"] = match &tables {
+            Ok(t) => serde_json::to_value(t).unwrap_or_default(),
+            Err(e) => serde_json::json!({ "unavailable": e }),
+        };
+        println!("{v:#}");
+    } else {
+        print!("{}", tacit::commands::notice::markdown(cfg));
+        match &tables {
+            Ok(t) => print!("\n{}", tacit::store::tiers::markdown(t)),
+            Err(e) => print!(
+                "\n## Tables, from the live schema\n\nNot available: {e}. Run `tacit policy` where the database is reachable to list every table, its tier, its TTL and what it holds.\n"
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn explain(cfg: &Config) -> anyhow::Result<()> {
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::stdout().lock();
+    tacit::commands::explain::run(cfg, Arc::new(SystemClock), stdin, stdout)
+        // The error's own line, as before (not its chain of sources).
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 async fn migrate(cfg: &Config) -> anyhow::Result<()> {
@@ -395,7 +415,7 @@ async fn export(
         period,
         SystemClock.now_ms(),
         cfg.policy.event_ttl_days as u64,
-        tacit::export::Channel::Cli,
+        tacit::export::ReleaseChannel::Cli,
         &mut rng,
     )
     .await?;

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::exports::ExportSpec;
-use crate::export::{self, release, Channel, ExportError};
+use crate::export::{self, release, ExportError, ReleaseChannel};
 use crate::http::resp::{self, Resp};
 use crate::model::clock::SharedClock;
 use crate::store::Store;
@@ -209,7 +209,7 @@ impl ExportApi {
             &period,
             now,
             self.event_ttl_days,
-            Channel::Api,
+            ReleaseChannel::Api,
             &mut rand::rngs::OsRng.unwrap_err(),
         )
         .await

@@ -19,7 +19,7 @@ use crate::ingest::email::EmailOutcome;
 use crate::model::email::{EmailHit, EmailKind};
 use crate::model::Rejection;
 use crate::privacy::RawIdentity;
-use crate::telemetry::metrics::{EmailClass, Metrics};
+use crate::telemetry::metrics::Metrics;
 
 /// `GET /e/o.gif` or `GET /e/c`.
 pub async fn handle(
@@ -51,11 +51,7 @@ pub async fn handle(
         }
         EmailOutcome::Store(ev) => state.sink.submit(&ev).await.map(|()| {
             Metrics::inc(&state.metrics.hits_accepted);
-            let class = match ev.class() {
-                "machine" => EmailClass::Machine,
-                _ => EmailClass::Human,
-            };
-            state.metrics.email_events.inc(class);
+            state.metrics.email_events.inc(ev.class());
         }),
     };
     match (accepted.redirect, stored) {
@@ -107,7 +103,7 @@ fn redirect(to: &str) -> Resp {
 /// Why `tacit email-link` cannot make a link.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum LinkError {
+pub enum EmailLinkError {
     #[error("campaign and variant must be 1-64 letters, digits, '.', '_' or '-'")]
     BadLabel,
     #[error("the target must be an absolute http(s) URL")]
@@ -127,13 +123,13 @@ pub fn links(
     campaign: &str,
     variant: &str,
     to: &str,
-) -> Result<(String, String), LinkError> {
+) -> Result<(String, String), EmailLinkError> {
     use crate::model::email::valid_label;
     if !valid_label(campaign) || !(variant.is_empty() || valid_label(variant)) {
-        return Err(LinkError::BadLabel);
+        return Err(EmailLinkError::BadLabel);
     }
     if crate::ingest::steps::parse_url(Some(to)).is_err() || to.trim() != to {
-        return Err(LinkError::BadTarget);
+        return Err(EmailLinkError::BadTarget);
     }
     let base = base.trim_end_matches('/');
     let v = if variant.is_empty() {
@@ -196,11 +192,11 @@ mod tests {
         assert!(!verify(&[8u8; 32], "example.com", "spring", "b", &to, &sig));
         assert_eq!(
             links("x", "s", &key, "a@b", "", "https://e.com/"),
-            Err(LinkError::BadLabel)
+            Err(EmailLinkError::BadLabel)
         );
         assert_eq!(
             links("x", "s", &key, "a", "", "javascript:alert(1)"),
-            Err(LinkError::BadTarget)
+            Err(EmailLinkError::BadTarget)
         );
     }
 }

@@ -94,7 +94,7 @@ pub struct Request {
 
 /// Rows of the site per table (the log included), before and after.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Outcome {
+pub struct PurgeReport {
     pub site: String,
     pub before: Option<String>,
     pub dry_run: bool,
@@ -104,6 +104,30 @@ pub struct Outcome {
     pub left: BTreeMap<String, u64>,
 }
 
+/// How a recorded purge ended (`purges.status`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::Display,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str", try_from = "String")]
+pub enum PurgeStatus {
+    /// Every table holds no row of the purged range any more.
+    Done,
+    /// Some tables still do (listed in `tables_left`).
+    Incomplete,
+}
+
+crate::model::named::named!(PurgeStatus);
+
 #[derive(clickhouse::Row, serde::Serialize)]
 struct PurgeRow {
     site: String,
@@ -111,7 +135,7 @@ struct PurgeRow {
     reason: String,
     requested: i64,
     completed: i64,
-    status: String,
+    status: PurgeStatus,
     rows: Vec<(String, u64)>,
     tables_left: Vec<String>,
 }
@@ -124,7 +148,7 @@ pub struct Recorded {
     pub reason: String,
     pub requested: String,
     pub completed: String,
-    pub status: String,
+    pub status: PurgeStatus,
     pub rows: Vec<(String, u64)>,
     pub tables_left: Vec<String>,
 }
@@ -282,7 +306,7 @@ pub async fn run(
     req: &Request,
     now_ms: i64,
     log_wait: Duration,
-) -> Result<Outcome, PurgeError> {
+) -> Result<PurgeReport, PurgeError> {
     let site = req.site.trim().to_ascii_lowercase();
     let before = req.before.as_deref();
     let before_day = match before {
@@ -330,7 +354,7 @@ pub async fn run(
         return Err(PurgeError::UnknownSite(site));
     }
     if req.dry_run {
-        return Ok(Outcome {
+        return Ok(PurgeReport {
             site,
             before: req.before.clone(),
             dry_run: true,
@@ -394,7 +418,7 @@ pub async fn run(
         "quarantine".into(),
         quarantine::rows_of_site(&wal, &site, cutoff_ms, today)?,
     );
-    let mut outcome = Outcome {
+    let mut outcome = PurgeReport {
         site: site.clone(),
         before: req.before.clone(),
         dry_run: req.dry_run,
@@ -477,11 +501,10 @@ async fn record(
         requested: now_ms,
         completed,
         status: if left.is_empty() {
-            "done"
+            PurgeStatus::Done
         } else {
-            "incomplete"
-        }
-        .into(),
+            PurgeStatus::Incomplete
+        },
         rows: found.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         tables_left: left.to_vec(),
     })
@@ -505,7 +528,7 @@ pub async fn recorded(
 }
 
 /// The per-table counts as lines.
-pub fn describe(o: &Outcome) -> String {
+pub fn describe(o: &PurgeReport) -> String {
     let mut s = format!(
         "{} rows of {}{}:\n",
         if o.dry_run { "would remove" } else { "removed" },

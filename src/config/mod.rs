@@ -39,11 +39,24 @@ pub enum ConfigError {
     Export(#[from] SpecError),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum LogFormat {
     Text,
     Json,
 }
+
+/// `clickhouse.compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
+pub enum Compression {
+    /// LZ4 unless the engine is on this machine (no network to save).
+    Auto,
+    Lz4,
+    None,
+}
+
+crate::model::named::named!(LogFormat, Durability, Compression);
 
 #[derive(Debug, Clone)]
 pub struct EnrichConfig {
@@ -198,7 +211,8 @@ pub struct RateLimit {
 }
 
 /// When a hit is acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Durability {
     /// After its row is synced to the write-ahead log: survives a crash of
     /// tacit and of the machine (power loss).
@@ -302,9 +316,8 @@ mod tests {
 
     #[test]
     fn env_overrides_keys_and_rejects_unknown() {
-        let dir = std::env::temp_dir().join(format!("tacit-cfg-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("tacit.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tacit.toml");
         std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:1\"\n").unwrap();
         let raw = RawConfig::load(
             &path,
@@ -334,9 +347,8 @@ mod tests {
 
     #[test]
     fn partner_tokens_come_from_the_environment() {
-        let dir = std::env::temp_dir().join(format!("tacit-tok-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("tacit.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tacit.toml");
         std::fs::write(
             &path,
             "[[sites]]\ndomain = \"example.com\"\n[[exports]]\nname = \"m\"\npartner = \"acme-co\"\nsites = [\"example.com\"]\ndimensions = [\"country\"]\nmetrics = [\"visitors\"]\n",

@@ -344,10 +344,10 @@ fn has_tv_word(s: &str) -> bool {
 /// 6. a desktop OS or its tokens: `desktop`;
 /// 7. nothing named: `other`, as a guess.
 pub fn agent_device(ua: &str, os: &str, device_family: &str) -> AgentDevice {
-    use crate::model::device::{DESKTOP, MOBILE, OTHER, TABLET};
+    use crate::model::device::DeviceClass::{Desktop, Mobile, Other, Tablet};
     let sure = |class| AgentDevice { class, sure: true };
     if device_family == "Spider" {
-        return sure(OTHER);
+        return sure(Other);
     }
     let lower = ua.to_ascii_lowercase();
     let group = platform_group(&lower);
@@ -358,10 +358,10 @@ pub fn agent_device(ua: &str, os: &str, device_family: &str) -> AgentDevice {
         || ua.contains("; AFT")
         || has_tv_word(&lower)
     {
-        return sure(OTHER);
+        return sure(Other);
     }
     if lower.contains("cros ") || lower.contains("crosarc") || lower.contains("chromebook") {
-        return sure(DESKTOP);
+        return sure(Desktop);
     }
     // Apple's networking library names the machine on macOS, not on iOS.
     if lower.contains("cfnetwork")
@@ -369,7 +369,7 @@ pub fn agent_device(ua: &str, os: &str, device_family: &str) -> AgentDevice {
             .iter()
             .any(|m| lower.contains(m))
     {
-        return sure(DESKTOP);
+        return sure(Desktop);
     }
     let tablet_word = TABLET_WORDS.iter().any(|w| has_word_end(group, w))
         && !PHONE_BRANDS_WITH_TABLET_WORDS
@@ -385,7 +385,7 @@ pub fn agent_device(ua: &str, os: &str, device_family: &str) -> AgentDevice {
         || device_family.contains("Pad");
     let tablet_pc = lower.contains("tablet pc") && lower.contains("windows nt");
     if tablet && !tablet_pc {
-        return sure(TABLET);
+        return sure(Tablet);
     }
     let android = os == "Android" || lower.contains("android");
     if m.mobile.is_match(&lower)
@@ -393,22 +393,22 @@ pub fn agent_device(ua: &str, os: &str, device_family: &str) -> AgentDevice {
         || MOBILE_OS.contains(&os)
         || MOBILE_FAMILIES.contains(&device_family)
     {
-        return sure(MOBILE);
+        return sure(Mobile);
     }
     if android {
         let browser = lower.starts_with("mozilla/")
             && (lower.contains("applewebkit") || lower.contains("gecko"));
         return if browser {
-            sure(TABLET)
+            sure(Tablet)
         } else {
             AgentDevice {
-                class: MOBILE,
+                class: Mobile,
                 sure: false,
             }
         };
     }
     if DESKTOP_OS.iter().any(|d| os.starts_with(d)) || m.desktop.is_match(&lower) {
-        return sure(DESKTOP);
+        return sure(Desktop);
     }
     AgentDevice::default()
 }
@@ -525,7 +525,7 @@ mod tests {
             ("Chrome", "124")
         );
         assert_eq!(
-            (&*chrome.os, &*chrome.os_version, chrome.device),
+            (&*chrome.os, &*chrome.os_version, chrome.device.as_str()),
             ("Windows", "10", "desktop")
         );
         let iphone = p.parse("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1");
@@ -534,15 +534,15 @@ mod tests {
                 &*iphone.browser,
                 &*iphone.os,
                 &*iphone.os_version,
-                iphone.device
+                iphone.device.as_str()
             ),
             ("Mobile Safari", "iOS", "17", "mobile")
         );
         let ipad = p.parse("Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1");
-        assert_eq!(ipad.device, "tablet");
+        assert_eq!(ipad.device.as_str(), "tablet");
         let mac = p.parse("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15");
         assert_eq!(
-            (&*mac.browser, &*mac.os, mac.device),
+            (&*mac.browser, &*mac.os, mac.device.as_str()),
             ("Safari", "Mac OS X", "desktop")
         );
         let bot =
@@ -557,7 +557,7 @@ mod tests {
         };
         let class = |ua: &str| {
             let d = p.parse_uncached(ua).agent_device();
-            (d.class, d.sure)
+            (d.class.as_str(), d.sure)
         };
         // A tablet vendor's model, though its browser writes `Mobile Safari`.
         assert_eq!(class("Mozilla/5.0 (Linux; Android 13; SM-X200) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36"), ("tablet", true));

@@ -279,7 +279,7 @@ pub enum CheckError {
 
 /// One account's month as recorded: spent and the budget it was spent under.
 #[derive(Debug, Clone, PartialEq, Eq, clickhouse::Row, serde::Deserialize)]
-pub struct Recorded {
+pub struct RecordedSpend {
     pub account: String,
     pub month: String,
     pub spent_micros: u64,
@@ -299,7 +299,7 @@ fn releasable_until(month: &str, event_ttl_days: u64) -> Option<i32> {
 /// spent under.
 pub fn check(
     exports: &[ExportSpec],
-    recorded: &[Recorded],
+    recorded: &[RecordedSpend],
     today: i32,
     event_ttl_days: u64,
 ) -> Result<(), AccountError> {
@@ -344,7 +344,7 @@ pub async fn check_accounts(
     now_ms: i64,
     event_ttl_days: u64,
 ) -> Result<(), CheckError> {
-    let recorded: Vec<Recorded> = consistent(store)
+    let recorded: Vec<RecordedSpend> = consistent(store)
         .query(
             "SELECT account, month, toUInt64(sum(epsilon_micros)) AS spent_micros,
                     toUInt64(min(budget_micros)) AS budget_micros
@@ -371,8 +371,8 @@ mod tests {
         validate_all(&[raw], &["example.com".to_string()]).unwrap()
     }
 
-    fn spent(account: &str, month: &str, spent: u64, budget: u64) -> Recorded {
-        Recorded {
+    fn spent(account: &str, month: &str, spent: u64, budget: u64) -> RecordedSpend {
+        RecordedSpend {
             account: account.into(),
             month: month.into(),
             spent_micros: spent,

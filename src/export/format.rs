@@ -16,7 +16,7 @@ pub enum Value {
 
 /// A released table: column names and rows.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Table {
+pub struct ReleasedTable {
     pub columns: Vec<String>,
     /// ClickHouse type per column, for Parquet.
     pub types: Vec<&'static str>,
@@ -36,7 +36,7 @@ fn ratio(x: f64) -> String {
     format!("{x:.4}")
 }
 
-pub fn csv(t: &Table) -> Vec<u8> {
+pub fn csv(t: &ReleasedTable) -> Vec<u8> {
     let mut out = String::new();
     out.push_str(
         &t.columns
@@ -62,7 +62,7 @@ pub fn csv(t: &Table) -> Vec<u8> {
     out.into_bytes()
 }
 
-pub fn jsonl(t: &Table) -> Vec<u8> {
+pub fn jsonl(t: &ReleasedTable) -> Vec<u8> {
     let mut out = String::new();
     for r in &t.rows {
         out.push('{');
@@ -87,7 +87,7 @@ pub fn jsonl(t: &Table) -> Vec<u8> {
 /// Parquet, encoded by the ClickHouse server from the JSON lines.
 pub async fn parquet(
     client: &clickhouse::Client,
-    t: &Table,
+    t: &ReleasedTable,
 ) -> Result<Vec<u8>, clickhouse::error::Error> {
     let structure = t
         .columns
@@ -118,7 +118,7 @@ pub async fn parquet(
 pub async fn write(
     client: &clickhouse::Client,
     format: Format,
-    t: &Table,
+    t: &ReleasedTable,
 ) -> Result<Vec<u8>, clickhouse::error::Error> {
     match format {
         Format::Csv => Ok(csv(t)),
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn csv_quotes_and_is_stable() {
-        let t = Table {
+        let t = ReleasedTable {
             columns: vec!["page".into(), "visitors".into(), "bounce_rate".into()],
             types: vec!["String", "Nullable(UInt64)", "Nullable(Float64)"],
             rows: vec![vec![

@@ -63,7 +63,7 @@ pub struct LinkedCell {
 /// Why the linked check could not finish.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum LinkError {
+pub enum LinkCheckError {
     #[error("{0} unknowns are linked across this partner's releases; too many to audit. Coarsen the exports' dimensions")]
     TooLinked(usize),
     #[error("a withheld small cell of an earlier release can be narrowed to {width} visitors whatever this release withholds; refusing to release")]
@@ -164,10 +164,10 @@ fn bounds(
     cells: &[LinkedCell],
     root: &[usize],
     t: usize,
-) -> Result<Bounds, LinkError> {
+) -> Result<Bounds, LinkCheckError> {
     let comp = component(root, &sys.vars[t]);
     if comp.len() > MAX_VARIABLES {
-        return Err(LinkError::TooLinked(comp.len()));
+        return Err(LinkCheckError::TooLinked(comp.len()));
     }
     let col: HashMap<usize, usize> = comp.iter().enumerate().map(|(i, &v)| (v, i)).collect();
     let rows: Vec<&LinkedCell> = cells
@@ -186,7 +186,7 @@ fn bounds(
     for v in &sys.vars[t] {
         in_target[col[v]] = true;
     }
-    let solve = |dir: OptimizationDirection| -> Result<f64, LinkError> {
+    let solve = |dir: OptimizationDirection| -> Result<f64, LinkCheckError> {
         let mut p = Problem::new(dir);
         let xs: Vec<_> = in_target
             .iter()
@@ -212,9 +212,9 @@ fn bounds(
             Ok(out) => out
                 .into_solution()
                 .map(|s| s.objective())
-                .map_err(|_| LinkError::Solver("interrupted".into())),
+                .map_err(|_| LinkCheckError::Solver("interrupted".into())),
             Err(microlp::Error::Unbounded) => Ok(f64::INFINITY),
-            Err(e) => Err(LinkError::Solver(e.to_string())),
+            Err(e) => Err(LinkCheckError::Solver(e.to_string())),
         }
     };
     Ok(Bounds {
@@ -224,7 +224,10 @@ fn bounds(
 }
 
 /// The bounds of every withheld small cell (cell index → bounds).
-pub fn audit(cells: &[LinkedCell], n_atoms: usize) -> Result<BTreeMap<usize, Bounds>, LinkError> {
+pub fn audit(
+    cells: &[LinkedCell],
+    n_atoms: usize,
+) -> Result<BTreeMap<usize, Bounds>, LinkCheckError> {
     let sys = system(cells, n_atoms);
     let root = roots(&sys, cells);
     let mut out = BTreeMap::new();
@@ -244,7 +247,7 @@ pub fn protect(
     n_atoms: usize,
     new: usize,
     protection: u64,
-) -> Result<Vec<usize>, LinkError> {
+) -> Result<Vec<usize>, LinkCheckError> {
     let mut added = Vec::new();
     let mut passed = vec![false; cells.len()];
     loop {
@@ -310,7 +313,7 @@ pub fn protect(
                 added.push(c);
             }
             None => {
-                return Err(LinkError::Unprotectable {
+                return Err(LinkCheckError::Unprotectable {
                     width: b.width().max(0.0).floor() as u64,
                 })
             }

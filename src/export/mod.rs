@@ -64,7 +64,7 @@ pub enum ExportError {
     #[error("this period is being released by another request that did not finish; try again")]
     InProgress,
     #[error(transparent)]
-    Linked(#[from] link::LinkError),
+    Linked(#[from] link::LinkCheckError),
     #[error(transparent)]
     TooManySmallCells(#[from] suppress::TooManySmallCells),
     #[error("clickhouse: {}", crate::store::log_safe(.0))]
@@ -72,20 +72,14 @@ pub enum ExportError {
 }
 
 /// How a release was requested (recorded in the ledger).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
+pub enum ReleaseChannel {
     Cli,
     Api,
 }
 
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Cli => "cli",
-            Channel::Api => "api",
-        }
-    }
-}
+crate::model::named::named!(ReleaseChannel);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {

@@ -18,7 +18,7 @@ use super::bound::Sensitivity;
 use super::link::{self, LinkedCell};
 use super::period::Period;
 use super::{budget, build_table, cells, check_period, format, ledger, linked, settle, suppress};
-use super::{Channel, ExportError, Released, Summary};
+use super::{ExportError, ReleaseChannel, Released, Summary};
 use crate::config::exports::ExportSpec;
 
 /// How long a request waits for another request's release of the same
@@ -42,7 +42,7 @@ pub async fn release<R: Rng + CryptoRng + ?Sized>(
     period: &str,
     now_ms: i64,
     event_ttl_days: u64,
-    channel: Channel,
+    channel: ReleaseChannel,
     rng: &mut R,
 ) -> Result<Released, ExportError> {
     release_with(
@@ -83,7 +83,7 @@ pub async fn release_with<R: Rng + CryptoRng + ?Sized>(
     period: &str,
     now_ms: i64,
     event_ttl_days: u64,
-    channel: Channel,
+    channel: ReleaseChannel,
     rng: &mut R,
     linking: Linking,
 ) -> Result<Released, ExportError> {
@@ -148,7 +148,7 @@ async fn make<R: Rng + CryptoRng + ?Sized>(
     spec: &ExportSpec,
     p: &Period,
     now_ms: i64,
-    channel: Channel,
+    channel: ReleaseChannel,
     rng: &mut R,
     linking: Linking,
     sensitivity: Option<Sensitivity>,

@@ -231,8 +231,8 @@ fn determined_columns(rows: &mut [Vec<f64>], ncols: usize) -> Vec<usize> {
         if r == rows.len() {
             break;
         }
-        let Some(p) = (r..rows.len())
-            .max_by(|&a, &b| rows[a][c].abs().partial_cmp(&rows[b][c].abs()).unwrap())
+        let Some(p) =
+            (r..rows.len()).max_by(|&a, &b| rows[a][c].abs().total_cmp(&rows[b][c].abs()))
         else {
             break;
         };

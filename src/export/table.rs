@@ -7,7 +7,7 @@
 use rand::{CryptoRng, Rng};
 
 use super::cells::Cell;
-use super::format::{Table, Value};
+use super::format::{ReleasedTable, Value};
 use super::noise::DiscreteLaplace;
 use crate::config::exports::ExportSpec;
 use crate::model::export::Metric;
@@ -122,7 +122,7 @@ pub fn build_table<R: Rng + CryptoRng + ?Sized>(
     hidden: &[bool],
     sensitivity: u64,
     rng: &mut R,
-) -> Table {
+) -> ReleasedTable {
     let mut protect = Protect {
         mech: spec
             .dp
@@ -150,7 +150,7 @@ pub fn build_table<R: Rng + CryptoRng + ?Sized>(
         row.extend(total_values(spec, &totals));
         rows.push(row);
     }
-    Table {
+    ReleasedTable {
         columns,
         types,
         rows,

@@ -256,7 +256,7 @@ impl Pipeline {
             query: page.query,
             referrer_host,
             referrer_source: attribution.source,
-            channel: attribution.channel.as_str(),
+            channel: attribution.channel,
             utm: page.utm,
             language: steps::language(meta.accept_language.as_deref()),
             screen_width,

@@ -11,18 +11,27 @@
 //! reports up to ~930, as wide as a tablet in portrait. So the width decides
 //! only what the agent and the hint leave open.
 
-/// A device class as stored.
-pub const MOBILE: &str = "mobile";
-pub const TABLET: &str = "tablet";
-pub const DESKTOP: &str = "desktop";
-/// TVs, game consoles, wearables, and agents that name no device at all.
-pub const OTHER: &str = "other";
+use super::named::{named, IntoStaticStr, VariantArray};
+
+/// A device class as stored (`events.device`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, IntoStaticStr, VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
+pub enum DeviceClass {
+    Mobile,
+    Tablet,
+    Desktop,
+    /// TVs, game consoles, wearables, and agents that name no device at all.
+    #[default]
+    Other,
+}
 
 /// What the user agent says about the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgentDevice {
-    /// One of [`MOBILE`], [`TABLET`], [`DESKTOP`], [`OTHER`].
-    pub class: &'static str,
+    pub class: DeviceClass,
     /// The agent names the device or its kind (an iPhone, a tablet model, a
     /// desktop OS, a TV); `false` when the class is a default or a guess
     /// (an app's HTTP library on Android, an agent naming no OS).
@@ -32,46 +41,41 @@ pub struct AgentDevice {
 impl Default for AgentDevice {
     fn default() -> Self {
         Self {
-            class: OTHER,
+            class: DeviceClass::Other,
             sure: false,
         }
     }
 }
 
 /// The signal that decided a hit's device class (shown by `tacit explain`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr, VariantArray)]
 pub enum DeviceSignal {
     /// The user agent names the device or its kind.
+    #[strum(to_string = "user_agent")]
     Agent,
     /// `Sec-CH-UA-Mobile`, sent by Chromium-based browsers.
+    #[strum(to_string = "sec_ch_ua_mobile")]
     ClientHint,
     /// The tracker's `w` (window width in CSS pixels).
+    #[strum(to_string = "screen_width")]
     ScreenWidth,
     /// Nothing better: the agent's default for its OS or library.
+    #[strum(to_string = "user_agent_guess")]
     AgentGuess,
 }
 
-impl DeviceSignal {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceSignal::Agent => "user_agent",
-            DeviceSignal::ClientHint => "sec_ch_ua_mobile",
-            DeviceSignal::ScreenWidth => "screen_width",
-            DeviceSignal::AgentGuess => "user_agent_guess",
-        }
-    }
-}
+named!(DeviceClass, DeviceSignal);
 
 /// Window width buckets for agents that leave the device open: below 600
 /// CSS px no tablet or desktop screen fits (Android's own tablet line is a
 /// shortest side of 600 dp), from 1024 on no phone is that wide in either
 /// orientation.
-pub fn width_class(width: u16) -> Option<&'static str> {
+pub fn width_class(width: u16) -> Option<DeviceClass> {
     match width {
         0 => None,
-        1..=599 => Some(MOBILE),
-        600..=1023 => Some(TABLET),
-        _ => Some(DESKTOP),
+        1..=599 => Some(DeviceClass::Mobile),
+        600..=1023 => Some(DeviceClass::Tablet),
+        _ => Some(DeviceClass::Desktop),
     }
 }
 
@@ -87,14 +91,18 @@ pub fn decide(
     agent: AgentDevice,
     ch_mobile: Option<bool>,
     width: u16,
-) -> (&'static str, DeviceSignal) {
+) -> (DeviceClass, DeviceSignal) {
     if agent.sure {
         return (agent.class, DeviceSignal::Agent);
     }
     match ch_mobile {
-        Some(true) => return (MOBILE, DeviceSignal::ClientHint),
-        Some(false) if agent.class == MOBILE => return (TABLET, DeviceSignal::ClientHint),
-        Some(false) if agent.class != OTHER => return (agent.class, DeviceSignal::ClientHint),
+        Some(true) => return (DeviceClass::Mobile, DeviceSignal::ClientHint),
+        Some(false) if agent.class == DeviceClass::Mobile => {
+            return (DeviceClass::Tablet, DeviceSignal::ClientHint)
+        }
+        Some(false) if agent.class != DeviceClass::Other => {
+            return (agent.class, DeviceSignal::ClientHint)
+        }
         _ => {}
     }
     if let Some(class) = width_class(width) {
@@ -117,11 +125,11 @@ mod tests {
     use super::*;
 
     const SURE_DESKTOP: AgentDevice = AgentDevice {
-        class: DESKTOP,
+        class: DeviceClass::Desktop,
         sure: true,
     };
     const GUESS_MOBILE: AgentDevice = AgentDevice {
-        class: MOBILE,
+        class: DeviceClass::Mobile,
         sure: false,
     };
 
@@ -130,7 +138,7 @@ mod tests {
         // A desktop browser emulating a phone in its developer tools.
         assert_eq!(
             decide(SURE_DESKTOP, None, 375),
-            (DESKTOP, DeviceSignal::Agent)
+            (DeviceClass::Desktop, DeviceSignal::Agent)
         );
     }
 
@@ -138,23 +146,23 @@ mod tests {
     fn the_hint_then_the_width_then_the_guess() {
         assert_eq!(
             decide(GUESS_MOBILE, Some(false), 390),
-            (TABLET, DeviceSignal::ClientHint)
+            (DeviceClass::Tablet, DeviceSignal::ClientHint)
         );
         assert_eq!(
             decide(AgentDevice::default(), Some(true), 1400),
-            (MOBILE, DeviceSignal::ClientHint)
+            (DeviceClass::Mobile, DeviceSignal::ClientHint)
         );
         assert_eq!(
             decide(AgentDevice::default(), Some(false), 800),
-            (TABLET, DeviceSignal::ScreenWidth)
+            (DeviceClass::Tablet, DeviceSignal::ScreenWidth)
         );
         assert_eq!(
             decide(GUESS_MOBILE, None, 1280),
-            (DESKTOP, DeviceSignal::ScreenWidth)
+            (DeviceClass::Desktop, DeviceSignal::ScreenWidth)
         );
         assert_eq!(
             decide(GUESS_MOBILE, None, 0),
-            (MOBILE, DeviceSignal::AgentGuess)
+            (DeviceClass::Mobile, DeviceSignal::AgentGuess)
         );
     }
 

@@ -4,24 +4,25 @@
 //! variant, the link target and its signature; any other parameter is
 //! ignored, never stored.
 
+use super::named::{named, IntoStaticStr, VariantArray};
+
 /// Which email beacon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, IntoStaticStr, VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
 pub enum EmailKind {
     Open,
     Click,
 }
 
-impl EmailKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmailKind::Open => "open",
-            EmailKind::Click => "click",
-        }
-    }
-}
-
 /// Why an open or click is counted as a machine's rather than a person's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, IntoStaticStr, VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
 pub enum Machine {
     /// The user agent is a known proxy, crawler or scanner (or is empty).
     Agent,
@@ -33,17 +34,18 @@ pub enum Machine {
     Burst,
 }
 
-impl Machine {
-    pub const ALL: [Machine; 3] = [Machine::Agent, Machine::Network, Machine::Burst];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Machine::Agent => "agent",
-            Machine::Network => "network",
-            Machine::Burst => "burst",
-        }
-    }
+/// Whose open or click: a person's, or a machine's (see [`Machine`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, IntoStaticStr, VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
+pub enum EmailClass {
+    Human,
+    Machine,
 }
+
+named!(EmailKind, Machine, EmailClass);
 
 /// An email beacon's query, before validation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

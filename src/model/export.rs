@@ -2,79 +2,66 @@
 //! ([`Dimension`]), the figures it may release ([`Metric`]), its release
 //! period ([`Granularity`]) and file [`Format`]. Parsed once, in config
 //! validation; everything after matches on the enums, never on strings.
+//! Their names (in `tacit.toml`, file headers and the ledger) are
+//! [`super::named`] names.
 
 use std::fmt;
 
 use serde::{Serialize, Serializer};
+
+use super::named::{named, IntoStaticStr, VariantArray};
 
 /// At most this many dimensions per export: complementary suppression checks
 /// every subset of the dimensions, so the count is capped where the
 /// configuration is validated, not silently skipped later.
 pub const MAX_DIMENSIONS: usize = 8;
 
-macro_rules! named_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $label:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// The name used in `tacit.toml`, file headers and the ledger.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $label),+ }
-            }
-            /// The value whose name is `s`.
-            pub fn parse(s: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == s)
-            }
-            /// Every name, comma-separated (for error messages).
-            pub fn names() -> String {
-                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-    };
+/// A dimension with a fixed name (everything but custom properties).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    IntoStaticStr,
+    VariantArray,
+    strum::Display,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
+pub enum Field {
+    Date,
+    Week,
+    Month,
+    Site,
+    Hostname,
+    Pathname,
+    Channel,
+    ReferrerSource,
+    UtmSource,
+    UtmMedium,
+    UtmCampaign,
+    UtmContent,
+    UtmTerm,
+    Country,
+    Region,
+    City,
+    Device,
+    Browser,
+    Os,
+    Language,
+    Screen,
+    Event,
+    EmailCampaign,
+    EmailVariant,
+    EmailKind,
 }
 
-named_enum!(
-    /// A dimension with a fixed name (everything but custom properties).
-    Field {
-        Date => "date",
-        Week => "week",
-        Month => "month",
-        Site => "site",
-        Hostname => "hostname",
-        Pathname => "pathname",
-        Channel => "channel",
-        ReferrerSource => "referrer_source",
-        UtmSource => "utm_source",
-        UtmMedium => "utm_medium",
-        UtmCampaign => "utm_campaign",
-        UtmContent => "utm_content",
-        UtmTerm => "utm_term",
-        Country => "country",
-        Region => "region",
-        City => "city",
-        Device => "device",
-        Browser => "browser",
-        Os => "os",
-        Language => "language",
-        Screen => "screen",
-        Event => "event",
-        EmailCampaign => "email_campaign",
-        EmailVariant => "email_variant",
-        EmailKind => "email_kind",
-    }
-);
+named!(Field, Metric, Granularity, Format);
 
 /// Where an export's figures come from: page views and events, or email
 /// opens and clicks (people only: machine opens are never exported).
@@ -198,17 +185,31 @@ impl Serialize for Dimension {
     }
 }
 
-named_enum!(
-    /// A figure an export may release.
-    Metric {
-        Visitors => "visitors",
-        Visits => "visits",
-        Pageviews => "pageviews",
-        Events => "events",
-        BounceRate => "bounce_rate",
-        VisitDuration => "visit_duration",
-    }
-);
+/// A figure an export may release.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    IntoStaticStr,
+    VariantArray,
+    strum::Display,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
+pub enum Metric {
+    Visitors,
+    Visits,
+    Pageviews,
+    Events,
+    BounceRate,
+    VisitDuration,
+}
 
 impl Metric {
     /// Counts (noised under differential privacy); the others are ratios.
@@ -227,14 +228,28 @@ impl Metric {
     }
 }
 
-named_enum!(
-    /// How often an export is released.
-    Granularity {
-        Day => "day",
-        Week => "week",
-        Month => "month",
-    }
-);
+/// How often an export is released.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    IntoStaticStr,
+    VariantArray,
+    strum::Display,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
+pub enum Granularity {
+    Day,
+    Week,
+    Month,
+}
 
 impl Granularity {
     /// `daily`, `weekly`, `monthly`.
@@ -247,14 +262,28 @@ impl Granularity {
     }
 }
 
-named_enum!(
-    /// The file format of a release.
-    Format {
-        Csv => "csv",
-        Jsonl => "jsonl",
-        Parquet => "parquet",
-    }
-);
+/// The file format of a release.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    IntoStaticStr,
+    VariantArray,
+    strum::Display,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
+pub enum Format {
+    Csv,
+    Jsonl,
+    Parquet,
+}
 
 impl Format {
     pub fn extension(self) -> &'static str {
@@ -275,7 +304,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for f in Field::ALL {
+        for f in Field::VARIANTS {
             let d = Dimension::Field(*f);
             assert_eq!(Dimension::parse(&d.name()), Some(d));
         }
@@ -285,7 +314,7 @@ mod tests {
         );
         assert_eq!(Dimension::parse("prop:"), None);
         assert_eq!(Dimension::parse("visitor_id"), None);
-        for m in Metric::ALL {
+        for m in Metric::VARIANTS {
             assert_eq!(Metric::parse(m.as_str()), Some(*m));
         }
         assert_eq!(

@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use super::named::{named, IntoStaticStr, VariantArray};
+
 /// What a user agent says about the client, coarsened to what is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UaInfo {
@@ -14,7 +16,7 @@ pub struct UaInfo {
     pub os_version: Arc<str>,
     /// `desktop`, `mobile`, `tablet` or `other`, as the agent alone says
     /// (`model::device::decide` weighs it with the hint and the width).
-    pub device: &'static str,
+    pub device: crate::model::device::DeviceClass,
     /// The agent names the device or its kind (not a default or a guess).
     pub device_sure: bool,
     /// uap-core classifies the device as a spider.
@@ -27,11 +29,7 @@ impl UaInfo {
     /// The agent's say on the device class, for `model::device::decide`.
     pub fn agent_device(&self) -> crate::model::device::AgentDevice {
         crate::model::device::AgentDevice {
-            class: if self.device.is_empty() {
-                crate::model::device::OTHER
-            } else {
-                self.device
-            },
+            class: self.device,
             sure: self.device_sure,
         }
     }
@@ -44,8 +42,14 @@ pub struct GeoInfo {
     pub city: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a visit arrived (stored in `events.channel`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, IntoStaticStr, VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
 pub enum Channel {
+    #[default]
     Direct,
     Search,
     Social,
@@ -55,19 +59,7 @@ pub enum Channel {
     Ai,
 }
 
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Direct => "direct",
-            Channel::Search => "search",
-            Channel::Social => "social",
-            Channel::Email => "email",
-            Channel::Paid => "paid",
-            Channel::Referral => "referral",
-            Channel::Ai => "ai",
-        }
-    }
-}
+named!(Channel);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Utm {
@@ -97,15 +89,33 @@ pub const CLICK_IDS: &[&str] = &[
     "irclid",
 ];
 
-/// `mobile` <576, `tablet` <992, `laptop` <1440, `desktop`; empty if unknown.
-pub fn screen_class(width: u16) -> &'static str {
+/// A screen size bucket of the tracker's window width (`events.screen`;
+/// stored empty when the width is unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
+pub enum ScreenClass {
+    Mobile,
+    Tablet,
+    Laptop,
+    Desktop,
+}
+
+named!(ScreenClass);
+
+/// `mobile` <576, `tablet` <992, `laptop` <1440, `desktop`; none if unknown.
+pub fn screen_class(width: u16) -> Option<ScreenClass> {
     match width {
-        0 => "",
-        1..=575 => "mobile",
-        576..=991 => "tablet",
-        992..=1439 => "laptop",
-        _ => "desktop",
+        0 => None,
+        1..=575 => Some(ScreenClass::Mobile),
+        576..=991 => Some(ScreenClass::Tablet),
+        992..=1439 => Some(ScreenClass::Laptop),
+        _ => Some(ScreenClass::Desktop),
     }
+}
+
+/// A screen class as stored: its name, or empty when unknown.
+pub fn screen_name(s: Option<ScreenClass>) -> &'static str {
+    s.map_or("", ScreenClass::as_str)
 }
 
 /// Expand `EU`/`EEA` shorthands in an `exclude_countries` list.
@@ -145,10 +155,11 @@ mod tests {
 
     #[test]
     fn screen_classes() {
-        assert_eq!(screen_class(0), "");
-        assert_eq!(screen_class(390), "mobile");
-        assert_eq!(screen_class(800), "tablet");
-        assert_eq!(screen_class(1280), "laptop");
-        assert_eq!(screen_class(1920), "desktop");
+        let name = |w| screen_name(screen_class(w));
+        assert_eq!(name(0), "");
+        assert_eq!(name(390), "mobile");
+        assert_eq!(name(800), "tablet");
+        assert_eq!(name(1280), "laptop");
+        assert_eq!(name(1920), "desktop");
     }
 }

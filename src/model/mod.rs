@@ -9,6 +9,7 @@
 //! - [`net`]: address blocks;
 //! - [`export`]: the typed export domain (dimensions, metrics, periods, formats);
 //! - [`email`]: email beacons (opens, clicks) and their labels;
+//! - [`named`]: the one naming mechanism of every closed set ([`Named`]);
 //! - [`row`]: the seam through which an anonymous row is encoded;
 //! - [`clock`]: the injected clock and UTC day helpers;
 //! - [`backoff`]: capped exponential backoff with jitter for retries.
@@ -20,6 +21,7 @@ pub mod email;
 pub mod export;
 pub mod facts;
 pub mod hit;
+pub mod named;
 pub mod net;
 pub mod outcome;
 pub mod policy;
@@ -27,4 +29,5 @@ pub mod row;
 pub mod sync;
 
 pub use hit::{Hit, RequestMeta};
+pub use named::Named;
 pub use outcome::{DropReason, Rejection};

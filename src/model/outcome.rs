@@ -1,67 +1,65 @@
 //! The closed outcomes of a hit that is not stored: [`DropReason`] (answered
 //! 2xx, counted) and [`Rejection`] (answered 4xx with a one-line reason).
-//! Their labels are the metric and storage labels.
+//! Their labels are the metric and storage labels (`as_str`, [`super::named`]).
 
-macro_rules! closed_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $label:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub const COUNT: usize = $name::ALL.len();
-            /// Stable snake_case label (metrics, storage, `explain`).
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $label),+ }
-            }
-        }
-    };
+use super::named::{named, IntoStaticStr, VariantArray};
+
+/// Why an accepted hit was not stored. The client still gets 2xx: a drop
+/// is tacit's decision, not the client's error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
+pub enum DropReason {
+    Bot,
+    Prefetch,
+    EmptyUserAgent,
+    OptOut,
+    DoNotTrack,
+    GlobalPrivacyControl,
+    ExcludedCountry,
+    RateLimited,
 }
 
-closed_enum!(
-    /// Why an accepted hit was not stored. The client still gets 2xx: a drop
-    /// is tacit's decision, not the client's error.
-    DropReason {
-        Bot => "bot",
-        Prefetch => "prefetch",
-        EmptyUserAgent => "empty_user_agent",
-        OptOut => "opt_out",
-        DoNotTrack => "do_not_track",
-        GlobalPrivacyControl => "global_privacy_control",
-        ExcludedCountry => "excluded_country",
-        RateLimited => "rate_limited",
-    }
-);
+named!(DropReason, Rejection);
 
-closed_enum!(
-    /// Why a hit was refused with a 4xx status.
-    Rejection {
-        BodyTooLarge => "body_too_large",
-        BodyTimeout => "body_timeout",
-        BadContentType => "bad_content_type",
-        BadJson => "bad_json",
-        BadQuery => "bad_query",
-        MissingName => "missing_name",
-        BadName => "bad_name",
-        MissingUrl => "missing_url",
-        BadUrl => "bad_url",
-        UnknownSite => "unknown_site",
-        BadProps => "bad_props",
-        BadReferrer => "bad_referrer",
-        BadDomain => "bad_domain",
-        BadScreenWidth => "bad_screen_width",
-        BadHashMode => "bad_hash_mode",
-        BadInteractive => "bad_interactive",
-        BadRevenue => "bad_revenue",
-        BadEngagement => "bad_engagement",
-        MethodNotAllowed => "method_not_allowed",
-        BadCampaign => "bad_campaign",
-        BadVariant => "bad_variant",
-        EmailOff => "email_off",
-        BadLink => "bad_link",
-        BadSignature => "bad_signature",
-    }
-);
+impl DropReason {
+    pub const ALL: &'static [DropReason] = DropReason::VARIANTS;
+    pub const COUNT: usize = DropReason::VARIANTS.len();
+}
+
+/// Why a hit was refused with a 4xx status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
+pub enum Rejection {
+    BodyTooLarge,
+    BodyTimeout,
+    BadContentType,
+    BadJson,
+    BadQuery,
+    MissingName,
+    BadName,
+    MissingUrl,
+    BadUrl,
+    UnknownSite,
+    BadProps,
+    BadReferrer,
+    BadDomain,
+    BadScreenWidth,
+    BadHashMode,
+    BadInteractive,
+    BadRevenue,
+    BadEngagement,
+    MethodNotAllowed,
+    BadCampaign,
+    BadVariant,
+    EmailOff,
+    BadLink,
+    BadSignature,
+}
+
+impl Rejection {
+    pub const ALL: &'static [Rejection] = Rejection::VARIANTS;
+    pub const COUNT: usize = Rejection::VARIANTS.len();
+}
 
 impl Rejection {
     pub fn status(self) -> u16 {

@@ -4,19 +4,25 @@
 
 use serde::Serialize;
 
+use super::named::{named, IntoStaticStr, VariantArray};
+
 /// What happens to the client IP after it has been used in memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
 pub enum IpRule {
-    /// Store the network prefix only: IPv4 /24, IPv6 /48.
-    Truncate,
     /// Store nothing of the IP.
     Drop,
+    /// Store the network prefix only: IPv4 /24, IPv6 /48.
+    Truncate,
 }
 
 /// How much of the location is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, IntoStaticStr, VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
 pub enum LocationRule {
     None,
     Country,
@@ -25,24 +31,27 @@ pub enum LocationRule {
 }
 
 /// Versions: the major number, or nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
 pub enum VersionRule {
     Major,
     None,
 }
 
 /// Referrers: the host, or nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
 pub enum ReferrerRule {
     Host,
     Drop,
 }
 
 /// What a consent signal (DNT, GPC) does to a hit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
 pub enum ConsentRule {
     /// Not stored at all (counted as dropped).
     Drop,
@@ -51,6 +60,26 @@ pub enum ConsentRule {
     /// The signal is not acted on.
     Ignore,
 }
+
+/// What a stored row says of consent: `full` (with the day's visitor id),
+/// or `anonymous` (a consent signal asked for none: counts, never a
+/// visitor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
+#[serde(into = "&'static str")]
+pub enum Consent {
+    Full,
+    Anonymous,
+}
+
+named!(
+    IpRule,
+    LocationRule,
+    VersionRule,
+    ReferrerRule,
+    ConsentRule,
+    Consent
+);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Policy {

@@ -14,7 +14,8 @@ use sha2::Sha256;
 
 use super::{salt, visitor_id, RawIdentity};
 use crate::enrich::Enrichers;
-use crate::model::email::{EmailKind, Machine};
+use crate::model::email::{EmailClass, EmailKind, Machine};
+use crate::model::policy::Consent;
 
 /// Hex digits of HMAC-SHA256 in a link's `sig` (128 bits).
 pub const SIG_HEX: usize = 32;
@@ -129,15 +130,17 @@ fn hash_pair(a: &str, b: &str) -> u64 {
 pub struct EmailEvent {
     pub(super) site: Cow<'static, str>,
     pub(super) ts: i64,
-    pub(super) kind: &'static str,
+    pub(super) kind: EmailKind,
     pub(super) campaign: String,
     pub(super) variant: String,
     pub(super) link_host: String,
     pub(super) link_path: String,
     pub(super) visitor_id: u64,
-    pub(super) consent: &'static str,
-    pub(super) class: &'static str,
-    pub(super) machine: &'static str,
+    pub(super) consent: Consent,
+    pub(super) class: EmailClass,
+    /// Why a machine's; stored as `""` for a person's.
+    #[serde(serialize_with = "machine_name")]
+    pub(super) machine: Option<Machine>,
     pub(super) operator: &'static str,
 }
 
@@ -148,7 +151,7 @@ impl EmailEvent {
         w.string(&self.site);
         w.i64(self.ts);
         for s in [
-            self.kind,
+            self.kind.as_str(),
             &self.campaign,
             &self.variant,
             &self.link_host,
@@ -157,7 +160,12 @@ impl EmailEvent {
             w.string(s);
         }
         w.u64(self.visitor_id);
-        for s in [self.consent, self.class, self.machine, self.operator] {
+        for s in [
+            self.consent.as_str(),
+            self.class.as_str(),
+            self.machine.map_or("", Machine::as_str),
+            self.operator,
+        ] {
             w.string(s);
         }
     }
@@ -165,14 +173,19 @@ impl EmailEvent {
     pub fn site(&self) -> &str {
         &self.site
     }
-    /// `human` or `machine`.
-    pub fn class(&self) -> &'static str {
+    /// A person's or a machine's.
+    pub fn class(&self) -> EmailClass {
         self.class
     }
-    /// Why a machine (`agent`, `network`, `burst`), or empty.
-    pub fn machine(&self) -> &'static str {
+    /// Why a machine's (`agent`, `network`, `burst`), or none.
+    pub fn machine(&self) -> Option<Machine> {
         self.machine
     }
+}
+
+/// The `machine` column as stored: the reason's name, or empty.
+fn machine_name<S: serde::Serializer>(m: &Option<Machine>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.map_or("", Machine::as_str))
 }
 
 /// Turn an email beacon into the row that is stored, consuming the raw
@@ -197,19 +210,23 @@ pub fn anonymize(
     EmailEvent {
         site: Cow::Borrowed(facts.site),
         ts: ts_ms,
-        kind: facts.kind.as_str(),
+        kind: facts.kind,
         campaign: facts.campaign,
         variant: facts.variant,
         link_host: facts.link_host,
         link_path: facts.link_path,
         visitor_id: vid,
-        consent: if key.is_some() { "full" } else { "anonymous" },
-        class: if machine.is_some() {
-            "machine"
+        consent: if key.is_some() {
+            Consent::Full
         } else {
-            "human"
+            Consent::Anonymous
         },
-        machine: machine.map_or("", |(m, _)| m.as_str()),
+        class: if machine.is_some() {
+            EmailClass::Machine
+        } else {
+            EmailClass::Human
+        },
+        machine: machine.map(|(m, _)| m),
         operator: machine.map_or("", |(_, op)| op),
     }
 }
@@ -231,15 +248,15 @@ impl EmailEvent {
         EmailEvent {
             site: "example.com".into(),
             ts: 1_700_000_000_000,
-            kind: "click",
+            kind: EmailKind::Click,
             campaign: "spring".into(),
             variant: String::new(),
             link_host: "example.com".into(),
             link_path: "/sale".into(),
             visitor_id: 7,
-            consent: "full",
-            class: "human",
-            machine: "",
+            consent: Consent::Full,
+            class: EmailClass::Human,
+            machine: None,
             operator: "",
         }
     }

@@ -14,7 +14,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use hmac::Mac;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use std::borrow::Cow;
 
@@ -22,9 +22,11 @@ use std::sync::Arc;
 
 use crate::config::{IpRule, LocationRule, Policy, VersionRule};
 use crate::enrich::Enrichers;
-use crate::model::facts::GeoInfo;
+use crate::model::device::DeviceClass;
 use crate::model::facts::UaInfo;
 use crate::model::facts::Utm;
+use crate::model::facts::{screen_name, Channel, GeoInfo, ScreenClass};
+use crate::model::policy::Consent;
 use crate::model::row::ColumnWriter;
 use crate::model::DropReason;
 pub use salt::{SaltError, Salts};
@@ -135,13 +137,13 @@ pub struct HitFacts {
     pub query: String,
     pub referrer_host: String,
     pub referrer_source: String,
-    pub channel: &'static str,
+    pub channel: Channel,
     pub utm: Utm,
     pub language: String,
     pub screen_width: u16,
-    pub screen: &'static str,
+    pub screen: Option<ScreenClass>,
     /// The device class (`model::device::decide`).
-    pub device: &'static str,
+    pub device: DeviceClass,
     pub prop_keys: Vec<String>,
     pub prop_values: Vec<String>,
     /// Not counted for bounce rate.
@@ -152,7 +154,7 @@ pub struct HitFacts {
 
 /// One stored event row (`events` table). Pseudonymous: no raw IP, user
 /// agent, query string or fragment. Constructed only by [`anonymize`].
-#[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize)]
 pub struct Event {
     site: Cow<'static, str>,
     ts: i64,
@@ -162,14 +164,14 @@ pub struct Event {
     query: String,
     referrer_host: String,
     referrer_source: String,
-    channel: Cow<'static, str>,
+    channel: Channel,
     utm_source: String,
     utm_medium: String,
     utm_campaign: String,
     utm_content: String,
     utm_term: String,
     visitor_id: u64,
-    consent: Cow<'static, str>,
+    consent: Consent,
     ip_prefix: String,
     country: String,
     region: String,
@@ -178,10 +180,11 @@ pub struct Event {
     browser_version: Arc<str>,
     os: Arc<str>,
     os_version: Arc<str>,
-    device: Cow<'static, str>,
+    device: DeviceClass,
     language: String,
     screen_width: u16,
-    screen: Cow<'static, str>,
+    #[serde(serialize_with = "screen_column")]
+    screen: Option<ScreenClass>,
     prop_keys: Vec<String>,
     prop_values: Vec<String>,
     interactive: u8,
@@ -208,7 +211,7 @@ impl Event {
         ] {
             w.string(s);
         }
-        w.string(&self.channel);
+        w.string(self.channel.as_str());
         for s in [
             &self.utm_source,
             &self.utm_medium,
@@ -219,7 +222,7 @@ impl Event {
             w.string(s);
         }
         w.u64(self.visitor_id);
-        w.string(&self.consent);
+        w.string(self.consent.as_str());
         for s in [&self.ip_prefix, &self.country, &self.region, &self.city] {
             w.string(s);
         }
@@ -231,10 +234,10 @@ impl Event {
         ] {
             w.string(s);
         }
-        w.string(&self.device);
+        w.string(self.device.as_str());
         w.string(&self.language);
         w.u16(self.screen_width);
-        w.string(&self.screen);
+        w.string(screen_name(self.screen));
         w.strings(&self.prop_keys);
         w.strings(&self.prop_values);
         w.u8(self.interactive);
@@ -302,14 +305,18 @@ pub fn anonymize(
         query: facts.query,
         referrer_host: facts.referrer_host,
         referrer_source: facts.referrer_source,
-        channel: Cow::Borrowed(facts.channel),
+        channel: facts.channel,
         utm_source: facts.utm.source,
         utm_medium: facts.utm.medium,
         utm_campaign: facts.utm.campaign,
         utm_content: facts.utm.content,
         utm_term: facts.utm.term,
         visitor_id,
-        consent: Cow::Borrowed(if key.is_some() { "full" } else { "anonymous" }),
+        consent: if key.is_some() {
+            Consent::Full
+        } else {
+            Consent::Anonymous
+        },
         ip_prefix,
         country: keep(LocationRule::Country, &geo.country),
         region: keep(LocationRule::Region, &geo.region),
@@ -318,10 +325,10 @@ pub fn anonymize(
         browser_version: version(policy.browser_version, &ua.browser_version),
         os: ua.os.clone(),
         os_version: version(policy.os_version, &ua.os_version),
-        device: Cow::Borrowed(facts.device),
+        device: facts.device,
         language: facts.language,
         screen_width: facts.screen_width,
-        screen: Cow::Borrowed(facts.screen),
+        screen: facts.screen,
         prop_keys: facts.prop_keys,
         prop_values: facts.prop_values,
         interactive: u8::from(!facts.non_interactive),
@@ -330,6 +337,11 @@ pub fn anonymize(
         scroll_depth: facts.engagement.map_or(0, |e| e.scroll_depth),
         engaged_ms: facts.engagement.map_or(0, |e| e.engaged_ms),
     }
+}
+
+/// The `screen` column as stored: the class's name, or empty.
+fn screen_column<S: serde::Serializer>(s: &Option<ScreenClass>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(screen_name(*s))
 }
 
 /// The stored row by column name, as JSON (for `tacit explain`); the
@@ -355,7 +367,7 @@ impl Event {
             name: "pageview".into(),
             hostname: "example.com".into(),
             pathname: "/a".into(),
-            channel: "search",
+            channel: Channel::Search,
             prop_keys: vec!["plan".into()],
             prop_values: vec!["pro".into()],
             ..Default::default()
@@ -438,7 +450,7 @@ mod tests {
             1,
         );
         assert_eq!(anon.ip_prefix, "");
-        assert_eq!((anon.visitor_id, &*anon.consent), (0, "anonymous"));
+        assert_eq!((anon.visitor_id, anon.consent), (0, Consent::Anonymous));
         assert_eq!(
             format!("{:?}", id("203.0.113.77", "ua")),
             "RawIdentity(<redacted>)"

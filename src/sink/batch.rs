@@ -6,7 +6,7 @@
 use bytes::Bytes;
 
 use super::record;
-use crate::sink::row::Table;
+use crate::sink::row::InsertTable;
 
 /// Records of one segment range, ready to send.
 pub struct Batch {
@@ -19,7 +19,7 @@ pub struct Batch {
     pub raw: Bytes,
     pub first_ts_ms: Option<i64>,
     /// The table of every row (a batch never mixes tables).
-    pub table: Table,
+    pub table: InsertTable,
     /// The end of the range as it was sent before, when that range can no
     /// longer be read whole (recovery cut a damaged tail off): the rows
     /// left are sent under the old range's token.
@@ -39,7 +39,7 @@ impl Batch {
             let record::Next::Record(payload, used) = record::next(&buf[i..]) else {
                 break;
             };
-            let (t, row) = Table::of(payload);
+            let (t, row) = InsertTable::of(payload);
             if *table.get_or_insert(t) != t {
                 break;
             }
@@ -56,8 +56,16 @@ impl Batch {
             spans,
             raw: Bytes::copy_from_slice(&buf[..i]),
             first_ts_ms,
-            table: table.unwrap_or(Table::Events),
+            table: table.unwrap_or(InsertTable::Events),
             sent_end: None,
+        }
+    }
+
+    /// The log position of the batch's first row.
+    pub fn start(&self) -> super::log::Pos {
+        super::log::Pos {
+            seg: self.seg,
+            off: self.offsets[0],
         }
     }
 

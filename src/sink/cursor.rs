@@ -23,9 +23,18 @@ const SLOT: u64 = 64;
 pub struct State {
     /// Everything before this is in ClickHouse.
     pub acked: Pos,
-    /// A batch sent (or about to be) and not known to be acknowledged:
-    /// its segment, start and end offsets.
-    pub inflight: Option<(u64, u64, u64)>,
+    /// A batch sent (or about to be) and not known to be acknowledged.
+    pub inflight: Option<InFlight>,
+}
+
+/// The range of a batch in flight: its segment, and its start and end
+/// offsets in it. Resent exactly as it was after a restart or a failure
+/// (its deduplication token is made of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlight {
+    pub seg: u64,
+    pub start: u64,
+    pub end: u64,
 }
 
 pub struct Cursor {
@@ -38,7 +47,7 @@ pub struct Cursor {
 fn encode(seq: u64, s: &State) -> [u8; SLOT as usize] {
     let mut b = [0u8; SLOT as usize];
     let (has, seg, start, end) = match s.inflight {
-        Some((seg, a, z)) => (1u64, seg, a, z),
+        Some(InFlight { seg, start, end }) => (1u64, seg, start, end),
         None => (0, 0, 0, 0),
     };
     for (i, v) in [seq, s.acked.seg, s.acked.off, has, seg, start, end]
@@ -61,7 +70,11 @@ fn decode(b: &[u8]) -> Option<(u64, State)> {
         return None;
     }
     let v = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    let inflight = (v(3) == 1).then(|| (v(4), v(5), v(6)));
+    let inflight = (v(3) == 1).then(|| InFlight {
+        seg: v(4),
+        start: v(5),
+        end: v(6),
+    });
     Some((
         v(0),
         State {
@@ -159,14 +172,18 @@ mod tests {
 
     #[tokio::test]
     async fn newest_valid_slot_wins_and_a_torn_slot_falls_back() {
-        let p = std::env::temp_dir().join(format!("tacit-cursor-{}", std::process::id()));
-        let _ = std::fs::remove_file(&p);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cursor");
         let start = Pos { seg: 1, off: 16 };
         let mut c = Cursor::open(&p, start).unwrap();
         assert_eq!(c.state().acked, start);
         let a = State {
             acked: Pos { seg: 1, off: 100 },
-            inflight: Some((1, 100, 200)),
+            inflight: Some(InFlight {
+                seg: 1,
+                start: 100,
+                end: 200,
+            }),
         };
         let b = State {
             acked: Pos { seg: 1, off: 200 },
@@ -179,6 +196,5 @@ mod tests {
         let f = OpenOptions::new().write(true).open(&p).unwrap();
         f.write_all_at(&[0xff; 8], 8).unwrap();
         assert_eq!(Cursor::open(&p, start).unwrap().state(), a);
-        let _ = std::fs::remove_file(&p);
     }
 }

@@ -13,15 +13,17 @@ fn cfg(dir: &Path) -> LogConfig {
     }
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tacit-log-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    d
+fn tmp(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("tacit-log-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[tokio::test]
 async fn appended_rows_are_durable_and_recovered_after_a_tear() {
-    let dir = tmp("tear");
+    let tmp_dir = tmp("tear");
+    let dir = tmp_dir.path().to_path_buf();
     let m = Arc::new(Metrics::default());
     let (log, rec) = Log::open(cfg(&dir), m.clone()).unwrap();
     assert_eq!(rec.records, 0);
@@ -46,12 +48,12 @@ async fn appended_rows_are_durable_and_recovered_after_a_tear() {
         rec.discarded_bytes
     );
     drop(log);
-    let _ = fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn a_full_log_refuses_rows() {
-    let dir = tmp("full");
+    let tmp_dir = tmp("full");
+    let dir = tmp_dir.path().to_path_buf();
     let mut c = cfg(&dir);
     c.max_bytes = HEADER + 3 * (record::FRAME as u64 + 10);
     let (log, _) = Log::open(c, Arc::new(Metrics::default())).unwrap();
@@ -68,12 +70,12 @@ async fn a_full_log_refuses_rows() {
         log.append(&[1; 10], false).unwrap_err(),
         AppendError::Closed
     );
-    let _ = fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn one_process_per_log() {
-    let dir = tmp("lock");
+    let tmp_dir = tmp("lock");
+    let dir = tmp_dir.path().to_path_buf();
     let m = Arc::new(Metrics::default());
     let (first, _) = Log::open(cfg(&dir), m.clone()).unwrap();
     assert!(matches!(
@@ -82,12 +84,12 @@ async fn one_process_per_log() {
     ));
     drop(first);
     assert!(Log::open(cfg(&dir), m).is_ok(), "free again once closed");
-    let _ = fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn process_mode_answers_once_written_and_syncs_within_the_interval() {
-    let dir = tmp("process");
+    let tmp_dir = tmp("process");
+    let dir = tmp_dir.path().to_path_buf();
     let m = Arc::new(Metrics::default());
     let mut c = cfg(&dir);
     c.segment_bytes = 1 << 20;
@@ -123,14 +125,13 @@ async fn process_mode_answers_once_written_and_syncs_within_the_interval() {
     drop(log);
     let (_log, rec) = Log::open(c, m).unwrap();
     assert_eq!(rec.records, 10);
-    let _ = fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn process_mode_rolls_to_segments_the_timer_made_ahead() {
     let dir = tmp("process-roll");
     let m = Arc::new(Metrics::default());
-    let mut c = cfg(&dir);
+    let mut c = cfg(dir.path());
     c.segment_bytes = 300;
     c.sync_every = Some(Duration::from_millis(50));
     let (log, _) = Log::open(c.clone(), m.clone()).unwrap();
@@ -140,10 +141,12 @@ async fn process_mode_rolls_to_segments_the_timer_made_ahead() {
         tokio::time::sleep(Duration::from_millis(8)).await;
     }
     drop(log);
-    let ids = super::segment_ids(&dir).unwrap();
+    let ids = super::segment_ids(dir.path()).unwrap();
     assert!(ids.len() >= 4, "rolled: {ids:?}");
     for id in &ids {
-        let len = fs::metadata(super::segment_path(&dir, *id)).unwrap().len();
+        let len = fs::metadata(super::segment_path(dir.path(), *id))
+            .unwrap()
+            .len();
         assert!(
             len > HEADER,
             "segment {id} holds no row: no spare is left behind"

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use super::record;
 use crate::model::clock::{day_of, day_of_date, format_day};
-use crate::sink::row::{site_and_ts, Table, EMAIL_TAG};
+use crate::sink::row::{site_and_ts, InsertTable, EMAIL_TAG};
 use crate::telemetry::metrics::Metrics;
 
 const MAGIC: &[u8; 8] = b"TACITQRN";
@@ -180,9 +180,16 @@ fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
 
 /// Keep one refused row (as sent to `table`) in the file of its day (the
 /// day of its `ts`, else `today`), with the reason ClickHouse gave.
-pub fn keep(wal_dir: &Path, today: i32, table: Table, row: &[u8], reason: &str, metrics: &Metrics) {
+pub fn keep(
+    wal_dir: &Path,
+    today: i32,
+    table: InsertTable,
+    row: &[u8],
+    reason: &str,
+    metrics: &Metrics,
+) {
     let mut payload = Vec::with_capacity(row.len() + 1);
-    if table == Table::EmailEvents {
+    if table == InsertTable::EmailEvents {
         payload.push(EMAIL_TAG);
     }
     payload.extend_from_slice(row);
@@ -422,7 +429,7 @@ pub async fn replay(
             out.fenced += 1;
             continue;
         }
-        let (table, row) = Table::of(&e.payload);
+        let (table, row) = InsertTable::of(&e.payload);
         let mut ins = client
             .insert_formatted_with(table.insert_sql("RowBinary"))
             .with_setting("insert_deduplication_token", token(&f.day, i, &e.payload))
@@ -466,9 +473,8 @@ mod tests {
 
     #[test]
     fn rows_are_kept_by_day_listed_purged_and_expired() {
-        let tmp = std::env::temp_dir().join(format!("tacit-q-unit-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir_all(&tmp).unwrap();
+        let tmp_dir = tempfile::tempdir().unwrap();
+        let tmp = tmp_dir.path().to_path_buf();
         let m = Metrics::default();
         let ev = row();
         let (_, ts) = site_and_ts(&ev).unwrap();
@@ -478,11 +484,18 @@ mod tests {
         let mut legacy = Vec::new();
         record::frame(&mut legacy, &ev);
         fs::write(tmp.join(LEGACY), &legacy).unwrap();
-        keep(&tmp, today, Table::Events, &ev, "ClickHouse error 27", &m);
         keep(
             &tmp,
             today,
-            Table::Events,
+            InsertTable::Events,
+            &ev,
+            "ClickHouse error 27",
+            &m,
+        );
+        keep(
+            &tmp,
+            today,
+            InsertTable::Events,
             &[200, 1, b'a'],
             "ClickHouse error 33",
             &m,
@@ -520,13 +533,12 @@ mod tests {
         assert_eq!(expire(&tmp, today + 29, 30).unwrap(), 0);
         assert_eq!(expire(&tmp, today + 30, 30).unwrap(), 1);
         assert!(list(&tmp, today + 30).unwrap().is_empty());
-        keep(&tmp, today, Table::Events, &ev, "x", &m);
+        keep(&tmp, today, InsertTable::Events, &ev, "x", &m);
         assert_eq!(drop_day(&tmp, &format_day(day), today).unwrap(), 1);
         assert!(matches!(
             drop_day(&tmp, &format_day(day), today),
             Err(QuarantineError::NoSuchDay(_))
         ));
-        let _ = fs::remove_dir_all(&tmp);
     }
 
     #[test]

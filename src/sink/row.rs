@@ -14,25 +14,25 @@ use crate::privacy::Event;
 
 /// The table a logged row goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Table {
+pub enum InsertTable {
     Events,
     EmailEvents,
 }
 
-impl Table {
+impl InsertTable {
     /// The table a payload is for, and the payload as the engine reads it.
-    pub fn of(payload: &[u8]) -> (Table, &[u8]) {
+    pub fn of(payload: &[u8]) -> (InsertTable, &[u8]) {
         match payload.split_first() {
-            Some((&EMAIL_TAG, rest)) => (Table::EmailEvents, rest),
-            _ => (Table::Events, payload),
+            Some((&EMAIL_TAG, rest)) => (InsertTable::EmailEvents, rest),
+            _ => (InsertTable::Events, payload),
         }
     }
 
     /// The insert statement for rows in `format` (`RowBinary` or `Native`).
     pub fn insert_sql(self, format: &str) -> String {
         match self {
-            Table::Events => format!("INSERT INTO events ({COLUMNS}) FORMAT {format}"),
-            Table::EmailEvents => {
+            InsertTable::Events => format!("INSERT INTO events ({COLUMNS}) FORMAT {format}"),
+            InsertTable::EmailEvents => {
                 format!("INSERT INTO email_events ({EMAIL_COLUMNS}) FORMAT {format}")
             }
         }
@@ -41,8 +41,8 @@ impl Table {
     /// The column names, in row order.
     pub fn columns(self) -> Vec<&'static str> {
         let list = match self {
-            Table::Events => COLUMNS,
-            Table::EmailEvents => EMAIL_COLUMNS,
+            InsertTable::Events => COLUMNS,
+            InsertTable::EmailEvents => EMAIL_COLUMNS,
         };
         list.split(',').map(str::trim).collect()
     }
@@ -51,8 +51,8 @@ impl Table {
     /// converts to the table's `LowCardinality` on insert).
     pub fn types(self) -> &'static [&'static str] {
         match self {
-            Table::Events => EVENT_TYPES,
-            Table::EmailEvents => EMAIL_TYPES,
+            InsertTable::Events => EVENT_TYPES,
+            InsertTable::EmailEvents => EMAIL_TYPES,
         }
     }
 }
@@ -160,7 +160,7 @@ fn strings(out: &mut Vec<u8>, v: &[String]) {
 /// The site and time (ms) of a row as [`Event::write_row_binary`] wrote
 /// it: the site string comes first, the timestamp second.
 pub fn site_and_ts(payload: &[u8]) -> Option<(&[u8], i64)> {
-    let (_, payload) = Table::of(payload);
+    let (_, payload) = InsertTable::of(payload);
     let (mut len, mut shift, mut i) = (0usize, 0, 0);
     loop {
         let b = *payload.get(i)?;
@@ -217,7 +217,7 @@ mod tests {
             Some((&b"example.com"[..], 1_700_000_000_000))
         );
         assert_eq!(site_and_ts(&[0xff; 3]), None);
-        assert_eq!(Table::of(&buf), (Table::Events, &buf[..]));
+        assert_eq!(InsertTable::of(&buf), (InsertTable::Events, &buf[..]));
     }
 
     #[test]
@@ -225,8 +225,8 @@ mod tests {
         let ev = EmailEvent::sample();
         let mut buf = Vec::new();
         ev.write_row_binary(&mut buf);
-        let (t, body) = Table::of(&buf);
-        assert_eq!((t, body.len()), (Table::EmailEvents, buf.len() - 1));
+        let (t, body) = InsertTable::of(&buf);
+        assert_eq!((t, body.len()), (InsertTable::EmailEvents, buf.len() - 1));
         assert_eq!(
             site_and_ts(&buf),
             Some((&b"example.com"[..], 1_700_000_000_000))

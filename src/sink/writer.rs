@@ -22,7 +22,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::batch::Batch;
 use super::classify::{classify, Failure};
-use super::cursor::{Cursor, State};
+use super::cursor::{Cursor, InFlight, State};
 use super::drops::DropCounts;
 pub use super::health::Health;
 use super::log::{Durable, Log, Pos};
@@ -57,152 +57,119 @@ pub struct Writer {
     pub retry: Retry<StdRng>,
 }
 
+/// The steps of the writer's loop. Each is one method of [`Writer`] that
+/// returns the next; every wait is its own step, so the one place a step
+/// can end the loop is in the step's own code.
+enum Step {
+    /// Run the periodic chores if due, then read the next batch from the
+    /// log (exactly the range in flight, if there is one).
+    Read,
+    /// Reading the log failed: wait a retry interval, then read again.
+    ReadFailed,
+    /// Every durable row is delivered: wait for more, or for the chores.
+    CaughtUp,
+    /// A batch smaller than `batch_rows` and younger than the flush
+    /// interval: wait until it is old enough or a full batch is durable.
+    Grow { deadline: Instant },
+    /// Record the batch's range in the cursor, send it, acknowledge it.
+    Send(Batch),
+    /// The send failed (the rows stay in the log): wait a retry interval,
+    /// then send the same range again with the same token.
+    SendFailed,
+    /// Write the last drop counts and end.
+    Stop,
+}
+
+/// What the writer's loop carries from one step to the next.
+struct Progress {
+    stop: oneshot::Receiver<()>,
+    /// A stop was asked for: deliver what is durable and end.
+    stopping: bool,
+    durable: DurableRx,
+    /// Rows delivered since the start (the unacknowledged count).
+    delivered: u64,
+    /// Where the next read starts.
+    read: Pos,
+    /// A range to resend exactly as it was: a different range would carry
+    /// a different token.
+    forced: Option<InFlight>,
+    /// When the batch now growing was first read.
+    pending_since: Option<Instant>,
+    /// When the drop counts are written next.
+    drops_due: Instant,
+    /// The quarantine is checked when the day changes, and every minute.
+    quarantine_checked: QuarantineCheck,
+}
+
+/// The day (of the injected clock) and the instant of the last check.
+struct QuarantineCheck {
+    day: i32,
+    at: Instant,
+}
+
+impl Progress {
+    /// Until a stop is asked for; never, once it was (the receiver is
+    /// done).
+    async fn stop_asked(&mut self) {
+        if self.stopping {
+            std::future::pending::<()>().await;
+        }
+        let _ = (&mut self.stop).await;
+    }
+
+    /// A pause of `interval`, cut short by a stop.
+    async fn pause(&mut self, interval: Duration) {
+        tokio::select! {
+            biased;
+            _ = self.stop_asked() => self.stopping = true,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
 impl Writer {
-    pub async fn run(mut self, mut stop: oneshot::Receiver<()>) {
+    pub async fn run(mut self, stop: oneshot::Receiver<()>) {
         self.health.alive.store(true, Ordering::Relaxed);
         self.health
             .last_progress_ms
             .store(self.clock.now_ms(), Ordering::Relaxed);
-        let mut durable = self.log.durable();
-        let mut delivered: u64 = 0;
-        let mut read = self.cursor.state().acked;
+        let read = self.cursor.state().acked;
         self.delete_finished(read).await;
-        let mut forced = self.cursor.state().inflight;
-        let mut pending_since: Option<Instant> = None;
-        let mut drops_due = Instant::now() + self.cfg.flush_interval;
-        let mut stopping = false;
-        // The quarantine is checked when the day changes, and every minute.
-        let mut quarantine_checked = (i32::MIN, Instant::now());
+        let mut p = Progress {
+            stop,
+            stopping: false,
+            durable: self.log.durable(),
+            delivered: 0,
+            read,
+            forced: self.cursor.state().inflight,
+            pending_since: None,
+            drops_due: Instant::now() + self.cfg.flush_interval,
+            quarantine_checked: QuarantineCheck {
+                day: i32::MIN,
+                at: Instant::now(),
+            },
+        };
+        let mut step = Step::Read;
         loop {
-            if Instant::now() >= drops_due {
-                self.drops
-                    .write(&self.client, self.cfg.insert_timeout)
-                    .await;
-                let today = day_of(self.clock.now_ms());
-                if today != quarantine_checked.0
-                    || quarantine_checked.1.elapsed() >= Duration::from_secs(60)
-                {
-                    self.expire_quarantine(today).await;
-                    quarantine_checked = (today, Instant::now());
-                }
-                drops_due = Instant::now() + self.cfg.flush_interval;
-            }
-            let end = durable.borrow_and_update().end;
-            // A range that was in flight is resent exactly as it was, at
-            // once: a different range would carry a different token.
-            let resend = forced.take();
-            let batch = match self.read_batch(&mut read, end, resend).await {
-                Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the write-ahead log");
-                    forced = resend;
-                    tokio::select! {
-                        biased;
-                        _ = &mut stop => stopping = true,
-                        _ = tokio::time::sleep(self.retry.next_delay()) => {}
+            step = match step {
+                Step::Read => self.read(&mut p).await,
+                Step::ReadFailed => {
+                    p.pause(self.retry.next_delay()).await;
+                    if p.stopping {
+                        Step::Stop
+                    } else {
+                        Step::Read
                     }
-                    if stopping {
-                        break;
-                    }
-                    continue;
                 }
+                Step::CaughtUp => self.caught_up(&mut p).await,
+                Step::Grow { deadline } => self.grow(&mut p, deadline).await,
+                Step::Send(batch) => self.send(&mut p, batch).await,
+                Step::SendFailed => {
+                    p.pause(self.retry.next_delay()).await;
+                    Step::Read
+                }
+                Step::Stop => break,
             };
-            let unacked = self.unacked(delivered);
-            self.metrics
-                .wal_unacked_rows
-                .store(unacked.max(0), Ordering::Relaxed);
-            self.health.waiting.store(unacked.max(0), Ordering::Relaxed);
-            let Some(batch) = batch else {
-                // Caught up with the durable end.
-                self.metrics
-                    .wal_oldest_unacked_ms
-                    .store(0, Ordering::Relaxed);
-                self.health
-                    .last_progress_ms
-                    .store(self.clock.now_ms(), Ordering::Relaxed);
-                pending_since = None;
-                if stopping {
-                    break;
-                }
-                tokio::select! {
-                    biased;
-                    _ = &mut stop, if !stopping => stopping = true,
-                    r = durable.changed() => if r.is_err() { stopping = true },
-                    _ = tokio::time::sleep_until(drops_due.into()) => {}
-                }
-                continue;
-            };
-            if let Some(ts) = batch.first_ts_ms {
-                self.metrics
-                    .wal_oldest_unacked_ms
-                    .store((self.clock.now_ms() - ts).max(0), Ordering::Relaxed);
-            }
-            // Let a small batch grow until it is old enough.
-            let since = *pending_since.get_or_insert_with(Instant::now);
-            if !stopping
-                && resend.is_none()
-                && batch.rows() < self.cfg.batch_rows
-                && since.elapsed() < self.cfg.flush_interval
-            {
-                read = Pos {
-                    seg: batch.seg,
-                    off: batch.offsets[0],
-                };
-                // Wake for the deadline, or once enough rows are durable for
-                // a full batch (not on every group commit: each wake rereads).
-                let deadline = since + self.cfg.flush_interval;
-                loop {
-                    tokio::select! {
-                        biased;
-                        _ = &mut stop => { stopping = true; break }
-                        _ = tokio::time::sleep_until(deadline.into()) => break,
-                        r = durable.changed() => {
-                            if r.is_err() {
-                                stopping = true;
-                                break;
-                            }
-                            if self.unacked(delivered) >= self.cfg.batch_rows as i64 {
-                                break;
-                            }
-                        }
-                    }
-                }
-                continue;
-            }
-            pending_since = None;
-            match self.deliver(&batch).await {
-                Ok(n) => {
-                    delivered += n as u64;
-                    read = self.acknowledge(&batch).await;
-                    self.health
-                        .last_progress_ms
-                        .store(self.clock.now_ms(), Ordering::Relaxed);
-                }
-                Err(e) => {
-                    Metrics::inc(&self.metrics.flush_errors);
-                    self.metrics.clickhouse_up.store(0, Ordering::Relaxed);
-                    tracing::warn!(
-                        rows = batch.rows(),
-                        error = %crate::store::log_safe(&e),
-                        "write to ClickHouse failed; the rows stay in the log and are retried"
-                    );
-                    // Send the same range again, with the same token.
-                    read = Pos {
-                        seg: batch.seg,
-                        off: batch.offsets[0],
-                    };
-                    forced = Some((batch.seg, batch.offsets[0], batch.offsets[batch.rows()]));
-                    if stopping {
-                        break; // the rows are safe in the log for the next start
-                    }
-                    tokio::select! {
-                        biased;
-                        _ = &mut stop => stopping = true,
-                        _ = tokio::time::sleep(self.retry.next_delay()) => {}
-                    }
-                }
-            }
         }
         self.drops
             .write(&self.client, self.cfg.insert_timeout)
@@ -215,15 +182,164 @@ impl Writer {
         );
     }
 
+    /// The drop counts written every flush interval, and the quarantine's
+    /// expiry checked with them.
+    async fn chores(&self, p: &mut Progress) {
+        if Instant::now() < p.drops_due {
+            return;
+        }
+        self.drops
+            .write(&self.client, self.cfg.insert_timeout)
+            .await;
+        let today = day_of(self.clock.now_ms());
+        let last = &p.quarantine_checked;
+        if today != last.day || last.at.elapsed() >= Duration::from_secs(60) {
+            self.expire_quarantine(today).await;
+            p.quarantine_checked = QuarantineCheck {
+                day: today,
+                at: Instant::now(),
+            };
+        }
+        p.drops_due = Instant::now() + self.cfg.flush_interval;
+    }
+
+    /// [`Step::Read`]: the next batch, and whether to send it now.
+    async fn read(&mut self, p: &mut Progress) -> Step {
+        self.chores(p).await;
+        let end = p.durable.borrow_and_update().end;
+        // A range that was in flight is resent exactly as it was, at once.
+        let resend = p.forced.take();
+        let batch = match self.read_batch(&mut p.read, end, resend).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the write-ahead log");
+                p.forced = resend;
+                return Step::ReadFailed;
+            }
+        };
+        let unacked = self.unacked(p.delivered);
+        self.metrics
+            .wal_unacked_rows
+            .store(unacked.max(0), Ordering::Relaxed);
+        self.health.waiting.store(unacked.max(0), Ordering::Relaxed);
+        let Some(batch) = batch else {
+            return Step::CaughtUp;
+        };
+        if let Some(ts) = batch.first_ts_ms {
+            self.metrics
+                .wal_oldest_unacked_ms
+                .store((self.clock.now_ms() - ts).max(0), Ordering::Relaxed);
+        }
+        // Let a small batch grow until it is old enough.
+        let since = *p.pending_since.get_or_insert_with(Instant::now);
+        if !p.stopping
+            && resend.is_none()
+            && batch.rows() < self.cfg.batch_rows
+            && since.elapsed() < self.cfg.flush_interval
+        {
+            p.read = batch.start();
+            return Step::Grow {
+                deadline: since + self.cfg.flush_interval,
+            };
+        }
+        p.pending_since = None;
+        Step::Send(batch)
+    }
+
+    /// [`Step::CaughtUp`]: progress reported; end if stopping, else wait.
+    async fn caught_up(&self, p: &mut Progress) -> Step {
+        self.metrics
+            .wal_oldest_unacked_ms
+            .store(0, Ordering::Relaxed);
+        self.health
+            .last_progress_ms
+            .store(self.clock.now_ms(), Ordering::Relaxed);
+        p.pending_since = None;
+        if p.stopping {
+            return Step::Stop;
+        }
+        tokio::select! {
+            biased;
+            _ = &mut p.stop => p.stopping = true,
+            r = p.durable.changed() => if r.is_err() { p.stopping = true },
+            _ = tokio::time::sleep_until(p.drops_due.into()) => {}
+        }
+        Step::Read
+    }
+
+    /// [`Step::Grow`]: wake for the deadline, or once enough rows are
+    /// durable for a full batch (not on every group commit: each wake
+    /// rereads).
+    async fn grow(&self, p: &mut Progress, deadline: Instant) -> Step {
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut p.stop => { p.stopping = true; break }
+                _ = tokio::time::sleep_until(deadline.into()) => break,
+                r = p.durable.changed() => {
+                    if r.is_err() {
+                        p.stopping = true;
+                        break;
+                    }
+                    if self.unacked(p.delivered) >= self.cfg.batch_rows as i64 {
+                        break;
+                    }
+                }
+            }
+        }
+        Step::Read
+    }
+
+    /// [`Step::Send`]: deliver the batch; acknowledged only once it is in.
+    async fn send(&mut self, p: &mut Progress, batch: Batch) -> Step {
+        match self.deliver(&batch).await {
+            Ok(n) => {
+                p.delivered += n as u64;
+                p.read = self.acknowledge(&batch).await;
+                self.health
+                    .last_progress_ms
+                    .store(self.clock.now_ms(), Ordering::Relaxed);
+                Step::Read
+            }
+            Err(e) => {
+                Metrics::inc(&self.metrics.flush_errors);
+                self.metrics.clickhouse_up.store(0, Ordering::Relaxed);
+                tracing::warn!(
+                    rows = batch.rows(),
+                    error = %crate::store::log_safe(&e),
+                    "write to ClickHouse failed; the rows stay in the log and are retried"
+                );
+                // Send the same range again, with the same token.
+                p.read = batch.start();
+                p.forced = Some(InFlight {
+                    seg: batch.seg,
+                    start: batch.offsets[0],
+                    end: batch.offsets[batch.rows()],
+                });
+                if p.stopping {
+                    Step::Stop // the rows are safe in the log for the next start
+                } else {
+                    Step::SendFailed
+                }
+            }
+        }
+    }
+
     /// Read the next batch at or after `read`, up to the durable `end`:
     /// exactly `forced` if given (a batch that was in flight).
     async fn read_batch(
         &mut self,
         read: &mut Pos,
         end: Pos,
-        forced: Option<(u64, u64, u64)>,
+        forced: Option<InFlight>,
     ) -> std::io::Result<Option<Batch>> {
-        if let Some((seg, a, z)) = forced {
+        if let Some(InFlight {
+            seg,
+            start: a,
+            end: z,
+        }) = forced
+        {
             *read = Pos { seg, off: a };
             let len = segment::len(self.log.dir(), seg).await?;
             let mut b = self.read_range(seg, a, z.min(len), usize::MAX).await?;
@@ -384,7 +500,11 @@ impl Writer {
             }
         }
         let mut st = self.cursor.state();
-        st.inflight = Some((b.seg, a, b.sent_end.unwrap_or(z)));
+        st.inflight = Some(InFlight {
+            seg: b.seg,
+            start: a,
+            end: b.sent_end.unwrap_or(z),
+        });
         if let Err(e) = self.cursor.set(st, true).await {
             // Unrecorded, a crash could resend these rows as another range.
             tracing::error!(error = %e, "cannot write the log cursor; not sending");

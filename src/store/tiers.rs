@@ -63,7 +63,7 @@ pub use crate::config::bound::LINK_HORIZON_DAYS;
 
 /// One table: its tier, lifetime and columns.
 #[derive(Debug, Clone, Copy)]
-pub struct Table {
+pub struct StoredTable {
     pub name: &'static str,
     pub tier: Tier,
     pub lifetime: Lifetime,
@@ -75,8 +75,8 @@ const fn t(
     tier: Tier,
     lifetime: Lifetime,
     columns: &'static [&'static str],
-) -> Table {
-    Table {
+) -> StoredTable {
+    StoredTable {
         name,
         tier,
         lifetime,
@@ -88,7 +88,7 @@ use Lifetime::*;
 use Tier::*;
 
 /// Every table with data, and every column of each.
-pub const TABLES: &[Table] = &[
+pub const TABLES: &[StoredTable] = &[
     t(
         "events",
         Event,
@@ -590,7 +590,7 @@ fn glob(pattern: &str, path: &str) -> bool {
 }
 
 /// The classification of `table`, if it is a known table.
-pub fn table(name: &str) -> Option<&'static Table> {
+pub fn table(name: &str) -> Option<&'static StoredTable> {
     TABLES.iter().find(|t| t.name == name)
 }
 

@@ -18,6 +18,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use crate::model::email::EmailClass;
 use crate::model::{DropReason, Rejection};
 
 /// The `Content-Type` of [`Metrics::render`]'s text.
@@ -95,7 +96,7 @@ pub trait Closed: Copy + Send + Sync + 'static {
 macro_rules! closed {
     ($($t:ty),+) => {$(
         impl Closed for $t {
-            const ALL: &'static [Self] = <$t>::ALL;
+            const ALL: &'static [Self] = <$t as strum::VariantArray>::VARIANTS;
             fn index(self) -> usize {
                 self as usize
             }
@@ -109,24 +110,6 @@ macro_rules! closed {
             }
         }
     )+};
-}
-
-/// Whose email open or click it was (the `class` stored with it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EmailClass {
-    Human,
-    Machine,
-}
-
-impl EmailClass {
-    pub const ALL: &'static [EmailClass] = &[EmailClass::Human, EmailClass::Machine];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmailClass::Human => "human",
-            EmailClass::Machine => "machine",
-        }
-    }
 }
 
 closed!(DropReason, Rejection, EmailClass);

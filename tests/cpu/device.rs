@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use tacit::enrich::bots::BotDetector;
 use tacit::enrich::ua::UaParser;
-use tacit::model::device::{decide, width_class, DeviceSignal};
+use tacit::model::device::{decide, width_class, DeviceClass, DeviceSignal};
 
 use crate::support::{vendor, vendor_json};
 
@@ -47,11 +47,12 @@ fn device_class_on_npm_user_agents() {
     let mut misses = Vec::new();
     for (ua, want, width) in &corpus {
         let agent = p.parse_uncached(ua).agent_device();
-        let (alone, _) = decide(agent, None, 0);
+        let alone = decide(agent, None, 0).0.as_str();
         agent_ok += usize::from(alone == want);
         if *width > 0 {
             width_n += 1;
             let (with, signal) = decide(agent, None, *width);
+            let with = with.as_str();
             *by_signal.entry(signal.as_str()).or_default() += 1;
             width_ok += usize::from(with == want);
             if with != want {
@@ -132,7 +133,9 @@ fn device_class_on_matomo_fixtures() {
             "tv" | "console" | "wearable" => "other",
             _ => continue,
         };
-        let (got, _) = decide(p.parse_uncached(&ua).agent_device(), None, 0);
+        let got = decide(p.parse_uncached(&ua).agent_device(), None, 0)
+            .0
+            .as_str();
         if want == "other" {
             other_n += 1;
             other_ok += usize::from(got == want);
@@ -189,21 +192,24 @@ fn the_width_decides_only_what_the_agent_leaves_open() {
     let p = parser();
     // A desktop browser in a phone-sized window (developer tools) stays a desktop.
     let mac = p.parse_uncached("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36");
-    assert_eq!(decide(mac.agent_device(), None, 375).0, "desktop");
+    assert_eq!(
+        decide(mac.agent_device(), None, 375).0,
+        DeviceClass::Desktop
+    );
     // An app's own agent on Android says nothing of the screen: the width does.
     let app =
         p.parse_uncached("Dalvik/2.1.0 (Linux; U; Android 13; M2101K6G Build/TKQ1.221013.002)");
     assert_eq!(
         decide(app.agent_device(), None, 0),
-        ("mobile", DeviceSignal::AgentGuess)
+        (DeviceClass::Mobile, DeviceSignal::AgentGuess)
     );
     assert_eq!(
         decide(app.agent_device(), None, 800),
-        ("tablet", DeviceSignal::ScreenWidth)
+        (DeviceClass::Tablet, DeviceSignal::ScreenWidth)
     );
     assert_eq!(
         decide(app.agent_device(), Some(true), 800),
-        ("mobile", DeviceSignal::ClientHint)
+        (DeviceClass::Mobile, DeviceSignal::ClientHint)
     );
-    assert_eq!(width_class(1440), Some("desktop"));
+    assert_eq!(width_class(1440), Some(DeviceClass::Desktop));
 }

@@ -2,6 +2,9 @@
 //! suites against the user-agent rules, and bot detection on real strings.
 //! Kept apart from the ClickHouse integration binary (`tests/it`).
 
+// Test and bench code: a panic is how a failed step reports itself.
+#![allow(clippy::unwrap_used)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

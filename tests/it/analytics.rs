@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
+use tacit::model::clock::format_day;
 
 use crate::common::*;
 use crate::support::Rng;
@@ -387,7 +387,7 @@ async fn cookbook_queries_agree_with_raw_events() {
     tacit::store::migrate::migrate(&cfg.clickhouse, 0)
         .await
         .unwrap();
-    let today = day_of(SystemClock.now_ms());
+    let today = today(&db).await;
     let days = [today - 2, today - 1];
     let visits = load_generated(&db, &days).await;
     let store = db.store();

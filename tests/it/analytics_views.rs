@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use crate::analytics::*;
 use crate::common::*;
 use serde_json::Value;
-use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
+use tacit::model::clock::format_day;
 
 #[tokio::test]
 async fn analyst_views_never_expose_visitor_ids() {
@@ -87,7 +87,7 @@ async fn grafana_dashboard_panels_run() {
     tacit::store::migrate::migrate(&cfg.clickhouse, 0)
         .await
         .unwrap();
-    let today = day_of(SystemClock.now_ms());
+    let today = today(&db).await;
     let days = [today - 2, today - 1];
     load_generated(&db, &days).await;
     let dash: Value = serde_json::from_str(

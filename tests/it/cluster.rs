@@ -5,7 +5,7 @@
 //! export exactly the single-server answer, before and after the rollups.
 
 use serde_json::Value;
-use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
+use tacit::model::clock::{format_day, Clock, SystemClock};
 use tacit::store::cluster;
 
 use crate::analytics::{load_generated, signup_funnel};
@@ -141,7 +141,7 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
             .await
             .unwrap();
     }
-    let today = day_of(SystemClock.now_ms());
+    let today = today(&db).await;
     let days = [today - 3, today - 2];
     load_generated(&db, &days).await;
     raw_query(
@@ -287,7 +287,7 @@ async fn sharding_by_visitor_day_gives_the_single_server_answers() {
                     from,
                     SystemClock.now_ms(),
                     30,
-                    tacit::export::Channel::Cli,
+                    tacit::export::ReleaseChannel::Cli,
                     &mut rand::rngs::StdRng::seed_from_u64(5),
                 )
                 .await
@@ -324,7 +324,7 @@ async fn replicas_agree_on_the_salt_across_an_outage_over_midnight() {
     let db = TestDb::new("replica_salt");
     let proxy = Proxy::start(&db.url).await;
     // 23:40 UTC.
-    let day = day_of(SystemClock.now_ms());
+    let day = today(&db).await;
     let clock = ManualClock::new(day as i64 * 86_400_000 + 23 * 3_600_000 + 40 * 60_000);
     let replica = |name: &str| {
         let mut raw = db.config();

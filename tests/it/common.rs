@@ -17,6 +17,72 @@ use hyper_util::rt::TokioExecutor;
 use tacit::config::{Config, RawConfig, RawSite};
 use tacit::model::clock::{SharedClock, SystemClock};
 
+/// Poll `ok` every 25 ms until it holds; fail, naming `what`, once `secs`
+/// have passed without it. The one wait of the integration tests.
+pub async fn wait_until(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A line straight to the terminal: libtest captures `eprintln!` of a
+/// passing test, this shows in `make test` output.
+pub fn loud(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Say loudly that a test did not run its real fault, and why. The test
+/// then returns without asserting anything weaker in the fault's place.
+pub fn skipped(test: &str, reason: &str) {
+    loud(&format!("SKIPPED {test}: {reason}"));
+}
+
+/// A test that reads "today" here has at least this long before the day
+/// changes under it (the longest test runs about three minutes).
+const DAY_MARGIN_MS: i64 = 5 * 60_000;
+
+/// "Now" for a test whose rows and queries name a day: tacit's clock, read
+/// at least [`DAY_MARGIN_MS`] before midnight UTC (near midnight it waits
+/// past it), so the day the test computes is the day the engine's
+/// `today()` says for the whole test. One source for every test: a test
+/// run across midnight cannot see two days.
+pub async fn settled_now(db: &TestDb) -> i64 {
+    use tacit::model::clock::{day_of, Clock};
+    loop {
+        let now = SystemClock.now_ms();
+        let left = 86_400_000 - now.rem_euclid(86_400_000);
+        if left < DAY_MARGIN_MS {
+            tokio::time::sleep(Duration::from_millis(left as u64 + 1_000)).await;
+            continue;
+        }
+        // Not `db.client()`: the database may not exist yet.
+        let engine: i32 = clickhouse::Client::default()
+            .with_url(&db.url)
+            .query("SELECT toInt32(today() - toDate('1970-01-01'))")
+            .fetch_one()
+            .await
+            .unwrap();
+        if engine != day_of(now) {
+            loud(&format!(
+                "NOTE: the engine's today() is day {engine}, tacit's UTC day is {}: the engine does not run in UTC",
+                day_of(now)
+            ));
+        }
+        return now;
+    }
+}
+
+/// Today (UTC day number) for a test, from [`settled_now`].
+pub async fn today(db: &TestDb) -> i32 {
+    tacit::model::clock::day_of(settled_now(db).await)
+}
+
 pub fn clickhouse_url() -> String {
     std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
 }
@@ -63,7 +129,9 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    /// The data directory (`server.data_dir`), removed with `_tmp`.
     pub dir: std::path::PathBuf,
+    _tmp: tempfile::TempDir,
 }
 
 impl TestDb {
@@ -75,12 +143,15 @@ impl TestDb {
             .unwrap()
             .subsec_nanos();
         let name = format!("t_{tag}_{}_{n}_{nanos}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("tacit-it-{name}"));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("tacit-it-")
+            .tempdir()
+            .unwrap();
         Self {
             name,
             url: clickhouse_url(),
-            dir,
+            dir: tmp.path().to_path_buf(),
+            _tmp: tmp,
         }
     }
 
@@ -133,15 +204,13 @@ impl TestDb {
 
     /// Wait until `table` has `n` rows (or fail after `secs`).
     pub async fn wait_rows(&self, table: &str, n: u64, secs: u64) {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let c = self.count(table).await;
-            if c == n {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{table}: {c} rows, expected {n}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut c = 0;
+        wait_until(&format!("{table} to hold {n} rows"), secs, async || {
+            c = self.count(table).await;
+            c == n
+        })
+        .await;
+        assert_eq!(c, n, "{table}");
     }
 
     /// Every row of every table and view in the database, as text.
@@ -171,7 +240,6 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
         // Blocking and connection-less: the test's runtime may be the one
         // dropping us, so no async client (its pooled connections) here.
         let sql = format!("DROP DATABASE IF EXISTS `{}` SYNC", self.name);

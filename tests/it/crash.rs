@@ -103,19 +103,12 @@ async fn sigkill_rounds(name: &str, durability: &str, kills: usize) {
     let (child, _addr, _logs) = spawn_tacit(&cfg_path);
     let want: HashSet<&String> = acked.iter().collect();
     assert_eq!(want.len(), acked.len());
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let n = db.count("events").await;
-        if n >= acked.len() as u64 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{n} of {} acknowledged hits landed",
-            acked.len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_until(
+        &format!("all {} acknowledged hits to land", acked.len()),
+        60,
+        async || db.count("events").await >= acked.len() as u64,
+    )
+    .await;
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

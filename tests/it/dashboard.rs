@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use serde_json::json;
-use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
+use tacit::model::clock::format_day;
 
 use crate::analytics::{run, SITE};
 use crate::common::*;
@@ -15,7 +15,7 @@ use crate::common::*;
 async fn dashboard_shows_the_sql_numbers_in_chromium() {
     let db = TestDb::new("dashboard");
     let app = start(db.config()).await;
-    let today = day_of(SystemClock.now_ms());
+    let today = today(&db).await;
     let days = [today - 2, today - 1];
     crate::analytics::load_generated(&db, &days).await;
     let (from, to) = (format_day(days[0]), format_day(days[1]));

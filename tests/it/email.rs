@@ -78,7 +78,7 @@ async fn opens_and_clicks_per_campaign_and_link_and_no_open_redirect() {
         domain: "b.example".into(),
         ..Default::default()
     });
-    let clock = ManualClock::new(SystemClock.now_ms());
+    let clock = ManualClock::new(settled_now(&db).await);
     let app = start_with_clock(raw, Arc::new(clock.clone())).await;
     let at = app.beacon_addr;
     let send = |path: String, ip: &'static str, ua: &'static str| async move {
@@ -247,7 +247,7 @@ async fn email_exports_count_readers_only_and_suppress_small_campaigns() {
     tacit::store::migrate::migrate(&cfg.clickhouse, 0)
         .await
         .unwrap();
-    let today = day_of(SystemClock.now_ms());
+    let today = today(&db).await;
     let day = format_day(today - 2);
     // big: 6 readers open, 3 of them click; mid: 4 readers; small: 2
     // readers and 20 machine opens (which never count).
@@ -285,7 +285,7 @@ async fn email_exports_count_readers_only_and_suppress_small_campaigns() {
         &day,
         SystemClock.now_ms(),
         30,
-        tacit::export::Channel::Cli,
+        tacit::export::ReleaseChannel::Cli,
         &mut rand::rngs::StdRng::seed_from_u64(1),
     )
     .await

@@ -9,8 +9,8 @@ use rand::SeedableRng;
 use serde::Serialize;
 use tacit::config::exports::RawExport;
 use tacit::config::RawConfig;
-use tacit::export::{self, Channel, ExportError};
-use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
+use tacit::export::{self, ExportError, ReleaseChannel};
+use tacit::model::clock::format_day;
 
 use crate::common::*;
 use crate::support::Rng;
@@ -117,7 +117,16 @@ pub(crate) async fn release_cli(
     now_ms: i64,
     rng: &mut StdRng,
 ) -> Result<export::Released, ExportError> {
-    export::release(&db.store(), spec, period, now_ms, 30, Channel::Cli, rng).await
+    export::release(
+        &db.store(),
+        spec,
+        period,
+        now_ms,
+        30,
+        ReleaseChannel::Cli,
+        rng,
+    )
+    .await
 }
 
 pub(crate) fn spec_toml(extra: &str) -> RawExport {
@@ -139,7 +148,7 @@ pub(crate) async fn setup(tag: &str) -> (TestDb, i32, String) {
     tacit::store::migrate::migrate(&cfg.clickhouse, 0)
         .await
         .unwrap();
-    let today = day_of(SystemClock.now_ms());
+    let today = today(&db).await;
     let (monday, label) = last_week(today);
     let n = load(&db, monday).await;
     assert!(n > 1000, "{n} hits");

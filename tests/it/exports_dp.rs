@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tacit::config::exports::{Granularity, RawExport};
-use tacit::export::{self, budget, Channel, ExportError};
+use tacit::export::{self, budget, ExportError, ReleaseChannel};
 use tacit::model::clock::format_day;
 
 use crate::common::*;
@@ -68,7 +68,16 @@ async fn twenty_concurrent_days_of_one_month_never_overdraw_its_budget() {
         tasks.spawn(async move {
             let period = format_day(day("2026-03-01") + i);
             let mut rng = StdRng::from_os_rng();
-            export::release(&store, &spec, &period, now_ms, 30, Channel::Api, &mut rng).await
+            export::release(
+                &store,
+                &spec,
+                &period,
+                now_ms,
+                30,
+                ReleaseChannel::Api,
+                &mut rng,
+            )
+            .await
         });
     }
     let (mut made, mut refused) = (0, 0);
@@ -158,7 +167,7 @@ async fn an_account_survives_a_rename_and_refuses_a_raise_at_startup() {
         "2026-03-02",
         now_ms,
         30,
-        Channel::Cli,
+        ReleaseChannel::Cli,
         &mut rng,
     )
     .await
@@ -191,7 +200,7 @@ async fn an_account_survives_a_rename_and_refuses_a_raise_at_startup() {
         "2026-03-03",
         now_ms,
         30,
-        Channel::Cli,
+        ReleaseChannel::Cli,
         &mut rng,
     )
     .await
@@ -202,7 +211,7 @@ async fn an_account_survives_a_rename_and_refuses_a_raise_at_startup() {
         "2026-03-04",
         now_ms,
         30,
-        Channel::Cli,
+        ReleaseChannel::Cli,
         &mut rng,
     )
     .await
@@ -329,7 +338,7 @@ async fn only_settled_periods_are_released() {
         &yesterday,
         end_ms + 60_000,
         30,
-        Channel::Cli,
+        ReleaseChannel::Cli,
         &mut rng,
     )
     .await
@@ -364,7 +373,7 @@ async fn only_settled_periods_are_released() {
         &yesterday,
         end_ms + 60_000,
         30,
-        Channel::Cli,
+        ReleaseChannel::Cli,
         &mut rng,
     )
     .await
@@ -386,7 +395,7 @@ async fn only_settled_periods_are_released() {
         &yesterday,
         end_ms + 60_000,
         30,
-        Channel::Cli,
+        ReleaseChannel::Cli,
         &mut rng,
     )
     .await

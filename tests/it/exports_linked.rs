@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::Serialize;
 use tacit::config::exports::RawExport;
-use tacit::export::{self, Channel, Linking};
+use tacit::export::{self, Linking, ReleaseChannel};
 use tacit::model::clock::{day_of_date, format_day};
 
 use crate::common::*;
@@ -167,7 +167,7 @@ async fn release_all(
             &period,
             released_on as i64 * 86_400_000 + 3_600_000,
             120,
-            Channel::Cli,
+            ReleaseChannel::Cli,
             &mut StdRng::seed_from_u64(1),
             linking,
         )
@@ -372,8 +372,8 @@ async fn twenty_concurrent_requests_make_one_release() {
     acme.token_sha256 = vec![hex::encode(sha2::Sha256::digest(b"acme-race-token"))];
     raw.exports = vec![acme];
     let mut raw_b = raw.clone();
-    let dir_b = std::env::temp_dir().join(format!("tacit-race-b-{}", std::process::id()));
-    raw_b.server.data_dir = dir_b.to_string_lossy().into_owned();
+    let dir_b = tempfile::tempdir().unwrap();
+    raw_b.server.data_dir = dir_b.path().to_string_lossy().into_owned();
     let clock = std::sync::Arc::new(tacit::model::clock::ManualClock::new(now(today)));
     let app = start_with_clock(raw, clock.clone()).await;
     let app_b = start_with_clock(raw_b, clock).await;

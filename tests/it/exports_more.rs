@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tacit::export::{self, ExportError};
-use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SystemClock};
+use tacit::model::clock::{format_day, ManualClock};
 
 use crate::common::*;
 use crate::exports::*;
@@ -362,7 +362,7 @@ async fn cli_export_and_disclosures() {
         file.lines().all(|l| l.starts_with("{\"country\":")),
         "{file}"
     );
-    let year = tacit::model::clock::civil_from_days(day_of(SystemClock.now_ms()) as i64)
+    let year = tacit::model::clock::civil_from_days(today as i64)
         .0
         .to_string();
     let o = run(&["disclosures", "--year", &year, "--json"], &base);

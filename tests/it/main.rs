@@ -1,5 +1,8 @@
 //! Integration tests: tacit against a real ClickHouse engine.
 
+// Test and bench code: a panic is how a failed step reports itself.
+#![allow(clippy::unwrap_used)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tacit::model::clock::{day_of, Clock, ManualClock, SystemClock};
+use tacit::model::clock::{day_of, Clock, ManualClock};
 use tacit::privacy::Salts;
 
 use crate::common::*;
@@ -82,16 +82,13 @@ async fn canary_identifiers_appear_nowhere() {
     proxy.down();
     let (s, _, _) = post(app.beacon_addr, "/api/event", &headers, &body).await;
     assert_eq!(s, 202);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app
-        .metrics
-        .flush_errors
-        .load(std::sync::atomic::Ordering::SeqCst)
-        < 1
-    {
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_until("a failed write", 10, async || {
+        app.metrics
+            .flush_errors
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 1
+    })
+    .await;
     let mut spool_text = String::new();
     for e in std::fs::read_dir(db.dir.join("wal")).unwrap() {
         spool_text.push_str(&String::from_utf8_lossy(
@@ -109,7 +106,7 @@ async fn canary_identifiers_appear_nowhere() {
     // Every tier: the visits of the day, then its rollup.
     let client = db.client();
     let store = db.store();
-    let today_n = day_of(SystemClock.now_ms());
+    let today_n = today(&db).await;
     tacit::analytics::sessions::sessionize_day(&store, today_n, 1)
         .await
         .unwrap();
@@ -191,7 +188,7 @@ async fn canary_identifiers_appear_nowhere() {
         );
     }
     let ex_cfg = ex_raw.validate().unwrap();
-    let now = tacit::model::clock::SystemClock.now_ms();
+    let now = settled_now(&db).await;
     let today = tacit::model::clock::format_day(day_of(now));
     let mut export_text = String::new();
     for spec in &ex_cfg.exports {
@@ -206,7 +203,7 @@ async fn canary_identifiers_appear_nowhere() {
             &today,
             now + 86_400_000,
             30,
-            tacit::export::Channel::Cli,
+            tacit::export::ReleaseChannel::Cli,
             &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(9),
         )
         .await
@@ -269,7 +266,7 @@ async fn replicas_share_salts_and_old_salts_are_destroyed() {
     let store = db.store();
     // 01:00 UTC today: salts of a fixed past day would expire under the
     // table's TTL while the test runs.
-    let now = day_of(SystemClock.now_ms()) as i64 * 86_400_000 + 3_600_000;
+    let now = today(&db).await as i64 * 86_400_000 + 3_600_000;
     let today = day_of(now);
 
     // A salt from long ago, as if left by a crashed process.
@@ -335,7 +332,7 @@ async fn tacit_insert_old_salt(db: &TestDb, day: i32) {
 async fn visitor_id_rotates_at_midnight_with_an_injected_clock() {
     let db = TestDb::new("rotate");
     // 23:59:59 today (a fixed past day's salts would expire under the TTL).
-    let midnight = (day_of(SystemClock.now_ms()) as i64 + 1) * 86_400_000;
+    let midnight = (today(&db).await as i64 + 1) * 86_400_000;
     let clock = ManualClock::new(midnight - 1_000);
     let app = start_with_clock(db.config(), Arc::new(clock.clone())).await;
     beacon(app.beacon_addr, "/before").await;
@@ -366,7 +363,7 @@ async fn two_tacit_processes_agree_on_the_visitor_id() {
     let b = start(second).await;
     // Each replica made or adopted today's salt at start; a refresh makes
     // both see the same winner (as the periodic refresh does in serve).
-    let now = tacit::model::clock::Clock::now_ms(&tacit::model::clock::SystemClock);
+    let now = settled_now(&db).await;
     a.salts.sync(&db.store(), day_of(now), now).await.unwrap();
     b.salts.sync(&db.store(), day_of(now), now).await.unwrap();
     let h = [
@@ -402,7 +399,7 @@ async fn salts_leave_memory_on_time_while_the_engine_is_down_across_two_midnight
     raw.clickhouse.url = proxy.url();
     let cfg = raw.validate().unwrap();
     // 12:00 UTC today.
-    let noon = day_of(SystemClock.now_ms()) as i64 * 86_400_000 + 43_200_000;
+    let noon = today(&db).await as i64 * 86_400_000 + 43_200_000;
     let today = day_of(noon);
     let clock = ManualClock::new(noon);
     let app = tacit::app::start(
@@ -474,7 +471,7 @@ async fn a_quarantined_row_goes_at_the_event_ttl_and_with_its_site() {
     let proxy = Proxy::start(&db.url).await;
     let mut raw = db.config();
     raw.clickhouse.url = proxy.url();
-    let now = SystemClock.now_ms();
+    let now = settled_now(&db).await;
     let clock = ManualClock::new(now);
     let app = start_with_clock(raw.clone(), Arc::new(clock.clone())).await;
     proxy.down();
@@ -494,14 +491,10 @@ async fn a_quarantined_row_goes_at_the_event_ttl_and_with_its_site() {
     proxy.up();
     let app = start_with_clock(raw.clone(), Arc::new(clock.clone())).await;
     let m = app.metrics.clone();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while m.rows_quarantined.load(SeqCst) < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the poison rows are refused"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_until("the poison rows to be refused", 20, async || {
+        m.rows_quarantined.load(SeqCst) >= 2
+    })
+    .await;
     db.wait_rows("events", 1, 10).await;
     let today = day_of(now);
     let files = quarantine::list(&wal, today).unwrap();
@@ -560,17 +553,15 @@ async fn a_quarantined_row_goes_at_the_event_ttl_and_with_its_site() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(quarantine::list(&wal, today).unwrap().len(), 1);
     clock.advance(86_400_000);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !quarantine::list(&wal, today).unwrap().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "deleted at the TTL");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_until("the file to be deleted at the TTL", 10, async || {
+        quarantine::list(&wal, today).unwrap().is_empty()
+    })
+    .await;
     assert_eq!(m.quarantine_expired_rows.load(SeqCst), 1);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while m.quarantine_rows.load(SeqCst) != 0 {
-        assert!(std::time::Instant::now() < deadline, "the gauge follows");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_until("the gauge to follow", 5, async || {
+        m.quarantine_rows.load(SeqCst) == 0
+    })
+    .await;
     assert!(m.render().contains("tacit_quarantine_expired_rows_total 1"));
     app.shutdown().await;
 }

@@ -96,19 +96,13 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     // before ClickHouse goes away.
     db.wait_rows("dropped_hits", 2, 20).await;
     // ... and the writer has their acknowledgement (not only ClickHouse).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while app
-        .metrics
-        .rows_written
-        .load(std::sync::atomic::Ordering::SeqCst)
-        < 42
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the writer never heard back"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    wait_until("the writer to hear back", 20, async || {
+        app.metrics
+            .rows_written
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 42
+    })
+    .await;
     // One more hit of A stays in the log: ClickHouse is down at shutdown.
     proxy.down();
     hit(app.beacon_addr, A, "/late", BROWSER_UA).await;
@@ -116,7 +110,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     proxy.up();
     let client = db.client();
     let store = db.store();
-    let now = SystemClock.now_ms();
+    let now = settled_now(&db).await;
     let today = day_of(now);
     // The live sessionizer's first run: today's visits, and the open ones
     // in its working tables.
@@ -149,7 +143,7 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
         &format_day(today),
         now + 86_400_000,
         30,
-        tacit::export::Channel::Cli,
+        tacit::export::ReleaseChannel::Cli,
         &mut rand::rngs::StdRng::seed_from_u64(3),
     )
     .await

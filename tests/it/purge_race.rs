@@ -132,7 +132,7 @@ async fn purges_with_writers_running_leave_nothing_behind() {
             ..Default::default()
         })
         .collect();
-    let clock = ManualClock::new(SystemClock.now_ms());
+    let clock = ManualClock::new(settled_now(&db).await);
     let shared: SharedClock = Arc::new(clock.clone());
     // Two replicas on one database, each with its own log.
     let a = collector(raw.clone(), shared.clone()).await;
@@ -153,14 +153,12 @@ async fn purges_with_writers_running_leave_nothing_behind() {
         clock.advance(STEP_MS);
         // Wait until the background writers hold the site's visits, so the
         // purge meets them mid-run.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while count_of(&db, "sessions", site).await < 2 {
-            assert!(
-                Instant::now() < deadline,
-                "round {round}: no visits of {site} appeared"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until(
+            &format!("round {round}: visits of {site}"),
+            30,
+            async || count_of(&db, "sessions", site).await >= 2,
+        )
+        .await;
         // Hits of the other site keep coming during the purge.
         let other = {
             let (a, b) = (a.beacon_addr, b.beacon_addr);
@@ -256,7 +254,7 @@ async fn a_release_reads_no_row_a_purge_fence_keeps_out() {
         &week,
         now,
         30,
-        tacit::export::Channel::Cli,
+        tacit::export::ReleaseChannel::Cli,
         &mut rng,
     )
     .await
@@ -269,7 +267,7 @@ async fn a_release_reads_no_row_a_purge_fence_keeps_out() {
         &week,
         now,
         30,
-        tacit::export::Channel::Cli,
+        tacit::export::ReleaseChannel::Cli,
         &mut rng,
     )
     .await
@@ -290,7 +288,7 @@ async fn every_source_a_writer_reads_is_fenced() {
         .unwrap();
     let client = db.client();
     let store = db.store();
-    let now = SystemClock.now_ms();
+    let now = settled_now(&db).await;
     for site in ["gone.example", "kept.example"] {
         client
             .query(

@@ -132,7 +132,7 @@ async fn after_the_event_ttl_nothing_per_visitor_remains_and_every_view_answers_
         .unwrap();
     let client = db.client();
     let store = db.store();
-    let now = SystemClock.now_ms();
+    let now = settled_now(&db).await;
     let today = day_of(now);
     // Two closed days whose events a 3-day TTL has expired.
     let days = [today - 5, today - 4];
@@ -266,7 +266,7 @@ async fn existing_sketches_and_old_visits_become_counts_on_upgrade() {
         .unwrap();
     let client = db.client();
     let store = db.store();
-    let today = day_of(SystemClock.now_ms());
+    let today = today(&db).await;
     // A day past the event TTL (its sketches and visits are all that is
     // left of it) and a closed day still within it.
     let (old, recent) = (today - 40, today - 5);

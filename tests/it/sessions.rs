@@ -4,7 +4,7 @@
 //! day back to a full run.
 
 use tacit::analytics::sessions::{Margins, Sessionizer};
-use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
+use tacit::model::clock::format_day;
 
 use crate::common::*;
 
@@ -181,7 +181,8 @@ async fn setup(tag: &str) -> (TestDb, i32) {
     tacit::store::migrate::migrate(&cfg.clickhouse, 0)
         .await
         .unwrap();
-    (db, day_of(SystemClock.now_ms()))
+    let today = today(&db).await;
+    (db, today)
 }
 
 fn exact() -> Sessionizer {
