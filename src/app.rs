@@ -355,13 +355,15 @@ async fn prepare_store(
         cfg.policy.event_ttl_days as u64,
     )
     .await?;
-    let funnels: Vec<(String, String, Vec<String>)> = cfg
+    let funnels: Vec<crate::analytics::rollup::FunnelDef> = cfg
         .funnels
         .iter()
         .flat_map(|f| {
-            f.sites
-                .iter()
-                .map(|s| (s.clone(), f.name.clone(), f.steps.clone()))
+            f.sites.iter().map(|s| crate::analytics::rollup::FunnelDef {
+                site: s.clone(),
+                name: f.name.clone(),
+                steps: f.steps.clone(),
+            })
         })
         .collect();
     if crate::analytics::rollup::sync_funnels(&db, &funnels).await? {

@@ -246,33 +246,30 @@ pub async fn run_once(
     Ok(days)
 }
 
-/// Make `funnel_definitions` hold exactly `funnels` (site, name, steps).
-/// Returns whether anything changed.
-pub async fn sync_funnels(
-    store: &Store,
-    funnels: &[(String, String, Vec<String>)],
-) -> Result<bool, StoreError> {
+/// One configured funnel of one site, as `funnel_definitions` holds it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, clickhouse::Row, serde::Deserialize)]
+pub struct FunnelDef {
+    pub site: String,
+    pub name: String,
+    /// In order: `/path` for a page view, otherwise an event name.
+    pub steps: Vec<String>,
+}
+
+/// Make `funnel_definitions` hold exactly `funnels`. Returns whether
+/// anything changed.
+pub async fn sync_funnels(store: &Store, funnels: &[FunnelDef]) -> Result<bool, StoreError> {
     let client = store.client();
-    #[derive(clickhouse::Row, serde::Deserialize)]
-    struct Def {
-        site: String,
-        name: String,
-        steps: Vec<String>,
-    }
-    let mut have: Vec<(String, String, Vec<String>)> = client
+    let mut have: Vec<FunnelDef> = client
         .query("SELECT toString(site) AS site, name, steps FROM funnel_definitions FINAL")
-        .fetch_all::<Def>()
-        .await?
-        .into_iter()
-        .map(|d| (d.site, d.name, d.steps))
-        .collect();
+        .fetch_all::<FunnelDef>()
+        .await?;
     let mut want = funnels.to_vec();
     want.sort();
     have.sort();
     if have == want {
         return Ok(false);
     }
-    for (site, name, steps) in &want {
+    for FunnelDef { site, name, steps } in &want {
         client
             .query(
                 "INSERT INTO funnel_definitions (site, name, steps) \
@@ -286,7 +283,7 @@ pub async fn sync_funnels(
     }
     let keep: Vec<String> = want
         .iter()
-        .map(|(s, n, _)| format!("{s}\u{0}{n}"))
+        .map(|f| format!("{}\u{0}{}", f.site, f.name))
         .collect();
     client
         .query(&format!(

@@ -81,7 +81,7 @@ impl MailNetworks {
             let idx = match operators.iter().position(|o| *o == op) {
                 Some(k) => k,
                 None => {
-                    operators.push(Box::leak(op.to_string().into_boxed_str()));
+                    operators.push(crate::model::intern::intern(op));
                     operators.len() - 1
                 }
             };

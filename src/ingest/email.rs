@@ -53,7 +53,7 @@ impl Pipeline {
             .sites
             .find(hit.site.as_deref().unwrap_or(""))
             .ok_or(Rejection::UnknownSite)?;
-        let key = site.email_key.ok_or(Rejection::EmailOff)?;
+        let key = site.email_key.as_ref().ok_or(Rejection::EmailOff)?;
         let campaign = label(hit.campaign.as_deref(), true, Rejection::BadCampaign)?;
         let variant = label(hit.variant.as_deref(), false, Rejection::BadVariant)?;
         let (mut link_host, mut link_path, mut redirect) = (String::new(), String::new(), None);
@@ -61,7 +61,7 @@ impl Pipeline {
             let to = hit.to.as_deref().unwrap_or("").trim();
             let target = steps::parse_url(Some(to)).map_err(|_| Rejection::BadLink)?;
             let sig = hit.sig.as_deref().unwrap_or("");
-            if !email::verify(key, site.domain, &campaign, &variant, to, sig) {
+            if !email::verify(key.expose(), site.domain, &campaign, &variant, to, sig) {
                 return Err(Rejection::BadSignature);
             }
             // Kept as a page URL would be: host and scrubbed path, no query.

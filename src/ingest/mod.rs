@@ -34,15 +34,18 @@ pub enum Outcome {
     },
 }
 
-/// One configured site (strings live for the process: sites are few).
-#[derive(Debug, Clone, Copy)]
+/// One configured site. The domain is interned (one copy per distinct
+/// domain for the process, however often a configuration is loaded: rows
+/// borrow it instead of copying it per hit); the key and the allowed
+/// properties are shared with the `Sites` that made them and freed with it.
+#[derive(Debug, Clone)]
 pub struct SiteRef {
     pub domain: &'static str,
     pub hash_routing: bool,
     /// Signs email click links; `None`: no email beacons for the site.
-    pub email_key: Option<&'static [u8]>,
+    pub email_key: Option<Arc<crate::config::EmailKey>>,
     /// Property keys that may be stored; `None`: every key.
-    pub allowed_properties: Option<&'static [String]>,
+    pub allowed_properties: Option<Arc<[String]>>,
 }
 
 /// The configured sites, matched by exact domain.
@@ -60,16 +63,10 @@ impl Sites {
             .sites
             .iter()
             .map(|s| SiteRef {
-                domain: Box::leak(s.domain.clone().into_boxed_str()),
+                domain: crate::model::intern::intern(&s.domain),
                 hash_routing: s.hash_routing,
-                email_key: s
-                    .email_key
-                    .as_ref()
-                    .map(|k| &*Box::leak(k.expose().to_vec().into_boxed_slice())),
-                allowed_properties: s
-                    .allowed_properties
-                    .as_ref()
-                    .map(|a| &*Box::leak(a.clone().into_boxed_slice())),
+                email_key: s.email_key.clone().map(Arc::new),
+                allowed_properties: s.allowed_properties.as_deref().map(Arc::from),
             })
             .collect();
         let umami = cfg
@@ -96,7 +93,7 @@ impl Sites {
         self.sites
             .iter()
             .find(|s| s.domain.eq_ignore_ascii_case(d))
-            .copied()
+            .cloned()
     }
 
     /// CORS: an origin is allowed if its host is a site or a subdomain of
@@ -207,8 +204,11 @@ impl Pipeline {
         let page = steps::page(&url, site.hash_routing || hit.hash_mode, &self.policy);
         drop(url);
         let referrer_host = steps::referrer_host(hit.referrer.as_deref(), &page.hostname)?;
-        let (prop_keys, prop_values) =
-            steps::props(hit.props, site.allowed_properties, self.policy.redact_paths)?;
+        let (prop_keys, prop_values) = steps::props(
+            hit.props,
+            site.allowed_properties.as_deref(),
+            self.policy.redact_paths,
+        )?;
         let drop = |reason| {
             Ok((
                 Outcome::Drop {

@@ -11,6 +11,7 @@
 //! - [`email`]: email beacons (opens, clicks) and their labels;
 //! - [`named`]: the one naming mechanism of every closed set ([`Named`]);
 //! - [`row`]: the seam through which an anonymous row is encoded;
+//! - [`intern`]: one `'static` copy of each configured name;
 //! - [`clock`]: the injected clock and UTC day helpers;
 //! - [`backoff`]: capped exponential backoff with jitter for retries.
 
@@ -21,6 +22,7 @@ pub mod email;
 pub mod export;
 pub mod facts;
 pub mod hit;
+pub mod intern;
 pub mod named;
 pub mod net;
 pub mod outcome;

@@ -339,11 +339,11 @@ fn raw_sql(n: u32) -> Option<&'static str> {
 pub(crate) async fn signup_funnel(store: &tacit::store::Store) {
     tacit::analytics::rollup::sync_funnels(
         store,
-        &[(
-            SITE.to_string(),
-            "signup".to_string(),
-            vec!["/".into(), "/pricing".into(), "/signup".into()],
-        )],
+        &[tacit::analytics::rollup::FunnelDef {
+            site: SITE.to_string(),
+            name: "signup".to_string(),
+            steps: vec!["/".into(), "/pricing".into(), "/signup".into()],
+        }],
     )
     .await
     .unwrap();

@@ -124,11 +124,11 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     // Today rolled up ahead of time, so every aggregate table holds rows.
     tacit::analytics::rollup::sync_funnels(
         &store,
-        &[(
-            A.to_string(),
-            "f".to_string(),
-            vec!["/".into(), "/late".into()],
-        )],
+        &[tacit::analytics::rollup::FunnelDef {
+            site: A.to_string(),
+            name: "f".to_string(),
+            steps: vec!["/".into(), "/late".into()],
+        }],
     )
     .await
     .unwrap();
