@@ -299,7 +299,55 @@ async fn counts(
     Ok(out)
 }
 
-/// Run a purge. `now_ms` is the injected clock's time.
+/// What a request removes: the site, the optional `--before` day, whether
+/// the site is still configured, and the cut-off (ms) before which its rows
+/// are removed and never written again.
+struct Scope {
+    site: String,
+    configured: bool,
+    cutoff_ms: i64,
+}
+
+impl Scope {
+    /// Check a request against the configuration, with no I/O: a bad or
+    /// future day, or a configured site without `--force`, is refused.
+    fn of(cfg: &Config, req: &Request, now_ms: i64) -> Result<Scope, PurgeError> {
+        let site = req.site.trim().to_ascii_lowercase();
+        let before_day = match req.before.as_deref() {
+            Some(d) => Some(day_of_date(
+                d.parse::<jiff::civil::Date>()
+                    .map_err(|_| PurgeError::BadDay(d.to_string()))?,
+            )),
+            None => None,
+        };
+        if before_day.is_some_and(|d| d > crate::model::clock::day_of(now_ms)) {
+            return Err(PurgeError::FutureDay(
+                req.before.clone().unwrap_or_default(),
+            ));
+        }
+        let configured = cfg.sites.iter().any(|s| s.domain == site);
+        if configured && !req.force {
+            return Err(PurgeError::StillConfigured(site));
+        }
+        // A `--before` day's start; for a site still configured (`--force`),
+        // now (new hits keep arriving); otherwise every row.
+        let cutoff_ms = match before_day {
+            Some(d) => d as i64 * 86_400_000,
+            None if configured => now_ms,
+            None => FOREVER_MS,
+        };
+        Ok(Scope {
+            site,
+            configured,
+            cutoff_ms,
+        })
+    }
+}
+
+/// Run a purge. `now_ms` is the injected clock's time. In order: the
+/// scope; what there is; wait until this host's log holds none of it; the
+/// fence, acknowledged by every running collector; delete; count again
+/// and record; a note in the disclosure ledger.
 pub async fn run(
     cfg: &Config,
     store: &Store,
@@ -307,78 +355,42 @@ pub async fn run(
     now_ms: i64,
     log_wait: Duration,
 ) -> Result<PurgeReport, PurgeError> {
-    let site = req.site.trim().to_ascii_lowercase();
-    let before = req.before.as_deref();
-    let before_day = match before {
-        Some(d) => Some(day_of_date(
-            d.parse::<jiff::civil::Date>()
-                .map_err(|_| PurgeError::BadDay(d.to_string()))?,
-        )),
-        None => None,
-    };
-    if before_day.is_some_and(|d| d > crate::model::clock::day_of(now_ms)) {
-        return Err(PurgeError::FutureDay(
-            before.unwrap_or_default().to_string(),
-        ));
-    }
-    let configured = cfg.sites.iter().any(|s| s.domain == site);
-    if configured && !req.force {
-        return Err(PurgeError::StillConfigured(site));
-    }
-    // Rows before the cut-off are removed and never written again: a
-    // `--before` day's start; for a site still configured (`--force`), now
-    // (new hits keep arriving); otherwise every row.
-    let cutoff_ms = match before_day {
-        Some(d) => d as i64 * 86_400_000,
-        None if configured => now_ms,
-        None => FOREVER_MS,
-    };
+    let scope = Scope::of(cfg, req, now_ms)?;
+    let (site, cutoff_ms) = (scope.site.as_str(), scope.cutoff_ms);
     let client = store.client();
     let params = Params {
-        site: &site,
-        before,
+        site,
+        before: req.before.as_deref(),
         cutoff_ms,
     };
     let wal = cfg.data_dir.join("wal");
-    let mut found = counts(store, &params, false).await?;
-    found.insert(
-        "write-ahead log".into(),
-        rows_in_log(&wal, &site, cutoff_ms)?,
-    );
     let today = crate::model::clock::day_of(now_ms);
-    found.insert(
-        "quarantine".into(),
-        quarantine::rows_of_site(&wal, &site, cutoff_ms, today)?,
-    );
-    if !configured && found.values().all(|n| *n == 0) {
-        return Err(PurgeError::UnknownSite(site));
+    let found = rows_to_remove(store, &params, &wal, today).await?;
+    if !scope.configured && found.values().all(|n| *n == 0) {
+        return Err(PurgeError::UnknownSite(scope.site));
     }
     if req.dry_run {
         return Ok(PurgeReport {
-            site,
+            site: scope.site,
             before: req.before.clone(),
             dry_run: true,
             found,
             left: BTreeMap::new(),
         });
     }
+    let failed = |step: &str| vec![step.to_string()];
     // Rows still in this host's log would land after the delete: a running
     // collector delivers them within seconds.
-    let deadline = tokio::time::Instant::now() + log_wait;
-    let mut in_log = rows_in_log(&wal, &site, cutoff_ms)?;
-    while in_log > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        in_log = rows_in_log(&wal, &site, cutoff_ms)?;
-    }
+    let in_log = drain_log(&wal, site, cutoff_ms, log_wait).await?;
     if in_log > 0 {
         record(
             client,
             req,
-            &site,
+            site,
             now_ms,
             0,
             &found,
-            &["write-ahead log".into()],
+            &failed("write-ahead log"),
         )
         .await?;
         return Err(PurgeError::InLog {
@@ -389,43 +401,13 @@ pub async fn run(
     // Then the fence: once every running collector has it, none of their
     // writers writes the range again, and none still runs a write that
     // read it before.
-    let keep_days = cfg.policy.event_ttl_days + 2;
-    let fence = crate::store::fence::raise(client, &site, cutoff_ms, now_ms, keep_days).await?;
-    // A member that stopped without saying so is waited for until it is
-    // presumed stopped.
-    let fence_wait = log_wait.max(Duration::from_millis(
-        crate::store::fence::MEMBER_LIVE_MS as u64 + 5_000,
-    ));
-    let members = crate::store::fence::await_members(client, &fence.id, fence_wait).await;
-    if let Err(e) = &members {
-        record(
-            client,
-            req,
-            &site,
-            now_ms,
-            0,
-            &found,
-            &["purge fence".into()],
-        )
-        .await?;
+    if let Err(e) = fence(cfg, client, site, cutoff_ms, now_ms, log_wait).await {
+        record(client, req, site, now_ms, 0, &found, &failed("purge fence")).await?;
         tracing::warn!(error = %e, "purge fence not acknowledged");
+        return Err(e);
     }
-    let members = members?;
-    tracing::info!(collectors = members.len(), "purge fence acknowledged");
-    let mut found = counts(store, &params, false).await?;
-    found.insert("write-ahead log".into(), in_log);
-    found.insert(
-        "quarantine".into(),
-        quarantine::rows_of_site(&wal, &site, cutoff_ms, today)?,
-    );
-    let mut outcome = PurgeReport {
-        site: site.clone(),
-        before: req.before.clone(),
-        dry_run: req.dry_run,
-        found: found.clone(),
-        left: BTreeMap::new(),
-    };
-    for (table, sql) in delete_sql(store, before.is_some()) {
+    let found = rows_to_remove(store, &params, &wal, today).await?;
+    for (table, sql) in delete_sql(store, req.before.is_some()) {
         if found.get(table).copied().unwrap_or(0) > 0 {
             params
                 .apply(client.query(&sql))
@@ -434,28 +416,113 @@ pub async fn run(
                 .await?;
         }
     }
-    quarantine::purge_site(&wal, &site, cutoff_ms, today)?;
-    let mut left = counts(store, &params, true).await?;
-    left.insert(
-        "quarantine".into(),
-        quarantine::rows_of_site(&wal, &site, cutoff_ms, today)?,
-    );
-    left.insert(
-        "write-ahead log".into(),
-        rows_in_log(&wal, &site, cutoff_ms)?,
-    );
+    quarantine::purge_site(&wal, site, cutoff_ms, today)?;
+    let left = rows_left(store, &params, &wal, today).await?;
     let tables_left: Vec<String> = left
         .iter()
         .filter(|(_, n)| **n > 0)
         .map(|(t, _)| t.clone())
         .collect();
-    outcome.left = left;
     let completed = if tables_left.is_empty() { now_ms } else { 0 };
-    record(client, req, &site, now_ms, completed, &found, &tables_left).await?;
+    record(client, req, site, now_ms, completed, &found, &tables_left).await?;
     if !tables_left.is_empty() {
         return Err(PurgeError::Incomplete(tables_left));
     }
-    let range = match before {
+    note_in_ledger(client, req, site, now_ms).await?;
+    Ok(PurgeReport {
+        site: scope.site,
+        before: req.before.clone(),
+        dry_run: false,
+        found,
+        left,
+    })
+}
+
+/// The rows to remove: per table, in this host's log and its quarantine.
+async fn rows_to_remove(
+    store: &Store,
+    params: &Params<'_>,
+    wal: &Path,
+    today: i32,
+) -> Result<BTreeMap<String, u64>, PurgeError> {
+    let mut found = counts(store, params, false).await?;
+    found.insert(
+        "write-ahead log".into(),
+        rows_in_log(wal, params.site, params.cutoff_ms)?,
+    );
+    found.insert(
+        "quarantine".into(),
+        quarantine::rows_of_site(wal, params.site, params.cutoff_ms, today)?,
+    );
+    Ok(found)
+}
+
+/// What is left that must not be, once the deletes ran.
+async fn rows_left(
+    store: &Store,
+    params: &Params<'_>,
+    wal: &Path,
+    today: i32,
+) -> Result<BTreeMap<String, u64>, PurgeError> {
+    let mut left = counts(store, params, true).await?;
+    left.insert(
+        "quarantine".into(),
+        quarantine::rows_of_site(wal, params.site, params.cutoff_ms, today)?,
+    );
+    left.insert(
+        "write-ahead log".into(),
+        rows_in_log(wal, params.site, params.cutoff_ms)?,
+    );
+    Ok(left)
+}
+
+/// Wait up to `wait` for this host's log to deliver the site's rows;
+/// returns how many are still in it.
+async fn drain_log(
+    wal: &Path,
+    site: &str,
+    cutoff_ms: i64,
+    wait: Duration,
+) -> Result<u64, PurgeError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut in_log = rows_in_log(wal, site, cutoff_ms)?;
+    while in_log > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        in_log = rows_in_log(wal, site, cutoff_ms)?;
+    }
+    Ok(in_log)
+}
+
+/// Raise the fence and wait until every live collector has applied it. A
+/// member that stopped without saying so is waited for until it is
+/// presumed stopped.
+async fn fence(
+    cfg: &Config,
+    client: &clickhouse::Client,
+    site: &str,
+    cutoff_ms: i64,
+    now_ms: i64,
+    log_wait: Duration,
+) -> Result<(), PurgeError> {
+    let keep_days = cfg.policy.event_ttl_days + 2;
+    let fence = crate::store::fence::raise(client, site, cutoff_ms, now_ms, keep_days).await?;
+    let wait = log_wait.max(Duration::from_millis(
+        crate::store::fence::MEMBER_LIVE_MS as u64 + 5_000,
+    ));
+    let members = crate::store::fence::await_members(client, &fence.id, wait).await?;
+    tracing::info!(collectors = members.len(), "purge fence acknowledged");
+    Ok(())
+}
+
+/// The purge's note in the disclosure ledger (no release: its rows say
+/// what range of which site was removed, and why).
+async fn note_in_ledger(
+    client: &clickhouse::Client,
+    req: &Request,
+    site: &str,
+    now_ms: i64,
+) -> Result<(), PurgeError> {
+    let range = match req.before.as_deref() {
         Some(d) => format!("rows before {d}"),
         None => "all rows".into(),
     };
@@ -468,7 +535,7 @@ pub async fn run(
             period: range,
             channel: "purge".into(),
             config_hash: String::new(),
-            sites: vec![site.clone()],
+            sites: vec![site.to_string()],
             dimensions: vec![],
             metrics: vec![],
             min_visitors: 0,
@@ -481,7 +548,7 @@ pub async fn run(
         },
     )
     .await?;
-    Ok(outcome)
+    Ok(())
 }
 
 async fn record(
