@@ -4,6 +4,7 @@
 //! rest of tacit trusts. Every error names the key it is about. Partner
 //! export definitions have their own module ([`exports`]) and error type.
 
+pub mod api_keys;
 pub mod bound;
 mod env;
 pub mod exports;
@@ -109,6 +110,8 @@ pub struct Config {
     pub exports: Vec<ExportSpec>,
     /// Funnels rolled up per day (`[[funnels]]`).
     pub funnels: Vec<Funnel>,
+    /// Query API keys per site (`[[sites]] api_keys_sha256`).
+    pub api_keys: Vec<api_keys::SiteKeys>,
 }
 
 /// A configured funnel, for the sites it applies to.

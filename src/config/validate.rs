@@ -376,6 +376,7 @@ impl RawConfig {
         };
 
         let sites = super::sites::validate(&self.sites)?;
+        let api_keys = super::api_keys::validate(&self.sites)?;
 
         let domains: Vec<String> = sites.iter().map(|s| s.domain.clone()).collect();
         let raw_exports = super::exports::with_site_properties(&self.exports, &sites)?;
@@ -465,6 +466,7 @@ impl RawConfig {
             sites,
             exports,
             funnels,
+            api_keys,
         })
     }
 }

@@ -1,0 +1,166 @@
+//! Running a compiled query and shaping Plausible's answer:
+//! `{"results": [{"metrics": [...], "dimensions": [...]}], "meta": {...},
+//! "query": {...}}`. Every statement runs with `max_execution_time`; an
+//! engine failure comes back as [`QueryError::Store`], whose text is
+//! log-safe and never reaches the client (admin/query.rs).
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::sql::{self, Param, Sql};
+use super::{Context, Grain, Metric, Query, QueryError};
+use crate::model::clock::format_day;
+use crate::store::{Store, StoreError};
+
+/// Every statement gives up after this many seconds, in the engine.
+pub const QUERY_SECONDS: u64 = 10;
+
+async fn rows(store: &Store, s: &Sql) -> Result<Vec<Vec<Value>>, QueryError> {
+    let client = store
+        .client()
+        .clone()
+        .with_setting("output_format_json_quote_64bit_integers", "0")
+        .with_setting("max_execution_time", QUERY_SECONDS.to_string())
+        .with_setting("timeout_overflow_mode", "throw");
+    let mut query = client.query(&s.text);
+    for (name, v) in &s.params {
+        query = match v {
+            Param::Str(x) => query.param(name, x.as_str()),
+            Param::U64(x) => query.param(name, *x),
+        };
+    }
+    let call = async { query.fetch_bytes("JSONCompact")?.collect().await };
+    let bytes = crate::store::timed(Duration::from_secs(QUERY_SECONDS + 5), call)
+        .await
+        .map_err(StoreError::from)?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|_| QueryError::Shape)?;
+    let Some(Value::Array(data)) = v.get("data") else {
+        return Err(QueryError::Shape);
+    };
+    data.iter()
+        .map(|r| match r {
+            Value::Array(a) => Ok(a.clone()),
+            _ => Err(QueryError::Shape),
+        })
+        .collect()
+}
+
+/// Run `q` and shape the answer.
+pub async fn run(store: &Store, q: &Query, ctx: &Context) -> Result<Value, QueryError> {
+    let total_visitors = if q.metrics.contains(&Metric::Percentage) {
+        let t = sql::totals_query(q);
+        let r = rows(store, &sql::compile(&t, ctx, 0)?).await?;
+        r.first()
+            .and_then(|row| row.first())
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let compiled = sql::compile(q, ctx, total_visitors)?;
+    let data = rows(store, &compiled).await?;
+    let nd = q.dims.len();
+    let nm = q.metrics.len();
+    let mut total_rows = data
+        .first()
+        .and_then(|r| r.get(nd + nm))
+        .and_then(Value::as_u64);
+    if total_rows.is_none() && q.total_rows && q.offset > 0 {
+        // Past the last row: count from the start.
+        let mut first = q.clone();
+        first.offset = 0;
+        first.limit = 1;
+        let r = rows(store, &sql::compile(&first, ctx, total_visitors)?).await?;
+        total_rows = r.first().and_then(|r| r.get(nd + nm)).and_then(Value::as_u64);
+    }
+    let mut results = Vec::with_capacity(data.len());
+    for r in &data {
+        if r.len() != nd + nm + 1 {
+            return Err(QueryError::Shape);
+        }
+        results.push(json!({
+            "metrics": r[nd..nd + nm].to_vec(),
+            "dimensions": r[..nd].to_vec(),
+        }));
+    }
+    let mut meta = Map::new();
+    if q.time_labels {
+        if let Some(g) = q.grain() {
+            meta.insert("time_labels".into(), json!(time_labels(q, g)));
+        }
+    }
+    if q.total_rows {
+        meta.insert("total_rows".into(), json!(total_rows.unwrap_or(0)));
+    }
+    Ok(json!({
+        "results": results,
+        "meta": meta,
+        "query": q.echo,
+    }))
+}
+
+/// The Monday on or before `day` (days since the epoch; day 0 was a
+/// Thursday).
+fn monday(day: i32) -> i32 {
+    day - (day + 3).rem_euclid(7)
+}
+
+/// Every bucket of the range, as the time dimension prints it.
+pub fn time_labels(q: &Query, g: Grain) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for d in q.range.from..=q.range.to {
+        match g {
+            Grain::Hour => {
+                for h in 0..24 {
+                    out.push(format!("{} {h:02}:00:00", format_day(d)));
+                }
+            }
+            Grain::Day => out.push(format_day(d)),
+            Grain::Week | Grain::Month => {
+                let start = if g == Grain::Week {
+                    monday(d)
+                } else {
+                    super::request::month_start(d, 0)
+                };
+                let label = format_day(start.max(q.range.from));
+                if out.last() != Some(&label) {
+                    out.push(label);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::clock::day_of_date;
+
+    #[test]
+    fn labels_cover_the_range() {
+        let ctx = Context {
+            today: day_of_date(jiff::civil::date(2026, 3, 15)),
+            event_ttl_days: 30,
+            aggregate_ttl_months: 25,
+            keeps_region: false,
+            keeps_city: false,
+        };
+        let q = super::super::parse(
+            br#"{"site_id":"a.b","metrics":["visitors"],"date_range":["2026-02-25","2026-03-10"],"dimensions":["time:week"]}"#,
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(
+            time_labels(&q, Grain::Week),
+            ["2026-02-25", "2026-03-02", "2026-03-09"]
+        );
+        assert_eq!(
+            time_labels(&q, Grain::Month),
+            ["2026-02-25", "2026-03-01"]
+        );
+        assert_eq!(time_labels(&q, Grain::Day).len(), 14);
+        assert_eq!(monday(0), -3);
+    }
+}
