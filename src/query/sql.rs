@@ -172,14 +172,18 @@ fn condition(op: Op, values: &[String], cs: bool, expr: &str, p: &mut Params) ->
     let parts: Vec<String> = values
         .iter()
         .map(|v| {
-            let v = p.value(v);
+            // RE2's flag, in the value: the engine wants a constant pattern.
+            let v = if op == Op::Matches && !cs {
+                p.value(&format!("(?i){v}"))
+            } else {
+                p.value(v)
+            };
             match (op, cs) {
                 (Op::Is, true) => format!("{expr} = {v}"),
                 (Op::Is, false) => format!("lowerUTF8({expr}) = lowerUTF8({v})"),
                 (Op::Contains, true) => format!("position({expr}, {v}) > 0"),
                 (Op::Contains, false) => format!("positionCaseInsensitiveUTF8({expr}, {v}) > 0"),
-                (_, true) => format!("match({expr}, {v})"),
-                (_, false) => format!("match({expr}, concat('(?i)', {v}))"),
+                (_, _) => format!("match({expr}, {v})"),
             }
         })
         .collect();
