@@ -138,7 +138,10 @@ impl QueryApi {
             .map(str::trim)
             .filter(|t| !t.is_empty())
         else {
-            return error(StatusCode::UNAUTHORIZED, "missing API key (Authorization: Bearer <key>)");
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "missing API key (Authorization: Bearer <key>)",
+            );
         };
         let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let Some((owner, per_hour)) = self.owner(&hash) else {
@@ -153,15 +156,16 @@ impl QueryApi {
             return r;
         }
         let Some(body) = body else {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the body is at most 64 KiB",
-            );
+            return error(StatusCode::PAYLOAD_TOO_LARGE, "the body is at most 64 KiB");
         };
         // The site first: a key learns nothing about another site's query.
         let site = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
-            .and_then(|v| v.get("site_id").and_then(|s| s.as_str()).map(|s| s.trim().to_ascii_lowercase()));
+            .and_then(|v| {
+                v.get("site_id")
+                    .and_then(|s| s.as_str())
+                    .map(|s| s.trim().to_ascii_lowercase())
+            });
         if let Some(site) = &site {
             if !self.sites.contains(site) {
                 return error(StatusCode::NOT_FOUND, "site not found");

@@ -105,7 +105,10 @@ impl Metric {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, m)| *m == self).map_or("", |e| e.0)
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("", |e| e.0)
     }
 
     /// Counted over visits (`sessions`), not over hits.
@@ -187,7 +190,10 @@ impl Dim {
             Dim::Time(Grain::Day) => "time:day",
             Dim::Time(Grain::Week) => "time:week",
             Dim::Time(Grain::Month) => "time:month",
-            d => Self::NAMED.iter().find(|(_, x)| *x == d).map_or("", |e| e.0),
+            d => Self::NAMED
+                .iter()
+                .find(|(_, x)| *x == d)
+                .map_or("", |e| e.0),
         }
     }
 

@@ -84,10 +84,7 @@ pub fn parse(body: &[u8], ctx: &Context) -> Result<Query, QueryError> {
         None => vec![],
         Some(Value::Array(a)) => {
             if a.len() > MAX_FILTERS {
-                return Err(invalid(
-                    "filters",
-                    format!("at most {MAX_FILTERS} filters"),
-                ));
+                return Err(invalid("filters", format!("at most {MAX_FILTERS} filters")));
             }
             a.iter()
                 .enumerate()
@@ -100,10 +97,7 @@ pub fn parse(body: &[u8], ctx: &Context) -> Result<Query, QueryError> {
     let order_by = order_by(o.get("order_by"), &metrics, &dims)?;
     let (total_rows, time_labels) = include(o.get("include"))?;
     if time_labels && !dims.iter().any(|d| matches!(d, Dim::Time(_))) {
-        return Err(invalid(
-            "include.time_labels",
-            "requires a time dimension",
-        ));
+        return Err(invalid("include.time_labels", "requires a time dimension"));
     }
     let (limit, offset) = pagination(o.get("pagination"))?;
     let iso = |d: i32, end: bool| {
@@ -158,12 +152,14 @@ fn metrics(v: Option<&Value>) -> Result<Vec<Metric>, QueryError> {
             Some((_, m)) => *m,
             None => {
                 return Err(match name.as_str() {
-                    "conversion_rate" | "group_conversion_rate" | "total_revenue"
-                    | "average_revenue" | "scroll_depth" | "time_on_page" => {
-                        QueryError::Unsupported(format!(
-                            "{field}: {name:?} is not answered by tacit's query API yet"
-                        ))
-                    }
+                    "conversion_rate"
+                    | "group_conversion_rate"
+                    | "total_revenue"
+                    | "average_revenue"
+                    | "scroll_depth"
+                    | "time_on_page" => QueryError::Unsupported(format!(
+                        "{field}: {name:?} is not answered by tacit's query API yet"
+                    )),
                     _ => invalid(field, format!("unknown metric {name:?}")),
                 })
             }
@@ -303,7 +299,9 @@ fn dim(name: &str, field: &str, ctx: &Context) -> Result<Dim, QueryError> {
         }
         _ => return Err(invalid(field, format!("unknown dimension {name:?}"))),
     };
-    Err(QueryError::Unsupported(format!("{field}: {name}: {reason}")))
+    Err(QueryError::Unsupported(format!(
+        "{field}: {name}: {reason}"
+    )))
 }
 
 fn dimensions(v: Option<&Value>, range: Range, ctx: &Context) -> Result<Vec<Dim>, QueryError> {
@@ -348,7 +346,10 @@ fn filter(v: &Value, field: &str, ctx: &Context, depth: usize) -> Result<Filter,
         return Err(invalid(field, "filters nest at most 8 deep"));
     }
     let Value::Array(a) = v else {
-        return Err(invalid(field, "a filter is a list: [operator, dimension, [values]]"));
+        return Err(invalid(
+            field,
+            "a filter is a list: [operator, dimension, [values]]",
+        ));
     };
     let Some(Value::String(op)) = a.first() else {
         return Err(invalid(format!("{field}[0]"), "an operator name"));
@@ -391,10 +392,16 @@ fn filter(v: &Value, field: &str, ctx: &Context, depth: usize) -> Result<Filter,
         ))),
         name => {
             let Some((_, op)) = Op::ALL.iter().find(|(n, _)| *n == name) else {
-                return Err(invalid(format!("{field}[0]"), format!("unknown operator {name:?}")));
+                return Err(invalid(
+                    format!("{field}[0]"),
+                    format!("unknown operator {name:?}"),
+                ));
             };
             if !(3..=4).contains(&a.len()) {
-                return Err(invalid(field, "[operator, dimension, [values], {modifiers}]"));
+                return Err(invalid(
+                    field,
+                    "[operator, dimension, [values], {modifiers}]",
+                ));
             }
             let Value::String(dname) = &a[1] else {
                 return Err(invalid(format!("{field}[1]"), "a dimension name"));
@@ -644,7 +651,10 @@ mod tests {
         };
         assert_eq!(r(json!("day")), ("2026-03-15".into(), "2026-03-15".into()));
         assert_eq!(r(json!("7d")), ("2026-03-08".into(), "2026-03-14".into()));
-        assert_eq!(r(json!("month")), ("2026-03-01".into(), "2026-03-31".into()));
+        assert_eq!(
+            r(json!("month")),
+            ("2026-03-01".into(), "2026-03-31".into())
+        );
         assert_eq!(r(json!("6mo")), ("2025-10-01".into(), "2026-03-31".into()));
         assert_eq!(r(json!("12mo")), ("2025-04-01".into(), "2026-03-31".into()));
         assert_eq!(r(json!("year")), ("2026-01-01".into(), "2026-12-31".into()));
@@ -662,9 +672,15 @@ mod tests {
             b[k] = v;
             b
         };
-        assert_eq!(field(with("metrics", json!(["visitors", "nope"]))), "metrics[1]");
+        assert_eq!(
+            field(with("metrics", json!(["visitors", "nope"]))),
+            "metrics[1]"
+        );
         assert_eq!(field(with("date_range", json!("9y"))), "date_range");
-        assert_eq!(field(with("dimensions", json!(["visit:nope"]))), "dimensions[0]");
+        assert_eq!(
+            field(with("dimensions", json!(["visit:nope"]))),
+            "dimensions[0]"
+        );
         assert_eq!(
             field(with("filters", json!([["is", "visit:browser", "Chrome"]]))),
             "filters[0][2]"
@@ -674,12 +690,24 @@ mod tests {
             "filters[0][2][0]"
         );
         assert_eq!(
-            field(with("filters", json!([["and", [["nope", "event:page", ["/"]]]]]))),
+            field(with(
+                "filters",
+                json!([["and", [["nope", "event:page", ["/"]]]]])
+            )),
             "filters[0][1][0][0]"
         );
-        assert_eq!(field(with("pagination", json!({"limit": 10001}))), "pagination.limit");
-        assert_eq!(field(with("include", json!({"time_labels": true}))), "include.time_labels");
-        assert_eq!(field(with("order_by", json!([["pageviews", "desc"]]))), "order_by[0][0]");
+        assert_eq!(
+            field(with("pagination", json!({"limit": 10001}))),
+            "pagination.limit"
+        );
+        assert_eq!(
+            field(with("include", json!({"time_labels": true}))),
+            "include.time_labels"
+        );
+        assert_eq!(
+            field(with("order_by", json!([["pageviews", "desc"]]))),
+            "order_by[0][0]"
+        );
         assert_eq!(field(with("extra", json!(1))), "extra");
         let mut b = with("metrics", json!(["bounce_rate"]));
         b["dimensions"] = json!(["event:name"]);

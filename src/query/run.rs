@@ -72,7 +72,10 @@ pub async fn run(store: &Store, q: &Query, ctx: &Context) -> Result<Value, Query
         first.offset = 0;
         first.limit = 1;
         let r = rows(store, &sql::compile(&first, ctx, total_visitors)?).await?;
-        total_rows = r.first().and_then(|r| r.get(nd + nm)).and_then(Value::as_u64);
+        total_rows = r
+            .first()
+            .and_then(|r| r.get(nd + nm))
+            .and_then(Value::as_u64);
     }
     let mut results = Vec::with_capacity(data.len());
     for r in &data {
@@ -156,10 +159,7 @@ mod tests {
             time_labels(&q, Grain::Week),
             ["2026-02-25", "2026-03-02", "2026-03-09"]
         );
-        assert_eq!(
-            time_labels(&q, Grain::Month),
-            ["2026-02-25", "2026-03-01"]
-        );
+        assert_eq!(time_labels(&q, Grain::Month), ["2026-02-25", "2026-03-01"]);
         assert_eq!(time_labels(&q, Grain::Day).len(), 14);
         assert_eq!(monday(0), -3);
     }

@@ -268,7 +268,10 @@ fn where_filters(q: &Query, rows: Rows, p: &mut Params) -> Result<String, QueryE
 }
 
 fn dim_list(n: usize) -> String {
-    (0..n).map(|i| format!("d{i}")).collect::<Vec<_>>().join(", ")
+    (0..n)
+        .map(|i| format!("d{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn group_by(n: usize) -> String {

@@ -96,9 +96,19 @@ fn generate(days: &[i32]) -> Data {
         ("", ""),
     ];
     let agents = [
-        ("desktop", "Chrome", "124", "Windows", "10", 1440u16, "desktop"),
+        (
+            "desktop", "Chrome", "124", "Windows", "10", 1440u16, "desktop",
+        ),
         ("mobile", "Mobile Safari", "17", "iOS", "17", 390, "mobile"),
-        ("tablet", "Chrome Mobile", "123", "Android", "14", 800, "tablet"),
+        (
+            "tablet",
+            "Chrome Mobile",
+            "123",
+            "Android",
+            "14",
+            800,
+            "tablet",
+        ),
         ("desktop", "Firefox", "125", "Linux", "", 1280, "laptop"),
     ];
     let mut hits = Vec::new();
@@ -315,9 +325,19 @@ fn visit_attrs(d: &Data, v: &Visit, dim: &str, from: i32) -> Vec<String> {
             .into_iter()
             .collect(),
         "time:hour" => vec![hour_of(hits[0].ts)],
-        "visit:source" | "visit:channel" | "visit:utm_campaign" | "visit:country"
-        | "visit:device" | "visit:browser" | "visit:browser_version" | "visit:os"
-        | "visit:os_version" | "visit:region" | "visit:screen" | "time:day" | "time:week"
+        "visit:source"
+        | "visit:channel"
+        | "visit:utm_campaign"
+        | "visit:country"
+        | "visit:device"
+        | "visit:browser"
+        | "visit:browser_version"
+        | "visit:os"
+        | "visit:os_version"
+        | "visit:region"
+        | "visit:screen"
+        | "time:day"
+        | "time:week"
         | "time:month" => vec![hit_attr(hits[0], dim, from)],
         d => panic!("no visit attribute {d}"),
     }
@@ -335,9 +355,7 @@ fn cond(op: &str, values: &[&str], cs: bool, x: &str) -> bool {
         ("contains", true) => x.contains(v),
         ("contains", false) => low(x).contains(&low(v)),
         ("matches", true) => regex::Regex::new(v).unwrap().is_match(x),
-        ("matches", false) => regex::Regex::new(&format!("(?i){v}"))
-            .unwrap()
-            .is_match(x),
+        ("matches", false) => regex::Regex::new(&format!("(?i){v}")).unwrap().is_match(x),
         _ => panic!("{op}"),
     });
     any != neg
@@ -523,7 +541,11 @@ fn check(name: &str, s: &Spec, got: &Value, want: &BTreeMap<Vec<String>, Vec<f64
             .as_array()
             .unwrap()
             .iter()
-            .map(|x| x.as_str().unwrap_or_else(|| panic!("{name}: {x}")).to_string())
+            .map(|x| {
+                x.as_str()
+                    .unwrap_or_else(|| panic!("{name}: {x}"))
+                    .to_string()
+            })
             .collect();
         let metrics: Vec<f64> = r["metrics"]
             .as_array()
@@ -624,59 +646,315 @@ fn cases(r: (i32, i32), one: i32) -> Vec<(&'static str, Spec)> {
     let v = ["visits", "bounce_rate", "visit_duration", "views_per_visit"];
     let mut out = vec![
         ("every metric, no dimension", spec(&all, &[], vec![], r)),
-        ("percentage alone", spec(&["visitors", "percentage"], &[], vec![], r)),
+        (
+            "percentage alone",
+            spec(&["visitors", "percentage"], &[], vec![], r),
+        ),
         ("pages", spec(&hits, &["event:page"], vec![], r)),
         ("hostnames", spec(&hits, &["event:hostname"], vec![], r)),
-        ("event names", spec(&["visitors", "events"], &["event:name"], vec![], r)),
+        (
+            "event names",
+            spec(&["visitors", "events"], &["event:name"], vec![], r),
+        ),
         ("entry pages", spec(&v, &["visit:entry_page"], vec![], r)),
-        ("exit pages", spec(&["visits", "visit_duration"], &["visit:exit_page"], vec![], r)),
-        ("entry pages with hit counts", spec(&["visitors", "visits", "pageviews", "events"], &["visit:entry_page"], vec![], r)),
+        (
+            "exit pages",
+            spec(
+                &["visits", "visit_duration"],
+                &["visit:exit_page"],
+                vec![],
+                r,
+            ),
+        ),
+        (
+            "entry pages with hit counts",
+            spec(
+                &["visitors", "visits", "pageviews", "events"],
+                &["visit:entry_page"],
+                vec![],
+                r,
+            ),
+        ),
         ("sources", spec(&hits, &["visit:source"], vec![], r)),
-        ("sources with visits", spec(&both, &["visit:source"], vec![], r)),
+        (
+            "sources with visits",
+            spec(&both, &["visit:source"], vec![], r),
+        ),
         ("referrers", spec(&hits, &["visit:referrer"], vec![], r)),
-        ("channels", spec(&["visitors", "visits", "percentage"], &["visit:channel"], vec![], r)),
+        (
+            "channels",
+            spec(
+                &["visitors", "visits", "percentage"],
+                &["visit:channel"],
+                vec![],
+                r,
+            ),
+        ),
         ("utm_source", spec(&hits, &["visit:utm_source"], vec![], r)),
         ("utm_medium", spec(&hits, &["visit:utm_medium"], vec![], r)),
-        ("utm_campaign with visits", spec(&both, &["visit:utm_campaign"], vec![], r)),
-        ("utm_content", spec(&["visitors"], &["visit:utm_content"], vec![], r)),
-        ("utm_term", spec(&["visitors"], &["visit:utm_term"], vec![], r)),
+        (
+            "utm_campaign with visits",
+            spec(&both, &["visit:utm_campaign"], vec![], r),
+        ),
+        (
+            "utm_content",
+            spec(&["visitors"], &["visit:utm_content"], vec![], r),
+        ),
+        (
+            "utm_term",
+            spec(&["visitors"], &["visit:utm_term"], vec![], r),
+        ),
         ("devices", spec(&both, &["visit:device"], vec![], r)),
-        ("browsers with visits", spec(&["visitors", "visits", "bounce_rate", "views_per_visit"], &["visit:browser"], vec![], r)),
-        ("browser versions", spec(&hits, &["visit:browser_version"], vec![], r)),
-        ("operating systems", spec(&["visitors", "visits"], &["visit:os"], vec![], r)),
+        (
+            "browsers with visits",
+            spec(
+                &["visitors", "visits", "bounce_rate", "views_per_visit"],
+                &["visit:browser"],
+                vec![],
+                r,
+            ),
+        ),
+        (
+            "browser versions",
+            spec(&hits, &["visit:browser_version"], vec![], r),
+        ),
+        (
+            "operating systems",
+            spec(&["visitors", "visits"], &["visit:os"], vec![], r),
+        ),
         ("os versions", spec(&hits, &["visit:os_version"], vec![], r)),
-        ("countries", spec(&["visitors", "percentage", "visits"], &["visit:country"], vec![], r)),
-        ("regions", spec(&["visitors", "visits"], &["visit:region"], vec![], r)),
-        ("screens", spec(&["visitors", "visit_duration"], &["visit:screen"], vec![], r)),
+        (
+            "countries",
+            spec(
+                &["visitors", "percentage", "visits"],
+                &["visit:country"],
+                vec![],
+                r,
+            ),
+        ),
+        (
+            "regions",
+            spec(&["visitors", "visits"], &["visit:region"], vec![], r),
+        ),
+        (
+            "screens",
+            spec(
+                &["visitors", "visit_duration"],
+                &["visit:screen"],
+                vec![],
+                r,
+            ),
+        ),
         ("days", spec(&all, &["time:day"], vec![], r)),
-        ("hours of one day", spec(&hits, &["time:hour"], vec![], (one, one))),
-        ("hours with visits", spec(&["visitors", "visits"], &["time:hour"], vec![], (one, one))),
-        ("weeks", spec(&["visitors", "visits"], &["time:week"], vec![], r)),
-        ("months", spec(&["visitors", "pageviews", "bounce_rate"], &["time:month"], vec![], r)),
-        ("days by device", spec(&["visitors", "visits"], &["time:day", "visit:device"], vec![], r)),
-        ("pages with visits", spec(&["visitors", "visits", "pageviews", "bounce_rate"], &["event:page"], vec![], r)),
-        ("is", spec(&all, &[], vec![c("is", "visit:country", &["DE"])], r)),
-        ("is, two values", spec(&hits, &["event:page"], vec![c("is", "visit:country", &["DE", "FR"])], r)),
-        ("is_not", spec(&both, &["visit:channel"], vec![c("is_not", "visit:device", &["mobile"])], r)),
-        ("contains, any case", spec(&hits, &["event:page"], vec![ci("contains", "event:page", &["blog"])], r)),
-        ("contains_not", spec(&hits, &["event:page"], vec![c("contains_not", "event:page", &["blog"])], r)),
-        ("matches", spec(&hits, &["event:page"], vec![c("matches", "event:page", &["^/blog/[ab]$"])], r)),
-        ("matches, any case", spec(&hits, &["event:page"], vec![ci("matches", "event:page", &["^/blog/"])], r)),
-        ("matches_not", spec(&["visitors"], &["visit:browser"], vec![c("matches_not", "visit:browser", &["^Chrome"])], r)),
-        ("is, any case", spec(&hits, &[], vec![ci("is", "event:page", &["/blog/c"])], r)),
-        ("and, or, not", spec(&["visitors", "pageviews", "visits"], &["visit:source"], vec![F::Or(vec![
-            F::And(vec![c("is", "visit:country", &["DE"]), F::Not(Box::new(c("is", "visit:device", &["desktop"])))]),
-            c("contains", "visit:os", &["Linux"]),
-        ])], r)),
-        ("event name filter", spec(&["visitors", "events"], &["event:page"], vec![c("is", "event:name", &["signup", "download"])], r)),
-        ("entry page filter", spec(&["visitors", "visits", "pageviews", "events"], &[], vec![c("is", "visit:entry_page", &["/"])], r)),
-        ("exit page filter by source", spec(&["visits", "bounce_rate"], &["visit:source"], vec![c("contains", "visit:exit_page", &["blog"])], r)),
-        ("visits that viewed a page", spec(&v, &["visit:channel"], vec![c("is", "event:page", &["/pricing"])], r)),
-        ("visits by browser filter", spec(&["visits", "bounce_rate", "visitors"], &["time:day"], vec![c("is", "visit:browser", &["Firefox"])], r)),
-        ("visits by utm_source filter", spec(&["visits", "visitors"], &[], vec![c("is", "visit:utm_source", &["newsletter"])], r)),
-        ("hostname filter", spec(&hits, &["event:page"], vec![c("is", "event:hostname", &["blog.example.com"])], r)),
-        ("percentage with a filter", spec(&["visitors", "percentage"], &["visit:browser"], vec![c("is_not", "visit:country", &[""])], r)),
-        ("region and screen filters", spec(&["visitors", "visits"], &["visit:screen"], vec![c("matches", "visit:region", &["^DE-"]), c("is_not", "visit:screen", &["mobile"])], r)),
+        (
+            "hours of one day",
+            spec(&hits, &["time:hour"], vec![], (one, one)),
+        ),
+        (
+            "hours with visits",
+            spec(&["visitors", "visits"], &["time:hour"], vec![], (one, one)),
+        ),
+        (
+            "weeks",
+            spec(&["visitors", "visits"], &["time:week"], vec![], r),
+        ),
+        (
+            "months",
+            spec(
+                &["visitors", "pageviews", "bounce_rate"],
+                &["time:month"],
+                vec![],
+                r,
+            ),
+        ),
+        (
+            "days by device",
+            spec(
+                &["visitors", "visits"],
+                &["time:day", "visit:device"],
+                vec![],
+                r,
+            ),
+        ),
+        (
+            "pages with visits",
+            spec(
+                &["visitors", "visits", "pageviews", "bounce_rate"],
+                &["event:page"],
+                vec![],
+                r,
+            ),
+        ),
+        (
+            "is",
+            spec(&all, &[], vec![c("is", "visit:country", &["DE"])], r),
+        ),
+        (
+            "is, two values",
+            spec(
+                &hits,
+                &["event:page"],
+                vec![c("is", "visit:country", &["DE", "FR"])],
+                r,
+            ),
+        ),
+        (
+            "is_not",
+            spec(
+                &both,
+                &["visit:channel"],
+                vec![c("is_not", "visit:device", &["mobile"])],
+                r,
+            ),
+        ),
+        (
+            "contains, any case",
+            spec(
+                &hits,
+                &["event:page"],
+                vec![ci("contains", "event:page", &["blog"])],
+                r,
+            ),
+        ),
+        (
+            "contains_not",
+            spec(
+                &hits,
+                &["event:page"],
+                vec![c("contains_not", "event:page", &["blog"])],
+                r,
+            ),
+        ),
+        (
+            "matches",
+            spec(
+                &hits,
+                &["event:page"],
+                vec![c("matches", "event:page", &["^/blog/[ab]$"])],
+                r,
+            ),
+        ),
+        (
+            "matches, any case",
+            spec(
+                &hits,
+                &["event:page"],
+                vec![ci("matches", "event:page", &["^/blog/"])],
+                r,
+            ),
+        ),
+        (
+            "matches_not",
+            spec(
+                &["visitors"],
+                &["visit:browser"],
+                vec![c("matches_not", "visit:browser", &["^Chrome"])],
+                r,
+            ),
+        ),
+        (
+            "is, any case",
+            spec(&hits, &[], vec![ci("is", "event:page", &["/blog/c"])], r),
+        ),
+        (
+            "and, or, not",
+            spec(
+                &["visitors", "pageviews", "visits"],
+                &["visit:source"],
+                vec![F::Or(vec![
+                    F::And(vec![
+                        c("is", "visit:country", &["DE"]),
+                        F::Not(Box::new(c("is", "visit:device", &["desktop"]))),
+                    ]),
+                    c("contains", "visit:os", &["Linux"]),
+                ])],
+                r,
+            ),
+        ),
+        (
+            "event name filter",
+            spec(
+                &["visitors", "events"],
+                &["event:page"],
+                vec![c("is", "event:name", &["signup", "download"])],
+                r,
+            ),
+        ),
+        (
+            "entry page filter",
+            spec(
+                &["visitors", "visits", "pageviews", "events"],
+                &[],
+                vec![c("is", "visit:entry_page", &["/"])],
+                r,
+            ),
+        ),
+        (
+            "exit page filter by source",
+            spec(
+                &["visits", "bounce_rate"],
+                &["visit:source"],
+                vec![c("contains", "visit:exit_page", &["blog"])],
+                r,
+            ),
+        ),
+        (
+            "visits that viewed a page",
+            spec(
+                &v,
+                &["visit:channel"],
+                vec![c("is", "event:page", &["/pricing"])],
+                r,
+            ),
+        ),
+        (
+            "visits by browser filter",
+            spec(
+                &["visits", "bounce_rate", "visitors"],
+                &["time:day"],
+                vec![c("is", "visit:browser", &["Firefox"])],
+                r,
+            ),
+        ),
+        (
+            "visits by utm_source filter",
+            spec(
+                &["visits", "visitors"],
+                &[],
+                vec![c("is", "visit:utm_source", &["newsletter"])],
+                r,
+            ),
+        ),
+        (
+            "hostname filter",
+            spec(
+                &hits,
+                &["event:page"],
+                vec![c("is", "event:hostname", &["blog.example.com"])],
+                r,
+            ),
+        ),
+        (
+            "percentage with a filter",
+            spec(
+                &["visitors", "percentage"],
+                &["visit:browser"],
+                vec![c("is_not", "visit:country", &[""])],
+                r,
+            ),
+        ),
+        (
+            "region and screen filters",
+            spec(
+                &["visitors", "visits"],
+                &["visit:screen"],
+                vec![
+                    c("matches", "visit:region", &["^DE-"]),
+                    c("is_not", "visit:screen", &["mobile"]),
+                ],
+                r,
+            ),
+        ),
     ];
     out.push(("an empty day", spec(&all, &[], vec![], (r.0 - 5, r.0 - 5))));
     out
@@ -734,12 +1012,18 @@ async fn the_query_api_answers_plausibles_contract_from_the_raw_rows() {
     let (status, got, _) = ask(
         &app,
         Some(KEY),
-        &json!({"site_id": SITE, "metrics": ["visitors", "visits"], "date_range": "7d"}).to_string(),
+        &json!({"site_id": SITE, "metrics": ["visitors", "visits"], "date_range": "7d"})
+            .to_string(),
     )
     .await;
     assert_eq!(status, 200);
     let want = expect(&data, &spec(&["visitors", "visits"], &[], vec![], r));
-    check("7d", &spec(&["visitors", "visits"], &[], vec![], r), &got, &want);
+    check(
+        "7d",
+        &spec(&["visitors", "visits"], &[], vec![], r),
+        &got,
+        &want,
+    );
     let (_, got, _) = ask(
         &app,
         Some(KEY),
@@ -834,7 +1118,10 @@ async fn bad_queries_are_refused_naming_the_field() {
         let (status, got, text) = ask(&app, Some(KEY), body).await;
         assert_eq!(status, 400, "{body}: {text}");
         let msg = got["error"].as_str().unwrap_or_else(|| panic!("{text}"));
-        assert!(msg.contains(needle), "{body}: {msg:?} should name {needle:?}");
+        assert!(
+            msg.contains(needle),
+            "{body}: {msg:?} should name {needle:?}"
+        );
     }
     // Without a filter, a year is answered from the daily aggregates.
     let (status, _, text) = ask(
@@ -851,7 +1138,9 @@ async fn bad_queries_are_refused_naming_the_field() {
 async fn keys_open_their_own_site_only() {
     let db = TestDb::new("query_keys");
     let app = start_app(&db, Some(3)).await;
-    let q = |site: &str| json!({"site_id": site, "metrics": ["visitors"], "date_range": "day"}).to_string();
+    let q = |site: &str| {
+        json!({"site_id": site, "metrics": ["visitors"], "date_range": "day"}).to_string()
+    };
     let (s, got, _) = ask(&app, None, &q(SITE)).await;
     assert_eq!(s, 401, "{got}");
     let (s, _, _) = ask(&app, Some("wrong"), &q(SITE)).await;
