@@ -90,10 +90,11 @@ pub enum Metric {
     VisitDuration,
     Events,
     Percentage,
+    ConversionRate,
 }
 
 impl Metric {
-    pub const ALL: [(&'static str, Metric); 8] = [
+    pub const ALL: [(&'static str, Metric); 9] = [
         ("visitors", Metric::Visitors),
         ("visits", Metric::Visits),
         ("pageviews", Metric::Pageviews),
@@ -102,6 +103,7 @@ impl Metric {
         ("visit_duration", Metric::VisitDuration),
         ("events", Metric::Events),
         ("percentage", Metric::Percentage),
+        ("conversion_rate", Metric::ConversionRate),
     ];
 
     pub fn name(self) -> &'static str {
@@ -135,6 +137,9 @@ pub enum Dim {
     Page,
     Hostname,
     Name,
+    /// Every custom event is a goal (its name), and every page
+    /// (`Visit /path`), as in the analyst views' goals.
+    Goal,
     EntryPage,
     ExitPage,
     Source,
@@ -159,8 +164,9 @@ pub enum Dim {
 
 impl Dim {
     /// Every dimension but time, with its Plausible name.
-    pub const NAMED: [(&'static str, Dim); 22] = [
+    pub const NAMED: [(&'static str, Dim); 23] = [
         ("event:page", Dim::Page),
+        ("event:goal", Dim::Goal),
         ("event:hostname", Dim::Hostname),
         ("event:name", Dim::Name),
         ("visit:entry_page", Dim::EntryPage),
@@ -199,7 +205,7 @@ impl Dim {
 
     /// An `event:` dimension (Plausible's rule on session metrics).
     pub fn is_event(self) -> bool {
-        matches!(self, Dim::Page | Dim::Hostname | Dim::Name)
+        matches!(self, Dim::Page | Dim::Hostname | Dim::Name | Dim::Goal)
     }
 
     /// An attribute of the visit as a whole (`sessions` has it).
@@ -255,6 +261,11 @@ pub enum Filter {
 }
 
 impl Filter {
+    /// A condition on `event:goal`.
+    pub fn is_goal(&self) -> bool {
+        matches!(self, Filter::Cond { dim: Dim::Goal, .. })
+    }
+
     /// Every dimension the filter names.
     pub fn dims(&self, out: &mut Vec<Dim>) {
         match self {

@@ -94,6 +94,7 @@ pub fn parse(body: &[u8], ctx: &Context) -> Result<Query, QueryError> {
         Some(_) => return Err(invalid("filters", "must be a list")),
     };
     session_rule(&metrics, &dims)?;
+    goal_rule(&metrics, &dims, &filters)?;
     let order_by = order_by(o.get("order_by"), &metrics, &dims)?;
     let (total_rows, time_labels) = include(o.get("include"))?;
     if time_labels && !dims.iter().any(|d| matches!(d, Dim::Time(_))) {
@@ -293,7 +294,6 @@ fn dim(name: &str, field: &str, ctx: &Context) -> Result<Dim, QueryError> {
             "names are not answered yet: use the ISO codes (visit:country, visit:region)"
         }
         n if n.starts_with("event:props:") => "custom properties are not answered by the query API yet",
-        "event:goal" => "goals are not answered by the query API yet",
         n if n.starts_with("time") => {
             return Err(invalid(field, format!("unknown time dimension {n:?}: time, time:hour, time:day, time:week, time:month")))
         }
@@ -500,6 +500,32 @@ fn session_rule(metrics: &[Metric], dims: &[Dim]) -> Result<(), QueryError> {
                 session.join(", "),
                 event.join(", ")
             ),
+        ));
+    }
+    Ok(())
+}
+
+/// `conversion_rate` divides by the visitors without the goal filters, so
+/// it needs a goal: a dimension, or a filter at the top level.
+fn goal_rule(metrics: &[Metric], dims: &[Dim], filters: &[Filter]) -> Result<(), QueryError> {
+    if !metrics.contains(&Metric::ConversionRate) {
+        return Ok(());
+    }
+    let mut named = Vec::new();
+    filters
+        .iter()
+        .filter(|f| !f.is_goal())
+        .for_each(|f| f.dims(&mut named));
+    if named.contains(&Dim::Goal) {
+        return Err(invalid(
+            "filters",
+            "with conversion_rate, event:goal filters stand at the top level",
+        ));
+    }
+    if !dims.contains(&Dim::Goal) && !filters.iter().any(Filter::is_goal) {
+        return Err(invalid(
+            "metrics",
+            "conversion_rate needs an event:goal dimension or filter",
         ));
     }
     Ok(())

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::sql::{self, Param, Sql};
+use super::sql::{self, Param, Sql, Totals};
 use super::{Context, Grain, Metric, Query, QueryError};
 use crate::model::clock::format_day;
 use crate::store::{Store, StoreError};
@@ -46,19 +46,25 @@ async fn rows(store: &Store, s: &Sql) -> Result<Vec<Vec<Value>>, QueryError> {
         .collect()
 }
 
+/// The visitors of a totals query (one row, one metric).
+async fn visitors(store: &Store, t: &Query, ctx: &Context) -> Result<u64, QueryError> {
+    let r = rows(store, &sql::compile(t, ctx, Totals::default())?).await?;
+    Ok(r.first()
+        .and_then(|row| row.first())
+        .and_then(Value::as_u64)
+        .unwrap_or(0))
+}
+
 /// Run `q` and shape the answer.
 pub async fn run(store: &Store, q: &Query, ctx: &Context) -> Result<Value, QueryError> {
-    let total_visitors = if q.metrics.contains(&Metric::Percentage) {
-        let t = sql::totals_query(q);
-        let r = rows(store, &sql::compile(&t, ctx, 0)?).await?;
-        r.first()
-            .and_then(|row| row.first())
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-    } else {
-        0
-    };
-    let compiled = sql::compile(q, ctx, total_visitors)?;
+    let mut totals = Totals::default();
+    if q.metrics.contains(&Metric::Percentage) {
+        totals.visitors = visitors(store, &sql::totals_query(q), ctx).await?;
+    }
+    if q.metrics.contains(&Metric::ConversionRate) {
+        totals.without_goals = visitors(store, &sql::goal_totals_query(q), ctx).await?;
+    }
+    let compiled = sql::compile(q, ctx, totals)?;
     let data = rows(store, &compiled).await?;
     let nd = q.dims.len();
     let nm = q.metrics.len();
@@ -71,7 +77,7 @@ pub async fn run(store: &Store, q: &Query, ctx: &Context) -> Result<Value, Query
         let mut first = q.clone();
         first.offset = 0;
         first.limit = 1;
-        let r = rows(store, &sql::compile(&first, ctx, total_visitors)?).await?;
+        let r = rows(store, &sql::compile(&first, ctx, totals)?).await?;
         total_rows = r
             .first()
             .and_then(|r| r.get(nd + nm))

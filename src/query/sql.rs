@@ -116,6 +116,7 @@ fn event_column(d: Dim) -> Option<&'static str> {
         Dim::Page => "pathname",
         Dim::Hostname => "toString(hostname)",
         Dim::Name => "toString(name)",
+        Dim::Goal => "if(name = 'pageview', concat('Visit ', pathname), toString(name))",
         Dim::Source => "toString(referrer_source)",
         Dim::Referrer => "toString(referrer_host)",
         Dim::Channel => "toString(channel)",
@@ -233,6 +234,11 @@ fn filter_sql(f: &Filter, rows: Rows, p: &mut Params) -> Result<String, QueryErr
                 Rows::Visits => match (*dim, visit_column(*dim)) {
                     (_, Some(col)) => c(col, p),
                     (Dim::Page, None) => format!("arrayExists(x -> {}, pages)", c("x", p)),
+                    (Dim::Goal, None) => format!(
+                        "arrayExists(x -> {}, arrayConcat(arrayMap(x -> concat('Visit ', x), pages), \
+                         arrayFilter(x -> x != 'pageview', arrayMap(x -> toString(x), event_names))))",
+                        c("x", p)
+                    ),
                     (Dim::Name, None) => {
                         format!("arrayExists(x -> {}, event_names)", c("toString(x)", p))
                     }
@@ -428,7 +434,7 @@ fn kept_visits_side(q: &Query) -> String {
 
 /// Compile `q`; `total_visitors` (for `percentage`) comes from a first
 /// query without dimensions ([`totals_query`]).
-pub fn compile(q: &Query, ctx: &Context, total_visitors: u64) -> Result<Sql, QueryError> {
+pub fn compile(q: &Query, ctx: &Context, totals: Totals) -> Result<Sql, QueryError> {
     let mut p = Params { list: Vec::new() };
     let tier = tier(q);
     if tier == Tier::Event && q.range.from < ctx.event_horizon() {
@@ -487,6 +493,10 @@ pub fn compile(q: &Query, ctx: &Context, total_visitors: u64) -> Result<Sql, Que
                 "if({{total:UInt64}} = 0, 0, round({} * 100 / {{total:UInt64}}, 1))",
                 count("visitors")
             ),
+            Metric::ConversionRate => format!(
+                "if({{goal_total:UInt64}} = 0, 0, round({} * 100 / {{goal_total:UInt64}}, 2))",
+                count("visitors")
+            ),
         };
         sel.push(format!("{e} AS m{i}"));
     }
@@ -530,9 +540,29 @@ pub fn compile(q: &Query, ctx: &Context, total_visitors: u64) -> Result<Sql, Que
     params.push(("limit".into(), Param::U64(q.limit)));
     params.push(("offset".into(), Param::U64(q.offset)));
     if text.contains("{total:UInt64}") {
-        params.push(("total".into(), Param::U64(total_visitors)));
+        params.push(("total".into(), Param::U64(totals.visitors)));
+    }
+    if text.contains("{goal_total:UInt64}") {
+        params.push(("goal_total".into(), Param::U64(totals.without_goals)));
     }
     Ok(Sql { text, params })
+}
+
+/// What `percentage` and `conversion_rate` divide by.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Totals {
+    /// Visitors of the query without its dimensions.
+    pub visitors: u64,
+    /// The same without the `event:goal` filters.
+    pub without_goals: u64,
+}
+
+/// The query whose one row holds the visitors `conversion_rate` divides
+/// by: [`totals_query`] without the top-level goal filters.
+pub fn goal_totals_query(q: &Query) -> Query {
+    let mut t = totals_query(q);
+    t.filters.retain(|f| !f.is_goal());
+    t
 }
 
 /// The query whose one row holds the visitors `percentage` divides by:
@@ -566,7 +596,14 @@ mod tests {
 
     fn compiled(body: serde_json::Value) -> Result<Sql, QueryError> {
         let q = super::super::parse(body.to_string().as_bytes(), &ctx())?;
-        compile(&q, &ctx(), 10)
+        compile(
+            &q,
+            &ctx(),
+            Totals {
+                visitors: 10,
+                without_goals: 10,
+            },
+        )
     }
 
     #[test]

@@ -285,6 +285,8 @@ fn hit_attr(h: &Hit, dim: &str, from: i32) -> String {
         "event:page" => h.pathname.clone(),
         "event:hostname" => h.hostname.clone(),
         "event:name" => h.name.clone(),
+        "event:goal" if h.name == "pageview" => format!("Visit {}", h.pathname),
+        "event:goal" => h.name.clone(),
         "visit:source" => h.referrer_source.clone(),
         "visit:referrer" => h.referrer_host.clone(),
         "visit:channel" => h.channel.clone(),
@@ -385,6 +387,10 @@ fn visit_matches(d: &Data, v: &Visit, f: &F, s: &Spec) -> bool {
                 }
                 "event:page" => visit_attrs(d, v, dim, s.from).iter().any(|x| yes(x)),
                 "event:name" => v.hits.iter().any(|&i| yes(&d.hits[i].name)),
+                "event:goal" => v
+                    .hits
+                    .iter()
+                    .any(|&i| yes(&hit_attr(&d.hits[i], dim, s.from))),
                 // Any hit of the visitor that day.
                 _ => d.hits.iter().any(|h| {
                     h.visitor_id == v.visitor
@@ -475,11 +481,23 @@ fn expect(d: &Data, s: &Spec) -> BTreeMap<Vec<String>, Vec<f64>> {
             }
         }
     }
-    let total = if s.metrics.contains(&"percentage") {
+    let totals = |goals: bool| {
         let mut t = s.clone();
         t.dims.clear();
         t.metrics = vec!["visitors"];
+        if !goals {
+            t.filters
+                .retain(|f| !matches!(f, F::C(_, "event:goal", _, _)));
+        }
         expect(d, &t)[&vec![]][0]
+    };
+    let total = if s.metrics.contains(&"percentage") {
+        totals(true)
+    } else {
+        0.0
+    };
+    let goal_total = if s.metrics.contains(&"conversion_rate") {
+        totals(false)
     } else {
         0.0
     };
@@ -513,6 +531,8 @@ fn expect(d: &Data, s: &Spec) -> BTreeMap<Vec<String>, Vec<f64>> {
                     "views_per_visit" => ratio(a.s_pageviews as f64),
                     "percentage" if total == 0.0 => 0.0,
                     "percentage" => visitors * 100.0 / total,
+                    "conversion_rate" if goal_total == 0.0 => 0.0,
+                    "conversion_rate" => visitors * 100.0 / goal_total,
                     m => panic!("{m}"),
                 })
                 .collect();
@@ -527,6 +547,7 @@ fn slack(metric: &str) -> f64 {
         "bounce_rate" | "visit_duration" => 0.5 + 1e-9,
         "views_per_visit" => 0.005 + 1e-9,
         "percentage" => 0.05 + 1e-9,
+        "conversion_rate" => 0.005 + 1e-9,
         _ => 0.0,
     }
 }
@@ -956,6 +977,45 @@ fn cases(r: (i32, i32), one: i32) -> Vec<(&'static str, Spec)> {
             ),
         ),
     ];
+    out.push((
+        "goals",
+        spec(
+            &["visitors", "events", "conversion_rate"],
+            &["event:goal"],
+            vec![],
+            r,
+        ),
+    ));
+    out.push((
+        "a goal by source",
+        spec(
+            &["visitors", "conversion_rate"],
+            &["visit:source"],
+            vec![c("is", "event:goal", &["signup"])],
+            r,
+        ),
+    ));
+    out.push((
+        "goals matching, with another filter",
+        spec(
+            &["visitors", "conversion_rate", "percentage"],
+            &["event:goal"],
+            vec![
+                c("matches", "event:goal", &["^Visit /blog"]),
+                c("is", "visit:device", &["desktop"]),
+            ],
+            r,
+        ),
+    ));
+    out.push((
+        "visits that reached a goal",
+        spec(
+            &["visits", "bounce_rate", "visitors"],
+            &["time:day"],
+            vec![c("is", "event:goal", &["Visit /pricing", "download"])],
+            r,
+        ),
+    ));
     out.push(("an empty day", spec(&all, &[], vec![], (r.0 - 5, r.0 - 5))));
     out
 }
@@ -1087,7 +1147,12 @@ async fn bad_queries_are_refused_naming_the_field() {
         (with("dimensions", json!(["visit:nope"])), "dimensions[0]"),
         (with("dimensions", json!(["visit:city"])), "cities"),
         (with("dimensions", json!(["visit:visitor_id"])), "visitor ids"),
-        (with("dimensions", json!(["event:goal"])), "goals"),
+        (with("dimensions", json!(["event:props:plan"])), "custom properties"),
+        (with("metrics", json!(["conversion_rate"])), "needs an event:goal"),
+        (
+            with("metrics", json!(["visitors", "conversion_rate"])),
+            "needs an event:goal",
+        ),
         (with("filters", json!([["is", "visit:browser", "Chrome"]])), "filters[0][2]"),
         (with("filters", json!([["starts", "visit:browser", ["C"]]])), "filters[0][0]"),
         (with("filters", json!([["matches", "event:page", ["(unclosed"]]])), "filters[0][2][0]"),
