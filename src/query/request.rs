@@ -31,6 +31,8 @@ pub struct Query {
     pub time_labels: bool,
     pub limit: u64,
     pub offset: u64,
+    /// The range to compare with (`include.comparisons`), if any.
+    pub compare: Option<Range>,
     /// The query as understood, for the answer's `query`.
     pub echo: Value,
 }
@@ -97,6 +99,10 @@ pub fn parse(body: &[u8], ctx: &Context) -> Result<Query, QueryError> {
     goal_rule(&metrics, &dims, &filters)?;
     let order_by = order_by(o.get("order_by"), &metrics, &dims)?;
     let (total_rows, time_labels) = include(o.get("include"))?;
+    let compare = match o.get("include").and_then(|i| i.get("comparisons")) {
+        None | Some(Value::Null) => None,
+        Some(c) => Some(comparison(c, range, o.get("date_range"), ctx)?),
+    };
     if time_labels && !dims.iter().any(|d| matches!(d, Dim::Time(_))) {
         return Err(invalid("include.time_labels", "requires a time dimension"));
     }
@@ -118,7 +124,10 @@ pub fn parse(body: &[u8], ctx: &Context) -> Result<Query, QueryError> {
             match k { OrderKey::Metric(m) => m.name(), OrderKey::Dim(d) => d.name() },
             if *desc { "desc" } else { "asc" },
         ])).collect::<Vec<_>>(),
-        "include": { "total_rows": total_rows, "time_labels": time_labels, "imports": false },
+        "include": {
+            "total_rows": total_rows, "time_labels": time_labels, "imports": false,
+            "comparisons": compare.map(|c| json!({"date_range": [iso(c.from, false), iso(c.to, true)]})),
+        },
         "pagination": { "limit": limit, "offset": offset },
     });
     Ok(Query {
@@ -132,6 +141,7 @@ pub fn parse(body: &[u8], ctx: &Context) -> Result<Query, QueryError> {
         time_labels,
         limit,
         offset,
+        compare,
         echo,
     })
 }
@@ -602,13 +612,111 @@ fn include(v: Option<&Value>) -> Result<(bool, bool), QueryError> {
     };
     if let Some(k) = m
         .keys()
-        .find(|k| !["total_rows", "time_labels", "imports"].contains(&k.as_str()))
+        .find(|k| !["total_rows", "time_labels", "imports", "comparisons"].contains(&k.as_str()))
     {
         return Err(invalid(format!("include.{k}"), "unknown field"));
     }
     // `imports`: tacit imports no other tool's data; accepted and ignored.
     flag(m, "imports")?;
     Ok((flag(m, "total_rows")?, flag(m, "time_labels")?))
+}
+
+/// The same calendar day a year earlier (29 February: the 28th).
+fn year_before(day: i32) -> i32 {
+    let d = date_of_day(day);
+    let (y, m) = (d.year() - 1, d.month());
+    let last = jiff::civil::date(y, m, 1).days_in_month();
+    day_of_date(jiff::civil::date(y, m, d.day().min(last)))
+}
+
+/// `include.comparisons`: `{"mode": "previous_period" | "year_over_year"
+/// | "custom", "date_range": [from, to] (custom), "match_day_of_week":
+/// bool}`. As in Plausible, the compared range stops where the query's
+/// stops being in the past (today), so a month in progress is compared
+/// day for day.
+fn comparison(
+    v: &Value,
+    range: Range,
+    asked: Option<&Value>,
+    ctx: &Context,
+) -> Result<Range, QueryError> {
+    let Value::Object(m) = v else {
+        return Err(invalid("include.comparisons", "an object with a mode"));
+    };
+    if let Some(k) = m
+        .keys()
+        .find(|k| !["mode", "date_range", "match_day_of_week"].contains(&k.as_str()))
+    {
+        return Err(invalid(format!("include.comparisons.{k}"), "unknown field"));
+    }
+    if asked == Some(&json!("all")) {
+        return Err(invalid(
+            "include.comparisons",
+            "\"all\" has nothing before it to compare with",
+        ));
+    }
+    let match_weekday = match m.get("match_day_of_week") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(invalid(
+                "include.comparisons.match_day_of_week",
+                "true or false",
+            ))
+        }
+    };
+    let to = range.to.min(ctx.today).max(range.from);
+    let len = to - range.from + 1;
+    let shifted = |from: i32, to: i32| {
+        // Back to the same weekday as the query's first day.
+        let back = if match_weekday {
+            (from - range.from).rem_euclid(7)
+        } else {
+            0
+        };
+        Range {
+            from: from - back,
+            to: to - back,
+        }
+    };
+    let r = match m.get("mode").and_then(Value::as_str) {
+        Some("previous_period") => shifted(range.from - len, range.from - 1),
+        Some("year_over_year") => shifted(year_before(range.from), year_before(to)),
+        Some("custom") => {
+            let Some(Value::Array(a)) = m.get("date_range") else {
+                return Err(invalid(
+                    "include.comparisons.date_range",
+                    "two dates for the custom mode",
+                ));
+            };
+            let (Some(Value::String(x)), Some(Value::String(y)), 2) =
+                (a.first(), a.get(1), a.len())
+            else {
+                return Err(invalid(
+                    "include.comparisons.date_range",
+                    "two dates as strings",
+                ));
+            };
+            let r = Range {
+                from: date(x, "include.comparisons.date_range[0]")?,
+                to: date(y, "include.comparisons.date_range[1]")?,
+            };
+            if r.to < r.from {
+                return Err(invalid(
+                    "include.comparisons.date_range",
+                    "the end is before the start",
+                ));
+            }
+            r
+        }
+        _ => {
+            return Err(invalid(
+                "include.comparisons.mode",
+                "previous_period, year_over_year or custom",
+            ))
+        }
+    };
+    Ok(r)
 }
 
 fn pagination(v: Option<&Value>) -> Result<(u64, u64), QueryError> {
@@ -687,6 +795,40 @@ mod tests {
         assert_eq!(
             r(json!(["2026-01-01", "2026-01-31"])),
             ("2026-01-01".into(), "2026-01-31".into())
+        );
+    }
+
+    #[test]
+    fn comparisons_stop_where_the_query_does() {
+        let cmp = |range: Value, how: Value| {
+            let q = q(json!({"site_id": "a.b", "metrics": ["visitors"], "date_range": range, "include": {"comparisons": how}})).unwrap();
+            let c = q.compare.unwrap();
+            (format_day(c.from), format_day(c.to))
+        };
+        // A month in progress (today is the 15th): the first half of the
+        // month before.
+        assert_eq!(
+            cmp(json!("month"), json!({"mode": "previous_period"})),
+            ("2026-02-14".into(), "2026-02-28".into())
+        );
+        assert_eq!(
+            cmp(json!("7d"), json!({"mode": "year_over_year"})),
+            ("2025-03-08".into(), "2025-03-14".into())
+        );
+        // The same weekday: 2026-03-08 is a Sunday, so is 2025-03-02.
+        assert_eq!(
+            cmp(
+                json!("7d"),
+                json!({"mode": "year_over_year", "match_day_of_week": true})
+            ),
+            ("2025-03-02".into(), "2025-03-08".into())
+        );
+        assert_eq!(
+            cmp(
+                json!(["2026-03-02", "2026-03-04"]),
+                json!({"mode": "previous_period", "match_day_of_week": true})
+            ),
+            ("2026-02-23".into(), "2026-02-25".into())
         );
     }
 

@@ -4,12 +4,13 @@
 //! engine failure comes back as [`QueryError::Store`], whose text is
 //! log-safe and never reaches the client (admin/query.rs).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
 use super::sql::{self, Param, Sql, Totals};
-use super::{Context, Grain, Metric, Query, QueryError};
+use super::{Context, Dim, Grain, Metric, Query, QueryError};
 use crate::model::clock::format_day;
 use crate::store::{Store, StoreError};
 
@@ -55,8 +56,14 @@ async fn visitors(store: &Store, t: &Query, ctx: &Context) -> Result<u64, QueryE
         .unwrap_or(0))
 }
 
-/// Run `q` and shape the answer.
-pub async fn run(store: &Store, q: &Query, ctx: &Context) -> Result<Value, QueryError> {
+/// The rows of a query (dimensions, metrics, `_total`) and the number of
+/// rows before pagination.
+struct Answer {
+    rows: Vec<Vec<Value>>,
+    total_rows: Option<u64>,
+}
+
+async fn answer(store: &Store, q: &Query, ctx: &Context) -> Result<Answer, QueryError> {
     let mut totals = Totals::default();
     if q.metrics.contains(&Metric::Percentage) {
         totals.visitors = visitors(store, &sql::totals_query(q), ctx).await?;
@@ -66,8 +73,10 @@ pub async fn run(store: &Store, q: &Query, ctx: &Context) -> Result<Value, Query
     }
     let compiled = sql::compile(q, ctx, totals)?;
     let data = rows(store, &compiled).await?;
-    let nd = q.dims.len();
-    let nm = q.metrics.len();
+    let (nd, nm) = (q.dims.len(), q.metrics.len());
+    if data.iter().any(|r| r.len() != nd + nm + 1) {
+        return Err(QueryError::Shape);
+    }
     let mut total_rows = data
         .first()
         .and_then(|r| r.get(nd + nm))
@@ -83,30 +92,136 @@ pub async fn run(store: &Store, q: &Query, ctx: &Context) -> Result<Value, Query
             .and_then(|r| r.get(nd + nm))
             .and_then(Value::as_u64);
     }
-    let mut results = Vec::with_capacity(data.len());
-    for r in &data {
-        if r.len() != nd + nm + 1 {
-            return Err(QueryError::Shape);
+    Ok(Answer {
+        rows: data,
+        total_rows,
+    })
+}
+
+/// A row's key for matching it with the compared period's: its dimension
+/// values, the time bucket replaced by its position in the range.
+fn key(q: &Query, labels: &HashMap<String, usize>, dims: &[Value]) -> Vec<Value> {
+    q.dims
+        .iter()
+        .zip(dims)
+        .map(|(d, v)| match d {
+            Dim::Time(_) => json!(v.as_str().and_then(|s| labels.get(s)).copied()),
+            _ => v.clone(),
+        })
+        .collect()
+}
+
+/// Plausible's change: percent for counts (100 from nothing), the
+/// difference for rates.
+fn change(m: Metric, new: &Value, old: &Value) -> Value {
+    let (n, o) = (new.as_f64().unwrap_or(0.0), old.as_f64().unwrap_or(0.0));
+    match m {
+        Metric::BounceRate | Metric::ConversionRate | Metric::Percentage => {
+            json!(((n - o) * 10.0).round() / 10.0)
         }
-        results.push(json!({
+        _ if o == 0.0 => json!(if n > 0.0 { 100 } else { 0 }),
+        _ => json!(((n - o) / o * 100.0).round() as i64),
+    }
+}
+
+/// Run `q` and shape the answer.
+pub async fn run(store: &Store, q: &Query, ctx: &Context) -> Result<Value, QueryError> {
+    let main = answer(store, q, ctx).await?;
+    let (nd, nm) = (q.dims.len(), q.metrics.len());
+    let compared = match q.compare {
+        None => None,
+        Some(range) => {
+            let mut c = q.clone();
+            c.range = range;
+            c.limit = super::request::MAX_LIMIT;
+            c.offset = 0;
+            c.total_rows = true;
+            c.compare = None;
+            let a = answer(store, &c, ctx).await?;
+            if a.total_rows.unwrap_or(0) > c.limit {
+                return Err(QueryError::Unsupported(format!(
+                    "the compared period has more than {} rows: filter or narrow the query",
+                    c.limit
+                )));
+            }
+            let labels = index(&c);
+            let by_key: HashMap<Vec<Value>, Vec<Value>> = a
+                .rows
+                .into_iter()
+                .map(|r| (key(&c, &labels, &r[..nd]), r))
+                .collect();
+            Some((c, by_key))
+        }
+    };
+    let main_labels = index(q);
+    let mut results = Vec::with_capacity(main.rows.len());
+    for r in &main.rows {
+        let mut row = json!({
             "metrics": r[nd..nd + nm].to_vec(),
             "dimensions": r[..nd].to_vec(),
-        }));
+        });
+        if let Some((c, by_key)) = &compared {
+            let k = key(q, &main_labels, &r[..nd]);
+            let (dims, metrics) = match by_key.get(&k) {
+                Some(o) => (o[..nd].to_vec(), o[nd..nd + nm].to_vec()),
+                None => {
+                    // Nothing then: zeros, under the compared bucket's label.
+                    let labels = c.grain().map(|g| time_labels(c, g)).unwrap_or_default();
+                    let dims = q
+                        .dims
+                        .iter()
+                        .zip(&k)
+                        .zip(&r[..nd])
+                        .map(|((d, kv), v)| match d {
+                            Dim::Time(_) => kv
+                                .as_u64()
+                                .and_then(|i| labels.get(i as usize))
+                                .map_or(Value::Null, |l| json!(l)),
+                            _ => v.clone(),
+                        })
+                        .collect();
+                    (dims, vec![json!(0); nm])
+                }
+            };
+            let change: Vec<Value> = q
+                .metrics
+                .iter()
+                .zip(&r[nd..nd + nm])
+                .zip(&metrics)
+                .map(|((m, new), old)| change(*m, new, old))
+                .collect();
+            row["comparison"] = json!({ "dimensions": dims, "metrics": metrics, "change": change });
+        }
+        results.push(row);
     }
     let mut meta = Map::new();
     if q.time_labels {
         if let Some(g) = q.grain() {
             meta.insert("time_labels".into(), json!(time_labels(q, g)));
+            if let Some((c, _)) = &compared {
+                meta.insert("comparison_time_labels".into(), json!(time_labels(c, g)));
+            }
         }
     }
     if q.total_rows {
-        meta.insert("total_rows".into(), json!(total_rows.unwrap_or(0)));
+        meta.insert("total_rows".into(), json!(main.total_rows.unwrap_or(0)));
     }
     Ok(json!({
         "results": results,
         "meta": meta,
         "query": q.echo,
     }))
+}
+
+/// A query's time labels by position.
+fn index(q: &Query) -> HashMap<String, usize> {
+    q.grain()
+        .map(|g| time_labels(q, g))
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (l, i))
+        .collect()
 }
 
 /// The Monday on or before `day` (days since the epoch; day 0 was a

@@ -1048,6 +1048,7 @@ async fn the_query_api_answers_plausibles_contract_from_the_raw_rows() {
     }
     let rolled = run_cases(&app, &data, &cases).await;
     assert!(n >= 40 && rolled == n, "{n} queries");
+    comparisons(&app, &data, today).await;
 
     // The answer's shape: the query as understood, and Plausible's names.
     let s = spec(&["visitors"], &["time:day"], vec![], r);
@@ -1128,6 +1129,129 @@ async fn the_query_api_answers_plausibles_contract_from_the_raw_rows() {
     app.shutdown().await;
 }
 
+/// Each row's `comparison` holds the compared period's row for the same
+/// dimensions (the time bucket at the same position), and the change.
+fn check_comparison(name: &str, s: &Spec, then: (i32, i32), got: &Value, d: &Data) {
+    let mut old = s.clone();
+    (old.from, old.to) = then;
+    let want = expect(d, &old);
+    let now_days: Vec<String> = (s.from..=s.to).map(format_day).collect();
+    let then_days: Vec<String> = (then.0..=then.1).map(format_day).collect();
+    let rows = got["results"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{name}: {got}");
+    for r in rows {
+        let dims: Vec<String> = r["dimensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect();
+        // The same key in the compared period.
+        let key: Vec<String> = s
+            .dims
+            .iter()
+            .zip(&dims)
+            .map(|(dim, v)| match *dim {
+                "time:day" => {
+                    let i = now_days.iter().position(|x| x == v).unwrap();
+                    then_days[i].clone()
+                }
+                _ => v.clone(),
+            })
+            .collect();
+        let c = &r["comparison"];
+        let zeros = vec![0.0; s.metrics.len()];
+        let w = want.get(&key).unwrap_or(&zeros);
+        assert_eq!(c["dimensions"], json!(key), "{name}");
+        for (i, m) in s.metrics.iter().enumerate() {
+            let (new, was) = (
+                r["metrics"][i].as_f64().unwrap(),
+                c["metrics"][i].as_f64().unwrap(),
+            );
+            assert!(
+                (was - w[i]).abs() <= slack(m),
+                "{name}: {key:?} {m}: {was} vs {}",
+                w[i]
+            );
+            let ch = c["change"][i].as_f64().unwrap();
+            let want_ch = match *m {
+                "bounce_rate" => new - was,
+                _ if was == 0.0 => {
+                    if new > 0.0 {
+                        100.0
+                    } else {
+                        0.0
+                    }
+                }
+                _ => ((new - was) / was * 100.0).round(),
+            };
+            assert!(
+                (ch - want_ch).abs() < 1e-9,
+                "{name}: {key:?} {m} change {ch} vs {want_ch}"
+            );
+        }
+    }
+}
+
+async fn comparisons(app: &tacit::app::Running, d: &Data, today: i32) {
+    let cases = [
+        (
+            "previous day by source",
+            spec(
+                &["visitors", "visits", "bounce_rate"],
+                &["visit:source"],
+                vec![],
+                (today - 1, today - 1),
+            ),
+            json!({"mode": "previous_period"}),
+            (today - 2, today - 2),
+        ),
+        (
+            "previous two days by day",
+            spec(
+                &["visitors", "pageviews"],
+                &["time:day"],
+                vec![],
+                (today - 2, today - 1),
+            ),
+            json!({"mode": "previous_period"}),
+            (today - 4, today - 3),
+        ),
+        (
+            "a custom period, filtered",
+            spec(
+                &["visitors", "events"],
+                &["event:page"],
+                vec![c("is", "visit:device", &["desktop"])],
+                (today - 1, today - 1),
+            ),
+            json!({"mode": "custom", "date_range": [format_day(today - 3), format_day(today - 3)]}),
+            (today - 3, today - 3),
+        ),
+    ];
+    for (name, s, how, then) in cases {
+        let mut b = body(&s);
+        b["include"] = json!({ "comparisons": how });
+        let (status, got, text) = ask(app, Some(KEY), &b.to_string()).await;
+        assert_eq!(status, 200, "{name}: {text}");
+        check(name, &s, &got, &expect(d, &s));
+        check_comparison(name, &s, then, &got, d);
+    }
+    // A year before: nothing then, so every count is up 100%.
+    let s = spec(
+        &["visitors", "pageviews"],
+        &[],
+        vec![],
+        (today - 3, today - 1),
+    );
+    let mut b = body(&s);
+    b["include"] = json!({"comparisons": {"mode": "year_over_year"}});
+    let (status, got, text) = ask(app, Some(KEY), &b.to_string()).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(got["results"][0]["comparison"]["metrics"], json!([0, 0]));
+    assert_eq!(got["results"][0]["comparison"]["change"], json!([100, 100]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_queries_are_refused_naming_the_field() {
     let db = TestDb::new("query_bad");
@@ -1164,6 +1288,8 @@ async fn bad_queries_are_refused_naming_the_field() {
         (with("include", json!({"time_labels": true})), "include.time_labels"),
         (with("order_by", json!([["pageviews", "desc"]])), "order_by[0][0]"),
         (with("unknown", json!(1)), "unknown"),
+        (with("include", json!({"comparisons": {"mode": "last_week"}})), "include.comparisons.mode"),
+        (with("include", json!({"comparisons": {"mode": "custom"}})), "include.comparisons.date_range"),
         ("{not json".to_string(), "body"),
         (json!({"metrics": ["visitors"], "date_range": "7d"}).to_string(), "site_id"),
         (
