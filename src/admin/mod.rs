@@ -46,6 +46,13 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
     if req.uri().path() == "/api/v2/query" {
         return api_query(&state, req).await;
     }
+    if req.uri().path() == "/api/v1/stats/realtime/visitors" && req.method() == Method::GET {
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        return state.query.realtime(auth, req.uri().query()).await;
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     }

@@ -1,5 +1,6 @@
 //! `POST /api/v2/query` on the admin listener: Plausible's Stats API v2
-//! contract (the query itself is `crate::query`). Keys arrive as
+//! contract (the query itself is `crate::query`); and Plausible's
+//! `GET /api/v1/stats/realtime/visitors?site_id=` (the last five minutes). Keys arrive as
 //! `Authorization: Bearer <key>` and are configured per site as SHA-256
 //! digests (`[[sites]] api_keys_sha256`), compared in constant time against
 //! every configured digest. An unknown key is 401, a key of another site
@@ -130,22 +131,21 @@ impl QueryApi {
         }
     }
 
-    /// Answer one request: `auth` is the `Authorization` header, `body`
-    /// the request body (at most [`MAX_BODY`] bytes, or `None` if longer).
-    pub async fn handle(&self, auth: Option<&str>, body: Option<&[u8]>) -> Resp {
+    /// The key's site, or the answer refusing it (401, 429).
+    fn key(&self, auth: Option<&str>) -> Result<String, Resp> {
         let Some(key) = auth
             .and_then(|a| a.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
         else {
-            return error(
+            return Err(error(
                 StatusCode::UNAUTHORIZED,
                 "missing API key (Authorization: Bearer <key>)",
-            );
+            ));
         };
         let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let Some((owner, per_hour)) = self.owner(&hash) else {
-            return error(StatusCode::UNAUTHORIZED, "invalid API key");
+            return Err(error(StatusCode::UNAUTHORIZED, "invalid API key"));
         };
         let owner = owner.to_string();
         if let Err(wait) = self.take(hash, per_hour) {
@@ -153,8 +153,48 @@ impl QueryApi {
             if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
-            return r;
+            return Err(r);
         }
+        Ok(owner)
+    }
+
+    /// A site the key may read: 404 for no such site, 403 for another's.
+    fn site(&self, owner: &str, site: &str) -> Result<(), Resp> {
+        if !self.sites.iter().any(|s| s == site) {
+            return Err(error(StatusCode::NOT_FOUND, "site not found"));
+        }
+        if site != owner {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "this API key is for another site",
+            ));
+        }
+        Ok(())
+    }
+
+    fn failed(e: QueryError) -> Resp {
+        if e.is_client_error() {
+            return error(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+        // StoreError's text is log-safe; the client gets none of it.
+        tracing::warn!(error = %e, "query API: the query failed");
+        if matches!(e, QueryError::Store(_)) {
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the statistics database is unavailable; try again later",
+            )
+        } else {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "the query failed")
+        }
+    }
+
+    /// `POST /api/v2/query`: `auth` is the `Authorization` header, `body`
+    /// the request body (at most [`MAX_BODY`] bytes, or `None` if longer).
+    pub async fn handle(&self, auth: Option<&str>, body: Option<&[u8]>) -> Resp {
+        let owner = match self.key(auth) {
+            Ok(o) => o,
+            Err(r) => return r,
+        };
         let Some(body) = body else {
             return error(StatusCode::PAYLOAD_TOO_LARGE, "the body is at most 64 KiB");
         };
@@ -167,11 +207,8 @@ impl QueryApi {
                     .map(|s| s.trim().to_ascii_lowercase())
             });
         if let Some(site) = &site {
-            if !self.sites.contains(site) {
-                return error(StatusCode::NOT_FOUND, "site not found");
-            }
-            if *site != owner {
-                return error(StatusCode::FORBIDDEN, "this API key is for another site");
+            if let Err(r) = self.site(&owner, site) {
+                return r;
             }
         }
         let ctx = self.context();
@@ -181,19 +218,29 @@ impl QueryApi {
         };
         match query::run::run(&self.store, &q, &ctx).await {
             Ok(v) => resp::body(StatusCode::OK, "application/json", v.to_string()),
-            Err(e) if e.is_client_error() => error(StatusCode::BAD_REQUEST, &e.to_string()),
-            Err(e) => {
-                // StoreError's text is log-safe; the client gets none of it.
-                tracing::warn!(error = %e, "query API: the query failed");
-                if matches!(e, QueryError::Store(_)) {
-                    error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the statistics database is unavailable; try again later",
-                    )
-                } else {
-                    error(StatusCode::INTERNAL_SERVER_ERROR, "the query failed")
-                }
-            }
+            Err(e) => Self::failed(e),
+        }
+    }
+
+    /// `GET /api/v1/stats/realtime/visitors?site_id=`: Plausible's current
+    /// visitors (the last five minutes), a bare number.
+    pub async fn realtime(&self, auth: Option<&str>, query: Option<&str>) -> Resp {
+        let owner = match self.key(auth) {
+            Ok(o) => o,
+            Err(r) => return r,
+        };
+        let Some(site) = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "site_id")
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
+        else {
+            return error(StatusCode::BAD_REQUEST, "site_id: required");
+        };
+        if let Err(r) = self.site(&owner, &site) {
+            return r;
+        }
+        match query::run::current_visitors(&self.store, &site, self.clock.now_ms()).await {
+            Ok(n) => resp::body(StatusCode::OK, "application/json", n.to_string()),
+            Err(e) => Self::failed(e),
         }
     }
 }

@@ -29,6 +29,7 @@ async fn rows(store: &Store, s: &Sql) -> Result<Vec<Vec<Value>>, QueryError> {
         query = match v {
             Param::Str(x) => query.param(name, x.as_str()),
             Param::U64(x) => query.param(name, *x),
+            Param::I64(x) => query.param(name, *x),
         };
     }
     let call = async { query.fetch_bytes("JSONCompact")?.collect().await };
@@ -212,6 +213,31 @@ pub async fn run(store: &Store, q: &Query, ctx: &Context) -> Result<Value, Query
         "query": q.echo,
     }))
 }
+
+/// Visitors whose hits reached the engine in the five minutes before
+/// `now_ms` (Plausible's current visitors).
+pub async fn current_visitors(store: &Store, site: &str, now_ms: i64) -> Result<u64, QueryError> {
+    let s = Sql {
+        text: "SELECT uniqExact(visitor_id) FROM events \
+               WHERE site = {site:String} AND toDate(ts) BETWEEN toDate(fromUnixTimestamp64Milli({since:Int64}, 'UTC')) AND toDate(fromUnixTimestamp64Milli({now:Int64}, 'UTC')) \
+               AND ts > fromUnixTimestamp64Milli({since:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({now:Int64}, 'UTC') \
+               AND visitor_id != 0"
+            .into(),
+        params: vec![
+            ("site".into(), Param::Str(site.into())),
+            ("since".into(), Param::I64(now_ms - REALTIME_MS)),
+            ("now".into(), Param::I64(now_ms)),
+        ],
+    };
+    let r = rows(store, &s).await?;
+    r.first()
+        .and_then(|row| row.first())
+        .and_then(Value::as_u64)
+        .ok_or(QueryError::Shape)
+}
+
+/// "Current" visitors: the last five minutes.
+pub const REALTIME_MS: i64 = 5 * 60_000;
 
 /// A query's time labels by position.
 fn index(q: &Query) -> HashMap<String, usize> {

@@ -10,11 +10,12 @@
 
 use super::{Context, Dim, Filter, Grain, Metric, Op, OrderKey, Query, QueryError};
 
-/// A parameter's value: bound as `String` or `UInt64`.
+/// A parameter's value: bound as `String`, `UInt64` or `Int64`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {
     Str(String),
     U64(u64),
+    I64(i64),
 }
 
 /// A statement and its named parameters.

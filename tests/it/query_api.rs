@@ -1387,3 +1387,58 @@ async fn an_engine_error_leaves_no_engine_text_in_the_answer() {
     }
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_counts_the_visitors_of_the_last_five_minutes() {
+    let db = TestDb::new("query_realtime");
+    let app = start_app(&db, None).await;
+    let now = SystemClock.now_ms();
+    let template = generate(&[tacit::model::clock::day_of(now)]).hits[0].clone();
+    let at = |ago_s: i64, visitor: u64| Hit {
+        ts: now - ago_s * 1000,
+        visitor_id: visitor,
+        ..template.clone()
+    };
+    // Two visitors in the last five minutes (one twice), one before, one
+    // anonymous hit, and a hit for another site.
+    let hits = [
+        at(60, 11),
+        at(120, 11),
+        at(200, 12),
+        at(600, 13),
+        at(30, 0),
+        Hit {
+            site: "other.org".into(),
+            ..at(30, 14)
+        },
+    ];
+    let mut ins = db.client().insert::<Hit>("events").await.unwrap();
+    for h in &hits {
+        ins.write(h).await.unwrap();
+    }
+    ins.end().await.unwrap();
+    let auth = format!("Bearer {KEY}");
+    let (s, _, b) = get(
+        app.admin_addr,
+        "/api/v1/stats/realtime/visitors?site_id=example.com",
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    assert_eq!(String::from_utf8_lossy(&b), "2");
+    let (s, _, _) = get(
+        app.admin_addr,
+        "/api/v1/stats/realtime/visitors?site_id=other.org",
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, _, _) = get(
+        app.admin_addr,
+        "/api/v1/stats/realtime/visitors?site_id=example.com",
+        &[],
+    )
+    .await;
+    assert_eq!(s, 401);
+    app.shutdown().await;
+}
