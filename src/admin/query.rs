@@ -57,6 +57,36 @@ fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     d == 0
 }
 
+/// Why a request is refused before its query is read.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// No key, or an unknown one: 401.
+    Key(&'static str),
+    /// The key's bucket is empty: 429, retry after so many seconds.
+    Limited(u64),
+    /// No such site: 404.
+    NoSite,
+    /// The key is another site's: 403.
+    OtherSite,
+}
+
+impl Refusal {
+    fn answer(self) -> Resp {
+        match self {
+            Refusal::Key(why) => error(StatusCode::UNAUTHORIZED, why),
+            Refusal::Limited(wait) => {
+                let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
+                if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                r
+            }
+            Refusal::NoSite => error(StatusCode::NOT_FOUND, "site not found"),
+            Refusal::OtherSite => error(StatusCode::FORBIDDEN, "this API key is for another site"),
+        }
+    }
+}
+
 fn error(status: StatusCode, msg: &str) -> Resp {
     let r = resp::body(
         status,
@@ -131,43 +161,33 @@ impl QueryApi {
         }
     }
 
-    /// The key's site, or the answer refusing it (401, 429).
-    fn key(&self, auth: Option<&str>) -> Result<String, Resp> {
+    /// The key's site, or why it is refused (401, 429).
+    fn key(&self, auth: Option<&str>) -> Result<String, Refusal> {
         let Some(key) = auth
             .and_then(|a| a.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
         else {
-            return Err(error(
-                StatusCode::UNAUTHORIZED,
+            return Err(Refusal::Key(
                 "missing API key (Authorization: Bearer <key>)",
             ));
         };
         let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let Some((owner, per_hour)) = self.owner(&hash) else {
-            return Err(error(StatusCode::UNAUTHORIZED, "invalid API key"));
+            return Err(Refusal::Key("invalid API key"));
         };
         let owner = owner.to_string();
-        if let Err(wait) = self.take(hash, per_hour) {
-            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
-            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return Err(r);
-        }
+        self.take(hash, per_hour).map_err(Refusal::Limited)?;
         Ok(owner)
     }
 
     /// A site the key may read: 404 for no such site, 403 for another's.
-    fn site(&self, owner: &str, site: &str) -> Result<(), Resp> {
+    fn site(&self, owner: &str, site: &str) -> Result<(), Refusal> {
         if !self.sites.iter().any(|s| s == site) {
-            return Err(error(StatusCode::NOT_FOUND, "site not found"));
+            return Err(Refusal::NoSite);
         }
         if site != owner {
-            return Err(error(
-                StatusCode::FORBIDDEN,
-                "this API key is for another site",
-            ));
+            return Err(Refusal::OtherSite);
         }
         Ok(())
     }
@@ -193,7 +213,7 @@ impl QueryApi {
     pub async fn handle(&self, auth: Option<&str>, body: Option<&[u8]>) -> Resp {
         let owner = match self.key(auth) {
             Ok(o) => o,
-            Err(r) => return r,
+            Err(r) => return r.answer(),
         };
         let Some(body) = body else {
             return error(StatusCode::PAYLOAD_TOO_LARGE, "the body is at most 64 KiB");
@@ -208,7 +228,7 @@ impl QueryApi {
             });
         if let Some(site) = &site {
             if let Err(r) = self.site(&owner, site) {
-                return r;
+                return r.answer();
             }
         }
         let ctx = self.context();
@@ -227,7 +247,7 @@ impl QueryApi {
     pub async fn realtime(&self, auth: Option<&str>, query: Option<&str>) -> Resp {
         let owner = match self.key(auth) {
             Ok(o) => o,
-            Err(r) => return r,
+            Err(r) => return r.answer(),
         };
         let Some(site) = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
             .find(|(k, _)| k == "site_id")
@@ -236,7 +256,7 @@ impl QueryApi {
             return error(StatusCode::BAD_REQUEST, "site_id: required");
         };
         if let Err(r) = self.site(&owner, &site) {
-            return r;
+            return r.answer();
         }
         match query::run::current_visitors(&self.store, &site, self.clock.now_ms()).await {
             Ok(n) => resp::body(StatusCode::OK, "application/json", n.to_string()),
