@@ -322,6 +322,26 @@ mod tests {
     }
 
     #[test]
+    fn api_keys_come_from_the_environment() {
+        let dir = std::env::temp_dir().join(format!("tacit-apikey-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tacit.toml");
+        std::fs::write(&path, "[[sites]]\ndomain = \"shop-1.example.com\"\n").unwrap();
+        let a = "c".repeat(64);
+        let raw = RawConfig::load(
+            &path,
+            true,
+            env(&[("TACIT_API_KEYS_SHOP_1_EXAMPLE_COM", &a)]),
+        )
+        .unwrap();
+        let cfg = raw.validate().unwrap();
+        assert_eq!(cfg.api_keys[0].sha256, vec![[0xcc; 32]]);
+        let err =
+            RawConfig::load(&path, true, env(&[("TACIT_API_KEYS_NOPE_ORG", &a)])).unwrap_err();
+        assert!(err.to_string().contains("TACIT_API_KEYS_NOPE_ORG"), "{err}");
+    }
+
+    #[test]
     fn partner_tokens_come_from_the_environment() {
         let dir = std::env::temp_dir().join(format!("tacit-tok-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
