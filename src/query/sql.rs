@@ -51,25 +51,47 @@ impl Params {
     }
 }
 
-/// The `rollup_daily` dimension a query dimension is kept under.
-fn kept_dimension(d: Dim) -> Option<&'static str> {
+/// The analyst view that keeps a dimension per day (its value column and
+/// the condition that picks the dimension): the view of one question, so
+/// the open days compute that dimension only.
+fn kept_dimension(d: Dim) -> Option<(&'static str, &'static str, &'static str)> {
     Some(match d {
-        Dim::Page => "pathname",
-        Dim::Hostname => "hostname",
-        Dim::Name => "event",
-        Dim::Source => "referrer_source",
-        Dim::Channel => "channel",
-        Dim::UtmSource => "utm_source",
-        Dim::UtmMedium => "utm_medium",
-        Dim::UtmCampaign => "utm_campaign",
-        Dim::UtmContent => "utm_content",
-        Dim::UtmTerm => "utm_term",
-        Dim::Device => "device",
-        Dim::Browser => "browser",
-        Dim::Os => "os",
-        Dim::Country => "country",
-        Dim::Region => "region",
-        Dim::Screen => "screen",
+        Dim::Page => ("analytics_pages_daily", "pathname", ""),
+        Dim::Hostname => ("analytics_hostnames_daily", "hostname", ""),
+        Dim::Name => ("analytics_breakdown_daily", "value", "dimension = 'event'"),
+        Dim::Source => ("analytics_sources_daily", "source", ""),
+        Dim::Channel => ("analytics_channels_daily", "channel", ""),
+        Dim::UtmSource => (
+            "analytics_campaigns_daily",
+            "value",
+            "utm_field = 'utm_source'",
+        ),
+        Dim::UtmMedium => (
+            "analytics_campaigns_daily",
+            "value",
+            "utm_field = 'utm_medium'",
+        ),
+        Dim::UtmCampaign => (
+            "analytics_campaigns_daily",
+            "value",
+            "utm_field = 'utm_campaign'",
+        ),
+        Dim::UtmContent => (
+            "analytics_campaigns_daily",
+            "value",
+            "utm_field = 'utm_content'",
+        ),
+        Dim::UtmTerm => (
+            "analytics_campaigns_daily",
+            "value",
+            "utm_field = 'utm_term'",
+        ),
+        Dim::Device => ("analytics_technology_daily", "value", "kind = 'device'"),
+        Dim::Browser => ("analytics_technology_daily", "value", "kind = 'browser'"),
+        Dim::Os => ("analytics_technology_daily", "value", "kind = 'os'"),
+        Dim::Screen => ("analytics_technology_daily", "value", "kind = 'screen'"),
+        Dim::Country => ("analytics_locations_daily", "value", "level = 'country'"),
+        Dim::Region => ("analytics_locations_daily", "value", "level = 'region'"),
         _ => return None,
     })
 }
@@ -377,14 +399,14 @@ fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryError> {
 /// The aggregate tier's hit counts (one kept dimension, or none).
 fn kept_events_side(q: &Query) -> String {
     let mut sel = Vec::new();
-    let mut dimension = None;
+    let mut kept = None;
     let hourly = q.grain() == Some(Grain::Hour);
     for (i, d) in q.dims.iter().enumerate() {
         let e = match d {
             Dim::Time(g) => time_expr(*g, if hourly { "toDate(hour)" } else { "day" }, "hour"),
             d => {
-                dimension = kept_dimension(*d);
-                "value".to_string()
+                kept = kept_dimension(*d);
+                kept.map_or("''", |k| k.1).to_string()
             }
         };
         sel.push(format!("{e} AS d{i}"));
@@ -392,10 +414,12 @@ fn kept_events_side(q: &Query) -> String {
     sel.push("sum(visitors) AS e_visitors".into());
     sel.push("sum(pageviews) AS e_pageviews".into());
     sel.push("sum(events) AS e_events".into());
-    let source = match (dimension, hourly) {
+    let days = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}";
+    let source = match (kept, hourly) {
         (_, true) => "analytics_overview_hourly WHERE site = {site:String} AND toDate(hour) BETWEEN {from:Date} AND {to:Date}".to_string(),
-        (None, false) => "analytics_totals_daily WHERE site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}".to_string(),
-        (Some(k), false) => format!("analytics_breakdown_daily WHERE site = {{site:String}} AND day BETWEEN {{from:Date}} AND {{to:Date}} AND dimension = '{k}'"),
+        (None, false) => format!("analytics_totals_daily WHERE {days}"),
+        (Some((view, _, "")), false) => format!("{view} WHERE {days}"),
+        (Some((view, _, which)), false) => format!("{view} WHERE {days} AND {which}"),
     };
     format!(
         "SELECT {} FROM {source}{}",
