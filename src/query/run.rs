@@ -1,6 +1,7 @@
 //! Running a compiled query and shaping Plausible's answer:
 //! `{"results": [{"metrics": [...], "dimensions": [...]}], "meta": {...},
-//! "query": {...}}`. Every statement runs with `max_execution_time`; an
+//! "query": {...}}`. Every statement runs read-only (`readonly = 2`: no
+//! write, no DDL, whatever its text) and with `max_execution_time`; an
 //! engine failure comes back as [`QueryError::Store`], whose text is
 //! log-safe and never reaches the client (admin/query.rs).
 
@@ -21,6 +22,8 @@ async fn rows(store: &Store, s: &Sql) -> Result<Vec<Vec<Value>>, QueryError> {
     let client = store
         .client()
         .clone()
+        // Read only, whatever the statement says (settings may change).
+        .with_setting("readonly", "2")
         .with_setting("output_format_json_quote_64bit_integers", "0")
         .with_setting("max_execution_time", QUERY_SECONDS.to_string())
         .with_setting("timeout_overflow_mode", "throw");
