@@ -1359,7 +1359,10 @@ async fn keys_open_their_own_site_only() {
     assert_eq!(s, 200);
     let (s, _, _) = get(app.admin_addr, "/api/v2/query", &[]).await;
     assert_eq!(s, 405);
-    let big = format!(r#"{{"site_id": "other.org", "x": "{}"}}"#, "a".repeat(70_000));
+    let big = format!(
+        r#"{{"site_id": "other.org", "x": "{}"}}"#,
+        "a".repeat(70_000)
+    );
     let (s, _, _) = ask(&app, Some(OTHER_KEY), &big).await;
     assert_eq!(s, 413);
     app.shutdown().await;
