@@ -410,7 +410,10 @@ fn query_api(
     admin::query::QueryApi::new(
         store,
         clock,
-        cfg.sites.iter().map(|s| s.domain.clone()).collect(),
+        cfg.sites
+            .iter()
+            .map(|s| (s.domain.clone(), s.allowed_properties.clone()))
+            .collect(),
         cfg.api_keys.clone(),
         admin::query::Policy {
             event_ttl_days: cfg.policy.event_ttl_days,

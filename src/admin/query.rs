@@ -37,7 +37,9 @@ pub struct Policy {
 pub struct QueryApi {
     store: Store,
     clock: SharedClock,
-    sites: Vec<String>,
+    /// Each site's domain and the custom property keys it stores (`None`:
+    /// every key).
+    sites: Vec<(String, Option<Vec<String>>)>,
     keys: Vec<SiteKeys>,
     policy: Policy,
     buckets: Mutex<HashMap<[u8; 32], Bucket>>,
@@ -103,7 +105,7 @@ impl QueryApi {
     pub fn new(
         store: Store,
         clock: SharedClock,
-        sites: Vec<String>,
+        sites: Vec<(String, Option<Vec<String>>)>,
         keys: Vec<SiteKeys>,
         policy: Policy,
     ) -> Self {
@@ -183,7 +185,7 @@ impl QueryApi {
 
     /// A site the key may read: 404 for no such site, 403 for another's.
     fn site(&self, owner: &str, site: &str) -> Result<(), Refusal> {
-        if !self.sites.iter().any(|s| s == site) {
+        if !self.sites.iter().any(|(s, _)| s == site) {
             return Err(Refusal::NoSite);
         }
         if site != owner {
@@ -236,6 +238,22 @@ impl QueryApi {
             Ok(q) => q,
             Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
         };
+        // A property the site never stores has no answer, not an empty one.
+        let allowed = self
+            .sites
+            .iter()
+            .find(|(s, _)| *s == q.site)
+            .and_then(|(_, a)| a.as_ref());
+        if let Some(key) = q
+            .props
+            .iter()
+            .find(|k| allowed.is_some_and(|a| !a.contains(k)))
+        {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("event:props:{key}: this site does not store the property (its allowed_properties)"),
+            );
+        }
         match query::run::run(&self.store, &q, &ctx).await {
             Ok(v) => resp::body(StatusCode::OK, "application/json", v.to_string()),
             Err(e) => Self::failed(e),

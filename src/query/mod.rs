@@ -159,6 +159,8 @@ pub enum Dim {
     Region,
     City,
     Screen,
+    /// A custom property: the index of its key in `Query::props`.
+    Prop(u8),
     Time(Grain),
 }
 
@@ -196,6 +198,7 @@ impl Dim {
             Dim::Time(Grain::Day) => "time:day",
             Dim::Time(Grain::Week) => "time:week",
             Dim::Time(Grain::Month) => "time:month",
+            Dim::Prop(_) => "event:props",
             d => Self::NAMED
                 .iter()
                 .find(|(_, x)| *x == d)
@@ -205,7 +208,10 @@ impl Dim {
 
     /// An `event:` dimension (Plausible's rule on session metrics).
     pub fn is_event(self) -> bool {
-        matches!(self, Dim::Page | Dim::Hostname | Dim::Name | Dim::Goal)
+        matches!(
+            self,
+            Dim::Page | Dim::Hostname | Dim::Name | Dim::Goal | Dim::Prop(_)
+        )
     }
 
     /// An attribute of the visit as a whole (`sessions` has it).

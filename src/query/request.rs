@@ -31,6 +31,9 @@ pub struct Query {
     pub time_labels: bool,
     pub limit: u64,
     pub offset: u64,
+    /// The custom property keys the query names (`event:props:<key>`),
+    /// indexed by `Dim::Prop`.
+    pub props: Vec<String>,
     /// The range to compare with (`include.comparisons`), if any.
     pub compare: Option<Range>,
     /// The query as understood, for the answer's `query`.
@@ -38,6 +41,11 @@ pub struct Query {
 }
 
 impl Query {
+    /// A dimension's name as the client wrote it.
+    pub fn dim_name(&self, d: Dim) -> String {
+        dim_name(d, &self.props)
+    }
+
     /// The time dimension's grain, if the query has one.
     pub fn grain(&self) -> Option<Grain> {
         self.dims.iter().find_map(|d| match d {
@@ -51,6 +59,13 @@ impl Query {
         let mut v = Vec::new();
         self.filters.iter().for_each(|f| f.dims(&mut v));
         v
+    }
+}
+
+fn dim_name(d: Dim, props: &[String]) -> String {
+    match d {
+        Dim::Prop(i) => format!("event:props:{}", props[i as usize]),
+        d => d.name().to_string(),
     }
 }
 
@@ -81,7 +96,8 @@ pub fn parse(body: &[u8], ctx: &Context) -> Result<Query, QueryError> {
     };
     let metrics = metrics(o.get("metrics"))?;
     let range = date_range(o.get("date_range"), ctx)?;
-    let dims = dimensions(o.get("dimensions"), range, ctx)?;
+    let mut props = Vec::new();
+    let dims = dimensions(o.get("dimensions"), range, ctx, &mut props)?;
     let filters = match o.get("filters") {
         None => vec![],
         Some(Value::Array(a)) => {
@@ -90,14 +106,14 @@ pub fn parse(body: &[u8], ctx: &Context) -> Result<Query, QueryError> {
             }
             a.iter()
                 .enumerate()
-                .map(|(i, f)| filter(f, &format!("filters[{i}]"), ctx, 0))
+                .map(|(i, f)| filter(f, &format!("filters[{i}]"), ctx, 0, &mut props))
                 .collect::<Result<Vec<_>, _>>()?
         }
         Some(_) => return Err(invalid("filters", "must be a list")),
     };
     session_rule(&metrics, &dims)?;
     goal_rule(&metrics, &dims, &filters)?;
-    let order_by = order_by(o.get("order_by"), &metrics, &dims)?;
+    let order_by = order_by(o.get("order_by"), &metrics, &dims, &props)?;
     let (total_rows, time_labels) = include(o.get("include"))?;
     let compare = match o.get("include").and_then(|i| i.get("comparisons")) {
         None | Some(Value::Null) => None,
@@ -119,9 +135,9 @@ pub fn parse(body: &[u8], ctx: &Context) -> Result<Query, QueryError> {
         "metrics": metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
         "date_range": [iso(range.from, false), iso(range.to, true)],
         "filters": o.get("filters").cloned().unwrap_or(json!([])),
-        "dimensions": dims.iter().map(|d| d.name()).collect::<Vec<_>>(),
+        "dimensions": dims.iter().map(|d| dim_name(*d, &props)).collect::<Vec<_>>(),
         "order_by": order_by.iter().map(|(k, desc)| json!([
-            match k { OrderKey::Metric(m) => m.name(), OrderKey::Dim(d) => d.name() },
+            match k { OrderKey::Metric(m) => m.name().to_string(), OrderKey::Dim(d) => dim_name(*d, &props) },
             if *desc { "desc" } else { "asc" },
         ])).collect::<Vec<_>>(),
         "include": {
@@ -141,6 +157,7 @@ pub fn parse(body: &[u8], ctx: &Context) -> Result<Query, QueryError> {
         time_labels,
         limit,
         offset,
+        props,
         compare,
         echo,
     })
@@ -281,7 +298,21 @@ fn date_range(v: Option<&Value>, ctx: &Context) -> Result<Range, QueryError> {
     Ok(r)
 }
 
-fn dim(name: &str, field: &str, ctx: &Context) -> Result<Dim, QueryError> {
+fn dim(name: &str, field: &str, ctx: &Context, props: &mut Vec<String>) -> Result<Dim, QueryError> {
+    if let Some(key) = name.strip_prefix("event:props:") {
+        if key.is_empty() || key.len() > 300 {
+            return Err(invalid(field, "event:props:<key>, a key of 1 to 300 bytes"));
+        }
+        let i = match props.iter().position(|k| k == key) {
+            Some(i) => i,
+            None if props.len() < 8 => {
+                props.push(key.to_string());
+                props.len() - 1
+            }
+            None => return Err(invalid(field, "at most 8 custom properties per query")),
+        };
+        return Ok(Dim::Prop(i as u8));
+    }
     if let Some((_, d)) = Dim::NAMED.iter().find(|(n, _)| *n == name) {
         return match d {
             Dim::Region if !ctx.keeps_region => Err(QueryError::Unsupported(format!(
@@ -303,7 +334,6 @@ fn dim(name: &str, field: &str, ctx: &Context) -> Result<Dim, QueryError> {
         "visit:country_name" | "visit:region_name" | "visit:city_name" => {
             "names are not answered yet: use the ISO codes (visit:country, visit:region)"
         }
-        n if n.starts_with("event:props:") => "custom properties are not answered by the query API yet",
         n if n.starts_with("time") => {
             return Err(invalid(field, format!("unknown time dimension {n:?}: time, time:hour, time:day, time:week, time:month")))
         }
@@ -314,7 +344,12 @@ fn dim(name: &str, field: &str, ctx: &Context) -> Result<Dim, QueryError> {
     )))
 }
 
-fn dimensions(v: Option<&Value>, range: Range, ctx: &Context) -> Result<Vec<Dim>, QueryError> {
+fn dimensions(
+    v: Option<&Value>,
+    range: Range,
+    ctx: &Context,
+    props: &mut Vec<String>,
+) -> Result<Vec<Dim>, QueryError> {
     let a = match v {
         None => return Ok(vec![]),
         Some(Value::Array(a)) => a,
@@ -336,7 +371,7 @@ fn dimensions(v: Option<&Value>, range: Range, ctx: &Context) -> Result<Vec<Dim>
             "time:day" => Dim::Time(Grain::Day),
             "time:week" => Dim::Time(Grain::Week),
             "time:month" => Dim::Time(Grain::Month),
-            n => dim(n, &field, ctx)?,
+            n => dim(n, &field, ctx, props)?,
         };
         if out.contains(&d)
             || (matches!(d, Dim::Time(_)) && out.iter().any(|x| matches!(x, Dim::Time(_))))
@@ -351,7 +386,13 @@ fn dimensions(v: Option<&Value>, range: Range, ctx: &Context) -> Result<Vec<Dim>
     Ok(out)
 }
 
-fn filter(v: &Value, field: &str, ctx: &Context, depth: usize) -> Result<Filter, QueryError> {
+fn filter(
+    v: &Value,
+    field: &str,
+    ctx: &Context,
+    depth: usize,
+    props: &mut Vec<String>,
+) -> Result<Filter, QueryError> {
     if depth > 8 {
         return Err(invalid(field, "filters nest at most 8 deep"));
     }
@@ -378,7 +419,7 @@ fn filter(v: &Value, field: &str, ctx: &Context, depth: usize) -> Result<Filter,
             let parts = list(1)?
                 .iter()
                 .enumerate()
-                .map(|(i, f)| filter(f, &format!("{field}[1][{i}]"), ctx, depth + 1))
+                .map(|(i, f)| filter(f, &format!("{field}[1][{i}]"), ctx, depth + 1, props))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(if op == "and" {
                 Filter::And(parts)
@@ -395,6 +436,7 @@ fn filter(v: &Value, field: &str, ctx: &Context, depth: usize) -> Result<Filter,
                 &format!("{field}[1]"),
                 ctx,
                 depth + 1,
+                props,
             )?)))
         }
         "has_done" | "has_not_done" => Err(QueryError::Unsupported(format!(
@@ -422,7 +464,7 @@ fn filter(v: &Value, field: &str, ctx: &Context, depth: usize) -> Result<Filter,
                     "time is filtered with date_range",
                 ));
             } else {
-                dim(dname, &format!("{field}[1]"), ctx)?
+                dim(dname, &format!("{field}[1]"), ctx, props)?
             };
             let raw = list(2)?;
             if raw.len() > MAX_VALUES {
@@ -545,6 +587,7 @@ fn order_by(
     v: Option<&Value>,
     metrics: &[Metric],
     dims: &[Dim],
+    props: &[String],
 ) -> Result<Vec<(OrderKey, bool)>, QueryError> {
     let mut out = Vec::new();
     match v {
@@ -572,10 +615,9 @@ fn order_by(
                 };
                 let key = if let Some(m) = metrics.iter().find(|m| m.name() == k) {
                     OrderKey::Metric(*m)
-                } else if let Some(d) = dims
-                    .iter()
-                    .find(|d| d.name() == k || (k == "time" && matches!(d, Dim::Time(_))))
-                {
+                } else if let Some(d) = dims.iter().find(|d| {
+                    dim_name(**d, props) == *k || (k == "time" && matches!(d, Dim::Time(_)))
+                }) {
                     OrderKey::Dim(*d)
                 } else {
                     return Err(invalid(

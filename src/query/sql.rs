@@ -114,6 +114,10 @@ pub fn tier(q: &Query) -> Tier {
         ([], _) => true,
         ([_], Some(Grain::Hour)) => false,
         ([d], _) if d.is_visit_only() => !event,
+        ([Dim::Prop(_)], _) => q
+            .metrics
+            .iter()
+            .all(|m| matches!(m, Metric::Visitors | Metric::Events | Metric::Percentage)),
         ([d], _) => kept_dimension(*d).is_some() && !session,
         _ => false,
     };
@@ -133,32 +137,39 @@ fn time_expr(g: Grain, date: &str, at: &str) -> String {
     }
 }
 
-/// A dimension's column in `events`.
-fn event_column(d: Dim) -> Option<&'static str> {
-    Some(match d {
-        Dim::Page => "pathname",
-        Dim::Hostname => "toString(hostname)",
-        Dim::Name => "toString(name)",
-        Dim::Goal => "if(name = 'pageview', concat('Visit ', pathname), toString(name))",
-        Dim::Source => "toString(referrer_source)",
-        Dim::Referrer => "toString(referrer_host)",
-        Dim::Channel => "toString(channel)",
-        Dim::UtmSource => "utm_source",
-        Dim::UtmMedium => "toString(utm_medium)",
-        Dim::UtmCampaign => "utm_campaign",
-        Dim::UtmContent => "utm_content",
-        Dim::UtmTerm => "utm_term",
-        Dim::Device => "toString(device)",
-        Dim::Browser => "toString(browser)",
-        Dim::BrowserVersion => "toString(browser_version)",
-        Dim::Os => "toString(os)",
-        Dim::OsVersion => "toString(os_version)",
-        Dim::Country => "toString(country)",
-        Dim::Region => "toString(region)",
-        Dim::City => "toString(city)",
-        Dim::Screen => "toString(screen)",
-        Dim::EntryPage | Dim::ExitPage | Dim::Time(_) => return None,
-    })
+/// A dimension's column in `events` (a custom property's value: empty
+/// where the event does not carry it).
+fn event_column(d: Dim) -> Option<String> {
+    if let Dim::Prop(i) = d {
+        return Some(format!("prop_values[indexOf(prop_keys, {{pk{i}:String}})]"));
+    }
+    Some(
+        match d {
+            Dim::Page => "pathname",
+            Dim::Hostname => "toString(hostname)",
+            Dim::Name => "toString(name)",
+            Dim::Goal => "if(name = 'pageview', concat('Visit ', pathname), toString(name))",
+            Dim::Source => "toString(referrer_source)",
+            Dim::Referrer => "toString(referrer_host)",
+            Dim::Channel => "toString(channel)",
+            Dim::UtmSource => "utm_source",
+            Dim::UtmMedium => "toString(utm_medium)",
+            Dim::UtmCampaign => "utm_campaign",
+            Dim::UtmContent => "utm_content",
+            Dim::UtmTerm => "utm_term",
+            Dim::Device => "toString(device)",
+            Dim::Browser => "toString(browser)",
+            Dim::BrowserVersion => "toString(browser_version)",
+            Dim::Os => "toString(os)",
+            Dim::OsVersion => "toString(os_version)",
+            Dim::Country => "toString(country)",
+            Dim::Region => "toString(region)",
+            Dim::City => "toString(city)",
+            Dim::Screen => "toString(screen)",
+            Dim::EntryPage | Dim::ExitPage | Dim::Time(_) | Dim::Prop(_) => return None,
+        }
+        .to_string(),
+    )
 }
 
 /// A dimension's column among a visit's own (`sessions`).
@@ -252,7 +263,7 @@ fn filter_sql(f: &Filter, rows: Rows, p: &mut Params) -> Result<String, QueryErr
                     let col = event_column(*dim).ok_or_else(|| {
                         QueryError::Unsupported(format!("{} cannot filter hits", dim.name()))
                     })?;
-                    c(col, p)
+                    c(&col, p)
                 }
                 Rows::Visits => match (*dim, visit_column(*dim)) {
                     (_, Some(col)) => c(col, p),
@@ -273,7 +284,7 @@ fn filter_sql(f: &Filter, rows: Rows, p: &mut Params) -> Result<String, QueryErr
                         })?;
                         format!(
                             "(day, visitor_id) IN (SELECT toDate(ts), visitor_id FROM events WHERE {EVENTS_IN_RANGE} AND {})",
-                            c(col, p)
+                            c(&col, p)
                         )
                     }
                 },
@@ -317,18 +328,23 @@ fn events_side(q: &Query, p: &mut Params) -> Result<String, QueryError> {
     for (i, d) in q.dims.iter().enumerate() {
         let e = match d {
             Dim::Time(g) => time_expr(*g, "toDate(ts)", "ts"),
-            d => event_column(*d)
-                .ok_or_else(|| {
-                    QueryError::Unsupported(format!("{} is not a dimension of hits", d.name()))
-                })?
-                .to_string(),
+            d => event_column(*d).ok_or_else(|| {
+                QueryError::Unsupported(format!("{} is not a dimension of hits", d.name()))
+            })?,
         };
         sel.push(format!("{e} AS d{i}"));
     }
     sel.push("uniqExactIf((toDate(ts), visitor_id), visitor_id != 0) AS e_visitors".into());
     sel.push("countIf(name = 'pageview') AS e_pageviews".into());
     sel.push("count() AS e_events".into());
-    let filters = where_filters(q, Rows::Events, p)?;
+    let mut filters = where_filters(q, Rows::Events, p)?;
+    // A property breakdown counts the events that carry the property, as
+    // the analyst views do.
+    for d in &q.dims {
+        if let Dim::Prop(i) = d {
+            filters.push_str(&format!(" AND has(prop_keys, {{pk{i}:String}})"));
+        }
+    }
     Ok(format!(
         "SELECT {} FROM events WHERE {EVENTS_IN_RANGE}{filters}{}",
         sel.join(", "),
@@ -400,10 +416,15 @@ fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryError> {
 fn kept_events_side(q: &Query) -> String {
     let mut sel = Vec::new();
     let mut kept = None;
+    let mut prop = None;
     let hourly = q.grain() == Some(Grain::Hour);
     for (i, d) in q.dims.iter().enumerate() {
         let e = match d {
             Dim::Time(g) => time_expr(*g, if hourly { "toDate(hour)" } else { "day" }, "hour"),
+            Dim::Prop(k) => {
+                prop = Some(*k);
+                "value".to_string()
+            }
             d => {
                 kept = kept_dimension(*d);
                 kept.map_or("''", |k| k.1).to_string()
@@ -412,10 +433,20 @@ fn kept_events_side(q: &Query) -> String {
         sel.push(format!("{e} AS d{i}"));
     }
     sel.push("sum(visitors) AS e_visitors".into());
-    sel.push("sum(pageviews) AS e_pageviews".into());
+    // The properties' view counts no page views (the tier rule keeps
+    // `pageviews` off this path).
+    sel.push(if prop.is_some() {
+        "toUInt64(0) AS e_pageviews".into()
+    } else {
+        "sum(pageviews) AS e_pageviews".into()
+    });
     sel.push("sum(events) AS e_events".into());
     let days = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}";
     let source = match (kept, hourly) {
+        _ if prop.is_some() => format!(
+            "analytics_properties_daily WHERE {days} AND property = {{pk{}:String}}",
+            prop.unwrap_or_default()
+        ),
         (_, true) => "analytics_overview_hourly WHERE site = {site:String} AND toDate(hour) BETWEEN {from:Date} AND {to:Date}".to_string(),
         (None, false) => format!("analytics_totals_daily WHERE {days}"),
         (Some((view, _, "")), false) => format!("{view} WHERE {days}"),
@@ -566,6 +597,11 @@ pub fn compile(q: &Query, ctx: &Context, totals: Totals) -> Result<Sql, QueryErr
     params.push(("offset".into(), Param::U64(q.offset)));
     if text.contains("{total:UInt64}") {
         params.push(("total".into(), Param::U64(totals.visitors)));
+    }
+    for (i, key) in q.props.iter().enumerate() {
+        if text.contains(&format!("{{pk{i}:String}}")) {
+            params.push((format!("pk{i}"), Param::Str(key.clone())));
+        }
     }
     if text.contains("{goal_total:UInt64}") {
         params.push(("goal_total".into(), Param::U64(totals.without_goals)));

@@ -171,10 +171,12 @@ fn generate(days: &[i32]) -> Data {
                     push("pageview", t, vec![]);
                     if path == "/signup" && rng.below(2) == 0 {
                         t += 5_000;
-                        push("signup", t, vec![("plan", "pro")]);
+                        let plan = if rng.below(3) == 0 { "team" } else { "pro" };
+                        push("signup", t, vec![("plan", plan)]);
                     } else if path == "/docs" && rng.below(3) == 0 {
                         t += 3_000;
-                        push("download", t, vec![]);
+                        let file = if rng.below(2) == 0 { "a.pdf" } else { "b.zip" };
+                        push("download", t, vec![("file", file), ("size", "big")]);
                     }
                 }
                 visits.push(visit);
@@ -305,8 +307,19 @@ fn hit_attr(h: &Hit, dim: &str, from: i32) -> String {
         "visit:screen" => h.screen.clone(),
         "time:hour" => hour_of(h.ts),
         "time:day" | "time:week" | "time:month" => clamp_label(day, dim, from),
+        d if d.starts_with("event:props:") => prop(h, &d["event:props:".len()..])
+            .unwrap_or_default()
+            .to_string(),
         d => panic!("no hit attribute {d}"),
     }
+}
+
+/// A hit's value of a custom property, if it carries it.
+fn prop<'a>(h: &'a Hit, key: &str) -> Option<&'a str> {
+    h.prop_keys
+        .iter()
+        .position(|k| k == key)
+        .map(|i| h.prop_values[i].as_str())
 }
 
 /// A visit's values of a dimension (several for its pages).
@@ -439,6 +452,14 @@ fn expect(d: &Data, s: &Spec) -> BTreeMap<Vec<String>, Vec<f64>> {
         for h in &d.hits {
             let day = h.ts.div_euclid(86_400_000) as i32;
             if !in_range(day) || !s.filters.iter().all(|f| hit_matches(h, f, s.from)) {
+                continue;
+            }
+            // A property breakdown counts the events that carry it.
+            if s.dims
+                .iter()
+                .filter_map(|x| x.strip_prefix("event:props:"))
+                .any(|k| prop(h, k).is_none())
+            {
                 continue;
             }
             let key: Vec<String> = s.dims.iter().map(|x| hit_attr(h, x, s.from)).collect();
@@ -608,6 +629,7 @@ async fn start_app(db: &TestDb, per_hour: Option<u64>) -> tacit::app::Running {
     raw.policy.location = "region".into();
     raw.sites[0].api_keys_sha256 = vec![sha(KEY)];
     raw.sites[0].api_rate_limit_per_hour = per_hour;
+    raw.sites[0].allowed_properties = Some(vec!["plan".into(), "file".into(), "size".into()]);
     raw.sites.push(tacit::config::RawSite {
         domain: "other.org".into(),
         api_keys_sha256: vec![sha(OTHER_KEY)],
@@ -1016,6 +1038,42 @@ fn cases(r: (i32, i32), one: i32) -> Vec<(&'static str, Spec)> {
             r,
         ),
     ));
+    out.push((
+        "property values",
+        spec(
+            &["visitors", "events", "percentage"],
+            &["event:props:plan"],
+            vec![],
+            r,
+        ),
+    ));
+    out.push((
+        "property values by day",
+        spec(
+            &["visitors", "pageviews"],
+            &["time:day", "event:props:file"],
+            vec![],
+            r,
+        ),
+    ));
+    out.push((
+        "a property filter",
+        spec(
+            &hits,
+            &["event:page"],
+            vec![c("is", "event:props:file", &["a.pdf"])],
+            r,
+        ),
+    ));
+    out.push((
+        "visits by a property filter",
+        spec(
+            &["visits", "visitors"],
+            &["visit:device"],
+            vec![c("is", "event:props:plan", &["team"])],
+            r,
+        ),
+    ));
     out.push(("an empty day", spec(&all, &[], vec![], (r.0 - 5, r.0 - 5))));
     out
 }
@@ -1271,7 +1329,11 @@ async fn bad_queries_are_refused_naming_the_field() {
         (with("dimensions", json!(["visit:nope"])), "dimensions[0]"),
         (with("dimensions", json!(["visit:city"])), "cities"),
         (with("dimensions", json!(["visit:visitor_id"])), "visitor ids"),
-        (with("dimensions", json!(["event:props:plan"])), "custom properties"),
+        (with("dimensions", json!(["event:props:secret"])), "allowed_properties"),
+        (
+            json!({"site_id": SITE, "metrics": ["visits"], "date_range": "7d", "dimensions": ["event:props:plan"]}).to_string(),
+            "cannot be queried along with event dimension",
+        ),
         (with("metrics", json!(["conversion_rate"])), "needs an event:goal"),
         (
             with("metrics", json!(["visitors", "conversion_rate"])),
