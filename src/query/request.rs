@@ -292,8 +292,9 @@ fn date_range(v: Option<&Value>, ctx: &Context) -> Result<Range, QueryError> {
             ))
         }
     };
-    if r.days() > 3660 {
-        return Err(invalid("date_range", "at most ten years"));
+    // The aggregate tier keeps at most 240 months (`all` reaches back that far).
+    if r.days() > 240 * 31 + 1 {
+        return Err(invalid("date_range", "at most twenty years"));
     }
     Ok(r)
 }

@@ -1074,6 +1074,17 @@ fn cases(r: (i32, i32), one: i32) -> Vec<(&'static str, Spec)> {
             r,
         ),
     ));
+    // Groups on one side of the join only: pages viewed in visits with a
+    // download, where the download's own page is the only hit counted.
+    out.push((
+        "one-sided groups",
+        spec(
+            &["visitors", "events", "visits"],
+            &["event:page"],
+            vec![c("is", "event:name", &["download"])],
+            r,
+        ),
+    ));
     out.push(("an empty day", spec(&all, &[], vec![], (r.0 - 5, r.0 - 5))));
     out
 }
@@ -1375,6 +1386,25 @@ async fn bad_queries_are_refused_naming_the_field() {
             msg.contains(needle),
             "{body}: {msg:?} should name {needle:?}"
         );
+    }
+    // Every named range runs; `time` picks its grain, and the labels cover
+    // the range.
+    for (range, grain, labels) in [
+        ("day", "time:hour", 24),
+        ("28d", "time:day", 28),
+        ("91d", "time:month", 0),
+        ("6mo", "time:month", 6),
+        ("12mo", "time:month", 12),
+        ("year", "time:month", 12),
+        ("all", "time:month", 0),
+    ] {
+        let b = json!({"site_id": SITE, "metrics": ["visitors", "visits"], "date_range": range,
+            "dimensions": ["time"], "include": {"time_labels": true}});
+        let (status, got, text) = ask(&app, Some(KEY), &b.to_string()).await;
+        assert_eq!(status, 200, "{range}: {text}");
+        assert_eq!(got["query"]["dimensions"], json!([grain]), "{range}");
+        let n = got["meta"]["time_labels"].as_array().unwrap().len();
+        assert!(labels == 0 || n == labels, "{range}: {n} labels");
     }
     // Without a filter, a year is answered from the daily aggregates.
     let (status, _, text) = ask(
