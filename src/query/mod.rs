@@ -91,10 +91,11 @@ pub enum Metric {
     Events,
     Percentage,
     ConversionRate,
+    GroupConversionRate,
 }
 
 impl Metric {
-    pub const ALL: [(&'static str, Metric); 9] = [
+    pub const ALL: [(&'static str, Metric); 10] = [
         ("visitors", Metric::Visitors),
         ("visits", Metric::Visits),
         ("pageviews", Metric::Pageviews),
@@ -104,6 +105,7 @@ impl Metric {
         ("events", Metric::Events),
         ("percentage", Metric::Percentage),
         ("conversion_rate", Metric::ConversionRate),
+        ("group_conversion_rate", Metric::GroupConversionRate),
     ];
 
     pub fn name(self) -> &'static str {

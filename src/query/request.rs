@@ -561,7 +561,14 @@ fn session_rule(metrics: &[Metric], dims: &[Dim]) -> Result<(), QueryError> {
 /// `conversion_rate` divides by the visitors without the goal filters, so
 /// it needs a goal: a dimension, or a filter at the top level.
 fn goal_rule(metrics: &[Metric], dims: &[Dim], filters: &[Filter]) -> Result<(), QueryError> {
-    if !metrics.contains(&Metric::ConversionRate) {
+    let group = metrics.contains(&Metric::GroupConversionRate);
+    if group && dims.is_empty() {
+        return Err(invalid(
+            "metrics",
+            "group_conversion_rate needs dimensions (the groups)",
+        ));
+    }
+    if !metrics.contains(&Metric::ConversionRate) && !group {
         return Ok(());
     }
     let mut named = Vec::new();
@@ -572,13 +579,13 @@ fn goal_rule(metrics: &[Metric], dims: &[Dim], filters: &[Filter]) -> Result<(),
     if named.contains(&Dim::Goal) {
         return Err(invalid(
             "filters",
-            "with conversion_rate, event:goal filters stand at the top level",
+            "with conversion rates, event:goal filters stand at the top level",
         ));
     }
     if !dims.contains(&Dim::Goal) && !filters.iter().any(Filter::is_goal) {
         return Err(invalid(
             "metrics",
-            "conversion_rate needs an event:goal dimension or filter",
+            "conversion rates need an event:goal dimension or filter",
         ));
     }
     Ok(())

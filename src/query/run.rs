@@ -120,7 +120,10 @@ fn key(q: &Query, labels: &HashMap<String, usize>, dims: &[Value]) -> Vec<Value>
 fn change(m: Metric, new: &Value, old: &Value) -> Value {
     let (n, o) = (new.as_f64().unwrap_or(0.0), old.as_f64().unwrap_or(0.0));
     match m {
-        Metric::BounceRate | Metric::ConversionRate | Metric::Percentage => {
+        Metric::BounceRate
+        | Metric::ConversionRate
+        | Metric::GroupConversionRate
+        | Metric::Percentage => {
             json!(((n - o) * 10.0).round() / 10.0)
         }
         _ if o == 0.0 => json!(if n > 0.0 { 100 } else { 0 }),

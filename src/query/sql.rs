@@ -526,6 +526,36 @@ pub fn compile(q: &Query, ctx: &Context, totals: Totals) -> Result<Sql, QueryErr
         ),
         (None, None) => return Err(QueryError::Shape),
     };
+    // group_conversion_rate: the visitors of the same group (the
+    // dimensions but the goal) without the goal filters.
+    let from = if q.metrics.contains(&Metric::GroupConversionRate) {
+        if visits_only {
+            return Err(QueryError::Unsupported(
+                "group_conversion_rate is not answered with entry or exit pages".into(),
+            ));
+        }
+        let mut g = goal_totals_query(q);
+        let keep: Vec<usize> = (0..q.dims.len())
+            .filter(|&i| q.dims[i] != Dim::Goal)
+            .collect();
+        g.dims = keep.iter().map(|&i| q.dims[i]).collect();
+        let inner = events_side(&g, &mut p)?;
+        let cols: Vec<String> = keep
+            .iter()
+            .enumerate()
+            .map(|(k, j)| format!("d{k} AS d{j}"))
+            .chain(std::iter::once("e_visitors AS g_visitors".to_string()))
+            .collect();
+        let using: Vec<String> = keep.iter().map(|j| format!("d{j}")).collect();
+        let side = format!("(SELECT {} FROM ({inner}))", cols.join(", "));
+        if using.is_empty() {
+            format!("{from} CROSS JOIN {side} AS g")
+        } else {
+            format!("{from} LEFT JOIN {side} AS g USING ({})", using.join(", "))
+        }
+    } else {
+        from
+    };
     let count = |name: &str| {
         if visits_only {
             format!("s_{name}")
@@ -551,6 +581,10 @@ pub fn compile(q: &Query, ctx: &Context, totals: Totals) -> Result<Sql, QueryErr
             ),
             Metric::ConversionRate => format!(
                 "if({{goal_total:UInt64}} = 0, 0, round({} * 100 / {{goal_total:UInt64}}, 2))",
+                count("visitors")
+            ),
+            Metric::GroupConversionRate => format!(
+                "if(g_visitors = 0, 0, round({} * 100 / g_visitors, 2))",
                 count("visitors")
             ),
         };

@@ -522,9 +522,26 @@ fn expect(d: &Data, s: &Spec) -> BTreeMap<Vec<String>, Vec<f64>> {
     } else {
         0.0
     };
+    // group_conversion_rate: the visitors of the same group (dimensions
+    // but the goal), without the goal filters.
+    let keep: Vec<usize> = (0..s.dims.len())
+        .filter(|&i| s.dims[i] != "event:goal")
+        .collect();
+    let group_totals = if s.metrics.contains(&"group_conversion_rate") {
+        let mut t = s.clone();
+        t.dims = keep.iter().map(|&i| s.dims[i]).collect();
+        t.metrics = vec!["visitors"];
+        t.filters
+            .retain(|f| !matches!(f, F::C(_, "event:goal", _, _)));
+        expect(d, &t)
+    } else {
+        BTreeMap::new()
+    };
     groups
         .into_iter()
         .map(|(k, a)| {
+            let group: Vec<String> = keep.iter().map(|&i| k[i].clone()).collect();
+            let group_total = group_totals.get(&group).map_or(0.0, |m| m[0]);
             let visitors = if visits_only {
                 a.s_visitors.len()
             } else {
@@ -554,6 +571,8 @@ fn expect(d: &Data, s: &Spec) -> BTreeMap<Vec<String>, Vec<f64>> {
                     "percentage" => visitors * 100.0 / total,
                     "conversion_rate" if goal_total == 0.0 => 0.0,
                     "conversion_rate" => visitors * 100.0 / goal_total,
+                    "group_conversion_rate" if group_total == 0.0 => 0.0,
+                    "group_conversion_rate" => visitors * 100.0 / group_total,
                     m => panic!("{m}"),
                 })
                 .collect();
@@ -568,7 +587,7 @@ fn slack(metric: &str) -> f64 {
         "bounce_rate" | "visit_duration" => 0.5 + 1e-9,
         "views_per_visit" => 0.005 + 1e-9,
         "percentage" => 0.05 + 1e-9,
-        "conversion_rate" => 0.005 + 1e-9,
+        "conversion_rate" | "group_conversion_rate" => 0.005 + 1e-9,
         _ => 0.0,
     }
 }
@@ -1030,6 +1049,24 @@ fn cases(r: (i32, i32), one: i32) -> Vec<(&'static str, Spec)> {
         ),
     ));
     out.push((
+        "group conversion by device",
+        spec(
+            &["visitors", "group_conversion_rate", "conversion_rate"],
+            &["visit:device"],
+            vec![c("is", "event:goal", &["Visit /pricing"])],
+            r,
+        ),
+    ));
+    out.push((
+        "group conversion by goal and browser",
+        spec(
+            &["visitors", "group_conversion_rate"],
+            &["event:goal", "visit:browser"],
+            vec![c("matches", "event:goal", &["^(signup|download)$"])],
+            r,
+        ),
+    ));
+    out.push((
         "visits that reached a goal",
         spec(
             &["visits", "bounce_rate", "visitors"],
@@ -1345,10 +1382,10 @@ async fn bad_queries_are_refused_naming_the_field() {
             json!({"site_id": SITE, "metrics": ["visits"], "date_range": "7d", "dimensions": ["event:props:plan"]}).to_string(),
             "cannot be queried along with event dimension",
         ),
-        (with("metrics", json!(["conversion_rate"])), "needs an event:goal"),
+        (with("metrics", json!(["conversion_rate"])), "need an event:goal"),
         (
-            with("metrics", json!(["visitors", "conversion_rate"])),
-            "needs an event:goal",
+            with("metrics", json!(["visitors", "group_conversion_rate"])),
+            "group_conversion_rate needs dimensions",
         ),
         (with("filters", json!([["is", "visit:browser", "Chrome"]])), "filters[0][2]"),
         (with("filters", json!([["starts", "visit:browser", ["C"]]])), "filters[0][0]"),
