@@ -324,8 +324,14 @@ fn group_by(n: usize) -> String {
 
 /// Hit counts per group from `events`: e_visitors, e_pageviews, e_events.
 fn events_side(q: &Query, p: &mut Params) -> Result<String, QueryError> {
+    let names: Vec<usize> = (0..q.dims.len()).collect();
+    events_side_as(q, p, &names)
+}
+
+/// [`events_side`] with dimension `i` named `d{names[i]}`.
+fn events_side_as(q: &Query, p: &mut Params, names: &[usize]) -> Result<String, QueryError> {
     let mut sel = Vec::new();
-    for (i, d) in q.dims.iter().enumerate() {
+    for (&i, d) in names.iter().zip(&q.dims) {
         let e = match d {
             Dim::Time(g) => time_expr(*g, "toDate(ts)", "ts"),
             d => event_column(*d).ok_or_else(|| {
@@ -345,10 +351,15 @@ fn events_side(q: &Query, p: &mut Params) -> Result<String, QueryError> {
             filters.push_str(&format!(" AND has(prop_keys, {{pk{i}:String}})"));
         }
     }
+    let group = if names.is_empty() {
+        String::new()
+    } else {
+        let n: Vec<String> = names.iter().map(|i| format!("d{i}")).collect();
+        format!(" GROUP BY {}", n.join(", "))
+    };
     Ok(format!(
-        "SELECT {} FROM events WHERE {EVENTS_IN_RANGE}{filters}{}",
-        sel.join(", "),
-        group_by(q.dims.len())
+        "SELECT {} FROM events WHERE {EVENTS_IN_RANGE}{filters}{group}",
+        sel.join(", ")
     ))
 }
 
@@ -539,11 +550,12 @@ pub fn compile(q: &Query, ctx: &Context, totals: Totals) -> Result<Sql, QueryErr
             .filter(|&i| q.dims[i] != Dim::Goal)
             .collect();
         g.dims = keep.iter().map(|&i| q.dims[i]).collect();
-        let inner = events_side(&g, &mut p)?;
+        // Named as in the main query (renaming `d0 AS d1, d1 AS d2` in one
+        // SELECT would read the new alias).
+        let inner = events_side_as(&g, &mut p, &keep)?;
         let cols: Vec<String> = keep
             .iter()
-            .enumerate()
-            .map(|(k, j)| format!("d{k} AS d{j}"))
+            .map(|j| format!("d{j}"))
             .chain(std::iter::once("e_visitors AS g_visitors".to_string()))
             .collect();
         let using: Vec<String> = keep.iter().map(|j| format!("d{j}")).collect();

@@ -1067,6 +1067,15 @@ fn cases(r: (i32, i32), one: i32) -> Vec<(&'static str, Spec)> {
         ),
     ));
     out.push((
+        "group conversion, the goal first of three",
+        spec(
+            &["group_conversion_rate", "visitors"],
+            &["event:goal", "visit:device", "visit:country"],
+            vec![c("contains", "event:goal", &["Visit /blog"])],
+            r,
+        ),
+    ));
+    out.push((
         "visits that reached a goal",
         spec(
             &["visits", "bounce_rate", "visitors"],
