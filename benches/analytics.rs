@@ -405,8 +405,9 @@ async fn main() {
     assert_eq!(agg, rawv, "overview: aggregate tier vs raw events");
     let (a, r) = (agg[0][0].clone(), rawv[0][0].clone());
     let err = 0.0;
+    let screen = api_first_screen(&store, &cfg, site, today).await;
     let report = format!(
-        "# Analytics at scale ({})\n\n{summary}\nQueries for `{site}` ending {to}, p50 of 5 runs, on {url} (clickhouse-dev: chDB behind a Python HTTP server). The 365-day range reads the loaded days' rollups copied back in time to fill the year.\n\nOverview vs raw events over 30 days: visitors {a} vs exact {r} ({err:.3}% apart); page views equal.\n\n| cookbook query | p50 ms, 30 days | p50 ms, 365 days |\n|---|---|---|\n{table}{storage}",
+        "# Analytics at scale ({})\n\n{summary}\nQueries for `{site}` ending {to}, p50 of 5 runs, on {url} (clickhouse-dev: chDB behind a Python HTTP server). The 365-day range reads the loaded days' rollups copied back in time to fill the year.\n\nOverview vs raw events over 30 days: visitors {a} vs exact {r} ({err:.3}% apart); page views equal.\n\n| cookbook query | p50 ms, 30 days | p50 ms, 365 days |\n|---|---|---|\n{table}{screen}{storage}",
         format_day(today)
     );
     println!("{report}");
@@ -429,4 +430,122 @@ async fn main() {
 /// The first loaded day.
 fn first_day_of(today: i32, days_back: i32) -> i32 {
     today - days_back
+}
+
+/// A dashboard's first screen through the query API's core (parse,
+/// compile, run; no HTTP): top stats, the graph and eight top lists, each
+/// query timed alone (p50 of 5) and the screen's queries sent at once as a
+/// dashboard sends them (p50 of 5), over 30 days with and without one
+/// filter, and over 365 days without (a filter needs the event tier).
+async fn api_first_screen(
+    store: &tacit::store::Store,
+    cfg: &tacit::config::Config,
+    site: &str,
+    today: i32,
+) -> String {
+    use serde_json::json;
+    let ctx = tacit::query::Context {
+        today,
+        event_ttl_days: cfg.policy.event_ttl_days,
+        aggregate_ttl_months: cfg.policy.aggregate_ttl_months,
+        keeps_region: false,
+        keeps_city: false,
+    };
+    let lists = [
+        ("sources", "visit:source", "visitors"),
+        ("pages", "event:page", "visitors"),
+        ("entry pages", "visit:entry_page", "visits"),
+        ("exit pages", "visit:exit_page", "visits"),
+        ("countries", "visit:country", "visitors"),
+        ("devices", "visit:device", "visitors"),
+        ("browsers", "visit:browser", "visitors"),
+        ("operating systems", "visit:os", "visitors"),
+    ];
+    let screen = |range: serde_json::Value, filter: bool| {
+        let filters = if filter {
+            json!([["is", "visit:country", ["DE"]]])
+        } else {
+            json!([])
+        };
+        let mut out = vec![
+            (
+                "top stats".to_string(),
+                json!({"site_id": site, "date_range": range, "filters": filters,
+                "metrics": ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration"]}),
+            ),
+            (
+                "graph".to_string(),
+                json!({"site_id": site, "date_range": range, "filters": filters,
+                "metrics": ["visitors"], "dimensions": ["time:day"]}),
+            ),
+        ];
+        for (name, dim, metric) in lists {
+            out.push((
+                name.to_string(),
+                json!({"site_id": site, "date_range": range, "filters": filters,
+                "metrics": [metric], "dimensions": [dim], "pagination": {"limit": 9}}),
+            ));
+        }
+        out
+    };
+    let last = |days: i32| json!([format_day(today - days), format_day(today - 1)]);
+    let mut table = String::from("\nThe query API (`POST /api/v2/query`'s parse, compile and run; no HTTP), a dashboard's first screen for `");
+    table.push_str(site);
+    table.push_str("`: p50 ms of 5 runs of each query alone, and of the whole screen with its ten queries sent at once.\n\n| query | 30 days | 30 days, one filter (country) | 365 days |\n|---|---|---|---|\n");
+    let variants = [
+        screen(last(30), false),
+        screen(last(30), true),
+        screen(last(365), false),
+    ];
+    let one = move |body: serde_json::Value| {
+        let store = store.clone();
+        async move {
+            let t = Instant::now();
+            let q = tacit::query::parse(body.to_string().as_bytes(), &ctx);
+            let r = match q {
+                Ok(q) => tacit::query::run::run(&store, &q, &ctx).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            (t.elapsed(), r.map_err(|e| e.to_string()))
+        }
+    };
+    let mut cells: Vec<Vec<String>> = vec![Vec::new(); variants[0].len() + 1];
+    for v in &variants {
+        for (i, (_, body)) in v.iter().enumerate() {
+            let mut times = Vec::new();
+            let mut failed = None;
+            for _ in 0..5 {
+                let (t, r) = one(body.clone()).await;
+                failed = failed.or(r.err());
+                times.push(t);
+            }
+            times.sort();
+            cells[i].push(match failed {
+                Some(e) => format!("refused: {}", e.chars().take(60).collect::<String>()),
+                None => format!("{:.1}", times[2].as_secs_f64() * 1000.0),
+            });
+        }
+        let mut walls = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let all: Vec<_> = v
+                .iter()
+                .map(|(_, b)| tokio::spawn(one(b.clone())))
+                .collect();
+            for h in all {
+                h.await.unwrap().1.unwrap();
+            }
+            walls.push(t.elapsed());
+        }
+        walls.sort();
+        cells[v.len()].push(format!("**{:.1}**", walls[2].as_secs_f64() * 1000.0));
+    }
+    for (i, (name, _)) in variants[0].iter().enumerate() {
+        table.push_str(&format!("| {name} | {} |\n", cells[i].join(" | ")));
+    }
+    table.push_str(&format!(
+        "| **whole screen, in parallel** | {} |\n",
+        cells[variants[0].len()].join(" | ")
+    ));
+    table
 }

@@ -270,6 +270,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         clock: clock.clone(),
         stall_timeout: cfg.sink.stall_timeout,
         wal_max_bytes: cfg.sink.wal_max_bytes,
+        query: Arc::new(query_api(cfg, db.clone(), clock.clone())),
     });
     let exports = Arc::new(
         crate::admin::partner::ExportApi::new(
@@ -401,6 +402,34 @@ async fn start_fences(
     .await
     .map_err(store::StoreError)?;
     Ok(started)
+}
+
+/// The query API's state: the store, the clock, the sites and their keys,
+/// and what the policy keeps.
+fn query_api(
+    cfg: &Config,
+    store: crate::store::Store,
+    clock: crate::model::clock::SharedClock,
+) -> admin::query::QueryApi {
+    use crate::config::LocationRule;
+    admin::query::QueryApi::new(
+        store,
+        clock,
+        cfg.sites
+            .iter()
+            .map(|s| (s.domain.clone(), s.allowed_properties.clone()))
+            .collect(),
+        cfg.api_keys.clone(),
+        admin::query::Policy {
+            event_ttl_days: cfg.policy.event_ttl_days,
+            aggregate_ttl_months: cfg.policy.aggregate_ttl_months,
+            keeps_region: matches!(
+                cfg.policy.location,
+                LocationRule::Region | LocationRule::City
+            ),
+            keeps_city: matches!(cfg.policy.location, LocationRule::City),
+        },
+    )
 }
 
 /// The admin and partner listeners, stopped together by the returned

@@ -24,6 +24,7 @@ pub mod http;
 pub mod ingest;
 pub mod model;
 pub mod privacy;
+pub mod query;
 pub mod sink;
 pub mod store;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! The private admin listener: liveness (`/healthz`), readiness
 //! (`/readyz`, `/readyz/ingest`), `/metrics`, and the read-only dashboard
-//! (`/dashboard`); and the partner listener, which serves only the export
+//! (`/dashboard`), the query API (`POST /api/v2/query`, see
+//! `admin::query`); and the partner listener, which serves only the export
 //! API (`/v1/exports/…`, see `admin::partner`), so partners never reach the
 //! rest.
 
@@ -18,6 +19,7 @@ use crate::telemetry::metrics::Metrics;
 
 pub mod dashboard;
 pub mod partner;
+pub mod query;
 
 /// How long a readiness check waits for ClickHouse.
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -36,9 +38,21 @@ pub struct AdminState {
     pub stall_timeout: std::time::Duration,
     /// The log's bound (`sink.wal_max_bytes`), for `/readyz/ingest`.
     pub wal_max_bytes: u64,
+    /// The query API (`POST /api/v2/query`).
+    pub query: Arc<query::QueryApi>,
 }
 
 pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
+    if req.uri().path() == "/api/v2/query" {
+        return api_query(&state, req).await;
+    }
+    if req.uri().path() == "/api/v1/stats/realtime/visitors" && req.method() == Method::GET {
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        return state.query.realtime(auth, req.uri().query()).await;
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     }
@@ -55,6 +69,26 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
         ),
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
+}
+
+/// `POST /api/v2/query`: the body (at most `query::MAX_BODY` bytes) and
+/// the key go to `admin::query`.
+async fn api_query(state: &AdminState, req: Request<Incoming>) -> Resp {
+    use http_body_util::{BodyExt, Limited};
+    if req.method() != Method::POST {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    }
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = Limited::new(req.into_body(), query::MAX_BODY)
+        .collect()
+        .await
+        .ok()
+        .map(|b| b.to_bytes());
+    state.query.handle(auth.as_deref(), body.as_deref()).await
 }
 
 /// Ready for hits: not shutting down, and the write-ahead log has room

@@ -42,6 +42,39 @@ fn add_email_key(table: &mut toml::Table, name: &str, value: &str) -> Result<(),
     Err(invalid(name, "no configured site has this domain"))
 }
 
+/// `TACIT_API_KEYS_<SITE>`: SHA-256 hashes (hex, separated by commas or
+/// spaces) of query API keys, added to the site's `api_keys_sha256` (the
+/// domain upper-cased, `.` and `-` as `_`), for secret stores.
+const API_KEYS: &str = "TACIT_API_KEYS_";
+
+fn add_api_keys(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let wanted = &name[API_KEYS.len()..];
+    if let Some(toml::Value::Array(sites)) = table.get_mut("sites") {
+        for s in sites.iter_mut() {
+            let toml::Value::Table(s) = s else { continue };
+            let domain = s.get("domain").and_then(|d| d.as_str()).unwrap_or("");
+            if domain.to_uppercase().replace(['.', '-'], "_") != wanted {
+                continue;
+            }
+            let keys = s
+                .entry("api_keys_sha256")
+                .or_insert_with(|| toml::Value::Array(Vec::new()));
+            let toml::Value::Array(list) = keys else {
+                return Err(invalid(name, "api_keys_sha256 of the site is not a list"));
+            };
+            for h in value
+                .split([',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+            {
+                list.push(toml::Value::String(h.to_string()));
+            }
+            return Ok(());
+        }
+    }
+    Err(invalid(name, "no configured site has this domain"))
+}
+
 fn add_partner_tokens(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
     let wanted = &name[PARTNER_TOKENS.len()..];
     let mut matched = false;
@@ -108,6 +141,10 @@ pub(super) fn apply_env(
         }
         if name.starts_with(EMAIL_KEY) {
             add_email_key(table, &name, &raw_value)?;
+            continue;
+        }
+        if name.starts_with(API_KEYS) {
+            add_api_keys(table, &name, &raw_value)?;
             continue;
         }
         if name.starts_with(PARTNER_TOKENS) {

@@ -4,6 +4,7 @@
 //! rest of tacit trusts. Every error names the key it is about. Partner
 //! export definitions have their own module ([`exports`]) and error type.
 
+pub mod api_keys;
 pub mod bound;
 mod env;
 pub mod exports;
@@ -136,6 +137,8 @@ pub struct Config {
     pub exports: Vec<ExportSpec>,
     /// Funnels rolled up per day (`[[funnels]]`).
     pub funnels: Vec<Funnel>,
+    /// Query API keys per site (`[[sites]] api_keys_sha256`).
+    pub api_keys: Vec<api_keys::SiteKeys>,
 }
 
 /// A configured funnel, for the sites it applies to.
@@ -343,6 +346,26 @@ mod tests {
         assert_eq!(raw.sites[0].domain, "example.com");
         let err = RawConfig::load(&path, true, env(&[("TACIT_SERVER_LISTN", "x")])).unwrap_err();
         assert!(err.to_string().contains("TACIT_SERVER_LISTN"), "{err}");
+    }
+
+    #[test]
+    fn api_keys_come_from_the_environment() {
+        let dir = std::env::temp_dir().join(format!("tacit-apikey-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tacit.toml");
+        std::fs::write(&path, "[[sites]]\ndomain = \"shop-1.example.com\"\n").unwrap();
+        let a = "c".repeat(64);
+        let raw = RawConfig::load(
+            &path,
+            true,
+            env(&[("TACIT_API_KEYS_SHOP_1_EXAMPLE_COM", &a)]),
+        )
+        .unwrap();
+        let cfg = raw.validate().unwrap();
+        assert_eq!(cfg.api_keys[0].sha256, vec![[0xcc; 32]]);
+        let err =
+            RawConfig::load(&path, true, env(&[("TACIT_API_KEYS_NOPE_ORG", &a)])).unwrap_err();
+        assert!(err.to_string().contains("TACIT_API_KEYS_NOPE_ORG"), "{err}");
     }
 
     #[test]

@@ -165,6 +165,11 @@ pub struct RawSite {
     /// Custom property keys that may be stored at all (and exported); a
     /// site that lists none keeps every key (values scrubbed either way).
     pub allowed_properties: Option<Vec<String>>,
+    /// SHA-256 (hex) of the keys that may read this site's statistics
+    /// through the query API (`POST /api/v2/query`); never the keys.
+    pub api_keys_sha256: Vec<String>,
+    /// Query API requests each key may make per hour (default 600).
+    pub api_rate_limit_per_hour: Option<u64>,
 }
 
 impl Default for RawServer {

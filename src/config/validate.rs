@@ -212,6 +212,7 @@ impl RawConfig {
         sink.quarantine_ttl_days = policy.event_ttl_days;
         let enrich = enrich(&self.enrich)?;
         let sites = super::sites::validate(&self.sites)?;
+        let api_keys = super::api_keys::validate(&self.sites)?;
         let domains: Vec<String> = sites.iter().map(|s| s.domain.clone()).collect();
         let exports = exports(&self.exports, &sites, &domains, &sink)?;
         let funnels = funnels(&self.funnels, &domains)?;
@@ -238,6 +239,7 @@ impl RawConfig {
             sites,
             exports,
             funnels,
+            api_keys,
         })
     }
 }

@@ -22,6 +22,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["model", "config", "telemetry", "privacy", "store"],
     ),
     ("export", &["model", "config", "store", "analytics"]),
+    ("query", &["model", "store"]),
     (
         "beacon",
         &[
@@ -44,6 +45,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "store",
             "telemetry",
             "sink",
+            "query",
         ],
     ),
     (

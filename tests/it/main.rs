@@ -30,6 +30,7 @@ mod optout;
 mod privacy;
 mod purge;
 mod purge_race;
+mod query_api;
 mod retention;
 mod sessions;
 mod slowloris;

@@ -1,0 +1,305 @@
+//! The query API's core, Plausible's Stats API v2 contract over tacit's
+//! tables: `request.rs` parses and validates a JSON body into a typed
+//! [`Query`] (every refusal names the field), `sql.rs` compiles a query to
+//! ClickHouse SQL (values only as named parameters; identifiers only from
+//! the closed enums below), and `run.rs` executes it and shapes Plausible's
+//! answer (`results`, `meta`, `query`). The HTTP side (keys, rate limit)
+//! is `admin/query.rs`.
+//!
+//! Where the numbers come from: a query with no filter and at most one
+//! dimension that the aggregate tier keeps (plus a daily, weekly or
+//! monthly time dimension) is answered from the analyst views, the union
+//! of the rolled-up days and the days not rolled up yet, over any range
+//! the aggregate tier keeps. Any other query needs per-hit rows and is
+//! answered from the event tier (`events`, and `sessions` for visits);
+//! its range must lie within what the event tier keeps
+//! (`policy.event_ttl_days`), or it is refused with the reason.
+
+pub mod request;
+pub mod run;
+pub mod sql;
+
+pub use request::{parse, Query};
+
+/// A refused or failed query.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The body is not a valid query: `field` names the part.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    /// A valid query tacit cannot answer, with the reason.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The engine failed (log-safe text only).
+    #[error("the statistics database failed: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The engine's answer was not what the query expects.
+    #[error("unexpected answer from the statistics database")]
+    Shape,
+}
+
+impl QueryError {
+    /// Whether the caller is at fault (a 400), rather than the engine.
+    pub fn is_client_error(&self) -> bool {
+        matches!(self, Self::Invalid { .. } | Self::Unsupported(_))
+    }
+}
+
+pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> QueryError {
+    QueryError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// What the server knows that a query depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    /// Today (UTC), as days since the epoch, from the injected clock.
+    pub today: i32,
+    /// Days the event tier keeps (`policy.event_ttl_days`).
+    pub event_ttl_days: u32,
+    /// Months the aggregate tier keeps (`policy.aggregate_ttl_months`).
+    pub aggregate_ttl_months: u32,
+    /// Whether the policy keeps regions, and cities.
+    pub keeps_region: bool,
+    pub keeps_city: bool,
+}
+
+impl Context {
+    /// The first day the event tier still holds in full.
+    pub fn event_horizon(&self) -> i32 {
+        self.today - self.event_ttl_days as i32 + 1
+    }
+
+    /// The first day the aggregate tier may still hold.
+    pub fn history_start(&self) -> i32 {
+        self.today - (self.aggregate_ttl_months as i32) * 31
+    }
+}
+
+/// A metric (Plausible's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Visitors,
+    Visits,
+    Pageviews,
+    ViewsPerVisit,
+    BounceRate,
+    VisitDuration,
+    Events,
+    Percentage,
+    ConversionRate,
+    GroupConversionRate,
+}
+
+impl Metric {
+    pub const ALL: [(&'static str, Metric); 10] = [
+        ("visitors", Metric::Visitors),
+        ("visits", Metric::Visits),
+        ("pageviews", Metric::Pageviews),
+        ("views_per_visit", Metric::ViewsPerVisit),
+        ("bounce_rate", Metric::BounceRate),
+        ("visit_duration", Metric::VisitDuration),
+        ("events", Metric::Events),
+        ("percentage", Metric::Percentage),
+        ("conversion_rate", Metric::ConversionRate),
+        ("group_conversion_rate", Metric::GroupConversionRate),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("", |e| e.0)
+    }
+
+    /// Counted over visits (`sessions`), not over hits.
+    pub fn is_session(self) -> bool {
+        matches!(
+            self,
+            Metric::Visits | Metric::ViewsPerVisit | Metric::BounceRate | Metric::VisitDuration
+        )
+    }
+}
+
+/// A time bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grain {
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+/// A dimension (Plausible's names; `time` is resolved to a grain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dim {
+    Page,
+    Hostname,
+    Name,
+    /// Every custom event is a goal (its name), and every page
+    /// (`Visit /path`), as in the analyst views' goals.
+    Goal,
+    EntryPage,
+    ExitPage,
+    Source,
+    Referrer,
+    Channel,
+    UtmSource,
+    UtmMedium,
+    UtmCampaign,
+    UtmContent,
+    UtmTerm,
+    Device,
+    Browser,
+    BrowserVersion,
+    Os,
+    OsVersion,
+    Country,
+    Region,
+    City,
+    Screen,
+    /// A custom property: the index of its key in `Query::props`.
+    Prop(u8),
+    Time(Grain),
+}
+
+impl Dim {
+    /// Every dimension but time, with its Plausible name.
+    pub const NAMED: [(&'static str, Dim); 23] = [
+        ("event:page", Dim::Page),
+        ("event:goal", Dim::Goal),
+        ("event:hostname", Dim::Hostname),
+        ("event:name", Dim::Name),
+        ("visit:entry_page", Dim::EntryPage),
+        ("visit:exit_page", Dim::ExitPage),
+        ("visit:source", Dim::Source),
+        ("visit:referrer", Dim::Referrer),
+        ("visit:channel", Dim::Channel),
+        ("visit:utm_source", Dim::UtmSource),
+        ("visit:utm_medium", Dim::UtmMedium),
+        ("visit:utm_campaign", Dim::UtmCampaign),
+        ("visit:utm_content", Dim::UtmContent),
+        ("visit:utm_term", Dim::UtmTerm),
+        ("visit:device", Dim::Device),
+        ("visit:browser", Dim::Browser),
+        ("visit:browser_version", Dim::BrowserVersion),
+        ("visit:os", Dim::Os),
+        ("visit:os_version", Dim::OsVersion),
+        ("visit:country", Dim::Country),
+        ("visit:region", Dim::Region),
+        ("visit:city", Dim::City),
+        ("visit:screen", Dim::Screen),
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dim::Time(Grain::Hour) => "time:hour",
+            Dim::Time(Grain::Day) => "time:day",
+            Dim::Time(Grain::Week) => "time:week",
+            Dim::Time(Grain::Month) => "time:month",
+            Dim::Prop(_) => "event:props",
+            d => Self::NAMED
+                .iter()
+                .find(|(_, x)| *x == d)
+                .map_or("", |e| e.0),
+        }
+    }
+
+    /// An `event:` dimension (Plausible's rule on session metrics).
+    pub fn is_event(self) -> bool {
+        matches!(
+            self,
+            Dim::Page | Dim::Hostname | Dim::Name | Dim::Goal | Dim::Prop(_)
+        )
+    }
+
+    /// An attribute of the visit as a whole (`sessions` has it).
+    pub fn is_visit_only(self) -> bool {
+        matches!(self, Dim::EntryPage | Dim::ExitPage)
+    }
+}
+
+/// A filter operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Is,
+    IsNot,
+    Contains,
+    ContainsNot,
+    Matches,
+    MatchesNot,
+}
+
+impl Op {
+    pub const ALL: [(&'static str, Op); 6] = [
+        ("is", Op::Is),
+        ("is_not", Op::IsNot),
+        ("contains", Op::Contains),
+        ("contains_not", Op::ContainsNot),
+        ("matches", Op::Matches),
+        ("matches_not", Op::MatchesNot),
+    ];
+
+    /// The operator it negates, if it is a negation.
+    pub fn positive(self) -> (Op, bool) {
+        match self {
+            Op::IsNot => (Op::Is, true),
+            Op::ContainsNot => (Op::Contains, true),
+            Op::MatchesNot => (Op::Matches, true),
+            o => (o, false),
+        }
+    }
+}
+
+/// A filter: a condition on one dimension, or a combination.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    Cond {
+        op: Op,
+        dim: Dim,
+        values: Vec<String>,
+        case_sensitive: bool,
+    },
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+}
+
+impl Filter {
+    /// A condition on `event:goal`.
+    pub fn is_goal(&self) -> bool {
+        matches!(self, Filter::Cond { dim: Dim::Goal, .. })
+    }
+
+    /// Every dimension the filter names.
+    pub fn dims(&self, out: &mut Vec<Dim>) {
+        match self {
+            Filter::Cond { dim, .. } => out.push(*dim),
+            Filter::And(v) | Filter::Or(v) => v.iter().for_each(|f| f.dims(out)),
+            Filter::Not(f) => f.dims(out),
+        }
+    }
+}
+
+/// What a result row is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderKey {
+    Metric(Metric),
+    Dim(Dim),
+}
+
+/// The date range, resolved to whole UTC days (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub from: i32,
+    pub to: i32,
+}
+
+impl Range {
+    pub fn days(&self) -> i32 {
+        self.to - self.from + 1
+    }
+}
