@@ -25,8 +25,9 @@ use crate::model::clock::{day_of, format_day, SharedClock};
 use crate::store::{Store, StoreError};
 
 /// The rollup of one table for one day, with the query parameters
-/// `{version:UInt64}` and `{day:Date}`.
-const ROLLUPS: &[(&str, &str)] = &[
+/// `{version:UInt64}` and `{day:Date}` (`tacit import` runs the same
+/// queries over its staged rows for days older than the event tier).
+pub const ROLLUPS: &[(&str, &str)] = &[
     (
         "rollup_hourly",
         "INSERT INTO rollup_hourly (site, hour, pageviews, events, visitors, version)

@@ -121,6 +121,26 @@ fn incremental_segments() -> String {
     )
 }
 
+/// The visits of day `{day:Date}` computed from `source` (a table or a
+/// subquery with the `events` columns), in the columns of
+/// `analytics_visits` that the rollups read: for `tacit import`, whose days
+/// older than the event tier are rolled up from its staged rows. Query
+/// parameters `version` and `gap` as for [`VISITS`].
+pub fn visits_from(source: &str) -> String {
+    let segments = format!(
+        "{EVENT_SEGMENT} FROM {source} AS e WHERE toDate(e.ts) = {{day:Date}} AND e.visitor_id != 0"
+    );
+    format!(
+        "SELECT site, day, first_hit AS start, last_hit AS end,
+                dateDiff('millisecond', first_hit, last_hit) / 1000.0 AS duration_s,
+                n_pageviews AS pageviews, n_events AS events, toUInt8(n_events <= 1) AS bounced,
+                entry_path AS entry_page, exit_path AS exit_page,
+                arrayMap(x -> toString(x), all_names) AS event_names, all_pages AS pages
+         FROM ({})",
+        VISITS.replace("{segments}", &segments)
+    )
+}
+
 /// The insert of the visits from `segments` (a fragment of this file).
 fn insert_visits(segments: &str) -> String {
     format!(
