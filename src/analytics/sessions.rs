@@ -43,7 +43,11 @@ const VISIT_COLUMNS: &str =
 /// Visits from segments: each segment is either one event or an open visit
 /// (`fresh` = 0) that later events may extend. Segments of a visitor are
 /// ordered by their first hit; one starts a new visit when it begins more
-/// than the gap after the previous one ended. Only visits with at least one
+/// than the gap after the previous one ended. Segments starting at the same
+/// millisecond (common in imported logs, which have whole seconds) are
+/// numbered with the one that starts a visit first, so they all join it
+/// (otherwise the sort may put a tie before it, in the previous visit, or
+/// in a visit of its own before the first). Only visits with at least one
 /// fresh event are written. `{segments}` is a fragment of this file's SQL;
 /// the values are the query parameters `version` and `gap`.
 const VISITS: &str = "
@@ -59,7 +63,7 @@ SELECT site, day, visitor_id,
        {version:UInt64}
 FROM
 (
-    SELECT *, sum(new_visit) OVER (PARTITION BY site, visitor_id ORDER BY start ROWS UNBOUNDED PRECEDING) AS visit_no
+    SELECT *, sum(new_visit) OVER (PARTITION BY site, visitor_id ORDER BY start, new_visit DESC ROWS UNBOUNDED PRECEDING) AS visit_no
     FROM
     (
         SELECT *,
