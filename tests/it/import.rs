@@ -507,17 +507,15 @@ async fn a_generated_log_is_imported_privately_once() {
         l
     };
     let (before, after) = (sorted(&dump), sorted(&db.dump().await));
-    let gone: Vec<&String> = before
-        .iter()
-        .filter(|l| !after.contains(l))
-        .take(5)
-        .collect();
-    let new: Vec<&String> = after
-        .iter()
-        .filter(|l| !before.contains(l))
-        .take(5)
-        .collect();
-    assert!(before == after, "gone {gone:?}, new {new:?}");
+    if before != after {
+        let (b, a): (BTreeSet<&String>, BTreeSet<&String>) =
+            (before.iter().collect(), after.iter().collect());
+        panic!(
+            "the second import changed rows: gone {:?}, new {:?}",
+            b.difference(&a).take(5).collect::<Vec<_>>(),
+            a.difference(&b).take(5).collect::<Vec<_>>()
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
