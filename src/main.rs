@@ -86,7 +86,8 @@ enum Command {
         imports: bool,
     },
     /// Import past traffic from server access logs (a .gz file is read as
-    /// such); `--explain` prints what each line becomes instead.
+    /// such) or a Plausible CSV export; `--explain` prints what each log
+    /// line becomes instead.
     Import(ImportArgs),
     /// Roll up the closed days that are due now (what `serve` does every
     /// five minutes), or recompute one closed day (`--day`).
@@ -144,7 +145,8 @@ struct ImportArgs {
     /// A configured site.
     #[arg(long)]
     site: String,
-    /// nginx, apache, caddy or cloudfront.
+    /// nginx, apache, caddy, cloudfront, or plausible (its CSV files, one
+    /// import together).
     #[arg(long, value_name = "FORMAT")]
     from: String,
     /// The log's format when not combined: nginx `log_format` syntax
@@ -505,6 +507,11 @@ async fn import(cfg: &Config, args: ImportArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let store = tacit::store::Store::new(&cfg.clickhouse);
+    if opts.format == Format::Plausible {
+        let s = imp::import_plausible(cfg, &store, &args.files, &opts, now).await?;
+        print!("{}", s.describe());
+        return Ok(());
+    }
     let enrichers = Arc::new(tacit::enrich::Enrichers::load(&cfg.enrich)?);
     let tty = std::io::stderr().is_terminal();
     for f in &args.files {

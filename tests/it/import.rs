@@ -26,6 +26,7 @@ const SITES: &[&str] = &[
     "caddy.example",
     "cf.example",
     "apache.example",
+    "plausible.example",
 ];
 
 async fn setup(tag: &str) -> (TestDb, Config, Arc<Enrichers>) {
@@ -597,4 +598,175 @@ async fn malformed_files_and_live_days_import_nothing() {
         .await
         .unwrap();
     assert_eq!(pages, vec!["/"]);
+}
+
+/// A CSV fixture read by this test alone: header → column, quotes trimmed
+/// (the fixtures hold no commas inside values).
+fn csv(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return vec![];
+    };
+    let cols: Vec<String> = header
+        .split(',')
+        .map(|c| c.trim_matches('"').to_string())
+        .collect();
+    lines
+        .map(|l| {
+            cols.iter()
+                .cloned()
+                .zip(l.split(',').map(|v| v.trim_matches('"').to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut f: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    f.sort();
+    f
+}
+
+async fn by_day_key(db: &TestDb, sql: &str) -> BTreeMap<(String, String), u64> {
+    let rows: Vec<(String, String, u64)> = db.client().query(sql).fetch_all().await.unwrap();
+    rows.into_iter().map(|(d, k, n)| ((d, k), n)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plausible_export_becomes_aggregate_rows() {
+    let (db, cfg, _) = setup("import_plausible").await;
+    let site = "plausible.example";
+    let dir = fixture("plausible_new");
+    let file = |t: &str| dir.join(format!("imported_{t}_20260901_20260902.csv"));
+    let num = |r: &BTreeMap<String, String>, k: &str| r[k].parse::<u64>().unwrap();
+    let s = imp::import_plausible(
+        &cfg,
+        &db.store(),
+        &files_in(&dir),
+        &opts(site, Format::Plausible),
+        SystemClock.now_ms(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.aggregate_days, vec!["2026-09-01", "2026-09-02"], "{s:?}");
+
+    // Totals: the visitors file, plus custom events in the event count.
+    let mut want: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    for r in csv(&file("visitors")) {
+        let e = want.entry(r["date"].clone()).or_default();
+        e.0 += num(&r, "pageviews");
+        e.1 += num(&r, "visitors");
+        e.2 += num(&r, "pageviews");
+    }
+    let mut want_events: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for r in csv(&file("custom_events")) {
+        want.get_mut(&r["date"]).unwrap().2 += num(&r, "events");
+        *want_events
+            .entry((r["date"].clone(), r["name"].clone()))
+            .or_default() += num(&r, "events");
+    }
+    let got: Vec<(String, u64, u64, u64)> = db
+        .client()
+        .query("SELECT toString(day), pageviews, visitors, events FROM analytics_totals_daily WHERE site = ? ORDER BY day")
+        .bind(site)
+        .fetch_all()
+        .await
+        .unwrap();
+    let got: BTreeMap<String, (u64, u64, u64)> =
+        got.into_iter().map(|(d, p, v, e)| (d, (p, v, e))).collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        by_day_key(&db, "SELECT toString(day), event, occurrences FROM analytics_custom_events_daily WHERE site = 'plausible.example'").await,
+        want_events
+    );
+
+    // Visits and bounces of the day, and per entry page.
+    let mut want_visits: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for r in csv(&file("visitors")) {
+        want_visits.insert((r["date"].clone(), "all".into()), num(&r, "visits"));
+        want_visits.insert(
+            (r["date"].clone(), "all bounces".into()),
+            num(&r, "bounces"),
+        );
+    }
+    for r in csv(&file("entry_pages")) {
+        want_visits.insert(
+            (r["date"].clone(), format!("entry {}", r["entry_page"])),
+            num(&r, "entrances"),
+        );
+    }
+    let got = by_day_key(
+        &db,
+        "SELECT toString(day), if(kind = 'all', 'all', concat('entry ', value)), visits FROM analytics_visits_daily
+         WHERE site = 'plausible.example' AND kind != 'exit_page'
+         UNION ALL SELECT toString(day), 'all bounces', bounces FROM analytics_visits_daily
+         WHERE site = 'plausible.example' AND kind = 'all'",
+    )
+    .await;
+    assert_eq!(got, want_visits);
+
+    // Pages (paths scrubbed as live ones are) and sources.
+    let mut want_pages: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for r in csv(&file("pages"))
+        .iter()
+        .filter(|r| !r["page"].contains('@'))
+    {
+        *want_pages
+            .entry((r["date"].clone(), r["page"].clone()))
+            .or_default() += num(r, "pageviews");
+    }
+    let got = by_day_key(&db, "SELECT toString(day), pathname, pageviews FROM analytics_pages_daily WHERE site = 'plausible.example' AND pathname NOT LIKE '/u/%'").await;
+    assert_eq!(got, want_pages);
+    let mut want_sources: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for r in csv(&file("sources")) {
+        *want_sources
+            .entry((r["date"].clone(), r["source"].clone()))
+            .or_default() += num(&r, "pageviews");
+    }
+    let got = by_day_key(&db, "SELECT toString(day), source, pageviews FROM analytics_sources_daily WHERE site = 'plausible.example'").await;
+    assert_eq!(got, want_sources);
+    assert!(!db.dump().await.contains("jane.doe"));
+
+    // The older column set, an empty file and a header-only one.
+    let s = imp::import_plausible(
+        &cfg,
+        &db.store(),
+        &files_in(&fixture("plausible_old")),
+        &opts(site, Format::Plausible),
+        SystemClock.now_ms(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.rows_read, 3, "{s:?}");
+    let old = totals(&db, site).await;
+    assert_eq!(old.get("2026-08-10"), Some(&(19, 7)));
+    let pages = by_day_key(&db, "SELECT toString(day), pathname, pageviews FROM analytics_pages_daily WHERE site = 'plausible.example' AND day = '2026-08-10'").await;
+    assert_eq!(pages.values().sum::<u64>(), 19);
+
+    // Again: nothing changes. A later rollup of those days keeps them.
+    let again = imp::import_plausible(
+        &cfg,
+        &db.store(),
+        &files_in(&dir),
+        &opts(site, Format::Plausible),
+        SystemClock.now_ms(),
+    )
+    .await
+    .unwrap();
+    assert!(again.already_imported.is_some());
+    tacit::analytics::rollup::rollup_tables(
+        &db.store(),
+        tacit::model::clock::day_of_date(jiff::civil::date(2026, 9, 1)),
+        SystemClock.now_ms() as u64 + 5,
+    )
+    .await
+    .unwrap();
+    assert_eq!(totals(&db, site).await, old);
+
+    imp::purge(&db.store(), site).await.unwrap();
+    assert!(totals(&db, site).await.is_empty());
 }

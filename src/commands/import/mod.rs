@@ -15,6 +15,7 @@
 //! addresses) and the import stops after `max_bad_lines` of them.
 
 pub mod access;
+pub mod plausible;
 pub mod rules;
 pub mod stage;
 
@@ -42,6 +43,8 @@ pub enum Format {
     Apache,
     Caddy,
     CloudFront,
+    /// Plausible's CSV export (daily aggregates; all files are one import).
+    Plausible,
 }
 
 impl Format {
@@ -51,6 +54,7 @@ impl Format {
             "apache" => Format::Apache,
             "caddy" => Format::Caddy,
             "cloudfront" => Format::CloudFront,
+            "plausible" => Format::Plausible,
             _ => return None,
         })
     }
@@ -60,6 +64,7 @@ impl Format {
             Format::Apache => "apache",
             Format::Caddy => "caddy",
             Format::CloudFront => "cloudfront",
+            Format::Plausible => "plausible",
         }
     }
 }
@@ -124,6 +129,14 @@ pub enum ImportError {
     },
     #[error("{file}: the site already has data collected live on {}: pass --overlap keep-live (skip the file's requests of those days) or --overlap replace (delete the live data of those days); nothing was imported", .days.join(", "))]
     LiveOverlap { file: String, days: Vec<String> },
+    #[error("{file}: {source}")]
+    Csv {
+        file: String,
+        #[source]
+        source: plausible::CsvError,
+    },
+    #[error("{0}: not a file of a Plausible export (imported_visitors.csv, imported_pages.csv, …); unzip the export and pass its CSV files")]
+    NotPlausible(String),
     #[error("clickhouse: {0}")]
     Store(#[from] StoreError),
 }
@@ -265,6 +278,11 @@ impl Parser {
                 None => Template::nginx(access::COMBINED).map_err(ImportError::LogFormat)?,
             }),
             Format::Caddy => Parser::Caddy,
+            Format::Plausible => {
+                return Err(ImportError::LogFormat(access::LineError(
+                    "a Plausible export is not a log: it is read by import_plausible".into(),
+                )))
+            }
             Format::CloudFront => Parser::CloudFront(access::CloudFront::default()),
         })
     }
@@ -548,30 +566,14 @@ async fn move_days(
         let _ = stage::delete_site_days(store, site, &mine).await;
         return Err(e.into());
     }
-    #[derive(clickhouse::Row, serde::Serialize)]
-    struct DayRow<'a> {
-        import_id: u64,
-        site: &'a str,
-        day: u16,
-        tier: &'a str,
-        events: u64,
-    }
-    let mut ins = store.client().insert::<DayRow<'_>>("import_days").await?;
-    for (d, n) in &days {
-        ins.write(&DayRow {
-            import_id: id,
-            site,
-            day: *d as u16,
-            tier: if *d >= oldest_kept {
-                "event"
-            } else {
-                "aggregate"
-            },
-            events: *n,
-        })
-        .await?;
-    }
-    ins.end().await?;
+    stage::record_days(store, id, site, days.iter().copied(), |d| {
+        if d >= oldest_kept {
+            "event"
+        } else {
+            "aggregate"
+        }
+    })
+    .await?;
     summary.event_days = recent.iter().map(|d| format_day(*d)).collect();
     summary.aggregate_days = old.iter().map(|d| format_day(*d)).collect();
     Ok(())
@@ -703,4 +705,156 @@ fn explain_request(rules: &Rules, line: u64, r: Request<'_>) -> serde_json::Valu
             serde_json::json!({ "line": line, "day": day, "skipped": reason })
         }
     }
+}
+
+/// Import a Plausible CSV export (its files, any subset) as one import:
+/// daily aggregates straight to the aggregate tier, all or nothing.
+pub async fn import_plausible(
+    cfg: &Config,
+    store: &Store,
+    files: &[std::path::PathBuf],
+    opts: &Options,
+    now_ms: i64,
+) -> Result<Summary, ImportError> {
+    let started = std::time::Instant::now();
+    let site = crate::ingest::Sites::new(cfg)
+        .find(&opts.site)
+        .ok_or_else(|| ImportError::UnknownSite(opts.site.clone()))?
+        .domain;
+    let mut named: Vec<(String, plausible::Table, &std::path::PathBuf)> = Vec::new();
+    for f in files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let table = plausible::Table::of_file(&name)
+            .ok_or_else(|| ImportError::NotPlausible(name.clone()))?;
+        named.push((name, table, f));
+    }
+    named.sort();
+    let label = named
+        .iter()
+        .map(|(n, _, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    // One hash over the files' names and bytes.
+    let mut h = Sha256::new();
+    for (name, _, path) in &named {
+        h.update(name.as_bytes());
+        h.update(file_hash(path).map_err(io_err(name))?.as_bytes());
+    }
+    let hash = hex::encode(h.finalize());
+    let mut summary = Summary {
+        file: label.clone(),
+        ..Summary::default()
+    };
+    let done: Vec<u64> = store
+        .client()
+        .query(
+            "SELECT import_id FROM imports WHERE site = {site:String} \
+             AND file_sha256 = {hash:String} AND status = 'done'",
+        )
+        .param("site", site)
+        .param("hash", &hash)
+        .fetch_all()
+        .await?;
+    if let Some(id) = done.first() {
+        summary.already_imported = Some(*id);
+        return Ok(summary);
+    }
+    summary.import_id = rand::random::<u64>() | 1;
+    let record = Record {
+        import_id: summary.import_id,
+        site,
+        format: "plausible",
+        file_sha256: &hash,
+        file_name: &label,
+        started: now_ms,
+    };
+    let result = async {
+        let mut agg = plausible::Aggregates::default();
+        let mut open = 0u64;
+        for (name, table, path) in &named {
+            let input = open_plain(path).map_err(io_err(name))?;
+            plausible::read(
+                *table,
+                input,
+                &cfg.policy,
+                day_of(now_ms) - 1,
+                &mut agg,
+                &mut open,
+            )
+            .map_err(|source| ImportError::Csv {
+                file: name.clone(),
+                source,
+            })?;
+        }
+        summary.rows_read = agg.rows;
+        if open > 0 {
+            summary.skipped.insert("open_day".into(), open);
+        }
+        let days: BTreeMap<i32, u64> = agg
+            .daily
+            .iter()
+            .filter(|((_, dim, _), _)| dim == "all")
+            .map(|((d, _, _), c)| (*d, c.events))
+            .chain(agg.visits.keys().map(|(d, _, _)| (*d, 0)))
+            .fold(BTreeMap::new(), |mut m, (d, n)| {
+                *m.entry(d).or_insert(0) += n;
+                m
+            });
+        let mut day_list: Vec<i32> = days.keys().copied().collect();
+        let live = stage::live_days(store, site, &day_list).await?;
+        if !live.is_empty() {
+            match opts.overlap {
+                Overlap::Refuse => {
+                    return Err(ImportError::LiveOverlap {
+                        file: label.clone(),
+                        days: live.iter().map(|d| format_day(*d)).collect(),
+                    })
+                }
+                Overlap::KeepLive => {
+                    let before = agg.daily.len() + agg.visits.len();
+                    agg.daily.retain(|(d, _, _), _| !live.contains(d));
+                    agg.visits.retain(|(d, _, _), _| !live.contains(d));
+                    day_list.retain(|d| !live.contains(d));
+                    let dropped = (before - agg.daily.len() - agg.visits.len()) as u64;
+                    summary.skipped.insert("live_day".into(), dropped);
+                }
+                Overlap::Replace => stage::delete_site_days(store, site, &live).await?,
+            }
+        }
+        summary.imported = stage::write_aggregates(store, site, &agg, &day_list, now_ms).await?;
+        stage::record_days(
+            store,
+            summary.import_id,
+            site,
+            day_list
+                .iter()
+                .map(|d| (*d, days.get(d).copied().unwrap_or(0))),
+            |_| "aggregate",
+        )
+        .await?;
+        summary.aggregate_days = day_list.iter().map(|d| format_day(*d)).collect();
+        Ok(())
+    }
+    .await;
+    summary.seconds = started.elapsed().as_secs_f64();
+    match result {
+        Ok(()) => {
+            record.write(store, &summary, "done", "").await;
+            Ok(summary)
+        }
+        Err(e) => {
+            record
+                .write(store, &summary, "failed", &e.to_string())
+                .await;
+            Err(e)
+        }
+    }
+}
+
+/// A file's text, gunzipped when it starts with the gzip magic.
+fn open_plain(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+    open(path, Arc::new(std::sync::atomic::AtomicU64::new(0)))
 }

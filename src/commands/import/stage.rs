@@ -267,3 +267,197 @@ pub const IMPORTED_ROLLUPS: &[&str] = &[
     "rollup_goals_daily",
     "rollup_funnels_daily",
 ];
+
+/// Record which site-days an import filled (`import_days`).
+pub async fn record_days(
+    store: &Store,
+    import_id: u64,
+    site: &str,
+    days: impl Iterator<Item = (i32, u64)>,
+    tier: impl Fn(i32) -> &'static str,
+) -> Result<(), StoreError> {
+    #[derive(clickhouse::Row, serde::Serialize)]
+    struct DayRow<'a> {
+        import_id: u64,
+        site: &'a str,
+        day: u16,
+        tier: &'a str,
+        events: u64,
+    }
+    let mut ins = store.client().insert::<DayRow<'_>>("import_days").await?;
+    for (d, n) in days {
+        ins.write(&DayRow {
+            import_id,
+            site,
+            day: d as u16,
+            tier: tier(d),
+            events: n,
+        })
+        .await?;
+    }
+    Ok(ins.end().await?)
+}
+
+/// Write an export's aggregates for `site` on `days`, all or nothing: the
+/// rows go in under a version no reader sees, then each day joins its
+/// newest rollup version (a closed day the event tier holds with no rollup
+/// yet is rolled up first), or the import's version is recorded as the
+/// day's. On failure the import's rows are deleted. Returns the rows
+/// written.
+pub async fn write_aggregates(
+    store: &Store,
+    site: &str,
+    agg: &super::plausible::Aggregates,
+    days: &[i32],
+    now_ms: i64,
+) -> Result<u64, StoreError> {
+    let version = now_ms.max(1) as u64;
+    let result = write_aggregates_at(store, site, agg, days, version, now_ms).await;
+    if result.is_err() {
+        for table in ["rollup_daily", "rollup_visits_daily"] {
+            let _ = store
+                .client()
+                .query(&format!(
+                    "ALTER TABLE {} DELETE WHERE site = {{site:String}} AND version = {{v:UInt64}} \
+                     SETTINGS mutations_sync = 1",
+                    store.target(table)
+                ))
+                .param("site", site)
+                .param("v", version)
+                .execute()
+                .await;
+        }
+    }
+    result
+}
+
+async fn write_aggregates_at(
+    store: &Store,
+    site: &str,
+    agg: &super::plausible::Aggregates,
+    days: &[i32],
+    version: u64,
+    now_ms: i64,
+) -> Result<u64, StoreError> {
+    #[derive(clickhouse::Row, serde::Serialize)]
+    struct Daily<'a> {
+        site: &'a str,
+        day: u16,
+        dimension: &'a str,
+        value: &'a str,
+        pageviews: u64,
+        events: u64,
+        visitors: u64,
+        version: u64,
+    }
+    #[derive(clickhouse::Row, serde::Serialize)]
+    struct VisitRow<'a> {
+        site: &'a str,
+        day: u16,
+        kind: &'a str,
+        value: &'a str,
+        visits: u64,
+        bounces: u64,
+        duration_s: f64,
+        pageviews: u64,
+        version: u64,
+    }
+    let client = store.client();
+    let mut n = 0u64;
+    let mut ins = client.insert::<Daily<'_>>("rollup_daily").await?;
+    for ((d, dim, value), c) in agg.daily.iter().filter(|((d, _, _), _)| days.contains(d)) {
+        ins.write(&Daily {
+            site,
+            day: *d as u16,
+            dimension: dim,
+            value,
+            pageviews: c.pageviews,
+            events: c.events,
+            visitors: c.visitors,
+            version,
+        })
+        .await?;
+        n += 1;
+    }
+    ins.end().await?;
+    let mut ins = client.insert::<VisitRow<'_>>("rollup_visits_daily").await?;
+    for ((d, kind, value), v) in agg.visits.iter().filter(|((d, _, _), _)| days.contains(d)) {
+        ins.write(&VisitRow {
+            site,
+            day: *d as u16,
+            kind,
+            value,
+            visits: v.visits,
+            bounces: v.bounces,
+            duration_s: v.duration_s,
+            pageviews: v.pageviews,
+            version,
+        })
+        .await?;
+        n += 1;
+    }
+    ins.end().await?;
+    for &d in days {
+        let date = format_day(d);
+        let newest: u64 = client
+            .query("SELECT max(version) FROM rollup_days WHERE day = {day:Date}")
+            .param("day", &date)
+            .fetch_one()
+            .await?;
+        let newest = if newest == 0 {
+            let events: u64 = client
+                .query("SELECT count() FROM events WHERE toDate(ts) = {day:Date}")
+                .param("day", &date)
+                .fetch_one()
+                .await?;
+            if events > 0 {
+                // Other sites' events of a closed day not rolled up yet.
+                rollup::rollup_day(store, d, version - 1).await?;
+                version - 1
+            } else {
+                0
+            }
+        } else {
+            newest
+        };
+        if newest == 0 {
+            client
+                .query(
+                    "INSERT INTO rollup_days (day, version, computed_at) \
+                     SELECT {day:Date}, {version:UInt64}, now()",
+                )
+                .param("day", &date)
+                .param("version", version)
+                .execute()
+                .await?;
+            continue;
+        }
+        for table in ["rollup_daily", "rollup_visits_daily"] {
+            client
+                .query(&format!(
+                    "INSERT INTO {table} SELECT * REPLACE ({{to:UInt64}} AS version) FROM \
+                     (SELECT * FROM {table} WHERE site = {{site:String}} AND day = {{day:Date}} \
+                      AND version = {{from:UInt64}})"
+                ))
+                .param("to", newest)
+                .param("from", version)
+                .param("site", site)
+                .param("day", &date)
+                .execute()
+                .await?;
+            client
+                .query(&format!(
+                    "ALTER TABLE {} DELETE WHERE site = {{site:String}} AND day = {{day:Date}} \
+                     AND version = {{from:UInt64}} SETTINGS mutations_sync = 1",
+                    store.target(table)
+                ))
+                .param("from", version)
+                .param("site", site)
+                .param("day", &date)
+                .execute()
+                .await?;
+        }
+    }
+    let _ = now_ms;
+    Ok(n)
+}
