@@ -192,7 +192,7 @@ impl Template {
         if !has(Field::TimeLocal) && !has(Field::TimeIso) {
             return Err(bad("the log format has no time ($time_local, %t)"));
         }
-        if !has(Field::Request) && !(has(Field::Method) && has(Field::Uri)) {
+        if !(has(Field::Request) || (has(Field::Method) && has(Field::Uri))) {
             return Err(bad("the log format has no request ($request, %r)"));
         }
         if !has(Field::Status) {

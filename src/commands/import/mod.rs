@@ -458,7 +458,7 @@ async fn stage_file(
                 }
             }
         }
-        if n % 16_384 == 0 {
+        if n.is_multiple_of(16_384) {
             progress(Progress {
                 lines: n,
                 bytes_read: counter.load(std::sync::atomic::Ordering::Relaxed),
