@@ -438,10 +438,25 @@ async fn a_generated_log_is_imported_privately_once() {
     f.into_inner().unwrap().sync_all().unwrap();
     drop(lines);
 
-    let s = run(&db, &cfg, &e, &path, &opts("example.com", Format::Nginx))
-        .await
-        .unwrap();
+    let mut reports = Vec::new();
+    let s = imp::import_file(
+        &cfg,
+        &db.store(),
+        e.clone(),
+        &path,
+        &opts("example.com", Format::Nginx),
+        now,
+        &mut |p| reports.push(p),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.rows_read, 100_000);
+    // Progress every 16,384 lines, the bytes read growing to the file's.
+    assert_eq!(reports.len(), 100_000 / 16_384);
+    assert!(reports
+        .windows(2)
+        .all(|w| w[0].bytes_read <= w[1].bytes_read));
+    assert!(reports.iter().all(|p| p.bytes_read <= p.bytes_total));
     for (reason, n) in &want_skipped {
         assert_eq!(s.skipped.get(*reason), Some(n), "{reason}: {s:?}");
     }
@@ -769,4 +784,57 @@ async fn a_plausible_export_becomes_aggregate_rows() {
 
     imp::purge(&db.store(), site).await.unwrap();
     assert!(totals(&db, site).await.is_empty());
+}
+
+#[test]
+fn explain_prints_the_rules_and_what_each_line_becomes() {
+    let mut raw = tacit::config::RawConfig::default();
+    raw.sites = vec![RawSite {
+        domain: "example.com".into(),
+        ..Default::default()
+    }];
+    let cfg = raw.validate().unwrap();
+    let now = SystemClock.now_ms();
+    let day = jiff::Timestamp::from_millisecond(now - 5 * 86_400_000)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%d/%b/%Y")
+        .to_string();
+    let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0";
+    let input = format!(
+        "192.0.2.1 - - [{day}:10:00:00 +0000] \"GET /u/jo@example.org?token=abc HTTP/1.1\" 200 1 \"-\" \"{ua}\"\n\
+         192.0.2.1 - - [{day}:10:00:01 +0000] \"GET /app.css HTTP/1.1\" 200 1 \"-\" \"{ua}\"\n\
+         192.0.2.2 - - [{day}:10:00:02 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"Googlebot/2.1 (+http://www.google.com/bot.html)\"\n\
+         not a log line\n"
+    );
+    let mut out = Vec::new();
+    imp::explain(
+        &cfg,
+        &opts("example.com", Format::Nginx),
+        now,
+        input.as_bytes(),
+        &mut out,
+    )
+    .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert!(lines[0]["rules"]["unknown_in_logs"]
+        .as_str()
+        .unwrap()
+        .contains("DNT"));
+    let stored = &lines[1]["stored"];
+    assert_eq!(stored["name"], "pageview");
+    assert!(!stored["pathname"]
+        .as_str()
+        .unwrap()
+        .contains("jo@example.org"));
+    assert_eq!(stored["query"], "");
+    assert_eq!(stored["browser"], "Firefox");
+    assert_eq!(lines[2]["skipped"], "static_asset");
+    assert_eq!(lines[3]["skipped"], "bot");
+    assert!(lines[4]["malformed"].is_string());
 }
