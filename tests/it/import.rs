@@ -788,11 +788,13 @@ async fn a_plausible_export_becomes_aggregate_rows() {
 
 #[test]
 fn explain_prints_the_rules_and_what_each_line_becomes() {
-    let mut raw = tacit::config::RawConfig::default();
-    raw.sites = vec![RawSite {
-        domain: "example.com".into(),
+    let raw = tacit::config::RawConfig {
+        sites: vec![RawSite {
+            domain: "example.com".into(),
+            ..Default::default()
+        }],
         ..Default::default()
-    }];
+    };
     let cfg = raw.validate().unwrap();
     let now = SystemClock.now_ms();
     let day = jiff::Timestamp::from_millisecond(now - 5 * 86_400_000)

@@ -541,6 +541,23 @@ async fn move_days(
         .iter()
         .map(|(d, _)| *d)
         .partition(|d| *d >= oldest_kept);
+    // The days other imports hold, before this one is recorded.
+    let others: Vec<u16> = store
+        .client()
+        .query("SELECT DISTINCT day FROM import_days WHERE site = {site:String}")
+        .param("site", site)
+        .fetch_all()
+        .await?;
+    // Recorded first, so a rollup running meanwhile already carries the
+    // aggregate-tier days over; forgotten again on failure.
+    stage::record_days(store, id, site, days.iter().copied(), |d| {
+        if d >= oldest_kept {
+            "event"
+        } else {
+            "aggregate"
+        }
+    })
+    .await?;
     let result = async {
         for &d in &old {
             stage::move_to_rollups(store, id, site, d, now_ms).await?;
@@ -551,29 +568,15 @@ async fn move_days(
     .await;
     if let Err(e) = result {
         // Undo: the days no other import holds lose what this one wrote.
-        let others: Vec<u16> = store
-            .client()
-            .query("SELECT DISTINCT day FROM import_days WHERE site = {site:String}")
-            .param("site", site)
-            .fetch_all()
-            .await
-            .unwrap_or_default();
         let mine: Vec<i32> = all
             .iter()
             .copied()
             .filter(|d| !others.contains(&(*d as u16)) && !live.contains(d))
             .collect();
         let _ = stage::delete_site_days(store, site, &mine).await;
+        let _ = stage::forget_days(store, id).await;
         return Err(e.into());
     }
-    stage::record_days(store, id, site, days.iter().copied(), |d| {
-        if d >= oldest_kept {
-            "event"
-        } else {
-            "aggregate"
-        }
-    })
-    .await?;
     summary.event_days = recent.iter().map(|d| format_day(*d)).collect();
     summary.aggregate_days = old.iter().map(|d| format_day(*d)).collect();
     Ok(())
@@ -824,7 +827,13 @@ pub async fn import_plausible(
                 Overlap::Replace => stage::delete_site_days(store, site, &live).await?,
             }
         }
-        summary.imported = stage::write_aggregates(store, site, &agg, &day_list, now_ms).await?;
+        let others: Vec<u16> = store
+            .client()
+            .query("SELECT DISTINCT day FROM import_days WHERE site = {site:String}")
+            .param("site", site)
+            .fetch_all()
+            .await?;
+        // Recorded first (see `move_days`), forgotten again on failure.
         stage::record_days(
             store,
             summary.import_id,
@@ -835,6 +844,20 @@ pub async fn import_plausible(
             |_| "aggregate",
         )
         .await?;
+        match stage::write_aggregates(store, site, &agg, &day_list, now_ms).await {
+            Ok(n) => summary.imported = n,
+            Err(e) => {
+                // Days no other import holds lose what this one attached.
+                let mine: Vec<i32> = day_list
+                    .iter()
+                    .copied()
+                    .filter(|d| !others.contains(&(*d as u16)))
+                    .collect();
+                let _ = stage::delete_site_days(store, site, &mine).await;
+                let _ = stage::forget_days(store, summary.import_id).await;
+                return Err(e.into());
+            }
+        }
         summary.aggregate_days = day_list.iter().map(|d| format_day(*d)).collect();
         Ok(())
     }

@@ -67,6 +67,11 @@ impl Stager {
         let mut ins = self.store.client().insert_formatted_with(format!(
             "INSERT INTO import_staging ({COLUMNS}, import_id) FORMAT Native"
         ));
+        if self.store.cluster().is_some() {
+            // The move reads the staged rows right after: no background
+            // forwarding by the `Distributed` table.
+            ins = ins.with_setting("insert_distributed_sync", "1");
+        }
         ins.send(bytes::Bytes::from(block)).await?;
         ins.end().await?;
         self.staged += self.offsets.len() as u64;
@@ -267,6 +272,20 @@ pub const IMPORTED_ROLLUPS: &[&str] = &[
     "rollup_goals_daily",
     "rollup_funnels_daily",
 ];
+
+/// Forget an import's days (it failed).
+pub async fn forget_days(store: &Store, import_id: u64) -> Result<(), StoreError> {
+    store
+        .client()
+        .query(&format!(
+            "ALTER TABLE {} DELETE WHERE import_id = {{id:UInt64}} SETTINGS mutations_sync = 1",
+            store.target("import_days")
+        ))
+        .param("id", import_id)
+        .execute()
+        .await?;
+    Ok(())
+}
 
 /// Record which site-days an import filled (`import_days`).
 pub async fn record_days(
