@@ -27,6 +27,7 @@ const SITES: &[&str] = &[
     "cf.example",
     "apache.example",
     "plausible.example",
+    "zip.example",
 ];
 
 async fn setup(tag: &str) -> (TestDb, Config, Arc<Enrichers>) {
@@ -782,8 +783,79 @@ async fn a_plausible_export_becomes_aggregate_rows() {
     .unwrap();
     assert_eq!(totals(&db, site).await, old);
 
+    // The same export as Plausible ships it, a zip of stored entries
+    // (written here with data descriptors, as a streaming writer does).
+    let zip = db.dir.join("plausible_example_20260903.zip");
+    std::fs::write(&zip, stored_zip(&files_in(&dir))).unwrap();
+    let z = imp::import_plausible(
+        &cfg,
+        &db.store(),
+        &[zip],
+        &opts("zip.example", Format::Plausible),
+        SystemClock.now_ms(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(z.aggregate_days, vec!["2026-09-01", "2026-09-02"]);
+    let mut from_files = totals(&db, site).await;
+    from_files.remove("2026-08-10");
+    assert_eq!(totals(&db, "zip.example").await, from_files);
+
     imp::purge(&db.store(), site).await.unwrap();
     assert!(totals(&db, site).await.is_empty());
+}
+
+/// A zip archive of `files`, stored (no compression), each entry's sizes
+/// and CRC in a data descriptor after it and in the central directory.
+fn stored_zip(files: &[PathBuf]) -> Vec<u8> {
+    let (mut out, mut dir) = (Vec::new(), Vec::new());
+    let le16 = |v: &mut Vec<u8>, x: u16| v.extend_from_slice(&x.to_le_bytes());
+    let le32 = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_le_bytes());
+    for f in files {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let data = std::fs::read(f).unwrap();
+        let mut crc = flate2::Crc::new();
+        crc.update(&data);
+        let (crc, len, offset) = (crc.sum(), data.len() as u32, out.len() as u32);
+        out.extend_from_slice(b"PK\x03\x04");
+        for x in [20, 8, 0, 0, 0] {
+            le16(&mut out, x);
+        }
+        for _ in 0..3 {
+            le32(&mut out, 0);
+        }
+        le16(&mut out, name.len() as u16);
+        le16(&mut out, 0);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&data);
+        out.extend_from_slice(b"PK\x07\x08");
+        for x in [crc, len, len] {
+            le32(&mut out, x);
+        }
+        dir.extend_from_slice(b"PK\x01\x02");
+        for x in [20, 20, 8, 0, 0, 0] {
+            le16(&mut dir, x);
+        }
+        for x in [crc, len, len] {
+            le32(&mut dir, x);
+        }
+        for x in [name.len() as u16, 0, 0, 0, 0] {
+            le16(&mut dir, x);
+        }
+        le32(&mut dir, 0);
+        le32(&mut dir, offset);
+        dir.extend_from_slice(name.as_bytes());
+    }
+    let dir_offset = out.len() as u32;
+    out.extend_from_slice(&dir);
+    out.extend_from_slice(b"PK\x05\x06");
+    for x in [0, 0, files.len() as u16, files.len() as u16] {
+        le16(&mut out, x);
+    }
+    le32(&mut out, dir.len() as u32);
+    le32(&mut out, dir_offset);
+    le16(&mut out, 0);
+    out
 }
 
 #[test]

@@ -18,6 +18,7 @@ pub mod access;
 pub mod plausible;
 pub mod rules;
 pub mod stage;
+pub mod zip;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -135,7 +136,7 @@ pub enum ImportError {
         #[source]
         source: plausible::CsvError,
     },
-    #[error("{0}: not a file of a Plausible export (imported_visitors.csv, imported_pages.csv, …); unzip the export and pass its CSV files")]
+    #[error("{0}: not a file of a Plausible export (the zip, or imported_visitors.csv, imported_pages.csv, …)")]
     NotPlausible(String),
     #[error("clickhouse: {0}")]
     Store(#[from] StoreError),
@@ -724,27 +725,46 @@ pub async fn import_plausible(
         .find(&opts.site)
         .ok_or_else(|| ImportError::UnknownSite(opts.site.clone()))?
         .domain;
-    let mut named: Vec<(String, plausible::Table, &std::path::PathBuf)> = Vec::new();
+    // Each CSV: its name, table, file and (inside an archive) entry.
+    let mut named: Vec<(
+        String,
+        plausible::Table,
+        &std::path::PathBuf,
+        Option<zip::Entry>,
+    )> = Vec::new();
     for f in files {
         let name = f
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        if zip::is_zip(f) {
+            for e in zip::entries(f).map_err(io_err(&name))? {
+                let inner = e.name.rsplit('/').next().unwrap_or("").to_string();
+                if let Some(table) = plausible::Table::of_file(&inner) {
+                    named.push((inner, table, f, Some(e)));
+                }
+            }
+            continue;
+        }
         let table = plausible::Table::of_file(&name)
             .ok_or_else(|| ImportError::NotPlausible(name.clone()))?;
-        named.push((name, table, f));
+        named.push((name, table, f, None));
     }
-    named.sort();
+    named.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
     let label = named
         .iter()
-        .map(|(n, _, _)| n.as_str())
+        .map(|(n, _, _, _)| n.as_str())
         .collect::<Vec<_>>()
         .join(", ");
     // One hash over the files' names and bytes.
     let mut h = Sha256::new();
-    for (name, _, path) in &named {
-        h.update(name.as_bytes());
-        h.update(file_hash(path).map_err(io_err(name))?.as_bytes());
+    let mut hashed = std::collections::BTreeSet::new();
+    for (name, _, path, _) in &named {
+        // An archive is hashed once, as a file.
+        if hashed.insert(*path) {
+            h.update(name.as_bytes());
+            h.update(file_hash(path).map_err(io_err(name))?.as_bytes());
+        }
     }
     let hash = hex::encode(h.finalize());
     let mut summary = Summary {
@@ -777,8 +797,12 @@ pub async fn import_plausible(
     let result = async {
         let mut agg = plausible::Aggregates::default();
         let mut open = 0u64;
-        for (name, table, path) in &named {
-            let input = open_plain(path).map_err(io_err(name))?;
+        for (name, table, path, entry) in &named {
+            let input = match entry {
+                Some(e) => zip::open(path, e),
+                None => open_plain(path),
+            }
+            .map_err(io_err(name))?;
             plausible::read(
                 *table,
                 input,
