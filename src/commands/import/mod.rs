@@ -4,7 +4,9 @@
 //! the import's rules and the live pipeline (`rules.rs`), each day's
 //! visitor ids under a salt made for this import and destroyed when it
 //! ends. The rows are staged, and moved only once the whole file was read
-//! (`stage.rs`): an import is all or nothing per file.
+//! (`stage.rs`): an import is all or nothing per file. Plausible's CSV
+//! export (`plausible.rs`, its zip through `zip.rs`) is daily aggregates:
+//! they go straight to the aggregate tier, all files one import.
 //!
 //! Around that: a file already imported for the site (same SHA-256) is not
 //! imported again; a day the site already collected live is refused unless
