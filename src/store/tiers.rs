@@ -437,12 +437,13 @@ pub const TABLES: &[Table] = &[
         ],
     ),
     // `tacit import`: staged rows of a running import (deleted when it
-    // ends; the TTL of a few hours is a backstop), its record, and which
-    // site-days hold imported data.
+    // ends; the six-hour TTL of the migration is a backstop, so a purge
+    // does not list it), its record, and which site-days hold imported
+    // data.
     t(
         "import_staging",
         Event,
-        Hours("ts"),
+        Fixed,
         &[
             "import_id",
             "staged_at",
