@@ -8,7 +8,7 @@ export CLICKHOUSE_DEV_PORT
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:$(CLICKHOUSE_DEV_PORT))
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
-.PHONY: run test setup data clickhouse build release bench bench-analytics bench-sessionizer bench-load bench-sustained bench-hostile fuzz fmt lint clean stop-clickhouse
+.PHONY: run test setup data clickhouse build release bench bench-analytics bench-sessionizer bench-import bench-load bench-sustained bench-hostile fuzz fmt lint clean stop-clickhouse
 
 setup:
 	scripts/setup
@@ -43,6 +43,12 @@ bench-analytics: clickhouse data
 # sessionizer and the rollup at close (TACIT_SESSIONIZER_MODES, _EVENTS).
 bench-sessionizer: clickhouse data
 	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench sessionizer
+
+# A generated 1,000,000-line access log through `tacit import`: lines/s
+# through the pipeline alone and end to end into the engine (with both
+# sides' CPU), peak RSS (TACIT_IMPORT_LINES to change the volume).
+bench-import: clickhouse data
+	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench import
 
 # tacit vs nginx empty_gif under the same wrk load, then an overload run
 # (benches/load.py; LOAD_SECONDS, LOAD_ROUNDS, LOAD_CONNS to change).

@@ -81,7 +81,14 @@ enum Command {
         /// Why, for the record (the controller's request).
         #[arg(long, default_value = "the data controller asked for removal")]
         reason: String,
+        /// Remove only the site's imported days (`tacit import`).
+        #[arg(long)]
+        imports: bool,
     },
+    /// Import past traffic from server access logs (a .gz file is read as
+    /// such) or a Plausible CSV export; `--explain` prints what each log
+    /// line becomes instead.
+    Import(ImportArgs),
     /// Roll up the closed days that are due now (what `serve` does every
     /// five minutes), or recompute one closed day (`--day`).
     Rollup {
@@ -131,6 +138,33 @@ enum Command {
     },
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// A configured site.
+    #[arg(long)]
+    site: String,
+    /// nginx, apache, caddy, cloudfront, or plausible (its CSV files, one
+    /// import together).
+    #[arg(long, value_name = "FORMAT")]
+    from: String,
+    /// The log's format when not combined: nginx `log_format` syntax
+    /// (nginx), `LogFormat` syntax (apache).
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Stop (importing nothing of the file) after more malformed lines.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    max_bad_lines: u64,
+    /// Days the site already collected live: refuse, keep-live or replace.
+    #[arg(long, default_value = "refuse", value_name = "RULE")]
+    overlap: String,
+    /// Print the rules and what each line becomes; import nothing.
+    #[arg(long)]
+    explain: bool,
+    /// Files to import, one import each (`-` with --explain: stdin).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,10 +269,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Purge {
             site,
+            imports: true,
+            ..
+        } => {
+            let cfg = config()?;
+            runtime(&cfg)?.block_on(purge_imports(&cfg, &site))
+        }
+        Command::Purge {
+            site,
             before,
             dry_run,
             force,
             reason,
+            imports: false,
         } => {
             let cfg = config()?;
             let req = tacit::commands::purge::Request {
@@ -249,6 +292,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 force,
             };
             runtime(&cfg)?.block_on(purge(&cfg, &req))
+        }
+        Command::Import(args) => {
+            let cfg = config()?;
+            runtime(&cfg)?.block_on(import(&cfg, args))
         }
         Command::Purges { json } => {
             let cfg = config()?;
@@ -456,6 +503,77 @@ async fn purge(cfg: &Config, req: &tacit::commands::purge::Request) -> anyhow::R
     )
     .await?;
     print!("{}", tacit::commands::purge::describe(&outcome));
+    Ok(())
+}
+
+async fn import(cfg: &Config, args: ImportArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    use tacit::commands::import::{self as imp, Format, Overlap};
+    let opts = imp::Options {
+        format: Format::parse(&args.from).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--from: {:?} is not nginx, apache, caddy or cloudfront",
+                args.from
+            )
+        })?,
+        overlap: Overlap::parse(&args.overlap).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--overlap: {:?} is not refuse, keep-live or replace",
+                args.overlap
+            )
+        })?,
+        site: args.site,
+        log_format: args.log_format,
+        max_bad_lines: args.max_bad_lines,
+    };
+    let now = SystemClock.now_ms();
+    if args.explain {
+        let mut out = std::io::stdout().lock();
+        for f in &args.files {
+            if f.as_os_str() == "-" {
+                imp::explain(cfg, &opts, now, std::io::stdin().lock(), &mut out)?;
+            } else {
+                let input = std::io::BufReader::new(std::fs::File::open(f)?);
+                imp::explain(cfg, &opts, now, input, &mut out)?;
+            }
+        }
+        return Ok(());
+    }
+    let store = tacit::store::Store::new(&cfg.clickhouse);
+    if opts.format == Format::Plausible {
+        let s = imp::import_plausible(cfg, &store, &args.files, &opts, now).await?;
+        print!("{}", s.describe());
+        return Ok(());
+    }
+    let enrichers = Arc::new(tacit::enrich::Enrichers::load(&cfg.enrich)?);
+    let tty = std::io::stderr().is_terminal();
+    for f in &args.files {
+        let mut progress = |p: imp::Progress| {
+            if tty {
+                let rate = p.lines as f64 / p.seconds.max(1e-9);
+                let done = p.bytes_read as f64 / p.bytes_total.max(1) as f64;
+                let eta = p.seconds * (1.0 - done) / done.max(1e-9);
+                eprint!(
+                    "\r{} lines, {rate:.0} lines/s, {:.0}%, ETA {eta:.0} s   ",
+                    p.lines,
+                    100.0 * done
+                );
+            }
+        };
+        let summary =
+            imp::import_file(cfg, &store, enrichers.clone(), f, &opts, now, &mut progress).await;
+        if tty {
+            eprintln!();
+        }
+        print!("{}", summary?.describe());
+    }
+    Ok(())
+}
+
+async fn purge_imports(cfg: &Config, site: &str) -> anyhow::Result<()> {
+    let store = tacit::store::Store::new(&cfg.clickhouse);
+    let days = tacit::commands::import::purge(&store, site).await?;
+    println!("{site}: removed the imported data of {} day(s)", days.len());
     Ok(())
 }
 

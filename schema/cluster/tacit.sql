@@ -1704,3 +1704,83 @@ ALTER TABLE export_atoms ON CLUSTER 'tacit' MODIFY TTL day + INTERVAL 123 DAY;
 ALTER TABLE export_cells ON CLUSTER 'tacit' MODIFY COMMENT 'Partner audit store: every cell of every partner release, released or withheld, kept while a new release can still be linked to it; counts only';
 ALTER TABLE export_atoms ON CLUSTER 'tacit' MODIFY COMMENT 'Partner audit store: which combinations of the finest dimensions existed per site and day in released periods, kept while a new release can still be linked to them; no counts';
 ALTER TABLE disclosures ON CLUSTER 'tacit' COMMENT COLUMN note 'For channel purge: the site''s data was removed, and why; for a noisy release: the epsilon and the L1 sensitivity (days, sites, cells per visitor and day, per cell) the noise was scaled to';
+
+-- 0025_imports.sql
+CREATE TABLE IF NOT EXISTS import_staging_local ON CLUSTER 'tacit'
+(
+    import_id        UInt64 COMMENT 'The import the row belongs to (imports.import_id)',
+    staged_at        DateTime DEFAULT now() COMMENT 'When the row was staged',
+    site             LowCardinality(String) COMMENT 'Configured site domain',
+    ts               DateTime64(3, 'UTC') COMMENT 'Time of the request in the imported file (UTC)',
+    name             LowCardinality(String) COMMENT 'Event name; pageview for page views',
+    hostname         LowCardinality(String) COMMENT 'Host of the page URL',
+    pathname         String COMMENT 'Path of the page URL, scrubbed as live hits are',
+    query            LowCardinality(String) DEFAULT '' COMMENT 'Allow-listed query parameters only',
+    referrer_host    LowCardinality(String) COMMENT 'Host of the referrer',
+    referrer_source  LowCardinality(String) DEFAULT '' COMMENT 'Named source',
+    channel          LowCardinality(String) DEFAULT '' COMMENT 'Channel',
+    utm_source       String DEFAULT '' COMMENT 'utm_source',
+    utm_medium       LowCardinality(String) DEFAULT '' COMMENT 'utm_medium',
+    utm_campaign     String DEFAULT '' COMMENT 'utm_campaign',
+    utm_content      String DEFAULT '' COMMENT 'utm_content',
+    utm_term         String DEFAULT '' COMMENT 'utm_term',
+    visitor_id       UInt64 COMMENT 'Daily hash under the import''s own salt of that day, destroyed when the import ends',
+    consent          LowCardinality(String) DEFAULT 'full' COMMENT 'full or anonymous',
+    ip_prefix        LowCardinality(String) COMMENT 'Client network or empty, per policy',
+    country          LowCardinality(String) DEFAULT '' COMMENT 'Country',
+    region           LowCardinality(String) DEFAULT '' COMMENT 'Region, per policy',
+    city             LowCardinality(String) DEFAULT '' COMMENT 'City, per policy',
+    browser          LowCardinality(String) DEFAULT '' COMMENT 'Browser family',
+    browser_version  LowCardinality(String) DEFAULT '' COMMENT 'Browser major version, per policy',
+    os               LowCardinality(String) DEFAULT '' COMMENT 'OS family',
+    os_version       LowCardinality(String) DEFAULT '' COMMENT 'OS major version, per policy',
+    device           LowCardinality(String) DEFAULT '' COMMENT 'Device class',
+    language         LowCardinality(String) COMMENT 'Language (unknown in access logs)',
+    screen_width     UInt16 COMMENT 'Viewport width; 0 (unknown in access logs)',
+    screen           LowCardinality(String) DEFAULT '' COMMENT 'Screen class',
+    prop_keys        Array(LowCardinality(String)) COMMENT 'Custom property names',
+    prop_values      Array(String) COMMENT 'Custom property values',
+    interactive      UInt8 DEFAULT 1 COMMENT 'Counted for bounce rate',
+    revenue_amount   Decimal(18, 6) DEFAULT 0 COMMENT 'Revenue',
+    revenue_currency LowCardinality(String) DEFAULT '' COMMENT 'Revenue currency',
+    scroll_depth     UInt8 DEFAULT 0 COMMENT 'Scroll depth',
+    engaged_ms       UInt32 DEFAULT 0 COMMENT 'Engaged time'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tacit/import_staging_local', '{replica}')
+ORDER BY (import_id, site, toDate(ts), visitor_id, ts)
+TTL staged_at + INTERVAL 6 HOUR
+COMMENT 'Event tier, working table: hits of a running import before they are moved; deleted when the import ends';
+CREATE TABLE IF NOT EXISTS import_staging ON CLUSTER 'tacit' AS import_staging_local ENGINE = Distributed('tacit', 'tacit', 'import_staging_local', cityHash64(site, toDate(ts), visitor_id))
+COMMENT 'Event tier, working table: hits of a running import before they are moved; deleted when the import ends';
+CREATE TABLE IF NOT EXISTS imports ON CLUSTER 'tacit'
+(
+    import_id   UInt64 COMMENT 'Random id of the import',
+    site        LowCardinality(String) COMMENT 'Site the file was imported for',
+    format      LowCardinality(String) COMMENT 'nginx, apache, caddy, cloudfront, plausible',
+    file_sha256 String COMMENT 'SHA-256 of the file as read (compressed if it was): a re-import of the same file changes nothing',
+    file_name   String COMMENT 'Base name of the file',
+    started     DateTime64(3, 'UTC') COMMENT 'When the import started',
+    finished    DateTime64(3, 'UTC') COMMENT 'When it ended',
+    status      LowCardinality(String) COMMENT 'done, or failed (nothing of it was kept)',
+    rows_read   UInt64 COMMENT 'Lines or rows read',
+    rows_stored UInt64 COMMENT 'Events (or aggregate rows) imported',
+    skipped     Map(String, UInt64) COMMENT 'Lines not imported, per reason',
+    message     String COMMENT 'Why it failed; empty when done'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/tacit/imports', '{replica}')
+ORDER BY (site, started)
+COMMENT 'Operations: one row per import attempt (no visitor data); kept until the site''s imports are purged';
+CREATE TABLE IF NOT EXISTS import_days_local ON CLUSTER 'tacit'
+(
+    import_id UInt64 COMMENT 'The import (imports.import_id)',
+    site      LowCardinality(String) COMMENT 'Site',
+    day       Date COMMENT 'UTC day whose data came from the import',
+    tier      LowCardinality(String) COMMENT 'event (moved to events, rolled up as usual) or aggregate (straight to the rollups)',
+    events    UInt64 COMMENT 'Events of the day imported'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tacit/import_days_local', '{replica}')
+ORDER BY (site, day, import_id)
+TTL day + INTERVAL 25 MONTH
+COMMENT 'Operations: which site-days hold imported data, so they can be shown, excluded and purged; no visitor data';
+CREATE TABLE IF NOT EXISTS import_days ON CLUSTER 'tacit' AS import_days_local ENGINE = Distributed('tacit', 'tacit', 'import_days_local', cityHash64(site, day))
+COMMENT 'Operations: which site-days hold imported data, so they can be shown, excluded and purged; no visitor data';

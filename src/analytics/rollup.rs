@@ -17,7 +17,9 @@
 //! rollup whose event count no longer matches the events (rows that arrived
 //! late, e.g. replayed from the write-ahead log after an outage). Email
 //! opens and clicks (`email_events`) are rolled up with the same days and
-//! counted in the same comparison.
+//! counted in the same comparison. Rows `tacit import` wrote straight to
+//! the aggregate tier (`import_days`, tier `aggregate`) are left out of the
+//! comparison and carried into each new version of their day.
 
 use std::time::Duration;
 
@@ -25,8 +27,9 @@ use crate::model::clock::{day_of, format_day, SharedClock};
 use crate::store::{Store, StoreError};
 
 /// The rollup of one table for one day, with the query parameters
-/// `{version:UInt64}` and `{day:Date}`.
-const ROLLUPS: &[(&str, &str)] = &[
+/// `{version:UInt64}` and `{day:Date}` (`tacit import` runs the same
+/// queries over its staged rows for days older than the event tier).
+pub const ROLLUPS: &[(&str, &str)] = &[
     (
         "rollup_hourly",
         "INSERT INTO rollup_hourly (site, hour, pageviews, events, visitors, version)
@@ -158,6 +161,9 @@ pub async fn rollup_tables(store: &Store, day: i32, version: u64) -> Result<(), 
     for (_, sql) in ROLLUPS {
         run(sql).execute().await?;
     }
+    for sql in keep_imported_sql() {
+        run(&sql).execute().await?;
+    }
     run("INSERT INTO rollup_days (day, version, computed_at) \
          SELECT {day:Date}, {version:UInt64}, now()")
     .execute()
@@ -174,6 +180,29 @@ pub async fn rollup_tables(store: &Store, day: i32, version: u64) -> Result<(), 
         run(&sql).execute().await?;
     }
     Ok(())
+}
+
+/// Rows that `tacit import` wrote straight to the aggregate tier (the
+/// site-days `import_days` lists as `aggregate`: an export's aggregates,
+/// or days past the event TTL) have no events to be recomputed from: each
+/// new version of their day takes them over from the version before it.
+/// (The filter sits in a subquery: in the outer query the `version` alias
+/// of `REPLACE` would shadow the column.)
+fn keep_imported_sql() -> Vec<String> {
+    tables()
+        .filter(|t| *t != "rollup_email_daily")
+        .map(|t| {
+            let day = if t == "rollup_hourly" { "toDate(hour)" } else { "day" };
+            format!(
+                "INSERT INTO {t} SELECT * REPLACE ({{version:UInt64}} AS version) FROM
+                 (SELECT * FROM {t}
+                  WHERE {day} = {{day:Date}}
+                    AND version = (SELECT max(version) FROM rollup_days
+                                   WHERE day = {{day:Date}} AND version < {{version:UInt64}})
+                    AND (site, {day}) IN (SELECT site, day FROM import_days WHERE tier = 'aggregate'))"
+            )
+        })
+        .collect()
 }
 
 /// The mutations that delete a day's older rollup versions, rollup tables
@@ -210,6 +239,7 @@ pub async fn due(store: &Store, schedule: Schedule, now_ms: i64) -> Result<Vec<i
                         WHERE day BETWEEN {from:Date} AND {to:Date} GROUP BY day) AS e ON e.day = days.d
              LEFT JOIN (SELECT day, sum(n) AS rolled FROM
                             (SELECT day, version, events AS n FROM rollup_daily WHERE dimension = 'all'
+                               AND (site, day) NOT IN (SELECT site, day FROM import_days WHERE tier = 'aggregate')
                              UNION ALL SELECT day, version, events AS n FROM rollup_email_daily WHERE link = '')
                         WHERE day BETWEEN {from:Date} AND {to:Date}
                           AND (day, version) IN (SELECT day, max(version) FROM rollup_days GROUP BY day)

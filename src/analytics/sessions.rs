@@ -43,7 +43,11 @@ const VISIT_COLUMNS: &str =
 /// Visits from segments: each segment is either one event or an open visit
 /// (`fresh` = 0) that later events may extend. Segments of a visitor are
 /// ordered by their first hit; one starts a new visit when it begins more
-/// than the gap after the previous one ended. Only visits with at least one
+/// than the gap after the previous one ended. Segments starting at the same
+/// millisecond (common in imported logs, which have whole seconds) are
+/// numbered with the one that starts a visit first, so they all join it
+/// (otherwise the sort may put a tie before it, in the previous visit, or
+/// in a visit of its own before the first). Only visits with at least one
 /// fresh event are written. `{segments}` is a fragment of this file's SQL;
 /// the values are the query parameters `version` and `gap`.
 const VISITS: &str = "
@@ -59,7 +63,7 @@ SELECT site, day, visitor_id,
        {version:UInt64}
 FROM
 (
-    SELECT *, sum(new_visit) OVER (PARTITION BY site, visitor_id ORDER BY start ROWS UNBOUNDED PRECEDING) AS visit_no
+    SELECT *, sum(new_visit) OVER (PARTITION BY site, visitor_id ORDER BY start, new_visit DESC ROWS UNBOUNDED PRECEDING) AS visit_no
     FROM
     (
         SELECT *,
@@ -118,6 +122,26 @@ fn incremental_segments() -> String {
                 channel, utm_campaign, country, device, event_names, pages, toUInt8(0)
          FROM {tail}
            AND (site, visitor_id, end, version) IN (SELECT site, visitor_id, m.1, m.2 FROM ({furthest}))"
+    )
+}
+
+/// The visits of day `{day:Date}` computed from `source` (a table or a
+/// subquery with the `events` columns), in the columns of
+/// `analytics_visits` that the rollups read: for `tacit import`, whose days
+/// older than the event tier are rolled up from its staged rows. Query
+/// parameters `version` and `gap` as for [`VISITS`].
+pub fn visits_from(source: &str) -> String {
+    let segments = format!(
+        "{EVENT_SEGMENT} FROM {source} AS e WHERE toDate(e.ts) = {{day:Date}} AND e.visitor_id != 0"
+    );
+    format!(
+        "SELECT site, day, first_hit AS start, last_hit AS end,
+                dateDiff('millisecond', first_hit, last_hit) / 1000.0 AS duration_s,
+                n_pageviews AS pageviews, n_events AS events, toUInt8(n_events <= 1) AS bounced,
+                entry_path AS entry_page, exit_path AS exit_page,
+                arrayMap(x -> toString(x), all_names) AS event_names, all_pages AS pages
+         FROM ({})",
+        VISITS.replace("{segments}", &segments)
     )
 }
 

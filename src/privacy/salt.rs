@@ -48,11 +48,25 @@ impl std::fmt::Debug for SaltKey {
 #[derive(Default)]
 pub struct Salts {
     keys: RwLock<BTreeMap<i32, Arc<SaltKey>>>,
+    /// An import's salts ([`Salts::throwaway`]).
+    throwaway: bool,
 }
 
 impl Salts {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Salts for one import of past days (`tacit import`): a random salt
+    /// per day, made on first use, never stored or shared (so an import
+    /// never links to live days or to another import), every day kept
+    /// until the value is dropped at the end of the import, which destroys
+    /// them.
+    pub fn throwaway() -> Self {
+        Self {
+            keys: RwLock::default(),
+            throwaway: true,
+        }
     }
 
     /// The key for `day`. If the store never gave one (ClickHouse down across
@@ -63,6 +77,12 @@ impl Salts {
             return k.clone();
         }
         let mut keys = write(&self.keys);
+        if self.throwaway {
+            return keys
+                .entry(day)
+                .or_insert_with(|| Arc::new(SaltKey::from_bytes(random_salt())))
+                .clone();
+        }
         // A new day: what is older than yesterday goes now, engine or not.
         keys.retain(|d, _| *d >= day - 1);
         keys.entry(day)
@@ -131,5 +151,18 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(salts.days(), vec![100]);
         assert_eq!(format!("{a:?}"), "SaltKey(<secret>)");
+    }
+
+    #[test]
+    fn throwaway_salts_keep_every_day_and_differ_from_any_other() {
+        let import = Salts::throwaway();
+        let (a, b) = (import.key_for(100), import.key_for(300));
+        assert!(Arc::ptr_eq(&a, &import.key_for(100)));
+        assert_eq!(import.days(), vec![100, 300]);
+        let other = Salts::throwaway();
+        let ip = "192.0.2.1".parse().unwrap();
+        let id = |k: &SaltKey| crate::privacy::visitor_id(k, "s", ip, "ua");
+        assert_ne!(id(&a), id(&other.key_for(100)));
+        assert_ne!(id(&a), id(&b));
     }
 }

@@ -23,7 +23,7 @@ mod direct;
 pub mod drops;
 mod health;
 pub mod log;
-mod native;
+pub mod native;
 pub mod quarantine;
 pub mod record;
 mod relay;

@@ -33,6 +33,7 @@ pub const SHARDED: &[(&str, &str)] = &[
     ("sessions", "cityHash64(site, day, visitor_id)"),
     ("events_recent", "cityHash64(site, toDate(ts), visitor_id)"),
     ("sessions_tail", "cityHash64(site, day, visitor_id)"),
+    ("import_staging", "cityHash64(site, toDate(ts), visitor_id)"),
     ("rollup_hourly", "cityHash64(site, toDate(hour))"),
     ("rollup_daily", "cityHash64(site, day)"),
     ("rollup_visits_daily", "cityHash64(site, day)"),
@@ -40,6 +41,7 @@ pub const SHARDED: &[(&str, &str)] = &[
     ("rollup_funnels_daily", "cityHash64(site, day)"),
     ("rollup_email_daily", "cityHash64(site, day)"),
     ("dropped_hits", "cityHash64(site, day)"),
+    ("import_days", "cityHash64(site, day)"),
     // Dropped by migration 0013: created and dropped only on an install
     // upgraded through the historical migrations (a new one runs the baseline).
     ("agg_hourly", "cityHash64(site, toDate(hour))"),

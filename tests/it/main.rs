@@ -24,6 +24,7 @@ mod exports_dp;
 mod exports_linked;
 mod exports_more;
 mod hits;
+mod import;
 mod lifecycle;
 mod migrations;
 mod optout;

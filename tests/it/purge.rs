@@ -148,6 +148,13 @@ async fn purging_a_site_removes_it_everywhere_and_keeps_the_evidence() {
     )
     .await
     .unwrap();
+    // An import of A done (its days).
+    client
+        .query("INSERT INTO import_days (import_id, site, day, tier, events) SELECT 1, ?, today(), 'event', 1")
+        .bind(A)
+        .execute()
+        .await
+        .unwrap();
     let a_before = per_table(&db, A).await;
     // B's figures as analysts see them (the sessionizer may rewrite the
     // sessions table meanwhile, under a new version).
