@@ -15,6 +15,8 @@
 //!
 //! Under `cargo test` it runs a smoke version of 20,000 lines. No timing is
 //! asserted anywhere.
+// A bench: a failed setup step should stop it loudly.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
