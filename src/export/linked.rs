@@ -77,15 +77,16 @@ pub async fn atoms_of(
     let sql = format!(
         "SELECT toString(site) AS site, toUInt16(toDate(ts)) AS day, arrayPopBack({keys}) AS keys
          FROM {table}
-         WHERE has(?, toString(site)) AND ts >= toDateTime64(?, 3, 'UTC') AND ts < toDateTime64(?, 3, 'UTC')
+         WHERE has({{sites:Array(String)}}, toString(site))
+           AND ts >= toDateTime64({{from:String}}, 3, 'UTC') AND ts < toDateTime64({{to:String}}, 3, 'UTC')
            AND visitor_id != 0 AND {rows}
          GROUP BY site, day, keys"
     );
     client
         .query(&sql)
-        .bind(sites)
-        .bind(format!("{} 00:00:00", format_day(period.start)))
-        .bind(format!("{} 00:00:00", format_day(period.end)))
+        .param("sites", sites)
+        .param("from", format!("{} 00:00:00", format_day(period.start)))
+        .param("to", format!("{} 00:00:00", format_day(period.end)))
         .with_setting("max_execution_time", "60")
         .fetch_all()
         .await
@@ -138,12 +139,12 @@ pub async fn load(
     let cells: Vec<StoredCell> = client
         .query(
             "SELECT ?fields FROM export_cells
-             WHERE partner = ? AND period_end > toDate(?) AND period_start < toDate(?)
+             WHERE partner = {partner:String} AND period_end > {from:Date} AND period_start < {to:Date}
              ORDER BY period_start, export, period, keys",
         )
-        .bind(partner)
-        .bind(format_day(from))
-        .bind(format_day(period.end))
+        .param("partner", partner)
+        .param("from", format_day(from))
+        .param("to", format_day(period.end))
         .fetch_all()
         .await?;
     let (lo, hi) = cells
@@ -155,13 +156,14 @@ pub async fn load(
     let atoms: Vec<Atom> = client
         .query(
             "SELECT DISTINCT toString(site) AS site, toUInt16(day) AS day, keys FROM export_atoms
-             WHERE partner = ? AND finest = ? AND day >= ? AND day < ?
+             WHERE partner = {partner:String} AND finest = {finest:Array(String)}
+               AND day >= {lo:UInt16} AND day < {hi:UInt16}
              ORDER BY site, day, keys",
         )
-        .bind(partner)
-        .bind(names)
-        .bind(lo.max(0) as u16)
-        .bind(hi.max(0) as u16)
+        .param("partner", partner)
+        .param("finest", names)
+        .param("lo", lo.max(0) as u16)
+        .param("hi", hi.max(0) as u16)
         .fetch_all()
         .await?;
     Ok((cells, atoms))
