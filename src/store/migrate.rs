@@ -304,9 +304,10 @@ pub async fn applied(cfg: &ClickHouseConfig) -> Result<Vec<(u32, String, String)
     let base = super::base_client(cfg);
     let exists: u64 = base
         .query(
-            "SELECT count() FROM system.tables WHERE database = ? AND name = 'schema_migrations'",
+            "SELECT count() FROM system.tables \
+             WHERE database = {db:String} AND name = 'schema_migrations'",
         )
-        .bind(&cfg.database)
+        .param("db", &cfg.database)
         .fetch_one()
         .await?;
     if exists == 0 {
