@@ -88,12 +88,9 @@ impl Sites {
         self.umami.iter().find(|(w, _)| *w == id).map(|(_, d)| *d)
     }
 
-    pub fn find(&self, domain: &str) -> Option<SiteRef> {
+    pub fn find(&self, domain: &str) -> Option<&SiteRef> {
         let d = domain.trim().trim_end_matches('.');
-        self.sites
-            .iter()
-            .find(|s| s.domain.eq_ignore_ascii_case(d))
-            .cloned()
+        self.sites.iter().find(|s| s.domain.eq_ignore_ascii_case(d))
     }
 
     /// CORS: an origin is allowed if its host is a site or a subdomain of

@@ -106,7 +106,11 @@ pub fn scrub_utm(utm: &mut Utm) {
 }
 
 /// The configured site: `d` if given, else the page's host.
-pub fn site(sites: &Sites, domain: Option<&str>, page: &url::Url) -> Result<SiteRef, Rejection> {
+pub fn site<'s>(
+    sites: &'s Sites,
+    domain: Option<&str>,
+    page: &url::Url,
+) -> Result<&'s SiteRef, Rejection> {
     let host = bare_host(page);
     let d = domain
         .map(str::trim)
