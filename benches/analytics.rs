@@ -31,7 +31,7 @@ use tacit::telemetry::metrics::Metrics;
 use common::Rng;
 
 fn cookbook() -> Vec<(u32, String)> {
-    tacit::admin::dashboard::cookbook().into_iter().collect()
+    tacit::analytics::cookbook::queries().into_iter().collect()
 }
 
 #[tokio::main(flavor = "multi_thread")]

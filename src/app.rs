@@ -271,6 +271,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         stall_timeout: cfg.sink.stall_timeout,
         wal_max_bytes: cfg.sink.wal_max_bytes,
         query: Arc::new(query_api(cfg, db.clone(), clock.clone())),
+        dashboard: Arc::new(admin::dashboard::Dashboard::new(cfg, clock.clone())),
     });
     let exports = Arc::new(
         crate::admin::partner::ExportApi::new(
@@ -448,6 +449,7 @@ fn spawn_admin(
         grace: Duration::from_secs(2),
     };
     let (admin_stop, admin_rx) = watch::channel(false);
+    let partner_state = admin_state.clone();
     let admin_inner = tokio::spawn(server::serve(
         "admin",
         admin_listener,
@@ -458,7 +460,7 @@ fn spawn_admin(
     let partner_inner = tokio::spawn(server::serve(
         "partner",
         partner_listener,
-        move |_peer, req| admin::partner(exports.clone(), req),
+        move |_peer, req| admin::partner(exports.clone(), partner_state.clone(), req),
         admin_stop.subscribe(),
         limits,
     ));

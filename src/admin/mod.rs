@@ -1,9 +1,10 @@
 //! The private admin listener: liveness (`/healthz`), readiness
-//! (`/readyz`, `/readyz/ingest`), `/metrics`, and the read-only dashboard
-//! (`/dashboard`), the query API (`POST /api/v2/query`, see
-//! `admin::query`); and the partner listener, which serves only the export
-//! API (`/v1/exports/…`, see `admin::partner`), so partners never reach the
-//! rest.
+//! (`/readyz`, `/readyz/ingest`), `/metrics`, the dashboard (`/dashboard`
+//! and its routes, see `admin::dashboard`), the query API (`POST
+//! /api/v2/query`, see `admin::query`); and the partner listener, which
+//! serves only the export API (`/v1/exports/…`, see `admin::partner`) and
+//! shared read-only dashboard links (`/share/<token>`, see
+//! `admin::share`), so partners never reach the rest.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::telemetry::metrics::Metrics;
 pub mod dashboard;
 pub mod partner;
 pub mod query;
+pub mod share;
 
 /// How long a readiness check waits for ClickHouse.
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -40,6 +42,8 @@ pub struct AdminState {
     pub wal_max_bytes: u64,
     /// The query API (`POST /api/v2/query`).
     pub query: Arc<query::QueryApi>,
+    /// The dashboard's settings and shared links.
+    pub dashboard: Arc<dashboard::Dashboard>,
 }
 
 pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
@@ -53,6 +57,9 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
             .and_then(|v| v.to_str().ok());
         return state.query.realtime(auth, req.uri().query()).await;
     }
+    if req.uri().path().starts_with("/dashboard/api/") || req.uri().path().starts_with("/share/") {
+        return dashboard_api(&state, req).await;
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     }
@@ -60,8 +67,7 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
         "/healthz" => text(StatusCode::OK, "ok"),
         "/readyz" => readyz(&state).await,
         "/readyz/ingest" => ready_for_hits(&state),
-        "/dashboard" => dashboard::page(),
-        "/dashboard/data" => dashboard::data(&state.store, &state.sites, req.uri().query()).await,
+        "/dashboard" => state.dashboard.page(),
         "/metrics" => resp::body(
             StatusCode::OK,
             crate::telemetry::metrics::CONTENT_TYPE,
@@ -69,6 +75,46 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
         ),
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
+}
+
+/// The dashboard's routes: `/dashboard/api/<op>` on the admin listener
+/// (the operator), and a shared link's page `/share/<token>` and routes
+/// `/share/<token>/<op>` (on both listeners). A bad or revoked token is a
+/// 404 with one message.
+async fn dashboard_api(state: &AdminState, req: Request<Incoming>) -> Resp {
+    use http_body_util::{BodyExt, Limited};
+    let path = req.uri().path().to_string();
+    let (who, op) = if let Some(op) = path.strip_prefix("/dashboard/api/") {
+        (dashboard::Who::Admin, op.to_string())
+    } else {
+        let rest = path.strip_prefix("/share/").unwrap_or("");
+        let (token, op) = rest.split_once('/').unwrap_or((rest, ""));
+        match state.dashboard.grant(token) {
+            Ok(g) => (dashboard::Who::Shared(g), op.to_string()),
+            Err(e) => return text(StatusCode::NOT_FOUND, &e.to_string()),
+        }
+    };
+    if op.is_empty() {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        }
+        return state.dashboard.page();
+    }
+    let method = req.method().clone();
+    let query = req.uri().query().map(str::to_string);
+    let body = if method == Method::POST {
+        Limited::new(req.into_body(), query::MAX_BODY)
+            .collect()
+            .await
+            .ok()
+            .map(|b| b.to_bytes())
+    } else {
+        None
+    };
+    state
+        .dashboard
+        .api(&who, &state.query, &method, &op, query.as_deref(), body.as_deref())
+        .await
 }
 
 /// `POST /api/v2/query`: the body (at most `query::MAX_BODY` bytes) and
@@ -135,8 +181,16 @@ async fn readyz(state: &AdminState) -> Resp {
     }
 }
 
-/// The partner listener: `GET /v1/exports/{partner}` and nothing else.
-pub async fn partner(api: Arc<crate::admin::partner::ExportApi>, req: Request<Incoming>) -> Resp {
+/// The partner listener: `GET /v1/exports/{partner}`, and shared
+/// dashboard links (`/share/<token>…`), nothing else.
+pub async fn partner(
+    api: Arc<crate::admin::partner::ExportApi>,
+    state: Arc<AdminState>,
+    req: Request<Incoming>,
+) -> Resp {
+    if req.uri().path().starts_with("/share/") {
+        return dashboard_api(&state, req).await;
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     }

@@ -2,7 +2,9 @@
 //! (`sessions`, the sessionizer that turns events into visits) and the
 //! closed-day rollups (`rollup`, the move of a day from the event tier to
 //! the aggregate tier, counts only). Both run in the background of every
-//! collector, under the purge fences of `store::fence`.
+//! collector, under the purge fences of `store::fence`. `cookbook` is the
+//! analyst cookbook's SQL, for the tests and benches that run it.
 
+pub mod cookbook;
 pub mod rollup;
 pub mod sessions;

@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod bound;
+pub mod dashboard;
 mod env;
 pub mod exports;
 mod partners;
@@ -139,6 +140,8 @@ pub struct Config {
     pub funnels: Vec<Funnel>,
     /// Query API keys per site (`[[sites]] api_keys_sha256`).
     pub api_keys: Vec<api_keys::SiteKeys>,
+    /// Shared dashboard links (`[dashboard]`).
+    pub dashboard: dashboard::DashboardConfig,
 }
 
 /// A configured funnel, for the sites it applies to.

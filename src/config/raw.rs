@@ -22,6 +22,18 @@ pub struct RawConfig {
     pub sites: Vec<RawSite>,
     pub exports: Vec<RawExport>,
     pub funnels: Vec<RawFunnel>,
+    pub dashboard: RawDashboard,
+}
+
+/// `[dashboard]`: shared read-only links (see `config::dashboard`).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDashboard {
+    /// Hex, at least 32 bytes: the key that signs shared links. Empty: no
+    /// shared links. Also `TACIT_DASHBOARD_SHARE_SECRET`.
+    pub share_secret: String,
+    /// Ids of shared links that no longer open.
+    pub revoked_shares: Vec<String>,
 }
 
 /// A funnel rolled up per day (`[[funnels]]`), so it can be read over any

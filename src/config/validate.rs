@@ -216,6 +216,7 @@ impl RawConfig {
         let domains: Vec<String> = sites.iter().map(|s| s.domain.clone()).collect();
         let exports = exports(&self.exports, &sites, &domains, &sink)?;
         let funnels = funnels(&self.funnels, &domains)?;
+        let dashboard = super::dashboard::validate(&self.dashboard)?;
         Ok(Config {
             listen: server.listen,
             admin_listen: server.admin_listen,
@@ -240,6 +241,7 @@ impl RawConfig {
             exports,
             funnels,
             api_keys,
+            dashboard,
         })
     }
 }

@@ -171,9 +171,9 @@ pub(crate) fn generate(days: &[i32]) -> (Vec<Ev>, Vec<Visit>) {
     (events, visits)
 }
 
-/// The cookbook's queries by number: the same parse the dashboard uses.
+/// The cookbook's queries by number (docs/queries.md).
 pub fn cookbook() -> Vec<(u32, String)> {
-    tacit::admin::dashboard::cookbook().into_iter().collect()
+    tacit::analytics::cookbook::queries().into_iter().collect()
 }
 
 /// Generated events for `days`, inserted and sessionized; returns the visits.

@@ -1,102 +1,215 @@
-//! The built-in dashboard in real headless Chromium (Debian's package,
-//! driven by playwright-core from npm): the page loads with no external
-//! requests, shows the numbers the cookbook SQL returns, and leaves a
-//! screenshot in target/artifacts/dashboard.png.
+//! The dashboard in real headless Chromium (Debian's package, driven by
+//! playwright-core from npm; tests/browser/dashboard.mjs): on generated
+//! data it loads with no external request and no cookie; a click on a
+//! source filters every panel and adds a chip, removing it restores the
+//! view; a comparison shows deltas; the interval switch redraws the graph;
+//! the URL round-trips the view; a shared link opens without credentials
+//! on the partner listener and refuses other sites; and every panel's
+//! numbers equal the query API's answer to the same request, which the
+//! script asks `POST /api/v2/query` itself (with a key). Screenshots stay
+//! in target/browser-shots/dashboard/. Beside it, shared links over plain
+//! HTTP: signed, bound to one site and one filter, revocable.
 
 use std::process::Command;
 
-use serde_json::json;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tacit::config::{RawConfig, RawFunnel, RawSite};
 use tacit::model::clock::format_day;
 
-use crate::analytics::{run, SITE};
+use crate::analytics::SITE;
 use crate::common::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_shows_the_sql_numbers_in_chromium() {
-    let db = TestDb::new("dashboard");
-    let app = start(db.config()).await;
-    let today = today(&db).await;
-    let days = [today - 2, today - 1];
-    crate::analytics::load_generated(&db, &days).await;
-    let (from, to) = (format_day(days[0]), format_day(days[1]));
-    let p = [("site", SITE), ("from", from.as_str()), ("to", to.as_str())];
-    let q = crate::analytics::cookbook();
-    let sql = |n: u32| q.iter().find(|(i, _)| *i == n).unwrap().1.clone();
-    let overview = run(&db, &sql(1), &p).await;
-    let visits = run(&db, &sql(3), &p).await;
-    let pages = run(&db, &sql(4), &p).await;
-    let expected = json!({
-        "visitors": overview[0][0],
-        "pageviews": overview[0][1],
-        "visits": visits[0][0],
-        "top_page": pages[0][0],
-        "chart_points": 2,
-    });
+const KEY: &str = "dashboard-test-key";
+const OTHER: &str = "other.org";
+const OTHER_KEY: &str = "dashboard-other-key";
+const SECRET: &str = "5eb1d2a4c6e8f0123456789abcdef0123456789abcdef0123456789abcdef012";
 
-    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let shot = artifacts.join("dashboard.png");
-    let _ = std::fs::remove_file(&shot);
-    let url = format!(
-        "http://{}/dashboard?site={SITE}&from={from}&to={to}",
-        app.admin_addr
-    );
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.mjs");
-    let expected_s = expected.to_string();
-    let shot_s = shot.to_string_lossy().into_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .args([script, &url, &expected_s, &shot_s])
-            .output()
+fn sha(k: &str) -> String {
+    hex::encode(Sha256::digest(k.as_bytes()))
+}
+
+/// Two sites with keys, a funnel, the property `plan`, shared links on.
+fn config(db: &TestDb) -> RawConfig {
+    let mut raw = db.config();
+    raw.sites[0].api_keys_sha256 = vec![sha(KEY)];
+    raw.sites[0].api_rate_limit_per_hour = Some(100_000);
+    raw.sites[0].allowed_properties = Some(vec!["plan".into()]);
+    raw.sites.push(RawSite {
+        domain: OTHER.into(),
+        api_keys_sha256: vec![sha(OTHER_KEY)],
+        ..Default::default()
+    });
+    raw.funnels = vec![RawFunnel {
+        name: "signup".into(),
+        steps: vec!["/".into(), "/pricing".into(), "/signup".into()],
+        sites: vec![SITE.into()],
+    }];
+    raw.dashboard.share_secret = SECRET.into();
+    raw
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_query_apis_answers_in_chromium() {
+    let db = TestDb::new("dashboard");
+    let app = start(config(&db)).await;
+    let today = today(&db).await;
+    // Four days: the view is the last two, the comparison the two before.
+    let days = [today - 4, today - 3, today - 2, today - 1];
+    crate::analytics::load_generated(&db, &days).await;
+
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-shots/dashboard");
+    let _ = std::fs::remove_dir_all(&shots);
+    std::fs::create_dir_all(&shots).unwrap();
+    let args = json!({
+        "admin": format!("http://{}", app.admin_addr),
+        "partner": format!("http://{}", app.partner_addr),
+        "site": SITE,
+        "other": OTHER,
+        "key": KEY,
+        "from": format_day(days[2]),
+        "to": format_day(days[3]),
+        "shots": shots.to_string_lossy(),
     })
-    .await
-    .unwrap()
-    .expect("node runs (scripts/setup installs it)");
+    .to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.mjs");
+    let out = tokio::task::spawn_blocking(move || Command::new("node").args([script, &args]).output())
+        .await
+        .unwrap()
+        .expect("node runs (scripts/setup installs it)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
+    assert!(out.status.success(), "browser check failed:\n{stdout}\n{stderr}");
+    let report: Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("the script reports JSON");
+    // The script compared panels with the API: it says how many numbers.
     assert!(
-        out.status.success(),
-        "browser check failed:\n{stdout}\n{stderr}"
+        report["compared"].as_u64().unwrap_or(0) > 200,
+        "numbers compared: {report}"
     );
-    assert!(
-        std::fs::metadata(&shot)
-            .map(|m| m.len() > 10_000)
-            .unwrap_or(false),
-        "screenshot kept"
-    );
+    for name in [
+        "01-overview.png",
+        "02-filtered-by-source.png",
+        "03-chip-removed.png",
+        "04-comparison.png",
+        "05-interval-hour.png",
+        "06-url-round-trip.png",
+        "07-dark-360px.png",
+        "08-shared-link.png",
+    ] {
+        let len = std::fs::metadata(shots.join(name)).map_or(0, |m| m.len());
+        assert!(len > 10_000, "screenshot {name}: {len} bytes");
+    }
     app.shutdown().await;
 }
 
+/// A link made on the admin listener, as its token.
+async fn share(app: &tacit::app::Running, body: Value) -> (u16, Value) {
+    let (s, _, b) = post(app.admin_addr, "/dashboard/api/share", &[], &body.to_string()).await;
+    (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
 #[tokio::test]
-async fn the_dashboard_caps_its_range_and_partners_see_only_their_api() {
-    let db = TestDb::new("dashcap");
-    let app = start(db.config()).await;
-    let (s, _, b) = get(
+async fn shared_links_are_one_site_one_filter_and_revocable() {
+    let db = TestDb::new("dashshare");
+    let app = start(config(&db)).await;
+    let today = today(&db).await;
+    crate::analytics::load_generated(&db, &[today - 1]).await;
+    let day = format_day(today - 1);
+    let filter = json!(["is", "visit:source", ["Google"]]);
+    let (s, link) = share(&app, json!({"site_id": SITE, "filter": filter})).await;
+    assert_eq!(s, 200, "{link}");
+    let path = link["path"].as_str().unwrap().to_string();
+    let id = link["id"].as_str().unwrap().to_string();
+
+    // The page and its routes open on the partner listener with no key.
+    let (s, h, page) = get(app.partner_addr, &path, &[]).await;
+    assert_eq!(s, 200);
+    assert!(String::from_utf8_lossy(&page).contains("<title>tacit</title>"));
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert!(h.get("set-cookie").is_none());
+    let (s, _, b) = get(app.partner_addr, &format!("{path}/sites"), &[]).await;
+    assert_eq!(s, 200);
+    let sites: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(sites["sites"].as_array().unwrap().len(), 1, "{sites}");
+    assert_eq!(sites["shared"]["filter"], filter);
+    assert_eq!(sites["can_share"], false);
+
+    // A query through the link equals the API's with the link's filter.
+    let q = |site: &str| json!({"site_id": site, "metrics": ["visitors", "pageviews"], "date_range": [day, day]});
+    let (s, _, b) = post(app.partner_addr, &format!("{path}/query"), &[], &q(SITE).to_string()).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    let shared: Value = serde_json::from_slice(&b).unwrap();
+    let mut with_filter = q(SITE);
+    with_filter["filters"] = json!([filter]);
+    let auth = format!("Bearer {KEY}");
+    let (s, _, b) = post(
         app.admin_addr,
-        "/dashboard/data?site=example.com&from=2025-01-01&to=2026-11-01",
-        &[],
+        "/api/v2/query",
+        &[("authorization", &auth)],
+        &with_filter.to_string(),
     )
     .await;
-    assert_eq!(s, 400, "{}", String::from_utf8_lossy(&b));
-    assert!(String::from_utf8_lossy(&b).contains("366 days"));
-    let (s, _, _) = get(
-        app.admin_addr,
-        "/dashboard/data?site=example.com&from=2026-11-02&to=2026-11-01",
-        &[],
-    )
-    .await;
-    assert_eq!(s, 400, "from after to");
-    // The partner listener serves the export API and nothing else; the
-    // admin listener no longer serves it.
-    for path in ["/dashboard", "/metrics", "/readyz"] {
-        assert_eq!(get(app.partner_addr, path, &[]).await.0, 404, "{path}");
-    }
-    assert_eq!(
-        get(app.admin_addr, "/v1/exports/acme?period=2026-11", &[])
-            .await
-            .0,
-        404
+    assert_eq!(s, 200);
+    let direct: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(shared["results"], direct["results"]);
+    let (s, _, b) = post(app.admin_addr, "/api/v2/query", &[("authorization", &auth)], &q(SITE).to_string()).await;
+    assert_eq!(s, 200);
+    let unfiltered: Value = serde_json::from_slice(&b).unwrap();
+    assert!(
+        unfiltered["results"][0]["metrics"][0].as_u64() > shared["results"][0]["metrics"][0].as_u64(),
+        "the link's filter narrows: {unfiltered} vs {shared}"
     );
+
+    // Another site through the link: 403, for queries and realtime alike.
+    let (s, _, _) = post(app.partner_addr, &format!("{path}/query"), &[], &q(OTHER).to_string()).await;
+    assert_eq!(s, 403);
+    let (s, _, _) = get(app.partner_addr, &format!("{path}/realtime?site_id={OTHER}"), &[]).await;
+    assert_eq!(s, 403);
+    let (s, _, b) = get(app.partner_addr, &format!("{path}/realtime?site_id={SITE}"), &[]).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    // A link cannot make links; the admin routes are not on the partner listener.
+    let (s, _, _) = post(app.partner_addr, &format!("{path}/share"), &[], &json!({"site_id": SITE}).to_string()).await;
+    assert_eq!(s, 404);
+    for p in ["/dashboard", "/dashboard/api/sites"] {
+        assert_eq!(get(app.partner_addr, p, &[]).await.0, 404, "{p}");
+    }
+    // A tampered token: one 404 for all.
+    let mut bad = path.clone();
+    bad.pop();
+    bad.push(if path.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(get(app.partner_addr, &bad, &[]).await.0, 404);
+    assert_eq!(get(app.partner_addr, "/share/nope", &[]).await.0, 404);
+    // A link's filter is one chip-like condition; unknown sites have none.
+    assert_eq!(share(&app, json!({"site_id": SITE, "filter": ["matches", "event:page", [".*"]]})).await.0, 400);
+    assert_eq!(share(&app, json!({"site_id": "nope.example"})).await.0, 404);
+    app.shutdown().await;
+
+    // Revoked by id: the same secret, the link no longer opens.
+    let mut raw = config(&db);
+    raw.dashboard.revoked_shares = vec![id];
+    let app = start(raw).await;
+    assert_eq!(get(app.partner_addr, &path, &[]).await.0, 404);
+    assert_eq!(post(app.partner_addr, &format!("{path}/query"), &[], &q(SITE).to_string()).await.0, 404);
+    app.shutdown().await;
+
+    // No secret: no links at all.
+    let mut raw = config(&db);
+    raw.dashboard.share_secret = String::new();
+    let app = start(raw).await;
+    assert_eq!(get(app.partner_addr, &path, &[]).await.0, 404);
+    assert_eq!(share(&app, json!({"site_id": SITE})).await.0, 404);
+    let (s, _, b) = get(app.admin_addr, "/dashboard/api/sites", &[]).await;
+    assert_eq!(s, 200);
+    assert_eq!(serde_json::from_slice::<Value>(&b).unwrap()["can_share"], false);
+    // The partner listener still serves the export API and nothing of the admin's.
+    for p in ["/metrics", "/readyz"] {
+        assert_eq!(get(app.partner_addr, p, &[]).await.0, 404, "{p}");
+    }
+    assert_eq!(get(app.admin_addr, "/v1/exports/acme?period=2026-11", &[]).await.0, 404);
     app.shutdown().await;
 }
