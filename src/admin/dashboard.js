@@ -132,7 +132,8 @@ function dateRange() {
   switch (state.period) {
     case "custom": return [state.from, state.to];
     case "yesterday": { const y = addDays(todayUtc(), -1); return [y, y]; }
-    case "realtime": return "30m";
+    // The last 30 minutes where the API answers them, else today.
+    case "realtime": return optional.realtime ? "30m" : "day";
     default: return state.period;
   }
 }
@@ -148,7 +149,7 @@ function spanDays() {
 }
 
 function intervals() {
-  if (state.period === "realtime") return ["minute"];
+  if (state.period === "realtime") return optional.realtime ? ["minute"] : ["hour"];
   const d = spanDays();
   if (d <= 1) return ["hour"];
   if (d <= 7) return ["hour", "day"];
@@ -334,6 +335,9 @@ async function loadGraph(gen) {
   }
   if (gen !== generation) return;
   $("graph-note").className = "note";
+  if (state.period === "realtime" && !optional.realtime) {
+    $("graph-note").textContent = "The last 30 minutes by minute are not answered by this server's query API yet: today by hour instead. The current visitors (last five minutes) are in the header.";
+  }
   answers.graph = { body: b, json };
   const labels = (json.meta && json.meta.time_labels) || json.results.map((r) => r.dimensions[0]);
   const byLabel = new Map(json.results.map((r) => [r.dimensions[0], r]));
@@ -705,9 +709,11 @@ async function probe() {
   // Which optional metrics this server's query API answers.
   const ms = [...new Set(Object.values(OPTIONAL).flat())];
   const day = todayUtc();
-  await Promise.all(ms.map(async (m) => {
-    try { await query({ site_id: state.site, metrics: [m], date_range: [day, day] }); optional[m] = true; } catch { optional[m] = false; }
-  }));
+  const ask = async (name, b) => {
+    try { await query(Object.assign({ site_id: state.site }, b)); optional[name] = true; } catch { optional[name] = false; }
+  };
+  await Promise.all(ms.map((m) => ask(m, { metrics: [m], date_range: [day, day] }))
+    .concat([ask("realtime", { metrics: ["visitors"], date_range: "30m", dimensions: ["time:minute"] })]));
 }
 
 async function init() {
@@ -751,7 +757,8 @@ async function init() {
     if (b) downloadCsv(b.dataset.csv);
   });
   window.addEventListener("popstate", () => { readUrl(); buildPanels(); refresh(); });
-  setInterval(realtime, 30000);
+  // Realtime refreshes every panel; other periods only the current visitors.
+  setInterval(() => { if (state.period === "realtime") refresh(); else track(realtime()); }, 30000);
   buildPanels();
   await probe();
   writeUrl(false);

@@ -134,7 +134,10 @@ impl Dashboard {
                  frame-ancestors 'none'",
             ),
         );
-        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
         h.insert(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -176,7 +179,10 @@ impl Dashboard {
     ) -> Resp {
         if let Who::Shared(g) = who {
             if let Err(wait) = self.take(&g.id) {
-                let mut r = error(StatusCode::TOO_MANY_REQUESTS, "too many queries on this link");
+                let mut r = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many queries on this link",
+                );
                 if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
                     r.headers_mut().insert(header::RETRY_AFTER, v);
                 }
@@ -202,13 +208,15 @@ impl Dashboard {
                     Who::Admin => query_api.trusted(None, body).await,
                     Who::Shared(g) => match pin(body, g) {
                         Ok(b) => query_api.trusted(Some(&g.site), &b).await,
-                        Err(r) => r,
+                        Err(why) => error(StatusCode::BAD_REQUEST, why),
                     },
                 }
             }
             // Only the operator makes links; to a link, no such route.
             (&Method::POST, "share") if matches!(who, Who::Admin) => self.new_share(body),
-            (_, "share") if matches!(who, Who::Shared(_)) => error(StatusCode::NOT_FOUND, "not found"),
+            (_, "share") if matches!(who, Who::Shared(_)) => {
+                error(StatusCode::NOT_FOUND, "not found")
+            }
             (_, "sites" | "realtime" | "query" | "share") => {
                 error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
             }
@@ -270,14 +278,15 @@ impl Dashboard {
 
 /// A shared link's query: the site must be the link's (else 403, checked
 /// by [`QueryApi::trusted`]), and the link's filter joins the query's.
-fn pin(body: &[u8], g: &Grant) -> Result<Vec<u8>, Resp> {
+/// A refusal is the field and why (a 400).
+fn pin(body: &[u8], g: &Grant) -> Result<Vec<u8>, &'static str> {
     let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(body) else {
-        return Err(error(StatusCode::BAD_REQUEST, "body: must be a JSON object"));
+        return Err("body: must be a JSON object");
     };
     if let Some(f) = &g.filter {
         match o.entry("filters").or_insert_with(|| json!([])) {
             Value::Array(a) => a.push(f.clone()),
-            _ => return Err(error(StatusCode::BAD_REQUEST, "filters: must be a list")),
+            _ => return Err("filters: must be a list"),
         }
     }
     Ok(Value::Object(o).to_string().into_bytes())
@@ -294,11 +303,18 @@ mod tests {
             site: "a.b".into(),
             filter: Some(json!(["is", "visit:source", ["Google"]])),
         };
-        let b = pin(br#"{"site_id":"a.b","filters":[["is","visit:country",["DE"]]]}"#, &g).unwrap();
+        let b = pin(
+            br#"{"site_id":"a.b","filters":[["is","visit:country",["DE"]]]}"#,
+            &g,
+        )
+        .unwrap();
         let v: Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(
             v["filters"],
-            json!([["is", "visit:country", ["DE"]], ["is", "visit:source", ["Google"]]])
+            json!([
+                ["is", "visit:country", ["DE"]],
+                ["is", "visit:source", ["Google"]]
+            ])
         );
         let b = pin(br#"{"site_id":"a.b"}"#, &g).unwrap();
         let v: Value = serde_json::from_slice(&b).unwrap();
@@ -309,7 +325,9 @@ mod tests {
 
     #[test]
     fn the_page_is_whole_and_asks_nothing_of_other_origins() {
-        let p = PAGE.replace("/*STYLE*/", STYLE).replace("/*SCRIPT*/", SCRIPT);
+        let p = PAGE
+            .replace("/*STYLE*/", STYLE)
+            .replace("/*SCRIPT*/", SCRIPT);
         assert!(!p.contains("/*SCRIPT*/") && !p.contains("/*STYLE*/"));
         for bad in ["http://", "https://", "document.cookie", "localStorage"] {
             assert!(!p.contains(bad), "the page holds {bad:?}");

@@ -113,7 +113,14 @@ async fn dashboard_api(state: &AdminState, req: Request<Incoming>) -> Resp {
     };
     state
         .dashboard
-        .api(&who, &state.query, &method, &op, query.as_deref(), body.as_deref())
+        .api(
+            &who,
+            &state.query,
+            &method,
+            &op,
+            query.as_deref(),
+            body.as_deref(),
+        )
         .await
 }
 

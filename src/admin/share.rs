@@ -109,7 +109,7 @@ pub fn verify(secret: Option<&[u8]>, revoked: &[String], token: &str) -> Result<
         .decode(payload)
         .map_err(|_| ShareError::Invalid)?;
     let grant: Grant = serde_json::from_slice(&json).map_err(|_| ShareError::Invalid)?;
-    if revoked.iter().any(|r| *r == grant.id) {
+    if revoked.contains(&grant.id) {
         return Err(ShareError::Invalid);
     }
     if grant.filter.as_ref().is_some_and(|f| !is_condition(f)) {
@@ -131,7 +131,10 @@ mod tests {
         let (g, t) = sign(Some(K), "example.com", Some(f.clone()), [1; 8]).unwrap();
         assert_eq!(g.id, "0101010101010101");
         assert_eq!(verify(Some(K), &[], &t).unwrap(), g);
-        assert_eq!(verify(Some(K), &[g.id.clone()], &t), Err(ShareError::Invalid));
+        assert_eq!(
+            verify(Some(K), std::slice::from_ref(&g.id), &t),
+            Err(ShareError::Invalid)
+        );
         assert_eq!(verify(Some(&[8u8; 32]), &[], &t), Err(ShareError::Invalid));
         assert_eq!(verify(None, &[], &t), Err(ShareError::Off));
         // Another site under the same signature: refused.
@@ -142,7 +145,10 @@ mod tests {
         let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(j.to_string()));
         assert_eq!(verify(Some(K), &[], &forged), Err(ShareError::Invalid));
         assert_eq!(verify(Some(K), &[], "x"), Err(ShareError::Invalid));
-        assert_eq!(verify(Some(K), &[], &"a.".repeat(2000)), Err(ShareError::Invalid));
+        assert_eq!(
+            verify(Some(K), &[], &"a.".repeat(2000)),
+            Err(ShareError::Invalid)
+        );
     }
 
     #[test]
@@ -161,6 +167,9 @@ mod tests {
             );
         }
         assert!(sign(Some(K), "a.b", None, [0; 8]).is_ok());
-        assert_eq!(sign(None, "a.b", None, [0; 8]).unwrap_err(), ShareError::Off);
+        assert_eq!(
+            sign(None, "a.b", None, [0; 8]).unwrap_err(),
+            ShareError::Off
+        );
     }
 }

@@ -36,7 +36,10 @@ mod tests {
         let q = super::queries();
         assert!(q.len() >= 20, "{} queries", q.len());
         for n in [1, 2, 3, 4, 5, 7, 8, 10, 11, 12, 21] {
-            assert!(q.get(&n).is_some_and(|s| s.contains("{site:String}")), "query {n}");
+            assert!(
+                q.get(&n).is_some_and(|s| s.contains("{site:String}")),
+                "query {n}"
+            );
         }
     }
 }

@@ -219,6 +219,20 @@ try {
   if (pages.rows[0]) check(csv[1] === [pages.rows[0].value].concat(pages.rows[0].metrics).join(","), "CSV first row: " + csv[1]);
   await page2.close();
 
+  // Realtime: the last 30 minutes by minute where the API answers them,
+  // else today by hour with a note; the numbers are the API's either way.
+  const rt = await ctx.newPage();
+  await rt.setViewportSize({ width: 1280, height: 1000 });
+  await rt.goto(`${cfg.admin}/dashboard?site=${cfg.site}&period=realtime`);
+  await ready(rt);
+  const rtView = await compareWithApi(rt, "realtime");
+  const minutes = rtView.graph.query.dimensions[0] === "time:minute";
+  const note = (await rt.textContent("#graph-note")).trim();
+  check(minutes ? rtView.graph.points.length >= 30 : /not answered/.test(note), `realtime: by minute ${minutes}, note ${note}`);
+  check(/^\d+$/.test((await rt.textContent("#current")).trim()), "current visitors shown");
+  await shot(rt, "09-realtime.png");
+  await rt.close();
+
   // 7. 360 px wide, dark mode from the system setting.
   const small = await browser.newContext({ viewport: { width: 360, height: 800 }, colorScheme: "dark" });
   const page3 = await small.newPage();
@@ -244,7 +258,9 @@ try {
     if (r.status() < 400) return;
     let metrics = [];
     try { metrics = JSON.parse(r.request().postData() || "{}").metrics || []; } catch { metrics = []; }
-    const probe = metrics.length === 1 && ["time_on_page", "scroll_depth", "total_revenue", "average_revenue"].includes(metrics[0]);
+    const body = JSON.parse(r.request().postData() || "{}");
+    const probe = (metrics.length === 1 && ["time_on_page", "scroll_depth", "total_revenue", "average_revenue"].includes(metrics[0]))
+      || body.date_range === "30m";
     if (!probe) refused.push(r.status() + " " + r.url());
   });
   await page4.goto(`${cfg.partner}${made.path}?period=custom&from=${cfg.from}&to=${cfg.to}`);

@@ -58,7 +58,8 @@ async fn the_dashboard_shows_the_query_apis_answers_in_chromium() {
     let days = [today - 4, today - 3, today - 2, today - 1];
     crate::analytics::load_generated(&db, &days).await;
 
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-shots/dashboard");
+    let shots =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-shots/dashboard");
     let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).unwrap();
     let args = json!({
@@ -73,14 +74,18 @@ async fn the_dashboard_shows_the_query_apis_answers_in_chromium() {
     })
     .to_string();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.mjs");
-    let out = tokio::task::spawn_blocking(move || Command::new("node").args([script, &args]).output())
-        .await
-        .unwrap()
-        .expect("node runs (scripts/setup installs it)");
+    let out =
+        tokio::task::spawn_blocking(move || Command::new("node").args([script, &args]).output())
+            .await
+            .unwrap()
+            .expect("node runs (scripts/setup installs it)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
-    assert!(out.status.success(), "browser check failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "browser check failed:\n{stdout}\n{stderr}"
+    );
     let report: Value = stdout
         .lines()
         .rev()
@@ -100,6 +105,7 @@ async fn the_dashboard_shows_the_query_apis_answers_in_chromium() {
         "06-url-round-trip.png",
         "07-dark-360px.png",
         "08-shared-link.png",
+        "09-realtime.png",
     ] {
         let len = std::fs::metadata(shots.join(name)).map_or(0, |m| m.len());
         assert!(len > 10_000, "screenshot {name}: {len} bytes");
@@ -109,7 +115,13 @@ async fn the_dashboard_shows_the_query_apis_answers_in_chromium() {
 
 /// A link made on the admin listener, as its token.
 async fn share(app: &tacit::app::Running, body: Value) -> (u16, Value) {
-    let (s, _, b) = post(app.admin_addr, "/dashboard/api/share", &[], &body.to_string()).await;
+    let (s, _, b) = post(
+        app.admin_addr,
+        "/dashboard/api/share",
+        &[],
+        &body.to_string(),
+    )
+    .await;
     (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
 }
 
@@ -141,7 +153,13 @@ async fn shared_links_are_one_site_one_filter_and_revocable() {
 
     // A query through the link equals the API's with the link's filter.
     let q = |site: &str| json!({"site_id": site, "metrics": ["visitors", "pageviews"], "date_range": [day, day]});
-    let (s, _, b) = post(app.partner_addr, &format!("{path}/query"), &[], &q(SITE).to_string()).await;
+    let (s, _, b) = post(
+        app.partner_addr,
+        &format!("{path}/query"),
+        &[],
+        &q(SITE).to_string(),
+    )
+    .await;
     assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
     let shared: Value = serde_json::from_slice(&b).unwrap();
     let mut with_filter = q(SITE);
@@ -157,23 +175,52 @@ async fn shared_links_are_one_site_one_filter_and_revocable() {
     assert_eq!(s, 200);
     let direct: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(shared["results"], direct["results"]);
-    let (s, _, b) = post(app.admin_addr, "/api/v2/query", &[("authorization", &auth)], &q(SITE).to_string()).await;
+    let (s, _, b) = post(
+        app.admin_addr,
+        "/api/v2/query",
+        &[("authorization", &auth)],
+        &q(SITE).to_string(),
+    )
+    .await;
     assert_eq!(s, 200);
     let unfiltered: Value = serde_json::from_slice(&b).unwrap();
     assert!(
-        unfiltered["results"][0]["metrics"][0].as_u64() > shared["results"][0]["metrics"][0].as_u64(),
+        unfiltered["results"][0]["metrics"][0].as_u64()
+            > shared["results"][0]["metrics"][0].as_u64(),
         "the link's filter narrows: {unfiltered} vs {shared}"
     );
 
     // Another site through the link: 403, for queries and realtime alike.
-    let (s, _, _) = post(app.partner_addr, &format!("{path}/query"), &[], &q(OTHER).to_string()).await;
+    let (s, _, _) = post(
+        app.partner_addr,
+        &format!("{path}/query"),
+        &[],
+        &q(OTHER).to_string(),
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _, _) = get(app.partner_addr, &format!("{path}/realtime?site_id={OTHER}"), &[]).await;
+    let (s, _, _) = get(
+        app.partner_addr,
+        &format!("{path}/realtime?site_id={OTHER}"),
+        &[],
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _, b) = get(app.partner_addr, &format!("{path}/realtime?site_id={SITE}"), &[]).await;
+    let (s, _, b) = get(
+        app.partner_addr,
+        &format!("{path}/realtime?site_id={SITE}"),
+        &[],
+    )
+    .await;
     assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
     // A link cannot make links; the admin routes are not on the partner listener.
-    let (s, _, _) = post(app.partner_addr, &format!("{path}/share"), &[], &json!({"site_id": SITE}).to_string()).await;
+    let (s, _, _) = post(
+        app.partner_addr,
+        &format!("{path}/share"),
+        &[],
+        &json!({"site_id": SITE}).to_string(),
+    )
+    .await;
     assert_eq!(s, 404);
     for p in ["/dashboard", "/dashboard/api/sites"] {
         assert_eq!(get(app.partner_addr, p, &[]).await.0, 404, "{p}");
@@ -185,7 +232,15 @@ async fn shared_links_are_one_site_one_filter_and_revocable() {
     assert_eq!(get(app.partner_addr, &bad, &[]).await.0, 404);
     assert_eq!(get(app.partner_addr, "/share/nope", &[]).await.0, 404);
     // A link's filter is one chip-like condition; unknown sites have none.
-    assert_eq!(share(&app, json!({"site_id": SITE, "filter": ["matches", "event:page", [".*"]]})).await.0, 400);
+    assert_eq!(
+        share(
+            &app,
+            json!({"site_id": SITE, "filter": ["matches", "event:page", [".*"]]})
+        )
+        .await
+        .0,
+        400
+    );
     assert_eq!(share(&app, json!({"site_id": "nope.example"})).await.0, 404);
     app.shutdown().await;
 
@@ -194,7 +249,17 @@ async fn shared_links_are_one_site_one_filter_and_revocable() {
     raw.dashboard.revoked_shares = vec![id];
     let app = start(raw).await;
     assert_eq!(get(app.partner_addr, &path, &[]).await.0, 404);
-    assert_eq!(post(app.partner_addr, &format!("{path}/query"), &[], &q(SITE).to_string()).await.0, 404);
+    assert_eq!(
+        post(
+            app.partner_addr,
+            &format!("{path}/query"),
+            &[],
+            &q(SITE).to_string()
+        )
+        .await
+        .0,
+        404
+    );
     app.shutdown().await;
 
     // No secret: no links at all.
@@ -205,11 +270,19 @@ async fn shared_links_are_one_site_one_filter_and_revocable() {
     assert_eq!(share(&app, json!({"site_id": SITE})).await.0, 404);
     let (s, _, b) = get(app.admin_addr, "/dashboard/api/sites", &[]).await;
     assert_eq!(s, 200);
-    assert_eq!(serde_json::from_slice::<Value>(&b).unwrap()["can_share"], false);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&b).unwrap()["can_share"],
+        false
+    );
     // The partner listener still serves the export API and nothing of the admin's.
     for p in ["/metrics", "/readyz"] {
         assert_eq!(get(app.partner_addr, p, &[]).await.0, 404, "{p}");
     }
-    assert_eq!(get(app.admin_addr, "/v1/exports/acme?period=2026-11", &[]).await.0, 404);
+    assert_eq!(
+        get(app.admin_addr, "/v1/exports/acme?period=2026-11", &[])
+            .await
+            .0,
+        404
+    );
     app.shutdown().await;
 }
