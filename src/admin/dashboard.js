@@ -705,6 +705,20 @@ function refresh() {
   track(realtime());
 }
 
+// The first paint does not wait for the probes, except in realtime (its
+// range depends on them); a panel whose optional metrics turn out to be
+// answered is asked again.
+async function probed() {
+  const p = track(probe());
+  if (state.period === "realtime") { await p; return; }
+  p.then(() => {
+    if (Object.entries(optional).some(([m, ok]) => ok && m !== "realtime")) {
+      for (const panel of PANELS) if (OPTIONAL[panel.id]) track(loadPanel(panel, generation));
+    }
+    if (optional.realtime && state.period === "realtime") refresh();
+  });
+}
+
 async function probe() {
   // Which optional metrics this server's query API answers.
   const ms = [...new Set(Object.values(OPTIONAL).flat())];
@@ -737,7 +751,7 @@ async function init() {
   setupShare();
   $("site").addEventListener("change", async () => {
     state.site = $("site").value; state.filters = []; state.prop = ""; writeUrl(true);
-    buildPanels(); await probe(); refresh();
+    buildPanels(); optional = {}; await probed(); refresh();
   });
   $("period").addEventListener("change", () => {
     state.period = $("period").value;
@@ -760,8 +774,8 @@ async function init() {
   // Realtime refreshes every panel; other periods only the current visitors.
   setInterval(() => { if (state.period === "realtime") refresh(); else track(realtime()); }, 30000);
   buildPanels();
-  await probe();
   writeUrl(false);
+  await probed();
   refresh();
   busy(-1);
 }

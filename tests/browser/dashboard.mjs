@@ -134,6 +134,15 @@ try {
   check(/Germany/.test(countryText) && /\u{1F1E9}\u{1F1EA}/u.test(countryText), "countries by name with a flag: " + countryText.slice(0, 80));
   await shot(page, "01-overview.png");
 
+  // The read-only settings view: tacit.toml's funnels and properties.
+  await page.click('[data-testid="settings-open"]');
+  const settings = await page.textContent('[data-testid="settings"]');
+  const items = await page.locator('[data-testid="settings"] li').allTextContents();
+  check(/read-only/.test(settings) && items.includes("signup: / → /pricing → /signup") && items.includes("plan"),
+    "settings show the funnel and the allowed property: " + items.join(" | "));
+  await page.locator('[data-testid="settings"]').screenshot({ path: path.join(cfg.shots, "10-settings.png") });
+  await page.click('[data-testid="settings-open"]');
+
   // 2. A click on a source filters every panel and adds a chip.
   await page.click('[data-testid="tab-visit:source"]');
   await ready(page);

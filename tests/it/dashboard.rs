@@ -106,6 +106,7 @@ async fn the_dashboard_shows_the_query_apis_answers_in_chromium() {
         "07-dark-360px.png",
         "08-shared-link.png",
         "09-realtime.png",
+        "10-settings.png",
     ] {
         let len = std::fs::metadata(shots.join(name)).map_or(0, |m| m.len());
         assert!(len > 10_000, "screenshot {name}: {len} bytes");
