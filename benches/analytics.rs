@@ -446,6 +446,7 @@ async fn api_first_screen(
     use serde_json::json;
     let ctx = tacit::query::Context {
         today,
+        now_ms: SystemClock.now_ms(),
         event_ttl_days: cfg.policy.event_ttl_days,
         aggregate_ttl_months: cfg.policy.aggregate_ttl_months,
         keeps_region: false,

@@ -154,8 +154,10 @@ impl QueryApi {
     }
 
     fn context(&self) -> Context {
+        let now_ms = self.clock.now_ms();
         Context {
-            today: day_of(self.clock.now_ms()),
+            today: day_of(now_ms),
+            now_ms,
             event_ttl_days: self.policy.event_ttl_days,
             aggregate_ttl_months: self.policy.aggregate_ttl_months,
             keeps_region: self.policy.keeps_region,

@@ -58,6 +58,9 @@ pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Qu
 pub struct Context {
     /// Today (UTC), as days since the epoch, from the injected clock.
     pub today: i32,
+    /// Now, in ms since the epoch, from the same clock (the realtime and
+    /// `24h` ranges end here).
+    pub now_ms: i64,
     /// Days the event tier keeps (`policy.event_ttl_days`).
     pub event_ttl_days: u32,
     /// Months the aggregate tier keeps (`policy.aggregate_ttl_months`).
@@ -127,6 +130,8 @@ impl Metric {
 /// A time bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grain {
+    /// Minutes: the realtime graph (`30m`), or at most two days.
+    Minute,
     Hour,
     Day,
     Week,
@@ -196,6 +201,7 @@ impl Dim {
 
     pub fn name(self) -> &'static str {
         match self {
+            Dim::Time(Grain::Minute) => "time:minute",
             Dim::Time(Grain::Hour) => "time:hour",
             Dim::Time(Grain::Day) => "time:day",
             Dim::Time(Grain::Week) => "time:week",
@@ -291,15 +297,56 @@ pub enum OrderKey {
     Dim(Dim),
 }
 
-/// The date range, resolved to whole UTC days (inclusive).
+/// The date range: the UTC days it touches (inclusive), and, for a range
+/// finer than whole days (`realtime`, `30m`, `24h`, a pair of datetimes),
+/// its exact span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {
     pub from: i32,
     pub to: i32,
+    pub span: Option<Span>,
+}
+
+/// A span of time in ms since the epoch, `start` included, `end` not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: i64,
+    pub end: i64,
 }
 
 impl Range {
+    /// Whole UTC days, `from` to `to`.
+    pub fn days_from(from: i32, to: i32) -> Self {
+        Self {
+            from,
+            to,
+            span: None,
+        }
+    }
+
+    /// The UTC days that `start..end` touches, and the span itself.
+    pub fn of_span(start: i64, end: i64) -> Self {
+        Self {
+            from: crate::model::clock::day_of(start),
+            to: crate::model::clock::day_of(end - 1),
+            span: Some(Span { start, end }),
+        }
+    }
+
     pub fn days(&self) -> i32 {
         self.to - self.from + 1
     }
+
+    /// The first and last ms the range covers.
+    pub fn bounds_ms(&self) -> (i64, i64) {
+        match self.span {
+            Some(s) => (s.start, s.end - 1),
+            None => (
+                self.from as i64 * MS_PER_DAY,
+                (self.to as i64 + 1) * MS_PER_DAY - 1,
+            ),
+        }
+    }
 }
+
+pub(crate) const MS_PER_DAY: i64 = 86_400_000;

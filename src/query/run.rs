@@ -12,7 +12,6 @@ use serde_json::{json, Map, Value};
 
 use super::sql::{self, Param, Sql, Totals};
 use super::{Context, Dim, Grain, Metric, Query, QueryError};
-use crate::model::clock::format_day;
 use crate::store::{Store, StoreError};
 
 /// Every statement gives up after this many seconds, in the engine.
@@ -242,8 +241,7 @@ pub async fn current_visitors(store: &Store, site: &str, now_ms: i64) -> Result<
         .ok_or(QueryError::Shape)
 }
 
-/// "Current" visitors: the last five minutes.
-pub const REALTIME_MS: i64 = 5 * 60_000;
+pub use super::request::range::REALTIME_MS;
 
 /// A query's time labels by position.
 fn index(q: &Query) -> HashMap<String, usize> {
@@ -256,64 +254,7 @@ fn index(q: &Query) -> HashMap<String, usize> {
         .collect()
 }
 
-/// The Monday on or before `day` (days since the epoch; day 0 was a
-/// Thursday).
-fn monday(day: i32) -> i32 {
-    day - (day + 3).rem_euclid(7)
-}
-
 /// Every bucket of the range, as the time dimension prints it.
 pub fn time_labels(q: &Query, g: Grain) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for d in q.range.from..=q.range.to {
-        match g {
-            Grain::Hour => {
-                for h in 0..24 {
-                    out.push(format!("{} {h:02}:00:00", format_day(d)));
-                }
-            }
-            Grain::Day => out.push(format_day(d)),
-            Grain::Week | Grain::Month => {
-                let start = if g == Grain::Week {
-                    monday(d)
-                } else {
-                    super::request::month_start(d, 0)
-                };
-                let label = format_day(start.max(q.range.from));
-                if out.last() != Some(&label) {
-                    out.push(label);
-                }
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::clock::day_of_date;
-
-    #[test]
-    fn labels_cover_the_range() {
-        let ctx = Context {
-            today: day_of_date(jiff::civil::date(2026, 3, 15)),
-            event_ttl_days: 30,
-            aggregate_ttl_months: 25,
-            keeps_region: false,
-            keeps_city: false,
-        };
-        let q = super::super::parse(
-            br#"{"site_id":"a.b","metrics":["visitors"],"date_range":["2026-02-25","2026-03-10"],"dimensions":["time:week"]}"#,
-            &ctx,
-        )
-        .unwrap();
-        assert_eq!(
-            time_labels(&q, Grain::Week),
-            ["2026-02-25", "2026-03-02", "2026-03-09"]
-        );
-        assert_eq!(time_labels(&q, Grain::Month), ["2026-02-25", "2026-03-01"]);
-        assert_eq!(time_labels(&q, Grain::Day).len(), 14);
-        assert_eq!(monday(0), -3);
-    }
+    super::request::range::labels(q.range, g)
 }

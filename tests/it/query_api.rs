@@ -16,6 +16,8 @@ use tacit::model::clock::{date_of_day, day_of_date, format_day, Clock, SystemClo
 use crate::common::*;
 use crate::support::Rng;
 
+mod realtime;
+
 const SITE: &str = "example.com";
 const KEY: &str = "key-for-example";
 const OTHER_KEY: &str = "key-for-other";
@@ -644,6 +646,15 @@ fn sha(k: &str) -> String {
 }
 
 async fn start_app(db: &TestDb, per_hour: Option<u64>) -> tacit::app::Running {
+    start_app_at(db, per_hour, std::sync::Arc::new(SystemClock)).await
+}
+
+/// [`start_app`] on a given clock.
+async fn start_app_at(
+    db: &TestDb,
+    per_hour: Option<u64>,
+    clock: tacit::model::clock::SharedClock,
+) -> tacit::app::Running {
     let mut raw = db.config();
     raw.policy.location = "region".into();
     raw.sites[0].api_keys_sha256 = vec![sha(KEY)];
@@ -661,7 +672,7 @@ async fn start_app(db: &TestDb, per_hour: Option<u64>) -> tacit::app::Running {
         sessionize_every: None,
         ..Default::default()
     };
-    tacit::app::start(&cfg, std::sync::Arc::new(SystemClock), opts)
+    tacit::app::start(&cfg, clock, opts)
         .await
         .expect("tacit starts")
 }

@@ -1,0 +1,227 @@
+//! The two sides of a query, each grouped by the query's dimensions:
+//! hit counts (`e_*`) and visit counts (`s_*`), from the event tier or
+//! from the analyst views.
+
+use super::columns::{event_column, kept_dimension, time_expr, visit_column, visitor_column};
+use super::filter::{where_filters, Rows, EVENTS_IN_RANGE};
+use super::Params;
+use crate::query::{Dim, Grain, Query, QueryError};
+
+pub(super) fn dim_list(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("d{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn group_by(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" GROUP BY {}", dim_list(n))
+    }
+}
+
+/// Hit counts per group from `events`: e_visitors, e_pageviews, e_events.
+pub(super) fn events_side(q: &Query, p: &mut Params) -> Result<String, QueryError> {
+    let names: Vec<usize> = (0..q.dims.len()).collect();
+    events_side_as(q, p, &names)
+}
+
+/// [`events_side`] with dimension `i` named `d{names[i]}`.
+pub(super) fn events_side_as(
+    q: &Query,
+    p: &mut Params,
+    names: &[usize],
+) -> Result<String, QueryError> {
+    let mut sel = Vec::new();
+    for (&i, d) in names.iter().zip(&q.dims) {
+        let e = match d {
+            Dim::Time(g) => time_expr(*g, "toDate(ts)", "ts"),
+            d => event_column(*d).ok_or_else(|| {
+                QueryError::Unsupported(format!("{} is not a dimension of hits", d.name()))
+            })?,
+        };
+        sel.push(format!("{e} AS d{i}"));
+    }
+    sel.push("uniqExactIf((toDate(ts), visitor_id), visitor_id != 0) AS e_visitors".into());
+    sel.push("countIf(name = 'pageview') AS e_pageviews".into());
+    sel.push("count() AS e_events".into());
+    let mut filters = where_filters(q, Rows::Events, p)?;
+    // A property breakdown counts the events that carry the property, as
+    // the analyst views do.
+    for d in &q.dims {
+        if let Dim::Prop(i) = d {
+            filters.push_str(&format!(" AND has(prop_keys, {{pk{i}:String}})"));
+        }
+    }
+    let group = if names.is_empty() {
+        String::new()
+    } else {
+        let n: Vec<String> = names.iter().map(|i| format!("d{i}")).collect();
+        format!(" GROUP BY {}", n.join(", "))
+    };
+    Ok(format!(
+        "SELECT {} FROM events WHERE {EVENTS_IN_RANGE}{}{filters}{group}",
+        sel.join(", "),
+        hits_in_span(q)
+    ))
+}
+
+/// The exact span of a sub-day range, on hits (the days are in
+/// `EVENTS_IN_RANGE`).
+pub(super) fn hits_in_span(q: &Query) -> &'static str {
+    if q.range.span.is_some() {
+        " AND ts >= fromUnixTimestamp64Milli({start:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({end:Int64}, 'UTC')"
+    } else {
+        ""
+    }
+}
+
+/// Visit counts per group from `sessions` (the newest version of each
+/// visit): s_visits, s_bounces, s_duration_ms, s_pageviews, s_events,
+/// s_visitors.
+pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryError> {
+    let mut sel = Vec::new();
+    let mut joins: Vec<(&str, &str)> = Vec::new();
+    let mut pages = false;
+    for (i, d) in q.dims.iter().enumerate() {
+        let e = match (*d, visit_column(*d), visitor_column(*d)) {
+            // A visit that began before the span counts in its first bucket.
+            (Dim::Time(g), _, _) if q.range.span.is_some() => time_expr(
+                g,
+                "day",
+                "greatest(start, fromUnixTimestamp64Milli({start:Int64}, 'UTC'))",
+            ),
+            (Dim::Time(g), _, _) => time_expr(g, "day", "start"),
+            (_, Some(c), _) => c.to_string(),
+            (Dim::Page, None, _) => {
+                pages = true;
+                "page".to_string()
+            }
+            (_, None, Some((alias, col))) => {
+                joins.push((alias, col));
+                alias.to_string()
+            }
+            (d, None, None) => {
+                return Err(QueryError::Unsupported(format!(
+                    "visit metrics by {}: tacit's visits keep their pages, entry and exit page, source, channel, utm_campaign, country and device, and the visitor's browser, OS, region and screen",
+                    d.name()
+                )))
+            }
+        };
+        sel.push(format!("{e} AS d{i}"));
+    }
+    sel.push("count() AS s_visits".into());
+    sel.push("countIf(events <= 1) AS s_bounces".into());
+    sel.push("sum(dateDiff('millisecond', start, end)) AS s_duration_ms".into());
+    sel.push("sum(pageviews) AS s_pageviews".into());
+    sel.push("sum(events) AS s_events".into());
+    sel.push("uniqExact((day, visitor_id)) AS s_visitors".into());
+    // A sub-day range counts the visits that overlap it.
+    let span = if q.range.span.is_some() {
+        " AND end >= fromUnixTimestamp64Milli({start:Int64}, 'UTC') AND start < fromUnixTimestamp64Milli({end:Int64}, 'UTC')"
+    } else {
+        ""
+    };
+    let mut from = format!(
+        "(SELECT day, visitor_id, start, end, pageviews, events, entry_page, exit_page, referrer_source, \
+         channel, utm_campaign, country, device, event_names, pages FROM sessions FINAL \
+         WHERE site = {{site:String}} AND day BETWEEN {{from:Date}} AND {{to:Date}}{span}) AS v",
+    );
+    if pages {
+        from.push_str(" ARRAY JOIN arrayDistinct(pages) AS page");
+    }
+    if !joins.is_empty() {
+        let cols: Vec<String> = joins
+            .iter()
+            .map(|(alias, col)| format!("any({col}) AS {alias}"))
+            .collect();
+        from.push_str(&format!(
+            " LEFT JOIN (SELECT toDate(ts) AS day, visitor_id, {} FROM events WHERE {EVENTS_IN_RANGE} AND visitor_id != 0 GROUP BY day, visitor_id) AS a USING (day, visitor_id)",
+            cols.join(", ")
+        ));
+    }
+    let filters = where_filters(q, Rows::Visits, p)?;
+    Ok(format!(
+        "SELECT {} FROM {from} WHERE 1{filters}{}",
+        sel.join(", "),
+        group_by(q.dims.len())
+    ))
+}
+
+/// The aggregate tier's hit counts (one kept dimension, or none).
+pub(super) fn kept_events_side(q: &Query) -> String {
+    let mut sel = Vec::new();
+    let mut kept = None;
+    let mut prop = None;
+    let hourly = q.grain() == Some(Grain::Hour);
+    for (i, d) in q.dims.iter().enumerate() {
+        let e = match d {
+            Dim::Time(g) => time_expr(*g, if hourly { "toDate(hour)" } else { "day" }, "hour"),
+            Dim::Prop(k) => {
+                prop = Some(*k);
+                "value".to_string()
+            }
+            d => {
+                kept = kept_dimension(*d);
+                kept.map_or("''", |k| k.1).to_string()
+            }
+        };
+        sel.push(format!("{e} AS d{i}"));
+    }
+    sel.push("sum(visitors) AS e_visitors".into());
+    // The properties' view counts no page views (the tier rule keeps
+    // `pageviews` off this path).
+    sel.push(if prop.is_some() {
+        "toUInt64(0) AS e_pageviews".into()
+    } else {
+        "sum(pageviews) AS e_pageviews".into()
+    });
+    sel.push("sum(events) AS e_events".into());
+    let days = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}";
+    let source = match (kept, hourly) {
+        _ if prop.is_some() => format!(
+            "analytics_properties_daily WHERE {days} AND property = {{pk{}:String}}",
+            prop.unwrap_or_default()
+        ),
+        (_, true) => "analytics_overview_hourly WHERE site = {site:String} AND toDate(hour) BETWEEN {from:Date} AND {to:Date}".to_string(),
+        (None, false) => format!("analytics_totals_daily WHERE {days}"),
+        (Some((view, _, "")), false) => format!("{view} WHERE {days}"),
+        (Some((view, _, which)), false) => format!("{view} WHERE {days} AND {which}"),
+    };
+    format!(
+        "SELECT {} FROM {source}{}",
+        sel.join(", "),
+        group_by(q.dims.len())
+    )
+}
+
+/// The aggregate tier's visit counts (overall, by entry or by exit page).
+pub(super) fn kept_visits_side(q: &Query) -> String {
+    let mut sel = Vec::new();
+    let mut kind = "all";
+    for (i, d) in q.dims.iter().enumerate() {
+        let e = match d {
+            Dim::Time(g) => time_expr(*g, "day", "day"),
+            d => {
+                kind = if *d == Dim::EntryPage {
+                    "entry_page"
+                } else {
+                    "exit_page"
+                };
+                "value".to_string()
+            }
+        };
+        sel.push(format!("{e} AS d{i}"));
+    }
+    sel.push("sum(visits) AS s_visits".into());
+    sel.push("sum(bounces) AS s_bounces".into());
+    sel.push("sum(duration_s) * 1000 AS s_duration_ms".into());
+    sel.push("sum(pageviews) AS s_pageviews".into());
+    format!(
+        "SELECT {} FROM analytics_visits_daily WHERE site = {{site:String}} AND day BETWEEN {{from:Date}} AND {{to:Date}} AND kind = '{kind}'{}",
+        sel.join(", "),
+        group_by(q.dims.len())
+    )
+}
