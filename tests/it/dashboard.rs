@@ -57,6 +57,12 @@ async fn the_dashboard_shows_the_query_apis_answers_in_chromium() {
     // Four days: the view is the last two, the comparison the two before.
     let days = [today - 4, today - 3, today - 2, today - 1];
     crate::analytics::load_generated(&db, &days).await;
+    // A live visitor, for the realtime view.
+    let before = db.count("events").await;
+    for path in ["/", "/pricing", "/signup"] {
+        beacon(app.beacon_addr, path).await;
+    }
+    db.wait_rows("events", before + 3, 20).await;
 
     let shots =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-shots/dashboard");
