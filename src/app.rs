@@ -263,7 +263,6 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let admin_state = Arc::new(AdminState {
         clickhouse: cfg.clickhouse.clone(),
         store: db.clone(),
-        sites: cfg.sites.iter().map(|s| s.domain.clone()).collect(),
         metrics: metrics.clone(),
         shutting_down: false.into(),
         writer: sink_task.health.clone(),

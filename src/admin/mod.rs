@@ -30,8 +30,6 @@ pub struct AdminState {
     pub clickhouse: ClickHouseConfig,
     /// The engine, one handle for every request.
     pub store: store::Store,
-    /// Configured site domains (for the dashboard's site picker).
-    pub sites: Vec<String>,
     pub metrics: Arc<Metrics>,
     pub shutting_down: AtomicBool,
     /// The ClickHouse writer's progress.

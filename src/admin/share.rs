@@ -35,7 +35,7 @@ pub enum ShareError {
     #[error("this shared link is not valid, or was revoked")]
     Invalid,
     /// A link asked for with a filter that is not one condition.
-    #[error("filter: one condition [operator, dimension, [values]] with is, is_not, contains or contains_not")]
+    #[error("filter: one condition [operator, dimension, [values]] with is, is_not, contains or contains_not, not on event:goal")]
     Filter,
 }
 
@@ -58,12 +58,16 @@ fn mac(secret: &[u8], payload: &str) -> HmacSha256 {
     m
 }
 
-/// Whether `f` is one condition the dashboard's chips can express.
+/// Whether `f` is one condition the dashboard's chips can express. Not on
+/// goals: a conversion rate divides by the visitors without the goal
+/// filter, which would tell the link's holder what the link leaves out.
 fn is_condition(f: &serde_json::Value) -> bool {
     let Some(a) = f.as_array() else { return false };
     a.len() == 3
         && a[0].as_str().is_some_and(|op| OPS.contains(&op))
-        && a[1].as_str().is_some_and(|d| !d.is_empty())
+        && a[1]
+            .as_str()
+            .is_some_and(|d| !d.is_empty() && d != "event:goal")
         && a[2]
             .as_array()
             .is_some_and(|v| !v.is_empty() && v.iter().all(|x| x.is_string()))
@@ -157,6 +161,7 @@ mod tests {
             json!(["and", [["is", "visit:source", ["a"]]]]),
             json!(["matches", "event:page", [".*"]]),
             json!(["is", "visit:source", []]),
+            json!(["is", "event:goal", ["signup"]]),
             json!("visit:source"),
         ];
         for f in bad {

@@ -122,6 +122,8 @@ try {
   const start = `${cfg.admin}/dashboard?site=${cfg.site}&period=custom&from=${cfg.from}&to=${cfg.to}`;
   const t0 = Date.now();
   await page.goto(start);
+  await page.waitForFunction(() => document.querySelector('[data-testid="top"]').dataset.state === "ready", null, { timeout: 30000 });
+  const topStatsMs = Date.now() - t0;
   await ready(page);
   const firstPaintMs = Date.now() - t0;
   const base = await compareWithApi(page, "overview");
@@ -293,7 +295,7 @@ try {
 
   check(external.length === 0, "external requests: " + external.join(" "));
   check(errors.length === 0, "page errors: " + errors.join(" | "));
-  console.log(JSON.stringify({ compared, firstPaintMs, screenshots: cfg.shots, failures: failures.length }));
+  console.log(JSON.stringify({ compared, topStatsMs, firstPaintMs, screenshots: cfg.shots, failures: failures.length }));
 } catch (e) {
   fail(String(e && e.stack || e));
 } finally {
