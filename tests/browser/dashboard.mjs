@@ -17,6 +17,7 @@ const cfg = JSON.parse(process.argv[2]);
 const { browser, ctx } = await launch();
 const failures = [];
 let compared = 0;
+const refusedUnder = {};
 const fail = (msg) => { failures.push(msg); console.error("FAIL:", msg); };
 const check = (ok, msg) => { if (!ok) fail(msg); };
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
@@ -246,6 +247,24 @@ try {
   await shot(rt, "09-realtime.png");
   await rt.close();
 
+  // A goal and a custom property filter every panel too (a panel the API
+  // refused would show the API's reason; none is refused here).
+  for (const [panel, value] of [["goals", "signup"], ["props", "pro"]]) {
+    const g = await ctx.newPage();
+    await g.setViewportSize({ width: 1280, height: 1000 });
+    await g.goto(start);
+    await ready(g);
+    await g.click(`[data-testid="panel-${panel}"] tr.row[data-value='${JSON.stringify(value)}']`);
+    await ready(g);
+    const v = await compareWithApi(g, "filtered by " + panel);
+    const refusedPanels = await g.$$eval('[data-state="error"]', (els) => els.map((e) => e.dataset.panel + ": " + e.textContent.trim()));
+    refusedUnder[panel] = refusedPanels;
+    check(refusedPanels.length === 0, `the API answers every panel under the ${panel} filter: ${refusedPanels}`);
+    check(v.top.state === "ready" && v.top.values[0].v > 0, `top stats under the ${panel} filter`);
+    if (panel === "goals") await shot(g, "11-filtered-by-goal.png");
+    await g.close();
+  }
+
   // 7. 360 px wide, dark mode from the system setting.
   const small = await browser.newContext({ viewport: { width: 360, height: 800 }, colorScheme: "dark" });
   const page3 = await small.newPage();
@@ -295,7 +314,7 @@ try {
 
   check(external.length === 0, "external requests: " + external.join(" "));
   check(errors.length === 0, "page errors: " + errors.join(" | "));
-  console.log(JSON.stringify({ compared, topStatsMs, firstPaintMs, screenshots: cfg.shots, failures: failures.length }));
+  console.log(JSON.stringify({ compared, refusedUnder, topStatsMs, firstPaintMs, screenshots: cfg.shots, failures: failures.length }));
 } catch (e) {
   fail(String(e && e.stack || e));
 } finally {

@@ -113,6 +113,7 @@ async fn the_dashboard_shows_the_query_apis_answers_in_chromium() {
         "08-shared-link.png",
         "09-realtime.png",
         "10-settings.png",
+        "11-filtered-by-goal.png",
     ] {
         let len = std::fs::metadata(shots.join(name)).map_or(0, |m| m.len());
         assert!(len > 10_000, "screenshot {name}: {len} bytes");
