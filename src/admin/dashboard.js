@@ -18,6 +18,9 @@ const SHORT = { visitors: "Visitors", visits: "Visits", pageviews: "Pageviews", 
   visit_duration: "Duration", events: "Events", percentage: "%", conversion_rate: "CR",
   scroll_depth: "Scroll", time_on_page: "Time", total_revenue: "Revenue", average_revenue: "Avg rev." };
 const TOP = ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration"];
+// With a goal filter the top stats are the goal's, as in Plausible.
+const GOAL_TOP = ["visitors", "events", "conversion_rate"];
+const GOAL_LABEL = { visitors: "Unique conversions", events: "Total conversions", conversion_rate: "Conversion rate" };
 const DIM_LABEL = {
   "event:page": "Page", "event:hostname": "Hostname", "event:goal": "Goal", "event:name": "Event",
   "visit:entry_page": "Entry page", "visit:exit_page": "Exit page", "visit:source": "Source",
@@ -255,7 +258,9 @@ function busy(delta) {
 
 async function loadTop(gen) {
   const top = $("top");
-  const metrics = state.period === "realtime" ? ["visitors", "pageviews"] : TOP;
+  const metrics = topMetrics();
+  const goal = metrics.includes("conversion_rate");
+  const name = (m) => (goal ? GOAL_LABEL[m] : null) || METRIC_LABEL[m];
   const b = body({ metrics, include: comparison() });
   top.dataset.query = JSON.stringify(b);
   top.dataset.state = "loading";
@@ -275,8 +280,8 @@ async function loadTop(gen) {
   top.replaceChildren(...metrics.map((m, i) => {
     const v = row.metrics[i];
     const card = el("button", { type: "button", class: "card", "data-testid": "stat-" + m, "data-metric": m,
-      "aria-pressed": String(state.metric === m), title: "Graph " + METRIC_LABEL[m] },
-      el("div", { class: "k", text: METRIC_LABEL[m] }),
+      "aria-pressed": String(state.metric === m), title: "Graph " + name(m) },
+      el("div", { class: "k", text: name(m) }),
       el("div", { class: "v", "data-v": JSON.stringify(v), "data-testid": "value-" + m, text: fmt(m, v) }));
     if (row.comparison) {
       const c = row.comparison.change[i];
@@ -291,8 +296,13 @@ async function loadTop(gen) {
     card.addEventListener("click", () => { state.metric = m; writeUrl(true); loadTopPressed(); track(loadGraph(generation)); });
     return card;
   }));
-  if (!metrics.includes(state.metric)) state.metric = "visitors";
   top.dataset.state = "ready";
+}
+
+function topMetrics() {
+  if (state.period === "realtime") return ["visitors", "pageviews"];
+  if (filters().some((f) => f[1] === "event:goal" && f[0] !== "is_not" && f[0] !== "contains_not")) return GOAL_TOP;
+  return TOP;
 }
 
 function loadTopPressed() {
@@ -314,6 +324,7 @@ function drawIntervals() {
 async function loadGraph(gen) {
   const g = $("graph");
   const iv = interval();
+  if (!topMetrics().includes(state.metric)) state.metric = "visitors";
   const metric = state.metric;
   $("graph-title").textContent = METRIC_LABEL[metric] || metric;
   const b = body({ metrics: [metric], dimensions: ["time:" + iv], include: Object.assign({ time_labels: true }, comparison()) });

@@ -261,7 +261,11 @@ try {
     refusedUnder[panel] = refusedPanels;
     check(refusedPanels.length === 0, `the API answers every panel under the ${panel} filter: ${refusedPanels}`);
     check(v.top.state === "ready" && v.top.values[0].v > 0, `top stats under the ${panel} filter`);
-    if (panel === "goals") await shot(g, "11-filtered-by-goal.png");
+    if (panel === "goals") {
+      // As in Plausible: a goal's top stats are its conversions.
+      check(same(v.top.values.map((x) => x.metric), ["visitors", "events", "conversion_rate"]), "goal top stats: " + v.top.values.map((x) => x.metric));
+      await shot(g, "11-filtered-by-goal.png");
+    }
     await g.close();
   }
 
