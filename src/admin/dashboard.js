@@ -501,7 +501,12 @@ async function loadPanel(p, gen) {
       ...metrics.map((m, i) => el("td", { class: "n", "data-metric": m, "data-v": JSON.stringify(r.metrics[i]), text: fmt(m, r.metrics[i]) })));
     const go = () => addFilter(["is", dim, [v === null ? "" : String(v)]]);
     tr.addEventListener("click", go);
-    tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
+    tr.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); }
+      // Up and down move between a panel's rows.
+      const next = e.key === "ArrowDown" ? tr.nextElementSibling : e.key === "ArrowUp" ? tr.previousElementSibling : null;
+      if (next) { e.preventDefault(); next.focus(); }
+    });
     return tr;
   });
   const kids = [];
@@ -644,6 +649,7 @@ function setupShare() {
     $("share-result").textContent = "";
   });
   $("share-close").addEventListener("click", () => { sheet.hidden = true; open.focus(); });
+  sheet.addEventListener("keydown", (e) => { if (e.key === "Escape") { sheet.hidden = true; open.focus(); } });
   $("share-create").addEventListener("click", async () => {
     const f = $("share-limit").checked && !$("share-limit-label").hidden ? state.filters[0] : null;
     try {

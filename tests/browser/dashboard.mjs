@@ -198,9 +198,11 @@ try {
   await page.fill('[data-testid="filter-value"]', "/blog");
   await page.press('[data-testid="filter-value"]', "Enter");
   await ready(page);
-  const row = page.locator('[data-testid="panel-devices"] tr.row').first();
-  const rowValue = JSON.parse(await row.getAttribute("data-value"));
-  await row.focus();
+  await page.locator('[data-testid="panel-devices"] tr.row').first().focus();
+  await page.keyboard.press("ArrowDown");
+  const rowValue = await page.evaluate(() => JSON.parse(document.activeElement.dataset.value));
+  const second = JSON.parse(await page.locator('[data-testid="panel-devices"] tr.row').nth(1).getAttribute("data-value"));
+  check(same(rowValue, second), `the down arrow moves to the second row: ${rowValue} vs ${second}`);
   await page.keyboard.press("Enter");
   await ready(page);
   const chips2 = await page.locator('[data-testid="chip"]').allTextContents();
