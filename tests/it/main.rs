@@ -25,6 +25,7 @@ mod exports_linked;
 mod exports_more;
 mod hits;
 mod import;
+mod import_exports;
 mod lifecycle;
 mod migrations;
 mod optout;
