@@ -1,7 +1,8 @@
 //! The private admin listener: liveness (`/healthz`), readiness
 //! (`/readyz`, `/readyz/ingest`), `/metrics`, and the read-only dashboard
 //! (`/dashboard`), the query API (`POST /api/v2/query`, see
-//! `admin::query`); and the partner listener, which serves only the export
+//! `admin::query`), uploads to import (`POST /api/import`, see
+//! `admin::import`); and the partner listener, which serves only the export
 //! API (`/v1/exports/…`, see `admin::partner`), so partners never reach the
 //! rest.
 
@@ -18,6 +19,7 @@ use crate::store;
 use crate::telemetry::metrics::Metrics;
 
 pub mod dashboard;
+pub mod import;
 pub mod partner;
 pub mod query;
 
@@ -40,11 +42,16 @@ pub struct AdminState {
     pub wal_max_bytes: u64,
     /// The query API (`POST /api/v2/query`).
     pub query: Arc<query::QueryApi>,
+    /// Uploads to import (`POST /api/import`).
+    pub import: Arc<import::ImportApi>,
 }
 
 pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
     if req.uri().path() == "/api/v2/query" {
         return api_query(&state, req).await;
+    }
+    if req.uri().path() == "/api/import" {
+        return state.import.handle(req).await;
     }
     if req.uri().path() == "/api/v1/stats/realtime/visitors" && req.method() == Method::GET {
         let auth = req

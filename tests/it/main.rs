@@ -26,6 +26,7 @@ mod exports_more;
 mod hits;
 mod import;
 mod import_exports;
+mod import_upload;
 mod lifecycle;
 mod migrations;
 mod optout;

@@ -27,7 +27,7 @@ pub fn explain(
     let enrichers = Arc::new(Enrichers::load(&cfg.enrich)?);
     let rules = Rules::new(cfg, enrichers, &opts.site, now_ms)
         .ok_or_else(|| ImportError::UnknownSite(opts.site.clone()))?;
-    let mut rows = rows(opts.format, opts.log_format.as_deref(), Box::new(input))?;
+    let mut rows = rows(opts.format, opts.log_format.as_deref(), input)?;
     let w = |e| io_err("output")(e);
     writeln!(out, "{}", serde_json::json!({ "rules": rules::describe() })).map_err(w)?;
     loop {

@@ -26,7 +26,7 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// The file's lines, gunzipped when it starts with the gzip magic.
-pub fn open(path: &Path, counter: Arc<AtomicU64>) -> std::io::Result<Box<dyn BufRead>> {
+pub fn open(path: &Path, counter: Arc<AtomicU64>) -> std::io::Result<Box<dyn BufRead + Send>> {
     let mut f = BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
     let gz = f.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     let counted = Counting {
@@ -58,7 +58,7 @@ pub fn file_hash(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 /// A file's text, gunzipped when it starts with the gzip magic.
-pub fn open_plain(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+pub fn open_plain(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
     open(path, Arc::new(AtomicU64::new(0)))
 }
 

@@ -17,6 +17,7 @@ use super::input::{file_hash, io_err, open};
 use super::rules::{LineOutcome, Rules};
 use super::source::{rows, Item, Rows, RowsError};
 use super::{days, stage, umami, Format, ImportError, Options, Summary};
+use std::io::BufRead;
 
 /// How far a running import is (for a progress line).
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +41,7 @@ pub async fn import_file(
     path: &Path,
     opts: &Options,
     now_ms: i64,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Summary, ImportError> {
     let started = std::time::Instant::now();
     let file = path
@@ -92,7 +93,7 @@ pub async fn import_file(
         file_size,
         started,
     };
-    let staged = stage_rows(&reading, rows.as_mut(), store, id, &mut summary, progress).await;
+    let staged = stage_rows(&reading, &mut rows, store, id, &mut summary, progress).await;
     if let Err(e) = staged {
         let _ = stage::drop_staged(store, id).await;
         record
@@ -142,11 +143,11 @@ struct Reading<'a> {
 /// Phase 1: every row through the rules, the kept ones staged.
 async fn stage_rows(
     r: &Reading<'_>,
-    rows: &mut dyn Rows,
+    rows: &mut Rows<impl BufRead>,
     store: &Store,
     id: u64,
     summary: &mut Summary,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<(), ImportError> {
     let mut stager = stage::Stager::new(store, id);
     let mut bad = 0u64;

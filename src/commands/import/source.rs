@@ -70,27 +70,43 @@ pub enum RowsError {
     NotTheFormat(String),
 }
 
-/// A file's rows.
-pub trait Rows {
+/// A file's rows: an access log's lines or an export's records.
+pub enum Rows<R> {
+    Log(LogRows<R>),
+    Export(ExportRows<R>),
+}
+
+impl<R: BufRead> Rows<R> {
     /// The next row, through `rules`; `None` at the end.
-    fn next(&mut self, rules: &Rules) -> Result<Option<Item>, RowsError>;
+    pub fn next(&mut self, rules: &Rules) -> Result<Option<Item>, RowsError> {
+        match self {
+            Rows::Log(l) => l.next(rules),
+            Rows::Export(e) => e.next(rules),
+        }
+    }
+
     /// The line the last row ended on.
-    fn line(&self) -> u64;
+    pub fn line(&self) -> u64 {
+        match self {
+            Rows::Log(l) => l.line,
+            Rows::Export(e) => e.records.line,
+        }
+    }
 }
 
 /// The rows of `input` in `format`.
-pub fn rows<'a>(
+pub fn rows<R: BufRead>(
     format: Format,
     log_format: Option<&str>,
-    input: Box<dyn BufRead + 'a>,
-) -> Result<Box<dyn Rows + 'a>, ImportError> {
+    input: R,
+) -> Result<Rows<R>, ImportError> {
     Ok(match format {
-        Format::GoatCounter | Format::Umami => Box::new(ExportRows {
+        Format::GoatCounter | Format::Umami => Rows::Export(ExportRows {
             records: Records::new(input),
             format,
             columns: None,
         }),
-        _ => Box::new(LogRows {
+        _ => Rows::Log(LogRows {
             input,
             parser: Parser::new(format, log_format)?,
             buf: String::new(),
@@ -99,14 +115,14 @@ pub fn rows<'a>(
     })
 }
 
-struct LogRows<'a> {
-    input: Box<dyn BufRead + 'a>,
+pub struct LogRows<R> {
+    input: R,
     parser: Parser,
     buf: String,
     line: u64,
 }
 
-impl Rows for LogRows<'_> {
+impl<R: BufRead> LogRows<R> {
     fn next(&mut self, rules: &Rules) -> Result<Option<Item>, RowsError> {
         self.buf.clear();
         match self.input.read_line(&mut self.buf) {
@@ -133,10 +149,6 @@ impl Rows for LogRows<'_> {
             },
         }))
     }
-
-    fn line(&self) -> u64 {
-        self.line
-    }
 }
 
 /// The columns of a tracker's export.
@@ -145,14 +157,14 @@ enum Columns {
     Umami(umami::Columns),
 }
 
-struct ExportRows<'a> {
-    records: Records<Box<dyn BufRead + 'a>>,
+pub struct ExportRows<R> {
+    records: Records<R>,
     format: Format,
     /// Read from the header, the first record.
     columns: Option<Columns>,
 }
 
-impl Rows for ExportRows<'_> {
+impl<R: BufRead> ExportRows<R> {
     fn next(&mut self, rules: &Rules) -> Result<Option<Item>, RowsError> {
         let record = match self.records.next_record() {
             Ok(Some(r)) => r,
@@ -187,9 +199,5 @@ impl Rows for ExportRows<'_> {
                 outcome: rules.apply_exported(h),
             },
         }))
-    }
-
-    fn line(&self) -> u64 {
-        self.records.line
     }
 }
