@@ -58,6 +58,9 @@ fn error(status: StatusCode, msg: &str) -> Resp {
     r
 }
 
+/// A refusal before the body is read: its status and reason.
+type Refused = (StatusCode, String);
+
 /// The request's parameters, checked.
 struct Params {
     opts: Options,
@@ -83,14 +86,14 @@ impl ImportApi {
         }
         let p = match self.params(req.uri().query().unwrap_or("")) {
             Ok(p) => p,
-            Err(answer) => return answer,
+            Err((status, why)) => return error(status, &why),
         };
         let auth = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if let Err(answer) = self.authorise(auth, &p.opts.site) {
-            return answer;
+        if let Err((status, why)) = self.authorise(auth, &p.opts.site) {
+            return error(status, &why);
         }
         let too_big = req
             .headers()
@@ -124,8 +127,14 @@ impl ImportApi {
         }
         let now = self.clock.now_ms();
         let result = if p.opts.format == Format::Plausible {
-            imp::import_plausible(&self.cfg, &self.store, &[upload.file.clone()], &p.opts, now)
-                .await
+            imp::import_plausible(
+                &self.cfg,
+                &self.store,
+                std::slice::from_ref(&upload.file),
+                &p.opts,
+                now,
+            )
+            .await
         } else {
             imp::import_file(
                 &self.cfg,
@@ -156,8 +165,8 @@ impl ImportApi {
         )
     }
 
-    fn params(&self, query: &str) -> Result<Params, Resp> {
-        let bad = |m: String| error(StatusCode::BAD_REQUEST, &m);
+    fn params(&self, query: &str) -> Result<Params, Refused> {
+        let bad = |m: String| (StatusCode::BAD_REQUEST, m);
         let mut site = None;
         let (mut from, mut overlap, mut max_bad, mut name) = (None, None, None, None);
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -178,7 +187,7 @@ impl ImportApi {
             .find(|s| s.domain.eq_ignore_ascii_case(site.trim()))
             .map(|s| s.domain.clone())
         else {
-            return Err(error(StatusCode::NOT_FOUND, "site not found"));
+            return Err((StatusCode::NOT_FOUND, "site not found".into()));
         };
         let from = from.ok_or_else(|| bad(format!("from= is required: {}", Format::names())))?;
         let format = Format::parse(&from)
@@ -215,12 +224,12 @@ impl ImportApi {
     }
 
     /// A key of the site: 401 without a known key, 403 for another site's.
-    fn authorise(&self, auth: Option<&str>, site: &str) -> Result<(), Resp> {
+    fn authorise(&self, auth: Option<&str>, site: &str) -> Result<(), Refused> {
         let key = auth
             .and_then(|a| a.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|k| !k.is_empty())
-            .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "missing API key"))?;
+            .ok_or_else(|| (StatusCode::UNAUTHORIZED, "missing API key".into()))?;
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let owner = self.keys.iter().find(|s| {
             s.sha256
@@ -228,10 +237,10 @@ impl ImportApi {
                 .fold(false, |hit, h| hit | ct_eq(h, &digest))
         });
         match owner {
-            None => Err(error(StatusCode::UNAUTHORIZED, "invalid API key")),
-            Some(s) if !s.site.eq_ignore_ascii_case(site) => Err(error(
+            None => Err((StatusCode::UNAUTHORIZED, "invalid API key".into())),
+            Some(s) if !s.site.eq_ignore_ascii_case(site) => Err((
                 StatusCode::FORBIDDEN,
-                "this API key is for another site",
+                "this API key is for another site".into(),
             )),
             Some(_) => Ok(()),
         }

@@ -583,4 +583,66 @@ mod tests {
             visitor_id(&a, "s", "::ffff:198.51.100.4".parse().unwrap(), "ua")
         );
     }
+
+    #[test]
+    fn an_exported_row_keeps_no_session_and_no_address() {
+        let key = salt::SaltKey::from_bytes([3u8; 32]);
+        let mut policy = crate::config::RawConfig::default()
+            .validate()
+            .unwrap()
+            .policy;
+        policy.ip = IpRule::Truncate;
+        let geo = GeoInfo {
+            country: "NL".into(),
+            region: "NL-NH".into(),
+            city: "Amsterdam".into(),
+        };
+        let agent = UaInfo {
+            browser: Arc::from("Firefox"),
+            ..UaInfo::default()
+        };
+        let x = RawIdentity::exported("QzxSession-77", "", Some(agent), geo);
+        let e = Enrichers {
+            ua: None,
+            bots: None,
+            referrers: crate::enrich::referrer::Referrers::empty(),
+            geo: None,
+            mail_networks: None,
+        };
+        let derived = x.derive(&e).unwrap();
+        assert_eq!(
+            (&*derived.ua.browser, derived.geo.country.as_str()),
+            ("Firefox", "NL")
+        );
+        let facts = HitFacts {
+            site: Cow::Borrowed("example.com"),
+            name: "pageview".into(),
+            ..Default::default()
+        };
+        let ev = anonymize(facts, x, &derived, Some(&key), &policy, 1);
+        let text = serde_json::to_string(&ev).unwrap();
+        assert!(!text.contains("QzxSession"), "{text}");
+        assert_eq!(ev.ip_prefix, "");
+        assert_eq!(
+            ev.visitor_id,
+            session_visitor_id(&key, "example.com", "QzxSession-77")
+        );
+        // Another salt, site or session: another id; never an address's id.
+        let other = salt::SaltKey::from_bytes([4u8; 32]);
+        let base = session_visitor_id(&key, "s", "a");
+        assert_ne!(base, session_visitor_id(&other, "s", "a"));
+        assert_ne!(base, session_visitor_id(&key, "t", "a"));
+        assert_ne!(base, session_visitor_id(&key, "s", "b"));
+        assert_ne!(
+            session_visitor_id(&key, "s", ""),
+            visitor_id(&key, "s", IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), "")
+        );
+        // A bot mark from the export drops the row.
+        let bot = UaInfo {
+            bot: true,
+            ..UaInfo::default()
+        };
+        let x = RawIdentity::exported("s", "", Some(bot), GeoInfo::default());
+        assert_eq!(x.derive(&e).unwrap_err(), DropReason::Bot);
+    }
 }

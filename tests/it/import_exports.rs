@@ -268,6 +268,12 @@ async fn a_goatcounter_export_becomes_the_views_totals() {
             .collect::<Vec<_>>(),
     )
     .await;
+    // Nothing written to the data directory but the file given.
+    let written: Vec<_> = std::fs::read_dir(&db.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(written, vec![gz.file_name().unwrap().to_owned()]);
 
     // The same file again changes nothing.
     let again = run(&db, &cfg, &e, &gz, &opts(site, Format::GoatCounter))

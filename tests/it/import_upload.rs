@@ -188,10 +188,40 @@ async fn an_upload_is_imported_like_the_command() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert_eq!(totals(&db, "up.example").await, up);
 
-    // Nothing of the uploads stays on disk.
+    // Nothing of the uploads stays on disk, and the fixture's canary row
+    // (session id, agent, e-mail in the path, token) is nowhere: not in the
+    // data directory (write-ahead log included), the tables or the logs.
     let left: Vec<_> = std::fs::read_dir(db.dir.join("import-uploads"))
         .unwrap()
         .collect();
     assert!(left.is_empty(), "{left:?}");
     app.shutdown().await;
+    let mut files = vec![db.dir.clone()];
+    let mut read = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&p).unwrap();
+        read += 1;
+        for canary in CANARIES {
+            let found = bytes.windows(canary.len()).any(|w| w == canary.as_bytes());
+            assert!(!found, "{canary} in {}", p.display());
+        }
+    }
+    assert!(read > 0, "the data directory holds the write-ahead log");
+    let dump = db.dump().await;
+    let logs = logs();
+    for canary in CANARIES {
+        assert!(!dump.contains(canary), "{canary} stored");
+        assert!(!logs.contains(canary), "{canary} logged");
+    }
 }
+
+const CANARIES: &[&str] = &[
+    "qzx-canary-session",
+    "QzxCanary",
+    "canary.person",
+    "QzxCanaryToken4242",
+];
