@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tacit::commands::import::{self as imp, Format, ImportError, Options, Overlap};
 use tacit::config::{Config, RawSite};
 use tacit::enrich::Enrichers;
-use tacit::model::clock::{Clock, SystemClock};
+use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
 
 use crate::common::*;
 
@@ -299,7 +299,7 @@ async fn assert_private(db: &TestDb, sessions: &[String]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_umami_export_becomes_the_views_totals() {
     let site = "umami.example";
-    let (db, cfg, e) = setup("import_umami", &[site]).await;
+    let (db, cfg, e) = setup("import_umami", &[site, "recent.example"]).await;
     let rows = records(&fixture("umami_website_event.csv"));
     let mut want = Expect::default();
     let mut other_types = 0;
@@ -379,6 +379,65 @@ async fn an_umami_export_becomes_the_views_totals() {
             .collect::<Vec<_>>(),
     )
     .await;
+
+    // The same rows on days the event tier keeps: moved to `events`, then
+    // rolled up and sessionized like live days. Visits (30 minutes without
+    // a row end one) computed here from the sessions and times.
+    let today = day_of(SystemClock.now_ms());
+    let (d1, d2) = (format_day(today - 5), format_day(today - 4));
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("2026-10-12", &d1)
+        .replace("2026-10-13", &d2);
+    let recent = db.dir.join("website_event_recent.csv");
+    std::fs::write(&recent, text).unwrap();
+    let s = run(
+        &db,
+        &cfg,
+        &e,
+        &recent,
+        &opts("recent.example", Format::Umami),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.event_days, vec![d1.clone(), d2.clone()], "{s:?}");
+    let shifted = |m: &BTreeMap<String, (u64, u64)>| -> BTreeMap<String, (u64, u64)> {
+        m.iter()
+            .map(|(d, v)| (d.replace("2026-10-12", &d1).replace("2026-10-13", &d2), *v))
+            .collect()
+    };
+    assert_eq!(totals(&db, "recent.example").await, shifted(&want.totals()));
+    let mut times: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| ["1", "2"].contains(&r["event_type"].as_str()))
+    {
+        let t = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", &r["created_at"])
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .unwrap()
+            .timestamp()
+            .as_second();
+        times
+            .entry((r["created_at"][..10].to_string(), r["session_id"].clone()))
+            .or_default()
+            .push(t);
+    }
+    let mut visits: BTreeMap<String, u64> = BTreeMap::new();
+    for ((day, _), mut ts) in times {
+        ts.sort();
+        let n = 1 + ts.windows(2).filter(|w| w[1] - w[0] > 30 * 60).count() as u64;
+        *visits
+            .entry(day.replace("2026-10-12", &d1).replace("2026-10-13", &d2))
+            .or_default() += n;
+    }
+    let got: Vec<(String, u64)> = db
+        .client()
+        .query("SELECT toString(day), sum(visits) FROM analytics_overview_daily WHERE site = 'recent.example' GROUP BY day ORDER BY day")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(got.into_iter().collect::<BTreeMap<_, _>>(), visits);
 
     // The dashboard's x,y totals have no days: refused, saying why.
     let xy = db.dir.join("pages.csv");

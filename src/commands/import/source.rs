@@ -189,16 +189,18 @@ impl<R: BufRead> ExportRows<R> {
             return Ok(Some(Item::Other));
         };
         let hit = match columns {
-            Columns::GoatCounter(c) => c.row(&record, self.records.line).map(Some),
+            Columns::GoatCounter(c) => c
+                .row(&record, self.records.line)
+                .map(|h| (h.ts_ms, Some(h))),
             Columns::Umami(c) => c.row(&record),
         };
         Ok(Some(match hit {
             Err(why) => Item::Malformed(why),
-            Ok(None) => Item::Row {
-                ts_ms: 0,
+            Ok((ts_ms, None)) => Item::Row {
+                ts_ms,
                 outcome: LineOutcome::Skip("event_type"),
             },
-            Ok(Some(h)) => Item::Row {
+            Ok((_, Some(h))) => Item::Row {
                 ts_ms: h.ts_ms,
                 outcome: rules.apply_exported(h),
             },

@@ -83,9 +83,9 @@ impl Columns {
         })
     }
 
-    /// One record: `Ok(None)` for an event type that is neither a
-    /// pageview nor a custom event.
-    pub fn row(&self, r: &[String]) -> Result<Option<ExportedHit>, String> {
+    /// One record: its time, and `None` for an event type that is neither
+    /// a pageview nor a custom event.
+    pub fn row(&self, r: &[String]) -> Result<(i64, Option<ExportedHit>), String> {
         let get = |i: Option<usize>| field(r, i).trim();
         let ts_ms = time(get(Some(self.created_at))).ok_or("created_at is not a time")?;
         let name = match get(Some(self.event_type)) {
@@ -94,7 +94,9 @@ impl Columns {
                 "" => return Err("a custom event (event_type 2) without event_name".into()),
                 n => n.to_string(),
             },
-            t if t.bytes().all(|b| b.is_ascii_digit()) && !t.is_empty() => return Ok(None),
+            t if t.bytes().all(|b| b.is_ascii_digit()) && !t.is_empty() => {
+                return Ok((ts_ms, None))
+            }
             _ => return Err("event_type is not a number".into()),
         };
         let session = get(Some(self.session));
@@ -111,32 +113,35 @@ impl Columns {
             d => Some(format!("https://{d}{}", get(self.ref_path))),
         };
         let region = get(self.region);
-        Ok(Some(ExportedHit {
+        Ok((
             ts_ms,
-            session: session.to_string(),
-            user_agent: String::new(),
-            agent: Some(agent(get(self.browser), get(self.os), get(self.device))),
-            geo: GeoInfo {
-                country: get(self.country).to_ascii_uppercase(),
-                // Umami writes `US-CA`; older versions the bare code.
-                region: match region {
-                    "" => String::new(),
-                    r if r.contains('-') => r.to_ascii_uppercase(),
-                    r => format!("{}-{}", get(self.country), r).to_ascii_uppercase(),
+            Some(ExportedHit {
+                ts_ms,
+                session: session.to_string(),
+                user_agent: String::new(),
+                agent: Some(agent(get(self.browser), get(self.os), get(self.device))),
+                geo: GeoInfo {
+                    country: get(self.country).to_ascii_uppercase(),
+                    // Umami writes `US-CA`; older versions the bare code.
+                    region: match region {
+                        "" => String::new(),
+                        r if r.contains('-') => r.to_ascii_uppercase(),
+                        r => format!("{}-{}", get(self.country), r).to_ascii_uppercase(),
+                    },
+                    city: get(self.city).to_string(),
                 },
-                city: get(self.city).to_string(),
-            },
-            name,
-            hostname: get(self.hostname).to_ascii_lowercase(),
-            target,
-            referrer,
-            screen_width: get(self.screen)
-                .split('x')
-                .next()
-                .and_then(|w| w.parse().ok()),
-            language: Some(get(self.language).to_string()).filter(|l| !l.is_empty()),
-            bot: false,
-        }))
+                name,
+                hostname: get(self.hostname).to_ascii_lowercase(),
+                target,
+                referrer,
+                screen_width: get(self.screen)
+                    .split('x')
+                    .next()
+                    .and_then(|w| w.parse().ok()),
+                language: Some(get(self.language).to_string()).filter(|l| !l.is_empty()),
+                bot: false,
+            }),
+        ))
     }
 }
 
@@ -252,6 +257,7 @@ mod tests {
                 ("created_at", "2026-05-01 10:00:00.000"),
             ]))
             .unwrap()
+            .1
             .unwrap();
         assert_eq!(h.ts_ms, 1_777_629_600_000);
         assert_eq!(h.target, "/p?utm_source=x");
@@ -277,9 +283,11 @@ mod tests {
         let e = c
             .row(&with(&[("event_type", "2"), ("event_name", "signup")]))
             .unwrap()
+            .1
             .unwrap();
         assert_eq!((e.name.as_str(), e.ts_ms), ("signup", 1_777_629_600_000));
-        assert!(c.row(&with(&[("event_type", "3")])).unwrap().is_none());
+        let (ts, other) = c.row(&with(&[("event_type", "3")])).unwrap();
+        assert_eq!((ts, other.is_none()), (1_777_629_600_000, true));
         assert!(c.row(&with(&[("event_type", "2")])).is_err());
         let mut no_session = with(&[("event_type", "1")]);
         no_session[1].clear();
