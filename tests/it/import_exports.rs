@@ -449,3 +449,57 @@ async fn an_umami_export_becomes_the_views_totals() {
     assert!(err.contains("cannot become days"), "{err}");
     assert_eq!(totals(&db, site).await, want.totals());
 }
+
+#[test]
+fn explain_shows_what_each_exported_row_becomes() {
+    let raw = tacit::config::RawConfig {
+        sites: vec![RawSite {
+            domain: "goat.example".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let cfg = raw.validate().unwrap();
+    let input = std::fs::read(fixture("goatcounter_export.csv")).unwrap();
+    let mut out = Vec::new();
+    imp::explain(
+        &cfg,
+        &opts("goat.example", Format::GoatCounter),
+        SystemClock.now_ms(),
+        input.as_slice(),
+        &mut out,
+    )
+    .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The rules, the header, then one line per record.
+    let rows = records(&fixture("goatcounter_export.csv"));
+    assert_eq!(lines.len(), 2 + rows.len());
+    assert!(lines[0]["rules"]["exports"]
+        .as_str()
+        .unwrap()
+        .contains("session"));
+    assert_eq!(lines[1]["not_a_request"], true);
+    for (l, r) in lines[2..].iter().zip(&rows) {
+        assert_eq!(l["day"], r["Date"][..10], "{l}");
+        if r["Bot"] != "0" {
+            assert_eq!(l["skipped"], "bot", "{l}");
+            continue;
+        }
+        let stored = &l["stored"];
+        let text = stored.to_string();
+        for canary in CANARIES {
+            assert!(!text.contains(canary), "{text}");
+        }
+        assert_eq!(stored["ip_prefix"], "", "{l}");
+        let want = if r["Event"] == "true" {
+            r["2Path"].as_str()
+        } else {
+            "pageview"
+        };
+        assert_eq!(stored["name"], want, "{l}");
+    }
+}
