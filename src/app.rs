@@ -238,7 +238,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         shutdown_rx.clone(),
     ));
     let state = Arc::new(BeaconState {
-        pipeline: Pipeline::new(cfg, enrichers, salts.clone(), clock.clone()),
+        pipeline: Pipeline::new(cfg, enrichers.clone(), salts.clone(), clock.clone()),
         sink,
         metrics: metrics.clone(),
         max_body: cfg.max_body_bytes,
@@ -271,6 +271,12 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         wal_max_bytes: cfg.sink.wal_max_bytes,
         query: Arc::new(query_api(cfg, db.clone(), clock.clone())),
         dashboard: Arc::new(admin::dashboard::Dashboard::new(cfg, clock.clone())),
+        import: Arc::new(admin::import::ImportApi::new(
+            cfg,
+            db.clone(),
+            enrichers,
+            clock.clone(),
+        )),
     });
     let exports = Arc::new(
         crate::admin::partner::ExportApi::new(

@@ -145,8 +145,9 @@ struct ImportArgs {
     /// A configured site.
     #[arg(long)]
     site: String,
-    /// nginx, apache, caddy, cloudfront, or plausible (its CSV files, one
-    /// import together).
+    /// nginx, apache, caddy, cloudfront (access logs), goatcounter (its CSV
+    /// export), umami (its website_event CSV), or plausible (its CSV files
+    /// or zip, one import together).
     #[arg(long, value_name = "FORMAT")]
     from: String,
     /// The log's format when not combined: nginx `log_format` syntax
@@ -511,10 +512,7 @@ async fn import(cfg: &Config, args: ImportArgs) -> anyhow::Result<()> {
     use tacit::commands::import::{self as imp, Format, Overlap};
     let opts = imp::Options {
         format: Format::parse(&args.from).ok_or_else(|| {
-            anyhow::anyhow!(
-                "--from: {:?} is not nginx, apache, caddy or cloudfront",
-                args.from
-            )
+            anyhow::anyhow!("--from: {:?} is not one of {}", args.from, Format::names())
         })?,
         overlap: Overlap::parse(&args.overlap).ok_or_else(|| {
             anyhow::anyhow!(

@@ -1,7 +1,8 @@
 //! The private admin listener: liveness (`/healthz`), readiness
 //! (`/readyz`, `/readyz/ingest`), `/metrics`, the dashboard (`/dashboard`
 //! and its routes, see `admin::dashboard`), the query API (`POST
-//! /api/v2/query`, see `admin::query`); and the partner listener, which
+//! /api/v2/query`, see `admin::query`), uploads to import (`POST
+//! /api/import`, see `admin::import`); and the partner listener, which
 //! serves only the export API (`/v1/exports/…`, see `admin::partner`) and
 //! shared read-only dashboard links (`/share/<token>`, see
 //! `admin::share`), so partners never reach the rest.
@@ -19,6 +20,7 @@ use crate::store;
 use crate::telemetry::metrics::Metrics;
 
 pub mod dashboard;
+pub mod import;
 pub mod partner;
 pub mod query;
 pub mod share;
@@ -42,11 +44,16 @@ pub struct AdminState {
     pub query: Arc<query::QueryApi>,
     /// The dashboard's settings and shared links.
     pub dashboard: Arc<dashboard::Dashboard>,
+    /// Uploads to import (`POST /api/import`).
+    pub import: Arc<import::ImportApi>,
 }
 
 pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
     if req.uri().path() == "/api/v2/query" {
         return api_query(&state, req).await;
+    }
+    if req.uri().path() == "/api/import" {
+        return state.import.handle(req).await;
     }
     if req.uri().path() == "/api/v1/stats/realtime/visitors" && req.method() == Method::GET {
         let auth = req

@@ -53,6 +53,21 @@ fn truncate_agent(ua: &str) -> &str {
 pub struct RawIdentity {
     ip: IpAddr,
     user_agent: String,
+    /// Set for a row of another tracker's export (`tacit import`), which
+    /// carries a session id instead of an address.
+    exported: Option<Box<Exported>>,
+}
+
+/// What a row of another tracker's export says of its visitor: the
+/// tracker's session id (hashed into the visitor id under the import's
+/// salt, never stored), and the location and agent facts the tracker
+/// derived when it collected the row.
+pub struct Exported {
+    session: String,
+    geo: GeoInfo,
+    /// The tracker's browser, system and device; `None`: parse the user
+    /// agent if the row has one.
+    agent: Option<UaInfo>,
 }
 
 impl RawIdentity {
@@ -67,6 +82,23 @@ impl RawIdentity {
         Self {
             ip: ip::client_ip(peer, forwarded_for, trusted),
             user_agent: truncate_agent(user_agent).to_string(),
+            exported: None,
+        }
+    }
+
+    /// A row of another tracker's export: no address (so no network
+    /// prefix, and the location is the export's), a session id that only
+    /// ever becomes a salted hash ([`session_visitor_id`]), the user agent
+    /// if the export kept it (else empty) and the export's agent facts.
+    pub fn exported(session: &str, user_agent: &str, agent: Option<UaInfo>, geo: GeoInfo) -> Self {
+        Self {
+            ip: IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            user_agent: truncate_agent(user_agent).to_string(),
+            exported: Some(Box::new(Exported {
+                session: session.to_string(),
+                geo,
+                agent,
+            })),
         }
     }
 
@@ -80,7 +112,10 @@ impl RawIdentity {
     /// The country of the client's address (for the excluded-country
     /// rule); nothing else of the location.
     pub fn country(&self, g: &crate::enrich::geo::Geo) -> String {
-        g.lookup(self.ip).country
+        match &self.exported {
+            Some(x) => x.geo.country.clone(),
+            None => g.lookup(self.ip).country,
+        }
     }
 
     /// Whether a user agent was sent at all (empty ones are dropped).
@@ -91,6 +126,9 @@ impl RawIdentity {
     /// What may be learned from the IP and user agent, through the
     /// enrichment parsers; or the reason the hit is not a person's visit.
     pub fn derive(&self, e: &Enrichers) -> Result<Derived, DropReason> {
+        if let Some(x) = &self.exported {
+            return self.derive_exported(x, e);
+        }
         if !self.has_user_agent() {
             return Err(DropReason::EmptyUserAgent);
         }
@@ -111,6 +149,30 @@ impl RawIdentity {
             .map(|g| g.lookup(self.ip))
             .unwrap_or_default();
         Ok(Derived { ua, geo })
+    }
+
+    /// An exported row: the agent the export kept is parsed (and checked
+    /// for bots) like a live one; else the export's own facts stand.
+    fn derive_exported(&self, x: &Exported, e: &Enrichers) -> Result<Derived, DropReason> {
+        let ua = if self.has_user_agent() {
+            let bot = |ua: &str| e.bots.as_ref().is_some_and(|b| b.is_bot(ua));
+            match &e.ua {
+                Some(p) => p.parse_with(&self.user_agent, bot),
+                None => Arc::new(UaInfo {
+                    bot: bot(&self.user_agent),
+                    ..x.agent.clone().unwrap_or_default()
+                }),
+            }
+        } else {
+            Arc::new(x.agent.clone().unwrap_or_default())
+        };
+        if ua.bot || ua.spider {
+            return Err(DropReason::Bot);
+        }
+        Ok(Derived {
+            ua,
+            geo: x.geo.clone(),
+        })
     }
 }
 
@@ -265,6 +327,20 @@ pub fn visitor_id(key: &salt::SaltKey, site: &str, ip: IpAddr, user_agent: &str)
     u64::from_be_bytes(out[..8].try_into().expect("32-byte digest"))
 }
 
+/// The visitor id of an exported row: HMAC-SHA256 keyed by the import's
+/// salt over the length-prefixed site, a domain tag and the exporting
+/// tracker's session id, first 8 bytes. The tag keeps these ids apart from
+/// address-based ones; the salt is destroyed when the import ends.
+pub fn session_visitor_id(key: &salt::SaltKey, site: &str, session: &str) -> u64 {
+    let mut mac = key.mac();
+    for part in [site.as_bytes(), b"exported-session", session.as_bytes()] {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    let out = mac.finalize().into_bytes();
+    u64::from_be_bytes(out[..8].try_into().expect("32-byte digest"))
+}
+
 /// Turn a hit into the row that is stored, consuming the raw identity.
 /// `key` is the day's salt, or `None` to store without a visitor id.
 pub fn anonymize(
@@ -275,10 +351,12 @@ pub fn anonymize(
     policy: &Policy,
     ts_ms: i64,
 ) -> Event {
-    let visitor_id = key.map_or(0, |k| {
-        visitor_id(k, &facts.site, identity.ip, &identity.user_agent)
+    let visitor_id = key.map_or(0, |k| match &identity.exported {
+        Some(x) => session_visitor_id(k, &facts.site, &x.session),
+        None => visitor_id(k, &facts.site, identity.ip, &identity.user_agent),
     });
     let ip_prefix = match policy.ip {
+        _ if identity.exported.is_some() => String::new(),
         IpRule::Truncate => ip::truncate(identity.ip),
         IpRule::Drop => String::new(),
     };
@@ -504,5 +582,67 @@ mod tests {
             base,
             visitor_id(&a, "s", "::ffff:198.51.100.4".parse().unwrap(), "ua")
         );
+    }
+
+    #[test]
+    fn an_exported_row_keeps_no_session_and_no_address() {
+        let key = salt::SaltKey::from_bytes([3u8; 32]);
+        let mut policy = crate::config::RawConfig::default()
+            .validate()
+            .unwrap()
+            .policy;
+        policy.ip = IpRule::Truncate;
+        let geo = GeoInfo {
+            country: "NL".into(),
+            region: "NL-NH".into(),
+            city: "Amsterdam".into(),
+        };
+        let agent = UaInfo {
+            browser: Arc::from("Firefox"),
+            ..UaInfo::default()
+        };
+        let x = RawIdentity::exported("QzxSession-77", "", Some(agent), geo);
+        let e = Enrichers {
+            ua: None,
+            bots: None,
+            referrers: crate::enrich::referrer::Referrers::empty(),
+            geo: None,
+            mail_networks: None,
+        };
+        let derived = x.derive(&e).unwrap();
+        assert_eq!(
+            (&*derived.ua.browser, derived.geo.country.as_str()),
+            ("Firefox", "NL")
+        );
+        let facts = HitFacts {
+            site: Cow::Borrowed("example.com"),
+            name: "pageview".into(),
+            ..Default::default()
+        };
+        let ev = anonymize(facts, x, &derived, Some(&key), &policy, 1);
+        let text = serde_json::to_string(&ev).unwrap();
+        assert!(!text.contains("QzxSession"), "{text}");
+        assert_eq!(ev.ip_prefix, "");
+        assert_eq!(
+            ev.visitor_id,
+            session_visitor_id(&key, "example.com", "QzxSession-77")
+        );
+        // Another salt, site or session: another id; never an address's id.
+        let other = salt::SaltKey::from_bytes([4u8; 32]);
+        let base = session_visitor_id(&key, "s", "a");
+        assert_ne!(base, session_visitor_id(&other, "s", "a"));
+        assert_ne!(base, session_visitor_id(&key, "t", "a"));
+        assert_ne!(base, session_visitor_id(&key, "s", "b"));
+        assert_ne!(
+            session_visitor_id(&key, "s", ""),
+            visitor_id(&key, "s", IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), "")
+        );
+        // A bot mark from the export drops the row.
+        let bot = UaInfo {
+            bot: true,
+            ..UaInfo::default()
+        };
+        let x = RawIdentity::exported("s", "", Some(bot), GeoInfo::default());
+        assert_eq!(x.derive(&e).unwrap_err(), DropReason::Bot);
     }
 }

@@ -36,19 +36,6 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "admin",
-        &[
-            "model",
-            "config",
-            "http",
-            "export",
-            "store",
-            "telemetry",
-            "sink",
-            "query",
-        ],
-    ),
-    (
         "commands",
         &[
             "model",
@@ -61,6 +48,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "sink",
             "export",
             "analytics",
+        ],
+    ),
+    (
+        "admin",
+        &[
+            "model",
+            "config",
+            "http",
+            "export",
+            "store",
+            "telemetry",
+            "sink",
+            "query",
+            "enrich",
+            "commands",
         ],
     ),
 ];

@@ -25,6 +25,8 @@ mod exports_linked;
 mod exports_more;
 mod hits;
 mod import;
+mod import_exports;
+mod import_upload;
 mod lifecycle;
 mod migrations;
 mod optout;

@@ -17,6 +17,8 @@ use std::io::BufRead;
 use crate::config::{LocationRule, Policy, ReferrerRule};
 use crate::privacy::url::{redact_path, redact_text};
 
+use super::csv::{field, CsvError, Header, Records};
+
 /// The tables of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PlausibleFile {
@@ -89,86 +91,6 @@ pub struct Aggregates {
     pub rows: u64,
 }
 
-/// What is wrong with a file (never quoting a value).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {what}")]
-pub struct CsvError {
-    pub line: u64,
-    pub what: String,
-}
-
-/// Split a CSV stream into records (RFC 4180: quoted fields, `""` inside
-/// quotes, newlines inside quotes).
-pub struct Records<R> {
-    input: R,
-    pub line: u64,
-    buf: String,
-}
-
-impl<R: BufRead> Records<R> {
-    pub fn new(input: R) -> Self {
-        Self {
-            input,
-            line: 0,
-            buf: String::new(),
-        }
-    }
-
-    /// The next record, or `None` at the end.
-    pub fn next_record(&mut self) -> Result<Option<Vec<String>>, CsvError> {
-        let mut fields = Vec::new();
-        let mut field = String::new();
-        let mut quoted = false;
-        let mut any = false;
-        loop {
-            self.buf.clear();
-            let n = self.input.read_line(&mut self.buf).map_err(|_| CsvError {
-                line: self.line + 1,
-                what: "not UTF-8 text".into(),
-            })?;
-            if n == 0 {
-                if quoted {
-                    return Err(CsvError {
-                        line: self.line,
-                        what: "a quoted field is not closed".into(),
-                    });
-                }
-                if !any {
-                    return Ok(None);
-                }
-                fields.push(field);
-                return Ok(Some(fields));
-            }
-            self.line += 1;
-            any = true;
-            let mut chars = self.buf.chars().peekable();
-            while let Some(c) = chars.next() {
-                match (quoted, c) {
-                    (true, '"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    (true, '"') => quoted = false,
-                    (true, c) => field.push(c),
-                    (false, '"') if field.is_empty() => quoted = true,
-                    (false, ',') => fields.push(std::mem::take(&mut field)),
-                    (false, '\r' | '\n') => {}
-                    (false, c) => field.push(c),
-                }
-            }
-            if !quoted {
-                if fields.is_empty() && field.is_empty() {
-                    // A blank line.
-                    any = false;
-                    continue;
-                }
-                fields.push(field);
-                return Ok(Some(fields));
-            }
-        }
-    }
-}
-
 fn day_of_text(s: &str) -> Option<i32> {
     jiff::civil::Date::strptime("%Y-%m-%d", s.trim())
         .ok()
@@ -190,32 +112,16 @@ pub fn read(
     let Some(header) = records.next_record()? else {
         return Ok(());
     };
-    let col = |name: &str| header.iter().position(|h| h.trim() == name);
-    let need = |name: &str| {
-        col(name).ok_or_else(|| CsvError {
-            line: 1,
-            what: format!("no column {name}"),
-        })
-    };
-    let date = need("date")?;
-    while let Some(r) = records.next_record()? {
-        let line = records.line;
-        let text = |i: Option<usize>| i.and_then(|i| r.get(i)).map_or("", |s| s.as_str());
-        let num = |name: &str| -> Result<u64, CsvError> {
-            let s = text(col(name)).trim();
-            if s.is_empty() {
-                return Ok(0);
-            }
-            // Durations can be written as decimals.
-            s.parse::<u64>()
-                .or_else(|_| s.parse::<f64>().map(|f| f.max(0.0).round() as u64))
-                .map_err(|_| CsvError {
-                    line,
-                    what: format!("{name} is not a number"),
-                })
+    let header = Header::new(header);
+    let date = header.need("date")?;
+    while let Some(fields) = records.next_record()? {
+        let row = Row {
+            header: &header,
+            fields: &fields,
+            line: records.line,
         };
-        let day = day_of_text(text(Some(date))).ok_or_else(|| CsvError {
-            line,
+        let day = day_of_text(field(&fields, Some(date))).ok_or_else(|| CsvError {
+            line: row.line,
             what: "date is not YYYY-MM-DD".into(),
         })?;
         agg.rows += 1;
@@ -223,134 +129,139 @@ pub fn read(
             *skipped += 1;
             continue;
         }
-        let mut daily = |dim: &str, value: &str, c: Counts| {
-            let e = agg
-                .daily
-                .entry((day, dim.to_string(), value.to_string()))
-                .or_default();
-            e.pageviews += c.pageviews;
-            e.events += c.events;
-            e.visitors += c.visitors;
-        };
-        let pv = num("pageviews")?;
-        let visitors = num("visitors")?;
-        let counts = Counts {
-            pageviews: pv,
-            events: pv,
-            visitors,
-        };
-        let visit = Visits {
-            visits: num("visits")?,
-            bounces: num("bounces")?,
-            duration_s: num("visit_duration")? as f64,
-            pageviews: pv,
-        };
-        match table {
-            PlausibleFile::Visitors => {
-                daily("all", "", counts);
-                add_visits(agg, day, "all", "", visit);
-            }
-            PlausibleFile::Sources => {
-                if policy.referrer == ReferrerRule::Host {
-                    daily(
-                        "referrer_source",
-                        &redact_text(text(col("source"))),
-                        counts.clone(),
-                    );
-                }
-                for utm in [
-                    "utm_source",
-                    "utm_medium",
-                    "utm_campaign",
-                    "utm_content",
-                    "utm_term",
-                ] {
-                    let v = text(col(utm));
-                    let v = if utm == "utm_medium" {
-                        v.to_ascii_lowercase()
-                    } else {
-                        v.to_string()
-                    };
-                    daily(utm, &redact_text(&v), counts.clone());
-                }
-            }
-            PlausibleFile::Pages => {
-                daily("pathname", &page(text(col("page")), policy), counts.clone());
-                daily("hostname", &host(text(col("hostname"))), counts);
-            }
-            PlausibleFile::EntryPages => {
-                let v = Visits {
-                    visits: num("entrances")?,
-                    ..visit
-                };
-                add_visits(
-                    agg,
-                    day,
-                    "entry_page",
-                    &page(text(col("entry_page")), policy),
-                    v,
-                );
-            }
-            PlausibleFile::ExitPages => {
-                let v = Visits {
-                    visits: num("exits")?,
-                    ..visit
-                };
-                add_visits(
-                    agg,
-                    day,
-                    "exit_page",
-                    &page(text(col("exit_page")), policy),
-                    v,
-                );
-            }
-            PlausibleFile::CustomEvents => {
-                let events = num("events")?;
-                let name = redact_text(text(col("name")));
-                daily(
-                    "event",
-                    &name,
-                    Counts {
-                        pageviews: 0,
-                        events,
-                        visitors,
-                    },
-                );
-                // The day's total counts every event.
-                daily(
-                    "all",
-                    "",
-                    Counts {
-                        pageviews: 0,
-                        events,
-                        visitors: 0,
-                    },
-                );
-            }
-            PlausibleFile::Locations => {
-                if policy.location >= LocationRule::Country {
-                    daily("country", text(col("country")).trim(), counts.clone());
-                }
-                if policy.location >= LocationRule::Region {
-                    daily("region", text(col("region")).trim(), counts);
-                }
-            }
-            PlausibleFile::Devices => {
-                // Plausible's device is the screen size class.
-                daily(
-                    "screen",
-                    &text(col("device")).trim().to_ascii_lowercase(),
-                    counts,
-                );
-            }
-            PlausibleFile::Browsers => daily("browser", text(col("browser")).trim(), counts),
-            PlausibleFile::OperatingSystems => {
-                daily("os", text(col("operating_system")).trim(), counts)
-            }
-        }
+        add_row(table, &row, policy, day, agg)?;
     }
     Ok(())
 }
+
+/// One record, its fields read by column name.
+struct Row<'a> {
+    header: &'a Header,
+    fields: &'a [String],
+    line: u64,
+}
+
+impl Row<'_> {
+    fn text(&self, name: &str) -> &str {
+        field(self.fields, self.header.col(name))
+    }
+
+    /// A count; empty is 0; durations can be written as decimals.
+    fn num(&self, name: &str) -> Result<u64, CsvError> {
+        let s = self.text(name).trim();
+        if s.is_empty() {
+            return Ok(0);
+        }
+        s.parse::<u64>()
+            .or_else(|_| s.parse::<f64>().map(|f| f.max(0.0).round() as u64))
+            .map_err(|_| CsvError {
+                line: self.line,
+                what: format!("{name} is not a number"),
+            })
+    }
+}
+
+fn add_daily(agg: &mut Aggregates, day: i32, dim: &str, value: &str, c: &Counts) {
+    let e = agg
+        .daily
+        .entry((day, dim.to_string(), value.to_string()))
+        .or_default();
+    e.pageviews += c.pageviews;
+    e.events += c.events;
+    e.visitors += c.visitors;
+}
+
+/// What one record of `table` adds to `agg`.
+fn add_row(
+    table: PlausibleFile,
+    row: &Row<'_>,
+    policy: &Policy,
+    day: i32,
+    agg: &mut Aggregates,
+) -> Result<(), CsvError> {
+    let pv = row.num("pageviews")?;
+    let counts = Counts {
+        pageviews: pv,
+        events: pv,
+        visitors: row.num("visitors")?,
+    };
+    let visit = Visits {
+        visits: row.num("visits")?,
+        bounces: row.num("bounces")?,
+        duration_s: row.num("visit_duration")? as f64,
+        pageviews: pv,
+    };
+    let mut daily = |dim: &str, value: &str| add_daily(agg, day, dim, value, &counts);
+    match table {
+        PlausibleFile::Visitors => {
+            daily("all", "");
+            add_visits(agg, day, "all", "", visit);
+        }
+        PlausibleFile::Sources => {
+            if policy.referrer == ReferrerRule::Host {
+                daily("referrer_source", &redact_text(row.text("source")));
+            }
+            for utm in UTM_COLUMNS {
+                let v = row.text(utm);
+                let v = if utm == "utm_medium" {
+                    v.to_ascii_lowercase()
+                } else {
+                    v.to_string()
+                };
+                daily(utm, &redact_text(&v));
+            }
+        }
+        PlausibleFile::Pages => {
+            daily("pathname", &page(row.text("page"), policy));
+            daily("hostname", &host(row.text("hostname")));
+        }
+        PlausibleFile::EntryPages | PlausibleFile::ExitPages => {
+            let (kind, count, col) = if table == PlausibleFile::EntryPages {
+                ("entry_page", "entrances", "entry_page")
+            } else {
+                ("exit_page", "exits", "exit_page")
+            };
+            let v = Visits {
+                visits: row.num(count)?,
+                ..visit
+            };
+            add_visits(agg, day, kind, &page(row.text(col), policy), v);
+        }
+        PlausibleFile::CustomEvents => {
+            let events = row.num("events")?;
+            let name = redact_text(row.text("name"));
+            let only = |events, visitors| Counts {
+                pageviews: 0,
+                events,
+                visitors,
+            };
+            add_daily(agg, day, "event", &name, &only(events, counts.visitors));
+            // The day's total counts every event.
+            add_daily(agg, day, "all", "", &only(events, 0));
+        }
+        PlausibleFile::Locations => {
+            if policy.location >= LocationRule::Country {
+                daily("country", row.text("country").trim());
+            }
+            if policy.location >= LocationRule::Region {
+                daily("region", row.text("region").trim());
+            }
+        }
+        // Plausible's device is the screen size class.
+        PlausibleFile::Devices => daily("screen", &row.text("device").trim().to_ascii_lowercase()),
+        PlausibleFile::Browsers => daily("browser", row.text("browser").trim()),
+        PlausibleFile::OperatingSystems => daily("os", row.text("operating_system").trim()),
+    }
+    Ok(())
+}
+
+const UTM_COLUMNS: [&str; 5] = [
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+];
 
 fn add_visits(agg: &mut Aggregates, day: i32, kind: &str, value: &str, v: Visits) {
     let e = agg
@@ -397,19 +308,5 @@ mod tests {
         );
         assert_eq!(PlausibleFile::of_file("notes.txt"), None);
         assert_eq!(PlausibleFile::of_file("imported_other.csv"), None);
-    }
-
-    #[test]
-    fn csv_records_with_quotes_and_newlines() {
-        let text = "a,b,c\n\"x,1\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n\n1,,3";
-        let mut r = Records::new(text.as_bytes());
-        assert_eq!(r.next_record().unwrap().unwrap(), ["a", "b", "c"]);
-        assert_eq!(
-            r.next_record().unwrap().unwrap(),
-            ["x,1", "say \"hi\"", "two\nlines"]
-        );
-        assert_eq!(r.next_record().unwrap().unwrap(), ["1", "", "3"]);
-        assert_eq!(r.next_record().unwrap(), None);
-        assert!(Records::new("\"open".as_bytes()).next_record().is_err());
     }
 }

@@ -6,6 +6,13 @@
 //! (`privacy::Salts::throwaway`). A log has no `Accept-Language`, no
 //! `DNT`/`Sec-GPC` and no opt-out cookie: language is empty, and consent
 //! signals cannot be honoured because they cannot be known.
+//!
+//! A row of another tracker's export ([`ExportedHit`]: GoatCounter,
+//! Umami) goes through the same pipeline with an identity made from the
+//! tracker's session id (`privacy::RawIdentity::exported`): the visitor id
+//! is one salted hash of it under the import's salt of the row's day; the
+//! session id itself is never stored. Location and browser are the
+//! export's, coarsened by the site's policy like live ones.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -14,6 +21,7 @@ use crate::config::Config;
 use crate::enrich::Enrichers;
 use crate::ingest::{Hit, Outcome, Pipeline, RequestMeta, Sites};
 use crate::model::clock::{day_of, ManualClock};
+use crate::model::facts::{GeoInfo, UaInfo};
 use crate::privacy::{Event, RawIdentity, Salts};
 
 use super::access::Request;
@@ -51,6 +59,7 @@ pub fn describe() -> serde_json::Value {
         },
         "then": "the live pipeline: site, URL scrubbing, bot rules, enrichment, excluded countries, anonymization",
         "salt": "a random salt per imported day, made for this import and destroyed when it ends: imports never link to each other or to live days",
+        "exports": "GoatCounter and Umami rows: kept unless the tracker marked them a bot or they fall on an open or live day; the visitor id is a salted hash of the tracker's session id (never stored), location and browser are the export's",
         "unknown_in_logs": "DNT, Sec-GPC and the opt-out cookie are not in access logs, so they cannot be honoured for imported requests; Accept-Language is not either (language is empty)",
     })
 }
@@ -155,6 +164,73 @@ impl Rules {
             .pipeline
             .process(hit, &RequestMeta::default(), identity)
         {
+            Ok(Outcome::Store(ev)) => LineOutcome::Store(ev),
+            Ok(Outcome::Drop { reason, .. }) => LineOutcome::Skip(reason.as_str()),
+            Err(rejection) => LineOutcome::Skip(rejection.as_str()),
+        }
+    }
+}
+
+/// One row of a per-event export of another tracker, as read.
+#[derive(Debug, Clone, Default)]
+pub struct ExportedHit {
+    pub ts_ms: i64,
+    /// The tracker's session (or visitor) id: hashed, never stored.
+    pub session: String,
+    /// A raw user agent if the export kept one (older GoatCounter
+    /// exports); parsed like a live one, never stored.
+    pub user_agent: String,
+    /// The tracker's own browser, system and device.
+    pub agent: Option<UaInfo>,
+    pub geo: GeoInfo,
+    /// `pageview`, or a custom event's name.
+    pub name: String,
+    /// The page's host; empty: the site's.
+    pub hostname: String,
+    /// Path and query.
+    pub target: String,
+    /// A URL; only its host is kept, as for live hits.
+    pub referrer: Option<String>,
+    pub screen_width: Option<u64>,
+    /// A language tag (`en-US`).
+    pub language: Option<String>,
+    /// The tracker marked the row as a bot's.
+    pub bot: bool,
+}
+
+impl Rules {
+    /// What one exported row becomes: bots and open days skipped, then
+    /// the live pipeline with the row's session as the identity.
+    pub fn apply_exported(&self, h: ExportedHit) -> LineOutcome {
+        if h.bot {
+            return LineOutcome::Skip("bot");
+        }
+        if !h.target.starts_with('/') {
+            return LineOutcome::Skip("bad_target");
+        }
+        if day_of(h.ts_ms) >= self.open_from {
+            return LineOutcome::Skip("open_day");
+        }
+        self.clock.set(h.ts_ms);
+        let host = if h.hostname.is_empty() {
+            self.site
+        } else {
+            h.hostname.as_str()
+        };
+        let hit = Hit {
+            name: Some(h.name),
+            url: Some(format!("https://{host}{}", h.target)),
+            domain: Some(self.site.to_string()),
+            referrer: h.referrer,
+            screen_width: h.screen_width,
+            ..Hit::default()
+        };
+        let meta = RequestMeta {
+            accept_language: h.language,
+            ..RequestMeta::default()
+        };
+        let identity = RawIdentity::exported(&h.session, &h.user_agent, h.agent, h.geo);
+        match self.pipeline.process(hit, &meta, identity) {
             Ok(Outcome::Store(ev)) => LineOutcome::Store(ev),
             Ok(Outcome::Drop { reason, .. }) => LineOutcome::Skip(reason.as_str()),
             Err(rejection) => LineOutcome::Skip(rejection.as_str()),

@@ -97,7 +97,7 @@ pub fn entries(path: &Path) -> std::io::Result<Vec<Entry>> {
 }
 
 /// The entry's content, decompressed, as a stream.
-pub fn open(path: &Path, entry: &Entry) -> std::io::Result<Box<dyn BufRead>> {
+pub fn open(path: &Path, entry: &Entry) -> std::io::Result<Box<dyn BufRead + Send>> {
     let mut f = std::fs::File::open(path)?;
     f.seek(SeekFrom::Start(entry.header_offset))?;
     let mut h = [0u8; 30];
