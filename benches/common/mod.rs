@@ -49,6 +49,7 @@ pub async fn spawn_sink(
         metrics.clone(),
         Arc::new(SystemClock),
         fences,
+        Arc::new(tacit::visits::OpenVisits::new(cfg.sink.visits_max_bytes)),
     )
     .expect("open the write-ahead log")
 }

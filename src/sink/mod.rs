@@ -29,6 +29,7 @@ pub mod record;
 mod relay;
 pub mod row;
 mod segment;
+pub mod visit_flush;
 pub mod watermark;
 pub mod writer;
 
@@ -47,6 +48,7 @@ use crate::model::clock::SharedClock;
 use crate::model::DropReason;
 use crate::sink::row::StoredRow;
 use crate::telemetry::metrics::Metrics;
+use crate::visits::OpenVisits;
 use cursor::Cursor;
 use drops::DropCounts;
 use log::{AppendError, Log, LogConfig, Pos};
@@ -94,6 +96,8 @@ pub struct SinkHandle {
     durability: Durability,
     metrics: Arc<Metrics>,
     drops: Arc<DropCounts>,
+    /// The open visits each stored event joins once it is durable.
+    visits: Arc<OpenVisits>,
 }
 
 thread_local! {
@@ -112,14 +116,21 @@ impl SinkHandle {
         self.drops.count(day, site, reason);
     }
 
+    /// The open visits (live visits) this sink feeds.
+    pub fn visits(&self) -> &Arc<OpenVisits> {
+        &self.visits
+    }
+
     /// Append the row; resolves when it may be acknowledged (synced to
-    /// disk, or at once with `durability = "memory"`).
+    /// disk, or at once with `durability = "memory"`). An events row then
+    /// joins its visit.
     pub async fn submit(&self, ev: &impl StoredRow) -> Result<(), SinkError> {
-        let appended = ROW.with(|b| {
+        let (appended, hit) = ROW.with(|b| {
             let mut b = b.borrow_mut();
             b.clear();
             ev.write_row_binary(&mut b);
-            self.log.append(&b, self.durability != Durability::Memory)
+            let hit = row::visit_hit(&b);
+            (self.log.append(&b, self.durability != Durability::Memory), hit)
         });
         let waiter = appended.map_err(|e| {
             if matches!(e, AppendError::LogFull | AppendError::BufferFull) {
@@ -134,6 +145,9 @@ impl SinkHandle {
             let r = Log::wait_durable(w).await;
             counted.disarm();
             r?;
+        }
+        if let Some(h) = hit {
+            self.visits.observe(&h);
         }
         Ok(())
     }
@@ -164,6 +178,8 @@ impl Drop for Unanswered<'_> {
 /// The writer task's handle.
 pub struct SinkTask {
     log: Arc<Log>,
+    visits_stop: tokio::sync::watch::Sender<bool>,
+    visits_join: tokio::task::JoinHandle<()>,
     stop: oneshot::Sender<()>,
     join: tokio::task::JoinHandle<()>,
     pub health: Arc<Health>,
@@ -173,6 +189,9 @@ impl SinkTask {
     /// Sync what is buffered, then deliver what ClickHouse will take now;
     /// the rest stays in the log for the next start.
     pub async fn shutdown(self) {
+        // The visits' last versions go into the log before it closes.
+        let _ = self.visits_stop.send(true);
+        let _ = self.visits_join.await;
         let log = self.log.clone();
         let _ = tokio::task::spawn_blocking(move || log.close()).await;
         let _ = self.stop.send(());
@@ -218,6 +237,7 @@ pub fn spawn(
     metrics: Arc<Metrics>,
     clock: SharedClock,
     fences: crate::store::fence::Fences,
+    visits: Arc<OpenVisits>,
 ) -> Result<(SinkHandle, SinkTask), OpenError> {
     let (log, recovered) = Log::open(
         LogConfig {
@@ -254,6 +274,23 @@ pub fn spawn(
     let health = Arc::new(Health::default());
     let (stop_tx, stop_rx) = oneshot::channel();
     metrics.clickhouse_up.store(1, Ordering::Relaxed);
+    let (versions, events) = visit_flush::replay(dir, &visits);
+    if versions + events > 0 {
+        tracing::info!(
+            versions,
+            events,
+            "open visits: versions and events from the log put back"
+        );
+    }
+    let (visits_stop, visits_rx) = tokio::sync::watch::channel(false);
+    let visits_join = tokio::spawn(visit_flush::run(
+        visits.clone(),
+        log.clone(),
+        clock.clone(),
+        metrics.clone(),
+        cfg.visits_flush_interval,
+        visits_rx,
+    ));
     let writer = writer::Writer {
         client,
         log: log.clone(),
@@ -278,9 +315,12 @@ pub fn spawn(
             durability: cfg.durability,
             metrics,
             drops,
+            visits,
         },
         SinkTask {
             log,
+            visits_stop,
+            visits_join,
             stop: stop_tx,
             join,
             health,

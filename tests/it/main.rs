@@ -36,3 +36,5 @@ mod retention;
 mod sessions;
 mod slowloris;
 mod trackers;
+mod visits;
+mod visits_rule;

@@ -1,0 +1,314 @@
+//! Live visits, built in the collector, on the real engine: the visits of
+//! a generated day sent through the real listener (interleaved visitors,
+//! gaps just under and over 30 minutes, a visit across midnight, hits out
+//! of order within a second, one closing a gap, bots) equal the
+//! independent implementation of the rule (`visits_rule.rs`) over the raw
+//! hits, while the day is open (`visits`, `live_visits`, the realtime
+//! figures) and after the day's rollup (`analytics_visits`,
+//! `analytics_visits_daily`). A restart puts the open visits back, so the
+//! visit a hit extends after it is the one it extended before.
+
+use std::sync::Arc;
+
+use tacit::model::clock::{format_day, ManualClock};
+
+use crate::common::*;
+use crate::visits_rule::{self, RawHit, RuleVisit};
+
+const BOT_UA: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+fn ip_of(who: &str) -> String {
+    match who.strip_prefix('p').and_then(|n| n.parse::<u32>().ok()) {
+        Some(n) => format!("10.{}.{}.7", n / 256, n % 256),
+        None => format!("10.250.{}.7", who.len()),
+    }
+}
+
+async fn send(addr: std::net::SocketAddr, h: &RawHit) {
+    let query = if h.source.is_empty() {
+        String::new()
+    } else {
+        format!("?utm_campaign={}", h.source)
+    };
+    let body = serde_json::json!({
+        "n": h.name,
+        "u": format!("https://{}{}{}", h.site, h.path, query),
+        "d": h.site,
+    })
+    .to_string();
+    let ip = ip_of(&h.who);
+    let ua = if h.bot { BOT_UA } else { BROWSER_UA };
+    let (s, _, b) = post(
+        addr,
+        "/api/event",
+        &[
+            ("user-agent", ua),
+            ("content-type", "text/plain"),
+            ("x-forwarded-for", &ip),
+        ],
+        &body,
+    )
+    .await;
+    assert_eq!(s, 202, "{}", String::from_utf8_lossy(&b));
+}
+
+/// A visit as compared: everything but the visitor (site, day, first and
+/// last ms, page views, events, entry, exit, campaign of the first hit,
+/// names, pages).
+type Cmp = (
+    String,
+    i64,
+    i64,
+    i64,
+    u32,
+    u32,
+    String,
+    String,
+    String,
+    Vec<String>,
+    Vec<String>,
+);
+
+fn expected(hits: &[RawHit]) -> Vec<Cmp> {
+    let mut v: Vec<Cmp> = visits_rule::visits(hits)
+        .into_iter()
+        .map(|r: RuleVisit| {
+            (
+                r.site, r.day, r.start, r.end, r.pageviews, r.events, r.entry, r.exit, r.source,
+                r.names, r.pages,
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct Row {
+    site: String,
+    day: u16,
+    start: i64,
+    end: i64,
+    pageviews: u32,
+    events: u32,
+    entry_page: String,
+    exit_page: String,
+    utm_campaign: String,
+    event_names: Vec<String>,
+    pages: Vec<String>,
+}
+
+/// The visits `table` holds (with the columns of `visits`), by `filter`.
+async fn stored(db: &TestDb, from: &str) -> Vec<Cmp> {
+    let rows: Vec<Row> = db
+        .client()
+        .query(&format!(
+            "SELECT toString(site) AS site, day, toUnixTimestamp64Milli(start) AS start,
+                    toUnixTimestamp64Milli(end) AS end, pageviews, events, entry_page, exit_page,
+                    utm_campaign, arrayMap(x -> toString(x), event_names) AS event_names, pages
+             FROM {from}"
+        ))
+        .fetch_all()
+        .await
+        .unwrap();
+    let mut v: Vec<Cmp> = rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.site,
+                r.day as i64,
+                r.start,
+                r.end,
+                r.pageviews,
+                r.events,
+                r.entry_page,
+                r.exit_page,
+                r.utm_campaign,
+                r.event_names,
+                r.pages,
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+const LIVE: &str = "visits FINAL WHERE events > 0";
+
+/// Wait until the live visits are `want` (the flusher writes every 200 ms).
+async fn wait_live(db: &TestDb, want: &[Cmp], what: &str) {
+    let mut got = Vec::new();
+    wait_until(what, 30, async || {
+        got = stored(db, LIVE).await;
+        got == want
+    })
+    .await;
+    assert_eq!(got.len(), want.len(), "{what}");
+    assert_eq!(got, want, "{what}");
+}
+
+async fn start_at(db: &TestDb, clock: &ManualClock) -> tacit::app::Running {
+    let mut raw = db.config();
+    raw.sites = ["a.example", "b.example"]
+        .into_iter()
+        .map(|d| tacit::config::RawSite {
+            domain: d.into(),
+            ..Default::default()
+        })
+        .collect();
+    raw.sink.durability = "process".into();
+    raw.sink.visits_flush_interval_ms = 200;
+    let cfg = raw.validate().unwrap();
+    tacit::app::start(
+        &cfg,
+        Arc::new(clock.clone()),
+        tacit::app::Options {
+            migrate: true,
+            sessionize_every: None,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("tacit starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_visits_follow_the_rule_while_open_and_after_the_rollup() {
+    let db = TestDb::new("visits");
+    let day = today(&db).await;
+    let day_ms = day as i64 * 86_400_000;
+    let hits = visits_rule::generated_day(7, 160, day_ms);
+    let clock = ManualClock::new(hits[0].ts);
+    let app = start_at(&db, &clock).await;
+    for h in &hits {
+        clock.set(h.ts);
+        send(app.beacon_addr, h).await;
+    }
+    let want = expected(&hits);
+    assert!(want.len() > 150, "{} visits", want.len());
+    assert!(hits.iter().any(|h| h.bot));
+    // While the day is open: every hit is in its visit within the flush
+    // interval, open visits included.
+    wait_live(&db, &want, "the open day's live visits").await;
+    let store = db.store();
+    for site in ["a.example", "b.example"] {
+        let mine: Vec<&Cmp> = want.iter().filter(|v| v.0 == site && v.1 == day as i64).collect();
+        let rt = tacit::visits::realtime::figures(&store, site, day).await.unwrap();
+        let bounces = mine.iter().filter(|v| v.5 <= 1).count() as f64;
+        let duration: f64 = mine.iter().map(|v| (v.3 - v.2) as f64 / 1000.0).sum();
+        assert_eq!(rt.visits, mine.len() as u64, "{site}");
+        assert!((rt.bounce_rate - bounces / mine.len() as f64).abs() < 1e-9, "{site}");
+        assert!((rt.visit_duration_s - duration / mine.len() as f64).abs() < 1e-6, "{site}");
+    }
+    // The visits close: final versions, the same visits.
+    clock.set(hits.iter().map(|h| h.ts).max().unwrap() + 3_600_000);
+    let mut open = 1u64;
+    wait_until("every visit closed", 30, async || {
+        open = db
+            .client()
+            .query("SELECT count() FROM visits FINAL WHERE events > 0 AND closed = 0")
+            .fetch_one()
+            .await
+            .unwrap();
+        open == 0
+    })
+    .await;
+    assert_eq!(open, 0);
+    wait_live(&db, &want, "the closed visits").await;
+    assert_eq!(app.metrics.visits_evicted.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert!(app.metrics.visits_merged.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    app.shutdown().await;
+
+    // After the rollup: the day's visits recomputed from its events are the
+    // same visits, and the rolled-up counts are the rule's.
+    tacit::analytics::rollup::rollup_day(&store, day, 1).await.unwrap();
+    let date = format_day(day);
+    let of_day = |v: &&Cmp| v.1 == day as i64;
+    let want_day: Vec<Cmp> = want.iter().filter(of_day).cloned().collect();
+    let rolled = stored(
+        &db,
+        &format!(
+            "(SELECT site, day, start, end, pageviews, events, entry_page, exit_page, utm_campaign,
+                     event_names, pages FROM analytics_visits WHERE day = '{date}')"
+        ),
+    )
+    .await;
+    assert_eq!(rolled, want_day, "the rollup's visits");
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Daily {
+        site: String,
+        visits: u64,
+        bounces: u64,
+        duration_s: f64,
+        pageviews: u64,
+    }
+    let daily: Vec<Daily> = db
+        .client()
+        .query(
+            "SELECT site, visits, bounces, duration_s, pageviews FROM analytics_visits_daily
+             WHERE day = toDate(?) AND kind = 'all' ORDER BY site",
+        )
+        .bind(&date)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(daily.len(), 2);
+    for d in daily {
+        let mine: Vec<&Cmp> = want_day.iter().filter(|v| v.0 == d.site).collect();
+        assert_eq!(d.visits, mine.len() as u64, "{}", d.site);
+        assert_eq!(d.bounces, mine.iter().filter(|v| v.5 <= 1).count() as u64);
+        assert_eq!(d.pageviews, mine.iter().map(|v| v.4 as u64).sum::<u64>());
+        let dur: f64 = mine.iter().map(|v| (v.3 - v.2) as f64 / 1000.0).sum();
+        assert!((d.duration_s - dur).abs() < 1e-3, "{} {dur}", d.duration_s);
+    }
+    // Nothing raw in the new table: no address, no agent, no query string.
+    let dump = db.dump().await;
+    let visits_part = dump
+        .split("== ")
+        .filter(|t| t.starts_with("visits\n") || t.starts_with("live_visits\n"))
+        .collect::<String>();
+    assert!(visits_part.len() > 1000);
+    for raw in ["10.0.", "10.250.", "Mozilla", "Googlebot", "utm_campaign="] {
+        assert!(!visits_part.contains(raw), "{raw} stored in visits");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_puts_the_open_visits_back() {
+    let db = TestDb::new("visits_restart");
+    let day = today(&db).await;
+    let t0 = day as i64 * 86_400_000 + 10 * 3_600_000;
+    let clock = ManualClock::new(t0);
+    let hit = |ts: i64, who: &str, path: &str| RawHit {
+        site: "a.example".into(),
+        ts,
+        who: who.into(),
+        name: "pageview".into(),
+        path: path.into(),
+        source: String::new(),
+        engaged_ms: 0,
+        bot: false,
+    };
+    let before = [hit(t0, "p1", "/"), hit(t0 + 60_000, "p1", "/a"), hit(t0 + 1_000, "p2", "/")];
+    let app = start_at(&db, &clock).await;
+    for h in &before {
+        clock.set(h.ts);
+        send(app.beacon_addr, h).await;
+    }
+    wait_live(&db, &expected(&before), "the first visits").await;
+    app.shutdown().await;
+    // Ten minutes later a new process: p1 comes back within 30 minutes
+    // (the same visit), p2 after 40 minutes (a new one).
+    let after = [hit(t0 + 11 * 60_000, "p1", "/b"), hit(t0 + 41 * 60_000, "p2", "/c")];
+    clock.set(after[0].ts);
+    let app = start_at(&db, &clock).await;
+    for h in &after {
+        clock.set(h.ts);
+        send(app.beacon_addr, h).await;
+    }
+    let all: Vec<RawHit> = before.iter().chain(after.iter()).cloned().collect();
+    let want = expected(&all);
+    assert_eq!(want.len(), 3);
+    wait_live(&db, &want, "the visits across the restart").await;
+    app.shutdown().await;
+}
