@@ -208,8 +208,13 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let visits = Arc::new(OpenVisits::new(cfg.sink.visits_max_bytes));
     match crate::visits::reload::from_store(&db, &visits, now).await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(visits = n, "open visits put back from their stored versions"),
-        Err(e) => tracing::warn!(error = %e, "cannot read the open visits back; the rollup repairs closed days"),
+        Ok(n) => tracing::info!(
+            visits = n,
+            "open visits put back from their stored versions"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open visits back; the rollup repairs closed days")
+        }
     }
     // Purge fences first: every writer below holds them.
     let (fences, fence_member) = start_fences(cfg, &db, &clock, &visits).await?;
@@ -400,13 +405,16 @@ async fn start_fences(
             tracing::info!(visits = n, "purge fence: open visits of the site forgotten");
         }
         let today = day_of(quarantine_clock.now_ms());
-        match sink::quarantine::purge_site(&quarantine_dir, &f.site, f.cutoff_ms, today) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                rows = n,
-                "purge fence: quarantined rows of the site removed"
-            ),
-            Err(e) => tracing::warn!(error = %e, "purge fence: cannot clean the quarantine"),
+        let visit_quarantine = sink::visits_log_dir(&quarantine_dir);
+        for dir in [&quarantine_dir, &visit_quarantine] {
+            match sink::quarantine::purge_site(dir, &f.site, f.cutoff_ms, today) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    rows = n,
+                    "purge fence: quarantined rows of the site removed"
+                ),
+                Err(e) => tracing::warn!(error = %e, "purge fence: cannot clean the quarantine"),
+            }
         }
     });
     let started = store::fence::start(

@@ -32,6 +32,7 @@ pub async fn spawn_sink(
 ) -> (SinkHandle, SinkTask) {
     let dir = cfg.data_dir.join("wal");
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(tacit::sink::visits_log_dir(&dir));
     let (fences, member) = tacit::store::fence::start(
         client.clone(),
         &cfg.clickhouse.database,

@@ -130,7 +130,10 @@ impl SinkHandle {
             b.clear();
             ev.write_row_binary(&mut b);
             let hit = row::visit_hit(&b);
-            (self.log.append(&b, self.durability != Durability::Memory), hit)
+            (
+                self.log.append(&b, self.durability != Durability::Memory),
+                hit,
+            )
         });
         let waiter = appended.map_err(|e| {
             if matches!(e, AppendError::LogFull | AppendError::BufferFull) {
@@ -180,6 +183,9 @@ pub struct SinkTask {
     log: Arc<Log>,
     visits_stop: tokio::sync::watch::Sender<bool>,
     visits_join: tokio::task::JoinHandle<()>,
+    visit_log: Arc<Log>,
+    visit_stop: oneshot::Sender<()>,
+    visit_join: tokio::task::JoinHandle<()>,
     stop: oneshot::Sender<()>,
     join: tokio::task::JoinHandle<()>,
     pub health: Arc<Health>,
@@ -192,10 +198,16 @@ impl SinkTask {
         // The visits' last versions go into the log before it closes.
         let _ = self.visits_stop.send(true);
         let _ = self.visits_join.await;
-        let log = self.log.clone();
-        let _ = tokio::task::spawn_blocking(move || log.close()).await;
+        let (log, visit_log) = (self.log.clone(), self.visit_log.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            log.close();
+            visit_log.close();
+        })
+        .await;
         let _ = self.stop.send(());
+        let _ = self.visit_stop.send(());
         let _ = self.join.await;
+        let _ = self.visit_join.await;
     }
 }
 
@@ -229,16 +241,25 @@ fn log_id(dir: &Path) -> Result<String, OpenError> {
     Ok(id)
 }
 
-/// Open the log under `dir` (recovering what is there) and start the writer.
-pub fn spawn(
+/// The directory of the live visits' own log, next to the events' log
+/// (`wal-visits/` beside `wal/`): its rows never share a segment, a batch
+/// or a cursor with the hits.
+pub fn visits_log_dir(wal_dir: &Path) -> PathBuf {
+    wal_dir.with_file_name("wal-visits")
+}
+
+/// Open a log under `dir` (recovering what is there) and make its writer.
+#[allow(clippy::too_many_arguments)]
+fn open_log(
     client: clickhouse::Client,
-    cfg: SinkConfig,
+    cfg: &SinkConfig,
     dir: &Path,
     metrics: Arc<Metrics>,
     clock: SharedClock,
     fences: crate::store::fence::Fences,
-    visits: Arc<OpenVisits>,
-) -> Result<(SinkHandle, SinkTask), OpenError> {
+    health: Arc<Health>,
+    drops: Arc<DropCounts>,
+) -> Result<(Arc<Log>, writer::Writer), OpenError> {
     let (log, recovered) = Log::open(
         LogConfig {
             dir: dir.to_path_buf(),
@@ -267,48 +288,91 @@ pub fn spawn(
     if waiting > 0 {
         tracing::info!(
             rows = waiting,
+            dir = %dir.display(),
             "write-ahead log: rows from an earlier run will be delivered"
         );
     }
-    let drops = Arc::new(DropCounts::default());
-    let health = Arc::new(Health::default());
-    let (stop_tx, stop_rx) = oneshot::channel();
     metrics.clickhouse_up.store(1, Ordering::Relaxed);
-    let (versions, events) = visit_flush::replay(dir, &visits);
-    if versions + events > 0 {
-        tracing::info!(
-            versions,
-            events,
-            "open visits: versions and events from the log put back"
-        );
-    }
-    let (visits_stop, visits_rx) = tokio::sync::watch::channel(false);
-    let visits_join = tokio::spawn(visit_flush::run(
-        visits.clone(),
-        log.clone(),
-        clock.clone(),
-        metrics.clone(),
-        cfg.visits_flush_interval,
-        visits_rx,
-    ));
     let writer = writer::Writer {
         client,
         log: log.clone(),
         log_id,
         cursor,
-        metrics: metrics.clone(),
+        metrics,
         clock,
-        health: health.clone(),
-        drops: drops.clone(),
+        health,
+        drops,
         read_buf: Vec::new(),
         replay_until: start,
         recovered: waiting,
         cfg: cfg.clone(),
         fences,
         hold: None,
-        retry: writer_retry(&cfg),
+        retry: writer_retry(cfg),
     };
+    Ok((log, writer))
+}
+
+/// Open the log under `dir` and the live visits' log beside it
+/// ([`visits_log_dir`]) (recovering what is there), put back the open
+/// visits they hold, and start both writers and the visits' flusher.
+pub fn spawn(
+    client: clickhouse::Client,
+    cfg: SinkConfig,
+    dir: &Path,
+    metrics: Arc<Metrics>,
+    clock: SharedClock,
+    fences: crate::store::fence::Fences,
+    visits: Arc<OpenVisits>,
+) -> Result<(SinkHandle, SinkTask), OpenError> {
+    let drops = Arc::new(DropCounts::default());
+    let health = Arc::new(Health::default());
+    let (log, writer) = open_log(
+        client.clone(),
+        &cfg,
+        dir,
+        metrics.clone(),
+        clock.clone(),
+        fences.clone(),
+        health.clone(),
+        drops.clone(),
+    )?;
+    // The visits' log counts in its own metrics (the events' gauges stay
+    // the events'); the flusher copies what /metrics shows.
+    let visit_dir = visits_log_dir(dir);
+    let visit_metrics = Arc::new(Metrics::default());
+    let (visit_log, visit_writer) = open_log(
+        client,
+        &cfg,
+        &visit_dir,
+        visit_metrics.clone(),
+        clock.clone(),
+        fences,
+        Arc::new(Health::default()),
+        Arc::new(DropCounts::default()),
+    )?;
+    let (versions, events) = visit_flush::replay(dir, &visit_dir, &visits);
+    if versions + events > 0 {
+        tracing::info!(
+            versions,
+            events,
+            "open visits: versions and events from the logs put back"
+        );
+    }
+    let (visits_stop, visits_rx) = tokio::sync::watch::channel(false);
+    let visits_join = tokio::spawn(visit_flush::run(
+        visits.clone(),
+        visit_log.clone(),
+        clock,
+        metrics.clone(),
+        visit_metrics,
+        cfg.visits_flush_interval,
+        visits_rx,
+    ));
+    let (stop_tx, stop_rx) = oneshot::channel();
     let join = tokio::spawn(writer.run(stop_rx));
+    let (visit_stop_tx, visit_stop_rx) = oneshot::channel();
+    let visit_join = tokio::spawn(visit_writer.run(visit_stop_rx));
     Ok((
         SinkHandle {
             log: log.clone(),
@@ -321,6 +385,9 @@ pub fn spawn(
             log,
             visits_stop,
             visits_join,
+            visit_log,
+            visit_stop: visit_stop_tx,
+            visit_join,
             stop: stop_tx,
             join,
             health,

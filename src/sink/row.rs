@@ -439,7 +439,10 @@ mod tests {
         assert_eq!(site_and_ts(&row), Some((h.site.as_bytes(), h.ts)));
         assert_eq!(visit_hit(&row), None);
         let back = visit_of(&row).expect("a visit row");
-        assert_eq!((back.id, back.start, back.end, back.version), (v.id, v.start, v.end, 77));
+        assert_eq!(
+            (back.id, back.start, back.end, back.version),
+            (v.id, v.start, v.end, 77)
+        );
         assert_eq!((back.events(), back.pageviews()), (2, v.pageviews()));
         assert_eq!(back.entry_page(), v.entry_page());
         let mut again = Vec::new();

@@ -1,8 +1,10 @@
 //! Live visits to the log: every `sink.visits_flush_interval_ms` the open
 //! visits ([`crate::visits::OpenVisits`]) hand over the versions that
 //! changed, closed, were closed early at the memory cap or were retracted,
-//! and each is appended to the write-ahead log as a visit row. From there
-//! the writer delivers them like events (in log order, with the range's
+//! and each is appended to the visits' own write-ahead log
+//! (`wal-visits/` beside `wal/`, opened and delivered by the same code as the events'
+//! log, so its rows never cut an events batch). From there its writer
+//! delivers them like events (in log order, with the range's
 //! deduplication token, exactly once), to `visits`, whose
 //! `ReplacingMergeTree(version)` keeps the newest version of each visit.
 //! Nobody waits for these rows to be synced: a visit version lost with an
@@ -21,8 +23,15 @@ use crate::model::clock::SharedClock;
 use crate::telemetry::metrics::Metrics;
 use crate::visits::OpenVisits;
 
-/// Append the versions due now; returns how many were logged.
-pub fn flush(visits: &OpenVisits, log: &Log, now_ms: i64, metrics: &Metrics) -> usize {
+/// Append the versions due now; returns how many were logged. `metrics`
+/// are the process's; `log_metrics` the visits' log's own.
+pub fn flush(
+    visits: &OpenVisits,
+    log: &Log,
+    now_ms: i64,
+    metrics: &Metrics,
+    log_metrics: &Metrics,
+) -> usize {
     let mut rows: Vec<Vec<u8>> = Vec::new();
     visits.drain(now_ms, |v| {
         let mut b = Vec::with_capacity(256);
@@ -35,6 +44,7 @@ pub fn flush(visits: &OpenVisits, log: &Log, now_ms: i64, metrics: &Metrics) -> 
     };
     copy(&st.evicted, &metrics.visits_evicted);
     copy(&st.merged, &metrics.visits_merged);
+    copy(&log_metrics.rows_written, &metrics.visit_rows_written);
     let level = |from: &std::sync::atomic::AtomicI64, to: &std::sync::atomic::AtomicI64| {
         to.store(from.load(Ordering::Relaxed), Ordering::Relaxed)
     };
@@ -60,19 +70,25 @@ pub fn flush(visits: &OpenVisits, log: &Log, now_ms: i64, metrics: &Metrics) -> 
 /// then each event row not yet in a visit in memory joins its visit
 /// through [`OpenVisits::observe`], as a live hit does. Returns the
 /// (versions, events) replayed.
-pub fn replay(dir: &std::path::Path, visits: &OpenVisits) -> (usize, usize) {
+pub fn replay(
+    dir: &std::path::Path,
+    visit_dir: &std::path::Path,
+    visits: &OpenVisits,
+) -> (usize, usize) {
     let mut versions: Vec<crate::visits::Visit> = Vec::new();
     let mut hits = Vec::new();
-    let r = super::segment::each_unacked_row(dir, |payload| {
-        if let Some(v) = super::row::visit_of(payload) {
-            versions.push(v);
-        } else if let Some(h) = super::row::visit_hit(payload) {
-            hits.push(h);
+    for d in [visit_dir, dir] {
+        let r = super::segment::each_unacked_row(d, |payload| {
+            if let Some(v) = super::row::visit_of(payload) {
+                versions.push(v);
+            } else if let Some(h) = super::row::visit_hit(payload) {
+                hits.push(h);
+            }
+            true
+        });
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "cannot read a log back for the open visits");
         }
-        true
-    });
-    if let Err(e) = r {
-        tracing::warn!(error = %e, "cannot read the log back for the open visits");
     }
     let n = versions.len();
     for v in versions {
@@ -95,6 +111,7 @@ pub async fn run(
     log: Arc<Log>,
     clock: SharedClock,
     metrics: Arc<Metrics>,
+    log_metrics: Arc<Metrics>,
     every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -105,7 +122,7 @@ pub async fn run(
             _ = tick.tick() => {}
             _ = stop.changed() => break,
         }
-        flush(&visits, &log, clock.now_ms(), &metrics);
+        flush(&visits, &log, clock.now_ms(), &metrics, &log_metrics);
     }
-    flush(&visits, &log, clock.now_ms(), &metrics);
+    flush(&visits, &log, clock.now_ms(), &metrics, &log_metrics);
 }

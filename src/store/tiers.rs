@@ -637,6 +637,13 @@ pub const FILES: &[Outside] = &[
     o("wal/lock", "a lock so one process owns the log; no visitor data", "kept", "nothing to remove"),
     o("wal/quarantine/*.wal", "rows the database refused as invalid (pseudonymous, as in the log) with the refusal reason, one file per UTC day of the rows' time (`sink::quarantine`)", "policy.event_ttl_days after its day, then the file is deleted (the writer checks at each change of day and every minute)", "the site's rows are removed from every file (`tacit quarantine drop DAY` deletes a day)"),
     o("wal/quarantine/*.tmp", "a day file while the purge or a replay rewrites it", "renamed over the day file at once", "is the purge's own rewrite"),
+    o("wal-visits/*.wal", "live visit versions (pseudonymous, as the visits table holds them) not yet in the database", "until the database acknowledges them (seconds; longer while it is unreachable)", "a fence drops the site's rows before they are sent; the purge waits for them like for the events' log"),
+    o("wal-visits/cursor", "the acknowledged position in the visits' log; no visitor data", "kept", "nothing to remove"),
+    o("wal-visits/log-id", "a random name of the visits' log, for deduplication tokens; no visitor data", "kept", "nothing to remove"),
+    o("wal-visits/log-id.tmp", "the visits' log's name while it is first written", "renamed at once", "nothing to remove"),
+    o("wal-visits/lock", "a lock so one process owns the visits' log; no visitor data", "kept", "nothing to remove"),
+    o("wal-visits/quarantine/*.wal", "visit versions the database refused as invalid, with the reason, one file per UTC day", "policy.event_ttl_days after its day, then the file is deleted", "the site's rows are removed from every file"),
+    o("wal-visits/quarantine/*.tmp", "a day file while the purge rewrites it", "renamed over the day file at once", "is the purge's own rewrite"),
     o("wal/quarantine.wal", "refused rows, as versions before day files kept them", "moved into today's day file the first time the quarantine is read", "moved, then as the day files"),
 ];
 

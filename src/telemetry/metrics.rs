@@ -242,6 +242,8 @@ pub struct Metrics {
     /// Live visits: versions logged, and ones the log refused (full).
     pub visit_versions: AtomicU64,
     pub visit_rows_unlogged: AtomicU64,
+    /// Live visit versions the visits' log delivered to the engine.
+    pub visit_rows_written: AtomicU64,
     /// Live visits closed early at `sink.visits_max_bytes`.
     pub visits_evicted: AtomicU64,
     /// Live visits merged into an earlier one by a late hit.
@@ -277,7 +279,7 @@ impl Metrics {
     /// without their final period, which the registry appends.
     fn registry(&self) -> Registry {
         let mut r = Registry::default();
-        let counters: [(&str, &str, &AtomicU64); 21] = [
+        let counters: [(&str, &str, &AtomicU64); 22] = [
             ("tacit_hits_accepted", "Hits accepted and queued for storage", &self.hits_accepted),
             ("tacit_hits_unanswered", "Hits logged for storage whose client left before the answer (stored all the same)", &self.hits_unanswered),
             ("tacit_log_full", "Hits refused with 503 because the write-ahead log or its buffer was full", &self.log_full),
@@ -297,6 +299,7 @@ impl Metrics {
             ("tacit_wal_rows", "Rows made durable in the log", &self.wal_rows),
             ("tacit_visit_versions", "Live visit versions appended to the log", &self.visit_versions),
             ("tacit_visit_rows_unlogged", "Live visit versions the log refused (full); the visit's next change or the day's rollup writes it", &self.visit_rows_unlogged),
+            ("tacit_visit_rows_written", "Live visit versions written to ClickHouse from the visits' log", &self.visit_rows_written),
             ("tacit_visits_evicted", "Live visits closed early because the open visits reached sink.visits_max_bytes", &self.visits_evicted),
             ("tacit_visits_merged", "Live visits merged into an earlier visit by a hit that arrived out of order", &self.visits_merged),
         ];

@@ -43,7 +43,13 @@ pub async fn figures(store: &Store, site: &str, day: i32) -> Result<Realtime, St
         .param("day", format_day(day))
         .fetch_one()
         .await?;
-    let per = |x: f64| if r.visits == 0 { 0.0 } else { x / r.visits as f64 };
+    let per = |x: f64| {
+        if r.visits == 0 {
+            0.0
+        } else {
+            x / r.visits as f64
+        }
+    };
     Ok(Realtime {
         visits: r.visits,
         bounce_rate: per(r.bounces as f64),

@@ -48,7 +48,11 @@ WHERE day >= toDate(fromUnixTimestamp64Milli({since:Int64}, 'UTC'))
   AND closed = 0 AND events > 0";
 
 /// Put back the open visits stored in the engine; returns how many.
-pub async fn from_store(store: &Store, visits: &OpenVisits, now_ms: i64) -> Result<usize, StoreError> {
+pub async fn from_store(
+    store: &Store,
+    visits: &OpenVisits,
+    now_ms: i64,
+) -> Result<usize, StoreError> {
     let rows: Vec<Row> = store
         .client()
         .query(SQL)

@@ -95,9 +95,20 @@ fn a_generated_day_matches_the_rule() {
         // Not a vacuous day: many visits, the late hit that closes a gap
         // merged two, the night visitor has a visit on each day.
         assert!(want.len() > 300, "seed {seed}: {} visits", want.len());
-        assert!(table.stats.merged.load(Ordering::Relaxed) >= 1, "seed {seed}");
-        let night: Vec<i64> = want.iter().filter(|v| v.who == "night").map(|v| v.day).collect();
-        assert_eq!(night, [DAY / 86_400_000, DAY / 86_400_000 + 1], "seed {seed}");
+        assert!(
+            table.stats.merged.load(Ordering::Relaxed) >= 1,
+            "seed {seed}"
+        );
+        let night: Vec<i64> = want
+            .iter()
+            .filter(|v| v.who == "night")
+            .map(|v| v.day)
+            .collect();
+        assert_eq!(
+            night,
+            [DAY / 86_400_000, DAY / 86_400_000 + 1],
+            "seed {seed}"
+        );
         assert!(want.iter().any(|v| v.who == "bridge" && v.events == 3));
     }
 }
@@ -201,11 +212,74 @@ fn anonymous_hits_join_no_visit_and_a_purge_forgets_the_site() {
     t.observe(&h);
     assert_eq!(t.snapshot().len(), 0);
     assert_eq!(t.stats.anonymous_hits.load(Ordering::Relaxed), 1);
-    t.observe(&Hit { visitor_id: 1, ..h.clone() });
-    t.observe(&Hit { visitor_id: 2, site: "other".into(), ..h.clone() });
+    t.observe(&Hit {
+        visitor_id: 1,
+        ..h.clone()
+    });
+    t.observe(&Hit {
+        visitor_id: 2,
+        site: "other".into(),
+        ..h.clone()
+    });
     assert_eq!(t.purge("s", DAY + 1), 1);
     let left = t.snapshot();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].site, "other");
-    assert!(t.covers(&Hit { visitor_id: 2, site: "other".into(), ..h }));
+    assert!(t.covers(&Hit {
+        visitor_id: 2,
+        site: "other".into(),
+        ..h
+    }));
+}
+
+fn rss_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// The memory of 100,000 concurrent visitors, each with a visit of three
+/// page views: counted against the cap, and the process's resident set.
+/// Run alone: `cargo test --lib memory_of_100k -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn memory_of_100k_open_visits() {
+    let before = rss_bytes();
+    let t = OpenVisits::new(1 << 30);
+    let paths = [
+        "/",
+        "/pricing",
+        "/docs/getting-started",
+        "/blog/2026/11/live-visits",
+    ];
+    for i in 0..100_000u64 {
+        for k in 0..3 {
+            t.observe(&Hit {
+                site: "example.com".into(),
+                ts: DAY + (i as i64) * 10 + k * 60_000,
+                name: "pageview".into(),
+                visitor_id: i + 1,
+                pathname: paths[((i + k as u64) % 4) as usize].into(),
+                referrer_source: "Google".into(),
+                channel: "Organic Search".into(),
+                country: "DE".into(),
+                device: "Desktop".into(),
+                ..Hit::default()
+            });
+        }
+    }
+    let after = rss_bytes();
+    let counted = t.stats.bytes.load(Ordering::Relaxed);
+    eprintln!(
+        "100000 open visits: {} bytes counted ({} per visit), resident set grew {} bytes ({} per visit)",
+        counted,
+        counted / 100_000,
+        after.saturating_sub(before),
+        after.saturating_sub(before) / 100_000
+    );
+    assert_eq!(t.stats.open.load(Ordering::Relaxed), 100_000);
 }

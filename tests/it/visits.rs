@@ -74,8 +74,17 @@ fn expected(hits: &[RawHit]) -> Vec<Cmp> {
         .into_iter()
         .map(|r: RuleVisit| {
             (
-                r.site, r.day, r.start, r.end, r.pageviews, r.events, r.entry, r.exit, r.source,
-                r.names, r.pages,
+                r.site,
+                r.day,
+                r.start,
+                r.end,
+                r.pageviews,
+                r.events,
+                r.entry,
+                r.exit,
+                r.source,
+                r.names,
+                r.pages,
             )
         })
         .collect();
@@ -192,13 +201,24 @@ async fn live_visits_follow_the_rule_while_open_and_after_the_rollup() {
     wait_live(&db, &want, "the open day's live visits").await;
     let store = db.store();
     for site in ["a.example", "b.example"] {
-        let mine: Vec<&Cmp> = want.iter().filter(|v| v.0 == site && v.1 == day as i64).collect();
-        let rt = tacit::visits::realtime::figures(&store, site, day).await.unwrap();
+        let mine: Vec<&Cmp> = want
+            .iter()
+            .filter(|v| v.0 == site && v.1 == day as i64)
+            .collect();
+        let rt = tacit::visits::realtime::figures(&store, site, day)
+            .await
+            .unwrap();
         let bounces = mine.iter().filter(|v| v.5 <= 1).count() as f64;
         let duration: f64 = mine.iter().map(|v| (v.3 - v.2) as f64 / 1000.0).sum();
         assert_eq!(rt.visits, mine.len() as u64, "{site}");
-        assert!((rt.bounce_rate - bounces / mine.len() as f64).abs() < 1e-9, "{site}");
-        assert!((rt.visit_duration_s - duration / mine.len() as f64).abs() < 1e-6, "{site}");
+        assert!(
+            (rt.bounce_rate - bounces / mine.len() as f64).abs() < 1e-9,
+            "{site}"
+        );
+        assert!(
+            (rt.visit_duration_s - duration / mine.len() as f64).abs() < 1e-6,
+            "{site}"
+        );
     }
     // The visits close: final versions, the same visits.
     clock.set(hits.iter().map(|h| h.ts).max().unwrap() + 3_600_000);
@@ -215,13 +235,25 @@ async fn live_visits_follow_the_rule_while_open_and_after_the_rollup() {
     .await;
     assert_eq!(open, 0);
     wait_live(&db, &want, "the closed visits").await;
-    assert_eq!(app.metrics.visits_evicted.load(std::sync::atomic::Ordering::Relaxed), 0);
-    assert!(app.metrics.visits_merged.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    assert_eq!(
+        app.metrics
+            .visits_evicted
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    assert!(
+        app.metrics
+            .visits_merged
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
     app.shutdown().await;
 
     // After the rollup: the day's visits recomputed from its events are the
     // same visits, and the rolled-up counts are the rule's.
-    tacit::analytics::rollup::rollup_day(&store, day, 1).await.unwrap();
+    tacit::analytics::rollup::rollup_day(&store, day, 1)
+        .await
+        .unwrap();
     let date = format_day(day);
     let of_day = |v: &&Cmp| v.1 == day as i64;
     let want_day: Vec<Cmp> = want.iter().filter(of_day).cloned().collect();
@@ -289,7 +321,11 @@ async fn a_restart_puts_the_open_visits_back() {
         engaged_ms: 0,
         bot: false,
     };
-    let before = [hit(t0, "p1", "/"), hit(t0 + 60_000, "p1", "/a"), hit(t0 + 1_000, "p2", "/")];
+    let before = [
+        hit(t0, "p1", "/"),
+        hit(t0 + 60_000, "p1", "/a"),
+        hit(t0 + 1_000, "p2", "/"),
+    ];
     let app = start_at(&db, &clock).await;
     for h in &before {
         clock.set(h.ts);
@@ -299,7 +335,10 @@ async fn a_restart_puts_the_open_visits_back() {
     app.shutdown().await;
     // Ten minutes later a new process: p1 comes back within 30 minutes
     // (the same visit), p2 after 40 minutes (a new one).
-    let after = [hit(t0 + 11 * 60_000, "p1", "/b"), hit(t0 + 41 * 60_000, "p2", "/c")];
+    let after = [
+        hit(t0 + 11 * 60_000, "p1", "/b"),
+        hit(t0 + 41 * 60_000, "p2", "/c"),
+    ];
     clock.set(after[0].ts);
     let app = start_at(&db, &clock).await;
     for h in &after {
@@ -311,4 +350,123 @@ async fn a_restart_puts_the_open_visits_back() {
     assert_eq!(want.len(), 3);
     wait_live(&db, &want, "the visits across the restart").await;
     app.shutdown().await;
+}
+
+/// A hit of visitor `n` at `path` through the real binary; whether it
+/// was answered 202.
+async fn hit_of(addr: std::net::SocketAddr, n: usize, path: &str) -> bool {
+    let body = format!(r#"{{"n":"pageview","u":"https://example.com{path}","d":"example.com"}}"#);
+    let ip = format!("10.9.{}.{}", n / 200, n % 200 + 1);
+    matches!(
+        try_http(
+            hyper::Method::POST,
+            &format!("http://{addr}/api/event"),
+            &[
+                ("user-agent", BROWSER_UA),
+                ("content-type", "text/plain"),
+                ("x-forwarded-for", &ip),
+            ],
+            body.into_bytes(),
+        )
+        .await,
+        Ok((202, _, _))
+    )
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct PerVisit {
+    events: u32,
+    pageviews: u32,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_does_not_split_a_visit_and_the_rollup_makes_it_whole() {
+    const PEOPLE: usize = 40;
+    let db = TestDb::new("visits_kill");
+    let day = today(&db).await;
+    let cfg_path = db.dir.join("tacit.toml");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:0\"\npartner_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n\
+             rate_limit_per_second = 0\ntrusted_proxies = [\"127.0.0.1/32\"]\n\
+             [clickhouse]\nurl = {:?}\ndatabase = {:?}\n[sink]\nflush_interval_ms = 100\nvisits_flush_interval_ms = 200\n\
+             [log]\nformat = \"json\"\n[[sites]]\ndomain = \"example.com\"\n",
+            db.dir.to_string_lossy(),
+            db.url,
+            db.name
+        ),
+    )
+    .unwrap();
+    let (mut child, addr, _logs) = spawn_tacit(&cfg_path);
+    // Two hits each; their visits stored.
+    for n in 0..PEOPLE {
+        assert!(hit_of(addr, n, "/one").await);
+        assert!(hit_of(addr, n, "/two").await);
+    }
+    let mut stored = 0u64;
+    wait_until("every visit stored with both hits", 30, async || {
+        stored = db
+            .client()
+            .query("SELECT count() FROM visits FINAL WHERE events = 2")
+            .fetch_one()
+            .await
+            .unwrap();
+        stored == PEOPLE as u64
+    })
+    .await;
+    assert_eq!(stored, PEOPLE as u64);
+    // A third hit each, answered, then SIGKILL at once: some third hits
+    // are in no stored visit version.
+    for n in 0..PEOPLE {
+        assert!(hit_of(addr, n, "/three").await);
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    // The restart puts the visits back: a fourth hit extends them.
+    let (child, addr, _logs) = spawn_tacit(&cfg_path);
+    for n in 0..PEOPLE {
+        assert!(hit_of(addr, n, "/four").await);
+    }
+    db.wait_rows("events", 4 * PEOPLE as u64, 30).await;
+    let mut live: Vec<PerVisit> = Vec::new();
+    wait_until("every visit has its fourth hit", 30, async || {
+        live = db
+            .client()
+            .query("SELECT events, pageviews FROM visits FINAL WHERE events > 0")
+            .fetch_all()
+            .await
+            .unwrap();
+        live.len() == PEOPLE && live.iter().all(|v| v.events >= 3)
+    })
+    .await;
+    // Not split: one visit per visitor, each with at least its two stored
+    // hits and the fourth.
+    assert_eq!(live.len(), PEOPLE, "one live visit per visitor");
+    assert!(live.iter().all(|v| v.events >= 3 && v.events <= 4));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut child = child;
+    assert!(child.wait().unwrap().success());
+    // After the rollup the day's visits are whole: four hits each.
+    tacit::analytics::rollup::rollup_day(&db.store(), day, 1)
+        .await
+        .unwrap();
+    let rolled: Vec<PerVisit> = db
+        .client()
+        .query("SELECT events, pageviews FROM analytics_visits WHERE day = toDate(?)")
+        .bind(format_day(day))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(rolled.len(), PEOPLE);
+    assert!(rolled.iter().all(|v| v.events == 4 && v.pageviews == 4));
 }

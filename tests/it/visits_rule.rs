@@ -120,7 +120,11 @@ pub fn generated_day(seed: u64, people: usize, day_ms: i64) -> Vec<RawHit> {
         let mut t = day_ms + rng.below(20 * 3_600_000) as i64;
         let source = sources[rng.below(sources.len() as u64) as usize];
         for _ in 0..(1 + rng.below(8)) {
-            let name = if rng.below(5) == 0 { "signup" } else { "pageview" };
+            let name = if rng.below(5) == 0 {
+                "signup"
+            } else {
+                "pageview"
+            };
             hits.push(RawHit {
                 site: site.to_string(),
                 ts: t,
@@ -142,7 +146,10 @@ pub fn generated_day(seed: u64, people: usize, day_ms: i64) -> Vec<RawHit> {
     }
     // A visit across midnight: the same person before and after 00:00.
     let next = day_ms + 86_400_000;
-    for (k, dt) in [-120_000i64, -30_000, 40_000, 95_000].into_iter().enumerate() {
+    for (k, dt) in [-120_000i64, -30_000, 40_000, 95_000]
+        .into_iter()
+        .enumerate()
+    {
         hits.push(RawHit {
             site: "a.example".into(),
             ts: next + dt,
