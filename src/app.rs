@@ -315,6 +315,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
                 delay: Duration::from_secs(cfg.policy.rollup_delay_minutes as u64 * 60),
             },
             every,
+            metrics.visits_split_repaired.clone(),
         ))
     });
     let salt_task = spawn_salt_refresher(salts.clone(), db, clock, opts.salt_refresh);

@@ -248,6 +248,9 @@ pub struct Metrics {
     pub visits_evicted: AtomicU64,
     /// Live visits merged into an earlier one by a late hit.
     pub visits_merged: AtomicU64,
+    /// Live visits beyond the exact ones of a closed day (split over
+    /// replicas, or closed early), found when the rollup recomputed it.
+    pub visits_split_repaired: std::sync::Arc<AtomicU64>,
     /// Live visits open in memory, and the bytes they count.
     pub visits_open: AtomicI64,
     pub visits_bytes: AtomicI64,
@@ -279,7 +282,7 @@ impl Metrics {
     /// without their final period, which the registry appends.
     fn registry(&self) -> Registry {
         let mut r = Registry::default();
-        let counters: [(&str, &str, &AtomicU64); 22] = [
+        let counters: [(&str, &str, &AtomicU64); 23] = [
             ("tacit_hits_accepted", "Hits accepted and queued for storage", &self.hits_accepted),
             ("tacit_hits_unanswered", "Hits logged for storage whose client left before the answer (stored all the same)", &self.hits_unanswered),
             ("tacit_log_full", "Hits refused with 503 because the write-ahead log or its buffer was full", &self.log_full),
@@ -300,6 +303,7 @@ impl Metrics {
             ("tacit_visit_versions", "Live visit versions appended to the log", &self.visit_versions),
             ("tacit_visit_rows_unlogged", "Live visit versions the log refused (full); the visit's next change or the day's rollup writes it", &self.visit_rows_unlogged),
             ("tacit_visit_rows_written", "Live visit versions written to ClickHouse from the visits' log", &self.visit_rows_written),
+            ("tacit_visits_split_repaired", "Live visits beyond a closed day's exact visits (split over replicas or closed early), repaired by this replica's rollup", &self.visits_split_repaired),
             ("tacit_visits_evicted", "Live visits closed early because the open visits reached sink.visits_max_bytes", &self.visits_evicted),
             ("tacit_visits_merged", "Live visits merged into an earlier visit by a hit that arrived out of order", &self.visits_merged),
         ];

@@ -157,7 +157,13 @@ async fn wait_live(db: &TestDb, want: &[Cmp], what: &str) {
 }
 
 async fn start_at(db: &TestDb, clock: &ManualClock) -> tacit::app::Running {
+    start_in(db, clock, "").await
+}
+
+/// A collector on `db` with its own data directory `sub` (replicas).
+async fn start_in(db: &TestDb, clock: &ManualClock, sub: &str) -> tacit::app::Running {
     let mut raw = db.config();
+    raw.server.data_dir = db.dir.join(sub).to_string_lossy().into_owned();
     raw.sites = ["a.example", "b.example"]
         .into_iter()
         .map(|d| tacit::config::RawSite {
@@ -266,6 +272,13 @@ async fn live_visits_follow_the_rule_while_open_and_after_the_rollup() {
     )
     .await;
     assert_eq!(rolled, want_day, "the rollup's visits");
+    // One collector: no live visit was split.
+    assert_eq!(
+        tacit::analytics::sessions::live_splits(&store, day)
+            .await
+            .unwrap(),
+        0
+    );
     #[derive(clickhouse::Row, serde::Deserialize)]
     struct Daily {
         site: String,
@@ -469,4 +482,76 @@ async fn a_sigkill_does_not_split_a_visit_and_the_rollup_makes_it_whole() {
         .unwrap();
     assert_eq!(rolled.len(), PEOPLE);
     assert!(rolled.iter().all(|v| v.events == 4 && v.pageviews == 4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_with_partial_affinity_split_live_visits_and_the_rollup_repairs_them() {
+    let db = TestDb::new("visits_replicas");
+    let day = today(&db).await;
+    let day_ms = day as i64 * 86_400_000;
+    // Only the open day's hits (no spill past midnight).
+    let hits: Vec<RawHit> = visits_rule::generated_day(11, 60, day_ms)
+        .into_iter()
+        .filter(|h| h.ts < day_ms + 86_400_000)
+        .collect();
+    let clock = ManualClock::new(hits[0].ts);
+    let a = start_in(&db, &clock, "a").await;
+    let b = start_in(&db, &clock, "b").await;
+    // 90 % affinity: each hit goes to its visitor's replica, one in ten to
+    // the other.
+    let mut rng = visits_rule::Lcg(5);
+    for h in &hits {
+        clock.set(h.ts);
+        let home = h.who.len() % 2 == 0;
+        let addr = if home == (rng.below(10) != 0) {
+            a.beacon_addr
+        } else {
+            b.beacon_addr
+        };
+        send(addr, h).await;
+    }
+    clock.set(hits.iter().map(|h| h.ts).max().unwrap() + 3_600_000);
+    let want = expected(&hits);
+    // Live: every hit is in some visit; a visit seen by both replicas is
+    // two partial visits, so there are at least as many as the rule's.
+    let mut live = Vec::new();
+    wait_until("both replicas' visits stored", 30, async || {
+        live = stored(&db, LIVE).await;
+        let events: u32 = live.iter().map(|v| v.5).sum();
+        events == want.iter().map(|v| v.5).sum::<u32>()
+    })
+    .await;
+    assert!(
+        live.len() > want.len(),
+        "{} live, {} exact",
+        live.len(),
+        want.len()
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+    // The rollup recomputes the day: exact again, and the splits counted.
+    let store = db.store();
+    tacit::analytics::rollup::rollup_day(&store, day, 1)
+        .await
+        .unwrap();
+    let rolled = stored(
+        &db,
+        &format!(
+            "(SELECT site, day, start, end, pageviews, events, entry_page, exit_page, utm_campaign,
+                     event_names, pages FROM analytics_visits WHERE day = '{}')",
+            format_day(day)
+        ),
+    )
+    .await;
+    assert_eq!(rolled, want, "closed days are exact");
+    let splits = tacit::analytics::sessions::live_splits(&store, day)
+        .await
+        .unwrap();
+    assert_eq!(splits as usize, live.len() - want.len());
+    eprintln!(
+        "two replicas, 90 % affinity: {} hits, {} exact visits, {} live visits, {splits} splits repaired",
+        hits.len(),
+        want.len(),
+        live.len()
+    );
 }
