@@ -341,9 +341,17 @@ pub fn spawn(
     // the events'); the flusher copies what /metrics shows.
     let visit_dir = visits_log_dir(dir);
     let visit_metrics = Arc::new(Metrics::default());
+    // Visit versions arrive in one burst per visits flush: a batch need not
+    // wait to grow, so a version is sent within 100 ms of being logged.
+    let visit_cfg = SinkConfig {
+        flush_interval: cfg
+            .flush_interval
+            .min(std::time::Duration::from_millis(100)),
+        ..cfg.clone()
+    };
     let (visit_log, visit_writer) = open_log(
         client,
-        &cfg,
+        &visit_cfg,
         &visit_dir,
         visit_metrics.clone(),
         clock.clone(),

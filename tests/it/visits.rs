@@ -555,3 +555,48 @@ async fn two_replicas_with_partial_affinity_split_live_visits_and_the_rollup_rep
         live.len()
     );
 }
+
+/// The time from a hit's answer to its visit in `visits`, over 40 hits of
+/// new visitors at random moments, with the default writer interval and a
+/// visits flush interval of one second: p99 under the flush interval plus
+/// one second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hit_is_in_its_visit_within_the_flush_interval() {
+    let db = TestDb::new("visits_lag");
+    let mut raw = db.config();
+    raw.sink.flush_interval_ms = 1_000;
+    raw.sink.visits_flush_interval_ms = 1_000;
+    let app = start(raw).await;
+    let mut rng = visits_rule::Lcg(3);
+    let mut lags = Vec::new();
+    for n in 0..40usize {
+        tokio::time::sleep(std::time::Duration::from_millis(rng.below(700))).await;
+        let path = format!("/lag/{n}");
+        let sent = std::time::Instant::now();
+        assert!(hit_of(app.beacon_addr, 1_000 + n, &path).await);
+        loop {
+            let seen: u64 = db
+                .client()
+                .query("SELECT count() FROM visits WHERE has(pages, ?)")
+                .bind(&path)
+                .fetch_one()
+                .await
+                .unwrap();
+            if seen > 0 {
+                break;
+            }
+            assert!(sent.elapsed().as_secs() < 10, "{path} not visible");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        lags.push(sent.elapsed().as_millis() as u64);
+    }
+    app.shutdown().await;
+    lags.sort_unstable();
+    let p50 = lags[lags.len() / 2];
+    let p99 = lags[(lags.len() * 99).div_ceil(100) - 1];
+    eprintln!(
+        "hit to visit visible: p50 {p50} ms, p99 {p99} ms, max {} ms",
+        lags[lags.len() - 1]
+    );
+    assert!(p99 < 2_000, "p99 {p99} ms");
+}
