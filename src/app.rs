@@ -28,6 +28,7 @@ use crate::privacy::Salts;
 use crate::sink::{self, SinkTask};
 use crate::store::{self, migrate};
 use crate::telemetry::metrics::Metrics;
+use crate::visits::OpenVisits;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -203,8 +204,20 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let now = clock.now_ms();
     salts.sync(&db, day_of(now), now).await?;
 
+    // Live visits: the open ones of the last 30 minutes put back first.
+    let visits = Arc::new(OpenVisits::new(cfg.sink.visits_max_bytes));
+    match crate::visits::reload::from_store(&db, &visits, now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            visits = n,
+            "open visits put back from their stored versions"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open visits back; the rollup repairs closed days")
+        }
+    }
     // Purge fences first: every writer below holds them.
-    let (fences, fence_member) = start_fences(cfg, &db, &clock).await?;
+    let (fences, fence_member) = start_fences(cfg, &db, &clock, &visits).await?;
     let (sink, sink_task) = sink::spawn(
         db.client().clone(),
         cfg.sink.clone(),
@@ -212,6 +225,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         metrics.clone(),
         clock.clone(),
         fences.clone(),
+        visits,
     )?;
 
     let beacon_listener = bind_reuseport(cfg.listen)
@@ -307,6 +321,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
                 delay: Duration::from_secs(cfg.policy.rollup_delay_minutes as u64 * 60),
             },
             every,
+            metrics.visits_split_repaired.clone(),
         ))
     });
     let salt_task = spawn_salt_refresher(salts.clone(), db, clock, opts.salt_refresh);
@@ -380,23 +395,33 @@ async fn prepare_store(
 }
 
 /// Join the purge fences as a member. Applying a new fence also removes
-/// the site's rows from this collector's quarantine.
+/// the site's rows from this collector's quarantine, and its open visits.
 async fn start_fences(
     cfg: &Config,
     db: &store::Store,
     clock: &SharedClock,
+    visits: &Arc<OpenVisits>,
 ) -> Result<(store::fence::Fences, store::fence::Member), AppError> {
     let quarantine_dir = cfg.data_dir.join("wal");
     let quarantine_clock = clock.clone();
+    let visits = visits.clone();
     let on_apply: store::fence::OnApply = Arc::new(move |f: &store::fence::Fence| {
+        // The site's open visits are forgotten: never written again.
+        let n = visits.purge(&f.site, f.cutoff_ms);
+        if n > 0 {
+            tracing::info!(visits = n, "purge fence: open visits of the site forgotten");
+        }
         let today = day_of(quarantine_clock.now_ms());
-        match sink::quarantine::purge_site(&quarantine_dir, &f.site, f.cutoff_ms, today) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                rows = n,
-                "purge fence: quarantined rows of the site removed"
-            ),
-            Err(e) => tracing::warn!(error = %e, "purge fence: cannot clean the quarantine"),
+        let visit_quarantine = sink::visits_log_dir(&quarantine_dir);
+        for dir in [&quarantine_dir, &visit_quarantine] {
+            match sink::quarantine::purge_site(dir, &f.site, f.cutoff_ms, today) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    rows = n,
+                    "purge fence: quarantined rows of the site removed"
+                ),
+                Err(e) => tracing::warn!(error = %e, "purge fence: cannot clean the quarantine"),
+            }
         }
     });
     let started = store::fence::start(

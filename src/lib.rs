@@ -28,3 +28,4 @@ pub mod query;
 pub mod sink;
 pub mod store;
 pub mod telemetry;
+pub mod visits;

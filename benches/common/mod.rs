@@ -32,6 +32,7 @@ pub async fn spawn_sink(
 ) -> (SinkHandle, SinkTask) {
     let dir = cfg.data_dir.join("wal");
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(tacit::sink::visits_log_dir(&dir));
     let (fences, member) = tacit::store::fence::start(
         client.clone(),
         &cfg.clickhouse.database,
@@ -49,6 +50,7 @@ pub async fn spawn_sink(
         metrics.clone(),
         Arc::new(SystemClock),
         fences,
+        Arc::new(tacit::visits::OpenVisits::new(cfg.sink.visits_max_bytes)),
     )
     .expect("open the write-ahead log")
 }

@@ -345,6 +345,7 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
     schedule: Schedule,
     every: Duration,
+    splits: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -389,8 +390,23 @@ pub async fn run(
             let Some(fence) = fences.writer(every).await else {
                 break;
             };
-            match rollup_day(&fence.store(&store), d, now.max(1) as u64).await {
-                Ok(()) => done.push(format_day(d)),
+            let fenced = fence.store(&store);
+            match rollup_day(&fenced, d, now.max(1) as u64).await {
+                Ok(()) => {
+                    // The live visits' splits this recomputation repaired.
+                    match crate::analytics::sessions::live_splits(&fenced, d).await {
+                        Ok(n) => {
+                            splits.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                            if n > 0 {
+                                tracing::info!(day = %format_day(d), splits = n, "live visits split over replicas or closed early, repaired by the rollup");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot count the live visits' splits")
+                        }
+                    }
+                    done.push(format_day(d))
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "rollup failed; will retry");
                     break;

@@ -226,6 +226,28 @@ pub async fn complete(store: &Store, day: i32) -> Result<bool, StoreError> {
     Ok(events > 0 && events == in_visits)
 }
 
+/// The live visits of `day` the rollup's recomputation repairs: per site
+/// and visitor, the live visits (`visits`, built by the collectors) beyond
+/// the visits recomputed from the events (`sessions`), summed. A visitor
+/// whose hits reached two replicas, or who came back to a visit closed
+/// early at the memory cap, shows here; a count that stays above 0 day
+/// after day means the load balancer's affinity does not hold.
+pub async fn live_splits(store: &Store, day: i32) -> Result<u64, StoreError> {
+    Ok(store
+        .client()
+        .query(
+            "SELECT toUInt64(sum(greatest(toInt64(live) - toInt64(exact), 0))) FROM (
+                 SELECT site, visitor_id, countIf(src = 1) AS live, countIf(src = 2) AS exact FROM (
+                     SELECT site, visitor_id, 1 AS src FROM visits FINAL WHERE day = {day:Date} AND events > 0
+                     UNION ALL
+                     SELECT site, visitor_id, 2 AS src FROM sessions FINAL WHERE day = {day:Date})
+                 GROUP BY site, visitor_id)",
+        )
+        .param("day", format_day(day))
+        .fetch_one()
+        .await?)
+}
+
 /// Extend and add the visits of `day` with the events after `after` up to
 /// `upto` (ms), under `version`.
 async fn incremental_run(

@@ -165,6 +165,7 @@ pub fn notice(cfg: &Config) -> Notice {
     let retention = vec![
         Retention { table: "events", holds: "one record per page view or event, as described above", kept_for: kept("events") },
         Retention { table: "sessions", holds: "one record per visit: the daily visitor identifier, when the visit began and ended, and the pages and events in it, in order", kept_for: kept("sessions") },
+        Retention { table: "visits", holds: "each visit as the collector builds it while it happens, newest version kept: the daily visitor identifier, when the visit began and last changed, its pages and events in order, the source, country and device class of its first hit", kept_for: kept("visits") },
         Retention { table: "events_recent, sessions_tail", holds: "working copies the visit computation reads: the last hours' page views and events (the visitor identifier, time, page path, source, country, device class) and the visits still in progress", kept_for: kept("events_recent") },
         Retention { table: "aggregates", holds: "exact counts per site and hour or day (visitors, visits, bounces, page views, goal conversions, funnel steps), computed once a day is over; no visitor identifiers, no per-visit records, nothing more precise than the hour", kept_for: kept("rollup_daily") },
         Retention { table: "email_events", holds: "one record per email open or click, as described under Email measurement", kept_for: kept("email_events") },

@@ -205,6 +205,11 @@ pub struct SinkConfig {
     /// Quarantined rows are deleted with their day's file after this many
     /// days: `policy.event_ttl_days`, as the same rows in `events`.
     pub quarantine_ttl_days: u32,
+    /// Live visits: a changed visit's version is logged at most this often.
+    pub visits_flush_interval: Duration,
+    /// Live visits: the bytes the open visits may take in memory; at the
+    /// cap the visits with the oldest last hit are closed early.
+    pub visits_max_bytes: usize,
 }
 
 /// The per-client-network rate limit.
@@ -294,6 +299,16 @@ mod tests {
             (
                 "[sink]\ndurability = \"process\"\nwal_sync_interval_ms = 90000",
                 "sink.wal_sync_interval_ms",
+            ),
+            ("[sink]\nvisits_max_bytes = 1000", "sink.visits_max_bytes"),
+            ("[sink]\nvisits_max_bytes = 0", "sink.visits_max_bytes"),
+            (
+                "[sink]\nvisits_flush_interval_ms = 0",
+                "sink.visits_flush_interval_ms",
+            ),
+            (
+                "[sink]\nvisits_flush_interval_ms = 900000",
+                "sink.visits_flush_interval_ms",
             ),
             ("[log]\nformat = \"xml\"", "log.format"),
             ("[policy]\nip = \"keep\"", "policy.ip"),

@@ -29,6 +29,7 @@ pub mod record;
 mod relay;
 pub mod row;
 mod segment;
+pub mod visit_flush;
 pub mod watermark;
 pub mod writer;
 
@@ -47,6 +48,7 @@ use crate::model::clock::SharedClock;
 use crate::model::DropReason;
 use crate::sink::row::StoredRow;
 use crate::telemetry::metrics::Metrics;
+use crate::visits::OpenVisits;
 use cursor::Cursor;
 use drops::DropCounts;
 use log::{AppendError, Log, LogConfig, Pos};
@@ -94,6 +96,8 @@ pub struct SinkHandle {
     durability: Durability,
     metrics: Arc<Metrics>,
     drops: Arc<DropCounts>,
+    /// The open visits each stored event joins once it is durable.
+    visits: Arc<OpenVisits>,
 }
 
 thread_local! {
@@ -112,14 +116,24 @@ impl SinkHandle {
         self.drops.count(day, site, reason);
     }
 
+    /// The open visits (live visits) this sink feeds.
+    pub fn visits(&self) -> &Arc<OpenVisits> {
+        &self.visits
+    }
+
     /// Append the row; resolves when it may be acknowledged (synced to
-    /// disk, or at once with `durability = "memory"`).
+    /// disk, or at once with `durability = "memory"`). An events row then
+    /// joins its visit.
     pub async fn submit(&self, ev: &impl StoredRow) -> Result<(), SinkError> {
-        let appended = ROW.with(|b| {
+        let (appended, hit) = ROW.with(|b| {
             let mut b = b.borrow_mut();
             b.clear();
             ev.write_row_binary(&mut b);
-            self.log.append(&b, self.durability != Durability::Memory)
+            let hit = row::visit_hit(&b);
+            (
+                self.log.append(&b, self.durability != Durability::Memory),
+                hit,
+            )
         });
         let waiter = appended.map_err(|e| {
             if matches!(e, AppendError::LogFull | AppendError::BufferFull) {
@@ -134,6 +148,9 @@ impl SinkHandle {
             let r = Log::wait_durable(w).await;
             counted.disarm();
             r?;
+        }
+        if let Some(h) = hit {
+            self.visits.observe(&h);
         }
         Ok(())
     }
@@ -164,6 +181,11 @@ impl Drop for Unanswered<'_> {
 /// The writer task's handle.
 pub struct SinkTask {
     log: Arc<Log>,
+    visits_stop: tokio::sync::watch::Sender<bool>,
+    visits_join: tokio::task::JoinHandle<()>,
+    visit_log: Arc<Log>,
+    visit_stop: oneshot::Sender<()>,
+    visit_join: tokio::task::JoinHandle<()>,
     stop: oneshot::Sender<()>,
     join: tokio::task::JoinHandle<()>,
     pub health: Arc<Health>,
@@ -173,10 +195,19 @@ impl SinkTask {
     /// Sync what is buffered, then deliver what ClickHouse will take now;
     /// the rest stays in the log for the next start.
     pub async fn shutdown(self) {
-        let log = self.log.clone();
-        let _ = tokio::task::spawn_blocking(move || log.close()).await;
+        // The visits' last versions go into the log before it closes.
+        let _ = self.visits_stop.send(true);
+        let _ = self.visits_join.await;
+        let (log, visit_log) = (self.log.clone(), self.visit_log.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            log.close();
+            visit_log.close();
+        })
+        .await;
         let _ = self.stop.send(());
+        let _ = self.visit_stop.send(());
         let _ = self.join.await;
+        let _ = self.visit_join.await;
     }
 }
 
@@ -210,15 +241,25 @@ fn log_id(dir: &Path) -> Result<String, OpenError> {
     Ok(id)
 }
 
-/// Open the log under `dir` (recovering what is there) and start the writer.
-pub fn spawn(
+/// The directory of the live visits' own log, next to the events' log
+/// (`wal-visits/` beside `wal/`): its rows never share a segment, a batch
+/// or a cursor with the hits.
+pub fn visits_log_dir(wal_dir: &Path) -> PathBuf {
+    wal_dir.with_file_name("wal-visits")
+}
+
+/// Open a log under `dir` (recovering what is there) and make its writer.
+#[allow(clippy::too_many_arguments)]
+fn open_log(
     client: clickhouse::Client,
-    cfg: SinkConfig,
+    cfg: &SinkConfig,
     dir: &Path,
     metrics: Arc<Metrics>,
     clock: SharedClock,
     fences: crate::store::fence::Fences,
-) -> Result<(SinkHandle, SinkTask), OpenError> {
+    health: Arc<Health>,
+    drops: Arc<DropCounts>,
+) -> Result<(Arc<Log>, writer::Writer), OpenError> {
     let (log, recovered) = Log::open(
         LogConfig {
             dir: dir.to_path_buf(),
@@ -247,40 +288,114 @@ pub fn spawn(
     if waiting > 0 {
         tracing::info!(
             rows = waiting,
+            dir = %dir.display(),
             "write-ahead log: rows from an earlier run will be delivered"
         );
     }
-    let drops = Arc::new(DropCounts::default());
-    let health = Arc::new(Health::default());
-    let (stop_tx, stop_rx) = oneshot::channel();
     metrics.clickhouse_up.store(1, Ordering::Relaxed);
     let writer = writer::Writer {
         client,
         log: log.clone(),
         log_id,
         cursor,
-        metrics: metrics.clone(),
+        metrics,
         clock,
-        health: health.clone(),
-        drops: drops.clone(),
+        health,
+        drops,
         read_buf: Vec::new(),
         replay_until: start,
         recovered: waiting,
         cfg: cfg.clone(),
         fences,
         hold: None,
-        retry: writer_retry(&cfg),
+        retry: writer_retry(cfg),
     };
+    Ok((log, writer))
+}
+
+/// Open the log under `dir` and the live visits' log beside it
+/// ([`visits_log_dir`]) (recovering what is there), put back the open
+/// visits they hold, and start both writers and the visits' flusher.
+pub fn spawn(
+    client: clickhouse::Client,
+    cfg: SinkConfig,
+    dir: &Path,
+    metrics: Arc<Metrics>,
+    clock: SharedClock,
+    fences: crate::store::fence::Fences,
+    visits: Arc<OpenVisits>,
+) -> Result<(SinkHandle, SinkTask), OpenError> {
+    let drops = Arc::new(DropCounts::default());
+    let health = Arc::new(Health::default());
+    let (log, writer) = open_log(
+        client.clone(),
+        &cfg,
+        dir,
+        metrics.clone(),
+        clock.clone(),
+        fences.clone(),
+        health.clone(),
+        drops.clone(),
+    )?;
+    // The visits' log counts in its own metrics (the events' gauges stay
+    // the events'); the flusher copies what /metrics shows.
+    let visit_dir = visits_log_dir(dir);
+    let visit_metrics = Arc::new(Metrics::default());
+    // Visit versions arrive in one burst per visits flush: a batch need not
+    // wait to grow, so a version is sent within 100 ms of being logged.
+    let visit_cfg = SinkConfig {
+        flush_interval: cfg
+            .flush_interval
+            .min(std::time::Duration::from_millis(100)),
+        ..cfg.clone()
+    };
+    let (visit_log, visit_writer) = open_log(
+        client,
+        &visit_cfg,
+        &visit_dir,
+        visit_metrics.clone(),
+        clock.clone(),
+        fences,
+        Arc::new(Health::default()),
+        Arc::new(DropCounts::default()),
+    )?;
+    let (versions, events) = visit_flush::replay(dir, &visit_dir, &visits);
+    if versions + events > 0 {
+        tracing::info!(
+            versions,
+            events,
+            "open visits: versions and events from the logs put back"
+        );
+    }
+    let (visits_stop, visits_rx) = tokio::sync::watch::channel(false);
+    let visits_join = tokio::spawn(visit_flush::run(
+        visits.clone(),
+        visit_log.clone(),
+        clock,
+        metrics.clone(),
+        visit_metrics,
+        cfg.visits_flush_interval,
+        visits_rx,
+    ));
+    let (stop_tx, stop_rx) = oneshot::channel();
     let join = tokio::spawn(writer.run(stop_rx));
+    let (visit_stop_tx, visit_stop_rx) = oneshot::channel();
+    let visit_join = tokio::spawn(visit_writer.run(visit_stop_rx));
     Ok((
         SinkHandle {
             log: log.clone(),
             durability: cfg.durability,
             metrics,
             drops,
+            visits,
         },
         SinkTask {
             log,
+            visits_stop,
+            visits_join,
+            visit_log,
+            visit_stop: visit_stop_tx,
+            visit_join,
             stop: stop_tx,
             join,
             health,

@@ -27,7 +27,7 @@ fn col_of(ty: &str) -> Option<Col> {
         "String" => Col::Str,
         "Array(String)" => Col::ArrStr,
         "UInt8" => Col::Fixed(1),
-        "UInt16" => Col::Fixed(2),
+        "UInt16" | "Date" => Col::Fixed(2),
         "UInt32" => Col::Fixed(4),
         "UInt64" | "Decimal(18, 6)" | "DateTime64(3, 'UTC')" => Col::Fixed(8),
         _ => return None,

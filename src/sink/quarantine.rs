@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use super::record;
 use crate::model::clock::{day_of, day_of_date, format_day};
-use crate::sink::row::{site_and_ts, InsertTable, EMAIL_TAG};
+use crate::sink::row::{site_and_ts, InsertTable};
 use crate::telemetry::metrics::Metrics;
 
 const MAGIC: &[u8; 8] = b"TACITQRN";
@@ -189,9 +189,7 @@ pub fn keep(
     metrics: &Metrics,
 ) {
     let mut payload = Vec::with_capacity(row.len() + 1);
-    if table == InsertTable::EmailEvents {
-        payload.push(EMAIL_TAG);
-    }
+    payload.extend_from_slice(table.tag());
     payload.extend_from_slice(row);
     let entry = Entry {
         reason: reason.to_string(),

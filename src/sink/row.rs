@@ -4,27 +4,41 @@
 //! row is encoded once per hit and never decoded again on its way to the
 //! engine. An events row starts with its site (a non-empty string, so a
 //! first byte of at least 1); an email row starts with the tag 0, which
-//! the writer strips. The column list and the encoding are
+//! the writer strips; a visit version (`crate::visits::Visit`) starts with
+//! two zero bytes (an email row's site follows its tag, so its second byte
+//! is never 0). The column list and the encoding are
 //! checked against the engine by the integration tests that read every
 //! column back (`tests/it/hits.rs`, `tests/it/enrich.rs`).
 
 use crate::model::row::ColumnWriter;
 use crate::privacy::email::EmailEvent;
 use crate::privacy::Event;
+use crate::visits::{self, Visit};
 
 /// The table a logged row goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InsertTable {
     Events,
     EmailEvents,
+    Visits,
 }
 
 impl InsertTable {
     /// The table a payload is for, and the payload as the engine reads it.
     pub fn of(payload: &[u8]) -> (InsertTable, &[u8]) {
-        match payload.split_first() {
-            Some((&EMAIL_TAG, rest)) => (InsertTable::EmailEvents, rest),
+        match payload {
+            [EMAIL_TAG, VISIT_TAG, rest @ ..] => (InsertTable::Visits, rest),
+            [EMAIL_TAG, rest @ ..] => (InsertTable::EmailEvents, rest),
             _ => (InsertTable::Events, payload),
+        }
+    }
+
+    /// The bytes a logged row of this table starts with.
+    pub fn tag(self) -> &'static [u8] {
+        match self {
+            InsertTable::Events => &[],
+            InsertTable::EmailEvents => &[EMAIL_TAG],
+            InsertTable::Visits => &[EMAIL_TAG, VISIT_TAG],
         }
     }
 
@@ -35,6 +49,9 @@ impl InsertTable {
             InsertTable::EmailEvents => {
                 format!("INSERT INTO email_events ({EMAIL_COLUMNS}) FORMAT {format}")
             }
+            InsertTable::Visits => {
+                format!("INSERT INTO visits ({}) FORMAT {format}", visits::COLUMNS)
+            }
         }
     }
 
@@ -43,6 +60,7 @@ impl InsertTable {
         let list = match self {
             InsertTable::Events => COLUMNS,
             InsertTable::EmailEvents => EMAIL_COLUMNS,
+            InsertTable::Visits => visits::COLUMNS,
         };
         list.split(',').map(str::trim).collect()
     }
@@ -53,6 +71,7 @@ impl InsertTable {
         match self {
             InsertTable::Events => EVENT_TYPES,
             InsertTable::EmailEvents => EMAIL_TYPES,
+            InsertTable::Visits => visits::TYPES,
         }
     }
 }
@@ -122,8 +141,156 @@ impl StoredRow for EmailEvent {
     }
 }
 
+impl StoredRow for Visit {
+    /// The tag and this version, `RowBinary`-encoded in `visits::COLUMNS`
+    /// order.
+    fn write_row_binary(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(InsertTable::Visits.tag());
+        self.write_columns(&mut RowBinary(out));
+    }
+}
+
 /// The first byte of a logged email row.
 pub const EMAIL_TAG: u8 = 0;
+
+/// The second byte of a logged visit row (after [`EMAIL_TAG`]).
+pub const VISIT_TAG: u8 = 0;
+
+/// What a visit needs of a logged `events` row (`None` for another table's
+/// row, or one that does not parse): the fields by their place in
+/// [`COLUMNS`], read from the row as logged, so rows replayed from the log
+/// on start go through the same code as live ones.
+pub fn visit_hit(payload: &[u8]) -> Option<visits::Hit> {
+    let (InsertTable::Events, row) = InsertTable::of(payload) else {
+        return None;
+    };
+    let mut r = Reader { buf: row, at: 0 };
+    let mut h = visits::Hit {
+        site: r.string()?.to_string(),
+        ts: r.i64()?,
+        name: r.string()?.to_string(),
+        ..visits::Hit::default()
+    };
+    r.string()?; // hostname
+    h.pathname = r.string()?.to_string();
+    r.string()?; // query
+    r.string()?; // referrer_host
+    h.referrer_source = r.string()?.to_string();
+    h.channel = r.string()?.to_string();
+    r.string()?; // utm_source
+    r.string()?; // utm_medium
+    h.utm_campaign = r.string()?.to_string();
+    r.string()?; // utm_content
+    r.string()?; // utm_term
+    h.visitor_id = r.u64()?;
+    r.string()?; // consent
+    r.string()?; // ip_prefix
+    h.country = r.string()?.to_string();
+    for _ in 0..6 {
+        r.string()?; // region, city, browser, its version, os, its version
+    }
+    h.device = r.string()?.to_string();
+    r.string()?; // language
+    r.skip(2)?; // screen_width
+    r.string()?; // screen
+    r.strings()?; // prop_keys
+    r.strings()?; // prop_values
+    r.skip(1)?; // interactive
+    r.skip(8)?; // revenue_amount
+    r.string()?; // revenue_currency
+    h.scroll_depth = r.bytes(1)?[0];
+    h.engaged_ms = u32::from_le_bytes(r.bytes(4)?.try_into().ok()?);
+    (r.at == row.len()).then_some(h)
+}
+
+/// A logged visit version read back (`None` for another table's row, or
+/// one that does not parse): for the restart, which puts back the newest
+/// version the log still holds.
+pub fn visit_of(payload: &[u8]) -> Option<Visit> {
+    let (InsertTable::Visits, row) = InsertTable::of(payload) else {
+        return None;
+    };
+    let mut r = Reader { buf: row, at: 0 };
+    let site = r.string()?.to_string();
+    let start = r.i64()?;
+    let day = u16::from_le_bytes(r.bytes(2)?.try_into().ok()?) as i32;
+    let visitor_id = r.u64()?;
+    let id = r.i64()?;
+    let end = r.i64()?;
+    r.skip(8)?; // pageviews, events (from the hits)
+    r.string()?; // entry_page
+    r.string()?; // exit_page
+    let mut v = visits::Stored {
+        site,
+        day,
+        visitor_id,
+        id,
+        start,
+        end,
+        referrer_source: r.string()?.to_string(),
+        channel: r.string()?.to_string(),
+        utm_campaign: r.string()?.to_string(),
+        country: r.string()?.to_string(),
+        device: r.string()?.to_string(),
+        event_names: r.strings()?,
+        pages: r.strings()?,
+        engaged_ms: 0,
+        scroll_depth: 0,
+        closed: false,
+        version: 0,
+    };
+    v.engaged_ms = r.u64()?;
+    v.scroll_depth = r.bytes(1)?[0];
+    v.closed = r.bytes(1)?[0] != 0;
+    v.version = r.u64()?;
+    (r.at == row.len()).then(|| v.into_visit())
+}
+
+/// Reads `RowBinary` fields in order.
+struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn varint(&mut self) -> Option<u64> {
+        let (mut n, mut shift) = (0u64, 0u32);
+        loop {
+            let b = *self.buf.get(self.at)?;
+            self.at += 1;
+            n |= ((b & 0x7f) as u64).checked_shl(shift)?;
+            if b < 0x80 {
+                return Some(n);
+            }
+            shift += 7;
+            if shift > 63 {
+                return None;
+            }
+        }
+    }
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.buf.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+    fn skip(&mut self, n: usize) -> Option<()> {
+        self.bytes(n).map(|_| ())
+    }
+    fn string(&mut self) -> Option<&'a str> {
+        let n = self.varint()? as usize;
+        std::str::from_utf8(self.bytes(n)?).ok()
+    }
+    fn strings(&mut self) -> Option<Vec<String>> {
+        let n = self.varint()?;
+        (0..n).map(|_| self.string().map(str::to_string)).collect()
+    }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.bytes(8)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.bytes(8)?.try_into().ok()?))
+    }
+}
 
 /// The `email_events` columns, in the order [`EmailEvent::write_row_binary`]
 /// writes them (after the tag).
@@ -242,6 +409,49 @@ mod tests {
             last = at;
         }
         assert_eq!(names.len(), 12);
+    }
+
+    #[test]
+    fn a_logged_event_gives_its_hit_and_a_visit_row_reads_back() {
+        let mut buf = Vec::new();
+        let ev = Event::sample();
+        ev.write_row_binary(&mut buf);
+        let h = visit_hit(&buf).expect("an events row");
+        let json = serde_json::to_value(&ev).unwrap();
+        assert_eq!(h.site, json["site"]);
+        assert_eq!(h.ts, 1_700_000_000_000);
+        assert_eq!(h.name, json["name"]);
+        assert_eq!(h.pathname, json["pathname"]);
+        assert_eq!(h.visitor_id, json["visitor_id"]);
+        assert_eq!(h.country, json["country"]);
+        assert_eq!(h.device, json["device"]);
+        assert_eq!(h.engaged_ms as u64, json["engaged_ms"]);
+        let mut v = Visit::first(&h);
+        v.add(&visits::Hit {
+            ts: h.ts + 5,
+            name: "signup".into(),
+            ..h.clone()
+        });
+        v.version = 77;
+        let mut row = Vec::new();
+        v.write_row_binary(&mut row);
+        assert_eq!(InsertTable::of(&row).0, InsertTable::Visits);
+        assert_eq!(site_and_ts(&row), Some((h.site.as_bytes(), h.ts)));
+        assert_eq!(visit_hit(&row), None);
+        let back = visit_of(&row).expect("a visit row");
+        assert_eq!(
+            (back.id, back.start, back.end, back.version),
+            (v.id, v.start, v.end, 77)
+        );
+        assert_eq!((back.events(), back.pageviews()), (2, v.pageviews()));
+        assert_eq!(back.entry_page(), v.entry_page());
+        let mut again = Vec::new();
+        back.write_row_binary(&mut again);
+        assert_eq!(again, row, "a reloaded visit writes the same row");
+        let mut email = Vec::new();
+        EmailEvent::sample().write_row_binary(&mut email);
+        assert_eq!(visit_hit(&email), None);
+        assert!(visit_of(&email).is_none());
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub const SHARDED: &[(&str, &str)] = &[
     ("events", "cityHash64(site, toDate(ts), visitor_id)"),
     ("email_events", "cityHash64(site, toDate(ts), visitor_id)"),
     ("sessions", "cityHash64(site, day, visitor_id)"),
+    ("visits", "cityHash64(site, day, visitor_id)"),
     ("events_recent", "cityHash64(site, toDate(ts), visitor_id)"),
     ("sessions_tail", "cityHash64(site, day, visitor_id)"),
     ("import_staging", "cityHash64(site, toDate(ts), visitor_id)"),

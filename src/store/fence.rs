@@ -49,6 +49,7 @@ pub const FILTERED: &[(&str, &str)] = &[
     ("email_events", "ts"),
     ("events_recent", "ts"),
     ("sessions", "start"),
+    ("visits", "start"),
     ("sessions_tail", "start"),
 ];
 

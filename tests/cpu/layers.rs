@@ -17,9 +17,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("privacy", &["model", "config", "enrich", "store"]),
     ("ingest", &["model", "config", "enrich", "privacy"]),
     ("analytics", &["model", "store"]),
+    ("visits", &["model", "store"]),
     (
         "sink",
-        &["model", "config", "telemetry", "privacy", "store"],
+        &["model", "config", "telemetry", "privacy", "store", "visits"],
     ),
     ("export", &["model", "config", "store", "analytics"]),
     ("query", &["model", "store"]),

@@ -38,3 +38,5 @@ mod retention;
 mod sessions;
 mod slowloris;
 mod trackers;
+mod visits;
+mod visits_rule;

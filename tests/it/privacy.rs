@@ -90,7 +90,10 @@ async fn canary_identifiers_appear_nowhere() {
     })
     .await;
     let mut spool_text = String::new();
-    for e in std::fs::read_dir(db.dir.join("wal")).unwrap() {
+    let log_files = std::fs::read_dir(db.dir.join("wal"))
+        .unwrap()
+        .chain(std::fs::read_dir(db.dir.join("wal-visits")).unwrap());
+    for e in log_files {
         spool_text.push_str(&String::from_utf8_lossy(
             &std::fs::read(e.unwrap().path()).unwrap(),
         ));
@@ -117,13 +120,14 @@ async fn canary_identifiers_appear_nowhere() {
         .query(
             "SELECT 'events', arrayStringConcat(arrayConcat([utm_campaign, utm_term, utm_content], prop_values), ' ') FROM events
              UNION ALL SELECT 'sessions', utm_campaign FROM sessions
+             UNION ALL SELECT 'visits', utm_campaign FROM visits
              UNION ALL SELECT 'rollup_daily', arrayStringConcat(groupArray(value), ' ') FROM rollup_daily
                  WHERE dimension IN ('utm_campaign', 'utm_term', 'utm_content') OR startsWith(dimension, 'prop')",
         )
         .fetch_all()
         .await
         .unwrap();
-    for tier in ["events", "sessions", "rollup_daily"] {
+    for tier in ["events", "sessions", "visits", "rollup_daily"] {
         let texts: Vec<&String> = stored
             .iter()
             .filter(|(t, _)| t == tier)

@@ -1,0 +1,707 @@
+//! Live visits, built in the collector: each accepted anonymous event is
+//! handed here once its row is durable in the write-ahead log, and joins
+//! its visitor's open visit in memory. Visit versions leave through the
+//! same log (`sink/visit_flush.rs`) into the `visits` table, so a visit is
+//! in the engine within a flush interval of its last hit, and nothing
+//! reads events back out of the engine to build it.
+//!
+//! The rule is the sessionizer's (`analytics/sessions.rs`, which the
+//! day-close rollup still runs over the stored events as the source of
+//! truth for closed days): a visit is one visitor's hits on one site on one
+//! UTC day (visitor ids are per day) with no gap over 30 minutes, counted
+//! in whole seconds as ClickHouse's `dateDiff('second', …)` counts them
+//! (the difference of the seconds since the epoch). Hits are ordered by
+//! their time, not their arrival: a hit that arrives out of order (another
+//! I/O thread stamped it a moment earlier) takes its place in the visit,
+//! and one that closes the gap between two visits merges them; the later
+//! one is then written once more with no events (a retraction readers
+//! skip).
+//!
+//! The table is bounded by bytes (`sink.visits_max_bytes`, split evenly
+//! over its shards). At the cap the visits whose last hit is oldest are
+//! closed early (their final version written, `tacit_visits_evicted`
+//! counted); if such a visitor comes back within 30 minutes the live
+//! numbers show two visits where the closed day's rollup, recomputing from
+//! the events, shows one.
+
+pub mod realtime;
+pub mod reload;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crate::model::row::ColumnWriter;
+use crate::model::sync::lock;
+
+/// Inactivity that ends a visit, in whole seconds (see the module doc).
+pub const VISIT_GAP_SECONDS: i64 = 30 * 60;
+
+/// How long after a visit can no longer be extended by a hit stamped in
+/// order it stays in memory, for hits stamped a moment earlier that arrive
+/// late (several I/O threads stamp and log hits concurrently).
+pub const GRACE_MS: i64 = 5_000;
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// Shards of the table, each behind its own lock: hits of different
+/// visitors on different I/O threads rarely wait for each other.
+const SHARDS: usize = 16;
+
+/// Bytes counted for a visit besides its strings: the struct, its map
+/// slot, the allocator's share of its strings. With [`STEP_OVERHEAD`]
+/// calibrated against the resident set (the ignored test
+/// `memory_of_100k_open_visits`: 100,000 visits of three page views count
+/// about what they add to it, some 860 bytes each).
+const VISIT_OVERHEAD: usize = 448;
+/// Bytes counted per hit of a visit besides its strings (the step and its
+/// two allocations).
+const STEP_OVERHEAD: usize = 96;
+
+fn sec(ms: i64) -> i64 {
+    ms.div_euclid(1000)
+}
+
+/// The UTC day (days since the epoch) of a time in ms.
+pub fn day_of(ms: i64) -> i32 {
+    ms.div_euclid(MS_PER_DAY) as i32
+}
+
+/// Whether two hits (or a hit and a visit's edge) at `a` ≤ `b` belong to
+/// one visit by the gap rule.
+pub fn within_gap(a: i64, b: i64) -> bool {
+    sec(b) - sec(a) <= VISIT_GAP_SECONDS
+}
+
+/// What a visit needs of one stored event (read from its logged row by
+/// `sink::row::visit_hit`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hit {
+    pub site: String,
+    pub ts: i64,
+    pub name: String,
+    pub visitor_id: u64,
+    pub pathname: String,
+    pub referrer_source: String,
+    pub channel: String,
+    pub utm_campaign: String,
+    pub country: String,
+    pub device: String,
+    pub scroll_depth: u8,
+    pub engaged_ms: u32,
+}
+
+impl Hit {
+    fn is_pageview(&self) -> bool {
+        self.name == "pageview"
+    }
+}
+
+/// One hit of a visit, in time order: its name and, for a page view, its
+/// path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub ts: i64,
+    pub name: Box<str>,
+    /// The path of a page view; `None` for any other event.
+    pub path: Option<Box<str>>,
+}
+
+/// A visit as the `visits` table keeps it (one row per version).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visit {
+    pub site: String,
+    pub day: i32,
+    pub visitor_id: u64,
+    /// The visit's key within the visitor-day: the time of the first hit
+    /// the collector saw (the start may move earlier, the id never does).
+    pub id: i64,
+    pub start: i64,
+    pub end: i64,
+    pub referrer_source: String,
+    pub channel: String,
+    pub utm_campaign: String,
+    pub country: String,
+    pub device: String,
+    /// Every hit in time order (ties in arrival order).
+    pub steps: Vec<Step>,
+    pub engaged_ms: u64,
+    pub scroll_depth: u8,
+    /// The final version: the visit can no longer be extended (or it was
+    /// closed early at the memory cap).
+    pub closed: bool,
+    /// Increases with each version written; the table keeps the highest.
+    pub version: u64,
+    /// Changed since its last version was written.
+    dirty: bool,
+    /// Merged into an earlier visit: its next version is a retraction (no
+    /// events), and then it is forgotten.
+    retracted: bool,
+    /// Changed by a hit in this process (a visit put back on start and
+    /// never extended here is closed without a version of its own).
+    touched: bool,
+}
+
+impl Visit {
+    /// A visit of one hit.
+    pub fn first(h: &Hit) -> Visit {
+        let mut v = Visit {
+            site: h.site.clone(),
+            day: day_of(h.ts),
+            visitor_id: h.visitor_id,
+            id: h.ts,
+            start: h.ts,
+            end: h.ts,
+            referrer_source: String::new(),
+            channel: String::new(),
+            utm_campaign: String::new(),
+            country: String::new(),
+            device: String::new(),
+            steps: Vec::with_capacity(2),
+            engaged_ms: 0,
+            scroll_depth: 0,
+            closed: false,
+            version: 0,
+            dirty: true,
+            retracted: false,
+            touched: true,
+        };
+        v.take_source(h);
+        v.steps.push(step_of(h));
+        v.engaged_ms = h.engaged_ms as u64;
+        v.scroll_depth = h.scroll_depth;
+        v
+    }
+
+    fn take_source(&mut self, h: &Hit) {
+        self.referrer_source.clone_from(&h.referrer_source);
+        self.channel.clone_from(&h.channel);
+        self.utm_campaign.clone_from(&h.utm_campaign);
+        self.country.clone_from(&h.country);
+        self.device.clone_from(&h.device);
+    }
+
+    /// Add a hit in its place by time (after the hits of the same time).
+    pub fn add(&mut self, h: &Hit) {
+        if h.ts < self.start {
+            self.start = h.ts;
+            self.take_source(h);
+        }
+        self.end = self.end.max(h.ts);
+        let at = self.steps.partition_point(|s| s.ts <= h.ts);
+        self.steps.insert(at, step_of(h));
+        self.engaged_ms += h.engaged_ms as u64;
+        self.scroll_depth = self.scroll_depth.max(h.scroll_depth);
+        self.dirty = true;
+        self.touched = true;
+    }
+
+    /// Take in a later visit of the same visitor (a late hit closed the gap).
+    fn absorb(&mut self, other: Visit) {
+        if other.start < self.start {
+            self.start = other.start;
+            self.referrer_source = other.referrer_source;
+            self.channel = other.channel;
+            self.utm_campaign = other.utm_campaign;
+            self.country = other.country;
+            self.device = other.device;
+        }
+        self.end = self.end.max(other.end);
+        let mut steps = std::mem::take(&mut self.steps);
+        steps.extend(other.steps);
+        steps.sort_by_key(|s| s.ts); // stable: earlier arrivals first
+        self.steps = steps;
+        self.engaged_ms += other.engaged_ms;
+        self.scroll_depth = self.scroll_depth.max(other.scroll_depth);
+        self.dirty = true;
+    }
+
+    /// Whether a hit at `ts` may join this visit.
+    fn reaches(&self, ts: i64) -> bool {
+        within_gap(self.end, ts) && within_gap(ts, self.start)
+    }
+
+    pub fn pageviews(&self) -> u32 {
+        self.steps.iter().filter(|s| s.path.is_some()).count() as u32
+    }
+
+    /// Events, page views included (0 for a retraction).
+    pub fn events(&self) -> u32 {
+        if self.retracted {
+            0
+        } else {
+            self.steps.len() as u32
+        }
+    }
+
+    pub fn entry_page(&self) -> &str {
+        self.steps
+            .iter()
+            .find_map(|s| s.path.as_deref())
+            .unwrap_or("")
+    }
+
+    pub fn exit_page(&self) -> &str {
+        self.steps
+            .iter()
+            .rev()
+            .find_map(|s| s.path.as_deref())
+            .unwrap_or("")
+    }
+
+    /// When the visit can no longer be extended: 30 minutes after its last
+    /// hit (to the end of that second), plus the grace for late arrivals.
+    pub fn closes_at(&self) -> i64 {
+        (sec(self.end) + VISIT_GAP_SECONDS + 1) * 1000 + GRACE_MS
+    }
+
+    /// Bytes counted against the cap.
+    pub fn bytes(&self) -> usize {
+        VISIT_OVERHEAD
+            + self.site.len()
+            + self.referrer_source.len()
+            + self.channel.len()
+            + self.utm_campaign.len()
+            + self.country.len()
+            + self.device.len()
+            + self
+                .steps
+                .iter()
+                .map(|s| STEP_OVERHEAD + s.name.len() + s.path.as_ref().map_or(0, |p| p.len()))
+                .sum::<usize>()
+    }
+
+    /// Hand the row's fields out in the `visits` column order
+    /// ([`COLUMNS`]); the sink encodes them. No visitor data beyond what
+    /// `sessions` holds: the daily pseudonymous id, paths, names, sources.
+    pub fn write_columns(&self, w: &mut impl ColumnWriter) {
+        w.string(&self.site);
+        w.i64(self.start);
+        w.u16(self.day.clamp(0, u16::MAX as i32) as u16);
+        w.u64(self.visitor_id);
+        w.i64(self.id);
+        w.i64(self.end);
+        if self.retracted {
+            w.u32(0);
+            w.u32(0);
+        } else {
+            w.u32(self.pageviews());
+            w.u32(self.events());
+        }
+        w.string(self.entry_page());
+        w.string(self.exit_page());
+        for s in [
+            &self.referrer_source,
+            &self.channel,
+            &self.utm_campaign,
+            &self.country,
+            &self.device,
+        ] {
+            w.string(s);
+        }
+        let (names, pages): (Vec<String>, Vec<String>) = if self.retracted {
+            (Vec::new(), Vec::new())
+        } else {
+            (
+                self.steps.iter().map(|s| s.name.to_string()).collect(),
+                self.steps
+                    .iter()
+                    .filter_map(|s| s.path.as_deref().map(str::to_string))
+                    .collect(),
+            )
+        };
+        w.strings(&names);
+        w.strings(&pages);
+        w.u64(self.engaged_ms);
+        w.u8(self.scroll_depth);
+        w.u8(self.closed as u8);
+        w.u64(self.version);
+    }
+}
+
+/// The `visits` columns, in the order [`Visit::write_columns`] hands them
+/// out (site first and a time second, as in every logged row: purge
+/// fences and the quarantine read them).
+pub const COLUMNS: &str = "site, start, day, visitor_id, visit_id, end, pageviews, events, \
+entry_page, exit_page, referrer_source, channel, utm_campaign, country, device, event_names, \
+pages, engaged_ms, scroll_depth, closed, version";
+
+/// The ClickHouse types of [`COLUMNS`] as a `Native` block declares them.
+pub const TYPES: &[&str] = &[
+    "String",
+    "DateTime64(3, 'UTC')",
+    "Date",
+    "UInt64",
+    "DateTime64(3, 'UTC')",
+    "DateTime64(3, 'UTC')",
+    "UInt32",
+    "UInt32",
+    "String",
+    "String",
+    "String",
+    "String",
+    "String",
+    "String",
+    "String",
+    "Array(String)",
+    "Array(String)",
+    "UInt64",
+    "UInt8",
+    "UInt8",
+    "UInt64",
+];
+
+/// A visit version as stored (in the engine or in the log), to be put
+/// back in memory on start.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stored {
+    pub site: String,
+    pub day: i32,
+    pub visitor_id: u64,
+    pub id: i64,
+    pub start: i64,
+    pub end: i64,
+    pub referrer_source: String,
+    pub channel: String,
+    pub utm_campaign: String,
+    pub country: String,
+    pub device: String,
+    pub event_names: Vec<String>,
+    pub pages: Vec<String>,
+    pub engaged_ms: u64,
+    pub scroll_depth: u8,
+    pub closed: bool,
+    pub version: u64,
+}
+
+impl Stored {
+    /// The visit in memory. The times of its hits are not stored: the
+    /// first is put at the start and the others at the end, so hits that
+    /// arrive from now on (later than all of them) go after them.
+    pub fn into_visit(self) -> Visit {
+        let mut pages = self.pages.into_iter();
+        let steps = self
+            .event_names
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| Step {
+                ts: if i == 0 { self.start } else { self.end },
+                path: if name == "pageview" {
+                    Some(pages.next().unwrap_or_default().into())
+                } else {
+                    None
+                },
+                name: name.into(),
+            })
+            .collect::<Vec<_>>();
+        Visit {
+            retracted: steps.is_empty(),
+            site: self.site,
+            day: self.day,
+            visitor_id: self.visitor_id,
+            id: self.id,
+            start: self.start,
+            end: self.end,
+            referrer_source: self.referrer_source,
+            channel: self.channel,
+            utm_campaign: self.utm_campaign,
+            country: self.country,
+            device: self.device,
+            steps,
+            engaged_ms: self.engaged_ms,
+            scroll_depth: self.scroll_depth,
+            closed: self.closed,
+            version: self.version,
+            dirty: false,
+            touched: false,
+        }
+    }
+}
+
+fn step_of(h: &Hit) -> Step {
+    Step {
+        ts: h.ts,
+        name: h.name.as_str().into(),
+        path: h.is_pageview().then(|| h.pathname.as_str().into()),
+    }
+}
+
+/// Counters of the open-visit table, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Visits in memory now.
+    pub open: AtomicI64,
+    /// Bytes counted against the cap now.
+    pub bytes: AtomicI64,
+    /// Visits closed early at the memory cap.
+    pub evicted: AtomicU64,
+    /// Visits merged into an earlier one by a late hit.
+    pub merged: AtomicU64,
+    /// Visit versions handed to the log.
+    pub versions: AtomicU64,
+    /// Hits that had no visitor id (stored without consent): in no visit.
+    pub anonymous_hits: AtomicU64,
+}
+
+#[derive(Default)]
+struct Shard {
+    /// By (visitor id, day): that visitor-day's visits in memory, of any
+    /// site (ids are per site, so nearly always one site and one visit).
+    map: HashMap<(u64, i32), Vec<Visit>>,
+    bytes: usize,
+    /// Visits that left the map (closed early, retracted) with a version
+    /// still to write.
+    out: Vec<Visit>,
+}
+
+/// The open visits of this collector.
+pub struct OpenVisits {
+    shards: Vec<Mutex<Shard>>,
+    /// Bytes per shard before the oldest visits are closed early.
+    shard_cap: usize,
+    pub stats: Stats,
+}
+
+impl OpenVisits {
+    /// A table holding at most about `max_bytes` of visits.
+    pub fn new(max_bytes: usize) -> OpenVisits {
+        OpenVisits {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shard_cap: (max_bytes / SHARDS).max(VISIT_OVERHEAD * 4),
+            stats: Stats::default(),
+        }
+    }
+
+    fn shard(&self, visitor_id: u64, day: i32) -> &Mutex<Shard> {
+        let h = visitor_id ^ (day as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        &self.shards[(h % SHARDS as u64) as usize]
+    }
+
+    /// One stored hit joins its visit (or starts one). Hits without a
+    /// visitor id belong to no visit.
+    pub fn observe(&self, h: &Hit) {
+        if h.visitor_id == 0 {
+            self.stats.anonymous_hits.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let day = day_of(h.ts);
+        let mut s = lock(self.shard(h.visitor_id, day));
+        let s = &mut *s;
+        let visits = s
+            .map
+            .entry((h.visitor_id, day))
+            .or_insert_with(|| Vec::with_capacity(1));
+        let before: usize = visits.iter().map(Visit::bytes).sum();
+        let mut hits: Vec<usize> = (0..visits.len())
+            .filter(|&i| visits[i].site == h.site && visits[i].reaches(h.ts))
+            .collect();
+        let mut opened = 0i64;
+        match hits.len() {
+            0 => {
+                visits.push(Visit::first(h));
+                opened = 1;
+            }
+            1 => visits[hits[0]].add(h),
+            _ => {
+                // The hit closes a gap: the earliest visit takes in the others.
+                hits.sort_unstable_by(|a, b| b.cmp(a));
+                let mut taken: Vec<Visit> = hits.iter().map(|&i| visits.remove(i)).collect();
+                taken.sort_by_key(|v| v.start);
+                let mut first = taken.remove(0);
+                for v in taken {
+                    if v.version > 0 {
+                        // Its rows are in the engine: write a retraction.
+                        let mut gone = v.clone();
+                        gone.retracted = true;
+                        gone.closed = true;
+                        gone.steps = Vec::new();
+                        s.out.push(gone);
+                    }
+                    first.absorb(v);
+                    self.stats.merged.fetch_add(1, Ordering::Relaxed);
+                    opened -= 1;
+                }
+                first.add(h);
+                visits.push(first);
+            }
+        }
+        let after: usize = visits.iter().map(Visit::bytes).sum();
+        s.bytes = s.bytes + after - before;
+        self.stats.open.fetch_add(opened, Ordering::Relaxed);
+        self.stats
+            .bytes
+            .fetch_add(after as i64 - before as i64, Ordering::Relaxed);
+        if s.bytes > self.shard_cap {
+            self.evict(s);
+        }
+    }
+
+    /// Close the visits whose last hit is oldest until the shard is at 90 %
+    /// of its cap: each gets its final version now.
+    fn evict(&self, s: &mut Shard) {
+        let mut by_end: Vec<(i64, (u64, i32))> = s
+            .map
+            .iter()
+            .map(|(k, vs)| (vs.iter().map(|v| v.end).max().unwrap_or(0), *k))
+            .collect();
+        by_end.sort_unstable();
+        let goal = self.shard_cap / 10 * 9;
+        for (_, k) in by_end {
+            if s.bytes <= goal {
+                break;
+            }
+            let Some(vs) = s.map.remove(&k) else { continue };
+            for mut v in vs {
+                let b = v.bytes();
+                s.bytes -= b;
+                self.stats.bytes.fetch_sub(b as i64, Ordering::Relaxed);
+                self.stats.open.fetch_sub(1, Ordering::Relaxed);
+                self.stats.evicted.fetch_add(1, Ordering::Relaxed);
+                v.closed = true;
+                v.dirty = true;
+                if v.touched {
+                    s.out.push(v);
+                }
+            }
+        }
+    }
+
+    /// Hand every visit with a new version to `emit` (each at most once per
+    /// call: the flusher calls it every flush interval): the changed ones,
+    /// the ones that can no longer be extended at `now_ms` (their final
+    /// version, then forgotten), the ones closed early and the
+    /// retractions. Versions are `now_ms`, or one more than the visit's
+    /// last if the clock has not moved past it.
+    pub fn drain(&self, now_ms: i64, mut emit: impl FnMut(&Visit)) -> usize {
+        let mut n = 0;
+        let version = |v: &Visit| (now_ms.max(0) as u64).max(v.version + 1);
+        for shard in &self.shards {
+            let mut s = lock(shard);
+            let s = &mut *s;
+            for mut v in s.out.drain(..) {
+                v.version = version(&v);
+                emit(&v);
+                n += 1;
+            }
+            let mut freed = 0usize;
+            let mut closed = 0i64;
+            s.map.retain(|_, vs| {
+                vs.retain_mut(|v| {
+                    if now_ms >= v.closes_at() {
+                        v.closed = true;
+                        v.dirty = v.touched;
+                    }
+                    if v.dirty {
+                        v.version = version(v);
+                        v.dirty = false;
+                        emit(v);
+                        n += 1;
+                    }
+                    if v.closed {
+                        freed += v.bytes();
+                        closed += 1;
+                    }
+                    !v.closed
+                });
+                !vs.is_empty()
+            });
+            s.bytes -= freed.min(s.bytes);
+            self.stats.bytes.fetch_sub(freed as i64, Ordering::Relaxed);
+            self.stats.open.fetch_sub(closed, Ordering::Relaxed);
+        }
+        self.stats.versions.fetch_add(n as u64, Ordering::Relaxed);
+        n
+    }
+
+    /// Put back a visit read from a stored version (on start): it replaces
+    /// the one in memory with the same key if its version is newer. A
+    /// visit put back is not written again unless a hit here changes it
+    /// (another collector may be the one extending it).
+    pub fn restore(&self, mut v: Visit) {
+        v.dirty = false;
+        v.touched = false;
+        let mut s = lock(self.shard(v.visitor_id, v.day));
+        let s = &mut *s;
+        let visits = s
+            .map
+            .entry((v.visitor_id, v.day))
+            .or_insert_with(|| Vec::with_capacity(1));
+        let b = v.bytes() as i64;
+        if v.closed || v.retracted {
+            // Final: nothing can extend it any more.
+            if let Some(i) = visits.iter().position(|o| o.site == v.site && o.id == v.id) {
+                let o = visits.swap_remove(i);
+                let ob = o.bytes();
+                s.bytes -= ob.min(s.bytes);
+                self.stats.bytes.fetch_sub(ob as i64, Ordering::Relaxed);
+                self.stats.open.fetch_sub(1, Ordering::Relaxed);
+            }
+            return;
+        }
+        if let Some(o) = visits.iter_mut().find(|o| o.site == v.site && o.id == v.id) {
+            if o.version < v.version {
+                let d = b - o.bytes() as i64;
+                *o = v;
+                s.bytes = (s.bytes as i64 + d).max(0) as usize;
+                self.stats.bytes.fetch_add(d, Ordering::Relaxed);
+            }
+            return;
+        }
+        visits.push(v);
+        s.bytes += b as usize;
+        self.stats.bytes.fetch_add(b, Ordering::Relaxed);
+        self.stats.open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether a hit is already counted in a visit in memory: one of the
+    /// same site and visitor-day reaches at least its time (for rows the
+    /// log replays on start, which a stored version may hold already).
+    pub fn covers(&self, h: &Hit) -> bool {
+        let day = day_of(h.ts);
+        let s = lock(self.shard(h.visitor_id, day));
+        s.map.get(&(h.visitor_id, day)).is_some_and(|vs| {
+            vs.iter()
+                .any(|v| v.site == h.site && v.start <= h.ts && h.ts <= v.end)
+        })
+    }
+
+    /// Forget the visits of `site` that started before `cutoff_ms` (a purge
+    /// fence): they are not written again.
+    pub fn purge(&self, site: &str, cutoff_ms: i64) -> usize {
+        let mut n = 0;
+        for shard in &self.shards {
+            let mut s = lock(shard);
+            let s = &mut *s;
+            let mut freed = 0usize;
+            s.map.retain(|_, vs| {
+                vs.retain(|v| {
+                    let gone = v.site == site && v.start < cutoff_ms;
+                    if gone {
+                        freed += v.bytes();
+                        n += 1;
+                    }
+                    !gone
+                });
+                !vs.is_empty()
+            });
+            s.out.retain(|v| !(v.site == site && v.start < cutoff_ms));
+            s.bytes -= freed.min(s.bytes);
+            self.stats.bytes.fetch_sub(freed as i64, Ordering::Relaxed);
+        }
+        self.stats.open.fetch_sub(n as i64, Ordering::Relaxed);
+        n
+    }
+
+    /// A copy of every visit in memory (tests, the restart check).
+    pub fn snapshot(&self) -> Vec<Visit> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            let s = lock(shard);
+            out.extend(s.map.values().flatten().cloned());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

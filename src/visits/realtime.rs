@@ -1,0 +1,60 @@
+//! Realtime figures from the live visits (`live_visits`, the newest
+//! version of each visit the collectors wrote): today's visits, bounce
+//! rate and mean duration, current within `sink.visits_flush_interval_ms`
+//! (plus the writer's delivery). No visitor id leaves the engine.
+
+use crate::model::clock::format_day;
+use crate::store::{Store, StoreError};
+
+/// Visits of one site and UTC day so far.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Realtime {
+    pub visits: u64,
+    /// Visits with at most one event, over visits (0 without visits).
+    pub bounce_rate: f64,
+    /// Mean seconds between a visit's first and last hit.
+    pub visit_duration_s: f64,
+    pub pageviews: u64,
+    /// Visits still open (no final version yet).
+    pub open: u64,
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct Row {
+    visits: u64,
+    bounces: u64,
+    duration_s: f64,
+    pageviews: u64,
+    open: u64,
+}
+
+/// The SQL, with `{site:String}` and `{day:Date}`.
+pub const SQL: &str = "SELECT count() AS visits, toUInt64(sum(bounced)) AS bounces,
+       sum(duration_s) AS duration_s, toUInt64(sum(pageviews)) AS pageviews,
+       toUInt64(countIf(closed = 0)) AS open
+FROM live_visits WHERE site = {site:String} AND day = {day:Date}";
+
+/// Today's (or any live day's) figures for `site`.
+pub async fn figures(store: &Store, site: &str, day: i32) -> Result<Realtime, StoreError> {
+    let r: Row = store
+        .client()
+        .query(SQL)
+        .param("site", site)
+        .param("day", format_day(day))
+        .fetch_one()
+        .await?;
+    let per = |x: f64| {
+        if r.visits == 0 {
+            0.0
+        } else {
+            x / r.visits as f64
+        }
+    };
+    Ok(Realtime {
+        visits: r.visits,
+        bounce_rate: per(r.bounces as f64),
+        visit_duration_s: per(r.duration_s),
+        pageviews: r.pageviews,
+        open: r.open,
+    })
+}
