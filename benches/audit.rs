@@ -121,7 +121,7 @@ fn linked(release: usize, c: &Cell, withheld: bool, margin: bool) -> LinkedCell 
 }
 
 fn main() {
-    let days = 28;
+    let days: i32 = std::env::var("TACIT_BENCH_DAYS").ok().and_then(|s| s.parse().ok()).unwrap_or(28);
     let scale: f64 = std::env::var("TACIT_BENCH_SCALE")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -130,19 +130,6 @@ fn main() {
     let (mut n_cells, mut n_small, mut n_per_table) = (0, 0, 0);
     // Every dimension is fixed per visitor: each atom is its own group.
     let groups: Vec<usize> = (0..atoms.len()).collect();
-    // Coordinates: site, day, then each dimension's value interned.
-    let mut ids: Vec<std::collections::HashMap<String, u32>> = vec![Default::default(); 3];
-    let coords: Vec<Vec<u32>> = atoms
-        .iter()
-        .map(|(d, keys, _)| {
-            let mut c = vec![0, *d as u32];
-            for (j, k) in keys.iter().enumerate() {
-                let next = ids[j].len() as u32;
-                c.push(*ids[j].entry(k.clone()).or_insert(next));
-            }
-            c
-        })
-        .collect();
     let mut plan: Vec<(String, (i32, i32))> = Vec::new();
     for d in 0..days {
         plan.push((format!("day {d}"), (d, d + 1)));
@@ -182,7 +169,7 @@ fn main() {
                     .map(|(c, h)| linked(r, c, *h, false)),
             );
             all.extend(margins.iter().map(|c| linked(r, c, false, true)));
-            let added = match link::protect(&mut all, &groups, &coords, r, K) {
+            let added = match link::protect(&mut all, &groups, r, K) {
                 Ok(a) => a,
                 Err(link::LinkCheckError::Unprotectable { .. }) => {
                     // Refused: the partner does not get this release.
@@ -239,7 +226,7 @@ fn main() {
     }
     let final_audit = {
         let t0 = Instant::now();
-        let b = link::audit(&held, &groups, &coords, K).expect("audit");
+        let b = link::audit(&held, &groups, K).expect("audit");
         let narrow = b.values().filter(|b| !b.protected(K)).count();
         (t0.elapsed(), b.len(), narrow)
     };

@@ -321,32 +321,6 @@ pub fn visitor_groups(atoms: &[Atom], finest: &[String]) -> Vec<usize> {
         .collect()
 }
 
-/// Each atom's coordinates for the audit's cube moves: its site, its day,
-/// then the value of each finest dimension, each interned as a number
-/// (per axis).
-pub fn coordinates(atoms: &[Atom]) -> Vec<Vec<u32>> {
-    let mut ids: Vec<HashMap<&str, u32>> = Vec::new();
-    atoms
-        .iter()
-        .map(|a| {
-            let mut c = Vec::with_capacity(a.keys.len() + 2);
-            let names = std::iter::once(a.site.as_str()).chain(a.keys.iter().map(String::as_str));
-            for (j, name) in names.enumerate() {
-                if ids.len() <= j {
-                    ids.push(HashMap::new());
-                }
-                let next = ids[j].len() as u32;
-                let id = *ids[j].entry(name).or_insert(next);
-                c.push(id);
-                if j == 0 {
-                    c.push(a.day as u32);
-                }
-            }
-            c
-        })
-        .collect()
-}
-
 /// The cells of a release, with the atoms each covers (none if it cannot
 /// be mapped onto the finest dimensions: it is then left out of the audit).
 pub fn to_linked(

@@ -307,8 +307,7 @@ fn link_check(
         }
         all.extend(linked::to_linked(r, g, &finest, &atoms, &index));
     }
-    let coords = linked::coordinates(&atoms);
-    let added = link::protect(&mut all, &groups, &coords, new, spec.protection)
+    let added = link::protect(&mut all, &groups, new, spec.protection)
         .map_err(ExportError::Linked)?;
     for &i in &added {
         hidden[i - new_offset] = true;

@@ -30,8 +30,20 @@ use std::collections::HashMap;
 
 use super::{LinkedCell, Point, Row, CAP};
 
-/// Cube candidates looked at per cell before giving up.
-const CANDIDATES: usize = 6_000;
+/// Search nodes per cell before giving up.
+const NODES: usize = 4_000;
+
+/// Atoms in one move at most.
+const ATOMS: usize = 24;
+
+/// Candidates tried per figure to balance.
+const BRANCH: usize = 4;
+
+/// Moves added up per direction.
+const MOVES: usize = 12;
+
+/// Cells of the new release one completion may withhold.
+const OPEN: usize = 3;
 
 /// A solution of the partner's system: the base point plus sparse changes
 /// (per unknown, and the resulting change of each relation's sum).
@@ -56,10 +68,6 @@ pub(super) struct Space<'a> {
     /// Per unknown: the atoms it sums.
     var_atoms: &'a [Vec<usize>],
     cells_of_atom: Vec<Vec<usize>>,
-    coords: &'a [Vec<u32>],
-    at: HashMap<&'a [u32], usize>,
-    /// Per axis: the values atoms take on it.
-    domain: Vec<Vec<u32>>,
 }
 
 /// A cube that every known figure but some cells of the new release
@@ -79,7 +87,6 @@ impl<'a> Space<'a> {
         atom_vars: &'a [Vec<usize>],
         var_atoms: &'a [Vec<usize>],
         cells: &[LinkedCell],
-        coords: &'a [Vec<u32>],
     ) -> Self {
         let mut rows_of_var: Vec<Vec<(usize, i64)>> = vec![Vec::new(); n_vars];
         let base_sum = rows
@@ -94,7 +101,7 @@ impl<'a> Space<'a> {
                 s
             })
             .collect();
-        let mut cells_of_atom: Vec<Vec<usize>> = vec![Vec::new(); coords.len()];
+        let mut cells_of_atom: Vec<Vec<usize>> = vec![Vec::new(); atom_vars.len()];
         for (i, c) in cells.iter().enumerate() {
             for &a in &c.atoms {
                 cells_of_atom[a].push(i);
@@ -104,22 +111,6 @@ impl<'a> Space<'a> {
             list.sort_unstable();
             list.dedup();
         }
-        let axes = coords.first().map_or(0, Vec::len);
-        let mut domain: Vec<Vec<u32>> = vec![Vec::new(); axes];
-        for c in coords {
-            for (j, &x) in c.iter().enumerate() {
-                domain[j].push(x);
-            }
-        }
-        for d in &mut domain {
-            d.sort_unstable();
-            d.dedup();
-        }
-        let at = coords
-            .iter()
-            .enumerate()
-            .map(|(a, c)| (c.as_slice(), a))
-            .collect();
         Space {
             rows,
             rows_of_var,
@@ -128,9 +119,6 @@ impl<'a> Space<'a> {
             atom_vars,
             var_atoms,
             cells_of_atom,
-            coords,
-            at,
-            domain,
         }
     }
 
@@ -229,10 +217,20 @@ impl<'a> Space<'a> {
         best
     }
 
-    /// Search cubes around cell `t` (its visitors: the unknowns `target`)
-    /// for two solutions `protection` apart, starting from `up` and `down`
-    /// (solutions already found). Returns the two points reached; `best`
-    /// gets the cheapest cube that only cells of release `new` block.
+    /// An atom's room to go down at a point: the least of its own counts.
+    fn room(&self, s: &Shift, a: usize) -> i64 {
+        self.atom_vars[a]
+            .iter()
+            .filter(|&&v| self.var_atoms[v].len() == 1)
+            .filter_map(|&v| self.base[v].map(|b| b + s.var.get(&v).copied().unwrap_or(0)))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Search moves around cell `t` (its visitors: the unknowns `target`)
+    /// for two solutions `protection` apart. Returns the two points; `best`
+    /// gets the cheapest set of cells of release `new` whose withholding
+    /// would let a move through.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn search(
         &self,
@@ -245,147 +243,207 @@ impl<'a> Space<'a> {
         best: &mut Option<Completion>,
     ) -> Option<(Shift, Shift)> {
         let p = protection as i64;
-        let mut up = Shift::default();
-        let mut down = Shift::default();
-        let base = self.value(&up, target)?;
-        let mut budget = CANDIDATES;
-        let in_target: HashMap<usize, ()> = cells[t].atoms.iter().map(|&a| (a, ())).collect();
-        let axes = self.domain.len();
-        // Smaller cubes first (fewer atoms to move), every axis set.
-        let mut sets: Vec<u32> = (1..(1u32 << axes)).collect();
-        sets.sort_by_key(|s| (s.count_ones(), *s));
-        for &a0 in &cells[t].atoms {
-            for &set in &sets {
-                let axes_of: Vec<usize> = (0..axes).filter(|j| set & (1 << j) != 0).collect();
-                let mut cube: Vec<(usize, i64)> = vec![(a0, 1)];
-                let mut done = false;
-                self.grow(
-                    &axes_of,
-                    &mut cube,
-                    &mut budget,
-                    &mut |cube: &[(usize, i64)]| {
-                        // Signed sums over every figure and the target.
-                        let mut sums: HashMap<usize, i64> = HashMap::new();
-                        for &(a, s) in cube {
-                            for &c in &self.cells_of_atom[a] {
-                                if known[c] || c == t {
-                                    *sums.entry(c).or_default() += s;
-                                }
-                            }
-                        }
-                        let moves: i64 = cube
-                            .iter()
-                            .filter(|(a, _)| in_target.contains_key(a))
-                            .map(|(_, s)| s)
-                            .sum();
-                        if moves == 0 {
-                            return false;
-                        }
-                        let blockers: Vec<usize> = sums
-                            .iter()
-                            .filter(|&(&c, &s)| s != 0 && c != t)
-                            .map(|(&c, _)| c)
-                            .collect();
-                        if !blockers.is_empty() {
-                            let open = blockers.iter().all(|&c| {
-                                let cell = &cells[c];
-                                Some(cell.release) == new && !cell.margin && !cell.withheld
-                            });
-                            if open {
-                                let cost = blockers.iter().map(|&c| cells[c].visitors).sum();
-                                if best.as_ref().is_none_or(|b| cost < b.cost) {
-                                    let mut list = blockers;
-                                    list.sort_unstable();
-                                    *best = Some(Completion { cells: list, cost });
-                                }
-                            }
-                            return false;
-                        }
-                        // Oriented so the cell grows.
-                        let d: Vec<(usize, i64)> = cube
-                            .iter()
-                            .map(|&(a, s)| (a, if moves > 0 { s } else { -s }))
-                            .collect();
-                        let per = moves.abs();
-                        let width = |up: &Shift, down: &Shift| {
-                            self.value(up, target).unwrap_or(base)
-                                - self.value(down, target).unwrap_or(base)
-                        };
-                        let need = p - width(&up, &down);
-                        if let Some((_, s)) = self.farthest(&up, &d, (need + per - 1) / per) {
-                            up = s;
-                        }
-                        let need = p - width(&up, &down);
-                        if need > 0 {
-                            let back: Vec<(usize, i64)> = d.iter().map(|&(a, s)| (a, -s)).collect();
-                            if let Some((_, s)) =
-                                self.farthest(&down, &back, (need + per - 1) / per)
-                            {
-                                down = s;
-                            }
-                        }
-                        done = width(&up, &down) >= p;
-                        done
-                    },
-                );
-                if done {
-                    return Some((up, down));
+        let base = self.value(&Shift::default(), target)?;
+        let mut points = [Shift::default(), Shift::default()];
+        let width = |pts: &[Shift; 2]| {
+            self.value(&pts[0], target).unwrap_or(base) - self.value(&pts[1], target).unwrap_or(base)
+        };
+        let mut budget = NODES;
+        for (side, dir) in [(0usize, 1i64), (1, -1)] {
+            for _ in 0..MOVES {
+                let need = p - width(&points);
+                if need <= 0 {
+                    return Some((points[0].clone(), points[1].clone()));
                 }
-                if budget == 0 {
-                    return None;
+                let mut c = Circuit {
+                    space: self,
+                    cells,
+                    known,
+                    t,
+                    new: None,
+                    point: &points[side],
+                    d: Vec::new(),
+                    sums: HashMap::new(),
+                    opened: Vec::new(),
+                    budget: &mut budget,
+                };
+                let Some((d, moves)) = c.find(dir) else {
+                    break;
+                };
+                let per = moves.abs();
+                match self.farthest(&points[side], &d, (need + per - 1) / per) {
+                    Some((_, s)) => points[side] = s,
+                    None => break,
+                }
+            }
+        }
+        if width(&points) >= p {
+            return Some((points[0].clone(), points[1].clone()));
+        }
+        // Which cells of the new release, withheld, would let a move through.
+        if new.is_some() {
+            let start = Shift::default();
+            let mut spare = NODES;
+            let mut c = Circuit {
+                space: self,
+                cells,
+                known,
+                t,
+                new,
+                point: &start,
+                d: Vec::new(),
+                sums: HashMap::new(),
+                opened: Vec::new(),
+                budget: &mut spare,
+            };
+            if c.find(1).is_some() && !c.opened.is_empty() {
+                let cost = c.opened.iter().map(|&c| cells[c].visitors).sum();
+                if best.as_ref().is_none_or(|b| cost < b.cost) {
+                    *best = Some(Completion {
+                        cells: c.opened.clone(),
+                        cost,
+                    });
                 }
             }
         }
         None
     }
+}
 
-    /// Extend `cube` along `axes` (one other value per axis, atoms that
-    /// exist), calling `found` on each whole cube until it returns true.
-    fn grow(
-        &self,
-        axes: &[usize],
-        cube: &mut Vec<(usize, i64)>,
-        budget: &mut usize,
-        found: &mut dyn FnMut(&[(usize, i64)]) -> bool,
-    ) -> bool {
-        let Some((&j, rest)) = axes.split_first() else {
-            if *budget == 0 {
-                return false;
+/// The depth-first search for one move: atoms with signs such that every
+/// known figure sums to zero over them and cell `t` does not.
+struct Circuit<'s, 'a> {
+    space: &'s Space<'a>,
+    cells: &'s [LinkedCell],
+    known: &'s [bool],
+    t: usize,
+    /// When set: cells of this release (rows of its file, released) may be
+    /// opened (withheld) instead of balanced, at most [`OPEN`] of them.
+    new: Option<usize>,
+    point: &'s Shift,
+    d: Vec<(usize, i64)>,
+    /// Per known figure touched: its sum over the move.
+    sums: HashMap<usize, i64>,
+    opened: Vec<usize>,
+    budget: &'s mut usize,
+}
+
+impl Circuit<'_, '_> {
+    fn apply(&mut self, a: usize, s: i64) {
+        self.d.push((a, s));
+        for &c in &self.space.cells_of_atom[a] {
+            if self.known[c] {
+                *self.sums.entry(c).or_default() += s;
             }
-            *budget -= 1;
-            return found(cube);
-        };
-        let start = cube[0].0;
-        let own = self.coords[start][j];
-        // Values near the cell's own first (days close by).
-        let mut values: Vec<u32> = self.domain[j].iter().copied().filter(|&x| x != own).collect();
-        values.sort_by_key(|&x| (x.abs_diff(own), x));
-        let half = cube.len();
-        let mut key: Vec<u32> = Vec::with_capacity(self.coords[start].len());
-        for x in values {
-            cube.truncate(half);
-            let mut whole = true;
-            for i in 0..half {
-                let (a, s) = cube[i];
-                key.clear();
-                key.extend_from_slice(&self.coords[a]);
-                key[j] = x;
-                match self.at.get(key.as_slice()) {
-                    Some(&b) => cube.push((b, -s)),
-                    None => {
-                        whole = false;
-                        break;
-                    }
+        }
+    }
+
+    fn undo(&mut self) {
+        let (a, s) = self.d.pop().expect("applied");
+        for &c in &self.space.cells_of_atom[a] {
+            if self.known[c] {
+                *self.sums.entry(c).or_default() -= s;
+            }
+        }
+    }
+
+    fn may_open(&self, c: usize) -> bool {
+        let cell = &self.cells[c];
+        Some(cell.release) == self.new && !cell.margin && !cell.withheld
+    }
+
+    /// A move in direction `dir` (+1: the cell grows) from the point, and
+    /// how much the cell moves along it.
+    fn find(&mut self, dir: i64) -> Option<(Vec<(usize, i64)>, i64)> {
+        let atoms = self.cells[self.t].atoms.clone();
+        for a0 in atoms {
+            if dir < 0 && self.space.room(self.point, a0) < 1 {
+                continue;
+            }
+            self.apply(a0, dir);
+            let found = self.dfs();
+            if found {
+                let moves: i64 = self
+                    .d
+                    .iter()
+                    .filter(|(a, _)| self.cells[self.t].atoms.contains(a))
+                    .map(|(_, s)| s)
+                    .sum();
+                if moves * dir > 0 {
+                    return Some((self.d.clone(), moves));
                 }
             }
-            if whole && self.grow(rest, cube, budget, found) {
-                return true;
+            while !self.d.is_empty() {
+                self.undo();
             }
-            if *budget == 0 {
+            self.opened.clear();
+            if *self.budget == 0 {
                 break;
             }
         }
-        cube.truncate(half);
+        None
+    }
+
+    fn dfs(&mut self) -> bool {
+        if *self.budget == 0 {
+            return false;
+        }
+        *self.budget -= 1;
+        // The unbalanced figure with the fewest atoms (opened ones aside).
+        let next = self
+            .sums
+            .iter()
+            .filter(|&(c, &s)| s != 0 && !self.opened.contains(c))
+            .map(|(&c, &s)| (self.cells[c].atoms.len(), c, s))
+            .min();
+        let Some((_, f, sum)) = next else {
+            return true;
+        };
+        if self.d.len() >= ATOMS {
+            return false;
+        }
+        let sign = -sum.signum();
+        let used: Vec<usize> = self.d.iter().map(|(a, _)| *a).collect();
+        // Candidates: atoms of the figure not in the move yet that can go
+        // the needed way, best first (figures fixed minus figures broken).
+        let mut cand: Vec<(i64, usize)> = self.cells[f]
+            .atoms
+            .iter()
+            .copied()
+            .filter(|a| !used.contains(a))
+            .filter(|&a| sign > 0 || self.space.room(self.point, a) >= 1)
+            .map(|a| {
+                let score: i64 = self.space.cells_of_atom[a]
+                    .iter()
+                    .filter(|&&c| self.known[c])
+                    .map(|c| {
+                        let s = self.sums.get(c).copied().unwrap_or(0);
+                        (s.abs() - (s + sign).abs()).signum()
+                    })
+                    .sum();
+                (-score, a)
+            })
+            .collect();
+        cand.sort_unstable();
+        cand.truncate(BRANCH);
+        for (_, a) in cand {
+            self.apply(a, sign);
+            if self.dfs() {
+                return true;
+            }
+            self.undo();
+            if *self.budget == 0 {
+                return false;
+            }
+        }
+        // Open the figure instead, if it is a row of the new release.
+        if self.may_open(f) && self.opened.len() < OPEN {
+            self.opened.push(f);
+            if self.dfs() {
+                return true;
+            }
+            self.opened.pop();
+        }
         false
     }
 }
