@@ -1,9 +1,11 @@
 //! The promise of docs/disclosure-control.md against the attack harness
-//! (`attack`, written apart from tacit's audit): for each scenario, the
-//! same releases are made twice, to two partners, from the same traffic:
-//! with per-release suppression only, the harness narrows some withheld
-//! small cell below the protection level (so the scenario is known to
-//! bite); with tacit's audit, it narrows none.
+//! (`attack`, written apart from tacit's audit). Scenarios (a)-(d) are
+//! partner setups the audit does not protect: the configuration refuses
+//! them at start-up, naming the key, and the harness shows why: with the
+//! same releases made with per-release suppression only, it narrows some
+//! withheld small cell below the protection level. Scenario (e) and the
+//! daily-only setup are allowed: made through tacit's audit, the harness
+//! narrows nothing.
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -175,7 +177,17 @@ async fn release_all(
 ) -> Vec<Table> {
     let mut raw = db.config();
     raw.policy.event_ttl_days = 120;
-    raw.exports = defs.iter().map(|d| export_toml(partner, *d)).collect();
+    // Per-release suppression links nothing, so the exports can go to
+    // partners of their own (a setup the configuration accepts); the
+    // attack then reads all the files as one partner would hold them.
+    raw.exports = defs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| match linking {
+            Linking::PerTableOnly => export_toml(&format!("{partner}-{i}"), *d),
+            _ => export_toml(partner, *d),
+        })
+        .collect();
     let cfg = raw.validate().unwrap();
     let mut files = Vec::new();
     for (e, period) in plan {
@@ -192,7 +204,7 @@ async fn release_all(
             linking,
         )
         .await
-        .unwrap_or_else(|err| panic!("{} {period}: {err}", spec.name));
+        .unwrap_or_else(|err| panic!("{} {period}: {err} ({err:?})", spec.name));
         files.push(attack::read_csv(
             &r.bytes,
             (p.start, p.end),
@@ -202,9 +214,10 @@ async fn release_all(
     files
 }
 
-/// Both runs of a scenario: per-release suppression must be broken by the
-/// harness, tacit's audit must not.
-async fn scenario(tag: &str, evs: &[Ev], defs: &[Def], plan: &[(usize, String)]) {
+/// A setup the configuration refuses: made with per-release suppression,
+/// the harness must narrow a withheld small cell (the setup is attackable),
+/// and the same exports to one partner must fail validation naming `key`.
+async fn refused(tag: &str, evs: &[Ev], defs: &[Def], plan: &[(usize, String)], key: &str) {
     let db = database(tag).await;
     load(&db, evs).await;
     let before = release_all(&db, "before", defs, plan, Linking::PerTableOnly).await;
@@ -217,21 +230,34 @@ async fn scenario(tag: &str, evs: &[Ev], defs: &[Def], plan: &[(usize, String)])
         !broken.is_empty(),
         "{tag}: per-release suppression alone should leave a narrow cell (the scenario must bite)"
     );
+    let mut raw = db.config();
+    raw.exports = defs.iter().map(|d| export_toml("one", *d)).collect();
+    let err = raw.validate().expect_err("the setup is refused").to_string();
+    assert!(
+        err.contains(&format!("{key}:")) || err.contains(&format!(".{key}")),
+        "{tag}: the error names {key}: {err}"
+    );
+    eprintln!(
+        "{tag}: per release only: {} narrowed; refused: {err}",
+        broken.len()
+    );
+}
+
+/// An allowed setup made through tacit's audit: the harness narrows
+/// nothing.
+async fn allowed(tag: &str, evs: &[Ev], defs: &[Def], plan: &[(usize, String)]) {
+    let db = database(tag).await;
+    load(&db, evs).await;
     let t0 = std::time::Instant::now();
     let after = release_all(&db, "after", defs, plan, Linking::Linked).await;
     let took = t0.elapsed();
     let narrow = attack::attack(evs, &after, K, K);
-    let withheld = |files: &[Table]| -> usize {
-        files
-            .iter()
-            .map(|t| attack::count(evs, t.days, &t.dims).len() - t.rows.len())
-            .sum()
-    };
+    let withheld: usize = after
+        .iter()
+        .map(|t| attack::count(evs, t.days, &t.dims).len() - t.rows.len())
+        .sum();
     eprintln!(
-        "{tag}: per release only: {} withheld, {} narrowed; audited: {} withheld, {} narrowed ({} releases in {took:?})",
-        withheld(&before),
-        broken.len(),
-        withheld(&after),
+        "{tag}: audited: {withheld} withheld, {} narrowed ({} releases in {took:?})",
         narrow.len(),
         plan.len()
     );
@@ -255,7 +281,7 @@ async fn attack_a_days_and_their_week_with_public_totals() {
         ("daily", "day", &["country", "device"], &["visitors"]),
         ("weekly", "week", &["country", "device"], &["visitors"]),
     ];
-    scenario("audit_a", &evs, &defs, &days_then_week(first)).await;
+    refused("audit_a", &evs, &defs, &days_then_week(first), "period").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,7 +293,7 @@ async fn attack_b_a_configured_page_export_never_released() {
         ("weekly", "week", &["country", "device"], &["visitors"]),
         ("pages", "week", &["pathname"], &["visitors"]),
     ];
-    scenario("audit_b", &evs, &defs, &days_then_week(first)).await;
+    refused("audit_b", &evs, &defs, &days_then_week(first), "period").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,7 +309,7 @@ async fn attack_c_pages_by_day_and_countries_by_week_with_events() {
         ),
         ("weekly", "week", &["country"], &["visitors", "events"]),
     ];
-    scenario("audit_c", &evs, &defs, &days_then_week(first)).await;
+    refused("audit_c", &evs, &defs, &days_then_week(first), "period").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,7 +321,14 @@ async fn attack_d_two_breakdowns_of_one_period_sharing_a_dimension() {
         ("by_browser", "week", &["country", "browser"], &["visitors"]),
     ];
     let week = export::period::week_label(first);
-    scenario("audit_d", &evs, &defs, &[(0, week.clone()), (1, week)]).await;
+    refused(
+        "audit_d",
+        &evs,
+        &defs,
+        &[(0, week.clone()), (1, week)],
+        "dimensions",
+    )
+    .await;
 }
 
 /// (e), the part that is this audit's: a late row for a released day (it
@@ -331,4 +364,15 @@ async fn attack_e_a_late_row_does_not_reopen_a_released_day() {
     );
     let narrow = attack::attack(&evs, &files, K, K);
     assert!(narrow.is_empty(), "narrowed cells: {narrow:?}");
+}
+
+/// Allowed: one breakdown by day, a week of releases to one partner, every
+/// public margin of each day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_days_of_one_breakdown_narrow_nothing() {
+    let first = day(MONDAY);
+    let evs = traffic(first, 7, 0xa11ce, &["/"]);
+    let defs: [Def; 1] = [("daily", "day", &["country", "device"], &["visitors"])];
+    let plan: Vec<(usize, String)> = (first..first + 7).map(|d| (0, format_day(d))).collect();
+    allowed("audit_days", &evs, &defs, &plan).await;
 }
