@@ -114,7 +114,7 @@ fn linked(release: usize, c: &Cell, withheld: bool, margin: bool) -> LinkedCell 
         withheld,
         exact: true,
         round_to: 1,
-        small: !margin && c.visitors < K,
+        small: c.visitors < K,
         margin,
         ..Default::default()
     }
@@ -153,11 +153,8 @@ fn main() {
         let mut margins = Vec::new();
         for keep in 0..7u32 {
             let dims: Vec<usize> = (0..3).filter(|j| keep & (1 << j) != 0).collect();
-            margins.extend(
-                breakdown(&atoms, *period, &dims)
-                    .into_iter()
-                    .filter(|c| c.visitors >= K),
-            );
+            // All of them: those below k are tacit's only (not public).
+            margins.extend(breakdown(&atoms, *period, &dims));
         }
         loop {
             let mut all = held.clone();

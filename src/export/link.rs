@@ -123,8 +123,9 @@ pub struct LinkedCell {
     pub round_to: u64,
     /// Below k: a cell the audit protects.
     pub small: bool,
-    /// A public margin of the release, not a row of its file: known to the
-    /// partner, never withheld, never protected.
+    /// A margin of the release, not a row of its file: never withheld,
+    /// never protected; known to the partner unless `small` (then it only
+    /// pins tacit's own solution).
     pub margin: bool,
 }
 
@@ -155,6 +156,11 @@ pub struct Bounds {
     /// The interval is proven narrower than the protection level (not only
     /// unproven wide).
     pub proven: bool,
+    /// The partner knows nothing of the cell's linked group but public
+    /// margins of the cell's own release (every row near it withheld, no
+    /// other release linked): whatever its interval, the files add nothing
+    /// to what the margins alone say.
+    pub margins_only: bool,
 }
 
 impl Bounds {
@@ -170,6 +176,7 @@ impl Bounds {
             high,
             certified: 0,
             proven: true,
+            margins_only: false,
         }
     }
 }
@@ -213,6 +220,8 @@ struct Row {
     /// The release whose figure it is (`None`: a relation that holds
     /// whatever is released).
     release: Option<usize>,
+    /// A figure of a file (a released row), not a margin.
+    file: bool,
 }
 
 impl Row {
@@ -223,6 +232,7 @@ impl Row {
             hi: i64::MAX,
             new: false,
             release: None,
+            file: false,
         }
     }
 
@@ -426,16 +436,22 @@ fn published_range(value: u64, round_to: u64) -> (i64, i64) {
 
 /// Does a cell's value enter the partner's system?
 fn known(c: &LinkedCell) -> bool {
-    c.margin || (c.exact && !c.withheld)
+    if c.margin {
+        // A margin below k is not public: tacit's to know only.
+        !c.small
+    } else {
+        c.exact && !c.withheld
+    }
 }
 
-fn figure(terms: &[usize], (lo, hi): (i64, i64), new: bool, release: usize) -> Row {
+fn figure(terms: &[usize], (lo, hi): (i64, i64), new: bool, cell: &LinkedCell) -> Row {
     Row {
         terms: terms.iter().map(|&v| (v, 1)).collect(),
         lo,
         hi,
         new,
-        release: Some(release),
+        release: Some(cell.release),
+        file: !cell.margin,
     }
 }
 
@@ -453,7 +469,7 @@ fn partner_rows(m: &Model, cells: &[LinkedCell], new: Option<usize>) -> Vec<Row>
             &m.visitors[c],
             published_range(cell.visitors, round),
             is_new,
-            cell.release,
+            cell,
         ));
         for (i, count) in COUNTS.into_iter().enumerate() {
             if let (Some(terms), Some(v)) = (&m.counts[c][i], count_of(cell, count)) {
@@ -461,7 +477,7 @@ fn partner_rows(m: &Model, cells: &[LinkedCell], new: Option<usize>) -> Vec<Row>
                     terms,
                     published_range(v, round),
                     is_new,
-                    cell.release,
+                    cell,
                 ));
             }
         }
@@ -480,10 +496,10 @@ fn truth_rows(m: &Model, cells: &[LinkedCell]) -> Vec<Row> {
             continue;
         }
         let v = cell.visitors as i64;
-        rows.push(figure(&m.visitors[c], (v, v), false, cell.release));
+        rows.push(figure(&m.visitors[c], (v, v), false, cell));
         for (i, count) in COUNTS.into_iter().enumerate() {
             if let (Some(terms), Some(v)) = (&m.counts[c][i], count_of(cell, count)) {
-                rows.push(figure(terms, (v as i64, v as i64), false, cell.release));
+                rows.push(figure(terms, (v as i64, v as i64), false, cell));
             }
         }
     }
@@ -503,6 +519,8 @@ struct Reduced {
 fn reduce(rows: &[Row], n_vars: usize) -> Result<Reduced, LinkCheckError> {
     let mut fixed: Vec<Option<i64>> = vec![None; n_vars];
     let mut tainted = vec![false; n_vars];
+    // Fixed through a figure of a file (not margins alone).
+    let mut by_file = vec![false; n_vars];
     let eqs: Vec<usize> = (0..rows.len())
         .filter(|&r| rows[r].lo == rows[r].hi)
         .collect();
@@ -536,6 +554,7 @@ fn reduce(rows: &[Row], n_vars: usize) -> Result<Reduced, LinkCheckError> {
             )));
         }
         tainted[v] = row.new || row.terms.iter().any(|&(u, _)| u != v && tainted[u]);
+        by_file[v] = row.file || row.terms.iter().any(|&(u, _)| u != v && by_file[u]);
         fixed[v] = Some(value);
         for &s in &of_var[v] {
             free[s] -= 1;
@@ -551,6 +570,10 @@ fn reduce(rows: &[Row], n_vars: usize) -> Result<Reduced, LinkCheckError> {
             || r.terms
                 .iter()
                 .any(|&(v, _)| fixed[v].is_some() && tainted[v]);
+        let file = r.file
+            || r.terms
+                .iter()
+                .any(|&(v, _)| fixed[v].is_some() && by_file[v]);
         let terms: Vec<(usize, i64)> = r
             .terms
             .iter()
@@ -581,6 +604,7 @@ fn reduce(rows: &[Row], n_vars: usize) -> Result<Reduced, LinkCheckError> {
             hi,
             new,
             release: r.release,
+            file,
         });
     }
     let mut parent: Vec<usize> = (0..n_vars).collect();
@@ -850,6 +874,7 @@ fn check(
         high: lp.1,
         certified: perturb::spread(&look.space, pool, target),
         proven: false,
+        margins_only: false,
     };
     if effort != Effort::Proof && perturb::spread(&look.space, pool, target) >= protection {
         return Ok((pass(pool, (f64::NAN, f64::NAN)), None));
@@ -960,7 +985,13 @@ fn check(
             }
         }
     }
-    Ok((pass(pool, lp), completion))
+    let own = look.cells[t].release;
+    let mut b = pass(pool, lp);
+    b.margins_only = comp
+        .rows
+        .iter()
+        .all(|r| !r.file && r.release.is_none_or(|r| r == own));
+    Ok((b, completion))
 }
 
 /// The unknowns linked to `start` through `rows` (stops past `cap`).
@@ -1085,9 +1116,11 @@ fn audit_cells(
     let base: Point = base.iter().zip(&red.fixed).map(|(b, f)| f.or(*b)).collect();
     let look = Look {
         cells,
+        // Figures a move must leave as they are: exact ones. A rounded
+        // figure may move within its step (the check of each point says).
         known: cells
             .iter()
-            .map(|c| known(c) && !c.atoms.is_empty())
+            .map(|c| known(c) && !c.atoms.is_empty() && (c.margin || c.round_to <= 1))
             .collect(),
         base: &base,
         loose: vec![None; m.n_vars],
@@ -1335,7 +1368,10 @@ pub fn protect(
                     }
                 }
             }
-            if let Some((b, _)) = full.values().find(|(b, _)| !b.protected(protection)) {
+            if let Some((b, _)) = full
+                .values()
+                .find(|(b, _)| !b.protected(protection) && !b.margins_only)
+            {
                 return Err(LinkCheckError::Unprotectable { width: b.certified });
             }
             for t in stuck {

@@ -43,7 +43,8 @@ pub struct StoredCell {
     pub events: u64,
     /// Which of `visits`, `pageviews`, `events` the partner receives.
     pub counts: Vec<String>,
-    /// A public margin of the release (at least k visitors), not a row.
+    /// A margin of the release, not a row: public when it has at least
+    /// k visitors (`small` = 0), tacit's own otherwise.
     pub margin: u8,
 }
 
@@ -455,18 +456,16 @@ pub async fn margins(
             .filter(|(j, _)| keep & (1 << j) != 0)
             .map(|(_, dim)| dim.clone())
             .collect();
+        // Every combination: those with at least k visitors are public;
+        // the small ones (`small`) are known to tacit only, and pin the
+        // audit's base point (the visitors of a group of atoms).
         let cells = super::cells::fetch(client, &sub, period).await?;
-        let big: Vec<Cell> = cells
-            .into_iter()
-            .filter(|c| c.visitors >= spec.min_visitors)
-            .collect();
-        let hidden = vec![false; big.len()];
+        let hidden = vec![false; cells.len()];
         out.extend(
-            stored_cells(&sub, period, &big, &hidden)
+            stored_cells(&sub, period, &cells, &hidden)
                 .into_iter()
                 .map(|mut c| {
                     c.margin = 1;
-                    c.small = 0;
                     c.exact = 1;
                     c.round_to = 1;
                     c

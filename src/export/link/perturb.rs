@@ -40,7 +40,7 @@ const ATOMS: usize = 24;
 const BRANCH: usize = 4;
 
 /// Moves added up per direction.
-const MOVES: usize = 12;
+const MOVES: usize = 24;
 
 /// Cells of the new release one completion may withhold.
 const OPEN: usize = 3;
@@ -248,13 +248,15 @@ impl<'a> Space<'a> {
         let width = |pts: &[Shift; 2]| {
             self.value(&pts[0], target).unwrap_or(base) - self.value(&pts[1], target).unwrap_or(base)
         };
-        let mut budget = NODES;
         for (side, dir) in [(0usize, 1i64), (1, -1)] {
+            // Atoms of moves that broke a relation: not tried again.
+            let mut banned: Vec<usize> = Vec::new();
             for _ in 0..MOVES {
                 let need = p - width(&points);
                 if need <= 0 {
                     return Some((points[0].clone(), points[1].clone()));
                 }
+                let mut budget = NODES;
                 let mut c = Circuit {
                     space: self,
                     cells,
@@ -265,15 +267,22 @@ impl<'a> Space<'a> {
                     d: Vec::new(),
                     sums: HashMap::new(),
                     opened: Vec::new(),
+                    banned: &banned,
                     budget: &mut budget,
                 };
                 let Some((d, moves)) = c.find(dir) else {
+                    if std::env::var("TACIT_AUDIT_DEBUG").is_ok() {
+                        eprintln!("    t {t} dir {dir}: no circuit (budget left {budget}), width {}", width(&points));
+                    }
                     break;
                 };
+                if std::env::var("TACIT_AUDIT_DEBUG").is_ok() {
+                    eprintln!("    t {t} dir {dir}: circuit of {} atoms, farthest {:?}", d.len(), self.farthest(&points[side], &d, 5).map(|x| x.0));
+                }
                 let per = moves.abs();
                 match self.farthest(&points[side], &d, (need + per - 1) / per) {
                     Some((_, s)) => points[side] = s,
-                    None => break,
+                    None => banned.extend(d.iter().skip(1).map(|(a, _)| *a)),
                 }
             }
         }
@@ -294,6 +303,7 @@ impl<'a> Space<'a> {
                 d: Vec::new(),
                 sums: HashMap::new(),
                 opened: Vec::new(),
+                banned: &[],
                 budget: &mut spare,
             };
             if c.find(1).is_some() && !c.opened.is_empty() {
@@ -325,6 +335,8 @@ struct Circuit<'s, 'a> {
     /// Per known figure touched: its sum over the move.
     sums: HashMap<usize, i64>,
     opened: Vec<usize>,
+    /// Atoms left out of the search.
+    banned: &'s [usize],
     budget: &'s mut usize,
 }
 
@@ -410,7 +422,7 @@ impl Circuit<'_, '_> {
             .atoms
             .iter()
             .copied()
-            .filter(|a| !used.contains(a))
+            .filter(|a| !used.contains(a) && !self.banned.contains(a))
             .filter(|&a| sign > 0 || self.space.room(self.point, a) >= 1)
             .map(|a| {
                 let score: i64 = self.space.cells_of_atom[a]
