@@ -8,7 +8,7 @@ export CLICKHOUSE_DEV_PORT
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:$(CLICKHOUSE_DEV_PORT))
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
-.PHONY: run test setup data clickhouse build release bench bench-audit bench-analytics bench-sessionizer bench-import bench-load bench-sustained bench-hostile fuzz fmt lint clean stop-clickhouse
+.PHONY: run test setup data clickhouse build release bench bench-analytics bench-sessionizer bench-import bench-load bench-sustained bench-hostile fuzz fmt lint clean stop-clickhouse
 
 setup:
 	scripts/setup
@@ -33,12 +33,6 @@ test: clickhouse data lint
 bench: clickhouse data
 	cargo bench --bench hot_path
 	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench sink
-	cargo bench --bench audit
-
-# The partner audit on a month of daily, weekly and monthly releases of a
-# 3-dimension export (no database): each release's audit time, the total.
-bench-audit:
-	cargo bench --bench audit
 
 # 10 million events through the pipeline into ClickHouse, then the cookbook
 # timed over 30 days (TACIT_BENCH_EVENTS to change the volume).

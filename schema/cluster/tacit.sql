@@ -1784,12 +1784,3 @@ TTL day + INTERVAL 25 MONTH
 COMMENT 'Operations: which site-days hold imported data, so they can be shown, excluded and purged; no visitor data';
 CREATE TABLE IF NOT EXISTS import_days ON CLUSTER 'tacit' AS import_days_local ENGINE = Distributed('tacit', 'tacit', 'import_days_local', cityHash64(site, day))
 COMMENT 'Operations: which site-days hold imported data, so they can be shown, excluded and purged; no visitor data';
--- 0026_audit_metrics_margins.sql
-ALTER TABLE export_cells ON CLUSTER 'tacit'
-    ADD COLUMN IF NOT EXISTS visits    UInt64 DEFAULT 0 COMMENT 'Exact visits of the cell',
-    ADD COLUMN IF NOT EXISTS pageviews UInt64 DEFAULT 0 COMMENT 'Exact page views of the cell',
-    ADD COLUMN IF NOT EXISTS events    UInt64 DEFAULT 0 COMMENT 'Exact events of the cell',
-    ADD COLUMN IF NOT EXISTS counts    Array(String) DEFAULT [] COMMENT 'Which of visits, pageviews, events the release publishes for the cell',
-    ADD COLUMN IF NOT EXISTS margin    UInt8 DEFAULT 0 COMMENT '1 for a coarser margin of the release (a public figure, at least k visitors), not a row of the file';
-ALTER TABLE export_atoms ON CLUSTER 'tacit'
-    ADD COLUMN IF NOT EXISTS loose Array(String) DEFAULT [] COMMENT 'Dimensions of the per-visitor kind that held several values for one visitor id on this site and day';
