@@ -233,7 +233,10 @@ async fn refused(tag: &str, evs: &[Ev], defs: &[Def], plan: &[(usize, String)], 
     );
     let mut raw = db.config();
     raw.exports = defs.iter().map(|d| export_toml("one", *d)).collect();
-    let err = raw.validate().expect_err("the setup is refused").to_string();
+    let err = raw
+        .validate()
+        .expect_err("the setup is refused")
+        .to_string();
     assert!(
         err.contains(&format!("{key}:")) || err.contains(&format!(".{key}")),
         "{tag}: the error names {key}: {err}"

@@ -189,7 +189,9 @@ async fn release_all(
         .await
         {
             Ok(r) => r,
-            Err(export::ExportError::Linked(export::link::LinkCheckError::Unprotectable { .. })) => {
+            Err(export::ExportError::Linked(export::link::LinkCheckError::Unprotectable {
+                ..
+            })) => {
                 refused.push(format!("{} {period}", spec.name));
                 continue;
             }
