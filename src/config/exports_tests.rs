@@ -222,3 +222,58 @@ fn the_sites_property_list_is_the_exports_list() {
         "{e}"
     );
 }
+
+/// Setups the partner audit cannot protect are refused, naming the key;
+/// the same exports with noise on one side, to two partners, over
+/// disjoint sites or with no dimension in common pass.
+#[test]
+fn linked_setups_the_audit_cannot_protect_are_refused() {
+    let sites: Vec<String> = vec!["example.com".into(), "other.org".into()];
+    let export = |name: &str, period: &str, dims: &[&str]| {
+        let mut r = base();
+        r.name = name.into();
+        r.period = period.into();
+        r.dimensions = dims.iter().map(|d| d.to_string()).collect();
+        r
+    };
+    let refused = |exports: &[RawExport], key: &str, words: &str| {
+        let e = validate_all(exports, &sites).unwrap_err().to_string();
+        assert!(e.contains(&format!("exports[1] (b).{key}:")), "{e}");
+        assert!(e.contains(words), "{e}");
+    };
+    // Days and the week they add up to.
+    refused(
+        &[
+            export("a", "day", &["country"]),
+            export("b", "week", &["country"]),
+        ],
+        "period",
+        "one period length",
+    );
+    // Two breakdowns sharing a dimension.
+    refused(
+        &[
+            export("a", "week", &["country", "device"]),
+            export("b", "week", &["country", "browser"]),
+        ],
+        "dimensions",
+        "by country too",
+    );
+    // Allowed: no dimension in common; noise on one side; two partners;
+    // disjoint sites.
+    let ok = |exports: &[RawExport]| validate_all(exports, &sites).unwrap();
+    ok(&[
+        export("a", "week", &["country"]),
+        export("b", "week", &["device", "browser"]),
+    ]);
+    let mut noisy = export("b", "day", &["country"]);
+    noisy.epsilon = Some(1.0);
+    noisy.budget = Some(2.0);
+    ok(&[export("a", "week", &["country"]), noisy]);
+    let mut other = export("b", "day", &["country"]);
+    other.partner = "zeta".into();
+    ok(&[export("a", "week", &["country"]), other]);
+    let mut elsewhere = export("b", "week", &["country", "browser"]);
+    elsewhere.sites = vec!["other.org".into()];
+    ok(&[export("a", "week", &["country", "device"]), elsewhere]);
+}
