@@ -1,7 +1,7 @@
 //! The private admin listener: liveness (`/healthz`), readiness
 //! (`/readyz`, `/readyz/ingest`), `/metrics`, and the read-only dashboard
-//! (`/dashboard`), the query API (`POST /api/v2/query`, see
-//! `admin::query`); and the partner listener, which serves only the export
+//! (`/dashboard`), the query API (`POST /api/v2/query` and Umami's
+//! `GET /api/websites/:id/…`, see `admin::query`); and the partner listener, which serves only the export
 //! API (`/v1/exports/…`, see `admin::partner`), so partners never reach the
 //! rest.
 
@@ -52,6 +52,18 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         return state.query.realtime(auth, req.uri().query()).await;
+    }
+    if req.uri().path().starts_with("/api/websites/") && req.method() == Method::GET {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        return state
+            .query
+            .umami(
+                req.uri().path(),
+                header("authorization"),
+                header("x-umami-api-key"),
+                req.uri().query(),
+            )
+            .await;
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");

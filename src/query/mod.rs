@@ -18,6 +18,7 @@
 pub mod request;
 pub mod run;
 pub mod sql;
+pub mod umami;
 
 pub use request::{parse, Query};
 
@@ -95,6 +96,11 @@ pub enum Metric {
     Percentage,
     ConversionRate,
     GroupConversionRate,
+    /// Visits with at most one event (Umami's `bounces`; not a Plausible
+    /// name, so never parsed from a body).
+    Bounces,
+    /// The visits' total duration, seconds (Umami's `totaltime`; idem).
+    TotalTime,
 }
 
 impl Metric {
@@ -122,7 +128,12 @@ impl Metric {
     pub fn is_session(self) -> bool {
         matches!(
             self,
-            Metric::Visits | Metric::ViewsPerVisit | Metric::BounceRate | Metric::VisitDuration
+            Metric::Visits
+                | Metric::ViewsPerVisit
+                | Metric::BounceRate
+                | Metric::VisitDuration
+                | Metric::Bounces
+                | Metric::TotalTime
         )
     }
 }

@@ -17,6 +17,7 @@ use crate::common::*;
 use crate::support::Rng;
 
 mod realtime;
+mod umami;
 
 const SITE: &str = "example.com";
 const KEY: &str = "key-for-example";
@@ -658,6 +659,7 @@ async fn start_app_at(
     let mut raw = db.config();
     raw.policy.location = "region".into();
     raw.sites[0].api_keys_sha256 = vec![sha(KEY)];
+    raw.sites[0].umami_website_id = umami::UMAMI_ID.into();
     raw.sites[0].api_rate_limit_per_hour = per_hour;
     raw.sites[0].allowed_properties = Some(vec!["plan".into(), "file".into(), "size".into()]);
     raw.sites.push(tacit::config::RawSite {

@@ -249,6 +249,8 @@ fn metric_expr(m: Metric, shape: Shape) -> String {
             "if(g_visitors = 0, 0, round({} * 100 / g_visitors, 2))",
             count("visitors")
         ),
+        Metric::Bounces => "s_bounces".into(),
+        Metric::TotalTime => "round(s_duration_ms / 1000)".into(),
     }
 }
 
