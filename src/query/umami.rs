@@ -141,9 +141,12 @@ fn date_range(start: i64, end: i64) -> Value {
     json!([iso(start), iso(end)])
 }
 
+/// A range of ms since the epoch, both ends included.
+type Ms = (i64, i64);
+
 /// The request's range, adjusted (see the module doc), and the range it
 /// is compared with (`compare=prev`, the default, or `yoy`).
-fn ranges(p: &Params, ctx: &Context) -> Result<((i64, i64), (i64, i64)), QueryError> {
+fn ranges(p: &Params, ctx: &Context) -> Result<(Ms, Ms), QueryError> {
     let (start, end) = (p.ms("startAt")?, p.ms("endAt")?);
     if end < start {
         return Err(invalid("endAt", "before startAt"));
