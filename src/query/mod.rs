@@ -96,6 +96,17 @@ pub enum Metric {
     Percentage,
     ConversionRate,
     GroupConversionRate,
+    /// The mean of each visitor-page's deepest scroll (engagement events).
+    ScrollDepth,
+    /// Engaged seconds per engaged visitor (engagement events).
+    TimeOnPage,
+    /// The revenue the matching events carry, in their one currency.
+    TotalRevenue,
+    /// The same per event that carries revenue.
+    AverageRevenue,
+    /// How many currencies the matching revenue is in (internal: revenue
+    /// in more than one is refused, tacit converts none).
+    Currencies,
     /// Visits with at most one event (Umami's `bounces`; not a Plausible
     /// name, so never parsed from a body).
     Bounces,
@@ -104,7 +115,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [(&'static str, Metric); 10] = [
+    pub const ALL: [(&'static str, Metric); 14] = [
         ("visitors", Metric::Visitors),
         ("visits", Metric::Visits),
         ("pageviews", Metric::Pageviews),
@@ -115,6 +126,10 @@ impl Metric {
         ("percentage", Metric::Percentage),
         ("conversion_rate", Metric::ConversionRate),
         ("group_conversion_rate", Metric::GroupConversionRate),
+        ("scroll_depth", Metric::ScrollDepth),
+        ("time_on_page", Metric::TimeOnPage),
+        ("total_revenue", Metric::TotalRevenue),
+        ("average_revenue", Metric::AverageRevenue),
     ];
 
     pub fn name(self) -> &'static str {
@@ -122,6 +137,18 @@ impl Metric {
             .iter()
             .find(|(_, m)| *m == self)
             .map_or("", |e| e.0)
+    }
+
+    /// Read from the engagement and revenue columns of `events` only.
+    pub fn is_event_only(self) -> bool {
+        matches!(
+            self,
+            Metric::ScrollDepth
+                | Metric::TimeOnPage
+                | Metric::TotalRevenue
+                | Metric::AverageRevenue
+                | Metric::Currencies
+        )
     }
 
     /// Counted over visits (`sessions`), not over hits.
@@ -177,6 +204,8 @@ pub enum Dim {
     Region,
     City,
     Screen,
+    /// The city's name: what `City` holds (tacit stores names, not ids).
+    CityName,
     /// A custom property: the index of its key in `Query::props`.
     Prop(u8),
     Time(Grain),
@@ -184,7 +213,7 @@ pub enum Dim {
 
 impl Dim {
     /// Every dimension but time, with its Plausible name.
-    pub const NAMED: [(&'static str, Dim); 23] = [
+    pub const NAMED: [(&'static str, Dim); 24] = [
         ("event:page", Dim::Page),
         ("event:goal", Dim::Goal),
         ("event:hostname", Dim::Hostname),
@@ -208,6 +237,7 @@ impl Dim {
         ("visit:region", Dim::Region),
         ("visit:city", Dim::City),
         ("visit:screen", Dim::Screen),
+        ("visit:city_name", Dim::CityName),
     ];
 
     pub fn name(self) -> &'static str {
@@ -283,6 +313,12 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
+    /// `has_done` (or, `negated`, `has_not_done`): the visitor did a
+    /// matching event that day (a condition on event dimensions).
+    HasDone {
+        inner: Box<Filter>,
+        negated: bool,
+    },
 }
 
 impl Filter {
@@ -296,7 +332,7 @@ impl Filter {
         match self {
             Filter::Cond { dim, .. } => out.push(*dim),
             Filter::And(v) | Filter::Or(v) => v.iter().for_each(|f| f.dims(out)),
-            Filter::Not(f) => f.dims(out),
+            Filter::Not(f) | Filter::HasDone { inner: f, .. } => f.dims(out),
         }
     }
 }

@@ -74,6 +74,20 @@ async fn answer(store: &Store, q: &Query, ctx: &Context) -> Result<Answer, Query
     if q.metrics.contains(&Metric::ConversionRate) {
         totals.without_goals = visitors(store, &sql::goal_totals_query(q), ctx).await?;
     }
+    if q.metrics
+        .iter()
+        .any(|m| matches!(m, Metric::TotalRevenue | Metric::AverageRevenue))
+    {
+        // tacit converts no currency: revenue in several is refused.
+        let mut t = sql::totals_query(q);
+        t.metrics = vec![Metric::Currencies];
+        let n = visitors(store, &t, ctx).await?;
+        if n > 1 {
+            return Err(QueryError::Unsupported(format!(
+                "total_revenue, average_revenue: the matching events carry revenue in {n} currencies and tacit converts none; filter by event:goal to the goals of one currency"
+            )));
+        }
+    }
     let compiled = sql::compile(q, ctx, totals)?;
     let data = rows(store, &compiled).await?;
     let (nd, nm) = (q.dims.len(), q.metrics.len());

@@ -47,6 +47,7 @@ pub(super) fn events_side_as(
     sel.push("uniqExactIf((toDate(ts), visitor_id), visitor_id != 0) AS e_visitors".into());
     sel.push("countIf(name = 'pageview') AS e_pageviews".into());
     sel.push("count() AS e_events".into());
+    sel.extend(engagement_and_revenue(q));
     let mut filters = where_filters(q, Rows::Events, p)?;
     // A property breakdown counts the events that carry the property, as
     // the analyst views do.
@@ -76,6 +77,37 @@ pub(super) fn hits_in_span(q: &Query) -> &'static str {
     } else {
         ""
     }
+}
+
+/// The engagement and revenue columns a query's metrics read (only
+/// then: each costs a pass over the rows): each visitor-page's deepest
+/// scroll, the engaged time and visitors, the revenue, the events that
+/// carry revenue, and its currencies.
+fn engagement_and_revenue(q: &Query) -> Vec<String> {
+    use crate::query::Metric;
+    let has = |m: &[Metric]| q.metrics.iter().any(|x| m.contains(x));
+    let mut out = Vec::new();
+    if has(&[Metric::ScrollDepth]) {
+        out.push(
+            "tupleElement(maxMapIf([cityHash64(toDate(ts), visitor_id, pathname)], [scroll_depth], name = 'engagement' AND visitor_id != 0), 2) AS e_scroll_v"
+                .into(),
+        );
+    }
+    if has(&[Metric::TimeOnPage]) {
+        out.push("sumIf(engaged_ms, name = 'engagement') AS e_engaged_ms".into());
+        out.push(
+            "uniqExactIf((toDate(ts), visitor_id), name = 'engagement' AND visitor_id != 0) AS e_engaged_visitors"
+                .into(),
+        );
+    }
+    if has(&[Metric::TotalRevenue, Metric::AverageRevenue]) {
+        out.push("sumIf(toFloat64(revenue_amount), revenue_currency != '') AS e_revenue".into());
+        out.push("countIf(revenue_currency != '') AS e_revenue_n".into());
+    }
+    if has(&[Metric::Currencies]) {
+        out.push("uniqExactIf(revenue_currency, revenue_currency != '') AS e_currencies".into());
+    }
+    out
 }
 
 /// Visit counts per group from `sessions` (the newest version of each
