@@ -1709,6 +1709,57 @@ async fn keys_open_their_own_site_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_connections_write_nothing() {
+    let db = TestDb::new("query_ro");
+    let app = start_app(&db, None).await;
+    let ro = tacit::query::run::client(&db.store());
+    let n: u64 = ro
+        .query("SELECT count() FROM events")
+        .fetch_one()
+        .await
+        .expect("reads");
+    assert_eq!(n, 0);
+    for stmt in [
+        "INSERT INTO events (site, name) VALUES ('example.com', 'pageview')",
+        "CREATE TABLE query_ro_t (x UInt8) ENGINE = Memory",
+        "ALTER TABLE events DELETE WHERE 1",
+        "DROP TABLE sessions",
+        "SELECT 1 SETTINGS readonly = 0",
+    ] {
+        assert!(ro.query(stmt).execute().await.is_err(), "{stmt} ran");
+    }
+    // Nothing changed, by the writer's own connection.
+    let n: u64 = db
+        .client()
+        .query("SELECT count() FROM events")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let tables: u64 = db
+        .client()
+        .query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name IN ('sessions', 'query_ro_t')")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(tables, 1, "sessions kept, nothing created");
+    // The same statements are valid: the writer's connection runs them.
+    for stmt in [
+        "INSERT INTO events (site, name) VALUES ('example.com', 'pageview')",
+        "CREATE TABLE query_ro_t (x UInt8) ENGINE = Memory",
+    ] {
+        db.client().query(stmt).execute().await.unwrap();
+    }
+    let n: u64 = ro
+        .query("SELECT count() FROM events")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_error_leaves_no_engine_text_in_the_answer() {
     let db = TestDb::new("query_leak");
     let app = start_app(&db, None).await;
