@@ -1720,7 +1720,7 @@ async fn query_connections_write_nothing() {
         .expect("reads");
     assert_eq!(n, 0);
     for stmt in [
-        "INSERT INTO events (site, name) VALUES ('example.com', 'pageview')",
+        "INSERT INTO events (site, name, ts) VALUES ('example.com', 'pageview', now64(3))",
         "CREATE TABLE query_ro_t (x UInt8) ENGINE = Memory",
         "ALTER TABLE events DELETE WHERE 1",
         "DROP TABLE sessions",
@@ -1745,7 +1745,7 @@ async fn query_connections_write_nothing() {
     assert_eq!(tables, 1, "sessions kept, nothing created");
     // The same statements are valid: the writer's connection runs them.
     for stmt in [
-        "INSERT INTO events (site, name) VALUES ('example.com', 'pageview')",
+        "INSERT INTO events (site, name, ts) VALUES ('example.com', 'pageview', now64(3))",
         "CREATE TABLE query_ro_t (x UInt8) ENGINE = Memory",
     ] {
         db.client().query(stmt).execute().await.unwrap();
