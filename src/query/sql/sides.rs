@@ -44,7 +44,10 @@ pub(super) fn events_side_as(
         };
         sel.push(format!("{e} AS d{i}"));
     }
-    sel.push("uniqExactIf((toDate(ts), visitor_id), visitor_id != 0) AS e_visitors".into());
+    sel.push(format!(
+        "uniqExactIf({}, visitor_id != 0) AS e_visitors",
+        visitor_day(q, "toDate(ts)")
+    ));
     sel.push("countIf(name = 'pageview') AS e_pageviews".into());
     sel.push("count() AS e_events".into());
     sel.extend(engagement_and_revenue(q));
@@ -67,6 +70,17 @@ pub(super) fn events_side_as(
         sel.join(", "),
         hits_in_span(q)
     ))
+}
+
+/// What a distinct visitor is: a visitor id and its day (ids are daily).
+/// Within one day the id alone says the same, and hashing a `UInt64` is
+/// about twice as fast as a tuple over a busy day's millions of hits.
+fn visitor_day(q: &Query, day: &str) -> String {
+    if q.range.days() == 1 {
+        "visitor_id".into()
+    } else {
+        format!("({day}, visitor_id)")
+    }
 }
 
 /// The exact span of a sub-day range, on hits (the days are in
@@ -149,7 +163,10 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
     sel.push("sum(dateDiff('millisecond', start, end)) AS s_duration_ms".into());
     sel.push("sum(pageviews) AS s_pageviews".into());
     sel.push("sum(events) AS s_events".into());
-    sel.push("uniqExact((day, visitor_id)) AS s_visitors".into());
+    sel.push(format!(
+        "uniqExact({}) AS s_visitors",
+        visitor_day(q, "day")
+    ));
     // A sub-day range counts the visits that overlap it.
     let span = if q.range.span.is_some() {
         " AND end >= fromUnixTimestamp64Milli({start:Int64}, 'UTC') AND start < fromUnixTimestamp64Milli({end:Int64}, 'UTC')"
