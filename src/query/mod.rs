@@ -13,7 +13,10 @@
 //! the aggregate tier keeps. Any other query needs per-hit rows and is
 //! answered from the event tier (`events`, and `sessions` for visits);
 //! its range must lie within what the event tier keeps
-//! (`policy.event_ttl_days`), or it is refused with the reason.
+//! (`policy.event_ttl_days`), or it is refused with the reason. Today
+//! alone, a sub-day range (`realtime`, `30m`, `24h`, datetimes), a minute
+//! grain, `has_done`, and the engagement and revenue metrics always read
+//! the event tier.
 
 pub mod request;
 pub mod run;
