@@ -219,30 +219,77 @@ pub(super) fn kept_events_side(q: &Query) -> String {
         };
         sel.push(format!("{e} AS d{i}"));
     }
-    sel.push("sum(visitors) AS e_visitors".into());
+    sel.push("sum(visitors) AS v_visitors".into());
     // The properties' view counts no page views (the tier rule keeps
     // `pageviews` off this path).
     sel.push(if prop.is_some() {
-        "toUInt64(0) AS e_pageviews".into()
+        "toUInt64(0) AS v_pageviews".into()
     } else {
-        "sum(pageviews) AS e_pageviews".into()
+        "sum(pageviews) AS v_pageviews".into()
     });
-    sel.push("sum(events) AS e_events".into());
-    let days = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}";
+    sel.push("sum(events) AS v_events".into());
+    // The rolled-up days only: the views' open half would compute every
+    // breakdown of every site's open days before any outer filter.
+    let days = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date} AND day IN (SELECT day FROM rollup_days)";
     let source = match (kept, hourly) {
         _ if prop.is_some() => format!(
             "analytics_properties_daily WHERE {days} AND property = {{pk{}:String}}",
             prop.unwrap_or_default()
         ),
-        (_, true) => "analytics_overview_hourly WHERE site = {site:String} AND toDate(hour) BETWEEN {from:Date} AND {to:Date}".to_string(),
+        (_, true) => "analytics_overview_hourly WHERE site = {site:String} AND toDate(hour) BETWEEN {from:Date} AND {to:Date} AND toDate(hour) IN (SELECT day FROM rollup_days)".to_string(),
         (None, false) => format!("analytics_totals_daily WHERE {days}"),
         (Some((view, _, "")), false) => format!("{view} WHERE {days}"),
         (Some((view, _, which)), false) => format!("{view} WHERE {days} AND {which}"),
     };
+    let n = q.dims.len();
+    let outer: Vec<String> = (0..n)
+        .map(|i| format!("d{i}"))
+        .chain([
+            "sum(v_visitors) AS e_visitors".to_string(),
+            "sum(v_pageviews) AS e_pageviews".to_string(),
+            "sum(v_events) AS e_events".to_string(),
+        ])
+        .collect();
     format!(
-        "SELECT {} FROM {source}{}",
+        "SELECT {} FROM (SELECT {} FROM {source}{} UNION ALL {}){}",
+        outer.join(", "),
         sel.join(", "),
-        group_by(q.dims.len())
+        group_by(n),
+        open_days_side(q, prop.is_some()),
+        group_by(n)
+    )
+}
+
+/// The days no rollup holds yet, straight from `events`, counted per day
+/// as the views count them (visitors are distinct per day).
+fn open_days_side(q: &Query, prop: bool) -> String {
+    let mut sel = Vec::new();
+    let mut filters = String::new();
+    for (i, d) in q.dims.iter().enumerate() {
+        let e = match d {
+            Dim::Time(g) => time_expr(*g, "toDate(ts)", "ts"),
+            Dim::Prop(k) => {
+                filters.push_str(&format!(" AND has(prop_keys, {{pk{k}:String}})"));
+                format!("prop_values[indexOf(prop_keys, {{pk{k}:String}})]")
+            }
+            d => event_column(*d).unwrap_or_else(|| "''".into()),
+        };
+        sel.push(format!("{e} AS d{i}"));
+    }
+    sel.push("uniqExactIf(visitor_id, visitor_id != 0) AS v_visitors".into());
+    sel.push(if prop {
+        "toUInt64(0) AS v_pageviews".into()
+    } else {
+        "countIf(name = 'pageview') AS v_pageviews".into()
+    });
+    sel.push("count() AS v_events".into());
+    let group: Vec<String> = std::iter::once("toDate(ts)".to_string())
+        .chain((0..q.dims.len()).map(|i| format!("d{i}")))
+        .collect();
+    format!(
+        "SELECT {} FROM events WHERE {EVENTS_IN_RANGE} AND toDate(ts) NOT IN (SELECT day FROM rollup_days){filters} GROUP BY {}",
+        sel.join(", "),
+        group.join(", ")
     )
 }
 
