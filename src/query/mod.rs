@@ -8,9 +8,10 @@
 //!
 //! Where the numbers come from: a query with no filter and at most one
 //! dimension that the aggregate tier keeps (plus a daily, weekly or
-//! monthly time dimension) is answered from the analyst views, the union
-//! of the rolled-up days and the days not rolled up yet, over any range
-//! the aggregate tier keeps. Any other query needs per-hit rows and is
+//! monthly time dimension) is answered from the aggregate tier over any
+//! range it keeps: the rolled-up days from the analyst views, the days
+//! not rolled up yet straight from `events` (counted per day as the
+//! views count them; visits from the visits view). Any other query needs per-hit rows and is
 //! answered from the event tier (`events`, and `sessions` for visits);
 //! its range must lie within what the event tier keeps
 //! (`policy.event_ttl_days`), or it is refused with the reason. Today
