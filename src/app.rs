@@ -461,6 +461,12 @@ fn query_api(
             keeps_city: matches!(cfg.policy.location, LocationRule::City),
         },
     )
+    .with_umami_ids(
+        cfg.sites
+            .iter()
+            .filter_map(|s| s.umami_website_id.clone().map(|u| (u, s.domain.clone())))
+            .collect(),
+    )
 }
 
 /// The admin and partner listeners, stopped together by the returned

@@ -1,11 +1,12 @@
 //! The private admin listener: liveness (`/healthz`), readiness
 //! (`/readyz`, `/readyz/ingest`), `/metrics`, the dashboard (`/dashboard`
 //! and its routes, see `admin::dashboard`), the query API (`POST
-//! /api/v2/query`, see `admin::query`), uploads to import (`POST
-//! /api/import`, see `admin::import`); and the partner listener, which
-//! serves only the export API (`/v1/exports/…`, see `admin::partner`) and
-//! shared read-only dashboard links (`/share/<token>`, see
-//! `admin::share`), so partners never reach the rest.
+//! /api/v2/query` and Umami's `GET /api/websites/:id/…`, see
+//! `admin::query`), uploads to import (`POST /api/import`, see
+//! `admin::import`); and the partner listener, which serves only the
+//! export API (`/v1/exports/…`, see `admin::partner`) and shared read-only
+//! dashboard links (`/share/<token>`, see `admin::share`), so partners
+//! never reach the rest.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -64,6 +65,18 @@ pub async fn handle(state: Arc<AdminState>, req: Request<Incoming>) -> Resp {
     }
     if req.uri().path().starts_with("/dashboard/api/") || req.uri().path().starts_with("/share/") {
         return dashboard_api(&state, req).await;
+    }
+    if req.uri().path().starts_with("/api/websites/") && req.method() == Method::GET {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        return state
+            .query
+            .umami(
+                req.uri().path(),
+                header("authorization"),
+                header("x-umami-api-key"),
+                req.uri().query(),
+            )
+            .await;
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");

@@ -41,6 +41,8 @@ pub struct QueryApi {
     /// every key).
     sites: Vec<(String, Option<Vec<String>>)>,
     keys: Vec<SiteKeys>,
+    /// Each site's Umami website id (lower-case UUID) and its domain.
+    umami_ids: Vec<(String, String)>,
     policy: Policy,
     buckets: Mutex<HashMap<[u8; 32], Bucket>>,
 }
@@ -114,9 +116,17 @@ impl QueryApi {
             clock,
             sites,
             keys,
+            umami_ids: Vec::new(),
             policy,
             buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The sites' Umami website ids (`[[sites]] umami_website_id`), by
+    /// which Umami's read API names them (as well as by domain).
+    pub fn with_umami_ids(mut self, ids: Vec<(String, String)>) -> Self {
+        self.umami_ids = ids;
+        self
     }
 
     /// The site and hourly limit of a key's digest; every configured
@@ -319,6 +329,52 @@ impl QueryApi {
         }
         match query::run::current_visitors(&self.store, &site, self.clock.now_ms()).await {
             Ok(n) => resp::body(StatusCode::OK, "application/json", n.to_string()),
+            Err(e) => Self::failed(e),
+        }
+    }
+}
+
+impl QueryApi {
+    /// Umami's read API (`GET /api/websites/:id/{stats,metrics,pageviews,
+    /// active}`, see `query::umami`): `:id` is the site's Umami website id
+    /// or its domain; the key comes as `Authorization: Bearer <key>` or
+    /// `x-umami-api-key: <key>`, with the same checks as the v2 API.
+    pub async fn umami(
+        &self,
+        path: &str,
+        auth: Option<&str>,
+        umami_key: Option<&str>,
+        query: Option<&str>,
+    ) -> Resp {
+        use crate::query::umami::{self, Endpoint, Params};
+        let Some((id, endpoint)) = umami::route(path) else {
+            return error(StatusCode::NOT_FOUND, "not found");
+        };
+        let bearer = umami_key.map(|k| format!("Bearer {}", k.trim()));
+        let owner = match self.key(auth.or(bearer.as_deref())) {
+            Ok(o) => o,
+            Err(r) => return r.answer(),
+        };
+        let site = self
+            .umami_ids
+            .iter()
+            .find(|(u, _)| *u == id)
+            .map_or(id.clone(), |(_, d)| d.clone());
+        if let Err(r) = self.site(&owner, &site) {
+            return r.answer();
+        }
+        let ctx = self.context();
+        let p = Params::parse(query);
+        let answer = match endpoint {
+            Endpoint::Stats => umami::stats(&self.store, &site, &p, &ctx).await,
+            Endpoint::Metrics => umami::metrics(&self.store, &site, &p, &ctx).await,
+            Endpoint::Pageviews => umami::pageviews(&self.store, &site, &p, &ctx).await,
+            Endpoint::Active => query::run::current_visitors(&self.store, &site, ctx.now_ms)
+                .await
+                .map(|n| serde_json::json!({ "visitors": n })),
+        };
+        match answer {
+            Ok(v) => resp::body(StatusCode::OK, "application/json", v.to_string()),
             Err(e) => Self::failed(e),
         }
     }

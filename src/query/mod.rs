@@ -8,16 +8,21 @@
 //!
 //! Where the numbers come from: a query with no filter and at most one
 //! dimension that the aggregate tier keeps (plus a daily, weekly or
-//! monthly time dimension) is answered from the analyst views, the union
-//! of the rolled-up days and the days not rolled up yet, over any range
-//! the aggregate tier keeps. Any other query needs per-hit rows and is
+//! monthly time dimension) is answered from the aggregate tier over any
+//! range it keeps: the rolled-up days from the analyst views, the days
+//! not rolled up yet straight from `events` (counted per day as the
+//! views count them; visits from the visits view). Any other query needs per-hit rows and is
 //! answered from the event tier (`events`, and `sessions` for visits);
 //! its range must lie within what the event tier keeps
-//! (`policy.event_ttl_days`), or it is refused with the reason.
+//! (`policy.event_ttl_days`), or it is refused with the reason. Today
+//! alone, a sub-day range (`realtime`, `30m`, `24h`, datetimes), a minute
+//! grain, `has_done`, and the engagement and revenue metrics always read
+//! the event tier.
 
 pub mod request;
 pub mod run;
 pub mod sql;
+pub mod umami;
 
 pub use request::{parse, Query};
 
@@ -95,10 +100,26 @@ pub enum Metric {
     Percentage,
     ConversionRate,
     GroupConversionRate,
+    /// The mean of each visitor-page's deepest scroll (engagement events).
+    ScrollDepth,
+    /// Engaged seconds per engaged visitor (engagement events).
+    TimeOnPage,
+    /// The revenue the matching events carry, in their one currency.
+    TotalRevenue,
+    /// The same per event that carries revenue.
+    AverageRevenue,
+    /// How many currencies the matching revenue is in (internal: revenue
+    /// in more than one is refused, tacit converts none).
+    Currencies,
+    /// Visits with at most one event (Umami's `bounces`; not a Plausible
+    /// name, so never parsed from a body).
+    Bounces,
+    /// The visits' total duration, seconds (Umami's `totaltime`; idem).
+    TotalTime,
 }
 
 impl Metric {
-    pub const ALL: [(&'static str, Metric); 10] = [
+    pub const ALL: [(&'static str, Metric); 14] = [
         ("visitors", Metric::Visitors),
         ("visits", Metric::Visits),
         ("pageviews", Metric::Pageviews),
@@ -109,6 +130,10 @@ impl Metric {
         ("percentage", Metric::Percentage),
         ("conversion_rate", Metric::ConversionRate),
         ("group_conversion_rate", Metric::GroupConversionRate),
+        ("scroll_depth", Metric::ScrollDepth),
+        ("time_on_page", Metric::TimeOnPage),
+        ("total_revenue", Metric::TotalRevenue),
+        ("average_revenue", Metric::AverageRevenue),
     ];
 
     pub fn name(self) -> &'static str {
@@ -118,11 +143,28 @@ impl Metric {
             .map_or("", |e| e.0)
     }
 
+    /// Read from the engagement and revenue columns of `events` only.
+    pub fn is_event_only(self) -> bool {
+        matches!(
+            self,
+            Metric::ScrollDepth
+                | Metric::TimeOnPage
+                | Metric::TotalRevenue
+                | Metric::AverageRevenue
+                | Metric::Currencies
+        )
+    }
+
     /// Counted over visits (`sessions`), not over hits.
     pub fn is_session(self) -> bool {
         matches!(
             self,
-            Metric::Visits | Metric::ViewsPerVisit | Metric::BounceRate | Metric::VisitDuration
+            Metric::Visits
+                | Metric::ViewsPerVisit
+                | Metric::BounceRate
+                | Metric::VisitDuration
+                | Metric::Bounces
+                | Metric::TotalTime
         )
     }
 }
@@ -166,6 +208,8 @@ pub enum Dim {
     Region,
     City,
     Screen,
+    /// The city's name: what `City` holds (tacit stores names, not ids).
+    CityName,
     /// A custom property: the index of its key in `Query::props`.
     Prop(u8),
     Time(Grain),
@@ -173,7 +217,7 @@ pub enum Dim {
 
 impl Dim {
     /// Every dimension but time, with its Plausible name.
-    pub const NAMED: [(&'static str, Dim); 23] = [
+    pub const NAMED: [(&'static str, Dim); 24] = [
         ("event:page", Dim::Page),
         ("event:goal", Dim::Goal),
         ("event:hostname", Dim::Hostname),
@@ -197,6 +241,7 @@ impl Dim {
         ("visit:region", Dim::Region),
         ("visit:city", Dim::City),
         ("visit:screen", Dim::Screen),
+        ("visit:city_name", Dim::CityName),
     ];
 
     pub fn name(self) -> &'static str {
@@ -272,6 +317,12 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
+    /// `has_done` (or, `negated`, `has_not_done`): the visitor did a
+    /// matching event that day (a condition on event dimensions).
+    HasDone {
+        inner: Box<Filter>,
+        negated: bool,
+    },
 }
 
 impl Filter {
@@ -285,7 +336,7 @@ impl Filter {
         match self {
             Filter::Cond { dim, .. } => out.push(*dim),
             Filter::And(v) | Filter::Or(v) => v.iter().for_each(|f| f.dims(out)),
-            Filter::Not(f) => f.dims(out),
+            Filter::Not(f) | Filter::HasDone { inner: f, .. } => f.dims(out),
         }
     }
 }

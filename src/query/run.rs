@@ -17,15 +17,21 @@ use crate::store::{Store, StoreError};
 /// Every statement gives up after this many seconds, in the engine.
 pub const QUERY_SECONDS: u64 = 10;
 
-async fn rows(store: &Store, s: &Sql) -> Result<Vec<Vec<Value>>, QueryError> {
-    let client = store
+/// The connection every query statement runs on: read only, whatever
+/// the statement says (`readonly = 2`: settings may change, `readonly`
+/// itself may not), and given up after [`QUERY_SECONDS`] in the engine.
+pub fn client(store: &Store) -> clickhouse::Client {
+    store
         .client()
         .clone()
-        // Read only, whatever the statement says (settings may change).
         .with_setting("readonly", "2")
         .with_setting("output_format_json_quote_64bit_integers", "0")
         .with_setting("max_execution_time", QUERY_SECONDS.to_string())
-        .with_setting("timeout_overflow_mode", "throw");
+        .with_setting("timeout_overflow_mode", "throw")
+}
+
+async fn rows(store: &Store, s: &Sql) -> Result<Vec<Vec<Value>>, QueryError> {
+    let client = client(store);
     let mut query = client.query(&s.text);
     for (name, v) in &s.params {
         query = match v {
@@ -73,6 +79,20 @@ async fn answer(store: &Store, q: &Query, ctx: &Context) -> Result<Answer, Query
     }
     if q.metrics.contains(&Metric::ConversionRate) {
         totals.without_goals = visitors(store, &sql::goal_totals_query(q), ctx).await?;
+    }
+    if q.metrics
+        .iter()
+        .any(|m| matches!(m, Metric::TotalRevenue | Metric::AverageRevenue))
+    {
+        // tacit converts no currency: revenue in several is refused.
+        let mut t = sql::totals_query(q);
+        t.metrics = vec![Metric::Currencies];
+        let n = visitors(store, &t, ctx).await?;
+        if n > 1 {
+            return Err(QueryError::Unsupported(format!(
+                "total_revenue, average_revenue: the matching events carry revenue in {n} currencies and tacit converts none; filter by event:goal to the goals of one currency"
+            )));
+        }
     }
     let compiled = sql::compile(q, ctx, totals)?;
     let data = rows(store, &compiled).await?;

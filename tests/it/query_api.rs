@@ -17,6 +17,7 @@ use crate::common::*;
 use crate::support::Rng;
 
 mod realtime;
+mod umami;
 
 const SITE: &str = "example.com";
 const KEY: &str = "key-for-example";
@@ -52,6 +53,11 @@ struct Hit {
     screen: String,
     prop_keys: Vec<String>,
     prop_values: Vec<String>,
+    /// Decimal(18, 6): millionths.
+    revenue_amount: i64,
+    revenue_currency: String,
+    scroll_depth: u8,
+    engaged_ms: u32,
 }
 
 /// A visit as the generator made it: its hits, in order.
@@ -137,48 +143,74 @@ fn generate(days: &[i32]) -> Data {
                     let path = *rng.pick(&pages);
                     let first = h == 0;
                     let host = *rng.pick(&hosts);
-                    let mut push = |name: &str, at: i64, props: Vec<(&str, &str)>| {
-                        visit.hits.push(hits.len());
-                        hits.push(Hit {
-                            site: SITE.into(),
-                            ts: at,
-                            name: name.into(),
-                            hostname: host.into(),
-                            pathname: path.into(),
-                            referrer_host: if first { src.2 } else { "" }.into(),
-                            referrer_source: if first { src.0 } else { "" }.into(),
-                            channel: if first { src.1 } else { "direct" }.into(),
-                            utm_source: if first { utm.0 } else { "" }.into(),
-                            utm_medium: if first { utm.1 } else { "" }.into(),
-                            utm_campaign: if first { utm.2 } else { "" }.into(),
-                            utm_content: if first { utm.3 } else { "" }.into(),
-                            utm_term: if first { utm.4 } else { "" }.into(),
-                            visitor_id: visitor,
-                            consent: "full".into(),
-                            ip_prefix: String::new(),
-                            country: place.0.into(),
-                            region: place.1.into(),
-                            device: agent.0.into(),
-                            browser: agent.1.into(),
-                            browser_version: agent.2.into(),
-                            os: agent.3.into(),
-                            os_version: agent.4.into(),
-                            language: "en".into(),
-                            screen_width: agent.5,
-                            screen: agent.6.into(),
-                            prop_keys: props.iter().map(|p| p.0.to_string()).collect(),
-                            prop_values: props.iter().map(|p| p.1.to_string()).collect(),
-                        });
-                    };
-                    push("pageview", t, vec![]);
+                    let mut push =
+                        |name: &str,
+                         at: i64,
+                         props: Vec<(&str, &str)>,
+                         (scroll, engaged, revenue): (u8, u32, i64)| {
+                            visit.hits.push(hits.len());
+                            hits.push(Hit {
+                                site: SITE.into(),
+                                ts: at,
+                                name: name.into(),
+                                hostname: host.into(),
+                                pathname: path.into(),
+                                referrer_host: if first { src.2 } else { "" }.into(),
+                                referrer_source: if first { src.0 } else { "" }.into(),
+                                channel: if first { src.1 } else { "direct" }.into(),
+                                utm_source: if first { utm.0 } else { "" }.into(),
+                                utm_medium: if first { utm.1 } else { "" }.into(),
+                                utm_campaign: if first { utm.2 } else { "" }.into(),
+                                utm_content: if first { utm.3 } else { "" }.into(),
+                                utm_term: if first { utm.4 } else { "" }.into(),
+                                visitor_id: visitor,
+                                consent: "full".into(),
+                                ip_prefix: String::new(),
+                                country: place.0.into(),
+                                region: place.1.into(),
+                                device: agent.0.into(),
+                                browser: agent.1.into(),
+                                browser_version: agent.2.into(),
+                                os: agent.3.into(),
+                                os_version: agent.4.into(),
+                                language: "en".into(),
+                                screen_width: agent.5,
+                                screen: agent.6.into(),
+                                prop_keys: props.iter().map(|p| p.0.to_string()).collect(),
+                                prop_values: props.iter().map(|p| p.1.to_string()).collect(),
+                                revenue_amount: revenue,
+                                revenue_currency: if revenue > 0 { "EUR" } else { "" }.into(),
+                                scroll_depth: scroll,
+                                engaged_ms: engaged,
+                            });
+                        };
+                    push("pageview", t, vec![], (0, 0, 0));
                     if path == "/signup" && rng.below(2) == 0 {
                         t += 5_000;
                         let plan = if rng.below(3) == 0 { "team" } else { "pro" };
-                        push("signup", t, vec![("plan", plan)]);
+                        let price = if plan == "team" {
+                            49_500_000
+                        } else {
+                            19_990_000
+                        };
+                        push("signup", t, vec![("plan", plan)], (0, 0, price));
                     } else if path == "/docs" && rng.below(3) == 0 {
                         t += 3_000;
                         let file = if rng.below(2) == 0 { "a.pdf" } else { "b.zip" };
-                        push("download", t, vec![("file", file), ("size", "big")]);
+                        push(
+                            "download",
+                            t,
+                            vec![("file", file), ("size", "big")],
+                            (0, 0, 0),
+                        );
+                    }
+                    // Engagement: how far down, how long, once or twice
+                    // per page view.
+                    for _ in 0..rng.below(3) {
+                        t += 1_000;
+                        let scroll = 10 + rng.below(91) as u8;
+                        let engaged = 500 + rng.below(60_000) as u32;
+                        push("engagement", t, vec![], (scroll, engaged, 0));
                     }
                 }
                 visits.push(visit);
@@ -192,6 +224,8 @@ fn generate(days: &[i32]) -> Data {
             e.consent = "anonymous".into();
             e.name = "pageview".into();
             e.pathname = "/pricing".into();
+            (e.revenue_amount, e.revenue_currency) = (0, String::new());
+            (e.scroll_depth, e.engaged_ms) = (0, 0);
             hits.push(e);
         }
     }
@@ -206,6 +240,8 @@ enum F {
     And(Vec<F>),
     Or(Vec<F>),
     Not(Box<F>),
+    /// `has_done` (false) or `has_not_done` (true).
+    Has(bool, Box<F>),
 }
 
 fn c(op: &'static str, dim: &'static str, values: &[&'static str]) -> F {
@@ -223,6 +259,8 @@ fn f_json(f: &F) -> Value {
         F::And(v) => json!(["and", v.iter().map(f_json).collect::<Vec<_>>()]),
         F::Or(v) => json!(["or", v.iter().map(f_json).collect::<Vec<_>>()]),
         F::Not(x) => json!(["not", f_json(x)]),
+        F::Has(false, x) => json!(["has_done", f_json(x)]),
+        F::Has(true, x) => json!(["has_not_done", f_json(x)]),
     }
 }
 
@@ -230,7 +268,7 @@ fn f_dims(f: &F, out: &mut Vec<&'static str>) {
     match f {
         F::C(_, d, _, _) => out.push(d),
         F::And(v) | F::Or(v) => v.iter().for_each(|x| f_dims(x, out)),
-        F::Not(x) => f_dims(x, out),
+        F::Not(x) | F::Has(_, x) => f_dims(x, out),
     }
 }
 
@@ -378,13 +416,26 @@ fn cond(op: &str, values: &[&str], cs: bool, x: &str) -> bool {
     any != neg
 }
 
-fn hit_matches(h: &Hit, f: &F, from: i32) -> bool {
+fn hit_matches(d: &Data, h: &Hit, f: &F, s: &Spec) -> bool {
     match f {
-        F::C(op, dim, v, cs) => cond(op, v, *cs, &hit_attr(h, dim, from)),
-        F::And(x) => x.iter().all(|f| hit_matches(h, f, from)),
-        F::Or(x) => x.iter().any(|f| hit_matches(h, f, from)),
-        F::Not(x) => !hit_matches(h, x, from),
+        F::C(op, dim, v, cs) => cond(op, v, *cs, &hit_attr(h, dim, s.from)),
+        F::And(x) => x.iter().all(|f| hit_matches(d, h, f, s)),
+        F::Or(x) => x.iter().any(|f| hit_matches(d, h, f, s)),
+        F::Not(x) => !hit_matches(d, h, x, s),
+        F::Has(negated, x) => {
+            did(d, h.ts.div_euclid(86_400_000) as i32, h.visitor_id, x, s) != *negated
+        }
     }
+}
+
+/// Whether the visitor did a hit matching `f` that day (`has_done`).
+fn did(d: &Data, day: i32, visitor: u64, f: &F, s: &Spec) -> bool {
+    visitor != 0
+        && d.hits.iter().any(|x| {
+            x.visitor_id == visitor
+                && x.ts.div_euclid(86_400_000) as i32 == day
+                && hit_matches(d, x, f, s)
+        })
 }
 
 fn visit_matches(d: &Data, v: &Visit, f: &F, s: &Spec) -> bool {
@@ -418,6 +469,7 @@ fn visit_matches(d: &Data, v: &Visit, f: &F, s: &Spec) -> bool {
         F::And(x) => x.iter().all(|f| visit_matches(d, v, f, s)),
         F::Or(x) => x.iter().any(|f| visit_matches(d, v, f, s)),
         F::Not(x) => !visit_matches(d, v, x, s),
+        F::Has(negated, x) => did(d, v.day, v.visitor, x, s) != *negated,
     }
 }
 
@@ -432,6 +484,12 @@ struct Acc {
     s_duration_ms: i64,
     s_pageviews: u64,
     s_events: u64,
+    /// Each visitor-day-page's deepest scroll.
+    scroll: BTreeMap<(i32, u64, String), u8>,
+    engaged_ms: u64,
+    engaged: BTreeSet<(i32, u64)>,
+    revenue: i64,
+    revenue_n: u64,
 }
 
 const SESSION: &[&str] = &["visits", "bounce_rate", "visit_duration", "views_per_visit"];
@@ -453,7 +511,7 @@ fn expect(d: &Data, s: &Spec) -> BTreeMap<Vec<String>, Vec<f64>> {
     if need_events {
         for h in &d.hits {
             let day = h.ts.div_euclid(86_400_000) as i32;
-            if !in_range(day) || !s.filters.iter().all(|f| hit_matches(h, f, s.from)) {
+            if !in_range(day) || !s.filters.iter().all(|f| hit_matches(d, h, f, s)) {
                 continue;
             }
             // A property breakdown counts the events that carry it.
@@ -471,6 +529,19 @@ fn expect(d: &Data, s: &Spec) -> BTreeMap<Vec<String>, Vec<f64>> {
             }
             a.e_pageviews += (h.name == "pageview") as u64;
             a.e_events += 1;
+            if h.name == "engagement" && h.visitor_id != 0 {
+                let k = (day, h.visitor_id, h.pathname.clone());
+                let m = a.scroll.entry(k).or_default();
+                *m = (*m).max(h.scroll_depth);
+                a.engaged.insert((day, h.visitor_id));
+            }
+            if h.name == "engagement" {
+                a.engaged_ms += h.engaged_ms as u64;
+            }
+            if !h.revenue_currency.is_empty() {
+                a.revenue += h.revenue_amount;
+                a.revenue_n += 1;
+            }
         }
     }
     if need_visits {
@@ -575,6 +646,15 @@ fn expect(d: &Data, s: &Spec) -> BTreeMap<Vec<String>, Vec<f64>> {
                     "conversion_rate" => visitors * 100.0 / goal_total,
                     "group_conversion_rate" if group_total == 0.0 => 0.0,
                     "group_conversion_rate" => visitors * 100.0 / group_total,
+                    "scroll_depth" if a.scroll.is_empty() => f64::NAN,
+                    "scroll_depth" => {
+                        a.scroll.values().map(|x| *x as f64).sum::<f64>() / a.scroll.len() as f64
+                    }
+                    "time_on_page" if a.engaged.is_empty() => f64::NAN,
+                    "time_on_page" => a.engaged_ms as f64 / a.engaged.len() as f64 / 1000.0,
+                    "total_revenue" => a.revenue as f64 / 1e6,
+                    "average_revenue" if a.revenue_n == 0 => f64::NAN,
+                    "average_revenue" => a.revenue as f64 / 1e6 / a.revenue_n as f64,
                     m => panic!("{m}"),
                 })
                 .collect();
@@ -590,6 +670,8 @@ fn slack(metric: &str) -> f64 {
         "views_per_visit" => 0.005 + 1e-9,
         "percentage" => 0.05 + 1e-9,
         "conversion_rate" | "group_conversion_rate" => 0.005 + 1e-9,
+        "scroll_depth" | "time_on_page" => 0.5 + 1e-9,
+        "total_revenue" | "average_revenue" => 0.005 + 1e-6,
         _ => 0.0,
     }
 }
@@ -614,7 +696,14 @@ fn check(name: &str, s: &Spec, got: &Value, want: &BTreeMap<Vec<String>, Vec<f64
             .as_array()
             .unwrap()
             .iter()
-            .map(|x| x.as_f64().unwrap())
+            // null: nothing to average (scroll depth without engagement).
+            .map(|x| {
+                if x.is_null() {
+                    f64::NAN
+                } else {
+                    x.as_f64().unwrap()
+                }
+            })
             .collect();
         assert!(
             seen.insert(dims.clone(), metrics).is_none(),
@@ -630,7 +719,7 @@ fn check(name: &str, s: &Spec, got: &Value, want: &BTreeMap<Vec<String>, Vec<f64
         let g = &seen[k];
         for (i, m) in s.metrics.iter().enumerate() {
             assert!(
-                (g[i] - w[i]).abs() <= slack(m),
+                (g[i].is_nan() && w[i].is_nan()) || (g[i] - w[i]).abs() <= slack(m),
                 "{name}: {k:?} {m}: got {}, want {}",
                 g[i],
                 w[i]
@@ -658,6 +747,7 @@ async fn start_app_at(
     let mut raw = db.config();
     raw.policy.location = "region".into();
     raw.sites[0].api_keys_sha256 = vec![sha(KEY)];
+    raw.sites[0].umami_website_id = umami::UMAMI_ID.into();
     raw.sites[0].api_rate_limit_per_hour = per_hour;
     raw.sites[0].allowed_properties = Some(vec!["plan".into(), "file".into(), "size".into()]);
     raw.sites.push(tacit::config::RawSite {
@@ -1143,6 +1233,63 @@ fn cases(r: (i32, i32), one: i32) -> Vec<(&'static str, Spec)> {
         ),
     ));
     out.push(("an empty day", spec(&all, &[], vec![], (r.0 - 5, r.0 - 5))));
+    // Engagement and revenue, from the events that carry them.
+    let engaged = ["visitors", "scroll_depth", "time_on_page"];
+    let money = ["visitors", "total_revenue", "average_revenue"];
+    out.push((
+        "scroll depth and time on page",
+        spec(&engaged, &[], vec![], r),
+    ));
+    out.push((
+        "engagement by page",
+        spec(&engaged, &["event:page"], vec![], r),
+    ));
+    out.push((
+        "engagement by device, filtered",
+        spec(
+            &engaged,
+            &["visit:device"],
+            vec![c("contains", "event:page", &["blog"])],
+            r,
+        ),
+    ));
+    out.push(("revenue", spec(&money, &[], vec![], r)));
+    out.push((
+        "revenue by plan",
+        spec(&money, &["event:props:plan"], vec![], r),
+    ));
+    out.push(("revenue by goal", spec(&money, &["event:goal"], vec![], r)));
+    // has_done / has_not_done: the visitor-day did (or did not) such an event.
+    let signed_up = || Box::new(c("is", "event:name", &["signup"]));
+    out.push((
+        "has_done: pages of visitors who signed up",
+        spec(&hits, &["event:page"], vec![F::Has(false, signed_up())], r),
+    ));
+    out.push((
+        "has_not_done: visits of those who never read the blog",
+        spec(
+            &["visitors", "visits", "bounce_rate"],
+            &["visit:source"],
+            vec![F::Has(
+                true,
+                Box::new(ci("contains", "event:page", &["/blog"])),
+            )],
+            r,
+        ),
+    ));
+    out.push((
+        "has_done a goal, and a device",
+        spec(
+            &["visitors", "pageviews", "visits"],
+            &[],
+            vec![
+                F::Has(false, Box::new(c("is", "event:goal", &["Visit /pricing"]))),
+                c("is", "visit:device", &["desktop"]),
+            ],
+            r,
+        ),
+    ));
+
     out
 }
 
@@ -1174,6 +1321,18 @@ async fn the_query_api_answers_plausibles_contract_from_the_raw_rows() {
     }
     let rolled = run_cases(&app, &data, &cases).await;
     assert!(n >= 40 && rolled == n, "{n} queries");
+    // The engagement and revenue cases have something to average.
+    let w = expect(
+        &data,
+        &spec(
+            &["scroll_depth", "time_on_page", "total_revenue"],
+            &[],
+            vec![],
+            r,
+        ),
+    );
+    assert!(w[&vec![]].iter().all(|x| *x > 0.0), "{w:?}");
+    revenue_in_two_currencies_is_refused(&app, &db, today).await;
     comparisons(&app, &data, today).await;
 
     // The answer's shape: the query as understood, and Plausible's names.
@@ -1253,6 +1412,32 @@ async fn the_query_api_answers_plausibles_contract_from_the_raw_rows() {
     assert_eq!(names, sorted);
     assert_eq!(names.len(), want.len());
     app.shutdown().await;
+}
+
+/// Revenue in one currency is summed; in two, refused with the reason
+/// (tacit converts none).
+async fn revenue_in_two_currencies_is_refused(app: &tacit::app::Running, db: &TestDb, today: i32) {
+    let mut h = generate(&[today]).hits[0].clone();
+    h.ts = today as i64 * 86_400_000 + 1000;
+    (h.name, h.revenue_amount, h.revenue_currency) = ("order".into(), 12_340_000, "USD".into());
+    let insert = |h: Hit| async move {
+        let mut ins = db.client().insert::<Hit>("events").await.unwrap();
+        ins.write(&h).await.unwrap();
+        ins.end().await.unwrap();
+    };
+    insert(h.clone()).await;
+    let b = json!({"site_id": SITE, "metrics": ["total_revenue", "average_revenue"], "date_range": "day"}).to_string();
+    let (s, got, text) = ask(app, Some(KEY), &b).await;
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(got["results"][0]["metrics"], json!([12.34, 12.34]));
+    h.revenue_currency = "EUR".into();
+    insert(h).await;
+    let (s, got, _) = ask(app, Some(KEY), &b).await;
+    assert_eq!(s, 400);
+    assert!(
+        got["error"].as_str().unwrap().contains("2 currencies"),
+        "{got}"
+    );
 }
 
 /// Each row's `comparison` holds the compared period's row for the same
@@ -1396,6 +1581,12 @@ async fn bad_queries_are_refused_naming_the_field() {
         (with("date_range", json!(["2026-02-30", "2026-03-01"])), "date_range[0]"),
         (with("dimensions", json!(["visit:nope"])), "dimensions[0]"),
         (with("dimensions", json!(["visit:city"])), "cities"),
+        (with("dimensions", json!(["visit:city_name"])), "cities"),
+        (with("dimensions", json!(["visit:country_name"])), "ISO codes"),
+        (
+            with("filters", json!([["has_done", ["is", "visit:browser", ["Chrome"]]]])),
+            "filters[0][1]",
+        ),
         (with("dimensions", json!(["visit:visitor_id"])), "visitor ids"),
         (with("dimensions", json!(["event:props:secret"])), "allowed_properties"),
         (
@@ -1514,6 +1705,57 @@ async fn keys_open_their_own_site_only() {
     );
     let (s, _, _) = ask(&app, Some(OTHER_KEY), &big).await;
     assert_eq!(s, 413);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_connections_write_nothing() {
+    let db = TestDb::new("query_ro");
+    let app = start_app(&db, None).await;
+    let ro = tacit::query::run::client(&db.store());
+    let n: u64 = ro
+        .query("SELECT count() FROM events")
+        .fetch_one()
+        .await
+        .expect("reads");
+    assert_eq!(n, 0);
+    for stmt in [
+        "INSERT INTO events (site, name, ts) VALUES ('example.com', 'pageview', now64(3))",
+        "CREATE TABLE query_ro_t (x UInt8) ENGINE = Memory",
+        "ALTER TABLE events DELETE WHERE 1",
+        "DROP TABLE sessions",
+        "SELECT 1 SETTINGS readonly = 0",
+    ] {
+        assert!(ro.query(stmt).execute().await.is_err(), "{stmt} ran");
+    }
+    // Nothing changed, by the writer's own connection.
+    let n: u64 = db
+        .client()
+        .query("SELECT count() FROM events")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let tables: u64 = db
+        .client()
+        .query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name IN ('sessions', 'query_ro_t')")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(tables, 1, "sessions kept, nothing created");
+    // The same statements are valid: the writer's connection runs them.
+    for stmt in [
+        "INSERT INTO events (site, name, ts) VALUES ('example.com', 'pageview', now64(3))",
+        "CREATE TABLE query_ro_t (x UInt8) ENGINE = Memory",
+    ] {
+        db.client().query(stmt).execute().await.unwrap();
+    }
+    let n: u64 = ro
+        .query("SELECT count() FROM events")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
     app.shutdown().await;
 }
 

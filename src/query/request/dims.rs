@@ -52,7 +52,7 @@ pub(super) fn dim(
             Dim::Region if !ctx.keeps_region => Err(QueryError::Unsupported(format!(
                 "{field}: tacit does not store regions under this server's policy (policy.location)"
             ))),
-            Dim::City if !ctx.keeps_city => Err(QueryError::Unsupported(format!(
+            Dim::City | Dim::CityName if !ctx.keeps_city => Err(QueryError::Unsupported(format!(
                 "{field}: tacit does not store cities under this server's policy (policy.location)"
             ))),
             d => Ok(*d),
@@ -65,8 +65,8 @@ pub(super) fn dim(
         "visit:referrer_url" | "visit:referrer_path" => {
             "tacit stores only the referrer's host (visit:referrer), never its URL"
         }
-        "visit:country_name" | "visit:region_name" | "visit:city_name" => {
-            "names are not answered yet: use the ISO codes (visit:country, visit:region)"
+        "visit:country_name" | "visit:region_name" => {
+            "tacit stores ISO codes and its GeoIP data (the ip-location-db files) carries no country or region names: use visit:country or visit:region and name them client-side"
         }
         n if n.starts_with("time") => {
             return Err(invalid(field, format!("unknown time dimension {n:?}: time, time:minute, time:hour, time:day, time:week, time:month")))

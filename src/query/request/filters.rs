@@ -65,9 +65,24 @@ pub(super) fn filter(
                 props,
             )?)))
         }
-        "has_done" | "has_not_done" => Err(QueryError::Unsupported(format!(
-            "{field}[0]: {op:?} is not answered by the query API yet"
-        ))),
+        "has_done" | "has_not_done" => {
+            if a.len() != 2 {
+                return Err(invalid(field, format!("[\"{op}\", filter]")));
+            }
+            let inner = filter(&a[1], &format!("{field}[1]"), ctx, depth + 1, props)?;
+            let mut dims = Vec::new();
+            inner.dims(&mut dims);
+            if let Some(d) = dims.iter().find(|d| !d.is_event()) {
+                return Err(invalid(
+                    format!("{field}[1]"),
+                    format!("{op} takes a condition on event dimensions (event:name, event:page, event:goal, event:hostname, event:props:*), not {}", d.name()),
+                ));
+            }
+            Ok(Filter::HasDone {
+                inner: Box::new(inner),
+                negated: op == "has_not_done",
+            })
+        }
         name => {
             let Some((_, op)) = Op::ALL.iter().find(|(n, _)| *n == name) else {
                 return Err(invalid(

@@ -176,19 +176,7 @@ fn metrics(v: Option<&Value>) -> Result<Vec<Metric>, QueryError> {
         };
         let metric = match Metric::ALL.iter().find(|(n, _)| n == name) {
             Some((_, m)) => *m,
-            None => {
-                return Err(match name.as_str() {
-                    "conversion_rate"
-                    | "group_conversion_rate"
-                    | "total_revenue"
-                    | "average_revenue"
-                    | "scroll_depth"
-                    | "time_on_page" => QueryError::Unsupported(format!(
-                        "{field}: {name:?} is not answered by tacit's query API yet"
-                    )),
-                    _ => invalid(field, format!("unknown metric {name:?}")),
-                })
-            }
+            None => return Err(invalid(field, format!("unknown metric {name:?}"))),
         };
         if out.contains(&metric) {
             return Err(invalid(field, format!("{name:?} is listed twice")));

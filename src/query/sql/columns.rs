@@ -86,7 +86,7 @@ pub(super) fn event_column(d: Dim) -> Option<String> {
             Dim::OsVersion => "toString(os_version)",
             Dim::Country => "toString(country)",
             Dim::Region => "toString(region)",
-            Dim::City => "toString(city)",
+            Dim::City | Dim::CityName => "toString(city)",
             Dim::Screen => "toString(screen)",
             Dim::EntryPage | Dim::ExitPage | Dim::Time(_) | Dim::Prop(_) => return None,
         }
@@ -119,6 +119,7 @@ pub(super) fn visitor_column(d: Dim) -> Option<(&'static str, &'static str)> {
         Dim::OsVersion => ("a_os_version", "toString(os_version)"),
         Dim::Region => ("a_region", "toString(region)"),
         Dim::City => ("a_city", "toString(city)"),
+        Dim::CityName => ("a_city_name", "toString(city)"),
         Dim::Screen => ("a_screen", "toString(screen)"),
         _ => return None,
     })

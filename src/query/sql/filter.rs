@@ -54,6 +54,19 @@ pub(super) fn filter_sql(f: &Filter, rows: Rows, p: &mut Params) -> Result<Strin
             format!("({})", parts.join(glue))
         }
         Filter::Not(x) => format!("NOT {}", filter_sql(x, rows, p)?),
+        Filter::HasDone { inner, negated } => {
+            // The visitor-day did a matching event (visits keep no id
+            // that events carry, and visitor ids are daily).
+            let key = match rows {
+                Rows::Events => "(toDate(ts), visitor_id)",
+                Rows::Visits => "(day, visitor_id)",
+            };
+            format!(
+                "{}{key} IN (SELECT toDate(ts), visitor_id FROM events WHERE {EVENTS_IN_RANGE} AND visitor_id != 0 AND {})",
+                if *negated { "NOT " } else { "" },
+                filter_sql(inner, Rows::Events, p)?
+            )
+        }
         Filter::Cond {
             op,
             dim,

@@ -60,7 +60,11 @@ impl Params {
 /// The tier that answers `q`.
 pub fn tier(q: &Query) -> Tier {
     // The aggregate tier keeps whole days and hours only.
-    if !q.filters.is_empty() || q.range.span.is_some() || q.grain() == Some(Grain::Minute) {
+    if !q.filters.is_empty()
+        || q.range.span.is_some()
+        || q.grain() == Some(Grain::Minute)
+        || q.metrics.iter().any(|m| m.is_event_only())
+    {
         return Tier::Event;
     }
     let plain: Vec<Dim> = q
@@ -95,9 +99,18 @@ pub fn tier(q: &Query) -> Tier {
 /// [`goal_totals_query`]).
 pub fn compile(q: &Query, ctx: &Context, totals: Totals) -> Result<Sql, QueryError> {
     let mut p = Params { list: Vec::new() };
-    let tier = tier(q);
+    let tier = if open_day(q, ctx) {
+        Tier::Event
+    } else {
+        tier(q)
+    };
     within_retention(q, tier, ctx)?;
     let shape = Shape::of(q);
+    if shape.visits_only && q.metrics.iter().any(|m| m.is_event_only()) {
+        return Err(QueryError::Unsupported(
+            "scroll_depth, time_on_page and the revenue metrics are read from hits, not by entry or exit page".into(),
+        ));
+    }
     let from = sides(q, tier, shape, &mut p)?;
     let from = if q.metrics.contains(&Metric::GroupConversionRate) {
         with_group_totals(q, shape, from, &mut p)?
@@ -116,6 +129,14 @@ pub fn compile(q: &Query, ctx: &Context, totals: Totals) -> Result<Sql, QueryErr
     );
     let params = bind(q, &text, p.list, totals);
     Ok(Sql { text, params })
+}
+
+/// Today alone: no rollup holds it yet, and the analyst views compute
+/// every open day's breakdowns for every site at once, so `events` and
+/// `sessions` answer it directly (the same numbers, a fraction of the work
+/// on a busy day).
+fn open_day(q: &Query, ctx: &Context) -> bool {
+    q.range.from == q.range.to && q.range.from >= ctx.today
 }
 
 /// An event-tier query must lie within what the event tier keeps.
@@ -249,6 +270,18 @@ fn metric_expr(m: Metric, shape: Shape) -> String {
             "if(g_visitors = 0, 0, round({} * 100 / g_visitors, 2))",
             count("visitors")
         ),
+        Metric::ScrollDepth => "if(empty(e_scroll_v), NULL, round(arrayAvg(e_scroll_v)))".into(),
+        Metric::TimeOnPage => {
+            "if(e_engaged_visitors = 0, NULL, round(e_engaged_ms / e_engaged_visitors / 1000))"
+                .into()
+        }
+        Metric::TotalRevenue => "round(e_revenue, 2)".into(),
+        Metric::AverageRevenue => {
+            "if(e_revenue_n = 0, NULL, round(e_revenue / e_revenue_n, 2))".into()
+        }
+        Metric::Currencies => "e_currencies".into(),
+        Metric::Bounces => "s_bounces".into(),
+        Metric::TotalTime => "round(s_duration_ms / 1000)".into(),
     }
 }
 

@@ -44,9 +44,13 @@ pub(super) fn events_side_as(
         };
         sel.push(format!("{e} AS d{i}"));
     }
-    sel.push("uniqExactIf((toDate(ts), visitor_id), visitor_id != 0) AS e_visitors".into());
+    sel.push(format!(
+        "uniqExactIf({}, visitor_id != 0) AS e_visitors",
+        visitor_day(q, "toDate(ts)")
+    ));
     sel.push("countIf(name = 'pageview') AS e_pageviews".into());
     sel.push("count() AS e_events".into());
+    sel.extend(engagement_and_revenue(q));
     let mut filters = where_filters(q, Rows::Events, p)?;
     // A property breakdown counts the events that carry the property, as
     // the analyst views do.
@@ -68,6 +72,17 @@ pub(super) fn events_side_as(
     ))
 }
 
+/// What a distinct visitor is: a visitor id and its day (ids are daily).
+/// Within one day the id alone says the same, and hashing a `UInt64` is
+/// about twice as fast as a tuple over a busy day's millions of hits.
+fn visitor_day(q: &Query, day: &str) -> String {
+    if q.range.days() == 1 {
+        "visitor_id".into()
+    } else {
+        format!("({day}, visitor_id)")
+    }
+}
+
 /// The exact span of a sub-day range, on hits (the days are in
 /// `EVENTS_IN_RANGE`).
 pub(super) fn hits_in_span(q: &Query) -> &'static str {
@@ -76,6 +91,37 @@ pub(super) fn hits_in_span(q: &Query) -> &'static str {
     } else {
         ""
     }
+}
+
+/// The engagement and revenue columns a query's metrics read (only
+/// then: each costs a pass over the rows): each visitor-page's deepest
+/// scroll, the engaged time and visitors, the revenue, the events that
+/// carry revenue, and its currencies.
+fn engagement_and_revenue(q: &Query) -> Vec<String> {
+    use crate::query::Metric;
+    let has = |m: &[Metric]| q.metrics.iter().any(|x| m.contains(x));
+    let mut out = Vec::new();
+    if has(&[Metric::ScrollDepth]) {
+        out.push(
+            "tupleElement(maxMapIf([cityHash64(toDate(ts), visitor_id, pathname)], [scroll_depth], name = 'engagement' AND visitor_id != 0), 2) AS e_scroll_v"
+                .into(),
+        );
+    }
+    if has(&[Metric::TimeOnPage]) {
+        out.push("sumIf(engaged_ms, name = 'engagement') AS e_engaged_ms".into());
+        out.push(
+            "uniqExactIf((toDate(ts), visitor_id), name = 'engagement' AND visitor_id != 0) AS e_engaged_visitors"
+                .into(),
+        );
+    }
+    if has(&[Metric::TotalRevenue, Metric::AverageRevenue]) {
+        out.push("sumIf(toFloat64(revenue_amount), revenue_currency != '') AS e_revenue".into());
+        out.push("countIf(revenue_currency != '') AS e_revenue_n".into());
+    }
+    if has(&[Metric::Currencies]) {
+        out.push("uniqExactIf(revenue_currency, revenue_currency != '') AS e_currencies".into());
+    }
+    out
 }
 
 /// Visit counts per group from `sessions` (the newest version of each
@@ -117,7 +163,10 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
     sel.push("sum(dateDiff('millisecond', start, end)) AS s_duration_ms".into());
     sel.push("sum(pageviews) AS s_pageviews".into());
     sel.push("sum(events) AS s_events".into());
-    sel.push("uniqExact((day, visitor_id)) AS s_visitors".into());
+    sel.push(format!(
+        "uniqExact({}) AS s_visitors",
+        visitor_day(q, "day")
+    ));
     // A sub-day range counts the visits that overlap it.
     let span = if q.range.span.is_some() {
         " AND end >= fromUnixTimestamp64Milli({start:Int64}, 'UTC') AND start < fromUnixTimestamp64Milli({end:Int64}, 'UTC')"
@@ -170,30 +219,77 @@ pub(super) fn kept_events_side(q: &Query) -> String {
         };
         sel.push(format!("{e} AS d{i}"));
     }
-    sel.push("sum(visitors) AS e_visitors".into());
+    sel.push("sum(visitors) AS v_visitors".into());
     // The properties' view counts no page views (the tier rule keeps
     // `pageviews` off this path).
     sel.push(if prop.is_some() {
-        "toUInt64(0) AS e_pageviews".into()
+        "toUInt64(0) AS v_pageviews".into()
     } else {
-        "sum(pageviews) AS e_pageviews".into()
+        "sum(pageviews) AS v_pageviews".into()
     });
-    sel.push("sum(events) AS e_events".into());
-    let days = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}";
+    sel.push("sum(events) AS v_events".into());
+    // The rolled-up days only: the views' open half would compute every
+    // breakdown of every site's open days before any outer filter.
+    let days = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date} AND day IN (SELECT day FROM rollup_days)";
     let source = match (kept, hourly) {
         _ if prop.is_some() => format!(
             "analytics_properties_daily WHERE {days} AND property = {{pk{}:String}}",
             prop.unwrap_or_default()
         ),
-        (_, true) => "analytics_overview_hourly WHERE site = {site:String} AND toDate(hour) BETWEEN {from:Date} AND {to:Date}".to_string(),
+        (_, true) => "analytics_overview_hourly WHERE site = {site:String} AND toDate(hour) BETWEEN {from:Date} AND {to:Date} AND toDate(hour) IN (SELECT day FROM rollup_days)".to_string(),
         (None, false) => format!("analytics_totals_daily WHERE {days}"),
         (Some((view, _, "")), false) => format!("{view} WHERE {days}"),
         (Some((view, _, which)), false) => format!("{view} WHERE {days} AND {which}"),
     };
+    let n = q.dims.len();
+    let outer: Vec<String> = (0..n)
+        .map(|i| format!("d{i}"))
+        .chain([
+            "sum(v_visitors) AS e_visitors".to_string(),
+            "sum(v_pageviews) AS e_pageviews".to_string(),
+            "sum(v_events) AS e_events".to_string(),
+        ])
+        .collect();
     format!(
-        "SELECT {} FROM {source}{}",
+        "SELECT {} FROM (SELECT {} FROM {source}{} UNION ALL {}){}",
+        outer.join(", "),
         sel.join(", "),
-        group_by(q.dims.len())
+        group_by(n),
+        open_days_side(q, prop.is_some()),
+        group_by(n)
+    )
+}
+
+/// The days no rollup holds yet, straight from `events`, counted per day
+/// as the views count them (visitors are distinct per day).
+fn open_days_side(q: &Query, prop: bool) -> String {
+    let mut sel = Vec::new();
+    let mut filters = String::new();
+    for (i, d) in q.dims.iter().enumerate() {
+        let e = match d {
+            Dim::Time(g) => time_expr(*g, "toDate(ts)", "ts"),
+            Dim::Prop(k) => {
+                filters.push_str(&format!(" AND has(prop_keys, {{pk{k}:String}})"));
+                format!("prop_values[indexOf(prop_keys, {{pk{k}:String}})]")
+            }
+            d => event_column(*d).unwrap_or_else(|| "''".into()),
+        };
+        sel.push(format!("{e} AS d{i}"));
+    }
+    sel.push("uniqExactIf(visitor_id, visitor_id != 0) AS v_visitors".into());
+    sel.push(if prop {
+        "toUInt64(0) AS v_pageviews".into()
+    } else {
+        "countIf(name = 'pageview') AS v_pageviews".into()
+    });
+    sel.push("count() AS v_events".into());
+    let group: Vec<String> = std::iter::once("toDate(ts)".to_string())
+        .chain((0..q.dims.len()).map(|i| format!("d{i}")))
+        .collect();
+    format!(
+        "SELECT {} FROM events WHERE {EVENTS_IN_RANGE} AND toDate(ts) NOT IN (SELECT day FROM rollup_days){filters} GROUP BY {}",
+        sel.join(", "),
+        group.join(", ")
     )
 }
 
