@@ -224,6 +224,9 @@ async fn a_release_reads_no_row_a_purge_fence_keeps_out() {
     let mut fenced_spec =
         crate::exports::spec_toml("dimensions = [\"country\"]\nmetrics = [\"visitors\"]");
     fenced_spec.name = "fenced".into();
+    // Another partner: one partner's two breakdowns by country are a
+    // setup the configuration refuses (see config/partners.rs).
+    fenced_spec.partner = "other".into();
     let open_spec =
         crate::exports::spec_toml("dimensions = [\"country\"]\nmetrics = [\"visitors\"]");
     let cfg = crate::exports::config(&db, vec![fenced_spec, open_spec]);
