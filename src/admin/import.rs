@@ -1,6 +1,7 @@
 //! `POST /api/import?site=S&from=FORMAT` on the admin listener: `tacit
-//! import` for an uploaded file. Authorised like the query API: `Authorization:
-//! Bearer <key>`, a key of the site's `api_keys_sha256` (401 without a known
+//! import` for an uploaded file. Authorised by `Authorization: Bearer <key>`,
+//! a key of the site's `import_keys_sha256` (never a query API key, which
+//! only reads; 401 without a known
 //! key, 403 for another site's key, 404 for a site not configured). The body
 //! (the file as it is, gzipped or not; Plausible: its zip, or one CSV named by
 //! `name=`) is streamed to a file of its own under
@@ -232,7 +233,7 @@ impl ImportApi {
             .ok_or_else(|| (StatusCode::UNAUTHORIZED, "missing API key".into()))?;
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let owner = self.keys.iter().find(|s| {
-            s.sha256
+            s.import_sha256
                 .iter()
                 .fold(false, |hit, h| hit | ct_eq(h, &digest))
         });

@@ -46,9 +46,16 @@ fn add_email_key(table: &mut toml::Table, name: &str, value: &str) -> Result<(),
 /// spaces) of query API keys, added to the site's `api_keys_sha256` (the
 /// domain upper-cased, `.` and `-` as `_`), for secret stores.
 const API_KEYS: &str = "TACIT_API_KEYS_";
+/// `TACIT_IMPORT_KEYS_<SITE>`: the same for `import_keys_sha256`.
+const IMPORT_KEYS: &str = "TACIT_IMPORT_KEYS_";
 
-fn add_api_keys(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
-    let wanted = &name[API_KEYS.len()..];
+fn add_api_keys(
+    table: &mut toml::Table,
+    name: &str,
+    value: &str,
+    (prefix, list_name): (&str, &str),
+) -> Result<(), ConfigError> {
+    let wanted = &name[prefix.len()..];
     if let Some(toml::Value::Array(sites)) = table.get_mut("sites") {
         for s in sites.iter_mut() {
             let toml::Value::Table(s) = s else { continue };
@@ -57,10 +64,13 @@ fn add_api_keys(table: &mut toml::Table, name: &str, value: &str) -> Result<(), 
                 continue;
             }
             let keys = s
-                .entry("api_keys_sha256")
+                .entry(list_name)
                 .or_insert_with(|| toml::Value::Array(Vec::new()));
             let toml::Value::Array(list) = keys else {
-                return Err(invalid(name, "api_keys_sha256 of the site is not a list"));
+                return Err(invalid(
+                    name,
+                    format!("{list_name} of the site is not a list"),
+                ));
             };
             for h in value
                 .split([',', ' ', '\n'])
@@ -144,7 +154,16 @@ pub(super) fn apply_env(
             continue;
         }
         if name.starts_with(API_KEYS) {
-            add_api_keys(table, &name, &raw_value)?;
+            add_api_keys(table, &name, &raw_value, (API_KEYS, "api_keys_sha256"))?;
+            continue;
+        }
+        if name.starts_with(IMPORT_KEYS) {
+            add_api_keys(
+                table,
+                &name,
+                &raw_value,
+                (IMPORT_KEYS, "import_keys_sha256"),
+            )?;
             continue;
         }
         if name.starts_with(PARTNER_TOKENS) {

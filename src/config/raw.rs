@@ -184,6 +184,9 @@ pub struct RawSite {
     /// SHA-256 (hex) of the keys that may read this site's statistics
     /// through the query API (`POST /api/v2/query`); never the keys.
     pub api_keys_sha256: Vec<String>,
+    /// SHA-256 (hex) of the keys that may upload history into this site
+    /// (`POST /api/import`): a read key never writes.
+    pub import_keys_sha256: Vec<String>,
     /// Query API requests each key may make per hour (default 600).
     pub api_rate_limit_per_hour: Option<u64>,
 }

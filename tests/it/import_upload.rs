@@ -20,6 +20,8 @@ use crate::import_exports::fixture;
 
 const KEY: &str = "upload-key-6c1f0a";
 const OTHER_KEY: &str = "other-key-93bd2e";
+/// The site's query API key: it reads, it never imports.
+const READ_KEY: &str = "read-key-51aa7c";
 
 fn sha(k: &str) -> String {
     hex::encode(Sha256::digest(k.as_bytes()))
@@ -75,8 +77,9 @@ async fn an_upload_is_imported_like_the_command() {
             ..Default::default()
         })
         .collect();
-    raw.sites[0].api_keys_sha256 = vec![sha(KEY)];
-    raw.sites[2].api_keys_sha256 = vec![sha(OTHER_KEY)];
+    raw.sites[0].import_keys_sha256 = vec![sha(KEY)];
+    raw.sites[2].import_keys_sha256 = vec![sha(OTHER_KEY)];
+    raw.sites[0].api_keys_sha256 = vec![sha(READ_KEY)];
     let app = start(raw.clone()).await;
 
     // GoatCounter's export, gzipped as it ships.
@@ -125,6 +128,7 @@ async fn an_upload_is_imported_like_the_command() {
     let refused = [
         (q, None, body.clone(), 401),
         (q, Some("not-a-key"), body.clone(), 401),
+        (q, Some(READ_KEY), body.clone(), 401),
         (q, Some(OTHER_KEY), body.clone(), 403),
         (
             "site=nope.example&from=goatcounter",
