@@ -271,6 +271,24 @@ impl Dim {
     pub fn is_visit_only(self) -> bool {
         matches!(self, Dim::EntryPage | Dim::ExitPage)
     }
+
+    /// A property of the visit set by its landing hit (Plausible's
+    /// session attributes): every hit of a visit carries its visit's
+    /// value, so counts by it (or filters on it) are over whole visits,
+    /// never over the hits that happened to carry a referrer.
+    pub fn is_landing(self) -> bool {
+        matches!(
+            self,
+            Dim::Source
+                | Dim::Referrer
+                | Dim::Channel
+                | Dim::UtmSource
+                | Dim::UtmMedium
+                | Dim::UtmCampaign
+                | Dim::UtmContent
+                | Dim::UtmTerm
+        )
+    }
 }
 
 /// A filter operator.

@@ -70,6 +70,9 @@ struct Visit {
 struct Data {
     hits: Vec<Hit>,
     visits: Vec<Visit>,
+    /// Each identified hit's visit, by (visitor, time): the generator
+    /// never gives one visitor two hits at the same millisecond.
+    visit_of: std::collections::HashMap<(u64, i64), usize>,
 }
 
 /// Visitors with 1-3 visits a day, at least two hours apart, hits at most
@@ -229,7 +232,17 @@ fn generate(days: &[i32]) -> Data {
             hits.push(e);
         }
     }
-    Data { hits, visits }
+    let visit_of = visits
+        .iter()
+        .enumerate()
+        .flat_map(|(v, x)| x.hits.iter().map(move |&i| (i, v)))
+        .map(|(i, v)| ((hits[i].visitor_id, hits[i].ts), v))
+        .collect();
+    Data {
+        hits,
+        visits,
+        visit_of,
+    }
 }
 
 // ----------------------------------------------------------- the reference
@@ -354,6 +367,31 @@ fn hit_attr(h: &Hit, dim: &str, from: i32) -> String {
     }
 }
 
+/// The visit's properties, set by its landing hit (Plausible's session
+/// attributes): every hit of a visit has its visit's value.
+const LANDING: &[&str] = &[
+    "visit:source",
+    "visit:referrer",
+    "visit:channel",
+    "visit:utm_source",
+    "visit:utm_medium",
+    "visit:utm_campaign",
+    "visit:utm_content",
+    "visit:utm_term",
+];
+
+/// A hit's value of a dimension as the API counts it: a landing
+/// dimension's is its visit's first hit's (an anonymous hit, in no visit,
+/// keeps its own).
+fn hit_value(d: &Data, h: &Hit, dim: &str, from: i32) -> String {
+    match d.visit_of.get(&(h.visitor_id, h.ts)) {
+        Some(&v) if h.visitor_id != 0 && LANDING.contains(&dim) => {
+            hit_attr(&d.hits[d.visits[v].hits[0]], dim, from)
+        }
+        _ => hit_attr(h, dim, from),
+    }
+}
+
 /// A hit's value of a custom property, if it carries it.
 fn prop<'a>(h: &'a Hit, key: &str) -> Option<&'a str> {
     h.prop_keys
@@ -381,8 +419,13 @@ fn visit_attrs(d: &Data, v: &Visit, dim: &str, from: i32) -> Vec<String> {
             .collect(),
         "time:hour" => vec![hour_of(hits[0].ts)],
         "visit:source"
+        | "visit:referrer"
         | "visit:channel"
+        | "visit:utm_source"
+        | "visit:utm_medium"
         | "visit:utm_campaign"
+        | "visit:utm_content"
+        | "visit:utm_term"
         | "visit:country"
         | "visit:device"
         | "visit:browser"
@@ -418,7 +461,7 @@ fn cond(op: &str, values: &[&str], cs: bool, x: &str) -> bool {
 
 fn hit_matches(d: &Data, h: &Hit, f: &F, s: &Spec) -> bool {
     match f {
-        F::C(op, dim, v, cs) => cond(op, v, *cs, &hit_attr(h, dim, s.from)),
+        F::C(op, dim, v, cs) => cond(op, v, *cs, &hit_value(d, h, dim, s.from)),
         F::And(x) => x.iter().all(|f| hit_matches(d, h, f, s)),
         F::Or(x) => x.iter().any(|f| hit_matches(d, h, f, s)),
         F::Not(x) => !hit_matches(d, h, x, s),
@@ -447,8 +490,10 @@ fn visit_matches(d: &Data, v: &Visit, f: &F, s: &Spec) -> bool {
             };
             let yes = |x: &str| cond(pos, vals, *cs, x);
             let hit = match *dim {
-                "visit:entry_page" | "visit:exit_page" | "visit:source" | "visit:channel"
-                | "visit:utm_campaign" | "visit:country" | "visit:device" => {
+                "visit:entry_page" | "visit:exit_page" | "visit:country" | "visit:device" => {
+                    yes(&visit_attrs(d, v, dim, s.from)[0])
+                }
+                x if LANDING.contains(&x) => {
                     yes(&visit_attrs(d, v, dim, s.from)[0])
                 }
                 "event:page" => visit_attrs(d, v, dim, s.from).iter().any(|x| yes(x)),
@@ -522,7 +567,11 @@ fn expect(d: &Data, s: &Spec) -> BTreeMap<Vec<String>, Vec<f64>> {
             {
                 continue;
             }
-            let key: Vec<String> = s.dims.iter().map(|x| hit_attr(h, x, s.from)).collect();
+            let key: Vec<String> = s
+                .dims
+                .iter()
+                .map(|x| hit_value(d, h, x, s.from))
+                .collect();
             let a = groups.entry(key).or_default();
             if h.visitor_id != 0 {
                 a.e_visitors.insert((day, h.visitor_id));

@@ -2,7 +2,10 @@
 //! hit counts (`e_*`) and visit counts (`s_*`), from the event tier or
 //! from the analyst views.
 
-use super::columns::{event_column, kept_dimension, time_expr, visit_column, visitor_column};
+use super::columns::{
+    event_column, from_landing_hit, hit_visit_column, kept_dimension, landing_name, time_expr,
+    visit_column, visitor_column,
+};
 use super::filter::{where_filters, Rows, EVENTS_IN_RANGE};
 use super::Params;
 use crate::query::{Dim, Grain, Query, QueryError};
@@ -38,6 +41,7 @@ pub(super) fn events_side_as(
     for (&i, d) in names.iter().zip(&q.dims) {
         let e = match d {
             Dim::Time(g) => time_expr(*g, "toDate(ts)", "ts"),
+            d if d.is_landing() => hit_visit_column(*d).unwrap_or_default(),
             d => event_column(*d).ok_or_else(|| {
                 QueryError::Unsupported(format!("{} is not a dimension of hits", d.name()))
             })?,
@@ -66,10 +70,93 @@ pub(super) fn events_side_as(
         format!(" GROUP BY {}", n.join(", "))
     };
     Ok(format!(
-        "SELECT {} FROM events WHERE {EVENTS_IN_RANGE}{}{filters}{group}",
+        "SELECT {} FROM {} WHERE {EVENTS_IN_RANGE}{}{filters}{group}",
         sel.join(", "),
+        hits_with_visits(q),
         hits_in_span(q)
     ))
+}
+
+/// The landing dimensions a query names (dimensions and filters).
+fn landing_dims(q: &Query) -> Vec<Dim> {
+    let mut v: Vec<Dim> = q
+        .dims
+        .iter()
+        .copied()
+        .chain(q.filter_dims())
+        .filter(|d| d.is_landing())
+        .collect();
+    v.dedup();
+    v
+}
+
+/// The hits a query counts: `events`, each hit joined to its visit (the
+/// visitor-day's latest visit that started at or before it: visits of a
+/// visitor-day never overlap) when the query names a landing dimension,
+/// so the hit carries its visit's source, channel and UTM tags.
+fn hits_with_visits(q: &Query) -> String {
+    let landing = landing_dims(q);
+    if landing.is_empty() {
+        return "events".into();
+    }
+    let mut cols = vec![
+        "day AS v_day".to_string(),
+        "visitor_id AS v_vid".into(),
+        "start AS v_start".into(),
+        "toUInt8(1) AS v_hit".into(),
+    ];
+    for d in &landing {
+        let name = landing_name(*d).unwrap_or_default();
+        let col = match visit_column(*d) {
+            Some(c) => c.to_string(),
+            None => format!("l_{name}"),
+        };
+        cols.push(format!("{col} AS v_{name}"));
+    }
+    format!(
+        "events ASOF LEFT JOIN (SELECT {} FROM {} AS r{}) AS v \
+         ON toDate(events.ts) = v.v_day AND events.visitor_id = v.v_vid AND events.ts >= v.v_start",
+        cols.join(", "),
+        visit_rows(q),
+        landing_join(&landing)
+    )
+}
+
+/// The visits of a query's days (one row per visit, its newest version).
+pub(super) fn visit_rows(q: &Query) -> String {
+    let _ = q;
+    "(SELECT day, visitor_id, start, end, pageviews, events, entry_page, exit_page, referrer_source, \
+     channel, utm_campaign, country, device, event_names, pages FROM sessions FINAL \
+     WHERE site = {site:String} AND day BETWEEN {from:Date} AND {to:Date})"
+        .into()
+}
+
+/// The values of the landing dimensions the visit rows do not keep, from
+/// each visit's landing hit (the hit at its start), as `l_{name}`; empty
+/// where the landing hit carries none. Joined to visit rows on
+/// `(day, visitor_id, start)`.
+fn landing_join(dims: &[Dim]) -> String {
+    let hit: Vec<Dim> = dims.iter().copied().filter(|d| from_landing_hit(*d)).collect();
+    if hit.is_empty() {
+        return String::new();
+    }
+    let mut cols = Vec::new();
+    let mut any = Vec::new();
+    for d in &hit {
+        let col = event_column(*d).unwrap_or_default();
+        cols.push(format!(
+            "any({col}) AS l_{}",
+            landing_name(*d).unwrap_or_default()
+        ));
+        any.push(format!("{col} != ''"));
+    }
+    format!(
+        " LEFT JOIN (SELECT toDate(ts) AS day, visitor_id, ts AS start, {} FROM events \
+         WHERE {EVENTS_IN_RANGE} AND visitor_id != 0 AND ({}) GROUP BY day, visitor_id, start) AS l \
+         USING (day, visitor_id, start)",
+        cols.join(", "),
+        any.join(" OR ")
+    )
 }
 
 /// What a distinct visitor is: a visitor id and its day (ids are daily).
@@ -131,6 +218,7 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
     let mut sel = Vec::new();
     let mut joins: Vec<(&str, &str)> = Vec::new();
     let mut pages = false;
+    let mut landing = Vec::new();
     for (i, d) in q.dims.iter().enumerate() {
         let e = match (*d, visit_column(*d), visitor_column(*d)) {
             // A visit that began before the span counts in its first bucket.
@@ -141,6 +229,10 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
             ),
             (Dim::Time(g), _, _) => time_expr(g, "day", "start"),
             (_, Some(c), _) => c.to_string(),
+            (d, None, _) if from_landing_hit(d) => {
+                landing.push(d);
+                format!("l_{}", landing_name(d).unwrap_or_default())
+            }
             (Dim::Page, None, _) => {
                 pages = true;
                 "page".to_string()
@@ -151,7 +243,7 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
             }
             (d, None, None) => {
                 return Err(QueryError::Unsupported(format!(
-                    "visit metrics by {}: tacit's visits keep their pages, entry and exit page, source, channel, utm_campaign, country and device, and the visitor's browser, OS, region and screen",
+                    "visit metrics by {}: tacit's visits keep their pages, entry and exit page, landing source, referrer, channel and UTM tags, country and device, and the visitor's browser, OS, region and screen",
                     d.name()
                 )))
             }
@@ -174,9 +266,9 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
         ""
     };
     let mut from = format!(
-        "(SELECT day, visitor_id, start, end, pageviews, events, entry_page, exit_page, referrer_source, \
-         channel, utm_campaign, country, device, event_names, pages FROM sessions FINAL \
-         WHERE site = {{site:String}} AND day BETWEEN {{from:Date}} AND {{to:Date}}{span}) AS v",
+        "(SELECT * FROM {} AS r{} WHERE 1{span}) AS v",
+        visit_rows(q),
+        landing_join(&landing)
     );
     if pages {
         from.push_str(" ARRAY JOIN arrayDistinct(pages) AS page");
