@@ -122,13 +122,22 @@ fn hits_with_visits(q: &Query) -> String {
     )
 }
 
-/// The visits of a query's days (one row per visit, its newest version).
+/// The visits of a query's days (one row per visit, its newest version):
+/// a rolled-up day's from `sessions` (the rollup recomputed them from the
+/// day's events), an open day's from the live `visits` the collectors
+/// write (current within `sink.visits_flush_interval_ms`, where `sessions`
+/// waits for the sessionizer), without their retractions (no events).
 pub(super) fn visit_rows(q: &Query) -> String {
     let _ = q;
-    "(SELECT day, visitor_id, start, end, pageviews, events, entry_page, exit_page, referrer_source, \
-     channel, utm_campaign, country, device, event_names, pages FROM sessions FINAL \
-     WHERE site = {site:String} AND day BETWEEN {from:Date} AND {to:Date})"
-        .into()
+    // The same columns, of the same types, in both tables.
+    const COLS: &str = "day, visitor_id, start, end, pageviews, events, entry_page, exit_page, \
+        referrer_source, channel, utm_campaign, country, device, event_names, pages";
+    const DAYS: &str = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}";
+    format!(
+        "(SELECT {COLS} FROM sessions FINAL WHERE {DAYS} AND day IN (SELECT day FROM rollup_days) \
+         UNION ALL SELECT {COLS} FROM visits FINAL WHERE {DAYS} AND events > 0 \
+         AND day NOT IN (SELECT day FROM rollup_days))"
+    )
 }
 
 /// The values of the landing dimensions the visit rows do not keep, from
@@ -136,7 +145,11 @@ pub(super) fn visit_rows(q: &Query) -> String {
 /// where the landing hit carries none. Joined to visit rows on
 /// `(day, visitor_id, start)`.
 fn landing_join(dims: &[Dim]) -> String {
-    let hit: Vec<Dim> = dims.iter().copied().filter(|d| from_landing_hit(*d)).collect();
+    let hit: Vec<Dim> = dims
+        .iter()
+        .copied()
+        .filter(|d| from_landing_hit(*d))
+        .collect();
     if hit.is_empty() {
         return String::new();
     }
