@@ -1611,6 +1611,69 @@ async fn sources_are_properties_of_visits(app: &tacit::app::Running, d: &Data, r
     assert!(want.values().sum::<u64>() > landings, "{want:?}");
 }
 
+/// An open day's visits are the collectors' live ones (current within
+/// the flush interval; `sessions` waits for the sessionizer, and here
+/// never ran), without the retracted ones, on both tiers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_days_count_the_live_visits() {
+    let db = TestDb::new("query_live");
+    let app = start_app(&db, Some(1_000_000)).await;
+    let today = tacit::model::clock::day_of(SystemClock.now_ms());
+    let data = generate(&[today]);
+    let mut ins = db.client().insert::<Hit>("events").await.unwrap();
+    for h in &data.hits {
+        ins.write(h).await.unwrap();
+    }
+    ins.end().await.unwrap();
+    write_live_visits(&db, &data.hits).await;
+    // A late hit merged the first visit into another: its retraction.
+    let gone = &data.visits[0];
+    let first = &data.hits[gone.hits[0]];
+    let mut ins = db.client().insert::<LiveVisit>("visits").await.unwrap();
+    ins.write(&LiveVisit {
+        site: SITE.into(),
+        start: first.ts,
+        day: today as u16,
+        visitor_id: gone.visitor,
+        visit_id: first.ts,
+        end: first.ts,
+        pageviews: 0,
+        events: 0,
+        entry_page: String::new(),
+        exit_page: String::new(),
+        referrer_source: String::new(),
+        channel: String::new(),
+        utm_campaign: String::new(),
+        country: String::new(),
+        device: String::new(),
+        event_names: vec![],
+        pages: vec![],
+        engaged_ms: 0,
+        scroll_depth: 0,
+        closed: 1,
+        version: u64::MAX / 2,
+    })
+    .await
+    .unwrap();
+    ins.end().await.unwrap();
+    let kept: Vec<&Visit> = data.visits[1..].iter().collect();
+    let bounces = kept.iter().filter(|v| v.hits.len() <= 1).count() as f64;
+    let want_rate = bounces * 100.0 / kept.len() as f64;
+    let yesterday = format_day(today - 1);
+    for range in [json!("day"), json!([yesterday, format_day(today)])] {
+        let b = json!({"site_id": SITE, "metrics": ["visits", "bounce_rate"], "date_range": range});
+        let (status, got, text) = ask(&app, Some(KEY), &b.to_string()).await;
+        assert_eq!(status, 200, "{text}");
+        let m = &got["results"][0]["metrics"];
+        assert_eq!(m[0].as_u64(), Some(kept.len() as u64), "{range}: {text}");
+        assert!(
+            (m[1].as_f64().unwrap() - want_rate).abs() <= 0.5 + 1e-9,
+            "{range}: {text} want {want_rate}"
+        );
+    }
+    app.shutdown().await;
+}
+
 /// Revenue in one currency is summed; in two, refused with the reason
 /// (tacit converts none).
 async fn revenue_in_two_currencies_is_refused(app: &tacit::app::Running, db: &TestDb, today: i32) {

@@ -420,8 +420,20 @@ pub(super) fn kept_visits_side(q: &Query) -> String {
     sel.push("sum(bounces) AS s_bounces".into());
     sel.push("sum(duration_s) * 1000 AS s_duration_ms".into());
     sel.push("sum(pageviews) AS s_pageviews".into());
+    // The rolled-up days' counts, and the open days' from the live visits
+    // (as the visit rows of the event tier: `visit_rows`).
+    let value = match kind {
+        "all" => "''",
+        k => k,
+    };
+    let days = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}";
     format!(
-        "SELECT {} FROM analytics_visits_daily WHERE site = {{site:String}} AND day BETWEEN {{from:Date}} AND {{to:Date}} AND kind = '{kind}'{}",
+        "SELECT {} FROM (SELECT day, value, visits, bounces, duration_s, pageviews FROM rollup_visits_daily \
+         WHERE {days} AND kind = '{kind}' AND (day, version) IN (SELECT day, max(version) FROM rollup_days GROUP BY day) \
+         UNION ALL SELECT day, {value} AS value, count() AS visits, countIf(events <= 1) AS bounces, \
+         sum(dateDiff('millisecond', start, end)) / 1000.0 AS duration_s, sum(pageviews) AS pageviews \
+         FROM visits FINAL WHERE {days} AND events > 0 AND day NOT IN (SELECT day FROM rollup_days) \
+         GROUP BY day, value){}",
         sel.join(", "),
         group_by(q.dims.len())
     )
