@@ -1,6 +1,9 @@
 //! The two sides of a query, each grouped by the query's dimensions:
 //! hit counts (`e_*`) and visit counts (`s_*`), from the event tier or
-//! from the analyst views.
+//! from the analyst views. Visits are `sessions`' on rolled-up days and
+//! the collectors' live `visits` on open days (`visit_rows`); a hit
+//! counted by a landing dimension carries its visit's value
+//! (`hits_with_visits`).
 
 use super::columns::{
     event_column, from_landing_hit, hit_visit_column, kept_dimension, landing_name, time_expr,
