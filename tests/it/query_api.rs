@@ -1220,6 +1220,27 @@ fn cases(r: (i32, i32), one: i32) -> Vec<(&'static str, Spec)> {
             ),
         ),
         (
+            "landing filters by a landing dimension",
+            spec(
+                &["visitors", "pageviews", "events", "visits", "bounce_rate"],
+                &["visit:utm_medium"],
+                vec![
+                    c("is_not", "visit:referrer", &["facebook.com"]),
+                    c("contains", "visit:channel", &["e"]),
+                ],
+                r,
+            ),
+        ),
+        (
+            "visits and hits by referrer, not a term",
+            spec(
+                &["visitors", "pageviews", "visits", "views_per_visit"],
+                &["visit:referrer", "visit:utm_source"],
+                vec![F::Not(Box::new(c("is", "visit:utm_term", &["shoes"])))],
+                r,
+            ),
+        ),
+        (
             "hostname filter",
             spec(
                 &hits,

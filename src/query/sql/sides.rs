@@ -82,14 +82,12 @@ pub(super) fn events_side_as(
 
 /// The landing dimensions a query names (dimensions and filters).
 fn landing_dims(q: &Query) -> Vec<Dim> {
-    let mut v: Vec<Dim> = q
-        .dims
-        .iter()
-        .copied()
-        .chain(q.filter_dims())
-        .filter(|d| d.is_landing())
-        .collect();
-    v.dedup();
+    let mut v: Vec<Dim> = Vec::new();
+    for d in q.dims.iter().copied().chain(q.filter_dims()) {
+        if d.is_landing() && !v.contains(&d) {
+            v.push(d);
+        }
+    }
     v
 }
 
