@@ -118,7 +118,7 @@ fn hits_with_visits(q: &Query) -> String {
         "events ASOF LEFT JOIN (SELECT {} FROM {} AS r{}) AS v \
          ON toDate(events.ts) = v.v_day AND events.visitor_id = v.v_vid AND events.ts >= v.v_start",
         cols.join(", "),
-        visit_rows(q),
+        visit_rows(false),
         landing_join(&landing)
     )
 }
@@ -127,17 +127,26 @@ fn hits_with_visits(q: &Query) -> String {
 /// a rolled-up day's from `sessions` (the rollup recomputed them from the
 /// day's events), an open day's from the live `visits` the collectors
 /// write (current within `sink.visits_flush_interval_ms`, where `sessions`
-/// waits for the sessionizer), without their retractions (no events).
-pub(super) fn visit_rows(q: &Query) -> String {
-    let _ = q;
+/// waits for the sessionizer), without their retractions (no events). An
+/// open day with no live visit of the site (its hits came before the
+/// collectors built visits, or from an import) keeps the sessionizer's.
+/// `open_only`: the days not rolled up only.
+pub(super) fn visit_rows(open_only: bool) -> String {
     // The same columns, of the same types, in both tables.
     const COLS: &str = "day, visitor_id, start, end, pageviews, events, entry_page, exit_page, \
         referrer_source, channel, utm_campaign, country, device, event_names, pages";
     const DAYS: &str = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}";
+    let live = format!(
+        "(SELECT DISTINCT day FROM visits WHERE {DAYS} AND day NOT IN (SELECT day FROM rollup_days))"
+    );
+    let open = if open_only {
+        " AND day NOT IN (SELECT day FROM rollup_days)"
+    } else {
+        ""
+    };
     format!(
-        "(SELECT {COLS} FROM sessions FINAL WHERE {DAYS} AND day IN (SELECT day FROM rollup_days) \
-         UNION ALL SELECT {COLS} FROM visits FINAL WHERE {DAYS} AND events > 0 \
-         AND day NOT IN (SELECT day FROM rollup_days))"
+        "(SELECT {COLS} FROM sessions FINAL WHERE {DAYS}{open} AND day NOT IN {live} \
+         UNION ALL SELECT {COLS} FROM visits FINAL WHERE {DAYS} AND events > 0 AND day IN {live})"
     )
 }
 
@@ -281,7 +290,7 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
     };
     let mut from = format!(
         "(SELECT * FROM {} AS r{} WHERE 1{span}) AS v",
-        visit_rows(q),
+        visit_rows(false),
         landing_join(&landing)
     );
     if pages {
@@ -421,8 +430,8 @@ pub(super) fn kept_visits_side(q: &Query) -> String {
     sel.push("sum(bounces) AS s_bounces".into());
     sel.push("sum(duration_s) * 1000 AS s_duration_ms".into());
     sel.push("sum(pageviews) AS s_pageviews".into());
-    // The rolled-up days' counts, and the open days' from the live visits
-    // (as the visit rows of the event tier: `visit_rows`).
+    // The rolled-up days' counts, and the open days' from their visits
+    // (live where the collectors wrote them: `visit_rows`).
     let value = match kind {
         "all" => "''",
         k => k,
@@ -433,9 +442,9 @@ pub(super) fn kept_visits_side(q: &Query) -> String {
          WHERE {days} AND kind = '{kind}' AND (day, version) IN (SELECT day, max(version) FROM rollup_days GROUP BY day) \
          UNION ALL SELECT day, {value} AS value, count() AS visits, countIf(events <= 1) AS bounces, \
          sum(dateDiff('millisecond', start, end)) / 1000.0 AS duration_s, sum(pageviews) AS pageviews \
-         FROM visits FINAL WHERE {days} AND events > 0 AND day NOT IN (SELECT day FROM rollup_days) \
-         GROUP BY day, value){}",
+         FROM {} AS o GROUP BY day, value){}",
         sel.join(", "),
+        visit_rows(true),
         group_by(q.dims.len())
     )
 }
