@@ -11,13 +11,16 @@
 //! monthly time dimension) is answered from the aggregate tier over any
 //! range it keeps: the rolled-up days from the analyst views, the days
 //! not rolled up yet straight from `events` (counted per day as the
-//! views count them; visits from the visits view). Any other query needs per-hit rows and is
-//! answered from the event tier (`events`, and `sessions` for visits);
-//! its range must lie within what the event tier keeps
-//! (`policy.event_ttl_days`), or it is refused with the reason. Today
-//! alone, a sub-day range (`realtime`, `30m`, `24h`, datetimes), a minute
-//! grain, `has_done`, and the engagement and revenue metrics always read
-//! the event tier.
+//! views count them; their visits from the live `visits`). Any other
+//! query needs per-hit rows and is answered from the event tier
+//! (`events`; visits from `sessions` on rolled-up days and from the live
+//! `visits` on open days); its range must lie within what the event tier
+//! keeps (`policy.event_ttl_days`), or it is refused with the reason.
+//! Today alone, a sub-day range (`realtime`, `30m`, `24h`, datetimes), a
+//! minute grain, `has_done`, the engagement and revenue metrics, and a
+//! breakdown by a landing dimension ([`Dim::is_landing`]: the visit's
+//! source, referrer, channel and UTM tags, which the aggregates count per
+//! hit) within the event retention always read the event tier.
 
 pub mod request;
 pub mod run;
@@ -270,6 +273,24 @@ impl Dim {
     /// An attribute of the visit as a whole (`sessions` has it).
     pub fn is_visit_only(self) -> bool {
         matches!(self, Dim::EntryPage | Dim::ExitPage)
+    }
+
+    /// A property of the visit set by its landing hit (Plausible's
+    /// session attributes): every hit of a visit carries its visit's
+    /// value, so counts by it (or filters on it) are over whole visits,
+    /// never over the hits that happened to carry a referrer.
+    pub fn is_landing(self) -> bool {
+        matches!(
+            self,
+            Dim::Source
+                | Dim::Referrer
+                | Dim::Channel
+                | Dim::UtmSource
+                | Dim::UtmMedium
+                | Dim::UtmCampaign
+                | Dim::UtmContent
+                | Dim::UtmTerm
+        )
     }
 }
 

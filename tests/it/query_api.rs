@@ -70,6 +70,9 @@ struct Visit {
 struct Data {
     hits: Vec<Hit>,
     visits: Vec<Visit>,
+    /// Each identified hit's visit, by (visitor, time): the generator
+    /// never gives one visitor two hits at the same millisecond.
+    visit_of: std::collections::HashMap<(u64, i64), usize>,
 }
 
 /// Visitors with 1-3 visits a day, at least two hours apart, hits at most
@@ -229,7 +232,17 @@ fn generate(days: &[i32]) -> Data {
             hits.push(e);
         }
     }
-    Data { hits, visits }
+    let visit_of = visits
+        .iter()
+        .enumerate()
+        .flat_map(|(v, x)| x.hits.iter().map(move |&i| (i, v)))
+        .map(|(i, v)| ((hits[i].visitor_id, hits[i].ts), v))
+        .collect();
+    Data {
+        hits,
+        visits,
+        visit_of,
+    }
 }
 
 // ----------------------------------------------------------- the reference
@@ -354,6 +367,31 @@ fn hit_attr(h: &Hit, dim: &str, from: i32) -> String {
     }
 }
 
+/// The visit's properties, set by its landing hit (Plausible's session
+/// attributes): every hit of a visit has its visit's value.
+const LANDING: &[&str] = &[
+    "visit:source",
+    "visit:referrer",
+    "visit:channel",
+    "visit:utm_source",
+    "visit:utm_medium",
+    "visit:utm_campaign",
+    "visit:utm_content",
+    "visit:utm_term",
+];
+
+/// A hit's value of a dimension as the API counts it: a landing
+/// dimension's is its visit's first hit's (an anonymous hit, in no visit,
+/// keeps its own).
+fn hit_value(d: &Data, h: &Hit, dim: &str, from: i32) -> String {
+    match d.visit_of.get(&(h.visitor_id, h.ts)) {
+        Some(&v) if h.visitor_id != 0 && LANDING.contains(&dim) => {
+            hit_attr(&d.hits[d.visits[v].hits[0]], dim, from)
+        }
+        _ => hit_attr(h, dim, from),
+    }
+}
+
 /// A hit's value of a custom property, if it carries it.
 fn prop<'a>(h: &'a Hit, key: &str) -> Option<&'a str> {
     h.prop_keys
@@ -381,8 +419,13 @@ fn visit_attrs(d: &Data, v: &Visit, dim: &str, from: i32) -> Vec<String> {
             .collect(),
         "time:hour" => vec![hour_of(hits[0].ts)],
         "visit:source"
+        | "visit:referrer"
         | "visit:channel"
+        | "visit:utm_source"
+        | "visit:utm_medium"
         | "visit:utm_campaign"
+        | "visit:utm_content"
+        | "visit:utm_term"
         | "visit:country"
         | "visit:device"
         | "visit:browser"
@@ -418,7 +461,7 @@ fn cond(op: &str, values: &[&str], cs: bool, x: &str) -> bool {
 
 fn hit_matches(d: &Data, h: &Hit, f: &F, s: &Spec) -> bool {
     match f {
-        F::C(op, dim, v, cs) => cond(op, v, *cs, &hit_attr(h, dim, s.from)),
+        F::C(op, dim, v, cs) => cond(op, v, *cs, &hit_value(d, h, dim, s.from)),
         F::And(x) => x.iter().all(|f| hit_matches(d, h, f, s)),
         F::Or(x) => x.iter().any(|f| hit_matches(d, h, f, s)),
         F::Not(x) => !hit_matches(d, h, x, s),
@@ -447,10 +490,10 @@ fn visit_matches(d: &Data, v: &Visit, f: &F, s: &Spec) -> bool {
             };
             let yes = |x: &str| cond(pos, vals, *cs, x);
             let hit = match *dim {
-                "visit:entry_page" | "visit:exit_page" | "visit:source" | "visit:channel"
-                | "visit:utm_campaign" | "visit:country" | "visit:device" => {
+                "visit:entry_page" | "visit:exit_page" | "visit:country" | "visit:device" => {
                     yes(&visit_attrs(d, v, dim, s.from)[0])
                 }
+                x if LANDING.contains(&x) => yes(&visit_attrs(d, v, dim, s.from)[0]),
                 "event:page" => visit_attrs(d, v, dim, s.from).iter().any(|x| yes(x)),
                 "event:name" => v.hits.iter().any(|&i| yes(&d.hits[i].name)),
                 "event:goal" => v
@@ -522,7 +565,7 @@ fn expect(d: &Data, s: &Spec) -> BTreeMap<Vec<String>, Vec<f64>> {
             {
                 continue;
             }
-            let key: Vec<String> = s.dims.iter().map(|x| hit_attr(h, x, s.from)).collect();
+            let key: Vec<String> = s.dims.iter().map(|x| hit_value(d, h, x, s.from)).collect();
             let a = groups.entry(key).or_default();
             if h.visitor_id != 0 {
                 a.e_visitors.insert((day, h.visitor_id));
@@ -790,7 +833,95 @@ async fn load(db: &TestDb, days: &[i32]) -> Data {
             .await
             .unwrap();
     }
+    write_live_visits(db, &data.hits).await;
     data
+}
+
+/// A row of `visits`.
+#[derive(clickhouse::Row, Serialize)]
+struct LiveVisit {
+    site: String,
+    start: i64,
+    day: u16,
+    visitor_id: u64,
+    visit_id: i64,
+    end: i64,
+    pageviews: u32,
+    events: u32,
+    entry_page: String,
+    exit_page: String,
+    referrer_source: String,
+    channel: String,
+    utm_campaign: String,
+    country: String,
+    device: String,
+    event_names: Vec<String>,
+    pages: Vec<String>,
+    engaged_ms: u64,
+    scroll_depth: u8,
+    closed: u8,
+    version: u64,
+}
+
+/// The live visits the collectors would write for `hits` (open days read
+/// them): built by the collector's own visit table, each visit's final
+/// version written to `visits`.
+async fn write_live_visits(db: &TestDb, hits: &[Hit]) {
+    let open = tacit::visits::OpenVisits::new(1 << 30);
+    let mut sorted: Vec<&Hit> = hits.iter().collect();
+    sorted.sort_by_key(|h| h.ts);
+    for h in &sorted {
+        open.observe(&tacit::visits::Hit {
+            site: h.site.clone(),
+            ts: h.ts,
+            name: h.name.clone(),
+            visitor_id: h.visitor_id,
+            pathname: h.pathname.clone(),
+            referrer_source: h.referrer_source.clone(),
+            channel: h.channel.clone(),
+            utm_campaign: h.utm_campaign.clone(),
+            country: h.country.clone(),
+            device: h.device.clone(),
+            scroll_depth: h.scroll_depth,
+            engaged_ms: h.engaged_ms,
+        });
+    }
+    let mut rows = Vec::new();
+    let end = sorted.last().map_or(0, |h| h.ts) + 86_400_000;
+    open.drain(end, |v| {
+        rows.push(LiveVisit {
+            site: v.site.clone(),
+            start: v.start,
+            day: v.day as u16,
+            visitor_id: v.visitor_id,
+            visit_id: v.id,
+            end: v.end,
+            pageviews: v.pageviews(),
+            events: v.events(),
+            entry_page: v.entry_page().to_string(),
+            exit_page: v.exit_page().to_string(),
+            referrer_source: v.referrer_source.clone(),
+            channel: v.channel.clone(),
+            utm_campaign: v.utm_campaign.clone(),
+            country: v.country.clone(),
+            device: v.device.clone(),
+            event_names: v.steps.iter().map(|s| s.name.to_string()).collect(),
+            pages: v
+                .steps
+                .iter()
+                .filter_map(|s| s.path.as_deref().map(str::to_string))
+                .collect(),
+            engaged_ms: v.engaged_ms,
+            scroll_depth: v.scroll_depth,
+            closed: v.closed as u8,
+            version: v.version,
+        })
+    });
+    let mut ins = db.client().insert::<LiveVisit>("visits").await.unwrap();
+    for r in &rows {
+        ins.write(r).await.unwrap();
+    }
+    ins.end().await.unwrap();
 }
 
 /// The contract cases: (name, spec).
@@ -1089,6 +1220,27 @@ fn cases(r: (i32, i32), one: i32) -> Vec<(&'static str, Spec)> {
             ),
         ),
         (
+            "landing filters by a landing dimension",
+            spec(
+                &["visitors", "pageviews", "events", "visits", "bounce_rate"],
+                &["visit:utm_medium"],
+                vec![
+                    c("is_not", "visit:referrer", &["facebook.com"]),
+                    c("contains", "visit:channel", &["e"]),
+                ],
+                r,
+            ),
+        ),
+        (
+            "visits and hits by referrer, not a term",
+            spec(
+                &["visitors", "pageviews", "visits", "views_per_visit"],
+                &["visit:referrer", "visit:utm_source"],
+                vec![F::Not(Box::new(c("is", "visit:utm_term", &["shoes"])))],
+                r,
+            ),
+        ),
+        (
             "hostname filter",
             spec(
                 &hits,
@@ -1321,6 +1473,7 @@ async fn the_query_api_answers_plausibles_contract_from_the_raw_rows() {
     }
     let rolled = run_cases(&app, &data, &cases).await;
     assert!(n >= 40 && rolled == n, "{n} queries");
+    sources_are_properties_of_visits(&app, &data, r).await;
     // The engagement and revenue cases have something to average.
     let w = expect(
         &data,
@@ -1411,6 +1564,155 @@ async fn the_query_api_answers_plausibles_contract_from_the_raw_rows() {
     sorted.sort();
     assert_eq!(names, sorted);
     assert_eq!(names.len(), want.len());
+    app.shutdown().await;
+}
+
+/// A source is the visit's (its landing hit's), as on Plausible's
+/// dashboard: no source has more visitors than visits, a visitor with two
+/// visits from two sources counts under both (so the sources' visitors add
+/// up to at least the total), and filtering by a source selects whole
+/// visits: every page those visits saw, not only where they landed.
+async fn sources_are_properties_of_visits(app: &tacit::app::Running, d: &Data, r: (i32, i32)) {
+    let s = spec(&["visitors", "visits"], &["visit:source"], vec![], r);
+    let (status, got, text) = ask(app, Some(KEY), &body(&s).to_string()).await;
+    assert_eq!(status, 200, "{text}");
+    let rows = got["results"].as_array().unwrap();
+    assert!(rows.len() >= 4, "{text}");
+    let mut sum = 0;
+    for row in rows {
+        let (visitors, visits) = (
+            row["metrics"][0].as_u64().unwrap(),
+            row["metrics"][1].as_u64().unwrap(),
+        );
+        assert!(visitors > 0 && visitors <= visits, "{row}");
+        sum += visitors;
+    }
+    let s = spec(&["visitors"], &[], vec![], r);
+    let (_, got, _) = ask(app, Some(KEY), &body(&s).to_string()).await;
+    let total = got["results"][0]["metrics"][0].as_u64().unwrap();
+    assert!(total > 0 && sum >= total, "{sum} < {total}");
+    // Some visitor-day came twice from different sources: the sum is more.
+    assert!(sum > total, "{sum} = {total}: the data has no such visitor");
+
+    // Google's visits, then their pages: the page views of those visits.
+    let google =
+        |v: &&Visit| (r.0..=r.1).contains(&v.day) && d.hits[v.hits[0]].referrer_source == "Google";
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    let mut landings = 0;
+    for v in d.visits.iter().filter(google) {
+        landings += 1;
+        for &i in &v.hits {
+            let h = &d.hits[i];
+            if h.name == "pageview" {
+                *want.entry(h.pathname.clone()).or_default() += 1;
+            }
+        }
+    }
+    let s = spec(
+        &["pageviews"],
+        &["event:page"],
+        vec![c("is", "visit:source", &["Google"])],
+        r,
+    );
+    let (status, got, text) = ask(app, Some(KEY), &body(&s).to_string()).await;
+    assert_eq!(status, 200, "{text}");
+    let got: BTreeMap<String, u64> = got["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["dimensions"][0].as_str().unwrap().to_string(),
+                x["metrics"][0].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want, "pages of Google's visits");
+    // More page views than visits: not only the landing pages.
+    assert!(want.values().sum::<u64>() > landings, "{want:?}");
+}
+
+/// An open day's visits are the collectors' live ones (current within
+/// the flush interval; `sessions` waits for the sessionizer, and here
+/// never ran for today), without the retracted ones, on both tiers; an
+/// open day with no live visit keeps the sessionizer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_days_count_the_live_visits() {
+    let db = TestDb::new("query_live");
+    let app = start_app(&db, Some(1_000_000)).await;
+    let today = tacit::model::clock::day_of(SystemClock.now_ms());
+    let data = generate(&[today]);
+    let mut ins = db.client().insert::<Hit>("events").await.unwrap();
+    for h in &data.hits {
+        ins.write(h).await.unwrap();
+    }
+    ins.end().await.unwrap();
+    write_live_visits(&db, &data.hits).await;
+    // A late hit merged the first visit into another: its retraction.
+    let gone = &data.visits[0];
+    let first = &data.hits[gone.hits[0]];
+    let mut ins = db.client().insert::<LiveVisit>("visits").await.unwrap();
+    ins.write(&LiveVisit {
+        site: SITE.into(),
+        start: first.ts,
+        day: today as u16,
+        visitor_id: gone.visitor,
+        visit_id: first.ts,
+        end: first.ts,
+        pageviews: 0,
+        events: 0,
+        entry_page: String::new(),
+        exit_page: String::new(),
+        referrer_source: String::new(),
+        channel: String::new(),
+        utm_campaign: String::new(),
+        country: String::new(),
+        device: String::new(),
+        event_names: vec![],
+        pages: vec![],
+        engaged_ms: 0,
+        scroll_depth: 0,
+        closed: 1,
+        version: u64::MAX / 2,
+    })
+    .await
+    .unwrap();
+    ins.end().await.unwrap();
+    // Yesterday's hits came before the collectors built visits: the
+    // sessionizer's visits count for it.
+    let before = generate(&[today - 1]);
+    let mut ins = db.client().insert::<Hit>("events").await.unwrap();
+    for h in &before.hits {
+        ins.write(h).await.unwrap();
+    }
+    ins.end().await.unwrap();
+    tacit::analytics::sessions::sessionize_day(&db.store(), today - 1, 1)
+        .await
+        .unwrap();
+    let yesterday = format_day(today - 1);
+    let cases = [
+        (
+            json!("day"),
+            data.visits[1..].iter().collect::<Vec<&Visit>>(),
+        ),
+        (
+            json!([yesterday, format_day(today)]),
+            data.visits[1..].iter().chain(&before.visits).collect(),
+        ),
+    ];
+    for (range, kept) in cases {
+        let bounces = kept.iter().filter(|v| v.hits.len() <= 1).count() as f64;
+        let want_rate = bounces * 100.0 / kept.len() as f64;
+        let b = json!({"site_id": SITE, "metrics": ["visits", "bounce_rate"], "date_range": range});
+        let (status, got, text) = ask(&app, Some(KEY), &b.to_string()).await;
+        assert_eq!(status, 200, "{text}");
+        let m = &got["results"][0]["metrics"];
+        assert_eq!(m[0].as_u64(), Some(kept.len() as u64), "{range}: {text}");
+        assert!(
+            (m[1].as_f64().unwrap() - want_rate).abs() <= 0.5 + 1e-9,
+            "{range}: {text} want {want_rate}"
+        );
+    }
     app.shutdown().await;
 }
 

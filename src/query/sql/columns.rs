@@ -124,3 +124,36 @@ pub(super) fn visitor_column(d: Dim) -> Option<(&'static str, &'static str)> {
         _ => return None,
     })
 }
+
+/// A landing dimension's short name (`v_{name}` on hits joined to their
+/// visit, `l_{name}` read from a visit's landing hit).
+pub(super) fn landing_name(d: Dim) -> Option<&'static str> {
+    Some(match d {
+        Dim::Source => "source",
+        Dim::Referrer => "referrer",
+        Dim::Channel => "channel",
+        Dim::UtmSource => "utm_source",
+        Dim::UtmMedium => "utm_medium",
+        Dim::UtmCampaign => "utm_campaign",
+        Dim::UtmContent => "utm_content",
+        Dim::UtmTerm => "utm_term",
+        _ => return None,
+    })
+}
+
+/// A landing dimension the visit rows do not keep: read from the visit's
+/// landing hit in `events` (the hit at the visit's start).
+pub(super) fn from_landing_hit(d: Dim) -> bool {
+    d.is_landing() && visit_column(d).is_none()
+}
+
+/// A landing dimension's value on a hit: its visit's, once the hit is
+/// joined to its visit (`v_hit`); a hit whose visit is not stored yet is
+/// its own visit's first hit as far as anyone knows.
+pub(super) fn hit_visit_column(d: Dim) -> Option<String> {
+    let name = landing_name(d)?;
+    Some(format!(
+        "if(v_hit = 1, v_{name}, {})",
+        event_column(d).unwrap_or_default()
+    ))
+}

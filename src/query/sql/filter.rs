@@ -1,8 +1,11 @@
 //! Filters compiled to conditions: on hits (`events`), or on visits
 //! (`sessions`: a visit's own attributes, its pages and events, or the
-//! attributes of its visitor-day).
+//! attributes of its visitor-day). A landing dimension (source, referrer,
+//! channel, UTM tags) is the visit's: on hits it selects the hits of the
+//! visits that match (each hit joined to its visit, `sides.rs`), on visits
+//! it reads the visit's value or its landing hit's.
 
-use super::columns::{event_column, visit_column};
+use super::columns::{event_column, from_landing_hit, hit_visit_column, visit_column};
 use super::Params;
 use crate::query::{Dim, Filter, Op, Query, QueryError};
 
@@ -76,6 +79,11 @@ pub(super) fn filter_sql(f: &Filter, rows: Rows, p: &mut Params) -> Result<Strin
             let (op, negate) = op.positive();
             let c = |expr: &str, p: &mut Params| condition(op, values, *case_sensitive, expr, p);
             let positive = match rows {
+                // A landing dimension selects whole visits: the hits of
+                // the visits whose landing value matches.
+                Rows::Events if dim.is_landing() => {
+                    c(&hit_visit_column(*dim).unwrap_or_default(), p)
+                }
                 Rows::Events => {
                     let col = event_column(*dim).ok_or_else(|| {
                         QueryError::Unsupported(format!("{} cannot filter hits", dim.name()))
@@ -89,6 +97,10 @@ pub(super) fn filter_sql(f: &Filter, rows: Rows, p: &mut Params) -> Result<Strin
                         "arrayExists(x -> {}, arrayConcat(arrayMap(x -> concat('Visit ', x), pages), \
                          arrayFilter(x -> x != 'pageview', arrayMap(x -> toString(x), event_names))))",
                         c("x", p)
+                    ),
+                    (d, None) if from_landing_hit(d) => format!(
+                        "(day, visitor_id, start) IN (SELECT toDate(ts), visitor_id, ts FROM events WHERE {EVENTS_IN_RANGE} AND visitor_id != 0 AND {})",
+                        c(&event_column(d).unwrap_or_default(), p)
                     ),
                     (Dim::Name, None) => {
                         format!("arrayExists(x -> {}, event_names)", c("toString(x)", p))

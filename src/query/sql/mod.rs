@@ -5,7 +5,8 @@
 //!
 //! Two tiers (see the module doc of `query`): the aggregate tier through
 //! the analyst views (no filter, one kept dimension), and the event tier
-//! (`events` for hit counts, `sessions` for visits) for everything else,
+//! (`events` for hit counts; `sessions` and, on open days, the live
+//! `visits` for visits) for everything else,
 //! within the event retention. The parts: `columns.rs` (what each
 //! dimension reads), `filter.rs` (filters as conditions), `sides.rs` (hit
 //! and visit counts per group); here the outer query joins them.
@@ -99,7 +100,7 @@ pub fn tier(q: &Query) -> Tier {
 /// [`goal_totals_query`]).
 pub fn compile(q: &Query, ctx: &Context, totals: Totals) -> Result<Sql, QueryError> {
     let mut p = Params { list: Vec::new() };
-    let tier = if open_day(q, ctx) {
+    let tier = if open_day(q, ctx) || by_visit_landing(q, ctx) {
         Tier::Event
     } else {
         tier(q)
@@ -137,6 +138,14 @@ pub fn compile(q: &Query, ctx: &Context, totals: Totals) -> Result<Sql, QueryErr
 /// on a busy day).
 fn open_day(q: &Query, ctx: &Context) -> bool {
     q.range.from == q.range.to && q.range.from >= ctx.today
+}
+
+/// A breakdown by a landing dimension (source, referrer, channel, UTM
+/// tags) within the event retention: the daily rollups count those per
+/// hit (the hit's own referrer), the event tier per visit (each hit
+/// carries its visit's). Older ranges keep the rollups' per-hit counts.
+fn by_visit_landing(q: &Query, ctx: &Context) -> bool {
+    q.dims.iter().any(|d| d.is_landing()) && q.range.from >= ctx.event_horizon()
 }
 
 /// An event-tier query must lie within what the event tier keeps.

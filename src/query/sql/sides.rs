@@ -1,8 +1,14 @@
 //! The two sides of a query, each grouped by the query's dimensions:
 //! hit counts (`e_*`) and visit counts (`s_*`), from the event tier or
-//! from the analyst views.
+//! from the analyst views. Visits are `sessions`' on rolled-up days and
+//! the collectors' live `visits` on open days (`visit_rows`); a hit
+//! counted by a landing dimension carries its visit's value
+//! (`hits_with_visits`).
 
-use super::columns::{event_column, kept_dimension, time_expr, visit_column, visitor_column};
+use super::columns::{
+    event_column, from_landing_hit, hit_visit_column, kept_dimension, landing_name, time_expr,
+    visit_column, visitor_column,
+};
 use super::filter::{where_filters, Rows, EVENTS_IN_RANGE};
 use super::Params;
 use crate::query::{Dim, Grain, Query, QueryError};
@@ -38,6 +44,7 @@ pub(super) fn events_side_as(
     for (&i, d) in names.iter().zip(&q.dims) {
         let e = match d {
             Dim::Time(g) => time_expr(*g, "toDate(ts)", "ts"),
+            d if d.is_landing() => hit_visit_column(*d).unwrap_or_default(),
             d => event_column(*d).ok_or_else(|| {
                 QueryError::Unsupported(format!("{} is not a dimension of hits", d.name()))
             })?,
@@ -66,10 +73,113 @@ pub(super) fn events_side_as(
         format!(" GROUP BY {}", n.join(", "))
     };
     Ok(format!(
-        "SELECT {} FROM events WHERE {EVENTS_IN_RANGE}{}{filters}{group}",
+        "SELECT {} FROM {} WHERE {EVENTS_IN_RANGE}{}{filters}{group}",
         sel.join(", "),
+        hits_with_visits(q),
         hits_in_span(q)
     ))
+}
+
+/// The landing dimensions a query names (dimensions and filters).
+fn landing_dims(q: &Query) -> Vec<Dim> {
+    let mut v: Vec<Dim> = Vec::new();
+    for d in q.dims.iter().copied().chain(q.filter_dims()) {
+        if d.is_landing() && !v.contains(&d) {
+            v.push(d);
+        }
+    }
+    v
+}
+
+/// The hits a query counts: `events`, each hit joined to its visit (the
+/// visitor-day's latest visit that started at or before it: visits of a
+/// visitor-day never overlap) when the query names a landing dimension,
+/// so the hit carries its visit's source, channel and UTM tags.
+fn hits_with_visits(q: &Query) -> String {
+    let landing = landing_dims(q);
+    if landing.is_empty() {
+        return "events".into();
+    }
+    let mut cols = vec![
+        "day AS v_day".to_string(),
+        "visitor_id AS v_vid".into(),
+        "start AS v_start".into(),
+        "toUInt8(1) AS v_hit".into(),
+    ];
+    for d in &landing {
+        let name = landing_name(*d).unwrap_or_default();
+        let col = match visit_column(*d) {
+            Some(c) => c.to_string(),
+            None => format!("l_{name}"),
+        };
+        cols.push(format!("{col} AS v_{name}"));
+    }
+    format!(
+        "events ASOF LEFT JOIN (SELECT {} FROM {} AS r{}) AS v \
+         ON toDate(events.ts) = v.v_day AND events.visitor_id = v.v_vid AND events.ts >= v.v_start",
+        cols.join(", "),
+        visit_rows(false),
+        landing_join(&landing)
+    )
+}
+
+/// The visits of a query's days (one row per visit, its newest version):
+/// a rolled-up day's from `sessions` (the rollup recomputed them from the
+/// day's events), an open day's from the live `visits` the collectors
+/// write (current within `sink.visits_flush_interval_ms`, where `sessions`
+/// waits for the sessionizer), without their retractions (no events). An
+/// open day with no live visit of the site (its hits came before the
+/// collectors built visits, or from an import) keeps the sessionizer's.
+/// `open_only`: the days not rolled up only.
+pub(super) fn visit_rows(open_only: bool) -> String {
+    // The same columns, of the same types, in both tables.
+    const COLS: &str = "day, visitor_id, start, end, pageviews, events, entry_page, exit_page, \
+        referrer_source, channel, utm_campaign, country, device, event_names, pages";
+    const DAYS: &str = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}";
+    let live = format!(
+        "(SELECT DISTINCT day FROM visits WHERE {DAYS} AND day NOT IN (SELECT day FROM rollup_days))"
+    );
+    let open = if open_only {
+        " AND day NOT IN (SELECT day FROM rollup_days)"
+    } else {
+        ""
+    };
+    format!(
+        "(SELECT {COLS} FROM sessions FINAL WHERE {DAYS}{open} AND day NOT IN {live} \
+         UNION ALL SELECT {COLS} FROM visits FINAL WHERE {DAYS} AND events > 0 AND day IN {live})"
+    )
+}
+
+/// The values of the landing dimensions the visit rows do not keep, from
+/// each visit's landing hit (the hit at its start), as `l_{name}`; empty
+/// where the landing hit carries none. Joined to visit rows on
+/// `(day, visitor_id, start)`.
+fn landing_join(dims: &[Dim]) -> String {
+    let hit: Vec<Dim> = dims
+        .iter()
+        .copied()
+        .filter(|d| from_landing_hit(*d))
+        .collect();
+    if hit.is_empty() {
+        return String::new();
+    }
+    let mut cols = Vec::new();
+    let mut any = Vec::new();
+    for d in &hit {
+        let col = event_column(*d).unwrap_or_default();
+        cols.push(format!(
+            "any({col}) AS l_{}",
+            landing_name(*d).unwrap_or_default()
+        ));
+        any.push(format!("{col} != ''"));
+    }
+    format!(
+        " LEFT JOIN (SELECT toDate(ts) AS day, visitor_id, ts AS start, {} FROM events \
+         WHERE {EVENTS_IN_RANGE} AND visitor_id != 0 AND ({}) GROUP BY day, visitor_id, start) AS l \
+         USING (day, visitor_id, start)",
+        cols.join(", "),
+        any.join(" OR ")
+    )
 }
 
 /// What a distinct visitor is: a visitor id and its day (ids are daily).
@@ -131,6 +241,7 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
     let mut sel = Vec::new();
     let mut joins: Vec<(&str, &str)> = Vec::new();
     let mut pages = false;
+    let mut landing = Vec::new();
     for (i, d) in q.dims.iter().enumerate() {
         let e = match (*d, visit_column(*d), visitor_column(*d)) {
             // A visit that began before the span counts in its first bucket.
@@ -141,6 +252,10 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
             ),
             (Dim::Time(g), _, _) => time_expr(g, "day", "start"),
             (_, Some(c), _) => c.to_string(),
+            (d, None, _) if from_landing_hit(d) => {
+                landing.push(d);
+                format!("l_{}", landing_name(d).unwrap_or_default())
+            }
             (Dim::Page, None, _) => {
                 pages = true;
                 "page".to_string()
@@ -151,7 +266,7 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
             }
             (d, None, None) => {
                 return Err(QueryError::Unsupported(format!(
-                    "visit metrics by {}: tacit's visits keep their pages, entry and exit page, source, channel, utm_campaign, country and device, and the visitor's browser, OS, region and screen",
+                    "visit metrics by {}: tacit's visits keep their pages, entry and exit page, landing source, referrer, channel and UTM tags, country and device, and the visitor's browser, OS, region and screen",
                     d.name()
                 )))
             }
@@ -174,9 +289,9 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
         ""
     };
     let mut from = format!(
-        "(SELECT day, visitor_id, start, end, pageviews, events, entry_page, exit_page, referrer_source, \
-         channel, utm_campaign, country, device, event_names, pages FROM sessions FINAL \
-         WHERE site = {{site:String}} AND day BETWEEN {{from:Date}} AND {{to:Date}}{span}) AS v",
+        "(SELECT * FROM {} AS r{} WHERE 1{span}) AS v",
+        visit_rows(false),
+        landing_join(&landing)
     );
     if pages {
         from.push_str(" ARRAY JOIN arrayDistinct(pages) AS page");
@@ -315,9 +430,21 @@ pub(super) fn kept_visits_side(q: &Query) -> String {
     sel.push("sum(bounces) AS s_bounces".into());
     sel.push("sum(duration_s) * 1000 AS s_duration_ms".into());
     sel.push("sum(pageviews) AS s_pageviews".into());
+    // The rolled-up days' counts, and the open days' from their visits
+    // (live where the collectors wrote them: `visit_rows`).
+    let value = match kind {
+        "all" => "''",
+        k => k,
+    };
+    let days = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}";
     format!(
-        "SELECT {} FROM analytics_visits_daily WHERE site = {{site:String}} AND day BETWEEN {{from:Date}} AND {{to:Date}} AND kind = '{kind}'{}",
+        "SELECT {} FROM (SELECT day, value, visits, bounces, duration_s, pageviews FROM rollup_visits_daily \
+         WHERE {days} AND kind = '{kind}' AND (day, version) IN (SELECT day, max(version) FROM rollup_days GROUP BY day) \
+         UNION ALL SELECT day, {value} AS value, count() AS visits, countIf(events <= 1) AS bounces, \
+         sum(dateDiff('millisecond', start, end)) / 1000.0 AS duration_s, sum(pageviews) AS pageviews \
+         FROM {} AS o GROUP BY day, value){}",
         sel.join(", "),
+        visit_rows(true),
         group_by(q.dims.len())
     )
 }

@@ -270,6 +270,8 @@ async fn realtime_and_the_last_day_are_answered_to_the_minute() {
             .await
             .unwrap();
     }
+    // Open days' visits are the collectors' live ones.
+    super::write_live_visits(&db, &data).await;
     let appr = &app;
     let q = |v: Value| async move {
         let (s, got, text) = ask(appr, Some(KEY), &v.to_string()).await;
