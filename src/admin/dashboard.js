@@ -538,11 +538,50 @@ function funnelPanel() {
     sec.append(el("p", { class: "note", text: "No [[funnels]] in tacit.toml for this site." }));
   } else {
     for (const f of site.funnels) {
-      sec.append(el("h3", { text: f.name }), el("ol", {}, ...f.steps.map((s) => el("li", { text: s }))));
+      sec.append(el("div", { class: "funnel", "data-funnel": f.name, "data-testid": "funnel-" + f.name },
+        el("h3", { text: f.name }), el("div", { class: "funnel-body" })));
     }
-    sec.append(el("p", { class: "note", text: "Funnel conversion is not answered by the query API yet: the configured funnels roll up per day into analytics_funnels_daily (docs/queries.md)." }));
+    sec.append(el("p", { class: "note", text: "Visits that passed each step in order within the visit (other hits between allowed), per day from analytics_funnels_daily; not filtered." }));
   }
   return sec;
+}
+
+// Each configured funnel, from the API's funnel answer (a tacit extension).
+async function loadFunnels(gen) {
+  const site = meta.sites.find((s) => s.domain === state.site) || { funnels: [] };
+  await Promise.all(site.funnels.map(async (f) => {
+    const box = document.querySelector('[data-funnel="' + CSS.escape(f.name) + '"]');
+    if (!box) return;
+    const out = box.querySelector(".funnel-body");
+    const b = { site_id: state.site, funnel: f.name, date_range: dateRange(), filters: filters() };
+    box.dataset.query = JSON.stringify(b);
+    box.dataset.state = "loading";
+    let json;
+    try {
+      json = await api("funnel", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(b) });
+    } catch (e) {
+      if (gen !== generation) return;
+      out.replaceChildren(el("p", { class: "note err", "data-testid": "error-funnel", text: e.message }));
+      box.dataset.state = "error";
+      return;
+    }
+    if (gen !== generation) return;
+    answers["funnel:" + f.name] = { body: b, json };
+    const head = el("tr", {}, el("th", { scope: "col", text: "Step" }),
+      ...["Visits", "From previous", "From first", "Drop-off"].map((t) => el("th", { scope: "col", class: "n", text: t })));
+    const first = Math.max(1, json.entering_visits);
+    const rows = json.steps.map((st) => el("tr", { class: "step", "data-step": st.step },
+      el("td", { class: "label", title: st.name },
+        el("span", { class: "bar", style: "width:" + (st.visits / first) * 100 + "%" }),
+        el("span", { class: "txt", text: st.step + ". " + st.name })),
+      el("td", { class: "n", "data-k": "visits", "data-v": JSON.stringify(st.visits), text: fmt("visits", st.visits) }),
+      el("td", { class: "n", "data-k": "conversion_rate_step", "data-v": JSON.stringify(st.conversion_rate_step), text: st.conversion_rate_step + "%" }),
+      el("td", { class: "n", "data-k": "conversion_rate", "data-v": JSON.stringify(st.conversion_rate), text: st.conversion_rate + "%" }),
+      el("td", { class: "n", "data-k": "dropoff", "data-v": JSON.stringify(st.dropoff), text: st.step === 1 ? "–" : nf.format(st.dropoff) + " (" + st.dropoff_percentage + "%)" })));
+    out.replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)),
+      el("p", { class: "note", "data-testid": "funnel-total", text: nf.format(json.converted_visits) + " of " + nf.format(json.entering_visits) + " visits converted (" + json.conversion_rate + "%)" }));
+    box.dataset.state = "ready";
+  }));
 }
 
 // ----------------------------------------------------------------- filters
@@ -719,6 +758,7 @@ function refresh() {
   track(loadTop(gen));
   track(loadGraph(gen));
   for (const p of PANELS) track(loadPanel(p, gen));
+  track(loadFunnels(gen));
   track(realtime());
 }
 
