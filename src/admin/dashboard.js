@@ -553,7 +553,14 @@ async function loadFunnels(gen) {
     const box = document.querySelector('[data-funnel="' + CSS.escape(f.name) + '"]');
     if (!box) return;
     const out = box.querySelector(".funnel-body");
-    const b = { site_id: state.site, funnel: f.name, date_range: dateRange(), filters: filters() };
+    if (filters().length) {
+      // Counted per day without dimensions: a filtered funnel has no answer.
+      delete box.dataset.query;
+      box.dataset.state = "filtered";
+      out.replaceChildren(el("p", { class: "note", "data-testid": "funnel-filtered", text: "Funnels are counted per day without dimensions: they are not shown under a filter." }));
+      return;
+    }
+    const b = { site_id: state.site, funnel: f.name, date_range: dateRange() };
     box.dataset.query = JSON.stringify(b);
     box.dataset.state = "loading";
     let json;
@@ -568,7 +575,7 @@ async function loadFunnels(gen) {
     if (gen !== generation) return;
     answers["funnel:" + f.name] = { body: b, json };
     const head = el("tr", {}, el("th", { scope: "col", text: "Step" }),
-      ...["Visits", "From previous", "From first", "Drop-off"].map((t) => el("th", { scope: "col", class: "n", text: t })));
+      ...["Visits", "From previous", "From first", "Drop-off"].map((t) => el("th", { scope: "col", class: t === "From first" ? "n first" : "n", text: t })));
     const first = Math.max(1, json.entering_visits);
     const rows = json.steps.map((st) => el("tr", { class: "step", "data-step": st.step },
       el("td", { class: "label", title: st.name },
@@ -576,7 +583,7 @@ async function loadFunnels(gen) {
         el("span", { class: "txt", text: st.step + ". " + st.name })),
       el("td", { class: "n", "data-k": "visits", "data-v": JSON.stringify(st.visits), text: fmt("visits", st.visits) }),
       el("td", { class: "n", "data-k": "conversion_rate_step", "data-v": JSON.stringify(st.conversion_rate_step), text: st.conversion_rate_step + "%" }),
-      el("td", { class: "n", "data-k": "conversion_rate", "data-v": JSON.stringify(st.conversion_rate), text: st.conversion_rate + "%" }),
+      el("td", { class: "n first", "data-k": "conversion_rate", "data-v": JSON.stringify(st.conversion_rate), text: st.conversion_rate + "%" }),
       el("td", { class: "n", "data-k": "dropoff", "data-v": JSON.stringify(st.dropoff), text: st.step === 1 ? "–" : nf.format(st.dropoff) + " (" + st.dropoff_percentage + "%)" })));
     out.replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)),
       el("p", { class: "note", "data-testid": "funnel-total", text: nf.format(json.converted_visits) + " of " + nf.format(json.entering_visits) + " visits converted (" + json.conversion_rate + "%)" }));
@@ -766,6 +773,8 @@ function refresh() {
 // range depends on them); a panel whose optional metrics turn out to be
 // answered is asked again.
 async function probed() {
+  // The server says what it answers: nothing to probe, nothing to ask twice.
+  if (Array.isArray(meta.answers)) { await probe(); return; }
   const p = track(probe());
   if (state.period === "realtime") { await p; return; }
   p.then(() => {
@@ -777,7 +786,12 @@ async function probed() {
 }
 
 async function probe() {
-  // Which optional metrics this server's query API answers.
+  // Which optional metrics this server's query API answers: it says so in
+  // its site list; an older server is asked.
+  if (Array.isArray(meta.answers)) {
+    for (const m of [...new Set(Object.values(OPTIONAL).flat()), "realtime"]) optional[m] = meta.answers.includes(m);
+    return;
+  }
   const ms = [...new Set(Object.values(OPTIONAL).flat())];
   const day = todayUtc();
   const ask = async (name, b) => {

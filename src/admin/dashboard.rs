@@ -38,6 +38,17 @@ const PAGE: &str = include_str!("dashboard.html");
 const SCRIPT: &str = include_str!("dashboard.js");
 const STYLE: &str = include_str!("dashboard.css");
 
+/// The optional metrics and ranges the page would otherwise probe for
+/// (`realtime`: the `30m` range by minute), and the funnel answer.
+const ANSWERS: [&str; 6] = [
+    "scroll_depth",
+    "time_on_page",
+    "total_revenue",
+    "average_revenue",
+    "realtime",
+    "funnels",
+];
+
 /// Queries one shared link may make per hour (a full view is about 25),
 /// and at once.
 const SHARE_PER_HOUR: f64 = 3_000.0;
@@ -268,6 +279,9 @@ impl Dashboard {
             "policy": self.policy,
             "shared": match who { Who::Admin => Value::Null, Who::Shared(g) => json!(g) },
             "can_share": matches!(who, Who::Admin) && self.share.secret().is_some(),
+            // What this server's query API answers beyond the Stats API's
+            // basics, so the page need not probe for it.
+            "answers": ANSWERS,
         })
     }
 

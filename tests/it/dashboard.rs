@@ -114,6 +114,7 @@ async fn the_dashboard_shows_the_query_apis_answers_in_chromium() {
         "09-realtime.png",
         "10-settings.png",
         "11-filtered-by-goal.png",
+        "12-funnel.png",
     ] {
         let len = std::fs::metadata(shots.join(name)).map_or(0, |m| m.len());
         assert!(len > 10_000, "screenshot {name}: {len} bytes");
