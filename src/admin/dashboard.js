@@ -762,11 +762,16 @@ function refresh() {
   drawChips();
   drawIntervals();
   if (!$("settings").hidden) drawSettings();
-  track(loadTop(gen));
-  track(loadGraph(gen));
-  for (const p of PANELS) track(loadPanel(p, gen));
-  track(loadFunnels(gen));
-  track(realtime());
+  // The top stats and the graph first, the panels once they are answered:
+  // asked all at once, the engine shares its cores among them all and the
+  // first screen waits for the slowest panel (benches/dashboard_paint.mjs).
+  track((async () => {
+    await Promise.allSettled([track(loadTop(gen)), track(loadGraph(gen))]);
+    if (gen !== generation) return;
+    track(realtime());
+    for (const p of PANELS) track(loadPanel(p, gen));
+    track(loadFunnels(gen));
+  })());
 }
 
 // The first paint does not wait for the probes, except in realtime (its
