@@ -66,7 +66,7 @@ const PANELS = [
   { id: "props", title: "Custom properties", tabs: [] },
   { id: "email", title: "Email campaigns", tabs: [["visit:utm_campaign", "Campaigns", ["visitors", "visits", "bounce_rate"]]],
     fixed: ["is", "visit:channel", ["email"]],
-    note: "Visits from email (channel email) by campaign. Opens and clicks are in the analyst views (analytics_email_*), not yet in the query API." },
+    note: "Visits from email (channel email) by campaign; below, the emails' opens and clicks." },
 ];
 const ROWS = 9, MORE = 100;
 
@@ -430,6 +430,7 @@ function buildPanels() {
         el("div", { class: "tabs", role: "group", "aria-label": p.title, id: "tabs-" + p.id }),
         el("button", { type: "button", class: "csv", "data-csv": p.id, "data-testid": "csv-" + p.id, title: "Download CSV", text: "CSV" })),
       el("div", { id: "body-" + p.id }));
+    if (p.id === "email") sec.append(el("div", { id: "email-opens", "data-testid": "email-opens" }));
     return sec;
   }));
   if (meta.sites.length) box.append(funnelPanel());
@@ -490,7 +491,7 @@ async function loadPanel(p, gen) {
   answers[p.id] = { body: b, json };
   const max = Math.max(1, ...json.results.map((r) => Number(r.metrics[0]) || 0));
   const head = el("tr", {}, el("th", { scope: "col", text: DIM_LABEL[dim] || tab[1] }),
-    ...metrics.map((m) => el("th", { scope: "col", class: "n", text: SHORT[m] || m })));
+    ...metrics.map((m) => el("th", { scope: "col", class: "n", "data-metric": m, text: SHORT[m] || m })));
   const rows = json.results.map((r) => {
     const v = r.dimensions[0];
     const tr = el("tr", { class: "row", tabindex: "0", role: "button", "data-dim": dim, "data-value": JSON.stringify(v),
@@ -589,6 +590,48 @@ async function loadFunnels(gen) {
       el("p", { class: "note", "data-testid": "funnel-total", text: nf.format(json.converted_visits) + " of " + nf.format(json.entering_visits) + " visits converted (" + json.conversion_rate + "%)" }));
     box.dataset.state = "ready";
   }));
+}
+
+// Email campaigns' opens and clicks, from the API's email answer (a tacit
+// extension): the people's, with the machines' (proxies, scanners) apart.
+async function loadEmail(gen) {
+  const box = $("email-opens");
+  if (!box) return;
+  if (filters().length) {
+    delete box.dataset.query;
+    box.dataset.state = "filtered";
+    box.replaceChildren(el("p", { class: "note", text: "Opens and clicks are counted per day by campaign: they are not shown under a filter." }));
+    return;
+  }
+  const b = { site_id: state.site, date_range: dateRange() };
+  box.dataset.query = JSON.stringify(b);
+  box.dataset.state = "loading";
+  let json;
+  try {
+    json = await api("email", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(b) });
+  } catch (e) {
+    if (gen !== generation) return;
+    box.replaceChildren(el("p", { class: "note err", "data-testid": "error-email-opens", text: e.message }));
+    box.dataset.state = "error";
+    return;
+  }
+  if (gen !== generation) return;
+  answers["email-opens"] = { body: b, json };
+  const cols = [["unique_opens", "Opens"], ["unique_clicks", "Clicks"], ["click_to_open", "CTOR"], ["machine_opens", "Machine"]];
+  const max = Math.max(1, ...json.campaigns.map((c) => c.unique_opens));
+  const rows = json.campaigns.map((c) => el("tr", { class: "campaign", "data-campaign": c.campaign },
+    el("td", { class: "label", title: c.campaign },
+      el("span", { class: "bar", style: "width:" + (c.unique_opens / max) * 100 + "%" }),
+      el("span", { class: "txt", text: c.campaign || "(none)" })),
+    ...cols.map(([k]) => el("td", { class: "n", "data-k": k, "data-v": JSON.stringify(c[k]),
+      text: k === "click_to_open" ? c[k] + "%" : nf.format(c[k]) }))));
+  box.replaceChildren(
+    el("h3", { text: "Opens and clicks" }),
+    rows.length ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Campaign" }),
+      ...cols.map(([, t]) => el("th", { scope: "col", class: "n", text: t })))), el("tbody", {}, ...rows))
+      : el("p", { class: "note", text: "No email opens or clicks in this period." }),
+    el("p", { class: "note", text: "Unique opens and clicks by people (distinct daily visitors, approximate); Machine: opens by image proxies and scanners, left out of the rates." }));
+  box.dataset.state = "ready";
 }
 
 // ----------------------------------------------------------------- filters
@@ -771,6 +814,7 @@ function refresh() {
     track(realtime());
     for (const p of PANELS) track(loadPanel(p, gen));
     track(loadFunnels(gen));
+    track(loadEmail(gen));
   })());
 }
 

@@ -8,8 +8,8 @@
 //! - the admin listener's `/dashboard` (the operator's: every site, no
 //!   key, like the rest of that private listener), with its routes under
 //!   `/dashboard/api/` (`sites`, `query`, `realtime`, `funnel` (a
-//!   configured funnel, `query::funnel`), and `share`, which signs a
-//!   shared link);
+//!   configured funnel, `query::funnel`), `email` (campaigns' opens and
+//!   clicks, `query::email`), and `share`, which signs a shared link);
 //! - a shared link, `/share/<token>` on the partner listener (and the
 //!   admin one), with its routes under `/share/<token>/`: one site, the
 //!   link's filter added to every query, another site refused (403), a
@@ -40,13 +40,14 @@ const STYLE: &str = include_str!("dashboard.css");
 
 /// The optional metrics and ranges the page would otherwise probe for
 /// (`realtime`: the `30m` range by minute), and the funnel answer.
-const ANSWERS: [&str; 6] = [
+const ANSWERS: [&str; 7] = [
     "scroll_depth",
     "time_on_page",
     "total_revenue",
     "average_revenue",
     "realtime",
     "funnels",
+    "email",
 ];
 
 /// Queries one shared link may make per hour (a full view is about 25),
@@ -248,12 +249,25 @@ impl Dashboard {
                     ),
                 }
             }
+            (&Method::POST, "email") => {
+                let Some(body) = body else {
+                    return error(StatusCode::PAYLOAD_TOO_LARGE, "the body is at most 64 KiB");
+                };
+                let body = match who {
+                    Who::Admin => Ok(body.to_vec()),
+                    Who::Shared(g) => pin(body, g),
+                };
+                match body.and_then(with_metrics) {
+                    Ok(b) => query_api.trusted_email(who.only(), &b).await,
+                    Err(why) => error(StatusCode::BAD_REQUEST, why),
+                }
+            }
             // Only the operator makes links; to a link, no such route.
             (&Method::POST, "share") if matches!(who, Who::Admin) => self.new_share(body),
             (_, "share") if matches!(who, Who::Shared(_)) => {
                 error(StatusCode::NOT_FOUND, "not found")
             }
-            (_, "sites" | "realtime" | "query" | "share" | "funnel") => {
+            (_, "sites" | "realtime" | "query" | "share" | "funnel" | "email") => {
                 error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
             }
             _ => error(StatusCode::NOT_FOUND, "not found"),
@@ -353,6 +367,16 @@ impl Dashboard {
         o.insert("metrics".into(), json!(["visits"]));
         Ok((Value::Object(o).to_string().into_bytes(), name, steps))
     }
+}
+
+/// A range-and-filters body as a query body (the extensions' answers
+/// are not metrics, but the parser wants some).
+fn with_metrics(body: Vec<u8>) -> Result<Vec<u8>, &'static str> {
+    let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(&body) else {
+        return Err("body: must be a JSON object");
+    };
+    o.insert("metrics".into(), json!(["visits"]));
+    Ok(Value::Object(o).to_string().into_bytes())
 }
 
 /// A shared link's query: the site must be the link's (else 403, checked

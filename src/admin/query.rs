@@ -294,6 +294,24 @@ impl QueryApi {
         }
     }
 
+    /// Email campaigns' opens and clicks (`query::email`) for a caller
+    /// the listener vouches for: `body` is a query whose `site_id`,
+    /// `date_range` and `filters` apply.
+    pub async fn trusted_email(&self, only: Option<&str>, body: &[u8]) -> Resp {
+        let ctx = self.context();
+        let q = match query::parse(body, &ctx) {
+            Ok(q) => q,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+        };
+        if let Err(r) = self.site(only.unwrap_or(&q.site), &q.site) {
+            return r.answer();
+        }
+        match query::email::answer(&self.store, &q).await {
+            Ok(v) => resp::body(StatusCode::OK, "application/json", v.to_string()),
+            Err(e) => Self::failed(e),
+        }
+    }
+
     /// Current visitors for a caller the listener vouches for (see
     /// [`QueryApi::trusted`]).
     pub async fn trusted_realtime(&self, only: Option<&str>, site: &str) -> Resp {

@@ -19,6 +19,7 @@
 //! grain, `has_done`, and the engagement and revenue metrics always read
 //! the event tier.
 
+pub mod email;
 pub mod funnel;
 pub mod request;
 pub mod run;

@@ -164,6 +164,29 @@ try {
   }
   await page.locator('[data-testid="panel-funnels"]').screenshot({ path: path.join(cfg.shots, "12-funnel.png") });
 
+  // Email opens and clicks: the panel's numbers are the email answer's.
+  const email = await page.evaluate(() => {
+    const box = document.getElementById("email-opens");
+    return { state: box.dataset.state, query: box.dataset.query && JSON.parse(box.dataset.query),
+      rows: [...box.querySelectorAll("tr.campaign")].map((tr) => Object.assign({ campaign: tr.dataset.campaign },
+        Object.fromEntries([...tr.querySelectorAll("td[data-k]")].map((td) => [td.dataset.k, JSON.parse(td.dataset.v)])))) };
+  });
+  check(email.state === "ready" && email.rows.length > 0, "email opens shown: " + JSON.stringify(email).slice(0, 200));
+  if (email.query) {
+    const r = await fetch(cfg.admin + "/dashboard/api/email", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(email.query) });
+    const a = await r.json();
+    check(r.ok && a.campaigns.length === email.rows.length, "email answer: " + JSON.stringify(a).slice(0, 200));
+    a.campaigns.forEach((c, i) => {
+      const row = email.rows[i] || {};
+      check(row.campaign === c.campaign, `email row ${i}: ${row.campaign} vs ${c.campaign}`);
+      for (const k of ["unique_opens", "unique_clicks", "click_to_open", "machine_opens"]) {
+        check(same(row[k], c[k]), `email ${c.campaign} ${k}: page ${row[k]}, API ${c[k]}`);
+        compared++;
+      }
+    });
+  }
+  await page.locator('[data-testid="panel-email"]').screenshot({ path: path.join(cfg.shots, "13-email.png") });
+
   // The read-only settings view: tacit.toml's funnels and properties.
   await page.click('[data-testid="settings-open"]');
   const settings = await page.textContent('[data-testid="settings"]');

@@ -115,6 +115,7 @@ async fn the_dashboard_shows_the_query_apis_answers_in_chromium() {
         "10-settings.png",
         "11-filtered-by-goal.png",
         "12-funnel.png",
+        "13-email.png",
     ] {
         let len = std::fs::metadata(shots.join(name)).map_or(0, |m| m.len());
         assert!(len > 10_000, "screenshot {name}: {len} bytes");
@@ -461,5 +462,84 @@ async fn funnels_answer_per_step_as_counted_from_the_hits() {
     )
     .await;
     assert_eq!(s, 400, "a filtered link gets no unfiltered funnel");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_opens_and_clicks_as_counted_from_email_events() {
+    let db = TestDb::new("dashemail");
+    let app = start(config(&db)).await;
+    let today = today(&db).await;
+    let days = [today - 2, today - 1];
+    crate::analytics::load_generated(&db, &days).await;
+    for (from, to) in [(days[0], days[1]), (days[1], days[1])] {
+        let (from, to) = (format_day(from), format_day(to));
+        // By hand from the raw opens and clicks: people apart from
+        // machines, unique per day and variant, summed.
+        let want = crate::analytics::run(
+            &db,
+            "SELECT campaign, countIf(kind = 'open' AND class = 'human') AS o, \
+             uniqExactIf((toDate(ts), variant, visitor_id), kind = 'open' AND class = 'human' AND visitor_id != 0) AS uo, \
+             countIf(kind = 'click' AND class = 'human'), \
+             uniqExactIf((toDate(ts), variant, visitor_id), kind = 'click' AND class = 'human' AND visitor_id != 0) AS uc, \
+             countIf(kind = 'open' AND class != 'human'), countIf(kind = 'click' AND class != 'human') \
+             FROM email_events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} \
+             GROUP BY campaign ORDER BY uo DESC, campaign",
+            &[("site", SITE), ("from", &from), ("to", &to)],
+        )
+        .await;
+        assert_eq!(want.len(), 3, "three generated campaigns: {want:?}");
+        let (s, _, b) = post(
+            app.admin_addr,
+            "/dashboard/api/email",
+            &[],
+            &json!({"site_id": SITE, "date_range": [from, to]}).to_string(),
+        )
+        .await;
+        let got: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(s, 200, "{got}");
+        let got: Vec<Vec<Value>> = got["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                [
+                    "campaign",
+                    "opens",
+                    "unique_opens",
+                    "clicks",
+                    "unique_clicks",
+                    "machine_opens",
+                    "machine_clicks",
+                ]
+                .iter()
+                .map(|k| c[*k].clone())
+                .collect()
+            })
+            .collect();
+        assert_eq!(got, want);
+        assert!(want
+            .iter()
+            .all(|r| r[2].as_u64() > Some(0) && r[4].as_u64() > Some(0)));
+    }
+    // Filters are refused by name; another site is 404, as for funnels.
+    let (s, _, b) = post(
+        app.admin_addr,
+        "/dashboard/api/email",
+        &[],
+        &json!({"site_id": SITE, "date_range": "7d", "filters": [["is", "visit:country", ["DE"]]]})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(String::from_utf8_lossy(&b).contains("filters"));
+    let (s, _, _) = post(
+        app.admin_addr,
+        "/dashboard/api/email",
+        &[],
+        &json!({"site_id": "nope.example", "date_range": "7d"}).to_string(),
+    )
+    .await;
+    assert_eq!(s, 404);
     app.shutdown().await;
 }
