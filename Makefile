@@ -8,7 +8,7 @@ export CLICKHOUSE_DEV_PORT
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:$(CLICKHOUSE_DEV_PORT))
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
-.PHONY: run test setup data clickhouse build release bench bench-analytics bench-sessionizer bench-import bench-load bench-sustained bench-hostile fuzz fmt lint clean stop-clickhouse
+.PHONY: run test setup data clickhouse build release bench bench-analytics bench-sessionizer bench-import bench-load bench-sustained bench-hostile bench-dashboard fuzz fmt lint clean stop-clickhouse
 
 setup:
 	scripts/setup
@@ -38,6 +38,11 @@ bench: clickhouse data
 # timed over 30 days (TACIT_BENCH_EVENTS to change the volume).
 bench-analytics: clickhouse data
 	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench analytics
+
+# The dashboard's first paint in headless Chromium on data already loaded
+# (by bench-analytics; BENCH_CH_URL, BENCH_DB, BENCH_SITE, BENCH_PERIOD).
+bench-dashboard: build
+	BENCH_CH_URL=$${BENCH_CH_URL:-$(CH_URL)} TACIT_BIN=target/release/tacit scripts/bench-dashboard
 
 # The engine's CPU per event over a whole day: inserts, merges, the live
 # sessionizer and the rollup at close (TACIT_SESSIONIZER_MODES, _EVENTS).

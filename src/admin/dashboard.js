@@ -66,7 +66,7 @@ const PANELS = [
   { id: "props", title: "Custom properties", tabs: [] },
   { id: "email", title: "Email campaigns", tabs: [["visit:utm_campaign", "Campaigns", ["visitors", "visits", "bounce_rate"]]],
     fixed: ["is", "visit:channel", ["email"]],
-    note: "Visits from email (channel email) by campaign. Opens and clicks are in the analyst views (analytics_email_*), not yet in the query API." },
+    note: "Visits from email (channel email) by campaign; below, the emails' opens and clicks." },
 ];
 const ROWS = 9, MORE = 100;
 
@@ -430,6 +430,7 @@ function buildPanels() {
         el("div", { class: "tabs", role: "group", "aria-label": p.title, id: "tabs-" + p.id }),
         el("button", { type: "button", class: "csv", "data-csv": p.id, "data-testid": "csv-" + p.id, title: "Download CSV", text: "CSV" })),
       el("div", { id: "body-" + p.id }));
+    if (p.id === "email") sec.append(el("div", { id: "email-opens", "data-testid": "email-opens" }));
     return sec;
   }));
   if (meta.sites.length) box.append(funnelPanel());
@@ -490,7 +491,7 @@ async function loadPanel(p, gen) {
   answers[p.id] = { body: b, json };
   const max = Math.max(1, ...json.results.map((r) => Number(r.metrics[0]) || 0));
   const head = el("tr", {}, el("th", { scope: "col", text: DIM_LABEL[dim] || tab[1] }),
-    ...metrics.map((m) => el("th", { scope: "col", class: "n", text: SHORT[m] || m })));
+    ...metrics.map((m) => el("th", { scope: "col", class: "n", "data-metric": m, text: SHORT[m] || m })));
   const rows = json.results.map((r) => {
     const v = r.dimensions[0];
     const tr = el("tr", { class: "row", tabindex: "0", role: "button", "data-dim": dim, "data-value": JSON.stringify(v),
@@ -538,11 +539,99 @@ function funnelPanel() {
     sec.append(el("p", { class: "note", text: "No [[funnels]] in tacit.toml for this site." }));
   } else {
     for (const f of site.funnels) {
-      sec.append(el("h3", { text: f.name }), el("ol", {}, ...f.steps.map((s) => el("li", { text: s }))));
+      sec.append(el("div", { class: "funnel", "data-funnel": f.name, "data-testid": "funnel-" + f.name },
+        el("h3", { text: f.name }), el("div", { class: "funnel-body" })));
     }
-    sec.append(el("p", { class: "note", text: "Funnel conversion is not answered by the query API yet: the configured funnels roll up per day into analytics_funnels_daily (docs/queries.md)." }));
+    sec.append(el("p", { class: "note", text: "Visits that passed each step in order within the visit (other hits between allowed), per day from analytics_funnels_daily; not filtered." }));
   }
   return sec;
+}
+
+// Each configured funnel, from the API's funnel answer (a tacit extension).
+async function loadFunnels(gen) {
+  const site = meta.sites.find((s) => s.domain === state.site) || { funnels: [] };
+  await Promise.all(site.funnels.map(async (f) => {
+    const box = document.querySelector('[data-funnel="' + CSS.escape(f.name) + '"]');
+    if (!box) return;
+    const out = box.querySelector(".funnel-body");
+    if (filters().length) {
+      // Counted per day without dimensions: a filtered funnel has no answer.
+      delete box.dataset.query;
+      box.dataset.state = "filtered";
+      out.replaceChildren(el("p", { class: "note", "data-testid": "funnel-filtered", text: "Funnels are counted per day without dimensions: they are not shown under a filter." }));
+      return;
+    }
+    const b = { site_id: state.site, funnel: f.name, date_range: dateRange() };
+    box.dataset.query = JSON.stringify(b);
+    box.dataset.state = "loading";
+    let json;
+    try {
+      json = await api("funnel", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(b) });
+    } catch (e) {
+      if (gen !== generation) return;
+      out.replaceChildren(el("p", { class: "note err", "data-testid": "error-funnel", text: e.message }));
+      box.dataset.state = "error";
+      return;
+    }
+    if (gen !== generation) return;
+    answers["funnel:" + f.name] = { body: b, json };
+    const head = el("tr", {}, el("th", { scope: "col", text: "Step" }),
+      ...["Visits", "From previous", "From first", "Drop-off"].map((t) => el("th", { scope: "col", class: t === "From first" ? "n first" : "n", text: t })));
+    const first = Math.max(1, json.entering_visits);
+    const rows = json.steps.map((st) => el("tr", { class: "step", "data-step": st.step },
+      el("td", { class: "label", title: st.name },
+        el("span", { class: "bar", style: "width:" + (st.visits / first) * 100 + "%" }),
+        el("span", { class: "txt", text: st.step + ". " + st.name })),
+      el("td", { class: "n", "data-k": "visits", "data-v": JSON.stringify(st.visits), text: fmt("visits", st.visits) }),
+      el("td", { class: "n", "data-k": "conversion_rate_step", "data-v": JSON.stringify(st.conversion_rate_step), text: st.conversion_rate_step + "%" }),
+      el("td", { class: "n first", "data-k": "conversion_rate", "data-v": JSON.stringify(st.conversion_rate), text: st.conversion_rate + "%" }),
+      el("td", { class: "n", "data-k": "dropoff", "data-v": JSON.stringify(st.dropoff), text: st.step === 1 ? "–" : nf.format(st.dropoff) + " (" + st.dropoff_percentage + "%)" })));
+    out.replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)),
+      el("p", { class: "note", "data-testid": "funnel-total", text: nf.format(json.converted_visits) + " of " + nf.format(json.entering_visits) + " visits converted (" + json.conversion_rate + "%)" }));
+    box.dataset.state = "ready";
+  }));
+}
+
+// Email campaigns' opens and clicks, from the API's email answer (a tacit
+// extension): the people's, with the machines' (proxies, scanners) apart.
+async function loadEmail(gen) {
+  const box = $("email-opens");
+  if (!box) return;
+  if (filters().length) {
+    delete box.dataset.query;
+    box.dataset.state = "filtered";
+    box.replaceChildren(el("p", { class: "note", text: "Opens and clicks are counted per day by campaign: they are not shown under a filter." }));
+    return;
+  }
+  const b = { site_id: state.site, date_range: dateRange() };
+  box.dataset.query = JSON.stringify(b);
+  box.dataset.state = "loading";
+  let json;
+  try {
+    json = await api("email", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(b) });
+  } catch (e) {
+    if (gen !== generation) return;
+    box.replaceChildren(el("p", { class: "note err", "data-testid": "error-email-opens", text: e.message }));
+    box.dataset.state = "error";
+    return;
+  }
+  if (gen !== generation) return;
+  answers["email-opens"] = { body: b, json };
+  const cols = [["unique_opens", "Opens"], ["unique_clicks", "Clicks"], ["click_to_open", "CTOR"], ["machine_opens", "Machine"]];
+  const max = Math.max(1, ...json.campaigns.map((c) => c.unique_opens));
+  const rows = json.campaigns.map((c) => el("tr", { class: "campaign", "data-campaign": c.campaign },
+    el("td", { class: "label", title: c.campaign },
+      el("span", { class: "bar", style: "width:" + (c.unique_opens / max) * 100 + "%" }),
+      el("span", { class: "txt", text: c.campaign || "(none)" })),
+    ...cols.map(([k]) => el("td", { class: "n", "data-k": k, "data-v": JSON.stringify(c[k]),
+      text: k === "click_to_open" ? c[k] + "%" : nf.format(c[k]) }))));
+  box.replaceChildren(
+    el("h3", { text: "Opens and clicks" }),
+    rows.length ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Campaign" }),
+      ...cols.map(([, t]) => el("th", { scope: "col", class: "n", text: t })))), el("tbody", {}, ...rows))
+      : el("p", { class: "note", text: "No email opens or clicks in this period." }),
+    el("p", { class: "note", text: "Unique opens and clicks by people (distinct daily visitors, approximate); Machine: opens by image proxies and scanners, left out of the rates." }));
+  box.dataset.state = "ready";
 }
 
 // ----------------------------------------------------------------- filters
@@ -716,16 +805,25 @@ function refresh() {
   drawChips();
   drawIntervals();
   if (!$("settings").hidden) drawSettings();
-  track(loadTop(gen));
-  track(loadGraph(gen));
-  for (const p of PANELS) track(loadPanel(p, gen));
-  track(realtime());
+  // The top stats and the graph first, the panels once they are answered:
+  // asked all at once, the engine shares its cores among them all and the
+  // first screen waits for the slowest panel (benches/dashboard_paint.mjs).
+  track((async () => {
+    await Promise.allSettled([track(loadTop(gen)), track(loadGraph(gen))]);
+    if (gen !== generation) return;
+    track(realtime());
+    for (const p of PANELS) track(loadPanel(p, gen));
+    track(loadFunnels(gen));
+    track(loadEmail(gen));
+  })());
 }
 
 // The first paint does not wait for the probes, except in realtime (its
 // range depends on them); a panel whose optional metrics turn out to be
 // answered is asked again.
 async function probed() {
+  // The server says what it answers: nothing to probe, nothing to ask twice.
+  if (Array.isArray(meta.answers)) { await probe(); return; }
   const p = track(probe());
   if (state.period === "realtime") { await p; return; }
   p.then(() => {
@@ -737,7 +835,12 @@ async function probed() {
 }
 
 async function probe() {
-  // Which optional metrics this server's query API answers.
+  // Which optional metrics this server's query API answers: it says so in
+  // its site list; an older server is asked.
+  if (Array.isArray(meta.answers)) {
+    for (const m of [...new Set(Object.values(OPTIONAL).flat()), "realtime"]) optional[m] = meta.answers.includes(m);
+    return;
+  }
   const ms = [...new Set(Object.values(OPTIONAL).flat())];
   const day = todayUtc();
   const ask = async (name, b) => {

@@ -7,8 +7,9 @@
 //! Two ways in, one page:
 //! - the admin listener's `/dashboard` (the operator's: every site, no
 //!   key, like the rest of that private listener), with its routes under
-//!   `/dashboard/api/` (`sites`, `query`, `realtime`, and `share`, which
-//!   signs a shared link);
+//!   `/dashboard/api/` (`sites`, `query`, `realtime`, `funnel` (a
+//!   configured funnel, `query::funnel`), `email` (campaigns' opens and
+//!   clicks, `query::email`), and `share`, which signs a shared link);
 //! - a shared link, `/share/<token>` on the partner listener (and the
 //!   admin one), with its routes under `/share/<token>/`: one site, the
 //!   link's filter added to every query, another site refused (403), a
@@ -36,6 +37,18 @@ use crate::model::sync::lock;
 const PAGE: &str = include_str!("dashboard.html");
 const SCRIPT: &str = include_str!("dashboard.js");
 const STYLE: &str = include_str!("dashboard.css");
+
+/// The optional metrics and ranges the page would otherwise probe for
+/// (`realtime`: the `30m` range by minute), and the funnel answer.
+const ANSWERS: [&str; 7] = [
+    "scroll_depth",
+    "time_on_page",
+    "total_revenue",
+    "average_revenue",
+    "realtime",
+    "funnels",
+    "email",
+];
 
 /// Queries one shared link may make per hour (a full view is about 25),
 /// and at once.
@@ -212,12 +225,49 @@ impl Dashboard {
                     },
                 }
             }
+            (&Method::POST, "funnel") => {
+                let Some(body) = body else {
+                    return error(StatusCode::PAYLOAD_TOO_LARGE, "the body is at most 64 KiB");
+                };
+                let body = match who {
+                    Who::Admin => Ok(body.to_vec()),
+                    Who::Shared(g) => pin(body, g),
+                };
+                match body
+                    .map_err(FunnelRefusal::from)
+                    .and_then(|b| self.funnel_query(&b))
+                {
+                    Ok((b, name, steps)) => {
+                        query_api
+                            .trusted_funnel(who.only(), &b, &name, &steps)
+                            .await
+                    }
+                    Err(FunnelRefusal::Bad(why)) => error(StatusCode::BAD_REQUEST, why),
+                    Err(FunnelRefusal::Unknown) => error(
+                        StatusCode::NOT_FOUND,
+                        "funnel: no such [[funnels]] for this site",
+                    ),
+                }
+            }
+            (&Method::POST, "email") => {
+                let Some(body) = body else {
+                    return error(StatusCode::PAYLOAD_TOO_LARGE, "the body is at most 64 KiB");
+                };
+                let body = match who {
+                    Who::Admin => Ok(body.to_vec()),
+                    Who::Shared(g) => pin(body, g),
+                };
+                match body.and_then(with_metrics) {
+                    Ok(b) => query_api.trusted_email(who.only(), &b).await,
+                    Err(why) => error(StatusCode::BAD_REQUEST, why),
+                }
+            }
             // Only the operator makes links; to a link, no such route.
             (&Method::POST, "share") if matches!(who, Who::Admin) => self.new_share(body),
             (_, "share") if matches!(who, Who::Shared(_)) => {
                 error(StatusCode::NOT_FOUND, "not found")
             }
-            (_, "sites" | "realtime" | "query" | "share") => {
+            (_, "sites" | "realtime" | "query" | "share" | "funnel" | "email") => {
                 error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
             }
             _ => error(StatusCode::NOT_FOUND, "not found"),
@@ -243,6 +293,9 @@ impl Dashboard {
             "policy": self.policy,
             "shared": match who { Who::Admin => Value::Null, Who::Shared(g) => json!(g) },
             "can_share": matches!(who, Who::Admin) && self.share.secret().is_some(),
+            // What this server's query API answers beyond the Stats API's
+            // basics, so the page need not probe for it.
+            "answers": ANSWERS,
         })
     }
 
@@ -274,6 +327,56 @@ impl Dashboard {
             Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
         }
     }
+}
+
+/// Why a funnel request is refused before it is run.
+enum FunnelRefusal {
+    Bad(&'static str),
+    Unknown,
+}
+
+impl From<&'static str> for FunnelRefusal {
+    fn from(why: &'static str) -> Self {
+        FunnelRefusal::Bad(why)
+    }
+}
+
+impl Dashboard {
+    /// A funnel request `{"site_id", "funnel", "date_range", "filters"}`
+    /// as a query body for the range and filters, with the funnel's name
+    /// and its configured steps for that site.
+    fn funnel_query(&self, body: &[u8]) -> Result<(Vec<u8>, String, Vec<String>), FunnelRefusal> {
+        let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(body) else {
+            return Err("body: must be a JSON object".into());
+        };
+        let Some(Value::String(name)) = o.remove("funnel") else {
+            return Err("funnel: the name of a configured funnel".into());
+        };
+        let site = o
+            .get("site_id")
+            .and_then(Value::as_str)
+            .map(|s| s.trim().to_ascii_lowercase())
+            .ok_or("site_id: required")?;
+        let steps = self
+            .sites
+            .iter()
+            .find(|s| s.domain == site)
+            .and_then(|s| s.funnels.iter().find(|(n, _)| *n == name))
+            .map(|(_, st)| st.clone())
+            .ok_or(FunnelRefusal::Unknown)?;
+        o.insert("metrics".into(), json!(["visits"]));
+        Ok((Value::Object(o).to_string().into_bytes(), name, steps))
+    }
+}
+
+/// A range-and-filters body as a query body (the extensions' answers
+/// are not metrics, but the parser wants some).
+fn with_metrics(body: Vec<u8>) -> Result<Vec<u8>, &'static str> {
+    let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(&body) else {
+        return Err("body: must be a JSON object");
+    };
+    o.insert("metrics".into(), json!(["visits"]));
+    Ok(Value::Object(o).to_string().into_bytes())
 }
 
 /// A shared link's query: the site must be the link's (else 403, checked

@@ -269,6 +269,49 @@ impl QueryApi {
         self.answer(body).await
     }
 
+    /// A configured funnel (`query::funnel`) for a caller the listener
+    /// vouches for (see [`QueryApi::trusted`]): `body` is a query whose
+    /// `site_id`, `date_range` and `filters` apply; `steps` are the
+    /// funnel's, as configured for that site.
+    pub async fn trusted_funnel(
+        &self,
+        only: Option<&str>,
+        body: &[u8],
+        funnel: &str,
+        steps: &[String],
+    ) -> Resp {
+        let ctx = self.context();
+        let q = match query::parse(body, &ctx) {
+            Ok(q) => q,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+        };
+        if let Err(r) = self.site(only.unwrap_or(&q.site), &q.site) {
+            return r.answer();
+        }
+        match query::funnel::answer(&self.store, &q, funnel, steps).await {
+            Ok(v) => resp::body(StatusCode::OK, "application/json", v.to_string()),
+            Err(e) => Self::failed(e),
+        }
+    }
+
+    /// Email campaigns' opens and clicks (`query::email`) for a caller
+    /// the listener vouches for: `body` is a query whose `site_id`,
+    /// `date_range` and `filters` apply.
+    pub async fn trusted_email(&self, only: Option<&str>, body: &[u8]) -> Resp {
+        let ctx = self.context();
+        let q = match query::parse(body, &ctx) {
+            Ok(q) => q,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+        };
+        if let Err(r) = self.site(only.unwrap_or(&q.site), &q.site) {
+            return r.answer();
+        }
+        match query::email::answer(&self.store, &q).await {
+            Ok(v) => resp::body(StatusCode::OK, "application/json", v.to_string()),
+            Err(e) => Self::failed(e),
+        }
+    }
+
     /// Current visitors for a caller the listener vouches for (see
     /// [`QueryApi::trusted`]).
     pub async fn trusted_realtime(&self, only: Option<&str>, site: &str) -> Resp {

@@ -22,6 +22,8 @@
 //! source, referrer, channel and UTM tags, which the aggregates count per
 //! hit) within the event retention always read the event tier.
 
+pub mod email;
+pub mod funnel;
 pub mod request;
 pub mod run;
 pub mod sql;

@@ -137,6 +137,56 @@ try {
   check(/Germany/.test(countryText) && /\u{1F1E9}\u{1F1EA}/u.test(countryText), "countries by name with a flag: " + countryText.slice(0, 80));
   await shot(page, "01-overview.png");
 
+  // The metrics the API answers since engagement and revenue: shown as columns.
+  check(base.pages && ["time_on_page", "scroll_depth"].every((m) => base.pages.query.metrics.includes(m)),
+    "top pages show time on page and scroll depth: " + (base.pages && base.pages.query.metrics));
+  check(base.goals && ["total_revenue", "average_revenue"].every((m) => base.goals.query.metrics.includes(m)),
+    "goals show revenue: " + (base.goals && base.goals.query.metrics));
+
+  // The configured funnel: the panel's numbers are the funnel answer's.
+  const funnel = await page.evaluate(() => [...document.querySelectorAll("[data-funnel]")].map((f) => ({
+    name: f.dataset.funnel, state: f.dataset.state, query: f.dataset.query && JSON.parse(f.dataset.query),
+    steps: [...f.querySelectorAll("tr.step")].map((tr) => Object.fromEntries(
+      [...tr.querySelectorAll("td[data-k]")].map((td) => [td.dataset.k, JSON.parse(td.dataset.v)]))),
+  })));
+  check(funnel.length === 1 && funnel[0].state === "ready", "the signup funnel is answered: " + JSON.stringify(funnel));
+  for (const f of funnel) {
+    const r = await fetch(cfg.admin + "/dashboard/api/funnel", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(f.query) });
+    const a = await r.json();
+    check(r.ok && a.steps.length === 3 && f.steps.length === 3, "funnel answer: " + JSON.stringify(a));
+    check(a.steps[0].visits > a.steps[2].visits && a.steps[2].visits > 0, "the funnel narrows and converts: " + JSON.stringify(a.steps));
+    a.steps.forEach((st, i) => {
+      for (const k of ["visits", "conversion_rate_step", "conversion_rate", "dropoff"]) {
+        check(same((f.steps[i] || {})[k], st[k]), `funnel ${f.name} step ${i + 1} ${k}: page ${(f.steps[i] || {})[k]}, API ${st[k]}`);
+        compared++;
+      }
+    });
+  }
+  await page.locator('[data-testid="panel-funnels"]').screenshot({ path: path.join(cfg.shots, "12-funnel.png") });
+
+  // Email opens and clicks: the panel's numbers are the email answer's.
+  const email = await page.evaluate(() => {
+    const box = document.getElementById("email-opens");
+    return { state: box.dataset.state, query: box.dataset.query && JSON.parse(box.dataset.query),
+      rows: [...box.querySelectorAll("tr.campaign")].map((tr) => Object.assign({ campaign: tr.dataset.campaign },
+        Object.fromEntries([...tr.querySelectorAll("td[data-k]")].map((td) => [td.dataset.k, JSON.parse(td.dataset.v)])))) };
+  });
+  check(email.state === "ready" && email.rows.length > 0, "email opens shown: " + JSON.stringify(email).slice(0, 200));
+  if (email.query) {
+    const r = await fetch(cfg.admin + "/dashboard/api/email", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(email.query) });
+    const a = await r.json();
+    check(r.ok && a.campaigns.length === email.rows.length, "email answer: " + JSON.stringify(a).slice(0, 200));
+    a.campaigns.forEach((c, i) => {
+      const row = email.rows[i] || {};
+      check(row.campaign === c.campaign, `email row ${i}: ${row.campaign} vs ${c.campaign}`);
+      for (const k of ["unique_opens", "unique_clicks", "click_to_open", "machine_opens"]) {
+        check(same(row[k], c[k]), `email ${c.campaign} ${k}: page ${row[k]}, API ${c[k]}`);
+        compared++;
+      }
+    });
+  }
+  await page.locator('[data-testid="panel-email"]').screenshot({ path: path.join(cfg.shots, "13-email.png") });
+
   // The read-only settings view: tacit.toml's funnels and properties.
   await page.click('[data-testid="settings-open"]');
   const settings = await page.textContent('[data-testid="settings"]');

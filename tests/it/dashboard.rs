@@ -114,6 +114,8 @@ async fn the_dashboard_shows_the_query_apis_answers_in_chromium() {
         "09-realtime.png",
         "10-settings.png",
         "11-filtered-by-goal.png",
+        "12-funnel.png",
+        "13-email.png",
     ] {
         let len = std::fs::metadata(shots.join(name)).map_or(0, |m| m.len());
         assert!(len > 10_000, "screenshot {name}: {len} bytes");
@@ -292,5 +294,252 @@ async fn shared_links_are_one_site_one_filter_and_revocable() {
             .0,
         404
     );
+    app.shutdown().await;
+}
+
+/// Visits per funnel step, computed here from the raw hits: a visit is a
+/// visitor's hits with no gap over 30 minutes within a UTC day (the
+/// generator lays visits hours apart), and it reaches step k when its
+/// hits in time order pass steps 1..k in order (a page view by path, any
+/// other event by name).
+async fn funnel_by_hand(db: &TestDb, steps: &[&str], from: i32, to: i32) -> Vec<u64> {
+    let rows = crate::analytics::run(
+        db,
+        "SELECT visitor_id, toUnixTimestamp64Milli(ts) AS t, toString(name), toString(pathname) \
+         FROM events WHERE site = {site:String} AND visitor_id != 0 \
+         AND toDate(ts) BETWEEN {from:Date} AND {to:Date} ORDER BY visitor_id, t",
+        &[
+            ("site", SITE),
+            ("from", &format_day(from)),
+            ("to", &format_day(to)),
+        ],
+    )
+    .await;
+    assert!(rows.len() > 1000, "generated hits: {}", rows.len());
+    let mut want = vec![0u64; steps.len()];
+    let mut depth = 0usize;
+    let mut last: Option<(u64, i64)> = None;
+    let close = |depth: usize, want: &mut Vec<u64>| {
+        for w in want.iter_mut().take(depth) {
+            *w += 1;
+        }
+    };
+    for r in &rows {
+        let visitor = r[0].as_u64().unwrap();
+        let t = r[1].as_i64().unwrap();
+        let hit = if r[2] == "pageview" { &r[3] } else { &r[2] };
+        let same_visit = last.is_some_and(|(v, lt)| {
+            v == visitor && t - lt <= 30 * 60_000 && t / 86_400_000 == lt / 86_400_000
+        });
+        if !same_visit {
+            if last.is_some() {
+                close(depth, &mut want);
+            }
+            depth = 0;
+        }
+        if depth < steps.len() && hit.as_str() == Some(steps[depth]) {
+            depth += 1;
+        }
+        last = Some((visitor, t));
+    }
+    close(depth, &mut want);
+    want
+}
+
+fn pct(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        (a as f64 * 10_000.0 / b as f64).round() / 100.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn funnels_answer_per_step_as_counted_from_the_hits() {
+    let db = TestDb::new("dashfunnel");
+    let mut raw = config(&db);
+    raw.funnels.push(RawFunnel {
+        name: "pricing to signup".into(),
+        steps: vec!["/pricing".into(), "signup".into()],
+        sites: vec![SITE.into()],
+    });
+    let app = start(raw).await;
+    let today = today(&db).await;
+    let days = [today - 3, today - 2, today - 1];
+    crate::analytics::load_generated(&db, &days).await;
+    let ask = |addr, path: String, body: Value| async move {
+        let (s, _, b) = post(addr, &path, &[], &body.to_string()).await;
+        (
+            s,
+            serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null),
+        )
+    };
+    let range = |a: i32, b: i32| json!([format_day(a), format_day(b)]);
+    let check = |got: &Value, want: &[u64], steps: &[&str]| {
+        let s = got["steps"].as_array().unwrap();
+        assert_eq!(s.len(), steps.len(), "{got}");
+        for (i, st) in s.iter().enumerate() {
+            let prev = if i == 0 { want[0] } else { want[i - 1] };
+            assert_eq!(st["name"], steps[i], "{got}");
+            assert_eq!(st["visits"], want[i], "step {} of {got}", i + 1);
+            assert_eq!(st["conversion_rate"], pct(want[i], want[0]), "{got}");
+            assert_eq!(st["conversion_rate_step"], pct(want[i], prev), "{got}");
+            assert_eq!(st["dropoff"], prev - want[i], "{got}");
+        }
+        assert_eq!(got["entering_visits"], want[0]);
+        assert_eq!(got["converted_visits"], want[steps.len() - 1]);
+    };
+    let funnels: [(&str, &[&str]); 2] = [
+        ("signup", &["/", "/pricing", "/signup"]),
+        ("pricing to signup", &["/pricing", "signup"]),
+    ];
+    // From the open days (visits), then with the first day rolled up (the
+    // seam inside the range), then a one-day range.
+    for rolled in [false, true] {
+        if rolled {
+            tacit::analytics::rollup::rollup_day(&db.store(), days[0], 10)
+                .await
+                .unwrap();
+        }
+        for (name, steps) in funnels {
+            for (from, to) in [(days[0], days[2]), (days[1], days[1])] {
+                let want = funnel_by_hand(&db, steps, from, to).await;
+                assert!(want[steps.len() - 1] > 0 && want[0] > want[1], "{want:?}");
+                let (s, got) = ask(
+                    app.admin_addr,
+                    "/dashboard/api/funnel".into(),
+                    json!({"site_id": SITE, "funnel": name, "date_range": range(from, to)}),
+                )
+                .await;
+                assert_eq!(s, 200, "{got}");
+                check(&got, &want, steps);
+            }
+        }
+    }
+    // Refusals name the part: filters, an unknown funnel, another site's.
+    let (s, got) = ask(
+        app.admin_addr,
+        "/dashboard/api/funnel".into(),
+        json!({"site_id": SITE, "funnel": "signup", "date_range": "7d",
+               "filters": [["is", "visit:source", ["Google"]]]}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(
+        got["error"].as_str().unwrap().starts_with("filters"),
+        "{got}"
+    );
+    for (site, name) in [(SITE, "nope"), (OTHER, "signup")] {
+        let (s, _) = ask(
+            app.admin_addr,
+            "/dashboard/api/funnel".into(),
+            json!({"site_id": site, "funnel": name, "date_range": "7d"}),
+        )
+        .await;
+        assert_eq!(s, 404, "{site} {name}");
+    }
+    // A shared link: its own site's funnel, unless the link is filtered.
+    let (_, open) = share(&app, json!({"site_id": SITE})).await;
+    let (_, filtered) = share(
+        &app,
+        json!({"site_id": SITE, "filter": ["is", "visit:source", ["Google"]]}),
+    )
+    .await;
+    let body = json!({"site_id": SITE, "funnel": "signup", "date_range": range(days[0], days[2])});
+    let (s, via_link) = ask(
+        app.partner_addr,
+        format!("{}/funnel", open["path"].as_str().unwrap()),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(s, 200, "{via_link}");
+    let (_, direct) = ask(app.admin_addr, "/dashboard/api/funnel".into(), body.clone()).await;
+    assert_eq!(via_link["steps"], direct["steps"]);
+    let (s, _) = ask(
+        app.partner_addr,
+        format!("{}/funnel", filtered["path"].as_str().unwrap()),
+        body,
+    )
+    .await;
+    assert_eq!(s, 400, "a filtered link gets no unfiltered funnel");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_opens_and_clicks_as_counted_from_email_events() {
+    let db = TestDb::new("dashemail");
+    let app = start(config(&db)).await;
+    let today = today(&db).await;
+    let days = [today - 2, today - 1];
+    crate::analytics::load_generated(&db, &days).await;
+    for (from, to) in [(days[0], days[1]), (days[1], days[1])] {
+        let (from, to) = (format_day(from), format_day(to));
+        // By hand from the raw opens and clicks: people apart from
+        // machines, unique per day and variant, summed.
+        let want = crate::analytics::run(
+            &db,
+            "SELECT campaign, countIf(kind = 'open' AND class = 'human') AS o, \
+             uniqExactIf((toDate(ts), variant, visitor_id), kind = 'open' AND class = 'human' AND visitor_id != 0) AS uo, \
+             countIf(kind = 'click' AND class = 'human'), \
+             uniqExactIf((toDate(ts), variant, visitor_id), kind = 'click' AND class = 'human' AND visitor_id != 0) AS uc, \
+             countIf(kind = 'open' AND class != 'human'), countIf(kind = 'click' AND class != 'human') \
+             FROM email_events WHERE site = {site:String} AND toDate(ts) BETWEEN {from:Date} AND {to:Date} \
+             GROUP BY campaign ORDER BY uo DESC, campaign",
+            &[("site", SITE), ("from", &from), ("to", &to)],
+        )
+        .await;
+        assert_eq!(want.len(), 3, "three generated campaigns: {want:?}");
+        let (s, _, b) = post(
+            app.admin_addr,
+            "/dashboard/api/email",
+            &[],
+            &json!({"site_id": SITE, "date_range": [from, to]}).to_string(),
+        )
+        .await;
+        let got: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(s, 200, "{got}");
+        let got: Vec<Vec<Value>> = got["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                [
+                    "campaign",
+                    "opens",
+                    "unique_opens",
+                    "clicks",
+                    "unique_clicks",
+                    "machine_opens",
+                    "machine_clicks",
+                ]
+                .iter()
+                .map(|k| c[*k].clone())
+                .collect()
+            })
+            .collect();
+        assert_eq!(got, want);
+        assert!(want
+            .iter()
+            .all(|r| r[2].as_u64() > Some(0) && r[4].as_u64() > Some(0)));
+    }
+    // Filters are refused by name; another site is 404, as for funnels.
+    let (s, _, b) = post(
+        app.admin_addr,
+        "/dashboard/api/email",
+        &[],
+        &json!({"site_id": SITE, "date_range": "7d", "filters": [["is", "visit:country", ["DE"]]]})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(String::from_utf8_lossy(&b).contains("filters"));
+    let (s, _, _) = post(
+        app.admin_addr,
+        "/dashboard/api/email",
+        &[],
+        &json!({"site_id": "nope.example", "date_range": "7d"}).to_string(),
+    )
+    .await;
+    assert_eq!(s, 404);
     app.shutdown().await;
 }
