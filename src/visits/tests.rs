@@ -1,3 +1,7 @@
+//! Unit tests of the open visits: a generated day against the separate
+//! implementation of the 30-minute rule in `tests/it/visits_rule.rs`, the
+//! gap at second boundaries, merges and retractions, the byte cap, purge.
+
 use super::*;
 
 #[path = "../../tests/it/visits_rule.rs"]
