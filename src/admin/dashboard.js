@@ -490,8 +490,15 @@ async function loadPanel(p, gen) {
   if (gen !== generation) return;
   answers[p.id] = { body: b, json };
   const max = Math.max(1, ...json.results.map((r) => Number(r.metrics[0]) || 0));
-  const head = el("tr", {}, el("th", { scope: "col", text: DIM_LABEL[dim] || tab[1] }),
-    ...metrics.map((m) => el("th", { scope: "col", class: "n", "data-metric": m, text: SHORT[m] || m })));
+  // An optional column with nothing in it (no goal carries revenue, no
+  // page sent engagement) is kept in the table but not shown.
+  const blank = new Set(extra.filter((m) => {
+    const k = metrics.indexOf(m);
+    return json.results.every((r) => r.metrics[k] === null || r.metrics[k] === undefined || Number(r.metrics[k]) === 0);
+  }));
+  const cls = (m) => "n" + (blank.has(m) ? " blank" : "");
+  const head = el("tr", {}, el("th", { scope: "col", class: "label", text: DIM_LABEL[dim] || tab[1] }),
+    ...metrics.map((m) => el("th", { scope: "col", class: cls(m), "data-metric": m, text: SHORT[m] || m })));
   const rows = json.results.map((r) => {
     const v = r.dimensions[0];
     const tr = el("tr", { class: "row", tabindex: "0", role: "button", "data-dim": dim, "data-value": JSON.stringify(v),
@@ -499,7 +506,7 @@ async function loadPanel(p, gen) {
       el("td", { class: "label", title: String(v) },
         el("span", { class: "bar", style: "width:" + ((Number(r.metrics[0]) || 0) / max) * 100 + "%" }),
         el("span", { class: "txt", text: label(dim, v) })),
-      ...metrics.map((m, i) => el("td", { class: "n", "data-metric": m, "data-v": JSON.stringify(r.metrics[i]), text: fmt(m, r.metrics[i]) })));
+      ...metrics.map((m, i) => el("td", { class: cls(m), "data-metric": m, "data-v": JSON.stringify(r.metrics[i]), text: fmt(m, r.metrics[i]) })));
     const go = () => addFilter(["is", dim, [v === null ? "" : String(v)]]);
     tr.addEventListener("click", go);
     tr.addEventListener("keydown", (e) => {
