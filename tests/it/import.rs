@@ -30,10 +30,11 @@ const SITES: &[&str] = &[
     "zip.example",
 ];
 
-async fn setup(tag: &str) -> (TestDb, Config, Arc<Enrichers>) {
+/// A database migrated for `sites`, its validated config and the enrichers.
+pub(crate) async fn setup_for(tag: &str, sites: &[&str]) -> (TestDb, Config, Arc<Enrichers>) {
     let db = TestDb::new(tag);
     let mut raw = db.config();
-    raw.sites = SITES
+    raw.sites = sites
         .iter()
         .map(|d| RawSite {
             domain: (*d).into(),
@@ -48,7 +49,11 @@ async fn setup(tag: &str) -> (TestDb, Config, Arc<Enrichers>) {
     (db, cfg, enrichers)
 }
 
-fn opts(site: &str, format: Format) -> Options {
+async fn setup(tag: &str) -> (TestDb, Config, Arc<Enrichers>) {
+    setup_for(tag, SITES).await
+}
+
+pub(crate) fn opts(site: &str, format: Format) -> Options {
     Options {
         site: site.into(),
         format,
@@ -58,7 +63,7 @@ fn opts(site: &str, format: Format) -> Options {
     }
 }
 
-async fn run(
+pub(crate) async fn run(
     db: &TestDb,
     cfg: &Config,
     e: &Arc<Enrichers>,
@@ -77,7 +82,7 @@ async fn run(
     .await
 }
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/import")
         .join(name)

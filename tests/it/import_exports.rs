@@ -9,68 +9,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-use tacit::commands::import::{self as imp, Format, ImportError, Options, Overlap};
-use tacit::config::{Config, RawSite};
-use tacit::enrich::Enrichers;
+use tacit::commands::import::{self as imp, Format};
+use tacit::config::RawSite;
 use tacit::model::clock::{day_of, format_day, Clock, SystemClock};
 
 use crate::common::*;
 
-pub async fn setup(tag: &str, sites: &[&str]) -> (TestDb, Config, Arc<Enrichers>) {
-    let db = TestDb::new(tag);
-    let mut raw = db.config();
-    raw.sites = sites
-        .iter()
-        .map(|d| RawSite {
-            domain: (*d).into(),
-            ..Default::default()
-        })
-        .collect();
-    let cfg = raw.validate().unwrap();
-    tacit::store::migrate::migrate(&cfg.clickhouse, 0)
-        .await
-        .unwrap();
-    let enrichers = Arc::new(Enrichers::load(&cfg.enrich).unwrap());
-    (db, cfg, enrichers)
-}
-
-fn opts(site: &str, format: Format) -> Options {
-    Options {
-        site: site.into(),
-        format,
-        log_format: None,
-        max_bad_lines: 0,
-        overlap: Overlap::Refuse,
-    }
-}
-
-async fn run(
-    db: &TestDb,
-    cfg: &Config,
-    e: &Arc<Enrichers>,
-    path: &Path,
-    o: &Options,
-) -> Result<imp::Summary, ImportError> {
-    imp::import_file(
-        cfg,
-        &db.store(),
-        e.clone(),
-        path,
-        o,
-        SystemClock.now_ms(),
-        &mut |_| {},
-    )
-    .await
-}
-
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/import")
-        .join(name)
-}
+use crate::import::{fixture, opts, run, setup_for as setup};
 
 /// The fixture's records by column name: RFC 4180 read here (quotes,
 /// doubled quotes; the fixtures have no newline inside a field), blank

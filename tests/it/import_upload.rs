@@ -16,7 +16,7 @@ use tacit::config::RawSite;
 use tacit::model::clock::{Clock, SystemClock};
 
 use crate::common::*;
-use crate::import_exports::fixture;
+use crate::import::fixture;
 
 const KEY: &str = "upload-key-6c1f0a";
 const OTHER_KEY: &str = "other-key-93bd2e";
