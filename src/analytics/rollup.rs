@@ -13,9 +13,11 @@
 //! per day, so an exact daily count (`uniqExact`) is all a range needs.
 //!
 //! Which days: every closed day the event tier still holds in full that has
-//! events and no rollup, only one finalized from the old sketches (version 0), or a
+//! events and no rollup, only one finalized from the old sketches (version 0), a
 //! rollup whose event count no longer matches the events (rows that arrived
-//! late, e.g. replayed from the write-ahead log after an outage). Email
+//! late, e.g. replayed from the write-ahead log after an outage), or one
+//! whose newest version has no per-visit landing counts
+//! (`rollup_landing_daily`, migration 0028: rolled up before it existed). Email
 //! opens and clicks (`email_events`) are rolled up with the same days and
 //! counted in the same comparison. Rows `tacit import` wrote straight to
 //! the aggregate tier (`import_days`, tier `aggregate`) are left out of the
@@ -54,6 +56,40 @@ pub const ROLLUPS: &[(&str, &str)] = &[
              arrayMap((k, v) -> (concat('prop:', toString(k)), v), prop_keys, prop_values)) AS kv
          WHERE toDate(ts) = {day:Date}
          GROUP BY site, day, dimension, value",
+    ),
+    (
+        // Each hit by its visit's landing values (the first hit of the
+        // visit: the sessionizer's gap rule over the day's events, so an
+        // import's staged rows roll up the same way); an anonymous hit,
+        // in no visit, by its own. One tuple of the eight values per hit.
+        "rollup_landing_daily",
+        "INSERT INTO rollup_landing_daily (site, day, dimension, value, pageviews, events, visitors, version)
+         SELECT site, {day:Date} AS day, kv.1 AS dimension, kv.2 AS value, countIf(name = 'pageview'), count(),
+                uniqExactIf(visitor_id, visitor_id != 0), {version:UInt64}
+         FROM
+         (
+             SELECT site, name, visitor_id,
+                    if(visitor_id = 0, l, argMin(l, ts) OVER (PARTITION BY site, visitor_id, visit_no)) AS landing
+             FROM
+             (
+                 SELECT site, name, visitor_id, ts, l,
+                        sum(new_visit) OVER (PARTITION BY site, visitor_id ORDER BY ts, new_visit DESC ROWS UNBOUNDED PRECEDING) AS visit_no
+                 FROM
+                 (
+                     SELECT site, name, visitor_id, ts,
+                            (toString(referrer_source), toString(referrer_host), toString(channel), utm_source,
+                             toString(utm_medium), utm_campaign, utm_content, utm_term) AS l,
+                            if(dateDiff('second',
+                                        lagInFrame(ts, 1, toDateTime64(0, 3, 'UTC'))
+                                            OVER (PARTITION BY site, visitor_id ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW),
+                                        ts) > {gap:UInt32}, 1, 0) AS new_visit
+                     FROM events WHERE toDate(ts) = {day:Date}
+                 )
+             )
+         )
+         ARRAY JOIN [('referrer_source', landing.1), ('referrer', landing.2), ('channel', landing.3), ('utm_source', landing.4),
+                     ('utm_medium', landing.5), ('utm_campaign', landing.6), ('utm_content', landing.7), ('utm_term', landing.8)] AS kv
+         GROUP BY site, dimension, value",
     ),
     (
         "rollup_visits_daily",
@@ -157,6 +193,7 @@ pub async fn rollup_tables(store: &Store, day: i32, version: u64) -> Result<(), 
             .query(sql)
             .param("day", &date)
             .param("version", version)
+            .param("gap", crate::analytics::sessions::VISIT_GAP_SECONDS)
     };
     for (_, sql) in ROLLUPS {
         run(sql).execute().await?;
@@ -233,9 +270,9 @@ pub async fn due(store: &Store, schedule: Schedule, now_ms: i64) -> Result<Vec<i
             "SELECT days.d
              FROM (SELECT {from:Date} + number AS d
                    FROM numbers(toUInt64(dateDiff('day', {from:Date}, {to:Date}) + 1))) AS days
-             LEFT JOIN (SELECT day, count() AS events FROM
-                            (SELECT toDate(ts) AS day FROM events
-                             UNION ALL SELECT toDate(ts) AS day FROM email_events)
+             LEFT JOIN (SELECT day, count() AS events, countIf(web = 1) AS hits FROM
+                            (SELECT toDate(ts) AS day, 1 AS web FROM events
+                             UNION ALL SELECT toDate(ts) AS day, 0 AS web FROM email_events)
                         WHERE day BETWEEN {from:Date} AND {to:Date} GROUP BY day) AS e ON e.day = days.d
              LEFT JOIN (SELECT day, sum(n) AS rolled FROM
                             (SELECT day, version, events AS n FROM rollup_daily WHERE dimension = 'all'
@@ -246,7 +283,10 @@ pub async fn due(store: &Store, schedule: Schedule, now_ms: i64) -> Result<Vec<i
                         GROUP BY day) AS r ON r.day = days.d
              LEFT JOIN (SELECT day, max(version) AS v, count() AS markers FROM rollup_days GROUP BY day) AS m
                   ON m.day = days.d
+             LEFT JOIN (SELECT day, max(version) AS v FROM rollup_landing_daily
+                        WHERE day BETWEEN {from:Date} AND {to:Date} GROUP BY day) AS l ON l.day = days.d
              WHERE (m.markers = 0 AND e.events > 0) OR (m.markers > 0 AND m.v = 0) OR e.events != r.rolled
+                OR (m.markers > 0 AND e.hits > 0 AND l.v != m.v)
              ORDER BY days.d
              SETTINGS join_use_nulls = 0",
         )

@@ -37,6 +37,7 @@ pub const SHARDED: &[(&str, &str)] = &[
     ("import_staging", "cityHash64(site, toDate(ts), visitor_id)"),
     ("rollup_hourly", "cityHash64(site, toDate(hour))"),
     ("rollup_daily", "cityHash64(site, day)"),
+    ("rollup_landing_daily", "cityHash64(site, day)"),
     ("rollup_visits_daily", "cityHash64(site, day)"),
     ("rollup_goals_daily", "cityHash64(site, day)"),
     ("rollup_funnels_daily", "cityHash64(site, day)"),

@@ -257,6 +257,21 @@ pub const TABLES: &[StoredTable] = &[
         ],
     ),
     t(
+        "rollup_landing_daily",
+        Aggregate,
+        AggregateMonths("day"),
+        &[
+            "site",
+            "day",
+            "dimension",
+            "value",
+            "pageviews",
+            "events",
+            "visitors",
+            "version",
+        ],
+    ),
+    t(
         "rollup_visits_daily",
         Aggregate,
         AggregateMonths("day"),

@@ -131,6 +131,7 @@ pub const SITE_DAY_TABLES: &[(&str, &str)] = &[
     ("sessions", "day"),
     ("rollup_hourly", "toDate(hour)"),
     ("rollup_daily", "day"),
+    ("rollup_landing_daily", "day"),
     ("rollup_visits_daily", "day"),
     ("rollup_goals_daily", "day"),
     ("rollup_funnels_daily", "day"),
@@ -268,6 +269,7 @@ pub async fn move_to_rollups(
 pub const IMPORTED_ROLLUPS: &[&str] = &[
     "rollup_hourly",
     "rollup_daily",
+    "rollup_landing_daily",
     "rollup_visits_daily",
     "rollup_goals_daily",
     "rollup_funnels_daily",

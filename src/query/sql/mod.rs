@@ -81,6 +81,8 @@ pub fn tier(q: &Query) -> Tier {
         ([], _) => true,
         ([_], Some(Grain::Hour)) => false,
         ([d], _) if d.is_visit_only() => !event,
+        // Closed days count landing values per visit (`rollup_landing_daily`).
+        ([d], _) if d.is_landing() => !session,
         ([Dim::Prop(_)], _) => q
             .metrics
             .iter()
@@ -100,7 +102,7 @@ pub fn tier(q: &Query) -> Tier {
 /// [`goal_totals_query`]).
 pub fn compile(q: &Query, ctx: &Context, totals: Totals) -> Result<Sql, QueryError> {
     let mut p = Params { list: Vec::new() };
-    let tier = if open_day(q, ctx) || by_visit_landing(q, ctx) {
+    let tier = if open_day(q, ctx) || referrer_before_rollups(q, ctx) {
         Tier::Event
     } else {
         tier(q)
@@ -140,12 +142,13 @@ fn open_day(q: &Query, ctx: &Context) -> bool {
     q.range.from == q.range.to && q.range.from >= ctx.today
 }
 
-/// A breakdown by a landing dimension (source, referrer, channel, UTM
-/// tags) within the event retention: the daily rollups count those per
-/// hit (the hit's own referrer), the event tier per visit (each hit
-/// carries its visit's). Older ranges keep the rollups' per-hit counts.
-fn by_visit_landing(q: &Query, ctx: &Context) -> bool {
-    q.dims.iter().any(|d| d.is_landing()) && q.range.from >= ctx.event_horizon()
+/// A breakdown by referrer before the event horizon: the rollups keep
+/// referrer hosts per visit only (`rollup_landing_daily`, migration 0028)
+/// for the days rolled up since, so a range older than the event tier's is
+/// refused rather than answered with days missing. Source, channel and UTM
+/// tags keep the older days' per-hit counts (`rollup_daily`).
+fn referrer_before_rollups(q: &Query, ctx: &Context) -> bool {
+    q.dims.contains(&Dim::Referrer) && q.range.from < ctx.event_horizon()
 }
 
 /// An event-tier query must lie within what the event tier keeps.
@@ -442,8 +445,11 @@ mod tests {
         assert_eq!(t(b.clone()), Tier::Aggregate);
         b["filters"] = json!([["is", "visit:country", ["DE"]]]);
         assert_eq!(t(b), Tier::Event);
+        // A landing dimension alone: its closed days are rolled up per visit.
         let mut b = base.clone();
         b["dimensions"] = json!(["visit:referrer"]);
+        assert_eq!(t(b.clone()), Tier::Aggregate);
+        b["metrics"] = json!(["visitors", "visits"]);
         assert_eq!(t(b), Tier::Event);
         let mut b = base;
         b["metrics"] = json!(["visits", "bounce_rate"]);

@@ -75,7 +75,7 @@ pub(super) fn events_side_as(
     Ok(format!(
         "SELECT {} FROM {} WHERE {EVENTS_IN_RANGE}{}{filters}{group}",
         sel.join(", "),
-        hits_with_visits(q),
+        hits_with_visits(q, false),
         hits_in_span(q)
     ))
 }
@@ -95,7 +95,8 @@ fn landing_dims(q: &Query) -> Vec<Dim> {
 /// visitor-day's latest visit that started at or before it: visits of a
 /// visitor-day never overlap) when the query names a landing dimension,
 /// so the hit carries its visit's source, channel and UTM tags.
-fn hits_with_visits(q: &Query) -> String {
+/// `open_only`: the visits of the days not rolled up only.
+fn hits_with_visits(q: &Query, open_only: bool) -> String {
     let landing = landing_dims(q);
     if landing.is_empty() {
         return "events".into();
@@ -118,8 +119,8 @@ fn hits_with_visits(q: &Query) -> String {
         "events ASOF LEFT JOIN (SELECT {} FROM {} AS r{}) AS v \
          ON toDate(events.ts) = v.v_day AND events.visitor_id = v.v_vid AND events.ts >= v.v_start",
         cols.join(", "),
-        visit_rows(false),
-        landing_join(&landing)
+        visit_rows(open_only),
+        landing_join(&landing, open_only)
     )
 }
 
@@ -154,7 +155,7 @@ pub(super) fn visit_rows(open_only: bool) -> String {
 /// each visit's landing hit (the hit at its start), as `l_{name}`; empty
 /// where the landing hit carries none. Joined to visit rows on
 /// `(day, visitor_id, start)`.
-fn landing_join(dims: &[Dim]) -> String {
+fn landing_join(dims: &[Dim], open_only: bool) -> String {
     let hit: Vec<Dim> = dims
         .iter()
         .copied()
@@ -173,9 +174,14 @@ fn landing_join(dims: &[Dim]) -> String {
         ));
         any.push(format!("{col} != ''"));
     }
+    let open = if open_only {
+        " AND toDate(ts) NOT IN (SELECT day FROM rollup_days)"
+    } else {
+        ""
+    };
     format!(
         " LEFT JOIN (SELECT toDate(ts) AS day, visitor_id, ts AS start, {} FROM events \
-         WHERE {EVENTS_IN_RANGE} AND visitor_id != 0 AND ({}) GROUP BY day, visitor_id, start) AS l \
+         WHERE {EVENTS_IN_RANGE}{open} AND visitor_id != 0 AND ({}) GROUP BY day, visitor_id, start) AS l \
          USING (day, visitor_id, start)",
         cols.join(", "),
         any.join(" OR ")
@@ -291,7 +297,7 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
     let mut from = format!(
         "(SELECT * FROM {} AS r{} WHERE 1{span}) AS v",
         visit_rows(false),
-        landing_join(&landing)
+        landing_join(&landing, false)
     );
     if pages {
         from.push_str(" ARRAY JOIN arrayDistinct(pages) AS page");
@@ -319,12 +325,17 @@ pub(super) fn kept_events_side(q: &Query) -> String {
     let mut sel = Vec::new();
     let mut kept = None;
     let mut prop = None;
+    let mut landing = None;
     let hourly = q.grain() == Some(Grain::Hour);
     for (i, d) in q.dims.iter().enumerate() {
         let e = match d {
             Dim::Time(g) => time_expr(*g, if hourly { "toDate(hour)" } else { "day" }, "hour"),
             Dim::Prop(k) => {
                 prop = Some(*k);
+                "value".to_string()
+            }
+            d if d.is_landing() => {
+                landing = landing_name(*d);
                 "value".to_string()
             }
             d => {
@@ -347,6 +358,7 @@ pub(super) fn kept_events_side(q: &Query) -> String {
     // breakdown of every site's open days before any outer filter.
     let days = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date} AND day IN (SELECT day FROM rollup_days)";
     let source = match (kept, hourly) {
+        _ if landing.is_some() => landing_days(landing.unwrap_or_default(), days),
         _ if prop.is_some() => format!(
             "analytics_properties_daily WHERE {days} AND property = {{pk{}:String}}",
             prop.unwrap_or_default()
@@ -375,14 +387,44 @@ pub(super) fn kept_events_side(q: &Query) -> String {
     )
 }
 
+/// The rolled-up days' counts of a landing dimension (`name`, as
+/// `landing_name` spells it) per visit, from `rollup_landing_daily`; a
+/// site-day rolled up before that table existed (now past the event tier,
+/// or imported as aggregates) keeps its per-hit counts in `rollup_daily`.
+/// `days` picks the site's rolled-up days of the range.
+fn landing_days(name: &str, days: &str) -> String {
+    let dimension = match name {
+        "source" => "referrer_source",
+        n => n,
+    };
+    let newest = "(day, version) IN (SELECT day, max(version) FROM rollup_days GROUP BY day)";
+    let per_visit = format!(
+        "SELECT day, value, pageviews, events, visitors FROM rollup_landing_daily \
+         WHERE {days} AND dimension = '{dimension}' AND {newest}"
+    );
+    // The referrer host was never counted per hit.
+    let per_hit = if name == "referrer" {
+        String::new()
+    } else {
+        format!(
+            " UNION ALL SELECT day, value, pageviews, events, visitors FROM rollup_daily \
+             WHERE {days} AND dimension = '{dimension}' AND {newest} \
+             AND day NOT IN (SELECT day FROM rollup_landing_daily WHERE {days} AND {newest})"
+        )
+    };
+    format!("({per_visit}{per_hit}) AS r")
+}
+
 /// The days no rollup holds yet, straight from `events`, counted per day
-/// as the views count them (visitors are distinct per day).
+/// as the views count them (visitors are distinct per day); a landing
+/// dimension is each hit's visit's (`hits_with_visits`).
 fn open_days_side(q: &Query, prop: bool) -> String {
     let mut sel = Vec::new();
     let mut filters = String::new();
     for (i, d) in q.dims.iter().enumerate() {
         let e = match d {
             Dim::Time(g) => time_expr(*g, "toDate(ts)", "ts"),
+            d if d.is_landing() => hit_visit_column(*d).unwrap_or_default(),
             Dim::Prop(k) => {
                 filters.push_str(&format!(" AND has(prop_keys, {{pk{k}:String}})"));
                 format!("prop_values[indexOf(prop_keys, {{pk{k}:String}})]")
@@ -402,8 +444,9 @@ fn open_days_side(q: &Query, prop: bool) -> String {
         .chain((0..q.dims.len()).map(|i| format!("d{i}")))
         .collect();
     format!(
-        "SELECT {} FROM events WHERE {EVENTS_IN_RANGE} AND toDate(ts) NOT IN (SELECT day FROM rollup_days){filters} GROUP BY {}",
+        "SELECT {} FROM {} WHERE {EVENTS_IN_RANGE} AND toDate(ts) NOT IN (SELECT day FROM rollup_days){filters} GROUP BY {}",
         sel.join(", "),
+        hits_with_visits(q, true),
         group.join(", ")
     )
 }
