@@ -92,6 +92,83 @@ pub const ROLLUPS: &[(&str, &str)] = &[
          GROUP BY site, dimension, value",
     ),
     (
+        // Within the event retention only (the table's TTL): each hit by
+        // its own value of each filtering dimension, then as in
+        // `rollup_daily` and, for landing values, `rollup_landing_daily`.
+        "rollup_filtered_daily",
+        "INSERT INTO rollup_filtered_daily
+             (site, day, filter, filter_value, dimension, value, pageviews, events, visitors, version)
+         SELECT site, {day:Date} AS day, f.1 AS filter, f.2 AS filter_value, kv.1 AS dimension, kv.2 AS value,
+                countIf(name = 'pageview'), count(), uniqExactIf(visitor_id, visitor_id != 0), {version:UInt64}
+         FROM
+         (
+             SELECT site, name, visitor_id, pathname, country, device, browser, os,
+                    if(visitor_id = 0, l, argMin(l, ts) OVER (PARTITION BY site, visitor_id, visit_no)) AS landing
+             FROM
+             (
+                 SELECT *, sum(new_visit) OVER (PARTITION BY site, visitor_id ORDER BY ts, new_visit DESC ROWS UNBOUNDED PRECEDING) AS visit_no
+                 FROM
+                 (
+                     SELECT site, name, visitor_id, ts, pathname, toString(country) AS country, toString(device) AS device,
+                            toString(browser) AS browser, toString(os) AS os,
+                            (toString(referrer_source), toString(referrer_host), toString(channel), utm_source,
+                             toString(utm_medium), utm_campaign, utm_content, utm_term) AS l,
+                            if(dateDiff('second',
+                                        lagInFrame(ts, 1, toDateTime64(0, 3, 'UTC'))
+                                            OVER (PARTITION BY site, visitor_id ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW),
+                                        ts) > {gap:UInt32}, 1, 0) AS new_visit
+                     FROM events WHERE toDate(ts) = {day:Date}
+                 )
+             )
+         )
+         ARRAY JOIN [('country', country), ('device', device), ('browser', browser), ('os', os)] AS f
+         ARRAY JOIN [('all', ''), ('pathname', pathname), ('referrer_source', landing.1), ('referrer', landing.2),
+                     ('channel', landing.3), ('utm_source', landing.4), ('utm_medium', landing.5), ('utm_campaign', landing.6),
+                     ('utm_content', landing.7), ('utm_term', landing.8), ('country', country), ('device', device),
+                     ('browser', browser), ('os', os)] AS kv
+         GROUP BY site, filter, filter_value, dimension, value",
+    ),
+    (
+        // The day's visits (the sessionizer's gap rule, as above) by the
+        // filter a visit matches on the event tier: its landing hit's
+        // country and device, and every browser and OS of its visitor-day.
+        "rollup_visits_filtered_daily",
+        "INSERT INTO rollup_visits_filtered_daily
+             (site, day, filter, filter_value, kind, value, visits, bounces, duration_s, pageviews, version)
+         SELECT site, {day:Date} AS day, f.1 AS filter, f.2 AS filter_value, kv.1 AS kind, kv.2 AS value,
+                count(), countIf(n_events <= 1), sum(dateDiff('millisecond', first_hit, last_hit) / 1000.0), sum(n_pageviews),
+                {version:UInt64}
+         FROM
+         (
+             SELECT site, visitor_id, visit_no, min(ts) AS first_hit, max(ts) AS last_hit,
+                    countIf(name = 'pageview') AS n_pageviews, count() AS n_events,
+                    argMinIf(pathname, ts, name = 'pageview') AS entry, argMaxIf(pathname, ts, name = 'pageview') AS exit,
+                    argMin(country, ts) AS v_country, argMin(device, ts) AS v_device,
+                    any(browsers) AS v_browsers, any(systems) AS v_systems
+             FROM
+             (
+                 SELECT *, sum(new_visit) OVER (PARTITION BY site, visitor_id ORDER BY ts, new_visit DESC ROWS UNBOUNDED PRECEDING) AS visit_no,
+                        groupUniqArray(browser) OVER (PARTITION BY site, visitor_id) AS browsers,
+                        groupUniqArray(os) OVER (PARTITION BY site, visitor_id) AS systems
+                 FROM
+                 (
+                     SELECT site, name, visitor_id, ts, pathname, toString(country) AS country, toString(device) AS device,
+                            toString(browser) AS browser, toString(os) AS os,
+                            if(dateDiff('second',
+                                        lagInFrame(ts, 1, toDateTime64(0, 3, 'UTC'))
+                                            OVER (PARTITION BY site, visitor_id ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW),
+                                        ts) > {gap:UInt32}, 1, 0) AS new_visit
+                     FROM events WHERE toDate(ts) = {day:Date} AND visitor_id != 0
+                 )
+             )
+             GROUP BY site, visitor_id, visit_no
+         )
+         ARRAY JOIN arrayConcat([('country', v_country), ('device', v_device)],
+                                arrayMap(b -> ('browser', b), v_browsers), arrayMap(o -> ('os', o), v_systems)) AS f
+         ARRAY JOIN [('all', ''), ('entry_page', entry), ('exit_page', exit)] AS kv
+         GROUP BY site, filter, filter_value, kind, value",
+    ),
+    (
         "rollup_visits_daily",
         "INSERT INTO rollup_visits_daily
              (site, day, kind, value, visits, bounces, duration_s, pageviews, version)

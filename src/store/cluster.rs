@@ -38,6 +38,8 @@ pub const SHARDED: &[(&str, &str)] = &[
     ("rollup_hourly", "cityHash64(site, toDate(hour))"),
     ("rollup_daily", "cityHash64(site, day)"),
     ("rollup_landing_daily", "cityHash64(site, day)"),
+    ("rollup_filtered_daily", "cityHash64(site, day)"),
+    ("rollup_visits_filtered_daily", "cityHash64(site, day)"),
     ("rollup_visits_daily", "cityHash64(site, day)"),
     ("rollup_goals_daily", "cityHash64(site, day)"),
     ("rollup_funnels_daily", "cityHash64(site, day)"),

@@ -132,6 +132,8 @@ pub const SITE_DAY_TABLES: &[(&str, &str)] = &[
     ("rollup_hourly", "toDate(hour)"),
     ("rollup_daily", "day"),
     ("rollup_landing_daily", "day"),
+    ("rollup_filtered_daily", "day"),
+    ("rollup_visits_filtered_daily", "day"),
     ("rollup_visits_daily", "day"),
     ("rollup_goals_daily", "day"),
     ("rollup_funnels_daily", "day"),
@@ -265,7 +267,8 @@ pub async fn move_to_rollups(
 }
 
 /// The rollup tables an import of web hits fills (email rollups read
-/// `email_events`, which imports never write).
+/// `email_events`, which imports never write; the filtered rollups live
+/// only as long as the event tier, so days older than it have none).
 pub const IMPORTED_ROLLUPS: &[&str] = &[
     "rollup_hourly",
     "rollup_daily",

@@ -157,3 +157,51 @@ pub(super) fn hit_visit_column(d: Dim) -> Option<String> {
         event_column(d).unwrap_or_default()
     ))
 }
+
+/// A breakdown the filtered rollups keep (`rollup_filtered_daily`'s
+/// `dimension`): pages, the per-visitor dimensions, and the landing ones
+/// (per visit).
+pub(super) fn filtered_dimension(d: Dim) -> Option<&'static str> {
+    Some(match d {
+        Dim::Page => "pathname",
+        Dim::Country => "country",
+        Dim::Device => "device",
+        Dim::Browser => "browser",
+        Dim::Os => "os",
+        d => return landing_rollup_name(d),
+    })
+}
+
+/// A landing dimension's name in `rollup_landing_daily` (and in
+/// `rollup_daily`, where the older days count it per hit).
+pub(super) fn landing_rollup_name(d: Dim) -> Option<&'static str> {
+    Some(match d {
+        Dim::Source => "referrer_source",
+        d => landing_name(d)?,
+    })
+}
+
+/// The one filter the filtered rollups answer (`rollup_filtered_daily`,
+/// `rollup_visits_filtered_daily`): a per-visitor dimension `is` one value,
+/// case-sensitive, alone. Its rollup name and the filter's values.
+pub(super) fn kept_filter(q: &crate::query::Query) -> Option<(&'static str, &[String])> {
+    use crate::query::{Filter, Op};
+    match q.filters.as_slice() {
+        [Filter::Cond {
+            op: Op::Is,
+            dim,
+            values,
+            case_sensitive: true,
+        }] if values.len() == 1 => Some((
+            match dim {
+                Dim::Country => "country",
+                Dim::Device => "device",
+                Dim::Browser => "browser",
+                Dim::Os => "os",
+                _ => return None,
+            },
+            values.as_slice(),
+        )),
+        _ => None,
+    }
+}

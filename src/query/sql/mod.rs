@@ -60,8 +60,10 @@ impl Params {
 
 /// The tier that answers `q`.
 pub fn tier(q: &Query) -> Tier {
-    // The aggregate tier keeps whole days and hours only.
-    if !q.filters.is_empty()
+    // The aggregate tier keeps whole days and hours only, and one filter
+    // (`columns::kept_filter`) by day.
+    let filtered = !q.filters.is_empty();
+    if (filtered && columns::kept_filter(q).is_none())
         || q.range.span.is_some()
         || q.grain() == Some(Grain::Minute)
         || q.metrics.iter().any(|m| m.is_event_only())
@@ -77,6 +79,10 @@ pub fn tier(q: &Query) -> Tier {
     let session = q.metrics.iter().any(|m| m.is_session());
     let event = q.metrics.iter().any(|m| !m.is_session());
     let ok = match (plain.as_slice(), q.grain()) {
+        (_, Some(Grain::Hour)) if filtered => false,
+        ([d], _) if filtered && !d.is_visit_only() && columns::filtered_dimension(*d).is_none() => {
+            false
+        }
         ([], Some(Grain::Hour)) => !session,
         ([], _) => true,
         ([_], Some(Grain::Hour)) => false,
@@ -102,11 +108,12 @@ pub fn tier(q: &Query) -> Tier {
 /// [`goal_totals_query`]).
 pub fn compile(q: &Query, ctx: &Context, totals: Totals) -> Result<Sql, QueryError> {
     let mut p = Params { list: Vec::new() };
-    let tier = if open_day(q, ctx) || referrer_before_rollups(q, ctx) {
-        Tier::Event
-    } else {
-        tier(q)
-    };
+    let tier =
+        if open_day(q, ctx) || referrer_before_rollups(q, ctx) || filtered_past_retention(q, ctx) {
+            Tier::Event
+        } else {
+            tier(q)
+        };
     within_retention(q, tier, ctx)?;
     let shape = Shape::of(q);
     if shape.visits_only && q.metrics.iter().any(|m| m.is_event_only()) {
@@ -151,6 +158,12 @@ fn referrer_before_rollups(q: &Query, ctx: &Context) -> bool {
     q.dims.contains(&Dim::Referrer) && q.range.from < ctx.event_horizon()
 }
 
+/// A filtered query reaching past the event horizon: the filtered rollups
+/// live as long as the event tier, so it is the event tier's (and refused).
+fn filtered_past_retention(q: &Query, ctx: &Context) -> bool {
+    !q.filters.is_empty() && q.range.from < ctx.event_horizon()
+}
+
 /// An event-tier query must lie within what the event tier keeps.
 fn within_retention(q: &Query, tier: Tier, ctx: &Context) -> Result<(), QueryError> {
     if tier == Tier::Event && q.range.from < ctx.event_horizon() {
@@ -190,8 +203,14 @@ impl Shape {
 fn sides(q: &Query, tier: Tier, shape: Shape, p: &mut Params) -> Result<String, QueryError> {
     let (e, s) = match tier {
         Tier::Aggregate => (
-            shape.need_events.then(|| sides::kept_events_side(q)),
-            shape.need_visits.then(|| sides::kept_visits_side(q)),
+            shape
+                .need_events
+                .then(|| sides::kept_events_side(q, p))
+                .transpose()?,
+            shape
+                .need_visits
+                .then(|| sides::kept_visits_side(q, p))
+                .transpose()?,
         ),
         Tier::Event => (
             shape

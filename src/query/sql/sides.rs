@@ -6,12 +6,12 @@
 //! (`hits_with_visits`).
 
 use super::columns::{
-    event_column, from_landing_hit, hit_visit_column, kept_dimension, landing_name, time_expr,
-    visit_column, visitor_column,
+    event_column, filtered_dimension, from_landing_hit, hit_visit_column, kept_dimension,
+    kept_filter, landing_name, landing_rollup_name, time_expr, visit_column, visitor_column,
 };
-use super::filter::{where_filters, Rows, EVENTS_IN_RANGE};
+use super::filter::{condition, where_filters, Rows, EVENTS_IN_RANGE};
 use super::Params;
-use crate::query::{Dim, Grain, Query, QueryError};
+use crate::query::{Dim, Grain, Op, Query, QueryError};
 
 pub(super) fn dim_list(n: usize) -> String {
     (0..n)
@@ -320,22 +320,43 @@ pub(super) fn visits_side(q: &Query, p: &mut Params) -> Result<String, QueryErro
     ))
 }
 
-/// The aggregate tier's hit counts (one kept dimension, or none).
-pub(super) fn kept_events_side(q: &Query) -> String {
+/// The newest rollup version of each day.
+const NEWEST: &str = "(day, version) IN (SELECT day, max(version) FROM rollup_days GROUP BY day)";
+
+/// The one filter of a query the filtered rollups answer, as a condition
+/// on their `filter` and `filter_value` columns.
+fn kept_filter_condition(q: &Query, p: &mut Params) -> Option<String> {
+    kept_filter(q).map(|(name, values)| {
+        format!(
+            "filter = '{name}' AND {}",
+            condition(Op::Is, values, true, "filter_value", p)
+        )
+    })
+}
+
+/// The aggregate tier's hit counts (one kept dimension, or none; with
+/// one kept filter, from the filtered rollups).
+pub(super) fn kept_events_side(q: &Query, p: &mut Params) -> Result<String, QueryError> {
     let mut sel = Vec::new();
     let mut kept = None;
     let mut prop = None;
     let mut landing = None;
+    let filter = kept_filter_condition(q, p);
+    let mut filtered_dim = "all";
     let hourly = q.grain() == Some(Grain::Hour);
     for (i, d) in q.dims.iter().enumerate() {
         let e = match d {
             Dim::Time(g) => time_expr(*g, if hourly { "toDate(hour)" } else { "day" }, "hour"),
+            d if filter.is_some() => {
+                filtered_dim = filtered_dimension(*d).ok_or(QueryError::Shape)?;
+                "value".to_string()
+            }
             Dim::Prop(k) => {
                 prop = Some(*k);
                 "value".to_string()
             }
             d if d.is_landing() => {
-                landing = landing_name(*d);
+                landing = landing_rollup_name(*d);
                 "value".to_string()
             }
             d => {
@@ -358,6 +379,10 @@ pub(super) fn kept_events_side(q: &Query) -> String {
     // breakdown of every site's open days before any outer filter.
     let days = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date} AND day IN (SELECT day FROM rollup_days)";
     let source = match (kept, hourly) {
+        _ if filter.is_some() => format!(
+            "rollup_filtered_daily WHERE {days} AND {} AND dimension = '{filtered_dim}' AND {NEWEST}",
+            filter.unwrap_or_default()
+        ),
         _ if landing.is_some() => landing_days(landing.unwrap_or_default(), days),
         _ if prop.is_some() => format!(
             "analytics_properties_daily WHERE {days} AND property = {{pk{}:String}}",
@@ -377,33 +402,29 @@ pub(super) fn kept_events_side(q: &Query) -> String {
             "sum(v_events) AS e_events".to_string(),
         ])
         .collect();
-    format!(
+    Ok(format!(
         "SELECT {} FROM (SELECT {} FROM {source}{} UNION ALL {}){}",
         outer.join(", "),
         sel.join(", "),
         group_by(n),
-        open_days_side(q, prop.is_some()),
+        open_days_side(q, prop.is_some(), p)?,
         group_by(n)
-    )
+    ))
 }
 
-/// The rolled-up days' counts of a landing dimension (`name`, as
-/// `landing_name` spells it) per visit, from `rollup_landing_daily`; a
+/// The rolled-up days' counts of a landing dimension (`dimension`, as
+/// `landing_rollup_name` spells it) per visit, from `rollup_landing_daily`; a
 /// site-day rolled up before that table existed (now past the event tier,
 /// or imported as aggregates) keeps its per-hit counts in `rollup_daily`.
 /// `days` picks the site's rolled-up days of the range.
-fn landing_days(name: &str, days: &str) -> String {
-    let dimension = match name {
-        "source" => "referrer_source",
-        n => n,
-    };
-    let newest = "(day, version) IN (SELECT day, max(version) FROM rollup_days GROUP BY day)";
+fn landing_days(dimension: &str, days: &str) -> String {
+    let newest = NEWEST;
     let per_visit = format!(
         "SELECT day, value, pageviews, events, visitors FROM rollup_landing_daily \
          WHERE {days} AND dimension = '{dimension}' AND {newest}"
     );
     // The referrer host was never counted per hit.
-    let per_hit = if name == "referrer" {
+    let per_hit = if dimension == "referrer" {
         String::new()
     } else {
         format!(
@@ -418,9 +439,9 @@ fn landing_days(name: &str, days: &str) -> String {
 /// The days no rollup holds yet, straight from `events`, counted per day
 /// as the views count them (visitors are distinct per day); a landing
 /// dimension is each hit's visit's (`hits_with_visits`).
-fn open_days_side(q: &Query, prop: bool) -> String {
+fn open_days_side(q: &Query, prop: bool, p: &mut Params) -> Result<String, QueryError> {
     let mut sel = Vec::new();
-    let mut filters = String::new();
+    let mut filters = where_filters(q, Rows::Events, p)?;
     for (i, d) in q.dims.iter().enumerate() {
         let e = match d {
             Dim::Time(g) => time_expr(*g, "toDate(ts)", "ts"),
@@ -443,16 +464,17 @@ fn open_days_side(q: &Query, prop: bool) -> String {
     let group: Vec<String> = std::iter::once("toDate(ts)".to_string())
         .chain((0..q.dims.len()).map(|i| format!("d{i}")))
         .collect();
-    format!(
+    Ok(format!(
         "SELECT {} FROM {} WHERE {EVENTS_IN_RANGE} AND toDate(ts) NOT IN (SELECT day FROM rollup_days){filters} GROUP BY {}",
         sel.join(", "),
         hits_with_visits(q, true),
         group.join(", ")
-    )
+    ))
 }
 
-/// The aggregate tier's visit counts (overall, by entry or by exit page).
-pub(super) fn kept_visits_side(q: &Query) -> String {
+/// The aggregate tier's visit counts (overall, by entry or by exit page;
+/// with one kept filter, from the filtered rollups).
+pub(super) fn kept_visits_side(q: &Query, p: &mut Params) -> Result<String, QueryError> {
     let mut sel = Vec::new();
     let mut kind = "all";
     for (i, d) in q.dims.iter().enumerate() {
@@ -480,14 +502,19 @@ pub(super) fn kept_visits_side(q: &Query) -> String {
         k => k,
     };
     let days = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}";
-    format!(
-        "SELECT {} FROM (SELECT day, value, visits, bounces, duration_s, pageviews FROM rollup_visits_daily \
-         WHERE {days} AND kind = '{kind}' AND (day, version) IN (SELECT day, max(version) FROM rollup_days GROUP BY day) \
+    let table = match kept_filter_condition(q, p) {
+        Some(f) => format!("rollup_visits_filtered_daily WHERE {days} AND {f}"),
+        None => format!("rollup_visits_daily WHERE {days}"),
+    };
+    let filters = where_filters(q, Rows::Visits, p)?;
+    Ok(format!(
+        "SELECT {} FROM (SELECT day, value, visits, bounces, duration_s, pageviews FROM {table} \
+         AND kind = '{kind}' AND {NEWEST} \
          UNION ALL SELECT day, {value} AS value, count() AS visits, countIf(events <= 1) AS bounces, \
          sum(dateDiff('millisecond', start, end)) / 1000.0 AS duration_s, sum(pageviews) AS pageviews \
-         FROM {} AS o GROUP BY day, value){}",
+         FROM {} AS o WHERE 1{filters} GROUP BY day, value){}",
         sel.join(", "),
         visit_rows(true),
         group_by(q.dims.len())
-    )
+    ))
 }
