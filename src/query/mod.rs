@@ -9,18 +9,19 @@
 //! Where the numbers come from: a query with no filter and at most one
 //! dimension that the aggregate tier keeps (plus a daily, weekly or
 //! monthly time dimension) is answered from the aggregate tier over any
-//! range it keeps: the rolled-up days from the analyst views, the days
-//! not rolled up yet straight from `events` (counted per day as the
-//! views count them; their visits from the live `visits`). Any other
-//! query needs per-hit rows and is answered from the event tier
-//! (`events`; visits from `sessions` on rolled-up days and from the live
-//! `visits` on open days); its range must lie within what the event tier
-//! keeps (`policy.event_ttl_days`), or it is refused with the reason.
-//! Today alone, a sub-day range (`realtime`, `30m`, `24h`, datetimes), a
-//! minute grain, `has_done`, the engagement and revenue metrics, and a
-//! breakdown by a landing dimension ([`Dim::is_landing`]: the visit's
-//! source, referrer, channel and UTM tags, which the aggregates count per
-//! hit) within the event retention always read the event tier.
+//! range it keeps: the rolled-up days from the rollups (a landing
+//! dimension, [`Dim::is_landing`], from `rollup_landing_daily`, per visit
+//! as the event tier counts it), the days not rolled up yet straight from
+//! `events` (counted per day as the views count them; their visits from
+//! the live `visits`). So is a query with one filter that the filtered
+//! rollups keep (a country, device, browser or OS `is` one value), within
+//! the event retention. Any other query needs per-hit rows and is
+//! answered from the event tier (`events`; visits from `sessions` on
+//! rolled-up days and from the live `visits` on open days); its range
+//! must lie within what the event tier keeps (`policy.event_ttl_days`),
+//! or it is refused with the reason. Today alone, a sub-day range
+//! (`realtime`, `30m`, `24h`, datetimes), a minute grain, `has_done`, and
+//! the engagement and revenue metrics always read the event tier.
 
 pub mod email;
 pub mod funnel;
