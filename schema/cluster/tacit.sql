@@ -1828,3 +1828,64 @@ SELECT site, day, start, end, dateDiff('millisecond', start, end) / 1000.0 AS du
 FROM visits FINAL
 WHERE events > 0
 COMMENT 'Internal: the newest version of each live visit (collector-built, current within sink.visits_flush_interval_ms), for realtime figures';
+
+-- 0028_landing_rollup.sql
+CREATE TABLE IF NOT EXISTS rollup_landing_daily_local ON CLUSTER 'tacit'
+(
+    site      LowCardinality(String) COMMENT 'Configured site',
+    day       Date COMMENT 'UTC day',
+    dimension LowCardinality(String) COMMENT 'referrer_source, referrer (the referrer host), channel, utm_source, utm_medium, utm_campaign, utm_content or utm_term: the value of the visit''s landing hit',
+    value     String COMMENT 'The landing hit''s value; empty means not known (an anonymous hit, in no visit, keeps its own)',
+    pageviews UInt64 COMMENT 'Page views of the visits that landed with this value',
+    events    UInt64 COMMENT 'All events of those visits',
+    visitors  UInt64 COMMENT 'Distinct visitors that day with such a visit, exact',
+    version   UInt64 COMMENT 'Rollup version (see rollup_days)'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tacit/rollup_landing_daily_local', '{replica}')
+PARTITION BY toYYYYMM(day)
+ORDER BY (site, dimension, day, value, version)
+TTL day + INTERVAL 25 MONTH
+COMMENT 'Page views, events and exact visitor counts per site, day and landing value of a visit (source, referrer, channel, UTM tags)';
+CREATE TABLE IF NOT EXISTS rollup_landing_daily ON CLUSTER 'tacit' AS rollup_landing_daily_local ENGINE = Distributed('tacit', 'tacit', 'rollup_landing_daily_local', cityHash64(site, day))
+COMMENT 'Page views, events and exact visitor counts per site, day and landing value of a visit (source, referrer, channel, UTM tags)';
+CREATE TABLE IF NOT EXISTS rollup_filtered_daily_local ON CLUSTER 'tacit'
+(
+    site         LowCardinality(String) COMMENT 'Configured site',
+    day          Date COMMENT 'UTC day',
+    filter       LowCardinality(String) COMMENT 'The filtering dimension: country, device, browser or os (the hit''s own value)',
+    filter_value String COMMENT 'Its value',
+    dimension    LowCardinality(String) COMMENT 'all (the totals of the hits with that value), pathname, country, device, browser, os, or a landing dimension counted per visit as in rollup_landing_daily',
+    value        String COMMENT 'The dimension''s value; empty means not known',
+    pageviews    UInt64 COMMENT 'Page views',
+    events       UInt64 COMMENT 'All events',
+    visitors     UInt64 COMMENT 'Distinct visitors that day, exact',
+    version      UInt64 COMMENT 'Rollup version (see rollup_days)'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tacit/rollup_filtered_daily_local', '{replica}')
+PARTITION BY toYYYYMM(day)
+ORDER BY (site, filter, filter_value, dimension, day, value, version)
+TTL day + INTERVAL 30 DAY
+COMMENT 'Event tier: page views, events and exact visitors per site, day, value of one filtering dimension and value of one breakdown; kept policy.event_ttl_days';
+CREATE TABLE IF NOT EXISTS rollup_filtered_daily ON CLUSTER 'tacit' AS rollup_filtered_daily_local ENGINE = Distributed('tacit', 'tacit', 'rollup_filtered_daily_local', cityHash64(site, day))
+COMMENT 'Event tier: page views, events and exact visitors per site, day, value of one filtering dimension and value of one breakdown; kept policy.event_ttl_days';
+CREATE TABLE IF NOT EXISTS rollup_visits_filtered_daily_local ON CLUSTER 'tacit'
+(
+    site         LowCardinality(String) COMMENT 'Configured site',
+    day          Date COMMENT 'UTC day',
+    filter       LowCardinality(String) COMMENT 'country or device (the visit''s landing hit''s), browser or os (any hit of the visitor that day)',
+    filter_value String COMMENT 'Its value',
+    kind         LowCardinality(String) COMMENT 'all (the visits), entry_page or exit_page',
+    value        String COMMENT 'The entry or exit page; empty for all',
+    visits       UInt64 COMMENT 'Visits',
+    bounces      UInt64 COMMENT 'Visits with at most one event',
+    duration_s   Float64 COMMENT 'Total duration of the visits, seconds',
+    pageviews    UInt64 COMMENT 'Total page views of the visits',
+    version      UInt64 COMMENT 'Rollup version (see rollup_days)'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tacit/rollup_visits_filtered_daily_local', '{replica}')
+PARTITION BY toYYYYMM(day)
+ORDER BY (site, filter, filter_value, kind, day, value, version)
+TTL day + INTERVAL 30 DAY
+COMMENT 'Event tier: visit counts, bounces and durations per site, day and value of one filtering dimension, overall and by entry and exit page; kept policy.event_ttl_days';
+CREATE TABLE IF NOT EXISTS rollup_visits_filtered_daily ON CLUSTER 'tacit' AS rollup_visits_filtered_daily_local ENGINE = Distributed('tacit', 'tacit', 'rollup_visits_filtered_daily_local', cityHash64(site, day))
+COMMENT 'Event tier: visit counts, bounces and durations per site, day and value of one filtering dimension, overall and by entry and exit page; kept policy.event_ttl_days';
