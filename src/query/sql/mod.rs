@@ -462,8 +462,40 @@ mod tests {
         let mut b = base.clone();
         b["dimensions"] = json!(["visit:source", "time:month"]);
         assert_eq!(t(b.clone()), Tier::Aggregate);
+        // One country, device, browser or OS `is` one value: the filtered
+        // rollups (within the event retention); any other filter: hits.
         b["filters"] = json!([["is", "visit:country", ["DE"]]]);
-        assert_eq!(t(b), Tier::Event);
+        assert_eq!(t(b.clone()), Tier::Aggregate);
+        for f in [
+            json!([["is_not", "visit:country", ["DE"]]]),
+            json!([["is", "visit:country", ["DE", "FR"]]]),
+            json!([["is", "visit:country", ["DE"], {"case_sensitive": false}]]),
+            json!([["is", "event:page", ["/"]]]),
+            json!([["is", "visit:country", ["DE"]], ["is", "visit:os", ["iOS"]]]),
+        ] {
+            b["filters"] = f.clone();
+            assert_eq!(t(b.clone()), Tier::Event, "{f}");
+        }
+        let mut f = base.clone();
+        f["filters"] = json!([["is", "visit:browser", ["Firefox"]]]);
+        for (dims, want) in [
+            (json!(["visit:os"]), Tier::Aggregate),
+            (json!(["visit:utm_source"]), Tier::Aggregate),
+            (json!(["event:hostname"]), Tier::Event),
+        ] {
+            f["dimensions"] = dims.clone();
+            assert_eq!(t(f.clone()), want, "{dims}");
+        }
+        let mut h = f.clone();
+        h["date_range"] = json!("7d");
+        h["dimensions"] = json!(["time:hour"]);
+        assert_eq!(t(h), Tier::Event);
+        f["dimensions"] = json!(["event:page"]);
+        let e = compiled(f.clone()).unwrap_err();
+        assert!(e.to_string().contains("policy.event_ttl_days"), "{e}");
+        f["date_range"] = json!("7d");
+        let s = compiled(f).unwrap();
+        assert!(s.text.contains("rollup_filtered_daily"), "{}", s.text);
         // A landing dimension alone: its closed days are rolled up per visit.
         let mut b = base.clone();
         b["dimensions"] = json!(["visit:referrer"]);
