@@ -181,6 +181,25 @@ async fn after_the_event_ttl_nothing_per_visitor_remains_and_every_view_answers_
             .unwrap()
             .is_empty()
     );
+    // A day rolled up before the per-visit landing counts existed
+    // (migration 0028) is rolled up again while the event tier holds it.
+    store
+        .client()
+        .query("ALTER TABLE rollup_landing_daily DELETE WHERE day = {d:Date} SETTINGS mutations_sync = 1")
+        .param("d", format_day(days[0]))
+        .execute()
+        .await
+        .unwrap();
+    let rolled = tacit::analytics::rollup::run_once(&store, schedule, clock.now_ms())
+        .await
+        .unwrap();
+    assert_eq!(rolled, vec![days[0]]);
+    assert!(
+        tacit::analytics::rollup::run_once(&store, schedule, clock.now_ms())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         answers(&db, &params).await,
         before,
