@@ -47,10 +47,8 @@ pub const POLL: Duration = Duration::from_secs(1);
 pub const FILTERED: &[(&str, &str)] = &[
     ("events", "ts"),
     ("email_events", "ts"),
-    ("events_recent", "ts"),
     ("sessions", "start"),
     ("visits", "start"),
-    ("sessions_tail", "start"),
 ];
 
 #[derive(Debug, thiserror::Error)]

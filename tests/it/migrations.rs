@@ -144,7 +144,9 @@ async fn a_baseline_install_and_an_upgraded_one_have_the_same_schema() {
         "{} objects, {views} views",
         count("table ")
     );
-    assert!(count("column ") > 300 && count("index ") >= 2);
+    // (No table has a data-skipping index since migration 0027 dropped the
+    // sessionizer's working tables; one added later is compared too.)
+    assert!(count("column ") > 300);
     for t in [
         "events",
         "sessions",
