@@ -460,6 +460,8 @@ pub struct OpenVisits {
     /// Bytes per shard before the oldest visits are closed early.
     shard_cap: usize,
     pub stats: Stats,
+    /// False for [`OpenVisits::inert`]: hits build no visit.
+    live: bool,
 }
 
 impl OpenVisits {
@@ -469,6 +471,17 @@ impl OpenVisits {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             shard_cap: (max_bytes / SHARDS).max(VISIT_OVERHEAD * 4),
             stats: Stats::default(),
+            live: true,
+        }
+    }
+
+    /// A table that observes nothing: the sink stores events and no visit
+    /// is built. The baseline of `make bench-visits` (collector and engine
+    /// cost with and without live visits); `tacit serve` always builds them.
+    pub fn inert() -> OpenVisits {
+        OpenVisits {
+            live: false,
+            ..OpenVisits::new(1 << 20)
         }
     }
 
@@ -480,6 +493,9 @@ impl OpenVisits {
     /// One stored hit joins its visit (or starts one). Hits without a
     /// visitor id belong to no visit.
     pub fn observe(&self, h: &Hit) {
+        if !self.live {
+            return;
+        }
         if h.visitor_id == 0 {
             self.stats.anonymous_hits.fetch_add(1, Ordering::Relaxed);
             return;

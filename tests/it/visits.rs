@@ -205,6 +205,12 @@ async fn live_visits_follow_the_rule_while_open_and_after_the_rollup() {
     // While the day is open: every hit is in its visit within the flush
     // interval, open visits included.
     wait_live(&db, &want, "the open day's live visits").await;
+    // The analyst-facing view reads an open day from the live visits.
+    assert_eq!(
+        stored(&db, "analytics_visits").await,
+        want,
+        "analytics_visits while the day is open"
+    );
     let store = db.store();
     for site in ["a.example", "b.example"] {
         let mine: Vec<&Cmp> = want
@@ -556,7 +562,8 @@ async fn two_replicas_with_partial_affinity_split_live_visits_and_the_rollup_rep
     );
 }
 
-/// The time from a hit's answer to its visit in `visits`, over 40 hits of
+/// The time from a hit's answer to its visit in `analytics_visits` (an
+/// open day: the live `visits`), over 40 hits of
 /// new visitors at random moments, with the default writer interval and a
 /// visits flush interval of one second: p99 under the flush interval plus
 /// one second.
@@ -577,7 +584,7 @@ async fn a_hit_is_in_its_visit_within_the_flush_interval() {
         loop {
             let seen: u64 = db
                 .client()
-                .query("SELECT count() FROM visits WHERE has(pages, ?)")
+                .query("SELECT count() FROM analytics_visits WHERE has(pages, ?)")
                 .bind(&path)
                 .fetch_one()
                 .await
