@@ -1,4 +1,4 @@
-//! The sessionizer: turns events into visits in `sessions`. A visit is a
+//! A closed day's visits, from its events, into `sessions`. A visit is a
 //! run of one visitor's hits on one site with no gap over 30 minutes.
 //! Visitor ids are per UTC day (the salt rotates), so a day is a closed
 //! unit.
@@ -19,7 +19,7 @@ pub const VISIT_GAP_SECONDS: u32 = 30 * 60;
 
 const MS_PER_DAY: i64 = 86_400_000;
 
-/// Columns of a visit as the sessionizer writes them (`steps`, migration
+/// Columns of a visit as the recomputation writes them (`steps`, migration
 /// 0020, is left to its column default in `sessions`).
 const VISIT_COLUMNS: &str =
     "site, day, visitor_id, start, end, pageviews, events, entry_page, exit_page, \
@@ -108,7 +108,7 @@ fn insert_visits(segments: &str) -> String {
 }
 
 /// Run an insert of visits with its values. On a cluster each shard
-/// sessionizes its own rows (a visitor-day is on one shard); on one server
+/// recomputes its own rows (a visitor-day is on one shard); on one server
 /// the setting changes nothing.
 async fn insert_select(
     store: &Store,

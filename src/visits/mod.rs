@@ -5,12 +5,13 @@
 //! in the engine within a flush interval of its last hit, and nothing
 //! reads events back out of the engine to build it.
 //!
-//! The rule is the sessionizer's (`analytics/sessions.rs`, which the
-//! day-close rollup still runs over the stored events as the source of
-//! truth for closed days): a visit is one visitor's hits on one site on one
-//! UTC day (visitor ids are per day) with no gap over 30 minutes, counted
-//! in whole seconds as ClickHouse's `dateDiff('second', …)` counts them
-//! (the difference of the seconds since the epoch). Hits are ordered by
+//! The rule is the one `analytics/sessions.rs` runs in SQL over a closed
+//! day's stored events when the day-close rollup recomputes its visits
+//! (the source of truth for closed days): a visit is one visitor's hits
+//! on one site on one UTC day (visitor ids are per day) with no gap over
+//! 30 minutes, counted in whole seconds as ClickHouse's
+//! `dateDiff('second', …)` counts them (the difference of the seconds
+//! since the epoch). Hits are ordered by
 //! their time, not their arrival: a hit that arrives out of order (another
 //! I/O thread stamped it a moment earlier) takes its place in the visit,
 //! and one that closes the gap between two visits merges them; the later

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use tacit::model::clock::{format_day, ManualClock};
+use tacit::model::clock::{format_day, Clock, ManualClock};
 
 use crate::common::*;
 use crate::visits_rule::{self, RawHit, RuleVisit};
@@ -231,6 +231,23 @@ async fn live_visits_follow_the_rule_while_open_and_after_the_rollup() {
             (rt.visit_duration_s - duration / mine.len() as f64).abs() < 1e-6,
             "{site}"
         );
+        // The query API's figures for today read the same live visits
+        // (rounded as Plausible rounds them).
+        let ctx = tacit::query::Context {
+            today: day,
+            now_ms: clock.now_ms(),
+            event_ttl_days: 30,
+            aggregate_ttl_months: 24,
+            keeps_region: false,
+            keeps_city: false,
+        };
+        let body = serde_json::json!({"site_id": site, "metrics": ["visits", "bounce_rate", "visit_duration"], "date_range": "day"});
+        let q = tacit::query::parse(body.to_string().as_bytes(), &ctx).unwrap();
+        let got = tacit::query::run::run(&store, &q, &ctx).await.unwrap();
+        let m = &got["results"][0]["metrics"];
+        assert_eq!(m[0].as_u64(), Some(rt.visits), "{site}: {got}");
+        assert_eq!(m[1].as_f64(), Some((rt.bounce_rate * 100.0).round()), "{site}: {got}");
+        assert_eq!(m[2].as_f64(), Some(rt.visit_duration_s.round()), "{site}: {got}");
     }
     // The visits close: final versions, the same visits.
     clock.set(hits.iter().map(|h| h.ts).max().unwrap() + 3_600_000);
