@@ -152,11 +152,13 @@ async fn purges_with_writers_running_leave_nothing_behind() {
         hits(b.beacon_addr, site, 15, BROWSER_UA).await;
         clock.advance(STEP_MS);
         // Wait until the collectors' visit writers hold the site's live
-        // visits, so the purge meets them mid-run.
+        // visits, so the purge meets them mid-run. (Both replicas saw the
+        // visitor's first hit at the same instant of the manual clock: their
+        // versions share the visit's key, so one row may stand for both.)
         wait_until(
             &format!("round {round}: visits of {site}"),
             30,
-            async || count_of(&db, "visits", site).await >= 2,
+            async || count_of(&db, "visits", site).await >= 1,
         )
         .await;
         // Hits of the other site keep coming during the purge.
