@@ -335,7 +335,7 @@ pub async fn sync_funnels(store: &Store, funnels: &[FunnelDef]) -> Result<bool, 
 
 /// Runs in `tacit serve`: every `every`, roll up the days that are due
 /// (the open days' visits are built live by the collectors,
-/// `crate::visits`). Several replicas may run it at once: a rollup writes
+/// `visits/`). Several replicas may run it at once: a rollup writes
 /// a complete version and the newest recorded one is what views read.
 pub async fn run(
     store: Store,

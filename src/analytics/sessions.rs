@@ -3,7 +3,7 @@
 //! Visitor ids are per UTC day (the salt rotates), so a day is a closed
 //! unit.
 //!
-//! The collectors build each open day's visits live (`crate::visits`,
+//! The collectors build each open day's visits live (`visits/`,
 //! table `visits`). This module recomputes a closed day's visits from its
 //! events into `sessions` when the day is rolled up (the source of truth
 //! for closed days: late rows, replicas that split a visitor, hits
