@@ -239,13 +239,7 @@ async fn the_analyst_role_reaches_only_the_reviewed_aggregates() {
         }
         assert!(read > 0, "{doc}: no query found");
     }
-    for gone in [
-        "analytics_visits",
-        "sessions",
-        "events",
-        "visits",
-        "salts",
-    ] {
+    for gone in ["analytics_visits", "sessions", "events", "visits", "salts"] {
         assert!(!reachable.contains(gone), "{gone} is reachable");
     }
 }

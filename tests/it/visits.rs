@@ -246,8 +246,16 @@ async fn live_visits_follow_the_rule_while_open_and_after_the_rollup() {
         let got = tacit::query::run::run(&store, &q, &ctx).await.unwrap();
         let m = &got["results"][0]["metrics"];
         assert_eq!(m[0].as_u64(), Some(rt.visits), "{site}: {got}");
-        assert_eq!(m[1].as_f64(), Some((rt.bounce_rate * 100.0).round()), "{site}: {got}");
-        assert_eq!(m[2].as_f64(), Some(rt.visit_duration_s.round()), "{site}: {got}");
+        assert_eq!(
+            m[1].as_f64(),
+            Some((rt.bounce_rate * 100.0).round()),
+            "{site}: {got}"
+        );
+        assert_eq!(
+            m[2].as_f64(),
+            Some(rt.visit_duration_s.round()),
+            "{site}: {got}"
+        );
     }
     // The visits close: final versions, the same visits.
     clock.set(hits.iter().map(|h| h.ts).max().unwrap() + 3_600_000);
