@@ -15,8 +15,9 @@
 //!
 //! `cargo bench --bench visits` (`make bench-visits`) runs 2,000,000 events
 //! (`TACIT_VISITS_EVENTS`), modes `TACIT_VISITS_MODES` (default
-//! `store,visits`). Under `cargo test` it runs a smoke version: 20,000
-//! events.
+//! `store,visits`); `TACIT_VISITS_CLOSE=recompute` stops after the
+//! visits' recomputation (the rollup tables' cost is the same without live
+//! visits). Under `cargo test` it runs a smoke version: 20,000 events.
 
 // Test and bench code: a panic is how a failed step reports itself.
 #![allow(clippy::unwrap_used)]
@@ -415,6 +416,9 @@ async fn main() {
             "visits bench: the day's visits recomputed from its events at close: {recompute_wall:.1} s, engine {recompute:.1} s CPU ({:.2} µs/event)",
             recompute * 1e6 / r.events as f64
         );
+        if std::env::var("TACIT_VISITS_CLOSE").as_deref() == Ok("recompute") {
+            return drop_all(&runs).await;
+        }
         let e0 = engine_cpu(pid);
         let t = Instant::now();
         tacit::analytics::rollup::rollup_day(&store, day, 1)
@@ -431,7 +435,12 @@ async fn main() {
             e * 1e6 / r.events as f64
         );
     }
-    for (mode, _) in &runs {
+    drop_all(&runs).await;
+}
+
+/// Drop the bench's databases.
+async fn drop_all(runs: &[(String, Run)]) {
+    for (mode, _) in runs {
         let mut raw = common::config_for(&[SITE]);
         raw.clickhouse.url =
             std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
