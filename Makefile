@@ -8,7 +8,7 @@ export CLICKHOUSE_DEV_PORT
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:$(CLICKHOUSE_DEV_PORT))
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
-.PHONY: run test setup data clickhouse build release bench bench-analytics bench-sessionizer bench-import bench-load bench-sustained bench-hostile bench-dashboard fuzz fmt lint clean stop-clickhouse
+.PHONY: run test setup data clickhouse build release bench bench-analytics bench-visits bench-import bench-load bench-sustained bench-hostile bench-dashboard fuzz fmt lint clean stop-clickhouse
 
 setup:
 	scripts/setup
@@ -44,10 +44,11 @@ bench-analytics: clickhouse data
 bench-dashboard: build
 	BENCH_CH_URL=$${BENCH_CH_URL:-$(CH_URL)} TACIT_BIN=target/release/tacit scripts/bench-dashboard
 
-# The engine's CPU per event over a whole day: inserts, merges, the live
-# sessionizer and the rollup at close (TACIT_SESSIONIZER_MODES, _EVENTS).
-bench-sessionizer: clickhouse data
-	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench sessionizer
+# A whole day of hits through the pipeline and sink, with and without live
+# visits: engine CPU per event, collector CPU per hit, the open-visit
+# table's peak, the day's rollup (TACIT_VISITS_MODES, TACIT_VISITS_EVENTS).
+bench-visits: clickhouse data
+	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench visits
 
 # A generated 1,000,000-line access log through `tacit import`: lines/s
 # through the pipeline alone and end to end into the engine (with both

@@ -62,8 +62,9 @@ pub struct Options {
     pub migrate: bool,
     /// How often salts are re-read (and tomorrow's made).
     pub salt_refresh: Duration,
-    /// How often visits are recomputed and closed days rolled up (None:
-    /// not in this process).
+    /// How often the days due are rolled up, their visits recomputed from
+    /// their events (None: not in this process). Open days' visits are
+    /// built live by the collectors.
     pub sessionize_every: Option<Duration>,
 }
 

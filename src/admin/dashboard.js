@@ -793,6 +793,13 @@ function track(p) {
 async function realtime() {
   if (!state.site) return;
   try { $("current").textContent = nf.format(await api("realtime?site_id=" + encodeURIComponent(state.site))); } catch { $("current").textContent = "–"; }
+  // Today so far, from the open day's live visits (within a link's filter).
+  try {
+    const r = await query({ site_id: state.site, date_range: "day", metrics: ["visits", "bounce_rate", "visit_duration"],
+      filters: meta.shared && meta.shared.filter ? [meta.shared.filter] : [] });
+    const m = (r.results[0] && r.results[0].metrics) || [0, 0, 0];
+    $("today").textContent = fmt("visits", m[0]) + " visits today · " + fmt("bounce_rate", m[1]) + " bounce · " + fmt("visit_duration", m[2]);
+  } catch { $("today").textContent = "–"; }
 }
 
 function syncControls() {

@@ -247,10 +247,10 @@ impl Schedule {
     }
 }
 
-/// Roll up one day under `version`: re-sessionize it unless its visits
-/// already hold every one of its events (the live sessionizer kept up and
-/// no late row came since), fill every rollup table, record the version,
-/// then delete older versions.
+/// Roll up one day under `version`: recompute its visits from its events
+/// unless a previous rollup's already hold every one of them (no late row
+/// came since), fill every rollup table, record the version, then delete
+/// older versions.
 pub async fn rollup_day(store: &Store, day: i32, version: u64) -> Result<(), StoreError> {
     if !crate::analytics::sessions::complete(store, day).await? {
         crate::analytics::sessions::sessionize_day(store, day, version).await?;
@@ -450,11 +450,10 @@ pub async fn sync_funnels(store: &Store, funnels: &[FunnelDef]) -> Result<bool, 
     Ok(true)
 }
 
-/// Runs in `tacit serve`: every `every`, bring yesterday's and today's
-/// visits up to date (`sessions::Sessionizer`), then roll up the days that
-/// are due. Several replicas may run it at once: a rollup writes a complete
-/// version and the newest recorded one is what views read; visits are
-/// only ever extended from the version reaching furthest.
+/// Runs in `tacit serve`: every `every`, roll up the days that are due
+/// (the open days' visits are built live by the collectors,
+/// `visits/`). Several replicas may run it at once: a rollup writes
+/// a complete version and the newest recorded one is what views read.
 pub async fn run(
     store: Store,
     clock: SharedClock,
@@ -466,7 +465,6 @@ pub async fn run(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut sessionizer = crate::analytics::sessions::Sessionizer::default();
     let stopping = |stop: &tokio::sync::watch::Receiver<bool>| *stop.borrow();
     loop {
         tokio::select! {
@@ -477,21 +475,6 @@ pub async fn run(
             return;
         }
         let now = clock.now_ms();
-        // Each step holds the purge fences from its reads to its writes,
-        // with their rows filtered out of every table it reads.
-        let Some(fence) = fences.writer(every).await else {
-            tracing::warn!(
-                "purge fences unknown (ClickHouse unreachable); visits and rollups wait"
-            );
-            continue;
-        };
-        if let Err(e) = sessionizer.run(&fence.store(&store), now).await {
-            tracing::warn!(error = %e, "sessionizing failed; will retry");
-        }
-        drop(fence);
-        if stopping(&stop) {
-            return;
-        }
         let days = match due(&store, schedule, now).await {
             Ok(days) => days,
             Err(e) => {

@@ -1,28 +1,17 @@
-//! The sessionizer: turns events into visits in `sessions`. A visit is a
+//! A closed day's visits, from its events, into `sessions`. A visit is a
 //! run of one visitor's hits on one site with no gap over 30 minutes.
 //! Visitor ids are per UTC day (the salt rotates), so a day is a closed
 //! unit.
 //!
-//! It works incrementally (migration 0021). Each run takes the events
-//! whose time is after its cursor (`events_recent`, sorted by time), joins
-//! each visitor's still-open visit (`sessions_tail`: every version of the
-//! visits written in the last hours, sorted by their last hit, copied by a
-//! materialized view), and writes the extended and the new visits to
-//! `sessions` under the run's version; readers take the newest version of
-//! each visit (`FINAL`). A visit row is always a whole visit from its first
-//! hit to its last: a run only ever extends the version that reaches
-//! furthest, by the events after its last hit, so replicas running at once
-//! never count an event twice.
-//!
-//! A day is recomputed in full from `events` (and its older versions
-//! deleted) when the process starts, when its cursor is older than the
-//! working tables keep, and when a late row arrives: a row inserted since
-//! the last run whose time is at or before the cursor (replayed from the
-//! log after an outage, say). Late rows are found by the engine's insert
-//! time in `events_recent`. A closed day is recomputed once more, in full,
-//! when it is rolled up, unless its visits hold exactly its events.
+//! The collectors build each open day's visits live (`visits/`,
+//! table `visits`). This module recomputes a closed day's visits from its
+//! events into `sessions` when the day is rolled up (the source of truth
+//! for closed days: late rows, replicas that split a visitor, hits
+//! acknowledged but lost in a crash all count), and holds the rule's SQL
+//! that `tacit import` runs over its staged rows. Readers take the newest
+//! version of each visit (`FINAL`); a recomputation deletes the older ones.
 
-use crate::model::clock::{day_of, format_day};
+use crate::model::clock::format_day;
 use crate::store::{Store, StoreError};
 
 /// Inactivity that ends a visit.
@@ -30,11 +19,7 @@ pub const VISIT_GAP_SECONDS: u32 = 30 * 60;
 
 const MS_PER_DAY: i64 = 86_400_000;
 
-/// How long the working tables are read back: a cursor older than this
-/// sends its days to a full run (they keep six hours).
-const TAIL_READ_BACK_MS: i64 = 4 * 3_600_000;
-
-/// Columns of a visit as the sessionizer writes them (`steps`, migration
+/// Columns of a visit as the recomputation writes them (`steps`, migration
 /// 0020, is left to its column default in `sessions`).
 const VISIT_COLUMNS: &str =
     "site, day, visitor_id, start, end, pageviews, events, entry_page, exit_page, \
@@ -77,7 +62,7 @@ FROM
 GROUP BY site, day, visitor_id, visit_no
 HAVING max(fresh) = 1";
 
-/// One event as a segment (from `events` or `events_recent`, aliased `e`).
+/// One event as a segment (from `events` or staged rows, aliased `e`).
 const EVENT_SEGMENT: &str = "
 SELECT e.site AS site, toDate(e.ts) AS day, e.visitor_id AS visitor_id, e.ts AS start, e.ts AS end,
        toUInt32(e.name = 'pageview') AS pv, toUInt32(1) AS ev, e.pathname AS entry, e.pathname AS exit,
@@ -91,37 +76,6 @@ fn full_segments() -> String {
         "{EVENT_SEGMENT} FROM events AS e
          WHERE toDate(e.ts) = {{day:Date}} AND e.visitor_id != 0
            AND e.ts <= fromUnixTimestamp64Milli({{upto:Int64}}, 'UTC')"
-    )
-}
-
-/// The events of day `{day:Date}` after `{after:Int64}` up to
-/// `{upto:Int64}` (ms) not yet in a visit, and the open visit each visitor
-/// with such events may extend: the version reaching furthest of its visits
-/// that ended after `{low:Int64}`.
-/// (The row is picked by its key rather than with `argMax` over the whole
-/// row, which copies every array it passes.)
-fn incremental_segments() -> String {
-    let fresh = "SELECT site, ts, name, visitor_id, pathname, referrer_source, channel, utm_campaign, country, device
-         FROM events_recent
-         WHERE ts > fromUnixTimestamp64Milli({after:Int64}, 'UTC')
-           AND ts <= fromUnixTimestamp64Milli({upto:Int64}, 'UTC')
-           AND toDate(ts) = {day:Date}";
-    let tail = "sessions_tail WHERE day = {day:Date} AND end >= fromUnixTimestamp64Milli({low:Int64}, 'UTC')";
-    let furthest = format!(
-        "SELECT site, visitor_id, max((end, version)) AS m FROM {tail}
-           AND (site, visitor_id) IN (SELECT site, visitor_id FROM ({fresh}))
-         GROUP BY site, visitor_id"
-    );
-    format!(
-        "{EVENT_SEGMENT}
-         FROM ({fresh}) AS e
-         LEFT JOIN ({furthest}) AS o ON e.site = o.site AND e.visitor_id = o.visitor_id
-         WHERE e.ts > o.m.1
-         UNION ALL
-         SELECT site, day, visitor_id, start, end, pageviews, events, entry_page, exit_page, referrer_source,
-                channel, utm_campaign, country, device, event_names, pages, toUInt8(0)
-         FROM {tail}
-           AND (site, visitor_id, end, version) IN (SELECT site, visitor_id, m.1, m.2 FROM ({furthest}))"
     )
 }
 
@@ -154,7 +108,7 @@ fn insert_visits(segments: &str) -> String {
 }
 
 /// Run an insert of visits with its values. On a cluster each shard
-/// sessionizes its own rows (a visitor-day is on one shard); on one server
+/// recomputes its own rows (a visitor-day is on one shard); on one server
 /// the setting changes nothing.
 async fn insert_select(
     store: &Store,
@@ -177,8 +131,7 @@ async fn insert_select(
 }
 
 /// Recompute the visits of one UTC day, every event up to `upto` (ms), under
-/// `version`, and delete older versions of that day. (A live day's visits
-/// reach the working table through its materialized view.)
+/// `version`, and delete older versions of that day.
 async fn full_run(store: &Store, day: i32, upto: i64, version: u64) -> Result<(), StoreError> {
     let date = format_day(day);
     let sql = insert_visits(&full_segments());
@@ -208,8 +161,8 @@ pub async fn sessionize_day(store: &Store, day: i32, version: u64) -> Result<(),
     full_run(store, day, (day as i64 + 1) * MS_PER_DAY - 1, version).await
 }
 
-/// Whether the visits of `day` hold each of its events (with a visitor id)
-/// exactly once, by count: a day the live sessionizer kept up with, and no
+/// Whether the recomputed visits of `day` hold each of its events (with a
+/// visitor id) exactly once, by count: a day rolled up before, with no
 /// late row reached since. A late row, or a visit written twice, makes the
 /// counts differ.
 pub async fn complete(store: &Store, day: i32) -> Result<bool, StoreError> {
@@ -246,132 +199,4 @@ pub async fn live_splits(store: &Store, day: i32) -> Result<u64, StoreError> {
         .param("day", format_day(day))
         .fetch_one()
         .await?)
-}
-
-/// Extend and add the visits of `day` with the events after `after` up to
-/// `upto` (ms), under `version`.
-async fn incremental_run(
-    store: &Store,
-    day: i32,
-    after: i64,
-    upto: i64,
-    version: u64,
-) -> Result<(), StoreError> {
-    let low = after - VISIT_GAP_SECONDS as i64 * 1000 - 60_000;
-    let sql = insert_visits(&incremental_segments());
-    let params = [("low", low), ("after", after), ("upto", upto)];
-    insert_select(store, &sql, &params, &format_day(day), version).await
-}
-
-/// How far behind the clocks the cursors stay.
-#[derive(Debug, Clone, Copy)]
-pub struct Margins {
-    /// Events newer than this (tacit's clock, ms) wait for the next run, so
-    /// the rows still on their way are not taken for late ones.
-    pub event_ms: i64,
-    /// Rows inserted within this (the engine's clock, ms) are checked for
-    /// lateness by the next run: an insert can take this long to show.
-    pub insert_ms: i64,
-}
-
-impl Default for Margins {
-    fn default() -> Self {
-        Margins {
-            event_ms: 120_000,
-            insert_ms: 60_000,
-        }
-    }
-}
-
-/// Where a run stopped: every event up to `upto` (tacit's clock, ms) is in
-/// a visit, and every row inserted up to `inserted` (the engine's clock)
-/// was checked for lateness.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Cursor {
-    upto: i64,
-    inserted: i64,
-}
-
-/// The live sessionizer of one process: today's and yesterday's visits.
-#[derive(Debug, Default)]
-pub struct Sessionizer {
-    margins: Margins,
-    cursor: Option<Cursor>,
-}
-
-#[derive(clickhouse::Row, serde::Deserialize)]
-struct LateDay {
-    day: u16,
-}
-
-impl Sessionizer {
-    pub fn new(margins: Margins) -> Self {
-        Sessionizer {
-            margins,
-            cursor: None,
-        }
-    }
-
-    /// Bring yesterday's and today's visits up to `now_ms` (tacit's clock)
-    /// less the margin; returns the days recomputed in full. Failures leave
-    /// the cursor where it was, so the next run retries the same events.
-    pub async fn run(&mut self, store: &Store, now_ms: i64) -> Result<Vec<i32>, StoreError> {
-        let engine_now: i64 = store
-            .client()
-            .query("SELECT toUnixTimestamp64Milli(now64(3))")
-            .fetch_one()
-            .await?;
-        let next = Cursor {
-            upto: now_ms - self.margins.event_ms,
-            inserted: engine_now - self.margins.insert_ms,
-        };
-        let today = day_of(next.upto);
-        let version = now_ms as u64;
-        let mut full: Vec<i32> = match self.cursor {
-            Some(c) if next.upto - c.upto <= TAIL_READ_BACK_MS && next.upto >= c.upto => {
-                self.late_days(store, c, next.inserted).await?
-            }
-            _ => vec![today - 1, today],
-        };
-        full.retain(|d| *d >= today - 1);
-        for &day in &full {
-            full_run(store, day, next.upto, version).await?;
-            tracing::info!(day = %format_day(day), first_run = self.cursor.is_none(), "visits recomputed in full");
-        }
-        if let Some(c) = self.cursor {
-            for day in [today - 1, today] {
-                let (start, end) = (day as i64 * MS_PER_DAY, (day as i64 + 1) * MS_PER_DAY - 1);
-                if full.contains(&day) || c.upto >= end || next.upto < start {
-                    continue;
-                }
-                incremental_run(store, day, c.upto, next.upto, version).await?;
-            }
-        }
-        self.cursor = Some(next);
-        Ok(full)
-    }
-
-    /// Days with a row inserted since the cursor whose time is at or before
-    /// what the cursor already sessionized.
-    async fn late_days(
-        &self,
-        store: &Store,
-        c: Cursor,
-        inserted: i64,
-    ) -> Result<Vec<i32>, StoreError> {
-        let rows: Vec<LateDay> = store
-            .client()
-            .query(
-                "SELECT DISTINCT toDate(ts) AS day FROM events_recent
-                 WHERE inserted > fromUnixTimestamp64Milli({from:Int64}, 'UTC')
-                   AND inserted <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')
-                   AND ts <= fromUnixTimestamp64Milli({upto:Int64}, 'UTC')",
-            )
-            .param("from", c.inserted)
-            .param("to", inserted)
-            .param("upto", c.upto)
-            .fetch_all()
-            .await?;
-        Ok(rows.into_iter().map(|r| r.day as i32).collect())
-    }
 }

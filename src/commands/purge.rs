@@ -37,7 +37,6 @@ pub fn tables() -> Vec<(&'static str, String)> {
         .filter_map(|t| match t.lifetime {
             Lifetime::EventDays(col)
             | Lifetime::AggregateMonths(col)
-            | Lifetime::Hours(col)
             | Lifetime::Horizon(col, _) => Some((t.name, format!("toDate({col})"))),
             Lifetime::Fixed => None,
         })

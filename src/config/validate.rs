@@ -409,6 +409,7 @@ fn sink(k: &RawSink) -> Result<SinkConfig, ConfigError> {
         quarantine_ttl_days: 0,
         visits_flush_interval: ms("sink.visits_flush_interval_ms", k.visits_flush_interval_ms)?,
         visits_max_bytes: positive("sink.visits_max_bytes", k.visits_max_bytes)? as usize,
+        visits_batch_wait: Duration::from_millis(100),
     };
     if sink.visits_flush_interval > Duration::from_secs(300) {
         return Err(invalid(

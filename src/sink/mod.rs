@@ -344,9 +344,7 @@ pub fn spawn(
     // Visit versions arrive in one burst per visits flush: a batch need not
     // wait to grow, so a version is sent within 100 ms of being logged.
     let visit_cfg = SinkConfig {
-        flush_interval: cfg
-            .flush_interval
-            .min(std::time::Duration::from_millis(100)),
+        flush_interval: cfg.visits_batch_wait,
         ..cfg.clone()
     };
     let (visit_log, visit_writer) = open_log(

@@ -14,7 +14,7 @@
 //!
 //! The sharding key of the tables with visitor ids is a hash of site, UTC
 //! day and visitor id: all of one visitor-day's rows are on one shard, so
-//! the sessionizer runs on each shard's local rows
+//! a closed day's visits are recomputed on each shard's local rows
 //! (`parallel_distributed_insert_select = 2`) and a visit is never split.
 //! The closed-day rollups read across shards through the `Distributed`
 //! tables (exact distinct counts merge exactly) and write one row per key,
@@ -32,8 +32,6 @@ pub const SHARDED: &[(&str, &str)] = &[
     ("email_events", "cityHash64(site, toDate(ts), visitor_id)"),
     ("sessions", "cityHash64(site, day, visitor_id)"),
     ("visits", "cityHash64(site, day, visitor_id)"),
-    ("events_recent", "cityHash64(site, toDate(ts), visitor_id)"),
-    ("sessions_tail", "cityHash64(site, day, visitor_id)"),
     ("import_staging", "cityHash64(site, toDate(ts), visitor_id)"),
     ("rollup_hourly", "cityHash64(site, toDate(hour))"),
     ("rollup_daily", "cityHash64(site, day)"),
@@ -50,6 +48,9 @@ pub const SHARDED: &[(&str, &str)] = &[
     // upgraded through the historical migrations (a new one runs the baseline).
     ("agg_hourly", "cityHash64(site, toDate(hour))"),
     ("agg_daily", "cityHash64(site, day)"),
+    // The sessionizer's working tables (migration 0021), dropped by 0027.
+    ("events_recent", "cityHash64(site, toDate(ts), visitor_id)"),
+    ("sessions_tail", "cityHash64(site, day, visitor_id)"),
 ];
 
 /// The sharding key of a sharded table.
@@ -68,8 +69,10 @@ pub fn target_on(table: &str, cluster: Option<&str>) -> String {
 
 /// Settings every query of tacit carries on a cluster: `IN` subqueries
 /// over a co-sharded table (the newest visits of a site-day) stay local.
-/// The sessionizer adds `parallel_distributed_insert_select = 2` to its
-/// own `INSERT … SELECT`, so each shard sessionizes its local rows.
+/// (A day is in `sessions` on a shard once its visits there were
+/// recomputed: visits and events are co-sharded.) The recomputation adds
+/// `parallel_distributed_insert_select = 2` to its own `INSERT … SELECT`,
+/// so each shard recomputes its local rows.
 pub const SETTINGS: &[(&str, &str)] = &[("distributed_product_mode", "local")];
 
 fn word_end(s: &str) -> usize {

@@ -6,8 +6,8 @@
 //! The purge raises it in `purge_fences` before it deletes anything. Every
 //! `tacit serve` process is a *member*: a watcher task reads the fences
 //! every second and, when they change, takes this module's lock for
-//! writing. Every background writer (the log's writer, the sessionizer,
-//! each rollup) holds the lock for reading from before it reads rows until
+//! writing. Every background writer (the logs' writers, each rollup and
+//! its recomputation of the day's visits) holds the lock for reading from before it reads rows until
 //! its write is acknowledged, and filters fenced rows out: the log's writer
 //! row by row ([`Applied::blocks`]), the engine-side `INSERT … SELECT`s by
 //! the `additional_table_filters` setting on every table they read
@@ -47,10 +47,8 @@ pub const POLL: Duration = Duration::from_secs(1);
 pub const FILTERED: &[(&str, &str)] = &[
     ("events", "ts"),
     ("email_events", "ts"),
-    ("events_recent", "ts"),
     ("sessions", "start"),
     ("visits", "start"),
-    ("sessions_tail", "start"),
 ];
 
 #[derive(Debug, thiserror::Error)]

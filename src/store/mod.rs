@@ -169,7 +169,7 @@ pub fn retention(policy: &crate::config::Policy) -> Vec<(&'static str, String, S
                 format!("TTL {col} + toIntervalDay({})", d + extra),
                 format!("{col} + INTERVAL {} DAY", d + extra),
             )),
-            tiers::Lifetime::Fixed | tiers::Lifetime::Hours(_) => None,
+            tiers::Lifetime::Fixed => None,
         })
         .collect()
 }

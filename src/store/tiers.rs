@@ -48,10 +48,6 @@ pub enum Lifetime {
     /// A fixed TTL in the migration (salts: three days), or none (the
     /// ledger and migrations are kept).
     Fixed,
-    /// A fixed TTL of a few hours after the row was written, set by the
-    /// migration: the sessionizer's working tables. Purged like the event
-    /// tier, by this column (the time the row is about).
-    Hours(&'static str),
     /// As long as a new partner release can be linked to the row: a new
     /// release starts at most `policy.event_ttl_days` ago and links to
     /// releases ending up to [`LINK_HORIZON_DAYS`] before it, so this column
@@ -182,49 +178,6 @@ pub const TABLES: &[StoredTable] = &[
             "scroll_depth",
             "closed",
             "version",
-        ],
-    ),
-    t(
-        "events_recent",
-        Event,
-        Hours("ts"),
-        &[
-            "site",
-            "ts",
-            "name",
-            "visitor_id",
-            "pathname",
-            "referrer_source",
-            "channel",
-            "utm_campaign",
-            "country",
-            "device",
-            "inserted",
-        ],
-    ),
-    t(
-        "sessions_tail",
-        Event,
-        Hours("day"),
-        &[
-            "site",
-            "day",
-            "visitor_id",
-            "start",
-            "end",
-            "pageviews",
-            "events",
-            "entry_page",
-            "exit_page",
-            "referrer_source",
-            "channel",
-            "utm_campaign",
-            "country",
-            "device",
-            "event_names",
-            "pages",
-            "version",
-            "written",
         ],
     ),
     t(
@@ -604,10 +557,6 @@ pub const TABLES: &[StoredTable] = &[
     ),
 ];
 
-/// Hours the sessionizer's working tables keep a row after it was written
-/// (`TTL … + INTERVAL 6 HOUR` in migration 0021; a test reads it back).
-pub const WORKING_HOURS: u32 = 6;
-
 /// How long expired rows may wait for the merge that removes them: the
 /// engine's `merge_with_ttl_timeout` (4 hours by default).
 pub const TTL_MERGE_HOURS: u32 = 4;
@@ -628,13 +577,6 @@ pub fn kept_for(table: &str, policy: &crate::config::Policy) -> Option<String> {
             let mo = policy.aggregate_ttl_months;
             Some(format!(
                 "{mo} months, then deleted (at most {mo} months and {m} hours)"
-            ))
-        }
-        Lifetime::Hours(_) => {
-            let h = WORKING_HOURS;
-            Some(format!(
-                "about {h} hours after it was written, then deleted; never past the end of the day after the one it is about plus {} hours (whole parts are dropped once all their rows expired, and recomputing yesterday's visits rewrites its hours)",
-                h + m
             ))
         }
         Lifetime::Horizon(col, extra) => {

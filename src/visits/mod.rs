@@ -5,12 +5,13 @@
 //! in the engine within a flush interval of its last hit, and nothing
 //! reads events back out of the engine to build it.
 //!
-//! The rule is the sessionizer's (`analytics/sessions.rs`, which the
-//! day-close rollup still runs over the stored events as the source of
-//! truth for closed days): a visit is one visitor's hits on one site on one
-//! UTC day (visitor ids are per day) with no gap over 30 minutes, counted
-//! in whole seconds as ClickHouse's `dateDiff('second', …)` counts them
-//! (the difference of the seconds since the epoch). Hits are ordered by
+//! The rule is the one `analytics/sessions.rs` runs in SQL over a closed
+//! day's stored events when the day-close rollup recomputes its visits
+//! (the source of truth for closed days): a visit is one visitor's hits
+//! on one site on one UTC day (visitor ids are per day) with no gap over
+//! 30 minutes, counted in whole seconds as ClickHouse's
+//! `dateDiff('second', …)` counts them (the difference of the seconds
+//! since the epoch). Hits are ordered by
 //! their time, not their arrival: a hit that arrives out of order (another
 //! I/O thread stamped it a moment earlier) takes its place in the visit,
 //! and one that closes the gap between two visits merges them; the later
@@ -460,6 +461,8 @@ pub struct OpenVisits {
     /// Bytes per shard before the oldest visits are closed early.
     shard_cap: usize,
     pub stats: Stats,
+    /// False for [`OpenVisits::inert`]: hits build no visit.
+    live: bool,
 }
 
 impl OpenVisits {
@@ -469,6 +472,17 @@ impl OpenVisits {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             shard_cap: (max_bytes / SHARDS).max(VISIT_OVERHEAD * 4),
             stats: Stats::default(),
+            live: true,
+        }
+    }
+
+    /// A table that observes nothing: the sink stores events and no visit
+    /// is built. The baseline of `make bench-visits` (collector and engine
+    /// cost with and without live visits); `tacit serve` always builds them.
+    pub fn inert() -> OpenVisits {
+        OpenVisits {
+            live: false,
+            ..OpenVisits::new(1 << 20)
         }
     }
 
@@ -480,6 +494,9 @@ impl OpenVisits {
     /// One stored hit joins its visit (or starts one). Hits without a
     /// visitor id belong to no visit.
     pub fn observe(&self, h: &Hit) {
+        if !self.live {
+            return;
+        }
         if h.visitor_id == 0 {
             self.stats.anonymous_hits.fetch_add(1, Ordering::Relaxed);
             return;

@@ -295,6 +295,11 @@ try {
   check(minutes ? rtView.graph.points.length >= 30 : /not answered/.test(note), `realtime: by minute ${minutes}, note ${note}`);
   const current = Number((await rt.textContent("#current")).trim());
   check(current >= 1, "the live visitor is a current visitor: " + current);
+  // Today's visits, bounce rate and duration: the API's, from the live visits.
+  const today = (await rt.textContent("#today")).trim();
+  const day = await apiQuery({ site_id: cfg.site, date_range: "day", metrics: ["visits", "bounce_rate", "visit_duration"] });
+  const dm = (day.results[0] && day.results[0].metrics) || [0, 0, 0];
+  check(dm[0] >= 1 && today.startsWith(new Intl.NumberFormat("en-US").format(dm[0]) + " visits today · " + dm[1] + "% bounce"), `today: ${today} vs ${JSON.stringify(dm)}`);
   if (minutes) check(rtView.top.values[0].v >= 1, "the live visitor is in the last 30 minutes");
   await shot(rt, "09-realtime.png");
   await rt.close();

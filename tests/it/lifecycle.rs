@@ -147,9 +147,7 @@ async fn event_retention_follows_the_policy() {
             tacit::store::tiers::Lifetime::Horizon(_, extra) => {
                 format!("toIntervalDay({})", 7 + extra)
             }
-            tacit::store::tiers::Lifetime::Fixed | tacit::store::tiers::Lifetime::Hours(_) => {
-                continue
-            }
+            tacit::store::tiers::Lifetime::Fixed => continue,
         };
         let e = engine(t.name).await;
         assert!(e.contains(&want), "{}: {e}", t.name);

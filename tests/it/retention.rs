@@ -86,16 +86,6 @@ async fn every_stored_column_is_classified_and_the_aggregate_tier_holds_counts_o
         if !matches!(class.lifetime, tiers::Lifetime::Fixed) {
             assert!(t.ttl.contains("toInterval"), "{}: {}", t.table, t.ttl);
         }
-        // The working tables' lifetime, as `tacit policy` states it.
-        if matches!(class.lifetime, tiers::Lifetime::Hours(_)) {
-            let h = format!("toIntervalHour({})", tiers::WORKING_HOURS);
-            assert!(
-                t.ttl.contains(&h),
-                "{}: {} (policy says {h})",
-                t.table,
-                t.ttl
-            );
-        }
     }
     for t in tiers::TABLES {
         let have = by_table

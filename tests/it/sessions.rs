@@ -1,9 +1,8 @@
-//! The live sessionizer works incrementally: run after run, it extends the
-//! open visits by the events that came after them, and what it leaves is
-//! exactly what a full recomputation of the day gives. A late row sends its
-//! day back to a full run.
+//! A closed day's visits recomputed from its events (what its rollup does;
+//! open days' visits are the collectors' live ones, tests/it/visits.rs)
+//! are exactly the visits the raw events make, and a late row is taken in
+//! by the next recomputation.
 
-use tacit::analytics::sessions::{Margins, Sessionizer};
 use tacit::model::clock::format_day;
 
 use crate::common::*;
@@ -185,85 +184,45 @@ async fn setup(tag: &str) -> (TestDb, i32) {
     (db, today)
 }
 
-fn exact() -> Sessionizer {
-    Sessionizer::new(Margins {
-        event_ms: 0,
-        insert_ms: 0,
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn incremental_runs_leave_the_visits_of_a_full_recomputation() {
-    let (db, day) = setup("sess_inc").await;
+async fn a_recomputed_day_holds_the_visits_the_raw_events_make() {
+    let (db, day) = setup("sess_full").await;
     let store = db.store();
     let d0 = day as i64 * 86_400_000;
-    let mut s = exact();
-    // Hourly runs through the day, each after that hour's hits landed.
-    for h in 0..24 {
-        insert_hits(&db, day, d0 + h * HOUR, d0 + (h + 1) * HOUR).await;
-        let full = s.run(&store, d0 + (h + 1) * HOUR - 1).await.unwrap();
-        let expect_full = if h == 0 { vec![day - 1, day] } else { vec![] };
-        assert_eq!(
-            full, expect_full,
-            "hour {h}: only the first run is a full one"
-        );
-    }
+    insert_hits(&db, day, d0, d0 + 24 * HOUR).await;
     let events = count(&db, "SELECT count() FROM events").await;
     assert_eq!(events, 300 * 8 + 20 * 18);
-    let runs = count(&db, "SELECT uniqExact(version) FROM sessions_tail").await;
-    assert!(runs >= 20, "visits written by {runs} runs");
-    let extended = count(
-        &db,
-        "SELECT count() FROM (SELECT start FROM sessions_tail GROUP BY site, visitor_id, start HAVING uniqExact(version) > 1)",
-    )
-    .await;
-    assert!(extended >= 20, "{extended} visits extended by later runs");
-    let incremental = snapshot(&db, day).await;
+    // Not recomputed yet: a rollup would recompute the day.
+    assert!(!tacit::analytics::sessions::complete(&store, day)
+        .await
+        .unwrap());
+    tacit::analytics::sessions::sessionize_day(&store, day, 1)
+        .await
+        .unwrap();
     assert_eq!(
         stored(&db, day).await,
         oracle(&db, day).await,
         "the visits the raw events make"
     );
-    // So a rollup of the day need not recompute it.
     assert!(tacit::analytics::sessions::complete(&store, day)
         .await
         .unwrap());
-    // A run with nothing new writes nothing.
-    let rows = count(&db, "SELECT count() FROM sessions").await;
-    s.run(&store, d0 + 24 * HOUR - 1).await.unwrap();
-    assert_eq!(count(&db, "SELECT count() FROM sessions").await, rows);
-    // The same day recomputed in full, from `events`.
-    tacit::analytics::sessions::sessionize_day(&store, day, u64::MAX / 2)
-        .await
-        .unwrap();
-    let full = snapshot(&db, day).await;
-    assert!(full.len() > 300, "{} visits", full.len());
-    assert_eq!(incremental.len(), full.len());
-    assert_eq!(incremental, full);
+    let first = snapshot(&db, day).await;
+    assert!(first.len() > 300, "{} visits", first.len());
     // The views see each visit once.
-    let visits = count(
-        &db,
-        &format!(
+    let in_view = |db: &TestDb| {
+        let sql = format!(
             "SELECT count() FROM analytics_visits WHERE day = toDate('{}')",
             format_day(day)
-        ),
-    )
-    .await;
-    assert_eq!(visits as usize, full.len());
-}
+        );
+        let db = db.client();
+        async move { db.query(&sql).fetch_one::<u64>().await.unwrap() }
+    };
+    assert_eq!(in_view(&db).await as usize, first.len());
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_late_row_sends_its_day_back_to_a_full_run() {
-    let (db, day) = setup("sess_late").await;
-    let store = db.store();
-    let d0 = day as i64 * 86_400_000;
-    let mut s = exact();
-    for h in 0..12 {
-        insert_hits(&db, day, d0 + h * HOUR, d0 + (h + 1) * HOUR).await;
-        s.run(&store, d0 + (h + 1) * HOUR - 1).await.unwrap();
-    }
-    // A row from before the cursor arrives after the 12:00 run, between two
-    // hits of a long visit: it must land in that visit.
+    // A row arriving late, between two hits of a long visit: the day is no
+    // longer complete, and the next recomputation puts it in that visit,
+    // leaving one version of each visit.
     let late_ts = d0 + 36_000_000 + 3 * 61_000 + 1_800_000 + 300_000;
     raw_query(
         &db.url,
@@ -273,58 +232,26 @@ async fn a_late_row_sends_its_day_back_to_a_full_run() {
         ),
     )
     .await;
-    // A rollup now would recompute the day: its visits miss a row.
     assert!(!tacit::analytics::sessions::complete(&store, day)
         .await
         .unwrap());
-    insert_hits(&db, day, d0 + 12 * HOUR, d0 + 13 * HOUR).await;
-    let full = s.run(&store, d0 + 13 * HOUR - 1).await.unwrap();
-    assert_eq!(full, vec![day]);
-    assert!(tacit::analytics::sessions::complete(&store, day)
-        .await
-        .unwrap());
-    let after_late = snapshot(&db, day).await;
-    assert!(after_late.iter().any(|v| v.contains("/late")));
-    // The next run is incremental again.
-    insert_hits(&db, day, d0 + 13 * HOUR, d0 + 14 * HOUR).await;
-    let full = s.run(&store, d0 + 14 * HOUR - 1).await.unwrap();
-    assert!(full.is_empty());
-    let incremental = snapshot(&db, day).await;
-    assert_eq!(
-        stored(&db, day).await,
-        oracle(&db, day).await,
-        "the visits the raw events make"
-    );
-    // The same events recomputed in full give the same visits (no events
-    // after 14:00 yet).
-    tacit::analytics::sessions::sessionize_day(&store, day, u64::MAX / 2)
+    tacit::analytics::sessions::sessionize_day(&store, day, 2)
         .await
         .unwrap();
-    assert_eq!(incremental, snapshot(&db, day).await);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_running_at_different_times_count_each_event_once() {
-    let (db, day) = setup("sess_two").await;
-    let store = db.store();
-    let d0 = day as i64 * 86_400_000;
-    // Replica A runs every hour, replica B every three hours: B's cursor
-    // lags, so its new events include many that A already put in visits.
-    let (mut a, mut b) = (exact(), exact());
-    for h in 0..24 {
-        insert_hits(&db, day, d0 + h * HOUR, d0 + (h + 1) * HOUR).await;
-        a.run(&store, d0 + (h + 1) * HOUR - 1).await.unwrap();
-        if h % 3 == 1 {
-            b.run(&store, d0 + (h + 1) * HOUR - 2).await.unwrap();
-        }
-    }
-    b.run(&store, d0 + 24 * HOUR - 1).await.unwrap();
-    assert_eq!(
-        stored(&db, day).await,
-        oracle(&db, day).await,
-        "the visits the raw events make"
-    );
     assert!(tacit::analytics::sessions::complete(&store, day)
         .await
         .unwrap());
+    let after = snapshot(&db, day).await;
+    assert!(after.iter().any(|v| v.contains("/late")));
+    assert_eq!(
+        stored(&db, day).await,
+        oracle(&db, day).await,
+        "the visits the raw events make, the late row included"
+    );
+    assert_eq!(
+        count(&db, "SELECT count() FROM sessions").await as usize,
+        after.len(),
+        "older versions deleted"
+    );
+    assert_eq!(in_view(&db).await as usize, after.len());
 }

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use tacit::model::clock::{format_day, ManualClock};
+use tacit::model::clock::{format_day, Clock, ManualClock};
 
 use crate::common::*;
 use crate::visits_rule::{self, RawHit, RuleVisit};
@@ -205,6 +205,12 @@ async fn live_visits_follow_the_rule_while_open_and_after_the_rollup() {
     // While the day is open: every hit is in its visit within the flush
     // interval, open visits included.
     wait_live(&db, &want, "the open day's live visits").await;
+    // The analyst-facing view reads an open day from the live visits.
+    assert_eq!(
+        stored(&db, "analytics_visits").await,
+        want,
+        "analytics_visits while the day is open"
+    );
     let store = db.store();
     for site in ["a.example", "b.example"] {
         let mine: Vec<&Cmp> = want
@@ -224,6 +230,31 @@ async fn live_visits_follow_the_rule_while_open_and_after_the_rollup() {
         assert!(
             (rt.visit_duration_s - duration / mine.len() as f64).abs() < 1e-6,
             "{site}"
+        );
+        // The query API's figures for today read the same live visits
+        // (rounded as Plausible rounds them).
+        let ctx = tacit::query::Context {
+            today: day,
+            now_ms: clock.now_ms(),
+            event_ttl_days: 30,
+            aggregate_ttl_months: 24,
+            keeps_region: false,
+            keeps_city: false,
+        };
+        let body = serde_json::json!({"site_id": site, "metrics": ["visits", "bounce_rate", "visit_duration"], "date_range": "day"});
+        let q = tacit::query::parse(body.to_string().as_bytes(), &ctx).unwrap();
+        let got = tacit::query::run::run(&store, &q, &ctx).await.unwrap();
+        let m = &got["results"][0]["metrics"];
+        assert_eq!(m[0].as_u64(), Some(rt.visits), "{site}: {got}");
+        assert_eq!(
+            m[1].as_f64(),
+            Some((rt.bounce_rate * 100.0).round()),
+            "{site}: {got}"
+        );
+        assert_eq!(
+            m[2].as_f64(),
+            Some(rt.visit_duration_s.round()),
+            "{site}: {got}"
         );
     }
     // The visits close: final versions, the same visits.
@@ -556,7 +587,8 @@ async fn two_replicas_with_partial_affinity_split_live_visits_and_the_rollup_rep
     );
 }
 
-/// The time from a hit's answer to its visit in `visits`, over 40 hits of
+/// The time from a hit's answer to its visit in `analytics_visits` (an
+/// open day: the live `visits`), over 40 hits of
 /// new visitors at random moments, with the default writer interval and a
 /// visits flush interval of one second: p99 under the flush interval plus
 /// one second.
@@ -577,7 +609,7 @@ async fn a_hit_is_in_its_visit_within_the_flush_interval() {
         loop {
             let seen: u64 = db
                 .client()
-                .query("SELECT count() FROM visits WHERE has(pages, ?)")
+                .query("SELECT count() FROM analytics_visits WHERE has(pages, ?)")
                 .bind(&path)
                 .fetch_one()
                 .await

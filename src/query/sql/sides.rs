@@ -127,11 +127,12 @@ fn hits_with_visits(q: &Query, open_only: bool) -> String {
 /// The visits of a query's days (one row per visit, its newest version):
 /// a rolled-up day's from `sessions` (the rollup recomputed them from the
 /// day's events), an open day's from the live `visits` the collectors
-/// write (current within `sink.visits_flush_interval_ms`, where `sessions`
-/// waits for the sessionizer), without their retractions (no events). An
-/// open day with no live visit of the site (its hits came before the
-/// collectors built visits, or from an import) keeps the sessionizer's.
-/// `open_only`: the days not rolled up only.
+/// write (current within `sink.visits_flush_interval_ms`), without their
+/// retractions (no events). An open day with no live visit of the site
+/// reads `sessions`, which holds such a day only once its visits were
+/// recomputed from its events (a rollup under way, or a test). Both halves
+/// are restricted to the site and days asked for. `open_only`: the days
+/// not rolled up only.
 pub(super) fn visit_rows(open_only: bool) -> String {
     // The same columns, of the same types, in both tables.
     const COLS: &str = "day, visitor_id, start, end, pageviews, events, entry_page, exit_page, \

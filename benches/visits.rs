@@ -1,0 +1,450 @@
+//! What live visits cost, against storing the events alone, in one run:
+//! a whole UTC day of hits (visitors arriving through the day, one to
+//! eight hits each at gaps from 5 s to 40 minutes, so some visits split)
+//! goes through the collector's pipeline (JSON decode, ingest, privacy)
+//! and the real sink (write-ahead logs, writers, the visits' flusher) into
+//! ClickHouse, as fast as the pipeline takes them, under an injected
+//! clock set to each hit's time. The day is run twice, each into a fresh
+//! database: `store` (the sink's open-visit table inert: events only) and
+//! `visits` (live visits built and written). For each: the engine's CPU
+//! (`/proc/<pid>/stat` of the local engine, `TACIT_ENGINE_PID` or
+//! `.tacit/clickhouse-dev.pid`) from the first hit until its merges settle,
+//! and this process's CPU (generation, pipeline, sink, visits) over the
+//! load; then, once, the day-close rollup that recomputes the day's visits
+//! from its events (the same work in both modes).
+//!
+//! `cargo bench --bench visits` (`make bench-visits`) runs 2,000,000 events
+//! (`TACIT_VISITS_EVENTS`), modes `TACIT_VISITS_MODES` (default
+//! `store,visits`); `TACIT_VISITS_CLOSE=recompute` stops after the
+//! visits' recomputation (the rollup tables' cost is the same without live
+//! visits). Under `cargo test` it runs a smoke version: 20,000 events.
+
+// Test and bench code: a panic is how a failed step reports itself.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tacit::enrich::Enrichers;
+use tacit::ingest::{Outcome, Pipeline, RequestMeta};
+use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SharedClock, SystemClock};
+use tacit::privacy::{RawIdentity, Salts};
+use tacit::telemetry::metrics::Metrics;
+use tacit::visits::OpenVisits;
+
+use common::Rng;
+
+const DAY_MS: i64 = 86_400_000;
+const SITE: &str = "example.com";
+
+fn engine_pid() -> Option<u32> {
+    std::env::var("TACIT_ENGINE_PID")
+        .ok()
+        .or_else(|| std::fs::read_to_string(".tacit/clickhouse-dev.pid").ok())
+        .and_then(|p| p.trim().parse().ok())
+}
+
+fn engine_cpu(pid: Option<u32>) -> f64 {
+    pid.map_or(0.0, |p| common::cpu_seconds(&p.to_string()))
+}
+
+/// Wait until the engine's CPU stops moving (its merges settled): less
+/// than 0.05 s over 3 s, at most `limit`.
+async fn settle(pid: Option<u32>, limit: Duration) {
+    let t = Instant::now();
+    let mut last = engine_cpu(pid);
+    while t.elapsed() < limit {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let now = engine_cpu(pid);
+        if now - last < 0.05 {
+            return;
+        }
+        last = now;
+    }
+}
+
+/// One visitor: its address and agent, how many hits are left and the
+/// gap pattern it follows.
+struct Visitor {
+    ip: IpAddr,
+    ua: usize,
+    left: u32,
+    seed: u64,
+}
+
+/// The gaps between a visitor's hits (s): some over 30 minutes.
+const GAPS: [i64; 8] = [5, 40, 240, 600, 1900, 30, 2400, 90];
+
+const PATHS: [&str; 6] = [
+    "/",
+    "/pricing",
+    "/blog/rust-analytics",
+    "/docs/getting-started",
+    "/signup",
+    "/about",
+];
+
+/// The day's hits in time order, generated as they are consumed: visitors
+/// start evenly over the day; a heap holds the next hit of each visitor
+/// still browsing, so memory follows the concurrent visitors only.
+struct Day {
+    rng: Rng,
+    d0: i64,
+    visitors: u64,
+    started: u64,
+    heap: BinaryHeap<Reverse<(i64, u64)>>,
+    live: std::collections::HashMap<u64, Visitor>,
+    agents: usize,
+}
+
+impl Day {
+    fn new(day: i32, events: u64, agents: usize) -> Day {
+        // 4.5 hits per visitor on average.
+        Day {
+            rng: Rng(0x9e37_79b9_7f4a_7c15),
+            d0: day as i64 * DAY_MS,
+            visitors: (events * 2 / 9).max(1),
+            started: 0,
+            heap: BinaryHeap::new(),
+            live: Default::default(),
+            agents,
+        }
+    }
+
+    fn start_of(&self, v: u64) -> i64 {
+        // Before 23:00, so most visits end within the day.
+        self.d0 + (v as i64 * (DAY_MS - 3_600_000)) / self.visitors as i64
+    }
+
+    /// The next hit: its time, visitor, address and agent.
+    fn next(&mut self) -> Option<(i64, u64, IpAddr, usize)> {
+        if self.started < self.visitors {
+            let s = self.start_of(self.started);
+            let due = self.heap.peek().map_or(i64::MAX, |r| r.0 .0);
+            if s <= due {
+                let v = self.started;
+                self.started += 1;
+                let seed = self.rng.next();
+                self.live.insert(
+                    v,
+                    Visitor {
+                        ip: IpAddr::from([10, (v >> 16) as u8, (v >> 8) as u8, v as u8]),
+                        ua: (seed % self.agents as u64) as usize,
+                        left: 1 + (seed >> 8) as u32 % 8,
+                        seed,
+                    },
+                );
+                self.heap.push(Reverse((s, v)));
+            }
+        }
+        let Reverse((ts, v)) = self.heap.pop()?;
+        let vis = self.live.get_mut(&v).unwrap();
+        let (ip, ua) = (vis.ip, vis.ua);
+        vis.left -= 1;
+        if vis.left == 0 {
+            self.live.remove(&v);
+        } else {
+            let gap = GAPS[((vis.seed >> 16) as usize + vis.left as usize) % GAPS.len()];
+            self.heap
+                .push(Reverse((ts + gap * 1000 + (v % 997) as i64, v)));
+        }
+        Some((ts, v, ip, ua))
+    }
+}
+
+struct Run {
+    events: u64,
+    /// Wall seconds until the pipeline took the last hit.
+    gen_s: f64,
+    /// Visit versions written to the engine.
+    versions: u64,
+    load_s: f64,
+    engine_s: f64,
+    collector_s: f64,
+    visit_rows: u64,
+    peak_open: i64,
+    peak_bytes: i64,
+}
+
+async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
+    let mut raw = common::config_for(&[SITE]);
+    raw.clickhouse.url =
+        std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+    raw.clickhouse.database = format!("tacit_bench_visits_{mode}");
+    raw.server.data_dir = std::env::temp_dir()
+        .join(format!("tacit-bench-visits-{mode}"))
+        .to_string_lossy()
+        .into_owned();
+    // Answer at once: the bench measures CPU, not the disk's sync.
+    raw.sink.durability = "memory".into();
+    // The day runs some hundred times faster than the wall: the visits'
+    // flusher follows the injected clock (a version per changed visit per
+    // `sink.visits_flush_interval_ms` of the day, 5 s by default, as in real
+    // time), and their writer batches five times longer than the events'
+    // (in real time visits are inserted once per 5 s flush, events about
+    // once a second).
+    if let Some(ms) = std::env::var("TACIT_VISITS_FLUSH_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        raw.sink.visits_flush_interval_ms = ms;
+    }
+    let mut cfg = raw.validate().unwrap();
+    cfg.sink.visits_batch_wait = cfg.sink.flush_interval * 5;
+    common::fresh_database(&cfg).await;
+    let store = tacit::store::Store::new(&cfg.clickhouse);
+    let d0 = day as i64 * DAY_MS;
+    let clock = ManualClock::new(d0);
+    let shared: SharedClock = Arc::new(clock.clone());
+    let enrichers = Arc::new(Enrichers::load(&cfg.enrich).unwrap());
+    let salts = Arc::new(Salts::new());
+    let pipeline = Pipeline::new(&cfg, enrichers, salts, shared.clone());
+    let metrics = Arc::new(Metrics::default());
+    let dir = cfg.data_dir.join("wal");
+    let _ = std::fs::remove_dir_all(&cfg.data_dir);
+    let (fences, member) = tacit::store::fence::start(
+        store.client().clone(),
+        &cfg.clickhouse.database,
+        shared.clone(),
+        None,
+    )
+    .await
+    .unwrap();
+    let visits = Arc::new(if mode == "store" {
+        OpenVisits::inert()
+    } else {
+        OpenVisits::new(cfg.sink.visits_max_bytes)
+    });
+    let (sink, task) = tacit::sink::spawn(
+        store.client().clone(),
+        cfg.sink.clone(),
+        &dir,
+        metrics.clone(),
+        shared.clone(),
+        fences,
+        visits.clone(),
+    )
+    .unwrap();
+    let agents: Vec<String> = common::weighted_agents()
+        .into_iter()
+        .map(|a| a.0)
+        .filter(|a| a.contains("Mozilla"))
+        .take(40)
+        .collect();
+    let meta = RequestMeta {
+        accept_language: Some("en-US,en;q=0.9".into()),
+        ..Default::default()
+    };
+    let mut gen = Day::new(day, events, agents.len());
+    let (mut peak_open, mut peak_bytes) = (0i64, 0i64);
+    let e0 = engine_cpu(pid);
+    let c0 = common::cpu_seconds("self");
+    let t0 = Instant::now();
+    let mut stored = 0u64;
+    while stored < events {
+        let Some((ts, v, ip, ua)) = gen.next() else {
+            break;
+        };
+        clock.set(ts);
+        let path = PATHS[((ts / 1000) as usize + v as usize) % PATHS.len()];
+        let name = if ts % 5 == 0 { "signup" } else { "pageview" };
+        let body = format!(
+            r#"{{"n":"{name}","u":"https://{SITE}{path}","r":"{}","w":1280}}"#,
+            if v % 3 == 0 {
+                "https://www.google.com/"
+            } else {
+                ""
+            }
+        );
+        let hit = tacit::beacon::decode::json(body.as_bytes()).unwrap();
+        let id = RawIdentity::new(ip, None, &[], &agents[ua]);
+        let Ok(Outcome::Store(ev)) = pipeline.process(hit, &meta, id) else {
+            continue;
+        };
+        loop {
+            match sink.submit(&ev).await {
+                Ok(()) => break,
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        stored += 1;
+        if stored.is_multiple_of(10_000) {
+            peak_open = peak_open.max(visits.stats.open.load(Ordering::Relaxed));
+            peak_bytes = peak_bytes.max(visits.stats.bytes.load(Ordering::Relaxed));
+        }
+        if stored.is_multiple_of(500_000) {
+            eprintln!(
+                "{mode}: {stored} events, hour {} of the day ({:.0} s)",
+                (ts - d0) / 3_600_000,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let gen_s = t0.elapsed().as_secs_f64();
+    // The day ends: every visit closes and is written once more.
+    clock.set(d0 + DAY_MS + 3_600_000);
+    let want = stored;
+    let t = Instant::now();
+    while metrics.rows_written.load(Ordering::Relaxed) < want && t.elapsed().as_secs() < 600 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let versions = || metrics.visit_versions.load(Ordering::Relaxed);
+    tokio::time::sleep(cfg.sink.visits_batch_wait + Duration::from_secs(1)).await;
+    while metrics.visit_rows_written.load(Ordering::Relaxed) < versions()
+        && t.elapsed().as_secs() < 600
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    task.shutdown().await;
+    let load_s = t0.elapsed().as_secs_f64();
+    let collector_s = common::cpu_seconds("self") - c0;
+    settle(pid, Duration::from_secs(300)).await;
+    let engine_s = engine_cpu(pid) - e0;
+    member.leave().await;
+    let visit_rows: u64 = store
+        .client()
+        .query("SELECT count() FROM visits FINAL WHERE events > 0")
+        .fetch_one()
+        .await
+        .unwrap();
+    let in_events: u64 = store
+        .client()
+        .query("SELECT count() FROM events")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(in_events, stored, "{mode}: every event stored");
+    Run {
+        events: stored,
+        gen_s,
+        versions: metrics.visit_rows_written.load(Ordering::Relaxed),
+        load_s,
+        engine_s,
+        collector_s,
+        visit_rows,
+        peak_open,
+        peak_bytes,
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let events: u64 = std::env::var("TACIT_VISITS_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if bench { 2_000_000 } else { 20_000 });
+    let modes = std::env::var("TACIT_VISITS_MODES").unwrap_or_else(|_| "store,visits".into());
+    let pid = engine_pid();
+    if pid.is_none() {
+        eprintln!("engine pid unknown (TACIT_ENGINE_PID): engine CPU reads as 0");
+    }
+    // A day the rollup may close: three days ago by the wall clock.
+    let day = day_of(SystemClock.now_ms()) - 3;
+    let mut runs = Vec::new();
+    for mode in modes.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        let r = run_mode(mode, events, day, pid).await;
+        println!(
+            "visits bench: mode {mode}: {} events of {} taken in {:.1} s ({:.0} events/s), stored in {:.1} s; engine {:.1} s CPU ({:.2} µs/event); \
+             collector process {:.1} s CPU ({:.2} µs/hit); {} live visits, {} visit versions written ({:.2} per event); open-visit table peak {} visits, {} bytes counted",
+            r.events,
+            format_day(day),
+            r.gen_s,
+            r.events as f64 / r.gen_s,
+            r.load_s,
+            r.engine_s,
+            r.engine_s * 1e6 / r.events as f64,
+            r.collector_s,
+            r.collector_s * 1e6 / r.events as f64,
+            r.visit_rows,
+            r.versions,
+            r.versions as f64 / r.events as f64,
+            r.peak_open,
+            r.peak_bytes
+        );
+        runs.push((mode.to_string(), r));
+    }
+    let get = |m: &str| runs.iter().find(|(n, _)| n == m).map(|(_, r)| r);
+    if let (Some(s), Some(v)) = (get("store"), get("visits")) {
+        let per = |r: &Run, x: f64| x / r.events as f64;
+        println!(
+            "visits bench: live visits add {:+.1} % engine CPU per event (target ≤ +25 %) and {:+.1} % collector CPU per hit (target ≤ +10 %)",
+            (per(v, v.engine_s) / per(s, s.engine_s) - 1.0) * 100.0,
+            (per(v, v.collector_s) / per(s, s.collector_s) - 1.0) * 100.0
+        );
+        // In real time (a version per flush interval in which a visit
+        // changed) a visitor's hits, seconds to minutes apart, each make a
+        // version, and each visit one more as it closes: at most events +
+        // visits versions. The engine's cost per version, scaled to that.
+        if v.versions > 0 {
+            let per_version =
+                (v.engine_s - s.engine_s * v.events as f64 / s.events as f64) / v.versions as f64;
+            let realtime = (v.events + v.visit_rows) as f64 / v.events as f64;
+            println!(
+                "visits bench: engine {:.2} µs per visit version; at {realtime:.2} versions per event (every hit its own version, plus each close) live visits would add {:+.1} %",
+                per_version * 1e6,
+                per_version * realtime / per(s, s.engine_s) * 100.0
+            );
+        }
+    }
+    // The day's close, once: its visits recomputed from its events and
+    // every rollup written (the same in both modes).
+    if let Some((mode, r)) = runs.last() {
+        let mut raw = common::config_for(&[SITE]);
+        raw.clickhouse.url =
+            std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+        raw.clickhouse.database = format!("tacit_bench_visits_{mode}");
+        let cfg = raw.validate().unwrap();
+        let store = tacit::store::Store::new(&cfg.clickhouse);
+        // The visits' recomputation alone first (the rollup then finds them
+        // complete and goes on to the rollup tables).
+        let e0 = engine_cpu(pid);
+        let t = Instant::now();
+        tacit::analytics::sessions::sessionize_day(&store, day, 1)
+            .await
+            .unwrap();
+        let recompute_wall = t.elapsed().as_secs_f64();
+        settle(pid, Duration::from_secs(120)).await;
+        let recompute = engine_cpu(pid) - e0;
+        println!(
+            "visits bench: the day's visits recomputed from its events at close: {recompute_wall:.1} s, engine {recompute:.1} s CPU ({:.2} µs/event)",
+            recompute * 1e6 / r.events as f64
+        );
+        if std::env::var("TACIT_VISITS_CLOSE").as_deref() == Ok("recompute") {
+            return drop_all(&runs).await;
+        }
+        let e0 = engine_cpu(pid);
+        let t = Instant::now();
+        tacit::analytics::rollup::rollup_day(&store, day, 1)
+            .await
+            .unwrap();
+        let wall = t.elapsed().as_secs_f64();
+        settle(pid, Duration::from_secs(120)).await;
+        let e = engine_cpu(pid) - e0;
+        let splits = tacit::analytics::sessions::live_splits(&store, day)
+            .await
+            .unwrap();
+        println!(
+            "visits bench: the day's rollup (every rollup table, the visits already recomputed): {wall:.1} s, engine {e:.1} s CPU ({:.2} µs/event); live visits the recomputation split or merged: {splits}",
+            e * 1e6 / r.events as f64
+        );
+    }
+    drop_all(&runs).await;
+}
+
+/// Drop the bench's databases.
+async fn drop_all(runs: &[(String, Run)]) {
+    for (mode, _) in runs {
+        let mut raw = common::config_for(&[SITE]);
+        raw.clickhouse.url =
+            std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+        raw.clickhouse.database = format!("tacit_bench_visits_{mode}");
+        common::drop_database(&raw.validate().unwrap()).await;
+    }
+}
