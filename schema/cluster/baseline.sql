@@ -1210,3 +1210,13 @@ SELECT site, day, start, end, dateDiff('millisecond', start, end) / 1000.0 AS du
 FROM visits FINAL
 WHERE events > 0
 COMMENT 'Internal: the newest version of each live visit (collector-built, current within sink.visits_flush_interval_ms), for realtime figures';
+
+-- migrations/0029_audit_metrics_margins.sql
+ALTER TABLE export_cells ON CLUSTER 'tacit'
+    ADD COLUMN IF NOT EXISTS visits    UInt64 DEFAULT 0 COMMENT 'Exact visits of the cell',
+    ADD COLUMN IF NOT EXISTS pageviews UInt64 DEFAULT 0 COMMENT 'Exact page views of the cell',
+    ADD COLUMN IF NOT EXISTS events    UInt64 DEFAULT 0 COMMENT 'Exact events of the cell',
+    ADD COLUMN IF NOT EXISTS counts    Array(String) DEFAULT [] COMMENT 'Which of visits, pageviews, events the release publishes for the cell',
+    ADD COLUMN IF NOT EXISTS margin    UInt8 DEFAULT 0 COMMENT '1 for a coarser margin of the release (a public figure, at least k visitors), not a row of the file';
+ALTER TABLE export_atoms ON CLUSTER 'tacit'
+    ADD COLUMN IF NOT EXISTS loose Array(String) DEFAULT [] COMMENT 'Dimensions of the per-visitor kind that held several values for one visitor id on this site and day';
