@@ -455,7 +455,10 @@ async fn releases_without_noise_are_byte_identical() {
     let (db, today, week) = setup("exp_det").await;
     for format in ["csv", "jsonl", "parquet"] {
         let mut raw = spec_toml(&format!(
-            "dimensions = [\"date\", \"country\", \"channel\"]\nmetrics = [\"visitors\", \"visits\", \"pageviews\", \"events\", \"bounce_rate\", \"visit_duration\"]\nformat = \"{format}\"\nround_to = 5"
+            // Country × channel over the week: with the date as a third
+            // dimension this fixture's week is nearly all small cells, and
+            // the partner audit (every margin public) withholds them all.
+            "dimensions = [\"country\", \"channel\"]\nmetrics = [\"visitors\", \"visits\", \"pageviews\", \"events\", \"bounce_rate\", \"visit_duration\"]\nformat = \"{format}\"\nround_to = 5"
         ));
         raw.name = format!("det-{format}");
         let cfg = config(&db, vec![raw]);
@@ -481,9 +484,9 @@ async fn releases_without_noise_are_byte_identical() {
             );
         }
         if format == "csv" {
-            // Rounded to multiples of 5.
+            // Rounded to multiples of 5 (visitors, after the two keys).
             let (_, rows) = parse_csv(&a.bytes);
-            assert!(rows.iter().all(|r| r[3].parse::<u64>().unwrap() % 5 == 0));
+            assert!(rows.iter().all(|r| r[2].parse::<u64>().unwrap() % 5 == 0));
         }
     }
 }
