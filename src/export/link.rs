@@ -71,11 +71,11 @@ const LEVELS: [usize; 2] = [48, 192];
 
 /// A linked group of at most this many unknowns is solved whole in
 /// integers when its neighbourhoods fall short.
-const WHOLE_VARIABLES: usize = 400;
+const WHOLE_VARIABLES: usize = 2000;
 
 /// Branch and bound over a whole linked group only up to this many
 /// unknowns.
-const BRANCH_VARIABLES: usize = 400;
+const BRANCH_VARIABLES: usize = 2000;
 
 /// At most this many fractional unknowns are solved for in integers around
 /// a linear optimum before branch and bound over the whole group.
@@ -970,9 +970,28 @@ fn integer_sides(
                 if let Some(p) = repair(comp, &values, target, max, cache)? {
                     return Ok((Some(p), false));
                 }
+                // Branch and bound over a neighbourhood of the cell, the
+                // rest of the group at tacit's own counts.
+                for cap in LEVELS {
+                    if comp.vars.len() <= BRANCH_VARIABLES {
+                        break;
+                    }
+                    if let Some(sub) = comp.around(target, cap, base) {
+                        if let (Some(p), _) = solve_int(&sub, target, max, cache)? {
+                            let better = match (max, at_base) {
+                                (true, Some(b)) => p > b,
+                                (false, Some(b)) => p < b,
+                                _ => true,
+                            };
+                            if better {
+                                return Ok((Some(p), false));
+                            }
+                        }
+                    }
+                }
                 if comp.vars.len() > BRANCH_VARIABLES {
                     // Too large to branch on within the audit's time: no
-                    // point on this side (the cell counts as narrow).
+                    // further point on this side (more is withheld).
                     return Ok((None, false));
                 }
                 solve_int(comp, target, max, cache)
@@ -1214,19 +1233,16 @@ fn audit_cells(
                     high += hi.0;
                     found.push((comp, target));
                 }
-                if high - low < protection as f64 - 1e-6 || found.iter().any(|(c, _)| c.vars.len() > WHOLE_VARIABLES) {
-                    let mut b = Bounds::point(pinned);
-                    (b.low, b.high, b.least, b.most, b.exact) = (low, high, None, None, false);
-                    b
-                } else {
-                    let mut sides = Vec::with_capacity(found.len());
-                    for (comp, target) in found {
-                        sides.push(integer_sides(comp, target, &base, protection, cache)?);
-                    }
-                    let mut b = sum(&sides);
-                    (b.low, b.high) = (low, high);
-                    b
+                // Narrower than the protection level: proven narrow. The
+                // integer points still say how narrow, for a cell the
+                // public margins alone narrow as much (`protect`).
+                let mut sides = Vec::with_capacity(found.len());
+                for (comp, target) in found {
+                    sides.push(integer_sides(comp, target, &base, protection, cache)?);
                 }
+                let mut b = sum(&sides);
+                (b.low, b.high) = (low, high);
+                b
             }
         };
         out.insert(t, b);
@@ -1302,6 +1318,7 @@ pub fn protect(
             of_atom.entry(a).or_default().push(i);
         }
     }
+    let debug = std::env::var("TACIT_AUDIT_DEBUG").is_ok();
     for _ in 0..MAX_ROUNDS {
         let results = audit_cells(
             cells,
@@ -1343,6 +1360,14 @@ pub fn protect(
             match neighbour(cells, &of_atom, new, t, &chosen) {
                 Some(c) => chosen.push(c),
                 None => stuck = Some(stuck.map_or(b.certified(), |w| w.min(b.certified()))),
+            }
+        }
+        if debug && stuck.is_some() {
+            for (&t, b) in &results {
+                if !passed[t] {
+                    let c = &cells[t];
+                    eprintln!("stuck? {t} release {} atoms {:?} visitors {} {b:?} required {:?}", c.release, c.atoms, c.visitors, required.get(&t));
+                }
             }
         }
         if chosen.is_empty() {
