@@ -121,7 +121,10 @@ fn linked(release: usize, c: &Cell, withheld: bool, margin: bool) -> LinkedCell 
 }
 
 fn main() {
-    let days: i32 = std::env::var("TACIT_BENCH_DAYS").ok().and_then(|s| s.parse().ok()).unwrap_or(28);
+    let days: i32 = std::env::var("TACIT_BENCH_DAYS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(28);
     let scale: f64 = std::env::var("TACIT_BENCH_SCALE")
         .ok()
         .and_then(|s| s.parse().ok())

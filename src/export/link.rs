@@ -455,12 +455,7 @@ fn partner_rows(m: &Model, cells: &[LinkedCell], new: Option<usize>) -> Vec<Row>
         ));
         for (i, count) in COUNTS.into_iter().enumerate() {
             if let (Some(terms), Some(v)) = (&m.counts[c][i], count_of(cell, count)) {
-                rows.push(figure(
-                    terms,
-                    published_range(v, round),
-                    is_new,
-                    cell,
-                ));
+                rows.push(figure(terms, published_range(v, round), is_new, cell));
             }
         }
     }
@@ -913,7 +908,11 @@ fn repair(
     let Some(sub) = comp.restrict(&frac, &at) else {
         return Ok(None);
     };
-    let inner: Vec<usize> = target.iter().copied().filter(|v| frac.contains(v)).collect();
+    let inner: Vec<usize> = target
+        .iter()
+        .copied()
+        .filter(|v| frac.contains(v))
+        .collect();
     let outer: i64 = target
         .iter()
         .filter(|v| !frac.contains(v))
@@ -935,7 +934,8 @@ fn repair(
         return Ok(None);
     };
     // The whole point, checked against every relation of the group.
-    let mut full: HashMap<usize, i64> = comp.vars.iter().map(|&v| (v, at[v].unwrap_or(0))).collect();
+    let mut full: HashMap<usize, i64> =
+        comp.vars.iter().map(|&v| (v, at[v].unwrap_or(0))).collect();
     full.extend(point.iter().map(|(&v, &x)| (v, x)));
     if !comp.rows.iter().all(|r| r.holds(|v| full[&v])) {
         return Ok(None);
@@ -957,7 +957,9 @@ fn integer_sides(
     let at_base: Option<i64> = comp
         .rows
         .iter()
-        .all(|r| r.terms.iter().all(|&(v, _)| base[v].is_some()) && r.holds(|v| base[v].unwrap_or(0)))
+        .all(|r| {
+            r.terms.iter().all(|&(v, _)| base[v].is_some()) && r.holds(|v| base[v].unwrap_or(0))
+        })
         .then(|| target.iter().map(|&v| base[v]).sum::<Option<i64>>())
         .flatten();
     let side = |max: bool, cache: &mut Cache| -> Result<(Option<i64>, bool), LinkCheckError> {
@@ -1062,7 +1064,13 @@ fn base_point(m: &Model, cells: &[LinkedCell]) -> Result<Vec<Option<i64>>, LinkC
                 Err(e) => return Err(LinkCheckError::Solver(e.to_string())),
             };
             if std::env::var("TACIT_AUDIT_DEBUG").is_ok() {
-                eprintln!("  base {} vars {} rows integer {integer}: {} {:?}", comp.vars.len(), comp.rows.len(), found.is_some(), t0.elapsed());
+                eprintln!(
+                    "  base {} vars {} rows integer {integer}: {} {:?}",
+                    comp.vars.len(),
+                    comp.rows.len(),
+                    found.is_some(),
+                    t0.elapsed()
+                );
             }
             if let Some(at) = found {
                 for (v, x) in at {
@@ -1191,7 +1199,13 @@ fn audit_cells(
             }
             let b = sum(&found);
             if debug {
-                eprintln!("  cell {t} cap {cap}: {found:?} parts {:?}", parts.iter().map(|(r, v)| (comps[r].vars.len(), v.len())).collect::<Vec<_>>());
+                eprintln!(
+                    "  cell {t} cap {cap}: {found:?} parts {:?}",
+                    parts
+                        .iter()
+                        .map(|(r, v)| (comps[r].vars.len(), v.len()))
+                        .collect::<Vec<_>>()
+                );
             }
             if b.protected(protection) || b.exact {
                 verdict = Some(b);
@@ -1366,7 +1380,13 @@ pub fn protect(
             for (&t, b) in &results {
                 if !passed[t] {
                     let c = &cells[t];
-                    eprintln!("stuck? {t} release {} atoms {:?} visitors {} {b:?} required {:?}", c.release, c.atoms, c.visitors, required.get(&t));
+                    eprintln!(
+                        "stuck? {t} release {} atoms {:?} visitors {} {b:?} required {:?}",
+                        c.release,
+                        c.atoms,
+                        c.visitors,
+                        required.get(&t)
+                    );
                 }
             }
         }

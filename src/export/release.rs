@@ -307,8 +307,8 @@ fn link_check(
         }
         all.extend(linked::to_linked(r, g, &finest, &atoms, &index));
     }
-    let added = link::protect(&mut all, &groups, new, spec.protection)
-        .map_err(ExportError::Linked)?;
+    let added =
+        link::protect(&mut all, &groups, new, spec.protection).map_err(ExportError::Linked)?;
     for &i in &added {
         hidden[i - new_offset] = true;
     }

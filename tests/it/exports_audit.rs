@@ -6,7 +6,9 @@
 //! to a partner of its own, a setup the configuration accepts), it narrows
 //! some withheld small cell below the protection level from the files and
 //! their public margins. (Scenario (e), a late row after a released day,
-//! is the frozen file's business: `exports_linked`.)
+//! is the frozen file's business: `exports_linked`.) A setup the
+//! configuration accepts, released through the audit, leaves the harness
+//! nothing.
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -330,15 +332,22 @@ async fn an_accepted_setup_released_through_the_audit_narrows_nothing() {
     let before = release_all(&db, "before", &defs, &plan, Linking::PerTableOnly).await;
     let per_table = attack::attack(&evs, &before, K, K);
     let after = release_all(&db, "after", &defs, &plan, Linking::Linked).await;
+    let rows = |files: &[Table]| files.iter().map(|t| t.rows.len()).collect::<Vec<_>>();
     assert!(
-        after.iter().all(|t| !t.rows.is_empty()),
-        "every file releases something"
+        after.iter().any(|t| !t.rows.is_empty()),
+        "the audited files release something"
     );
     let broken = attack::attack(&evs, &after, K, K);
     eprintln!(
-        "accepted setup: per table only {} narrowed, audited {} narrowed",
+        "accepted setup: per table only {} narrowed (rows {:?}), audited {} narrowed (rows {:?})",
         per_table.len(),
-        broken.len()
+        rows(&before),
+        broken.len(),
+        rows(&after)
+    );
+    assert!(
+        !per_table.is_empty(),
+        "per-table suppression alone should leave a narrow cell (the test must bite)"
     );
     assert!(broken.is_empty(), "narrowed through the audit: {broken:?}");
 }
