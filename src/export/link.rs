@@ -786,13 +786,19 @@ impl Component {
     }
 }
 
+/// A program: its group's hash, the target's unknowns, maximize.
+type Key = (u64, Vec<usize>, bool);
+
+/// A linear optimum: its value, its value in integers when the optimum
+/// found is an integer solution, and the unknowns' values.
+type LinearOptimum = (f64, Option<i64>, HashMap<usize, f64>);
+
 /// Optima already solved, by group, target and direction: a group no
 /// withholding changed keeps its bounds between rounds.
 #[derive(Default)]
 pub struct Cache {
-    #[allow(clippy::type_complexity)]
-    lp: HashMap<(u64, Vec<usize>, bool), Option<(f64, Option<i64>, HashMap<usize, f64>)>>,
-    int: HashMap<(u64, Vec<usize>, bool), (Option<i64>, bool)>,
+    lp: HashMap<Key, Option<LinearOptimum>>,
+    int: HashMap<Key, (Option<i64>, bool)>,
 }
 
 fn direction(max: bool) -> OptimizationDirection {
@@ -811,7 +817,7 @@ fn solve_lp(
     target: &[usize],
     max: bool,
     cache: &mut Cache,
-) -> Result<Option<(f64, Option<i64>, HashMap<usize, f64>)>, LinkCheckError> {
+) -> Result<Option<LinearOptimum>, LinkCheckError> {
     let key = (comp.sig, target.to_vec(), max);
     if let Some(hit) = cache.lp.get(&key) {
         return Ok(hit.clone());
@@ -885,7 +891,6 @@ fn repair(
     values: &HashMap<usize, f64>,
     target: &[usize],
     max: bool,
-    cache: &mut Cache,
 ) -> Result<Option<i64>, LinkCheckError> {
     let frac: Vec<usize> = comp
         .vars
@@ -922,7 +927,6 @@ fn repair(
     let mut options = microlp::SolveOptions::default();
     options.node_limit = Some(BRANCH_NODES);
     options.presolve = false;
-    let _ = cache;
     let Ok(out) = p.solve_with(options) else {
         return Ok(None);
     };
@@ -969,7 +973,7 @@ fn integer_sides(
             // fractional one needs branching.
             Some((_, Some(p), _)) => Ok((Some(p), true)),
             Some((_, None, values)) => {
-                if let Some(p) = repair(comp, &values, target, max, cache)? {
+                if let Some(p) = repair(comp, &values, target, max)? {
                     return Ok((Some(p), false));
                 }
                 // Branch and bound over a neighbourhood of the cell, the
