@@ -25,20 +25,24 @@
 //! as the integer range that rounds to it), every public margin too; noisy
 //! counts enter as nothing.
 //!
-//! **Exact integer bounds.** Unknowns that an equation pins are
-//! substituted; the rest split into linked groups (unknowns sharing a
-//! relation). For each withheld small cell, the least and the most of its
-//! visitors are solved over every linked group it reaches, whole: first the
-//! linear relaxation (its bounds contain the integer ones, so a relaxation
-//! narrower than the protection level proves the cell narrow), then, where
-//! the linear optimum is fractional, branch and bound on integer unknowns
-//! with a node limit. Every integer optimum is checked against every
-//! relation in integer arithmetic before it counts. The two points found
-//! are both possible for the partner (they satisfy everything it knows), so
-//! its integer interval is at least as wide as the gap between them: the
-//! cell passes only when that gap reaches what is required. A search cut
-//! short by the node limit leaves the best points found so far: a narrower
-//! gap (more withheld), never a wider one.
+//! **Integer bounds.** Unknowns that an equation pins are substituted;
+//! the rest split into linked groups (unknowns sharing a relation). For
+//! each withheld small cell, the least and the most of its visitors are
+//! looked for over every linked group it reaches: the linear optimum over
+//! the whole group, taken as is when it is an integer solution (then it is
+//! the integer optimum); a fractional one repaired (its integral unknowns
+//! kept, the fractional ones solved for in integers), else branch and
+//! bound with a node limit over the group (up to `BRANCH_VARIABLES`
+//! unknowns) or over neighbourhoods of the cell with the rest of the group
+//! at tacit's own counts (`base_point`, an integer solution of everything
+//! tacit knows). Every point is checked against every relation of its
+//! group in integer arithmetic before it counts. Both points are possible
+//! for the partner (they satisfy everything it knows), so its integer
+//! interval is at least as wide as the gap between them: the cell passes
+//! only when that gap reaches what is required. A search cut short leaves
+//! closer points (more withheld), never farther ones. The linear bounds,
+//! which contain the integer interval, bound how wide it can be from
+//! above: that is how the width the public margins alone leave is taken.
 //!
 //! When cells fail, the cheapest released cell of the new release next to
 //! each is withheld too, and the audit runs again; earlier releases never
