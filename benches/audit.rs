@@ -10,8 +10,9 @@
 //! mean daily visitors from the largest country: 2400 makes a site of about
 //! 4000 visitors a day, with daily cells from hundreds down to one; 240
 //! makes one so small that per-table suppression alone withholds most of
-//! its daily cells. Numbers: `benches/results/2026-12-01-audit.md` (the
-//! 2 s target is not met: weekly audits take tens of seconds).
+//! its daily cells. Numbers: `benches/results/2026-12-01-audit.md`
+//! (certificate search) and `benches/results/2026-12-02-audit.md` (integer
+//! bounds); the 2 s target is not met.
 
 use std::time::{Duration, Instant};
 
