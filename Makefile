@@ -8,7 +8,7 @@ export CLICKHOUSE_DEV_PORT
 CH_URL := $(if $(CLICKHOUSE_URL),$(CLICKHOUSE_URL),http://127.0.0.1:$(CLICKHOUSE_DEV_PORT))
 export TEST_CLICKHOUSE_URL := $(CH_URL)
 
-.PHONY: run test setup data clickhouse build release bench bench-analytics bench-visits bench-import bench-load bench-sustained bench-hostile bench-dashboard fuzz fmt lint clean stop-clickhouse
+.PHONY: run test setup data clickhouse build release bench bench-analytics bench-visits bench-import bench-audit bench-load bench-sustained bench-hostile bench-dashboard fuzz fmt lint clean stop-clickhouse
 
 setup:
 	scripts/setup
@@ -55,6 +55,11 @@ bench-visits: clickhouse data
 # sides' CPU), peak RSS (TACIT_IMPORT_LINES to change the volume).
 bench-import: clickhouse data
 	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench import
+
+# The partner audit on a month of one partner's daily, weekly and monthly
+# releases of a 3-dimension export (synthetic, no engine; target < 2 s).
+bench-audit:
+	cargo bench --bench audit
 
 # tacit vs nginx empty_gif under the same wrk load, then an overload run
 # (benches/load.py; LOAD_SECONDS, LOAD_ROUNDS, LOAD_CONNS to change).

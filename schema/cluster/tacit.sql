@@ -1989,3 +1989,13 @@ TTL day + INTERVAL 30 DAY
 COMMENT 'Event tier: visit counts, bounces and durations per site, day and value of one filtering dimension, overall and by entry and exit page; kept policy.event_ttl_days';
 CREATE TABLE IF NOT EXISTS rollup_visits_filtered_daily ON CLUSTER 'tacit' AS rollup_visits_filtered_daily_local ENGINE = Distributed('tacit', 'tacit', 'rollup_visits_filtered_daily_local', cityHash64(site, day))
 COMMENT 'Event tier: visit counts, bounces and durations per site, day and value of one filtering dimension, overall and by entry and exit page; kept policy.event_ttl_days';
+
+-- 0029_audit_metrics_margins.sql
+ALTER TABLE export_cells ON CLUSTER 'tacit'
+    ADD COLUMN IF NOT EXISTS visits    UInt64 DEFAULT 0 COMMENT 'Exact visits of the cell',
+    ADD COLUMN IF NOT EXISTS pageviews UInt64 DEFAULT 0 COMMENT 'Exact page views of the cell',
+    ADD COLUMN IF NOT EXISTS events    UInt64 DEFAULT 0 COMMENT 'Exact events of the cell',
+    ADD COLUMN IF NOT EXISTS counts    Array(String) DEFAULT [] COMMENT 'Which of visits, pageviews, events the release publishes for the cell',
+    ADD COLUMN IF NOT EXISTS margin    UInt8 DEFAULT 0 COMMENT '1 for a coarser margin of the release (a public figure, at least k visitors), not a row of the file';
+ALTER TABLE export_atoms ON CLUSTER 'tacit'
+    ADD COLUMN IF NOT EXISTS loose Array(String) DEFAULT [] COMMENT 'Dimensions of the per-visitor kind that held several values for one visitor id on this site and day';

@@ -123,8 +123,9 @@ fn bounded_sql(
 
 /// The query for an export over a period.
 pub fn sql(spec: &ExportSpec, period: &Period) -> String {
+    // No dimensions (a grand total, for the audit): a typed empty array.
     let keys = format!(
-        "[{}]",
+        "CAST([{}], 'Array(String)')",
         spec.dimensions
             .iter()
             .map(dimension_sql)

@@ -14,6 +14,7 @@ use super::link::LinkedCell;
 use super::period::{key_range, Period};
 use crate::config::exports::{Dimension, ExportSpec, Field, Granularity};
 use crate::model::clock::format_day;
+use crate::model::export::Metric;
 
 /// Earlier releases ending more than this many days before a new one
 /// starts are not linked to it.
@@ -37,6 +38,14 @@ pub struct StoredCell {
     pub exact: u8,
     pub round_to: u32,
     pub min_visitors: u32,
+    pub visits: u64,
+    pub pageviews: u64,
+    pub events: u64,
+    /// Which of `visits`, `pageviews`, `events` the partner receives.
+    pub counts: Vec<String>,
+    /// A margin of the release, not a row: public when it has at least
+    /// k visitors (`small` = 0), tacit's own otherwise.
+    pub margin: u8,
 }
 
 /// One atom: a site, a day, the values of the finest dimensions.
@@ -45,6 +54,11 @@ pub struct Atom {
     pub site: String,
     pub day: u16,
     pub keys: Vec<String>,
+    /// The finest dimensions of the kind fixed per visitor (location,
+    /// device, browser, OS) that did not hold one value per visitor id on
+    /// this site and day (a geolocation database reloaded during the day,
+    /// generated traffic): the audit does not treat them as fixed there.
+    pub loose: Vec<String>,
 }
 
 fn is_time(d: &Dimension) -> Option<Granularity> {
@@ -57,7 +71,8 @@ fn is_time(d: &Dimension) -> Option<Granularity> {
 }
 
 /// The atoms of `sites` over `period`: combinations of the finest
-/// dimensions with at least one visitor, per site and day.
+/// dimensions with at least one event, per site and day (anonymous events
+/// too: they count in page views and events).
 pub async fn atoms_of(
     client: &clickhouse::Client,
     sites: &[String],
@@ -75,21 +90,78 @@ pub async fn atoms_of(
     );
     let (table, rows) = super::cells::source_rows(crate::model::export::source_of(finest));
     let sql = format!(
-        "SELECT toString(site) AS site, toUInt16(toDate(ts)) AS day, arrayPopBack({keys}) AS keys
+        "SELECT toString(site) AS site, toUInt16(toDate(ts)) AS day, arrayPopBack({keys}) AS keys,
+                CAST([], 'Array(String)') AS loose
          FROM {table}
          WHERE has({{sites:Array(String)}}, toString(site))
            AND ts >= toDateTime64({{from:String}}, 3, 'UTC') AND ts < toDateTime64({{to:String}}, 3, 'UTC')
-           AND visitor_id != 0 AND {rows}
+           AND {rows}
          GROUP BY site, day, keys"
     );
-    client
+    let from = format!("{} 00:00:00", format_day(period.start));
+    let to = format!("{} 00:00:00", format_day(period.end));
+    let mut atoms: Vec<Atom> = client
         .query(&sql)
         .param("sites", sites)
-        .param("from", format!("{} 00:00:00", format_day(period.start)))
-        .param("to", format!("{} 00:00:00", format_day(period.end)))
+        .param("from", &from)
+        .param("to", &to)
         .with_setting("max_execution_time", "60")
         .fetch_all()
-        .await
+        .await?;
+    // Which dimensions of the per-visitor kind held more than one value
+    // for some visitor id on a site and day.
+    let fixed: Vec<&Dimension> = finest.iter().filter(|d| per_visitor(&d.name())).collect();
+    if fixed.is_empty() {
+        return Ok(atoms);
+    }
+    let uniq = fixed
+        .iter()
+        .map(|d| format!("uniqExact({}) > 1", dimension_sql(d)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let names = fixed
+        .iter()
+        .map(|d| format!("'{}'", d.name()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    #[derive(clickhouse::Row, Deserialize)]
+    struct Loose {
+        site: String,
+        day: u16,
+        loose: Vec<String>,
+    }
+    let sql = format!(
+        "SELECT site, day, arrayFilter((n, m) -> m, [{names}], [{}]) AS loose FROM (
+             SELECT toString(site) AS site, toUInt16(toDate(ts)) AS day, [{uniq}] AS many
+             FROM {table}
+             WHERE has({{sites:Array(String)}}, toString(site))
+           AND ts >= toDateTime64({{from:String}}, 3, 'UTC') AND ts < toDateTime64({{to:String}}, 3, 'UTC')
+               AND {rows} AND visitor_id != 0
+             GROUP BY site, day, visitor_id
+         ) GROUP BY site, day HAVING notEmpty(loose)",
+        (0..fixed.len())
+            .map(|i| format!("max(many[{}])", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let loose: Vec<Loose> = client
+        .query(&sql)
+        .param("sites", sites)
+        .param("from", &from)
+        .param("to", &to)
+        .with_setting("max_execution_time", "60")
+        .fetch_all()
+        .await?;
+    let loose: HashMap<(String, u16), Vec<String>> = loose
+        .into_iter()
+        .map(|l| ((l.site, l.day), l.loose))
+        .collect();
+    for a in &mut atoms {
+        if let Some(l) = loose.get(&(a.site.clone(), a.day)) {
+            a.loose = l.clone();
+        }
+    }
+    Ok(atoms)
 }
 
 /// Record a release's cells and the atoms of its period.
@@ -112,6 +184,7 @@ pub async fn store(
         site: &'a str,
         day: u16,
         keys: &'a [String],
+        loose: &'a [String],
     }
     let names: Vec<String> = finest.iter().map(|d| d.name()).collect();
     let mut ins = client.insert::<AtomRow<'_>>("export_atoms").await?;
@@ -122,6 +195,7 @@ pub async fn store(
             site: &a.site,
             day: a.day,
             keys: &a.keys,
+            loose: &a.loose,
         })
         .await?;
     }
@@ -155,9 +229,12 @@ pub async fn load(
     let names: Vec<String> = finest.iter().map(|d| d.name()).collect();
     let atoms: Vec<Atom> = client
         .query(
-            "SELECT DISTINCT toString(site) AS site, toUInt16(day) AS day, keys FROM export_atoms
+            "SELECT toString(site) AS site, toUInt16(day) AS day, keys,
+                    arrayDistinct(arrayFlatten(groupArray(loose))) AS loose
+             FROM export_atoms
              WHERE partner = {partner:String} AND finest = {finest:Array(String)}
                AND day >= {lo:UInt16} AND day < {hi:UInt16}
+             GROUP BY site, day, keys
              ORDER BY site, day, keys",
         )
         .param("partner", partner)
@@ -173,7 +250,7 @@ pub async fn load(
 /// site, the address (so the location) and the user agent (so the device,
 /// browser and OS). A cell lacking only such finest dimensions counts each
 /// visitor in exactly one of its atoms.
-fn per_visitor(d: &str) -> bool {
+pub fn per_visitor(d: &str) -> bool {
     matches!(
         d,
         "site" | "country" | "region" | "city" | "device" | "browser" | "os"
@@ -215,8 +292,38 @@ fn matcher(
     Some(m)
 }
 
-/// The cells of a release, with the atoms each sums (none if it cannot be
-/// mapped onto the finest dimensions: it is then left out of the audit).
+/// The visitor group of each atom: its site, day and values of the finest
+/// dimensions fixed per visitor that held one value per visitor id on that
+/// site and day (indices, equal for equal groups). A dimension loose on any
+/// atom of a site and day (as recorded by any release) is left out of the
+/// groups of every atom of that site and day.
+pub fn visitor_groups(atoms: &[Atom], finest: &[String]) -> Vec<usize> {
+    let mut loose: HashMap<(&str, u16), Vec<&str>> = HashMap::new();
+    for a in atoms {
+        loose
+            .entry((a.site.as_str(), a.day))
+            .or_default()
+            .extend(a.loose.iter().map(String::as_str));
+    }
+    let mut ids: HashMap<(&str, u16, Vec<&str>), usize> = HashMap::new();
+    atoms
+        .iter()
+        .map(|a| {
+            let off = &loose[&(a.site.as_str(), a.day)];
+            let q: Vec<&str> = finest
+                .iter()
+                .zip(&a.keys)
+                .filter(|(f, _)| per_visitor(f) && !off.contains(&f.as_str()))
+                .map(|(_, k)| k.as_str())
+                .collect();
+            let next = ids.len();
+            *ids.entry((a.site.as_str(), a.day, q)).or_insert(next)
+        })
+        .collect()
+}
+
+/// The cells of a release, with the atoms each covers (none if it cannot
+/// be mapped onto the finest dimensions: it is then left out of the audit).
 pub fn to_linked(
     release: usize,
     stored: &[&StoredCell],
@@ -227,44 +334,46 @@ pub fn to_linked(
     stored
         .iter()
         .map(|c| {
-            let found = matcher(
+            let m = matcher(
                 finest,
                 &c.dimensions,
                 &c.keys,
                 (c.period_start as i32, c.period_end as i32),
-            )
-            .map(|m| {
-                let mut out = Vec::new();
-                for day in m.days.0..m.days.1 {
-                    for site in &c.sites {
-                        if m.site.as_ref().is_some_and(|s| s != site) {
-                            continue;
+            );
+            let found = m
+                .map(|m| {
+                    let mut out = Vec::new();
+                    for day in m.days.0..m.days.1 {
+                        for site in &c.sites {
+                            if m.site.as_ref().is_some_and(|s| s != site) {
+                                continue;
+                            }
+                            let Some(list) = index.get(&(site.clone(), day as u16)) else {
+                                continue;
+                            };
+                            out.extend(list.iter().copied().filter(|&a| {
+                                m.fixed
+                                    .iter()
+                                    .all(|(p, v)| atoms[a].keys.get(*p) == Some(v))
+                            }));
                         }
-                        let Some(list) = index.get(&(site.clone(), day as u16)) else {
-                            continue;
-                        };
-                        out.extend(list.iter().copied().filter(|&a| {
-                            m.fixed
-                                .iter()
-                                .all(|(p, v)| atoms[a].keys.get(*p) == Some(v))
-                        }));
                     }
-                }
-                out
-            })
-            .unwrap_or_default();
-            let additive = finest
-                .iter()
-                .all(|f| per_visitor(f) || c.dimensions.contains(f));
+                    out
+                })
+                .unwrap_or_default();
+            let count = |name: &str, v: u64| c.counts.iter().any(|n| n == name).then_some(v);
             LinkedCell {
                 release,
-                additive,
                 atoms: found,
                 visitors: c.visitors,
+                visits: count("visits", c.visits),
+                pageviews: count("pageviews", c.pageviews),
+                events: count("events", c.events),
                 withheld: c.withheld == 1,
                 exact: c.exact == 1,
                 round_to: c.round_to.max(1) as u64,
                 small: c.small == 1,
+                margin: c.margin == 1,
             }
         })
         .collect()
@@ -305,6 +414,98 @@ pub fn stored_cells(
             exact: spec.dp.is_none() as u8,
             round_to: spec.round_to.unwrap_or(1) as u32,
             min_visitors: spec.min_visitors as u32,
+            visits: c.visits,
+            pageviews: c.pageviews,
+            events: c.events,
+            counts: released_counts(spec),
+            margin: 0,
         })
         .collect()
+}
+
+/// The counts besides visitors a release publishes per cell.
+fn released_counts(spec: &ExportSpec) -> Vec<String> {
+    spec.metrics
+        .iter()
+        .filter(|m| matches!(m, Metric::Visits | Metric::Pageviews | Metric::Events))
+        .map(|m| m.as_str().to_string())
+        .collect()
+}
+
+/// The public margins of a release: for every proper subset of its
+/// dimensions (down to none, the grand total), the exact counts of every
+/// combination with at least k visitors, counted from the events (distinct
+/// visitors are not the sum of the cells' when a dimension not fixed per
+/// visitor is summed out). The partner is assumed to know them all.
+pub async fn margins(
+    client: &clickhouse::Client,
+    spec: &ExportSpec,
+    period: &Period,
+) -> Result<Vec<StoredCell>, clickhouse::error::Error> {
+    let d = spec.dimensions.len();
+    let mut out = Vec::new();
+    for keep in 0..(1u32 << d).saturating_sub(1) {
+        let mut sub = spec.clone();
+        // Public figures are exact counts (not the bounded counts of a
+        // noisy release).
+        sub.dp = None;
+        sub.dimensions = spec
+            .dimensions
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| keep & (1 << j) != 0)
+            .map(|(_, dim)| dim.clone())
+            .collect();
+        // Every combination: those with at least k visitors are public;
+        // the small ones (`small`) are known to tacit only, and pin the
+        // audit's base point (the visitors of a group of atoms).
+        let cells = super::cells::fetch(client, &sub, period).await?;
+        let hidden = vec![false; cells.len()];
+        out.extend(
+            stored_cells(&sub, period, &cells, &hidden)
+                .into_iter()
+                .map(|mut c| {
+                    c.margin = 1;
+                    c.exact = 1;
+                    c.round_to = 1;
+                    c
+                }),
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn atom(day: u16, keys: &[&str], loose: &[&str]) -> Atom {
+        Atom {
+            site: "s".into(),
+            day,
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            loose: loose.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_dimension_loose_on_a_day_leaves_that_days_groups() {
+        let finest = vec!["country".to_string(), "pathname".to_string()];
+        let atoms = vec![
+            atom(1, &["DE", "/"], &[]),
+            atom(1, &["FR", "/"], &[]),
+            atom(1, &["FR", "/a"], &[]),
+            atom(2, &["DE", "/"], &["country"]),
+            atom(2, &["FR", "/a"], &[]),
+        ];
+        let g = visitor_groups(&atoms, &finest);
+        // Day 1: the country holds one value per visitor: two groups, the
+        // pages of FR in one.
+        assert_ne!(g[0], g[1]);
+        assert_eq!(g[1], g[2]);
+        // Day 2: the country was loose on the day (recorded on any atom):
+        // one group for the site and day.
+        assert_eq!(g[3], g[4]);
+        assert_ne!(g[3], g[0]);
+    }
 }

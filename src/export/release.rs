@@ -156,8 +156,18 @@ async fn make<R: Rng + CryptoRng + ?Sized>(
     let cells = cells::fetch(client, spec, p).await?;
     let mut hidden = suppress::suppress(&cells, spec.min_visitors)?;
     let atoms = linked::atoms_of(client, &spec.sites, &spec.finest, p).await?;
+    let margins = linked::margins(client, spec, p).await?;
     if linking == Linking::Linked {
-        link_check(client, spec, p, &cells, &mut hidden, &atoms).await?;
+        // The per-table pass and the audit across releases, until neither
+        // withholds anything more.
+        let earlier = linked::load(client, &spec.partner, &spec.finest, p).await?;
+        while link_check(spec, p, &cells, &mut hidden, &atoms, &margins, &earlier)? {
+            let again = suppress::suppress_from(&cells, spec.min_visitors, hidden.clone())?;
+            if again == hidden {
+                break;
+            }
+            hidden = again;
+        }
     }
     let table = build_table(
         spec,
@@ -174,14 +184,9 @@ async fn make<R: Rng + CryptoRng + ?Sized>(
     // Stored before anything is handed over: the frozen file (every later
     // request gets these bytes), the cells and atoms (later releases are
     // audited against them), then the ledger row.
-    linked::store(
-        client,
-        &spec.partner,
-        &spec.finest,
-        &linked::stored_cells(spec, p, &cells, &hidden),
-        &atoms,
-    )
-    .await?;
+    let mut stored = linked::stored_cells(spec, p, &cells, &hidden);
+    stored.extend(margins);
+    linked::store(client, &spec.partner, &spec.finest, &stored, &atoms).await?;
     ledger::store(
         client,
         &ledger::CachedRelease {
@@ -245,25 +250,42 @@ async fn make<R: Rng + CryptoRng + ?Sized>(
 }
 
 /// Withhold more cells of this release until no withheld small cell of any
-/// release to the partner can be narrowed below the protection level.
-async fn link_check(
-    client: &clickhouse::Client,
+/// release to the partner can be narrowed below the protection level, given
+/// every file and every public margin the partner holds. Returns whether it
+/// withheld anything.
+fn link_check(
     spec: &ExportSpec,
     p: &Period,
     cells: &[cells::Cell],
     hidden: &mut [bool],
     new_atoms: &[linked::Atom],
-) -> Result<(), ExportError> {
-    let (earlier, mut atoms) = linked::load(client, &spec.partner, &spec.finest, p).await?;
+    margins: &[linked::StoredCell],
+    earlier: &(Vec<linked::StoredCell>, Vec<linked::Atom>),
+) -> Result<bool, ExportError> {
+    let (earlier, atoms) = earlier;
+    let mut atoms = atoms.clone();
     atoms.extend(new_atoms.iter().cloned());
     atoms.sort_by(|a, b| (&a.site, a.day, &a.keys).cmp(&(&b.site, b.day, &b.keys)));
-    atoms.dedup();
+    // One atom per site, day and values; loose where any release saw it so.
+    atoms.dedup_by(|later, kept| {
+        let same = (&later.site, later.day, &later.keys) == (&kept.site, kept.day, &kept.keys);
+        if same {
+            for l in later.loose.drain(..) {
+                if !kept.loose.contains(&l) {
+                    kept.loose.push(l);
+                }
+            }
+        }
+        same
+    });
     let finest: Vec<String> = spec.finest.iter().map(|d| d.name()).collect();
     let index = linked::index(&atoms);
-    // Releases: the earlier ones, grouped, then the new one last.
-    let mut groups: Vec<Vec<&linked::StoredCell>> = Vec::new();
-    for c in &earlier {
-        match groups.last_mut() {
+    let groups = linked::visitor_groups(&atoms, &finest);
+    // Releases: the earlier ones, grouped, then the new one last (its
+    // cells in order, then its margins).
+    let mut releases: Vec<Vec<&linked::StoredCell>> = Vec::new();
+    for c in earlier {
+        match releases.last_mut() {
             Some(g)
                 if g[0].export == c.export
                     && g[0].period == c.period
@@ -271,25 +293,24 @@ async fn link_check(
             {
                 g.push(c)
             }
-            _ => groups.push(vec![c]),
+            _ => releases.push(vec![c]),
         }
     }
     let new_stored = linked::stored_cells(spec, p, cells, hidden);
-    groups.push(new_stored.iter().collect());
-    let new = groups.len() - 1;
+    releases.push(new_stored.iter().chain(margins).collect());
+    let new = releases.len() - 1;
     let mut all: Vec<LinkedCell> = Vec::new();
     let mut new_offset = 0;
-    for (r, g) in groups.iter().enumerate() {
-        let mine = linked::to_linked(r, g, &finest, &atoms, &index);
+    for (r, g) in releases.iter().enumerate() {
         if r == new {
             new_offset = all.len();
         }
-        all.extend(mine);
+        all.extend(linked::to_linked(r, g, &finest, &atoms, &index));
     }
     let added =
-        link::protect(&mut all, atoms.len(), new, spec.protection).map_err(ExportError::Linked)?;
-    for i in added {
+        link::protect(&mut all, &groups, new, spec.protection).map_err(ExportError::Linked)?;
+    for &i in &added {
         hidden[i - new_offset] = true;
     }
-    Ok(())
+    Ok(!added.is_empty())
 }

@@ -73,11 +73,26 @@ fn groups<C: CellKeys>(cells: &[C]) -> Vec<(Vec<usize>, u64)> {
 
 /// Which cells to suppress: `true` for suppressed. Deterministic.
 pub fn suppress<C: CellKeys>(cells: &[C], k: u64) -> Result<Vec<bool>, TooManySmallCells> {
+    suppress_from(cells, k, vec![false; cells.len()])
+}
+
+/// [`suppress`] with some cells withheld already (by the audit across
+/// releases): the per-table pass checks them again with the rest, so the
+/// two passes reach a common fixpoint.
+pub fn suppress_from<C: CellKeys>(
+    cells: &[C],
+    k: u64,
+    start: Vec<bool>,
+) -> Result<Vec<bool>, TooManySmallCells> {
     let dims = cells.first().map_or(0, |c| c.keys().len());
     if dims > MAX_DIMENSIONS {
         return Err(TooManySmallCells::Dimensions(dims));
     }
-    let mut hidden: Vec<bool> = cells.iter().map(|c| c.visitors() < k).collect();
+    let mut hidden: Vec<bool> = cells
+        .iter()
+        .zip(start)
+        .map(|(c, h)| h || c.visitors() < k)
+        .collect();
     let groups: Vec<(Vec<usize>, u64)> =
         groups(cells).into_iter().filter(|(_, v)| *v >= k).collect();
     let mut of_cell: Vec<Vec<usize>> = vec![Vec::new(); cells.len()];

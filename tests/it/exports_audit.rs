@@ -6,7 +6,9 @@
 //! to a partner of its own, a setup the configuration accepts), it narrows
 //! some withheld small cell below the protection level from the files and
 //! their public margins. (Scenario (e), a late row after a released day,
-//! is the frozen file's business: `exports_linked`.)
+//! is the frozen file's business: `exports_linked`.) A setup the
+//! configuration accepts, released through the audit, leaves the harness
+//! nothing.
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -312,4 +314,40 @@ async fn attack_d_two_breakdowns_of_one_period_sharing_a_dimension() {
         "dimensions",
     )
     .await;
+}
+
+/// A setup the configuration accepts (one breakdown by day to one
+/// partner, a week of files) released through the partner audit: the
+/// harness, with every file and every public margin, narrows no withheld
+/// small cell below the protection level (with per-table suppression alone
+/// it can, within a single day's table).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_setup_released_through_the_audit_narrows_nothing() {
+    let first = day(MONDAY);
+    let evs = traffic(first, 7, 0xa11ce, &["/"]);
+    let defs: [Def; 1] = [("daily", "day", &["country", "device"], &["visitors"])];
+    let plan: Vec<(usize, String)> = (first..first + 7).map(|d| (0, format_day(d))).collect();
+    let db = database("audit_ok").await;
+    load(&db, &evs).await;
+    let before = release_all(&db, "before", &defs, &plan, Linking::PerTableOnly).await;
+    let per_table = attack::attack(&evs, &before, K, K);
+    let after = release_all(&db, "after", &defs, &plan, Linking::Linked).await;
+    let rows = |files: &[Table]| files.iter().map(|t| t.rows.len()).collect::<Vec<_>>();
+    assert!(
+        after.iter().any(|t| !t.rows.is_empty()),
+        "the audited files release something"
+    );
+    let broken = attack::attack(&evs, &after, K, K);
+    eprintln!(
+        "accepted setup: per table only {} narrowed (rows {:?}), audited {} narrowed (rows {:?})",
+        per_table.len(),
+        rows(&before),
+        broken.len(),
+        rows(&after)
+    );
+    assert!(
+        !per_table.is_empty(),
+        "per-table suppression alone should leave a narrow cell (the test must bite)"
+    );
+    assert!(broken.is_empty(), "narrowed through the audit: {broken:?}");
 }
