@@ -201,6 +201,11 @@ impl Shape {
 /// The `FROM` of the outer query: the hit side, the visit side, or both
 /// joined on the dimensions.
 fn sides(q: &Query, tier: Tier, shape: Shape, p: &mut Params) -> Result<String, QueryError> {
+    // Visit-level dimensions, filters and counts: the visit rows alone
+    // answer both sides (no pass over the hits, no hit-to-visit join).
+    if tier == Tier::Event && shape.need_events && !shape.visits_only && sides::visit_level(q) {
+        return Ok(format!("({}) AS e", sides::visit_level_side(q, p)?));
+    }
     let (e, s) = match tier {
         Tier::Aggregate => (
             shape
