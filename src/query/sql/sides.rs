@@ -590,18 +590,22 @@ pub(super) fn visit_level_side(q: &Query, p: &mut Params) -> Result<String, Quer
     sel.push("sum(pageviews) AS s_pageviews".into());
     sel.push("sum(events) AS s_events".into());
     sel.push(format!("uniqExact({who}) AS s_visitors"));
+    // Within a span, a group whose visits have no hit in it is a group of
+    // the visit side only: kept when the query counts visits.
+    let having = if q.range.span.is_some() && n > 0 && !q.metrics.iter().any(|m| m.is_session()) {
+        " HAVING e_visitors > 0"
+    } else {
+        ""
+    };
     let visits = format!(
-        "SELECT {} FROM (SELECT * FROM {} AS r WHERE 1{span}) AS v WHERE 1{}{}",
+        "SELECT {} FROM (SELECT * FROM {} AS r WHERE 1{span}) AS v WHERE 1{}{}{having}",
         sel.join(", "),
         visit_rows(false),
         where_filters(q, Rows::Visits, p)?,
         group_by(n)
     );
-    if q.range.span.is_some() {
-        // Visitors only: the hits without an id count none.
-        return Ok(visits);
-    }
-    // The hits without a visitor id: their own landing values (no visit).
+    // The hits without a visitor id: their own landing values (no visit);
+    // within a span they make groups, never visitors.
     let mut own = Vec::new();
     for (i, d) in q.dims.iter().enumerate() {
         let col = match d {
@@ -626,13 +630,14 @@ pub(super) fn visit_level_side(q: &Query, p: &mut Params) -> Result<String, Quer
         .map(|d| format!("'' AS v_{}", landing_name(*d).unwrap_or_default()))
         .collect();
     let idless = format!(
-        "SELECT {} FROM (SELECT *, toUInt8(0) AS v_hit{} FROM events WHERE {EVENTS_IN_RANGE} AND visitor_id = 0) \
+        "SELECT {} FROM (SELECT *, toUInt8(0) AS v_hit{} FROM events WHERE {EVENTS_IN_RANGE} AND visitor_id = 0{}) \
          WHERE 1{}{}",
         own.join(", "),
         landing
             .iter()
             .map(|c| format!(", {c}"))
             .collect::<String>(),
+        hits_in_span(q),
         where_filters(q, Rows::Events, p)?,
         group_by(n)
     );
