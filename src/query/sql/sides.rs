@@ -525,7 +525,9 @@ pub(super) fn kept_visits_side(q: &Query, p: &mut Params) -> Result<String, Quer
 /// (`visit_column`: source, channel, UTM campaign, country, device), and
 /// the metrics count visitors, visits, page views and events (a visit's
 /// hits are counted in its row: `pageviews`, `events`). A sub-day span
-/// keeps visitors only (a visit's counts are not split by time).
+/// keeps visitors only (a visit's counts are not split by time). Only
+/// where it pays: a landing dimension (else each hit is joined to its
+/// visit), or visit counts over whole days (read anyway).
 pub(super) fn visit_level(q: &Query) -> bool {
     use crate::query::{Filter, Metric};
     fn kept(f: &Filter) -> bool {
@@ -546,7 +548,11 @@ pub(super) fn visit_level(q: &Query) -> bool {
             ) || m.is_session()
         }
     };
-    q.dims.iter().all(|d| visit_column(*d).is_some())
+    // Where the hits alone answer (no landing value, no visit count), a
+    // pass over them is cheaper than the newest version of every visit.
+    let pays = !landing_dims(q).is_empty()
+        || (q.range.span.is_none() && q.metrics.iter().any(|m| m.is_session()));
+    pays && q.dims.iter().all(|d| visit_column(*d).is_some())
         && q.filters.iter().all(kept)
         && q.metrics.iter().all(counts)
 }
