@@ -3,7 +3,8 @@
 //! from the analyst views. Visits are `sessions`' on rolled-up days and
 //! the collectors' live `visits` on open days (`visit_rows`); a hit
 //! counted by a landing dimension carries its visit's value
-//! (`hits_with_visits`).
+//! (`hits_with_visits`), unless the visit rows alone answer the query
+//! (`visit_level`: no hit joined to its visit).
 
 use super::columns::{
     event_column, filtered_dimension, from_landing_hit, hit_visit_column, kept_dimension,
