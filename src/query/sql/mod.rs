@@ -457,6 +457,51 @@ mod tests {
     }
 
     #[test]
+    fn visit_level_queries_join_no_hit_to_its_visit() {
+        let sql = |metrics: serde_json::Value, dims: serde_json::Value, range: &str| {
+            compiled(json!({"site_id": "a.b", "metrics": metrics, "dimensions": dims, "date_range": range}))
+                .unwrap()
+                .text
+        };
+        // Landing dimensions and visit counts: the visit rows answer.
+        for (m, d, r) in [
+            (
+                json!(["visitors", "pageviews"]),
+                json!(["visit:source"]),
+                "day",
+            ),
+            (
+                json!(["visitors", "visits", "bounce_rate"]),
+                json!([]),
+                "day",
+            ),
+            (
+                json!(["visitors"]),
+                json!(["visit:channel", "visit:country"]),
+                "30m",
+            ),
+        ] {
+            let s = sql(m, d.clone(), r);
+            assert!(!s.contains("ASOF"), "{d} {r}: {s}");
+            assert!(s.contains("visitor_id = 0"), "{d} {r}: {s}");
+        }
+        // Hits only where no visit is needed, and where a visit row lacks
+        // the value or a span splits its counts.
+        for (m, d, r) in [
+            (json!(["visitors"]), json!(["visit:country"]), "day"),
+            (json!(["visitors"]), json!(["visit:referrer"]), "day"),
+            (
+                json!(["visitors", "pageviews"]),
+                json!(["visit:source"]),
+                "30m",
+            ),
+        ] {
+            let s = sql(m, d.clone(), r);
+            assert!(!s.contains("visitor_id = 0"), "{d} {r}: {s}");
+        }
+    }
+
+    #[test]
     fn tiers() {
         let t = |body: serde_json::Value| {
             let q = super::super::parse(body.to_string().as_bytes(), &ctx()).unwrap();
