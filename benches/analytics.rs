@@ -286,6 +286,12 @@ async fn main() {
             .await
             .unwrap();
         summary.push_str("Data loaded by an earlier run (TACIT_BENCH_REUSE=1).");
+        // TACIT_BENCH_SCREENS=today: time today's and the realtime screens
+        // only (printed, no report written).
+        if std::env::var("TACIT_BENCH_SCREENS").is_ok_and(|v| v == "today") {
+            println!("{}", api_today_screens(&store, &cfg, sites[0], today).await);
+            return;
+        }
     }
 
     // Storage: compressed bytes on disk (active parts) per stored event,

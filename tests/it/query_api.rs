@@ -1813,6 +1813,67 @@ async fn open_days_count_the_live_visits() {
     app.shutdown().await;
 }
 
+/// An open day's breakdowns by what a visit row keeps (source, channel,
+/// campaign, country, device), with filters on the same, are answered from
+/// the live visits alone; each answer is the raw rows' (anonymous hits
+/// included: page views, never visitors).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_days_visit_level_breakdowns_are_the_raw_rows() {
+    let db = TestDb::new("query_visit_level");
+    let app = start_app(&db, Some(1_000_000)).await;
+    let today = tacit::model::clock::day_of(SystemClock.now_ms());
+    let data = load(&db, &[today]).await;
+    let r = (today, today);
+    let counts = ["visitors", "pageviews", "events"];
+    let all = [
+        "visitors",
+        "visits",
+        "pageviews",
+        "events",
+        "views_per_visit",
+        "bounce_rate",
+        "visit_duration",
+    ];
+    let cases = [
+        ("top stats", spec(&all, &[], vec![], r)),
+        ("sources", spec(&counts, &["visit:source"], vec![], r)),
+        ("channels", spec(&all, &["visit:channel"], vec![], r)),
+        (
+            "campaigns",
+            spec(&counts, &["visit:utm_campaign"], vec![], r),
+        ),
+        (
+            "sources in DE",
+            spec(
+                &all,
+                &["visit:source"],
+                vec![c("is", "visit:country", &["DE"])],
+                r,
+            ),
+        ),
+        (
+            "devices, not from Google",
+            spec(
+                &counts,
+                &["visit:device", "visit:country"],
+                vec![F::Not(Box::new(c("is", "visit:source", &["Google"])))],
+                r,
+            ),
+        ),
+        (
+            "countries, channel contains e",
+            spec(
+                &all,
+                &["visit:country"],
+                vec![ci("contains", "visit:channel", &["E"])],
+                r,
+            ),
+        ),
+    ];
+    assert_eq!(run_cases(&app, &data, &cases).await, cases.len());
+    app.shutdown().await;
+}
+
 /// Revenue in one currency is summed; in two, refused with the reason
 /// (tacit converts none).
 async fn revenue_in_two_currencies_is_refused(app: &tacit::app::Running, db: &TestDb, today: i32) {

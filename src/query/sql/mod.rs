@@ -201,6 +201,11 @@ impl Shape {
 /// The `FROM` of the outer query: the hit side, the visit side, or both
 /// joined on the dimensions.
 fn sides(q: &Query, tier: Tier, shape: Shape, p: &mut Params) -> Result<String, QueryError> {
+    // Visit-level dimensions, filters and counts: the visit rows alone
+    // answer both sides (no pass over the hits, no hit-to-visit join).
+    if tier == Tier::Event && shape.need_events && !shape.visits_only && sides::visit_level(q) {
+        return Ok(format!("({}) AS e", sides::visit_level_side(q, p)?));
+    }
     let (e, s) = match tier {
         Tier::Aggregate => (
             shape
@@ -449,6 +454,51 @@ mod tests {
         assert!(!s.text.contains("OR 1=1"), "{}", s.text);
         assert!(s.params.iter().any(|(_, v)| *v == Param::Str(evil.into())));
         assert!(s.text.contains("{p0:String}") && s.text.contains("{total:UInt64}"));
+    }
+
+    #[test]
+    fn visit_level_queries_join_no_hit_to_its_visit() {
+        let sql = |metrics: serde_json::Value, dims: serde_json::Value, range: &str| {
+            compiled(json!({"site_id": "a.b", "metrics": metrics, "dimensions": dims, "date_range": range}))
+                .unwrap()
+                .text
+        };
+        // Landing dimensions and visit counts: the visit rows answer.
+        for (m, d, r) in [
+            (
+                json!(["visitors", "pageviews"]),
+                json!(["visit:source"]),
+                "day",
+            ),
+            (
+                json!(["visitors", "visits", "bounce_rate"]),
+                json!([]),
+                "day",
+            ),
+            (
+                json!(["visitors"]),
+                json!(["visit:channel", "visit:country"]),
+                "30m",
+            ),
+        ] {
+            let s = sql(m, d.clone(), r);
+            assert!(!s.contains("ASOF"), "{d} {r}: {s}");
+            assert!(s.contains("visitor_id = 0"), "{d} {r}: {s}");
+        }
+        // Hits only where no visit is needed, and where a visit row lacks
+        // the value or a span splits its counts.
+        for (m, d, r) in [
+            (json!(["visitors"]), json!(["visit:country"]), "day"),
+            (json!(["visitors"]), json!(["visit:referrer"]), "day"),
+            (
+                json!(["visitors", "pageviews"]),
+                json!(["visit:source"]),
+                "30m",
+            ),
+        ] {
+            let s = sql(m, d.clone(), r);
+            assert!(!s.contains("visitor_id = 0"), "{d} {r}: {s}");
+        }
     }
 
     #[test]

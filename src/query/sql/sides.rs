@@ -3,7 +3,8 @@
 //! from the analyst views. Visits are `sessions`' on rolled-up days and
 //! the collectors' live `visits` on open days (`visit_rows`); a hit
 //! counted by a landing dimension carries its visit's value
-//! (`hits_with_visits`).
+//! (`hits_with_visits`), unless the visit rows alone answer the query
+//! (`visit_level`: no hit joined to its visit).
 
 use super::columns::{
     event_column, filtered_dimension, from_landing_hit, hit_visit_column, kept_dimension,
@@ -517,5 +518,157 @@ pub(super) fn kept_visits_side(q: &Query, p: &mut Params) -> Result<String, Quer
         sel.join(", "),
         visit_rows(true),
         group_by(q.dims.len())
+    ))
+}
+
+/// Whether the visit rows alone answer `q` on the event tier, without a
+/// pass over its hits: every dimension and filter is one a visit row keeps
+/// (`visit_column`: source, channel, UTM campaign, country, device), and
+/// the metrics count visitors, visits, page views and events (a visit's
+/// hits are counted in its row: `pageviews`, `events`). A sub-day span
+/// keeps visitors only (a visit's counts are not split by time). Only
+/// where it pays: a landing dimension (else each hit is joined to its
+/// visit), or visit counts over whole days (read anyway).
+pub(super) fn visit_level(q: &Query) -> bool {
+    use crate::query::{Filter, Metric};
+    fn kept(f: &Filter) -> bool {
+        match f {
+            Filter::And(v) | Filter::Or(v) => v.iter().all(kept),
+            Filter::Not(x) => kept(x),
+            Filter::HasDone { .. } => false,
+            Filter::Cond { dim, .. } => visit_column(*dim).is_some(),
+        }
+    }
+    let counts = |m: &Metric| {
+        if q.range.span.is_some() {
+            matches!(m, Metric::Visitors | Metric::Percentage) || m.is_session()
+        } else {
+            matches!(
+                m,
+                Metric::Visitors | Metric::Pageviews | Metric::Events | Metric::Percentage
+            ) || m.is_session()
+        }
+    };
+    // Where the hits alone answer (no landing value, no visit count), a
+    // pass over them is cheaper than the newest version of every visit.
+    let pays = !landing_dims(q).is_empty()
+        || (q.range.span.is_none() && q.metrics.iter().any(|m| m.is_session()));
+    pays && q.dims.iter().all(|d| visit_column(*d).is_some())
+        && q.filters.iter().all(kept)
+        && q.metrics.iter().all(counts)
+}
+
+/// Both sides of a [`visit_level`] query from one read of the visit rows:
+/// a visit's visitor, page views and events are its hits' (a hit belongs
+/// to the one visit of its visitor-day that spans it), plus the hits
+/// without a visitor id (no visit holds them) from `events`, where the
+/// site's key (site, day, visitor) finds them without reading the others.
+/// Within a span, a visitor counts when one of its visits has a hit in it:
+/// the visit starts or ends in it, or spans it whole and its visitor-day
+/// has a hit in it (visits of a visitor-day never overlap).
+pub(super) fn visit_level_side(q: &Query, p: &mut Params) -> Result<String, QueryError> {
+    let n = q.dims.len();
+    let mut sel = Vec::new();
+    for (i, d) in q.dims.iter().enumerate() {
+        sel.push(format!("{} AS d{i}", visit_column(*d).unwrap_or("''")));
+    }
+    let who = visitor_day(q, "day");
+    let (span, e_visitors) = if q.range.span.is_some() {
+        const S: &str = "fromUnixTimestamp64Milli({start:Int64}, 'UTC')";
+        const E: &str = "fromUnixTimestamp64Milli({end:Int64}, 'UTC')";
+        (
+            format!(" AND end >= {S} AND start < {E}"),
+            format!(
+                "uniqExactIf({who}, (start >= {S} AND start < {E}) OR (end >= {S} AND end < {E}) \
+                 OR (day, visitor_id) IN (SELECT toDate(ts), visitor_id FROM events \
+                 WHERE {EVENTS_IN_RANGE}{} AND visitor_id != 0))",
+                hits_in_span(q)
+            ),
+        )
+    } else {
+        (String::new(), format!("uniqExact({who})"))
+    };
+    sel.push(format!("{e_visitors} AS e_visitors"));
+    sel.push("sum(pageviews) AS e_pageviews".into());
+    sel.push("sum(events) AS e_events".into());
+    sel.push("count() AS s_visits".into());
+    sel.push("countIf(events <= 1) AS s_bounces".into());
+    sel.push("sum(dateDiff('millisecond', start, end)) AS s_duration_ms".into());
+    sel.push("sum(pageviews) AS s_pageviews".into());
+    sel.push("sum(events) AS s_events".into());
+    sel.push(format!("uniqExact({who}) AS s_visitors"));
+    // Within a span, a group whose visits have no hit in it is a group of
+    // the visit side only: kept when the query counts visits.
+    let having = if q.range.span.is_some() && n > 0 && !q.metrics.iter().any(|m| m.is_session()) {
+        " HAVING e_visitors > 0"
+    } else {
+        ""
+    };
+    let visits = format!(
+        "SELECT {} FROM (SELECT * FROM {} AS r WHERE 1{span}) AS v WHERE 1{}{}{having}",
+        sel.join(", "),
+        visit_rows(false),
+        where_filters(q, Rows::Visits, p)?,
+        group_by(n)
+    );
+    // The hits without a visitor id: their own landing values (no visit);
+    // within a span they make groups, never visitors.
+    let mut own = Vec::new();
+    for (i, d) in q.dims.iter().enumerate() {
+        let col = match d {
+            d if d.is_landing() => hit_visit_column(*d),
+            d => event_column(*d),
+        };
+        own.push(format!("{} AS d{i}", col.unwrap_or_else(|| "''".into())));
+    }
+    own.extend([
+        "toUInt64(0) AS e_visitors".to_string(),
+        "toUInt64(countIf(name = 'pageview')) AS e_pageviews".into(),
+        "toUInt64(count()) AS e_events".into(),
+        "toUInt64(0) AS s_visits".into(),
+        "toUInt64(0) AS s_bounces".into(),
+        "toInt64(0) AS s_duration_ms".into(),
+        "toUInt64(0) AS s_pageviews".into(),
+        "toUInt64(0) AS s_events".into(),
+        "toUInt64(0) AS s_visitors".into(),
+    ]);
+    let landing: Vec<String> = landing_dims(q)
+        .iter()
+        .map(|d| format!("'' AS v_{}", landing_name(*d).unwrap_or_default()))
+        .collect();
+    let idless = format!(
+        "SELECT {} FROM (SELECT *, toUInt8(0) AS v_hit{} FROM events WHERE {EVENTS_IN_RANGE} AND visitor_id = 0{}) \
+         WHERE 1{}{}",
+        own.join(", "),
+        landing
+            .iter()
+            .map(|c| format!(", {c}"))
+            .collect::<String>(),
+        hits_in_span(q),
+        where_filters(q, Rows::Events, p)?,
+        group_by(n)
+    );
+    let outer: Vec<String> = (0..n)
+        .map(|i| format!("d{i}"))
+        .chain(
+            [
+                "e_visitors",
+                "e_pageviews",
+                "e_events",
+                "s_visits",
+                "s_bounces",
+                "s_duration_ms",
+                "s_pageviews",
+                "s_events",
+                "s_visitors",
+            ]
+            .iter()
+            .map(|c| format!("sum({c}) AS {c}")),
+        )
+        .collect();
+    Ok(format!(
+        "SELECT {} FROM ({visits} UNION ALL {idless}){}",
+        outer.join(", "),
+        group_by(n)
     ))
 }

@@ -375,6 +375,52 @@ async fn realtime_and_the_last_day_are_answered_to_the_minute() {
             .map_or((0, 0), |a| (a.visitors.len() as u64, a.pageviews));
         assert_eq!(r["comparison"]["metrics"], json!([v, p]), "{key:?}");
     }
+    // Visitors by device over sub-day spans, answered from the visit rows
+    // alone: a visitor counts where one of its visits has a hit in the
+    // span, also when the visit starts before the span and ends after it.
+    let mut spans = vec![
+        ("30m".to_string(), json!("30m"), (min_start, now + 1)),
+        (
+            "realtime".to_string(),
+            json!("realtime"),
+            (now + 1 - 5 * MIN, now + 1),
+        ),
+    ];
+    for k in 1..=12 {
+        let b = now - k * 7 * MIN;
+        let a = b - 59_000;
+        let span = (a.div_euclid(1000) * 1000, b.div_euclid(1000) * 1000 + 1000);
+        spans.push((format!("minute {k}"), json!([iso(a), iso(b)]), span));
+    }
+    let mut straddled = 0;
+    for (name, range, (start, end)) in spans {
+        let got = q(
+            json!({"site_id": SITE, "metrics": ["visitors"], "date_range": range,
+            "dimensions": ["visit:device"]}),
+        )
+        .await;
+        let mut want: BTreeMap<Vec<String>, BTreeSet<(i32, u64)>> = BTreeMap::new();
+        // Anonymous hits make a group, never a visitor.
+        for h in data.iter().filter(|h| h.site == SITE) {
+            if h.ts >= start && h.ts < end {
+                let group = want.entry(vec![h.device.clone()]).or_default();
+                if h.visitor_id != 0 {
+                    group.insert((day_of(h.ts), h.visitor_id));
+                }
+            }
+        }
+        straddled += visits(&data)
+            .iter()
+            .filter(|v| v.start < start && v.end >= end)
+            .count();
+        let got = rows(&got);
+        let want: BTreeMap<_, _> = want
+            .into_iter()
+            .map(|(k, v)| (k, vec![v.len() as f64]))
+            .collect();
+        assert_eq!(got, want, "{name}: visitors by device");
+    }
+    assert!(straddled > 0, "some visits span a whole minute");
     // time:minute over more than two days is refused, naming the field.
     let (s, got, _) = ask(
         &app,
