@@ -28,7 +28,8 @@
 pub mod realtime;
 pub mod reload;
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -453,6 +454,16 @@ struct Shard {
     /// Visits that left the map (closed early, retracted) with a version
     /// still to write.
     out: Vec<Visit>,
+    /// Keys of the visitor-days changed since the last flush: a flush
+    /// writes theirs, and looks at no other visit for changes.
+    changed: HashSet<(u64, i32)>,
+    /// When a visitor-day may next have a visit to close: (no later than
+    /// the earliest [`Visit::closes_at`] of its visits, key). Entries are
+    /// not updated when a hit moves a close later; a flush that finds one
+    /// early (or for a key gone) puts it back at the new time or drops it,
+    /// so the queue holds about one entry per open visitor-day and a
+    /// flush looks only at the visits due.
+    closing: BinaryHeap<Reverse<(i64, (u64, i32))>>,
 }
 
 /// The open visits of this collector.
@@ -543,6 +554,12 @@ impl OpenVisits {
             }
         }
         let after: usize = visits.iter().map(Visit::bytes).sum();
+        let key = (h.visitor_id, day);
+        if opened > 0 {
+            let at = visits.last().map_or(0, Visit::closes_at);
+            s.closing.push(Reverse((at, key)));
+        }
+        s.changed.insert(key);
         s.bytes = s.bytes + after - before;
         self.stats.open.fetch_add(opened, Ordering::Relaxed);
         self.stats
@@ -588,7 +605,10 @@ impl OpenVisits {
     /// the ones that can no longer be extended at `now_ms` (their final
     /// version, then forgotten), the ones closed early and the
     /// retractions. Versions are `now_ms`, or one more than the visit's
-    /// last if the clock has not moved past it.
+    /// last if the clock has not moved past it. It looks only at the
+    /// visitor-days changed since the last call and those whose close time
+    /// has come (the shard's change set and close queue), not at every
+    /// open visit, so a flush costs what changed.
     pub fn drain(&self, now_ms: i64, mut emit: impl FnMut(&Visit)) -> usize {
         let mut n = 0;
         let version = |v: &Visit| (now_ms.max(0) as u64).max(v.version + 1);
@@ -602,26 +622,50 @@ impl OpenVisits {
             }
             let mut freed = 0usize;
             let mut closed = 0i64;
-            s.map.retain(|_, vs| {
+            // The visits whose close time has passed: their final version.
+            while let Some(&Reverse((at, key))) = s.closing.peek() {
+                if at > now_ms {
+                    break;
+                }
+                s.closing.pop();
+                let Some(vs) = s.map.get_mut(&key) else {
+                    continue; // closed early, purged or merged away
+                };
                 vs.retain_mut(|v| {
-                    if now_ms >= v.closes_at() {
-                        v.closed = true;
-                        v.dirty = v.touched;
+                    if now_ms < v.closes_at() {
+                        return true;
                     }
-                    if v.dirty {
+                    v.closed = true;
+                    if v.touched {
                         v.version = version(v);
                         v.dirty = false;
                         emit(v);
                         n += 1;
                     }
-                    if v.closed {
-                        freed += v.bytes();
-                        closed += 1;
-                    }
-                    !v.closed
+                    freed += v.bytes();
+                    closed += 1;
+                    false
                 });
-                !vs.is_empty()
-            });
+                match vs.iter().map(Visit::closes_at).min() {
+                    Some(next) => s.closing.push(Reverse((next, key))),
+                    None => {
+                        s.map.remove(&key);
+                    }
+                }
+            }
+            // The changed ones still open: their new version.
+            let changed = std::mem::take(&mut s.changed);
+            for key in &changed {
+                let Some(vs) = s.map.get_mut(key) else { continue };
+                for v in vs.iter_mut().filter(|v| v.dirty) {
+                    v.version = version(v);
+                    v.dirty = false;
+                    emit(v);
+                    n += 1;
+                }
+            }
+            s.changed = changed;
+            s.changed.clear();
             s.bytes -= freed.min(s.bytes);
             self.stats.bytes.fetch_sub(freed as i64, Ordering::Relaxed);
             self.stats.open.fetch_sub(closed, Ordering::Relaxed);
@@ -637,11 +681,12 @@ impl OpenVisits {
     pub fn restore(&self, mut v: Visit) {
         v.dirty = false;
         v.touched = false;
+        let key = (v.visitor_id, v.day);
         let mut s = lock(self.shard(v.visitor_id, v.day));
         let s = &mut *s;
         let visits = s
             .map
-            .entry((v.visitor_id, v.day))
+            .entry(key)
             .or_insert_with(|| Vec::with_capacity(1));
         let b = v.bytes() as i64;
         if v.closed || v.retracted {
@@ -653,18 +698,24 @@ impl OpenVisits {
                 self.stats.bytes.fetch_sub(ob as i64, Ordering::Relaxed);
                 self.stats.open.fetch_sub(1, Ordering::Relaxed);
             }
+            if visits.is_empty() {
+                s.map.remove(&key);
+            }
             return;
         }
         if let Some(o) = visits.iter_mut().find(|o| o.site == v.site && o.id == v.id) {
             if o.version < v.version {
                 let d = b - o.bytes() as i64;
+                s.closing.push(Reverse((v.closes_at(), key)));
                 *o = v;
                 s.bytes = (s.bytes as i64 + d).max(0) as usize;
                 self.stats.bytes.fetch_add(d, Ordering::Relaxed);
             }
             return;
         }
+        let at = v.closes_at();
         visits.push(v);
+        s.closing.push(Reverse((at, key)));
         s.bytes += b as usize;
         self.stats.bytes.fetch_add(b, Ordering::Relaxed);
         self.stats.open.fetch_add(1, Ordering::Relaxed);
