@@ -301,19 +301,16 @@ impl Visit {
         ] {
             w.string(s);
         }
-        let (names, pages): (Vec<String>, Vec<String>) = if self.retracted {
-            (Vec::new(), Vec::new())
+        if self.retracted {
+            w.str_array(0, &mut std::iter::empty());
+            w.str_array(0, &mut std::iter::empty());
         } else {
-            (
-                self.steps.iter().map(|s| s.name.to_string()).collect(),
-                self.steps
-                    .iter()
-                    .filter_map(|s| s.path.as_deref().map(str::to_string))
-                    .collect(),
-            )
-        };
-        w.strings(&names);
-        w.strings(&pages);
+            w.str_array(self.steps.len(), &mut self.steps.iter().map(|s| &*s.name));
+            w.str_array(
+                self.pageviews() as usize,
+                &mut self.steps.iter().filter_map(|s| s.path.as_deref()),
+            );
+        }
         w.u64(self.engaged_ms);
         w.u8(self.scroll_depth);
         w.u8(self.closed as u8);
@@ -443,6 +440,9 @@ pub struct Stats {
     pub versions: AtomicU64,
     /// Hits that had no visitor id (stored without consent): in no visit.
     pub anonymous_hits: AtomicU64,
+    /// Visits the flushes looked at (changed, or due to close): what a
+    /// flush costs, against `open`.
+    pub examined: AtomicU64,
 }
 
 #[derive(Default)]
@@ -611,6 +611,7 @@ impl OpenVisits {
     /// open visit, so a flush costs what changed.
     pub fn drain(&self, now_ms: i64, mut emit: impl FnMut(&Visit)) -> usize {
         let mut n = 0;
+        let mut examined = 0u64;
         let version = |v: &Visit| (now_ms.max(0) as u64).max(v.version + 1);
         for shard in &self.shards {
             let mut s = lock(shard);
@@ -631,6 +632,7 @@ impl OpenVisits {
                 let Some(vs) = s.map.get_mut(&key) else {
                     continue; // closed early, purged or merged away
                 };
+                examined += vs.len() as u64;
                 vs.retain_mut(|v| {
                     if now_ms < v.closes_at() {
                         return true;
@@ -657,6 +659,7 @@ impl OpenVisits {
             let changed = std::mem::take(&mut s.changed);
             for key in &changed {
                 let Some(vs) = s.map.get_mut(key) else { continue };
+                examined += vs.len() as u64;
                 for v in vs.iter_mut().filter(|v| v.dirty) {
                     v.version = version(v);
                     v.dirty = false;
@@ -671,6 +674,7 @@ impl OpenVisits {
             self.stats.open.fetch_sub(closed, Ordering::Relaxed);
         }
         self.stats.versions.fetch_add(n as u64, Ordering::Relaxed);
+        self.stats.examined.fetch_add(examined, Ordering::Relaxed);
         n
     }
 
