@@ -129,8 +129,11 @@ pub struct Visit {
     pub steps: Vec<Step>,
     pub engaged_ms: u64,
     pub scroll_depth: u8,
-    /// The final version: the visit can no longer be extended (or it was
-    /// closed early at the memory cap).
+    /// Set on a version written as the visit closes: closed early at the
+    /// memory cap, or closed by time with hits its last version lacked. A
+    /// visit closed by time whose last version holds all its hits gets no
+    /// such version: readers take any visit as closed once its close time
+    /// ([`Visit::closes_at`]) has passed.
     pub closed: bool,
     /// Increases with each version written; the table keeps the highest.
     pub version: u64,
@@ -602,9 +605,9 @@ impl OpenVisits {
 
     /// Hand every visit with a new version to `emit` (each at most once per
     /// call: the flusher calls it every flush interval): the changed ones,
-    /// the ones that can no longer be extended at `now_ms` (their final
-    /// version, then forgotten), the ones closed early and the
-    /// retractions. Versions are `now_ms`, or one more than the visit's
+    /// the ones closed early and the retractions. The ones that can no
+    /// longer be extended at `now_ms` are forgotten, written once more
+    /// (`closed`) only if they changed since their last version. Versions are `now_ms`, or one more than the visit's
     /// last if the clock has not moved past it. It looks only at the
     /// visitor-days changed since the last call and those whose close time
     /// has come (the shard's change set and close queue), not at every
@@ -638,7 +641,9 @@ impl OpenVisits {
                         return true;
                     }
                     v.closed = true;
-                    if v.touched {
+                    // A visit whose last version holds all its hits is
+                    // closed by time (`end` + 30 min): no version to say so.
+                    if v.dirty {
                         v.version = version(v);
                         v.dirty = false;
                         emit(v);
