@@ -663,7 +663,9 @@ impl OpenVisits {
             // The changed ones still open: their new version.
             let changed = std::mem::take(&mut s.changed);
             for key in &changed {
-                let Some(vs) = s.map.get_mut(key) else { continue };
+                let Some(vs) = s.map.get_mut(key) else {
+                    continue;
+                };
                 examined += vs.len() as u64;
                 for v in vs.iter_mut().filter(|v| v.dirty) {
                     v.version = version(v);
@@ -693,10 +695,7 @@ impl OpenVisits {
         let key = (v.visitor_id, v.day);
         let mut s = lock(self.shard(v.visitor_id, v.day));
         let s = &mut *s;
-        let visits = s
-            .map
-            .entry(key)
-            .or_insert_with(|| Vec::with_capacity(1));
+        let visits = s.map.entry(key).or_insert_with(|| Vec::with_capacity(1));
         let b = v.bytes() as i64;
         if v.closed || v.retracted {
             // Final: nothing can extend it any more.

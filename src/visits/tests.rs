@@ -276,12 +276,17 @@ fn a_flush_looks_only_at_what_changed_and_closes_on_time() {
         ..mk(3, DAY + 250)
     });
     let mut closed = Vec::new();
-    t.drain(first_close + 999, |v| closed.push((v.visitor_id, v.closed, v.events())));
+    t.drain(first_close + 999, |v| {
+        closed.push((v.visitor_id, v.closed, v.events()))
+    });
     assert_eq!(closed, vec![(3, true, 2)]);
     // Visitors 1 to 10 (hits in the day's first second) were due; 7 was
     // extended.
     assert_eq!(t.stats.open.load(Ordering::Relaxed), 2_000 - 9);
-    assert_eq!(t.snapshot().iter().filter(|v| v.visitor_id <= 10).count(), 1);
+    assert_eq!(
+        t.snapshot().iter().filter(|v| v.visitor_id <= 10).count(),
+        1
+    );
     // Far later every visit has closed by time, none changed: no version.
     assert_eq!(t.drain(DAY + 86_400_000, |_| ()), 0);
     assert_eq!(t.stats.open.load(Ordering::Relaxed), 0);
