@@ -10,7 +10,7 @@ pub trait ColumnWriter {
     fn strings(&mut self, v: &[String]);
     /// An array of `len` strings handed out one by one (no owned copies);
     /// by default collected and handed to [`ColumnWriter::strings`].
-    fn str_array<'s>(&mut self, len: usize, items: &mut dyn Iterator<Item = &'s str>) {
+    fn str_array(&mut self, len: usize, items: &mut dyn Iterator<Item = &str>) {
         let v: Vec<String> = items.take(len).map(str::to_string).collect();
         self.strings(&v);
     }

@@ -354,7 +354,7 @@ impl ColumnWriter for RowBinary<'_> {
     fn strings(&mut self, v: &[String]) {
         strings(self.0, v);
     }
-    fn str_array<'s>(&mut self, len: usize, items: &mut dyn Iterator<Item = &'s str>) {
+    fn str_array(&mut self, len: usize, items: &mut dyn Iterator<Item = &str>) {
         varint(self.0, len as u64);
         for s in items.take(len) {
             string(self.0, s);
