@@ -8,6 +8,12 @@
 pub trait ColumnWriter {
     fn string(&mut self, s: &str);
     fn strings(&mut self, v: &[String]);
+    /// An array of `len` strings handed out one by one (no owned copies);
+    /// by default collected and handed to [`ColumnWriter::strings`].
+    fn str_array(&mut self, len: usize, items: &mut dyn Iterator<Item = &str>) {
+        let v: Vec<String> = items.take(len).map(str::to_string).collect();
+        self.strings(&v);
+    }
     fn i64(&mut self, n: i64);
     fn u64(&mut self, n: u64);
     fn u32(&mut self, n: u32);

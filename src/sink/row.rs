@@ -354,6 +354,12 @@ impl ColumnWriter for RowBinary<'_> {
     fn strings(&mut self, v: &[String]) {
         strings(self.0, v);
     }
+    fn str_array(&mut self, len: usize, items: &mut dyn Iterator<Item = &str>) {
+        varint(self.0, len as u64);
+        for s in items.take(len) {
+            string(self.0, s);
+        }
+    }
     fn i64(&mut self, n: i64) {
         self.0.extend_from_slice(&n.to_le_bytes());
     }

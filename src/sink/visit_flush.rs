@@ -1,6 +1,7 @@
 //! Live visits to the log: every `sink.visits_flush_interval_ms` the open
 //! visits ([`crate::visits::OpenVisits`]) hand over the versions that
-//! changed, closed, were closed early at the memory cap or were retracted,
+//! changed (a visit closed by time is written only if it changed), were
+//! closed early at the memory cap or were retracted,
 //! and each is appended to the visits' own write-ahead log
 //! (`wal-visits/` beside `wal/`, opened and delivered by the same code as the events'
 //! log, so its rows never cut an events batch). From there its writer

@@ -28,7 +28,8 @@
 pub mod realtime;
 pub mod reload;
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -128,8 +129,11 @@ pub struct Visit {
     pub steps: Vec<Step>,
     pub engaged_ms: u64,
     pub scroll_depth: u8,
-    /// The final version: the visit can no longer be extended (or it was
-    /// closed early at the memory cap).
+    /// Set on a version written as the visit closes: closed early at the
+    /// memory cap, or closed by time with hits its last version lacked. A
+    /// visit closed by time whose last version holds all its hits gets no
+    /// such version: readers take any visit as closed once its close time
+    /// ([`Visit::closes_at`]) has passed.
     pub closed: bool,
     /// Increases with each version written; the table keeps the highest.
     pub version: u64,
@@ -300,19 +304,16 @@ impl Visit {
         ] {
             w.string(s);
         }
-        let (names, pages): (Vec<String>, Vec<String>) = if self.retracted {
-            (Vec::new(), Vec::new())
+        if self.retracted {
+            w.str_array(0, &mut std::iter::empty());
+            w.str_array(0, &mut std::iter::empty());
         } else {
-            (
-                self.steps.iter().map(|s| s.name.to_string()).collect(),
-                self.steps
-                    .iter()
-                    .filter_map(|s| s.path.as_deref().map(str::to_string))
-                    .collect(),
-            )
-        };
-        w.strings(&names);
-        w.strings(&pages);
+            w.str_array(self.steps.len(), &mut self.steps.iter().map(|s| &*s.name));
+            w.str_array(
+                self.pageviews() as usize,
+                &mut self.steps.iter().filter_map(|s| s.path.as_deref()),
+            );
+        }
         w.u64(self.engaged_ms);
         w.u8(self.scroll_depth);
         w.u8(self.closed as u8);
@@ -442,6 +443,9 @@ pub struct Stats {
     pub versions: AtomicU64,
     /// Hits that had no visitor id (stored without consent): in no visit.
     pub anonymous_hits: AtomicU64,
+    /// Visits the flushes looked at (changed, or due to close): what a
+    /// flush costs, against `open`.
+    pub examined: AtomicU64,
 }
 
 #[derive(Default)]
@@ -453,6 +457,16 @@ struct Shard {
     /// Visits that left the map (closed early, retracted) with a version
     /// still to write.
     out: Vec<Visit>,
+    /// Keys of the visitor-days changed since the last flush: a flush
+    /// writes theirs, and looks at no other visit for changes.
+    changed: HashSet<(u64, i32)>,
+    /// When a visitor-day may next have a visit to close: (no later than
+    /// the earliest [`Visit::closes_at`] of its visits, key). Entries are
+    /// not updated when a hit moves a close later; a flush that finds one
+    /// early (or for a key gone) puts it back at the new time or drops it,
+    /// so the queue holds about one entry per open visitor-day and a
+    /// flush looks only at the visits due.
+    closing: BinaryHeap<Reverse<(i64, (u64, i32))>>,
 }
 
 /// The open visits of this collector.
@@ -543,6 +557,12 @@ impl OpenVisits {
             }
         }
         let after: usize = visits.iter().map(Visit::bytes).sum();
+        let key = (h.visitor_id, day);
+        if opened > 0 {
+            let at = visits.last().map_or(0, Visit::closes_at);
+            s.closing.push(Reverse((at, key)));
+        }
+        s.changed.insert(key);
         s.bytes = s.bytes + after - before;
         self.stats.open.fetch_add(opened, Ordering::Relaxed);
         self.stats
@@ -585,12 +605,16 @@ impl OpenVisits {
 
     /// Hand every visit with a new version to `emit` (each at most once per
     /// call: the flusher calls it every flush interval): the changed ones,
-    /// the ones that can no longer be extended at `now_ms` (their final
-    /// version, then forgotten), the ones closed early and the
-    /// retractions. Versions are `now_ms`, or one more than the visit's
-    /// last if the clock has not moved past it.
+    /// the ones closed early and the retractions. The ones that can no
+    /// longer be extended at `now_ms` are forgotten, written once more
+    /// (`closed`) only if they changed since their last version. Versions are `now_ms`, or one more than the visit's
+    /// last if the clock has not moved past it. It looks only at the
+    /// visitor-days changed since the last call and those whose close time
+    /// has come (the shard's change set and close queue), not at every
+    /// open visit, so a flush costs what changed.
     pub fn drain(&self, now_ms: i64, mut emit: impl FnMut(&Visit)) -> usize {
         let mut n = 0;
+        let mut examined = 0u64;
         let version = |v: &Visit| (now_ms.max(0) as u64).max(v.version + 1);
         for shard in &self.shards {
             let mut s = lock(shard);
@@ -602,31 +626,62 @@ impl OpenVisits {
             }
             let mut freed = 0usize;
             let mut closed = 0i64;
-            s.map.retain(|_, vs| {
+            // The visits whose close time has passed: their final version.
+            while let Some(&Reverse((at, key))) = s.closing.peek() {
+                if at > now_ms {
+                    break;
+                }
+                s.closing.pop();
+                let Some(vs) = s.map.get_mut(&key) else {
+                    continue; // closed early, purged or merged away
+                };
+                examined += vs.len() as u64;
                 vs.retain_mut(|v| {
-                    if now_ms >= v.closes_at() {
-                        v.closed = true;
-                        v.dirty = v.touched;
+                    if now_ms < v.closes_at() {
+                        return true;
                     }
+                    v.closed = true;
+                    // A visit whose last version holds all its hits is
+                    // closed by time (`end` + 30 min): no version to say so.
                     if v.dirty {
                         v.version = version(v);
                         v.dirty = false;
                         emit(v);
                         n += 1;
                     }
-                    if v.closed {
-                        freed += v.bytes();
-                        closed += 1;
-                    }
-                    !v.closed
+                    freed += v.bytes();
+                    closed += 1;
+                    false
                 });
-                !vs.is_empty()
-            });
+                match vs.iter().map(Visit::closes_at).min() {
+                    Some(next) => s.closing.push(Reverse((next, key))),
+                    None => {
+                        s.map.remove(&key);
+                    }
+                }
+            }
+            // The changed ones still open: their new version.
+            let changed = std::mem::take(&mut s.changed);
+            for key in &changed {
+                let Some(vs) = s.map.get_mut(key) else {
+                    continue;
+                };
+                examined += vs.len() as u64;
+                for v in vs.iter_mut().filter(|v| v.dirty) {
+                    v.version = version(v);
+                    v.dirty = false;
+                    emit(v);
+                    n += 1;
+                }
+            }
+            s.changed = changed;
+            s.changed.clear();
             s.bytes -= freed.min(s.bytes);
             self.stats.bytes.fetch_sub(freed as i64, Ordering::Relaxed);
             self.stats.open.fetch_sub(closed, Ordering::Relaxed);
         }
         self.stats.versions.fetch_add(n as u64, Ordering::Relaxed);
+        self.stats.examined.fetch_add(examined, Ordering::Relaxed);
         n
     }
 
@@ -637,12 +692,10 @@ impl OpenVisits {
     pub fn restore(&self, mut v: Visit) {
         v.dirty = false;
         v.touched = false;
+        let key = (v.visitor_id, v.day);
         let mut s = lock(self.shard(v.visitor_id, v.day));
         let s = &mut *s;
-        let visits = s
-            .map
-            .entry((v.visitor_id, v.day))
-            .or_insert_with(|| Vec::with_capacity(1));
+        let visits = s.map.entry(key).or_insert_with(|| Vec::with_capacity(1));
         let b = v.bytes() as i64;
         if v.closed || v.retracted {
             // Final: nothing can extend it any more.
@@ -653,18 +706,24 @@ impl OpenVisits {
                 self.stats.bytes.fetch_sub(ob as i64, Ordering::Relaxed);
                 self.stats.open.fetch_sub(1, Ordering::Relaxed);
             }
+            if visits.is_empty() {
+                s.map.remove(&key);
+            }
             return;
         }
         if let Some(o) = visits.iter_mut().find(|o| o.site == v.site && o.id == v.id) {
             if o.version < v.version {
                 let d = b - o.bytes() as i64;
+                s.closing.push(Reverse((v.closes_at(), key)));
                 *o = v;
                 s.bytes = (s.bytes as i64 + d).max(0) as usize;
                 self.stats.bytes.fetch_add(d, Ordering::Relaxed);
             }
             return;
         }
+        let at = v.closes_at();
         visits.push(v);
+        s.closing.push(Reverse((at, key)));
         s.bytes += b as usize;
         self.stats.bytes.fetch_add(b, Ordering::Relaxed);
         self.stats.open.fetch_add(1, Ordering::Relaxed);

@@ -15,7 +15,10 @@ pub struct Realtime {
     /// Mean seconds between a visit's first and last hit.
     pub visit_duration_s: f64,
     pub pageviews: u64,
-    /// Visits still open (no final version yet).
+    /// Visits still open at the time asked: not closed early, and their
+    /// close time (30 minutes and the grace after their last hit, as
+    /// `Visit::closes_at`) not passed. A visit closed by time needs no
+    /// version to say so.
     pub open: u64,
 }
 
@@ -28,19 +31,29 @@ struct Row {
     open: u64,
 }
 
-/// The SQL, with `{site:String}` and `{day:Date}`.
+/// The SQL, with `{site:String}`, `{day:Date}` and `{now:Int64}` (ms).
+/// `(seconds of end + gap + 1) * 1000 + grace` is [`super::Visit::closes_at`].
 pub const SQL: &str = "SELECT count() AS visits, toUInt64(sum(bounced)) AS bounces,
        sum(duration_s) AS duration_s, toUInt64(sum(pageviews)) AS pageviews,
-       toUInt64(countIf(closed = 0)) AS open
+       toUInt64(countIf(closed = 0
+           AND (toUnixTimestamp(end) + {gap:Int64} + 1) * 1000 + {grace:Int64} > {now:Int64})) AS open
 FROM live_visits WHERE site = {site:String} AND day = {day:Date}";
 
-/// Today's (or any live day's) figures for `site`.
-pub async fn figures(store: &Store, site: &str, day: i32) -> Result<Realtime, StoreError> {
+/// Today's (or any live day's) figures for `site`, at `now_ms`.
+pub async fn figures(
+    store: &Store,
+    site: &str,
+    day: i32,
+    now_ms: i64,
+) -> Result<Realtime, StoreError> {
     let r: Row = store
         .client()
         .query(SQL)
         .param("site", site)
         .param("day", format_day(day))
+        .param("now", now_ms)
+        .param("gap", super::VISIT_GAP_SECONDS)
+        .param("grace", super::GRACE_MS)
         .fetch_one()
         .await?;
     let per = |x: f64| {

@@ -13,8 +13,9 @@ use super::{OpenVisits, Stored};
 use crate::store::{Store, StoreError};
 
 /// How far back open visits are read: any visit that can still be extended
-/// ended within the last 30 minutes; older unclosed ones are put back too,
-/// so their final version is written.
+/// ended within the last 30 minutes. Older ones are put back too (a visit
+/// closed by time has no closing version) and forgotten at the first flush
+/// without a version, unless a replayed hit of the log changed them.
 pub const RELOAD_BACK_MS: i64 = 3_600_000;
 
 #[derive(clickhouse::Row, serde::Deserialize)]

@@ -236,6 +236,64 @@ fn anonymous_hits_join_no_visit_and_a_purge_forgets_the_site() {
     }));
 }
 
+#[test]
+fn a_flush_looks_only_at_what_changed_and_closes_on_time() {
+    let t = OpenVisits::new(64 << 20);
+    let mk = |who: u64, ts: i64| Hit {
+        site: "s".into(),
+        ts,
+        name: "pageview".into(),
+        visitor_id: who,
+        pathname: format!("/p{who}"),
+        ..Hit::default()
+    };
+    // 2,000 visitors, each one hit, 100 ms apart.
+    for i in 0..2_000u64 {
+        t.observe(&mk(i + 1, DAY + i as i64 * 100));
+    }
+    let examined = |t: &OpenVisits| t.stats.examined.load(Ordering::Relaxed);
+    let now = DAY + 200_000;
+    assert_eq!(t.drain(now, |v| assert!(!v.closed)), 2_000);
+    let after_first = examined(&t);
+    assert_eq!(after_first, 2_000);
+    // Nothing changed and nothing is due: a flush looks at no visit.
+    assert_eq!(t.drain(now + 1_000, |_| ()), 0);
+    assert_eq!(examined(&t), after_first);
+    // One visitor's hit: one visit looked at and written.
+    t.observe(&mk(7, now + 1_500));
+    let mut rows = Vec::new();
+    t.drain(now + 2_000, |v| rows.push(v.clone()));
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].visitor_id, rows[0].events()), (7, 2));
+    assert_eq!(examined(&t), after_first + 1);
+    // Each visit closes at its close time, not a flush earlier.
+    let first_close = Visit::first(&mk(1, DAY)).closes_at();
+    assert_eq!(t.drain(first_close - 1, |_| ()), 0);
+    // Visitor 3 gets a hit within its visit's span (no later close) that no
+    // flush writes before the close: the one visit written as it closes.
+    t.observe(&Hit {
+        name: "click".into(),
+        ..mk(3, DAY + 250)
+    });
+    let mut closed = Vec::new();
+    t.drain(first_close + 999, |v| {
+        closed.push((v.visitor_id, v.closed, v.events()))
+    });
+    assert_eq!(closed, vec![(3, true, 2)]);
+    // Visitors 1 to 10 (hits in the day's first second) were due; 7 was
+    // extended.
+    assert_eq!(t.stats.open.load(Ordering::Relaxed), 2_000 - 9);
+    assert_eq!(
+        t.snapshot().iter().filter(|v| v.visitor_id <= 10).count(),
+        1
+    );
+    // Far later every visit has closed by time, none changed: no version.
+    assert_eq!(t.drain(DAY + 86_400_000, |_| ()), 0);
+    assert_eq!(t.stats.open.load(Ordering::Relaxed), 0);
+    assert_eq!(t.stats.bytes.load(Ordering::Relaxed), 0);
+    assert!(t.snapshot().is_empty());
+}
+
 fn rss_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: usize = statm
