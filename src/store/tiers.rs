@@ -418,6 +418,11 @@ pub const TABLES: &[StoredTable] = &[
             "exact",
             "round_to",
             "min_visitors",
+            "visits",
+            "pageviews",
+            "events",
+            "counts",
+            "margin",
         ],
     ),
     // An atom's day is at most a month before the end of the release
@@ -426,7 +431,7 @@ pub const TABLES: &[StoredTable] = &[
         "export_atoms",
         Audit,
         Horizon("day", LINK_HORIZON_DAYS + 31),
-        &["partner", "finest", "site", "day", "keys"],
+        &["partner", "finest", "site", "day", "keys", "loose"],
     ),
     t(
         "export_budget",
