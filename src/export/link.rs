@@ -803,6 +803,18 @@ type LinearOptimum = (f64, Option<i64>, HashMap<usize, f64>);
 pub struct Cache {
     lp: HashMap<Key, Option<LinearOptimum>>,
     int: HashMap<Key, (Option<i64>, bool)>,
+    /// Per group (its hash): a solved program over it, for warm starts.
+    feasible: HashMap<u64, Option<Warm>>,
+}
+
+/// A solved linear program over a group (no objective) and its unknowns'
+/// columns: adding one bound to it and re-solving from its basis (the dual
+/// simplex) is far cheaper than a program solved anew.
+#[derive(Clone)]
+struct Warm {
+    solution: microlp::Solution,
+    xs: Vec<microlp::Variable>,
+    col: HashMap<usize, usize>,
 }
 
 fn direction(max: bool) -> OptimizationDirection {
@@ -951,6 +963,139 @@ fn repair(
     Ok(Some(outer + inner.iter().map(|v| point[v]).sum::<i64>()))
 }
 
+/// Integer bounds `[lo, hi]` of `sum(target)` over the linear relaxation of
+/// `comp`, when they are less than `protection` apart: `lo` the least value
+/// at which `sum <= lo` has a (linear) solution, `hi` the last before `sum
+/// >= hi + 1` has none. `None` when the relaxation reaches `protection`
+/// apart (the interval may be that wide). Each bound rests only on
+/// programs reported without solution: a solver wrongly reporting a
+/// solution can only widen them.
+fn narrow_bounds(
+    comp: &Component,
+    warm: &Warm,
+    target: &[usize],
+    at_base: i64,
+    protection: u64,
+) -> Option<(i64, i64)> {
+    let w = protection as i64;
+    let lo = (0..=at_base)
+        .find(|&l| !matches!(probe(comp, warm, target, ComparisonOp::Le, l), Probe::Infeasible))
+        .unwrap_or(at_base);
+    (1..=w)
+        .find(|&j| matches!(probe(comp, warm, target, ComparisonOp::Ge, lo + j), Probe::Infeasible))
+        .map(|j| (lo, lo + j - 1))
+}
+
+/// `sum(target)` at tacit's own counts, when they are a solution of every
+/// relation of `comp` (checked here in integers).
+fn base_value(comp: &Component, target: &[usize], base: &[Option<i64>]) -> Option<i64> {
+    comp.rows
+        .iter()
+        .all(|r| {
+            r.terms.iter().all(|&(v, _)| base[v].is_some()) && r.holds(|v| base[v].unwrap_or(0))
+        })
+        .then(|| target.iter().map(|&v| base[v]).sum::<Option<i64>>())
+        .flatten()
+}
+
+/// A solved program over `comp`, without objective (cached per group).
+fn warm(comp: &Component, cache: &mut Cache) -> Option<Warm> {
+    if let Some(hit) = cache.feasible.get(&comp.sig) {
+        return hit.clone();
+    }
+    let (p, xs) = comp.program(&[], OptimizationDirection::Minimize, false);
+    let found = p.solve().ok().and_then(|o| o.into_solution().ok()).map(|solution| Warm {
+        solution,
+        xs,
+        col: comp.vars.iter().enumerate().map(|(i, &v)| (v, i)).collect(),
+    });
+    cache.feasible.insert(comp.sig, found.clone());
+    found
+}
+
+/// What a warm-started program says of `sum(target)` with one bound added.
+enum Probe {
+    /// No solution, not even a fractional one.
+    Infeasible,
+    /// An integer solution of every relation: `sum(target)` there.
+    Integer(i64),
+    /// Fractional, or the solver stopped: nothing either way.
+    Unknown,
+}
+
+fn probe(comp: &Component, warm: &Warm, target: &[usize], op: ComparisonOp, rhs: i64) -> Probe {
+    let expr: Vec<(microlp::Variable, f64)> =
+        target.iter().map(|v| (warm.xs[warm.col[v]], 1.0)).collect();
+    match warm.solution.clone().add_constraint(&expr[..], op, rhs as f64) {
+        Err(microlp::Error::Infeasible) => Probe::Infeasible,
+        Err(_) => Probe::Unknown,
+        Ok(out) => match out.solution() {
+            None => Probe::Unknown,
+            Some(s) => {
+                let values: Vec<f64> = warm.xs.iter().map(|&x| s[x]).collect();
+                match comp.integer_point(&values) {
+                    Some(at) => Probe::Integer(target.iter().map(|t| at[t]).sum()),
+                    None => Probe::Unknown,
+                }
+            }
+        },
+    }
+}
+
+/// The cheap search on one linked group, from tacit's own counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cheap {
+    /// Two integer solutions, `sum(target)` at least the protection apart
+    /// there (least, most).
+    Wide(i64, i64),
+    /// The integer interval is proven narrower than the protection; two
+    /// integer solutions found in it (least, most).
+    Narrow(i64, i64),
+    /// Undecided: the full search decides.
+    Unknown,
+}
+
+/// Two integer solutions of `comp` at least `protection` apart in
+/// `sum(target)`, looked for by warm-started programs with one bound
+/// added: first `at_base + protection` or more (tacit's counts, also a
+/// solution, the other point), else the least integer value `l` (the first
+/// `sum <= lo`, `lo = 0, 1, ...`, with a solution, that solution integral)
+/// and then `l + protection` or more. When that last program has no
+/// solution at all, the partner's integer interval lies within `[l, l +
+/// protection)`: proven narrow. Points are checked in integers; a solver
+/// wrongly reporting no solution can only make a cell look narrower (more
+/// withheld).
+fn cheap_sides(
+    comp: &Component,
+    warm: &Warm,
+    target: &[usize],
+    at_base: i64,
+    protection: u64,
+) -> Cheap {
+    let w = protection as i64;
+    if let Probe::Integer(v) = probe(comp, warm, target, ComparisonOp::Ge, at_base + w) {
+        if v - at_base >= w {
+            return Cheap::Wide(at_base, v);
+        }
+    }
+    for lo in 0..=at_base {
+        match probe(comp, warm, target, ComparisonOp::Le, lo) {
+            Probe::Infeasible => continue,
+            Probe::Unknown => return Cheap::Unknown,
+            Probe::Integer(l) => {
+                // No solution below `lo`, so `l` (at most `lo`) is `lo`,
+                // the least integer value.
+                return match probe(comp, warm, target, ComparisonOp::Ge, l + w) {
+                    Probe::Integer(h) if h - l >= w => Cheap::Wide(l, h),
+                    Probe::Infeasible if l == lo => Cheap::Narrow(l, at_base),
+                    _ => Cheap::Unknown,
+                };
+            }
+        }
+    }
+    Cheap::Unknown
+}
+
 /// The least and most of `sum(target)` at integer solutions of `comp`
 /// found, and whether both are the integer optima. `base` (tacit's own
 /// counts, an integer solution) is one of them; the other side is looked
@@ -962,14 +1107,7 @@ fn integer_sides(
     protection: u64,
     cache: &mut Cache,
 ) -> Result<(Option<i64>, Option<i64>, bool), LinkCheckError> {
-    let at_base: Option<i64> = comp
-        .rows
-        .iter()
-        .all(|r| {
-            r.terms.iter().all(|&(v, _)| base[v].is_some()) && r.holds(|v| base[v].unwrap_or(0))
-        })
-        .then(|| target.iter().map(|&v| base[v]).sum::<Option<i64>>())
-        .flatten();
+    let at_base = base_value(comp, target, base);
     let side = |max: bool, cache: &mut Cache| -> Result<(Option<i64>, bool), LinkCheckError> {
         match solve_lp(comp, target, max, cache)? {
             None => Ok((None, false)),
@@ -1108,6 +1246,8 @@ fn audit_cells(
     protection: u64,
     new: Option<usize>,
     wanted: &dyn Fn(usize) -> bool,
+    required: &dyn Fn(usize) -> u64,
+    widths: bool,
     cache: &mut Cache,
 ) -> Result<BTreeMap<usize, Bounds>, LinkCheckError> {
     let rows = partner_rows(m, cells, new);
@@ -1188,8 +1328,65 @@ fn audit_cells(
         };
         let mut verdict = None;
         let mut last = None;
+        // First the cheap search (warm-started programs): one part moved
+        // what the cell needs away, the other parts at tacit's own counts.
+        let need = required(t);
+        let at_base: Option<Vec<i64>> = parts
+            .iter()
+            .map(|(r, target)| base_value(&comps[r], target, &base))
+            .collect();
+        if let Some(values) = at_base {
+            let total = pinned + values.iter().sum::<i64>();
+            let single = parts.len() == 1;
+            for ((r, target), b) in parts.iter().zip(values) {
+                let comp = &comps[r];
+                if comp.vars.len() > WHOLE_VARIABLES {
+                    continue;
+                }
+                let Some(w) = warm(comp, cache) else { continue };
+                let bounds = |l: i64, h: i64| Bounds {
+                    low: f64::NAN,
+                    high: f64::NAN,
+                    least: Some(total - b + l),
+                    most: Some(total - b + h),
+                    exact: false,
+                };
+                if widths {
+                    // How narrow the margins alone leave it: linear
+                    // bounds, probed one integer at a time.
+                    if single {
+                        verdict = Some(match narrow_bounds(comp, &w, target, b, protection) {
+                            Some((lo, hi)) => Bounds {
+                                low: (total - b + lo) as f64,
+                                high: (total - b + hi) as f64,
+                                least: None,
+                                most: None,
+                                exact: false,
+                            },
+                            None => bounds(b, b + protection as i64),
+                        });
+                    }
+                    break;
+                }
+                match cheap_sides(comp, &w, target, b, need) {
+                    Cheap::Wide(l, h) => {
+                        verdict = Some(bounds(l, h));
+                        break;
+                    }
+                    // Proven narrower than it needs to be: withheld more.
+                    Cheap::Narrow(l, h) if single => {
+                        verdict = Some(bounds(l, h));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let found_cheaply = verdict.is_some();
+        if debug {
+            eprintln!("  cell {t} witness {found_cheaply} {:?}", started.elapsed());
+        }
         let whole = parts.keys().all(|r| comps[r].vars.len() <= WHOLE_VARIABLES);
-        for cap in LEVELS.into_iter().filter(|_| !whole) {
+        for cap in LEVELS.into_iter().filter(|_| !whole && !found_cheaply) {
             let mut found = Vec::with_capacity(parts.len());
             for (r, target) in &parts {
                 let comp = &comps[r];
@@ -1302,6 +1499,8 @@ pub fn audit(
         protection,
         None,
         &|_| true,
+        &|_| protection,
+        false,
         &mut Cache::default(),
     )
 }
@@ -1342,13 +1541,15 @@ pub fn protect(
     }
     let debug = std::env::var("TACIT_AUDIT_DEBUG").is_ok();
     for _ in 0..MAX_ROUNDS {
-        let results = audit_cells(
+        let mut results = audit_cells(
             cells,
             &m,
             &base,
             protection,
             Some(new),
             &|t| !passed[t],
+            &|t| required.get(&t).copied().unwrap_or(protection),
+            false,
             &mut cache,
         )?;
         let unknown: Vec<usize> = results
@@ -1364,11 +1565,35 @@ pub fn protect(
                 protection,
                 None,
                 &|t| unknown.contains(&t),
+                &|_| protection,
+                true,
                 &mut cache,
             )?;
             for &t in &unknown {
                 let w = alone.get(&t).map_or(protection, |b| b.width_at_most());
                 required.insert(t, w.min(protection));
+            }
+            // Cells that may pass with less than the protection: searched
+            // again in full (the cheap search only proved them narrower
+            // than the protection).
+            let again: Vec<usize> = unknown
+                .iter()
+                .copied()
+                .filter(|t| required[t] < protection)
+                .collect();
+            if !again.is_empty() {
+                let redone = audit_cells(
+                    cells,
+                    &m,
+                    &base,
+                    protection,
+                    Some(new),
+                    &|t| again.contains(&t),
+                    &|t| required.get(&t).copied().unwrap_or(protection),
+                    false,
+                    &mut cache,
+                )?;
+                results.extend(redone);
             }
         }
         let mut chosen: Vec<usize> = Vec::new();
