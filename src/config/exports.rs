@@ -321,7 +321,6 @@ pub fn validate_all(raw: &[RawExport], sites: &[String]) -> Result<Vec<ExportSpe
         }
         out.push(spec);
     }
-    // super::partners::check_audit_scope(&out)?;
     super::partners::link(&mut out)?;
     Ok(out)
 }

@@ -42,57 +42,6 @@ pub fn check_source(
     Ok(source)
 }
 
-/// Refuse what the partner audit (`export::link`) cannot protect: among
-/// one partner's exports without noise, two period lengths (days and the
-/// week that sums them), or two breakdowns over a common site that share a
-/// dimension (`country × device` and `country × browser`). Either links
-/// the partner's releases into one system across tables, which the audit
-/// does not check within its bounded search; each was shown attackable
-/// from the files and their public margins (`tests/it/exports_audit.rs`).
-/// Exports with noise (`epsilon`) add no equation and are not restricted.
-pub fn check_audit_scope(out: &[ExportSpec]) -> Result<(), SpecError> {
-    for (k, e) in out.iter().enumerate() {
-        if e.dp.is_some() {
-            continue;
-        }
-        let exact = out[..k]
-            .iter()
-            .filter(|o| o.partner == e.partner && o.dp.is_none());
-        for other in exact {
-            if other.period != e.period {
-                return Err(err(
-                    k,
-                    &e.name,
-                    "period",
-                    format!(
-                        "partner {:?} also receives {:?} ({}) without noise; the partner audit protects releases of one period length per partner, and releases of two (days and the week they add up to) let a partner narrow withheld cells. Release one period length to this partner, or add noise (epsilon) to one of them",
-                        e.partner, other.name, other.period.adjective()
-                    ),
-                ));
-            }
-            let shared_site = e.sites.iter().any(|s| other.sites.contains(s));
-            if let Some(d) = e
-                .dimensions
-                .iter()
-                .find(|d| shared_site && other.dimensions.contains(d))
-            {
-                return Err(err(
-                    k,
-                    &e.name,
-                    "dimensions",
-                    format!(
-                        "partner {:?} also receives {:?} without noise, which breaks down by {} too; the partner audit protects breakdowns of one partner that share no dimension, and two that do (country × device, country × browser) let a partner narrow withheld cells. Merge them into one export, or add noise (epsilon) to one of them",
-                        e.partner,
-                        other.name,
-                        d.name()
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Check that each partner's exports share a source, and set each one's
 /// `finest` dimensions: every non-time dimension of the partner's exports.
 pub fn link(out: &mut [ExportSpec]) -> Result<(), SpecError> {
