@@ -805,6 +805,9 @@ pub struct Cache {
     int: HashMap<Key, (Option<i64>, bool)>,
     /// Per group (its hash): a solved program over it, for warm starts.
     feasible: HashMap<u64, Option<Warm>>,
+    /// Per group (its hash): the integer solutions found so far (values in
+    /// the group's order of unknowns), tacit's own counts first.
+    points: HashMap<u64, Vec<Vec<i64>>>,
 }
 
 /// A solved linear program over a group (no objective) and its unknowns'
@@ -974,15 +977,19 @@ fn narrow_bounds(
     comp: &Component,
     warm: &Warm,
     target: &[usize],
+    found: &mut Vec<Vec<i64>>,
     at_base: i64,
     protection: u64,
 ) -> Option<(i64, i64)> {
     let w = protection as i64;
+    let mut probe = |op, rhs| probe(comp, warm, target, found, op, rhs, at_base);
     let lo = (0..=at_base)
-        .find(|&l| !matches!(probe(comp, warm, target, ComparisonOp::Le, l), Probe::Infeasible))
+        .find(|&l| !matches!(probe(ComparisonOp::Le, l), Probe::Infeasible))
         .unwrap_or(at_base);
+    // At or below tacit's own value there is a solution (its own).
     (1..=w)
-        .find(|&j| matches!(probe(comp, warm, target, ComparisonOp::Ge, lo + j), Probe::Infeasible))
+        .filter(|&j| lo + j > at_base)
+        .find(|&j| matches!(probe(ComparisonOp::Ge, lo + j), Probe::Infeasible))
         .map(|j| (lo, lo + j - 1))
 }
 
@@ -999,18 +1006,33 @@ fn base_value(comp: &Component, target: &[usize], base: &[Option<i64>]) -> Optio
 }
 
 /// A solved program over `comp`, without objective (cached per group).
-fn warm(comp: &Component, cache: &mut Cache) -> Option<Warm> {
-    if let Some(hit) = cache.feasible.get(&comp.sig) {
-        return hit.clone();
-    }
-    let (p, xs) = comp.program(&[], OptimizationDirection::Minimize, false);
-    let found = p.solve().ok().and_then(|o| o.into_solution().ok()).map(|solution| Warm {
-        solution,
-        xs,
-        col: comp.vars.iter().enumerate().map(|(i, &v)| (v, i)).collect(),
-    });
-    cache.feasible.insert(comp.sig, found.clone());
+fn warm<'a>(comp: &Component, feasible: &'a mut HashMap<u64, Option<Warm>>) -> Option<&'a Warm> {
+    feasible
+        .entry(comp.sig)
+        .or_insert_with(|| {
+            let (p, xs) = comp.program(&[], OptimizationDirection::Minimize, false);
+            p.solve()
+                .ok()
+                .and_then(|o| o.into_solution().ok())
+                .map(|solution| Warm {
+                    solution,
+                    xs,
+                    col: comp.vars.iter().enumerate().map(|(i, &v)| (v, i)).collect(),
+                })
+        })
+        .as_ref()
+}
+
+/// The least and most of `sum(target)` over the integer solutions found.
+fn spread(warm: &Warm, found: &[Vec<i64>], target: &[usize]) -> Option<(i64, i64)> {
+    let cols: Vec<usize> = target.iter().map(|v| warm.col[v]).collect();
     found
+        .iter()
+        .map(|p| cols.iter().map(|&c| p[c]).sum::<i64>())
+        .fold(None, |acc, v| match acc {
+            None => Some((v, v)),
+            Some((l, h)) => Some((l.min(v), h.max(v))),
+        })
 }
 
 /// What a warm-started program says of `sum(target)` with one bound added.
@@ -1023,10 +1045,35 @@ enum Probe {
     Unknown,
 }
 
-fn probe(comp: &Component, warm: &Warm, target: &[usize], op: ComparisonOp, rhs: i64) -> Probe {
-    let expr: Vec<(microlp::Variable, f64)> =
-        target.iter().map(|v| (warm.xs[warm.col[v]], 1.0)).collect();
-    match warm.solution.clone().add_constraint(&expr[..], op, rhs as f64) {
+/// Each integer solution found is kept in `found`: it may certify other
+/// cells of the group.
+fn probe(
+    comp: &Component,
+    warm: &Warm,
+    target: &[usize],
+    found: &mut Vec<Vec<i64>>,
+    op: ComparisonOp,
+    rhs: i64,
+    at_base: i64,
+) -> Probe {
+    // One unknown bounded beyond tacit's own value: the group's solutions
+    // are convex and include tacit's, so `sum >= rhs` (`<=`) has one
+    // exactly when `sum = rhs` has one; fixing the unknown re-solves from
+    // the basis without refactorizing for a new row.
+    let beyond = match op {
+        ComparisonOp::Ge => rhs > at_base,
+        ComparisonOp::Le => rhs <= at_base,
+        _ => false,
+    };
+    let solved = if target.len() == 1 && beyond {
+        let x = warm.xs[warm.col[&target[0]]];
+        warm.solution.clone().fix_var(x, rhs as f64)
+    } else {
+        let expr: Vec<(microlp::Variable, f64)> =
+            target.iter().map(|v| (warm.xs[warm.col[v]], 1.0)).collect();
+        warm.solution.clone().add_constraint(&expr[..], op, rhs as f64)
+    };
+    match solved {
         Err(microlp::Error::Infeasible) => Probe::Infeasible,
         Err(_) => Probe::Unknown,
         Ok(out) => match out.solution() {
@@ -1034,7 +1081,10 @@ fn probe(comp: &Component, warm: &Warm, target: &[usize], op: ComparisonOp, rhs:
             Some(s) => {
                 let values: Vec<f64> = warm.xs.iter().map(|&x| s[x]).collect();
                 match comp.integer_point(&values) {
-                    Some(at) => Probe::Integer(target.iter().map(|t| at[t]).sum()),
+                    Some(at) => {
+                        found.push(comp.vars.iter().map(|v| at[v]).collect());
+                        Probe::Integer(target.iter().map(|t| at[t]).sum())
+                    }
                     None => Probe::Unknown,
                 }
             }
@@ -1069,29 +1119,33 @@ fn cheap_sides(
     comp: &Component,
     warm: &Warm,
     target: &[usize],
+    found: &mut Vec<Vec<i64>>,
     at_base: i64,
     protection: u64,
 ) -> Cheap {
     let w = protection as i64;
-    if let Probe::Integer(v) = probe(comp, warm, target, ComparisonOp::Ge, at_base + w) {
+    let mut probe = |op, rhs| probe(comp, warm, target, found, op, rhs, at_base);
+    if let Probe::Integer(v) = probe(ComparisonOp::Ge, at_base + w) {
         if v - at_base >= w {
             return Cheap::Wide(at_base, v);
         }
     }
     for lo in 0..=at_base {
-        match probe(comp, warm, target, ComparisonOp::Le, lo) {
+        let low = match probe(ComparisonOp::Le, lo) {
             Probe::Infeasible => continue,
-            Probe::Unknown => return Cheap::Unknown,
-            Probe::Integer(l) => {
-                // No solution below `lo`, so `l` (at most `lo`) is `lo`,
-                // the least integer value.
-                return match probe(comp, warm, target, ComparisonOp::Ge, l + w) {
-                    Probe::Integer(h) if h - l >= w => Cheap::Wide(l, h),
-                    Probe::Infeasible if l == lo => Cheap::Narrow(l, at_base),
-                    _ => Cheap::Unknown,
-                };
-            }
+            Probe::Integer(l) => Some(l),
+            Probe::Unknown => None,
+        };
+        // No solution below `lo`: every integer solution gives `lo` or
+        // more (and `low`, at most `lo`, is `lo`).
+        if lo + w <= at_base {
+            return low.map_or(Cheap::Unknown, |l| Cheap::Wide(l, at_base));
         }
+        return match (probe(ComparisonOp::Ge, lo + w), low) {
+            (Probe::Integer(h), Some(l)) => Cheap::Wide(l, h),
+            (Probe::Infeasible, _) => Cheap::Narrow(low.unwrap_or(at_base), at_base),
+            _ => Cheap::Unknown,
+        };
     }
     Cheap::Unknown
 }
@@ -1343,7 +1397,13 @@ fn audit_cells(
                 if comp.vars.len() > WHOLE_VARIABLES {
                     continue;
                 }
-                let Some(w) = warm(comp, cache) else { continue };
+                let Cache {
+                    feasible, points, ..
+                } = &mut *cache;
+                let Some(w) = warm(comp, feasible) else { continue };
+                let found = points.entry(comp.sig).or_insert_with(|| {
+                    vec![comp.vars.iter().map(|&v| base[v].unwrap_or(0)).collect()]
+                });
                 let bounds = |l: i64, h: i64| Bounds {
                     low: f64::NAN,
                     high: f64::NAN,
@@ -1355,7 +1415,7 @@ fn audit_cells(
                     // How narrow the margins alone leave it: linear
                     // bounds, probed one integer at a time.
                     if single {
-                        verdict = Some(match narrow_bounds(comp, &w, target, b, protection) {
+                        verdict = Some(match narrow_bounds(comp, w, target, found, b, protection) {
                             Some((lo, hi)) => Bounds {
                                 low: (total - b + lo) as f64,
                                 high: (total - b + hi) as f64,
@@ -1368,7 +1428,21 @@ fn audit_cells(
                     }
                     break;
                 }
-                match cheap_sides(comp, &w, target, b, need) {
+                // Solutions found for other cells may already do.
+                if let Some((l, h)) = spread(w, found, target) {
+                    if h - l >= need as i64 {
+                        verdict = Some(bounds(l, h));
+                        if debug {
+                            eprintln!("    spread");
+                        }
+                        break;
+                    }
+                }
+                let c = cheap_sides(comp, w, target, found, b, need);
+                if debug {
+                    eprintln!("    cheap {c:?} points {}", found.len());
+                }
+                match c {
                     Cheap::Wide(l, h) => {
                         verdict = Some(bounds(l, h));
                         break;
