@@ -1394,7 +1394,7 @@ fn audit_cells(
             let single = parts.len() == 1;
             for ((r, target), b) in parts.iter().zip(values) {
                 let comp = &comps[r];
-                if comp.vars.len() > WHOLE_VARIABLES {
+                if comp.vars.len() > MAX_VARIABLES {
                     continue;
                 }
                 let Cache {
@@ -1411,34 +1411,11 @@ fn audit_cells(
                     most: Some(total - b + h),
                     exact: false,
                 };
-                if widths {
-                    // How narrow the margins alone leave it: linear
-                    // bounds, probed one integer at a time.
-                    if single {
-                        verdict = Some(match narrow_bounds(comp, w, target, found, b, protection) {
-                            Some((lo, hi)) => Bounds {
-                                low: (total - b + lo) as f64,
-                                high: (total - b + hi) as f64,
-                                least: None,
-                                most: None,
-                                exact: false,
-                            },
-                            None => bounds(b, b + protection as i64),
-                        });
-                    }
-                    break;
-                }
                 // Solutions found for other cells may already do.
-                if let Some((l, h)) = spread(w, found, target) {
-                    if h - l >= need as i64 {
-                        verdict = Some(bounds(l, h));
-                        if debug {
-                            eprintln!("    spread");
-                        }
-                        break;
-                    }
-                }
-                let c = cheap_sides(comp, w, target, found, b, need);
+                let c = match spread(w, found, target) {
+                    Some((l, h)) if h - l >= need as i64 => Cheap::Wide(l, h),
+                    _ => cheap_sides(comp, w, target, found, b, need),
+                };
                 if debug {
                     eprintln!("    cheap {c:?} points {}", found.len());
                 }
@@ -1448,8 +1425,19 @@ fn audit_cells(
                         break;
                     }
                     // Proven narrower than it needs to be: withheld more.
+                    // With `widths`, also how narrow: linear bounds, probed
+                    // one integer at a time.
                     Cheap::Narrow(l, h) if single => {
-                        verdict = Some(bounds(l, h));
+                        let mut v = bounds(l, h);
+                        if widths {
+                            if let Some((lo, hi)) =
+                                narrow_bounds(comp, w, target, found, b, protection)
+                            {
+                                v.low = (total - b + lo) as f64;
+                                v.high = (total - b + hi) as f64;
+                            }
+                        }
+                        verdict = Some(v);
                     }
                     _ => {}
                 }
@@ -1574,7 +1562,7 @@ pub fn audit(
         None,
         &|_| true,
         &|_| protection,
-        false,
+        true,
         &mut Cache::default(),
     )
 }
