@@ -1041,7 +1041,9 @@ enum Probe {
     Infeasible,
     /// An integer solution of every relation: `sum(target)` there.
     Integer(i64),
-    /// Fractional, or the solver stopped: nothing either way.
+    /// A fractional solution (the values of the group's unknowns).
+    Fractional(Vec<f64>),
+    /// The solver stopped: nothing either way.
     Unknown,
 }
 
@@ -1085,7 +1087,7 @@ fn probe(
                         found.push(comp.vars.iter().map(|v| at[v]).collect());
                         Probe::Integer(target.iter().map(|t| at[t]).sum())
                     }
-                    None => Probe::Unknown,
+                    None => Probe::Fractional(values),
                 }
             }
         },
@@ -1124,26 +1126,40 @@ fn cheap_sides(
     protection: u64,
 ) -> Cheap {
     let w = protection as i64;
-    let mut probe = |op, rhs| probe(comp, warm, target, found, op, rhs, at_base);
-    if let Probe::Integer(v) = probe(ComparisonOp::Ge, at_base + w) {
+    // An integer solution for a probe: its own, or a fractional one
+    // repaired (its integral unknowns kept, the rest solved in integers
+    // toward `max`, checked against every relation).
+    let mut point = |op, rhs, max: bool| -> Option<Option<i64>> {
+        match probe(comp, warm, target, found, op, rhs, at_base) {
+            Probe::Infeasible => None,
+            Probe::Integer(v) => Some(Some(v)),
+            Probe::Fractional(values) => {
+                let at: HashMap<usize, f64> = comp.vars.iter().copied().zip(values).collect();
+                Some(repair(comp, &at, target, max).ok().flatten())
+            }
+            Probe::Unknown => Some(None),
+        }
+    };
+    if let Some(Some(v)) = point(ComparisonOp::Ge, at_base + w, true) {
         if v - at_base >= w {
             return Cheap::Wide(at_base, v);
         }
     }
     for lo in 0..=at_base {
-        let low = match probe(ComparisonOp::Le, lo) {
-            Probe::Infeasible => continue,
-            Probe::Integer(l) => Some(l),
-            Probe::Unknown => None,
-        };
         // No solution below `lo`: every integer solution gives `lo` or
-        // more (and `low`, at most `lo`, is `lo`).
-        if lo + w <= at_base {
-            return low.map_or(Cheap::Unknown, |l| Cheap::Wide(l, at_base));
+        // more.
+        let Some(low) = point(ComparisonOp::Le, lo, false) else {
+            continue;
+        };
+        if let Some(l) = low.filter(|&l| at_base - l >= w) {
+            return Cheap::Wide(l, at_base);
         }
-        return match (probe(ComparisonOp::Ge, lo + w), low) {
-            (Probe::Integer(h), Some(l)) => Cheap::Wide(l, h),
-            (Probe::Infeasible, _) => Cheap::Narrow(low.unwrap_or(at_base), at_base),
+        if lo + w <= at_base {
+            return Cheap::Unknown;
+        }
+        return match (point(ComparisonOp::Ge, lo + w, true), low) {
+            (Some(Some(h)), Some(l)) if h - l >= w => Cheap::Wide(l, h),
+            (None, _) => Cheap::Narrow(low.unwrap_or(at_base).min(at_base), at_base),
             _ => Cheap::Unknown,
         };
     }
