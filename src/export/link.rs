@@ -1134,10 +1134,20 @@ fn cheap_sides(
             Probe::Infeasible => None,
             Probe::Integer(v) => Some(Some(v)),
             Probe::Fractional(values) => {
+                let nf = values.iter().filter(|x| (*x - x.round()).abs() > 1e-6).count();
                 let at: HashMap<usize, f64> = comp.vars.iter().copied().zip(values).collect();
-                Some(repair(comp, &at, target, max).ok().flatten())
+                let r = repair(comp, &at, target, max);
+                if std::env::var("TACIT_AUDIT_DEBUG").is_ok() {
+                    eprintln!("    fractional {nf}: repaired {r:?}");
+                }
+                Some(r.ok().flatten())
             }
-            Probe::Unknown => Some(None),
+            Probe::Unknown => {
+                if std::env::var("TACIT_AUDIT_DEBUG").is_ok() {
+                    eprintln!("    probe stopped");
+                }
+                Some(None)
+            }
         }
     };
     if let Some(Some(v)) = point(ComparisonOp::Ge, at_base + w, true) {
@@ -1464,7 +1474,7 @@ fn audit_cells(
             eprintln!("  cell {t} witness {found_cheaply} {:?}", started.elapsed());
         }
         let whole = parts.keys().all(|r| comps[r].vars.len() <= WHOLE_VARIABLES);
-        for cap in LEVELS.into_iter().filter(|_| !whole && !found_cheaply) {
+        for cap in LEVELS.into_iter().filter(|_| !found_cheaply) {
             let mut found = Vec::with_capacity(parts.len());
             for (r, target) in &parts {
                 let comp = &comps[r];
@@ -1490,7 +1500,7 @@ fn audit_cells(
                         .collect::<Vec<_>>()
                 );
             }
-            if b.protected(protection) || b.exact {
+            if b.certified() >= need || b.exact {
                 verdict = Some(b);
                 break;
             }
