@@ -1128,27 +1128,26 @@ fn cheap_sides(
     let w = protection as i64;
     // An integer solution for a probe: its own, or a fractional one
     // repaired (its integral unknowns kept, the rest solved in integers
-    // toward `max`, checked against every relation).
-    let mut point = |op, rhs, max: bool| -> Option<Option<i64>> {
-        match probe(comp, warm, target, found, op, rhs, at_base) {
-            Probe::Infeasible => None,
-            Probe::Integer(v) => Some(Some(v)),
-            Probe::Fractional(values) => {
-                let nf = values.iter().filter(|x| (*x - x.round()).abs() > 1e-6).count();
-                let at: HashMap<usize, f64> = comp.vars.iter().copied().zip(values).collect();
-                let r = repair(comp, &at, target, max);
-                if std::env::var("TACIT_AUDIT_DEBUG").is_ok() {
-                    eprintln!("    fractional {nf}: repaired {r:?}");
+    // toward `max`, checked against every relation), or, upward, that of
+    // a probe a little further (another vertex). `None`: no solution.
+    let mut point = |op, rhs: i64, max: bool| -> Option<Option<i64>> {
+        let tries = if matches!(op, ComparisonOp::Ge) { 4 } else { 1 };
+        for extra in 0..tries {
+            match probe(comp, warm, target, found, op, rhs + extra, at_base) {
+                Probe::Infeasible if extra == 0 => return None,
+                Probe::Infeasible => return Some(None),
+                Probe::Integer(v) => return Some(Some(v)),
+                Probe::Fractional(values) => {
+                    let at: HashMap<usize, f64> =
+                        comp.vars.iter().copied().zip(values).collect();
+                    if let Ok(Some(v)) = repair(comp, &at, target, max) {
+                        return Some(Some(v));
+                    }
                 }
-                Some(r.ok().flatten())
-            }
-            Probe::Unknown => {
-                if std::env::var("TACIT_AUDIT_DEBUG").is_ok() {
-                    eprintln!("    probe stopped");
-                }
-                Some(None)
+                Probe::Unknown => return Some(None),
             }
         }
+        Some(None)
     };
     if let Some(Some(v)) = point(ComparisonOp::Ge, at_base + w, true) {
         if v - at_base >= w {
@@ -1170,7 +1169,11 @@ fn cheap_sides(
         return match (point(ComparisonOp::Ge, lo + w, true), low) {
             (Some(Some(h)), Some(l)) if h - l >= w => Cheap::Wide(l, h),
             (None, _) => Cheap::Narrow(low.unwrap_or(at_base).min(at_base), at_base),
-            _ => Cheap::Unknown,
+            // Every solution found so far, this search's included.
+            _ => match spread(warm, found, target) {
+                Some((l, h)) if h - l >= w => Cheap::Wide(l, h),
+                _ => Cheap::Unknown,
+            },
         };
     }
     Cheap::Unknown
@@ -1552,6 +1555,9 @@ fn audit_cells(
                 b
             }
         };
+        if debug && !found_cheaply {
+            eprintln!("  full {t}: {b:?} need {need} {:?}", started.elapsed());
+        }
         out.insert(t, b);
     }
     if debug {
