@@ -1445,9 +1445,6 @@ fn audit_cells(
                     Some((l, h)) if h - l >= need as i64 => Cheap::Wide(l, h),
                     _ => cheap_sides(comp, w, target, found, b, need),
                 };
-                if debug {
-                    eprintln!("    cheap {c:?} points {}", found.len());
-                }
                 match c {
                     Cheap::Wide(l, h) => {
                         verdict = Some(bounds(l, h));
@@ -1473,9 +1470,6 @@ fn audit_cells(
             }
         }
         let found_cheaply = verdict.is_some();
-        if debug {
-            eprintln!("  cell {t} witness {found_cheaply} {:?}", started.elapsed());
-        }
         let whole = parts.keys().all(|r| comps[r].vars.len() <= WHOLE_VARIABLES);
         for cap in LEVELS.into_iter().filter(|_| !found_cheaply) {
             let mut found = Vec::with_capacity(parts.len());
