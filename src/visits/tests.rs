@@ -10,16 +10,16 @@ mod rule;
 
 use rule::{RawHit, RuleVisit};
 
-fn hit(r: &RawHit, ids: &mut HashMap<(String, i32), u64>) -> Hit {
+fn hit<'a>(r: &'a RawHit, ids: &mut HashMap<(String, i32), u64>) -> Hit<'a> {
     let n = ids.len() as u64 + 1;
     let visitor_id = *ids.entry((r.who.clone(), day_of(r.ts))).or_insert(n);
     Hit {
-        site: r.site.clone(),
+        site: &r.site,
         ts: r.ts,
-        name: r.name.clone(),
+        name: &r.name,
         visitor_id,
-        pathname: r.path.clone(),
-        referrer_source: r.source.clone(),
+        pathname: &r.path,
+        referrer_source: &r.source,
         engaged_ms: r.engaged_ms,
         ..Hit::default()
     }
@@ -68,11 +68,11 @@ fn live(hits: &[RawHit], table: &OpenVisits, flush_ms: i64, until: i64) -> Vec<R
             entry: v.entry_page().to_string(),
             exit: v.exit_page().to_string(),
             source: v.referrer_source.clone(),
-            names: v.steps.iter().map(|s| s.name.to_string()).collect(),
+            names: v.steps.iter().map(|s| s.name().to_string()).collect(),
             pages: v
                 .steps
                 .iter()
-                .filter_map(|s| s.path.as_deref().map(str::to_string))
+                .filter_map(|s| s.path().map(str::to_string))
                 .collect(),
             engaged_ms: v.engaged_ms,
             site: v.site,
@@ -142,14 +142,16 @@ fn the_gap_is_counted_in_whole_seconds() {
 
 #[test]
 fn a_late_hit_that_closes_a_gap_merges_and_retracts() {
-    let mk = |ts: i64, path: &str| Hit {
-        site: "s".into(),
-        ts,
-        name: "pageview".into(),
-        visitor_id: 9,
-        pathname: path.into(),
-        ..Hit::default()
-    };
+    fn mk(ts: i64, path: &str) -> Hit<'_> {
+        Hit {
+            site: "s",
+            ts,
+            name: "pageview",
+            visitor_id: 9,
+            pathname: path,
+            ..Hit::default()
+        }
+    }
     let t = OpenVisits::new(1 << 20);
     t.observe(&mk(DAY, "/a"));
     t.observe(&mk(DAY + 1_801_500, "/b"));
@@ -239,12 +241,13 @@ fn anonymous_hits_join_no_visit_and_a_purge_forgets_the_site() {
 #[test]
 fn a_flush_looks_only_at_what_changed_and_closes_on_time() {
     let t = OpenVisits::new(64 << 20);
+    let paths: Vec<String> = (0..=2_000u64).map(|who| format!("/p{who}")).collect();
     let mk = |who: u64, ts: i64| Hit {
-        site: "s".into(),
+        site: "s",
         ts,
-        name: "pageview".into(),
+        name: "pageview",
         visitor_id: who,
-        pathname: format!("/p{who}"),
+        pathname: &paths[who as usize],
         ..Hit::default()
     };
     // 2,000 visitors, each one hit, 100 ms apart.
