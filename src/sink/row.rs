@@ -447,8 +447,8 @@ mod tests {
         let mut v = Visit::first(&h);
         v.add(&visits::Hit {
             ts: h.ts + 5,
-            name: "signup".into(),
-            ..h.clone()
+            name: "signup",
+            ..h
         });
         v.version = 77;
         let mut row = Vec::new();

@@ -180,11 +180,11 @@ fn memory_is_bounded_and_the_oldest_visits_close_early() {
     let mut written = 0;
     for i in 0..5_000u64 {
         t.observe(&Hit {
-            site: "s".into(),
+            site: "s",
             ts: DAY + i as i64 * 10,
-            name: "pageview".into(),
+            name: "pageview",
             visitor_id: i + 1,
-            pathname: "/some/page".into(),
+            pathname: "/some/page",
             ..Hit::default()
         });
         let b = t.stats.bytes.load(Ordering::Relaxed) as usize;
@@ -210,22 +210,19 @@ fn memory_is_bounded_and_the_oldest_visits_close_early() {
 fn anonymous_hits_join_no_visit_and_a_purge_forgets_the_site() {
     let t = OpenVisits::new(1 << 20);
     let h = Hit {
-        site: "s".into(),
+        site: "s",
         ts: DAY,
-        name: "pageview".into(),
+        name: "pageview",
         ..Hit::default()
     };
     t.observe(&h);
     assert_eq!(t.snapshot().len(), 0);
     assert_eq!(t.stats.anonymous_hits.load(Ordering::Relaxed), 1);
-    t.observe(&Hit {
-        visitor_id: 1,
-        ..h.clone()
-    });
+    t.observe(&Hit { visitor_id: 1, ..h });
     t.observe(&Hit {
         visitor_id: 2,
-        site: "other".into(),
-        ..h.clone()
+        site: "other",
+        ..h
     });
     assert_eq!(t.purge("s", DAY + 1), 1);
     let left = t.snapshot();
@@ -233,7 +230,7 @@ fn anonymous_hits_join_no_visit_and_a_purge_forgets_the_site() {
     assert_eq!(left[0].site, "other");
     assert!(t.covers(&Hit {
         visitor_id: 2,
-        site: "other".into(),
+        site: "other",
         ..h
     }));
 }
@@ -275,7 +272,7 @@ fn a_flush_looks_only_at_what_changed_and_closes_on_time() {
     // Visitor 3 gets a hit within its visit's span (no later close) that no
     // flush writes before the close: the one visit written as it closes.
     t.observe(&Hit {
-        name: "click".into(),
+        name: "click",
         ..mk(3, DAY + 250)
     });
     let mut closed = Vec::new();
@@ -324,15 +321,15 @@ fn memory_of_100k_open_visits() {
     for i in 0..100_000u64 {
         for k in 0..3 {
             t.observe(&Hit {
-                site: "example.com".into(),
+                site: "example.com",
                 ts: DAY + (i as i64) * 10 + k * 60_000,
-                name: "pageview".into(),
+                name: "pageview",
                 visitor_id: i + 1,
-                pathname: paths[((i + k as u64) % 4) as usize].into(),
-                referrer_source: "Google".into(),
-                channel: "Organic Search".into(),
-                country: "DE".into(),
-                device: "Desktop".into(),
+                pathname: paths[((i + k as u64) % 4) as usize],
+                referrer_source: "Google",
+                channel: "Organic Search",
+                country: "DE",
+                device: "Desktop",
                 ..Hit::default()
             });
         }
