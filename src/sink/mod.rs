@@ -125,15 +125,26 @@ impl SinkHandle {
     /// disk, or at once with `durability = "memory"`). An events row then
     /// joins its visit.
     pub async fn submit(&self, ev: &impl StoredRow) -> Result<(), SinkError> {
-        let (appended, hit) = ROW.with(|b| {
+        let live = self.visits.is_live();
+        let wait = self.durability != Durability::Memory;
+        let (appended, row) = ROW.with(|b| {
             let mut b = b.borrow_mut();
             b.clear();
             ev.write_row_binary(&mut b);
-            let hit = row::visit_hit(&b);
-            (
-                self.log.append(&b, self.durability != Durability::Memory),
-                hit,
-            )
+            let appended = self.log.append(&b, wait);
+            // The hit joins its visit once its row is durable: at once when
+            // nothing waits for a sync, else from a copy of the row after it.
+            let row = match &appended {
+                Ok(None) if live => {
+                    if let Some(h) = row::visit_hit(&b) {
+                        self.visits.observe(&h);
+                    }
+                    None
+                }
+                Ok(Some(_)) if live => Some(b.clone()),
+                _ => None,
+            };
+            (appended, row)
         });
         let waiter = appended.map_err(|e| {
             if matches!(e, AppendError::LogFull | AppendError::BufferFull) {
@@ -149,7 +160,7 @@ impl SinkHandle {
             counted.disarm();
             r?;
         }
-        if let Some(h) = hit {
+        if let Some(h) = row.as_deref().and_then(row::visit_hit) {
             self.visits.observe(&h);
         }
         Ok(())

@@ -160,44 +160,44 @@ pub const VISIT_TAG: u8 = 0;
 /// row, or one that does not parse): the fields by their place in
 /// [`COLUMNS`], read from the row as logged, so rows replayed from the log
 /// on start go through the same code as live ones.
-pub fn visit_hit(payload: &[u8]) -> Option<visits::Hit> {
+pub fn visit_hit(payload: &[u8]) -> Option<visits::Hit<'_>> {
     let (InsertTable::Events, row) = InsertTable::of(payload) else {
         return None;
     };
     let mut r = Reader { buf: row, at: 0 };
     let mut h = visits::Hit {
-        site: r.string()?.to_string(),
+        site: r.string()?,
         ts: r.i64()?,
-        name: r.string()?.to_string(),
+        name: r.string()?,
         ..visits::Hit::default()
     };
-    r.string()?; // hostname
-    h.pathname = r.string()?.to_string();
-    r.string()?; // query
-    r.string()?; // referrer_host
-    h.referrer_source = r.string()?.to_string();
-    h.channel = r.string()?.to_string();
-    r.string()?; // utm_source
-    r.string()?; // utm_medium
-    h.utm_campaign = r.string()?.to_string();
-    r.string()?; // utm_content
-    r.string()?; // utm_term
+    r.skip_string()?; // hostname
+    h.pathname = r.string()?;
+    r.skip_string()?; // query
+    r.skip_string()?; // referrer_host
+    h.referrer_source = r.string()?;
+    h.channel = r.string()?;
+    r.skip_string()?; // utm_source
+    r.skip_string()?; // utm_medium
+    h.utm_campaign = r.string()?;
+    r.skip_string()?; // utm_content
+    r.skip_string()?; // utm_term
     h.visitor_id = r.u64()?;
-    r.string()?; // consent
-    r.string()?; // ip_prefix
-    h.country = r.string()?.to_string();
+    r.skip_string()?; // consent
+    r.skip_string()?; // ip_prefix
+    h.country = r.string()?;
     for _ in 0..6 {
-        r.string()?; // region, city, browser, its version, os, its version
+        r.skip_string()?; // region, city, browser, its version, os, its version
     }
-    h.device = r.string()?.to_string();
-    r.string()?; // language
+    h.device = r.string()?;
+    r.skip_string()?; // language
     r.skip(2)?; // screen_width
-    r.string()?; // screen
-    r.strings()?; // prop_keys
-    r.strings()?; // prop_values
+    r.skip_string()?; // screen
+    r.skip_strings()?; // prop_keys
+    r.skip_strings()?; // prop_values
     r.skip(1)?; // interactive
     r.skip(8)?; // revenue_amount
-    r.string()?; // revenue_currency
+    r.skip_string()?; // revenue_currency
     h.scroll_depth = r.bytes(1)?[0];
     h.engaged_ms = u32::from_le_bytes(r.bytes(4)?.try_into().ok()?);
     (r.at == row.len()).then_some(h)
@@ -279,6 +279,18 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<&'a str> {
         let n = self.varint()? as usize;
         std::str::from_utf8(self.bytes(n)?).ok()
+    }
+    /// Past a string not read (not checked as UTF-8).
+    fn skip_string(&mut self) -> Option<()> {
+        let n = self.varint()? as usize;
+        self.skip(n)
+    }
+    /// Past an array of strings not read.
+    fn skip_strings(&mut self) -> Option<()> {
+        for _ in 0..self.varint()? {
+            self.skip_string()?;
+        }
+        Some(())
     }
     fn strings(&mut self) -> Option<Vec<String>> {
         let n = self.varint()?;
@@ -435,8 +447,8 @@ mod tests {
         let mut v = Visit::first(&h);
         v.add(&visits::Hit {
             ts: h.ts + 5,
-            name: "signup".into(),
-            ..h.clone()
+            name: "signup",
+            ..h
         });
         v.version = 77;
         let mut row = Vec::new();

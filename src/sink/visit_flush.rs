@@ -33,11 +33,13 @@ pub fn flush(
     metrics: &Metrics,
     log_metrics: &Metrics,
 ) -> usize {
-    let mut rows: Vec<Vec<u8>> = Vec::new();
+    // Every version encoded into one buffer (no allocation per version),
+    // appended once the shards' locks are released.
+    let mut buf: Vec<u8> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
     visits.drain(now_ms, |v| {
-        let mut b = Vec::with_capacity(256);
-        v.write_row_binary(&mut b);
-        rows.push(b);
+        v.write_row_binary(&mut buf);
+        ends.push(buf.len());
     });
     let st = &visits.stats;
     let copy = |from: &std::sync::atomic::AtomicU64, to: &std::sync::atomic::AtomicU64| {
@@ -52,7 +54,10 @@ pub fn flush(
     level(&st.open, &metrics.visits_open);
     level(&st.bytes, &metrics.visits_bytes);
     let mut logged = 0;
-    for r in &rows {
+    let mut from = 0;
+    for &to in &ends {
+        let r = &buf[from..to];
+        from = to;
         match log.append(r, false) {
             Ok(_) => logged += 1,
             Err(_) => {
@@ -82,8 +87,8 @@ pub fn replay(
         let r = super::segment::each_unacked_row(d, |payload| {
             if let Some(v) = super::row::visit_of(payload) {
                 versions.push(v);
-            } else if let Some(h) = super::row::visit_hit(payload) {
-                hits.push(h);
+            } else if super::row::visit_hit(payload).is_some() {
+                hits.push(payload.to_vec());
             }
             true
         });
@@ -96,9 +101,9 @@ pub fn replay(
         visits.restore(v);
     }
     let mut replayed = 0;
-    for h in &hits {
-        if h.visitor_id != 0 && !visits.covers(h) {
-            visits.observe(h);
+    for h in hits.iter().filter_map(|row| super::row::visit_hit(row)) {
+        if h.visitor_id != 0 && !visits.covers(&h) {
+            visits.observe(&h);
             replayed += 1;
         }
     }

@@ -54,10 +54,11 @@ const SHARDS: usize = 16;
 /// slot, the allocator's share of its strings. With [`STEP_OVERHEAD`]
 /// calibrated against the resident set (the ignored test
 /// `memory_of_100k_open_visits`: 100,000 visits of three page views count
-/// about what they add to it, some 860 bytes each).
+/// 841 bytes each; they added 862 to it when a hit took two allocations,
+/// 784 since it takes one, so the count errs on the safe side).
 const VISIT_OVERHEAD: usize = 448;
 /// Bytes counted per hit of a visit besides its strings (the step and its
-/// two allocations).
+/// allocation, with room to spare: see [`VISIT_OVERHEAD`]).
 const STEP_OVERHEAD: usize = 96;
 
 fn sec(ms: i64) -> i64 {
@@ -75,38 +76,72 @@ pub fn within_gap(a: i64, b: i64) -> bool {
     sec(b) - sec(a) <= VISIT_GAP_SECONDS
 }
 
-/// What a visit needs of one stored event (read from its logged row by
-/// `sink::row::visit_hit`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Hit {
-    pub site: String,
+/// What a visit needs of one stored event, borrowed from its logged row
+/// (read by `sink::row::visit_hit` without copying a string: a visit
+/// copies what it keeps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Hit<'a> {
+    pub site: &'a str,
     pub ts: i64,
-    pub name: String,
+    pub name: &'a str,
     pub visitor_id: u64,
-    pub pathname: String,
-    pub referrer_source: String,
-    pub channel: String,
-    pub utm_campaign: String,
-    pub country: String,
-    pub device: String,
+    pub pathname: &'a str,
+    pub referrer_source: &'a str,
+    pub channel: &'a str,
+    pub utm_campaign: &'a str,
+    pub country: &'a str,
+    pub device: &'a str,
     pub scroll_depth: u8,
     pub engaged_ms: u32,
 }
 
-impl Hit {
+impl Hit<'_> {
     fn is_pageview(&self) -> bool {
         self.name == "pageview"
     }
 }
 
-/// One hit of a visit, in time order: its name and, for a page view, its
-/// path.
+/// One hit of a visit, in time order: a page view and its path, or another
+/// event and its name (one allocation per hit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub ts: i64,
-    pub name: Box<str>,
+    what: What,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum What {
+    /// A page view: its path.
+    Page(Box<str>),
+    /// Any other event: its name.
+    Event(Box<str>),
+}
+
+impl Step {
+    /// A page view of `path`, or (`path` `None`) an event named `name`.
+    pub fn new(ts: i64, name: &str, path: Option<&str>) -> Step {
+        let what = match path {
+            Some(p) => What::Page(p.into()),
+            None => What::Event(name.into()),
+        };
+        Step { ts, what }
+    }
+
+    /// The event's name (`pageview` for a page view).
+    pub fn name(&self) -> &str {
+        match &self.what {
+            What::Page(_) => "pageview",
+            What::Event(n) => n,
+        }
+    }
+
     /// The path of a page view; `None` for any other event.
-    pub path: Option<Box<str>>,
+    pub fn path(&self) -> Option<&str> {
+        match &self.what {
+            What::Page(p) => Some(p),
+            What::Event(_) => None,
+        }
+    }
 }
 
 /// A visit as the `visits` table keeps it (one row per version).
@@ -149,9 +184,9 @@ pub struct Visit {
 
 impl Visit {
     /// A visit of one hit.
-    pub fn first(h: &Hit) -> Visit {
+    pub fn first(h: &Hit<'_>) -> Visit {
         let mut v = Visit {
-            site: h.site.clone(),
+            site: h.site.to_owned(),
             day: day_of(h.ts),
             visitor_id: h.visitor_id,
             id: h.ts,
@@ -178,16 +213,21 @@ impl Visit {
         v
     }
 
-    fn take_source(&mut self, h: &Hit) {
-        self.referrer_source.clone_from(&h.referrer_source);
-        self.channel.clone_from(&h.channel);
-        self.utm_campaign.clone_from(&h.utm_campaign);
-        self.country.clone_from(&h.country);
-        self.device.clone_from(&h.device);
+    fn take_source(&mut self, h: &Hit<'_>) {
+        for (to, from) in [
+            (&mut self.referrer_source, h.referrer_source),
+            (&mut self.channel, h.channel),
+            (&mut self.utm_campaign, h.utm_campaign),
+            (&mut self.country, h.country),
+            (&mut self.device, h.device),
+        ] {
+            to.clear();
+            to.push_str(from);
+        }
     }
 
     /// Add a hit in its place by time (after the hits of the same time).
-    pub fn add(&mut self, h: &Hit) {
+    pub fn add(&mut self, h: &Hit<'_>) {
         if h.ts < self.start {
             self.start = h.ts;
             self.take_source(h);
@@ -227,7 +267,7 @@ impl Visit {
     }
 
     pub fn pageviews(&self) -> u32 {
-        self.steps.iter().filter(|s| s.path.is_some()).count() as u32
+        self.steps.iter().filter(|s| s.path().is_some()).count() as u32
     }
 
     /// Events, page views included (0 for a retraction).
@@ -240,18 +280,11 @@ impl Visit {
     }
 
     pub fn entry_page(&self) -> &str {
-        self.steps
-            .iter()
-            .find_map(|s| s.path.as_deref())
-            .unwrap_or("")
+        self.steps.iter().find_map(Step::path).unwrap_or("")
     }
 
     pub fn exit_page(&self) -> &str {
-        self.steps
-            .iter()
-            .rev()
-            .find_map(|s| s.path.as_deref())
-            .unwrap_or("")
+        self.steps.iter().rev().find_map(Step::path).unwrap_or("")
     }
 
     /// When the visit can no longer be extended: 30 minutes after its last
@@ -272,7 +305,7 @@ impl Visit {
             + self
                 .steps
                 .iter()
-                .map(|s| STEP_OVERHEAD + s.name.len() + s.path.as_ref().map_or(0, |p| p.len()))
+                .map(|s| STEP_OVERHEAD + s.name().len() + s.path().map_or(0, str::len))
                 .sum::<usize>()
     }
 
@@ -308,10 +341,10 @@ impl Visit {
             w.str_array(0, &mut std::iter::empty());
             w.str_array(0, &mut std::iter::empty());
         } else {
-            w.str_array(self.steps.len(), &mut self.steps.iter().map(|s| &*s.name));
+            w.str_array(self.steps.len(), &mut self.steps.iter().map(Step::name));
             w.str_array(
                 self.pageviews() as usize,
-                &mut self.steps.iter().filter_map(|s| s.path.as_deref()),
+                &mut self.steps.iter().filter_map(Step::path),
             );
         }
         w.u64(self.engaged_ms);
@@ -386,14 +419,14 @@ impl Stored {
             .event_names
             .into_iter()
             .enumerate()
-            .map(|(i, name)| Step {
-                ts: if i == 0 { self.start } else { self.end },
-                path: if name == "pageview" {
-                    Some(pages.next().unwrap_or_default().into())
+            .map(|(i, name)| {
+                let ts = if i == 0 { self.start } else { self.end };
+                if name == "pageview" {
+                    let page = pages.next().unwrap_or_default();
+                    Step::new(ts, &name, Some(&page))
                 } else {
-                    None
-                },
-                name: name.into(),
+                    Step::new(ts, &name, None)
+                }
             })
             .collect::<Vec<_>>();
         Visit {
@@ -420,12 +453,8 @@ impl Stored {
     }
 }
 
-fn step_of(h: &Hit) -> Step {
-    Step {
-        ts: h.ts,
-        name: h.name.as_str().into(),
-        path: h.is_pageview().then(|| h.pathname.as_str().into()),
-    }
+fn step_of(h: &Hit<'_>) -> Step {
+    Step::new(h.ts, h.name, h.is_pageview().then_some(h.pathname))
 }
 
 /// Counters of the open-visit table, for `/metrics`.
@@ -448,18 +477,46 @@ pub struct Stats {
     pub examined: AtomicU64,
 }
 
+/// Hashes a visitor-day key for the shard's maps: visitor ids are keyed
+/// hashes already (HMAC-SHA256 under the day's salt, uniform and
+/// unpredictable without it), so a multiply and fold spreads them, where
+/// the standard SipHash costs as much as the rest of a hit's lookup.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(n as u32 as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0xBF58_476D_1CE4_E5B9)
+    }
+}
+
+type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
+
 #[derive(Default)]
 struct Shard {
     /// By (visitor id, day): that visitor-day's visits in memory, of any
     /// site (ids are per site, so nearly always one site and one visit).
-    map: HashMap<(u64, i32), Vec<Visit>>,
+    map: HashMap<(u64, i32), Vec<Visit>, KeyHash>,
     bytes: usize,
     /// Visits that left the map (closed early, retracted) with a version
     /// still to write.
     out: Vec<Visit>,
     /// Keys of the visitor-days changed since the last flush: a flush
     /// writes theirs, and looks at no other visit for changes.
-    changed: HashSet<(u64, i32)>,
+    changed: HashSet<(u64, i32), KeyHash>,
     /// When a visitor-day may next have a visit to close: (no later than
     /// the earliest [`Visit::closes_at`] of its visits, key). Entries are
     /// not updated when a hit moves a close later; a flush that finds one
@@ -500,6 +557,12 @@ impl OpenVisits {
         }
     }
 
+    /// Whether hits build visits (false for [`OpenVisits::inert`]): the
+    /// sink reads a hit out of its row only for a live table.
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
     fn shard(&self, visitor_id: u64, day: i32) -> &Mutex<Shard> {
         let h = visitor_id ^ (day as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         &self.shards[(h % SHARDS as u64) as usize]
@@ -507,7 +570,7 @@ impl OpenVisits {
 
     /// One stored hit joins its visit (or starts one). Hits without a
     /// visitor id belong to no visit.
-    pub fn observe(&self, h: &Hit) {
+    pub fn observe(&self, h: &Hit<'_>) {
         if !self.live {
             return;
         }
@@ -523,18 +586,23 @@ impl OpenVisits {
             .entry((h.visitor_id, day))
             .or_insert_with(|| Vec::with_capacity(1));
         let before: usize = visits.iter().map(Visit::bytes).sum();
-        let mut hits: Vec<usize> = (0..visits.len())
-            .filter(|&i| visits[i].site == h.site && visits[i].reaches(h.ts))
-            .collect();
+        let joins = |v: &Visit| v.site == h.site && v.reaches(h.ts);
         let mut opened = 0i64;
-        match hits.len() {
+        // Nearly always one visit or none: the rare merge collects the rest.
+        match visits.iter().filter(|v| joins(v)).count() {
             0 => {
                 visits.push(Visit::first(h));
                 opened = 1;
             }
-            1 => visits[hits[0]].add(h),
+            1 => {
+                if let Some(v) = visits.iter_mut().find(|v| joins(v)) {
+                    v.add(h);
+                }
+            }
             _ => {
                 // The hit closes a gap: the earliest visit takes in the others.
+                let mut hits: Vec<usize> =
+                    (0..visits.len()).filter(|&i| joins(&visits[i])).collect();
                 hits.sort_unstable_by(|a, b| b.cmp(a));
                 let mut taken: Vec<Visit> = hits.iter().map(|&i| visits.remove(i)).collect();
                 taken.sort_by_key(|v| v.start);
@@ -732,7 +800,7 @@ impl OpenVisits {
     /// Whether a hit is already counted in a visit in memory: one of the
     /// same site and visitor-day reaches at least its time (for rows the
     /// log replays on start, which a stored version may hold already).
-    pub fn covers(&self, h: &Hit) -> bool {
+    pub fn covers(&self, h: &Hit<'_>) -> bool {
         let day = day_of(h.ts);
         let s = lock(self.shard(h.visitor_id, day));
         s.map.get(&(h.visitor_id, day)).is_some_and(|vs| {

@@ -10,16 +10,16 @@ mod rule;
 
 use rule::{RawHit, RuleVisit};
 
-fn hit(r: &RawHit, ids: &mut HashMap<(String, i32), u64>) -> Hit {
+fn hit<'a>(r: &'a RawHit, ids: &mut HashMap<(String, i32), u64>) -> Hit<'a> {
     let n = ids.len() as u64 + 1;
     let visitor_id = *ids.entry((r.who.clone(), day_of(r.ts))).or_insert(n);
     Hit {
-        site: r.site.clone(),
+        site: &r.site,
         ts: r.ts,
-        name: r.name.clone(),
+        name: &r.name,
         visitor_id,
-        pathname: r.path.clone(),
-        referrer_source: r.source.clone(),
+        pathname: &r.path,
+        referrer_source: &r.source,
         engaged_ms: r.engaged_ms,
         ..Hit::default()
     }
@@ -68,11 +68,11 @@ fn live(hits: &[RawHit], table: &OpenVisits, flush_ms: i64, until: i64) -> Vec<R
             entry: v.entry_page().to_string(),
             exit: v.exit_page().to_string(),
             source: v.referrer_source.clone(),
-            names: v.steps.iter().map(|s| s.name.to_string()).collect(),
+            names: v.steps.iter().map(|s| s.name().to_string()).collect(),
             pages: v
                 .steps
                 .iter()
-                .filter_map(|s| s.path.as_deref().map(str::to_string))
+                .filter_map(|s| s.path().map(str::to_string))
                 .collect(),
             engaged_ms: v.engaged_ms,
             site: v.site,
@@ -142,14 +142,16 @@ fn the_gap_is_counted_in_whole_seconds() {
 
 #[test]
 fn a_late_hit_that_closes_a_gap_merges_and_retracts() {
-    let mk = |ts: i64, path: &str| Hit {
-        site: "s".into(),
-        ts,
-        name: "pageview".into(),
-        visitor_id: 9,
-        pathname: path.into(),
-        ..Hit::default()
-    };
+    fn mk(ts: i64, path: &str) -> Hit<'_> {
+        Hit {
+            site: "s",
+            ts,
+            name: "pageview",
+            visitor_id: 9,
+            pathname: path,
+            ..Hit::default()
+        }
+    }
     let t = OpenVisits::new(1 << 20);
     t.observe(&mk(DAY, "/a"));
     t.observe(&mk(DAY + 1_801_500, "/b"));
@@ -178,11 +180,11 @@ fn memory_is_bounded_and_the_oldest_visits_close_early() {
     let mut written = 0;
     for i in 0..5_000u64 {
         t.observe(&Hit {
-            site: "s".into(),
+            site: "s",
             ts: DAY + i as i64 * 10,
-            name: "pageview".into(),
+            name: "pageview",
             visitor_id: i + 1,
-            pathname: "/some/page".into(),
+            pathname: "/some/page",
             ..Hit::default()
         });
         let b = t.stats.bytes.load(Ordering::Relaxed) as usize;
@@ -208,22 +210,19 @@ fn memory_is_bounded_and_the_oldest_visits_close_early() {
 fn anonymous_hits_join_no_visit_and_a_purge_forgets_the_site() {
     let t = OpenVisits::new(1 << 20);
     let h = Hit {
-        site: "s".into(),
+        site: "s",
         ts: DAY,
-        name: "pageview".into(),
+        name: "pageview",
         ..Hit::default()
     };
     t.observe(&h);
     assert_eq!(t.snapshot().len(), 0);
     assert_eq!(t.stats.anonymous_hits.load(Ordering::Relaxed), 1);
-    t.observe(&Hit {
-        visitor_id: 1,
-        ..h.clone()
-    });
+    t.observe(&Hit { visitor_id: 1, ..h });
     t.observe(&Hit {
         visitor_id: 2,
-        site: "other".into(),
-        ..h.clone()
+        site: "other",
+        ..h
     });
     assert_eq!(t.purge("s", DAY + 1), 1);
     let left = t.snapshot();
@@ -231,7 +230,7 @@ fn anonymous_hits_join_no_visit_and_a_purge_forgets_the_site() {
     assert_eq!(left[0].site, "other");
     assert!(t.covers(&Hit {
         visitor_id: 2,
-        site: "other".into(),
+        site: "other",
         ..h
     }));
 }
@@ -239,12 +238,13 @@ fn anonymous_hits_join_no_visit_and_a_purge_forgets_the_site() {
 #[test]
 fn a_flush_looks_only_at_what_changed_and_closes_on_time() {
     let t = OpenVisits::new(64 << 20);
+    let paths: Vec<String> = (0..=2_000u64).map(|who| format!("/p{who}")).collect();
     let mk = |who: u64, ts: i64| Hit {
-        site: "s".into(),
+        site: "s",
         ts,
-        name: "pageview".into(),
+        name: "pageview",
         visitor_id: who,
-        pathname: format!("/p{who}"),
+        pathname: &paths[who as usize],
         ..Hit::default()
     };
     // 2,000 visitors, each one hit, 100 ms apart.
@@ -272,7 +272,7 @@ fn a_flush_looks_only_at_what_changed_and_closes_on_time() {
     // Visitor 3 gets a hit within its visit's span (no later close) that no
     // flush writes before the close: the one visit written as it closes.
     t.observe(&Hit {
-        name: "click".into(),
+        name: "click",
         ..mk(3, DAY + 250)
     });
     let mut closed = Vec::new();
@@ -321,15 +321,15 @@ fn memory_of_100k_open_visits() {
     for i in 0..100_000u64 {
         for k in 0..3 {
             t.observe(&Hit {
-                site: "example.com".into(),
+                site: "example.com",
                 ts: DAY + (i as i64) * 10 + k * 60_000,
-                name: "pageview".into(),
+                name: "pageview",
                 visitor_id: i + 1,
-                pathname: paths[((i + k as u64) % 4) as usize].into(),
-                referrer_source: "Google".into(),
-                channel: "Organic Search".into(),
-                country: "DE".into(),
-                device: "Desktop".into(),
+                pathname: paths[((i + k as u64) % 4) as usize],
+                referrer_source: "Google",
+                channel: "Organic Search",
+                country: "DE",
+                device: "Desktop",
                 ..Hit::default()
             });
         }

@@ -872,16 +872,16 @@ async fn write_live_visits(db: &TestDb, hits: &[Hit]) {
     sorted.sort_by_key(|h| h.ts);
     for h in &sorted {
         open.observe(&tacit::visits::Hit {
-            site: h.site.clone(),
+            site: &h.site,
             ts: h.ts,
-            name: h.name.clone(),
+            name: &h.name,
             visitor_id: h.visitor_id,
-            pathname: h.pathname.clone(),
-            referrer_source: h.referrer_source.clone(),
-            channel: h.channel.clone(),
-            utm_campaign: h.utm_campaign.clone(),
-            country: h.country.clone(),
-            device: h.device.clone(),
+            pathname: &h.pathname,
+            referrer_source: &h.referrer_source,
+            channel: &h.channel,
+            utm_campaign: &h.utm_campaign,
+            country: &h.country,
+            device: &h.device,
             scroll_depth: h.scroll_depth,
             engaged_ms: h.engaged_ms,
         });
@@ -905,11 +905,11 @@ async fn write_live_visits(db: &TestDb, hits: &[Hit]) {
             utm_campaign: v.utm_campaign.clone(),
             country: v.country.clone(),
             device: v.device.clone(),
-            event_names: v.steps.iter().map(|s| s.name.to_string()).collect(),
+            event_names: v.steps.iter().map(|s| s.name().to_string()).collect(),
             pages: v
                 .steps
                 .iter()
-                .filter_map(|s| s.path.as_deref().map(str::to_string))
+                .filter_map(|s| s.path().map(str::to_string))
                 .collect(),
             engaged_ms: v.engaged_ms,
             scroll_depth: v.scroll_depth,
