@@ -808,6 +808,11 @@ pub struct Cache {
     /// Per group (its hash): the integer solutions found so far (values in
     /// the group's order of unknowns), tacit's own counts first.
     points: HashMap<u64, Vec<Vec<i64>>>,
+    /// Integer solutions of the partner's whole system found in earlier
+    /// rounds (every unknown; tacit's counts outside the group searched).
+    /// Withholding more only drops relations, so they stay solutions for
+    /// the rest of the audit of a release.
+    pool: Vec<Vec<i64>>,
 }
 
 /// A solved linear program over a group (no objective) and its unknowns'
@@ -1316,12 +1321,15 @@ fn base_point(m: &Model, cells: &[LinkedCell]) -> Result<Vec<Option<i64>>, LinkC
 /// With `new`, a cell of an earlier release whose linked groups no figure
 /// of release `new` reaches is left out (as audited with its release).
 ///
-/// Per cell, in order: integer programs over neighbourhoods of the cell
-/// (`LEVELS`), the rest of its group at the base point, which give integer
-/// solutions of the whole system; if they are not `protection` apart, the
-/// linear bounds over the whole group (narrower than the protection level:
-/// proven narrow); then, for a group of at most `WHOLE_VARIABLES`, the
-/// integer programs over the whole group.
+/// Per cell, in order, until two integer solutions are what the cell needs
+/// (`required`) apart: the solutions found so far; the probes
+/// (`cheap_sides`), which may also prove it narrower than that; integer
+/// programs over neighbourhoods of the cell (`LEVELS`), the rest of its
+/// group at the base point; then the linear bounds over the whole group
+/// and, for a group of at most `WHOLE_VARIABLES`, the integer programs
+/// over it. With `widths`, a cell proven narrow gets the linear bounds of
+/// its width too. `relaxed`: the system is not the partner's (the margins
+/// alone), so its solutions are not kept for later rounds.
 fn audit_cells(
     cells: &[LinkedCell],
     m: &Model,
@@ -1331,6 +1339,7 @@ fn audit_cells(
     wanted: &dyn Fn(usize) -> bool,
     required: &dyn Fn(usize) -> u64,
     widths: bool,
+    relaxed: bool,
     cache: &mut Cache,
 ) -> Result<BTreeMap<usize, Bounds>, LinkCheckError> {
     let rows = partner_rows(m, cells, new);
@@ -1427,12 +1436,19 @@ fn audit_cells(
                     continue;
                 }
                 let Cache {
-                    feasible, points, ..
+                    feasible,
+                    points,
+                    pool,
+                    ..
                 } = &mut *cache;
                 let Some(w) = warm(comp, feasible) else { continue };
                 let found = points.entry(comp.sig).or_insert_with(|| {
-                    vec![comp.vars.iter().map(|&v| base[v].unwrap_or(0)).collect()]
+                    let mut seed: Vec<Vec<i64>> =
+                        vec![comp.vars.iter().map(|&v| base[v].unwrap_or(0)).collect()];
+                    seed.extend(pool.iter().map(|p| comp.vars.iter().map(|&v| p[v]).collect()));
+                    seed
                 });
+                let known = found.len();
                 let bounds = |l: i64, h: i64| Bounds {
                     low: f64::NAN,
                     high: f64::NAN,
@@ -1445,6 +1461,15 @@ fn audit_cells(
                     Some((l, h)) if h - l >= need as i64 => Cheap::Wide(l, h),
                     _ => cheap_sides(comp, w, target, found, b, need),
                 };
+                if !relaxed {
+                    for p in &found[known..] {
+                        let mut full: Vec<i64> = base.iter().map(|b| b.unwrap_or(0)).collect();
+                        for (&v, &x) in comp.vars.iter().zip(p) {
+                            full[v] = x;
+                        }
+                        pool.push(full);
+                    }
+                }
                 match c {
                     Cheap::Wide(l, h) => {
                         verdict = Some(bounds(l, h));
@@ -1589,6 +1614,7 @@ pub fn audit(
         &|_| true,
         &|_| protection,
         true,
+        false,
         &mut Cache::default(),
     )
 }
@@ -1638,6 +1664,7 @@ pub fn protect(
             &|t| !passed[t],
             &|t| required.get(&t).copied().unwrap_or(protection),
             false,
+            false,
             &mut cache,
         )?;
         let unknown: Vec<usize> = results
@@ -1654,6 +1681,7 @@ pub fn protect(
                 None,
                 &|t| unknown.contains(&t),
                 &|_| protection,
+                true,
                 true,
                 &mut cache,
             )?;
@@ -1678,6 +1706,7 @@ pub fn protect(
                     Some(new),
                     &|t| again.contains(&t),
                     &|t| required.get(&t).copied().unwrap_or(protection),
+                    false,
                     false,
                     &mut cache,
                 )?;
