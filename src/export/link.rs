@@ -1010,12 +1010,15 @@ fn base_value(comp: &Component, target: &[usize], base: &[Option<i64>]) -> Optio
         .flatten()
 }
 
-/// A solved program over `comp`, without objective (cached per group).
+/// A solved program over `comp` (cached per group), maximizing the sum of
+/// its unknowns: any objective would do for the probes, and this one,
+/// kept through their re-solves, lands on integer solutions more often
+/// than none on this structure (tables and their margins).
 fn warm<'a>(comp: &Component, feasible: &'a mut HashMap<u64, Option<Warm>>) -> Option<&'a Warm> {
     feasible
         .entry(comp.sig)
         .or_insert_with(|| {
-            let (p, xs) = comp.program(&[], OptimizationDirection::Minimize, false);
+            let (p, xs) = comp.program(&comp.vars, OptimizationDirection::Maximize, false);
             p.solve()
                 .ok()
                 .and_then(|o| o.into_solution().ok())
