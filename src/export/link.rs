@@ -73,6 +73,10 @@ pub const BRANCH_NODES: u64 = 200;
 /// two solutions far apart, the rest of the linked group at the base point.
 const LEVELS: [usize; 2] = [48, 192];
 
+/// The neighbourhood (unknowns) of a cell in which the probes look again
+/// when they leave it undecided over a group more than twice as large.
+const NEAR_VARIABLES: usize = 512;
+
 /// A linked group of at most this many unknowns is solved whole in
 /// integers when its neighbourhoods fall short.
 const WHOLE_VARIABLES: usize = 2000;
@@ -1492,6 +1496,32 @@ fn audit_cells(
                             }
                         }
                         verdict = Some(v);
+                    }
+                    Cheap::Unknown if comp.vars.len() > 2 * NEAR_VARIABLES => {
+                        // Undecided in a large group: the same probes over
+                        // a neighbourhood of the cell, the rest of the
+                        // group at tacit's counts (its solutions, so
+                        // completed, are the group's: it only certifies).
+                        let Some(sub) = comp.around(target, NEAR_VARIABLES, &base) else {
+                            continue;
+                        };
+                        let Some(sw) = warm(&sub, feasible) else { continue };
+                        let mut near: Vec<Vec<i64>> =
+                            vec![sub.vars.iter().map(|&v| base[v].unwrap_or(0)).collect()];
+                        if let Cheap::Wide(l, h) = cheap_sides(&sub, sw, target, &mut near, b, need) {
+                            verdict = Some(bounds(l, h));
+                            if !relaxed {
+                                for p in &near[1..] {
+                                    let mut full: Vec<i64> =
+                                        base.iter().map(|b| b.unwrap_or(0)).collect();
+                                    for (&v, &x) in sub.vars.iter().zip(p) {
+                                        full[v] = x;
+                                    }
+                                    pool.push(full);
+                                }
+                            }
+                            break;
+                        }
                     }
                     _ => {}
                 }
