@@ -74,7 +74,7 @@ pub const BRANCH_NODES: u64 = 200;
 const LEVELS: [usize; 2] = [48, 192];
 
 /// The neighbourhood (unknowns) of a cell in which the probes look again
-/// when they leave it undecided over a group more than twice as large.
+/// when they leave it undecided over a larger group.
 const NEAR_VARIABLES: usize = 512;
 
 /// A linked group of at most this many unknowns is solved whole in
@@ -1497,7 +1497,7 @@ fn audit_cells(
                         }
                         verdict = Some(v);
                     }
-                    Cheap::Unknown if comp.vars.len() > 2 * NEAR_VARIABLES => {
+                    Cheap::Unknown if comp.vars.len() > NEAR_VARIABLES => {
                         // Undecided in a large group: the same probes over
                         // a neighbourhood of the cell, the rest of the
                         // group at tacit's counts (its solutions, so
