@@ -11,8 +11,9 @@
 //! 4000 visitors a day, with daily cells from hundreds down to one; 240
 //! makes one so small that per-table suppression alone withholds most of
 //! its daily cells. Numbers: `benches/results/2026-12-01-audit.md`
-//! (certificate search) and `benches/results/2026-12-02-audit.md` (integer
-//! bounds); the 2 s target is not met.
+//! (certificate search), `benches/results/2026-12-02-audit.md` (integer
+//! bounds) and `benches/results/2026-12-02-audit-2.md` (warm-started
+//! probes, release profile); the 2 s target is not met.
 
 use std::time::{Duration, Instant};
 
