@@ -27,8 +27,14 @@
 //!
 //! **Integer bounds.** Unknowns that an equation pins are substituted;
 //! the rest split into linked groups (unknowns sharing a relation). For
-//! each withheld small cell, the least and the most of its visitors are
-//! looked for over every linked group it reaches: the linear optimum over
+//! each withheld small cell, two integer solutions far apart are looked
+//! for, cheapest first: those already found for other cells; *probes*, a
+//! program solved once per group and re-solved from its basis with one
+//! bound on the cell added (`cheap_sides`), which also prove a cell
+//! narrow when a bound leaves no solution; the same probes over a
+//! neighbourhood of the cell. Only a cell they leave undecided gets the
+//! full search, the least and the most of its visitors over every linked
+//! group it reaches: the linear optimum over
 //! the whole group, taken as is when it is an integer solution (then it is
 //! the integer optimum); a fractional one repaired (its integral unknowns
 //! kept, the fractional ones solved for in integers), else branch and
@@ -977,8 +983,8 @@ fn repair(
 
 /// Integer bounds `[lo, hi]` of `sum(target)` over the linear relaxation of
 /// `comp`, when they are less than `protection` apart: `lo` the least value
-/// at which `sum <= lo` has a (linear) solution, `hi` the last before `sum
-/// >= hi + 1` has none. `None` when the relaxation reaches `protection`
+/// at which `sum <= lo` has a (linear) solution, `hi` the last value
+/// before `sum >= hi + 1` has none. `None` when the relaxation reaches `protection`
 /// apart (the interval may be that wide). Each bound rests only on
 /// programs reported without solution: a solver wrongly reporting a
 /// solution can only widen them.
@@ -1085,7 +1091,9 @@ fn probe(
     } else {
         let expr: Vec<(microlp::Variable, f64)> =
             target.iter().map(|v| (warm.xs[warm.col[v]], 1.0)).collect();
-        warm.solution.clone().add_constraint(&expr[..], op, rhs as f64)
+        warm.solution
+            .clone()
+            .add_constraint(&expr[..], op, rhs as f64)
     };
     match solved {
         Err(microlp::Error::Infeasible) => Probe::Infeasible,
@@ -1150,8 +1158,7 @@ fn cheap_sides(
                 Probe::Infeasible => return Some(None),
                 Probe::Integer(v) => return Some(Some(v)),
                 Probe::Fractional(values) => {
-                    let at: HashMap<usize, f64> =
-                        comp.vars.iter().copied().zip(values).collect();
+                    let at: HashMap<usize, f64> = comp.vars.iter().copied().zip(values).collect();
                     if let Ok(Some(v)) = repair(comp, &at, target, max) {
                         return Some(Some(v));
                     }
@@ -1324,6 +1331,23 @@ fn base_point(m: &Model, cells: &[LinkedCell]) -> Result<Vec<Option<i64>>, LinkC
     Ok(base)
 }
 
+/// What one pass of the audit looks at, and how.
+struct Pass<'a> {
+    /// The release being audited: a cell of an earlier one whose linked
+    /// groups no figure of it reaches is left out.
+    new: Option<usize>,
+    /// The cells to audit.
+    wanted: &'a dyn Fn(usize) -> bool,
+    /// What each cell needs (the protection, or less where the public
+    /// margins alone leave less).
+    required: &'a dyn Fn(usize) -> u64,
+    /// Give narrow cells the linear bounds of their width too.
+    widths: bool,
+    /// The system is a relaxation of the partner's (the margins alone):
+    /// its solutions are not kept for later passes.
+    relaxed: bool,
+}
+
 /// The verdicts on the withheld small cells of `cells` that `wanted` picks.
 /// With `new`, a cell of an earlier release whose linked groups no figure
 /// of release `new` reaches is left out (as audited with its release).
@@ -1342,13 +1366,16 @@ fn audit_cells(
     m: &Model,
     base: &[Option<i64>],
     protection: u64,
-    new: Option<usize>,
-    wanted: &dyn Fn(usize) -> bool,
-    required: &dyn Fn(usize) -> u64,
-    widths: bool,
-    relaxed: bool,
+    pass: Pass<'_>,
     cache: &mut Cache,
 ) -> Result<BTreeMap<usize, Bounds>, LinkCheckError> {
+    let Pass {
+        new,
+        wanted,
+        required,
+        widths,
+        relaxed,
+    } = pass;
     let rows = partner_rows(m, cells, new);
     let red = reduce(&rows, m.n_vars)?;
     // The base completed with what the partner's figures pin (the same
@@ -1448,11 +1475,16 @@ fn audit_cells(
                     pool,
                     ..
                 } = &mut *cache;
-                let Some(w) = warm(comp, feasible) else { continue };
+                let Some(w) = warm(comp, feasible) else {
+                    continue;
+                };
                 let found = points.entry(comp.sig).or_insert_with(|| {
                     let mut seed: Vec<Vec<i64>> =
                         vec![comp.vars.iter().map(|&v| base[v].unwrap_or(0)).collect()];
-                    seed.extend(pool.iter().map(|p| comp.vars.iter().map(|&v| p[v]).collect()));
+                    seed.extend(
+                        pool.iter()
+                            .map(|p| comp.vars.iter().map(|&v| p[v]).collect()),
+                    );
                     seed
                 });
                 let known = found.len();
@@ -1505,10 +1537,13 @@ fn audit_cells(
                         let Some(sub) = comp.around(target, NEAR_VARIABLES, &base) else {
                             continue;
                         };
-                        let Some(sw) = warm(&sub, feasible) else { continue };
+                        let Some(sw) = warm(&sub, feasible) else {
+                            continue;
+                        };
                         let mut near: Vec<Vec<i64>> =
                             vec![sub.vars.iter().map(|&v| base[v].unwrap_or(0)).collect()];
-                        if let Cheap::Wide(l, h) = cheap_sides(&sub, sw, target, &mut near, b, need) {
+                        if let Cheap::Wide(l, h) = cheap_sides(&sub, sw, target, &mut near, b, need)
+                        {
                             verdict = Some(bounds(l, h));
                             if !relaxed {
                                 for p in &near[1..] {
@@ -1643,11 +1678,13 @@ pub fn audit(
         &m,
         &base,
         protection,
-        None,
-        &|_| true,
-        &|_| protection,
-        true,
-        false,
+        Pass {
+            new: None,
+            wanted: &|_| true,
+            required: &|_| protection,
+            widths: true,
+            relaxed: false,
+        },
         &mut Cache::default(),
     )
 }
@@ -1693,11 +1730,13 @@ pub fn protect(
             &m,
             &base,
             protection,
-            Some(new),
-            &|t| !passed[t],
-            &|t| required.get(&t).copied().unwrap_or(protection),
-            false,
-            false,
+            Pass {
+                new: Some(new),
+                wanted: &|t| !passed[t],
+                required: &|t| required.get(&t).copied().unwrap_or(protection),
+                widths: false,
+                relaxed: false,
+            },
             &mut cache,
         )?;
         let unknown: Vec<usize> = results
@@ -1711,11 +1750,13 @@ pub fn protect(
                 &m,
                 &base,
                 protection,
-                None,
-                &|t| unknown.contains(&t),
-                &|_| protection,
-                true,
-                true,
+                Pass {
+                    new: None,
+                    wanted: &|t| unknown.contains(&t),
+                    required: &|_| protection,
+                    widths: true,
+                    relaxed: true,
+                },
                 &mut cache,
             )?;
             for &t in &unknown {
@@ -1736,11 +1777,13 @@ pub fn protect(
                     &m,
                     &base,
                     protection,
-                    Some(new),
-                    &|t| again.contains(&t),
-                    &|t| required.get(&t).copied().unwrap_or(protection),
-                    false,
-                    false,
+                    Pass {
+                        new: Some(new),
+                        wanted: &|t| again.contains(&t),
+                        required: &|t| required.get(&t).copied().unwrap_or(protection),
+                        widths: false,
+                        relaxed: false,
+                    },
                     &mut cache,
                 )?;
                 results.extend(redone);

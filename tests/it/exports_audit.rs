@@ -250,7 +250,10 @@ async fn audited(tag: &str, evs: &[Ev], defs: &[Def], plan: &[(usize, String)]) 
         left.len(),
         rows(&after)
     );
-    assert!(left.is_empty(), "{tag}: narrowed through the audit: {left:?}");
+    assert!(
+        left.is_empty(),
+        "{tag}: narrowed through the audit: {left:?}"
+    );
 }
 
 /// A week's days, then the week.
