@@ -1495,6 +1495,20 @@ fn audit_cells(
                     most: Some(total - b + h),
                     exact: false,
                 };
+                if relaxed && widths && single {
+                    // The margins alone: only how narrow they leave it
+                    // matters (a width of the protection or more, or one
+                    // not bounded, counts as the protection).
+                    let mut v = bounds(b, b);
+                    if let Some((lo, hi)) = narrow_bounds(comp, w, target, found, b, protection) {
+                        v.low = (total - b + lo) as f64;
+                        v.high = (total - b + hi) as f64;
+                    } else {
+                        (v.least, v.most) = (None, None);
+                    }
+                    verdict = Some(v);
+                    break;
+                }
                 // Solutions found for other cells may already do.
                 let c = match spread(w, found, target) {
                     Some((l, h)) if h - l >= need as i64 => Cheap::Wide(l, h),
