@@ -166,6 +166,7 @@ fn main() {
             // All of them: those below k are tacit's only (not public).
             margins.extend(breakdown(&atoms, *period, &dims));
         }
+        let mut carry = link::Carry::default();
         loop {
             let mut all = held.clone();
             let offset = all.len();
@@ -176,7 +177,7 @@ fn main() {
                     .map(|(c, h)| linked(r, c, *h, false)),
             );
             all.extend(margins.iter().map(|c| linked(r, c, false, true)));
-            let added = match link::protect(&mut all, &groups, r, K) {
+            let added = match link::protect_with(&mut all, &groups, r, K, &mut carry) {
                 Ok(a) => a,
                 Err(link::LinkCheckError::Unprotectable { .. }) => {
                     // Refused: the partner does not get this release.

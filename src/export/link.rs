@@ -1725,12 +1725,91 @@ pub fn protect(
     new: usize,
     protection: u64,
 ) -> Result<Vec<usize>, LinkCheckError> {
+    protect_with(cells, groups, new, protection, &mut Carry::default())
+}
+
+/// What the audit of one release carries from one call of [`protect`] to
+/// the next, when the caller withholds more between them (the per-table
+/// pass): withholding only drops relations of the partner's system, so
+/// the cells that passed still pass, the integer solutions found are
+/// still solutions, and the width the public margins alone leave is the
+/// same. Used only for the same cells, groups and release (checked).
+#[derive(Default)]
+pub struct Carry {
+    key: u64,
+    passed: Vec<bool>,
+    pool: Vec<Vec<i64>>,
+    required: HashMap<usize, u64>,
+}
+
+/// [`protect`], carrying what still holds from an earlier call for the
+/// same release (`carry`, empty the first time).
+pub fn protect_with(
+    cells: &mut [LinkedCell],
+    groups: &[usize],
+    new: usize,
+    protection: u64,
+    carry: &mut Carry,
+) -> Result<Vec<usize>, LinkCheckError> {
     let m = model(cells, groups);
     let base = base_point(&m, cells)?;
+    // The same system but for what is withheld: the same cells (atoms,
+    // counts, margins), groups, release and protection.
+    let key = {
+        let mut h = DefaultHasher::new();
+        (new, protection, groups, m.n_vars).hash(&mut h);
+        for c in cells.iter() {
+            (c.release, &c.atoms, c.visitors, c.margin, c.small).hash(&mut h);
+            (c.visits, c.pageviews, c.events, c.exact, c.round_to).hash(&mut h);
+        }
+        h.finish()
+    };
+    let withheld: Vec<bool> = cells.iter().map(|c| c.withheld).collect();
+    let fresh = carry.key != key || carry.passed.len() != cells.len();
     let mut cache = Cache::default();
-    let mut added = Vec::new();
     let mut passed = vec![false; cells.len()];
     let mut required: HashMap<usize, u64> = HashMap::new();
+    if !fresh {
+        // Passed cells stay passed only if still withheld as then.
+        for (t, p) in carry.passed.iter().enumerate() {
+            passed[t] = *p && withheld[t];
+        }
+        cache.pool = std::mem::take(&mut carry.pool);
+        required = std::mem::take(&mut carry.required);
+    }
+    let out = protect_rounds(
+        cells,
+        &m,
+        &base,
+        new,
+        protection,
+        &mut cache,
+        &mut passed,
+        &mut required,
+    );
+    *carry = Carry {
+        key,
+        passed,
+        pool: cache.pool,
+        required,
+    };
+    out
+}
+
+/// The rounds of [`protect_with`]: audit, withhold a neighbour of each
+/// cell that fails, again.
+#[allow(clippy::too_many_arguments)]
+fn protect_rounds(
+    cells: &mut [LinkedCell],
+    m: &Model,
+    base: &[Option<i64>],
+    new: usize,
+    protection: u64,
+    cache: &mut Cache,
+    passed: &mut [bool],
+    required: &mut HashMap<usize, u64>,
+) -> Result<Vec<usize>, LinkCheckError> {
+    let mut added = Vec::new();
     let mut of_atom: HashMap<usize, Vec<usize>> = HashMap::new();
     for (i, c) in cells.iter().enumerate() {
         for &a in &c.atoms {
@@ -1741,8 +1820,8 @@ pub fn protect(
     for _ in 0..MAX_ROUNDS {
         let mut results = audit_cells(
             cells,
-            &m,
-            &base,
+            m,
+            base,
             protection,
             Pass {
                 new: Some(new),
@@ -1751,7 +1830,7 @@ pub fn protect(
                 widths: false,
                 relaxed: false,
             },
-            &mut cache,
+            cache,
         )?;
         let unknown: Vec<usize> = results
             .iter()
@@ -1761,8 +1840,8 @@ pub fn protect(
         if !unknown.is_empty() {
             let alone = audit_cells(
                 &bare(cells),
-                &m,
-                &base,
+                m,
+                base,
                 protection,
                 Pass {
                     new: None,
@@ -1771,7 +1850,7 @@ pub fn protect(
                     widths: true,
                     relaxed: true,
                 },
-                &mut cache,
+                cache,
             )?;
             for &t in &unknown {
                 let w = alone.get(&t).map_or(protection, |b| b.width_at_most());
@@ -1788,8 +1867,8 @@ pub fn protect(
             if !again.is_empty() {
                 let redone = audit_cells(
                     cells,
-                    &m,
-                    &base,
+                    m,
+                    base,
                     protection,
                     Pass {
                         new: Some(new),
@@ -1798,7 +1877,7 @@ pub fn protect(
                         widths: false,
                         relaxed: false,
                     },
-                    &mut cache,
+                    cache,
                 )?;
                 results.extend(redone);
             }

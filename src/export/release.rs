@@ -161,7 +161,18 @@ async fn make<R: Rng + CryptoRng + ?Sized>(
         // The per-table pass and the audit across releases, until neither
         // withholds anything more.
         let earlier = linked::load(client, &spec.partner, &spec.finest, p).await?;
-        while link_check(spec, p, &cells, &mut hidden, &atoms, &margins, &earlier)? {
+        // What each audit found that still holds after the per-table pass
+        // withholds more (cells passed, solutions, the margins' widths).
+        let mut carry = link::Carry::default();
+        while link_check(
+            spec,
+            p,
+            &cells,
+            &mut hidden,
+            (&atoms, &margins),
+            &earlier,
+            &mut carry,
+        )? {
             let again = suppress::suppress_from(&cells, spec.min_visitors, hidden.clone())?;
             if again == hidden {
                 break;
@@ -258,9 +269,9 @@ fn link_check(
     p: &Period,
     cells: &[cells::Cell],
     hidden: &mut [bool],
-    new_atoms: &[linked::Atom],
-    margins: &[linked::StoredCell],
+    (new_atoms, margins): (&[linked::Atom], &[linked::StoredCell]),
     earlier: &(Vec<linked::StoredCell>, Vec<linked::Atom>),
+    carry: &mut link::Carry,
 ) -> Result<bool, ExportError> {
     let (earlier, atoms) = earlier;
     let mut atoms = atoms.clone();
@@ -307,8 +318,8 @@ fn link_check(
         }
         all.extend(linked::to_linked(r, g, &finest, &atoms, &index));
     }
-    let added =
-        link::protect(&mut all, &groups, new, spec.protection).map_err(ExportError::Linked)?;
+    let added = link::protect_with(&mut all, &groups, new, spec.protection, carry)
+        .map_err(ExportError::Linked)?;
     for &i in &added {
         hidden[i - new_offset] = true;
     }
