@@ -1863,6 +1863,8 @@ fn protect_rounds(
                 .iter()
                 .copied()
                 .filter(|t| required[t] < protection)
+                // The two solutions found may already be far enough apart.
+                .filter(|t| results.get(t).is_none_or(|b| b.certified() < required[t]))
                 .collect();
             if !again.is_empty() {
                 let redone = audit_cells(
