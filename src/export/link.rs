@@ -1041,6 +1041,18 @@ fn warm<'a>(comp: &Component, feasible: &'a mut HashMap<u64, Option<Warm>>) -> O
         .as_ref()
 }
 
+/// Keep `points` (solutions over `vars`, a group or a neighbourhood of
+/// one) as solutions of the whole system: tacit's counts everywhere else.
+fn keep(pool: &mut Vec<Vec<i64>>, base: &[Option<i64>], vars: &[usize], points: &[Vec<i64>]) {
+    for p in points {
+        let mut full: Vec<i64> = base.iter().map(|b| b.unwrap_or(0)).collect();
+        for (&v, &x) in vars.iter().zip(p) {
+            full[v] = x;
+        }
+        pool.push(full);
+    }
+}
+
 /// The least and most of `sum(target)` over the integer solutions found.
 fn spread(warm: &Warm, found: &[Vec<i64>], target: &[usize]) -> Option<(i64, i64)> {
     let cols: Vec<usize> = target.iter().map(|v| warm.col[v]).collect();
@@ -1515,13 +1527,7 @@ fn audit_cells(
                     _ => cheap_sides(comp, w, target, found, b, need),
                 };
                 if !relaxed {
-                    for p in &found[known..] {
-                        let mut full: Vec<i64> = base.iter().map(|b| b.unwrap_or(0)).collect();
-                        for (&v, &x) in comp.vars.iter().zip(p) {
-                            full[v] = x;
-                        }
-                        pool.push(full);
-                    }
+                    keep(pool, &base, &comp.vars, &found[known..]);
                 }
                 match c {
                     Cheap::Wide(l, h) => {
@@ -1560,14 +1566,7 @@ fn audit_cells(
                         {
                             verdict = Some(bounds(l, h));
                             if !relaxed {
-                                for p in &near[1..] {
-                                    let mut full: Vec<i64> =
-                                        base.iter().map(|b| b.unwrap_or(0)).collect();
-                                    for (&v, &x) in sub.vars.iter().zip(p) {
-                                        full[v] = x;
-                                    }
-                                    pool.push(full);
-                                }
+                                keep(pool, &base, &sub.vars, &near[1..]);
                             }
                             break;
                         }
@@ -1656,9 +1655,6 @@ fn audit_cells(
                 b
             }
         };
-        if debug && !found_cheaply {
-            eprintln!("  full {t}: {b:?} need {need} {:?}", started.elapsed());
-        }
         out.insert(t, b);
     }
     if debug {

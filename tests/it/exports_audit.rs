@@ -1,14 +1,11 @@
-//! Partner setups the audit does not protect, against the attack harness
-//! (`attack`, written apart from tacit's audit). Scenarios (a)-(d) of
-//! issue 26 link a partner's releases across tables: the configuration
-//! refuses each at start-up, naming the key, and the harness shows why:
-//! with the same releases made with per-release suppression (each export
-//! to a partner of its own, a setup the configuration accepts), it narrows
-//! some withheld small cell below the protection level from the files and
-//! their public margins. (Scenario (e), a late row after a released day,
-//! is the frozen file's business: `exports_linked`.) A setup the
-//! configuration accepts, released through the audit, leaves the harness
-//! nothing.
+//! Partner setups that link releases across tables, against the attack
+//! harness (`attack`, written apart from tacit's audit). Scenarios (a)-(d)
+//! of issue 26 are each released twice from the same events: with
+//! per-release suppression (each export to a partner of its own) the
+//! harness narrows some withheld small cell below the protection level
+//! from the files and their public margins, so the scenario bites; to one
+//! partner, through the audit, it narrows none. (Scenario (e), a late row
+//! after a released day, is the frozen file's business: `exports_linked`.)
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
