@@ -1773,6 +1773,20 @@ pub fn protect_with(
         cache.pool = std::mem::take(&mut carry.pool);
         required = std::mem::take(&mut carry.required);
     }
+    // A release that re-publishes only what earlier ones imply (once the
+    // cells telling more are withheld) leaves their cells as they were.
+    let mut early = Vec::new();
+    if let Some(plan) = implied_plan(&m, cells, new) {
+        for c in plan {
+            cells[c].withheld = true;
+            early.push(c);
+        }
+        for (t, c) in cells.iter().enumerate() {
+            if c.release != new {
+                passed[t] = true;
+            }
+        }
+    }
     let out = protect_rounds(
         cells,
         &m,
@@ -1789,7 +1803,135 @@ pub fn protect_with(
         pool: cache.pool,
         required,
     };
+    out.map(|added| {
+        early.extend(added);
+        early
+    })
+}
+
+/// Each figure of a known cell: the unknowns it sums (its visitors, then
+/// each count it carries) and the range the partner reads of it.
+fn figures_of<'m>(m: &'m Model, c: usize, cell: &LinkedCell) -> Vec<(&'m [usize], (i64, i64))> {
+    let round = if cell.margin { 1 } else { cell.round_to };
+    let mut out: Vec<(&[usize], (i64, i64))> =
+        vec![(&m.visitors[c], published_range(cell.visitors, round))];
+    for (i, count) in COUNTS.into_iter().enumerate() {
+        if let (Some(terms), Some(v)) = (&m.counts[c][i], count_of(cell, count)) {
+            out.push((terms, published_range(v, round)));
+        }
+    }
     out
+}
+
+/// Can `terms` be split into figures the partner holds (`held`), with no
+/// unknown in two of them, whose ranges add up to one inside `range`? Then
+/// the partner already knows the sum at least that well: a figure over
+/// `terms` read as `range` tells it nothing. Greedy, the largest fitting
+/// figure first, the narrowest of those (exact for the nested periods of
+/// days, weeks and months; a cover it misses only makes the check
+/// stricter).
+fn covered(
+    terms: &[usize],
+    range: (i64, i64),
+    held: &[(&[usize], (i64, i64))],
+    of_var: &HashMap<usize, Vec<usize>>,
+) -> bool {
+    let inside: HashSet<usize> = terms.iter().copied().collect();
+    let mut taken: HashSet<usize> = HashSet::with_capacity(terms.len());
+    let (mut lo, mut hi) = (0i64, 0i64);
+    for &v in terms {
+        if taken.contains(&v) {
+            continue;
+        }
+        let best = of_var
+            .get(&v)
+            .into_iter()
+            .flatten()
+            .map(|&f| held[f])
+            .filter(|(f, _)| f.iter().all(|u| inside.contains(u) && !taken.contains(u)))
+            .max_by_key(|(f, (l, h))| (f.len(), std::cmp::Reverse(h - l)));
+        match best {
+            Some((f, (l, h))) => {
+                taken.extend(f.iter().copied());
+                lo += l;
+                hi += h;
+            }
+            None => return false,
+        }
+    }
+    range.0 <= lo && hi <= range.1
+}
+
+/// The cheap audit of a release that tells the partner nothing new about
+/// what it held before: the released cells of release `new` to withhold
+/// so that every figure of it that reaches the unknowns of a cell earlier
+/// releases withheld (through their figures, or the relations that hold
+/// whatever is released) is a sum of figures the partner already holds,
+/// known at least as well. Then the partner's system, over those
+/// unknowns, is the same as before this release, and so are the bounds of
+/// every cell they withheld: only the release's own withheld cells need
+/// the audit. `None` when a public margin of the release (which cannot be
+/// withheld) tells something new: then everything is audited again.
+fn implied_plan(m: &Model, cells: &[LinkedCell], new: usize) -> Option<Vec<usize>> {
+    let mut parent: Vec<usize> = (0..m.n_vars).collect();
+    let join = |parent: &mut Vec<usize>, terms: &[usize]| {
+        for w in terms.windows(2) {
+            let (a, b) = (find(parent, w[0]), find(parent, w[1]));
+            parent[a] = b;
+        }
+    };
+    for r in &m.structural {
+        let terms: Vec<usize> = r.terms.iter().map(|&(v, _)| v).collect();
+        join(&mut parent, &terms);
+    }
+    let mut old: Vec<usize> = Vec::new();
+    let mut held: Vec<(&[usize], (i64, i64))> = Vec::new();
+    for (c, cell) in cells.iter().enumerate() {
+        if cell.release == new || cell.atoms.is_empty() {
+            continue;
+        }
+        if known(cell) {
+            for (terms, range) in figures_of(m, c, cell) {
+                join(&mut parent, terms);
+                held.push((terms, range));
+            }
+        }
+        if cell.withheld && cell.small && !cell.margin {
+            old.extend_from_slice(&m.visitors[c]);
+        }
+    }
+    let old_roots: HashSet<usize> = old.iter().map(|&v| find(&mut parent, v)).collect();
+    let mut of_var: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (f, (terms, _)) in held.iter().enumerate() {
+        for &v in *terms {
+            of_var.entry(v).or_default().push(f);
+        }
+    }
+    let mut withhold = Vec::new();
+    for (c, cell) in cells.iter().enumerate() {
+        if cell.release != new || cell.atoms.is_empty() || !known(cell) {
+            continue;
+        }
+        let news = figures_of(m, c, cell).into_iter().any(|(terms, range)| {
+            terms
+                .iter()
+                .any(|&v| old_roots.contains(&find(&mut parent, v)))
+                && !covered(terms, range, &held, &of_var)
+        });
+        if news {
+            if cell.margin {
+                if std::env::var("TACIT_AUDIT_DEBUG").is_ok() {
+                    eprintln!(
+                        "implied: margin {c} of {} atoms tells more",
+                        cell.atoms.len()
+                    );
+                }
+                return None;
+            }
+            withhold.push(c);
+        }
+    }
+    Some(withhold)
 }
 
 /// The rounds of [`protect_with`]: audit, withhold a neighbour of each
