@@ -2305,4 +2305,105 @@ mod tests {
             assert!(b[&t].protected(5), "{t}: {:?}", b[&t]);
         }
     }
+
+    /// Fourteen days of a 3 × 2 breakdown, then two weeks and the month,
+    /// each with its public margins (one dimension, and the total), each
+    /// release protected in turn as `release` does. The month's figures,
+    /// once the cells telling more are withheld, are sums of what the
+    /// partner holds (the cheap path, `implied_plan`). At the end the full
+    /// audit of everything released confirms each withheld small cell
+    /// keeps the protection, or as much as the public margins alone leave.
+    /// (Skipping the earlier cells without withholding the month's and the
+    /// weeks' cells that tell more fails here: a week minus its days pins
+    /// a planted small cell.)
+    #[test]
+    fn releases_that_only_repeat_earlier_figures_stay_protected() {
+        let (k, days, keys) = (5u64, 14usize, [3usize, 2]);
+        let n = keys[0] * keys[1];
+        let mut seed = 7u64;
+        // Large cells, and a few small ones on single days: a week's cell
+        // minus its released days would give such a day away.
+        let planted = [(3, 2), (3 * n + 4, 1), (9 * n + 5, 3), (11 * n + 2, 2)];
+        let visitors: Vec<u64> = (0..days * n)
+            .map(|x| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let large = 10 + (seed >> 33) % 30;
+                planted.iter().find(|p| p.0 == x).map_or(large, |p| p.1)
+            })
+            .collect();
+        let atom = |d: usize, a: usize, b: usize| d * n + a * keys[1] + b;
+        let mut cells: Vec<LinkedCell> = Vec::new();
+        let mut released = 0;
+        let mut periods: Vec<(usize, usize)> = (0..days).map(|d| (d, d + 1)).collect();
+        periods.extend([(0, 7), (7, 14), (0, 14)]);
+        let sum = |atoms: &[usize]| atoms.iter().map(|&x| visitors[x]).sum::<u64>();
+        for (r, &(from, to)) in periods.iter().enumerate() {
+            let start = cells.len();
+            let of = |pick: &dyn Fn(usize, usize) -> bool| -> Vec<usize> {
+                let mut atoms = Vec::new();
+                for d in from..to {
+                    for a in 0..keys[0] {
+                        for b in 0..keys[1] {
+                            if pick(a, b) {
+                                atoms.push(atom(d, a, b));
+                            }
+                        }
+                    }
+                }
+                atoms
+            };
+            for a in 0..keys[0] {
+                for b in 0..keys[1] {
+                    let atoms = of(&|x, y| x == a && y == b);
+                    cells.push(cell(r, &atoms, sum(&atoms), k));
+                }
+            }
+            let mut margins: Vec<Vec<usize>> = vec![of(&|_, _| true)];
+            margins.extend((0..keys[0]).map(|a| of(&|x, _| x == a)));
+            margins.extend((0..keys[1]).map(|b| of(&|_, y| y == b)));
+            for atoms in margins {
+                let v = sum(&atoms);
+                cells.push(LinkedCell {
+                    margin: true,
+                    small: v < k,
+                    withheld: false,
+                    ..cell(r, &atoms, v, k)
+                });
+            }
+            if (from, to) == (0, days) {
+                let m = model(&cells, &own_groups(days * n));
+                assert!(
+                    implied_plan(&m, &cells, r).is_some(),
+                    "the month tells nothing new"
+                );
+            }
+            protect(&mut cells, &own_groups(days * n), r, k).unwrap();
+            released += cells[start..]
+                .iter()
+                .filter(|c| !c.withheld && !c.margin)
+                .count();
+        }
+        // Most cells are large: most come out (64 of 102 here).
+        assert!(released > 20, "{released} cells released");
+        let all = audit(&cells, &own_groups(days * n), k).unwrap();
+        let alone = audit(&bare(&cells), &own_groups(days * n), k).unwrap();
+        // Cells the public margins alone narrow below k are what no choice
+        // of the releases changes; every other keeps k.
+        let kept: Vec<usize> = all
+            .keys()
+            .copied()
+            .filter(|t| alone.get(t).is_none_or(|a| a.width_at_most() >= k))
+            .collect();
+        assert_eq!(kept.len(), planted.len(), "the small cells, all withheld");
+        for t in kept {
+            assert!(
+                all[&t].protected(k),
+                "cell {t} ({:?}): {:?}",
+                cells[t].atoms,
+                all[&t]
+            );
+        }
+    }
 }
