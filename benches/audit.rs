@@ -134,6 +134,12 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2400.0);
+    // `TACIT_BENCH_AUDIT=full`: the full search for the cells reaching an
+    // earlier withheld cell (an export's `audit = "full"`).
+    let linking = match std::env::var("TACIT_BENCH_AUDIT").as_deref() {
+        Ok("full") => link::Linking::Searched,
+        _ => link::Linking::Implied,
+    };
     let atoms = traffic(days, scale);
     let (mut n_cells, mut n_small, mut n_per_table) = (0, 0, 0);
     // Every dimension is fixed per visitor: each atom is its own group.
@@ -177,7 +183,7 @@ fn main() {
                     .map(|(c, h)| linked(r, c, *h, false)),
             );
             all.extend(margins.iter().map(|c| linked(r, c, false, true)));
-            let added = match link::protect_with(&mut all, &groups, r, K, &mut carry) {
+            let added = match link::protect_with(&mut all, &groups, r, K, linking, &mut carry) {
                 Ok(a) => a,
                 Err(link::LinkCheckError::Unprotectable { .. }) => {
                     // Refused: the partner does not get this release.
@@ -246,7 +252,7 @@ fn main() {
         pct(withheld_total)
     );
     println!(
-        "audit of a month ({} atoms; {} releases: {days} days, {} weeks, 1 month; 3 dimensions): {:.0} ms in all, slowest {} {:.0} ms; re-auditing everything held at the end: {:.0} ms for {} withheld small cells ({} without a certificate: narrowed by the public margins alone); refused: {refused:?}",
+        "audit of a month ({linking:?}; {} atoms; {} releases: {days} days, {} weeks, 1 month; 3 dimensions): {:.0} ms in all, slowest {} {:.0} ms; re-auditing everything held at the end: {:.0} ms for {} withheld small cells ({} without a certificate: narrowed by the public margins alone); refused: {refused:?}",
         atoms.len(),
         plan.len(),
         days / 7,

@@ -66,6 +66,11 @@ pub struct RawExport {
     /// never below k/2.
     #[serde(default)]
     pub protection: Option<u64>,
+    /// How the audit across the partner's releases treats a cell of this
+    /// export that reaches a cell an earlier release withheld: "fast"
+    /// (default) or "full".
+    #[serde(default)]
+    pub audit: Option<String>,
     #[serde(default)]
     pub epsilon: Option<f64>,
     /// Epsilon per partner per calendar month.
@@ -157,6 +162,28 @@ fn micros(x: f64) -> Option<u64> {
     ((m / 1e6 - x).abs() <= 1e-9 * x.abs().max(1.0) && m >= 0.0).then_some(m as u64)
 }
 
+/// How the audit across a partner's releases treats the cells of a new
+/// release that reach a cell an earlier release withheld.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkAudit {
+    /// Released only when the partner's earlier figures already imply
+    /// them: the earlier releases' cells need no new audit (seconds for a
+    /// month of daily and weekly releases), fewer cells released.
+    #[default]
+    Fast,
+    /// Released when a search over everything the partner holds shows
+    /// every earlier withheld cell still protected: more cells released,
+    /// minutes for a month of a large breakdown.
+    Full,
+}
+
+impl LinkAudit {
+    fn is_fast(&self) -> bool {
+        *self == LinkAudit::Fast
+    }
+}
+
 /// A validated export definition.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportSpec {
@@ -173,6 +200,10 @@ pub struct ExportSpec {
     pub round_to: Option<u64>,
     /// Protection level of the linked audit (visitors).
     pub protection: u64,
+    /// How the linked audit decides on the cells that reach an earlier
+    /// release's withheld cells (left out of the hash when the default).
+    #[serde(skip_serializing_if = "LinkAudit::is_fast")]
+    pub audit: LinkAudit,
     pub dp: Option<Dp>,
     pub format: Format,
     pub totals: bool,
@@ -363,6 +394,16 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
     };
     let tokens = access(at, r)?;
     let protection = protection(at, r)?;
+    let audit = match r.audit.as_deref() {
+        None | Some("fast") => LinkAudit::Fast,
+        Some("full") => LinkAudit::Full,
+        Some(other) => {
+            return Err(at.err(
+                "audit",
+                format!("expected \"fast\" or \"full\", got {other:?}"),
+            ))
+        }
+    };
     let mut spec = ExportSpec {
         name: at.name.to_string(),
         partner: r.partner.clone(),
@@ -374,6 +415,7 @@ fn validate(i: usize, r: &RawExport, sites: &[String]) -> Result<ExportSpec, Spe
         min_visitors: r.min_visitors,
         round_to: r.round_to,
         protection,
+        audit,
         dp,
         format,
         totals: r.totals,

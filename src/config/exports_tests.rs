@@ -264,3 +264,26 @@ fn linked_setups_are_accepted_and_checked_together() {
     assert!(e.contains("exports[") && e.contains(".dimensions:"), "{e}");
     assert!(e.contains("together break down by 5 dimensions"), "{e}");
 }
+
+#[test]
+fn the_link_audit_is_fast_unless_full_is_asked() {
+    let sites = ["example.com".to_string()];
+    let plain = &validate_all(&[base()], &sites).unwrap()[0];
+    assert_eq!(plain.audit, LinkAudit::Fast);
+    let mut r = base();
+    r.audit = Some("fast".into());
+    let fast = &validate_all(&[r], &sites).unwrap()[0];
+    // The default is left out of the hash: configs written before the key
+    // keep theirs.
+    assert_eq!(fast.config_hash, plain.config_hash);
+    let mut r = base();
+    r.audit = Some("full".into());
+    let full = &validate_all(&[r], &sites).unwrap()[0];
+    assert_eq!(full.audit, LinkAudit::Full);
+    assert_ne!(full.config_hash, plain.config_hash);
+    check(
+        |r| r.audit = Some("thorough".into()),
+        "audit",
+        "\"fast\" or \"full\"",
+    );
+}

@@ -1721,7 +1721,27 @@ pub fn protect(
     new: usize,
     protection: u64,
 ) -> Result<Vec<usize>, LinkCheckError> {
-    protect_with(cells, groups, new, protection, &mut Carry::default())
+    protect_with(
+        cells,
+        groups,
+        new,
+        protection,
+        Linking::Implied,
+        &mut Carry::default(),
+    )
+}
+
+/// What a release may publish of the cells that reach a cell an earlier
+/// release withheld.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linking {
+    /// Only what the partner's earlier figures imply (`implied_plan`);
+    /// the earlier cells are then not audited again. When a public margin
+    /// of the release tells more, as [`Linking::Searched`].
+    Implied,
+    /// Whatever keeps every earlier withheld cell protected, found by
+    /// auditing them all again with the release.
+    Searched,
 }
 
 /// What the audit of one release carries from one call of [`protect`] to
@@ -1745,6 +1765,7 @@ pub fn protect_with(
     groups: &[usize],
     new: usize,
     protection: u64,
+    linking: Linking,
     carry: &mut Carry,
 ) -> Result<Vec<usize>, LinkCheckError> {
     let m = model(cells, groups);
@@ -1776,7 +1797,11 @@ pub fn protect_with(
     // A release that re-publishes only what earlier ones imply (once the
     // cells telling more are withheld) leaves their cells as they were.
     let mut early = Vec::new();
-    if let Some(plan) = implied_plan(&m, cells, new) {
+    let plan = match linking {
+        Linking::Implied => implied_plan(&m, cells, new),
+        Linking::Searched => None,
+    };
+    if let Some(plan) = plan {
         for c in plan {
             cells[c].withheld = true;
             early.push(c);

@@ -19,7 +19,7 @@ use super::link::{self, LinkedCell};
 use super::period::Period;
 use super::{budget, build_table, cells, check_period, format, ledger, linked, settle, suppress};
 use super::{ExportError, ReleaseChannel, Released, Summary};
-use crate::config::exports::ExportSpec;
+use crate::config::exports::{ExportSpec, LinkAudit};
 
 /// How long a request waits for another request's release of the same
 /// period before giving up.
@@ -318,7 +318,11 @@ fn link_check(
         }
         all.extend(linked::to_linked(r, g, &finest, &atoms, &index));
     }
-    let added = link::protect_with(&mut all, &groups, new, spec.protection, carry)
+    let linking = match spec.audit {
+        LinkAudit::Fast => link::Linking::Implied,
+        LinkAudit::Full => link::Linking::Searched,
+    };
+    let added = link::protect_with(&mut all, &groups, new, spec.protection, linking, carry)
         .map_err(ExportError::Linked)?;
     for &i in &added {
         hidden[i - new_offset] = true;
