@@ -452,11 +452,18 @@ fn figure(terms: &[usize], (lo, hi): (i64, i64), new: bool, cell: &LinkedCell) -
 }
 
 /// The partner's figures: every known cell's counts.
-fn partner_rows(m: &Model, cells: &[LinkedCell], new: Option<usize>) -> Vec<Row> {
+/// `redundant`: cells whose figures are sums of the partner's other
+/// figures (`implied_plan`), left out (the solutions are the same).
+fn partner_rows(
+    m: &Model,
+    cells: &[LinkedCell],
+    new: Option<usize>,
+    redundant: &HashSet<usize>,
+) -> Vec<Row> {
     let mut rows = m.structural.clone();
     for (c, cell) in cells.iter().enumerate() {
         // A cell that cannot be mapped onto the atoms is left out.
-        if !known(cell) || cell.atoms.is_empty() {
+        if !known(cell) || cell.atoms.is_empty() || redundant.contains(&c) {
             continue;
         }
         let round = if cell.margin { 1 } else { cell.round_to };
@@ -1358,6 +1365,8 @@ struct Pass<'a> {
     /// The system is a relaxation of the partner's (the margins alone):
     /// its solutions are not kept for later passes.
     relaxed: bool,
+    /// Cells left out of the system, their figures implied by others.
+    redundant: &'a HashSet<usize>,
 }
 
 /// The verdicts on the withheld small cells of `cells` that `wanted` picks.
@@ -1387,8 +1396,9 @@ fn audit_cells(
         required,
         widths,
         relaxed,
+        redundant,
     } = pass;
-    let rows = partner_rows(m, cells, new);
+    let rows = partner_rows(m, cells, new, redundant);
     let red = reduce(&rows, m.n_vars)?;
     // The base completed with what the partner's figures pin (the same
     // values, since the base is a solution of the partner's system).
@@ -1694,6 +1704,7 @@ pub fn audit(
             required: &|_| protection,
             widths: true,
             relaxed: false,
+            redundant: &HashSet::new(),
         },
         &mut Cache::default(),
     )
@@ -1796,19 +1807,18 @@ pub fn protect_with(
     }
     // A release that re-publishes only what earlier ones imply (once the
     // cells telling more are withheld) leaves their cells as they were.
+    let plan = implied_plan(&m, cells, new);
     let mut early = Vec::new();
-    let plan = match linking {
-        Linking::Implied => implied_plan(&m, cells, new),
-        Linking::Searched => None,
-    };
-    if let Some(plan) = plan {
-        for c in plan {
+    if linking == Linking::Implied {
+        for &c in &plan.withhold {
             cells[c].withheld = true;
             early.push(c);
         }
-        for (t, c) in cells.iter().enumerate() {
-            if c.release != new {
-                passed[t] = true;
+        if !plan.margins_tell_more {
+            for (t, c) in cells.iter().enumerate() {
+                if c.release != new {
+                    passed[t] = true;
+                }
             }
         }
     }
@@ -1821,6 +1831,7 @@ pub fn protect_with(
         &mut cache,
         &mut passed,
         &mut required,
+        &plan.redundant,
     );
     *carry = Carry {
         key,
@@ -1887,17 +1898,29 @@ fn covered(
     range.0 <= lo && hi <= range.1
 }
 
-/// The cheap audit of a release that tells the partner nothing new about
-/// what it held before: the released cells of release `new` to withhold
-/// so that every figure of it that reaches the unknowns of a cell earlier
-/// releases withheld (through their figures, or the relations that hold
-/// whatever is released) is a sum of figures the partner already holds,
-/// known at least as well. Then the partner's system, over those
-/// unknowns, is the same as before this release, and so are the bounds of
-/// every cell they withheld: only the release's own withheld cells need
-/// the audit. `None` when a public margin of the release (which cannot be
-/// withheld) tells something new: then everything is audited again.
-fn implied_plan(m: &Model, cells: &[LinkedCell], new: usize) -> Option<Vec<usize>> {
+/// What a new release adds to the partner's system (`implied_plan`).
+struct Plan {
+    /// Its released cells with a figure that reaches the unknowns of a
+    /// cell an earlier release withheld and is not implied by the
+    /// partner's earlier figures.
+    withhold: Vec<usize>,
+    /// Its known cells whose every figure is implied: they add nothing.
+    redundant: HashSet<usize>,
+    /// A public margin of it (which cannot be withheld) reaches those
+    /// unknowns and is not implied.
+    margins_tell_more: bool,
+}
+
+/// Which figures of release `new` tell the partner something new about
+/// the cells earlier releases withheld. A figure implied by figures the
+/// partner already holds (a sum of them, known at least as well) tells
+/// nothing; one that reaches no unknown of such a cell (through earlier
+/// figures, or the relations that hold whatever is released) cannot
+/// narrow it. With `withhold` withheld and no margin telling more, the
+/// partner's system over those unknowns is the same as before the
+/// release, and so are the bounds of every cell withheld earlier: only the
+/// release's own withheld cells need the audit.
+fn implied_plan(m: &Model, cells: &[LinkedCell], new: usize) -> Plan {
     let mut parent: Vec<usize> = (0..m.n_vars).collect();
     let join = |parent: &mut Vec<usize>, terms: &[usize]| {
         for w in terms.windows(2) {
@@ -1932,31 +1955,39 @@ fn implied_plan(m: &Model, cells: &[LinkedCell], new: usize) -> Option<Vec<usize
             of_var.entry(v).or_default().push(f);
         }
     }
-    let mut withhold = Vec::new();
+    let mut plan = Plan {
+        withhold: Vec::new(),
+        redundant: HashSet::new(),
+        margins_tell_more: false,
+    };
     for (c, cell) in cells.iter().enumerate() {
         if cell.release != new || cell.atoms.is_empty() || !known(cell) {
             continue;
         }
-        let news = figures_of(m, c, cell).into_iter().any(|(terms, range)| {
-            terms
-                .iter()
-                .any(|&v| old_roots.contains(&find(&mut parent, v)))
-                && !covered(terms, range, &held, &of_var)
-        });
-        if news {
-            if cell.margin {
-                if std::env::var("TACIT_AUDIT_DEBUG").is_ok() {
-                    eprintln!(
-                        "implied: margin {c} of {} atoms tells more",
-                        cell.atoms.len()
-                    );
-                }
-                return None;
+        let (mut all_implied, mut news) = (true, false);
+        for (terms, range) in figures_of(m, c, cell) {
+            let implied = covered(terms, range, &held, &of_var);
+            all_implied &= implied;
+            news |= !implied
+                && terms
+                    .iter()
+                    .any(|&v| old_roots.contains(&find(&mut parent, v)));
+        }
+        if all_implied {
+            plan.redundant.insert(c);
+        } else if news && cell.margin {
+            if std::env::var("TACIT_AUDIT_DEBUG").is_ok() {
+                eprintln!(
+                    "implied: margin {c} of {} atoms tells more",
+                    cell.atoms.len()
+                );
             }
-            withhold.push(c);
+            plan.margins_tell_more = true;
+        } else if news {
+            plan.withhold.push(c);
         }
     }
-    Some(withhold)
+    plan
 }
 
 /// The rounds of [`protect_with`]: audit, withhold a neighbour of each
@@ -1971,6 +2002,7 @@ fn protect_rounds(
     cache: &mut Cache,
     passed: &mut [bool],
     required: &mut HashMap<usize, u64>,
+    redundant: &HashSet<usize>,
 ) -> Result<Vec<usize>, LinkCheckError> {
     let mut added = Vec::new();
     let mut of_atom: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -1992,6 +2024,7 @@ fn protect_rounds(
                 required: &|t| required.get(&t).copied().unwrap_or(protection),
                 widths: false,
                 relaxed: false,
+                redundant,
             },
             cache,
         )?;
@@ -2012,6 +2045,7 @@ fn protect_rounds(
                     required: &|_| protection,
                     widths: true,
                     relaxed: true,
+                    redundant: &HashSet::new(),
                 },
                 cache,
             )?;
@@ -2041,6 +2075,7 @@ fn protect_rounds(
                         required: &|t| required.get(&t).copied().unwrap_or(protection),
                         widths: false,
                         relaxed: false,
+                        redundant,
                     },
                     cache,
                 )?;
@@ -2400,7 +2435,7 @@ mod tests {
             if (from, to) == (0, days) {
                 let m = model(&cells, &own_groups(days * n));
                 assert!(
-                    implied_plan(&m, &cells, r).is_some(),
+                    !implied_plan(&m, &cells, r).margins_tell_more,
                     "the month tells nothing new"
                 );
             }
