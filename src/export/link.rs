@@ -1815,8 +1815,20 @@ pub fn protect_with(
             early.push(c);
         }
         if !plan.margins_tell_more {
+            // The earlier cells keep their bounds, and so does a cell of
+            // this release over the same unknowns as one of them (a month
+            // cell with visitors on one day only).
+            let mut same: HashSet<&[usize]> = HashSet::new();
             for (t, c) in cells.iter().enumerate() {
                 if c.release != new {
+                    passed[t] = true;
+                    if c.withheld && c.small && !c.margin {
+                        same.insert(&m.visitors[t]);
+                    }
+                }
+            }
+            for (t, c) in cells.iter().enumerate() {
+                if c.release == new && c.withheld && same.contains(m.visitors[t].as_slice()) {
                     passed[t] = true;
                 }
             }
