@@ -136,9 +136,9 @@ fn main() {
         .unwrap_or(2400.0);
     // `TACIT_BENCH_AUDIT=full`: the full search for the cells reaching an
     // earlier withheld cell (an export's `audit = "full"`).
-    let linking = match std::env::var("TACIT_BENCH_AUDIT").as_deref() {
-        Ok("full") => link::Linking::Searched,
-        _ => link::Linking::Implied,
+    let mode = match std::env::var("TACIT_BENCH_AUDIT").as_deref() {
+        Ok("full") => link::Mode::Searched,
+        _ => link::Mode::Implied,
     };
     let atoms = traffic(days, scale);
     let (mut n_cells, mut n_small, mut n_per_table) = (0, 0, 0);
@@ -183,7 +183,7 @@ fn main() {
                     .map(|(c, h)| linked(r, c, *h, false)),
             );
             all.extend(margins.iter().map(|c| linked(r, c, false, true)));
-            let added = match link::protect_with(&mut all, &groups, r, K, linking, &mut carry) {
+            let added = match link::protect_with(&mut all, &groups, r, K, mode, &mut carry) {
                 Ok(a) => a,
                 Err(link::LinkCheckError::Unprotectable { .. }) => {
                     // Refused: the partner does not get this release.
@@ -252,7 +252,7 @@ fn main() {
         pct(withheld_total)
     );
     println!(
-        "audit of a month ({linking:?}; {} atoms; {} releases: {days} days, {} weeks, 1 month; 3 dimensions): {:.0} ms in all, slowest {} {:.0} ms; re-auditing everything held at the end: {:.0} ms for {} withheld small cells ({} without a certificate: narrowed by the public margins alone); refused: {refused:?}",
+        "audit of a month ({mode:?}; {} atoms; {} releases: {days} days, {} weeks, 1 month; 3 dimensions): {:.0} ms in all, slowest {} {:.0} ms; re-auditing everything held at the end: {:.0} ms for {} withheld small cells ({} without a certificate: narrowed by the public margins alone); refused: {refused:?}",
         atoms.len(),
         plan.len(),
         days / 7,

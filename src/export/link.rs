@@ -1737,7 +1737,7 @@ pub fn protect(
         groups,
         new,
         protection,
-        Linking::Implied,
+        Mode::Implied,
         &mut Carry::default(),
     )
 }
@@ -1745,10 +1745,10 @@ pub fn protect(
 /// What a release may publish of the cells that reach a cell an earlier
 /// release withheld.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Linking {
+pub enum Mode {
     /// Only what the partner's earlier figures imply (`implied_plan`);
     /// the earlier cells are then not audited again. When a public margin
-    /// of the release tells more, as [`Linking::Searched`].
+    /// of the release tells more, as [`Mode::Searched`].
     Implied,
     /// Whatever keeps every earlier withheld cell protected, found by
     /// auditing them all again with the release.
@@ -1776,7 +1776,7 @@ pub fn protect_with(
     groups: &[usize],
     new: usize,
     protection: u64,
-    linking: Linking,
+    mode: Mode,
     carry: &mut Carry,
 ) -> Result<Vec<usize>, LinkCheckError> {
     let m = model(cells, groups);
@@ -1809,7 +1809,7 @@ pub fn protect_with(
     // cells telling more are withheld) leaves their cells as they were.
     let plan = implied_plan(&m, cells, new);
     let mut early = Vec::new();
-    if linking == Linking::Implied {
+    if mode == Mode::Implied {
         for &c in &plan.withhold {
             cells[c].withheld = true;
             early.push(c);

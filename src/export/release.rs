@@ -318,11 +318,11 @@ fn link_check(
         }
         all.extend(linked::to_linked(r, g, &finest, &atoms, &index));
     }
-    let linking = match spec.audit {
-        LinkAudit::Fast => link::Linking::Implied,
-        LinkAudit::Full => link::Linking::Searched,
+    let mode = match spec.audit {
+        LinkAudit::Fast => link::Mode::Implied,
+        LinkAudit::Full => link::Mode::Searched,
     };
-    let added = link::protect_with(&mut all, &groups, new, spec.protection, linking, carry)
+    let added = link::protect_with(&mut all, &groups, new, spec.protection, mode, carry)
         .map_err(ExportError::Linked)?;
     for &i in &added {
         hidden[i - new_offset] = true;
