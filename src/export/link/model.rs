@@ -148,6 +148,25 @@ pub(super) fn model(cells: &[LinkedCell], groups: &[usize]) -> Model {
         rows: Vec::new(),
     };
     let visitors: Vec<Vec<usize>> = cells.iter().map(|c| b.visitors(c, groups)).collect();
+    // A union of atoms of one group counts no more visitors than a union
+    // of more of them: `union(S) <= union(T)` for S within T.
+    let mut by_group: BTreeMap<usize, Vec<(Vec<usize>, usize)>> = BTreeMap::new();
+    for (set, &id) in &b.unions {
+        by_group
+            .entry(groups[set[0]])
+            .or_default()
+            .push((set.clone(), b.vars[&Var::U(id)]));
+    }
+    for sets in by_group.values_mut() {
+        sets.sort();
+        for (s, us) in sets.iter() {
+            for (t, ut) in sets.iter() {
+                if s.len() < t.len() && s.iter().all(|a| t.binary_search(a).is_ok()) {
+                    b.rows.push(Row::at_least(vec![(*ut, 1), (*us, -1)], 0));
+                }
+            }
+        }
+    }
     let mut counts: Vec<[Option<Vec<usize>>; 3]> = Vec::with_capacity(cells.len());
     for c in cells {
         let mut per = [None, None, None];

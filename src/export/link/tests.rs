@@ -120,6 +120,27 @@ fn a_union_over_pages_bounds_from_both_sides() {
 }
 
 #[test]
+fn a_union_holds_no_more_than_a_union_of_more() {
+    // One visitor group, three page atoms: the visitors of all three (a
+    // margin, 5) are public, those of the first two (3) are withheld, the
+    // pages too. Without the relation between the two unions the first
+    // two could hold up to 10 (each page up to 5); they hold at most 5.
+    let page = |a: usize, v: u64| cell(0, &[a], v, 10);
+    let two = cell(0, &[0, 1], 3, 10);
+    let all = LinkedCell {
+        margin: true,
+        small: false,
+        withheld: false,
+        ..cell(0, &[0, 1, 2], 5, 10)
+    };
+    let cells = vec![page(0, 2), page(1, 2), page(2, 2), two, all];
+    // Asked for 8 visitors of doubt, the search looks as far as it can.
+    let b = audit(&cells, &[0, 0, 0], 8).unwrap();
+    assert!(b[&3].most.is_some_and(|m| m <= 5), "{:?}", b[&3]);
+    assert!(!b[&3].protected(8), "{:?}", b[&3]);
+}
+
+#[test]
 fn visitors_in_two_countries_make_the_total_a_union() {
     // A day where some visitor ids had two countries: the countries'
     // visitors (75 and 72) add up to more than the day's (100). With
