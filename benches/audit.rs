@@ -12,8 +12,10 @@
 //! makes one so small that per-table suppression alone withholds most of
 //! its daily cells. Numbers: `benches/results/2026-12-01-audit.md`
 //! (certificate search), `benches/results/2026-12-02-audit.md` (integer
-//! bounds) and `benches/results/2026-12-02-audit-2.md` (warm-started
-//! probes, release profile); the 2 s target is not met.
+//! bounds), `benches/results/2026-12-02-audit-2.md` (warm-started
+//! probes, release profile) and `benches/results/2026-12-02-audit-3.md`
+//! (what a new release adds: the fast audit, the default, about 2 s; the
+//! full search, `TACIT_BENCH_AUDIT=full`, minutes).
 
 use std::time::{Duration, Instant};
 
