@@ -620,10 +620,10 @@ pub const MEMORY: &[Outside] = &[
         "not per site: a salt is no visitor data",
     ),
     o(
-        "visits::OpenVisits",
-        "each open visit of the last 30 minutes as the visits table holds it (the daily visitor id, times, pages and event names, first source), never an address or agent",
-        "until 30 minutes (and a few seconds) after the visit's last hit, then written as closed and dropped; bounded by sink.visits_max_bytes (the visits with the oldest last hit are closed early)",
-        "a purge fence drops the site's open visits in every collector before its rows are deleted",
+        "visits::Assigner",
+        "per visitor of the last 30 minutes: the daily visitor id, a hash of the site, the visit id and the times of the visit's first and last hit; never an address, agent, page or source",
+        "until 30 minutes (and a few seconds) after the visit's last hit, dropped at the next sweep (within 5 minutes); bounded by sink.visits_max_bytes (the visitors with the oldest last hit are evicted)",
+        "a purge fence drops the site's visitors in every collector before its rows are deleted",
     ),
     o(
         "enrich::ua cache",

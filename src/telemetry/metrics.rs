@@ -243,8 +243,9 @@ pub struct Metrics {
     pub visits_started: AtomicU64,
     /// Assigner entries evicted at `sink.visits_max_bytes`.
     pub visits_evicted: AtomicU64,
-    /// Live visits beyond the exact ones of a closed day (split over
-    /// replicas, or closed early), found when the rollup recomputed it.
+    /// Visit ids beyond the exact visits of a closed day (a visit split
+    /// over replicas, by a restart, an eviction or a late hit), found when
+    /// the rollup recomputed it.
     pub visits_split_repaired: std::sync::Arc<AtomicU64>,
     /// Visitor-days in the assigner, and the bytes they count.
     pub visits_open: AtomicI64,
