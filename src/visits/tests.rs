@@ -34,19 +34,21 @@ fn assign_all(hits: &[RawHit], a: &Assigner) -> Vec<Option<u64>> {
 
 /// A visit as compared: (site, day, who, first hit, last hit, hits).
 type Cmp = (String, i64, String, i64, i64, usize);
+/// A fragment: first hit, last hit, hits.
+type Frag = (i64, i64, usize);
+/// A visitor-day on a site: (site, day, who).
+type Who = (String, i64, String);
 
 /// What the view does: fragments (a visitor-day's hits of one id) sorted
 /// by their first hit; one starts a new visit when it begins more than 30
 /// minutes (whole seconds) after every earlier one ended.
 fn merged(hits: &[RawHit], ids: &[Option<u64>]) -> (Vec<Cmp>, usize) {
-    let mut frags: BTreeMap<(String, i64, String, u64), (i64, i64, usize)> = BTreeMap::new();
+    let mut frags: BTreeMap<(Who, u64), Frag> = BTreeMap::new();
     for (h, id) in hits.iter().zip(ids) {
         let Some(id) = id else { continue };
         let f = frags
             .entry((
-                h.site.clone(),
-                h.ts.div_euclid(86_400_000),
-                h.who.clone(),
+                (h.site.clone(), h.ts.div_euclid(86_400_000), h.who.clone()),
                 *id,
             ))
             .or_insert((h.ts, h.ts, 0));
@@ -55,14 +57,14 @@ fn merged(hits: &[RawHit], ids: &[Option<u64>]) -> (Vec<Cmp>, usize) {
         f.2 += 1;
     }
     let n_frags = frags.len();
-    let mut by_visitor: BTreeMap<(String, i64, String), Vec<(i64, i64, usize)>> = BTreeMap::new();
-    for ((site, day, who, _), f) in frags {
-        by_visitor.entry((site, day, who)).or_default().push(f);
+    let mut by_visitor: BTreeMap<Who, Vec<Frag>> = BTreeMap::new();
+    for ((who, _), f) in frags {
+        by_visitor.entry(who).or_default().push(f);
     }
     let mut out = Vec::new();
     for ((site, day, who), mut fs) in by_visitor {
         fs.sort();
-        let mut cur: Option<(i64, i64, usize)> = None;
+        let mut cur: Option<Frag> = None;
         for f in fs {
             cur = match cur {
                 Some(c) if f.0.div_euclid(1000) - c.1.div_euclid(1000) <= VISIT_GAP_SECONDS => {
