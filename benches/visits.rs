@@ -267,8 +267,9 @@ async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
         }
         stored += 1;
         if stored.is_multiple_of(10_000) {
-            peak_open = peak_open.max(visits.stats.open.load(Ordering::Relaxed));
-            peak_bytes = peak_bytes.max(visits.stats.bytes.load(Ordering::Relaxed));
+            let c = visits.counts();
+            peak_open = peak_open.max(c.open as i64);
+            peak_bytes = peak_bytes.max(c.bytes as i64);
         }
         if stored.is_multiple_of(500_000) {
             eprintln!(

@@ -381,19 +381,16 @@ async fn copy_gauges(visits: Arc<Assigner>, metrics: Arc<Metrics>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let st = &visits.stats;
-        metrics
-            .visits_open
-            .store(st.open.load(Ordering::Relaxed), Ordering::Relaxed);
+        let c = visits.counts();
+        metrics.visits_open.store(c.open as i64, Ordering::Relaxed);
         metrics
             .visits_bytes
-            .store(st.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
-        metrics
-            .visits_evicted
-            .store(st.evicted.load(Ordering::Relaxed), Ordering::Relaxed);
-        metrics
-            .visits_started
-            .store(st.started.load(Ordering::Relaxed), Ordering::Relaxed);
+            .store(c.bytes as i64, Ordering::Relaxed);
+        metrics.visits_started.store(c.started, Ordering::Relaxed);
+        metrics.visits_evicted.store(
+            visits.stats.evicted.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
     }
 }
 

@@ -44,7 +44,7 @@ pub mod realtime;
 pub mod reload;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::model::sync::lock;
@@ -135,14 +135,12 @@ impl Open {
     }
 }
 
-/// Counters of the assigner (copied into the process's metrics).
+/// Counters of the assigner that change rarely (copied into the
+/// process's metrics). The entries, their bytes and the ids started are
+/// counted per shard under its lock ([`Assigner::counts`]): no shared
+/// atomic on the hit path.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Visitor-days with an entry, and the bytes they count.
-    pub open: AtomicI64,
-    pub bytes: AtomicI64,
-    /// Visit ids started (a new visit, or a fragment of one).
-    pub started: AtomicU64,
     /// Entries evicted at the memory cap before they could close.
     pub evicted: AtomicU64,
     /// Hits that had no visitor id (stored without consent): no visit.
@@ -184,6 +182,18 @@ struct Shard {
     map: HashMap<Key, Open, KeyHash>,
     /// When (hits' time) the entries no hit can extend are next dropped.
     next_sweep: i64,
+    /// Visit ids started here.
+    started: u64,
+}
+
+/// What the assigner holds now ([`Assigner::counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Visitor-days with an entry, and the bytes they count.
+    pub open: usize,
+    pub bytes: usize,
+    /// Visit ids started (a new visit, or a fragment of one).
+    pub started: u64,
 }
 
 /// The collector's visit assigner.
@@ -250,7 +260,7 @@ impl Assigner {
             // Stamped more than 30 minutes before the visit it arrives
             // after: an id of its own, the entry unchanged.
             Some(o) if ts < o.start => {
-                self.stats.started.fetch_add(1, Ordering::Relaxed);
+                s.started += 1;
                 return visit_id(visitor_id, ts);
             }
             Some(o) => {
@@ -271,14 +281,10 @@ impl Assigner {
                         end: ts,
                     },
                 );
-                self.stats.open.fetch_add(1, Ordering::Relaxed);
-                self.stats
-                    .bytes
-                    .fetch_add(ENTRY_BYTES as i64, Ordering::Relaxed);
                 id
             }
         };
-        self.stats.started.fetch_add(1, Ordering::Relaxed);
+        s.started += 1;
         self.tidy(s, ts);
         id
     }
@@ -287,7 +293,6 @@ impl Assigner {
     /// [`SWEEP_MS`] of the hits' time), then evict the oldest while the
     /// shard is over its cap.
     fn tidy(&self, s: &mut Shard, now_ms: i64) {
-        let before = s.map.len();
         if now_ms >= s.next_sweep {
             s.next_sweep = now_ms + SWEEP_MS;
             s.map.retain(|_, o| o.closes_at() > now_ms);
@@ -302,13 +307,6 @@ impl Assigner {
             self.stats
                 .evicted
                 .fetch_add((n0 - s.map.len()) as u64, Ordering::Relaxed);
-        }
-        let gone = (before - s.map.len()) as i64;
-        if gone > 0 {
-            self.stats.open.fetch_sub(gone, Ordering::Relaxed);
-            self.stats
-                .bytes
-                .fetch_sub(gone * ENTRY_BYTES as i64, Ordering::Relaxed);
         }
     }
 
@@ -337,10 +335,6 @@ impl Assigner {
             }
             None => {
                 s.map.insert(key, Open { id, start, end });
-                self.stats.open.fetch_add(1, Ordering::Relaxed);
-                self.stats
-                    .bytes
-                    .fetch_add(ENTRY_BYTES as i64, Ordering::Relaxed);
                 self.tidy(s, end);
             }
         }
@@ -357,11 +351,20 @@ impl Assigner {
             s.map.retain(|k, _| k.1 != h);
             n += before - s.map.len();
         }
-        self.stats.open.fetch_sub(n as i64, Ordering::Relaxed);
-        self.stats
-            .bytes
-            .fetch_sub((n * ENTRY_BYTES) as i64, Ordering::Relaxed);
         n
+    }
+
+    /// The entries held now, their bytes and the ids started (each shard
+    /// locked in turn: for `/metrics` and tests, not the hit path).
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for shard in &self.shards {
+            let s = lock(shard);
+            c.open += s.map.len();
+            c.started += s.started;
+        }
+        c.bytes = c.open * ENTRY_BYTES;
+        c
     }
 
     /// The entry of a visitor (tests).
@@ -372,7 +375,7 @@ impl Assigner {
 
     /// Entries held now.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).map.len()).sum()
+        self.counts().open
     }
 
     pub fn is_empty(&self) -> bool {

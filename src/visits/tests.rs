@@ -159,8 +159,8 @@ fn memory_is_bounded_and_the_oldest_are_evicted() {
         a.assign("s", i + 1, DAY + i as i64);
     }
     assert!(a.len() <= cap, "{} entries, cap {cap}", a.len());
-    assert!(a.stats.bytes.load(Ordering::Relaxed) <= 1 << 20);
-    assert_eq!(a.stats.open.load(Ordering::Relaxed) as usize, a.len());
+    assert!(a.counts().bytes <= 1 << 20);
+    assert_eq!(a.counts().started, cap as u64 * 3);
     assert!(a.stats.evicted.load(Ordering::Relaxed) > 0);
     // The newest stay.
     let last = cap as u64 * 3;
@@ -189,7 +189,7 @@ fn restore_and_purge() {
     assert_eq!(a.purge("s"), 2);
     assert!(a.is_empty());
     assert_ne!(a.assign("s", 7, DAY + 601_000), 99);
-    assert_eq!(a.stats.open.load(Ordering::Relaxed), 1);
+    assert_eq!(a.counts().open, 1);
 }
 
 #[test]
@@ -225,7 +225,7 @@ fn memory_of_100k_visitors() {
         }
     }
     let after = rss_bytes();
-    let counted = a.stats.bytes.load(Ordering::Relaxed);
+    let counted = a.counts().bytes;
     eprintln!(
         "100000 visitors: {} bytes counted ({} per visitor), resident set grew {} bytes ({} per visitor)",
         counted,
@@ -233,5 +233,5 @@ fn memory_of_100k_visitors() {
         after.saturating_sub(before),
         after.saturating_sub(before) / 100_000
     );
-    assert_eq!(a.stats.open.load(Ordering::Relaxed), 100_000);
+    assert_eq!(a.counts().open, 100_000);
 }
