@@ -130,12 +130,20 @@ impl SinkHandle {
             let mut b = b.borrow_mut();
             b.clear();
             ev.write_row_binary(&mut b);
+            let mut assigned = None;
             if self.visits.is_live() {
                 if let Some((site, ts, visitor_id)) = ev.visit_key() {
-                    row::stamp(&mut b, self.visits.assign(site, visitor_id, ts));
+                    let a = self.visits.assign(site, visitor_id, ts);
+                    row::stamp(&mut b, a.id);
+                    assigned = Some((site, visitor_id, ts, a));
                 }
             }
-            self.log.append(&b, wait)
+            let appended = self.log.append(&b, wait);
+            // Refused (503): no stored hit may hold the visit open.
+            if let (Err(_), Some((site, visitor_id, ts, a))) = (&appended, assigned) {
+                self.visits.undo(site, visitor_id, ts, a);
+            }
+            appended
         });
         let waiter = appended.map_err(|e| {
             if matches!(e, AppendError::LogFull | AppendError::BufferFull) {

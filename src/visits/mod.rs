@@ -26,7 +26,13 @@
 //! merges the two), two replicas that each saw part of a visit, a restart,
 //! an entry evicted at the memory cap. A split costs the view a little
 //! more work, never a wrong count; the rollup counts the splits it finds
-//! (`tacit_visits_split_repaired`).
+//! (`tacit_visits_split_repaired`). The one thing that must not happen is
+//! the opposite: an entry widened by a hit that is never stored, which
+//! could give a later hit the id of a visit over a gap of more than 30
+//! minutes between stored hits. A hit the log refuses is undone
+//! ([`Assigner::undo`]); a hit whose sync fails after it was appended
+//! (a failing disk, answered 503) is not, and may join two live visits
+//! until the day's rollup.
 //!
 //! The visit id is a hash of the daily visitor id and the time of the
 //! visit's first hit (ms): it says nothing the row's visitor id and time
@@ -135,6 +141,17 @@ impl Open {
     }
 }
 
+/// The id [`Assigner::assign`] gave a hit, and what to put back if the
+/// hit is not stored ([`Assigner::undo`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assigned {
+    pub id: u64,
+    /// The visitor's entry before the hit (`None`: it had none).
+    prev: Option<Open>,
+    /// Whether the hit changed the entry.
+    changed: bool,
+}
+
 /// Counters of the assigner that change rarely (copied into the
 /// process's metrics). The entries, their bytes and the ids started are
 /// counted per shard under its lock ([`Assigner::counts`]): no shared
@@ -239,37 +256,54 @@ impl Assigner {
 
     /// The visit id of a hit of `visitor_id` on `site` at `ts` (ms): the
     /// visitor's open visit's if the hit reaches it, else a new one. 0 for
-    /// a hit without a visitor id (no visit) or an inert assigner.
-    pub fn assign(&self, site: &str, visitor_id: u64, ts: i64) -> u64 {
+    /// a hit without a visitor id (no visit) or an inert assigner. If the
+    /// hit is then not stored (the log refused it), [`Assigner::undo`]
+    /// puts the entry back as it was.
+    pub fn assign(&self, site: &str, visitor_id: u64, ts: i64) -> Assigned {
+        let none = Assigned {
+            id: 0,
+            prev: None,
+            changed: false,
+        };
         if !self.live {
-            return 0;
+            return none;
         }
         if visitor_id == 0 {
             self.stats.anonymous_hits.fetch_add(1, Ordering::Relaxed);
-            return 0;
+            return none;
         }
         let day = day_of(ts);
         let key = (visitor_id, site_hash(site), day);
         let mut s = lock(self.shard(visitor_id, day));
         let s = &mut *s;
-        let id = match s.map.get_mut(&key) {
+        let (id, prev) = match s.map.get_mut(&key) {
             Some(o) if o.reaches(ts) => {
+                let prev = *o;
                 o.widen(ts);
-                return o.id;
+                return Assigned {
+                    id: o.id,
+                    prev: Some(prev),
+                    changed: true,
+                };
             }
             // Stamped more than 30 minutes before the visit it arrives
             // after: an id of its own, the entry unchanged.
             Some(o) if ts < o.start => {
                 s.started += 1;
-                return visit_id(visitor_id, ts);
+                return Assigned {
+                    id: visit_id(visitor_id, ts),
+                    prev: None,
+                    changed: false,
+                };
             }
             Some(o) => {
+                let prev = *o;
                 *o = Open {
                     id: visit_id(visitor_id, ts),
                     start: ts,
                     end: ts,
                 };
-                o.id
+                (o.id, Some(prev))
             }
             None => {
                 let id = visit_id(visitor_id, ts);
@@ -281,12 +315,42 @@ impl Assigner {
                         end: ts,
                     },
                 );
-                id
+                (id, None)
             }
         };
         s.started += 1;
         self.tidy(s, ts);
-        id
+        Assigned {
+            id,
+            prev,
+            changed: true,
+        }
+    }
+
+    /// Put a visitor's entry back as it was before [`Assigner::assign`]
+    /// gave `a` to a hit that was then not stored: otherwise the span of a
+    /// hit that exists nowhere could let a later hit join a visit over a
+    /// gap of more than 30 minutes between stored hits. Putting back an
+    /// older entry (a hit of the same visitor may have come in between)
+    /// can only start a new id where one would have been kept: a split,
+    /// which the views merge.
+    pub fn undo(&self, site: &str, visitor_id: u64, ts: i64, a: Assigned) {
+        if !a.changed {
+            return;
+        }
+        let day = day_of(ts);
+        let key = (visitor_id, site_hash(site), day);
+        let mut s = lock(self.shard(visitor_id, day));
+        match a.prev {
+            Some(prev) => {
+                if let Some(o) = s.map.get_mut(&key) {
+                    *o = prev;
+                }
+            }
+            None => {
+                s.map.remove(&key);
+            }
+        }
     }
 
     /// Drop the entries no hit can extend any more (once per

@@ -27,7 +27,7 @@ fn assign_all(hits: &[RawHit], a: &Assigner) -> Vec<Option<u64>> {
             }
             let n = ids.len() as u64 + 1;
             let vid = *ids.entry((h.who.clone(), day_of(h.ts))).or_insert(n);
-            Some(a.assign(&h.site, vid, h.ts))
+            Some(a.assign(&h.site, vid, h.ts).id)
         })
         .collect()
 }
@@ -139,16 +139,36 @@ fn a_generated_day_matches_the_rule() {
 fn the_gap_is_counted_in_whole_seconds() {
     let a = Assigner::new(1 << 20);
     // 1800.999 s apart but 1800 second boundaries: one visit.
-    let x = a.assign("s", 1, DAY + 1_000);
-    assert_eq!(a.assign("s", 1, DAY + 1_000 + 1_800_999), x);
+    let x = a.assign("s", 1, DAY + 1_000).id;
+    assert_eq!(a.assign("s", 1, DAY + 1_000 + 1_800_999).id, x);
     // 1800.001 s apart across 1801 boundaries: two.
-    let y = a.assign("s", 2, DAY + 1_999);
-    assert_ne!(a.assign("s", 2, DAY + 1_999 + 1_800_001), y);
+    let y = a.assign("s", 2, DAY + 1_999).id;
+    assert_ne!(a.assign("s", 2, DAY + 1_999 + 1_800_001).id, y);
     // Another site or day: another visit.
-    assert_ne!(a.assign("t", 1, DAY + 2_000), x);
-    assert_eq!(a.assign("s", 0, DAY + 2_000), 0, "no visitor id, no visit");
+    assert_ne!(a.assign("t", 1, DAY + 2_000).id, x);
+    assert_eq!(
+        a.assign("s", 0, DAY + 2_000).id,
+        0,
+        "no visitor id, no visit"
+    );
     assert_eq!(a.stats.anonymous_hits.load(Ordering::Relaxed), 1);
-    assert_eq!(Assigner::inert().assign("s", 1, DAY), 0);
+    assert_eq!(Assigner::inert().assign("s", 1, DAY).id, 0);
+}
+
+#[test]
+fn a_hit_not_stored_holds_no_visit_open() {
+    let a = Assigner::new(1 << 20);
+    let x = a.assign("s", 1, DAY).id;
+    // 25 minutes later a hit the log refuses: undone.
+    let refused = a.assign("s", 1, DAY + 25 * 60_000);
+    assert_eq!(refused.id, x);
+    a.undo("s", 1, DAY + 25 * 60_000, refused);
+    // 50 minutes after the only stored hit: a new visit, not x.
+    assert_ne!(a.assign("s", 1, DAY + 50 * 60_000).id, x);
+    // A refused first hit leaves no entry.
+    let first = a.assign("s", 2, DAY);
+    a.undo("s", 2, DAY, first);
+    assert!(a.get("s", 2, day_of(DAY)).is_none());
 }
 
 #[test]
@@ -180,7 +200,7 @@ fn restore_and_purge() {
     // Put back from the engine and the log: the hit that follows joins.
     a.restore("s", 7, 99, DAY, DAY + 60_000);
     a.restore("s", 7, 98, DAY - 3_600_000, DAY - 3_000_000);
-    assert_eq!(a.assign("s", 7, DAY + 600_000), 99);
+    assert_eq!(a.assign("s", 7, DAY + 600_000).id, 99);
     assert_eq!(
         a.get("s", 7, day_of(DAY)).map(|o| o.end),
         Some(DAY + 600_000)
@@ -188,7 +208,7 @@ fn restore_and_purge() {
     // The one of the day before is another visitor-day.
     assert_eq!(a.purge("s"), 2);
     assert!(a.is_empty());
-    assert_ne!(a.assign("s", 7, DAY + 601_000), 99);
+    assert_ne!(a.assign("s", 7, DAY + 601_000).id, 99);
     assert_eq!(a.counts().open, 1);
 }
 
