@@ -44,9 +44,10 @@ bench-analytics: clickhouse data
 bench-dashboard: build
 	BENCH_CH_URL=$${BENCH_CH_URL:-$(CH_URL)} TACIT_BIN=target/release/tacit scripts/bench-dashboard
 
-# A whole day of hits through the pipeline and sink, with and without live
-# visits: engine CPU per event, collector CPU per hit, the open-visit
-# table's peak, the day's rollup (TACIT_VISITS_MODES, TACIT_VISITS_EVENTS).
+# A whole day of hits through the pipeline and sink, with and without visit
+# ids: engine CPU per event, collector CPU per hit, the assigner's peak, one
+# read of the open day's visits, the day's rollup (TACIT_VISITS_MODES,
+# TACIT_VISITS_EVENTS).
 bench-visits: clickhouse data
 	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench visits
 

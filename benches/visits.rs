@@ -2,16 +2,17 @@
 //! a whole UTC day of hits (visitors arriving through the day, one to
 //! eight hits each at gaps from 5 s to 40 minutes, so some visits split)
 //! goes through the collector's pipeline (JSON decode, ingest, privacy)
-//! and the real sink (write-ahead logs, writers, the visits' flusher) into
-//! ClickHouse, as fast as the pipeline takes them, under an injected
-//! clock set to each hit's time. The day is run twice, each into a fresh
-//! database: `store` (the sink's open-visit table inert: events only) and
-//! `visits` (live visits built and written). For each: the engine's CPU
+//! and the real sink (write-ahead log, writer) into ClickHouse, as fast as
+//! the pipeline takes them, under an injected clock set to each hit's
+//! time. The day is run twice, each into a fresh database: `store` (the
+//! visit assigner inert: events stored with visit id 0) and `visits`
+//! (each event stamped with its visit id). For each: the engine's CPU
 //! (`/proc/<pid>/stat` of the local engine, `TACIT_ENGINE_PID` or
 //! `.tacit/clickhouse-dev.pid`) from the first hit until its merges settle,
 //! and this process's CPU (generation, pipeline, sink, visits) over the
-//! load; then, once, the day-close rollup that recomputes the day's visits
-//! from its events (the same work in both modes).
+//! load; then one read of the open day's visits (`live_visits`, built from
+//! the events at query time) in each mode, and, once, the day-close rollup
+//! that recomputes the day's visits from its events.
 //!
 //! `cargo bench --bench visits` (`make bench-visits`) runs 2,000,000 events
 //! (`TACIT_VISITS_EVENTS`), modes `TACIT_VISITS_MODES` (default
@@ -36,7 +37,7 @@ use tacit::ingest::{Outcome, Pipeline, RequestMeta};
 use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SharedClock, SystemClock};
 use tacit::privacy::{RawIdentity, Salts};
 use tacit::telemetry::metrics::Metrics;
-use tacit::visits::OpenVisits;
+use tacit::visits::Assigner;
 
 use common::Rng;
 
@@ -162,12 +163,16 @@ struct Run {
     events: u64,
     /// Wall seconds until the pipeline took the last hit.
     gen_s: f64,
-    /// Visit versions written to the engine.
-    versions: u64,
+    /// Distinct visit ids stamped (0 in `store`).
+    visit_ids: u64,
     load_s: f64,
     engine_s: f64,
     collector_s: f64,
+    /// The open day's visits as `live_visits` builds them.
     visit_rows: u64,
+    /// Wall and engine CPU seconds of that read.
+    read_s: f64,
+    read_engine_s: f64,
     peak_open: i64,
     peak_bytes: i64,
 }
@@ -183,20 +188,7 @@ async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
         .into_owned();
     // Answer at once: the bench measures CPU, not the disk's sync.
     raw.sink.durability = "memory".into();
-    // The day runs some hundred times faster than the wall: the visits'
-    // flusher follows the injected clock (a version per changed visit per
-    // `sink.visits_flush_interval_ms` of the day, 5 s by default, as in real
-    // time), and their writer batches five times longer than the events'
-    // (in real time visits are inserted once per 5 s flush, events about
-    // once a second).
-    if let Some(ms) = std::env::var("TACIT_VISITS_FLUSH_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        raw.sink.visits_flush_interval_ms = ms;
-    }
-    let mut cfg = raw.validate().unwrap();
-    cfg.sink.visits_batch_wait = cfg.sink.flush_interval * 5;
+    let cfg = raw.validate().unwrap();
     common::fresh_database(&cfg).await;
     let store = tacit::store::Store::new(&cfg.clickhouse);
     let d0 = day as i64 * DAY_MS;
@@ -217,9 +209,9 @@ async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
     .await
     .unwrap();
     let visits = Arc::new(if mode == "store" {
-        OpenVisits::inert()
+        Assigner::inert()
     } else {
-        OpenVisits::new(cfg.sink.visits_max_bytes)
+        Assigner::new(cfg.sink.visits_max_bytes)
     });
     let (sink, task) = tacit::sink::spawn(
         store.client().clone(),
@@ -275,8 +267,9 @@ async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
         }
         stored += 1;
         if stored.is_multiple_of(10_000) {
-            peak_open = peak_open.max(visits.stats.open.load(Ordering::Relaxed));
-            peak_bytes = peak_bytes.max(visits.stats.bytes.load(Ordering::Relaxed));
+            let c = visits.counts();
+            peak_open = peak_open.max(c.open as i64);
+            peak_bytes = peak_bytes.max(c.bytes as i64);
         }
         if stored.is_multiple_of(500_000) {
             eprintln!(
@@ -287,18 +280,11 @@ async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
         }
     }
     let gen_s = t0.elapsed().as_secs_f64();
-    // The day ends: every visit closes and is written once more.
+    // The day ends.
     clock.set(d0 + DAY_MS + 3_600_000);
     let want = stored;
     let t = Instant::now();
     while metrics.rows_written.load(Ordering::Relaxed) < want && t.elapsed().as_secs() < 600 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let versions = || metrics.visit_versions.load(Ordering::Relaxed);
-    tokio::time::sleep(cfg.sink.visits_batch_wait + Duration::from_secs(1)).await;
-    while metrics.visit_rows_written.load(Ordering::Relaxed) < versions()
-        && t.elapsed().as_secs() < 600
-    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     task.shutdown().await;
@@ -307,9 +293,22 @@ async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
     settle(pid, Duration::from_secs(300)).await;
     let engine_s = engine_cpu(pid) - e0;
     member.leave().await;
+    // The open day's visits, read once (what a dashboard's visit figures
+    // cost the engine until the day is rolled up).
+    let r0 = engine_cpu(pid);
+    let t = Instant::now();
     let visit_rows: u64 = store
         .client()
-        .query("SELECT count() FROM visits FINAL WHERE events > 0")
+        .query("SELECT count() FROM live_visits")
+        .fetch_one()
+        .await
+        .unwrap();
+    let read_s = t.elapsed().as_secs_f64();
+    settle(pid, Duration::from_secs(60)).await;
+    let read_engine_s = engine_cpu(pid) - r0;
+    let visit_ids: u64 = store
+        .client()
+        .query("SELECT uniqExactIf((visitor_id, visit_id), visit_id != 0) FROM events")
         .fetch_one()
         .await
         .unwrap();
@@ -323,11 +322,13 @@ async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
     Run {
         events: stored,
         gen_s,
-        versions: metrics.visit_rows_written.load(Ordering::Relaxed),
+        visit_ids,
         load_s,
         engine_s,
         collector_s,
         visit_rows,
+        read_s,
+        read_engine_s,
         peak_open,
         peak_bytes,
     }
@@ -352,7 +353,7 @@ async fn main() {
         let r = run_mode(mode, events, day, pid).await;
         println!(
             "visits bench: mode {mode}: {} events of {} taken in {:.1} s ({:.0} events/s), stored in {:.1} s; engine {:.1} s CPU ({:.2} µs/event); \
-             collector process {:.1} s CPU ({:.2} µs/hit); {} live visits, {} visit versions written ({:.2} per event); open-visit table peak {} visits, {} bytes counted",
+             collector process {:.1} s CPU ({:.2} µs/hit); {} visit ids stamped; {} live visits read in {:.1} s ({:.1} s engine CPU); assigner peak {} visitors, {} bytes counted",
             r.events,
             format_day(day),
             r.gen_s,
@@ -362,9 +363,10 @@ async fn main() {
             r.engine_s * 1e6 / r.events as f64,
             r.collector_s,
             r.collector_s * 1e6 / r.events as f64,
+            r.visit_ids,
             r.visit_rows,
-            r.versions,
-            r.versions as f64 / r.events as f64,
+            r.read_s,
+            r.read_engine_s,
             r.peak_open,
             r.peak_bytes
         );
@@ -378,20 +380,6 @@ async fn main() {
             (per(v, v.engine_s) / per(s, s.engine_s) - 1.0) * 100.0,
             (per(v, v.collector_s) / per(s, s.collector_s) - 1.0) * 100.0
         );
-        // In real time (a version per flush interval in which a visit
-        // changed) a visitor's hits, seconds to minutes apart, each make a
-        // version, and each visit one more as it closes: at most events +
-        // visits versions. The engine's cost per version, scaled to that.
-        if v.versions > 0 {
-            let per_version =
-                (v.engine_s - s.engine_s * v.events as f64 / s.events as f64) / v.versions as f64;
-            let realtime = (v.events + v.visit_rows) as f64 / v.events as f64;
-            println!(
-                "visits bench: engine {:.2} µs per visit version; at {realtime:.2} versions per event (every hit its own version, plus each close) live visits would add {:+.1} %",
-                per_version * 1e6,
-                per_version * realtime / per(s, s.engine_s) * 100.0
-            );
-        }
     }
     // The day's close, once: its visits recomputed from its events and
     // every rollup written (the same in both modes).
@@ -431,7 +419,7 @@ async fn main() {
             .await
             .unwrap();
         println!(
-            "visits bench: the day's rollup (every rollup table, the visits already recomputed): {wall:.1} s, engine {e:.1} s CPU ({:.2} µs/event); live visits the recomputation split or merged: {splits}",
+            "visits bench: the day's rollup (every rollup table, the visits already recomputed): {wall:.1} s, engine {e:.1} s CPU ({:.2} µs/event); visit ids beyond the recomputed visits (splits repaired): {splits}",
             e * 1e6 / r.events as f64
         );
     }

@@ -28,7 +28,7 @@ use crate::privacy::Salts;
 use crate::sink::{self, SinkTask};
 use crate::store::{self, migrate};
 use crate::telemetry::metrics::Metrics;
-use crate::visits::OpenVisits;
+use crate::visits::Assigner;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -205,16 +205,17 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let now = clock.now_ms();
     salts.sync(&db, day_of(now), now).await?;
 
-    // Live visits: the open ones of the last 30 minutes put back first.
-    let visits = Arc::new(OpenVisits::new(cfg.sink.visits_max_bytes));
+    // Visit ids: the visits of the last 30 minutes put back first, from
+    // the stored events (the log's undelivered rows follow in the sink).
+    let visits = Arc::new(Assigner::new(cfg.sink.visits_max_bytes));
     match crate::visits::reload::from_store(&db, &visits, now).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             visits = n,
-            "open visits put back from their stored versions"
+            "visit ids of the last 30 minutes put back from the stored events"
         ),
         Err(e) => {
-            tracing::warn!(error = %e, "cannot read the open visits back; the rollup repairs closed days")
+            tracing::warn!(error = %e, "cannot read the open visits back; their next hits start new visit ids, which the views merge")
         }
     }
     // Purge fences first: every writer below holds them.
@@ -396,33 +397,31 @@ async fn prepare_store(
 }
 
 /// Join the purge fences as a member. Applying a new fence also removes
-/// the site's rows from this collector's quarantine, and its open visits.
+/// the site's rows from this collector's quarantine, and its visitors from
+/// the visit assigner.
 async fn start_fences(
     cfg: &Config,
     db: &store::Store,
     clock: &SharedClock,
-    visits: &Arc<OpenVisits>,
+    visits: &Arc<Assigner>,
 ) -> Result<(store::fence::Fences, store::fence::Member), AppError> {
     let quarantine_dir = cfg.data_dir.join("wal");
     let quarantine_clock = clock.clone();
     let visits = visits.clone();
     let on_apply: store::fence::OnApply = Arc::new(move |f: &store::fence::Fence| {
-        // The site's open visits are forgotten: never written again.
-        let n = visits.purge(&f.site, f.cutoff_ms);
+        // The site's visitors are forgotten by the assigner.
+        let n = visits.purge(&f.site);
         if n > 0 {
             tracing::info!(visits = n, "purge fence: open visits of the site forgotten");
         }
         let today = day_of(quarantine_clock.now_ms());
-        let visit_quarantine = sink::visits_log_dir(&quarantine_dir);
-        for dir in [&quarantine_dir, &visit_quarantine] {
-            match sink::quarantine::purge_site(dir, &f.site, f.cutoff_ms, today) {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    rows = n,
-                    "purge fence: quarantined rows of the site removed"
-                ),
-                Err(e) => tracing::warn!(error = %e, "purge fence: cannot clean the quarantine"),
-            }
+        match sink::quarantine::purge_site(&quarantine_dir, &f.site, f.cutoff_ms, today) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                rows = n,
+                "purge fence: quarantined rows of the site removed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "purge fence: cannot clean the quarantine"),
         }
     });
     let started = store::fence::start(

@@ -133,9 +133,6 @@ enum Command {
     /// Rows ClickHouse refused as invalid, one file per day (kept for the
     /// event TTL): list them, re-send a day's rows, or delete a day's file.
     Quarantine {
-        /// The live visits' log (`wal-visits/`) instead of the hits' (`wal/`).
-        #[arg(long, global = true)]
-        visits: bool,
         #[command(subcommand)]
         action: QuarantineAction,
     },
@@ -309,9 +306,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = config()?;
             runtime(&cfg)?.block_on(rollup(&cfg, day.as_deref()))
         }
-        Command::Quarantine { visits, action } => {
+        Command::Quarantine { action } => {
             let cfg = config()?;
-            runtime(&cfg)?.block_on(quarantine(&cfg, visits, action))
+            runtime(&cfg)?.block_on(quarantine(&cfg, action))
         }
     }
 }
@@ -654,14 +651,9 @@ async fn purges(cfg: &Config, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn quarantine(cfg: &Config, visits: bool, action: QuarantineAction) -> anyhow::Result<()> {
+async fn quarantine(cfg: &Config, action: QuarantineAction) -> anyhow::Result<()> {
     use tacit::sink::quarantine as q;
-    let events_log = cfg.data_dir.join("wal");
-    let wal = if visits {
-        tacit::sink::visits_log_dir(&events_log)
-    } else {
-        events_log
-    };
+    let wal = cfg.data_dir.join("wal");
     let today = tacit::model::clock::day_of(SystemClock.now_ms());
     match action {
         QuarantineAction::List { json } => {

@@ -32,7 +32,6 @@ pub async fn spawn_sink(
 ) -> (SinkHandle, SinkTask) {
     let dir = cfg.data_dir.join("wal");
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(tacit::sink::visits_log_dir(&dir));
     let (fences, member) = tacit::store::fence::start(
         client.clone(),
         &cfg.clickhouse.database,
@@ -50,7 +49,7 @@ pub async fn spawn_sink(
         metrics.clone(),
         Arc::new(SystemClock),
         fences,
-        Arc::new(tacit::visits::OpenVisits::new(cfg.sink.visits_max_bytes)),
+        Arc::new(tacit::visits::Assigner::new(cfg.sink.visits_max_bytes)),
     )
     .expect("open the write-ahead log")
 }

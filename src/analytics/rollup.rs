@@ -493,16 +493,18 @@ pub async fn run(
             let fenced = fence.store(&store);
             match rollup_day(&fenced, d, now.max(1) as u64).await {
                 Ok(()) => {
-                    // The live visits' splits this recomputation repaired.
+                    // The visit ids beyond the day's recomputed visits: the
+                    // splits (replicas, restarts, evictions, late hits) the
+                    // views merged and this recomputation repaired.
                     match crate::analytics::sessions::live_splits(&fenced, d).await {
                         Ok(n) => {
                             splits.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                             if n > 0 {
-                                tracing::info!(day = %format_day(d), splits = n, "live visits split over replicas or closed early, repaired by the rollup");
+                                tracing::info!(day = %format_day(d), splits = n, "visit ids beyond the day's visits (split over replicas, by a restart, an eviction or a late hit), repaired by the rollup");
                             }
                         }
                         Err(e) => {
-                            tracing::warn!(error = %e, "cannot count the live visits' splits")
+                            tracing::warn!(error = %e, "cannot count the visit ids' splits")
                         }
                     }
                     done.push(format_day(d))

@@ -147,7 +147,7 @@ pub fn notice(cfg: &Config) -> Notice {
         "No full IP address, user-agent string, query string or page fragment is written to disk, logs or exports.",
         "No data from other sources is combined with these records.",
     ];
-    let visitor_counting = "To count unique visitors without cookies, tacit combines the site name, IP address and user-agent string with a random secret that changes every day (UTC) and computes a one-way hash. Only the hash is stored. The secret for a day is deleted two days later, after which no one, including the site operator, can recompute or link the identifiers, and the same person gets an unrelated identifier each day.".to_string();
+    let visitor_counting = "To count unique visitors without cookies, tacit combines the site name, IP address and user-agent string with a random secret that changes every day (UTC) and computes a one-way hash. Only the hash is stored. The secret for a day is deleted two days later, after which no one, including the site operator, can recompute or link the identifiers, and the same person gets an unrelated identifier each day. Each page view or event also records which visit it belongs to, as a number computed from that day's identifier and the time of the visit's first page view: it is no more linkable across days than the identifier itself.".to_string();
     let mut choices = vec![
         consent_text("Do Not Track (DNT)", p.dnt),
         consent_text("Global Privacy Control (Sec-GPC)", p.gpc),
@@ -165,7 +165,6 @@ pub fn notice(cfg: &Config) -> Notice {
     let retention = vec![
         Retention { table: "events", holds: "one record per page view or event, as described above", kept_for: kept("events") },
         Retention { table: "sessions", holds: "one record per visit: the daily visitor identifier, when the visit began and ended, and the pages and events in it, in order", kept_for: kept("sessions") },
-        Retention { table: "visits", holds: "each visit as the collector builds it while it happens, newest version kept: the daily visitor identifier, when the visit began and last changed, its pages and events in order, the source, country and device class of its first hit", kept_for: kept("visits") },
         Retention { table: "aggregates", holds: "exact counts per site and hour or day (visitors, visits, bounces, page views, goal conversions, funnel steps), computed once a day is over; no visitor identifiers, no per-visit records, nothing more precise than the hour", kept_for: kept("rollup_daily") },
         Retention { table: "email_events", holds: "one record per email open or click, as described under Email measurement", kept_for: kept("email_events") },
         Retention { table: "dropped_hits", holds: "how many requests were not recorded, per site, day and reason", kept_for: kept("dropped_hits") },

@@ -153,17 +153,15 @@ pub struct Recorded {
 }
 
 /// Rows of `site` whose time is before `cutoff_ms` in the log under `dir`
-/// (and the live visits' log under it) that ClickHouse has not
-/// acknowledged (acknowledged rows leave the disk with their segment).
+/// that ClickHouse has not acknowledged (acknowledged rows leave the disk
+/// with their segment).
 pub fn rows_in_log(dir: &Path, site: &str, cutoff_ms: i64) -> Result<u64, PurgeError> {
     let mut n = 0;
-    for d in [dir.to_path_buf(), crate::sink::visits_log_dir(dir)] {
-        each_unacked(&d, |s, ts| {
-            n += u64::from(s == site.as_bytes() && ts < cutoff_ms);
-            true
-        })
-        .map_err(|e| PurgeError::Log(e.to_string()))?;
-    }
+    each_unacked(dir, |s, ts| {
+        n += u64::from(s == site.as_bytes() && ts < cutoff_ms);
+        true
+    })
+    .map_err(|e| PurgeError::Log(e.to_string()))?;
     Ok(n)
 }
 

@@ -205,17 +205,10 @@ pub struct SinkConfig {
     /// Quarantined rows are deleted with their day's file after this many
     /// days: `policy.event_ttl_days`, as the same rows in `events`.
     pub quarantine_ttl_days: u32,
-    /// Live visits: a changed visit's version is logged at most this often.
-    pub visits_flush_interval: Duration,
-    /// Live visits: the bytes the open visits may take in memory; at the
-    /// cap the visits with the oldest last hit are closed early.
+    /// Live visits: the bytes the visit assigner may take in memory; at
+    /// the cap the visitors with the oldest last hit are evicted (their
+    /// next hit starts a new visit id, a fragment the views merge).
     pub visits_max_bytes: usize,
-    /// Live visits: the longest the visits' writer waits for a batch to
-    /// grow (versions come in one burst per flush). Not a configuration
-    /// key: 100 ms; `make bench-visits` lengthens it so that, with the day
-    /// compressed, visits are inserted five times less often than events,
-    /// as in real time.
-    pub visits_batch_wait: Duration,
 }
 
 /// The per-client-network rate limit.
@@ -308,14 +301,6 @@ mod tests {
             ),
             ("[sink]\nvisits_max_bytes = 1000", "sink.visits_max_bytes"),
             ("[sink]\nvisits_max_bytes = 0", "sink.visits_max_bytes"),
-            (
-                "[sink]\nvisits_flush_interval_ms = 0",
-                "sink.visits_flush_interval_ms",
-            ),
-            (
-                "[sink]\nvisits_flush_interval_ms = 900000",
-                "sink.visits_flush_interval_ms",
-            ),
             ("[log]\nformat = \"xml\"", "log.format"),
             ("[policy]\nip = \"keep\"", "policy.ip"),
             ("[policy]\nlocation = \"street\"", "policy.location"),

@@ -116,9 +116,7 @@ pub struct RawSink {
     pub wal_commit_max_delay_us: u64,
     /// With durability "process": sync the log at most this long after a write.
     pub wal_sync_interval_ms: u64,
-    /// Live visits: how often changed visits are written (ms).
-    pub visits_flush_interval_ms: u64,
-    /// Live visits: memory the open visits may take (bytes).
+    /// Live visits: memory the visit assigner may take (bytes).
     pub visits_max_bytes: u64,
 }
 
@@ -243,7 +241,6 @@ impl Default for RawSink {
             wal_commit_max_rows: 20_000,
             wal_commit_max_delay_us: 0,
             wal_sync_interval_ms: 1000,
-            visits_flush_interval_ms: 5_000,
             visits_max_bytes: 256 << 20,
         }
     }

@@ -407,20 +407,12 @@ fn sink(k: &RawSink) -> Result<SinkConfig, ConfigError> {
         wal_commit_max_delay: Duration::from_micros(k.wal_commit_max_delay_us),
         wal_sync_interval: ms("sink.wal_sync_interval_ms", k.wal_sync_interval_ms)?,
         quarantine_ttl_days: 0,
-        visits_flush_interval: ms("sink.visits_flush_interval_ms", k.visits_flush_interval_ms)?,
         visits_max_bytes: positive("sink.visits_max_bytes", k.visits_max_bytes)? as usize,
-        visits_batch_wait: Duration::from_millis(100),
     };
-    if sink.visits_flush_interval > Duration::from_secs(300) {
-        return Err(invalid(
-            "sink.visits_flush_interval_ms",
-            "must be at most 300000 (live visits lag by up to this much)",
-        ));
-    }
     if sink.visits_max_bytes < 1 << 20 {
         return Err(invalid(
             "sink.visits_max_bytes",
-            "must be at least 1048576 (1 MiB); at the cap visits are closed early",
+            "must be at least 1048576 (1 MiB); at the cap the visitors with the oldest last hit are evicted from the visit assigner",
         ));
     }
     if sink.wal_sync_interval > Duration::from_secs(60) {

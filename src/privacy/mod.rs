@@ -258,6 +258,12 @@ pub struct Event {
 }
 
 impl Event {
+    /// What the visit assigner needs of the row: its site, time (ms) and
+    /// daily visitor id (0 without consent).
+    pub fn visit_key(&self) -> (&str, i64, u64) {
+        (&self.site, self.ts, self.visitor_id)
+    }
+
     /// Hand this row's fields out in the `events` column order
     /// (`sink::row::COLUMNS`); the sink encodes them.
     pub fn write_columns(&self, w: &mut impl ColumnWriter) {

@@ -29,7 +29,6 @@ pub mod record;
 mod relay;
 pub mod row;
 mod segment;
-pub mod visit_flush;
 pub mod watermark;
 pub mod writer;
 
@@ -48,7 +47,7 @@ use crate::model::clock::SharedClock;
 use crate::model::DropReason;
 use crate::sink::row::StoredRow;
 use crate::telemetry::metrics::Metrics;
-use crate::visits::OpenVisits;
+use crate::visits::Assigner;
 use cursor::Cursor;
 use drops::DropCounts;
 use log::{AppendError, Log, LogConfig, Pos};
@@ -96,8 +95,8 @@ pub struct SinkHandle {
     durability: Durability,
     metrics: Arc<Metrics>,
     drops: Arc<DropCounts>,
-    /// The open visits each stored event joins once it is durable.
-    visits: Arc<OpenVisits>,
+    /// Assigns each events row its visit id before it is logged.
+    visits: Arc<Assigner>,
 }
 
 thread_local! {
@@ -116,35 +115,35 @@ impl SinkHandle {
         self.drops.count(day, site, reason);
     }
 
-    /// The open visits (live visits) this sink feeds.
-    pub fn visits(&self) -> &Arc<OpenVisits> {
+    /// The visit assigner this sink stamps rows with.
+    pub fn visits(&self) -> &Arc<Assigner> {
         &self.visits
     }
 
-    /// Append the row; resolves when it may be acknowledged (synced to
-    /// disk, or at once with `durability = "memory"`). An events row then
-    /// joins its visit.
+    /// Append the row, an events row stamped with its visit id first (so a
+    /// replay of the log carries the same id); resolves when it may be
+    /// acknowledged (synced to disk, or at once with `durability =
+    /// "memory"`).
     pub async fn submit(&self, ev: &impl StoredRow) -> Result<(), SinkError> {
-        let live = self.visits.is_live();
         let wait = self.durability != Durability::Memory;
-        let (appended, row) = ROW.with(|b| {
+        let appended = ROW.with(|b| {
             let mut b = b.borrow_mut();
             b.clear();
             ev.write_row_binary(&mut b);
-            let appended = self.log.append(&b, wait);
-            // The hit joins its visit once its row is durable: at once when
-            // nothing waits for a sync, else from a copy of the row after it.
-            let row = match &appended {
-                Ok(None) if live => {
-                    if let Some(h) = row::visit_hit(&b) {
-                        self.visits.observe(&h);
-                    }
-                    None
+            let mut assigned = None;
+            if self.visits.is_live() {
+                if let Some((site, ts, visitor_id)) = ev.visit_key() {
+                    let a = self.visits.assign(site, visitor_id, ts);
+                    row::stamp(&mut b, a.id);
+                    assigned = Some((site, visitor_id, ts, a));
                 }
-                Ok(Some(_)) if live => Some(b.clone()),
-                _ => None,
-            };
-            (appended, row)
+            }
+            let appended = self.log.append(&b, wait);
+            // Refused (503): no stored hit may hold the visit open.
+            if let (Err(_), Some((site, visitor_id, ts, a))) = (&appended, assigned) {
+                self.visits.undo(site, visitor_id, ts, a);
+            }
+            appended
         });
         let waiter = appended.map_err(|e| {
             if matches!(e, AppendError::LogFull | AppendError::BufferFull) {
@@ -159,9 +158,6 @@ impl SinkHandle {
             let r = Log::wait_durable(w).await;
             counted.disarm();
             r?;
-        }
-        if let Some(h) = row.as_deref().and_then(row::visit_hit) {
-            self.visits.observe(&h);
         }
         Ok(())
     }
@@ -192,11 +188,8 @@ impl Drop for Unanswered<'_> {
 /// The writer task's handle.
 pub struct SinkTask {
     log: Arc<Log>,
-    visits_stop: tokio::sync::watch::Sender<bool>,
-    visits_join: tokio::task::JoinHandle<()>,
-    visit_log: Arc<Log>,
-    visit_stop: oneshot::Sender<()>,
-    visit_join: tokio::task::JoinHandle<()>,
+    /// Copies the assigner's counters into the metrics every second.
+    gauges: tokio::task::JoinHandle<()>,
     stop: oneshot::Sender<()>,
     join: tokio::task::JoinHandle<()>,
     pub health: Arc<Health>,
@@ -206,19 +199,11 @@ impl SinkTask {
     /// Sync what is buffered, then deliver what ClickHouse will take now;
     /// the rest stays in the log for the next start.
     pub async fn shutdown(self) {
-        // The visits' last versions go into the log before it closes.
-        let _ = self.visits_stop.send(true);
-        let _ = self.visits_join.await;
-        let (log, visit_log) = (self.log.clone(), self.visit_log.clone());
-        let _ = tokio::task::spawn_blocking(move || {
-            log.close();
-            visit_log.close();
-        })
-        .await;
+        self.gauges.abort();
+        let log = self.log.clone();
+        let _ = tokio::task::spawn_blocking(move || log.close()).await;
         let _ = self.stop.send(());
-        let _ = self.visit_stop.send(());
         let _ = self.join.await;
-        let _ = self.visit_join.await;
     }
 }
 
@@ -250,13 +235,6 @@ fn log_id(dir: &Path) -> Result<String, OpenError> {
     // replayed from the log would get new deduplication tokens.
     segment::sync_dir(dir)?;
     Ok(id)
-}
-
-/// The directory of the live visits' own log, next to the events' log
-/// (`wal-visits/` beside `wal/`): its rows never share a segment, a batch
-/// or a cursor with the hits.
-pub fn visits_log_dir(wal_dir: &Path) -> PathBuf {
-    wal_dir.with_file_name("wal-visits")
 }
 
 /// Open a log under `dir` (recovering what is there) and make its writer.
@@ -324,9 +302,8 @@ fn open_log(
     Ok((log, writer))
 }
 
-/// Open the log under `dir` and the live visits' log beside it
-/// ([`visits_log_dir`]) (recovering what is there), put back the open
-/// visits they hold, and start both writers and the visits' flusher.
+/// Open the log under `dir` (recovering what is there), put back in the
+/// assigner the visits its undelivered rows carry, and start the writer.
 pub fn spawn(
     client: clickhouse::Client,
     cfg: SinkConfig,
@@ -334,62 +311,43 @@ pub fn spawn(
     metrics: Arc<Metrics>,
     clock: SharedClock,
     fences: crate::store::fence::Fences,
-    visits: Arc<OpenVisits>,
+    visits: Arc<Assigner>,
 ) -> Result<(SinkHandle, SinkTask), OpenError> {
     let drops = Arc::new(DropCounts::default());
     let health = Arc::new(Health::default());
     let (log, writer) = open_log(
-        client.clone(),
+        client,
         &cfg,
         dir,
         metrics.clone(),
-        clock.clone(),
-        fences.clone(),
+        clock,
+        fences,
         health.clone(),
         drops.clone(),
     )?;
-    // The visits' log counts in its own metrics (the events' gauges stay
-    // the events'); the flusher copies what /metrics shows.
-    let visit_dir = visits_log_dir(dir);
-    let visit_metrics = Arc::new(Metrics::default());
-    // Visit versions arrive in one burst per visits flush: a batch need not
-    // wait to grow, so a version is sent within 100 ms of being logged.
-    let visit_cfg = SinkConfig {
-        flush_interval: cfg.visits_batch_wait,
-        ..cfg.clone()
-    };
-    let (visit_log, visit_writer) = open_log(
-        client,
-        &visit_cfg,
-        &visit_dir,
-        visit_metrics.clone(),
-        clock.clone(),
-        fences,
-        Arc::new(Health::default()),
-        Arc::new(DropCounts::default()),
-    )?;
-    let (versions, events) = visit_flush::replay(dir, &visit_dir, &visits);
-    if versions + events > 0 {
+    // An earlier version's log of visit versions (`wal-visits/`): its
+    // rows have no table any more; removed, with its quarantine.
+    let old = dir.with_file_name("wal-visits");
+    if old.is_dir() {
+        match std::fs::remove_dir_all(&old) {
+            Ok(()) => {
+                tracing::info!(dir = %old.display(), "removed the visit versions' log of an earlier version")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, dir = %old.display(), "cannot remove the visit versions' log of an earlier version")
+            }
+        }
+    }
+    let replayed = replay_visits(dir, &visits);
+    if replayed > 0 {
         tracing::info!(
-            versions,
-            events,
-            "open visits: versions and events from the logs put back"
+            rows = replayed,
+            "visit ids: the log's undelivered rows put back in the assigner"
         );
     }
-    let (visits_stop, visits_rx) = tokio::sync::watch::channel(false);
-    let visits_join = tokio::spawn(visit_flush::run(
-        visits.clone(),
-        visit_log.clone(),
-        clock,
-        metrics.clone(),
-        visit_metrics,
-        cfg.visits_flush_interval,
-        visits_rx,
-    ));
+    let gauges = tokio::spawn(copy_gauges(visits.clone(), metrics.clone()));
     let (stop_tx, stop_rx) = oneshot::channel();
     let join = tokio::spawn(writer.run(stop_rx));
-    let (visit_stop_tx, visit_stop_rx) = oneshot::channel();
-    let visit_join = tokio::spawn(visit_writer.run(visit_stop_rx));
     Ok((
         SinkHandle {
             log: log.clone(),
@@ -400,16 +358,48 @@ pub fn spawn(
         },
         SinkTask {
             log,
-            visits_stop,
-            visits_join,
-            visit_log,
-            visit_stop: visit_stop_tx,
-            visit_join,
+            gauges,
             stop: stop_tx,
             join,
             health,
         },
     ))
+}
+
+/// The visits the log's undelivered events rows carry (stamped before they
+/// were logged), into the assigner: on start, after the stored events'
+/// ([`crate::visits::reload`]), before any hit. Returns the rows read.
+fn replay_visits(dir: &Path, visits: &Assigner) -> usize {
+    let mut n = 0;
+    let r = segment::each_unacked_row(dir, |payload| {
+        if let Some(h) = row::stamped(payload) {
+            visits.restore(h.site, h.visitor_id, h.visit_id, h.ts, h.ts);
+            n += 1;
+        }
+        true
+    });
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "cannot read the log back for the visit ids");
+    }
+    n
+}
+
+/// Copy the assigner's counters into `/metrics` every second.
+async fn copy_gauges(visits: Arc<Assigner>, metrics: Arc<Metrics>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let c = visits.counts();
+        metrics.visits_open.store(c.open as i64, Ordering::Relaxed);
+        metrics
+            .visits_bytes
+            .store(c.bytes as i64, Ordering::Relaxed);
+        metrics.visits_started.store(c.started, Ordering::Relaxed);
+        metrics.visits_evicted.store(
+            visits.stats.evicted.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+    }
 }
 
 /// The writer's retry: from `retry_interval`, doubling to

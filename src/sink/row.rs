@@ -3,31 +3,27 @@
 //! the write-ahead log keeps and what the sink sends, byte for byte, so a
 //! row is encoded once per hit and never decoded again on its way to the
 //! engine. An events row starts with its site (a non-empty string, so a
-//! first byte of at least 1); an email row starts with the tag 0, which
-//! the writer strips; a visit version (`crate::visits::Visit`) starts with
-//! two zero bytes (an email row's site follows its tag, so its second byte
-//! is never 0). The column list and the encoding are
+//! first byte of at least 1) and ends with its visit id (8 bytes, written
+//! 0 and stamped by the sink before the row is logged: [`stamp`]); an
+//! email row starts with the tag 0, which the writer strips. The column list and the encoding are
 //! checked against the engine by the integration tests that read every
 //! column back (`tests/it/hits.rs`, `tests/it/enrich.rs`).
 
 use crate::model::row::ColumnWriter;
 use crate::privacy::email::EmailEvent;
 use crate::privacy::Event;
-use crate::visits::{self, Visit};
 
 /// The table a logged row goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InsertTable {
     Events,
     EmailEvents,
-    Visits,
 }
 
 impl InsertTable {
     /// The table a payload is for, and the payload as the engine reads it.
     pub fn of(payload: &[u8]) -> (InsertTable, &[u8]) {
         match payload {
-            [EMAIL_TAG, VISIT_TAG, rest @ ..] => (InsertTable::Visits, rest),
             [EMAIL_TAG, rest @ ..] => (InsertTable::EmailEvents, rest),
             _ => (InsertTable::Events, payload),
         }
@@ -38,7 +34,6 @@ impl InsertTable {
         match self {
             InsertTable::Events => &[],
             InsertTable::EmailEvents => &[EMAIL_TAG],
-            InsertTable::Visits => &[EMAIL_TAG, VISIT_TAG],
         }
     }
 
@@ -49,9 +44,6 @@ impl InsertTable {
             InsertTable::EmailEvents => {
                 format!("INSERT INTO email_events ({EMAIL_COLUMNS}) FORMAT {format}")
             }
-            InsertTable::Visits => {
-                format!("INSERT INTO visits ({}) FORMAT {format}", visits::COLUMNS)
-            }
         }
     }
 
@@ -60,7 +52,6 @@ impl InsertTable {
         let list = match self {
             InsertTable::Events => COLUMNS,
             InsertTable::EmailEvents => EMAIL_COLUMNS,
-            InsertTable::Visits => visits::COLUMNS,
         };
         list.split(',').map(str::trim).collect()
     }
@@ -71,7 +62,6 @@ impl InsertTable {
         match self {
             InsertTable::Events => EVENT_TYPES,
             InsertTable::EmailEvents => EMAIL_TYPES,
-            InsertTable::Visits => visits::TYPES,
         }
     }
 }
@@ -116,6 +106,7 @@ const EVENT_TYPES: &[&str] = &[
     S,
     "UInt8",
     "UInt32",
+    "UInt64",
 ];
 
 /// The types of [`EMAIL_COLUMNS`], in order.
@@ -124,12 +115,30 @@ const EMAIL_TYPES: &[&str] = &[S, TS, S, S, S, S, S, "UInt64", S, S, S, S];
 /// A row the sink can log and send.
 pub trait StoredRow {
     fn write_row_binary(&self, out: &mut Vec<u8>);
+    /// For an events row: its site, time (ms) and visitor id, for the
+    /// visit it is assigned to ([`stamp`]). `None` for other tables.
+    fn visit_key(&self) -> Option<(&str, i64, u64)> {
+        None
+    }
 }
 
 impl StoredRow for Event {
-    /// This row, `RowBinary`-encoded in [`COLUMNS`] order.
+    /// This row, `RowBinary`-encoded in [`COLUMNS`] order, its visit id 0
+    /// (the sink stamps it: [`stamp`]).
     fn write_row_binary(&self, out: &mut Vec<u8>) {
         self.write_columns(&mut RowBinary(out));
+        out.extend_from_slice(&0u64.to_le_bytes());
+    }
+    fn visit_key(&self) -> Option<(&str, i64, u64)> {
+        Some(Event::visit_key(self))
+    }
+}
+
+/// Write `visit_id` into an events row as [`Event::write_row_binary`]
+/// wrote it (its last 8 bytes).
+pub fn stamp(row: &mut [u8], visit_id: u64) {
+    if let Some(at) = row.len().checked_sub(8) {
+        row[at..].copy_from_slice(&visit_id.to_le_bytes());
     }
 }
 
@@ -141,109 +150,40 @@ impl StoredRow for EmailEvent {
     }
 }
 
-impl StoredRow for Visit {
-    /// The tag and this version, `RowBinary`-encoded in `visits::COLUMNS`
-    /// order.
-    fn write_row_binary(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(InsertTable::Visits.tag());
-        self.write_columns(&mut RowBinary(out));
-    }
-}
-
 /// The first byte of a logged email row.
 pub const EMAIL_TAG: u8 = 0;
 
-/// The second byte of a logged visit row (after [`EMAIL_TAG`]).
-pub const VISIT_TAG: u8 = 0;
+/// A logged `events` row's visit: what the restart puts back in the
+/// assigner from the log's undelivered rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamped<'a> {
+    pub site: &'a str,
+    pub ts: i64,
+    pub visitor_id: u64,
+    pub visit_id: u64,
+}
 
-/// What a visit needs of a logged `events` row (`None` for another table's
-/// row, or one that does not parse): the fields by their place in
-/// [`COLUMNS`], read from the row as logged, so rows replayed from the log
-/// on start go through the same code as live ones.
-pub fn visit_hit(payload: &[u8]) -> Option<visits::Hit<'_>> {
+/// The visit of a logged `events` row (`None` for another table's row, or
+/// one that does not parse): the site and time (first), the visitor id (by
+/// its place in [`COLUMNS`]) and the visit id (last).
+pub fn stamped(payload: &[u8]) -> Option<Stamped<'_>> {
     let (InsertTable::Events, row) = InsertTable::of(payload) else {
         return None;
     };
     let mut r = Reader { buf: row, at: 0 };
-    let mut h = visits::Hit {
-        site: r.string()?,
-        ts: r.i64()?,
-        name: r.string()?,
-        ..visits::Hit::default()
-    };
-    r.skip_string()?; // hostname
-    h.pathname = r.string()?;
-    r.skip_string()?; // query
-    r.skip_string()?; // referrer_host
-    h.referrer_source = r.string()?;
-    h.channel = r.string()?;
-    r.skip_string()?; // utm_source
-    r.skip_string()?; // utm_medium
-    h.utm_campaign = r.string()?;
-    r.skip_string()?; // utm_content
-    r.skip_string()?; // utm_term
-    h.visitor_id = r.u64()?;
-    r.skip_string()?; // consent
-    r.skip_string()?; // ip_prefix
-    h.country = r.string()?;
-    for _ in 0..6 {
-        r.skip_string()?; // region, city, browser, its version, os, its version
+    let site = r.string()?;
+    let ts = r.i64()?;
+    for _ in 0..12 {
+        r.skip_string()?; // name .. utm_term
     }
-    h.device = r.string()?;
-    r.skip_string()?; // language
-    r.skip(2)?; // screen_width
-    r.skip_string()?; // screen
-    r.skip_strings()?; // prop_keys
-    r.skip_strings()?; // prop_values
-    r.skip(1)?; // interactive
-    r.skip(8)?; // revenue_amount
-    r.skip_string()?; // revenue_currency
-    h.scroll_depth = r.bytes(1)?[0];
-    h.engaged_ms = u32::from_le_bytes(r.bytes(4)?.try_into().ok()?);
-    (r.at == row.len()).then_some(h)
-}
-
-/// A logged visit version read back (`None` for another table's row, or
-/// one that does not parse): for the restart, which puts back the newest
-/// version the log still holds.
-pub fn visit_of(payload: &[u8]) -> Option<Visit> {
-    let (InsertTable::Visits, row) = InsertTable::of(payload) else {
-        return None;
-    };
-    let mut r = Reader { buf: row, at: 0 };
-    let site = r.string()?.to_string();
-    let start = r.i64()?;
-    let day = u16::from_le_bytes(r.bytes(2)?.try_into().ok()?) as i32;
     let visitor_id = r.u64()?;
-    let id = r.i64()?;
-    let end = r.i64()?;
-    r.skip(8)?; // pageviews, events (from the hits)
-    r.string()?; // entry_page
-    r.string()?; // exit_page
-    let mut v = visits::Stored {
+    let visit_id = u64::from_le_bytes(row.get(row.len().checked_sub(8)?..)?.try_into().ok()?);
+    Some(Stamped {
         site,
-        day,
+        ts,
         visitor_id,
-        id,
-        start,
-        end,
-        referrer_source: r.string()?.to_string(),
-        channel: r.string()?.to_string(),
-        utm_campaign: r.string()?.to_string(),
-        country: r.string()?.to_string(),
-        device: r.string()?.to_string(),
-        event_names: r.strings()?,
-        pages: r.strings()?,
-        engaged_ms: 0,
-        scroll_depth: 0,
-        closed: false,
-        version: 0,
-    };
-    v.engaged_ms = r.u64()?;
-    v.scroll_depth = r.bytes(1)?[0];
-    v.closed = r.bytes(1)?[0] != 0;
-    v.version = r.u64()?;
-    (r.at == row.len()).then(|| v.into_visit())
+        visit_id,
+    })
 }
 
 /// Reads `RowBinary` fields in order.
@@ -285,17 +225,6 @@ impl<'a> Reader<'a> {
         let n = self.varint()? as usize;
         self.skip(n)
     }
-    /// Past an array of strings not read.
-    fn skip_strings(&mut self) -> Option<()> {
-        for _ in 0..self.varint()? {
-            self.skip_string()?;
-        }
-        Some(())
-    }
-    fn strings(&mut self) -> Option<Vec<String>> {
-        let n = self.varint()?;
-        (0..n).map(|_| self.string().map(str::to_string)).collect()
-    }
     fn i64(&mut self) -> Option<i64> {
         Some(i64::from_le_bytes(self.bytes(8)?.try_into().ok()?))
     }
@@ -314,7 +243,7 @@ pub const COLUMNS: &str = "site, ts, name, hostname, pathname, query, referrer_h
 referrer_source, channel, utm_source, utm_medium, utm_campaign, utm_content, utm_term, \
 visitor_id, consent, ip_prefix, country, region, city, browser, browser_version, os, \
 os_version, device, language, screen_width, screen, prop_keys, prop_values, interactive, \
-revenue_amount, revenue_currency, scroll_depth, engaged_ms";
+revenue_amount, revenue_currency, scroll_depth, engaged_ms, visit_id";
 
 fn varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
@@ -430,46 +359,31 @@ mod tests {
     }
 
     #[test]
-    fn a_logged_event_gives_its_hit_and_a_visit_row_reads_back() {
+    fn a_logged_event_is_stamped_and_reads_back_its_visit() {
         let mut buf = Vec::new();
         let ev = Event::sample();
         ev.write_row_binary(&mut buf);
-        let h = visit_hit(&buf).expect("an events row");
         let json = serde_json::to_value(&ev).unwrap();
+        let h = stamped(&buf).expect("an events row");
         assert_eq!(h.site, json["site"]);
         assert_eq!(h.ts, 1_700_000_000_000);
-        assert_eq!(h.name, json["name"]);
-        assert_eq!(h.pathname, json["pathname"]);
         assert_eq!(h.visitor_id, json["visitor_id"]);
-        assert_eq!(h.country, json["country"]);
-        assert_eq!(h.device, json["device"]);
-        assert_eq!(h.engaged_ms as u64, json["engaged_ms"]);
-        let mut v = Visit::first(&h);
-        v.add(&visits::Hit {
-            ts: h.ts + 5,
-            name: "signup",
-            ..h
-        });
-        v.version = 77;
-        let mut row = Vec::new();
-        v.write_row_binary(&mut row);
-        assert_eq!(InsertTable::of(&row).0, InsertTable::Visits);
-        assert_eq!(site_and_ts(&row), Some((h.site.as_bytes(), h.ts)));
-        assert_eq!(visit_hit(&row), None);
-        let back = visit_of(&row).expect("a visit row");
-        assert_eq!(
-            (back.id, back.start, back.end, back.version),
-            (v.id, v.start, v.end, 77)
+        assert_eq!(h.visit_id, 0, "written unassigned");
+        stamp(&mut buf, 0x1234_5678_9abc_def0);
+        let h2 = stamped(&buf).unwrap();
+        assert_eq!(h2.visit_id, 0x1234_5678_9abc_def0);
+        assert_eq!(site_and_ts(&buf), Some((h2.site.as_bytes(), h2.ts)));
+        // The stamped row is a whole row of every column, visit_id last.
+        let block = crate::sink::native::block(
+            &InsertTable::Events.columns(),
+            InsertTable::Events.types(),
+            std::iter::once(&buf[..]),
+            buf.len(),
         );
-        assert_eq!((back.events(), back.pageviews()), (2, v.pageviews()));
-        assert_eq!(back.entry_page(), v.entry_page());
-        let mut again = Vec::new();
-        back.write_row_binary(&mut again);
-        assert_eq!(again, row, "a reloaded visit writes the same row");
+        assert!(block.is_some());
         let mut email = Vec::new();
         EmailEvent::sample().write_row_binary(&mut email);
-        assert_eq!(visit_hit(&email), None);
-        assert!(visit_of(&email).is_none());
+        assert_eq!(stamped(&email), None);
     }
 
     #[test]
@@ -485,7 +399,12 @@ mod tests {
     #[test]
     fn columns_are_the_event_fields_in_order() {
         // The serde field order of `Event` is the crate's column order.
-        let names: Vec<String> = COLUMNS.split(',').map(|c| c.trim().to_string()).collect();
+        // visit_id, last, is the sink's (stamped), not a field of the event.
+        let names: Vec<String> = COLUMNS
+            .split(',')
+            .map(|c| c.trim().to_string())
+            .filter(|c| c != "visit_id")
+            .collect();
         let ev = serde_json::to_string(&Event::sample()).unwrap();
         let mut last = 0;
         for n in &names {

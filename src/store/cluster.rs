@@ -31,6 +31,7 @@ pub const SHARDED: &[(&str, &str)] = &[
     ("events", "cityHash64(site, toDate(ts), visitor_id)"),
     ("email_events", "cityHash64(site, toDate(ts), visitor_id)"),
     ("sessions", "cityHash64(site, day, visitor_id)"),
+    // Dropped by migration 0030; kept so the history (0026) renders alike.
     ("visits", "cityHash64(site, day, visitor_id)"),
     ("import_staging", "cityHash64(site, toDate(ts), visitor_id)"),
     ("rollup_hourly", "cityHash64(site, toDate(hour))"),

@@ -239,19 +239,15 @@ pub struct Metrics {
     pub clickhouse_up: AtomicI64,
     /// Bot patterns that gave up on an agent (it was counted as a bot).
     pub bot_pattern_errors: std::sync::Arc<AtomicU64>,
-    /// Live visits: versions logged, and ones the log refused (full).
-    pub visit_versions: AtomicU64,
-    pub visit_rows_unlogged: AtomicU64,
-    /// Live visit versions the visits' log delivered to the engine.
-    pub visit_rows_written: AtomicU64,
-    /// Live visits closed early at `sink.visits_max_bytes`.
+    /// Visit ids the assigner started (new visits, or fragments of one).
+    pub visits_started: AtomicU64,
+    /// Assigner entries evicted at `sink.visits_max_bytes`.
     pub visits_evicted: AtomicU64,
-    /// Live visits merged into an earlier one by a late hit.
-    pub visits_merged: AtomicU64,
-    /// Live visits beyond the exact ones of a closed day (split over
-    /// replicas, or closed early), found when the rollup recomputed it.
+    /// Visit ids beyond the exact visits of a closed day (a visit split
+    /// over replicas, by a restart, an eviction or a late hit), found when
+    /// the rollup recomputed it.
     pub visits_split_repaired: std::sync::Arc<AtomicU64>,
-    /// Live visits open in memory, and the bytes they count.
+    /// Visitor-days in the assigner, and the bytes they count.
     pub visits_open: AtomicI64,
     pub visits_bytes: AtomicI64,
 }
@@ -282,7 +278,7 @@ impl Metrics {
     /// without their final period, which the registry appends.
     fn registry(&self) -> Registry {
         let mut r = Registry::default();
-        let counters: [(&str, &str, &AtomicU64); 23] = [
+        let counters: [(&str, &str, &AtomicU64); 20] = [
             ("tacit_hits_accepted", "Hits accepted and queued for storage", &self.hits_accepted),
             ("tacit_hits_unanswered", "Hits logged for storage whose client left before the answer (stored all the same)", &self.hits_unanswered),
             ("tacit_log_full", "Hits refused with 503 because the write-ahead log or its buffer was full", &self.log_full),
@@ -300,12 +296,9 @@ impl Metrics {
             ("tacit_wal_syncs", "Log syncs: one fdatasync per group commit (durability = \"process\": per periodic sync)", &self.wal_syncs),
             ("tacit_wal_sync_failures", "Periodic log syncs that failed after their rows were answered (durability = \"process\")", &self.wal_sync_failures),
             ("tacit_wal_rows", "Rows made durable in the log", &self.wal_rows),
-            ("tacit_visit_versions", "Live visit versions appended to the log", &self.visit_versions),
-            ("tacit_visit_rows_unlogged", "Live visit versions the log refused (full); the visit's next change or the day's rollup writes it", &self.visit_rows_unlogged),
-            ("tacit_visit_rows_written", "Live visit versions written to ClickHouse from the visits' log", &self.visit_rows_written),
-            ("tacit_visits_split_repaired", "Live visits beyond a closed day's exact visits (split over replicas or closed early), repaired by this replica's rollup", &self.visits_split_repaired),
-            ("tacit_visits_evicted", "Live visits closed early because the open visits reached sink.visits_max_bytes", &self.visits_evicted),
-            ("tacit_visits_merged", "Live visits merged into an earlier visit by a hit that arrived out of order", &self.visits_merged),
+            ("tacit_visits_started", "Visit ids the collector's assigner started (a new visit, or a fragment of one)", &self.visits_started),
+            ("tacit_visits_split_repaired", "Visit ids beyond a closed day's exact visits (a visit split over replicas, a restart, an eviction or a late hit), merged by the views and repaired by this replica's rollup", &self.visits_split_repaired),
+            ("tacit_visits_evicted", "Visitors evicted from the visit assigner because it reached sink.visits_max_bytes", &self.visits_evicted),
         ];
         for (name, help, v) in counters {
             r.register(name, help, ConstCounter::new(get(v)));
@@ -331,8 +324,8 @@ impl Metrics {
             self.hits_dropped.snapshot::<DropLabels>(),
         );
         let gauges: [(&str, &str, &AtomicI64); 6] = [
-            ("tacit_visits_open", "Live visits open in this collector's memory", &self.visits_open),
-            ("tacit_visits_bytes", "Bytes the open live visits count against sink.visits_max_bytes", &self.visits_bytes),
+            ("tacit_visits_open", "Visitors with a visit still open in this collector's visit assigner", &self.visits_open),
+            ("tacit_visits_bytes", "Bytes the visit assigner counts against sink.visits_max_bytes", &self.visits_bytes),
             ("tacit_wal_bytes", "Bytes of the write-ahead log on disk", &self.wal_bytes),
             ("tacit_wal_unacked_rows", "Rows in the log not yet acknowledged by ClickHouse", &self.wal_unacked_rows),
             ("tacit_quarantine_rows", "Rows held in the quarantine files (refused by ClickHouse, kept at most the event TTL)", &self.quarantine_rows),

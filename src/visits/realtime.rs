@@ -1,7 +1,7 @@
-//! Realtime figures from the live visits (`live_visits`, the newest
-//! version of each visit the collectors wrote): today's visits, bounce
-//! rate and mean duration, current within `sink.visits_flush_interval_ms`
-//! (plus the writer's delivery). No visitor id leaves the engine.
+//! Realtime figures from the live visits (`live_visits`: an open day's
+//! visits built from its events by the 30-minute rule): today's visits,
+//! bounce rate and mean duration, current within the events' delivery
+//! (`sink.flush_interval_ms`). No visitor id leaves the engine.
 
 use crate::model::clock::format_day;
 use crate::store::{Store, StoreError};
@@ -15,10 +15,9 @@ pub struct Realtime {
     /// Mean seconds between a visit's first and last hit.
     pub visit_duration_s: f64,
     pub pageviews: u64,
-    /// Visits still open at the time asked: not closed early, and their
-    /// close time (30 minutes and the grace after their last hit, as
-    /// `Visit::closes_at`) not passed. A visit closed by time needs no
-    /// version to say so.
+    /// Visits still open at the time asked: their close time (30 minutes
+    /// and the grace after their last hit, as `Open::closes_at`) not
+    /// passed.
     pub open: u64,
 }
 
@@ -32,11 +31,10 @@ struct Row {
 }
 
 /// The SQL, with `{site:String}`, `{day:Date}` and `{now:Int64}` (ms).
-/// `(seconds of end + gap + 1) * 1000 + grace` is [`super::Visit::closes_at`].
+/// `(seconds of end + gap + 1) * 1000 + grace` is [`super::Open::closes_at`].
 pub const SQL: &str = "SELECT count() AS visits, toUInt64(sum(bounced)) AS bounces,
        sum(duration_s) AS duration_s, toUInt64(sum(pageviews)) AS pageviews,
-       toUInt64(countIf(closed = 0
-           AND (toUnixTimestamp(end) + {gap:Int64} + 1) * 1000 + {grace:Int64} > {now:Int64})) AS open
+       toUInt64(countIf((toUnixTimestamp(end) + {gap:Int64} + 1) * 1000 + {grace:Int64} > {now:Int64})) AS open
 FROM live_visits WHERE site = {site:String} AND day = {day:Date}";
 
 /// Today's (or any live day's) figures for `site`, at `now_ms`.

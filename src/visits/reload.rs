@@ -1,57 +1,42 @@
-//! The restart: the open visits are put back in memory before the first
-//! hit is served, so a restart (or a `SIGKILL`) does not split a visit
-//! that had a stored version. First the newest stored version of each
-//! visit of the last hour that is not closed (`visits FINAL`), then what
-//! the write-ahead log still holds (newer visit versions, and events not
-//! yet in a version: `sink` replays them through [`OpenVisits::observe`],
-//! the code live hits take). What can still differ (a hit acknowledged but
-//! in no version that reached the disk or the engine, put in the wrong
-//! place) is reconciled by the rollup, which recomputes every closed day
-//! from its events.
+//! The restart: the assigner is put back before the first hit is served,
+//! so a restart (or a `SIGKILL`) does not start new visit ids for visits
+//! still open. First the visits of the last 30 minutes (and the grace) as
+//! the stored events hold them (per visitor-day and visit id: its first and
+//! last hit), then the write-ahead log's undelivered rows, which carry
+//! their ids already (`sink` reads them back and hands them to
+//! [`super::Assigner::restore`] too). A hit acknowledged but lost (an
+//! unsynced tail) changes nothing here; a split that remains (a row the
+//! restart missed) is a fragment the views merge.
 
-use super::{OpenVisits, Stored};
+use super::{Assigner, GRACE_MS, VISIT_GAP_SECONDS};
 use crate::store::{Store, StoreError};
 
-/// How far back open visits are read: any visit that can still be extended
-/// ended within the last 30 minutes. Older ones are put back too (a visit
-/// closed by time has no closing version) and forgotten at the first flush
-/// without a version, unless a replayed hit of the log changed them.
-pub const RELOAD_BACK_MS: i64 = 3_600_000;
+/// How far back stored events are read: any visit that can still be
+/// extended had a hit within the last 30 minutes (and the grace).
+pub const RELOAD_BACK_MS: i64 = (VISIT_GAP_SECONDS + 1) * 1000 + GRACE_MS;
 
 #[derive(clickhouse::Row, serde::Deserialize)]
 struct Row {
     site: String,
-    day: u16,
     visitor_id: u64,
-    id: i64,
+    visit_id: u64,
     start: i64,
     end: i64,
-    referrer_source: String,
-    channel: String,
-    utm_campaign: String,
-    country: String,
-    device: String,
-    event_names: Vec<String>,
-    pages: Vec<String>,
-    engaged_ms: u64,
-    scroll_depth: u8,
-    version: u64,
 }
 
-const SQL: &str = "SELECT toString(site) AS site, day, visitor_id, toUnixTimestamp64Milli(visit_id) AS id,
-       toUnixTimestamp64Milli(start) AS start, toUnixTimestamp64Milli(end) AS end,
-       toString(referrer_source) AS referrer_source, toString(channel) AS channel, utm_campaign,
-       toString(country) AS country, toString(device) AS device,
-       arrayMap(x -> toString(x), event_names) AS event_names, pages, engaged_ms, scroll_depth, version
-FROM visits FINAL
-WHERE day >= toDate(fromUnixTimestamp64Milli({since:Int64}, 'UTC'))
-  AND end >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
-  AND closed = 0 AND events > 0";
+const SQL: &str = "SELECT toString(site) AS site, visitor_id, visit_id,
+       toUnixTimestamp64Milli(min(ts)) AS start, toUnixTimestamp64Milli(max(ts)) AS end
+FROM events
+WHERE ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+  AND toDate(ts) >= toDate(fromUnixTimestamp64Milli({since:Int64}, 'UTC'))
+  AND visitor_id != 0 AND visit_id != 0
+GROUP BY site, toDate(ts), visitor_id, visit_id";
 
-/// Put back the open visits stored in the engine; returns how many.
+/// Put back the visits of the last 30 minutes the engine holds; returns
+/// how many visit ids were read.
 pub async fn from_store(
     store: &Store,
-    visits: &OpenVisits,
+    visits: &Assigner,
     now_ms: i64,
 ) -> Result<usize, StoreError> {
     let rows: Vec<Row> = store
@@ -62,28 +47,7 @@ pub async fn from_store(
         .await?;
     let n = rows.len();
     for r in rows {
-        visits.restore(
-            Stored {
-                site: r.site,
-                day: r.day as i32,
-                visitor_id: r.visitor_id,
-                id: r.id,
-                start: r.start,
-                end: r.end,
-                referrer_source: r.referrer_source,
-                channel: r.channel,
-                utm_campaign: r.utm_campaign,
-                country: r.country,
-                device: r.device,
-                event_names: r.event_names,
-                pages: r.pages,
-                engaged_ms: r.engaged_ms,
-                scroll_depth: r.scroll_depth,
-                closed: false,
-                version: r.version,
-            }
-            .into_visit(),
-        );
+        visits.restore(&r.site, r.visitor_id, r.visit_id, r.start, r.end);
     }
     Ok(n)
 }

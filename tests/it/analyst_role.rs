@@ -239,7 +239,13 @@ async fn the_analyst_role_reaches_only_the_reviewed_aggregates() {
         }
         assert!(read > 0, "{doc}: no query found");
     }
-    for gone in ["analytics_visits", "sessions", "events", "visits", "salts"] {
+    for gone in [
+        "analytics_visits",
+        "sessions",
+        "events",
+        "live_visits",
+        "salts",
+    ] {
         assert!(!reachable.contains(gone), "{gone} is reachable");
     }
 }
@@ -272,7 +278,7 @@ async fn connect_as_the_role(db: &TestDb) {
     ))
     .await;
     assert_eq!(status, 200, "the role reads a question view: {body}");
-    for t in ["analytics_visits", "sessions", "events", "visits"] {
+    for t in ["analytics_visits", "sessions", "events", "live_visits"] {
         let (status, body) = ask(format!("SELECT count() FROM `{}`.{t}", db.name)).await;
         assert!(
             status != 200 && body.contains("ACCESS_DENIED"),

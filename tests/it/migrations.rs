@@ -391,7 +391,9 @@ async fn the_upgrade_to_live_visits_keeps_rolled_up_days_and_reads_open_days_liv
     ] {
         c.query(&sql).execute().await.unwrap();
     }
-    migrate::migrate(&cfg.clickhouse, 0).await.unwrap();
+    // Up to the live visits' second design (0030), which reads open days
+    // from the events: `the_upgrade_to_visit_ids_reads_open_days_from_events`.
+    migrate::migrate_to(&cfg.clickhouse, 0, 29).await.unwrap();
     let count = |sql: String| {
         let c = c.clone();
         async move { c.query(&sql).fetch_one::<u64>().await.unwrap() }
@@ -445,4 +447,58 @@ async fn the_upgrade_to_live_visits_keeps_rolled_up_days_and_reads_open_days_liv
             "{t} dropped"
         );
     }
+}
+
+/// Migration 0030: the collectors stop writing visit versions; an open
+/// day's visits are built from its events (stored before the upgrade with
+/// no visit id: each event a fragment of its own, merged by the rule), and
+/// the `visits` table is gone.
+#[tokio::test]
+async fn the_upgrade_to_visit_ids_reads_open_days_from_events() {
+    let db = TestDb::new("mig0030");
+    let cfg = db.config().validate().unwrap();
+    migrate::migrate_to(&cfg.clickhouse, 0, 29).await.unwrap();
+    let c = db.client();
+    let day = today(&db).await;
+    let open = format_day(day);
+    for sql in [
+        // Visitor 1: two hits 10 minutes apart, then one 40 minutes later
+        // (two visits); visitor 2: one hit. Three visits by the rule.
+        format!(
+            "INSERT INTO events (site, ts, name, pathname, visitor_id)
+             SELECT 'a.example', toDateTime64('{open}', 3, 'UTC') + toIntervalSecond(s), 'pageview', '/', v
+             FROM (SELECT arrayJoin([(1, 0), (1, 600), (1, 3000), (2, 100)]) AS p, p.1 AS v, p.2 AS s)"
+        ),
+        // Versions the collectors wrote before: not read any more.
+        format!(
+            "INSERT INTO visits (site, start, day, visitor_id, visit_id, end, pageviews, events, version)
+             SELECT 'a.example', toDateTime64('{open}', 3, 'UTC'), toDate('{open}'), number,
+                    toDateTime64('{open}', 3, 'UTC'), toDateTime64('{open}', 3, 'UTC'), 1, 1, 1
+             FROM numbers(5)"
+        ),
+    ] {
+        c.query(&sql).execute().await.unwrap();
+    }
+    migrate::migrate(&cfg.clickhouse, 0).await.unwrap();
+    let count = |sql: String| {
+        let c = c.clone();
+        async move { c.query(&sql).fetch_one::<u64>().await.unwrap() }
+    };
+    for view in ["analytics_visits", "open_visits", "live_visits"] {
+        assert_eq!(
+            count(format!("SELECT count() FROM {view} WHERE day = '{open}'")).await,
+            3,
+            "{view}"
+        );
+    }
+    assert_eq!(
+        count("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'visits'".into()).await,
+        0,
+        "visits dropped"
+    );
+    assert_eq!(
+        count("SELECT count() FROM events WHERE visit_id = 0".into()).await,
+        4,
+        "old events keep visit id 0"
+    );
 }

@@ -1,6 +1,6 @@
 //! A purge that nothing writes behind: `tacit purge --site --force` (and
 //! with `--before`) while two collectors serve hits of other sites and
-//! their live visits' writers and rollups run back to back, repeated; afterwards
+//! their writers and rollups run back to back, repeated; afterwards
 //! no table holds a row of the purged range, and none does a few
 //! background runs later.
 
@@ -151,14 +151,13 @@ async fn purges_with_writers_running_leave_nothing_behind() {
         hits(a.beacon_addr, site, 15, BROWSER_UA).await;
         hits(b.beacon_addr, site, 15, BROWSER_UA).await;
         clock.advance(STEP_MS);
-        // Wait until the collectors' visit writers hold the site's live
-        // visits, so the purge meets them mid-run. (Both replicas saw the
-        // visitor's first hit at the same instant of the manual clock: their
-        // versions share the visit's key, so one row may stand for both.)
+        // Wait until the collectors' writers stored some of the site's
+        // hits (its live visits are built from them), so the purge meets
+        // the site mid-run.
         wait_until(
-            &format!("round {round}: visits of {site}"),
+            &format!("round {round}: events of {site}"),
             30,
-            async || count_of(&db, "visits", site).await >= 1,
+            async || count_of(&db, "events", site).await >= 1,
         )
         .await;
         // Hits of the other site keep coming during the purge.
@@ -192,7 +191,7 @@ async fn purges_with_writers_running_leave_nothing_behind() {
         )
         .await
         .unwrap_or_else(|e| panic!("round {round}: {e}"));
-        if outcome.found.get("visits").copied().unwrap_or(0) > 0 {
+        if outcome.found.get("events").copied().unwrap_or(0) > 0 {
             raced += 1;
         }
         other.await.unwrap();
@@ -211,7 +210,7 @@ async fn purges_with_writers_running_leave_nothing_behind() {
     }
     assert!(
         raced >= PURGES / 2,
-        "the purges met visits being written in {raced} rounds only"
+        "the purges met the site's rows in {raced} rounds only"
     );
     // The other site's hits were all stored.
     a.shutdown().await;
@@ -283,7 +282,7 @@ async fn a_release_reads_no_row_a_purge_fence_keeps_out() {
 #[tokio::test]
 async fn every_source_a_writer_reads_is_fenced() {
     // The rollups read `events`, `email_events` and `analytics_visits`
-    // (over `sessions` and the live `visits`), the visits' recomputation
+    // (over `sessions` and `live_visits`, built from `events`), the visits' recomputation
     // `events` and `sessions`: each, read under a fence, shows no row of
     // the fenced range (a definer view would not: see rollup.rs).
     let db = TestDb::new("fence_sources");
@@ -316,16 +315,16 @@ async fn every_source_a_writer_reads_is_fenced() {
             .await
             .unwrap();
     }
-    // Today's visits recomputed; a live visit of yesterday (not
-    // recomputed: `analytics_visits` reads it from `visits`).
+    // Today's visits recomputed; a hit of yesterday (not recomputed:
+    // `analytics_visits` reads its visit from `live_visits`).
     tacit::analytics::sessions::sessionize_day(&store, day_of(now), now as u64)
         .await
         .unwrap();
     for site in ["gone.example", "kept.example"] {
         client
             .query(
-                "INSERT INTO visits (site, start, day, visitor_id, visit_id, end, pageviews, events, version)
-                 SELECT ?, fromUnixTimestamp64Milli(toInt64(?), 'UTC') AS t, toDate(t), 7, t, t, 1, 1, 1",
+                "INSERT INTO events (site, ts, name, pathname, visitor_id, visit_id)
+                 SELECT ?, fromUnixTimestamp64Milli(toInt64(?), 'UTC'), 'pageview', '/', 7, 77",
             )
             .bind(site)
             .bind(now - 86_400_000)
@@ -351,7 +350,7 @@ async fn every_source_a_writer_reads_is_fenced() {
         "events",
         "email_events",
         "sessions",
-        "visits",
+        "live_visits",
         "analytics_visits",
     ] {
         let count = |c: clickhouse::Client, site: &'static str| async move {

@@ -125,22 +125,20 @@ fn hits_with_visits(q: &Query, open_only: bool) -> String {
     )
 }
 
-/// The visits of a query's days (one row per visit, its newest version):
-/// a rolled-up day's from `sessions` (the rollup recomputed them from the
-/// day's events), an open day's from the live `visits` the collectors
-/// write (current within `sink.visits_flush_interval_ms`), without their
-/// retractions (no events). An open day with no live visit of the site
-/// reads `sessions`, which holds such a day only once its visits were
-/// recomputed from its events (a rollup under way, or a test). Both halves
-/// are restricted to the site and days asked for. `open_only`: the days
-/// not rolled up only.
+/// The visits of a query's days (one row per visit): a rolled-up day's
+/// from `sessions` (the rollup recomputed them from the day's events), an
+/// open day's from `live_visits` (built from its events by the 30-minute
+/// rule, current within the events' delivery). A day not rolled up whose
+/// visits `sessions` holds already (recomputed, its rollup under way, or a
+/// test) reads `sessions`. Both halves are restricted to the site and days
+/// asked for. `open_only`: the days not rolled up only.
 pub(super) fn visit_rows(open_only: bool) -> String {
     // The same columns, of the same types, in both tables.
     const COLS: &str = "day, visitor_id, start, end, pageviews, events, entry_page, exit_page, \
         referrer_source, channel, utm_campaign, country, device, event_names, pages";
     const DAYS: &str = "site = {site:String} AND day BETWEEN {from:Date} AND {to:Date}";
-    let live = format!(
-        "(SELECT DISTINCT day FROM visits WHERE {DAYS} AND day NOT IN (SELECT day FROM rollup_days))"
+    let recomputed = format!(
+        "(SELECT DISTINCT day FROM sessions WHERE {DAYS} AND day NOT IN (SELECT day FROM rollup_days))"
     );
     let open = if open_only {
         " AND day NOT IN (SELECT day FROM rollup_days)"
@@ -148,8 +146,8 @@ pub(super) fn visit_rows(open_only: bool) -> String {
         ""
     };
     format!(
-        "(SELECT {COLS} FROM sessions FINAL WHERE {DAYS}{open} AND day NOT IN {live} \
-         UNION ALL SELECT {COLS} FROM visits FINAL WHERE {DAYS} AND events > 0 AND day IN {live})"
+        "(SELECT {COLS} FROM sessions FINAL WHERE {DAYS}{open} \
+         UNION ALL SELECT {COLS} FROM live_visits WHERE {DAYS} AND day NOT IN {recomputed})"
     )
 }
 
