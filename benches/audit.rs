@@ -122,6 +122,7 @@ fn linked(release: usize, c: &Cell, withheld: bool, margin: bool) -> LinkedCell 
         round_to: 1,
         small: c.visitors < K,
         margin,
+        protection: K,
         ..Default::default()
     }
 }

@@ -374,6 +374,8 @@ pub fn to_linked(
                 round_to: c.round_to.max(1) as u64,
                 small: c.small == 1,
                 margin: c.margin == 1,
+                // Not stored: `release.rs` fills it in where it knows it.
+                protection: 0,
             }
         })
         .collect()

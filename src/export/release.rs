@@ -316,7 +316,15 @@ fn link_check(
         if r == new {
             new_offset = all.len();
         }
+        let start = all.len();
         all.extend(linked::to_linked(r, g, &finest, &atoms, &index));
+        // The protection is known for this export's own releases (the
+        // config hash covers it), and for the new one.
+        if r == new || g.first().is_some_and(|c| c.config_hash == spec.config_hash) {
+            for c in &mut all[start..] {
+                c.protection = spec.protection;
+            }
+        }
     }
     let mode = match spec.audit {
         LinkAudit::Fast => link::Mode::Implied,

@@ -146,6 +146,11 @@ pub struct LinkedCell {
     /// never protected; known to the partner unless `small` (then it only
     /// pins tacit's own solution).
     pub margin: bool,
+    /// The protection its release was audited to, when the caller knows
+    /// it (0: not known). A new cell over the same unknowns as an earlier
+    /// withheld one keeps that one's verdict only if it was audited to at
+    /// least the new release's protection.
+    pub protection: u64,
 }
 
 /// Why the audit could not finish.
@@ -345,13 +350,14 @@ pub fn protect_with(
         }
         if !plan.margins_tell_more {
             // The earlier cells keep their bounds, and so does a cell of
-            // this release over the same unknowns as one of them (a month
-            // cell with visitors on one day only).
+            // this release over the same unknowns as one of them audited to
+            // at least this protection (a month cell with visitors on one
+            // day only).
             let mut same: HashSet<&[usize]> = HashSet::new();
             for (t, c) in cells.iter().enumerate() {
                 if c.release != new {
                     passed[t] = true;
-                    if c.withheld && c.small && !c.margin {
+                    if c.withheld && c.small && !c.margin && c.protection >= protection {
                         same.insert(&m.visitors[t]);
                     }
                 }

@@ -166,6 +166,34 @@ pub(super) fn model(cells: &[LinkedCell], groups: &[usize]) -> Model {
                 }
             }
         }
+        // And no more than two smaller sets that cover it hold together:
+        // `union(A ∪ B) <= union(A) + union(B)` (single atoms included).
+        let mut parts: Vec<(Vec<usize>, usize)> = sets.clone();
+        let mut atoms: Vec<usize> = sets.iter().flat_map(|(s, _)| s.iter().copied()).collect();
+        atoms.sort_unstable();
+        atoms.dedup();
+        parts.extend(atoms.into_iter().map(|a| (vec![a], b.x(a))));
+        for (c, uc) in sets.iter() {
+            let inside: Vec<&(Vec<usize>, usize)> = parts
+                .iter()
+                .filter(|(p, _)| p.len() < c.len() && p.iter().all(|a| c.binary_search(a).is_ok()))
+                .collect();
+            for (i, (pa, ua)) in inside.iter().enumerate() {
+                for (pb, ub) in &inside[i + 1..] {
+                    // Two atoms are within `union <= sum(x)` already.
+                    if pa.len() == 1 && pb.len() == 1 || pa.len() + pb.len() < c.len() {
+                        continue;
+                    }
+                    let covers = c
+                        .iter()
+                        .all(|a| pa.binary_search(a).is_ok() || pb.binary_search(a).is_ok());
+                    if covers {
+                        b.rows
+                            .push(Row::at_least(vec![(*ua, 1), (*ub, 1), (*uc, -1)], 0));
+                    }
+                }
+            }
+        }
     }
     let mut counts: Vec<[Option<Vec<usize>>; 3]> = Vec::with_capacity(cells.len());
     for c in cells {
@@ -209,31 +237,43 @@ pub(super) fn model(cells: &[LinkedCell], groups: &[usize]) -> Model {
             }
         }
     }
-    // Visitors <= visits per visitor group, where the group's visitors are
-    // an unknown of the system (a lone atom, or the union of all its atoms)
-    // and every atom of the group has its visits in the system.
+    // Visitors <= visits per visitor group: every visitor unknown of a
+    // group (an atom, or a union of its atoms) counts no more visitors
+    // than the group's visits, where every atom of the group has its
+    // visits in the system. Written for each unknown, not only for the
+    // whole group's union: the relation holds whatever cells exist.
     let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
     for (a, &g) in groups.iter().enumerate() {
         members.entry(g).or_default().push(a);
     }
+    let mut unknowns_of_group: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (v, &id) in &b.vars {
+        match v {
+            Var::X(a) => unknowns_of_group.entry(groups[*a]).or_default().push(id),
+            Var::U(u) => {
+                if let Some(set) = b.unions.iter().find(|(_, &i)| i == *u).map(|(s, _)| s) {
+                    unknowns_of_group
+                        .entry(groups[set[0]])
+                        .or_default()
+                        .push(id);
+                }
+            }
+            Var::M(..) => {}
+        }
+    }
     for (g, atoms) in visits_of_group {
-        let all = &members[&g];
-        if atoms.len() != all.len() {
+        if atoms.len() != members[&g].len() {
             continue;
         }
-        let who = if all.len() == 1 {
-            b.vars.get(&Var::X(all[0])).copied()
-        } else {
-            b.unions
-                .get(all)
-                .and_then(|&u| b.vars.get(&Var::U(u)).copied())
-        };
-        if let Some(who) = who {
-            let mut terms: Vec<(usize, i64)> = atoms
-                .iter()
-                .map(|&a| (b.vars[&Var::M(Count::Visits, a)], 1))
-                .collect();
-            terms.push((who, -1));
+        let visits: Vec<(usize, i64)> = atoms
+            .iter()
+            .map(|&a| (b.vars[&Var::M(Count::Visits, a)], 1))
+            .collect();
+        let mut who = unknowns_of_group.remove(&g).unwrap_or_default();
+        who.sort_unstable();
+        for u in who {
+            let mut terms = visits.clone();
+            terms.push((u, -1));
             b.rows.push(Row::at_least(terms, 0));
         }
     }
