@@ -14,13 +14,14 @@
 //!   Each visitor falls in exactly one group. Where a cell covers several
 //!   atoms of one group, its visitors there are the *union* of those atoms:
 //!   one unknown per group and set of atoms, with `max(x) <= union <=
-//!   sum(x)`, and no more than the union of a larger set of the group
-//!   that holds it. The same set in two cells (a day's country and the same
+//!   sum(x)`, no more than the union of a larger set of the group that
+//!   holds it, and no more than two sets that cover it hold together. The
+//!   same set in two cells (a day's country and the same
 //!   country in the week) is the same unknown, so those cells still add up
 //!   exactly over groups.
 //! - Visits, page views and events per atom: they add up over everything.
 //!   Per atom `visitors <= events`, `visits <= events`, `pageviews <=
-//!   events`; per visitor group `visitors <= visits`.
+//!   events`; per visitor group `visitors <= visits` (every union of it too).
 //!
 //! Every released count that is exact enters as an equation (a rounded one
 //! as the integer range that rounds to it), every public margin too; noisy
