@@ -246,20 +246,20 @@ pub(super) fn model(cells: &[LinkedCell], groups: &[usize]) -> Model {
     for (a, &g) in groups.iter().enumerate() {
         members.entry(g).or_default().push(a);
     }
+    // A union's group is its first atom's.
+    let group_of_union: HashMap<usize, usize> = b
+        .unions
+        .iter()
+        .map(|(set, &u)| (u, groups[set[0]]))
+        .collect();
     let mut unknowns_of_group: HashMap<usize, Vec<usize>> = HashMap::new();
     for (v, &id) in &b.vars {
-        match v {
-            Var::X(a) => unknowns_of_group.entry(groups[*a]).or_default().push(id),
-            Var::U(u) => {
-                if let Some(set) = b.unions.iter().find(|(_, &i)| i == *u).map(|(s, _)| s) {
-                    unknowns_of_group
-                        .entry(groups[set[0]])
-                        .or_default()
-                        .push(id);
-                }
-            }
-            Var::M(..) => {}
-        }
+        let g = match v {
+            Var::X(a) => groups[*a],
+            Var::U(u) => group_of_union[u],
+            Var::M(..) => continue,
+        };
+        unknowns_of_group.entry(g).or_default().push(id);
     }
     for (g, atoms) in visits_of_group {
         if atoms.len() != members[&g].len() {
