@@ -2,7 +2,7 @@
 //! (`sessions`: a visit's own attributes, its pages and events, or the
 //! attributes of its visitor-day). A landing dimension (source, referrer,
 //! channel, UTM tags) is the visit's: on hits it selects the hits of the
-//! visits that match (each hit joined to its visit, `sides.rs`), on visits
+//! visits that match (each hit joined to its visit, `sides/`), on visits
 //! it reads the visit's value or its landing hit's.
 
 use super::columns::{event_column, from_landing_hit, hit_visit_column, visit_column};

@@ -8,7 +8,7 @@
 //! (`events` for hit counts; `sessions` and, on open days, the live
 //! `visits` for visits) for everything else,
 //! within the event retention. The parts: `columns.rs` (what each
-//! dimension reads), `filter.rs` (filters as conditions), `sides.rs` (hit
+//! dimension reads), `filter.rs` (filters as conditions), `sides/` (hit
 //! and visit counts per group); here the outer query joins them.
 
 use super::{Context, Dim, Grain, Metric, OrderKey, Query, QueryError};
