@@ -1,4 +1,4 @@
-//! Unit tests of `exports.rs`.
+//! Unit tests of the `exports` module.
 use super::*;
 
 fn base() -> RawExport {
