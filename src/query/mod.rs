@@ -13,11 +13,11 @@
 //! dimension, [`Dim::is_landing`], from `rollup_landing_daily`, per visit
 //! as the event tier counts it), the days not rolled up yet straight from
 //! `events` (counted per day as the views count them; their visits from
-//! the live `visits`). So is a query with one filter that the filtered
+//! `live_visits`, built from their events). So is a query with one filter that the filtered
 //! rollups keep (a country, device, browser or OS `is` one value), within
 //! the event retention. Any other query needs per-hit rows and is
 //! answered from the event tier (`events`; visits from `sessions` on
-//! rolled-up days and from the live `visits` on open days); its range
+//! rolled-up days and from `live_visits` on open days); its range
 //! must lie within what the event tier keeps (`policy.event_ttl_days`),
 //! or it is refused with the reason. Today alone, a sub-day range
 //! (`realtime`, `30m`, `24h`, datetimes), a minute grain, `has_done`, and

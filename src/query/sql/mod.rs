@@ -5,8 +5,8 @@
 //!
 //! Two tiers (see the module doc of `query`): the aggregate tier through
 //! the analyst views (no filter, one kept dimension), and the event tier
-//! (`events` for hit counts; `sessions` and, on open days, the live
-//! `visits` for visits) for everything else,
+//! (`events` for hit counts; `sessions` and, on open days, `live_visits`
+//! (built from the events) for visits) for everything else,
 //! within the event retention. The parts: `columns.rs` (what each
 //! dimension reads), `filter.rs` (filters as conditions), `sides/` (hit
 //! and visit counts per group); here the outer query joins them.

@@ -193,7 +193,7 @@ pub(in crate::query::sql) fn kept_visits_side(
     sel.push("sum(duration_s) * 1000 AS s_duration_ms".into());
     sel.push("sum(pageviews) AS s_pageviews".into());
     // The rolled-up days' counts, and the open days' from their visits
-    // (live where the collectors wrote them: `visit_rows`).
+    // (built from their events by `live_visits`: `visit_rows`).
     let value = match kind {
         "all" => "''",
         k => k,
