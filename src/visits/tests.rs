@@ -308,7 +308,10 @@ fn seconds_at_day_edges_and_out_of_range() {
     let x = a.assign("s", 1, end - 1).id;
     let y = a.assign("s", 1, end).id;
     assert_ne!(x, y);
-    assert_eq!(a.get("s", 1, day_of(end - 1)).map(|o| o.end), Some(end - 1_000));
+    assert_eq!(
+        a.get("s", 1, day_of(end - 1)).map(|o| o.end),
+        Some(end - 1_000)
+    );
     assert_eq!(a.get("s", 1, day_of(end)).map(|o| o.start), Some(end));
     assert_eq!(a.assign("s", 1, end - 1_800_000).id, x);
     assert_eq!(a.assign("s", 1, end + 1_800_999).id, y);
