@@ -23,7 +23,11 @@
 //! `TACIT_VISITS_MODES=paired` feeds both modes in one pass over the day,
 //! chunk by chunk in alternating order, so the machine's load weighs on
 //! both alike: the collector's CPU per hit of each mode, per tenth of the
-//! day and in all (the engine's CPU is then the two modes' together).
+//! day and in all (the engine's CPU is then the two modes' together);
+//! `paired:store,assign,visits` adds `assign` (rows stored without ids as
+//! in `store`, but each hit assigned all the same by a live assigner the
+//! bench calls: the assigner's own cost, apart from what stamped ids cost
+//! downstream).
 //! `TACIT_VISITS_MODES=micro`: the assigner alone, ns per assign at the
 //! concurrency of 2 M and 20 M events/day (`visits/micro.rs`). Under
 //! `cargo test` it runs a smoke version: 20,000 events.
@@ -208,6 +212,8 @@ struct Rig {
     task: tacit::sink::SinkTask,
     member: tacit::store::fence::Member,
     visits: Arc<Assigner>,
+    /// The `assign` mode's assigner (called by the bench, not the sink).
+    own: Option<Arc<Assigner>>,
     meta: RequestMeta,
     stored: u64,
     feed_s: f64,
@@ -248,11 +254,15 @@ async fn rig(mode: &str, day: i32) -> Rig {
     )
     .await
     .unwrap();
-    let visits = Arc::new(if mode == "store" {
-        Assigner::inert()
-    } else {
+    let visits = Arc::new(if mode == "visits" {
         Assigner::new(cfg.sink.visits_max_bytes)
+    } else {
+        Assigner::inert()
     });
+    // `assign`: the rows stored without ids (as `store`), but each hit
+    // assigned by a live assigner all the same (the assigner's own cost,
+    // apart from what stamped ids cost downstream).
+    let own = (mode == "assign").then(|| Arc::new(Assigner::new(cfg.sink.visits_max_bytes)));
     let (sink, task) = tacit::sink::spawn(
         store.client().clone(),
         cfg.sink.clone(),
@@ -273,6 +283,7 @@ async fn rig(mode: &str, day: i32) -> Rig {
         task,
         member,
         visits,
+        own,
         meta: RequestMeta {
             accept_language: Some("en-US,en;q=0.9".into()),
             ..Default::default()
@@ -307,6 +318,10 @@ impl Rig {
             let Ok(Outcome::Store(ev)) = self.pipeline.process(hit, &self.meta, id) else {
                 continue;
             };
+            if let Some(a) = &self.own {
+                let (site, ts, vid) = ev.visit_key();
+                std::hint::black_box(a.assign(site, vid, ts));
+            }
             loop {
                 match self.sink.submit(&ev).await {
                     Ok(()) => break,
@@ -315,7 +330,7 @@ impl Rig {
             }
             self.stored += 1;
             if self.stored.is_multiple_of(10_000) {
-                let c = self.visits.counts();
+                let c = self.own.as_ref().unwrap_or(&self.visits).counts();
                 self.peak_open = self.peak_open.max(c.open as i64);
                 self.peak_bytes = self.peak_bytes.max(c.bytes as i64);
             }
@@ -458,16 +473,18 @@ async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
     }
 }
 
-/// Both modes in one pass over the day, chunk by chunk: each chunk of
-/// hits is generated once and fed to the `store` collector and to the
-/// `visits` collector, in turn (the order alternating from chunk to
-/// chunk), this process's CPU read around each feed. The load of the
-/// machine then weighs on both modes alike; the two sinks' writers run
-/// in the background of both. Returns the collector CPU per hit of each
-/// mode over the feeds, and the ratio of each stretch of `chunks` chunks.
-async fn run_paired(events: u64, day: i32, pid: Option<u32>) {
-    let mut s = rig("store", day).await;
-    let mut v = rig("visits", day).await;
+/// Several modes in one pass over the day, chunk by chunk: each chunk of
+/// hits is generated once and fed to each mode's collector in turn (the
+/// order rotating from chunk to chunk), this process's CPU read around each
+/// feed. The load of the machine then weighs on every mode alike; the
+/// sinks' writers run in the background of all. Prints the collector CPU
+/// per hit of each mode over the feeds, against `store` (the first), in
+/// all and per tenth of the day.
+async fn run_paired(modes: &[&str], events: u64, day: i32, pid: Option<u32>) {
+    let mut rigs = Vec::new();
+    for m in modes {
+        rigs.push(rig(m, day).await);
+    }
     let agents = agents();
     let mut gen = Day::new(day, events, agents.len());
     let d0 = day as i64 * DAY_MS;
@@ -475,8 +492,8 @@ async fn run_paired(events: u64, day: i32, pid: Option<u32>) {
     let c0 = common::cpu_seconds("self");
     let t0 = Instant::now();
     let (mut made, mut n, mut gen_cpu) = (0u64, 0usize, 0.0);
-    // Per stretch: (store CPU, visits CPU, hits).
-    let mut stretches: Vec<(f64, f64, u64)> = Vec::new();
+    // Per stretch: each mode's CPU, and the hits.
+    let mut stretches: Vec<(Vec<f64>, u64)> = Vec::new();
     let per_stretch = ((events as usize / CHUNK) / 10).max(1);
     loop {
         let g0 = common::cpu_seconds("self");
@@ -485,21 +502,19 @@ async fn run_paired(events: u64, day: i32, pid: Option<u32>) {
         if hits.is_empty() {
             break;
         }
-        let (s0, v0) = (s.feed_s, v.feed_s);
-        if n % 2 == 0 {
-            s.feed(&hits, &agents).await;
-            v.feed(&hits, &agents).await;
-        } else {
-            v.feed(&hits, &agents).await;
-            s.feed(&hits, &agents).await;
+        let before: Vec<f64> = rigs.iter().map(|r| r.feed_s).collect();
+        for k in 0..rigs.len() {
+            let i = (n + k) % rigs.len();
+            rigs[i].feed(&hits, &agents).await;
         }
         if n % per_stretch == 0 {
-            stretches.push((0.0, 0.0, 0));
+            stretches.push((vec![0.0; rigs.len()], 0));
         }
         let last = stretches.last_mut().unwrap();
-        last.0 += s.feed_s - s0;
-        last.1 += v.feed_s - v0;
-        last.2 += hits.len() as u64;
+        for (i, r) in rigs.iter().enumerate() {
+            last.0[i] += r.feed_s - before[i];
+        }
+        last.1 += hits.len() as u64;
         n += 1;
         if made.is_multiple_of(500_000) {
             eprintln!(
@@ -510,52 +525,71 @@ async fn run_paired(events: u64, day: i32, pid: Option<u32>) {
         }
     }
     let gen_s = t0.elapsed().as_secs_f64();
-    s.drain(d0).await;
-    v.drain(d0).await;
+    for r in &rigs {
+        r.drain(d0).await;
+    }
     let collector_s = common::cpu_seconds("self") - c0;
     settle(pid, Duration::from_secs(300)).await;
     let engine_s = engine_cpu(pid) - e0;
-    let peak = (v.visits.counts(), v.peak_open, v.peak_bytes);
-    let (_, _, _, sids, s) = s.finish(pid).await;
-    let (vrows, _, _, vids, v) = v.finish(pid).await;
-    assert_eq!(sids, 0);
+    let live = rigs.iter().position(|r| r.mode == "visits");
+    let held = live.map(|i| rigs[i].visits.counts().open).unwrap_or(0);
+    let mut done = Vec::new();
+    for r in rigs {
+        let mode = r.mode.clone();
+        let (rows, _, _, ids, r) = r.finish(pid).await;
+        done.push((mode, rows, ids, r));
+    }
     let us = |cpu: f64, hits: u64| cpu * 1e6 / hits as f64;
-    let mut ratios: Vec<f64> = stretches
-        .iter()
-        .map(|&(a, b, _)| (b / a - 1.0) * 100.0)
-        .collect();
+    let stored = done[0].3.stored;
     println!(
-        "visits bench: paired, {} events of {} in one pass, {} chunks of {CHUNK} hits in {:.1} s; generation {:.1} s CPU ({:.2} µs/hit, in neither mode); \
-         process {:.1} s CPU in all; engine {:.1} s CPU for both modes ({:.2} µs/event); {vids} visit ids, {vrows} live visits; assigner peak {} visitors, {} bytes ({} held at the end)",
-        s.stored,
+        "visits bench: paired {}, {stored} events of {} in one pass, {n} chunks of {CHUNK} hits in {gen_s:.1} s; generation {gen_cpu:.1} s CPU ({:.2} µs/hit, in no mode); \
+         process {collector_s:.1} s CPU in all; engine {engine_s:.1} s CPU for all modes ({:.2} µs/event)",
+        modes.join(","),
         format_day(day),
-        n,
-        gen_s,
-        gen_cpu,
-        us(gen_cpu, s.stored),
-        collector_s,
-        engine_s,
-        us(engine_s, s.stored + v.stored),
-        peak.1,
-        peak.2,
-        peak.0.open,
+        us(gen_cpu, stored),
+        us(engine_s, stored * done.len() as u64),
     );
-    for (i, (&(a, b, h), r)) in stretches.iter().zip(&ratios).enumerate() {
+    for (mode, rows, ids, r) in &done {
         println!(
-            "visits bench: paired stretch {i}: {h} hits, store {:.2} µs/hit, visits {:.2} µs/hit, {r:+.1} %",
-            us(a, h),
-            us(b, h)
+            "visits bench: paired mode {mode}: {} events, {:.2} µs/hit over the feeds; {ids} visit ids, {rows} live visits; assigner peak {} visitors, {} bytes ({held} held by the sink's at the end)",
+            r.stored,
+            us(r.feed_s, r.stored),
+            r.peak_open,
+            r.peak_bytes
         );
     }
-    ratios.sort_by(f64::total_cmp);
-    println!(
-        "visits bench: paired: store {:.2} µs/hit, visits {:.2} µs/hit over the feeds: live visits add {:+.1} % collector CPU per hit (target ≤ +10 %); median of the {} stretches {:+.1} %",
-        us(s.feed_s, s.stored),
-        us(v.feed_s, v.stored),
-        (v.feed_s / s.feed_s - 1.0) * 100.0,
-        ratios.len(),
-        ratios.get(ratios.len() / 2).copied().unwrap_or(0.0)
-    );
+    for (i, (cpu, h)) in stretches.iter().enumerate() {
+        let per: Vec<String> = modes
+            .iter()
+            .zip(cpu)
+            .map(|(m, c)| {
+                format!(
+                    "{m} {:.2} µs/hit ({:+.1} %)",
+                    us(*c, *h),
+                    (c / cpu[0] - 1.0) * 100.0
+                )
+            })
+            .collect();
+        println!(
+            "visits bench: paired stretch {i}: {h} hits: {}",
+            per.join(", ")
+        );
+    }
+    for (k, (mode, _, _, r)) in done.iter().enumerate().skip(1) {
+        let mut ratios: Vec<f64> = stretches
+            .iter()
+            .map(|(c, _)| (c[k] / c[0] - 1.0) * 100.0)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "visits bench: paired: {mode} adds {:+.1} % collector CPU per hit over store (target for visits ≤ +10 %); median of the {} stretches {:+.1} %, range {:+.1} to {:+.1} %",
+            (r.feed_s / done[0].3.feed_s - 1.0) * 100.0,
+            ratios.len(),
+            ratios[ratios.len() / 2],
+            ratios[0],
+            ratios[ratios.len() - 1]
+        );
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -575,9 +609,14 @@ async fn main() {
     if modes == "micro" {
         return micro::run(day, bench);
     }
-    if modes == "paired" {
-        run_paired(events, day, pid).await;
-        return drop_all(&["store", "visits"]).await;
+    if let Some(rest) = modes.strip_prefix("paired") {
+        // `paired` (store, visits) or `paired:store,assign,visits`.
+        let list: Vec<&str> = match rest.strip_prefix(':') {
+            Some(l) => l.split(',').map(str::trim).collect(),
+            None => vec!["store", "visits"],
+        };
+        run_paired(&list, events, day, pid).await;
+        return drop_all(&list).await;
     }
     let mut runs = Vec::new();
     for mode in modes.split(',').map(str::trim).filter(|m| !m.is_empty()) {
