@@ -16,14 +16,28 @@
 //!
 //! `cargo bench --bench visits` (`make bench-visits`) runs 2,000,000 events
 //! (`TACIT_VISITS_EVENTS`), modes `TACIT_VISITS_MODES` (default
-//! `store,visits`); `TACIT_VISITS_CLOSE=recompute` stops after the
-//! visits' recomputation (the rollup tables' cost is the same without live
-//! visits). Under `cargo test` it runs a smoke version: 20,000 events.
+//! `store,visits`, one after the other; the collector's CPU is also given
+//! over the feeds alone, without the generator); `TACIT_VISITS_CLOSE=
+//! recompute` stops after the visits' recomputation (the rollup tables'
+//! cost is the same without live visits), `none` before the close.
+//! `TACIT_VISITS_MODES=paired` feeds both modes in one pass over the day,
+//! chunk by chunk in alternating order, so the machine's load weighs on
+//! both alike: the collector's CPU per hit of each mode, per tenth of the
+//! day and in all (the engine's CPU is then the two modes' together);
+//! `paired:store,assign,visits` adds `assign` (rows stored without ids as
+//! in `store`, but each hit assigned all the same by a live assigner the
+//! bench calls: the assigner's own cost, apart from what stamped ids cost
+//! downstream).
+//! `TACIT_VISITS_MODES=micro`: the assigner alone, ns per assign at the
+//! concurrency of 2 M and 20 M events/day (`visits/micro.rs`). Under
+//! `cargo test` it runs a smoke version: 20,000 events.
 
 // Test and bench code: a panic is how a failed step reports itself.
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "visits/micro.rs"]
+mod micro;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -159,6 +173,13 @@ impl Day {
     }
 }
 
+/// A generated hit: its time, visitor, address and agent.
+type Hit = (i64, u64, IpAddr, usize);
+
+/// Hits generated and fed per chunk (the collector's CPU is read around
+/// each chunk's feed).
+const CHUNK: usize = 50_000;
+
 struct Run {
     events: u64,
     /// Wall seconds until the pipeline took the last hit.
@@ -167,7 +188,10 @@ struct Run {
     visit_ids: u64,
     load_s: f64,
     engine_s: f64,
+    /// This process's CPU from the first hit until the last row was
+    /// written (generation included), and over the feeds alone.
     collector_s: f64,
+    feed_s: f64,
     /// The open day's visits as `live_visits` builds them.
     visit_rows: u64,
     /// Wall and engine CPU seconds of that read.
@@ -177,10 +201,33 @@ struct Run {
     peak_bytes: i64,
 }
 
-async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
+/// One collector (pipeline, sink, assigner) into its own database.
+struct Rig {
+    mode: String,
+    store: tacit::store::Store,
+    clock: ManualClock,
+    pipeline: Pipeline,
+    metrics: Arc<Metrics>,
+    sink: tacit::sink::SinkHandle,
+    task: tacit::sink::SinkTask,
+    member: tacit::store::fence::Member,
+    visits: Arc<Assigner>,
+    /// The `assign` mode's assigner (called by the bench, not the sink).
+    own: Option<Arc<Assigner>>,
+    meta: RequestMeta,
+    stored: u64,
+    feed_s: f64,
+    peak_open: i64,
+    peak_bytes: i64,
+}
+
+fn url() -> String {
+    std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
+}
+
+async fn rig(mode: &str, day: i32) -> Rig {
     let mut raw = common::config_for(&[SITE]);
-    raw.clickhouse.url =
-        std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+    raw.clickhouse.url = url();
     raw.clickhouse.database = format!("tacit_bench_visits_{mode}");
     raw.server.data_dir = std::env::temp_dir()
         .join(format!("tacit-bench-visits-{mode}"))
@@ -191,8 +238,7 @@ async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
     let cfg = raw.validate().unwrap();
     common::fresh_database(&cfg).await;
     let store = tacit::store::Store::new(&cfg.clickhouse);
-    let d0 = day as i64 * DAY_MS;
-    let clock = ManualClock::new(d0);
+    let clock = ManualClock::new(day as i64 * DAY_MS);
     let shared: SharedClock = Arc::new(clock.clone());
     let enrichers = Arc::new(Enrichers::load(&cfg.enrich).unwrap());
     let salts = Arc::new(Salts::new());
@@ -208,129 +254,341 @@ async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
     )
     .await
     .unwrap();
-    let visits = Arc::new(if mode == "store" {
-        Assigner::inert()
-    } else {
+    let visits = Arc::new(if mode == "visits" {
         Assigner::new(cfg.sink.visits_max_bytes)
+    } else {
+        Assigner::inert()
     });
+    // `assign`: the rows stored without ids (as `store`), but each hit
+    // assigned by a live assigner all the same (the assigner's own cost,
+    // apart from what stamped ids cost downstream).
+    let own = (mode == "assign").then(|| Arc::new(Assigner::new(cfg.sink.visits_max_bytes)));
     let (sink, task) = tacit::sink::spawn(
         store.client().clone(),
         cfg.sink.clone(),
         &dir,
         metrics.clone(),
-        shared.clone(),
+        shared,
         fences,
         visits.clone(),
     )
     .unwrap();
-    let agents: Vec<String> = common::weighted_agents()
+    Rig {
+        mode: mode.to_string(),
+        store,
+        clock,
+        pipeline,
+        metrics,
+        sink,
+        task,
+        member,
+        visits,
+        own,
+        meta: RequestMeta {
+            accept_language: Some("en-US,en;q=0.9".into()),
+            ..Default::default()
+        },
+        stored: 0,
+        feed_s: 0.0,
+        peak_open: 0,
+        peak_bytes: 0,
+    }
+}
+
+impl Rig {
+    /// Each hit through the pipeline and into the sink, under the clock
+    /// set to its time; this process's CPU over the feed is added to
+    /// `feed_s`.
+    async fn feed(&mut self, hits: &[Hit], agents: &[String]) {
+        let c0 = common::cpu_seconds("self");
+        for &(ts, v, ip, ua) in hits {
+            self.clock.set(ts);
+            let path = PATHS[((ts / 1000) as usize + v as usize) % PATHS.len()];
+            let name = if ts % 5 == 0 { "signup" } else { "pageview" };
+            let body = format!(
+                r#"{{"n":"{name}","u":"https://{SITE}{path}","r":"{}","w":1280}}"#,
+                if v % 3 == 0 {
+                    "https://www.google.com/"
+                } else {
+                    ""
+                }
+            );
+            let hit = tacit::beacon::decode::json(body.as_bytes()).unwrap();
+            let id = RawIdentity::new(ip, None, &[], &agents[ua]);
+            let Ok(Outcome::Store(ev)) = self.pipeline.process(hit, &self.meta, id) else {
+                continue;
+            };
+            if let Some(a) = &self.own {
+                let (site, ts, vid) = ev.visit_key();
+                std::hint::black_box(a.assign(site, vid, ts));
+            }
+            loop {
+                match self.sink.submit(&ev).await {
+                    Ok(()) => break,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+            self.stored += 1;
+            if self.stored.is_multiple_of(10_000) {
+                let c = self.own.as_ref().unwrap_or(&self.visits).counts();
+                self.peak_open = self.peak_open.max(c.open as i64);
+                self.peak_bytes = self.peak_bytes.max(c.bytes as i64);
+            }
+        }
+        self.feed_s += common::cpu_seconds("self") - c0;
+    }
+
+    /// The day ends: wait until every row is written, stop the sink.
+    async fn drain(&self, d0: i64) {
+        self.clock.set(d0 + DAY_MS + 3_600_000);
+        let t = Instant::now();
+        while self.metrics.rows_written.load(Ordering::Relaxed) < self.stored
+            && t.elapsed().as_secs() < 600
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stop the sink; read the open day's visits once (what a
+    /// dashboard's visit figures cost the engine until the day is rolled
+    /// up) and check every event was stored.
+    async fn finish(self, pid: Option<u32>) -> (u64, f64, f64, u64, Rig2) {
+        self.task.shutdown().await;
+        self.member.leave().await;
+        let r0 = engine_cpu(pid);
+        let t = Instant::now();
+        let visit_rows: u64 = self
+            .store
+            .client()
+            .query("SELECT count() FROM live_visits")
+            .fetch_one()
+            .await
+            .unwrap();
+        let read_s = t.elapsed().as_secs_f64();
+        settle(pid, Duration::from_secs(60)).await;
+        let read_engine_s = engine_cpu(pid) - r0;
+        let visit_ids: u64 = self
+            .store
+            .client()
+            .query("SELECT uniqExactIf((visitor_id, visit_id), visit_id != 0) FROM events")
+            .fetch_one()
+            .await
+            .unwrap();
+        let in_events: u64 = self
+            .store
+            .client()
+            .query("SELECT count() FROM events")
+            .fetch_one()
+            .await
+            .unwrap();
+        assert_eq!(in_events, self.stored, "{}: every event stored", self.mode);
+        (
+            visit_rows,
+            read_s,
+            read_engine_s,
+            visit_ids,
+            Rig2 {
+                stored: self.stored,
+                feed_s: self.feed_s,
+                peak_open: self.peak_open,
+                peak_bytes: self.peak_bytes,
+            },
+        )
+    }
+}
+
+/// What is left of a rig after [`Rig::finish`].
+struct Rig2 {
+    stored: u64,
+    feed_s: f64,
+    peak_open: i64,
+    peak_bytes: i64,
+}
+
+/// The next chunk of the day's hits (empty at the day's end), until
+/// `events` hits were generated.
+fn chunk(gen: &mut Day, made: &mut u64, events: u64) -> Vec<Hit> {
+    let mut out = Vec::with_capacity(CHUNK);
+    while out.len() < CHUNK && *made < events {
+        let Some(h) = gen.next() else { break };
+        out.push(h);
+        *made += 1;
+    }
+    out
+}
+
+fn agents() -> Vec<String> {
+    common::weighted_agents()
         .into_iter()
         .map(|a| a.0)
         .filter(|a| a.contains("Mozilla"))
         .take(40)
-        .collect();
-    let meta = RequestMeta {
-        accept_language: Some("en-US,en;q=0.9".into()),
-        ..Default::default()
-    };
+        .collect()
+}
+
+/// One mode alone over the whole day (the engine's CPU is this mode's).
+async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
+    let mut r = rig(mode, day).await;
+    let agents = agents();
     let mut gen = Day::new(day, events, agents.len());
-    let (mut peak_open, mut peak_bytes) = (0i64, 0i64);
+    let d0 = day as i64 * DAY_MS;
     let e0 = engine_cpu(pid);
     let c0 = common::cpu_seconds("self");
     let t0 = Instant::now();
-    let mut stored = 0u64;
-    while stored < events {
-        let Some((ts, v, ip, ua)) = gen.next() else {
+    let mut made = 0;
+    loop {
+        let hits = chunk(&mut gen, &mut made, events);
+        if hits.is_empty() {
             break;
-        };
-        clock.set(ts);
-        let path = PATHS[((ts / 1000) as usize + v as usize) % PATHS.len()];
-        let name = if ts % 5 == 0 { "signup" } else { "pageview" };
-        let body = format!(
-            r#"{{"n":"{name}","u":"https://{SITE}{path}","r":"{}","w":1280}}"#,
-            if v % 3 == 0 {
-                "https://www.google.com/"
-            } else {
-                ""
-            }
-        );
-        let hit = tacit::beacon::decode::json(body.as_bytes()).unwrap();
-        let id = RawIdentity::new(ip, None, &[], &agents[ua]);
-        let Ok(Outcome::Store(ev)) = pipeline.process(hit, &meta, id) else {
-            continue;
-        };
-        loop {
-            match sink.submit(&ev).await {
-                Ok(()) => break,
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
         }
-        stored += 1;
-        if stored.is_multiple_of(10_000) {
-            let c = visits.counts();
-            peak_open = peak_open.max(c.open as i64);
-            peak_bytes = peak_bytes.max(c.bytes as i64);
-        }
-        if stored.is_multiple_of(500_000) {
+        r.feed(&hits, &agents).await;
+        if made.is_multiple_of(500_000) {
             eprintln!(
-                "{mode}: {stored} events, hour {} of the day ({:.0} s)",
-                (ts - d0) / 3_600_000,
+                "{mode}: {made} events, hour {} of the day ({:.0} s)",
+                (hits[hits.len() - 1].0 - d0) / 3_600_000,
                 t0.elapsed().as_secs_f64()
             );
         }
     }
     let gen_s = t0.elapsed().as_secs_f64();
-    // The day ends.
-    clock.set(d0 + DAY_MS + 3_600_000);
-    let want = stored;
-    let t = Instant::now();
-    while metrics.rows_written.load(Ordering::Relaxed) < want && t.elapsed().as_secs() < 600 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    task.shutdown().await;
+    r.drain(d0).await;
     let load_s = t0.elapsed().as_secs_f64();
     let collector_s = common::cpu_seconds("self") - c0;
     settle(pid, Duration::from_secs(300)).await;
     let engine_s = engine_cpu(pid) - e0;
-    member.leave().await;
-    // The open day's visits, read once (what a dashboard's visit figures
-    // cost the engine until the day is rolled up).
-    let r0 = engine_cpu(pid);
-    let t = Instant::now();
-    let visit_rows: u64 = store
-        .client()
-        .query("SELECT count() FROM live_visits")
-        .fetch_one()
-        .await
-        .unwrap();
-    let read_s = t.elapsed().as_secs_f64();
-    settle(pid, Duration::from_secs(60)).await;
-    let read_engine_s = engine_cpu(pid) - r0;
-    let visit_ids: u64 = store
-        .client()
-        .query("SELECT uniqExactIf((visitor_id, visit_id), visit_id != 0) FROM events")
-        .fetch_one()
-        .await
-        .unwrap();
-    let in_events: u64 = store
-        .client()
-        .query("SELECT count() FROM events")
-        .fetch_one()
-        .await
-        .unwrap();
-    assert_eq!(in_events, stored, "{mode}: every event stored");
+    let (visit_rows, read_s, read_engine_s, visit_ids, r) = r.finish(pid).await;
     Run {
-        events: stored,
+        events: r.stored,
         gen_s,
         visit_ids,
         load_s,
         engine_s,
         collector_s,
+        feed_s: r.feed_s,
         visit_rows,
         read_s,
         read_engine_s,
-        peak_open,
-        peak_bytes,
+        peak_open: r.peak_open,
+        peak_bytes: r.peak_bytes,
+    }
+}
+
+/// Several modes in one pass over the day, chunk by chunk: each chunk of
+/// hits is generated once and fed to each mode's collector in turn (the
+/// order rotating from chunk to chunk), this process's CPU read around each
+/// feed. The load of the machine then weighs on every mode alike; the
+/// sinks' writers run in the background of all. Prints the collector CPU
+/// per hit of each mode over the feeds, against `store` (the first), in
+/// all and per tenth of the day.
+async fn run_paired(modes: &[&str], events: u64, day: i32, pid: Option<u32>) {
+    let mut rigs = Vec::new();
+    for m in modes {
+        rigs.push(rig(m, day).await);
+    }
+    let agents = agents();
+    let mut gen = Day::new(day, events, agents.len());
+    let d0 = day as i64 * DAY_MS;
+    let e0 = engine_cpu(pid);
+    let c0 = common::cpu_seconds("self");
+    let t0 = Instant::now();
+    let (mut made, mut n, mut gen_cpu) = (0u64, 0usize, 0.0);
+    // Per stretch: each mode's CPU, and the hits.
+    let mut stretches: Vec<(Vec<f64>, u64)> = Vec::new();
+    let per_stretch = ((events as usize / CHUNK) / 10).max(1);
+    loop {
+        let g0 = common::cpu_seconds("self");
+        let hits = chunk(&mut gen, &mut made, events);
+        gen_cpu += common::cpu_seconds("self") - g0;
+        if hits.is_empty() {
+            break;
+        }
+        let before: Vec<f64> = rigs.iter().map(|r| r.feed_s).collect();
+        for k in 0..rigs.len() {
+            let i = (n + k) % rigs.len();
+            rigs[i].feed(&hits, &agents).await;
+        }
+        if n % per_stretch == 0 {
+            stretches.push((vec![0.0; rigs.len()], 0));
+        }
+        let last = stretches.last_mut().unwrap();
+        for (i, r) in rigs.iter().enumerate() {
+            last.0[i] += r.feed_s - before[i];
+        }
+        last.1 += hits.len() as u64;
+        n += 1;
+        if made.is_multiple_of(500_000) {
+            eprintln!(
+                "paired: {made} events, hour {} of the day ({:.0} s)",
+                (hits[hits.len() - 1].0 - d0) / 3_600_000,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let gen_s = t0.elapsed().as_secs_f64();
+    for r in &rigs {
+        r.drain(d0).await;
+    }
+    let collector_s = common::cpu_seconds("self") - c0;
+    settle(pid, Duration::from_secs(300)).await;
+    let engine_s = engine_cpu(pid) - e0;
+    let live = rigs.iter().position(|r| r.mode == "visits");
+    let held = live.map(|i| rigs[i].visits.counts().open).unwrap_or(0);
+    let mut done = Vec::new();
+    for r in rigs {
+        let mode = r.mode.clone();
+        let (rows, _, _, ids, r) = r.finish(pid).await;
+        done.push((mode, rows, ids, r));
+    }
+    let us = |cpu: f64, hits: u64| cpu * 1e6 / hits as f64;
+    let stored = done[0].3.stored;
+    println!(
+        "visits bench: paired {}, {stored} events of {} in one pass, {n} chunks of {CHUNK} hits in {gen_s:.1} s; generation {gen_cpu:.1} s CPU ({:.2} µs/hit, in no mode); \
+         process {collector_s:.1} s CPU in all; engine {engine_s:.1} s CPU for all modes ({:.2} µs/event)",
+        modes.join(","),
+        format_day(day),
+        us(gen_cpu, stored),
+        us(engine_s, stored * done.len() as u64),
+    );
+    for (mode, rows, ids, r) in &done {
+        println!(
+            "visits bench: paired mode {mode}: {} events, {:.2} µs/hit over the feeds; {ids} visit ids, {rows} live visits; assigner peak {} visitors, {} bytes ({held} held by the sink's at the end)",
+            r.stored,
+            us(r.feed_s, r.stored),
+            r.peak_open,
+            r.peak_bytes
+        );
+    }
+    for (i, (cpu, h)) in stretches.iter().enumerate() {
+        let per: Vec<String> = modes
+            .iter()
+            .zip(cpu)
+            .map(|(m, c)| {
+                format!(
+                    "{m} {:.2} µs/hit ({:+.1} %)",
+                    us(*c, *h),
+                    (c / cpu[0] - 1.0) * 100.0
+                )
+            })
+            .collect();
+        println!(
+            "visits bench: paired stretch {i}: {h} hits: {}",
+            per.join(", ")
+        );
+    }
+    for (k, (mode, _, _, r)) in done.iter().enumerate().skip(1) {
+        let mut ratios: Vec<f64> = stretches
+            .iter()
+            .map(|(c, _)| (c[k] / c[0] - 1.0) * 100.0)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "visits bench: paired: {mode} adds {:+.1} % collector CPU per hit over store (target for visits ≤ +10 %); median of the {} stretches {:+.1} %, range {:+.1} to {:+.1} %",
+            (r.feed_s / done[0].3.feed_s - 1.0) * 100.0,
+            ratios.len(),
+            ratios[ratios.len() / 2],
+            ratios[0],
+            ratios[ratios.len() - 1]
+        );
     }
 }
 
@@ -348,12 +606,24 @@ async fn main() {
     }
     // A day the rollup may close: three days ago by the wall clock.
     let day = day_of(SystemClock.now_ms()) - 3;
+    if modes == "micro" {
+        return micro::run(day, bench);
+    }
+    if let Some(rest) = modes.strip_prefix("paired") {
+        // `paired` (store, visits) or `paired:store,assign,visits`.
+        let list: Vec<&str> = match rest.strip_prefix(':') {
+            Some(l) => l.split(',').map(str::trim).collect(),
+            None => vec!["store", "visits"],
+        };
+        run_paired(&list, events, day, pid).await;
+        return drop_all(&list).await;
+    }
     let mut runs = Vec::new();
     for mode in modes.split(',').map(str::trim).filter(|m| !m.is_empty()) {
         let r = run_mode(mode, events, day, pid).await;
         println!(
             "visits bench: mode {mode}: {} events of {} taken in {:.1} s ({:.0} events/s), stored in {:.1} s; engine {:.1} s CPU ({:.2} µs/event); \
-             collector process {:.1} s CPU ({:.2} µs/hit); {} visit ids stamped; {} live visits read in {:.1} s ({:.1} s engine CPU); assigner peak {} visitors, {} bytes counted",
+             collector process {:.1} s CPU ({:.2} µs/hit; the feeds alone {:.2} µs/hit); {} visit ids stamped; {} live visits read in {:.1} s ({:.1} s engine CPU); assigner peak {} visitors, {} bytes counted",
             r.events,
             format_day(day),
             r.gen_s,
@@ -363,6 +633,7 @@ async fn main() {
             r.engine_s * 1e6 / r.events as f64,
             r.collector_s,
             r.collector_s * 1e6 / r.events as f64,
+            r.feed_s * 1e6 / r.events as f64,
             r.visit_ids,
             r.visit_rows,
             r.read_s,
@@ -376,17 +647,22 @@ async fn main() {
     if let (Some(s), Some(v)) = (get("store"), get("visits")) {
         let per = |r: &Run, x: f64| x / r.events as f64;
         println!(
-            "visits bench: live visits add {:+.1} % engine CPU per event (target ≤ +25 %) and {:+.1} % collector CPU per hit (target ≤ +10 %)",
+            "visits bench: live visits add {:+.1} % engine CPU per event (target ≤ +25 %) and {:+.1} % collector CPU per hit (target ≤ +10 %; the feeds alone {:+.1} %)",
             (per(v, v.engine_s) / per(s, s.engine_s) - 1.0) * 100.0,
-            (per(v, v.collector_s) / per(s, s.collector_s) - 1.0) * 100.0
+            (per(v, v.collector_s) / per(s, s.collector_s) - 1.0) * 100.0,
+            (per(v, v.feed_s) / per(s, s.feed_s) - 1.0) * 100.0
         );
+    }
+    let names: Vec<&str> = runs.iter().map(|(n, _)| n.as_str()).collect();
+    let close = std::env::var("TACIT_VISITS_CLOSE").unwrap_or_default();
+    if close == "none" {
+        return drop_all(&names).await;
     }
     // The day's close, once: its visits recomputed from its events and
     // every rollup written (the same in both modes).
     if let Some((mode, r)) = runs.last() {
         let mut raw = common::config_for(&[SITE]);
-        raw.clickhouse.url =
-            std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+        raw.clickhouse.url = url();
         raw.clickhouse.database = format!("tacit_bench_visits_{mode}");
         let cfg = raw.validate().unwrap();
         let store = tacit::store::Store::new(&cfg.clickhouse);
@@ -404,8 +680,8 @@ async fn main() {
             "visits bench: the day's visits recomputed from its events at close: {recompute_wall:.1} s, engine {recompute:.1} s CPU ({:.2} µs/event)",
             recompute * 1e6 / r.events as f64
         );
-        if std::env::var("TACIT_VISITS_CLOSE").as_deref() == Ok("recompute") {
-            return drop_all(&runs).await;
+        if close == "recompute" {
+            return drop_all(&names).await;
         }
         let e0 = engine_cpu(pid);
         let t = Instant::now();
@@ -423,15 +699,14 @@ async fn main() {
             e * 1e6 / r.events as f64
         );
     }
-    drop_all(&runs).await;
+    drop_all(&names).await;
 }
 
 /// Drop the bench's databases.
-async fn drop_all(runs: &[(String, Run)]) {
-    for (mode, _) in runs {
+async fn drop_all(modes: &[&str]) {
+    for mode in modes {
         let mut raw = common::config_for(&[SITE]);
-        raw.clickhouse.url =
-            std::env::var("TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+        raw.clickhouse.url = url();
         raw.clickhouse.database = format!("tacit_bench_visits_{mode}");
         common::drop_database(&raw.validate().unwrap()).await;
     }

@@ -12,10 +12,37 @@
 //! with no gap over 30 minutes, counted in whole seconds as ClickHouse's
 //! `dateDiff('second', …)` counts them. The assigner keeps, per (site,
 //! visitor id, day), only the id of the visitor's newest visit and the
-//! seconds of its first and last hit ([`Open`]). A hit within 30 minutes of
-//! that span takes its id (and widens the span); a later one starts a new
-//! visit; one stamped more than 30 minutes before the span (very late) gets
-//! an id of its own and changes nothing.
+//! seconds of its first and last hit. A hit within 30 minutes of that span
+//! takes its id (and widens the span); a later one starts a new visit; one
+//! stamped more than 30 minutes before the span (very late) gets an id of
+//! its own and changes nothing.
+//!
+//! The entries are 24 bytes each, in a flat open-addressing table per
+//! shard (`table.rs`): the whole daily visitor id, the visit id, the last
+//! hit in whole seconds since the epoch (32 bits, until 2106; a hit outside
+//! gets an id of its own), the seconds from the first hit to the last (16
+//! bits: a visit over 18.2 hours is kept as if it began 18.2 hours before
+//! its last hit, so a hit more than 30 minutes before that only starts an
+//! id of its own) and 16 bits of the site's hash (its *tag*). The day is
+//! the day of the last hit (an entry holds one day's hits). A hit's entry
+//! is the one with its visitor id, its site's tag and its day: the rule
+//! needs only seconds; the id's first-hit time in ms is used once, when the
+//! id is made.
+//!
+//! Collisions. The visitor id is compared whole, so two visitor ids never
+//! share an entry, and the day is compared whole. Two sites share an entry
+//! only for one visitor id on both on the same day with equal tags: the
+//! visitor id is an HMAC-SHA256 under the day's secret over the site,
+//! address and agent (not choosable by a client), so that is a 64-bit
+//! collision and a 16-bit one at once, about 2^-80 per pair of concurrent
+//! entries that meet in a table (about 10^-12 a day at 20 M events/day). Even then, the views
+//! group fragments by (site, day, visitor id, visit id): each site sees only
+//! its own hits under the shared id, and the harm is that the other site's
+//! hits may have bridged a gap, so one site's live figures could count one
+//! visit for two until the day's rollup, which recomputes the visits from
+//! the events by the rule, not from the ids. A purge drops the entries of
+//! every site with the purged site's tag (others' next hits start new ids:
+//! splits, merged).
 //!
 //! What the ids guarantee: the hits of one id never span a gap over 30
 //! minutes (a hit joins only within 30 minutes of the span's edge), so an
@@ -40,20 +67,24 @@
 //! is destroyed with the day).
 //!
 //! Memory is bounded by bytes (`sink.visits_max_bytes`, split evenly over
-//! the shards; about [`ENTRY_BYTES`] per visitor): entries that can no
-//! longer be extended are dropped within minutes, and at the cap the
-//! entries with the oldest last hit are evicted (`tacit_visits_evicted`);
-//! such a visitor's next hit within 30 minutes starts a new id, a fragment
-//! the view merges.
+//! the shards; a table grows by doubling to its share, at most 80 % full,
+//! so about [`ENTRY_BYTES`] per visitor at the cap and 30-60 below it):
+//! entries that can no longer be extended are dropped within minutes (a
+//! sweep every 5 minutes of the hits' time; a table under 20 % full
+//! then shrinks), and at the cap the entries with the oldest last hit are
+//! evicted (`tacit_visits_evicted`); such a visitor's next hit within 30
+//! minutes starts a new id, a fragment the view merges.
 
 pub mod realtime;
 pub mod reload;
+mod table;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::model::sync::lock;
+
+use table::{mix, Slot, Table, SLOT_BYTES};
 
 /// Inactivity that ends a visit, in whole seconds (see the module doc).
 pub const VISIT_GAP_SECONDS: i64 = 30 * 60;
@@ -68,21 +99,32 @@ const MS_PER_DAY: i64 = 86_400_000;
 /// Shards of the assigner, each behind its own lock.
 const SHARDS: usize = 16;
 
-/// Bytes counted per visitor-day entry: the key and value (48 bytes) and
-/// the hash map's slack and control bytes, calibrated against the resident
-/// set by the ignored test `memory_of_100k_visitors` (see `tests.rs`).
-pub const ENTRY_BYTES: usize = 112;
+/// Bytes per visitor-day entry at the byte cap: a 24-byte slot of a table
+/// at most 80 % full. Below the cap a table is 40-80 % full (30-60 bytes
+/// an entry). What is counted against `sink.visits_max_bytes` is the
+/// tables' slots as allocated; a table that doubles holds the old slots
+/// too for the moment it copies them. The ignored test
+/// `memory_of_100k_visitors` (`tests.rs`, debug build) counted 31 bytes per
+/// visitor at 100,000 concurrent visitors and saw the resident set grow by
+/// 62 (the allocator keeps the smaller tables that the growth freed, for
+/// reuse).
+pub const ENTRY_BYTES: usize = SLOT_BYTES * 5 / 4;
 
 /// How often (in the hits' time) a shard drops the entries no hit can
-/// extend any more: each sweep looks at every entry of the shard, so its
-/// cost per hit is about the entries a visitor leaves per sweep interval
-/// (a profile of `make bench-visits` put a sweep a minute at 4-5 % of
-/// the collector's CPU; every 5 minutes an entry stays at most 5 minutes
-/// longer).
+/// extend any more: each sweep looks at every slot of the shard, so its
+/// cost per hit is about the slots per sweep interval (a profile of `make
+/// bench-visits` put a sweep a minute at 4-5 % of the collector's CPU;
+/// every 5 minutes an entry stays at most 5 minutes longer).
 const SWEEP_MS: i64 = 300_000;
 
 fn sec(ms: i64) -> i64 {
     ms.div_euclid(1000)
+}
+
+/// A time in ms as the entries keep it: whole seconds since the epoch in
+/// 32 bits (until 2106; a hit outside gets an id of its own).
+fn sec32(ms: i64) -> Option<u32> {
+    u32::try_from(sec(ms)).ok()
 }
 
 /// The UTC day (days since the epoch) of a time in ms.
@@ -105,40 +147,51 @@ pub fn visit_id(visitor_id: u64, first_ms: i64) -> u64 {
     z.max(1)
 }
 
-/// A short hash of a site name (the key's site part).
-fn site_hash(site: &str) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for b in site.as_bytes() {
-        h = (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3);
+/// 16 bits of a hash of a site name (an entry's site), eight bytes at a
+/// time.
+pub fn site_tag(site: &str) -> u16 {
+    let b = site.as_bytes();
+    let mut h = (b.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for c in b.chunks(8) {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w))
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9)
+            .rotate_left(27);
     }
-    h
+    h = (h ^ (h >> 31)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (h >> 48) as u16
 }
 
-/// A visitor's newest visit on one site and day, as the assigner keeps it.
+/// A visitor's newest visit on one site and day, as the assigner keeps it
+/// ([`Assigner::get`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Open {
     pub id: u64,
-    /// First and last hit of the visit so far (ms).
+    /// First and last hit of the visit so far (ms, whole seconds: the
+    /// entries keep seconds).
     pub start: i64,
     pub end: i64,
 }
 
 impl Open {
-    /// Whether a hit at `ts` may join this visit.
-    fn reaches(&self, ts: i64) -> bool {
-        within_gap(self.end, ts) && within_gap(ts, self.start)
-    }
-
-    fn widen(&mut self, ts: i64) {
-        self.start = self.start.min(ts);
-        self.end = self.end.max(ts);
-    }
-
     /// When no hit can extend it any more: 30 minutes after its last hit
     /// (to the end of that second), plus the grace for late arrivals.
     pub fn closes_at(&self) -> i64 {
-        (sec(self.end) + VISIT_GAP_SECONDS + 1) * 1000 + GRACE_MS
+        closes_at(sec(self.end))
     }
+}
+
+/// [`Open::closes_at`] of a last hit in second `end`.
+fn closes_at(end: i64) -> i64 {
+    (end + VISIT_GAP_SECONDS + 1) * 1000 + GRACE_MS
+}
+
+/// Whether a hit at second `t` may join the visit of `o`: at most 30
+/// minutes after its last hit and before its first.
+fn reaches(o: &Slot, t: u32) -> bool {
+    let t = t as i64;
+    t - o.end as i64 <= VISIT_GAP_SECONDS && o.start() - t <= VISIT_GAP_SECONDS
 }
 
 /// The id [`Assigner::assign`] gave a hit, and what to put back if the
@@ -147,7 +200,7 @@ impl Open {
 pub struct Assigned {
     pub id: u64,
     /// The visitor's entry before the hit (`None`: it had none).
-    prev: Option<Open>,
+    prev: Option<Slot>,
     /// Whether the hit changed the entry.
     changed: bool,
 }
@@ -164,39 +217,9 @@ pub struct Stats {
     pub anonymous_hits: AtomicU64,
 }
 
-/// Hashes a key for the shard's maps: visitor ids are keyed hashes already
-/// (HMAC-SHA256 under the day's salt, uniform and not choosable by a
-/// client), so a multiply and fold spreads them.
-#[derive(Default, Clone, Copy)]
-struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(*b as u64);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(29);
-    }
-    fn write_i32(&mut self, n: i32) {
-        self.write_u64(n as u32 as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0xBF58_476D_1CE4_E5B9)
-    }
-}
-
-type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
-
-/// (visitor id, site hash, day).
-type Key = (u64, u64, i32);
-
 #[derive(Default)]
 struct Shard {
-    map: HashMap<Key, Open, KeyHash>,
+    table: Table,
     /// When (hits' time) the entries no hit can extend are next dropped.
     next_sweep: i64,
     /// Visit ids started here.
@@ -206,7 +229,7 @@ struct Shard {
 /// What the assigner holds now ([`Assigner::counts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counts {
-    /// Visitor-days with an entry, and the bytes they count.
+    /// Visitor-days with an entry, and the bytes their tables take.
     pub open: usize,
     pub bytes: usize,
     /// Visit ids started (a new visit, or a fragment of one).
@@ -216,7 +239,9 @@ pub struct Counts {
 /// The collector's visit assigner.
 pub struct Assigner {
     shards: Vec<Mutex<Shard>>,
-    /// Entries per shard before the oldest are evicted.
+    /// Slots of a shard's table at most, and entries before the oldest are
+    /// evicted (80 % of them).
+    max_slots: usize,
     shard_cap: usize,
     pub stats: Stats,
     /// False for [`Assigner::inert`]: every id is 0.
@@ -224,11 +249,13 @@ pub struct Assigner {
 }
 
 impl Assigner {
-    /// An assigner holding at most about `max_bytes` of entries.
+    /// An assigner whose tables take at most about `max_bytes`.
     pub fn new(max_bytes: usize) -> Assigner {
+        let max_slots = (max_bytes / SHARDS / SLOT_BYTES).max(8);
         Assigner {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            shard_cap: (max_bytes / SHARDS / ENTRY_BYTES).max(4),
+            max_slots,
+            shard_cap: (max_slots * 4 / 5).saturating_sub(1).max(4),
             stats: Stats::default(),
             live: true,
         }
@@ -249,9 +276,8 @@ impl Assigner {
         self.live
     }
 
-    fn shard(&self, visitor_id: u64, day: i32) -> &Mutex<Shard> {
-        let h = visitor_id ^ (day as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        &self.shards[(h % SHARDS as u64) as usize]
+    fn shard(&self, visitor_id: u64) -> &Mutex<Shard> {
+        &self.shards[(mix(visitor_id) % SHARDS as u64) as usize]
     }
 
     /// The visit id of a hit of `visitor_id` on `site` at `ts` (ms): the
@@ -260,71 +286,66 @@ impl Assigner {
     /// hit is then not stored (the log refused it), [`Assigner::undo`]
     /// puts the entry back as it was.
     pub fn assign(&self, site: &str, visitor_id: u64, ts: i64) -> Assigned {
-        let none = Assigned {
+        let mut out = Assigned {
             id: 0,
             prev: None,
             changed: false,
         };
         if !self.live {
-            return none;
+            return out;
         }
         if visitor_id == 0 {
             self.stats.anonymous_hits.fetch_add(1, Ordering::Relaxed);
-            return none;
+            return out;
         }
-        let day = day_of(ts);
-        let key = (visitor_id, site_hash(site), day);
-        let mut s = lock(self.shard(visitor_id, day));
-        let s = &mut *s;
-        let (id, prev) = match s.map.get_mut(&key) {
-            Some(o) if o.reaches(ts) => {
-                let prev = *o;
-                o.widen(ts);
-                return Assigned {
-                    id: o.id,
-                    prev: Some(prev),
-                    changed: true,
-                };
-            }
-            // Stamped more than 30 minutes before the visit it arrives
-            // after: an id of its own, the entry unchanged.
-            Some(o) if ts < o.start => {
-                s.started += 1;
-                return Assigned {
-                    id: visit_id(visitor_id, ts),
-                    prev: None,
-                    changed: false,
-                };
-            }
-            Some(o) => {
-                let prev = *o;
-                *o = Open {
-                    id: visit_id(visitor_id, ts),
-                    start: ts,
-                    end: ts,
-                };
-                (o.id, Some(prev))
-            }
-            None => {
-                let id = visit_id(visitor_id, ts);
-                s.map.insert(
-                    key,
-                    Open {
-                        id,
-                        start: ts,
-                        end: ts,
-                    },
-                );
-                (id, None)
-            }
+        out.id = visit_id(visitor_id, ts);
+        let Some(t) = sec32(ts) else {
+            // Outside what an entry holds: an id of its own.
+            return out;
         };
+        let tag = site_tag(site);
+        let mut s = lock(self.shard(visitor_id));
+        let s = &mut *s;
+        match s.table.find(visitor_id, tag, day_of(ts)) {
+            Some(i) => {
+                let o = s.table.get_mut(i);
+                if reaches(o, t) {
+                    out.prev = Some(*o);
+                    out.changed = true;
+                    o.widen(t);
+                    out.id = o.id;
+                    return out;
+                }
+                if (t as i64) < o.start() {
+                    // Stamped more than 30 minutes before the visit it
+                    // arrives after: an id of its own, the entry unchanged.
+                    s.started += 1;
+                    return out;
+                }
+                out.prev = Some(*o);
+                *o = Slot {
+                    vid: visitor_id,
+                    id: out.id,
+                    end: t,
+                    span: 0,
+                    tag,
+                };
+            }
+            None => s.table.insert(
+                Slot {
+                    vid: visitor_id,
+                    id: out.id,
+                    end: t,
+                    span: 0,
+                    tag,
+                },
+                self.max_slots,
+            ),
+        }
+        out.changed = true;
         s.started += 1;
         self.tidy(s, ts);
-        Assigned {
-            id,
-            prev,
-            changed: true,
-        }
+        out
     }
 
     /// Put a visitor's entry back as it was before [`Assigner::assign`]
@@ -338,18 +359,13 @@ impl Assigner {
         if !a.changed {
             return;
         }
-        let day = day_of(ts);
-        let key = (visitor_id, site_hash(site), day);
-        let mut s = lock(self.shard(visitor_id, day));
+        let mut s = lock(self.shard(visitor_id));
+        let Some(i) = s.table.find(visitor_id, site_tag(site), day_of(ts)) else {
+            return;
+        };
         match a.prev {
-            Some(prev) => {
-                if let Some(o) = s.map.get_mut(&key) {
-                    *o = prev;
-                }
-            }
-            None => {
-                s.map.remove(&key);
-            }
+            Some(prev) => *s.table.get_mut(i) = prev,
+            None => s.table.remove_at(i),
         }
     }
 
@@ -359,18 +375,16 @@ impl Assigner {
     fn tidy(&self, s: &mut Shard, now_ms: i64) {
         if now_ms >= s.next_sweep {
             s.next_sweep = now_ms + SWEEP_MS;
-            s.map.retain(|_, o| o.closes_at() > now_ms);
+            s.table.retain(|o| closes_at(o.end as i64) > now_ms);
+            s.table.shrink();
         }
-        if s.map.len() > self.shard_cap {
-            let mut ends: Vec<i64> = s.map.values().map(|o| o.end).collect();
+        if s.table.len() > self.shard_cap {
+            let mut ends: Vec<u32> = s.table.iter().map(|o| o.end).collect();
             let goal = self.shard_cap / 10 * 9;
             let cut = ends.len() - goal;
             let (_, &mut nth, _) = ends.select_nth_unstable(cut.saturating_sub(1));
-            let n0 = s.map.len();
-            s.map.retain(|_, o| o.end > nth);
-            self.stats
-                .evicted
-                .fetch_add((n0 - s.map.len()) as u64, Ordering::Relaxed);
+            let n = s.table.retain(|o| o.end > nth);
+            self.stats.evicted.fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 
@@ -383,58 +397,74 @@ impl Assigner {
         if !self.live || visitor_id == 0 || id == 0 {
             return;
         }
-        let day = day_of(end);
-        let key = (visitor_id, site_hash(site), day);
-        let mut s = lock(self.shard(visitor_id, day));
+        let (Some(t0), Some(t1)) = (sec32(start), sec32(end)) else {
+            return;
+        };
+        let tag = site_tag(site);
+        let mut s = lock(self.shard(visitor_id));
         let s = &mut *s;
-        match s.map.get_mut(&key) {
-            Some(o) if o.id == id => {
-                o.widen(start);
-                o.widen(end);
-            }
-            Some(o) => {
-                if end > o.end {
-                    *o = Open { id, start, end };
+        let mut slot = Slot {
+            vid: visitor_id,
+            id,
+            end: t1,
+            span: 0,
+            tag,
+        };
+        slot.widen(t0);
+        match s.table.find(visitor_id, tag, day_of(end)) {
+            Some(i) => {
+                let o = s.table.get_mut(i);
+                if o.id == id {
+                    o.widen(t0);
+                    o.widen(t1);
+                } else if t1 > o.end {
+                    *o = slot;
                 }
             }
             None => {
-                s.map.insert(key, Open { id, start, end });
+                s.table.insert(slot, self.max_slots);
                 self.tidy(s, end);
             }
         }
     }
 
     /// Forget the entries of `site` (a purge fence): its next hits start
-    /// new visit ids. Returns how many were dropped.
+    /// new visit ids. Returns how many were dropped: the site's, and those
+    /// of any other site whose 16-bit tag is the same (about one in 65,536:
+    /// their next hits start new ids, a split the views merge).
     pub fn purge(&self, site: &str) -> usize {
-        let h = site_hash(site);
+        let tag = site_tag(site);
         let mut n = 0;
         for shard in &self.shards {
             let mut s = lock(shard);
-            let before = s.map.len();
-            s.map.retain(|k, _| k.1 != h);
-            n += before - s.map.len();
+            n += s.table.retain(|o| o.tag != tag);
         }
         n
     }
 
-    /// The entries held now, their bytes and the ids started (each shard
-    /// locked in turn: for `/metrics` and tests, not the hit path).
+    /// The entries held now, the bytes of their tables and the ids started
+    /// (each shard locked in turn: for `/metrics` and tests, not the hit
+    /// path).
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
         for shard in &self.shards {
             let s = lock(shard);
-            c.open += s.map.len();
+            c.open += s.table.len();
+            c.bytes += s.table.capacity() * SLOT_BYTES;
             c.started += s.started;
         }
-        c.bytes = c.open * ENTRY_BYTES;
         c
     }
 
     /// The entry of a visitor (tests).
     pub fn get(&self, site: &str, visitor_id: u64, day: i32) -> Option<Open> {
-        let s = lock(self.shard(visitor_id, day));
-        s.map.get(&(visitor_id, site_hash(site), day)).copied()
+        let s = lock(self.shard(visitor_id));
+        let o = s.table.get(s.table.find(visitor_id, site_tag(site), day)?);
+        Some(Open {
+            id: o.id,
+            start: o.start() * 1000,
+            end: o.end as i64 * 1000,
+        })
     }
 
     /// Entries held now.

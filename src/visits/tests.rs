@@ -2,10 +2,13 @@
 //! implementation of the 30-minute rule in `tests/it/visits_rule.rs`), no
 //! visit id spans a gap over 30 minutes, and merging a visitor's ids as
 //! the view `live_visits` merges them gives the rule's visits; the gap at
-//! second boundaries, the byte cap, purge and restore.
+//! second boundaries and day edges, the byte cap, purge and restore, the
+//! compact entries (16-bit site tags that collide, spans over 18 hours)
+//! and the table against a map.
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::table::{Slot, Table};
 use super::*;
 
 #[path = "../../tests/it/visits_rule.rs"]
@@ -247,11 +250,157 @@ fn memory_of_100k_visitors() {
     let after = rss_bytes();
     let counted = a.counts().bytes;
     eprintln!(
-        "100000 visitors: {} bytes counted ({} per visitor), resident set grew {} bytes ({} per visitor)",
+        "100000 visitors: {} bytes counted ({} per visitor; ENTRY_BYTES {ENTRY_BYTES}), resident set grew {} bytes ({} per visitor)",
         counted,
         counted / 100_000,
         after.saturating_sub(before),
         after.saturating_sub(before) / 100_000
     );
     assert_eq!(a.counts().open, 100_000);
+}
+
+/// Two site names whose 16-bit tags are equal (found by trying names).
+fn colliding_sites() -> (String, String) {
+    let mut seen: HashMap<u16, String> = HashMap::new();
+    for i in 0.. {
+        let name = format!("site{i}.example");
+        if let Some(other) = seen.insert(site_tag(&name), name.clone()) {
+            return (other, name);
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn entries_are_per_whole_visitor_id_site_and_day() {
+    let a = Assigner::new(1 << 20);
+    let (s1, s2) = colliding_sites();
+    assert_eq!(site_tag(&s1), site_tag(&s2));
+    assert_ne!(site_tag("a.example"), site_tag("b.example"));
+    // Different visitor ids never share an entry, whatever their sites'
+    // tags or their shards.
+    let x = a.assign(&s1, 5, DAY).id;
+    let y = a.assign(&s2, 6, DAY + 1_000).id;
+    assert_ne!(x, y);
+    assert_eq!(a.assign(&s1, 5, DAY + 60_000).id, x);
+    assert_eq!(a.assign(&s2, 6, DAY + 60_000).id, y);
+    // One visitor id on two sites with unequal tags: two entries.
+    let p = a.assign("a.example", 9, DAY).id;
+    let q = a.assign("b.example", 9, DAY + 1_000).id;
+    assert_ne!(p, q);
+    assert_eq!(a.assign("a.example", 9, DAY + 2_000).id, p);
+    // One visitor id on two sites with equal tags (a 64-bit HMAC
+    // collision as well, in real traffic): one entry, documented.
+    assert_eq!(a.assign(&s2, 5, DAY + 120_000).id, x);
+    // Purging s1 forgets s2's entries too (equal tags): their next hits
+    // start new ids, a split.
+    assert_eq!(a.purge(&s1), 2);
+    assert_ne!(a.assign(&s2, 6, DAY + 180_000).id, y);
+    assert!(a.get("a.example", 9, day_of(DAY)).is_some());
+}
+
+#[test]
+fn seconds_at_day_edges_and_out_of_range() {
+    let a = Assigner::new(1 << 20);
+    let end = DAY + 86_400_000;
+    // The last ms of a day and the first of the next: two visits, two
+    // entries, found by the day of their last hit.
+    let x = a.assign("s", 1, end - 1).id;
+    let y = a.assign("s", 1, end).id;
+    assert_ne!(x, y);
+    assert_eq!(
+        a.get("s", 1, day_of(end - 1)).map(|o| o.end),
+        Some(end - 1_000)
+    );
+    assert_eq!(a.get("s", 1, day_of(end)).map(|o| o.start), Some(end));
+    assert_eq!(a.assign("s", 1, end - 1_800_000).id, x);
+    assert_eq!(a.assign("s", 1, end + 1_800_999).id, y);
+    assert_ne!(a.assign("s", 1, end + 1_800_999 + 1_800_001).id, y);
+    // Before 1970 and after 2106: an id of its own, no entry.
+    for ts in [-1_000, -86_400_000 * 3, (u32::MAX as i64 + 1) * 1000] {
+        let r = a.assign("s", 2, ts);
+        assert_eq!(r.id, visit_id(2, ts));
+        assert_ne!(a.assign("s", 2, ts).id, 0);
+        assert!(a.get("s", 2, day_of(ts)).is_none());
+        a.undo("s", 2, ts, r);
+    }
+    // The first day's entry was swept (its visit closed an hour before the
+    // last hit); no entry for the hits out of range.
+    assert_eq!(a.len(), 1);
+}
+
+#[test]
+fn a_span_over_18_hours_only_splits() {
+    let a = Assigner::new(1 << 20);
+    // A hit every 20 minutes for 20 hours: one visit.
+    let mut hits = Vec::new();
+    for k in 0..=60 {
+        hits.push(DAY + k * 1_200_000);
+    }
+    let x = a.assign("s", 1, hits[0]).id;
+    for &t in &hits[1..] {
+        assert_eq!(a.assign("s", 1, t).id, x);
+    }
+    let o = a.get("s", 1, day_of(DAY)).unwrap();
+    assert_eq!(o.end, hits[60]);
+    // The span is kept up to u16::MAX s: the first hit is taken as later.
+    assert_eq!(o.start, hits[60] - u16::MAX as i64 * 1000);
+    // A late hit within the visit but more than 30 minutes before the
+    // span kept: an id of its own (a split), the entry unchanged.
+    let late = DAY + 3_600_000;
+    assert_ne!(a.assign("s", 1, late).id, x);
+    assert_eq!(a.get("s", 1, day_of(DAY)), Some(o));
+    // One within 30 minutes of the span kept joins.
+    assert_eq!(a.assign("s", 1, o.start - 1_000).id, x);
+}
+
+#[test]
+fn the_table_matches_a_map() {
+    let mut rng = rule::Lcg(7);
+    let mut t = Table::default();
+    let mut m: HashMap<u64, Slot> = HashMap::new();
+    let max = 200;
+    for step in 0..40_000u64 {
+        // Few visitor ids (long runs of one home, wrapping at the end),
+        // some with a high bit set.
+        let vid = rng.next() % 300 + 1 + ((step % 3) << 62);
+        let slot = Slot {
+            vid,
+            id: step + 1,
+            end: 86_400 * 3 + (step % 1000) as u32,
+            span: (step % 7) as u16,
+            tag: (vid % 5) as u16,
+        };
+        let found = t.find(vid, slot.tag, slot.day());
+        assert_eq!(found.map(|i| t.get(i)), m.get(&vid).copied(), "step {step}");
+        match (found, rng.next() % 10) {
+            (Some(i), 0..=3) => {
+                t.remove_at(i);
+                m.remove(&vid);
+            }
+            (Some(i), _) => {
+                *t.get_mut(i) = slot;
+                m.insert(vid, slot);
+            }
+            (None, _) if m.len() < max * 4 / 5 - 1 => {
+                t.insert(slot, max);
+                m.insert(vid, slot);
+            }
+            (None, _) => {}
+        }
+        if step % 5_000 == 4_999 {
+            let cut = (step % 1000) as u32;
+            let n = t.retain(|s| s.end - 86_400 * 3 >= cut);
+            let before = m.len();
+            m.retain(|_, s| s.end - 86_400 * 3 >= cut);
+            assert_eq!(n, before - m.len());
+            t.shrink();
+        }
+        assert_eq!(t.len(), m.len());
+        assert!(t.capacity() <= max.max(table::MIN_SLOTS));
+    }
+    assert_eq!(t.iter().count(), m.len());
+    for s in m.values() {
+        assert_eq!(t.find(s.vid, s.tag, s.day()).map(|i| t.get(i)), Some(*s));
+    }
 }
