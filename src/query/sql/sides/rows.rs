@@ -61,16 +61,17 @@ pub(super) fn visit_rows(open_only: bool) -> String {
     visit_rows_in(open_only, false)
 }
 
-/// [`visit_rows`] for a sub-day span, whose readers keep only the visits
-/// that end at or after its start (`end >= {start}`): the live half builds
+/// [`visit_rows`] for a query whose range may be a sub-day span. With a
+/// span (`spanned`), whose readers keep only the visits that end at or
+/// after its start (`end >= {start}`), the live half builds
 /// the visits of the visitor-days with a hit since the start only. A live
 /// visit is built from its events, so one that ends at or after the start
 /// has a hit there (its last); the condition drops no row the span keeps,
 /// and the engine pushes it into the events' read (their key starts with
 /// site, day and visitor), so the realtime screen's visit figures cost the
 /// visitors of the last half hour instead of the whole day.
-pub(super) fn visit_rows_since_start() -> String {
-    visit_rows_in(false, true)
+pub(super) fn visit_rows_over(spanned: bool) -> String {
+    visit_rows_in(false, spanned)
 }
 
 fn visit_rows_in(open_only: bool, since_start: bool) -> String {

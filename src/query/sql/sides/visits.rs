@@ -2,7 +2,7 @@
 //! rows), and both sides from the visit rows alone where they answer
 //! (`visit_level`).
 
-use super::rows::{landing_dims, landing_join, visit_rows, visit_rows_since_start};
+use super::rows::{landing_dims, landing_join, visit_rows_over};
 use super::{group_by, hits_in_span, visitor_day};
 use crate::query::sql::columns::{
     event_column, from_landing_hit, hit_visit_column, landing_name, time_expr, visit_column,
@@ -66,11 +66,7 @@ pub(in crate::query::sql) fn visits_side(q: &Query, p: &mut Params) -> Result<St
     } else {
         ""
     };
-    let rows = if span.is_empty() {
-        visit_rows(false)
-    } else {
-        visit_rows_since_start()
-    };
+    let rows = visit_rows_over(!span.is_empty());
     let mut from = format!(
         "(SELECT * FROM {} AS r{} WHERE 1{span}) AS v",
         rows,
@@ -185,11 +181,7 @@ pub(in crate::query::sql) fn visit_level_side(
     let visits = format!(
         "SELECT {} FROM (SELECT * FROM {} AS r WHERE 1{span}) AS v WHERE 1{}{}{having}",
         sel.join(", "),
-        if span.is_empty() {
-            visit_rows(false)
-        } else {
-            visit_rows_since_start()
-        },
+        visit_rows_over(!span.is_empty()),
         where_filters(q, Rows::Visits, p)?,
         group_by(n)
     );
