@@ -4,9 +4,9 @@
 //! goes through the collector's pipeline (JSON decode, ingest, privacy)
 //! and the real sink (write-ahead log, writer) into ClickHouse, as fast as
 //! the pipeline takes them, under an injected clock set to each hit's
-//! time. The day is run twice, each into a fresh database: `store` (the
-//! visit assigner inert: events stored with visit id 0) and `visits`
-//! (each event stamped with its visit id). For each: the engine's CPU
+//! time. The day is run twice, each into a fresh database: `store`
+//! (events stored with visit id 0) and `visits` (each event stamped with
+//! its visit fragment's id, `visits::visit_id`). For each: the engine's CPU
 //! (`/proc/<pid>/stat` of the local engine, `TACIT_ENGINE_PID` or
 //! `.tacit/clickhouse-dev.pid`) from the first hit until its merges settle,
 //! and this process's CPU (generation, pipeline, sink, visits) over the
@@ -23,21 +23,13 @@
 //! `TACIT_VISITS_MODES=paired` feeds both modes in one pass over the day,
 //! chunk by chunk in alternating order, so the machine's load weighs on
 //! both alike: the collector's CPU per hit of each mode, per tenth of the
-//! day and in all (the engine's CPU is then the two modes' together);
-//! `paired:store,assign,visits` adds `assign` (rows stored without ids as
-//! in `store`, but each hit assigned all the same by a live assigner the
-//! bench calls: the assigner's own cost, apart from what stamped ids cost
-//! downstream).
-//! `TACIT_VISITS_MODES=micro`: the assigner alone, ns per assign at the
-//! concurrency of 2 M and 20 M events/day (`visits/micro.rs`). Under
-//! `cargo test` it runs a smoke version: 20,000 events.
+//! day and in all (the engine's CPU is then the two modes' together).
+//! Under `cargo test` it runs a smoke version: 20,000 events.
 
 // Test and bench code: a panic is how a failed step reports itself.
 #![allow(clippy::unwrap_used)]
 
 mod common;
-#[path = "visits/micro.rs"]
-mod micro;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -51,7 +43,7 @@ use tacit::ingest::{Outcome, Pipeline, RequestMeta};
 use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SharedClock, SystemClock};
 use tacit::privacy::{RawIdentity, Salts};
 use tacit::telemetry::metrics::Metrics;
-use tacit::visits::Assigner;
+use tacit::sink::VisitIds;
 
 use common::Rng;
 
@@ -197,11 +189,9 @@ struct Run {
     /// Wall and engine CPU seconds of that read.
     read_s: f64,
     read_engine_s: f64,
-    peak_open: i64,
-    peak_bytes: i64,
 }
 
-/// One collector (pipeline, sink, assigner) into its own database.
+/// One collector (pipeline, sink) into its own database.
 struct Rig {
     mode: String,
     store: tacit::store::Store,
@@ -211,14 +201,9 @@ struct Rig {
     sink: tacit::sink::SinkHandle,
     task: tacit::sink::SinkTask,
     member: tacit::store::fence::Member,
-    visits: Arc<Assigner>,
-    /// The `assign` mode's assigner (called by the bench, not the sink).
-    own: Option<Arc<Assigner>>,
     meta: RequestMeta,
     stored: u64,
     feed_s: f64,
-    peak_open: i64,
-    peak_bytes: i64,
 }
 
 fn url() -> String {
@@ -254,15 +239,11 @@ async fn rig(mode: &str, day: i32) -> Rig {
     )
     .await
     .unwrap();
-    let visits = Arc::new(if mode == "visits" {
-        Assigner::new(cfg.sink.visits_max_bytes)
-    } else {
-        Assigner::inert()
-    });
-    // `assign`: the rows stored without ids (as `store`), but each hit
-    // assigned by a live assigner all the same (the assigner's own cost,
-    // apart from what stamped ids cost downstream).
-    let own = (mode == "assign").then(|| Arc::new(Assigner::new(cfg.sink.visits_max_bytes)));
+    let visits = match mode {
+        "visits" => VisitIds::Stamped,
+        "store" => VisitIds::Unstamped,
+        other => panic!("TACIT_VISITS_MODES: no mode {other:?} (store, visits)"),
+    };
     let (sink, task) = tacit::sink::spawn(
         store.client().clone(),
         cfg.sink.clone(),
@@ -270,7 +251,7 @@ async fn rig(mode: &str, day: i32) -> Rig {
         metrics.clone(),
         shared,
         fences,
-        visits.clone(),
+        visits,
     )
     .unwrap();
     Rig {
@@ -282,16 +263,12 @@ async fn rig(mode: &str, day: i32) -> Rig {
         sink,
         task,
         member,
-        visits,
-        own,
         meta: RequestMeta {
             accept_language: Some("en-US,en;q=0.9".into()),
             ..Default::default()
         },
         stored: 0,
         feed_s: 0.0,
-        peak_open: 0,
-        peak_bytes: 0,
     }
 }
 
@@ -318,10 +295,6 @@ impl Rig {
             let Ok(Outcome::Store(ev)) = self.pipeline.process(hit, &self.meta, id) else {
                 continue;
             };
-            if let Some(a) = &self.own {
-                let (site, ts, vid) = ev.visit_key();
-                std::hint::black_box(a.assign(site, vid, ts));
-            }
             loop {
                 match self.sink.submit(&ev).await {
                     Ok(()) => break,
@@ -329,11 +302,6 @@ impl Rig {
                 }
             }
             self.stored += 1;
-            if self.stored.is_multiple_of(10_000) {
-                let c = self.own.as_ref().unwrap_or(&self.visits).counts();
-                self.peak_open = self.peak_open.max(c.open as i64);
-                self.peak_bytes = self.peak_bytes.max(c.bytes as i64);
-            }
         }
         self.feed_s += common::cpu_seconds("self") - c0;
     }
@@ -390,8 +358,6 @@ impl Rig {
             Rig2 {
                 stored: self.stored,
                 feed_s: self.feed_s,
-                peak_open: self.peak_open,
-                peak_bytes: self.peak_bytes,
             },
         )
     }
@@ -401,8 +367,6 @@ impl Rig {
 struct Rig2 {
     stored: u64,
     feed_s: f64,
-    peak_open: i64,
-    peak_bytes: i64,
 }
 
 /// The next chunk of the day's hits (empty at the day's end), until
@@ -468,8 +432,6 @@ async fn run_mode(mode: &str, events: u64, day: i32, pid: Option<u32>) -> Run {
         visit_rows,
         read_s,
         read_engine_s,
-        peak_open: r.peak_open,
-        peak_bytes: r.peak_bytes,
     }
 }
 
@@ -531,8 +493,6 @@ async fn run_paired(modes: &[&str], events: u64, day: i32, pid: Option<u32>) {
     let collector_s = common::cpu_seconds("self") - c0;
     settle(pid, Duration::from_secs(300)).await;
     let engine_s = engine_cpu(pid) - e0;
-    let live = rigs.iter().position(|r| r.mode == "visits");
-    let held = live.map(|i| rigs[i].visits.counts().open).unwrap_or(0);
     let mut done = Vec::new();
     for r in rigs {
         let mode = r.mode.clone();
@@ -551,11 +511,9 @@ async fn run_paired(modes: &[&str], events: u64, day: i32, pid: Option<u32>) {
     );
     for (mode, rows, ids, r) in &done {
         println!(
-            "visits bench: paired mode {mode}: {} events, {:.2} µs/hit over the feeds; {ids} visit ids, {rows} live visits; assigner peak {} visitors, {} bytes ({held} held by the sink's at the end)",
+            "visits bench: paired mode {mode}: {} events, {:.2} µs/hit over the feeds; {ids} visit fragment ids, {rows} live visits",
             r.stored,
             us(r.feed_s, r.stored),
-            r.peak_open,
-            r.peak_bytes
         );
     }
     for (i, (cpu, h)) in stretches.iter().enumerate() {
@@ -606,11 +564,8 @@ async fn main() {
     }
     // A day the rollup may close: three days ago by the wall clock.
     let day = day_of(SystemClock.now_ms()) - 3;
-    if modes == "micro" {
-        return micro::run(day, bench);
-    }
     if let Some(rest) = modes.strip_prefix("paired") {
-        // `paired` (store, visits) or `paired:store,assign,visits`.
+        // `paired` (store, visits) or `paired:` and a list.
         let list: Vec<&str> = match rest.strip_prefix(':') {
             Some(l) => l.split(',').map(str::trim).collect(),
             None => vec!["store", "visits"],
@@ -623,7 +578,7 @@ async fn main() {
         let r = run_mode(mode, events, day, pid).await;
         println!(
             "visits bench: mode {mode}: {} events of {} taken in {:.1} s ({:.0} events/s), stored in {:.1} s; engine {:.1} s CPU ({:.2} µs/event); \
-             collector process {:.1} s CPU ({:.2} µs/hit; the feeds alone {:.2} µs/hit); {} visit ids stamped; {} live visits read in {:.1} s ({:.1} s engine CPU); assigner peak {} visitors, {} bytes counted",
+             collector process {:.1} s CPU ({:.2} µs/hit; the feeds alone {:.2} µs/hit); {} visit fragment ids stamped; {} live visits read in {:.1} s ({:.1} s engine CPU)",
             r.events,
             format_day(day),
             r.gen_s,
@@ -638,8 +593,6 @@ async fn main() {
             r.visit_rows,
             r.read_s,
             r.read_engine_s,
-            r.peak_open,
-            r.peak_bytes
         );
         runs.push((mode.to_string(), r));
     }
@@ -691,12 +644,18 @@ async fn main() {
         let wall = t.elapsed().as_secs_f64();
         settle(pid, Duration::from_secs(120)).await;
         let e = engine_cpu(pid) - e0;
-        let splits = tacit::analytics::sessions::live_splits(&store, day)
+        let visits: u64 = store
+            .client()
+            .query("SELECT count() FROM sessions FINAL WHERE day = toDate(?)")
+            .bind(format_day(day))
+            .fetch_one()
             .await
             .unwrap();
         println!(
-            "visits bench: the day's rollup (every rollup table, the visits already recomputed): {wall:.1} s, engine {e:.1} s CPU ({:.2} µs/event); visit ids beyond the recomputed visits (splits repaired): {splits}",
-            e * 1e6 / r.events as f64
+            "visits bench: the day's rollup (every rollup table, the visits already recomputed): {wall:.1} s, engine {e:.1} s CPU ({:.2} µs/event); {visits} visits recomputed, {} fragment ids stamped ({:.3} a visit)",
+            e * 1e6 / r.events as f64,
+            r.visit_ids,
+            r.visit_ids as f64 / visits.max(1) as f64
         );
     }
     drop_all(&names).await;

@@ -28,7 +28,6 @@ use crate::privacy::Salts;
 use crate::sink::{self, SinkTask};
 use crate::store::{self, migrate};
 use crate::telemetry::metrics::Metrics;
-use crate::visits::Assigner;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -205,21 +204,8 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
     let now = clock.now_ms();
     salts.sync(&db, day_of(now), now).await?;
 
-    // Visit ids: the visits of the last 30 minutes put back first, from
-    // the stored events (the log's undelivered rows follow in the sink).
-    let visits = Arc::new(Assigner::new(cfg.sink.visits_max_bytes));
-    match crate::visits::reload::from_store(&db, &visits, now).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(
-            visits = n,
-            "visit ids of the last 30 minutes put back from the stored events"
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the open visits back; their next hits start new visit ids, which the views merge")
-        }
-    }
     // Purge fences first: every writer below holds them.
-    let (fences, fence_member) = start_fences(cfg, &db, &clock, &visits).await?;
+    let (fences, fence_member) = start_fences(cfg, &db, &clock).await?;
     let (sink, sink_task) = sink::spawn(
         db.client().clone(),
         cfg.sink.clone(),
@@ -227,7 +213,7 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
         metrics.clone(),
         clock.clone(),
         fences.clone(),
-        visits,
+        sink::VisitIds::Stamped,
     )?;
 
     let beacon_listener = bind_reuseport(cfg.listen)
@@ -323,7 +309,6 @@ pub async fn start(cfg: &Config, clock: SharedClock, opts: Options) -> Result<Ru
                 delay: Duration::from_secs(cfg.policy.rollup_delay_minutes as u64 * 60),
             },
             every,
-            metrics.visits_split_repaired.clone(),
         ))
     });
     let salt_task = spawn_salt_refresher(salts.clone(), db, clock, opts.salt_refresh);
@@ -397,23 +382,15 @@ async fn prepare_store(
 }
 
 /// Join the purge fences as a member. Applying a new fence also removes
-/// the site's rows from this collector's quarantine, and its visitors from
-/// the visit assigner.
+/// the site's rows from this collector's quarantine.
 async fn start_fences(
     cfg: &Config,
     db: &store::Store,
     clock: &SharedClock,
-    visits: &Arc<Assigner>,
 ) -> Result<(store::fence::Fences, store::fence::Member), AppError> {
     let quarantine_dir = cfg.data_dir.join("wal");
     let quarantine_clock = clock.clone();
-    let visits = visits.clone();
     let on_apply: store::fence::OnApply = Arc::new(move |f: &store::fence::Fence| {
-        // The site's visitors are forgotten by the assigner.
-        let n = visits.purge(&f.site);
-        if n > 0 {
-            tracing::info!(visits = n, "purge fence: open visits of the site forgotten");
-        }
         let today = day_of(quarantine_clock.now_ms());
         match sink::quarantine::purge_site(&quarantine_dir, &f.site, f.cutoff_ms, today) {
             Ok(0) => {}

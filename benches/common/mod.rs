@@ -49,7 +49,7 @@ pub async fn spawn_sink(
         metrics.clone(),
         Arc::new(SystemClock),
         fences,
-        Arc::new(tacit::visits::Assigner::new(cfg.sink.visits_max_bytes)),
+        tacit::sink::VisitIds::Stamped,
     )
     .expect("open the write-ahead log")
 }

@@ -451,7 +451,7 @@ pub async fn sync_funnels(store: &Store, funnels: &[FunnelDef]) -> Result<bool, 
 }
 
 /// Runs in `tacit serve`: every `every`, roll up the days that are due
-/// (the open days' visits are built live by the collectors,
+/// (the open days' visits are built live from the events' fragment ids,
 /// `visits/`). Several replicas may run it at once: a rollup writes
 /// a complete version and the newest recorded one is what views read.
 pub async fn run(
@@ -461,7 +461,6 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
     schedule: Schedule,
     every: Duration,
-    splits: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -492,23 +491,7 @@ pub async fn run(
             };
             let fenced = fence.store(&store);
             match rollup_day(&fenced, d, now.max(1) as u64).await {
-                Ok(()) => {
-                    // The visit ids beyond the day's recomputed visits: the
-                    // splits (replicas, restarts, evictions, late hits) the
-                    // views merged and this recomputation repaired.
-                    match crate::analytics::sessions::live_splits(&fenced, d).await {
-                        Ok(n) => {
-                            splits.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                            if n > 0 {
-                                tracing::info!(day = %format_day(d), splits = n, "visit ids beyond the day's visits (split over replicas, by a restart, an eviction or a late hit), repaired by the rollup");
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot count the visit ids' splits")
-                        }
-                    }
-                    done.push(format_day(d))
-                }
+                Ok(()) => done.push(format_day(d)),
                 Err(e) => {
                     tracing::warn!(error = %e, "rollup failed; will retry");
                     break;

@@ -179,31 +179,3 @@ pub async fn complete(store: &Store, day: i32) -> Result<bool, StoreError> {
         .await?;
     Ok(events > 0 && events == in_visits)
 }
-
-/// The visit ids of `day` the rollup's recomputation repairs: per site and
-/// visitor, the distinct visit ids the collectors stamped on its events
-/// beyond the visits recomputed from them (`sessions`), summed. A visitor
-/// whose hits reached two replicas, who came back after a restart missed
-/// the visit or after an eviction at the memory cap, or whose late hit
-/// bridged two visits, shows here (the views merge such fragments at query
-/// time; they cost reads, not correctness); a count that stays high day
-/// after day means the load balancer's affinity does not hold. Events
-/// without a visit id (imported, or stored before migration 0030) count
-/// for nothing.
-pub async fn live_splits(store: &Store, day: i32) -> Result<u64, StoreError> {
-    Ok(store
-        .client()
-        .query(
-            "SELECT toUInt64(sum(greatest(toInt64(live) - toInt64(exact), 0))) FROM (
-                 SELECT site, visitor_id, countIf(src = 1) AS live, countIf(src = 2) AS exact FROM (
-                     SELECT toString(site) AS site, visitor_id, visit_id, 1 AS src FROM events
-                     WHERE toDate(ts) = {day:Date} AND visitor_id != 0 AND visit_id != 0
-                     GROUP BY site, visitor_id, visit_id
-                     UNION ALL
-                     SELECT toString(site) AS site, visitor_id, toUInt64(0) AS visit_id, 2 AS src FROM sessions FINAL WHERE day = {day:Date})
-                 GROUP BY site, visitor_id HAVING live > 0)",
-        )
-        .param("day", format_day(day))
-        .fetch_one()
-        .await?)
-}

@@ -205,10 +205,6 @@ pub struct SinkConfig {
     /// Quarantined rows are deleted with their day's file after this many
     /// days: `policy.event_ttl_days`, as the same rows in `events`.
     pub quarantine_ttl_days: u32,
-    /// Live visits: the bytes the visit assigner may take in memory; at
-    /// the cap the visitors with the oldest last hit are evicted (their
-    /// next hit starts a new visit id, a fragment the views merge).
-    pub visits_max_bytes: usize,
 }
 
 /// The per-client-network rate limit.
@@ -299,8 +295,8 @@ mod tests {
                 "[sink]\ndurability = \"process\"\nwal_sync_interval_ms = 90000",
                 "sink.wal_sync_interval_ms",
             ),
-            ("[sink]\nvisits_max_bytes = 1000", "sink.visits_max_bytes"),
-            ("[sink]\nvisits_max_bytes = 0", "sink.visits_max_bytes"),
+            // Removed: the collector keeps no visit state to bound.
+            ("[sink]\nvisits_max_bytes = 268435456", "sink.visits_max_bytes"),
             ("[log]\nformat = \"xml\"", "log.format"),
             ("[policy]\nip = \"keep\"", "policy.ip"),
             ("[policy]\nlocation = \"street\"", "policy.location"),

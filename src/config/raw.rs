@@ -116,8 +116,9 @@ pub struct RawSink {
     pub wal_commit_max_delay_us: u64,
     /// With durability "process": sync the log at most this long after a write.
     pub wal_sync_interval_ms: u64,
-    /// Live visits: memory the visit assigner may take (bytes).
-    pub visits_max_bytes: u64,
+    /// Removed (the collector keeps no per-visitor state): an error naming
+    /// the key if set.
+    pub visits_max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -241,7 +242,7 @@ impl Default for RawSink {
             wal_commit_max_rows: 20_000,
             wal_commit_max_delay_us: 0,
             wal_sync_interval_ms: 1000,
-            visits_max_bytes: 256 << 20,
+            visits_max_bytes: None,
         }
     }
 }

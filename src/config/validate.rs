@@ -407,12 +407,11 @@ fn sink(k: &RawSink) -> Result<SinkConfig, ConfigError> {
         wal_commit_max_delay: Duration::from_micros(k.wal_commit_max_delay_us),
         wal_sync_interval: ms("sink.wal_sync_interval_ms", k.wal_sync_interval_ms)?,
         quarantine_ttl_days: 0,
-        visits_max_bytes: positive("sink.visits_max_bytes", k.visits_max_bytes)? as usize,
     };
-    if sink.visits_max_bytes < 1 << 20 {
+    if k.visits_max_bytes.is_some() {
         return Err(invalid(
             "sink.visits_max_bytes",
-            "must be at least 1048576 (1 MiB); at the cap the visitors with the oldest last hit are evicted from the visit assigner",
+            "is no longer a setting: live visits take no memory in the collector (a visit's fragment id is a hash of the visitor id and the half hour); remove the key",
         ));
     }
     if sink.wal_sync_interval > Duration::from_secs(60) {

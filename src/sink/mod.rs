@@ -47,7 +47,6 @@ use crate::model::clock::SharedClock;
 use crate::model::DropReason;
 use crate::sink::row::StoredRow;
 use crate::telemetry::metrics::Metrics;
-use crate::visits::Assigner;
 use cursor::Cursor;
 use drops::DropCounts;
 use log::{AppendError, Log, LogConfig, Pos};
@@ -95,8 +94,18 @@ pub struct SinkHandle {
     durability: Durability,
     metrics: Arc<Metrics>,
     drops: Arc<DropCounts>,
-    /// Assigns each events row its visit id before it is logged.
-    visits: Arc<Assigner>,
+    /// Whether events rows are stamped with their visit fragment's id
+    /// before they are logged.
+    visits: VisitIds,
+}
+
+/// Whether a sink stamps events rows with their visit fragment's id
+/// ([`crate::visits::visit_id`]). `tacit serve` always does; the baseline
+/// of `make bench-visits` (events stored alone) does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisitIds {
+    Stamped,
+    Unstamped,
 }
 
 thread_local! {
@@ -115,11 +124,6 @@ impl SinkHandle {
         self.drops.count(day, site, reason);
     }
 
-    /// The visit assigner this sink stamps rows with.
-    pub fn visits(&self) -> &Arc<Assigner> {
-        &self.visits
-    }
-
     /// Append the row, an events row stamped with its visit id first (so a
     /// replay of the log carries the same id); resolves when it may be
     /// acknowledged (synced to disk, or at once with `durability =
@@ -130,20 +134,12 @@ impl SinkHandle {
             let mut b = b.borrow_mut();
             b.clear();
             ev.write_row_binary(&mut b);
-            let mut assigned = None;
-            if self.visits.is_live() {
-                if let Some((site, ts, visitor_id)) = ev.visit_key() {
-                    let a = self.visits.assign(site, visitor_id, ts);
-                    row::stamp(&mut b, a.id);
-                    assigned = Some((site, visitor_id, ts, a));
+            if self.visits == VisitIds::Stamped {
+                if let Some((_, ts, visitor_id)) = ev.visit_key() {
+                    row::stamp(&mut b, crate::visits::visit_id(visitor_id, ts));
                 }
             }
-            let appended = self.log.append(&b, wait);
-            // Refused (503): no stored hit may hold the visit open.
-            if let (Err(_), Some((site, visitor_id, ts, a))) = (&appended, assigned) {
-                self.visits.undo(site, visitor_id, ts, a);
-            }
-            appended
+            self.log.append(&b, wait)
         });
         let waiter = appended.map_err(|e| {
             if matches!(e, AppendError::LogFull | AppendError::BufferFull) {
@@ -188,8 +184,6 @@ impl Drop for Unanswered<'_> {
 /// The writer task's handle.
 pub struct SinkTask {
     log: Arc<Log>,
-    /// Copies the assigner's counters into the metrics every second.
-    gauges: tokio::task::JoinHandle<()>,
     stop: oneshot::Sender<()>,
     join: tokio::task::JoinHandle<()>,
     pub health: Arc<Health>,
@@ -199,7 +193,6 @@ impl SinkTask {
     /// Sync what is buffered, then deliver what ClickHouse will take now;
     /// the rest stays in the log for the next start.
     pub async fn shutdown(self) {
-        self.gauges.abort();
         let log = self.log.clone();
         let _ = tokio::task::spawn_blocking(move || log.close()).await;
         let _ = self.stop.send(());
@@ -302,8 +295,8 @@ fn open_log(
     Ok((log, writer))
 }
 
-/// Open the log under `dir` (recovering what is there), put back in the
-/// assigner the visits its undelivered rows carry, and start the writer.
+/// Open the log under `dir` (recovering what is there) and start the
+/// writer.
 pub fn spawn(
     client: clickhouse::Client,
     cfg: SinkConfig,
@@ -311,7 +304,7 @@ pub fn spawn(
     metrics: Arc<Metrics>,
     clock: SharedClock,
     fences: crate::store::fence::Fences,
-    visits: Arc<Assigner>,
+    visits: VisitIds,
 ) -> Result<(SinkHandle, SinkTask), OpenError> {
     let drops = Arc::new(DropCounts::default());
     let health = Arc::new(Health::default());
@@ -338,14 +331,6 @@ pub fn spawn(
             }
         }
     }
-    let replayed = replay_visits(dir, &visits);
-    if replayed > 0 {
-        tracing::info!(
-            rows = replayed,
-            "visit ids: the log's undelivered rows put back in the assigner"
-        );
-    }
-    let gauges = tokio::spawn(copy_gauges(visits.clone(), metrics.clone()));
     let (stop_tx, stop_rx) = oneshot::channel();
     let join = tokio::spawn(writer.run(stop_rx));
     Ok((
@@ -358,48 +343,11 @@ pub fn spawn(
         },
         SinkTask {
             log,
-            gauges,
             stop: stop_tx,
             join,
             health,
         },
     ))
-}
-
-/// The visits the log's undelivered events rows carry (stamped before they
-/// were logged), into the assigner: on start, after the stored events'
-/// ([`crate::visits::reload`]), before any hit. Returns the rows read.
-fn replay_visits(dir: &Path, visits: &Assigner) -> usize {
-    let mut n = 0;
-    let r = segment::each_unacked_row(dir, |payload| {
-        if let Some(h) = row::stamped(payload) {
-            visits.restore(h.site, h.visitor_id, h.visit_id, h.ts, h.ts);
-            n += 1;
-        }
-        true
-    });
-    if let Err(e) = r {
-        tracing::warn!(error = %e, "cannot read the log back for the visit ids");
-    }
-    n
-}
-
-/// Copy the assigner's counters into `/metrics` every second.
-async fn copy_gauges(visits: Arc<Assigner>, metrics: Arc<Metrics>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let c = visits.counts();
-        metrics.visits_open.store(c.open as i64, Ordering::Relaxed);
-        metrics
-            .visits_bytes
-            .store(c.bytes as i64, Ordering::Relaxed);
-        metrics.visits_started.store(c.started, Ordering::Relaxed);
-        metrics.visits_evicted.store(
-            visits.stats.evicted.load(Ordering::Relaxed),
-            Ordering::Relaxed,
-        );
-    }
 }
 
 /// The writer's retry: from `retry_interval`, doubling to

@@ -142,36 +142,6 @@ pub fn each_unacked(dir: &Path, mut visit: impl FnMut(&[u8], i64) -> bool) -> Re
     Ok(())
 }
 
-/// Every record not yet acknowledged, whole, in log order (`visit` returns
-/// false to stop): the restart replays them into the open visits.
-pub fn each_unacked_row(dir: &Path, mut visit: impl FnMut(&[u8]) -> bool) -> Result<(), LogError> {
-    if !dir.exists() {
-        return Ok(());
-    }
-    let acked = super::cursor::read(&dir.join("cursor")).map(|s| s.acked);
-    for id in segment_ids(dir)? {
-        let mut at = HEADER as usize;
-        match acked {
-            Some(a) if id < a.seg => continue,
-            Some(a) if id == a.seg => at = at.max(a.off as usize),
-            _ => {}
-        }
-        let Ok(bytes) = fs::read(segment_path(dir, id)) else {
-            continue;
-        };
-        while let Some(rest) = bytes.get(at..) {
-            let record::Next::Record(payload, used) = record::next(rest) else {
-                break;
-            };
-            if !visit(payload) {
-                return Ok(());
-            }
-            at += used;
-        }
-    }
-    Ok(())
-}
-
 /// Whole records at or after `from` in the segments of `dir` (the rows a
 /// restarted writer still has to deliver).
 pub fn count_from(dir: &Path, from: Pos) -> Result<u64, LogError> {

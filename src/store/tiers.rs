@@ -620,12 +620,6 @@ pub const MEMORY: &[Outside] = &[
         "not per site: a salt is no visitor data",
     ),
     o(
-        "visits::Assigner",
-        "per visitor of the last 30 minutes: the daily visitor id, 16 bits of a hash of the site, the visit id and the times of the visit's first and last hit; never an address, agent, page or source",
-        "until 30 minutes (and a few seconds) after the visit's last hit, dropped at the next sweep (within 5 minutes); bounded by sink.visits_max_bytes (the visitors with the oldest last hit are evicted)",
-        "a purge fence drops the site's visitors in every collector before its rows are deleted",
-    ),
-    o(
         "enrich::ua cache",
         "parsed user-agent strings (browser, OS, device), never with an address",
         "bounded by entries; agents over 512 bytes never cached",

@@ -239,17 +239,6 @@ pub struct Metrics {
     pub clickhouse_up: AtomicI64,
     /// Bot patterns that gave up on an agent (it was counted as a bot).
     pub bot_pattern_errors: std::sync::Arc<AtomicU64>,
-    /// Visit ids the assigner started (new visits, or fragments of one).
-    pub visits_started: AtomicU64,
-    /// Assigner entries evicted at `sink.visits_max_bytes`.
-    pub visits_evicted: AtomicU64,
-    /// Visit ids beyond the exact visits of a closed day (a visit split
-    /// over replicas, by a restart, an eviction or a late hit), found when
-    /// the rollup recomputed it.
-    pub visits_split_repaired: std::sync::Arc<AtomicU64>,
-    /// Visitor-days in the assigner, and the bytes they count.
-    pub visits_open: AtomicI64,
-    pub visits_bytes: AtomicI64,
 }
 
 fn get(a: &AtomicU64) -> u64 {
@@ -278,7 +267,7 @@ impl Metrics {
     /// without their final period, which the registry appends.
     fn registry(&self) -> Registry {
         let mut r = Registry::default();
-        let counters: [(&str, &str, &AtomicU64); 20] = [
+        let counters: [(&str, &str, &AtomicU64); 17] = [
             ("tacit_hits_accepted", "Hits accepted and queued for storage", &self.hits_accepted),
             ("tacit_hits_unanswered", "Hits logged for storage whose client left before the answer (stored all the same)", &self.hits_unanswered),
             ("tacit_log_full", "Hits refused with 503 because the write-ahead log or its buffer was full", &self.log_full),
@@ -296,9 +285,6 @@ impl Metrics {
             ("tacit_wal_syncs", "Log syncs: one fdatasync per group commit (durability = \"process\": per periodic sync)", &self.wal_syncs),
             ("tacit_wal_sync_failures", "Periodic log syncs that failed after their rows were answered (durability = \"process\")", &self.wal_sync_failures),
             ("tacit_wal_rows", "Rows made durable in the log", &self.wal_rows),
-            ("tacit_visits_started", "Visit ids the collector's assigner started (a new visit, or a fragment of one)", &self.visits_started),
-            ("tacit_visits_split_repaired", "Visit ids beyond a closed day's exact visits (a visit split over replicas, a restart, an eviction or a late hit), merged by the views and repaired by this replica's rollup", &self.visits_split_repaired),
-            ("tacit_visits_evicted", "Visitors evicted from the visit assigner because it reached sink.visits_max_bytes", &self.visits_evicted),
         ];
         for (name, help, v) in counters {
             r.register(name, help, ConstCounter::new(get(v)));
@@ -323,9 +309,7 @@ impl Metrics {
             "Hits accepted but not stored, by reason",
             self.hits_dropped.snapshot::<DropLabels>(),
         );
-        let gauges: [(&str, &str, &AtomicI64); 6] = [
-            ("tacit_visits_open", "Visitors with a visit still open in this collector's visit assigner", &self.visits_open),
-            ("tacit_visits_bytes", "Bytes the visit assigner counts against sink.visits_max_bytes", &self.visits_bytes),
+        let gauges: [(&str, &str, &AtomicI64); 4] = [
             ("tacit_wal_bytes", "Bytes of the write-ahead log on disk", &self.wal_bytes),
             ("tacit_wal_unacked_rows", "Rows in the log not yet acknowledged by ClickHouse", &self.wal_unacked_rows),
             ("tacit_quarantine_rows", "Rows held in the quarantine files (refused by ClickHouse, kept at most the event TTL)", &self.quarantine_rows),

@@ -15,9 +15,8 @@ pub struct Realtime {
     /// Mean seconds between a visit's first and last hit.
     pub visit_duration_s: f64,
     pub pageviews: u64,
-    /// Visits still open at the time asked: their close time (30 minutes
-    /// and the grace after their last hit, as `Open::closes_at`) not
-    /// passed.
+    /// Visits still open at the time asked: a hit now would still join
+    /// them (their last hit at most 30 minutes ago, in whole seconds).
     pub open: u64,
 }
 
@@ -30,11 +29,12 @@ struct Row {
     open: u64,
 }
 
-/// The SQL, with `{site:String}`, `{day:Date}` and `{now:Int64}` (ms).
-/// `(seconds of end + gap + 1) * 1000 + grace` is [`super::Open::closes_at`].
+/// The SQL, with `{site:String}`, `{day:Date}` and `{now:Int64}` (ms): a
+/// visit is open while `now`'s second is at most the gap after its last
+/// hit's ([`super::within_gap`]).
 pub const SQL: &str = "SELECT count() AS visits, toUInt64(sum(bounced)) AS bounces,
        sum(duration_s) AS duration_s, toUInt64(sum(pageviews)) AS pageviews,
-       toUInt64(countIf((toUnixTimestamp(end) + {gap:Int64} + 1) * 1000 + {grace:Int64} > {now:Int64})) AS open
+       toUInt64(countIf(toUnixTimestamp(end) + {gap:Int64} >= intDiv({now:Int64}, 1000))) AS open
 FROM live_visits WHERE site = {site:String} AND day = {day:Date}";
 
 /// Today's (or any live day's) figures for `site`, at `now_ms`.
@@ -51,7 +51,6 @@ pub async fn figures(
         .param("day", format_day(day))
         .param("now", now_ms)
         .param("gap", super::VISIT_GAP_SECONDS)
-        .param("grace", super::GRACE_MS)
         .fetch_one()
         .await?;
     let per = |x: f64| {
