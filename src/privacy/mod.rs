@@ -258,10 +258,10 @@ pub struct Event {
 }
 
 impl Event {
-    /// What the visit assigner needs of the row: its site, time (ms) and
-    /// daily visitor id (0 without consent).
-    pub fn visit_key(&self) -> (&str, i64, u64) {
-        (&self.site, self.ts, self.visitor_id)
+    /// What the row's visit fragment id is made of: its time (ms) and
+    /// daily visitor id (0 without consent: no visit).
+    pub fn visit_key(&self) -> (i64, u64) {
+        (self.ts, self.visitor_id)
     }
 
     /// Hand this row's fields out in the `events` column order

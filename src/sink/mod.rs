@@ -135,7 +135,7 @@ impl SinkHandle {
             b.clear();
             ev.write_row_binary(&mut b);
             if self.visits == VisitIds::Stamped {
-                if let Some((_, ts, visitor_id)) = ev.visit_key() {
+                if let Some((ts, visitor_id)) = ev.visit_key() {
                     row::stamp(&mut b, crate::visits::visit_id(visitor_id, ts));
                 }
             }

@@ -115,9 +115,9 @@ const EMAIL_TYPES: &[&str] = &[S, TS, S, S, S, S, S, "UInt64", S, S, S, S];
 /// A row the sink can log and send.
 pub trait StoredRow {
     fn write_row_binary(&self, out: &mut Vec<u8>);
-    /// For an events row: its site, time (ms) and visitor id, for the
-    /// visit it is assigned to ([`stamp`]). `None` for other tables.
-    fn visit_key(&self) -> Option<(&str, i64, u64)> {
+    /// For an events row: its time (ms) and visitor id, of which its
+    /// visit fragment id is made ([`stamp`]). `None` for other tables.
+    fn visit_key(&self) -> Option<(i64, u64)> {
         None
     }
 }
@@ -129,7 +129,7 @@ impl StoredRow for Event {
         self.write_columns(&mut RowBinary(out));
         out.extend_from_slice(&0u64.to_le_bytes());
     }
-    fn visit_key(&self) -> Option<(&str, i64, u64)> {
+    fn visit_key(&self) -> Option<(i64, u64)> {
         Some(Event::visit_key(self))
     }
 }
