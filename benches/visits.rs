@@ -42,8 +42,8 @@ use tacit::enrich::Enrichers;
 use tacit::ingest::{Outcome, Pipeline, RequestMeta};
 use tacit::model::clock::{day_of, format_day, Clock, ManualClock, SharedClock, SystemClock};
 use tacit::privacy::{RawIdentity, Salts};
-use tacit::telemetry::metrics::Metrics;
 use tacit::sink::VisitIds;
+use tacit::telemetry::metrics::Metrics;
 
 use common::Rng;
 

@@ -156,7 +156,11 @@ fn the_order_and_the_collector_of_a_hit_change_nothing() {
     let mut parts: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
     for (i, h) in hits.iter().enumerate() {
         let home = h.who.len() % 2;
-        let r = if next() % 10 == 0 { (next() % 2) as usize } else { home };
+        let r = if next() % 10 == 0 {
+            (next() % 2) as usize
+        } else {
+            home
+        };
         parts[r].push(i);
     }
     let mut ids = vec![None; hits.len()];
