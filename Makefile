@@ -45,8 +45,8 @@ bench-dashboard: build
 	BENCH_CH_URL=$${BENCH_CH_URL:-$(CH_URL)} TACIT_BIN=target/release/tacit scripts/bench-dashboard
 
 # A whole day of hits through the pipeline and sink, with and without visit
-# ids: engine CPU per event, collector CPU per hit, the assigner's peak, one
-# read of the open day's visits, the day's rollup (TACIT_VISITS_MODES,
+# fragment ids: engine CPU per event, collector CPU per hit, one read of the
+# open day's visits, the day's rollup (TACIT_VISITS_MODES,
 # TACIT_VISITS_EVENTS).
 bench-visits: clickhouse data
 	TEST_CLICKHOUSE_URL=$(CH_URL) cargo bench --bench visits

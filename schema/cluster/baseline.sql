@@ -1576,3 +1576,9 @@ FROM
 )
 GROUP BY site, day, visitor_id, visit_no
 COMMENT 'Internal: the visits of the days not rolled up yet, from their events (each visit id a fragment, fragments within 30 minutes of each other one visit), for the live part of the visit views and the realtime figures; hit lists built only when read';
+
+-- migrations/0032_visit_id_comment.sql
+ALTER TABLE events_local ON CLUSTER 'tacit'
+    COMMENT COLUMN visit_id 'Visit fragment of the hit: a hash of the daily visitor id and the hit''s half hour (UTC), 0 without a visitor id; as sensitive as visitor_id, never linkable across days';
+ALTER TABLE events ON CLUSTER 'tacit'
+    COMMENT COLUMN visit_id 'Visit fragment of the hit: a hash of the daily visitor id and the hit''s half hour (UTC), 0 without a visitor id; as sensitive as visitor_id, never linkable across days';

@@ -4,11 +4,10 @@
 //! unit.
 //!
 //! An open day's visits are built from its events at query time (view
-//! `live_visits`, merging the fragments the collectors' visit ids mark:
-//! `visits/`). This module recomputes a closed day's visits from its
-//! events into `sessions` when the day is rolled up (the source of truth
-//! for closed days: late rows, replicas that split a visitor, hits
-//! acknowledged but lost in a crash all count), and holds the rule's SQL
+//! `live_visits`, merging the half-hour fragments the collectors' visit
+//! ids mark: `visits/`). This module recomputes a closed day's visits from
+//! its events into `sessions` when the day is rolled up (the source of
+//! truth for closed days: late rows count), and holds the rule's SQL
 //! that `tacit import` runs over its staged rows. Readers take the newest
 //! version of each visit (`FINAL`); a recomputation deletes the older ones.
 

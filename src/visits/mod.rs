@@ -30,7 +30,10 @@
 //!
 //! The id says nothing the row's visitor id and time do not (the slot is
 //! the time to the half hour), and it is as unlinkable across days as the
-//! visitor id: its salt is destroyed with the day.
+//! visitor id: its salt is destroyed with the day. It is an unkeyed hash,
+//! so with the half hour it gives the visitor id back: it is as sensitive
+//! as the visitor id and stays where that does (`events`, which neither
+//! the analyst role nor any export reads).
 
 pub mod realtime;
 

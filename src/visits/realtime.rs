@@ -16,7 +16,8 @@ pub struct Realtime {
     pub visit_duration_s: f64,
     pub pageviews: u64,
     /// Visits still open at the time asked: a hit now would still join
-    /// them (their last hit at most 30 minutes ago, in whole seconds).
+    /// them (their last hit at most 30 minutes ago, in whole seconds, and
+    /// the day not over: after midnight a visitor's hits have a new id).
     pub open: u64,
 }
 
@@ -29,12 +30,13 @@ struct Row {
     open: u64,
 }
 
-/// The SQL, with `{site:String}`, `{day:Date}` and `{now:Int64}` (ms): a
-/// visit is open while `now`'s second is at most the gap after its last
-/// hit's ([`super::within_gap`]).
+/// The SQL, with `{site:String}`, `{day:Date}`, `{now:Int64}` (ms) and
+/// `{live:UInt8}` (whether `now` is in `day`): a visit is open while
+/// `now`'s second is at most the gap after its last hit's
+/// ([`super::within_gap`]) on its own day.
 pub const SQL: &str = "SELECT count() AS visits, toUInt64(sum(bounced)) AS bounces,
        sum(duration_s) AS duration_s, toUInt64(sum(pageviews)) AS pageviews,
-       toUInt64(countIf(toUnixTimestamp(end) + {gap:Int64} >= intDiv({now:Int64}, 1000))) AS open
+       toUInt64(countIf({live:UInt8} AND toUnixTimestamp(end) + {gap:Int64} >= intDiv({now:Int64}, 1000))) AS open
 FROM live_visits WHERE site = {site:String} AND day = {day:Date}";
 
 /// Today's (or any live day's) figures for `site`, at `now_ms`.
@@ -51,6 +53,7 @@ pub async fn figures(
         .param("day", format_day(day))
         .param("now", now_ms)
         .param("gap", super::VISIT_GAP_SECONDS)
+        .param("live", u8::from(crate::model::clock::day_of(now_ms) == day))
         .fetch_one()
         .await?;
     let per = |x: f64| {

@@ -225,10 +225,14 @@ async fn live_visits_follow_the_rule_while_open_and_after_the_rollup() {
             .await
             .unwrap();
         // Open: the visits a hit now would join (now's second at most 30
-        // minutes after their last hit's).
+        // minutes after their last hit's, on their day); the boundaries are
+        // checked by hand in `a_restart_does_not_split_an_open_visit`.
         let open = mine
             .iter()
-            .filter(|v| now.div_euclid(1000) - v.3.div_euclid(1000) <= 1800)
+            .filter(|v| {
+                now.div_euclid(86_400_000) == day as i64
+                    && now.div_euclid(1000) - v.3.div_euclid(1000) <= 1800
+            })
             .count() as u64;
         assert_eq!(rt.open, open, "{site}");
         let bounces = mine.iter().filter(|v| v.5 <= 1).count() as f64;
@@ -430,11 +434,12 @@ async fn a_restart_does_not_split_an_open_visit() {
     }
     wait_live(&db, &expected(&before), "the first visits").await;
     app.shutdown().await;
-    // Ten minutes later a new process, which remembers nothing: p1 comes
-    // back within 30 minutes (the same visit), p2 after 40 minutes (a new
-    // one).
+    // A new process, which remembers nothing: p1 comes back exactly 30
+    // minutes (1800 whole seconds) after its last hit, in the next half
+    // hour (the same visit, two fragments), p2 after 41 minutes (a new
+    // visit).
     let after = [
-        hit(t0 + 11 * 60_000, "p1", "/b"),
+        hit(t0 + 31 * 60_000, "p1", "/b"),
         hit(t0 + 41 * 60_000, "p2", "/c"),
     ];
     clock.set(after[0].ts);
@@ -446,19 +451,106 @@ async fn a_restart_does_not_split_an_open_visit() {
     let all: Vec<RawHit> = before.iter().chain(after.iter()).cloned().collect();
     let want = expected(&all);
     assert_eq!(want.len(), 3);
+    // Not split by the restart: p1's three hits are one live visit of two
+    // fragments (10:00-10:30 before it, 10:30-11:00 after), p2's two
+    // visits two.
     wait_live(&db, &want, "the visits across the restart").await;
     app.shutdown().await;
-    // Not split by the restart: p1's hit after it has the id of its visit
-    // (the same half hour, 10:00-10:30), p2's later visit a new one.
-    let ids: Vec<u64> = db
-        .client()
-        .query(
-            "SELECT uniqExact(visit_id) AS n FROM events GROUP BY visitor_id ORDER BY count() DESC",
-        )
-        .fetch_all()
+    assert_eq!(ids_checked(&db).await, 4);
+    // Open visits at their edges, by hand: p1's visit ends 10:31:00, p2's
+    // visits 10:00:01 and 10:41:00. A visit is open while a hit now would
+    // join it: now's second at most 1800 after its last hit's, on its day.
+    let store = db.store();
+    let m = 60_000;
+    for (now, open) in [
+        (t0 + 31 * m, 2),
+        (t0 + 61 * m, 2),
+        (t0 + 61 * m + 999, 2),
+        (t0 + 61 * m + 1_000, 1),
+        (t0 + 71 * m + 999, 1),
+        (t0 + 71 * m + 1_000, 0),
+        // Two minutes after p2's second visit, but a day later.
+        (t0 + 86_400_000 + 43 * m, 0),
+    ] {
+        let rt = tacit::visits::realtime::figures(&store, "a.example", day, now)
+            .await
+            .unwrap();
+        assert_eq!((rt.visits, rt.open), (3, open), "at {}", now - t0);
+    }
+    // The day over: none open, even right after midnight.
+    let next = (day as i64 + 1) * 86_400_000;
+    let rt = tacit::visits::realtime::figures(&store, "a.example", day, next)
         .await
         .unwrap();
-    assert_eq!(ids, [1, 2]);
+    assert_eq!(rt.open, 0);
+}
+
+/// An open day that holds rows of every kind at once: ids of the assigner
+/// of earlier versions (a hash of the visit's first hit, kept until the day
+/// closes after an upgrade), the fragment ids of now, and rows without an
+/// id (imported, or stored before migration 0030), for one visitor, with
+/// two fragments that start at the same millisecond. The view's merge must
+/// give the rule's visits over the rows, whatever marked them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_day_mixing_old_ids_new_ids_and_none_follows_the_rule() {
+    let db = TestDb::new("visits_mixed");
+    let cfg = db.config().validate().unwrap();
+    tacit::store::migrate::migrate(&cfg.clickhouse, 0)
+        .await
+        .unwrap();
+    let day = today(&db).await;
+    let t0 = day as i64 * 86_400_000 + 9 * 3_600_000;
+    let vid = 0x5151_7373_u64 << 20;
+    let old = 0xDEAD_BEEF_0000_0001u64;
+    let m = 60_000;
+    // (ms after 09:00, visit id; None: the fragment id of now). The old
+    // assigner's id marks hits within 30 minutes of each other only (its
+    // guarantee); a rolling upgrade has both kinds of replica at once.
+    let rows: [(i64, Option<u64>); 9] = [
+        (0, Some(old)),          // 09:00:00 old id
+        (0, None),               // 09:00:00 new id: the same start
+        (20 * m, Some(old)),     // 09:20 old id
+        (25 * m, None),          // 09:25
+        (40 * m, None),          // 09:40, the next half hour
+        (45 * m, Some(0)),       // 09:45 no id
+        (75 * m + 999, Some(0)), // 10:15:00.999: 1800 whole seconds after 09:45
+        (121 * m, Some(0)),      // 11:01: 46 minutes later, a new visit
+        (122 * m, None),         // 11:02
+    ];
+    for (at, id) in rows {
+        let ts = t0 + at;
+        let id = id.unwrap_or_else(|| tacit::visits::visit_id(vid, ts));
+        db.client()
+            .query(
+                "INSERT INTO events (site, ts, name, pathname, visitor_id, visit_id)
+                 SELECT 'mixed.example', fromUnixTimestamp64Milli(toInt64(?), 'UTC'), 'pageview', ?, ?, ?",
+            )
+            .bind(ts)
+            .bind(format!("/{at}"))
+            .bind(vid)
+            .bind(id)
+            .execute()
+            .await
+            .unwrap();
+    }
+    let hits: Vec<RawHit> = rows
+        .iter()
+        .map(|(at, _)| RawHit {
+            site: "mixed.example".into(),
+            ts: t0 + at,
+            who: "x".into(),
+            name: "pageview".into(),
+            path: format!("/{at}"),
+            source: String::new(),
+            engaged_ms: 0,
+            bot: false,
+        })
+        .collect();
+    let want = expected(&hits);
+    // The rule's visits, by hand: 09:00-10:15:00.999 (7 rows), 11:01-11:02.
+    let spans: Vec<(i64, i64, u32)> = want.iter().map(|v| (v.2 - t0, v.3 - t0, v.5)).collect();
+    assert_eq!(spans, [(0, 75 * m + 999, 7), (121 * m, 122 * m, 2)]);
+    assert_eq!(stored(&db, "live_visits").await, want);
 }
 
 /// A hit of visitor `n` at `path` through the real binary; whether it
