@@ -647,9 +647,9 @@ async fn main() {
         let (visits, fragments): (u64, u64) = store
             .client()
             .query(
-                "SELECT (SELECT count() FROM sessions FINAL WHERE day = toDate({d:String})),
-                        (SELECT uniqExactIf((visitor_id, visit_id), visit_id != 0) FROM events
-                         WHERE toDate(ts) = toDate({d:String}))",
+                "SELECT toUInt64(ifNull((SELECT count() FROM sessions FINAL WHERE day = toDate({d:String})), 0)),
+                        toUInt64(ifNull((SELECT uniqExactIf((visitor_id, visit_id), visit_id != 0) FROM events
+                         WHERE toDate(ts) = toDate({d:String})), 0))",
             )
             .param("d", format_day(day))
             .fetch_one()
