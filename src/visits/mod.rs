@@ -66,10 +66,5 @@ pub fn visit_id(visitor_id: u64, ts: i64) -> u64 {
     z.max(1)
 }
 
-/// Whether two hits at `a` ≤ `b` (ms) may be in one visit by the gap rule.
-pub fn within_gap(a: i64, b: i64) -> bool {
-    b.div_euclid(1000) - a.div_euclid(1000) <= VISIT_GAP_SECONDS
-}
-
 #[cfg(test)]
 mod tests;

@@ -32,8 +32,8 @@ struct Row {
 
 /// The SQL, with `{site:String}`, `{day:Date}`, `{now:Int64}` (ms) and
 /// `{live:UInt8}` (whether `now` is in `day`): a visit is open while
-/// `now`'s second is at most the gap after its last hit's
-/// ([`super::within_gap`]) on its own day.
+/// `now`'s second is at most the gap ([`super::VISIT_GAP_SECONDS`]) after
+/// its last hit's, on its own day.
 pub const SQL: &str = "SELECT count() AS visits, toUInt64(sum(bounced)) AS bounces,
        sum(duration_s) AS duration_s, toUInt64(sum(pageviews)) AS pageviews,
        toUInt64(countIf({live:UInt8} AND toUnixTimestamp(end) + {gap:Int64} >= intDiv({now:Int64}, 1000))) AS open

@@ -17,6 +17,12 @@ use rule::RawHit;
 
 const DAY: i64 = 20_000 * 86_400_000;
 
+/// Whether two hits at `a` ≤ `b` (ms) may be in one visit by the gap rule
+/// (whole seconds, as the view's `dateDiff('second', …)` counts).
+fn within_gap(a: i64, b: i64) -> bool {
+    b.div_euclid(1000) - a.div_euclid(1000) <= VISIT_GAP_SECONDS
+}
+
 /// A daily visitor id per (who, day), as the salted hash gives one.
 fn visitor_ids(hits: &[RawHit]) -> Vec<u64> {
     let mut ids: HashMap<(String, i64), u64> = HashMap::new();
